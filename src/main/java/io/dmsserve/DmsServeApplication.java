@@ -1,12 +1,20 @@
 package io.dmsserve;
 
+import io.dmsserve.cli.InspectCommand;
+import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
 @SpringBootApplication
+@ConfigurationPropertiesScan
 public class DmsServeApplication {
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("inspect")) {
+            // A command-line tool, not the server: no Spring context, no port.
+            System.exit(InspectCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
         SpringApplication.run(DmsServeApplication.class, args);
     }
 }

@@ -1,0 +1,59 @@
+package io.dmsserve.config;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Backend;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.tokenizer.Tokenizer;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.util.StringUtils;
+
+/** Loads the configured checkpoint (or the embedded one) and starts the CPU backend on it. */
+@Configuration(proxyBeanMethods = false)
+class EngineConfiguration {
+
+    private static final Logger log = LoggerFactory.getLogger(EngineConfiguration.class);
+
+    @Bean(destroyMethod = "")
+    ServingModel servingModel(ModelProperties model, KvCacheProperties kvCache) {
+        boolean embedded = !StringUtils.hasText(model.path());
+        Path directory = embedded ? EmbeddedModel.extract() : Path.of(model.path());
+        Checkpoint checkpoint = Checkpoint.open(directory);
+        Tokenizer tokenizer = Tokenizer.load(checkpoint.tokenizerJson(), checkpoint.tokenizerConfigJson());
+        EvictionPolicy policy = EvictionPolicies.create(model.policy(), model.threshold(), checkpoint.config());
+        Backend backend = new CpuBackend(checkpoint, kvCache.pageSize(), kvCache.memory().toBytes(),
+                model.effectiveThreads());
+        String id = StringUtils.hasText(model.name()) ? model.name()
+                : embedded ? EmbeddedModel.NAME : directory.toAbsolutePath().normalize().getFileName().toString();
+        log.info("Serving model '{}' from {} on backend {} with eviction policy {}, KV cache {} pages of {} tokens",
+                id, embedded ? "the embedded checkpoint" : directory, backend.name(), policy,
+                backend.cacheStatistics().pageCount(), kvCache.pageSize());
+        return new ServingModel(id, checkpoint, tokenizer, backend, policy, embedded);
+    }
+
+    /** Closes backend, tokenizer and mapped files in that order when the context stops. */
+    @Bean
+    ModelLifecycle modelLifecycle(ServingModel model) {
+        return new ModelLifecycle(model);
+    }
+
+    static final class ModelLifecycle implements AutoCloseable {
+        private final ServingModel model;
+
+        ModelLifecycle(ServingModel model) {
+            this.model = model;
+        }
+
+        @Override
+        public void close() {
+            model.backend().close();
+            model.tokenizer().close();
+            model.checkpoint().close();
+        }
+    }
+}

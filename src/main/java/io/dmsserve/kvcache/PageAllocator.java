@@ -1,0 +1,59 @@
+package io.dmsserve.kvcache;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one pool of fixed-size KV pages of a device. Hands out page ids; the bytes live with the backend
+ * (Java arrays on the CPU, device memory on a GPU), so this class is the bookkeeping only.
+ *
+ * <p>Allocation and release happen on the engine thread; {@link #pagesInUse()} may be read from any thread.
+ */
+final class PageAllocator {
+
+    private final int pageCount;
+    private final int[] freePages; // stack of free page ids
+    private int freeTop;
+    private final AtomicInteger inUse = new AtomicInteger();
+
+    PageAllocator(int pageCount) {
+        if (pageCount <= 0) {
+            throw new IllegalArgumentException("page count must be positive, got " + pageCount);
+        }
+        this.pageCount = pageCount;
+        this.freePages = new int[pageCount];
+        // Low ids on top, so a fresh pool fills from page 0 upwards.
+        for (int i = 0; i < pageCount; i++) {
+            freePages[i] = pageCount - 1 - i;
+        }
+        this.freeTop = pageCount;
+    }
+
+    /** A free page id, or -1 when the pool is exhausted. */
+    int allocate() {
+        if (freeTop == 0) {
+            return -1;
+        }
+        inUse.incrementAndGet();
+        return freePages[--freeTop];
+    }
+
+    void release(int page) {
+        if (page < 0 || page >= pageCount || freeTop == pageCount) {
+            throw new IllegalStateException("release of page " + page + " that is not in use");
+        }
+        freePages[freeTop++] = page;
+        inUse.decrementAndGet();
+    }
+
+    int pageCount() {
+        return pageCount;
+    }
+
+    int freePages() {
+        return pageCount - inUse.get();
+    }
+
+    int pagesInUse() {
+        return inUse.get();
+    }
+}
