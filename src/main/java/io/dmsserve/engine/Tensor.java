@@ -1,0 +1,35 @@
+package io.dmsserve.engine;
+
+/**
+ * A read-only view of one memory-mapped weight tensor. Elements come back as fp32 whatever the stored
+ * dtype. The 2-D view treats the first dimension as rows and flattens the rest into columns (a 1-D
+ * tensor is one row), which is the layout of a Hugging Face linear weight: (out_features, in_features).
+ * Implementations are immutable and safe to share between threads.
+ */
+public interface Tensor {
+
+    String name();
+
+    DType dtype();
+
+    /** A copy of the shape, as in the safetensors header. */
+    long[] shape();
+
+    long numel();
+
+    int rows();
+
+    int cols();
+
+    /** Flat (row-major) element {@code index}, converted to fp32. */
+    float get(long index);
+
+    /** Writes the {@code cols()} elements of {@code row} as fp32 into {@code dst[dstOffset ...]}. */
+    void readRow(int row, float[] dst, int dstOffset);
+
+    /**
+     * {@code sum_j W[row][j] * x[xOffset + j]} over the {@code cols()} columns, accumulated in fp32.
+     * This is the inner loop of every matrix-vector product of the CPU engine.
+     */
+    float dotRow(int row, float[] x, int xOffset);
+}
