@@ -1,5 +1,6 @@
 package io.dmsserve;
 
+import io.dmsserve.cli.BenchCommand;
 import io.dmsserve.cli.InspectCommand;
 import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
@@ -11,9 +12,12 @@ import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 public class DmsServeApplication {
 
     public static void main(String[] args) {
+        // Command-line tools, not the server: no Spring context, no port.
         if (args.length > 0 && args[0].equals("inspect")) {
-            // A command-line tool, not the server: no Spring context, no port.
             System.exit(InspectCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (args.length > 0 && args[0].equals("bench")) {
+            System.exit(BenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
         }
         SpringApplication.run(DmsServeApplication.class, args);
     }

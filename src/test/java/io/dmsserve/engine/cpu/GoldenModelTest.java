@@ -1,0 +1,139 @@
+package io.dmsserve.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.GreedyTrace;
+import io.dmsserve.engine.StepRequest;
+import io.dmsserve.engine.StepResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The CPU reference engine against golden files from an independent implementation (tools/golden):
+ * logits within 1e-4 relative to the row's largest logit, decisions, greedy tokens and live counts exactly.
+ */
+class GoldenModelTest {
+
+    static final String DENSE = "tiny-qwen3";
+    static final String DMS = "tiny-qwen3-dms";
+    private static final double TOLERANCE = 1e-4;
+
+    private static Checkpoint dense;
+    private static Checkpoint dms;
+
+    @BeforeAll
+    static void open() {
+        dense = Checkpoint.open(GoldenCase.GOLDEN.resolve(DENSE));
+        dms = Checkpoint.open(GoldenCase.GOLDEN.resolve(DMS));
+    }
+
+    @AfterAll
+    static void close() {
+        dense.close();
+        dms.close();
+    }
+
+    static Stream<GoldenCase> cases() {
+        return Stream.concat(GoldenCase.load(DENSE).stream(), GoldenCase.load(DMS).stream());
+    }
+
+    private static Checkpoint checkpoint(GoldenCase golden) {
+        return golden.model().equals(DMS) ? dms : dense;
+    }
+
+    private static CpuBackend backend(Checkpoint checkpoint) {
+        return new CpuBackend(checkpoint, 4, 64L << 20, 2);
+    }
+
+    private static EvictionPolicy policy(GoldenCase golden, Checkpoint checkpoint) {
+        return EvictionPolicies.create(golden.policy(), golden.threshold(), checkpoint.config());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void promptAtOnceMatchesGolden(GoldenCase golden) {
+        try (CpuBackend backend = backend(checkpoint(golden))) {
+            GreedyTrace trace = GreedyTrace.run(backend, policy(golden, checkpoint(golden)), golden.promptIds(),
+                    golden.maxNewTokens(), 0, true);
+            assertLogits(golden.promptLogits(), trace.promptLogits(), golden.toString());
+            assertMatches(golden, trace);
+        }
+    }
+
+    /** Token by token and in odd chunks: the same decisions, cache and greedy tokens (DESIGN.md §3 step 8). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void chunkedPrefillMatchesGolden(GoldenCase golden) {
+        for (int chunk : new int[] {1, 7}) {
+            try (CpuBackend backend = backend(checkpoint(golden))) {
+                GreedyTrace trace = GreedyTrace.run(backend, policy(golden, checkpoint(golden)), golden.promptIds(),
+                        golden.maxNewTokens(), chunk, true);
+                assertLogits(golden.promptLogits(), trace.promptLogits(), golden + " chunk " + chunk);
+                assertMatches(golden, trace);
+            }
+        }
+    }
+
+    /** Sequences batched in one step see only their own cache: each row equals its golden logits. */
+    @Test
+    void batchedSequencesMatchTheirGoldenLogits() {
+        List<GoldenCase> cases = GoldenCase.load(DMS);
+        try (CpuBackend backend = backend(dms)) {
+            List<StepRequest> requests = new ArrayList<>();
+            for (int i = 0; i < cases.size(); i++) {
+                backend.open(i, policy(cases.get(i), dms));
+                requests.add(new StepRequest(i, cases.get(i).promptIds(), true, false));
+            }
+            List<StepResult> results = backend.step(requests);
+            for (int i = 0; i < cases.size(); i++) {
+                assertEquals(i, results.get(i).sequenceId());
+                assertLogits(cases.get(i).promptLogits(), results.get(i).logits(), "batched " + cases.get(i));
+                backend.release(i);
+            }
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+        }
+    }
+
+    private static void assertMatches(GoldenCase golden, GreedyTrace trace) {
+        assertArrayEquals(golden.greedy(), trace.greedy(), golden + ": greedy tokens");
+        assertEquals(golden.decisions().length, trace.decisions().length);
+        for (int l = 0; l < golden.decisions().length; l++) {
+            for (int h = 0; h < golden.decisions()[l].length; h++) {
+                assertArrayEquals(golden.decisions()[l][h], trace.decisions()[l][h],
+                        golden + ": flagged positions of layer " + l + " head " + h);
+                assertEquals(golden.kvLive()[l][h], trace.kvLive()[l][h],
+                        golden + ": live slots of layer " + l + " head " + h);
+            }
+        }
+        assertArrayEquals(golden.evicted(), trace.evicted(), golden + ": evicted per layer");
+        assertEquals(golden.promptIds().length + golden.maxNewTokens() - 1, trace.processed());
+    }
+
+    static void assertLogits(double[][] expected, float[][] actual, String what) {
+        assertEquals(expected.length, actual.length, what + ": positions");
+        for (int p = 0; p < expected.length; p++) {
+            assertEquals(expected[p].length, actual[p].length, what + ": vocab");
+            double scale = 1.0;
+            for (double value : expected[p]) {
+                scale = Math.max(scale, Math.abs(value));
+            }
+            double worst = 0;
+            for (int i = 0; i < expected[p].length; i++) {
+                worst = Math.max(worst, Math.abs(expected[p][i] - actual[p][i]));
+            }
+            assertTrue(worst <= TOLERANCE * scale, what + ": position " + p + " differs by " + worst
+                    + " (allowed " + TOLERANCE * scale + ")");
+        }
+    }
+}
