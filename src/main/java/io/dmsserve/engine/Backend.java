@@ -33,6 +33,15 @@ public interface Backend extends AutoCloseable {
     /** Live slots per (layer, kvHead) of one sequence. */
     int[][] liveCounts(long sequenceId);
 
+    /**
+     * Pages a step of {@code tokens} more tokens for this sequence may take from the pool (worst case: no
+     * eviction); for a sequence not opened yet, what its first {@code tokens} tokens take.
+     */
+    int pagesToStore(long sequenceId, int tokens);
+
+    /** Pages of the pool not in use. */
+    int freePages();
+
     /** Returns every page of the sequence to the pool; harmless for an unknown or released sequence. */
     void release(long sequenceId);
 

@@ -86,6 +86,12 @@ public final class HeadCache {
         return held;
     }
 
+    /** Pages this head would take from the pool to store {@code tokens} more tokens if none were evicted. */
+    public int pagesToStore(int tokens) {
+        int missing = tokens - freeCount;
+        return missing <= 0 ? 0 : (missing + pageSize - 1) / pageSize;
+    }
+
     /** Marks a cached token as flagged (decision made at position + 1). No effect if it was never stored. */
     public void flag(int position) {
         if (!tracksWindow || position < ringStart || position >= ringStart + ringSize) {

@@ -37,6 +37,11 @@ public final class KvCache {
         return allocator.freePages();
     }
 
+    /** Pages a new sequence takes to store its first {@code tokens} tokens if none were evicted. */
+    public int pagesForNewSequence(int tokens) {
+        return counters.layers * counters.kvHeads * ((tokens + pageSize - 1) / pageSize);
+    }
+
     /** Opens an empty cache for a new sequence; it holds no page until its first token is stored. */
     public SequenceKv open(long sequenceId, EvictionPolicy policy) {
         HeadCache[][] heads = new HeadCache[counters.layers][counters.kvHeads];
@@ -59,6 +64,11 @@ public final class KvCache {
             throw new IllegalArgumentException("no open sequence " + sequenceId);
         }
         return sequence;
+    }
+
+    /** The open sequence with this id, or null. */
+    public SequenceKv find(long sequenceId) {
+        return sequences.get(sequenceId);
     }
 
     /** Returns every page of the sequence to the pool. Releasing twice is harmless. */

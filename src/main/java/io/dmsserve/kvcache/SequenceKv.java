@@ -65,6 +65,17 @@ public final class SequenceKv {
         return pages;
     }
 
+    /** Worst case (no eviction) of the pages storing {@code tokens} more tokens takes from the pool. */
+    public int pagesToStore(int tokens) {
+        int pages = 0;
+        for (HeadCache[] layer : heads) {
+            for (HeadCache head : layer) {
+                pages += head.pagesToStore(tokens);
+            }
+        }
+        return pages;
+    }
+
     void release() {
         if (released) {
             return;

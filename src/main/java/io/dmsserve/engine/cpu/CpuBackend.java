@@ -100,6 +100,17 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public int pagesToStore(long sequenceId, int tokens) {
+        SequenceKv sequence = cache.find(sequenceId);
+        return sequence != null ? sequence.pagesToStore(tokens) : cache.pagesForNewSequence(tokens);
+    }
+
+    @Override
+    public int freePages() {
+        return cache.freePages();
+    }
+
+    @Override
     public void release(long sequenceId) {
         cache.release(sequenceId);
     }

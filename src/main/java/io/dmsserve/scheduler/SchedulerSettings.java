@@ -1,0 +1,20 @@
+package io.dmsserve.scheduler;
+
+import java.time.Duration;
+
+/**
+ * @param maxWaiting requests queued beyond the running batch; more are refused ({@link QueueFullException})
+ * @param maxRunning sequences decoding together in one batch
+ * @param stepTokens tokens in one engine step; long prompts are prefilled in chunks of what is left after
+ *     the decode tokens, so they never stall the others for long
+ * @param deadline default time a request may take from submission to its last token
+ */
+public record SchedulerSettings(int maxWaiting, int maxRunning, int stepTokens, Duration deadline) {
+
+    public SchedulerSettings {
+        if (maxWaiting < 0 || maxRunning < 1 || stepTokens < 1 || deadline == null || deadline.isNegative()) {
+            throw new IllegalArgumentException("scheduler settings out of range: waiting " + maxWaiting
+                    + ", running " + maxRunning + ", step tokens " + stepTokens + ", deadline " + deadline);
+        }
+    }
+}

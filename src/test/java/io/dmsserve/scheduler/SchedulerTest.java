@@ -1,0 +1,237 @@
+package io.dmsserve.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.sampling.SamplingParams;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The scheduler on the CPU backend and the tiny DMS model, checked against the golden greedy tokens from
+ * the independent reference: alone, batched with 31 others, preempted and recomputed.
+ */
+class SchedulerTest {
+
+    private static final Path MODEL = Path.of("src/test/resources/golden/tiny-qwen3-dms");
+    private static Checkpoint checkpoint;
+    private static List<int[]> goldenPrompts = new ArrayList<>();
+    private static List<int[]> goldenGreedy = new ArrayList<>();
+
+    @BeforeAll
+    static void load() {
+        checkpoint = Checkpoint.open(MODEL);
+        JsonNode root = JsonMapper.builder().build().readTree(MODEL.resolve("golden.json").toFile());
+        for (JsonNode c : root.get("cases")) {
+            if (c.get("policy").asString().equals("dms") && c.get("threshold").asDouble() == 0.0) {
+                goldenPrompts.add(ints(c.get("prompt_ids")));
+                goldenGreedy.add(ints(c.get("greedy")));
+            }
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        checkpoint.close();
+    }
+
+    private static int[] ints(JsonNode node) {
+        int[] out = new int[node.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = node.get(i).asInt();
+        }
+        return out;
+    }
+
+    private static EvictionPolicy dms() {
+        return EvictionPolicies.create("dms", 0f, checkpoint.config());
+    }
+
+    private static GenerationRequest greedy(int[] prompt, int maxTokens, GenerationListener listener) {
+        return new GenerationRequest(prompt, maxTokens, SamplingParams.GREEDY, Set.of(), null, null, listener);
+    }
+
+    private static SchedulerSettings settings(int stepTokens) {
+        return new SchedulerSettings(64, 64, stepTokens, Duration.ofMinutes(1));
+    }
+
+    @Test
+    void aloneAndBatchedWithThirtyOneOthersGiveTheGoldenGreedyTokens() throws Exception {
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(48), dms())) {
+            RecordingListener alone = new RecordingListener();
+            scheduler.submit(greedy(goldenPrompts.get(0), 72, alone));
+            assertEquals(FinishReason.LENGTH, alone.await());
+            assertArrayEquals(goldenGreedy.get(0), alone.ids());
+
+            Random random = new Random(5);
+            List<RecordingListener> listeners = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                RecordingListener listener = new RecordingListener();
+                int[] prompt = i < goldenPrompts.size() ? goldenPrompts.get(i)
+                        : random.ints(1 + random.nextInt(60), 0, 450).toArray();
+                scheduler.submit(greedy(prompt, 72, listener));
+                listeners.add(listener);
+            }
+            for (int i = 0; i < listeners.size(); i++) {
+                assertEquals(FinishReason.LENGTH, listeners.get(i).await());
+                assertEquals(72, listeners.get(i).usage.completionTokens());
+                if (i < goldenPrompts.size()) {
+                    assertArrayEquals(goldenGreedy.get(i), listeners.get(i).ids(), "golden case " + i + " batched");
+                }
+            }
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+        }
+    }
+
+    @Test
+    void preemptedSequencesAreRecomputedToTheSameTokens() throws Exception {
+        // A pool far too small for five long sequences at once: the youngest give their pages back.
+        var config = checkpoint.config();
+        long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
+        long pages = config.numLayers() * config.numKvHeads() * 16L;
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, pages * pageBytes, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(64), EvictionPolicies.create("none", 0,
+                        config))) {
+            List<RecordingListener> listeners = new ArrayList<>();
+            List<int[]> prompts = new ArrayList<>();
+            Random random = new Random(9);
+            for (int i = 0; i < 5; i++) {
+                int[] prompt = random.ints(10, 0, 450).toArray();
+                prompts.add(prompt);
+                RecordingListener listener = new RecordingListener();
+                scheduler.submit(greedy(prompt, 30, listener));
+                listeners.add(listener);
+            }
+            for (RecordingListener listener : listeners) {
+                assertEquals(FinishReason.LENGTH, listener.await());
+            }
+            assertTrue(scheduler.statistics().preemptions() > 0, "the pool forced preemptions");
+            for (int i = 0; i < 5; i++) {
+                RecordingListener alone = new RecordingListener();
+                scheduler.submit(greedy(prompts.get(i), 30, alone));
+                alone.await();
+                assertArrayEquals(alone.ids(), listeners.get(i).ids(), "sequence " + i + " after preemption");
+            }
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+        }
+    }
+
+    @Test
+    void cancelledSequencesReturnTheirPages() throws Exception {
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+            List<RecordingListener> listeners = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                RecordingListener listener = new RecordingListener(3 + i);
+                listener.handle = scheduler.submit(greedy(goldenPrompts.get(i % goldenPrompts.size()), 1000,
+                        listener));
+                listeners.add(listener);
+            }
+            for (RecordingListener listener : listeners) {
+                assertEquals(FinishReason.CANCELLED, listener.await());
+            }
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(20, scheduler.statistics().cancelled());
+        }
+    }
+
+    @Test
+    void aFullQueueRefusesAtOnceAndStopTokensEndSequences() throws Exception {
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, new SchedulerSettings(2, 1, 64, Duration.ofMinutes(1)),
+                        dms())) {
+            List<RecordingListener> accepted = new ArrayList<>();
+            int refusals = 0;
+            for (int i = 0; i < 20; i++) {
+                RecordingListener listener = new RecordingListener();
+                try {
+                    scheduler.submit(greedy(goldenPrompts.get(0), 200, listener));
+                    accepted.add(listener);
+                } catch (QueueFullException e) {
+                    refusals++;
+                    assertTrue(e.getMessage().contains("waiting"), e.getMessage());
+                }
+            }
+            assertTrue(refusals > 0 && accepted.size() >= 2, refusals + " refused, " + accepted.size() + " taken");
+            for (RecordingListener listener : accepted) {
+                assertEquals(FinishReason.LENGTH, listener.await(), "every admitted request completes");
+            }
+            // The golden greedy continuation's 5th token as a stop token ends the sequence there.
+            int stop = goldenGreedy.get(0)[4];
+            RecordingListener stopped = new RecordingListener();
+            scheduler.submit(new GenerationRequest(goldenPrompts.get(0), 72, SamplingParams.GREEDY, Set.of(stop), null,
+                    null, stopped));
+            assertEquals(FinishReason.STOP, stopped.await());
+            int firstStop = 0;
+            while (goldenGreedy.get(0)[firstStop] != stop) {
+                firstStop++;
+            }
+            assertEquals(firstStop, stopped.ids().length, "tokens before the stop token are emitted, it is not");
+            assertEquals(firstStop + 1, stopped.usage.completionTokens());
+        }
+    }
+
+    @Test
+    void deadlinesAndImpossibleRequestsEndClearly() throws Exception {
+        var config = checkpoint.config();
+        long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, config.numLayers() * config.numKvHeads() * 2L
+                * pageBytes, 2); Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+            RecordingListener tooLarge = new RecordingListener();
+            scheduler.submit(greedy(goldenPrompts.get(3), 5, tooLarge));
+            ExecutionException error = assertThrows(ExecutionException.class, tooLarge::await);
+            assertTrue(error.getCause().getMessage().contains("KV cache cannot hold"), error.getCause().getMessage());
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+        }
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+            RecordingListener late = new RecordingListener();
+            scheduler.submit(new GenerationRequest(goldenPrompts.get(0), 100_000, SamplingParams.GREEDY, Set.of(),
+                    Duration.ofMillis(200), null, late));
+            assertEquals(FinishReason.TIMEOUT, late.await());
+            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertThrows(IllegalArgumentException.class, () -> scheduler.submit(greedy(new int[5000], 1,
+                    new RecordingListener())));
+        }
+    }
+
+    @Test
+    void seededSamplingDoesNotDependOnTheBatch() throws Exception {
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+            SamplingParams seeded = new SamplingParams(0.9, 0.95, 40, 77L);
+            RecordingListener alone = new RecordingListener();
+            scheduler.submit(new GenerationRequest(goldenPrompts.get(1), 40, seeded, Set.of(), null, null, alone));
+            alone.await();
+            List<RecordingListener> crowd = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                RecordingListener listener = new RecordingListener();
+                SamplingParams params = i == 3 ? seeded : new SamplingParams(1.0, 1, 0, (long) i);
+                scheduler.submit(new GenerationRequest(goldenPrompts.get(i == 3 ? 1 : i % goldenPrompts.size()), 40,
+                        params, Set.of(), null, null, listener));
+                crowd.add(listener);
+            }
+            for (RecordingListener listener : crowd) {
+                listener.await();
+            }
+            assertArrayEquals(alone.ids(), crowd.get(3).ids());
+        }
+    }
+}
