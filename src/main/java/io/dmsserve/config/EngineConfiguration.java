@@ -5,6 +5,7 @@ import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.scheduler.Scheduler;
 import io.dmsserve.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import org.slf4j.Logger;
@@ -36,21 +37,29 @@ class EngineConfiguration {
         return new ServingModel(id, checkpoint, tokenizer, backend, policy, embedded);
     }
 
-    /** Closes backend, tokenizer and mapped files in that order when the context stops. */
+    @Bean(destroyMethod = "")
+    Scheduler scheduler(ServingModel model, SchedulerProperties properties) {
+        return new Scheduler(model.backend(), properties.settings(), model.policy());
+    }
+
+    /** Stops the engine loop, then closes backend, tokenizer and mapped files, in that order. */
     @Bean
-    ModelLifecycle modelLifecycle(ServingModel model) {
-        return new ModelLifecycle(model);
+    ModelLifecycle modelLifecycle(ServingModel model, Scheduler scheduler) {
+        return new ModelLifecycle(model, scheduler);
     }
 
     static final class ModelLifecycle implements AutoCloseable {
         private final ServingModel model;
+        private final Scheduler scheduler;
 
-        ModelLifecycle(ServingModel model) {
+        ModelLifecycle(ServingModel model, Scheduler scheduler) {
             this.model = model;
+            this.scheduler = scheduler;
         }
 
         @Override
         public void close() {
+            scheduler.close();
             model.backend().close();
             model.tokenizer().close();
             model.checkpoint().close();
