@@ -96,6 +96,88 @@ class PackagedJarIT {
         }
     }
 
+    /**
+     * A 2.6 GB checkpoint (sparse file: Qwen3-8B's widths, two layers, zero weights) runs in a JVM with a
+     * 128 MB heap: weights are memory-mapped, never copied into the heap.
+     */
+    @Test
+    void largeCheckpointRunsWithASmallHeap() throws Exception {
+        Path dir = Files.createTempDirectory("sparse-qwen3");
+        try {
+            int hidden = 4096;
+            int intermediate = 12288;
+            int layers = 2;
+            long vocab = 151936;
+            Files.writeString(dir.resolve("config.json"), "{\"architectures\": [\"Qwen3ForCausalLM\"],"
+                    + " \"model_type\": \"qwen3\", \"hidden_size\": 4096, \"intermediate_size\": 12288,"
+                    + " \"num_hidden_layers\": 2, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+                    + " \"head_dim\": 128, \"vocab_size\": 151936, \"rope_theta\": 1000000,"
+                    + " \"rms_norm_eps\": 1e-6, \"max_position_embeddings\": 40960, \"tie_word_embeddings\": false}");
+            Path tokenizer = Path.of("src/test/resources/golden/tiny-qwen3-dms");
+            Files.copy(tokenizer.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+            Files.copy(tokenizer.resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+            StringBuilder header = new StringBuilder("{");
+            long offset = 0;
+            List<Object[]> tensors = new ArrayList<>();
+            tensors.add(new Object[] {"model.embed_tokens.weight", new long[] {vocab, hidden}});
+            tensors.add(new Object[] {"lm_head.weight", new long[] {vocab, hidden}});
+            tensors.add(new Object[] {"model.norm.weight", new long[] {hidden}});
+            for (int l = 0; l < layers; l++) {
+                String p = "model.layers." + l + ".";
+                tensors.add(new Object[] {p + "input_layernorm.weight", new long[] {hidden}});
+                tensors.add(new Object[] {p + "post_attention_layernorm.weight", new long[] {hidden}});
+                tensors.add(new Object[] {p + "self_attn.q_norm.weight", new long[] {128}});
+                tensors.add(new Object[] {p + "self_attn.k_norm.weight", new long[] {128}});
+                tensors.add(new Object[] {p + "self_attn.q_proj.weight", new long[] {4096, hidden}});
+                tensors.add(new Object[] {p + "self_attn.k_proj.weight", new long[] {1024, hidden}});
+                tensors.add(new Object[] {p + "self_attn.v_proj.weight", new long[] {1024, hidden}});
+                tensors.add(new Object[] {p + "self_attn.o_proj.weight", new long[] {hidden, 4096}});
+                tensors.add(new Object[] {p + "mlp.gate_proj.weight", new long[] {intermediate, hidden}});
+                tensors.add(new Object[] {p + "mlp.up_proj.weight", new long[] {intermediate, hidden}});
+                tensors.add(new Object[] {p + "mlp.down_proj.weight", new long[] {hidden, intermediate}});
+            }
+            for (Object[] tensor : tensors) {
+                long[] shape = (long[]) tensor[1];
+                long bytes = 2;
+                for (long dim : shape) {
+                    bytes *= dim;
+                }
+                header.append(header.length() > 1 ? "," : "").append('"').append(tensor[0]).append("\":{\"dtype\":")
+                        .append("\"BF16\",\"shape\":").append(java.util.Arrays.toString(shape).replace(" ", ""))
+                        .append(",\"data_offsets\":[").append(offset).append(',').append(offset + bytes).append("]}");
+                offset += bytes;
+            }
+            header.append('}');
+            while ((header.length() + 8) % 8 != 0) {
+                header.append(' ');
+            }
+            byte[] json = header.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(dir.resolve("model.safetensors").toFile(),
+                    "rw")) {
+                file.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .putLong(json.length).array());
+                file.write(json);
+                file.setLength(8 + json.length + offset); // sparse: no disk, reads as zeros
+            }
+            assertThat(offset).isGreaterThan(2_500_000_000L);
+            Process process = new ProcessBuilder(JAVA, "-Xmx128m", "-jar", JAR.toString(), "inspect", "--model",
+                    dir.toString(), "--token-ids", "1,2,3", "--max-new-tokens", "2", "--json").start();
+            String out = new String(process.getInputStream().readAllBytes());
+            String err = new String(process.getErrorStream().readAllBytes());
+            assertThat(process.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            assertThat(process.exitValue()).as(err).isZero();
+            // All-zero weights give all-zero logits; argmax takes the lowest id.
+            assertThat(JsonMapper.builder().build().readTree(out).get("greedy").toString()).isEqualTo("[0,0]");
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
     private static String join(JsonNode ids) {
         List<String> out = new ArrayList<>();
         ids.forEach(id -> out.add(id.asString()));
