@@ -1,0 +1,97 @@
+package io.dmsserve.api;
+
+import io.dmsserve.scheduler.FinishReason;
+import io.dmsserve.scheduler.GenerationHandle;
+import io.dmsserve.scheduler.Usage;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Sinks;
+
+/**
+ * The running sequences of one request (its n choices) as one Reactor stream of {@link GenerationEvent}s.
+ * Listeners call in from the engine thread and only append to an unbounded unicast buffer (bounded in
+ * practice by max_tokens), so a slow client never stalls the engine; when the subscriber goes away the
+ * sequences are cancelled and their KV pages return within one engine step.
+ */
+final class Generation {
+
+    private static final Logger log = LoggerFactory.getLogger(Generation.class);
+
+    private final int choices;
+    private final Sinks.Many<GenerationEvent> sink = Sinks.many().unicast().onBackpressureBuffer();
+    private final List<GenerationHandle> handles = new CopyOnWriteArrayList<>();
+    private int finished;          // guarded by this
+    private int promptTokens;      // guarded by this
+    private int completionTokens;  // guarded by this
+    private boolean ended;         // guarded by this
+
+    Generation(int choices) {
+        this.choices = choices;
+    }
+
+    int choices() {
+        return choices;
+    }
+
+    void add(GenerationHandle handle) {
+        handles.add(handle);
+    }
+
+    /** Events until Done or Failed; cancelling the subscription cancels every sequence. */
+    Flux<GenerationEvent> events() {
+        return sink.asFlux().doOnCancel(this::cancel);
+    }
+
+    /** Stops every sequence of the request; harmless when they are done. */
+    void cancel() {
+        handles.forEach(GenerationHandle::cancel);
+    }
+
+    synchronized void text(int index, String text) {
+        if (!ended) {
+            sink.tryEmitNext(new GenerationEvent.Text(index, text));
+        }
+    }
+
+    synchronized void finished(int index, FinishReason reason, Usage usage) {
+        if (ended) {
+            return;
+        }
+        switch (reason) {
+            case STOP, LENGTH -> {
+                sink.tryEmitNext(new GenerationEvent.Finished(index, reason == FinishReason.STOP ? "stop" : "length"));
+                promptTokens = usage.promptTokens();
+                completionTokens += usage.completionTokens();
+                if (++finished == choices) {
+                    end(new GenerationEvent.Done(promptTokens, completionTokens));
+                }
+            }
+            case TIMEOUT -> fail(ApiException.timeout("The request did not finish within the server's deadline."));
+            case CANCELLED -> end(null); // only after cancel(): nobody is listening any more
+        }
+    }
+
+    synchronized void failed(int index, RuntimeException error) {
+        if (ended) {
+            return;
+        }
+        log.warn("choice {} of a request failed: {}", index, error.toString());
+        fail(ApiException.serverError("The generation failed: " + error.getMessage()));
+    }
+
+    private void fail(ApiException error) {
+        end(new GenerationEvent.Failed(error));
+        cancel();
+    }
+
+    private void end(GenerationEvent last) {
+        ended = true;
+        if (last != null) {
+            sink.tryEmitNext(last);
+        }
+        sink.tryEmitComplete();
+    }
+}

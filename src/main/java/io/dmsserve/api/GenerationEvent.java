@@ -1,0 +1,25 @@
+package io.dmsserve.api;
+
+/** What one request's sequences produce, in order, as one stream for all its choices. */
+sealed interface GenerationEvent {
+
+    /** New text of choice {@code index} (never part of a stop string). */
+    record Text(int index, String text) implements GenerationEvent {
+    }
+
+    /** Choice {@code index} ended; reason is OpenAI's: "stop" or "length". */
+    record Finished(int index, String reason) implements GenerationEvent {
+    }
+
+    /** The request failed (a choice failed or timed out); the last event. */
+    record Failed(ApiException error) implements GenerationEvent {
+    }
+
+    /** Every choice finished; the last event. Prompt tokens counted once, completion tokens of all choices. */
+    record Done(int promptTokens, int completionTokens) implements GenerationEvent {
+
+        int totalTokens() {
+            return promptTokens + completionTokens;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.dmsserve.api;
+
+import java.nio.charset.StandardCharsets;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.http.MediaType;
+import org.springframework.http.ReactiveHttpOutputMessage;
+import org.springframework.web.reactive.function.BodyInserter;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** JSON and SSE responses of the API. */
+final class Responses {
+
+    static final String DONE = "[DONE]";
+
+    private Responses() {
+    }
+
+    static Mono<ServerResponse> json(Object body) {
+        return ServerResponse.ok().contentType(MediaType.APPLICATION_JSON).bodyValue(ApiJson.write(body));
+    }
+
+    static Mono<ServerResponse> error(ApiException error) {
+        return ServerResponse.status(error.status())
+                .headers(h -> error.headers().forEach(h::set))
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(ApiJson.write(error.body()));
+    }
+
+    /**
+     * An SSE stream in OpenAI's framing: each payload as {@code data: <payload>\n\n}, flushed at once.
+     * Payloads are JSON (or [DONE]) and never contain a newline.
+     */
+    static Mono<ServerResponse> sse(Flux<String> payloads) {
+        BodyInserter<Flux<String>, ReactiveHttpOutputMessage> inserter = (message, context) ->
+                message.writeAndFlushWith(payloads.map(p -> Mono.just(buffer(message, p))));
+        return ServerResponse.ok()
+                .contentType(MediaType.TEXT_EVENT_STREAM)
+                .header("Cache-Control", "no-cache")
+                .header("X-Accel-Buffering", "no")
+                .body(inserter);
+    }
+
+    private static DataBuffer buffer(ReactiveHttpOutputMessage message, String payload) {
+        return message.bufferFactory().wrap(("data: " + payload + "\n\n").getBytes(StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,39 @@
+package io.dmsserve.config;
+
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import java.time.Duration;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * {@code dms.api.*}: the OpenAI-compatible HTTP API under {@code /v1}.
+ *
+ * @param keys API keys accepted as {@code Authorization: Bearer <key>}: each entry {@code sha256:<hex digest
+ *     of the key>} or the key itself (e.g. from {@code DMS_API_KEYS}, comma-separated); empty: the API is open
+ * @param maxBodySize largest request body; larger ones get 413
+ * @param maxN most choices ({@code n}) one request may ask for
+ * @param retryAfter sent as {@code Retry-After} (whole seconds, at least 1) with 429 when the queue is full
+ */
+@Validated
+@ConfigurationProperties("dms.api")
+public record ApiProperties(@DefaultValue List<String> keys, @DefaultValue("1MB") @NotNull DataSize maxBodySize,
+        @DefaultValue("16") @Min(1) @Max(1024) int maxN, @DefaultValue("1s") @NotNull Duration retryAfter) {
+
+    public ApiProperties {
+        keys = keys == null ? List.of() : keys.stream().map(String::strip).filter(k -> !k.isEmpty()).toList();
+        if (maxBodySize != null && (maxBodySize.toBytes() < 1 || maxBodySize.toBytes() > Integer.MAX_VALUE)) {
+            throw new IllegalArgumentException("dms.api.max-body-size must be between 1B and 2GB, got " + maxBodySize);
+        }
+    }
+
+    /** Retry-After in whole seconds, rounded up, at least 1. */
+    public long retryAfterSeconds() {
+        long seconds = retryAfter.toSeconds() + (retryAfter.getNano() > 0 ? 1 : 0);
+        return Math.max(1, seconds);
+    }
+}
