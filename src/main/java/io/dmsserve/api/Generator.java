@@ -7,7 +7,7 @@ import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.GenerationRequest;
 import io.dmsserve.scheduler.QueueFullException;
 import io.dmsserve.scheduler.Scheduler;
-import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import org.springframework.stereotype.Component;
 
@@ -29,10 +29,8 @@ final class Generator {
         this.scheduler = scheduler;
         this.properties = properties;
         this.defaults = model.checkpoint().generationConfig()
-                .orElse(new GenerationConfig(java.util.List.of(), null, null, null));
-        Set<Integer> stops = new LinkedHashSet<>(model.tokenizer().eosTokenIds());
-        stops.addAll(defaults.eosTokenIds());
-        this.stopTokenIds = Set.copyOf(stops);
+                .orElse(new GenerationConfig(List.of(), null, null, null));
+        this.stopTokenIds = model.eosTokenIds();
     }
 
     String modelId() {

@@ -9,7 +9,6 @@ import io.dmsserve.scheduler.Scheduler;
 import io.dmsserve.scheduler.Usage;
 import io.dmsserve.tokenizer.ChatMessage;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -45,8 +44,7 @@ final class Engine {
 
     /** Like the server: stops on the tokenizer's and generation_config's EOS ids, special tokens skipped in text. */
     Result run(int[] prompt, int maxTokens, SamplingParams sampling) {
-        Set<Integer> stops = new HashSet<>(model.tokenizer().eosTokenIds());
-        model.checkpoint().generationConfig().ifPresent(g -> stops.addAll(g.eosTokenIds()));
+        Set<Integer> stops = model.eosTokenIds();
         List<Integer> tokens = new ArrayList<>();
         CompletableFuture<Object[]> done = new CompletableFuture<>();
         scheduler.submit(new GenerationRequest(prompt, maxTokens, sampling, stops, null, null, new GenerationListener() {
