@@ -1,9 +1,10 @@
 package io.dmsserve.engine;
 
+import io.dmsserve.engine.simd.Kernels;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 
-/** fp16 decoded through {@link Half#F16_TO_F32}. */
+/** fp16: single elements through {@link Half#F16_TO_F32}, rows through the kernels. */
 final class F16Tensor extends MappedTensor {
 
     F16Tensor(TensorEntry e, int rows, int cols, int rowsPerChunk, ByteBuffer[] chunks) {
@@ -24,35 +25,13 @@ final class F16Tensor extends MappedTensor {
     public void readRow(int row, float[] dst, int dstOffset) {
         ByteBuffer w = chunk(row);
         Objects.checkFromIndexSize(dstOffset, cols, dst.length);
-        float[] table = Half.F16_TO_F32;
-        int p = rowStart(row);
-        for (int j = 0; j < cols; j++, p += 2) {
-            dst[dstOffset + j] = table[w.getShort(p) & 0xFFFF];
-        }
+        Kernels.get().f16ToF32(w, rowStart(row), dst, dstOffset, cols);
     }
 
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
         ByteBuffer w = chunk(row);
         Objects.checkFromIndexSize(xOffset, cols, x.length);
-        float[] table = Half.F16_TO_F32;
-        int p = rowStart(row);
-        int n = cols;
-        float s0 = 0;
-        float s1 = 0;
-        float s2 = 0;
-        float s3 = 0;
-        int j = 0;
-        for (; j + 3 < n; j += 4, p += 8) {
-            long q = w.getLong(p); // four fp16 values, element j in the low 16 bits
-            s0 += table[(int) q & 0xFFFF] * x[xOffset + j];
-            s1 += table[(int) (q >>> 16) & 0xFFFF] * x[xOffset + j + 1];
-            s2 += table[(int) (q >>> 32) & 0xFFFF] * x[xOffset + j + 2];
-            s3 += table[(int) (q >>> 48)] * x[xOffset + j + 3];
-        }
-        for (; j < n; j++, p += 2) {
-            s0 += table[w.getShort(p) & 0xFFFF] * x[xOffset + j];
-        }
-        return (s0 + s1) + (s2 + s3);
+        return Kernels.get().dotF16(w, rowStart(row), x, xOffset, cols);
     }
 }

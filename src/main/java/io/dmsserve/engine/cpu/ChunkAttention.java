@@ -1,6 +1,8 @@
 package io.dmsserve.engine.cpu;
 
 import io.dmsserve.dms.DmsRules;
+import io.dmsserve.engine.simd.FloatKernels;
+import io.dmsserve.engine.simd.Kernels;
 import io.dmsserve.kvcache.HeadCache;
 import io.dmsserve.kvcache.SequenceKv;
 
@@ -18,6 +20,7 @@ final class ChunkAttention {
     private final float scale;
     private final CpuKvStore store;
     private final Parallel parallel;
+    private final FloatKernels kernels = Kernels.get();
 
     ChunkAttention(int heads, int kvHeads, int headDim, CpuKvStore store, Parallel parallel) {
         this.heads = heads;
@@ -57,7 +60,7 @@ final class ChunkAttention {
                             continue;
                         }
                         int physical = cache.physicalSlot(slot);
-                        scores[count] = MatMul.dot(q, qOffset, store.keyPage(physical), store.offset(physical),
+                        scores[count] = kernels.dot(q, qOffset, store.keyPage(physical), store.offset(physical),
                                 headDim) * scale;
                         source[count++] = physical;
                     }
@@ -66,7 +69,7 @@ final class ChunkAttention {
                             continue;
                         }
                         int kOffset = (rowStart + kc) * kvHeads * headDim + kvHead * headDim;
-                        scores[count] = MatMul.dot(q, qOffset, k, kOffset, headDim) * scale;
+                        scores[count] = kernels.dot(q, qOffset, k, kOffset, headDim) * scale;
                         source[count++] = -1 - kc;
                     }
                     Ops.softmax(scores, count);
@@ -83,9 +86,7 @@ final class ChunkAttention {
                             values = v;
                             vOffset = (rowStart - 1 - source[i]) * kvHeads * headDim + kvHead * headDim;
                         }
-                        for (int d = 0; d < headDim; d++) {
-                            out[outOffset + d] += weight * values[vOffset + d];
-                        }
+                        kernels.axpy(weight, values, vOffset, out, outOffset, headDim);
                     }
                 }
             }
