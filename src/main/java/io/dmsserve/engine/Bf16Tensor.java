@@ -34,4 +34,9 @@ final class Bf16Tensor extends MappedTensor {
         Objects.checkFromIndexSize(xOffset, cols, x.length);
         return Kernels.get().dotBf16(w, rowStart(row), x, xOffset, cols);
     }
+
+    @Override
+    void dotRowRun(ByteBuffer buffer, int position, int count, float[] x, int xOffset, float[] out, int outOffset) {
+        Kernels.get().dotRowsBf16(buffer, position, rowBytes, count, x, xOffset, cols, out, outOffset);
+    }
 }

@@ -34,4 +34,9 @@ final class F32Tensor extends MappedTensor {
         Objects.checkFromIndexSize(xOffset, cols, x.length);
         return Kernels.get().dotF32(w, rowStart(row), x, xOffset, cols);
     }
+
+    @Override
+    void dotRowRun(ByteBuffer buffer, int position, int count, float[] x, int xOffset, float[] out, int outOffset) {
+        Kernels.get().dotRowsF32(buffer, position, rowBytes, count, x, xOffset, cols, out, outOffset);
+    }
 }

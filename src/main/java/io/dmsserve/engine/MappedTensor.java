@@ -82,6 +82,30 @@ abstract class MappedTensor implements Tensor {
     /** Element at byte {@code position} of {@code buffer}, as fp32. */
     abstract float element(ByteBuffer buffer, int position);
 
+    /**
+     * {@code out[outOffset + i]} = row i of the {@code count} rows starting at byte {@code position} of
+     * {@code buffer} (one mapping), dotted with {@code x[xOffset ...]}; indices already checked.
+     */
+    abstract void dotRowRun(ByteBuffer buffer, int position, int count, float[] x, int xOffset, float[] out,
+            int outOffset);
+
+    @Override
+    public final void dotRows(int firstRow, int count, float[] x, int xOffset, float[] out, int outOffset) {
+        Objects.checkFromIndexSize(firstRow, count, rows);
+        Objects.checkFromIndexSize(xOffset, cols, x.length);
+        Objects.checkFromIndexSize(outOffset, count, out.length);
+        // A block of rows may straddle mappings: one run per mapping.
+        int row = firstRow;
+        int end = firstRow + count;
+        while (row < end) {
+            int chunk = row / rowsPerChunk;
+            int run = (int) Math.min(end, (chunk + 1L) * rowsPerChunk) - row;
+            dotRowRun(chunks[chunk], (row - chunk * rowsPerChunk) * rowBytes, run, x, xOffset, out,
+                    outOffset + row - firstRow);
+            row += run;
+        }
+    }
+
     @Override
     public final String name() {
         return name;

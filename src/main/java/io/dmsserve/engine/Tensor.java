@@ -32,4 +32,15 @@ public interface Tensor {
      * This is the inner loop of every matrix-vector product of the CPU engine.
      */
     float dotRow(int row, float[] x, int xOffset);
+
+    /**
+     * {@code out[outOffset + i] = dotRow(firstRow + i, x, xOffset)} for i in [0, count): a block of rows in
+     * one call, so that checks and look-ups are paid once per block rather than once per row.
+     */
+    default void dotRows(int firstRow, int count, float[] x, int xOffset, float[] out, int outOffset) {
+        java.util.Objects.checkFromIndexSize(outOffset, count, out.length);
+        for (int i = 0; i < count; i++) {
+            out[outOffset + i] = dotRow(firstRow + i, x, xOffset);
+        }
+    }
 }

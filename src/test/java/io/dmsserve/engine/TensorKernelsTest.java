@@ -1,6 +1,7 @@
 package io.dmsserve.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.data.Offset.offset;
 
 import java.io.IOException;
@@ -73,6 +74,40 @@ class TensorKernelsTest {
             }
             assertThat((double) t.dotRow(r, x, 2)).isCloseTo(expected, offset(1e-5 * scale));
         }
+    }
+
+    /** A block of rows that straddles mappings gives what one row at a time gives. */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void rowBlocksAcrossMappingsMatchSingleRows(DType dtype) throws IOException {
+        int rows = 9;
+        int cols = 37;
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (i % 11 - 5) / 4f + 0.125f;
+        }
+        Path file = dir.resolve("split.safetensors");
+        new SafetensorsWriter().add("w", dtype, new long[] {rows, cols}, w).write(file);
+        TensorEntry e = SafetensorsHeader.read(file).tensors.get(0);
+        Tensor split;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            split = MappedTensor.map(ch, e, 2L * cols * dtype.byteSize() + 1); // two rows per mapping
+        }
+        float[] x = new float[cols + 1];
+        for (int j = 0; j < x.length; j++) {
+            x[j] = (j % 7 - 3) / 8f + 0.0625f;
+        }
+        float[] out = new float[rows + 2];
+        java.util.Arrays.fill(out, Float.NaN);
+        split.dotRows(1, 7, x, 1, out, 2);
+        assertThat(out[0]).isNaN();
+        assertThat(out[1]).isNaN();
+        for (int i = 0; i < 7; i++) {
+            assertThat(out[2 + i]).isEqualTo(split.dotRow(1 + i, x, 1));
+        }
+        assertThatThrownBy(() -> split.dotRows(3, 7, x, 1, out, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> split.dotRows(0, 2, x, 2, out, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> split.dotRows(0, 9, x, 1, out, 3)).isInstanceOf(IndexOutOfBoundsException.class);
     }
 
     /** A tensor after a 3-element f16 one, so its bytes start at an offset that is not a multiple of 4. */

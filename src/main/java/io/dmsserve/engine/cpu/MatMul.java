@@ -36,11 +36,7 @@ final class MatMul {
         int minBlock = (int) Math.max(ROWS_PER_BLOCK, MIN_BLOCK_WORK / Math.max(1L, (long) cols * n));
         if (n == 1) {
             // Decode: stream each weight row once, straight from the mapped file.
-            parallel.forRange(rows, minBlock, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    out[r] = w.dotRow(r, x, 0);
-                }
-            });
+            parallel.forRange(rows, minBlock, (from, to) -> w.dotRows(from, to - from, x, 0, out, from));
             return;
         }
         // Prefill: convert a few weight rows to fp32 at a time and reuse them for every token of the batch;

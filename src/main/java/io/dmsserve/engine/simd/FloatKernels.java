@@ -30,6 +30,21 @@ public interface FloatKernels {
     /** As {@link #dotBf16} for fp32 weights. */
     float dotF32(ByteBuffer w, int position, float[] x, int xOffset, int length);
 
+    /**
+     * {@code rows} dot products as {@link #dotBf16}: row i starts at byte {@code position + i * rowBytes},
+     * its result goes to {@code out[outOffset + i]}.
+     */
+    void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset);
+
+    /** As {@link #dotRowsBf16} for fp16 weights. */
+    void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset);
+
+    /** As {@link #dotRowsBf16} for fp32 weights. */
+    void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset);
+
     /** Widens {@code length} bf16 values at byte {@code position} into {@code dst[dstOffset ...]}; exact. */
     void bf16ToF32(ByteBuffer w, int position, float[] dst, int dstOffset, int length);
 

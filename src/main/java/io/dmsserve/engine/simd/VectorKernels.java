@@ -62,7 +62,7 @@ final class VectorKernels implements FloatKernels {
         float[] b = new float[5 * longLength];
         float[] out = new float[25];
         float[] converted = new float[longLength];
-        ByteBuffer direct = ByteBuffer.allocateDirect(4 * longLength).order(LE);
+        ByteBuffer direct = ByteBuffer.allocateDirect(4 * longLength + 8).order(LE); // and a second row 4 bytes on
         for (int i = 0; i < a.length; i++) {
             a[i] = (i % 7 - 3) / 8f;
             b[i] = (i % 5 - 2) / 4f;
@@ -208,6 +208,30 @@ final class VectorKernels implements FloatKernels {
             sum += w.getFloat(position + 4 * j) * x[xOffset + j];
         }
         return sum;
+    }
+
+    @Override
+    public void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset) {
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotBf16(w, position + i * rowBytes, x, xOffset, length);
+        }
+    }
+
+    @Override
+    public void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset) {
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotF16(w, position + i * rowBytes, x, xOffset, length);
+        }
+    }
+
+    @Override
+    public void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
+            float[] out, int outOffset) {
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotF32(w, position + i * rowBytes, x, xOffset, length);
+        }
     }
 
     @Override

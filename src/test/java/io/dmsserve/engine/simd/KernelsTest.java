@@ -99,6 +99,34 @@ class KernelsTest {
         }
     }
 
+    /** Several rows in one call give what one row at a time gives, into their own slots only. */
+    @ParameterizedTest
+    @EnumSource(Weights.class)
+    void rowBlocksMatchSingleRows(Weights dtype) {
+        FloatKernels vector = vector();
+        SplittableRandom random = new SplittableRandom(9);
+        int size = dtype == Weights.F32 ? 4 : 2;
+        for (int n : LENGTHS) {
+            int rows = 5;
+            int rowBytes = size * (n + 2); // rows need not be packed
+            ByteBuffer w = encode(dtype, random(rows * (n + 2), random), 1, true);
+            float[] x = random(n + 2, random);
+            for (FloatKernels kernels : new FloatKernels[] {vector, SCALAR}) {
+                float[] out = poisoned(rows + 3);
+                switch (dtype) {
+                    case BF16 -> kernels.dotRowsBf16(w, 1, rowBytes, rows, x, 2, n, out, 1);
+                    case F16 -> kernels.dotRowsF16(w, 1, rowBytes, rows, x, 2, n, out, 1);
+                    case F32 -> kernels.dotRowsF32(w, 1, rowBytes, rows, x, 2, n, out, 1);
+                }
+                assertPoisonedOutside(out, 1, rows);
+                for (int r = 0; r < rows; r++) {
+                    assertThat(Float.floatToRawIntBits(out[1 + r])).as("%s n=%d row %d", kernels.name(), n, r)
+                            .isEqualTo(Float.floatToRawIntBits(dot(kernels, dtype, w, 1 + r * rowBytes, x, 2, n)));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(Weights.class)
     void conversionsAreExactAndWriteOnlyTheirRange(Weights dtype) {
