@@ -126,7 +126,8 @@ final class Fields {
         if (!value.isNumber()) {
             throw ApiException.invalidType(param(name), "a number", describe(value));
         }
-        double v = value.doubleValue();
+        // Through Number: Jackson's own doubleValue() throws for integers beyond the range of double.
+        double v = value.numberValue().doubleValue();
         if (v == Double.NEGATIVE_INFINITY) {
             throw ApiException.invalidValue(param(name), "number below minimum value. Expected a value "
                     + (minExclusive ? "> " : ">= ") + plain(min) + ", but got a smaller number instead.");
@@ -147,7 +148,7 @@ final class Fields {
             return value.bigIntegerValue();
         }
         if (value.isNumber() && !value.isBigDecimal()) {
-            double d = value.doubleValue();
+            double d = value.numberValue().doubleValue();
             // 16.0 is taken as 16, as Python-based servers do; 16.5 is not an integer.
             if (Double.isFinite(d) && d == Math.rint(d) && Math.abs(d) < 1e18) {
                 return BigInteger.valueOf((long) d);

@@ -136,6 +136,19 @@ class ErrorsTest {
     }
 
     @Test
+    void integersBeyondTheRangeOfDoubleAreOutOfRangeNotServerErrors() {
+        String huge = "1" + "0".repeat(400);
+        for (String param : new String[] {"temperature", "top_p"}) {
+            for (String value : new String[] {huge, "-" + huge}) {
+                JsonNode error = assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"" + param + "\":" + value + "}"), param);
+                assertEquals("invalid_value", error.get("code").asString());
+            }
+        }
+        assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"chat_template_kwargs\":{\"enable_thinking\":" + huge + "}}"),
+                "messages");
+    }
+
+    @Test
     void hugeMaxTokensIsCappedAtTheContextNotRefused() {
         // A prompt a few tokens short of the context: the completion ends there, with "length".
         String prompt = "";
