@@ -15,7 +15,7 @@ import org.springframework.stereotype.Component;
  * Turns a tokenized prompt and its options into running sequences: checks the context length, applies
  * the model's sampling defaults, submits one sequence per choice and maps the scheduler's refusals.
  */
-@Component
+@Component("apiGenerator")
 final class Generator {
 
     private final ServingModel model;

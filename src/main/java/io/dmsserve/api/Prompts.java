@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
 /** Renders chat messages with the model's chat template and tokenizes prompts. CPU work: not on the event loop. */
-@Component
+@Component("apiPrompts")
 final class Prompts {
 
     private static final Logger log = LoggerFactory.getLogger(Prompts.class);

@@ -13,7 +13,7 @@ import reactor.core.publisher.Mono;
  * before reading, a larger streamed body as soon as it crosses the limit (413 either way). The content type
  * is not checked: the body is parsed as JSON, as clients that send {@code curl -d} expect.
  */
-@Component
+@Component("apiRequestBodies")
 final class RequestBodies {
 
     private final int limit;
