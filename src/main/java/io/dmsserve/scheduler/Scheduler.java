@@ -81,7 +81,10 @@ public final class Scheduler implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("the scheduler is shut down");
             }
-            if (waiting.size() >= settings.maxWaiting()) {
+            // The queue holds maxWaiting beyond the free places of the running batch, so a queue of 0 still
+            // admits a request while the batch has room.
+            int places = settings.maxWaiting() + Math.max(0, settings.maxRunning() - runningCount);
+            if (waiting.size() >= places) {
                 refused.incrementAndGet();
                 throw new QueueFullException(waiting.size());
             }

@@ -41,7 +41,11 @@ final class Py {
             return f.doubleValue();
         }
         if (v instanceof java.math.BigInteger b) {
-            return b.longValueExact();
+            if (b.bitLength() > 63) {
+                // Python ints are unbounded; ours are longs. Say so instead of failing obscurely.
+                throw new TemplateException("integer " + b + " is out of the supported range (64-bit)", 0);
+            }
+            return b.longValue();
         }
         if (v instanceof BigDecimal b) {
             return b.doubleValue();
