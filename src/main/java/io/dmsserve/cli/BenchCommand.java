@@ -8,6 +8,8 @@ import io.dmsserve.engine.ModelConfig;
 import io.dmsserve.engine.StepRequest;
 import io.dmsserve.engine.Tensor;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.simd.FloatKernels;
+import io.dmsserve.engine.simd.Kernels;
 import io.dmsserve.sampling.Greedy;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -16,8 +18,8 @@ import java.util.Random;
 
 /**
  * {@code java -jar dms-serve.jar bench --model DIR}: prefill and decode throughput of the CPU engine,
- * next to two rooflines measured on the same machine: the time to stream every weight once (decode at
- * batch 1 cannot beat it) and a fused multiply-add loop in cache (prefill cannot beat it).
+ * next to two rooflines measured on the same machine: memory read bandwidth over the weight bytes (decode
+ * at batch 1 cannot beat it) and the engine's own matrix tile kernel in cache (prefill cannot beat it).
  */
 public final class BenchCommand {
 
@@ -69,22 +71,24 @@ public final class BenchCommand {
                 measure(backend, policy, config, Math.min(promptTokens, 16), 4, 1, new Random(1));
                 double[] timing = measure(backend, policy, config, promptTokens, decodeTokens, batch, new Random(2));
                 long weightBytes = weightBytes(checkpoint);
-                double streamSeconds = streamWeights(checkpoint);
-                double gflops = fmaGflops(threads);
+                double bandwidth = readBandwidth(threads);
+                double gflops = kernelGflops(threads);
                 double prefillTps = (double) promptTokens * batch / timing[0];
                 double decodeTps = (double) decodeTokens * batch / timing[1];
                 double flopsPerToken = 2.0 * parameters(config);
                 out.printf("model            %s (%d layers, hidden %d, %.1f M parameters, %s)%n", model,
                         config.numLayers(), config.hiddenSize(), parameters(config) / 1e6,
                         config.isDms() ? "DMS" : "plain");
-                out.printf("threads          %d, batch %d, policy %s%n", threads, batch, policy);
+                out.printf("threads          %d, batch %d, policy %s, kernels %s%n", threads, batch, policy,
+                        Kernels.name());
                 out.printf("prefill          %d tokens/seq: %.1f tokens/s (%.2f GFLOP/s)%n", promptTokens, prefillTps,
                         prefillTps * flopsPerToken / 1e9);
                 out.printf("decode           %d tokens/seq: %.2f tokens/s aggregate, %.1f ms/step%n", decodeTokens,
                         decodeTps, timing[1] * 1000 / decodeTokens);
-                out.printf("roofline decode  weights %.1f MB streamed in %.1f ms: <= %.2f steps/s at batch 1%n",
-                        weightBytes / 1e6, streamSeconds * 1000, 1 / streamSeconds);
-                out.printf("roofline compute fp32 FMA loop in cache: %.1f GFLOP/s -> prefill <= %.1f tokens/s%n",
+                out.printf("roofline decode  weights %.1f MB, memory read %.1f GB/s: <= %.2f steps/s at batch 1%n",
+                        weightBytes / 1e6, bandwidth / 1e9, bandwidth / weightBytes);
+                out.printf("roofline compute %s tile kernel in cache: %.1f GFLOP/s -> prefill <= %.1f tokens/s%n",
+                        Kernels.name(),
                         gflops, gflops * 1e9 / flopsPerToken);
             }
             return 0;
@@ -136,65 +140,62 @@ public final class BenchCommand {
         return bytes;
     }
 
-    /** Best of three passes that read every element of every weight once (single thread per tensor row). */
-    private static double streamWeights(Checkpoint checkpoint) {
-        double best = Double.MAX_VALUE;
-        float[] ones = new float[0];
+    /**
+     * Memory read bandwidth in bytes/s: best of three parallel passes summing a 512 MiB array, far larger
+     * than any cache. Decode at batch 1 reads every weight once a step, so bandwidth / weight bytes bounds it.
+     */
+    private static double readBandwidth(int threads) {
+        long[] data = new long[64 << 20];
+        java.util.Arrays.fill(data, 3L);
+        int block = data.length / threads;
+        double best = 0;
         for (int pass = 0; pass < 3; pass++) {
             long start = System.nanoTime();
-            float sink = 0;
-            for (String name : checkpoint.tensorNames()) {
-                Tensor tensor = checkpoint.tensor(name);
-                if (ones.length < tensor.cols()) {
-                    ones = new float[tensor.cols()];
-                    java.util.Arrays.fill(ones, 1f);
+            long sum = java.util.stream.IntStream.range(0, threads).parallel().mapToLong(t -> {
+                long s = 0;
+                for (int i = t * block; i < (t + 1) * block; i++) {
+                    s += data[i];
                 }
-                for (int r = 0; r < tensor.rows(); r++) {
-                    sink += tensor.dotRow(r, ones, 0);
-                }
+                return s;
+            }).sum();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (sum != 3L * block * threads) {
+                throw new IllegalStateException("bandwidth loop miscounted");
             }
-            best = Math.min(best, (System.nanoTime() - start) / 1e9);
-            if (sink == 42.4242f) {
-                System.out.print("");
-            }
+            best = Math.max(best, (double) block * threads * Long.BYTES / seconds);
         }
         return best;
     }
 
-    /** fp32 multiply-adds per second over an in-cache vector on all threads, the same loop shape as the engine. */
-    private static double fmaGflops(int threads) {
-        int length = 4096;
+    /**
+     * fp32 FLOP/s of the engine's own matrix tile kernel on operands that stay in cache, all threads: the
+     * most any prefill can reach with these kernels.
+     */
+    private static double kernelGflops(int threads) {
+        FloatKernels kernels = Kernels.get();
+        int rows = 16;
+        int tokens = 4;
+        int cols = 1024;
         int repeats = 20_000;
-        float[][] a = new float[threads][length];
-        float[] b = new float[length];
-        java.util.Arrays.fill(b, 1.0001f);
         double best = 0;
         for (int pass = 0; pass < 3; pass++) {
             long start = System.nanoTime();
             java.util.stream.IntStream.range(0, threads).parallel().forEach(t -> {
-                float sum = 0;
+                float[] w = new float[rows * cols];
+                float[] x = new float[tokens * cols];
+                java.util.Arrays.fill(w, 0.5f);
+                java.util.Arrays.fill(x, 0.25f);
+                float[] out = new float[tokens * rows];
                 for (int r = 0; r < repeats; r++) {
-                    sum += dot(a[t], b, length);
+                    kernels.matmulBlock(w, rows, x, tokens, cols, out, 0, rows);
                 }
-                a[t][0] = sum * 1e-30f;
+                if (out[0] != 0.125f * cols) {
+                    throw new IllegalStateException("kernel loop miscounted: " + out[0]);
+                }
             });
             double seconds = (System.nanoTime() - start) / 1e9;
-            best = Math.max(best, 2.0 * length * repeats * threads / seconds / 1e9);
+            best = Math.max(best, 2.0 * rows * tokens * cols * repeats * threads / seconds / 1e9);
         }
         return best;
-    }
-
-    private static float dot(float[] a, float[] b, int length) {
-        float s0 = 0;
-        float s1 = 0;
-        float s2 = 0;
-        float s3 = 0;
-        for (int j = 0; j + 3 < length; j += 4) {
-            s0 += a[j] * b[j];
-            s1 += a[j + 1] * b[j + 1];
-            s2 += a[j + 2] * b[j + 2];
-            s3 += a[j + 3] * b[j + 3];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 }

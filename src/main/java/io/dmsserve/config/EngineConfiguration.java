@@ -5,6 +5,7 @@ import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.simd.Kernels;
 import io.dmsserve.scheduler.Scheduler;
 import io.dmsserve.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -31,9 +32,9 @@ class EngineConfiguration {
                 model.effectiveThreads());
         String id = StringUtils.hasText(model.name()) ? model.name()
                 : embedded ? EmbeddedModel.NAME : directory.toAbsolutePath().normalize().getFileName().toString();
-        log.info("Serving model '{}' from {} on backend {} with eviction policy {}, KV cache {} pages of {} tokens",
-                id, embedded ? "the embedded checkpoint" : directory, backend.name(), policy,
-                backend.cacheStatistics().pageCount(), kvCache.pageSize());
+        log.info("Serving model '{}' from {} on backend {} ({} kernels) with eviction policy {}, KV cache {} pages"
+                + " of {} tokens", id, embedded ? "the embedded checkpoint" : directory, backend.name(),
+                Kernels.name(), policy, backend.cacheStatistics().pageCount(), kvCache.pageSize());
         return new ServingModel(id, checkpoint, tokenizer, backend, policy, embedded);
     }
 
