@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * The running sequences of one request (its n choices) as one Reactor stream of {@link GenerationEvent}s.
@@ -42,7 +43,9 @@ final class Generation {
 
     /** Events until Done or Failed; cancelling the subscription cancels every sequence. */
     Flux<GenerationEvent> events() {
-        return sink.asFlux().doOnCancel(this::cancel);
+        // Events are emitted on the engine thread; serializing and writing them happens elsewhere, so the
+        // engine's step is not lengthened by JSON, SSE encoding and socket writes.
+        return sink.asFlux().publishOn(Schedulers.parallel()).doOnCancel(this::cancel);
     }
 
     /** Stops every sequence of the request; harmless when they are done. */
