@@ -12,7 +12,8 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param maxWaiting requests queued beyond the running batch; past it requests get 429 with Retry-After
  * @param maxRunning sequences in one batch
- * @param stepTokens tokens per engine step (decode tokens first, prefill chunks in what is left)
+ * @param stepTokens tokens per engine step (decode tokens first, prefill chunks in what is left, and at
+ *     least a quarter of it)
  * @param deadline longest time a request may take
  */
 @Validated

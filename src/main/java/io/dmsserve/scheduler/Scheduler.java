@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Continuous batching on one backend (DESIGN.md §2). One engine thread runs steps: each step carries one
- * decode token for every running sequence plus prefill chunks of newly admitted ones, up to a token budget.
+ * decode token for every running sequence plus prefill chunks of newly admitted ones, up to a token budget
+ * (prefill always gets at least a quarter of it, so new prompts start even when the batch is all decoding).
  * Admission and preemption work on the real free pages of the KV cache: before a step, the worst case of
  * pages it can take is checked against the pool, and the youngest sequences are preempted (recomputed
  * later) until it fits, so a step never runs out of pages half way.
@@ -247,7 +248,9 @@ public final class Scheduler implements AutoCloseable {
                 requests.add(StepRequest.lastLogits(sequence.id, sequence.nextChunk(1)));
             }
         }
-        // Then prefill chunks (new, or preempted and recomputed) with what is left of the budget.
+        // Then prefill chunks (new, or preempted and recomputed) with what is left of the budget, but at least
+        // a quarter of it: with a full batch of decoders, admitted prompts must still make progress.
+        budget = Math.max(budget, Math.max(1, settings.stepTokens() / 4));
         for (Sequence sequence : List.copyOf(running)) {
             if (budget <= 0) {
                 break;
