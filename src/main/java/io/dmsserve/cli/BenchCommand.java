@@ -141,11 +141,11 @@ public final class BenchCommand {
     }
 
     /**
-     * Memory read bandwidth in bytes/s: best of three parallel passes summing a 512 MiB array, far larger
-     * than any cache. Decode at batch 1 reads every weight once a step, so bandwidth / weight bytes bounds it.
+     * Memory read bandwidth in bytes/s: best of three parallel passes summing a 128 MiB array, four times
+     * the last-level cache. Decode at batch 1 reads every weight once a step, so bandwidth / weight bytes bounds it.
      */
     private static double readBandwidth(int threads) {
-        long[] data = new long[64 << 20];
+        long[] data = new long[16 << 20];
         java.util.Arrays.fill(data, 3L);
         int block = data.length / threads;
         double best = 0;
