@@ -68,9 +68,9 @@ public final class ServingBenchmark {
             }
         }
 
+        // As command-line arguments: they outrank application.yml (default properties would not).
         ConfigurableApplicationContext context = new SpringApplicationBuilder(DmsServeApplication.class)
-                .properties(Map.of("server.port", "0", "logging.level.root", "WARN"))
-                .run();
+                .run("--server.port=0", "--logging.level.root=WARN");
         int exitCode = 0;
         try {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
