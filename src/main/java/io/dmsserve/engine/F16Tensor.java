@@ -4,7 +4,7 @@ import io.dmsserve.engine.simd.Kernels;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 
-/** fp16: single elements through {@link Half#F16_TO_F32}, rows through the kernels. */
+/** fp16: single elements through {@link Half#f16ToFloat}, rows through the kernels. */
 final class F16Tensor extends MappedTensor {
 
     F16Tensor(TensorEntry e, int rows, int cols, int rowsPerChunk, ByteBuffer[] chunks) {
@@ -18,7 +18,7 @@ final class F16Tensor extends MappedTensor {
 
     @Override
     float element(ByteBuffer buffer, int position) {
-        return Half.F16_TO_F32[buffer.getShort(position) & 0xFFFF];
+        return Half.f16ToFloat(buffer.getShort(position));
     }
 
     @Override

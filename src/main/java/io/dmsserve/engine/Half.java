@@ -1,20 +1,18 @@
 package io.dmsserve.engine;
 
+import io.dmsserve.engine.simd.Kernels;
+
 /**
- * Bit-level conversions between fp32 and the two 16-bit formats. Java 17 has no Float.float16ToFloat,
- * so fp16 is decoded through a table of all 65536 values (256 KiB, built once): one array load per
- * element in the matmul loop instead of a branchy decode.
+ * Bit-level conversions between fp32 and the two 16-bit formats. Java 17 has no Float.float16ToFloat;
+ * fp16 is decoded through the kernels' table of all 65536 values.
  */
 final class Half {
-
-    /** fp16 bits (as an unsigned 16-bit index) to fp32, exact for every value including subnormals. */
-    static final float[] F16_TO_F32 = buildTable();
 
     private Half() {
     }
 
     static float f16ToFloat(short bits) {
-        return F16_TO_F32[bits & 0xFFFF];
+        return Kernels.f16ToFloat(bits);
     }
 
     static float bf16ToFloat(short bits) {
@@ -53,27 +51,5 @@ final class Half {
             h++; // a carry out of the mantissa correctly bumps the exponent
         }
         return (short) (sign | h);
-    }
-
-    private static float[] buildTable() {
-        float[] table = new float[1 << 16];
-        for (int i = 0; i < table.length; i++) {
-            table[i] = decode(i);
-        }
-        return table;
-    }
-
-    private static float decode(int h) {
-        int sign = (h & 0x8000) << 16;
-        int exponent = (h >>> 10) & 0x1F;
-        int mantissa = h & 0x03FF;
-        if (exponent == 0) {
-            float magnitude = mantissa * 0x1p-24f;
-            return sign == 0 ? magnitude : -magnitude;
-        }
-        if (exponent == 0x1F) {
-            return Float.intBitsToFloat(sign | 0x7F80_0000 | (mantissa << 13));
-        }
-        return Float.intBitsToFloat(sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
     }
 }

@@ -49,6 +49,11 @@ public final class Kernels {
         return get().name();
     }
 
+    /** fp16 bits (the low 16 bits of {@code bits}) as fp32, exact for every value, through one shared table. */
+    public static float f16ToFloat(int bits) {
+        return ScalarKernels.F16_TO_F32[bits & 0xFFFF];
+    }
+
     /** The plain-loop kernels, whatever the process uses (the reference for the vector ones). */
     public static FloatKernels scalar() {
         return SCALAR;
