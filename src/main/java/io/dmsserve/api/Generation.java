@@ -2,6 +2,7 @@ package io.dmsserve.api;
 
 import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.GenerationHandle;
+import io.dmsserve.scheduler.KvCapacityException;
 import io.dmsserve.scheduler.Usage;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -21,7 +22,12 @@ final class Generation {
 
     private static final Logger log = LoggerFactory.getLogger(Generation.class);
 
+    /** A request whose response body nobody subscribed to by then (the client left first) is cancelled. */
+    private static final long UNCLAIMED_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+
     private final int choices;
+    private final long createdNanos = System.nanoTime();
+    private volatile boolean subscribed;
     private final Sinks.Many<GenerationEvent> sink = Sinks.many().unicast().onBackpressureBuffer();
     private final List<GenerationHandle> handles = new CopyOnWriteArrayList<>();
     private int finished;          // guarded by this
@@ -45,7 +51,8 @@ final class Generation {
     Flux<GenerationEvent> events() {
         // Events are emitted on the engine thread; serializing and writing them happens elsewhere, so the
         // engine's step is not lengthened by JSON, SSE encoding and socket writes.
-        return sink.asFlux().publishOn(Schedulers.parallel()).doOnCancel(this::cancel);
+        return sink.asFlux().doOnSubscribe(subscription -> subscribed = true).publishOn(Schedulers.parallel())
+                .doOnCancel(this::cancel);
     }
 
     /** Stops every sequence of the request; harmless when they are done. */
@@ -54,9 +61,16 @@ final class Generation {
     }
 
     synchronized void text(int index, String text) {
-        if (!ended) {
-            sink.tryEmitNext(new GenerationEvent.Text(index, text));
+        if (ended) {
+            return;
         }
+        if (!subscribed && System.nanoTime() - createdNanos > UNCLAIMED_NANOS) {
+            // The client went away between the request and its response body: nobody will read this.
+            end(null);
+            cancel();
+            return;
+        }
+        sink.tryEmitNext(new GenerationEvent.Text(index, text));
     }
 
     synchronized void finished(int index, FinishReason reason, Usage usage) {
@@ -79,6 +93,11 @@ final class Generation {
 
     synchronized void failed(int index, RuntimeException error) {
         if (ended) {
+            return;
+        }
+        if (error instanceof KvCapacityException) {
+            // Not a server fault: this request is larger than the configured KV cache.
+            fail(ApiException.invalid(null, "kv_cache_exceeded", error.getMessage() + "."));
             return;
         }
         log.warn("choice {} of a request failed: {}", index, error.toString());

@@ -60,7 +60,12 @@ class EngineConfiguration {
 
         @Override
         public void close() {
-            scheduler.close();
+            if (!scheduler.stop()) {
+                // A step is still running on the backend; closing it under the step would crash the JVM's
+                // mapped reads. The process is going away anyway.
+                log.warn("the engine did not stop within 30 s; leaving the backend open");
+                return;
+            }
             model.backend().close();
             model.tokenizer().close();
             model.checkpoint().close();

@@ -1,6 +1,7 @@
 package io.dmsserve.config;
 
 import io.dmsserve.kvcache.CacheStatistics;
+import io.dmsserve.scheduler.Scheduler;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.stereotype.Component;
@@ -10,15 +11,17 @@ import org.springframework.stereotype.Component;
 class ModelHealthIndicator implements HealthIndicator {
 
     private final ServingModel model;
+    private final Scheduler scheduler;
 
-    ModelHealthIndicator(ServingModel model) {
+    ModelHealthIndicator(ServingModel model, Scheduler scheduler) {
         this.model = model;
+        this.scheduler = scheduler;
     }
 
     @Override
     public Health health() {
         CacheStatistics cache = model.backend().cacheStatistics();
-        return Health.up()
+        return (scheduler.engineAlive() ? Health.up() : Health.down().withDetail("engine", "stopped"))
                 .withDetail("model", model.id())
                 .withDetail("backend", model.backend().name())
                 .withDetail("policy", model.policy().toString())

@@ -17,4 +17,12 @@ public interface EvictionPolicy {
 
     /** Whether a decision with this logit flags the previous token. */
     boolean flags(float decisionLogit);
+
+    /**
+     * This policy with its current settings fixed, for one engine step: a threshold moved by an admin
+     * mid-step then applies from the next step on, never to half of a step's heads.
+     */
+    default EvictionPolicy frozen() {
+        return this;
+    }
 }

@@ -9,8 +9,17 @@ final class LearnedDmsPolicy implements EvictionPolicy {
     private volatile float threshold;
 
     LearnedDmsPolicy(DmsSettings settings, float threshold) {
-        this.window = settings.windowSize();
+        this(settings.windowSize(), threshold);
+    }
+
+    private LearnedDmsPolicy(int window, float threshold) {
+        this.window = window;
         this.threshold = threshold;
+    }
+
+    @Override
+    public EvictionPolicy frozen() {
+        return new LearnedDmsPolicy(window, threshold);
     }
 
     @Override

@@ -12,8 +12,9 @@ final class PageAllocator {
 
     private final int pageCount;
     private final int[] freePages; // stack of free page ids
+    private final boolean[] inUse; // (page) catches a page released twice, a bookkeeping bug
     private int freeTop;
-    private final AtomicInteger inUse = new AtomicInteger();
+    private final AtomicInteger usedCount = new AtomicInteger();
 
     PageAllocator(int pageCount) {
         if (pageCount <= 0) {
@@ -21,6 +22,7 @@ final class PageAllocator {
         }
         this.pageCount = pageCount;
         this.freePages = new int[pageCount];
+        this.inUse = new boolean[pageCount];
         // Low ids on top, so a fresh pool fills from page 0 upwards.
         for (int i = 0; i < pageCount; i++) {
             freePages[i] = pageCount - 1 - i;
@@ -33,16 +35,19 @@ final class PageAllocator {
         if (freeTop == 0) {
             return -1;
         }
-        inUse.incrementAndGet();
-        return freePages[--freeTop];
+        usedCount.incrementAndGet();
+        int page = freePages[--freeTop];
+        inUse[page] = true;
+        return page;
     }
 
     void release(int page) {
-        if (page < 0 || page >= pageCount || freeTop == pageCount) {
+        if (page < 0 || page >= pageCount || !inUse[page]) {
             throw new IllegalStateException("release of page " + page + " that is not in use");
         }
+        inUse[page] = false;
         freePages[freeTop++] = page;
-        inUse.decrementAndGet();
+        usedCount.decrementAndGet();
     }
 
     int pageCount() {
@@ -50,10 +55,10 @@ final class PageAllocator {
     }
 
     int freePages() {
-        return pageCount - inUse.get();
+        return pageCount - usedCount.get();
     }
 
     int pagesInUse() {
-        return inUse.get();
+        return usedCount.get();
     }
 }

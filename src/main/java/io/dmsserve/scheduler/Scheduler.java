@@ -76,6 +76,12 @@ public final class Scheduler implements AutoCloseable {
         long deadline = System.nanoTime() + (request.deadline() != null ? request.deadline() : settings.deadline())
                 .toNanos();
         EvictionPolicy policy = request.policy() != null ? request.policy() : defaultPolicy;
+        int minimal = backend.pagesToStore(-1, resident(request.promptTokens().length, policy));
+        int pool = backend.cacheStatistics().pageCount();
+        if (minimal > pool) {
+            throw new IllegalArgumentException("the prompt of " + request.promptTokens().length + " tokens needs at"
+                    + " least " + minimal + " KV pages, more than the " + pool + " pages of the cache");
+        }
         Sequence sequence = new Sequence(ids.incrementAndGet(), request, policy, deadline, this::wake);
         lock.lock();
         try {
@@ -107,6 +113,17 @@ public final class Scheduler implements AutoCloseable {
         }
         return new SchedulerStatistics(queued, runningCount, steps.get(), preemptions.get(), completed.get(),
                 cancelledCount.get(), failed.get(), refused.get(), generatedTokens.get());
+    }
+
+    /** Whether the engine thread is running steps (false after close, or if it died). */
+    public boolean engineAlive() {
+        return engine.isAlive() && !closed;
+    }
+
+    /** Stops the engine loop; returns false if it had not stopped 30 s later (a step still running). */
+    public boolean stop() {
+        close();
+        return !engine.isAlive();
     }
 
     @Override
@@ -154,11 +171,14 @@ public final class Scheduler implements AutoCloseable {
             try {
                 finishCancelledAndExpired();
                 step();
-            } catch (RuntimeException e) {
-                // A bug or backend failure must not kill the engine thread: fail what ran, go on.
+            } catch (Throwable e) {
+                // A bug, a backend failure or even an OutOfMemoryError must not kill the engine thread: fail
+                // what ran, release its pages, go on.
                 log.error("engine step failed; failing its {} sequences", running.size(), e);
+                RuntimeException failure = e instanceof RuntimeException runtime ? runtime
+                        : new IllegalStateException("the engine step failed: " + e, e);
                 for (Sequence sequence : List.copyOf(running)) {
-                    fail(sequence, e);
+                    fail(sequence, failure);
                 }
             }
             runningCount = running.size();
@@ -174,8 +194,7 @@ public final class Scheduler implements AutoCloseable {
             Sequence next = waiting.peekFirst();
             // What the sequence holds at least while it runs: its window (w + 1 tokens per head) or, for a
             // policy that never evicts, everything it has so far.
-            int resident = next.policy.evicts() ? Math.min(next.size(), next.policy.window() + 2) : next.size();
-            int needed = backend.pagesToStore(-1, resident);
+            int needed = backend.pagesToStore(-1, resident(next.size(), next.policy));
             if (needed > free && !(running.isEmpty() && admitted.isEmpty())) {
                 break;
             }
@@ -184,6 +203,15 @@ public final class Scheduler implements AutoCloseable {
             free -= needed;
         }
         return admitted;
+    }
+
+    /**
+     * Tokens a sequence of this length holds at least while it runs: its window (w + 1 tokens per head, plus
+     * the one being stored) or, for a policy that never evicts, everything. Tokens it keeps beyond the window
+     * are found out step by step; the check before each step covers them.
+     */
+    private static int resident(int tokens, EvictionPolicy policy) {
+        return policy.evicts() ? (int) Math.min(tokens, policy.window() + 2L) : tokens;
     }
 
     private int decodeReserve() {
@@ -304,10 +332,15 @@ public final class Scheduler implements AutoCloseable {
      */
     private void unblock() {
         Sequence youngest = running.get(running.size() - 1);
-        if (running.size() == 1 || !preemptYoungest(null, List.of())) {
-            fail(youngest, new IllegalStateException("the KV cache cannot hold this request: its "
-                    + youngest.size() + " tokens need more than the " + backend.cacheStatistics().pageCount()
-                    + " pages of the pool"));
+        if (running.size() > 1 && preemptYoungest(null, List.of())) {
+            return;
+        }
+        if (youngest.generated > 0) {
+            // It has answered already: the cache is full, as a context limit would be.
+            finish(youngest, FinishReason.LENGTH);
+        } else {
+            fail(youngest, new KvCapacityException("the KV cache cannot hold this request: its " + youngest.size()
+                    + " tokens need more than the " + backend.cacheStatistics().pageCount() + " pages of the pool"));
         }
     }
 
@@ -344,7 +377,9 @@ public final class Scheduler implements AutoCloseable {
             goOn = sequence.request.listener().onToken(token);
         } catch (RuntimeException e) {
             log.warn("listener of sequence {} failed; cancelling it", sequence.id, e);
-            goOn = false;
+            cancelledCount.incrementAndGet();
+            finish(sequence, FinishReason.CANCELLED);
+            return;
         }
         if (!goOn) {
             finish(sequence, FinishReason.STOP);
@@ -373,6 +408,10 @@ public final class Scheduler implements AutoCloseable {
     private void fail(Sequence sequence, RuntimeException error) {
         running.remove(sequence);
         backend.release(sequence.id);
+        notifyError(sequence, error);
+    }
+
+    private void notifyError(Sequence sequence, RuntimeException error) {
         failed.incrementAndGet();
         try {
             sequence.request.listener().onError(error);
@@ -389,8 +428,7 @@ public final class Scheduler implements AutoCloseable {
         lock.lock();
         try {
             for (Sequence sequence : waiting) {
-                failed.incrementAndGet();
-                sequence.request.listener().onError(stopped);
+                notifyError(sequence, stopped);
             }
             waiting.clear();
         } finally {

@@ -11,7 +11,8 @@ final class RecordingListener implements GenerationListener {
     final List<Integer> tokens = new ArrayList<>();
     final CompletableFuture<FinishReason> finished = new CompletableFuture<>();
     volatile Usage usage;
-    volatile GenerationHandle handle;
+    private GenerationHandle handle;  // guarded by this
+    private boolean cancelWanted;     // guarded by this: tokens may arrive before submit() returns
     private final int cancelAfter;
 
     RecordingListener() {
@@ -26,9 +27,20 @@ final class RecordingListener implements GenerationListener {
     public synchronized boolean onToken(int tokenId) {
         tokens.add(tokenId);
         if (tokens.size() == cancelAfter) {
-            handle.cancel();
+            if (handle != null) {
+                handle.cancel();
+            } else {
+                cancelWanted = true;
+            }
         }
         return true;
+    }
+
+    synchronized void attach(GenerationHandle handle) {
+        this.handle = handle;
+        if (cancelWanted) {
+            handle.cancel();
+        }
     }
 
     @Override

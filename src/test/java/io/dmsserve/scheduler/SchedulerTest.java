@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -140,8 +139,8 @@ class SchedulerTest {
             List<RecordingListener> listeners = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
                 RecordingListener listener = new RecordingListener(3 + i);
-                listener.handle = scheduler.submit(greedy(goldenPrompts.get(i % goldenPrompts.size()), 1000,
-                        listener));
+                listener.attach(scheduler.submit(greedy(goldenPrompts.get(i % goldenPrompts.size()), 1000,
+                        listener)));
                 listeners.add(listener);
             }
             for (RecordingListener listener : listeners) {
@@ -194,10 +193,17 @@ class SchedulerTest {
         long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
         try (CpuBackend backend = new CpuBackend(checkpoint, 4, config.numLayers() * config.numKvHeads() * 2L
                 * pageBytes, 2); Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
-            RecordingListener tooLarge = new RecordingListener();
-            scheduler.submit(greedy(goldenPrompts.get(3), 5, tooLarge));
-            ExecutionException error = assertThrows(ExecutionException.class, tooLarge::await);
-            assertTrue(error.getCause().getMessage().contains("KV cache cannot hold"), error.getCause().getMessage());
+            // 12 pages of 4 tokens: a 40-token prompt can never fit, even its window: refused at once.
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> scheduler.submit(greedy(goldenPrompts.get(3), 5, new RecordingListener())));
+            assertTrue(refused.getMessage().contains("more than the 12 pages"), refused.getMessage());
+            // A 5-token prompt fits, but its window of 17 tokens per head does not: once it has answered,
+            // a full cache ends it like a context limit, with the tokens it has.
+            RecordingListener full = new RecordingListener();
+            scheduler.submit(greedy(goldenPrompts.get(0), 60, full));
+            assertEquals(FinishReason.LENGTH, full.await());
+            assertTrue(full.ids().length > 0 && full.ids().length < 60, full.ids().length + " tokens");
+            assertArrayEquals(java.util.Arrays.copyOf(goldenGreedy.get(0), full.ids().length), full.ids());
             assertEquals(0, backend.cacheStatistics().pagesInUse());
         }
         try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);

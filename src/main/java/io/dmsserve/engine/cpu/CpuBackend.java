@@ -200,7 +200,7 @@ public final class CpuBackend implements Backend {
         double alphaScale = config.dms().alphaScale();
         double alphaOffset = config.dms().initialAlphaOffset();
         for (int r = 0; r < batch.size(); r++) {
-            EvictionPolicy policy = batch.sequences.get(r).policy();
+            EvictionPolicy policy = batch.decisionPolicies.get(r);
             for (int i = batch.rowStarts[r]; i < batch.rowStarts[r] + batch.lengths[r]; i++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int channel = (i * heads + h * group) * headDim + headDim - 1;
@@ -310,6 +310,7 @@ public final class CpuBackend implements Backend {
             }
             SequenceKv sequence = cache.sequence(request.sequenceId());
             batch.sequences.add(sequence);
+            batch.decisionPolicies.add(sequence.policy().frozen());
             batch.rowStarts[r] = row;
             batch.lengths[r] = request.tokens().length;
             for (int c = 0; c < request.tokens().length; c++) {
@@ -325,6 +326,7 @@ public final class CpuBackend implements Backend {
     private static final class Batch {
         final List<StepRequest> requests;
         final List<SequenceKv> sequences = new ArrayList<>();
+        final List<EvictionPolicy> decisionPolicies = new ArrayList<>(); // fixed for the whole step
         final int[] rowStarts;
         final int[] lengths;
         final int tokens;
