@@ -105,6 +105,16 @@ class OverloadTest {
     @Test
     void moreConcurrentRequestsThanTheQueueHoldsGet429AndTheRestComplete() throws Exception {
         int clients = 16;
+        // Memory stays bounded: the queue never holds more than max-waiting plus the batch's free places.
+        java.util.concurrent.atomic.AtomicInteger mostWaiting = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread sampler = new Thread(() -> {
+            while (sampling.get()) {
+                mostWaiting.accumulateAndGet(scheduler.statistics().waiting(), Math::max);
+                Thread.onSpinWait();
+            }
+        });
+        sampler.start();
         List<CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
         for (int i = 0; i < clients; i++) {
             boolean stream = i % 2 == 0;
@@ -135,6 +145,9 @@ class OverloadTest {
                 assertTrue(finish.equals("length") || finish.equals("stop"), finish);
             }
         }
+        sampling.set(false);
+        sampler.join();
+        assertTrue(mostWaiting.get() <= 3, "queued at most max-waiting + max-running: " + mostWaiting.get());
         assertTrue(ok >= 3, "at least running + waiting requests are served: " + ok);
         assertTrue(refused >= 1, "the excess is refused");
         assertEquals(clients, ok + refused);
