@@ -6,7 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** Collects a sequence's tokens and its end; optionally cancels itself after some tokens. */
-final class RecordingListener implements GenerationListener {
+class RecordingListener implements GenerationListener {
 
     final List<Integer> tokens = new ArrayList<>();
     final CompletableFuture<FinishReason> finished = new CompletableFuture<>();

@@ -218,6 +218,36 @@ class SchedulerTest {
         }
     }
 
+    /** A long prompt is prefilled in chunks between decode steps: the decoding sequence gets a token each step. */
+    @Test
+    void decodingGoesOnWhileALongPromptIsPrefilled() throws Exception {
+        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+                Scheduler scheduler = new Scheduler(backend, settings(16), dms())) {
+            RecordingListener decoder = new RecordingListener();
+            scheduler.submit(greedy(goldenPrompts.get(0), 400, decoder));
+            while (decoder.ids().length < 5) {
+                Thread.sleep(1);
+            }
+            int before = decoder.ids().length;
+            int[] decodedWhenLongAnswered = new int[1];
+            RecordingListener longPrompt = new RecordingListener() {
+                @Override
+                public synchronized boolean onToken(int tokenId) {
+                    decodedWhenLongAnswered[0] = decoder.ids().length;
+                    return super.onToken(tokenId);
+                }
+            };
+            scheduler.submit(greedy(new Random(3).ints(300, 0, 450).toArray(), 1, longPrompt));
+            assertEquals(FinishReason.LENGTH, longPrompt.await());
+            // 300 prompt tokens in steps of 16 tokens, one of them the decoder's: at least 20 steps of prefill.
+            assertTrue(decodedWhenLongAnswered[0] - before >= 20,
+                    "decoder advanced " + (decodedWhenLongAnswered[0] - before) + " tokens during the prefill");
+            assertEquals(FinishReason.LENGTH, decoder.await());
+            assertArrayEquals(java.util.Arrays.copyOf(goldenGreedy.get(0), 72),
+                    java.util.Arrays.copyOf(decoder.ids(), 72), "the decoder's tokens are unaffected");
+        }
+    }
+
     @Test
     void seededSamplingDoesNotDependOnTheBatch() throws Exception {
         try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
