@@ -99,14 +99,15 @@ class SchedulerTest {
         }
     }
 
-    @Test
-    void preemptedSequencesAreRecomputedToTheSameTokens() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"none", "dms"})
+    void preemptedSequencesAreRecomputedToTheSameTokens(String policyName) throws Exception {
         // A pool far too small for five long sequences at once: the youngest give their pages back.
         var config = checkpoint.config();
         long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
         long pages = config.numLayers() * config.numKvHeads() * 16L;
         try (CpuBackend backend = new CpuBackend(checkpoint, 4, pages * pageBytes, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(64), EvictionPolicies.create("none", 0,
+                Scheduler scheduler = new Scheduler(backend, settings(64), EvictionPolicies.create(policyName, 0,
                         config))) {
             List<RecordingListener> listeners = new ArrayList<>();
             List<int[]> prompts = new ArrayList<>();
