@@ -100,29 +100,26 @@ final class VectorKernels implements FloatKernels {
         return "vector-" + F.vectorBitSize();
     }
 
+    /*
+     * Batch invariance: every dot product here, whether one row against one token (decode), four rows
+     * against one token, or a 4×4 tile (prefill and batched decode), sums in the same order: one vector
+     * accumulator per (row, token) over L-wide column chunks, its lanes reduced, then the last n % L columns
+     * summed from zero and added. bf16/f16 widening is exact, so a sequence gets bit-identical logits
+     * whether it runs alone or in a batch, and its greedy tokens cannot depend on its neighbours.
+     */
+
     @Override
     public float dot(float[] a, int aOffset, float[] b, int bOffset, int length) {
-        FloatVector s0 = FloatVector.zero(F);
-        FloatVector s1 = FloatVector.zero(F);
-        FloatVector s2 = FloatVector.zero(F);
-        FloatVector s3 = FloatVector.zero(F);
+        FloatVector s = FloatVector.zero(F);
         int j = 0;
-        for (; j <= length - 4 * L; j += 4 * L) {
-            s0 = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), s0);
-            s1 = FloatVector.fromArray(F, a, aOffset + j + L).fma(FloatVector.fromArray(F, b, bOffset + j + L), s1);
-            s2 = FloatVector.fromArray(F, a, aOffset + j + 2 * L)
-                    .fma(FloatVector.fromArray(F, b, bOffset + j + 2 * L), s2);
-            s3 = FloatVector.fromArray(F, a, aOffset + j + 3 * L)
-                    .fma(FloatVector.fromArray(F, b, bOffset + j + 3 * L), s3);
-        }
         for (; j <= length - L; j += L) {
-            s0 = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), s0);
+            s = FloatVector.fromArray(F, a, aOffset + j).fma(FloatVector.fromArray(F, b, bOffset + j), s);
         }
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
-        for (; j < length; j++) {
-            sum += a[aOffset + j] * b[bOffset + j];
+        float tail = 0;
+        for (int c = j; c < length; c++) {
+            tail += a[aOffset + c] * b[bOffset + c];
         }
-        return sum;
+        return s.reduceLanes(VectorOperators.ADD) + tail;
     }
 
     @Override
@@ -140,79 +137,50 @@ final class VectorKernels implements FloatKernels {
 
     @Override
     public float dotBf16(ByteBuffer w, int position, float[] x, int xOffset, int length) {
-        FloatVector s0 = FloatVector.zero(F);
-        FloatVector s1 = FloatVector.zero(F);
-        FloatVector s2 = FloatVector.zero(F);
-        FloatVector s3 = FloatVector.zero(F);
+        FloatVector s = FloatVector.zero(F);
         int j = 0;
-        for (; j <= length - 4 * L; j += 4 * L) {
-            int p = position + 2 * j;
-            s0 = bf16(w, p).fma(FloatVector.fromArray(F, x, xOffset + j), s0);
-            s1 = bf16(w, p + 2 * L).fma(FloatVector.fromArray(F, x, xOffset + j + L), s1);
-            s2 = bf16(w, p + 4 * L).fma(FloatVector.fromArray(F, x, xOffset + j + 2 * L), s2);
-            s3 = bf16(w, p + 6 * L).fma(FloatVector.fromArray(F, x, xOffset + j + 3 * L), s3);
-        }
         for (; j <= length - L; j += L) {
-            s0 = bf16(w, position + 2 * j).fma(FloatVector.fromArray(F, x, xOffset + j), s0);
+            s = bf16(w, position + 2 * j).fma(FloatVector.fromArray(F, x, xOffset + j), s);
         }
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
-        for (; j < length; j++) {
-            sum += Float.intBitsToFloat(w.getShort(position + 2 * j) << 16) * x[xOffset + j];
+        float tail = 0;
+        for (int c = j; c < length; c++) {
+            tail += Float.intBitsToFloat(w.getShort(position + 2 * c) << 16) * x[xOffset + c];
         }
-        return sum;
+        return s.reduceLanes(VectorOperators.ADD) + tail;
     }
 
     @Override
     public float dotF16(ByteBuffer w, int position, float[] x, int xOffset, int length) {
-        FloatVector s0 = FloatVector.zero(F);
-        FloatVector s1 = FloatVector.zero(F);
+        FloatVector s = FloatVector.zero(F);
         int j = 0;
-        for (; j <= length - 2 * L; j += 2 * L) {
-            int p = position + 2 * j;
-            s0 = f16(w, p).fma(FloatVector.fromArray(F, x, xOffset + j), s0);
-            s1 = f16(w, p + 2 * L).fma(FloatVector.fromArray(F, x, xOffset + j + L), s1);
-        }
         for (; j <= length - L; j += L) {
-            s0 = f16(w, position + 2 * j).fma(FloatVector.fromArray(F, x, xOffset + j), s0);
+            s = f16(w, position + 2 * j).fma(FloatVector.fromArray(F, x, xOffset + j), s);
         }
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; j < length; j++) {
-            sum += ScalarKernels.F16_TO_F32[w.getShort(position + 2 * j) & 0xFFFF] * x[xOffset + j];
+        float tail = 0;
+        for (int c = j; c < length; c++) {
+            tail += ScalarKernels.F16_TO_F32[w.getShort(position + 2 * c) & 0xFFFF] * x[xOffset + c];
         }
-        return sum;
+        return s.reduceLanes(VectorOperators.ADD) + tail;
     }
 
     @Override
     public float dotF32(ByteBuffer w, int position, float[] x, int xOffset, int length) {
-        FloatVector s0 = FloatVector.zero(F);
-        FloatVector s1 = FloatVector.zero(F);
-        FloatVector s2 = FloatVector.zero(F);
-        FloatVector s3 = FloatVector.zero(F);
+        FloatVector s = FloatVector.zero(F);
         int j = 0;
-        for (; j <= length - 4 * L; j += 4 * L) {
-            int p = position + 4 * j;
-            s0 = FloatVector.fromByteBuffer(F, w, p, LE).fma(FloatVector.fromArray(F, x, xOffset + j), s0);
-            s1 = FloatVector.fromByteBuffer(F, w, p + 4 * L, LE)
-                    .fma(FloatVector.fromArray(F, x, xOffset + j + L), s1);
-            s2 = FloatVector.fromByteBuffer(F, w, p + 8 * L, LE)
-                    .fma(FloatVector.fromArray(F, x, xOffset + j + 2 * L), s2);
-            s3 = FloatVector.fromByteBuffer(F, w, p + 12 * L, LE)
-                    .fma(FloatVector.fromArray(F, x, xOffset + j + 3 * L), s3);
-        }
         for (; j <= length - L; j += L) {
-            s0 = FloatVector.fromByteBuffer(F, w, position + 4 * j, LE)
-                    .fma(FloatVector.fromArray(F, x, xOffset + j), s0);
+            s = FloatVector.fromByteBuffer(F, w, position + 4 * j, LE).fma(FloatVector.fromArray(F, x, xOffset + j), s);
         }
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
-        for (; j < length; j++) {
-            sum += w.getFloat(position + 4 * j) * x[xOffset + j];
+        float tail = 0;
+        for (int c = j; c < length; c++) {
+            tail += w.getFloat(position + 4 * c) * x[xOffset + c];
         }
-        return sum;
+        return s.reduceLanes(VectorOperators.ADD) + tail;
     }
 
     @Override
     public void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
             float[] out, int outOffset) {
+        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
         for (int i = 0; i < rows; i++) {
             out[outOffset + i] = dotBf16(w, position + i * rowBytes, x, xOffset, length);
         }
@@ -221,6 +189,7 @@ final class VectorKernels implements FloatKernels {
     @Override
     public void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
             float[] out, int outOffset) {
+        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
         for (int i = 0; i < rows; i++) {
             out[outOffset + i] = dotF16(w, position + i * rowBytes, x, xOffset, length);
         }
@@ -229,6 +198,7 @@ final class VectorKernels implements FloatKernels {
     @Override
     public void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
             float[] out, int outOffset) {
+        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
         for (int i = 0; i < rows; i++) {
             out[outOffset + i] = dotF32(w, position + i * rowBytes, x, xOffset, length);
         }
