@@ -34,16 +34,34 @@ public interface FloatKernels {
      * {@code rows} dot products as {@link #dotBf16}: row i starts at byte {@code position + i * rowBytes},
      * its result goes to {@code out[outOffset + i]}.
      */
-    void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset);
+    default void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset,
+            int length, float[] out, int outOffset) {
+        // Row by row, each in dotBf16's order; four rows interleaved measured slower (97–102 against
+        // 66–73 ms per decode step of a 0.6B model).
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotBf16(w, position + i * rowBytes, x, xOffset, length);
+        }
+    }
 
     /** As {@link #dotRowsBf16} for fp16 weights. */
-    void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset);
+    default void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset,
+            int length, float[] out, int outOffset) {
+        // Row by row, each in dotF16's order; four rows interleaved measured slower (97–102 against
+        // 66–73 ms per decode step of a 0.6B model).
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotF16(w, position + i * rowBytes, x, xOffset, length);
+        }
+    }
 
     /** As {@link #dotRowsBf16} for fp32 weights. */
-    void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset);
+    default void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset,
+            int length, float[] out, int outOffset) {
+        // Row by row, each in dotF32's order; four rows interleaved measured slower (97–102 against
+        // 66–73 ms per decode step of a 0.6B model).
+        for (int i = 0; i < rows; i++) {
+            out[outOffset + i] = dotF32(w, position + i * rowBytes, x, xOffset, length);
+        }
+    }
 
     /** Widens {@code length} bf16 values at byte {@code position} into {@code dst[dstOffset ...]}; exact. */
     void bf16ToF32(ByteBuffer w, int position, float[] dst, int dstOffset, int length);

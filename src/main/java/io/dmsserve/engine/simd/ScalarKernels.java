@@ -109,30 +109,6 @@ final class ScalarKernels implements FloatKernels {
     }
 
     @Override
-    public void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotBf16(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
-    public void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotF16(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
-    public void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotF32(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
     public void bf16ToF32(ByteBuffer w, int position, float[] dst, int dstOffset, int length) {
         for (int j = 0, p = position; j < length; j++, p += 2) {
             dst[dstOffset + j] = Float.intBitsToFloat(w.getShort(p) << 16);

@@ -178,33 +178,6 @@ final class VectorKernels implements FloatKernels {
     }
 
     @Override
-    public void dotRowsBf16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotBf16(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
-    public void dotRowsF16(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotF16(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
-    public void dotRowsF32(ByteBuffer w, int position, int rowBytes, int rows, float[] x, int xOffset, int length,
-            float[] out, int outOffset) {
-        // Row by row: measured faster than four rows interleaved (66–73 against 97–102 ms per 0.6B decode step).
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dotF32(w, position + i * rowBytes, x, xOffset, length);
-        }
-    }
-
-    @Override
     public void bf16ToF32(ByteBuffer w, int position, float[] dst, int dstOffset, int length) {
         int j = 0;
         for (; j <= length - L; j += L) {
