@@ -25,7 +25,7 @@ class ServiceStartupTest {
                 .retrieve().bodyToMono(String.class).block();
         assertThat(health).contains("\"status\":\"UP\"").contains("tiny-qwen3-dms").contains("\"backend\":\"cpu\"");
         assertThat(model.embedded()).isTrue();
-        assertThat(model.checkpoint().config().isDms()).isTrue();
+        assertThat(model.policy().evicts()).as("auto picked dms for the DMS checkpoint").isTrue();
         assertThat(model.policy().name()).isEqualTo("dms");
     }
 }

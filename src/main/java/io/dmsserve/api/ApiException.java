@@ -62,6 +62,20 @@ final class ApiException extends RuntimeException {
                 + (param.equals("messages") ? "messages." : "prompt."));
     }
 
+    /** As OpenAI and vLLM answer a completion limit that does not fit beside the prompt. */
+    static ApiException completionTooLong(String param, String promptParam, int contextLength, int promptTokens,
+            int maxTokens) {
+        return invalid(param, "context_length_exceeded", "This model's maximum context length is " + contextLength
+                + " tokens. However, you requested " + ((long) promptTokens + maxTokens) + " tokens (" + promptTokens
+                + " in the " + promptParam + ", " + maxTokens + " in the completion). Please reduce the length of the "
+                + promptParam + " or " + param + ".");
+    }
+
+    /** The request is larger than the whole KV cache: a client matter (a bigger pool would help, retrying not). */
+    static ApiException kvCacheExceeded(String reason) {
+        return invalid(null, "kv_cache_exceeded", reason + ".");
+    }
+
     static ApiException bodyTooLarge(long limit) {
         return new ApiException(413, INVALID_REQUEST, null, "request_too_large",
                 "The request body is larger than the limit of " + limit + " bytes.");

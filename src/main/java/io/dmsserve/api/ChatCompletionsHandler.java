@@ -38,8 +38,8 @@ final class ChatCompletionsHandler {
         ChatCompletionRequest chat = ChatCompletionRequest.parse(ApiJson.read(body), maxN);
         generator.checkModel(chat.model());
         int[] prompt = prompts.chat(chat.messages(), chat.templateKwargs());
-        Generation generation = generator.start(prompt, chat.options(), "messages");
         Ids ids = Ids.next("chatcmpl-");
+        Generation generation = generator.start(prompt, chat.options(), "messages", ids.id());
         return chat.options().stream() ? stream(generation, chat.options(), ids) : whole(generation, ids);
     }
 

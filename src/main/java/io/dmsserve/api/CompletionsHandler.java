@@ -38,8 +38,8 @@ final class CompletionsHandler {
         CompletionRequest completion = CompletionRequest.parse(ApiJson.read(body), maxN);
         generator.checkModel(completion.model());
         int[] prompt = prompts.text(completion.prompt());
-        Generation generation = generator.start(prompt, completion.options(), "prompt");
         Ids ids = Ids.next("cmpl-");
+        Generation generation = generator.start(prompt, completion.options(), "prompt", ids.id());
         return completion.options().stream() ? stream(generation, completion.options(), ids)
                 : whole(generation, ids);
     }

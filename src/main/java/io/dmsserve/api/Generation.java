@@ -1,8 +1,8 @@
 package io.dmsserve.api;
 
+import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.GenerationHandle;
-import io.dmsserve.scheduler.KvCapacityException;
 import io.dmsserve.scheduler.Usage;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -26,6 +26,7 @@ final class Generation {
     private static final long UNCLAIMED_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
 
     private final int choices;
+    private final String requestId;
     private final long createdNanos = System.nanoTime();
     private volatile boolean subscribed;
     private final Sinks.Many<GenerationEvent> sink = Sinks.many().unicast().onBackpressureBuffer();
@@ -35,8 +36,9 @@ final class Generation {
     private int completionTokens;  // guarded by this
     private boolean ended;         // guarded by this
 
-    Generation(int choices) {
+    Generation(int choices, String requestId) {
         this.choices = choices;
+        this.requestId = requestId;
     }
 
     int choices() {
@@ -95,12 +97,13 @@ final class Generation {
         if (ended) {
             return;
         }
-        if (error instanceof KvCapacityException) {
+        if (error instanceof KvCacheFullException) {
             // Not a server fault: this request is larger than the configured KV cache.
-            fail(ApiException.invalid(null, "kv_cache_exceeded", error.getMessage() + "."));
+            log.info("{}: choice {} refused: {}", requestId, index, error.getMessage());
+            fail(ApiException.kvCacheExceeded(error.getMessage()));
             return;
         }
-        log.warn("choice {} of a request failed: {}", index, error.toString());
+        log.warn("{}: choice {} failed: {}", requestId, index, error.toString());
         fail(ApiException.serverError("The generation failed: " + error.getMessage()));
     }
 

@@ -2,13 +2,14 @@ package io.dmsserve.api;
 
 import io.dmsserve.config.ApiProperties;
 import io.dmsserve.config.ServingModel;
-import io.dmsserve.engine.GenerationConfig;
+import io.dmsserve.kvcache.KvCacheFullException;
+import io.dmsserve.sampling.SamplingDefaults;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.GenerationRequest;
 import io.dmsserve.scheduler.QueueFullException;
 import io.dmsserve.scheduler.Scheduler;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import org.springframework.stereotype.Component;
 
 /**
@@ -21,16 +22,13 @@ final class Generator {
     private final ServingModel model;
     private final Scheduler scheduler;
     private final ApiProperties properties;
-    private final Set<Integer> stopTokenIds;
-    private final GenerationConfig defaults;
+    private final SamplingDefaults defaults;
 
     Generator(ServingModel model, Scheduler scheduler, ApiProperties properties) {
         this.model = model;
         this.scheduler = scheduler;
         this.properties = properties;
-        this.defaults = model.checkpoint().generationConfig()
-                .orElse(new GenerationConfig(List.of(), null, null, null));
-        this.stopTokenIds = model.eosTokenIds();
+        this.defaults = model.defaults();
     }
 
     String modelId() {
@@ -45,12 +43,13 @@ final class Generator {
     }
 
     /**
-     * Submits the request's n sequences. All or none: when the queue fills up half way, the ones already
-     * submitted are cancelled and the request gets 429.
+     * Submits the request's n sequences, all or none: when they do not all fit in the queue, the request gets
+     * 429 and none of them runs.
      *
      * @param promptParam the parameter to blame when the prompt does not fit ("messages" or "prompt")
+     * @param requestId the response's id, on every log line about the request
      */
-    Generation start(int[] prompt, SamplingOptions options, String promptParam) {
+    Generation start(int[] prompt, SamplingOptions options, String promptParam, String requestId) {
         int context = scheduler.contextLength();
         if (prompt.length == 0) {
             throw ApiException.invalidValue(promptParam, "the prompt has no tokens.");
@@ -58,26 +57,27 @@ final class Generator {
         if (prompt.length >= context) {
             throw ApiException.contextLengthExceeded(promptParam, context, prompt.length);
         }
-        // Asking for more than fits is not an error: the sequence ends at the context length ("length").
-        int maxTokens = Math.min(options.maxTokens() == null ? Integer.MAX_VALUE : options.maxTokens(),
-                context - prompt.length);
-        Generation generation = new Generation(options.n());
+        if (options.maxTokens() != null && (long) prompt.length + options.maxTokens() > context) {
+            throw ApiException.completionTooLong(options.maxTokensParam(), promptParam, context, prompt.length,
+                    options.maxTokens());
+        }
+        int maxTokens = options.maxTokens() != null ? options.maxTokens() : context - prompt.length;
+        Generation generation = new Generation(options.n(), requestId);
+        List<GenerationRequest> requests = new ArrayList<>(options.n());
+        for (int i = 0; i < options.n(); i++) {
+            ChoiceListener listener = new ChoiceListener(i, generation, model.tokenizer().newDetokenizer(true),
+                    options.stop());
+            requests.add(new GenerationRequest(prompt, maxTokens, sampling(options, i), model.eosTokenIds(), null, null,
+                    listener, requestId));
+        }
         try {
-            for (int i = 0; i < options.n(); i++) {
-                ChoiceListener listener = new ChoiceListener(i, generation, model.tokenizer().newDetokenizer(true),
-                        options.stop());
-                generation.add(scheduler.submit(new GenerationRequest(prompt, maxTokens, sampling(options, i),
-                        stopTokenIds, null, null, listener)));
-            }
+            scheduler.submitAll(requests).forEach(generation::add);
         } catch (QueueFullException e) {
-            generation.cancel();
             throw ApiException.queueFull("The server is at capacity: " + e.queued() + " requests are waiting",
                     properties.retryAfterSeconds());
-        } catch (IllegalArgumentException e) {
-            generation.cancel();
-            throw ApiException.invalid(promptParam, null, e.getMessage());
+        } catch (KvCacheFullException e) {
+            throw ApiException.kvCacheExceeded(e.getMessage());
         } catch (IllegalStateException e) {
-            generation.cancel();
             throw ApiException.unavailable("The server cannot take requests now: " + e.getMessage());
         }
         return generation;

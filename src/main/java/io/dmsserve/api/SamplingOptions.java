@@ -9,11 +9,12 @@ import tools.jackson.databind.JsonNode;
  * generation_config.json default applies, then the server's.
  *
  * @param maxTokens {@code max_completion_tokens}, else {@code max_tokens}; null: up to the context length
+ * @param maxTokensParam the name the limit was given under, for error messages
  * @param topK an extension (vLLM's); 0 or -1: all tokens
  * @param stop stop strings, never empty strings, at most 4
  * @param n choices to generate, each its own sequence (seed + index when a seed is given)
  */
-record SamplingOptions(Integer maxTokens, Double temperature, Double topP, Integer topK, Long seed, List<String> stop,
+record SamplingOptions(Integer maxTokens, String maxTokensParam, Double temperature, Double topP, Integer topK, Long seed, List<String> stop,
         int n, boolean stream, boolean includeUsage) {
 
     static final int MAX_STOP = 4;
@@ -30,7 +31,8 @@ record SamplingOptions(Integer maxTokens, Double temperature, Double topP, Integ
         Boolean stream = body.bool("stream");
         Fields streamOptions = body.object("stream_options");
         Boolean includeUsage = streamOptions == null ? null : streamOptions.bool("include_usage");
-        return new SamplingOptions(maxTokens != null ? maxTokens : legacyMaxTokens, temperature, topP,
+        return new SamplingOptions(maxTokens != null ? maxTokens : legacyMaxTokens,
+                maxTokens != null ? "max_completion_tokens" : "max_tokens", temperature, topP,
                 topK == null || topK == -1 ? null : topK, seed, stop, n == null ? 1 : n, Boolean.TRUE.equals(stream),
                 Boolean.TRUE.equals(includeUsage));
     }

@@ -5,12 +5,13 @@ import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.CheckpointException;
 import io.dmsserve.engine.ModelConfig;
-import io.dmsserve.engine.StepRequest;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.Tensor;
 import io.dmsserve.engine.cpu.CpuBackend;
 import io.dmsserve.engine.simd.FloatKernels;
 import io.dmsserve.engine.simd.Kernels;
-import io.dmsserve.sampling.Greedy;
+import io.dmsserve.scheduler.StepExecutor;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,10 +64,11 @@ public final class BenchCommand {
         }
         try (Checkpoint checkpoint = Checkpoint.open(java.nio.file.Path.of(model))) {
             ModelConfig config = checkpoint.config();
-            EvictionPolicy policy = EvictionPolicies.create(policyName, 0f, config);
-            long kvBytes = 2L * config.numLayers() * config.numKvHeads() * config.headDim() * Float.BYTES
-                    * (promptTokens + decodeTokens + 64L) * batch * 2;
-            try (CpuBackend backend = new CpuBackend(checkpoint, 16, kvBytes, threads)) {
+            EvictionPolicy policy = EvictionPolicies.create(policyName, 0f, config.dms());
+            CpuBackend cpu = new CpuBackend(checkpoint, threads);
+            long kvBytes = cpu.kvBytesPerPage(16) * config.numLayers() * config.numKvHeads()
+                    * ((promptTokens + decodeTokens + 64L) / 16 + 2) * batch;
+            try (StepExecutor backend = StepExecutor.allocate(cpu, 16, kvBytes, batch)) {
                 // Warm-up so the JIT has compiled the hot loops before timing.
                 measure(backend, policy, config, Math.min(promptTokens, 16), 4, 1, new Random(1));
                 double[] timing = measure(backend, policy, config, promptTokens, decodeTokens, batch, new Random(2));
@@ -99,24 +101,23 @@ public final class BenchCommand {
     }
 
     /** Returns {prefill seconds, decode seconds} for a batch of random prompts. */
-    private static double[] measure(CpuBackend backend, EvictionPolicy policy, ModelConfig config, int promptTokens,
-            int decodeTokens, int batch, Random random) {
-        List<StepRequest> prefill = new ArrayList<>();
+    private static double[] measure(StepExecutor backend, EvictionPolicy policy, ModelConfig config,
+            int promptTokens, int decodeTokens, int batch, Random random) {
+        List<StepExecutor.Work> prefill = new ArrayList<>();
         for (int s = 0; s < batch; s++) {
             backend.open(s, policy);
-            prefill.add(StepRequest.lastLogits(s, random.ints(promptTokens, 0, config.vocabSize()).toArray()));
+            prefill.add(StepExecutor.Work.greedy(s, random.ints(promptTokens, 0, config.vocabSize()).toArray(), true,
+                    LogitsRequest.NONE));
         }
         long start = System.nanoTime();
-        var results = backend.step(prefill);
+        StepOutput results = backend.run(prefill);
         long prefillEnd = System.nanoTime();
-        int[] next = results.stream().mapToInt(r -> Greedy.argmax(r.lastLogits())).toArray();
         for (int t = 0; t < decodeTokens; t++) {
-            List<StepRequest> step = new ArrayList<>();
+            List<StepExecutor.Work> step = new ArrayList<>();
             for (int s = 0; s < batch; s++) {
-                step.add(StepRequest.lastLogits(s, next[s]));
+                step.add(StepExecutor.Work.greedy(s, new int[] {results.get(s).token()}, true, LogitsRequest.NONE));
             }
-            results = backend.step(step);
-            next = results.stream().mapToInt(r -> Greedy.argmax(r.lastLogits())).toArray();
+            results = backend.run(step);
         }
         long decodeEnd = System.nanoTime();
         for (int s = 0; s < batch; s++) {

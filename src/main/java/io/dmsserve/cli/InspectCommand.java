@@ -4,8 +4,9 @@ import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.CheckpointException;
-import io.dmsserve.engine.GreedyTrace;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.scheduler.GreedyTrace;
+import io.dmsserve.scheduler.StepExecutor;
 import io.dmsserve.tokenizer.ChatMessage;
 import io.dmsserve.tokenizer.Tokenizer;
 import java.io.PrintStream;
@@ -40,11 +41,11 @@ public final class InspectCommand {
         }
         try (Checkpoint checkpoint = Checkpoint.open(arguments.model())) {
             EvictionPolicy policy = EvictionPolicies.create(arguments.policy(), arguments.threshold(),
-                    checkpoint.config());
+                    checkpoint.config().dms());
             int[] prompt = arguments.tokenIds() != null ? arguments.tokenIds() : encode(checkpoint, arguments);
-            long bytes = Math.min(CACHE_BYTES, Math.max(1L << 20, cacheBytesFor(checkpoint, prompt.length
-                    + arguments.maxNewTokens())));
-            try (CpuBackend backend = new CpuBackend(checkpoint, PAGE_SIZE, bytes, arguments.threads())) {
+            CpuBackend cpu = new CpuBackend(checkpoint, arguments.threads());
+            long bytes = Math.min(CACHE_BYTES, cacheBytesFor(checkpoint, cpu, prompt.length + arguments.maxNewTokens()));
+            try (StepExecutor backend = StepExecutor.allocate(cpu, PAGE_SIZE, bytes, 1)) {
                 GreedyTrace trace = GreedyTrace.run(backend, policy, prompt, arguments.maxNewTokens(),
                         arguments.prefillChunk(), false);
                 Map<String, Object> report = report(checkpoint, policy, prompt, trace);
@@ -61,12 +62,11 @@ public final class InspectCommand {
         }
     }
 
-    private static long cacheBytesFor(Checkpoint checkpoint, int tokens) {
+    /** Every token kept, plus a partly filled page per (layer, head). */
+    private static long cacheBytesFor(Checkpoint checkpoint, CpuBackend backend, int tokens) {
         var config = checkpoint.config();
-        long perToken = 2L * config.numLayers() * config.numKvHeads() * config.headDim() * Float.BYTES;
-        // Pages are per (layer, head): each may hold one partly filled page beyond its tokens.
-        long slack = 2L * config.numLayers() * config.numKvHeads() * PAGE_SIZE * config.headDim() * Float.BYTES;
-        return perToken * tokens + 2 * slack;
+        long pagesPerHead = (tokens + PAGE_SIZE - 1) / PAGE_SIZE + 1;
+        return backend.kvBytesPerPage(PAGE_SIZE) * config.numLayers() * config.numKvHeads() * pagesPerHead;
     }
 
     private static int[] encode(Checkpoint checkpoint, InspectArguments arguments) {

@@ -6,7 +6,11 @@ import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.stereotype.Component;
 
-/** {@code /actuator/health} shows which model is served and how full its KV cache is. */
+/**
+ * The served model: UP while the engine thread runs steps. Part of the readiness group, so a dead engine
+ * takes the instance out of a load balancer; its details (model, backend, policy, KV pages) are shown to
+ * authorised users only.
+ */
 @Component("model")
 class ModelHealthIndicator implements HealthIndicator {
 
@@ -20,10 +24,10 @@ class ModelHealthIndicator implements HealthIndicator {
 
     @Override
     public Health health() {
-        CacheStatistics cache = model.backend().cacheStatistics();
+        CacheStatistics cache = scheduler.cacheStatistics();
         return (scheduler.engineAlive() ? Health.up() : Health.down().withDetail("engine", "stopped"))
                 .withDetail("model", model.id())
-                .withDetail("backend", model.backend().name())
+                .withDetail("backend", model.backend())
                 .withDetail("policy", model.policy().toString())
                 .withDetail("kvPagesInUse", cache.pagesInUse())
                 .withDetail("kvPages", cache.pageCount())

@@ -10,16 +10,17 @@ import org.springframework.validation.annotation.Validated;
 /**
  * {@code dms.scheduler.*}: continuous batching.
  *
- * @param maxWaiting requests queued beyond the running batch; past it requests get 429 with Retry-After
- * @param maxRunning sequences in one batch
- * @param stepTokens tokens per engine step (decode tokens first, prefill chunks in what is left, and at
- *     least a quarter of it)
+ * @param maxWaiting requests queued beyond the running batch's free places; more get 429 with Retry-After
+ * @param maxRunning sequences decoding together in one batch
+ * @param stepTokens tokens per engine step: decode tokens first, prefill chunks in what is left (at least a
+ *     quarter of it)
  * @param deadline longest time a request may take
  */
 @Validated
 @ConfigurationProperties("dms.scheduler")
-public record SchedulerProperties(@DefaultValue("512") @Min(0) int maxWaiting, @DefaultValue("256") @Min(1) int maxRunning,
-        @DefaultValue("256") @Min(1) int stepTokens, @DefaultValue("10m") Duration deadline) {
+public record SchedulerProperties(@DefaultValue("512") @Min(0) int maxWaiting,
+        @DefaultValue("256") @Min(1) int maxRunning, @DefaultValue("256") @Min(1) int stepTokens,
+        @DefaultValue("10m") Duration deadline) {
 
     public SchedulerSettings settings() {
         return new SchedulerSettings(maxWaiting, maxRunning, stepTokens, deadline);

@@ -1,20 +1,21 @@
 package io.dmsserve.config;
 
 import io.dmsserve.dms.EvictionPolicy;
-import io.dmsserve.engine.Backend;
-import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.sampling.SamplingDefaults;
 import io.dmsserve.tokenizer.Tokenizer;
 import java.util.Set;
-import java.util.TreeSet;
 
-/** The model this server serves: its id for clients, weights, tokenizer, backend and default policy. */
-public record ServingModel(String id, Checkpoint checkpoint, Tokenizer tokenizer, Backend backend,
-        EvictionPolicy policy, boolean embedded) {
+/**
+ * The model this server serves, as the API sees it: its id for clients, tokenizer, end tokens, sampling
+ * defaults, and the default eviction policy. The weights and the backend stay behind the scheduler.
+ *
+ * @param eosTokenIds tokens that end a generation: the tokenizer's end tokens and generation_config.json's
+ * @param backend the backend's name, for health and logs
+ */
+public record ServingModel(String id, Tokenizer tokenizer, Set<Integer> eosTokenIds, SamplingDefaults defaults,
+        EvictionPolicy policy, String backend, boolean embedded) {
 
-    /** Tokens that end a generation: the tokenizer's end tokens and those of generation_config.json. */
-    public Set<Integer> eosTokenIds() {
-        Set<Integer> ids = new TreeSet<>(tokenizer.eosTokenIds());
-        checkpoint.generationConfig().ifPresent(config -> ids.addAll(config.eosTokenIds()));
-        return Set.copyOf(ids);
+    public ServingModel {
+        eosTokenIds = Set.copyOf(eosTokenIds);
     }
 }

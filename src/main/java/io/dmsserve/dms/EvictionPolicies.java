@@ -1,60 +1,55 @@
 package io.dmsserve.dms;
 
-import io.dmsserve.engine.ModelConfig;
-import java.util.List;
-import java.util.Locale;
-
-/** Creates eviction policies by name and adjusts their thresholds. The entry point of this package. */
+/** Creates eviction policies and adjusts their thresholds. The entry point of this package. */
 public final class EvictionPolicies {
-
-    public static final String DMS = "dms";
-    public static final String NONE = "none";
-    /** {@code dms} for a DMS checkpoint, {@code none} for a plain one. */
-    public static final String AUTO = "auto";
-    public static final List<String> NAMES = List.of(AUTO, DMS, NONE);
 
     private EvictionPolicies() {
     }
 
     /**
-     * @throws IllegalArgumentException naming the problem: unknown policy, or {@code dms} for a model that
-     *     has no decision channel (config.json without dms_window_size)
+     * @param dms the checkpoint's DMS settings, null for a model without a decision channel
+     * @throws IllegalArgumentException naming the problem: {@code dms} for a model that has no decision
+     *     channel (config.json without dms_window_size), or a threshold that is not a finite number
      */
-    public static EvictionPolicy create(String name, float threshold, ModelConfig config) {
-        String key = name == null ? AUTO : name.trim().toLowerCase(Locale.ROOT);
-        if (key.equals(AUTO)) {
-            key = config.isDms() ? DMS : NONE;
-        }
-        switch (key) {
-            case NONE:
-                return KeepAllPolicy.INSTANCE;
+    public static EvictionPolicy create(PolicyKind kind, float threshold, DmsSettings dms) {
+        switch ((kind == null ? PolicyKind.AUTO : kind).resolve(dms != null)) {
             case DMS:
-                if (!config.isDms()) {
+                if (dms == null) {
                     throw new IllegalArgumentException("eviction policy 'dms' needs a DMS checkpoint, but config.json"
                             + " has no dms_window_size; use policy 'none' for this model");
                 }
-                if (Float.isNaN(threshold) || Float.isInfinite(threshold)) {
-                    throw new IllegalArgumentException("DMS threshold must be a finite number, got " + threshold);
-                }
-                return new LearnedDmsPolicy(config.dms(), threshold);
+                checkFinite(threshold);
+                return new LearnedDmsPolicy(dms.windowSize(), threshold);
             default:
-                throw new IllegalArgumentException("unknown eviction policy '" + name + "'; known: " + NAMES);
+                return KeepAllPolicy.INSTANCE;
         }
     }
 
-    /** Moves the threshold of a learned DMS policy; running sequences see it at their next decision. */
-    public static void setThreshold(EvictionPolicy policy, float threshold) {
-        if (!(policy instanceof LearnedDmsPolicy)) {
+    /** {@link #create(PolicyKind, float, DmsSettings)} with the policy given by name. */
+    public static EvictionPolicy create(String name, float threshold, DmsSettings dms) {
+        return create(PolicyKind.parse(name), threshold, dms);
+    }
+
+    /**
+     * Moves the threshold (and the per-layer offsets, empty for none) of a learned DMS policy; running
+     * sequences see it from their next step.
+     */
+    public static void setThreshold(EvictionPolicy policy, float threshold, float... layerOffsets) {
+        if (!(policy instanceof LearnedDmsPolicy learned)) {
             throw new IllegalArgumentException("policy '" + policy.name() + "' has no threshold");
         }
-        if (Float.isNaN(threshold) || Float.isInfinite(threshold)) {
-            throw new IllegalArgumentException("DMS threshold must be a finite number, got " + threshold);
-        }
-        ((LearnedDmsPolicy) policy).threshold(threshold);
+        checkFinite(threshold);
+        learned.threshold(threshold, layerOffsets);
     }
 
     /** The current threshold of a learned DMS policy, or NaN for a policy without one. */
     public static float threshold(EvictionPolicy policy) {
-        return policy instanceof LearnedDmsPolicy ? ((LearnedDmsPolicy) policy).threshold() : Float.NaN;
+        return policy.evicts() ? policy.rule().threshold() : Float.NaN;
+    }
+
+    private static void checkFinite(float threshold) {
+        if (!Float.isFinite(threshold)) {
+            throw new IllegalArgumentException("DMS threshold must be a finite number, got " + threshold);
+        }
     }
 }

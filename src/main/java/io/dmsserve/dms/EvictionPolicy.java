@@ -1,8 +1,9 @@
 package io.dmsserve.dms;
 
 /**
- * Decides which tokens a KV head may forget. A sequence keeps the policy it was opened with; a policy's
- * threshold may change while it runs (admins tune it live), and takes effect at the next decision.
+ * Decides which tokens a KV head may forget. A sequence keeps the policy it was opened with, and with it
+ * its window; a policy's threshold may change while it runs (admins tune it live): each engine step takes
+ * a {@link #rule()} snapshot and ships it to the backend as data.
  */
 public interface EvictionPolicy {
 
@@ -15,14 +16,6 @@ public interface EvictionPolicy {
     /** Delayed-eviction window w: a flagged token stays visible to the next w queries. */
     int window();
 
-    /** Whether a decision with this logit flags the previous token. */
-    boolean flags(float decisionLogit);
-
-    /**
-     * This policy with its current settings fixed, for one engine step: a threshold moved by an admin
-     * mid-step then applies from the next step on, never to half of a step's heads.
-     */
-    default EvictionPolicy frozen() {
-        return this;
-    }
+    /** The rule in force now, for one step. */
+    DmsRule rule();
 }

@@ -7,7 +7,7 @@ final class KeepAllPolicy implements EvictionPolicy {
 
     @Override
     public String name() {
-        return EvictionPolicies.NONE;
+        return PolicyKind.NONE.label();
     }
 
     @Override
@@ -21,8 +21,8 @@ final class KeepAllPolicy implements EvictionPolicy {
     }
 
     @Override
-    public boolean flags(float decisionLogit) {
-        return false;
+    public DmsRule rule() {
+        return DmsRule.KEEP_ALL;
     }
 
     @Override

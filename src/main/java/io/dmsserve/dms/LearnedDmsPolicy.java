@@ -1,30 +1,19 @@
 package io.dmsserve.dms;
 
-import io.dmsserve.engine.DmsSettings;
-
 /** The model's learned decisions: flag when the decision logit exceeds the threshold (0 in the release). */
 final class LearnedDmsPolicy implements EvictionPolicy {
 
     private final int window;
-    private volatile float threshold;
+    private volatile DmsRule rule; // replaced whole, so a step never sees half of a change
 
-    LearnedDmsPolicy(DmsSettings settings, float threshold) {
-        this(settings.windowSize(), threshold);
-    }
-
-    private LearnedDmsPolicy(int window, float threshold) {
+    LearnedDmsPolicy(int window, float threshold) {
         this.window = window;
-        this.threshold = threshold;
-    }
-
-    @Override
-    public EvictionPolicy frozen() {
-        return new LearnedDmsPolicy(window, threshold);
+        this.rule = new DmsRule(true, window, threshold, new float[0]);
     }
 
     @Override
     public String name() {
-        return EvictionPolicies.DMS;
+        return PolicyKind.DMS.label();
     }
 
     @Override
@@ -38,20 +27,16 @@ final class LearnedDmsPolicy implements EvictionPolicy {
     }
 
     @Override
-    public boolean flags(float decisionLogit) {
-        return decisionLogit > threshold;
+    public DmsRule rule() {
+        return rule;
     }
 
-    float threshold() {
-        return threshold;
-    }
-
-    void threshold(float threshold) {
-        this.threshold = threshold;
+    void threshold(float threshold, float[] layerOffsets) {
+        rule = new DmsRule(true, window, threshold, layerOffsets);
     }
 
     @Override
     public String toString() {
-        return "dms(window=" + window + ", threshold=" + threshold + ")";
+        return rule.toString();
     }
 }

@@ -1,13 +1,13 @@
 package io.dmsserve.engine;
 
-import io.dmsserve.dms.EvictionPolicy;
-import io.dmsserve.kvcache.CacheStatistics;
-import java.util.List;
-
 /**
- * Runs the Qwen3 forward pass with DMS on some hardware. The CPU backend is the reference oracle; a CUDA
- * backend keeps the same KV bookkeeping in device memory. All calls but {@link #cacheStatistics()} come
- * from one engine thread.
+ * Runs the Qwen3 forward pass with DMS decisions and sampling on some hardware. The CPU backend is the
+ * reference oracle. A backend keeps no bookkeeping of its own: the KV cache manager decides which slot each
+ * token takes and ships the page-table changes in every {@link StepPlan}; the backend stores the keys and
+ * values, applies the DMS visibility rule from slot metadata, and returns token ids and decisions.
+ *
+ * <p>Life: built on a checkpoint (weights loaded), asked {@link #kvBytesPerPage} to size the pool,
+ * {@link #allocateKv} once, then {@link #step} from one engine thread, then closed.
  */
 public interface Backend extends AutoCloseable {
 
@@ -15,38 +15,22 @@ public interface Backend extends AutoCloseable {
 
     ModelConfig config();
 
-    /** Opens an empty sequence that keeps this eviction policy for its whole life. */
-    void open(long sequenceId, EvictionPolicy policy);
+    /** Memory one KV page of {@code pageSize} tokens takes (keys, values and slot metadata). */
+    long kvBytesPerPage(int pageSize);
+
+    /** Memory the KV store may still take, for a clear start-up error before allocating it. */
+    long kvMemoryAvailable();
+
+    /** Allocates the KV store and page tables; called once, before the first step. */
+    void allocateKv(KvGeometry geometry);
 
     /**
-     * One engine step: for each request, its tokens (a prefill chunk, or one decode token) are processed at
-     * the sequence's next positions. Sequences in one step must be distinct.
+     * Runs one step: applies the plan's page-table delta, processes every sequence's tokens, writes their
+     * keys and values into the reserved slots, samples where asked.
      *
-     * @throws io.dmsserve.kvcache.KvCacheExhaustedException when the pool runs out of pages mid-step; the
-     *     sequences of the step are then in an undefined state and must be released (and recomputed)
+     * @return one output per sequence of the plan, in its order
      */
-    List<StepResult> step(List<StepRequest> requests);
-
-    /** Tokens processed so far by a sequence. */
-    int processed(long sequenceId);
-
-    /** Live slots per (layer, kvHead) of one sequence. */
-    int[][] liveCounts(long sequenceId);
-
-    /**
-     * Pages a step of {@code tokens} more tokens for this sequence may take from the pool (worst case: no
-     * eviction); for a sequence not opened yet, what its first {@code tokens} tokens take.
-     */
-    int pagesToStore(long sequenceId, int tokens);
-
-    /** Pages of the pool not in use. */
-    int freePages();
-
-    /** Returns every page of the sequence to the pool; harmless for an unknown or released sequence. */
-    void release(long sequenceId);
-
-    /** Readable from any thread while the engine runs. */
-    CacheStatistics cacheStatistics();
+    StepOutput step(StepPlan plan);
 
     @Override
     void close();

@@ -1,5 +1,6 @@
 package io.dmsserve.engine;
 
+import io.dmsserve.sampling.SamplingDefaults;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +14,10 @@ public record GenerationConfig(List<Integer> eosTokenIds, Double temperature, Do
 
     public GenerationConfig {
         eosTokenIds = List.copyOf(eosTokenIds);
+    }
+
+    public SamplingDefaults samplingDefaults() {
+        return new SamplingDefaults(temperature, topP, topK);
     }
 
     public static GenerationConfig parse(Path generationConfigJson) {

@@ -1,5 +1,6 @@
 package io.dmsserve.engine;
 
+import io.dmsserve.dms.DmsSettings;
 import java.nio.file.Path;
 
 /**

@@ -1,6 +1,5 @@
 package io.dmsserve.kvcache;
 
-import io.dmsserve.dms.DmsRules;
 import java.util.Arrays;
 
 /**
@@ -8,16 +7,23 @@ import java.util.Arrays;
  * tokens in different heads.
  *
  * <p>Slots are addressed locally as {@code pageIndex * pageSize + offset}; the physical slot in the pool
- * is {@code pageTable[pageIndex] * pageSize + offset}. An evicted slot goes back on this head's free list
- * and is overwritten in place by the next token stored (keys are cached after RoPE, so slot order is
- * irrelevant to attention). A page whose slots are all free goes back to the pool at once.
+ * is {@code pageTable[pageIndex] * pageSize + offset}. A step first {@linkplain #reserve reserves} a slot
+ * for each of its tokens; once its decisions are back, flagged tokens are {@linkplain #flag marked} and
+ * those out of the window {@linkplain #evictThrough evicted}: the slot goes back on this head's free list
+ * and is overwritten in place by a later token (keys are cached after RoPE, so slot order is irrelevant
+ * to attention). A page whose slots are all free goes back to the pool at once.
  *
- * <p>The window ring holds the local slots of the tokens that may still be evicted: positions
- * [ringStart, ringStart + ringSize), −1 for a token that was never stored. Older tokens that survived
- * the window are kept for good and are no longer tracked.
+ * <p>Eviction happens at two moments, both from flags already known: after a step, what is gone for its
+ * last query (DESIGN.md §3 step 8); and before the next step's reservation, what none of that step's
+ * queries can see any more (a flagged token k with first − k > w), so that token k + w + 1 can take k's
+ * slot, as the design's worked example has it.
  *
- * <p>Used by the engine thread only; live and eviction counts are mirrored into {@link CacheCounters},
- * which any thread may read.
+ * <p>The window ring holds the local slots of the tokens that may still be evicted, positions
+ * [ringStart, ringStart + ringSize); older tokens that survived the window are kept for good and are no
+ * longer tracked.
+ *
+ * <p>Every page-table change is journalled for the backend's copy of the table. Used by the engine thread
+ * only; live and eviction counts are mirrored into {@link CacheCounters}, which any thread may read.
  */
 public final class HeadCache {
 
@@ -26,8 +32,12 @@ public final class HeadCache {
     private final PageAllocator allocator;
     private final CacheCounters counters;
     private final int counterIndex;
+    private final DeltaBuilder delta;
+    private final int table;          // this head's table index for the backend: (row, layer, kvHead)
+    private final int maxPages;
     private final int pageSize;
     private final boolean tracksWindow;
+    private final int window;
 
     private int[] pageTable = new int[2];  // (pageIndex) -> pool page id, FREE for a returned page
     private int pageTableSize;
@@ -37,19 +47,24 @@ public final class HeadCache {
     private int[] freeSlots = new int[16];     // stack of empty local slots in pages we hold
     private int freeCount;
     private int live;
+    private int lastSlot = FREE;               // local slot of the last token reserved
 
     private int[] ring = new int[16];          // circular: local slot of position ringStart + i
     private int ringHead;
     private int ringSize;
     private int ringStart;
 
-    HeadCache(PageAllocator allocator, CacheCounters counters, int counterIndex, int pageSize,
-            boolean tracksWindow) {
+    HeadCache(PageAllocator allocator, CacheCounters counters, int counterIndex, DeltaBuilder delta, int table,
+            int maxPages, int pageSize, boolean tracksWindow, int window) {
         this.allocator = allocator;
         this.counters = counters;
         this.counterIndex = counterIndex;
+        this.delta = delta;
+        this.table = table;
+        this.maxPages = maxPages;
         this.pageSize = pageSize;
         this.tracksWindow = tracksWindow;
+        this.window = window;
     }
 
     /** Number of local slots (free or not) in the pages this head holds or held; iterate 0..this-1. */
@@ -64,6 +79,16 @@ public final class HeadCache {
 
     public boolean flagged(int localSlot) {
         return slotFlagged[localSlot];
+    }
+
+    /** Pool page of a page-table entry, or −1 for a hole. */
+    public int page(int pageIndex) {
+        return pageTable[pageIndex];
+    }
+
+    /** Entries of the page table (holes included). */
+    public int pageTableSize() {
+        return pageTableSize;
     }
 
     /** Slot index in the pool's storage for a local slot; only meaningful when the slot holds a token. */
@@ -86,21 +111,83 @@ public final class HeadCache {
         return held;
     }
 
-    /** Pages this head would take from the pool to store {@code tokens} more tokens if none were evicted. */
-    public int pagesToStore(int tokens) {
-        int missing = tokens - freeCount;
+    /**
+     * Pages this head would take from the pool to store {@code tokens} more tokens from position {@code first}
+     * if none of them were evicted (the slots freed just before, by {@link #evictBefore}, count as free).
+     */
+    public int pagesToStore(int first, int tokens) {
+        int missing = tokens - freeCount - evictableBefore(first);
         return missing <= 0 ? 0 : (missing + pageSize - 1) / pageSize;
     }
 
-    /** Marks a cached token as flagged (decision made at position + 1). No effect if it was never stored. */
-    public void flag(int position) {
+    /**
+     * The last position no query from {@code first} on can see if flagged, and whose flag is known before the
+     * step that processes {@code first}: first − w − 1, and never past first − 2 (token first − 1 is judged by
+     * that step's own first decision).
+     */
+    private int lastInvisibleBefore(int first) {
+        return (int) Math.min(first - (long) window - 1, first - 2L);
+    }
+
+    private int evictableBefore(int first) {
+        if (!tracksWindow) {
+            return 0;
+        }
+        int last = lastInvisibleBefore(first);
+        int count = 0;
+        for (int i = 0; i < ringSize && ringStart + i <= last; i++) {
+            if (slotFlagged[ring[(ringHead + i) % ring.length]]) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** Before a step from position {@code first}: evicts the flagged tokens none of its queries can see. */
+    void evictBefore(int first) {
+        if (tracksWindow) {
+            evictThrough(lastInvisibleBefore(first));
+        }
+    }
+
+    /**
+     * Reserves a slot for the token at this position and returns its physical slot, where the backend writes
+     * the key and value. Positions must follow each other from call to call.
+     *
+     * @throws KvCacheFullException when a new page is needed and the pool has none
+     */
+    int reserve(int position) {
+        if (freeCount == 0) {
+            addPage();
+        }
+        int slot = freeSlots[--freeCount];
+        slotPosition[slot] = position;
+        slotFlagged[slot] = false;
+        pageOccupancy[slot / pageSize]++;
+        live++;
+        counters.live(counterIndex, 1);
+        if (tracksWindow) {
+            if (ringSize == 0) {
+                ringStart = position;
+                ringHead = 0;
+            }
+            pushRing(slot);
+        }
+        lastSlot = slot;
+        return physicalSlot(slot);
+    }
+
+    /** Physical slot of the last token reserved, or −1 before the first. */
+    int lastPhysicalSlot() {
+        return lastSlot == FREE ? FREE : physicalSlot(lastSlot);
+    }
+
+    /** Marks a cached token as flagged (decision made at position + 1). No effect once it left the window. */
+    void flag(int position) {
         if (!tracksWindow || position < ringStart || position >= ringStart + ringSize) {
             return;
         }
-        int slot = ring[(ringHead + position - ringStart) % ring.length];
-        if (slot != FREE) {
-            slotFlagged[slot] = true;
-        }
+        slotFlagged[ring[(ringHead + position - ringStart) % ring.length]] = true;
     }
 
     /**
@@ -114,7 +201,7 @@ public final class HeadCache {
             ringHead = (ringHead + 1) % ring.length;
             ringSize--;
             ringStart++;
-            if (slot != FREE && slotFlagged[slot]) {
+            if (slotFlagged[slot]) {
                 freeSlot(slot);
                 evicted++;
             }
@@ -125,63 +212,6 @@ public final class HeadCache {
         return evicted;
     }
 
-    /**
-     * Stores a token that survives its step and returns its physical slot, where the caller writes the
-     * key and value. Positions must increase from call to call.
-     *
-     * @param mayBeEvicted whether the token is still within reach of a later eviction (it must then be
-     *     tracked by the window ring)
-     * @throws KvCacheExhaustedException when a new page is needed and the pool has none
-     */
-    int store(int position, boolean flagged, boolean mayBeEvicted) {
-        if (freeCount == 0) {
-            addPage();
-        }
-        int slot = freeSlots[--freeCount];
-        slotPosition[slot] = position;
-        slotFlagged[slot] = flagged;
-        pageOccupancy[slot / pageSize]++;
-        live++;
-        counters.live(counterIndex, 1);
-        if (tracksWindow && mayBeEvicted) {
-            track(position, slot);
-        }
-        return physicalSlot(slot);
-    }
-
-    /**
-     * The cache update after a chunk's attention (DESIGN.md §3 steps 6 and 8): evicts the cached tokens that
-     * fell out of the window, then stores the chunk's tokens, except flagged ones already out of the window
-     * (a sparse prefill never stores them). Slots freed by the eviction are reused first.
-     *
-     * @param first position of the chunk's first token
-     * @param chunkFlags whether chunk token c is flagged (decided by chunk token c + 1; false for the last)
-     * @param window the policy's window w, or {@link Integer#MAX_VALUE} when it never evicts
-     * @return (chunk length) physical slot where each chunk token's key and value go, or −1 when dropped
-     */
-    public int[] commit(int first, boolean[] chunkFlags, int window) {
-        int length = chunkFlags.length;
-        int lastEvictable = tracksWindow ? DmsRules.lastEvictable(first + length, window) : -1;
-        if (tracksWindow) {
-            evictThrough(lastEvictable);
-        }
-        int[] slots = new int[length];
-        int dropped = 0;
-        for (int c = 0; c < length; c++) {
-            int position = first + c;
-            if (chunkFlags[c] && position <= lastEvictable) {
-                slots[c] = -1;
-                dropped++;
-            } else {
-                slots[c] = store(position, chunkFlags[c], position > lastEvictable);
-            }
-        }
-        if (dropped > 0) {
-            counters.evicted(counterIndex, dropped);
-        }
-        return slots;
-    }
-
     /** Returns every page to the pool. The head is empty afterwards. */
     void release() {
         for (int i = 0; i < pageTableSize; i++) {
@@ -190,24 +220,16 @@ public final class HeadCache {
                 pageTable[i] = FREE;
             }
         }
+        if (pageTableSize > 0) {
+            delta.length(table, 0);
+        }
         counters.live(counterIndex, -live);
         live = 0;
         pageTableSize = 0;
         freeCount = 0;
         ringSize = 0;
+        lastSlot = FREE;
         Arrays.fill(slotPosition, FREE);
-    }
-
-    private void track(int position, int slot) {
-        if (ringSize == 0) {
-            ringStart = position;
-            ringHead = 0;
-        }
-        // Tokens that were dropped within their chunk leave gaps; keep positions contiguous.
-        while (ringStart + ringSize < position) {
-            pushRing(FREE);
-        }
-        pushRing(slot);
     }
 
     private void pushRing(int slot) {
@@ -240,6 +262,7 @@ public final class HeadCache {
     private void returnPage(int pageIndex) {
         allocator.release(pageTable[pageIndex]);
         pageTable[pageIndex] = FREE;
+        delta.page(table, pageIndex, FREE);
         int kept = 0;
         for (int i = 0; i < freeCount; i++) {
             if (freeSlots[i] / pageSize != pageIndex) {
@@ -250,18 +273,25 @@ public final class HeadCache {
     }
 
     private void addPage() {
+        int pageIndex = firstHole();
+        if (pageIndex >= maxPages) {
+            throw new IllegalStateException("a KV head needs page-table entry " + pageIndex + ", beyond the "
+                    + maxPages + " a table holds");
+        }
         int page = allocator.allocate();
         if (page < 0) {
-            throw new KvCacheExhaustedException("KV cache is full: all " + allocator.pageCount()
+            throw new KvCacheFullException("KV cache is full: all " + allocator.pageCount()
                     + " pages of " + pageSize + " tokens are in use");
         }
-        int pageIndex = firstHole();
         if (pageIndex == pageTableSize) {
             growTables();
             pageTableSize++;
+            delta.length(table, pageTableSize);
         }
         pageTable[pageIndex] = page;
         pageOccupancy[pageIndex] = 0;
+        delta.page(table, pageIndex, page);
+        delta.fresh(page);
         // Highest slot pushed first so the page fills from its first slot.
         for (int offset = pageSize - 1; offset >= 0; offset--) {
             pushFree(pageIndex * pageSize + offset);

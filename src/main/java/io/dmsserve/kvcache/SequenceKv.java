@@ -1,24 +1,39 @@
 package io.dmsserve.kvcache;
 
+import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.DmsRules;
 import io.dmsserve.dms.EvictionPolicy;
 
-/** The KV cache of one sequence: a {@link HeadCache} per (layer, kv-head), and how many tokens it has seen. */
+/**
+ * The KV cache of one sequence: a {@link HeadCache} per (layer, kv-head), its page-table row, and how many
+ * tokens it has seen.
+ */
 public final class SequenceKv {
 
     private final long id;
+    private final int row;
     private final EvictionPolicy policy;
     private final HeadCache[][] heads; // (layer, kvHead)
+    private final int kvHeads;
     private int processed;
+    private int reserved;               // tokens reserved by the step in flight, not yet committed
     private boolean released;
 
-    SequenceKv(long id, EvictionPolicy policy, HeadCache[][] heads) {
+    SequenceKv(long id, int row, EvictionPolicy policy, HeadCache[][] heads) {
         this.id = id;
+        this.row = row;
         this.policy = policy;
         this.heads = heads;
+        this.kvHeads = heads[0].length;
     }
 
     public long id() {
         return id;
+    }
+
+    /** The page-table row of this sequence on the backend. */
+    public int row() {
+        return row;
     }
 
     public EvictionPolicy policy() {
@@ -34,20 +49,15 @@ public final class SequenceKv {
         return processed;
     }
 
-    public void advance(int tokens) {
-        processed += tokens;
-    }
-
     public boolean released() {
         return released;
     }
 
     /** Live slots per (layer, kvHead) of this sequence. */
     public int[][] liveCounts() {
-        int[][] out = new int[heads.length][];
+        int[][] out = new int[heads.length][kvHeads];
         for (int l = 0; l < heads.length; l++) {
-            out[l] = new int[heads[l].length];
-            for (int h = 0; h < heads[l].length; h++) {
+            for (int h = 0; h < kvHeads; h++) {
                 out[l][h] = heads[l][h].live();
             }
         }
@@ -65,15 +75,69 @@ public final class SequenceKv {
         return pages;
     }
 
-    /** Worst case (no eviction) of the pages storing {@code tokens} more tokens takes from the pool. */
+    /** Worst case (none of them evicted) of the pages storing {@code tokens} more tokens takes from the pool. */
     public int pagesToStore(int tokens) {
         int pages = 0;
         for (HeadCache[] layer : heads) {
             for (HeadCache head : layer) {
-                pages += head.pagesToStore(tokens);
+                pages += head.pagesToStore(processed, tokens);
             }
         }
         return pages;
+    }
+
+    /**
+     * Before a step: in every head, evicts what none of the step's queries can see, then reserves a slot for
+     * each of the next {@code length} tokens.
+     */
+    SlotReservation reserve(int length) {
+        if (reserved != 0) {
+            throw new IllegalStateException("sequence " + id + " already has a step in flight");
+        }
+        int[] slots = new int[heads.length * kvHeads * length];       // (layer, kvHead, length)
+        int[] previous = new int[heads.length * kvHeads];             // (layer, kvHead)
+        for (int l = 0; l < heads.length; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                HeadCache head = heads[l][h];
+                int base = (l * kvHeads + h) * length;
+                previous[l * kvHeads + h] = head.lastPhysicalSlot();
+                head.evictBefore(processed);
+                for (int c = 0; c < length; c++) {
+                    slots[base + c] = head.reserve(processed + c);
+                }
+            }
+        }
+        reserved = length;
+        return new SlotReservation(row, processed, length, slots, previous);
+    }
+
+    /**
+     * After the step: marks what its decisions flagged, evicts what left the window (DESIGN.md §3 steps 6
+     * and 8: with T processed, token k is gone iff flag[k] and k ≤ T − w − 2), and advances.
+     */
+    void commit(Decisions decisions) {
+        if (decisions.length() != reserved) {
+            throw new IllegalArgumentException("decisions for " + decisions.length() + " tokens, but sequence " + id
+                    + " reserved " + reserved);
+        }
+        int first = processed;
+        processed += reserved;
+        reserved = 0;
+        if (!policy.evicts()) {
+            return;
+        }
+        int lastEvictable = DmsRules.lastEvictable(processed, policy.window());
+        for (int l = 0; l < heads.length; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                HeadCache head = heads[l][h];
+                for (int c = 0; c < decisions.length(); c++) {
+                    if (first + c > 0 && decisions.flagged(c, l, h)) {
+                        head.flag(first + c - 1);
+                    }
+                }
+                head.evictThrough(lastEvictable);
+            }
+        }
     }
 
     void release() {

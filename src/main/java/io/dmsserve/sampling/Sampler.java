@@ -1,45 +1,115 @@
 package io.dmsserve.sampling;
 
-import java.util.SplittableRandom;
+import java.util.Arrays;
+import java.util.Map;
 
 /**
- * Chooses tokens for one sequence: greedy, or temperature with top-k and top-p, from its own random
- * stream, so a seeded sequence draws the same tokens whatever else runs beside it.
+ * The reference semantics of sampling, a pure function of one row of logits: every backend must choose
+ * the same token from the same logits and draw (the CUDA kernel mirrors this file).
+ *
+ * <ol>
+ *   <li>Processed logits: disallowed tokens (mask) to −∞; logit bias added; repetition penalty on tokens of
+ *       the prompt or output (positive logits divided by it, others multiplied); then frequency · count
+ *       and presence · [count > 0] subtracted for generated tokens.</li>
+ *   <li>Greedy (temperature 0 or top-k 1): the highest processed logit, the lowest id on ties.</li>
+ *   <li>Otherwise candidates ranked by falling logit, ties by lower id; weights exp((l − max) / T) in
+ *       double; min-p keeps weights ≥ min_p · the largest; top-k keeps k; top-p keeps the smallest prefix
+ *       whose share of the kept weight reaches top_p. With u from {@link Draws#uniform}, the token is the
+ *       first kept one where u · (kept weight) minus the weights so far drops below 0.</li>
+ *   <li>Logprobs: log-softmax of the processed logits divided by T (1 when greedy), over the vocabulary.</li>
+ * </ol>
  */
 public final class Sampler {
 
-    private final SamplingParams params;
-    private final SplittableRandom random;
-
-    public Sampler(SamplingParams params) {
-        this.params = params;
-        this.random = new SplittableRandom(params.seed() != null ? params.seed() : System.nanoTime());
+    private Sampler() {
     }
 
-    public int next(float[] logits) {
-        if (params.greedy()) {
-            return Greedy.argmax(logits);
+    /**
+     * @param logits (vocab) raw logits; not modified
+     * @param counts the sequence's token counts; needed when {@link SamplingParams#penalized()}
+     * @param allowed bit t of {@code allowed[t >> 6]} allows token t; null allows every token
+     * @param seed the sequence's seed
+     * @param drawIndex which draw of the sequence this is (its number of generated tokens so far)
+     */
+    public static Sample sample(float[] logits, SamplingParams params, TokenCounts counts, long[] allowed, long seed,
+            long drawIndex) {
+        float[] x = process(logits, params, counts, allowed);
+        int token = params.greedy() ? Greedy.argmax(x) : draw(x, params, Draws.uniform(seed, drawIndex));
+        return new Sample(token, params.wantsLogprobs() ? logprobs(x, params, token) : null);
+    }
+
+    /** Step 1: the logits the choice is made from (a copy when anything changes them). */
+    static float[] process(float[] logits, SamplingParams params, TokenCounts counts, long[] allowed) {
+        if (allowed == null && params.logitBias().isEmpty() && !params.penalized()) {
+            return logits;
         }
-        boolean allTokens = params.topK() == 0 || params.topK() >= logits.length;
-        int[] candidates = allTokens && params.topP() >= 1 ? null : ranked(logits, allTokens ? logits.length
-                : params.topK());
-        int count = candidates == null ? logits.length : candidates.length;
-        // Softmax over the candidates at the temperature, in double for a stable cumulative sum.
+        float[] x = logits.clone();
+        if (allowed != null) {
+            boolean any = false;
+            for (int t = 0; t < x.length; t++) {
+                if ((t >> 6) >= allowed.length || (allowed[t >> 6] & (1L << t)) == 0) {
+                    x[t] = Float.NEGATIVE_INFINITY;
+                } else {
+                    any = true;
+                }
+            }
+            if (!any) {
+                throw new IllegalStateException("the allowed-token mask allows no token of the vocabulary");
+            }
+        }
+        params.logitBias().apply(x);
+        if (params.penalized()) {
+            if (counts == null) {
+                throw new IllegalArgumentException("penalties need the sequence's token counts");
+            }
+            float r = (float) params.repetitionPenalty();
+            if (r != 1) {
+                for (int t : counts.seen()) {
+                    if (t < x.length) {
+                        x[t] = x[t] > 0 ? x[t] / r : x[t] * r;
+                    }
+                }
+            }
+            for (Map.Entry<Integer, Integer> e : counts.output().entrySet()) {
+                int t = e.getKey();
+                if (t < x.length) {
+                    x[t] -= (float) (params.frequencyPenalty() * e.getValue() + params.presencePenalty());
+                }
+            }
+        }
+        return x;
+    }
+
+    private static int draw(float[] x, SamplingParams params, double u) {
+        int vocab = x.length;
+        boolean allTokens = (params.topK() == 0 || params.topK() >= vocab) && params.topP() >= 1 && params.minP() == 0;
+        int[] candidates = allTokens ? null
+                : ranked(x, params.topK() == 0 || params.topK() >= vocab ? vocab : params.topK());
+        int count = candidates == null ? vocab : candidates.length;
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < count; i++) {
-            max = Math.max(max, logits[id(candidates, i)]);
+            max = Math.max(max, x[id(candidates, i)]);
         }
         double[] weights = new double[count];
-        double sum = 0;
         for (int i = 0; i < count; i++) {
-            weights[i] = Math.exp((logits[id(candidates, i)] - max) / params.temperature());
-            sum += weights[i];
+            weights[i] = Math.exp((x[id(candidates, i)] - max) / params.temperature());
         }
         int kept = count;
+        if (params.minP() > 0) {
+            // ranked: weights fall, the first is the largest (1)
+            double floor = params.minP() * weights[0];
+            kept = 1;
+            while (kept < count && weights[kept] >= floor) {
+                kept++;
+            }
+        }
         if (params.topP() < 1) {
-            // candidates are ranked here: keep the smallest prefix whose probability reaches top_p
+            double sum = 0;
+            for (int i = 0; i < kept; i++) {
+                sum += weights[i];
+            }
             double cumulative = 0;
-            for (int i = 0; i < count; i++) {
+            for (int i = 0; i < kept; i++) {
                 cumulative += weights[i] / sum;
                 if (cumulative >= params.topP()) {
                     kept = i + 1;
@@ -48,17 +118,41 @@ public final class Sampler {
             }
         }
         double total = 0;
+        int lastPositive = 0;
         for (int i = 0; i < kept; i++) {
             total += weights[i];
+            if (weights[i] > 0) {
+                lastPositive = i;
+            }
         }
-        double draw = random.nextDouble() * total;
+        double remaining = u * total;
         for (int i = 0; i < kept; i++) {
-            draw -= weights[i];
-            if (draw < 0) {
+            remaining -= weights[i];
+            if (remaining < 0) {
                 return id(candidates, i);
             }
         }
-        return id(candidates, kept - 1);
+        return id(candidates, lastPositive);
+    }
+
+    private static Logprobs logprobs(float[] x, SamplingParams params, int token) {
+        double temperature = params.greedy() ? 1 : params.temperature();
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : x) {
+            max = Math.max(max, v / temperature);
+        }
+        double sum = 0;
+        for (float v : x) {
+            sum += Math.exp(v / temperature - max);
+        }
+        double logZ = max + Math.log(sum);
+        int n = params.topLogprobs();
+        int[] top = n == 0 ? new int[0] : ranked(x, Math.min(n, x.length));
+        float[] topLogprobs = new float[top.length];
+        for (int i = 0; i < top.length; i++) {
+            topLogprobs[i] = (float) (x[top[i]] / temperature - logZ);
+        }
+        return new Logprobs((float) (x[token] / temperature - logZ), top, topLogprobs);
     }
 
     private static int id(int[] candidates, int i) {
@@ -75,7 +169,7 @@ public final class Sampler {
             int descending = ~monotonic ^ Integer.MIN_VALUE; // unsigned order to signed order
             keys[i] = (long) descending << 32 | i;
         }
-        java.util.Arrays.sort(keys);
+        Arrays.sort(keys);
         int[] out = new int[k];
         for (int i = 0; i < k; i++) {
             out[i] = (int) keys[i];

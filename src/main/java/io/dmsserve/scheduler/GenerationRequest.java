@@ -12,9 +12,10 @@ import java.util.Set;
  * @param stopTokenIds tokens that end the sequence with {@link FinishReason#STOP}
  * @param deadline time allowed from submission; null for the scheduler's default
  * @param policy eviction policy; null for the server's default
+ * @param requestId the client-facing id (e.g. {@code chatcmpl-…}) for log lines; null when there is none
  */
 public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, Set<Integer> stopTokenIds,
-        Duration deadline, EvictionPolicy policy, GenerationListener listener) {
+        Duration deadline, EvictionPolicy policy, GenerationListener listener, String requestId) {
 
     public GenerationRequest {
         if (promptTokens == null || promptTokens.length == 0) {
@@ -27,5 +28,11 @@ public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParam
         if (sampling == null || listener == null) {
             throw new IllegalArgumentException("sampling and listener are required");
         }
+    }
+
+    /** Without a request id. */
+    public GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, Set<Integer> stopTokenIds,
+            Duration deadline, EvictionPolicy policy, GenerationListener listener) {
+        this(promptTokens, maxTokens, sampling, stopTokenIds, deadline, policy, listener, null);
     }
 }

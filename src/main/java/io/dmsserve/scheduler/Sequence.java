@@ -1,34 +1,33 @@
 package io.dmsserve.scheduler;
 
 import io.dmsserve.dms.EvictionPolicy;
-import io.dmsserve.sampling.Sampler;
 import java.util.Arrays;
 
 /**
  * A request inside the scheduler. Its tokens are the prompt and what was generated; {@code fed} of them
- * are in the backend's KV cache. A preempted sequence drops its cache and is fed again from token 0
- * (recompute); the sampler's random stream goes on where it was.
+ * are in the KV cache. A preempted sequence drops its cache and is fed again from token 0 (recompute);
+ * its draws are counter-based, so it draws the same numbers again.
  */
-final class Sequence implements GenerationHandle {
+final class Sequence implements GenerationHandle, StepPlanner.Candidate {
 
     final long id;
     final GenerationRequest request;
     final EvictionPolicy policy;
-    final Sampler sampler;
+    final long seed;
     final long deadlineNanos;
     private final Runnable wake;
     private int[] tokens;      // (prompt + generated)
     private int size;
     int fed;
     int generated;
-    boolean open;              // holds a backend sequence
+    boolean open;              // holds pages in the KV cache
     private volatile boolean cancelled;
 
-    Sequence(long id, GenerationRequest request, EvictionPolicy policy, long deadlineNanos, Runnable wake) {
+    Sequence(long id, GenerationRequest request, EvictionPolicy policy, long seed, long deadlineNanos, Runnable wake) {
         this.id = id;
         this.request = request;
         this.policy = policy;
-        this.sampler = new Sampler(request.sampling());
+        this.seed = seed;
         this.deadlineNanos = deadlineNanos;
         this.wake = wake;
         this.tokens = Arrays.copyOf(request.promptTokens(), request.promptTokens().length + 16);
@@ -45,17 +44,49 @@ final class Sequence implements GenerationHandle {
         return cancelled;
     }
 
+    /** For log lines: the client's request id when it has one. */
+    String label() {
+        return request.requestId() != null ? request.requestId() + " (sequence " + id + ")" : "sequence " + id;
+    }
+
     int promptLength() {
         return request.promptTokens().length;
     }
 
-    int size() {
+    @Override
+    public long id() {
+        return id;
+    }
+
+    @Override
+    public boolean open() {
+        return open;
+    }
+
+    @Override
+    public int size() {
         return size;
     }
 
+    @Override
+    public int generated() {
+        return generated;
+    }
+
     /** Tokens not yet in the cache. */
-    int unfed() {
+    @Override
+    public int unfed() {
         return size - fed;
+    }
+
+    /**
+     * Tokens this sequence holds at least while it runs: its window (w + 1 tokens per head, plus the one being
+     * stored) or, for a policy that never evicts, everything. Tokens it keeps beyond the window are found
+     * out step by step; the check before each step covers them.
+     */
+    @Override
+    public int residentTokens() {
+        return policy.evicts() ? (int) Math.min(size, policy.window() + 2L) : size;
     }
 
     int[] nextChunk(int length) {

@@ -13,6 +13,6 @@ import org.springframework.boot.test.context.SpringBootTest;
 @Target(ElementType.TYPE)
 @Retention(RetentionPolicy.RUNTIME)
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"dms.kv-cache.memory=64MB", "dms.model.threads=2"})
+        properties = {"dms.kv-cache.memory=64MB", "dms.cpu.threads=2"})
 @interface ApiTest {
 }

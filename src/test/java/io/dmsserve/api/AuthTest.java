@@ -13,7 +13,7 @@ import tools.jackson.databind.JsonNode;
  * key), /v1 needs {@code Authorization: Bearer <key>}; the actuator stays open.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-    "dms.kv-cache.memory=8MB", "dms.model.threads=2",
+    "dms.kv-cache.memory=8MB", "dms.cpu.threads=2",
     "dms.api.keys=sha256:ea77193cc4e6f18656f3130e296203880c4b9b3772afc855211b82fdd46e9185, plain-key-two"})
 class AuthTest {
 

@@ -42,7 +42,7 @@ class DisconnectTest {
     void fiftyStreamsDroppedMidStreamReturnEveryPage() throws Exception {
         Http http = new Http(port);
         awaitIdle(10);
-        int idlePages = model.backend().cacheStatistics().pagesInUse();
+        int idlePages = scheduler.cacheStatistics().pagesInUse();
         SchedulerStatistics before = scheduler.statistics();
 
         List<CompletableFuture<Integer>> clients = new ArrayList<>();
@@ -62,7 +62,7 @@ class DisconnectTest {
         }
         // Every sequence was running or queued when its client left.
         awaitIdle(5);
-        assertEquals(idlePages, model.backend().cacheStatistics().pagesInUse());
+        assertEquals(idlePages, scheduler.cacheStatistics().pagesInUse());
         SchedulerStatistics after = scheduler.statistics();
         long sequences = CLIENTS / 2 + 2L * (CLIENTS / 2);
         assertEquals(sequences, after.cancelled() - before.cancelled(), after::toString);
@@ -116,12 +116,12 @@ class DisconnectTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (System.nanoTime() < deadline) {
             SchedulerStatistics s = scheduler.statistics();
-            if (s.running() == 0 && s.waiting() == 0 && model.backend().cacheStatistics().pagesInUse() == 0) {
+            if (s.running() == 0 && s.waiting() == 0 && scheduler.cacheStatistics().pagesInUse() == 0) {
                 return;
             }
             Thread.sleep(10);
         }
         throw new AssertionError("not idle after " + seconds + " s: " + scheduler.statistics() + ", pages in use "
-                + model.backend().cacheStatistics().pagesInUse());
+                + scheduler.cacheStatistics().pagesInUse());
     }
 }

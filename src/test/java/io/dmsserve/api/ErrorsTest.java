@@ -149,8 +149,9 @@ class ErrorsTest {
     }
 
     @Test
-    void hugeMaxTokensIsCappedAtTheContextNotRefused() {
-        // A prompt a few tokens short of the context: the completion ends there, with "length".
+    void maxTokensBeyondWhatTheContextLeavesIsRefusedNamingBothLengths() {
+        // A prompt a few tokens short of the context: asking for more than is left is a 400, as OpenAI and
+        // vLLM answer it; asking for nothing runs to the context and ends with "length".
         String prompt = "";
         int tokens = 0;
         for (int repeat = 1000; tokens < 4086; repeat += Math.max(1, (4090 - tokens) / 4)) {
@@ -158,11 +159,26 @@ class ErrorsTest {
             tokens = model.tokenizer().encode(prompt).length;
         }
         assertTrue(tokens < 4096, "prompt of " + tokens + " tokens");
-        Http.Reply reply = http.post("/v1/completions", "{\"prompt\":\"" + prompt
-                + "\",\"max_tokens\":99999999999999999999,\"temperature\":0}");
+        JsonNode error = assertError(http.post("/v1/completions", "{\"prompt\":\"" + prompt
+                + "\",\"max_tokens\":" + (4097 - tokens) + ",\"temperature\":0}"), 400, "invalid_request_error",
+                "max_tokens");
+        assertEquals("context_length_exceeded", error.get("code").asString());
+        assertEquals("This model's maximum context length is 4096 tokens. However, you requested 4097 tokens ("
+                + tokens + " in the prompt, " + (4097 - tokens) + " in the completion). Please reduce the length of"
+                + " the prompt or max_tokens.", error.get("message").asString());
+        error = assertError(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"max_completion_tokens\":99999999999999999999}"), 400, "invalid_request_error",
+                "max_completion_tokens");
+        assertTrue(error.get("message").asString().contains("in the messages, 2147483647 in the completion"),
+                error::toString);
+
+        Http.Reply reply = http.post("/v1/completions", "{\"prompt\":\"" + prompt + "\",\"temperature\":0}");
         assertEquals(200, reply.status(), reply::body);
         assertEquals("length", reply.json().get("choices").get(0).get("finish_reason").asString());
         ChatCompletionsTest.assertUsage(reply.json().get("usage"), tokens, 4096 - tokens);
+        reply = http.post("/v1/completions", "{\"prompt\":\"" + prompt + "\",\"max_tokens\":" + (4096 - tokens)
+                + ",\"temperature\":0}");
+        assertEquals(200, reply.status(), "exactly what is left is fine: " + reply.body());
     }
 
     @Test

@@ -358,12 +358,12 @@ class FuzzTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
             SchedulerStatistics s = scheduler.statistics();
-            if (s.running() == 0 && s.waiting() == 0 && model.backend().cacheStatistics().pagesInUse() == 0) {
+            if (s.running() == 0 && s.waiting() == 0 && scheduler.cacheStatistics().pagesInUse() == 0) {
                 return;
             }
             Thread.sleep(10);
         }
         throw new AssertionError("not idle: " + scheduler.statistics() + ", pages in use "
-                + model.backend().cacheStatistics().pagesInUse());
+                + scheduler.cacheStatistics().pagesInUse());
     }
 }

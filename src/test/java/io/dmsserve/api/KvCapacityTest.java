@@ -2,7 +2,7 @@ package io.dmsserve.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dmsserve.config.ServingModel;
+import io.dmsserve.scheduler.Scheduler;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -11,18 +11,19 @@ import org.springframework.http.MediaType;
 import org.springframework.web.reactive.function.client.WebClient;
 
 /**
- * A KV cache of 10 pages (16 tokens each; the embedded model has 3 layers × 2 KV heads): a request that
- * can never fit is refused with 400, and one that fills the cache while answering ends with "length".
+ * A KV cache of 10 pages (16 tokens each, 4,176 bytes with their metadata on the CPU backend; the embedded
+ * model has 3 layers × 2 KV heads): a request that can never fit is refused with 400, and one that fills the
+ * cache while answering ends with "length".
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = "dms.kv-cache.memory=40KB")
+        properties = "dms.kv-cache.memory=41760B")
 class KvCapacityTest {
 
     @LocalServerPort
     int port;
 
     @Autowired
-    ServingModel model;
+    Scheduler scheduler;
 
     private WebClient.ResponseSpec post(String content, int maxTokens) {
         return WebClient.create("http://127.0.0.1:" + port).post().uri("/v1/chat/completions")
@@ -34,7 +35,7 @@ class KvCapacityTest {
 
     @Test
     void aPromptLargerThanTheCacheIsABadRequestNotAServerError() {
-        assertThat(model.backend().cacheStatistics().pageCount()).isEqualTo(10);
+        assertThat(scheduler.cacheStatistics().pageCount()).isEqualTo(10);
         String body = post("one two three four five six seven eight nine ten eleven twelve thirteen", 5)
                 .onStatus(status -> status.value() == 400, response -> reactor.core.publisher.Mono.empty())
                 .toEntity(String.class).block().getBody();
@@ -45,6 +46,6 @@ class KvCapacityTest {
     void aSequenceThatFillsTheCacheEndsWithLength() {
         String body = post("hi", 200).bodyToMono(String.class).block();
         assertThat(body).contains("\"finish_reason\":\"length\"");
-        assertThat(model.backend().cacheStatistics().pagesInUse()).isZero();
+        assertThat(scheduler.cacheStatistics().pagesInUse()).isZero();
     }
 }

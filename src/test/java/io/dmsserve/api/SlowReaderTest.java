@@ -57,9 +57,9 @@ class SlowReaderTest {
             assertThat(scheduler.statistics().generatedTokens() - before).isGreaterThanOrEqualTo(3000);
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (model.backend().cacheStatistics().pagesInUse() > 0 && System.nanoTime() < deadline) {
+        while (scheduler.cacheStatistics().pagesInUse() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertThat(model.backend().cacheStatistics().pagesInUse()).isZero();
+        assertThat(scheduler.cacheStatistics().pagesInUse()).isZero();
     }
 }

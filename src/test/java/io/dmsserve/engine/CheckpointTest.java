@@ -1,5 +1,6 @@
 package io.dmsserve.engine;
 
+import io.dmsserve.dms.DmsSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

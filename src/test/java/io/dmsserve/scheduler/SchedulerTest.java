@@ -9,6 +9,7 @@ import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.sampling.SamplingParams;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,12 +60,21 @@ class SchedulerTest {
     }
 
     private static EvictionPolicy dms() {
-        return EvictionPolicies.create("dms", 0f, checkpoint.config());
+        return EvictionPolicies.create("dms", 0f, checkpoint.config().dms());
     }
 
     private static GenerationRequest greedy(int[] prompt, int maxTokens, GenerationListener listener) {
         return new GenerationRequest(prompt, maxTokens, SamplingParams.GREEDY, Set.of(), null, null, listener);
     }
+
+    /** A CPU backend with a pool of {@code pages} pages of 4 tokens, for up to 64 sequences. */
+    private static StepExecutor cpu(long pages) {
+        CpuBackend backend = new CpuBackend(checkpoint, 2);
+        return StepExecutor.allocate(backend, 4, pages * backend.kvBytesPerPage(4), 64);
+    }
+
+    /** Pages of 4 tokens in 32 MB of fp32 keys and values: more than any test here needs. */
+    private static final long PLENTY = 32L << 20 >> 11;
 
     private static SchedulerSettings settings(int stepTokens) {
         return new SchedulerSettings(64, 64, stepTokens, Duration.ofMinutes(1));
@@ -72,8 +82,8 @@ class SchedulerTest {
 
     @Test
     void aloneAndBatchedWithThirtyOneOthersGiveTheGoldenGreedyTokens() throws Exception {
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(48), dms())) {
+        try (StepExecutor backend = cpu(PLENTY);
+                Scheduler scheduler = new Scheduler(backend, settings(48), dms()).start()) {
             RecordingListener alone = new RecordingListener();
             scheduler.submit(greedy(goldenPrompts.get(0), 72, alone));
             assertEquals(FinishReason.LENGTH, alone.await());
@@ -95,7 +105,7 @@ class SchedulerTest {
                     assertArrayEquals(goldenGreedy.get(i), listeners.get(i).ids(), "golden case " + i + " batched");
                 }
             }
-            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(0, backend.statistics().pagesInUse());
         }
     }
 
@@ -104,11 +114,10 @@ class SchedulerTest {
     void preemptedSequencesAreRecomputedToTheSameTokens(String policyName) throws Exception {
         // A pool far too small for five long sequences at once: the youngest give their pages back.
         var config = checkpoint.config();
-        long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
         long pages = config.numLayers() * config.numKvHeads() * 16L;
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, pages * pageBytes, 2);
+        try (StepExecutor backend = cpu(pages);
                 Scheduler scheduler = new Scheduler(backend, settings(64), EvictionPolicies.create(policyName, 0,
-                        config))) {
+                        config.dms())).start()) {
             List<RecordingListener> listeners = new ArrayList<>();
             List<int[]> prompts = new ArrayList<>();
             Random random = new Random(9);
@@ -129,14 +138,14 @@ class SchedulerTest {
                 alone.await();
                 assertArrayEquals(alone.ids(), listeners.get(i).ids(), "sequence " + i + " after preemption");
             }
-            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(0, backend.statistics().pagesInUse());
         }
     }
 
     @Test
     void cancelledSequencesReturnTheirPages() throws Exception {
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+        try (StepExecutor backend = cpu(PLENTY);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms()).start()) {
             List<RecordingListener> listeners = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
                 RecordingListener listener = new RecordingListener(3 + i);
@@ -147,16 +156,16 @@ class SchedulerTest {
             for (RecordingListener listener : listeners) {
                 assertEquals(FinishReason.CANCELLED, listener.await());
             }
-            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(0, backend.statistics().pagesInUse());
             assertEquals(20, scheduler.statistics().cancelled());
         }
     }
 
     @Test
     void aFullQueueRefusesAtOnceAndStopTokensEndSequences() throws Exception {
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
+        try (StepExecutor backend = cpu(PLENTY);
                 Scheduler scheduler = new Scheduler(backend, new SchedulerSettings(2, 1, 64, Duration.ofMinutes(1)),
-                        dms())) {
+                        dms()).start()) {
             List<RecordingListener> accepted = new ArrayList<>();
             int refusals = 0;
             for (int i = 0; i < 20; i++) {
@@ -191,11 +200,10 @@ class SchedulerTest {
     @Test
     void deadlinesAndImpossibleRequestsEndClearly() throws Exception {
         var config = checkpoint.config();
-        long pageBytes = 2L * 4 * config.headDim() * Float.BYTES;
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, config.numLayers() * config.numKvHeads() * 2L
-                * pageBytes, 2); Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+        try (StepExecutor backend = cpu(config.numLayers() * config.numKvHeads() * 2L);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms()).start()) {
             // 12 pages of 4 tokens: a 40-token prompt can never fit, even its window: refused at once.
-            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+            KvCacheFullException refused = assertThrows(KvCacheFullException.class,
                     () -> scheduler.submit(greedy(goldenPrompts.get(3), 5, new RecordingListener())));
             assertTrue(refused.getMessage().contains("more than the 12 pages"), refused.getMessage());
             // A 5-token prompt fits, but its window of 17 tokens per head does not: once it has answered,
@@ -205,15 +213,15 @@ class SchedulerTest {
             assertEquals(FinishReason.LENGTH, full.await());
             assertTrue(full.ids().length > 0 && full.ids().length < 60, full.ids().length + " tokens");
             assertArrayEquals(java.util.Arrays.copyOf(goldenGreedy.get(0), full.ids().length), full.ids());
-            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(0, backend.statistics().pagesInUse());
         }
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+        try (StepExecutor backend = cpu(PLENTY);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms()).start()) {
             RecordingListener late = new RecordingListener();
             scheduler.submit(new GenerationRequest(goldenPrompts.get(0), 100_000, SamplingParams.GREEDY, Set.of(),
                     Duration.ofMillis(200), null, late));
             assertEquals(FinishReason.TIMEOUT, late.await());
-            assertEquals(0, backend.cacheStatistics().pagesInUse());
+            assertEquals(0, backend.statistics().pagesInUse());
             assertThrows(IllegalArgumentException.class, () -> scheduler.submit(greedy(new int[5000], 1,
                     new RecordingListener())));
         }
@@ -222,8 +230,8 @@ class SchedulerTest {
     /** A long prompt is prefilled in chunks between decode steps: the decoding sequence gets a token each step. */
     @Test
     void decodingGoesOnWhileALongPromptIsPrefilled() throws Exception {
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(16), dms())) {
+        try (StepExecutor backend = cpu(PLENTY);
+                Scheduler scheduler = new Scheduler(backend, settings(16), dms()).start()) {
             RecordingListener decoder = new RecordingListener();
             scheduler.submit(greedy(goldenPrompts.get(0), 400, decoder));
             while (decoder.ids().length < 5) {
@@ -251,8 +259,8 @@ class SchedulerTest {
 
     @Test
     void seededSamplingDoesNotDependOnTheBatch() throws Exception {
-        try (CpuBackend backend = new CpuBackend(checkpoint, 4, 32L << 20, 2);
-                Scheduler scheduler = new Scheduler(backend, settings(64), dms())) {
+        try (StepExecutor backend = cpu(PLENTY);
+                Scheduler scheduler = new Scheduler(backend, settings(64), dms()).start()) {
             SamplingParams seeded = new SamplingParams(0.9, 0.95, 40, 77L);
             RecordingListener alone = new RecordingListener();
             scheduler.submit(new GenerationRequest(goldenPrompts.get(1), 40, seeded, Set.of(), null, null, alone));

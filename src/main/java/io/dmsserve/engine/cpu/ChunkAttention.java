@@ -3,18 +3,18 @@ package io.dmsserve.engine.cpu;
 import io.dmsserve.dms.DmsRules;
 import io.dmsserve.engine.simd.FloatKernels;
 import io.dmsserve.engine.simd.Kernels;
-import io.dmsserve.kvcache.HeadCache;
-import io.dmsserve.kvcache.SequenceKv;
 
 /**
- * GQA attention of one sequence's chunk in one layer, with the DMS visibility mask: each query sees the
- * cached tokens of its KV head plus the chunk's own tokens up to itself, minus flagged tokens that are
- * more than w positions behind it (DESIGN.md §3, sparse prefill).
+ * GQA attention of one sequence's chunk in one layer, over its KV head's page table after the chunk's own
+ * keys and values were written: a query at position q sees slot k when k ≤ q and not (k is flagged and
+ * q − k > w) (DESIGN.md §3: the same mask serves decode and sparse prefill). Slots are visited in
+ * page-table order, so a sequence sums in the same order alone or batched.
  */
 final class ChunkAttention {
 
     private final int heads;
     private final int kvHeads;
+    private final int layers;
     private final int headDim;
     private final int group;
     private final float scale;
@@ -22,9 +22,10 @@ final class ChunkAttention {
     private final Parallel parallel;
     private final FloatKernels kernels = Kernels.get();
 
-    ChunkAttention(int heads, int kvHeads, int headDim, CpuKvStore store, Parallel parallel) {
+    ChunkAttention(int heads, int kvHeads, int layers, int headDim, CpuKvStore store, Parallel parallel) {
         this.heads = heads;
         this.kvHeads = kvHeads;
+        this.layers = layers;
         this.headDim = headDim;
         this.group = heads / kvHeads;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
@@ -34,59 +35,43 @@ final class ChunkAttention {
 
     /**
      * @param q (rows, heads · headDim) after norm and RoPE; this chunk is rows [rowStart, rowStart + length)
-     * @param k (rows, kvHeads · headDim)
-     * @param v (rows, kvHeads · headDim)
-     * @param chunkFlags (kvHeads, length) whether chunk token c is flagged (decided by chunk token c + 1)
+     * @param first position of the chunk's first token
+     * @param window the sequence's DMS window w
      * @param out (rows, heads · headDim) attention output of the chunk's rows
      */
-    void run(SequenceKv sequence, int layer, float[] q, float[] k, float[] v, int rowStart, int length,
-            boolean[][] chunkFlags, float[] out) {
-        int firstPosition = sequence.processed();
-        int window = sequence.policy().window();
+    void run(int row, int layer, float[] q, int rowStart, int length, int first, int window, float[] out) {
         parallel.forRange(heads, 1, (from, to) -> {
             for (int head = from; head < to; head++) {
-                int kvHead = head / group;
-                HeadCache cache = sequence.head(layer, kvHead);
-                int capacity = cache.slotCapacity();
-                float[] scores = new float[capacity + length]; // (visible keys)
-                int[] source = new int[capacity + length];     // physical slot, or −1 − chunk index
+                int table = (row * layers + layer) * kvHeads + head / group;
+                int entries = store.tableLength(table);
+                int pageSize = store.pageSize();
+                float[] scores = new float[entries * pageSize]; // (visible slots)
+                int[] source = new int[entries * pageSize];     // physical slot of each score
                 for (int c = 0; c < length; c++) {
-                    int query = firstPosition + c;
+                    int query = first + c;
                     int qOffset = (rowStart + c) * heads * headDim + head * headDim;
                     int count = 0;
-                    for (int slot = 0; slot < capacity; slot++) {
-                        int key = cache.position(slot);
-                        if (key < 0 || !DmsRules.visible(query, key, cache.flagged(slot), window)) {
+                    for (int e = 0; e < entries; e++) {
+                        int page = store.page(table, e);
+                        if (page < 0) {
                             continue;
                         }
-                        int physical = cache.physicalSlot(slot);
-                        scores[count] = kernels.dot(q, qOffset, store.keyPage(physical), store.offset(physical),
-                                headDim) * scale;
-                        source[count++] = physical;
-                    }
-                    for (int kc = 0; kc <= c; kc++) {
-                        if (!DmsRules.visible(query, firstPosition + kc, chunkFlags[kvHead][kc], window)) {
-                            continue;
+                        for (int slot = page * pageSize; slot < (page + 1) * pageSize; slot++) {
+                            int key = store.position(slot);
+                            if (key < 0 || !DmsRules.visible(query, key, store.flagged(slot), window)) {
+                                continue;
+                            }
+                            scores[count] = kernels.dot(q, qOffset, store.keyPage(slot), store.offset(slot), headDim)
+                                    * scale;
+                            source[count++] = slot;
                         }
-                        int kOffset = (rowStart + kc) * kvHeads * headDim + kvHead * headDim;
-                        scores[count] = kernels.dot(q, qOffset, k, kOffset, headDim) * scale;
-                        source[count++] = -1 - kc;
                     }
                     Ops.softmax(scores, count);
                     int outOffset = (rowStart + c) * heads * headDim + head * headDim;
                     java.util.Arrays.fill(out, outOffset, outOffset + headDim, 0f);
                     for (int i = 0; i < count; i++) {
-                        float weight = scores[i];
-                        float[] values;
-                        int vOffset;
-                        if (source[i] >= 0) {
-                            values = store.valuePage(source[i]);
-                            vOffset = store.offset(source[i]);
-                        } else {
-                            values = v;
-                            vOffset = (rowStart - 1 - source[i]) * kvHeads * headDim + kvHead * headDim;
-                        }
-                        kernels.axpy(weight, values, vOffset, out, outOffset, headDim);
+                        kernels.axpy(scores[i], store.valuePage(source[i]), store.offset(source[i]), out, outOffset,
+                                headDim);
                     }
                 }
             }

@@ -1,24 +1,31 @@
 package io.dmsserve.engine.cpu;
 
+import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.DmsRule;
 import io.dmsserve.dms.DmsRules;
-import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.ModelConfig;
-import io.dmsserve.engine.StepRequest;
-import io.dmsserve.engine.StepResult;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.Tensor;
-import io.dmsserve.kvcache.CacheStatistics;
-import io.dmsserve.kvcache.KvCache;
-import io.dmsserve.kvcache.SequenceKv;
+import io.dmsserve.kvcache.SlotReservation;
+import io.dmsserve.sampling.Sample;
+import io.dmsserve.sampling.Sampler;
+import io.dmsserve.sampling.TokenCounts;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
  * The reference backend: the Qwen3 forward pass with DMS in plain Java, fp32 arithmetic over the stored
- * dtype. Every other backend is checked against it.
+ * dtype, and the reference sampler. Every other backend is checked against it.
  */
 public final class CpuBackend implements Backend {
 
@@ -28,50 +35,48 @@ public final class CpuBackend implements Backend {
     private final int kvHeads;
     private final int headDim;
     private final int group;
+    private final int layerCount;
     private final float eps;
     private final Tensor embedding;    // (vocab, hidden)
     private final Tensor lmHead;       // (vocab, hidden); the embedding when tied
     private final float[] finalNorm;   // (hidden)
     private final LayerWeights[] layers;
     private final Rope rope;
-    private final KvCache cache;
-    private final CpuKvStore store;
     private final Parallel parallel;
     private final MatMul matMul;
-    private final ChunkAttention attention;
+    private CpuKvStore store;
+    private ChunkAttention attention;
+    private TokenCounts[] counts;      // (rows) penalties' view of each sequence, when it asks for penalties
 
-    /**
-     * @param pageSize tokens per KV page
-     * @param cacheBytes memory for keys and values; rounded down to whole pages
-     * @param threads worker threads for matrix products and attention
-     */
-    public CpuBackend(Checkpoint checkpoint, int pageSize, long cacheBytes, int threads) {
+    /** @param threads worker threads for matrix products and attention */
+    public CpuBackend(Checkpoint checkpoint, int threads) {
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
         this.kvHeads = config.numKvHeads();
         this.headDim = config.headDim();
         this.group = config.groupSize();
+        this.layerCount = config.numLayers();
         this.eps = (float) config.rmsNormEps();
         this.embedding = checkpoint.tensor("model.embed_tokens.weight");
         this.lmHead = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight")
                 ? embedding : checkpoint.tensor("lm_head.weight");
         this.finalNorm = LayerWeights.vector(checkpoint.tensor("model.norm.weight"));
-        this.layers = new LayerWeights[config.numLayers()];
+        this.layers = new LayerWeights[layerCount];
         for (int l = 0; l < layers.length; l++) {
             layers[l] = LayerWeights.load(checkpoint, l);
         }
         this.rope = new Rope(headDim, config.ropeTheta());
-        long pageCount = cacheBytes / CpuKvStore.bytesPerPage(pageSize, headDim);
-        if (pageCount < 1 || pageCount > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("KV cache of " + cacheBytes + " bytes gives " + pageCount
-                    + " pages of " + pageSize + " tokens; choose between one page and 2^31 pages");
-        }
-        this.cache = new KvCache(config.numLayers(), kvHeads, pageSize, (int) pageCount);
-        this.store = new CpuKvStore((int) pageCount, pageSize, headDim);
         this.parallel = new Parallel(threads);
         this.matMul = new MatMul(parallel);
-        this.attention = new ChunkAttention(heads, kvHeads, headDim, store, parallel);
+    }
+
+    /**
+     * Every reason this backend cannot serve a model: none, since it runs every configuration the loader
+     * accepts (ModelConfig and the checkpoint's tensors are validated at load).
+     */
+    public static List<String> problems(ModelConfig config) {
+        return List.of();
     }
 
     @Override
@@ -85,39 +90,25 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void open(long sequenceId, EvictionPolicy policy) {
-        cache.open(sequenceId, policy);
+    public long kvBytesPerPage(int pageSize) {
+        return CpuKvStore.bytesPerPage(pageSize, headDim);
+    }
+
+    /** The KV store lives on the Java heap: what the heap may still grow to. */
+    @Override
+    public long kvMemoryAvailable() {
+        Runtime runtime = Runtime.getRuntime();
+        return runtime.maxMemory() - (runtime.totalMemory() - runtime.freeMemory());
     }
 
     @Override
-    public int processed(long sequenceId) {
-        return cache.sequence(sequenceId).processed();
-    }
-
-    @Override
-    public int[][] liveCounts(long sequenceId) {
-        return cache.sequence(sequenceId).liveCounts();
-    }
-
-    @Override
-    public int pagesToStore(long sequenceId, int tokens) {
-        SequenceKv sequence = cache.find(sequenceId);
-        return sequence != null ? sequence.pagesToStore(tokens) : cache.pagesForNewSequence(tokens);
-    }
-
-    @Override
-    public int freePages() {
-        return cache.freePages();
-    }
-
-    @Override
-    public void release(long sequenceId) {
-        cache.release(sequenceId);
-    }
-
-    @Override
-    public CacheStatistics cacheStatistics() {
-        return cache.statistics();
+    public void allocateKv(KvGeometry geometry) {
+        if (store != null) {
+            throw new IllegalStateException("the KV store is already allocated");
+        }
+        this.store = new CpuKvStore(geometry, layerCount, kvHeads, headDim);
+        this.attention = new ChunkAttention(heads, kvHeads, layerCount, headDim, store, parallel);
+        this.counts = new TokenCounts[geometry.rows()];
     }
 
     @Override
@@ -126,8 +117,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public List<StepResult> step(List<StepRequest> requests) {
-        Batch batch = layout(requests);
+    public StepOutput step(StepPlan plan) {
+        if (store == null) {
+            throw new IllegalStateException("allocateKv must come before the first step");
+        }
+        store.apply(plan.pageTables());
+        Batch batch = layout(plan);
         int n = batch.tokens;
         float[] x = new float[n * hidden];                    // (n, hidden) residual stream
         for (int i = 0; i < n; i++) {
@@ -141,17 +136,20 @@ public final class CpuBackend implements Backend {
         float[] o = new float[n * hidden];                    // (n, hidden)
         float[] gate = new float[n * config.intermediateSize()]; // (n, intermediate)
         float[] up = new float[n * config.intermediateSize()];   // (n, intermediate)
-        boolean[][] flags = new boolean[n][kvHeads];          // (n, kvHeads) decision made at token i
+        byte[] decisions = new byte[n * layerCount * kvHeads];   // (n, layers, kvHeads) decision made at token i
 
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = layers[l];
-            Ops.rmsNorm(x, xb, w.inputNorm(), n, hidden, eps);
+            Ops.rmsNorm(x, xb, w.attnNorm(), n, hidden, eps);
             matMul.apply(xb, n, w.wq(), q);
             matMul.apply(xb, n, w.wk(), k);
             matMul.apply(xb, n, w.wv(), v);
             Ops.rmsNorm(q, q, w.qNorm(), n * heads, headDim, eps);
             Ops.rmsNorm(k, k, w.kNorm(), n * kvHeads, headDim, eps);
-            decide(batch, q, flags);
+            if (config.isDms()) {
+                decide(batch, l, q, decisions);
+                zeroDecisionChannel(q, n);
+            }
             for (int i = 0; i < n; i++) {
                 for (int h = 0; h < heads; h++) {
                     rope.rotate(q, (i * heads + h) * headDim, batch.positions[i]);
@@ -164,53 +162,49 @@ public final class CpuBackend implements Backend {
                 zeroDecisionChannel(q, n);
             }
             for (int r = 0; r < batch.size(); r++) {
-                attendAndStore(batch, r, l, q, k, v, flags, att);
+                writeKv(batch, r, l, k, v, decisions);
+            }
+            for (int r = 0; r < batch.size(); r++) {
+                SequenceStep s = batch.steps.get(r);
+                attention.run(s.kv().row(), l, q, batch.rowStarts[r], s.length(), s.first(), s.rule().window(), att);
             }
             matMul.apply(att, n, w.wo(), o);
             Ops.addInPlace(x, o, n * hidden);
 
-            Ops.rmsNorm(x, xb, w.postNorm(), n, hidden, eps);
-            matMul.apply(xb, n, w.gate(), gate);
-            matMul.apply(xb, n, w.up(), up);
+            Ops.rmsNorm(x, xb, w.ffnNorm(), n, hidden, eps);
+            matMul.apply(xb, n, w.w1(), gate);
+            matMul.apply(xb, n, w.w3(), up);
             Ops.swiglu(gate, up, n * config.intermediateSize());
-            matMul.apply(gate, n, w.down(), o);
+            matMul.apply(gate, n, w.w2(), o);
             Ops.addInPlace(x, o, n * hidden);
         }
-        List<StepResult> results = new ArrayList<>(batch.size());
+        List<SequenceOutput> outputs = new ArrayList<>(batch.size());
         for (int r = 0; r < batch.size(); r++) {
-            StepRequest request = batch.requests.get(r);
-            results.add(new StepResult(request.sequenceId(), logits(batch, r, x),
-                    request.captureDecisions() ? batch.flagged[r] : null));
+            outputs.add(output(batch, r, x, decisions));
         }
-        // Only now: attention and the cache update read processed() as the chunk's first position.
-        for (int r = 0; r < batch.size(); r++) {
-            batch.sequences.get(r).advance(batch.lengths[r]);
-        }
-        return results;
+        return new StepOutput(outputs);
     }
 
     /**
-     * DMS decisions (DESIGN.md §3 steps 1–4): from q after q_norm and before RoPE, the last channel of each
-     * group's first query head, scaled and offset; then that channel is zeroed, whatever the policy.
+     * DMS decisions (DESIGN.md §3 steps 1–3): from q after q_norm and before RoPE, the last channel of each
+     * group's first query head, scaled and offset, against the sequence's threshold for this layer.
      */
-    private void decide(Batch batch, float[] q, boolean[][] flags) {
-        if (!config.isDms()) {
-            return;
-        }
+    private void decide(Batch batch, int layer, float[] q, byte[] decisions) {
         double alphaScale = config.dms().alphaScale();
         double alphaOffset = config.dms().initialAlphaOffset();
         for (int r = 0; r < batch.size(); r++) {
-            EvictionPolicy policy = batch.decisionPolicies.get(r);
-            for (int i = batch.rowStarts[r]; i < batch.rowStarts[r] + batch.lengths[r]; i++) {
+            DmsRule rule = batch.steps.get(r).rule();
+            for (int i = batch.rowStarts[r]; i < batch.rowStarts[r] + batch.steps.get(r).length(); i++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int channel = (i * heads + h * group) * headDim + headDim - 1;
-                    flags[i][h] = policy.flags(DmsRules.decisionLogit(q[channel], alphaScale, alphaOffset));
+                    float logit = DmsRules.decisionLogit(q[channel], alphaScale, alphaOffset);
+                    decisions[(i * layerCount + layer) * kvHeads + h] = (byte) (rule.flags(layer, logit) ? 1 : 0);
                 }
             }
         }
-        zeroDecisionChannel(q, batch.tokens);
     }
 
+    /** DESIGN.md §3 step 4: the borrowed channel is zeroed before and after RoPE, whatever the policy. */
     private void zeroDecisionChannel(float[] q, int n) {
         for (int i = 0; i < n; i++) {
             for (int h = 0; h < kvHeads; h++) {
@@ -220,75 +214,77 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Attention of request r's chunk in layer l, then the cache update: evict what fell out of the window,
-     * store the chunk's surviving tokens (flagged tokens already out of the window are never stored).
+     * Keys and values of sequence r's tokens into their reserved slots, and each decision into the flag of
+     * the token it judges: token c's flag comes from token c + 1's decision, the previous step's last
+     * token's from this chunk's first.
      */
-    private void attendAndStore(Batch batch, int r, int layer, float[] q, float[] k, float[] v, boolean[][] flags,
-            float[] att) {
-        SequenceKv sequence = batch.sequences.get(r);
+    private void writeKv(Batch batch, int r, int layer, float[] k, float[] v, byte[] decisions) {
+        SequenceStep s = batch.steps.get(r);
+        SlotReservation kv = s.kv();
         int rowStart = batch.rowStarts[r];
-        int length = batch.lengths[r];
-        int first = sequence.processed();
-        boolean[][] chunkFlags = new boolean[kvHeads][length]; // (kvHeads, length)
         for (int h = 0; h < kvHeads; h++) {
-            for (int c = 0; c + 1 < length; c++) {
-                chunkFlags[h][c] = flags[rowStart + c + 1][h];
+            for (int c = 0; c < s.length(); c++) {
+                int offset = ((rowStart + c) * kvHeads + h) * headDim;
+                store.write(kv.slot(layer, h, kvHeads, c), s.first() + c, k, offset, v, offset);
             }
-            if (first > 0 && flags[rowStart][h]) {
-                sequence.head(layer, h).flag(first - 1);
+            for (int c = 1; c < s.length(); c++) {
+                store.flag(kv.slot(layer, h, kvHeads, c - 1), decisions[((rowStart + c) * layerCount + layer)
+                        * kvHeads + h] != 0);
             }
-        }
-        recordFlags(batch, r, layer, first, flags, chunkFlags);
-        attention.run(sequence, layer, q, k, v, rowStart, length, chunkFlags, att);
-
-        for (int h = 0; h < kvHeads; h++) {
-            int[] slots = sequence.head(layer, h).commit(first, chunkFlags[h], sequence.policy().window());
-            for (int c = 0; c < length; c++) {
-                if (slots[c] >= 0) {
-                    int offset = ((rowStart + c) * kvHeads + h) * headDim;
-                    store.write(slots[c], k, offset, v, offset);
-                }
+            int previous = kv.previousSlots()[layer * kvHeads + h];
+            if (previous >= 0) {
+                store.flag(previous, decisions[(rowStart * layerCount + layer) * kvHeads + h] != 0);
             }
         }
     }
 
-    private void recordFlags(Batch batch, int r, int layer, int first, boolean[][] flags, boolean[][] chunkFlags) {
-        if (batch.flagged == null || !batch.requests.get(r).captureDecisions()) {
-            return;
+    /** Final norm and lm_head for the rows that need logits, then the sampler. */
+    private SequenceOutput output(Batch batch, int r, float[] x, byte[] decisions) {
+        SequenceStep s = batch.steps.get(r);
+        int length = s.length();
+        TokenCounts seen = countTokens(s);
+        Decisions decided = config.isDms() ? new Decisions(length, layerCount, kvHeads, decisions, batch.rowStarts[r])
+                : Decisions.none(length, layerCount, kvHeads);
+        if (!s.samples() && s.logits() == LogitsRequest.NONE) {
+            return new SequenceOutput(s.sequenceId(), -1, null, decided, null);
         }
-        int length = batch.lengths[r];
-        for (int h = 0; h < kvHeads; h++) {
-            int[] positions = new int[length];
-            int count = 0;
-            if (first > 0 && flags[batch.rowStarts[r]][h]) {
-                positions[count++] = first - 1;
-            }
-            for (int c = 0; c + 1 < length; c++) {
-                if (chunkFlags[h][c]) {
-                    positions[count++] = first + c;
-                }
-            }
-            batch.flagged[r][layer][h] = java.util.Arrays.copyOf(positions, count);
-        }
-    }
-
-    /** Final norm and lm_head for the rows whose logits were asked for. */
-    private float[][] logits(Batch batch, int r, float[] x) {
-        StepRequest request = batch.requests.get(r);
-        int length = batch.lengths[r];
-        int firstRow = request.allLogits() ? batch.rowStarts[r] : batch.rowStarts[r] + length - 1;
-        int rows = batch.rowStarts[r] + length - firstRow;
+        int rows = s.logits() == LogitsRequest.ALL ? length : 1;
+        int firstRow = batch.rowStarts[r] + length - rows;
         float[] normed = new float[rows * hidden];                 // (rows, hidden)
         for (int i = 0; i < rows; i++) {
             Ops.rmsNorm(x, (firstRow + i) * hidden, normed, i * hidden, finalNorm, hidden, eps);
         }
-        float[] flat = new float[rows * config.vocabSize()];      // (rows, vocab)
+        int vocab = config.vocabSize();
+        float[] flat = new float[rows * vocab];                    // (rows, vocab)
         matMul.apply(normed, rows, lmHead, flat);
-        float[][] out = new float[rows][];
-        for (int i = 0; i < rows; i++) {
-            out[i] = java.util.Arrays.copyOfRange(flat, i * config.vocabSize(), (i + 1) * config.vocabSize());
+        float[] last = Arrays.copyOfRange(flat, (rows - 1) * vocab, rows * vocab);
+        Sample sample = s.samples()
+                ? Sampler.sample(last, s.sampling(), seen, s.allowedTokens(), s.seed(), s.drawIndex()) : null;
+        float[][] logits = null;
+        if (s.logits() != LogitsRequest.NONE) {
+            logits = new float[rows][];
+            for (int i = 0; i < rows; i++) {
+                logits[i] = i == rows - 1 ? last : Arrays.copyOfRange(flat, i * vocab, (i + 1) * vocab);
+            }
         }
-        return out;
+        return new SequenceOutput(s.sequenceId(), sample == null ? -1 : sample.token(),
+                sample == null ? null : sample.logprobs(), decided, logits);
+    }
+
+    /** The penalties' token counts of the sequence in this row, fed with this step's tokens. */
+    private TokenCounts countTokens(SequenceStep s) {
+        int row = s.kv().row();
+        if (!s.sampling().penalized()) {
+            counts[row] = null;
+            return null;
+        }
+        if (s.first() == 0 || counts[row] == null) {
+            counts[row] = new TokenCounts();
+        }
+        for (int c = 0; c < s.length(); c++) {
+            counts[row].add(s.tokens()[c], s.first() + c, s.promptLength());
+        }
+        return counts[row];
     }
 
     private int checkToken(int token) {
@@ -299,54 +295,43 @@ public final class CpuBackend implements Backend {
         return token;
     }
 
-    private Batch layout(List<StepRequest> requests) {
-        Batch batch = new Batch(requests, layers.length, kvHeads);
+    private Batch layout(StepPlan plan) {
+        Batch batch = new Batch(plan);
         Set<Long> seen = new HashSet<>();
         int row = 0;
-        for (int r = 0; r < requests.size(); r++) {
-            StepRequest request = requests.get(r);
-            if (!seen.add(request.sequenceId())) {
-                throw new IllegalArgumentException("sequence " + request.sequenceId() + " appears twice in one step");
+        for (int r = 0; r < batch.size(); r++) {
+            SequenceStep s = plan.sequences().get(r);
+            if (!seen.add(s.sequenceId())) {
+                throw new IllegalArgumentException("sequence " + s.sequenceId() + " appears twice in one step");
             }
-            SequenceKv sequence = cache.sequence(request.sequenceId());
-            batch.sequences.add(sequence);
-            batch.decisionPolicies.add(sequence.policy().frozen());
             batch.rowStarts[r] = row;
-            batch.lengths[r] = request.tokens().length;
-            for (int c = 0; c < request.tokens().length; c++) {
-                batch.tokenIds[row + c] = request.tokens()[c];
-                batch.positions[row + c] = sequence.processed() + c;
+            for (int c = 0; c < s.length(); c++) {
+                batch.tokenIds[row + c] = s.tokens()[c];
+                batch.positions[row + c] = s.first() + c;
             }
-            row += request.tokens().length;
+            row += s.length();
         }
         return batch;
     }
 
-    /** The rows of one step: request r owns rows [rowStarts[r], rowStarts[r] + lengths[r]). */
+    /** The rows of one step: sequence r owns rows [rowStarts[r], rowStarts[r] + length). */
     private static final class Batch {
-        final List<StepRequest> requests;
-        final List<SequenceKv> sequences = new ArrayList<>();
-        final List<EvictionPolicy> decisionPolicies = new ArrayList<>(); // fixed for the whole step
+        final List<SequenceStep> steps;
         final int[] rowStarts;
-        final int[] lengths;
         final int tokens;
         final int[] tokenIds;
         final int[] positions;
-        final int[][][][] flagged; // (request, layer, kvHead, positions) or null
 
-        Batch(List<StepRequest> requests, int layers, int kvHeads) {
-            this.requests = requests;
-            this.rowStarts = new int[requests.size()];
-            this.lengths = new int[requests.size()];
-            this.tokens = requests.stream().mapToInt(request -> request.tokens().length).sum();
+        Batch(StepPlan plan) {
+            this.steps = plan.sequences();
+            this.rowStarts = new int[steps.size()];
+            this.tokens = plan.tokens();
             this.tokenIds = new int[tokens];
             this.positions = new int[tokens];
-            boolean capture = requests.stream().anyMatch(StepRequest::captureDecisions);
-            this.flagged = capture ? new int[requests.size()][layers][kvHeads][] : null;
         }
 
         int size() {
-            return requests.size();
+            return steps.size();
         }
     }
 }

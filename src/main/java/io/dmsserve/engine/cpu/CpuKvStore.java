@@ -1,43 +1,111 @@
 package io.dmsserve.engine.cpu;
 
+import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.kvcache.PageTableDelta;
+import java.util.Arrays;
+
 /**
- * Keys and values of the page pool in Java memory: physical slot s of page p = s / pageSize holds one
- * head's key and value vectors. Allocated whole at start, so the pool's size is its real footprint.
+ * What a device keeps of the KV cache, in Java memory: keys and values of every physical slot (slot s of
+ * page s / pageSize), each slot's metadata (token position, −1 when empty; whether the next token's
+ * decision flagged it), and a copy of the page tables kept current by each step's delta. The DMS rule is
+ * applied from this metadata alone (DESIGN.md §3 step 6), as the CUDA kernels do. Allocated whole at
+ * start, so the pool's size is its real footprint.
  */
 final class CpuKvStore {
 
+    private static final int EMPTY = -1;
+
     private final int pageSize;
     private final int headDim;
-    private final float[][] keys;   // (pages, pageSize * headDim)
-    private final float[][] values; // (pages, pageSize * headDim)
+    private final float[][] keys;        // (pages, pageSize * headDim)
+    private final float[][] values;      // (pages, pageSize * headDim)
+    private final int[] slotPosition;    // (pages * pageSize)
+    private final boolean[] slotFlagged; // (pages * pageSize)
+    private final int[][] tables;        // (rows * layers * kvHeads) -> (entries) page id or −1; grown on demand
+    private final int[] tableLength;     // (rows * layers * kvHeads)
 
-    CpuKvStore(int pageCount, int pageSize, int headDim) {
-        this.pageSize = pageSize;
+    CpuKvStore(KvGeometry geometry, int layers, int kvHeads, int headDim) {
+        this.pageSize = geometry.pageSize();
         this.headDim = headDim;
-        this.keys = new float[pageCount][pageSize * headDim];
-        this.values = new float[pageCount][pageSize * headDim];
+        this.keys = new float[geometry.pageCount()][pageSize * headDim];
+        this.values = new float[geometry.pageCount()][pageSize * headDim];
+        this.slotPosition = new int[Math.toIntExact(geometry.slots())];
+        this.slotFlagged = new boolean[slotPosition.length];
+        Arrays.fill(slotPosition, EMPTY);
+        this.tables = new int[geometry.rows() * layers * kvHeads][0];
+        this.tableLength = new int[tables.length];
     }
 
+    /** Keys, values and metadata of one page, in bytes. */
     static long bytesPerPage(int pageSize, int headDim) {
-        return 2L * pageSize * headDim * Float.BYTES;
+        return 2L * pageSize * headDim * Float.BYTES + pageSize * (Integer.BYTES + 1L);
     }
 
-    float[] keyPage(int physicalSlot) {
-        return keys[physicalSlot / pageSize];
+    /** Applies a step's page-table changes (entries are distinct: order does not matter). */
+    void apply(PageTableDelta delta) {
+        for (int page : delta.freshPages()) {
+            Arrays.fill(slotPosition, page * pageSize, (page + 1) * pageSize, EMPTY);
+            Arrays.fill(slotFlagged, page * pageSize, (page + 1) * pageSize, false);
+        }
+        int[] writes = delta.pageWrites();
+        for (int i = 0; i < writes.length; i += 3) {
+            int[] table = tables[writes[i]];
+            if (writes[i + 1] >= table.length) {
+                table = Arrays.copyOf(table, Math.max(writes[i + 1] + 1, table.length * 2));
+                tables[writes[i]] = table;
+            }
+            table[writes[i + 1]] = writes[i + 2];
+        }
+        int[] lengths = delta.lengthWrites();
+        for (int i = 0; i < lengths.length; i += 2) {
+            tableLength[lengths[i]] = lengths[i + 1];
+        }
     }
 
-    float[] valuePage(int physicalSlot) {
-        return values[physicalSlot / pageSize];
+    int tableLength(int table) {
+        return tableLength[table];
     }
 
-    int offset(int physicalSlot) {
-        return (physicalSlot % pageSize) * headDim;
+    /** Page of an entry of a table, −1 for a hole. */
+    int page(int table, int entry) {
+        return tables[table][entry];
     }
 
-    void write(int physicalSlot, float[] key, int keyOffset, float[] value, int valueOffset) {
-        int page = physicalSlot / pageSize;
-        int offset = offset(physicalSlot);
+    int pageSize() {
+        return pageSize;
+    }
+
+    int position(int slot) {
+        return slotPosition[slot];
+    }
+
+    boolean flagged(int slot) {
+        return slotFlagged[slot];
+    }
+
+    void flag(int slot, boolean flagged) {
+        slotFlagged[slot] = flagged;
+    }
+
+    float[] keyPage(int slot) {
+        return keys[slot / pageSize];
+    }
+
+    float[] valuePage(int slot) {
+        return values[slot / pageSize];
+    }
+
+    int offset(int slot) {
+        return (slot % pageSize) * headDim;
+    }
+
+    /** Stores a token's key and value; its flag stays false until the next token's decision. */
+    void write(int slot, int position, float[] key, int keyOffset, float[] value, int valueOffset) {
+        int page = slot / pageSize;
+        int offset = offset(slot);
         System.arraycopy(key, keyOffset, keys[page], offset, headDim);
         System.arraycopy(value, valueOffset, values[page], offset, headDim);
+        slotPosition[slot] = position;
+        slotFlagged[slot] = false;
     }
 }

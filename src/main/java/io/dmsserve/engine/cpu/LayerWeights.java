@@ -3,19 +3,23 @@ package io.dmsserve.engine.cpu;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.Tensor;
 
-/** One decoder layer's weights: projections stay memory-mapped, the small norm vectors are read once. */
+/**
+ * One decoder layer's weights: projections stay memory-mapped, the small norm vectors are read once. Names as
+ * in llama2.c and our CUDA kernels: wq wk wv wo for attention, w1 (gate_proj) w2 (down_proj) w3 (up_proj) for
+ * the SwiGLU feed-forward.
+ */
 record LayerWeights(
-        float[] inputNorm,     // (hidden)
+        float[] attnNorm,      // (hidden)              input_layernorm
         Tensor wq,             // (heads * headDim, hidden)
         Tensor wk,             // (kvHeads * headDim, hidden)
         Tensor wv,             // (kvHeads * headDim, hidden)
         float[] qNorm,         // (headDim)
         float[] kNorm,         // (headDim)
         Tensor wo,             // (hidden, heads * headDim)
-        float[] postNorm,      // (hidden)
-        Tensor gate,           // (intermediate, hidden)
-        Tensor up,             // (intermediate, hidden)
-        Tensor down) {         // (hidden, intermediate)
+        float[] ffnNorm,       // (hidden)              post_attention_layernorm
+        Tensor w1,             // (intermediate, hidden) gate_proj
+        Tensor w3,             // (intermediate, hidden) up_proj
+        Tensor w2) {           // (hidden, intermediate) down_proj
 
     static LayerWeights load(Checkpoint checkpoint, int layer) {
         String p = "model.layers." + layer + ".";

@@ -14,8 +14,9 @@ import java.lang.management.ManagementFactory;
  * <p>Choosing the vector kernels also warms them up (see {@link VectorKernels#warmUp}): the first
  * {@link #get()} then takes about a second of CPU time, and later calls run compiled code.
  *
- * <p>System properties: {@value #PROPERTY} overrides the choice: {@code auto} (the default),
- * {@code scalar}, or {@code vector} (an error where the vector kernels cannot be used);
+ * <p>The choice: {@code auto} (the default), {@code scalar}, or {@code vector} (an error where the vector
+ * kernels cannot be used), set by the service's {@code dms.cpu.kernels} property through {@link #configure}
+ * before the first use, else read from the system property of the same name (command-line tools, tests);
  * {@value #WARM_UP_PROPERTY} sets the warm-up calls per kernel (default {@value #WARM_UP_CALLS}, 0 for none).
  */
 public final class Kernels {
@@ -29,6 +30,8 @@ public final class Kernels {
     static final int WARM_UP_CALLS = 20000;
 
     private static final FloatKernels SCALAR = new ScalarKernels();
+    private static volatile String configured;
+    private static volatile boolean chosen; // set when Holder initializes; Holder itself must not be touched early
 
     private Kernels() {
     }
@@ -42,6 +45,24 @@ public final class Kernels {
     public static FloatKernels get() {
         Holder.check();
         return Holder.KERNELS;
+    }
+
+    /**
+     * Sets the choice ({@code auto}, {@code scalar}, {@code vector}) before the kernels are first used.
+     *
+     * @throws IllegalStateException when the kernels are already in use with another choice
+     */
+    public static synchronized void configure(String choice) {
+        if (chosen && !choice.equalsIgnoreCase(requested())) {
+            throw new IllegalStateException(PROPERTY + "=" + choice + " comes after the kernels were chosen as "
+                    + requested());
+        }
+        configured = choice.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static String requested() {
+        String choice = configured != null ? configured : System.getProperty(PROPERTY);
+        return choice == null ? "auto" : choice;
     }
 
     /** The active implementation, for the service to log: "scalar" or "vector-512", say. */
@@ -167,7 +188,8 @@ public final class Kernels {
             FloatKernels kernels = null;
             IllegalArgumentException error = null;
             try {
-                kernels = select(System.getProperty(PROPERTY), vectorModulePresent(), optimizingJit());
+                chosen = true;
+                kernels = select(requested(), vectorModulePresent(), optimizingJit());
                 warmUp(kernels, Integer.getInteger(WARM_UP_PROPERTY, WARM_UP_CALLS));
             } catch (IllegalArgumentException e) {
                 error = e;

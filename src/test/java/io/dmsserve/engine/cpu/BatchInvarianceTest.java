@@ -6,11 +6,12 @@ import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.DType;
+import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.SafetensorsWriter;
-import io.dmsserve.engine.StepRequest;
-import io.dmsserve.engine.StepResult;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.simd.Kernels;
-import io.dmsserve.sampling.Greedy;
+import io.dmsserve.scheduler.StepExecutor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,38 +78,47 @@ class BatchInvarianceTest {
         return (float) ((random.nextDouble() + random.nextDouble() + random.nextDouble() - 1.5) * 2 * scale);
     }
 
+    private static StepExecutor executor(Checkpoint checkpoint) {
+        return StepExecutor.allocate(new CpuBackend(checkpoint, 2), 4, 8L << 20, 8);
+    }
+
+    private static StepExecutor.Work work(long id, int[] tokens, LogitsRequest logits) {
+        return StepExecutor.Work.greedy(id, tokens, true, logits);
+    }
+
     @Test
     void aloneAndBatchedGiveBitIdenticalLogits() throws Exception {
         try (Checkpoint checkpoint = randomCheckpoint();
-                CpuBackend alone = new CpuBackend(checkpoint, 4, 8L << 20, 2);
-                CpuBackend crowd = new CpuBackend(checkpoint, 4, 8L << 20, 2)) {
-            EvictionPolicy policy = EvictionPolicies.create("dms", 0f, checkpoint.config());
+                StepExecutor alone = executor(checkpoint);
+                StepExecutor crowd = executor(checkpoint)) {
+            EvictionPolicy policy = EvictionPolicies.create("dms", 0f, checkpoint.config().dms());
             Random random = new Random(4);
             int[] prompt = random.ints(13, 0, VOCAB).toArray();
             alone.open(1, policy);
             crowd.open(1, policy);
-            List<StepRequest> batch = new ArrayList<>(List.of(new StepRequest(1, prompt, true, false)));
+            List<StepExecutor.Work> batch = new ArrayList<>(List.of(work(1, prompt, LogitsRequest.ALL)));
             for (int s = 2; s <= 6; s++) {
                 crowd.open(s, policy);
-                batch.add(new StepRequest(s, random.ints(3 + s, 0, VOCAB).toArray(), true, false));
+                batch.add(work(s, random.ints(3 + s, 0, VOCAB).toArray(), LogitsRequest.ALL));
             }
-            StepResult single = alone.step(List.of(new StepRequest(1, prompt, true, false))).get(0);
-            List<StepResult> batched = crowd.step(batch);
+            SequenceOutput single = alone.run(List.of(work(1, prompt, LogitsRequest.ALL))).get(0);
+            StepOutput batched = crowd.run(batch);
             assertThat(batched.get(0).logits()).as("prefill with %s kernels", Kernels.name())
                     .isDeepEqualTo(single.logits());
-            int[] next = batched.stream().mapToInt(r -> Greedy.argmax(r.lastLogits())).toArray();
-            int token = Greedy.argmax(single.lastLogits());
+            int token = single.token();
+            int[] next = batched.sequences().stream().mapToInt(SequenceOutput::token).toArray();
             for (int step = 0; step < 12; step++) {
-                StepResult one = alone.step(List.of(StepRequest.lastLogits(1, token))).get(0);
-                List<StepRequest> decode = new ArrayList<>();
+                SequenceOutput one = alone.run(List.of(work(1, new int[] {token}, LogitsRequest.LAST))).get(0);
+                List<StepExecutor.Work> decode = new ArrayList<>();
                 for (int s = 1; s <= 6; s++) {
-                    decode.add(StepRequest.lastLogits(s, s == 1 ? token : next[s - 1]));
+                    decode.add(work(s, new int[] {s == 1 ? token : next[s - 1]}, LogitsRequest.LAST));
                 }
-                List<StepResult> many = crowd.step(decode);
-                assertThat(many.get(0).lastLogits()).as("decode step %d with %s kernels", step, Kernels.name())
-                        .isEqualTo(one.lastLogits());
-                token = Greedy.argmax(one.lastLogits());
-                next = many.stream().mapToInt(r -> Greedy.argmax(r.lastLogits())).toArray();
+                StepOutput many = crowd.run(decode);
+                assertThat(many.get(0).logits()[0]).as("decode step %d with %s kernels", step, Kernels.name())
+                        .isEqualTo(one.logits()[0]);
+                assertThat(many.get(0).token()).isEqualTo(one.token());
+                token = one.token();
+                next = many.sequences().stream().mapToInt(SequenceOutput::token).toArray();
             }
         }
     }

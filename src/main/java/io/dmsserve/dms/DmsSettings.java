@@ -1,4 +1,4 @@
-package io.dmsserve.engine;
+package io.dmsserve.dms;
 
 /**
  * The DMS fields of a Qwen3-DMS config.json, under their JSON names in messages.

@@ -1,7 +1,10 @@
-package io.dmsserve.engine;
+package io.dmsserve.scheduler;
 
+import io.dmsserve.dms.Decisions;
 import io.dmsserve.dms.EvictionPolicy;
-import io.dmsserve.sampling.Greedy;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.ModelConfig;
+import io.dmsserve.engine.SequenceOutput;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -29,7 +32,7 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
      * @param prefillChunk tokens per prefill step; 0 or less processes the prompt in one step
      * @param allPromptLogits keep the logits of every prompt position (else the last only)
      */
-    public static GreedyTrace run(Backend backend, EvictionPolicy policy, int[] prompt, int maxNewTokens,
+    public static GreedyTrace run(StepExecutor executor, EvictionPolicy policy, int[] prompt, int maxNewTokens,
             int prefillChunk, boolean allPromptLogits) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt needs at least one token");
@@ -37,34 +40,41 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
         if (maxNewTokens < 1) {
             throw new IllegalArgumentException("max new tokens must be at least 1, got " + maxNewTokens);
         }
-        ModelConfig config = backend.config();
+        ModelConfig config = executor.backend().config();
         List<List<Integer>> flagged = new ArrayList<>();
         for (int i = 0; i < config.numLayers() * config.numKvHeads(); i++) {
             flagged.add(new ArrayList<>());
         }
         long id = SEQUENCE_IDS.incrementAndGet();
-        backend.open(id, policy);
+        executor.open(id, policy);
         try {
             int chunk = prefillChunk <= 0 ? prompt.length : prefillChunk;
             List<float[]> logits = new ArrayList<>();
+            int position = 0;
+            int token = -1;
             for (int start = 0; start < prompt.length; start += chunk) {
                 int[] tokens = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
-                StepResult result = backend.step(List.of(new StepRequest(id, tokens, allPromptLogits, true))).get(0);
-                collect(result, flagged, config);
-                logits.addAll(Arrays.asList(result.logits()));
+                boolean last = start + chunk >= prompt.length;
+                SequenceOutput out = step(executor, id, tokens, last,
+                        allPromptLogits ? LogitsRequest.ALL : last ? LogitsRequest.LAST : LogitsRequest.NONE);
+                collect(out.decisions(), position, flagged, config);
+                position += tokens.length;
+                if (out.logits() != null) {
+                    logits.addAll(Arrays.asList(out.logits()));
+                }
+                token = out.token();
             }
             float[][] promptLogits = allPromptLogits ? logits.toArray(float[][]::new)
                     : new float[][] {logits.get(logits.size() - 1)};
             int[] greedy = new int[maxNewTokens];
-            greedy[0] = Greedy.argmax(logits.get(logits.size() - 1));
+            greedy[0] = token;
             for (int i = 1; i < maxNewTokens; i++) {
-                StepResult result = backend.step(List.of(new StepRequest(id, new int[] {greedy[i - 1]}, false, true)))
-                        .get(0);
-                collect(result, flagged, config);
-                greedy[i] = Greedy.argmax(result.lastLogits());
+                SequenceOutput out = step(executor, id, new int[] {greedy[i - 1]}, true, LogitsRequest.NONE);
+                collect(out.decisions(), position++, flagged, config);
+                greedy[i] = out.token();
             }
-            int processed = backend.processed(id);
-            int[][] live = backend.liveCounts(id);
+            int processed = executor.cache().sequence(id).processed();
+            int[][] live = executor.cache().sequence(id).liveCounts();
             long[] evicted = new long[config.numLayers()];
             int[][][] decisions = new int[config.numLayers()][config.numKvHeads()][];
             for (int l = 0; l < config.numLayers(); l++) {
@@ -72,19 +82,24 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
                     // Only eviction removes a processed token from a head.
                     evicted[l] += processed - live[l][h];
                     decisions[l][h] = flagged.get(l * config.numKvHeads() + h).stream()
-                            .mapToInt(Integer::intValue).sorted().toArray();
+                            .mapToInt(Integer::intValue).toArray();
                 }
             }
             return new GreedyTrace(greedy, promptLogits, decisions, live, evicted, processed);
         } finally {
-            backend.release(id);
+            executor.release(id);
         }
     }
 
-    private static void collect(StepResult result, List<List<Integer>> flagged, ModelConfig config) {
+    private static SequenceOutput step(StepExecutor executor, long id, int[] tokens, boolean sample,
+            LogitsRequest logits) {
+        return executor.run(List.of(StepExecutor.Work.greedy(id, tokens, sample, logits))).get(0);
+    }
+
+    private static void collect(Decisions decisions, int first, List<List<Integer>> flagged, ModelConfig config) {
         for (int l = 0; l < config.numLayers(); l++) {
             for (int h = 0; h < config.numKvHeads(); h++) {
-                for (int position : result.flagged()[l][h]) {
+                for (int position : decisions.flaggedPositions(first, l, h)) {
                     flagged.get(l * config.numKvHeads() + h).add(position);
                 }
             }

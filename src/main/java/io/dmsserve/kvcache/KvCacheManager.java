@@ -1,0 +1,164 @@
+package io.dmsserve.kvcache;
+
+import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.EvictionPolicy;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The one owner of the KV bookkeeping of a device, for every backend (DESIGN.md §4): one pool of
+ * fixed-size pages, and per sequence a page table and live count for each (layer, kv-head). The backend
+ * only stores bytes: the keys and values of physical slot {@code page · pageSize + offset}, and its own copy
+ * of the page tables, kept current by the {@link #takeDelta() delta} each step carries.
+ *
+ * <p>A step is {@link #reserve}d (slots for its tokens, worst case), run by the backend, then
+ * {@link #commit}ted with the decisions it made: flags arriving after the step are enough, because a
+ * flagged token leaves the cache only a window later. All calls but {@link #statistics()} come from the
+ * engine thread.
+ */
+public final class KvCacheManager {
+
+    private final int layers;
+    private final int kvHeads;
+    private final int pageSize;
+    private final int maxPagesPerHead;
+    private final PageAllocator allocator;
+    private final CacheCounters counters;
+    private final DeltaBuilder delta = new DeltaBuilder();
+    private final ArrayDeque<Integer> freeRows = new ArrayDeque<>();
+    private final int rows;
+    private final Map<Long, SequenceKv> sequences = new ConcurrentHashMap<>();
+
+    /**
+     * @param rows sequences open at once (the backend's page-table rows)
+     * @param maxPagesPerHead entries of one page table: enough for the context length
+     */
+    public KvCacheManager(int layers, int kvHeads, int pageSize, int pageCount, int rows, int maxPagesPerHead) {
+        if (pageSize <= 0 || rows <= 0 || maxPagesPerHead <= 0) {
+            throw new IllegalArgumentException("page size, rows and pages per head must be positive, got " + pageSize
+                    + ", " + rows + ", " + maxPagesPerHead);
+        }
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.pageSize = pageSize;
+        this.maxPagesPerHead = maxPagesPerHead;
+        this.allocator = new PageAllocator(pageCount);
+        this.counters = new CacheCounters(layers, kvHeads);
+        this.rows = rows;
+        for (int row = 0; row < rows; row++) {
+            freeRows.addLast(row);
+        }
+    }
+
+    /** Page-table entries one (sequence, layer, kv-head) may need for a context of this many tokens. */
+    public static int pagesPerHead(int contextLength, int pageSize) {
+        return (contextLength + pageSize - 1) / pageSize;
+    }
+
+    public int pageSize() {
+        return pageSize;
+    }
+
+    public int pageCount() {
+        return allocator.pageCount();
+    }
+
+    public int freePages() {
+        return allocator.freePages();
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int maxPagesPerHead() {
+        return maxPagesPerHead;
+    }
+
+    /** Pages a new sequence takes to store its first {@code tokens} tokens if none were evicted. */
+    public int pagesForNewSequence(int tokens) {
+        return layers * kvHeads * ((tokens + pageSize - 1) / pageSize);
+    }
+
+    /** Worst case of the pages an open sequence takes to store {@code tokens} more tokens. */
+    public int pagesToStore(long sequenceId, int tokens) {
+        return sequence(sequenceId).pagesToStore(tokens);
+    }
+
+    /** Pages an open sequence holds: what releasing it gives back. */
+    public int pagesHeld(long sequenceId) {
+        return sequence(sequenceId).pages();
+    }
+
+    /** Opens an empty cache for a new sequence; it holds no page until its first token is reserved. */
+    public SequenceKv open(long sequenceId, EvictionPolicy policy) {
+        if (sequences.containsKey(sequenceId)) {
+            throw new IllegalStateException("sequence " + sequenceId + " is already open");
+        }
+        Integer row = freeRows.pollFirst();
+        if (row == null) {
+            throw new IllegalStateException("all " + rows + " page-table rows are in use");
+        }
+        HeadCache[][] heads = new HeadCache[layers][kvHeads];
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                int table = (row * layers + l) * kvHeads + h;
+                heads[l][h] = new HeadCache(allocator, counters, counters.index(l, h), delta, table, maxPagesPerHead,
+                        pageSize, policy.evicts(), policy.window());
+            }
+        }
+        SequenceKv sequence = new SequenceKv(sequenceId, row, policy, heads);
+        sequences.put(sequenceId, sequence);
+        counters.sequences.incrementAndGet();
+        return sequence;
+    }
+
+    public SequenceKv sequence(long sequenceId) {
+        SequenceKv sequence = sequences.get(sequenceId);
+        if (sequence == null) {
+            throw new IllegalArgumentException("no open sequence " + sequenceId);
+        }
+        return sequence;
+    }
+
+    /** The open sequence with this id, or null. */
+    public SequenceKv find(long sequenceId) {
+        return sequences.get(sequenceId);
+    }
+
+    /**
+     * Slots for the sequence's next {@code length} tokens in every head, before the step that writes them.
+     *
+     * @throws KvCacheFullException when the pool runs out of pages (the scheduler checks first)
+     */
+    public SlotReservation reserve(long sequenceId, int length) {
+        return sequence(sequenceId).reserve(length);
+    }
+
+    /** After the step: the decisions it made flag tokens; those out of the window leave. */
+    public void commit(long sequenceId, Decisions decisions) {
+        sequence(sequenceId).commit(decisions);
+    }
+
+    /** Returns every page of the sequence to the pool and frees its row. Releasing twice is harmless. */
+    public void release(long sequenceId) {
+        SequenceKv sequence = sequences.remove(sequenceId);
+        if (sequence != null) {
+            sequence.release();
+            freeRows.addLast(sequence.row());
+            counters.sequences.decrementAndGet();
+        }
+    }
+
+    /** The page-table changes since the last call, for the next step's plan. */
+    public PageTableDelta takeDelta() {
+        return delta.take();
+    }
+
+    /** Readable from any thread while the engine runs. */
+    public CacheStatistics statistics() {
+        return new CacheStatistics(pageSize, allocator.pageCount(), allocator.pagesInUse(),
+                counters.sequences.get(), counters.liveSnapshot(), counters.evictedSnapshot());
+    }
+}

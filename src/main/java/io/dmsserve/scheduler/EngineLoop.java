@@ -1,0 +1,270 @@
+package io.dmsserve.scheduler;
+
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.kvcache.KvCacheFullException;
+import io.dmsserve.kvcache.KvCacheManager;
+import io.dmsserve.sampling.Logprobs;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine thread: takes work from the queue, asks the {@link StepPlanner} what the next step holds,
+ * applies its admissions and preemptions, runs the step through the {@link StepExecutor}, and hands each
+ * sampled token to its sequence's listener. Owns the running sequences; nothing else touches them.
+ */
+final class EngineLoop {
+
+    private static final Logger log = LoggerFactory.getLogger(EngineLoop.class);
+
+    private final StepExecutor executor;
+    private final RequestQueue queue;
+    private final StepPlanner planner;
+    private final int contextLength;
+    private final StepPlanner.Pages pages;
+    private final List<Sequence> running = new ArrayList<>(); // engine thread only, oldest first
+    private volatile Thread thread;    // a new one at each start: a paused application context restarts it
+    private volatile boolean stopping = true;
+    volatile int runningCount;
+    final AtomicLong steps = new AtomicLong();
+    final AtomicLong preemptions = new AtomicLong();
+    final AtomicLong completed = new AtomicLong();
+    final AtomicLong cancelled = new AtomicLong();
+    final AtomicLong failed = new AtomicLong();
+    final AtomicLong generatedTokens = new AtomicLong();
+
+    EngineLoop(StepExecutor executor, RequestQueue queue, StepPlanner planner, int contextLength) {
+        this.executor = executor;
+        this.queue = queue;
+        this.planner = planner;
+        this.contextLength = contextLength;
+        KvCacheManager cache = executor.cache();
+        this.pages = new StepPlanner.Pages() {
+            @Override
+            public int toStore(long id, int tokens) {
+                return cache.pagesToStore(id, tokens);
+            }
+
+            @Override
+            public int forNew(int tokens) {
+                return cache.pagesForNewSequence(tokens);
+            }
+
+            @Override
+            public int held(long id) {
+                return cache.pagesHeld(id);
+            }
+        };
+    }
+
+    synchronized void start() {
+        if (thread != null && thread.isAlive()) {
+            return;
+        }
+        queue.open();
+        stopping = false;
+        thread = new Thread(this::loop, "dms-engine");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    boolean alive() {
+        Thread t = thread;
+        return t != null && t.isAlive() && !stopping;
+    }
+
+    /**
+     * Stops taking work, lets the step in flight finish, fails what is left. Returns false if the thread had
+     * not ended within the timeout (a step still running on the backend).
+     */
+    synchronized boolean stop(long timeout, TimeUnit unit) {
+        stopping = true;
+        queue.close();
+        if (thread == null || !thread.isAlive()) {
+            failWaiting();
+            return true;
+        }
+        try {
+            thread.join(unit.toMillis(timeout));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !thread.isAlive();
+    }
+
+    private void loop() {
+        while (queue.awaitWork(!running.isEmpty())) {
+            List<Sequence> ended = new ArrayList<>();
+            List<Sequence> waiting = queue.snapshot(System.nanoTime(), ended);
+            for (Sequence sequence : ended) {
+                if (sequence.cancelled()) {
+                    cancelled.incrementAndGet();
+                }
+                complete(sequence, sequence.cancelled() ? FinishReason.CANCELLED : FinishReason.TIMEOUT);
+            }
+            try {
+                finishCancelledAndExpired();
+                step(waiting);
+            } catch (Throwable e) {
+                // A bug, a backend failure or even an OutOfMemoryError must not kill the engine thread: fail
+                // what ran, release its pages, go on.
+                log.error("engine step failed; failing its {} sequences", running.size(), e);
+                RuntimeException failure = e instanceof RuntimeException runtime ? runtime
+                        : new IllegalStateException("the engine step failed: " + e, e);
+                for (Sequence sequence : List.copyOf(running)) {
+                    fail(sequence, failure);
+                }
+            }
+            runningCount = running.size();
+        }
+        IllegalStateException stopped = new IllegalStateException("the server is shutting down");
+        for (Sequence sequence : List.copyOf(running)) {
+            fail(sequence, stopped);
+        }
+        runningCount = 0;
+        failWaiting();
+    }
+
+    private void failWaiting() {
+        IllegalStateException stopped = new IllegalStateException("the server is shutting down");
+        for (Sequence sequence : queue.drain()) {
+            notifyError(sequence, stopped);
+        }
+    }
+
+    private void finishCancelledAndExpired() {
+        long now = System.nanoTime();
+        for (Sequence sequence : List.copyOf(running)) {
+            if (sequence.cancelled()) {
+                cancelled.incrementAndGet();
+                finish(sequence, FinishReason.CANCELLED);
+            } else if (now > sequence.deadlineNanos) {
+                finish(sequence, FinishReason.TIMEOUT);
+            }
+        }
+    }
+
+    private void step(List<Sequence> waiting) {
+        StepPlanner.Plan plan = planner.plan(running, waiting, executor.cache().freePages(), pages);
+        if (!plan.admitted().isEmpty()) {
+            queue.removeFirst(plan.admitted().size());
+            for (StepPlanner.Candidate admitted : plan.admitted()) {
+                running.add((Sequence) admitted);
+            }
+        }
+        for (StepPlanner.Candidate candidate : plan.preempted()) {
+            Sequence victim = (Sequence) candidate;
+            running.remove(victim);
+            executor.release(victim.id);
+            victim.resetForRecompute();
+            preemptions.incrementAndGet();
+            queue.pushFront(victim);
+        }
+        if (plan.stuck() != null) {
+            giveUp((Sequence) plan.stuck());
+            return;
+        }
+        if (plan.chunks().isEmpty()) {
+            return;
+        }
+        List<Sequence> batch = new ArrayList<>(plan.chunks().size());
+        List<StepExecutor.Work> work = new ArrayList<>(plan.chunks().size());
+        for (StepPlanner.Chunk chunk : plan.chunks()) {
+            Sequence sequence = (Sequence) chunk.sequence();
+            if (!sequence.open) {
+                executor.open(sequence.id, sequence.policy);
+                sequence.open = true;
+            }
+            boolean samples = chunk.length() == sequence.unfed();
+            batch.add(sequence);
+            work.add(new StepExecutor.Work(sequence.id, sequence.nextChunk(chunk.length()), sequence.promptLength(),
+                    sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, null,
+                    LogitsRequest.NONE));
+        }
+        StepOutput output = executor.run(work);
+        steps.incrementAndGet();
+        for (int i = 0; i < batch.size(); i++) {
+            Sequence sequence = batch.get(i);
+            sequence.fed += work.get(i).tokens().length;
+            SequenceOutput out = output.get(i);
+            if (out.token() >= 0) {
+                emit(sequence, out.token(), out.logprobs());
+            }
+        }
+    }
+
+    /**
+     * The only running sequence cannot take a single token: the pool is too small for it. Once it has
+     * answered, a full cache ends it as a context limit would; before that it fails.
+     */
+    private void giveUp(Sequence sequence) {
+        if (sequence.generated > 0) {
+            finish(sequence, FinishReason.LENGTH);
+        } else {
+            fail(sequence, new KvCacheFullException("the KV cache cannot hold this request: its " + sequence.size()
+                    + " tokens need more than the " + executor.cache().pageCount() + " pages of the pool"));
+        }
+    }
+
+    private void emit(Sequence sequence, int token, Logprobs logprobs) {
+        sequence.append(token);
+        generatedTokens.incrementAndGet();
+        if (sequence.request.stopTokenIds().contains(token)) {
+            finish(sequence, FinishReason.STOP);
+            return;
+        }
+        boolean goOn;
+        try {
+            goOn = sequence.request.listener().onToken(token, logprobs);
+        } catch (RuntimeException e) {
+            log.warn("listener of {} failed; cancelling it", sequence.label(), e);
+            cancelled.incrementAndGet();
+            finish(sequence, FinishReason.CANCELLED);
+            return;
+        }
+        if (!goOn) {
+            finish(sequence, FinishReason.STOP);
+        } else if (sequence.generated >= sequence.request.maxTokens() || sequence.size() >= contextLength) {
+            finish(sequence, FinishReason.LENGTH);
+        }
+    }
+
+    private void finish(Sequence sequence, FinishReason reason) {
+        running.remove(sequence);
+        executor.release(sequence.id);
+        if (reason != FinishReason.CANCELLED) {
+            completed.incrementAndGet();
+        }
+        complete(sequence, reason);
+    }
+
+    private void complete(Sequence sequence, FinishReason reason) {
+        queue.done();
+        try {
+            sequence.request.listener().onComplete(reason, new Usage(sequence.promptLength(), sequence.generated));
+        } catch (RuntimeException e) {
+            log.warn("listener of {} failed on completion", sequence.label(), e);
+        }
+    }
+
+    private void fail(Sequence sequence, RuntimeException error) {
+        running.remove(sequence);
+        executor.release(sequence.id);
+        notifyError(sequence, error);
+    }
+
+    private void notifyError(Sequence sequence, RuntimeException error) {
+        queue.done();
+        failed.incrementAndGet();
+        try {
+            sequence.request.listener().onError(error);
+        } catch (RuntimeException e) {
+            log.warn("listener of {} failed on error", sequence.label(), e);
+        }
+    }
+}

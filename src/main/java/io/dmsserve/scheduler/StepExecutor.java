@@ -1,0 +1,113 @@
+package io.dmsserve.scheduler;
+
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Backend;
+import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.StepPlan;
+import io.dmsserve.kvcache.CacheStatistics;
+import io.dmsserve.kvcache.KvCacheManager;
+import io.dmsserve.sampling.SamplingParams;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A backend and the KV bookkeeping that feeds it: one step is reserved in the cache manager, sent down as
+ * one {@link StepPlan}, and committed with the decisions that come back (DESIGN.md §2, docs/architecture.md).
+ * Engine thread only, but for {@link #statistics()}.
+ */
+public final class StepExecutor implements AutoCloseable {
+
+    /** One sequence's work in a step, before the cache gives it slots and the policy its rule. */
+    public record Work(long sequenceId, int[] tokens, int promptLength, SamplingParams sampling, long seed,
+            long drawIndex, long[] allowedTokens, LogitsRequest logits) {
+
+        /** A prompt chunk or decode token whose output is sampled greedily when {@code sample} is set. */
+        public static Work greedy(long sequenceId, int[] tokens, boolean sample, LogitsRequest logits) {
+            return new Work(sequenceId, tokens, Integer.MAX_VALUE, SamplingParams.GREEDY, 0, sample ? 0 : -1, null,
+                    logits);
+        }
+    }
+
+    private final Backend backend;
+    private final KvCacheManager cache;
+
+    public StepExecutor(Backend backend, KvCacheManager cache) {
+        this.backend = backend;
+        this.cache = cache;
+    }
+
+    /**
+     * Sizes the page pool for the backend ({@code kvBytes} / its bytes per page), allocates its KV store, and
+     * builds the bookkeeping for {@code rows} sequences at once.
+     *
+     * @throws IllegalArgumentException when the memory holds no page, or more than the backend can take
+     */
+    public static StepExecutor allocate(Backend backend, int pageSize, long kvBytes, int rows) {
+        long bytesPerPage = backend.kvBytesPerPage(pageSize);
+        long pageCount = kvBytes / bytesPerPage;
+        if (pageCount < 1 || pageCount > Integer.MAX_VALUE / pageSize) {
+            throw new IllegalArgumentException("a KV cache of " + kvBytes + " bytes holds " + pageCount + " pages of "
+                    + pageSize + " tokens (" + bytesPerPage + " bytes each); choose between one page and "
+                    + Integer.MAX_VALUE / pageSize + " pages");
+        }
+        int perHead = Math.min((int) pageCount,
+                KvCacheManager.pagesPerHead(backend.config().maxPositionEmbeddings(), pageSize));
+        KvGeometry geometry = new KvGeometry(pageSize, (int) pageCount, rows, perHead);
+        backend.allocateKv(geometry);
+        var config = backend.config();
+        return new StepExecutor(backend, new KvCacheManager(config.numLayers(), config.numKvHeads(), pageSize,
+                (int) pageCount, rows, perHead));
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public KvCacheManager cache() {
+        return cache;
+    }
+
+    public CacheStatistics statistics() {
+        return cache.statistics();
+    }
+
+    public void open(long sequenceId, EvictionPolicy policy) {
+        cache.open(sequenceId, policy);
+    }
+
+    public void release(long sequenceId) {
+        cache.release(sequenceId);
+    }
+
+    /**
+     * One engine step: slots for every sequence's tokens, the plan to the backend, the decisions back into
+     * the bookkeeping. On a failure the sequences of the step must be released.
+     */
+    public StepOutput run(List<Work> work) {
+        List<SequenceStep> steps = new ArrayList<>(work.size());
+        for (Work w : work) {
+            var sequence = cache.sequence(w.sequenceId());
+            steps.add(new SequenceStep(w.sequenceId(), w.tokens(), cache.reserve(w.sequenceId(), w.tokens().length),
+                    sequence.policy().rule(), w.promptLength(), w.sampling(), w.seed(), w.drawIndex(),
+                    w.allowedTokens(), w.logits()));
+        }
+        StepOutput output = backend.step(new StepPlan(steps, cache.takeDelta()));
+        if (output.sequences().size() != steps.size()) {
+            throw new IllegalStateException("backend " + backend.name() + " answered " + output.sequences().size()
+                    + " sequences of a step of " + steps.size());
+        }
+        for (SequenceOutput out : output.sequences()) {
+            cache.commit(out.sequenceId(), out.decisions());
+        }
+        return output;
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+    }
+}
