@@ -3,7 +3,7 @@ package io.dmsserve.api;
 import io.dmsserve.config.ServingModel;
 import io.dmsserve.tokenizer.ChatMessage;
 import io.dmsserve.tokenizer.Tokenizer;
-import io.dmsserve.tokenizer.jinja.TemplateException;
+import io.dmsserve.jinja.TemplateException;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;

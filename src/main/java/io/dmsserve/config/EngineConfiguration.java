@@ -4,7 +4,6 @@ import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.BackendKind;
-import io.dmsserve.engine.Backends;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.GenerationConfig;
 import io.dmsserve.engine.cpu.CpuBackend;

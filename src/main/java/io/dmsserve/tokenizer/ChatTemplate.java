@@ -1,7 +1,7 @@
 package io.dmsserve.tokenizer;
 
-import io.dmsserve.tokenizer.jinja.Template;
-import io.dmsserve.tokenizer.jinja.TemplateException;
+import io.dmsserve.jinja.Template;
+import io.dmsserve.jinja.TemplateException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;

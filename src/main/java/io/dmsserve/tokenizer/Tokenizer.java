@@ -186,7 +186,7 @@ public final class Tokenizer implements AutoCloseable {
      * The chat template from tokenizer_config.json ("chat_template", or a sibling chat_template.jinja).
      *
      * @throws IllegalStateException when there is none
-     * @throws io.dmsserve.tokenizer.jinja.TemplateException when it does not parse
+     * @throws io.dmsserve.jinja.TemplateException when it does not parse
      */
     public ChatTemplate chatTemplate() {
         ChatTemplate t = chatTemplate;

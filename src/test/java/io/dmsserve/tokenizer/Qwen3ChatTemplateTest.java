@@ -3,7 +3,7 @@ package io.dmsserve.tokenizer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.dmsserve.tokenizer.jinja.TemplateException;
+import io.dmsserve.jinja.TemplateException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -1,16 +1,18 @@
-package io.dmsserve.engine;
+package io.dmsserve.config;
 
+import io.dmsserve.engine.BackendKind;
+import io.dmsserve.engine.ModelConfig;
 import io.dmsserve.engine.cpu.CpuBackend;
 import java.util.List;
 
 /** What each backend can serve, for a start-up that refuses with every reason at once. */
-public final class Backends {
+final class Backends {
 
     private Backends() {
     }
 
     /** Every reason the backend cannot serve this model here; empty when it can. */
-    public static List<String> problems(BackendKind kind, ModelConfig config) {
+    static List<String> problems(BackendKind kind, ModelConfig config) {
         return switch (kind) {
             case CPU -> CpuBackend.problems(config);
             case CUDA -> List.of("this build has no CUDA backend (docs/architecture.md: the GPU backend is the next"
@@ -20,7 +22,7 @@ public final class Backends {
     }
 
     /** AUTO made concrete: CUDA where it can serve the model, else the CPU. */
-    public static BackendKind resolve(BackendKind kind, ModelConfig config) {
+    static BackendKind resolve(BackendKind kind, ModelConfig config) {
         if (kind != BackendKind.AUTO) {
             return kind;
         }

@@ -1,4 +1,4 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,7 +19,7 @@ import tools.jackson.databind.ObjectMapper;
 
 /**
  * Every case in jinja-cases.json was rendered by Python jinja2 in transformers' chat-template
- * environment (src/test/resources/tokenizer/make_jinja_cases.py); we must render the same text, or
+ * environment (src/test/resources/jinja/make_jinja_cases.py); we must render the same text, or
  * fail where jinja2 fails.
  */
 class JinjaReferenceCasesTest {
@@ -30,7 +30,7 @@ class JinjaReferenceCasesTest {
     @SuppressWarnings("unchecked")
     static Stream<Arguments> cases() throws Exception {
         Map<String, Object> doc;
-        try (InputStream in = JinjaReferenceCasesTest.class.getResourceAsStream("/tokenizer/jinja-cases.json")) {
+        try (InputStream in = JinjaReferenceCasesTest.class.getResourceAsStream("/jinja/jinja-cases.json")) {
             doc = new ObjectMapper().readValue(in, Map.class);
         }
         Map<String, Object> context = new HashMap<>((Map<String, Object>) doc.get("context"));

@@ -1,4 +1,4 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
 import java.util.AbstractList;
 import java.util.Arrays;

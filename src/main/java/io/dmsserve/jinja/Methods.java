@@ -1,10 +1,10 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
-import io.dmsserve.tokenizer.jinja.Values.NamedCallable;
-import io.dmsserve.tokenizer.jinja.Values.PyCallable;
-import io.dmsserve.tokenizer.jinja.Values.PyError;
-import io.dmsserve.tokenizer.jinja.Values.PyTuple;
-import io.dmsserve.tokenizer.jinja.Values.Undefined;
+import io.dmsserve.jinja.Values.NamedCallable;
+import io.dmsserve.jinja.Values.PyCallable;
+import io.dmsserve.jinja.Values.PyError;
+import io.dmsserve.jinja.Values.PyTuple;
+import io.dmsserve.jinja.Values.Undefined;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

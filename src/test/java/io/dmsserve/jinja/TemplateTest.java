@@ -1,4 +1,4 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,7 +1,7 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
-import io.dmsserve.tokenizer.jinja.Interpreter.Scope;
-import io.dmsserve.tokenizer.jinja.Node.Stmt;
+import io.dmsserve.jinja.Interpreter.Scope;
+import io.dmsserve.jinja.Node.Stmt;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;

@@ -1,7 +1,7 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
-import io.dmsserve.tokenizer.jinja.Values.PyError;
-import io.dmsserve.tokenizer.jinja.Values.Undefined;
+import io.dmsserve.jinja.Values.PyError;
+import io.dmsserve.jinja.Values.Undefined;
 import java.util.List;
 import java.util.Map;
 

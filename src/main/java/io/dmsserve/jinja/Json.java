@@ -1,6 +1,6 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
-import io.dmsserve.tokenizer.jinja.Values.PyError;
+import io.dmsserve.jinja.Values.PyError;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

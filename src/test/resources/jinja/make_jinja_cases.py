@@ -6,7 +6,7 @@ lstrip_blocks=True, extensions=[loopcontrols]) with transformers' tojson filter 
 raise_exception / strftime_now globals. Cases with "trim": false use trim_blocks=lstrip_blocks=False.
 
     python3 -m pip install 'jinja2==3.1.6'
-    cd src/test/resources/tokenizer && python3 make_jinja_cases.py   # writes jinja-cases.json
+    cd src/test/resources/jinja && python3 make_jinja_cases.py   # writes jinja-cases.json
 """
 import json
 from datetime import datetime

@@ -1,4 +1,4 @@
-package io.dmsserve.tokenizer.jinja;
+package io.dmsserve.jinja;
 
 /**
  * A template failed to parse or to render. {@link #line()} is the 1-based template line (0 when
