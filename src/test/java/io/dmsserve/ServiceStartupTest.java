@@ -19,13 +19,41 @@ class ServiceStartupTest {
     @Autowired
     ServingModel model;
 
+    @Autowired
+    io.dmsserve.scheduler.Scheduler scheduler;
+
+    private String get(String path) {
+        return WebClient.create("http://127.0.0.1:" + port).get().uri(path).retrieve().bodyToMono(String.class).block();
+    }
+
     @Test
-    void healthIsUpAndNamesTheEmbeddedModel() {
-        String health = WebClient.create("http://127.0.0.1:" + port).get().uri("/actuator/health")
-                .retrieve().bodyToMono(String.class).block();
-        assertThat(health).contains("\"status\":\"UP\"").contains("tiny-qwen3-dms").contains("\"backend\":\"cpu\"");
+    void healthIsUpWithoutDetailsForAnonymousUsersAndTheModelIsInReadiness() {
+        assertThat(get("/actuator/health")).isEqualTo("{\"groups\":[\"liveness\",\"readiness\"],\"status\":\"UP\"}");
+        assertThat(get("/actuator/health/readiness")).isEqualTo("{\"status\":\"UP\"}");
         assertThat(model.embedded()).isTrue();
+        assertThat(model.id()).isEqualTo("tiny-qwen3-dms");
+        assertThat(model.backend()).isEqualTo("cpu");
         assertThat(model.policy().evicts()).as("auto picked dms for the DMS checkpoint").isTrue();
-        assertThat(model.policy().name()).isEqualTo("dms");
+        assertThat(scheduler.engineAlive()).isTrue();
+    }
+
+    @Test
+    void aStoppedEngineTakesTheInstanceOutOfReadinessButNotLiveness() {
+        scheduler.stop();
+        try {
+            var readiness = WebClient.create("http://127.0.0.1:" + port).get().uri("/actuator/health/readiness")
+                    .exchangeToMono(r -> r.bodyToMono(String.class).map(body -> r.statusCode().value() + " " + body))
+                    .block();
+            assertThat(readiness).isEqualTo("503 {\"status\":\"DOWN\"}");
+            assertThat(get("/actuator/health/liveness")).isEqualTo("{\"status\":\"UP\"}");
+        } finally {
+            scheduler.start();
+        }
+        assertThat(get("/actuator/health/readiness")).isEqualTo("{\"status\":\"UP\"}");
+    }
+
+    @Test
+    void infoShowsTheBuild() {
+        assertThat(get("/actuator/info")).contains("\"artifact\":\"dms-serve\"").contains("\"version\":\"0.1.0-SNAPSHOT\"");
     }
 }
