@@ -32,6 +32,9 @@ final class ApiErrorHandler implements WebExceptionHandler {
             return Mono.error(ex);
         }
         ApiException error = toApiException(exchange, ex);
+        if (error.status() < 500 || ex instanceof ApiException) {
+            Responses.logged(error); // an unexpected error was logged with its stack trace already
+        }
         response.setStatusCode(HttpStatusCode.valueOf(error.status()));
         response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
         error.headers().forEach(response.getHeaders()::set);

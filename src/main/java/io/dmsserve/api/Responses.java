@@ -1,6 +1,8 @@
 package io.dmsserve.api;
 
 import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.MediaType;
 import org.springframework.http.ReactiveHttpOutputMessage;
@@ -13,6 +15,7 @@ import reactor.core.publisher.Mono;
 final class Responses {
 
     static final String DONE = "[DONE]";
+    private static final Logger log = LoggerFactory.getLogger(Responses.class);
 
     private Responses() {
     }
@@ -22,10 +25,21 @@ final class Responses {
     }
 
     static Mono<ServerResponse> error(ApiException error) {
+        logged(error);
         return ServerResponse.status(error.status())
                 .headers(h -> error.headers().forEach(h::set))
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(ApiJson.write(error.body()));
+    }
+
+    /** Logs an error answer once: a client's mistake in one line, without a stack trace. */
+    static ApiException logged(ApiException error) {
+        if (error.status() >= 500) {
+            log.warn("answered {}: {}", error.status(), error.getMessage());
+        } else {
+            log.info("refused with {}: {}", error.status(), error.getMessage());
+        }
+        return error;
     }
 
     /**
