@@ -3,9 +3,7 @@ package io.dmsserve.kvcache;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.dmsserve.dms.Decisions;
-import io.dmsserve.dms.DmsRule;
 import io.dmsserve.dms.DmsRules;
-import io.dmsserve.dms.EvictionPolicy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -91,27 +89,6 @@ class FlagsAfterTheStepTest {
         }
     }
 
-    static EvictionPolicy window(int w) {
-        DmsRule rule = new DmsRule(true, w, 0f, new float[0]);
-        return new EvictionPolicy() {
-            public String name() {
-                return "test";
-            }
-
-            public boolean evicts() {
-                return true;
-            }
-
-            public int window() {
-                return w;
-            }
-
-            public DmsRule rule() {
-                return rule;
-            }
-        };
-    }
-
     /** A sequence of the simulation: its true flags per head, decided ahead, revealed one step at a time. */
     static final class Seq {
         final long id;
@@ -144,7 +121,7 @@ class FlagsAfterTheStepTest {
             for (int round = 0; round < 120; round++) {
                 if (running.size() < 3 && random.nextInt(4) == 0) {
                     Seq s = new Seq(nextId++, 1 + random.nextInt(5), 20 + random.nextInt(40), random);
-                    cache.open(s.id, window(s.window));
+                    cache.open(s.id, KvCacheManagerTest.window(s.window));
                     running.add(s);
                 }
                 if (running.isEmpty()) {
