@@ -33,7 +33,7 @@ final class ApiErrorHandler implements WebExceptionHandler {
         }
         ApiException error = toApiException(exchange, ex);
         if (error.status() < 500 || ex instanceof ApiException) {
-            Responses.logged(error); // an unexpected error was logged with its stack trace already
+            Responses.logged(error, null); // an unexpected error was logged with its stack trace already
         }
         response.setStatusCode(HttpStatusCode.valueOf(error.status()));
         response.getHeaders().setContentType(MediaType.APPLICATION_JSON);

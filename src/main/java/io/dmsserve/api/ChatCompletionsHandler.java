@@ -28,17 +28,17 @@ final class ChatCompletionsHandler {
     }
 
     Mono<ServerResponse> handle(ServerRequest request) {
+        Ids ids = Ids.next("chatcmpl-"); // from the start, so every log line about the request can name it
         return bodies.read(request)
                 .publishOn(Schedulers.parallel())
-                .flatMap(this::generate)
-                .onErrorResume(ApiException.class, Responses::error);
+                .flatMap(body -> generate(body, ids))
+                .onErrorResume(ApiException.class, error -> Responses.error(error, ids.id()));
     }
 
-    private Mono<ServerResponse> generate(byte[] body) {
+    private Mono<ServerResponse> generate(byte[] body, Ids ids) {
         ChatCompletionRequest chat = ChatCompletionRequest.parse(ApiJson.read(body), maxN);
         generator.checkModel(chat.model());
         int[] prompt = prompts.chat(chat.messages(), chat.templateKwargs());
-        Ids ids = Ids.next("chatcmpl-");
         Generation generation = generator.start(prompt, chat.options(), "messages", ids.id());
         return chat.options().stream() ? stream(generation, chat.options(), ids) : whole(generation, ids);
     }

@@ -28,17 +28,17 @@ final class CompletionsHandler {
     }
 
     Mono<ServerResponse> handle(ServerRequest request) {
+        Ids ids = Ids.next("cmpl-"); // from the start, so every log line about the request can name it
         return bodies.read(request)
                 .publishOn(Schedulers.parallel())
-                .flatMap(this::generate)
-                .onErrorResume(ApiException.class, Responses::error);
+                .flatMap(body -> generate(body, ids))
+                .onErrorResume(ApiException.class, error -> Responses.error(error, ids.id()));
     }
 
-    private Mono<ServerResponse> generate(byte[] body) {
+    private Mono<ServerResponse> generate(byte[] body, Ids ids) {
         CompletionRequest completion = CompletionRequest.parse(ApiJson.read(body), maxN);
         generator.checkModel(completion.model());
         int[] prompt = prompts.text(completion.prompt());
-        Ids ids = Ids.next("cmpl-");
         Generation generation = generator.start(prompt, completion.options(), "prompt", ids.id());
         return completion.options().stream() ? stream(generation, completion.options(), ids)
                 : whole(generation, ids);

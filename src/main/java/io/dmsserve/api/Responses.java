@@ -25,7 +25,12 @@ final class Responses {
     }
 
     static Mono<ServerResponse> error(ApiException error) {
-        logged(error);
+        return error(error, null);
+    }
+
+    /** The error answer of the request with this id (null before one was assigned). */
+    static Mono<ServerResponse> error(ApiException error, String requestId) {
+        logged(error, requestId);
         return ServerResponse.status(error.status())
                 .headers(h -> error.headers().forEach(h::set))
                 .contentType(MediaType.APPLICATION_JSON)
@@ -33,13 +38,13 @@ final class Responses {
     }
 
     /** Logs an error answer once: a client's mistake in one line, without a stack trace. */
-    static ApiException logged(ApiException error) {
+    static void logged(ApiException error, String requestId) {
+        String who = requestId == null ? "request" : requestId;
         if (error.status() >= 500) {
-            log.warn("answered {}: {}", error.status(), error.getMessage());
+            log.warn("{}: answered {}: {}", who, error.status(), error.getMessage());
         } else {
-            log.info("refused with {}: {}", error.status(), error.getMessage());
+            log.info("{}: refused with {}: {}", who, error.status(), error.getMessage());
         }
-        return error;
     }
 
     /**
