@@ -27,8 +27,10 @@ import org.springframework.core.annotation.MergedAnnotations.SearchStrategy;
  * match what the class does:
  * <ul>
  *   <li>{@code *IT}: starts the real server on a port ({@code @SpringBootTest} with RANDOM_PORT or
- *       DEFINED_PORT, directly, through a meta-annotation or a superclass) or starts a child process;</li>
- *   <li>{@code *Test}: neither.</li>
+ *       DEFINED_PORT, directly, through a meta-annotation or a superclass), starts a child process, or opens
+ *       network connections itself (sockets, the JDK's HttpClient, WebClient);</li>
+ *   <li>{@code *Test}: none of these (a {@code @WebFluxTest} slice is a {@code *Test}: WebTestClient calls the
+ *       handlers without a port).</li>
  * </ul>
  */
 class TestTiersTest {
@@ -65,11 +67,19 @@ class TestTiersTest {
     }
 
     @Test
-    void unitTestsStartNoServerOnAPortAndNoProcess() {
+    void unitTestsStartNoServerOnAPortNoProcessAndUseNoNetwork() {
         List<String> wrong = new ArrayList<>();
         for (JavaClass c : testClasses.values()) {
-            if (c.getSimpleName().endsWith("Test") && (startsServerOnAPort(c) || startsAProcess(c))) {
-                wrong.add(c.getName() + (startsServerOnAPort(c) ? " starts the server on a port" : " starts a process"));
+            if (c.getSimpleName().endsWith("Test")) {
+                if (startsServerOnAPort(c)) {
+                    wrong.add(c.getName() + " starts the server on a port");
+                }
+                if (startsAProcess(c)) {
+                    wrong.add(c.getName() + " starts a process");
+                }
+                if (usesTheNetwork(c)) {
+                    wrong.add(c.getName() + " opens network connections");
+                }
             }
         }
         assertThat(wrong).as("*Test classes that belong in failsafe (rename them *IT)").isEmpty();
@@ -78,9 +88,10 @@ class TestTiersTest {
     @Test
     void integrationTestsNeedTheirTier() {
         List<String> wrong = testClasses.values().stream()
-                .filter(c -> c.getSimpleName().endsWith("IT") && !startsServerOnAPort(c) && !startsAProcess(c))
+                .filter(c -> c.getSimpleName().endsWith("IT") && !startsServerOnAPort(c) && !startsAProcess(c)
+                        && !usesTheNetwork(c))
                 .map(JavaClass::getName).toList();
-        assertThat(wrong).as("*IT classes with neither a server on a port nor a child process (rename them *Test)")
+        assertThat(wrong).as("*IT classes with no server on a port, no child process, no network (rename them *Test)")
                 .isEmpty();
     }
 
@@ -104,14 +115,26 @@ class TestTiersTest {
         return web == WebEnvironment.RANDOM_PORT || web == WebEnvironment.DEFINED_PORT;
     }
 
-    /** Code of the class itself or of its nested, inner, anonymous classes that creates or starts a process. */
+    /** Code of the class itself or of its nested, inner, anonymous classes (lambdas included) that starts a process. */
     private static boolean startsAProcess(JavaClass c) {
-        for (JavaClass owner : nested(c)) {
-            for (JavaAccess<?> access : owner.getAccessesFromSelf()) {
+        return accesses(c, target -> target.equals(ProcessBuilder.class.getName()), "exec", Runtime.class.getName());
+    }
+
+    /** The same for network clients and servers: sockets, the JDK's HTTP client, Spring's WebClient. */
+    private static boolean usesTheNetwork(JavaClass c) {
+        return accesses(c, target -> NETWORK.stream().anyMatch(target::startsWith), null, null);
+    }
+
+    private static final List<String> NETWORK = List.of("java.net.Socket", "java.net.ServerSocket",
+            "java.net.http.", "java.nio.channels.SocketChannel", "java.nio.channels.ServerSocketChannel",
+            "org.springframework.web.reactive.function.client.WebClient");
+
+    private static boolean accesses(JavaClass c, java.util.function.Predicate<String> owner, String method,
+            String methodOwner) {
+        for (JavaClass code : nested(c)) {
+            for (JavaAccess<?> access : code.getAccessesFromSelf()) {
                 String target = access.getTargetOwner().getName();
-                String name = access.getName();
-                if (target.equals(ProcessBuilder.class.getName())
-                        || target.equals(Runtime.class.getName()) && name.equals("exec")) {
+                if (owner.test(target) || target.equals(methodOwner) && access.getName().equals(method)) {
                     return true;
                 }
             }
