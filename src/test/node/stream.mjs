@@ -1,5 +1,5 @@
 // Streams one chat completion from an OpenAI-compatible server with the official `openai` package and
-// prints a JSON summary on stdout for io.dmsserve.clients.NodeOpenAiClientTest to check.
+// prints a JSON summary on stdout for io.dmsserve.clients.NodeOpenAiClientIT to check.
 //
 //   node stream.mjs http://localhost:8080/v1 '{"model":"...","messages":[...],"max_tokens":24,"temperature":0}'
 //

@@ -2,19 +2,16 @@ package io.dmsserve.api;
 
 import io.dmsserve.config.ServingModel;
 import io.dmsserve.tokenizer.ChatMessage;
+import io.dmsserve.tokenizer.ChatTemplate;
 import io.dmsserve.tokenizer.Tokenizer;
 import io.dmsserve.jinja.TemplateException;
 import java.util.List;
 import java.util.Map;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
 /** Renders chat messages with the model's chat template and tokenizes prompts. CPU work: not on the event loop. */
 @Component("apiPrompts")
 final class Prompts {
-
-    private static final Logger log = LoggerFactory.getLogger(Prompts.class);
 
     private final Tokenizer tokenizer;
 
@@ -22,37 +19,37 @@ final class Prompts {
         this.tokenizer = model.tokenizer();
     }
 
-    /** The conversation with the generation prompt, as tokens; a template that rejects it is a 400. */
+    /**
+     * The conversation with the generation prompt, as tokens. A template that rejects the conversation or
+     * fails on the client's values (a {@link TemplateException}) is a 400; any other exception is a bug here
+     * and surfaces as a 500.
+     */
     int[] chat(List<ChatMessage> messages, Map<String, Object> templateKwargs) {
         if (!tokenizer.hasChatTemplate()) {
             throw ApiException.invalid(null, "no_chat_template",
                     "This model has no chat template; use /v1/completions with a prompt instead.");
         }
+        // Outside the try: a model whose own template does not compile is the server's problem, not the client's.
+        ChatTemplate template = tokenizer.chatTemplate();
         String text;
         try {
-            text = tokenizer.chatTemplate().render(messages, true, templateKwargs);
+            text = template.render(messages, true, templateKwargs);
         } catch (TemplateException e) {
             throw ApiException.invalid("messages", "invalid_messages",
                     "The chat template cannot render these messages: " + e.reason());
-        } catch (RuntimeException e) {
-            // Odd values (e.g. in chat_template_kwargs) may trip the template in other ways; still the input's doing.
-            log.warn("chat template failed on a request", e);
-            throw ApiException.invalid("messages", "invalid_messages",
-                    "The chat template cannot render these messages: " + e.getMessage());
         }
-        return encode(text, "messages");
+        return encode(text);
     }
 
     int[] text(String prompt) {
-        return encode(prompt, "prompt");
+        return encode(prompt);
     }
 
-    private int[] encode(String text, String param) {
-        try {
-            return tokenizer.encode(Text.wellFormed(text));
-        } catch (RuntimeException e) {
-            log.warn("tokenizer failed on a request", e);
-            throw ApiException.invalid(param, "invalid_text", "The text cannot be tokenized: " + e.getMessage());
-        }
+    /**
+     * Any well-formed text can be tokenized (lone surrogates are replaced first), so the tokenizer has no
+     * input error to report: a failure here is the server's.
+     */
+    private int[] encode(String text) {
+        return tokenizer.encode(Text.wellFormed(text));
     }
 }

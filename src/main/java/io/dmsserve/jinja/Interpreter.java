@@ -99,22 +99,15 @@ final class Interpreter {
     }
 
     private void exec(Stmt stmt, Scope scope, StringBuilder out) {
+        // Only the template's own errors become TemplateException (a client's 400); anything else is a bug in
+        // this interpreter and must surface as one, not be dressed up as a bad request.
         try {
             execUnchecked(stmt, scope, out);
-        } catch (TemplateException | BreakSignal | ContinueSignal e) {
-            throw e;
+        } catch (PyError e) {
+            throw new TemplateException(e.getMessage(), stmt.line());
         } catch (RaisedError e) {
             throw new TemplateException(e.getMessage(), stmt.line(), true, null);
-        } catch (RuntimeException e) {
-            throw convert(e, stmt.line());
         }
-    }
-
-    private static TemplateException convert(RuntimeException e, int line) {
-        String msg = e instanceof PyError ? e.getMessage()
-                : e instanceof ArithmeticException ? "integer overflow or arithmetic error: " + e.getMessage()
-                : e.getClass().getSimpleName() + ": " + e.getMessage();
-        return new TemplateException(msg, line, false, e instanceof PyError ? null : e);
     }
 
     private void execUnchecked(Stmt stmt, Scope scope, StringBuilder out) {
@@ -262,10 +255,8 @@ final class Interpreter {
     Object eval(Expr e, Scope scope) {
         try {
             return evalUnchecked(e, scope);
-        } catch (TemplateException | RaisedError ex) {
-            throw ex;
-        } catch (RuntimeException ex) {
-            throw convert(ex, e.line());
+        } catch (PyError ex) {
+            throw new TemplateException(ex.getMessage(), e.line());
         }
     }
 

@@ -76,7 +76,7 @@ final class Py {
             return out;
         }
         if (v instanceof Object[] a) {
-            return fromJava(List.of(a));
+            return fromJava(java.util.Arrays.asList(a));
         }
         if (v instanceof int[] a) {
             List<Object> out = new ArrayList<>(a.length);
@@ -464,7 +464,15 @@ final class Py {
                 + typeName(b) + "'");
     }
 
+    /** Longest sequence {@code *} may build: Python would raise MemoryError or OverflowError far beyond it. */
+    static final int MAX_REPEAT = 1 << 24;
+
     private static Object repeat(Object seq, long n) {
+        int length = seq instanceof String s ? s.length() : ((List<?>) seq).size();
+        if (n > 0 && length > 0 && n > MAX_REPEAT / length) {
+            throw new PyError("cannot repeat a sequence of " + length + " items " + n + " times (at most "
+                    + MAX_REPEAT + " items)");
+        }
         if (seq instanceof String s) {
             return n <= 0 ? "" : s.repeat((int) n);
         }
@@ -483,11 +491,14 @@ final class Py {
             long y = toLong(b);
             switch (op) {
                 case "+":
-                    return Math.addExact(x, y);
                 case "-":
-                    return Math.subtractExact(x, y);
                 case "*":
-                    return Math.multiplyExact(x, y);
+                    try {
+                        return op.equals("+") ? Math.addExact(x, y)
+                                : op.equals("-") ? Math.subtractExact(x, y) : Math.multiplyExact(x, y);
+                    } catch (ArithmeticException e) {
+                        throw overflow(x + " " + op + " " + y);
+                    }
                 case "//":
                     if (y == 0) {
                         throw new PyError("integer division or modulo by zero");
@@ -500,11 +511,7 @@ final class Py {
                     return Math.floorMod(x, y);
                 case "**":
                     if (y >= 0) {
-                        long r = 1;
-                        for (long i = 0; i < y; i++) {
-                            r = Math.multiplyExact(r, x);
-                        }
-                        return r;
+                        return power(x, y);
                     }
                     break;
                 default:
@@ -543,12 +550,42 @@ final class Py {
         }
     }
 
+    /** x ** y for y >= 0 by squaring: O(log y) steps, so a huge exponent of 0, 1 or -1 cannot hang a render. */
+    private static long power(long x, long y) {
+        long result = 1;
+        long base = x;
+        long e = y;
+        try {
+            while (e > 0) {
+                if ((e & 1) != 0) {
+                    result = Math.multiplyExact(result, base);
+                }
+                e >>= 1;
+                if (e > 0) {
+                    base = Math.multiplyExact(base, base);
+                }
+            }
+        } catch (ArithmeticException overflow) {
+            throw overflow(x + " ** " + y);
+        }
+        return result;
+    }
+
+    /** Python ints are unbounded, ours are 64-bit: a result beyond that is the template's error, said plainly. */
+    private static PyError overflow(String expression) {
+        return new PyError("integer overflow: " + expression + " does not fit in 64 bits");
+    }
+
     static Object negate(Object a) {
         if (a instanceof Undefined u) {
             throw u.fail();
         }
         if (isIntLike(a)) {
-            return Math.negateExact(toLong(a));
+            long x = toLong(a);
+            if (x == Long.MIN_VALUE) {
+                throw overflow("-(" + x + ")");
+            }
+            return -x;
         }
         if (a instanceof Double d) {
             return -d;

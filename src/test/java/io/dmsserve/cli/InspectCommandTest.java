@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -12,6 +13,7 @@ import tools.jackson.databind.json.JsonMapper;
 class InspectCommandTest {
 
     private static final String MODEL = "src/test/resources/golden/tiny-qwen3-dms";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private record Run(int code, String out, String err) {
     }
@@ -24,19 +26,46 @@ class InspectCommandTest {
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
+    /**
+     * The report of a golden case (tools/golden: Hugging Face transformers and an independent DMS
+     * implementation) equals the golden file field by field; live slots also follow from the flagged positions by
+     * the rule of DESIGN.md §3 (token k is gone iff flagged and k <= T - w - 2).
+     */
     @Test
-    void jsonReportHasEveryField() {
-        Run run = inspect("--model", MODEL, "--token-ids", "5,6,7,8", "--max-new-tokens", "30", "--json");
+    void jsonReportOfAGoldenCaseMatchesTheGoldenFile() {
+        JsonNode golden = JSON.readTree(Path.of(MODEL, "golden.json").toFile()).get("cases").get(0);
+        assertThat(golden.get("name").asString()).isEqualTo("rand5_dms_t0");
+        int window = JSON.readTree(Path.of(MODEL, "config.json").toFile()).get("dms_window_size").asInt();
+        StringBuilder ids = new StringBuilder();
+        golden.get("prompt_ids").values().forEach(id -> ids.append(ids.length() > 0 ? "," : "").append(id.asInt()));
+        int newTokens = golden.get("max_new_tokens").asInt();
+
+        Run run = inspect("--model", MODEL, "--token-ids", ids.toString(), "--max-new-tokens",
+                Integer.toString(newTokens), "--json");
+
         assertThat(run.code()).as(run.err()).isZero();
-        JsonNode report = JsonMapper.builder().build().readTree(run.out());
-        assertThat(report.get("greedy")).hasSize(30);
-        assertThat(report.get("last_logits")).hasSize(512);
-        assertThat(report.get("decisions")).hasSize(3);
-        assertThat(report.get("decisions").get(0)).hasSize(2);
-        assertThat(report.get("kv_live").get(2).get(1).asInt()).isBetween(17, 33);
-        assertThat(report.get("evicted")).hasSize(3);
-        assertThat(report.get("processed").asInt()).isEqualTo(33);
+        JsonNode report = JSON.readTree(run.out());
+        int processed = golden.get("prompt_ids").size() + newTokens - 1;
+        assertThat(report.get("processed").asInt()).isEqualTo(processed);
         assertThat(report.get("policy").asString()).isEqualTo("dms");
+        assertThat(report.get("window").asInt()).isEqualTo(window);
+        assertThat(report.get("prompt")).isEqualTo(golden.get("prompt_ids"));
+        assertThat(report.get("greedy")).isEqualTo(golden.get("greedy"));
+        assertThat(report.get("decisions")).isEqualTo(golden.get("decisions"));
+        assertThat(report.get("kv_live")).isEqualTo(golden.get("kv_live"));
+        assertThat(report.get("evicted")).isEqualTo(golden.get("evicted"));
+        assertThat(report.get("last_logits")).hasSize(512);
+        for (int l = 0; l < 3; l++) {
+            long evicted = 0;
+            for (int h = 0; h < 2; h++) {
+                long gone = golden.get("decisions").get(l).get(h).values().stream()
+                        .filter(k -> k.asInt() <= processed - window - 2).count();
+                evicted += gone;
+                assertThat(report.get("kv_live").get(l).get(h).asInt()).as("layer %d head %d", l, h)
+                        .isEqualTo(processed - gone);
+            }
+            assertThat(report.get("evicted").get(l).asLong()).as("layer %d", l).isEqualTo(evicted);
+        }
     }
 
     @Test

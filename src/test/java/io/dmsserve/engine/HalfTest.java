@@ -64,6 +64,60 @@ class HalfTest {
         assertThat(bits(Half.floatToF16(2f - 0x1p-12f))).isEqualTo(0x4000);
     }
 
+    /** All 65536 patterns against the standard's definition, written independently of the decoding table. */
+    @Test
+    void everyF16PatternDecodesAsIeee754Defines() {
+        IeeeBinary16.KNOWN.forEach((h, value) -> {
+            assertThat(IeeeBinary16.value(h)).as("the oracle itself at 0x%04x", h).isEqualTo(value);
+            assertThat((double) Half.f16ToFloat((short) (int) h)).as("0x%04x", h).isEqualTo(value);
+        });
+        int nans = 0;
+        for (int h = 0; h < 1 << 16; h++) {
+            assertThat(Float.floatToRawIntBits(Half.f16ToFloat((short) h))).as("0x%04x", h)
+                    .isEqualTo(IeeeBinary16.widenedBits(h));
+            nans += Double.isNaN(IeeeBinary16.value(h)) ? 1 : 0;
+        }
+        assertThat(nans).as("NaN patterns: 2 signs × 1023 payloads").isEqualTo(2046);
+    }
+
+    /**
+     * floatToF16 against the definition of rounding: the nearest fp16 value found by search among all finite
+     * fp16 values (decoded by the independent oracle), ties to the even pattern, overflow to infinity from
+     * 65520 (half-way between 65504 and the next power of two's step).
+     */
+    @Test
+    void f16RoundingOfRandomFloatsMatchesANearestValueSearch() {
+        double[] positives = new double[0x7C00]; // patterns 0x0000..0x7BFF, ascending in value
+        for (int h = 0; h < positives.length; h++) {
+            positives[h] = IeeeBinary16.value(h);
+        }
+        java.util.SplittableRandom random = new java.util.SplittableRandom(16);
+        for (int i = 0; i < 200_000; i++) {
+            // Log-uniform magnitudes from far below the subnormals to beyond the largest value.
+            float f = (float) (Math.scalb(1 + random.nextDouble(), random.nextInt(-27, 18))
+                    * (random.nextBoolean() ? 1 : -1));
+            double magnitude = Math.abs((double) f);
+            int expected;
+            if (magnitude >= 65520) {
+                expected = 0x7C00;
+            } else {
+                int above = java.util.Arrays.binarySearch(positives, magnitude);
+                if (above >= 0) {
+                    expected = above;
+                } else {
+                    above = -above - 1;
+                    int below = above - 1;
+                    double toBelow = magnitude - positives[below];
+                    double toAbove = above < positives.length ? positives[above] - magnitude : Double.MAX_VALUE;
+                    expected = toBelow < toAbove ? below : toAbove < toBelow ? above
+                            : (below & 1) == 0 ? below : above;
+                }
+            }
+            expected |= f < 0 ? 0x8000 : 0;
+            assertThat(bits(Half.floatToF16(f))).as("%s (0x%08x)", f, Float.floatToRawIntBits(f)).isEqualTo(expected);
+        }
+    }
+
     @Test
     void everyF16ValueRoundTrips() {
         for (int h = 0; h < 1 << 16; h++) {

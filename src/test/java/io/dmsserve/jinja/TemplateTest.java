@@ -217,5 +217,39 @@ class TemplateTest {
                     .isInstanceOf(TemplateException.class)
                     .hasMessageContaining("unsafe");
         }
+
+        /** Python ints are unbounded and ours 64-bit: going past that is the template's error, not ours. */
+        @Test
+        void integerOverflowIsATemplateError() {
+            for (String expression : new String[] {"n + 1", "n * 2", "-n - 2", "-(-n - 1)", "2 ** 63", "3 ** 40"}) {
+                assertThatThrownBy(() -> render("{{ " + expression + " }}", "n", Long.MAX_VALUE))
+                        .as(expression)
+                        .isInstanceOf(TemplateException.class)
+                        .hasMessageContaining("integer overflow")
+                        .hasMessageContaining("does not fit in 64 bits");
+            }
+            assertThat(render("{{ 2 ** 62 }} {{ -2 ** 3 }} {{ (-2) ** 63 }}")).isEqualTo(
+                    "4611686018427387904 -8 -9223372036854775808");
+        }
+
+        /** A huge exponent of 0, 1 or -1 used to loop once per unit of the exponent: a render that never ended. */
+        @Test
+        void hugeExponentsOfSmallBasesAreImmediate() {
+            assertThat(org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(2),
+                    () -> render("{{ 1 ** n }} {{ 0 ** n }} {{ (-1) ** n }} {{ (-1) ** (n - 1) }}", "n",
+                            Long.MAX_VALUE))).isEqualTo("1 0 -1 1");
+        }
+
+        /** The int cast of the count used to wrap to a negative number (an IllegalArgumentException). */
+        @Test
+        void repeatingASequenceBeyondWhatFitsIsATemplateError() {
+            for (String expression : new String[] {"'ab' * n", "n * 'ab'", "[1, 2] * n"}) {
+                assertThatThrownBy(() -> render("{{ " + expression + " }}", "n", 3_000_000_000L))
+                        .as(expression)
+                        .isInstanceOf(TemplateException.class)
+                        .hasMessageContaining("cannot repeat a sequence of 2 items 3000000000 times");
+            }
+            assertThat(render("{{ 'ab' * 3 }}|{{ 'ab' * -1 }}|{{ [1] * 2 }}")).isEqualTo("ababab||[1, 1]");
+        }
     }
 }

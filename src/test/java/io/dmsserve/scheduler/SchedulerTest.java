@@ -8,12 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.GatedBackend;
 import io.dmsserve.engine.cpu.CpuBackend;
 import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.sampling.SamplingParams;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -163,22 +165,32 @@ class SchedulerTest {
 
     @Test
     void aFullQueueRefusesAtOnceAndStopTokensEndSequences() throws Exception {
-        try (StepExecutor backend = cpu(PLENTY);
+        // The engine's steps wait at a gate while the requests arrive, so none can finish and free its place:
+        // exactly max-running (1) + max-waiting (2) are taken, whatever the machine's speed.
+        CpuBackend cpu = new CpuBackend(checkpoint, 2);
+        GatedBackend gate = new GatedBackend(cpu);
+        gate.hold();
+        try (StepExecutor backend = StepExecutor.allocate(gate, 4, PLENTY * cpu.kvBytesPerPage(4), 64);
                 Scheduler scheduler = new Scheduler(backend, new SchedulerSettings(2, 1, 64, Duration.ofMinutes(1)),
                         dms()).start()) {
             List<RecordingListener> accepted = new ArrayList<>();
-            int refusals = 0;
+            List<String> refusals = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
                 RecordingListener listener = new RecordingListener();
                 try {
                     scheduler.submit(greedy(goldenPrompts.get(0), 200, listener));
                     accepted.add(listener);
                 } catch (QueueFullException e) {
-                    refusals++;
-                    assertTrue(e.getMessage().contains("waiting"), e.getMessage());
+                    refusals.add(e.getMessage());
+                }
+                if (i == 0) {
+                    gate.awaitHeldStep(); // the first is in the batch, its first step held
                 }
             }
-            assertTrue(refusals > 0 && accepted.size() >= 2, refusals + " refused, " + accepted.size() + " taken");
+            assertEquals(3, accepted.size(), "taken: max-running + max-waiting");
+            assertEquals(Collections.nCopies(17, "the server is at capacity: 2 requests are already waiting"), refusals);
+            assertEquals(17, scheduler.statistics().refused());
+            gate.release();
             for (RecordingListener listener : accepted) {
                 assertEquals(FinishReason.LENGTH, listener.await(), "every admitted request completes");
             }

@@ -1,6 +1,6 @@
 package io.dmsserve.engine.simd;
 
-/** Run in a child JVM by {@link KernelChoiceProcessTest}: prints the kernels' name and a dot product. */
+/** Run in a child JVM by {@link KernelChoiceProcessIT}: prints the kernels' name and a dot product. */
 public final class KernelsProbe {
 
     private KernelsProbe() {

@@ -3,6 +3,7 @@ package io.dmsserve;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dmsserve.config.ServingModel;
+import io.dmsserve.engine.simd.Kernels;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -11,7 +12,7 @@ import org.springframework.web.reactive.function.client.WebClient;
 
 /** The service starts on its embedded model and reports it on the actuator health endpoint. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
-class ServiceStartupTest {
+class ServiceStartupIT {
 
     @LocalServerPort
     int port;
@@ -50,6 +51,14 @@ class ServiceStartupTest {
             scheduler.start();
         }
         assertThat(get("/actuator/health/readiness")).isEqualTo("{\"status\":\"UP\"}");
+    }
+
+    /** failsafe's argLine keeps --add-modules=jdk.incubator.vector: the served engine runs the vector kernels. */
+    @Test
+    void theServerInThisJvmRunsTheVectorKernels() {
+        assertThat(ModuleLayer.boot().findModule("jdk.incubator.vector"))
+                .as("failsafe's argLine lost --add-modules=jdk.incubator.vector").isPresent();
+        assertThat(Kernels.name()).startsWith("vector-");
     }
 
     @Test

@@ -34,7 +34,7 @@ import tools.jackson.databind.JsonNode;
     "dms.kv-cache.memory=16MB", "dms.cpu.threads=2", "dms.scheduler.max-running=1",
     "dms.scheduler.max-waiting=2", "dms.api.retry-after=2s"})
 @Import(GatedBackend.Wrap.class)
-class OverloadTest {
+class OverloadIT {
 
     @LocalServerPort
     int port;
@@ -89,7 +89,7 @@ class OverloadTest {
         long refusedBefore = scheduler.statistics().refused();
         Http.Reply refused = http.post("/v1/chat/completions",
                 "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5}");
-        JsonNode error = ErrorsTest.assertError(refused, 429, "rate_limit_error", null);
+        JsonNode error = ApiAssertions.assertError(refused, 429, "rate_limit_error", null);
         assertEquals("rate_limit_exceeded", error.get("code").asString());
         assertEquals("The server is at capacity: 2 requests are waiting; please retry after 2 s.",
                 error.get("message").asString());
@@ -107,7 +107,7 @@ class OverloadTest {
         // two fit exactly.
         List<CompletableFuture<HttpResponse<String>>> admitted = fill(0);
         SchedulerStatistics before = scheduler.statistics();
-        ErrorsTest.assertError(http.post("/v1/completions", completion(3, 5, false)), 429, "rate_limit_error", null);
+        ApiAssertions.assertError(http.post("/v1/completions", completion(3, 5, false)), 429, "rate_limit_error", null);
         SchedulerStatistics after = scheduler.statistics();
         assertEquals(0, after.waiting(), "no choice of the refused request was queued");
         assertEquals(before.refused() + 1, after.refused());

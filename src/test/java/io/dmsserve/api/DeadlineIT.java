@@ -22,7 +22,7 @@ import tools.jackson.databind.JsonNode;
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
     "dms.kv-cache.memory=16MB", "dms.cpu.threads=2", "dms.scheduler.max-running=1", "dms.scheduler.deadline=1s"})
 @Import(GatedBackend.Wrap.class)
-class DeadlineTest {
+class DeadlineIT {
 
     private static final String LONG_STREAM = "{\"prompt\":\"hello\",\"max_tokens\":4000,\"temperature\":0,"
             + "\"stream\":true,\"n\":2}";
@@ -53,7 +53,7 @@ class DeadlineTest {
         }
 
         Http.Reply whole = http.post("/v1/completions", LONG_STREAM.replace("true", "false"));
-        assertEquals("timeout", ErrorsTest.assertError(whole, 504, "server_error", null).get("code").asString());
+        assertEquals("timeout", ApiAssertions.assertError(whole, 504, "server_error", null).get("code").asString());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (scheduler.cacheStatistics().pagesInUse() > 0 || scheduler.statistics().running() > 0) {
             assertTrue(System.nanoTime() < deadline, "pages still in use: " + scheduler.cacheStatistics());

@@ -26,7 +26,7 @@ import tools.jackson.databind.ObjectMapper;
  * chunks it received. Node and npm are required (CI has them): without them this test fails, it does not
  * skip. {@code npm ci} runs once when node_modules is missing.
  */
-class NodeOpenAiClientTest extends ClientTestSupport {
+class NodeOpenAiClientIT extends ClientTestSupport {
 
     private static final Path NODE_DIR = Path.of("src", "test", "node").toAbsolutePath();
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -135,6 +135,8 @@ class NodeOpenAiClientTest extends ClientTestSupport {
         reader.start();
         try {
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                // npm runs node in a child of its own: end those too, or they keep the output pipe open.
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
                 reader.join(5_000);
                 throw new AssertionError(command + " did not finish within " + timeoutSeconds + " s; output:\n"
@@ -143,6 +145,7 @@ class NodeOpenAiClientTest extends ClientTestSupport {
             reader.join(5_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
             throw new AssertionError("interrupted while running " + command, e);
         }

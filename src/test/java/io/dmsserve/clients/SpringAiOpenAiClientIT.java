@@ -1,8 +1,9 @@
 package io.dmsserve.clients;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
+import com.openai.errors.UnauthorizedException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -22,7 +23,7 @@ import org.springframework.ai.openai.OpenAiChatOptions;
  * server: streaming and blocking, with and without a stop string. Text, finish reason and usage must be
  * those of the engine driven directly.
  */
-class SpringAiOpenAiClientTest extends ClientTestSupport {
+class SpringAiOpenAiClientIT extends ClientTestSupport {
 
     private static final List<Message> PROMPT = List.of(new SystemMessage(SYSTEM), new UserMessage(USER));
 
@@ -91,9 +92,18 @@ class SpringAiOpenAiClientTest extends ClientTestSupport {
 
     @Test
     void wrongApiKeyIsRejectedAsUnauthorized() {
-        // openai-java maps 401 to UnauthorizedException, reading the message from the OpenAI error body.
-        assertThatThrownBy(() -> chatModel("not-the-key", null).call(new Prompt(PROMPT)))
-                .hasStackTraceContaining("401");
+        long before = scheduler.statistics().completed();
+        // openai-java maps 401 to its typed UnauthorizedException, read from the OpenAI error body.
+        Throwable thrown = catchThrowable(() -> chatModel("not-the-key", null).call(new Prompt(PROMPT)));
+        assertThat(thrown).as("what Spring AI throws").isInstanceOf(UnauthorizedException.class);
+        UnauthorizedException unauthorized = (UnauthorizedException) thrown;
+        assertThat(unauthorized.statusCode()).isEqualTo(401);
+        assertThat(unauthorized.type()).contains("invalid_request_error");
+        assertThat(unauthorized.code()).contains("invalid_api_key");
+        assertThat(unauthorized.param()).isEmpty();
+        assertThat(unauthorized.headers().values("WWW-Authenticate")).containsExactly("Bearer");
+        assertThat(unauthorized.getMessage()).contains("Incorrect API key provided.");
+        assertThat(scheduler.statistics().completed()).as("nothing was generated").isEqualTo(before);
     }
 
     private record Streamed(String text, String finishReason, Usage usage, int responses) {

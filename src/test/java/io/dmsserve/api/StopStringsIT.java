@@ -19,8 +19,8 @@ import tools.jackson.databind.JsonNode;
  * streamed and whole. The stop text never reaches the client; usage counts the tokens up to the one that
  * completed the stop string.
  */
-@ApiTest
-class StopStringsTest {
+@ApiServer
+class StopStringsIT {
 
     private static final String USER = "Write a long story about memory.";
     private static final int MAX_TOKENS = 80;

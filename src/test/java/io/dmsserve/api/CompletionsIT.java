@@ -15,8 +15,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
 /** {@code /v1/completions}, {@code /v1/models} and the actuator probes. */
-@ApiTest
-class CompletionsTest {
+@ApiServer
+class CompletionsIT {
 
     private static final String PROMPT = "The key-value cache of a transformer";
 
@@ -52,7 +52,7 @@ class CompletionsTest {
             assertEquals(expected.text(), choice.get("text").asString());
             assertEquals(expected.reason() == FinishReason.STOP ? "stop" : "length",
                     choice.get("finish_reason").asString());
-            ChatCompletionsTest.assertUsage(json.get("usage"), expected.usage().promptTokens(),
+            ApiAssertions.assertUsage(json.get("usage"), expected.usage().promptTokens(),
                     expected.usage().completionTokens());
         }
     }
@@ -80,7 +80,7 @@ class CompletionsTest {
         assertEquals(expected.reason() == FinishReason.STOP ? "stop" : "length", finish.get("finish_reason").asString());
         JsonNode usage = chunks.get(chunks.size() - 1);
         assertTrue(usage.get("choices").isEmpty());
-        ChatCompletionsTest.assertUsage(usage.get("usage"), expected.usage().promptTokens(),
+        ApiAssertions.assertUsage(usage.get("usage"), expected.usage().promptTokens(),
                 expected.usage().completionTokens());
     }
 

@@ -15,7 +15,7 @@ import tools.jackson.databind.JsonNode;
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
     "dms.kv-cache.memory=8MB", "dms.cpu.threads=2",
     "dms.api.keys=sha256:ea77193cc4e6f18656f3130e296203880c4b9b3772afc855211b82fdd46e9185, plain-key-two"})
-class AuthTest {
+class AuthIT {
 
     private static final String CHAT = "/v1/chat/completions";
     private static final String BODY = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}";
@@ -35,7 +35,7 @@ class AuthTest {
         for (Http.Reply reply : new Http.Reply[] {http.post(CHAT, BODY), http.get("/v1/models"),
                 http.post("/v1/completions", "{\"prompt\":\"x\"}"), http.get("/v1/unknown"), http.get("//v1//models"),
                 http.get("/V1/models"), http.post(CHAT, "not even json")}) {
-            JsonNode error = ErrorsTest.assertError(reply, 401, "invalid_request_error", null);
+            JsonNode error = ApiAssertions.assertError(reply, 401, "invalid_request_error", null);
             assertEquals("missing_api_key", error.get("code").asString());
             assertEquals("Bearer", reply.header("WWW-Authenticate"));
         }
@@ -46,7 +46,7 @@ class AuthTest {
         for (String header : new String[] {"Bearer wrong", "Bearer secret-one-", "Bearer sha256:ea77193cc4e6f18656f3130e296203880c4b9b3772afc855211b82fdd46e9185",
                 "Basic c2VjcmV0LW9uZQ==", "secret-one", "Bearer ", "Bearer"}) {
             Http.Reply reply = http.post(CHAT, BODY, "Authorization", header);
-            assertEquals("invalid_api_key", ErrorsTest.assertError(reply, 401, "invalid_request_error", null)
+            assertEquals("invalid_api_key", ApiAssertions.assertError(reply, 401, "invalid_request_error", null)
                     .get("code").asString(), header);
         }
     }
@@ -57,7 +57,7 @@ class AuthTest {
         assertEquals(200, http.post(CHAT, BODY, "Authorization", "bearer plain-key-two").status());
         assertEquals(200, http.get("/v1/models", "Authorization", "Bearer secret-one").status());
         // Past the key check, errors are the usual ones.
-        ErrorsTest.assertError(http.post(CHAT, "{}", "Authorization", "Bearer secret-one"), 400, null, "messages");
+        ApiAssertions.assertError(http.post(CHAT, "{}", "Authorization", "Bearer secret-one"), 400, null, "messages");
     }
 
     @Test

@@ -19,7 +19,7 @@ import org.springframework.web.reactive.function.client.WebClient;
  * other requests go on, and its own sequence runs to the end.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
-class SlowReaderTest {
+class SlowReaderIT {
 
     @LocalServerPort
     int port;

@@ -26,8 +26,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * Clients that go away mid-stream give their KV memory back: 50 streams asking for thousands of tokens each
  * read a few events and close the connection; the pool and the batch are empty again within seconds.
  */
-@ApiTest
-class DisconnectTest {
+@ApiServer
+class DisconnectIT {
 
     private static final int CLIENTS = 50;
 

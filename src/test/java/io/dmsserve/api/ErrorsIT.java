@@ -1,7 +1,6 @@
 package io.dmsserve.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dmsserve.config.ServingModel;
@@ -19,8 +18,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
 /** Every way a request can be wrong gets OpenAI's error shape with the right status and parameter. */
-@ApiTest
-class ErrorsTest {
+@ApiServer
+class ErrorsIT {
 
     private static final String CHAT = "/v1/chat/completions";
     private static final String MESSAGES = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
@@ -37,36 +36,10 @@ class ErrorsTest {
         http = new Http(port);
     }
 
-    /** Checks status and shape; returns the "error" object. */
-    static JsonNode assertError(Http.Reply reply, int status, String type, String param) {
-        assertEquals(status, reply.status(), reply::body);
-        assertTrue(reply.header("Content-Type").startsWith("application/json"), reply.header("Content-Type"));
-        JsonNode root = reply.json();
-        assertEquals(1, root.size(), reply::body);
-        JsonNode error = root.get("error");
-        assertEquals(4, error.size(), reply::body);
-        assertTrue(error.get("message").isString() && !error.get("message").asString().isBlank());
-        assertTrue(error.get("type").isString());
-        assertTrue(error.get("param").isString() || error.get("param").isNull());
-        assertTrue(error.get("code").isString() || error.get("code").isNull());
-        if (type != null) {
-            assertEquals(type, error.get("type").asString());
-        }
-        if (param != null) {
-            assertEquals(param, error.get("param").asString(), reply::body);
-        }
-        assertFalse(reply.body().contains("Exception") || reply.body().contains("\tat "), reply::body);
-        return error;
-    }
-
-    static JsonNode assertInvalid(Http.Reply reply, String param) {
-        return assertError(reply, 400, "invalid_request_error", param);
-    }
-
     @Test
     void malformedJsonIs400() {
         for (String body : new String[] {"{", "{\"messages\": [}", "not json", "{\"a\":1} trailing", "", "   "}) {
-            JsonNode error = assertInvalid(http.post(CHAT, body), null);
+            JsonNode error = ApiAssertions.assertInvalid(http.post(CHAT, body), null);
             assertTrue(error.get("param").isNull());
         }
     }
@@ -74,7 +47,7 @@ class ErrorsTest {
     @Test
     void aBodyThatIsNotAnObjectIs400() {
         for (String body : new String[] {"[]", "null", "42", "\"text\"", "[{\"messages\":[]}]"}) {
-            assertInvalid(http.post(CHAT, body), null);
+            ApiAssertions.assertInvalid(http.post(CHAT, body), null);
         }
     }
 
@@ -119,7 +92,7 @@ class ErrorsTest {
         } else {
             body = "{" + MESSAGES + ",\"" + param.replaceAll("\\[.*", "") + "\":" + value + "}";
         }
-        JsonNode error = assertInvalid(http.post(CHAT, body), param);
+        JsonNode error = ApiAssertions.assertInvalid(http.post(CHAT, body), param);
         assertEquals("invalid_type", error.get("code").asString(), error::toString);
     }
 
@@ -131,7 +104,7 @@ class ErrorsTest {
         "stop|[\"a\",\"b\",\"c\",\"d\",\"e\"]",
     })
     void outOfRangeValuesAre400NamingTheParameter(String param, String value) {
-        JsonNode error = assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"" + param + "\":" + value + "}"), param);
+        JsonNode error = ApiAssertions.assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"" + param + "\":" + value + "}"), param);
         assertEquals("invalid_value", error.get("code").asString(), error::toString);
     }
 
@@ -140,11 +113,11 @@ class ErrorsTest {
         String huge = "1" + "0".repeat(400);
         for (String param : new String[] {"temperature", "top_p"}) {
             for (String value : new String[] {huge, "-" + huge}) {
-                JsonNode error = assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"" + param + "\":" + value + "}"), param);
+                JsonNode error = ApiAssertions.assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"" + param + "\":" + value + "}"), param);
                 assertEquals("invalid_value", error.get("code").asString());
             }
         }
-        assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"chat_template_kwargs\":{\"enable_thinking\":" + huge + "}}"),
+        ApiAssertions.assertInvalid(http.post(CHAT, "{" + MESSAGES + ",\"chat_template_kwargs\":{\"enable_thinking\":" + huge + "}}"),
                 "messages");
     }
 
@@ -159,14 +132,14 @@ class ErrorsTest {
             tokens = model.tokenizer().encode(prompt).length;
         }
         assertTrue(tokens < 4096, "prompt of " + tokens + " tokens");
-        JsonNode error = assertError(http.post("/v1/completions", "{\"prompt\":\"" + prompt
+        JsonNode error = ApiAssertions.assertError(http.post("/v1/completions", "{\"prompt\":\"" + prompt
                 + "\",\"max_tokens\":" + (4097 - tokens) + ",\"temperature\":0}"), 400, "invalid_request_error",
                 "max_tokens");
         assertEquals("context_length_exceeded", error.get("code").asString());
         assertEquals("This model's maximum context length is 4096 tokens. However, you requested 4097 tokens ("
                 + tokens + " in the prompt, " + (4097 - tokens) + " in the completion). Please reduce the length of"
                 + " the prompt or max_tokens.", error.get("message").asString());
-        error = assertError(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+        error = ApiAssertions.assertError(http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
                 + "\"max_completion_tokens\":99999999999999999999}"), 400, "invalid_request_error",
                 "max_completion_tokens");
         assertTrue(error.get("message").asString().contains("in the messages, 2147483647 in the completion"),
@@ -175,7 +148,7 @@ class ErrorsTest {
         Http.Reply reply = http.post("/v1/completions", "{\"prompt\":\"" + prompt + "\",\"temperature\":0}");
         assertEquals(200, reply.status(), reply::body);
         assertEquals("length", reply.json().get("choices").get(0).get("finish_reason").asString());
-        ChatCompletionsTest.assertUsage(reply.json().get("usage"), tokens, 4096 - tokens);
+        ApiAssertions.assertUsage(reply.json().get("usage"), tokens, 4096 - tokens);
         reply = http.post("/v1/completions", "{\"prompt\":\"" + prompt + "\",\"max_tokens\":" + (4096 - tokens)
                 + ",\"temperature\":0}");
         assertEquals(200, reply.status(), "exactly what is left is fine: " + reply.body());
@@ -183,35 +156,35 @@ class ErrorsTest {
 
     @Test
     void missingOrEmptyMessagesAndBadRolesAre400() {
-        assertEquals("missing_required_parameter", assertInvalid(http.post(CHAT, "{}"), "messages").get("code").asString());
-        assertInvalid(http.post(CHAT, "{\"messages\":null}"), "messages");
-        assertEquals("empty_array", assertInvalid(http.post(CHAT, "{\"messages\":[]}"), "messages").get("code").asString());
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"content\":\"hi\"}]}"), "messages[0].role");
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}"), "messages[0].role");
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\"}]}"), "messages[0].content");
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+        assertEquals("missing_required_parameter", ApiAssertions.assertInvalid(http.post(CHAT, "{}"), "messages").get("code").asString());
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":null}"), "messages");
+        assertEquals("empty_array", ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[]}"), "messages").get("code").asString());
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"content\":\"hi\"}]}"), "messages[0].role");
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}"), "messages[0].role");
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\"}]}"), "messages[0].content");
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
                 + "\"image_url\":{\"url\":\"x\"}}]}]}"), "messages[0].content[0].type");
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}"),
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}"),
                 "messages[0].content[0].text");
-        assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}"),
+        ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}"),
                 "messages[0].content[0]");
     }
 
     @Test
     void completionPromptErrorsAre400() {
         for (String prompt : new String[] {"5", "[]", "[\"a\",\"b\"]", "[5]", "\"\"", "{}", "null"}) {
-            assertInvalid(http.post("/v1/completions", "{\"prompt\":" + prompt + "}"), "prompt");
+            ApiAssertions.assertInvalid(http.post("/v1/completions", "{\"prompt\":" + prompt + "}"), "prompt");
         }
-        assertInvalid(http.post("/v1/completions", "{}"), "prompt");
+        ApiAssertions.assertInvalid(http.post("/v1/completions", "{}"), "prompt");
     }
 
     @Test
     void unknownModelIs404() {
-        JsonNode error = assertError(http.post(CHAT, "{\"model\":\"gpt-4o\"," + MESSAGES + "}"), 404,
+        JsonNode error = ApiAssertions.assertError(http.post(CHAT, "{\"model\":\"gpt-4o\"," + MESSAGES + "}"), 404,
                 "invalid_request_error", "model");
         assertEquals("model_not_found", error.get("code").asString());
         assertTrue(error.get("message").asString().contains("gpt-4o"));
-        assertError(http.post("/v1/completions", "{\"model\":\"gpt-4o\",\"prompt\":\"x\"}"), 404, null, "model");
+        ApiAssertions.assertError(http.post("/v1/completions", "{\"model\":\"gpt-4o\",\"prompt\":\"x\"}"), 404, null, "model");
     }
 
     @Test
@@ -219,12 +192,12 @@ class ErrorsTest {
         String longText = "memory ".repeat(6000);
         int tokens = model.tokenizer().encode(longText).length;
         assertTrue(tokens > 4096);
-        JsonNode error = assertInvalid(http.post("/v1/completions", "{\"prompt\":\"" + longText + "\"}"), "prompt");
+        JsonNode error = ApiAssertions.assertInvalid(http.post("/v1/completions", "{\"prompt\":\"" + longText + "\"}"), "prompt");
         assertEquals("context_length_exceeded", error.get("code").asString());
         assertTrue(error.get("message").asString().contains("4096"), error::toString);
         assertTrue(error.get("message").asString().contains(Integer.toString(tokens)), error::toString);
 
-        error = assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}"),
+        error = ApiAssertions.assertInvalid(http.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}"),
                 "messages");
         assertTrue(error.get("message").asString().contains("4096"), error::toString);
     }
@@ -232,13 +205,13 @@ class ErrorsTest {
     @Test
     void aBodyOverTheLimitIs413() {
         String big = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(1_100_000) + "\"}]}";
-        assertError(http.post(CHAT, big), 413, "invalid_request_error", null);
+        ApiAssertions.assertError(http.post(CHAT, big), 413, "invalid_request_error", null);
         // Without a Content-Length (chunked), the limit applies while reading.
         byte[] bytes = big.getBytes(StandardCharsets.UTF_8);
         HttpRequest chunked = HttpRequest.newBuilder(URI.create(http.base + CHAT)).timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(bytes))).build();
-        assertError(http.send(chunked), 413, "invalid_request_error", null);
+        ApiAssertions.assertError(http.send(chunked), 413, "invalid_request_error", null);
         // Just under the limit is fine (the prompt is then too long for the context: a 400, not a 413).
         String under = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x ".repeat(400_000) + "\"}]}";
         assertEquals(400, http.post(CHAT, under).status());
@@ -246,12 +219,12 @@ class ErrorsTest {
 
     @Test
     void unknownUrlsAndMethodsGetOpenAiErrors() {
-        assertEquals("unknown_url", assertError(http.get("/v1/nothing-here"), 404, null, null).get("code").asString());
-        assertEquals("unknown_url", assertError(http.post("/v1/engines/x/completions", "{}"), 404, null, null)
+        assertEquals("unknown_url", ApiAssertions.assertError(http.get("/v1/nothing-here"), 404, null, null).get("code").asString());
+        assertEquals("unknown_url", ApiAssertions.assertError(http.post("/v1/engines/x/completions", "{}"), 404, null, null)
                 .get("code").asString());
-        assertEquals("method_not_allowed", assertError(http.get(CHAT), 405, null, null).get("code").asString());
+        assertEquals("method_not_allowed", ApiAssertions.assertError(http.get(CHAT), 405, null, null).get("code").asString());
         HttpRequest delete = HttpRequest.newBuilder(URI.create(http.base + "/v1/models")).DELETE().build();
-        assertError(http.send(delete), 405, null, null);
+        ApiAssertions.assertError(http.send(delete), 405, null, null);
     }
 
     @Test
@@ -260,6 +233,6 @@ class ErrorsTest {
         for (String type : new String[] {"text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-8"}) {
             assertEquals(200, http.post(CHAT, body, "Content-Type", type).status(), type);
         }
-        assertInvalid(http.post(CHAT, "messages=hi", "Content-Type", "application/x-www-form-urlencoded"), null);
+        ApiAssertions.assertInvalid(http.post(CHAT, "messages=hi", "Content-Type", "application/x-www-form-urlencoded"), null);
     }
 }

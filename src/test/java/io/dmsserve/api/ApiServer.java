@@ -14,5 +14,5 @@ import org.springframework.boot.test.context.SpringBootTest;
 @Retention(RetentionPolicy.RUNTIME)
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"dms.kv-cache.memory=64MB", "dms.cpu.threads=2"})
-@interface ApiTest {
+@interface ApiServer {
 }

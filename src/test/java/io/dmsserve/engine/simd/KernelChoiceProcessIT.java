@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,7 +16,7 @@ import org.junit.jupiter.api.Test;
  * The choice as a user's JVM makes it, in child processes: without {@code --add-modules
  * jdk.incubator.vector} nothing may fail to load and the plain loops run; the system property forces them.
  */
-class KernelChoiceProcessTest {
+class KernelChoiceProcessIT {
 
     @Test
     void withoutTheModuleThePlainLoopsRun() throws Exception {
@@ -48,10 +49,22 @@ class KernelChoiceProcessTest {
         command.add("-cp");
         command.add(location(KernelsProbe.class) + File.pathSeparator + location(Kernels.class));
         command.add(KernelsProbe.class.getName());
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).as(output).isZero();
+        // Output to a file, not a pipe read to its end: a child that never exits cannot hang the build, it is
+        // killed at the timeout and the test fails with what it printed.
+        Path log = Files.createTempFile("kernels-probe", ".log");
+        String output;
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            boolean ended = process.waitFor(60, TimeUnit.SECONDS);
+            if (!ended) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            output = Files.readString(log, StandardCharsets.UTF_8);
+            assertThat(ended).as("%s ended within 60 s; it printed:%n%s", command, output).isTrue();
+            assertThat(process.exitValue()).as(output).isZero();
+        } finally {
+            Files.deleteIfExists(log);
+        }
         // The JVM's own "WARNING: Using incubator modules" line comes first when the module is there.
         String[] lines = output.strip().split("\\R");
         return lines[lines.length - 1];

@@ -17,7 +17,7 @@ import org.springframework.web.reactive.function.client.WebClient;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = "dms.kv-cache.memory=41760B")
-class KvCapacityTest {
+class KvCapacityIT {
 
     @LocalServerPort
     int port;

@@ -9,6 +9,7 @@ import io.dmsserve.config.ServingModel;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.Scheduler;
+import io.dmsserve.tokenizer.ChatMessage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,8 +20,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import tools.jackson.databind.JsonNode;
 
 /** {@code /v1/chat/completions} against the engine driven directly: same text, same usage, exact framing. */
-@ApiTest
-class ChatCompletionsTest {
+@ApiServer
+class ChatCompletionsIT {
 
     private static final String USER = "Tell me about the KV cache.";
 
@@ -62,7 +63,7 @@ class ChatCompletionsTest {
         assertEquals("assistant", choice.get("message").get("role").asString());
         assertEquals(expected.text(), choice.get("message").get("content").asString());
         assertEquals(expected.reason() == FinishReason.STOP ? "stop" : "length", choice.get("finish_reason").asString());
-        assertUsage(json.get("usage"), expected.usage().promptTokens(), expected.usage().completionTokens());
+        ApiAssertions.assertUsage(json.get("usage"), expected.usage().promptTokens(), expected.usage().completionTokens());
     }
 
     @Test
@@ -115,7 +116,7 @@ class ChatCompletionsTest {
         JsonNode usageChunk = chunks.get(chunks.size() - 1);
         assertEquals("chat.completion.chunk", usageChunk.get("object").asString());
         assertTrue(usageChunk.get("choices").isArray() && usageChunk.get("choices").isEmpty());
-        assertUsage(usageChunk.get("usage"), expected.usage().promptTokens(), expected.usage().completionTokens());
+        ApiAssertions.assertUsage(usageChunk.get("usage"), expected.usage().promptTokens(), expected.usage().completionTokens());
         for (JsonNode chunk : chunks.subList(0, chunks.size() - 1)) {
             assertTrue(chunk.has("usage") && chunk.get("usage").isNull(), "other chunks carry usage: null");
         }
@@ -145,7 +146,7 @@ class ChatCompletionsTest {
             assertEquals(i, choice.get("index").asInt());
             assertEquals(expected.get(i), choice.get("message").get("content").asString(), "choice " + i);
         }
-        assertUsage(whole.get("usage"), prompt.length, completionTokens);
+        ApiAssertions.assertUsage(whole.get("usage"), prompt.length, completionTokens);
         assertNotEquals(expected.get(0), expected.get(1), "different seeds sample differently");
 
         Http.Reply reply = http.post("/v1/chat/completions",
@@ -173,7 +174,7 @@ class ChatCompletionsTest {
             assertEquals(1, finishes[i]);
             assertEquals(expected.get(i), texts[i].toString(), "streamed choice " + i);
         }
-        assertUsage(chunks.get(chunks.size() - 1).get("usage"), prompt.length, completionTokens);
+        ApiAssertions.assertUsage(chunks.get(chunks.size() - 1).get("usage"), prompt.length, completionTokens);
     }
 
     @Test
@@ -190,22 +191,34 @@ class ChatCompletionsTest {
         assertEquals(withoutThinking, off.get("usage").get("prompt_tokens").asInt());
     }
 
+    /**
+     * Text parts are joined with newlines (as vLLM does), a null assistant content is empty: the answer to the
+     * parts is the engine's greedy answer to the conversation with the joined text, token for token, and the
+     * same as the answer to the request written with the joined text.
+     */
     @Test
     void contentPartsAreJoinedTextAndOtherRolesWork() {
         String parts = "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
                 + "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Tell me\"},{\"type\":\"text\",\"text\":\"more.\"}]},"
                 + "{\"role\":\"assistant\",\"content\":null},{\"role\":\"tool\",\"content\":\"42\"},"
-                + "{\"role\":\"user\",\"content\":\"ok\"}],\"temperature\":0,\"max_tokens\":5,\"unknown_field\":[1,2]}";
-        Http.Reply reply = http.post("/v1/chat/completions", parts);
-        assertEquals(200, reply.status(), reply::body);
+                + "{\"role\":\"user\",\"content\":\"ok\"}],\"temperature\":0,\"max_tokens\":12,\"unknown_field\":[1,2]}";
         String joined = parts.replace("[{\"type\":\"text\",\"text\":\"Tell me\"},{\"type\":\"text\",\"text\":\"more.\"}]",
                 "\"Tell me\\nmore.\"");
-        assertEquals(reply.json().get("usage"), http.post("/v1/chat/completions", joined).json().get("usage"));
-    }
+        assertTrue(joined.contains("Tell me\\nmore."), joined);
+        String rendered = model.tokenizer().chatTemplate().render(List.of(ChatMessage.of("system", "Be brief."),
+                ChatMessage.of("user", "Tell me\nmore."), ChatMessage.of("assistant", ""), ChatMessage.of("tool", "42"),
+                ChatMessage.of("user", "ok")), true, Map.of());
+        int[] prompt = model.tokenizer().encode(rendered);
+        Engine.Result expected = engine.greedy(prompt, 12);
+        assertEquals(12, expected.tokens().length, "a long enough answer to compare");
 
-    static void assertUsage(JsonNode usage, int prompt, int completion) {
-        assertEquals(prompt, usage.get("prompt_tokens").asInt(), "prompt_tokens");
-        assertEquals(completion, usage.get("completion_tokens").asInt(), "completion_tokens");
-        assertEquals(prompt + completion, usage.get("total_tokens").asInt(), "total_tokens");
+        for (String request : List.of(parts, joined)) {
+            Http.Reply reply = http.post("/v1/chat/completions", request);
+            assertEquals(200, reply.status(), reply::body);
+            JsonNode choice = reply.json().get("choices").get(0);
+            assertEquals(expected.text(), choice.get("message").get("content").asString(), request);
+            assertEquals("length", choice.get("finish_reason").asString());
+            ApiAssertions.assertUsage(reply.json().get("usage"), prompt.length, 12);
+        }
     }
 }

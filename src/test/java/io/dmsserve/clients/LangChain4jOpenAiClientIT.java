@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * (SSE, usage from the final chunk) and the blocking one, with and without a stop string. Text, finish
  * reason and token usage must be those of the engine driven directly.
  */
-class LangChain4jOpenAiClientTest extends ClientTestSupport {
+class LangChain4jOpenAiClientIT extends ClientTestSupport {
 
     private static final List<ChatMessage> MESSAGES_LC4J = List.of(SystemMessage.from(SYSTEM), UserMessage.from(USER));
 

@@ -11,8 +11,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * Reactor Netty 1.3.6 that could leave a request unread until the client gave up (reactor-netty#4361); this
  * drives the pattern that hung within a few dozen rounds before the workaround in config.
  */
-@ApiTest
-class KeepAliveTest {
+@ApiServer
+class KeepAliveIT {
 
     private static final String BODY = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}";
 
