@@ -13,11 +13,11 @@ import org.springframework.validation.annotation.Validated;
 /**
  * {@code dms.api.*}: the OpenAI-compatible HTTP API under {@code /v1}.
  *
- * @param keys API keys accepted as {@code Authorization: Bearer <key>}: each entry {@code sha256:<hex digest
- *     of the key>} or the key itself (e.g. from {@code DMS_API_KEYS}, comma-separated); empty: the API is open
+ * @param keys API keys accepted as "Authorization: Bearer KEY": each entry "sha256:" and the hex digest of the
+ *     key, or the key itself (e.g. from DMS_API_KEYS, comma-separated); empty: the API is open
  * @param maxBodySize largest request body; larger ones get 413
- * @param maxN most choices ({@code n}) one request may ask for
- * @param retryAfter sent as {@code Retry-After} (whole seconds, at least 1) with 429 when the queue is full
+ * @param maxN most choices (n) one request may ask for
+ * @param retryAfter sent as Retry-After (whole seconds, at least 1) with 429 when the queue is full
  */
 @Validated
 @ConfigurationProperties("dms.api")

@@ -108,7 +108,8 @@ class ConfigurationMetadataTest {
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())
-                    .isNotBlank().doesNotStartWith(entry.getKey());
+                    .isNotBlank().doesNotStartWith(entry.getKey())
+                    .as("IDEs show javadoc tags literally: %s", entry.getKey()).doesNotContain("{@");
             assertThat(property.path("type").asString()).as("type of %s", entry.getKey()).isNotBlank();
             if (entry.getValue() != null) {
                 assertThat(property.path("defaultValue").isMissingNode()).as("default of %s", entry.getKey()).isFalse();
