@@ -1,0 +1,11 @@
+// all.cu: the one translation unit nvcc turns into the fatbin (and the emulator build includes): every
+// kernel file of native/, so that one cuModuleLoadData gives every kernel.
+#include "embedding.cu"
+#include "rmsnorm.cu"
+#include "qknorm_rope.cu"
+#include "matmul.cu"
+#include "swiglu.cu"
+#include "kv_write.cu"
+#include "attention.cu"
+#include "sampling.cu"
+#include "page_table.cu"

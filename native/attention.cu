@@ -1,0 +1,785 @@
+// attention.cu: GQA attention over the paged KV cache with the DMS visibility mask.
+// Java: AttentionKernel; CPU: cpu/ChunkAttention (after kv_write, the chunk's own tokens are in the cache)
+//
+// The cache (KV contract, native/README.md): keyCache, valueCache bf16 [pageCount * pageSize][D];
+// slotPos int32 and slotFlag uint8 [pageCount * pageSize]; pageTable int32
+// [maxRows][layers][kvHeads][maxPagesPerHead] (page id or -1), pageTableLen int32 [maxRows][layers][kvHeads].
+// Query token i of sequence s = seqOfToken[i] at position q = positions[i], query head qh, kv head
+// h = qh / G, scans entries 0 .. len-1 of pageTable[seqRow[s]][layer][h], skips -1 pages, and slot
+// (page * pageSize + o) with p = slotPos, f = slotFlag is visible iff
+//     p >= 0 && p <= q && !(f && q - p > seqWindow[s])                           (DmsRules.visible)
+// Metadata is read before K/V, so invisible slots cost no K/V bandwidth.
+// out[i][qh][:] = softmax_visible(q · k * scale) · v, fp32; 0 where nothing is visible.
+//
+// Kernels:
+//   dms_attention_decode_g{1,2,4,8}  one query token per block row: the G query heads of a group share
+//       one read of K/V; fp32 q and probabilities (CUDA cores); long contexts split across blocks.
+//   dms_attention_chunk_d{32,64,128} a tile of query tokens of one sequence per block: tensor cores
+//       (q and probabilities rounded to bf16), for prefill chunks; same mask, same splits.
+//   dms_attention_merge               combines the splits (flash-decoding).
+// Splits: block `split` scans page entries [split * pagesPerSplit, min(len, (split + 1) * pagesPerSplit)).
+// With splits == 1 the kernels write out/outBf16 directly; otherwise they write unnormalised partials
+//   partialO  fp32 [n][heads][splitStride][D]  (sum of e^(s - m) v over the split's visible slots)
+//   partialML float2 [n][heads][splitStride]   (m, l = sum of e^(s - m)); m = -inf, l = 0 when empty
+// indexed by the absolute token index i, and dms_attention_merge writes out.
+#include "dms.cuh"
+
+#define DMS_ATT_WARPS 4
+
+struct AttentionCache {
+    const bf16_t* keyCache;
+    const bf16_t* valueCache;
+    const int* slotPos;
+    const unsigned char* slotFlag;
+};
+
+DMS_DEVICE bool dms_visible(int p, int f, int q, int window) {
+    return p >= 0 && p <= q && !(f != 0 && q - p > window);
+}
+
+// ===================================================================================================
+// Decode. grid (splits, kvHeads, tokenCount), block 128 (4 warps), dynamic shared memory
+// attention_decode_smem(G, D) bytes. Entry e of tokenList (or e itself when null) is the token index.
+// Lanes: LPK = lanes per key = smallest power of two >= ceil(D / 8) (D <= 256); lane holds channels
+// [8 c, 8 c + 8) of its key, c = lane % LPK; 32 / LPK keys per pass, 8 passes of loads in flight.
+// Each warp takes tiles of 32 list slots; within a tile only visible slots are read.
+__host__ __device__ constexpr int attention_decode_smem(int G, int D) {
+    return DMS_ATT_WARPS * G * (D + 2) * 4;
+}
+
+template <int GM>
+__device__ __forceinline__ void attention_decode(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int D, float scale,
+    int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);        // (warp, visible key) -> slot
+    DMS_SHARED(float, weights, DMS_ATT_WARPS * GM * 32);  // (warp, g, visible key) -> score, then e^(s - m)
+    DMS_DYNAMIC_SMEM(smem);
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int split = blockIdx.x;
+    const int h = blockIdx.y;
+    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
+    const int G = heads / kvHeads;
+    const int s = seqOfToken[i];
+    const int row = seqRow[s];
+    const int window = seqWindow[s];
+    const int qpos = positions[i];
+    const size_t head = (static_cast<size_t>(row) * layers + layer) * kvHeads + h;
+    const int* table = pageTable + head * maxPagesPerHead;
+    const int len = pageTableLen[head];
+    const int e0 = split * pagesPerSplit;
+    const int e1 = min(len, e0 + pagesPerSplit);
+    const int listStart = e0 * pageSize;
+    const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
+
+    int lpk = 1;
+    while (lpk * 8 < D) {
+        lpk <<= 1;
+    }
+    const int kpp = 32 / lpk;  // keys per pass
+    const int chunk = lane & (lpk - 1);
+    const int keyGroup = lane / lpk;
+    const bool vec = (D & 7) == 0 && dms::aligned16(cache.keyCache) && dms::aligned16(cache.valueCache);
+
+    float qv[GM][8];
+    float ov[GM][8];
+    float mrow[GM];
+    float lrow[GM];
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        const float* qr = q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + g) * D;
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            const int ch = 8 * chunk + e;
+            qv[g][e] = (g < G && ch < D) ? qr[ch] : 0.f;
+            ov[g][e] = 0.f;
+        }
+        mrow[g] = -INFINITY;
+        lrow[g] = 0.f;
+    }
+    int* myList = slotList + warp * 32;
+    float* myWeights = weights + warp * GM * 32;
+
+    for (int tile = listStart + warp * 32; tile < listEnd; tile += DMS_ATT_WARPS * 32) {
+        const int index = tile + lane;
+        int slot = -1;
+        bool visible = false;
+        if (index < listEnd) {
+            const int page = table[index / pageSize];
+            if (page >= 0) {
+                slot = page * pageSize + index % pageSize;
+                visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
+            }
+        }
+        const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+        if (mask == 0) {
+            continue;
+        }
+        const int count = __popc(mask);
+        if (visible) {
+            myList[__popc(mask & ((1u << lane) - 1u))] = slot;
+        }
+        __syncwarp();
+
+        // Scores of the visible keys.
+        for (int kb = 0; kb < count; kb += 8 * kpp) {
+            uint4 raw[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const int key = kb + u * kpp + keyGroup;
+                const int ks = key < count ? myList[key] : -1;
+                raw[u] = make_uint4(0, 0, 0, 0);
+                if (ks >= 0 && 8 * chunk < D) {
+                    const bf16_t* kr = cache.keyCache + static_cast<size_t>(ks) * D + 8 * chunk;
+                    if (vec) {
+                        raw[u] = dms::load16_ro(kr);
+                    } else {
+                        uint32_t w[4];
+#pragma unroll
+                        for (int p = 0; p < 4; p++) {
+                            const uint32_t lo = 8 * chunk + 2 * p < D ? kr[2 * p] : 0;
+                            const uint32_t hi = 8 * chunk + 2 * p + 1 < D ? kr[2 * p + 1] : 0;
+                            w[p] = lo | (hi << 16);
+                        }
+                        raw[u] = make_uint4(w[0], w[1], w[2], w[3]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                if (kb + u * kpp >= count) {
+                    break;  // uniform across the warp
+                }
+                float kf[8];
+                dms::unpack_bf16x8(raw[u], kf);
+                float part[GM];
+#pragma unroll
+                for (int g = 0; g < GM; g++) {
+                    float d = 0.f;
+#pragma unroll
+                    for (int e = 0; e < 8; e++) {
+                        d = fmaf(qv[g][e], kf[e], d);
+                    }
+                    part[g] = d;
+                }
+                for (int offset = lpk >> 1; offset > 0; offset >>= 1) {
+#pragma unroll
+                    for (int g = 0; g < GM; g++) {
+                        part[g] += __shfl_xor_sync(DMS_FULL_MASK, part[g], offset);
+                    }
+                }
+                const int key = kb + u * kpp + keyGroup;
+                if (chunk == 0 && key < count) {
+#pragma unroll
+                    for (int g = 0; g < GM; g++) {
+                        myWeights[g * 32 + key] = part[g] * scale;
+                    }
+                }
+            }
+        }
+        __syncwarp();
+
+        // Online softmax over this tile: lane l holds visible key l.
+#pragma unroll
+        for (int g = 0; g < GM; g++) {
+            if (g < G) {
+                const float score = lane < count ? myWeights[g * 32 + lane] : -INFINITY;
+                const float tileMax = dms::warp_max(score);
+                const float mNew = fmaxf(mrow[g], tileMax);
+                const float p = lane < count ? expf(score - mNew) : 0.f;
+                const float pSum = dms::warp_sum(p);
+                const float correction = mrow[g] == -INFINITY ? 0.f : expf(mrow[g] - mNew);
+                lrow[g] = lrow[g] * correction + pSum;
+                mrow[g] = mNew;
+#pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    ov[g][e] *= correction;
+                }
+                if (lane < count) {
+                    myWeights[g * 32 + lane] = p;
+                }
+            }
+        }
+        __syncwarp();
+
+        // Weighted values.
+        for (int kb = 0; kb < count; kb += 8 * kpp) {
+            uint4 raw[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const int key = kb + u * kpp + keyGroup;
+                const int ks = key < count ? myList[key] : -1;
+                raw[u] = make_uint4(0, 0, 0, 0);
+                if (ks >= 0 && 8 * chunk < D) {
+                    const bf16_t* vr = cache.valueCache + static_cast<size_t>(ks) * D + 8 * chunk;
+                    if (vec) {
+                        raw[u] = dms::load16_ro(vr);
+                    } else {
+                        uint32_t w[4];
+#pragma unroll
+                        for (int p = 0; p < 4; p++) {
+                            const uint32_t lo = 8 * chunk + 2 * p < D ? vr[2 * p] : 0;
+                            const uint32_t hi = 8 * chunk + 2 * p + 1 < D ? vr[2 * p + 1] : 0;
+                            w[p] = lo | (hi << 16);
+                        }
+                        raw[u] = make_uint4(w[0], w[1], w[2], w[3]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const int key = kb + u * kpp + keyGroup;
+                if (key < count) {
+                    float vf[8];
+                    dms::unpack_bf16x8(raw[u], vf);
+#pragma unroll
+                    for (int g = 0; g < GM; g++) {
+                        const float p = myWeights[g * 32 + key];
+#pragma unroll
+                        for (int e = 0; e < 8; e++) {
+                            ov[g][e] = fmaf(p, vf[e], ov[g][e]);
+                        }
+                    }
+                }
+            }
+        }
+        __syncwarp();  // the next tile rewrites myList and myWeights
+    }
+
+    // Sum the key groups of the warp (same m and l in every lane).
+    for (int offset = lpk; offset < 32; offset <<= 1) {
+#pragma unroll
+        for (int g = 0; g < GM; g++) {
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                ov[g][e] += __shfl_xor_sync(DMS_FULL_MASK, ov[g][e], offset);
+            }
+        }
+    }
+    // Merge the warps: shared (warp, g) -> [m, l, o[D]].
+    float* merge = reinterpret_cast<float*>(smem);
+    const int rowFloats = D + 2;
+#pragma unroll
+    for (int g = 0; g < GM; g++) {
+        if (g < G) {
+            float* mr = merge + (warp * G + g) * rowFloats;
+            if (lane == 0) {
+                mr[0] = mrow[g];
+                mr[1] = lrow[g];
+            }
+            if (keyGroup == 0) {
+#pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    if (8 * chunk + e < D) {
+                        mr[2 + 8 * chunk + e] = ov[g][e];
+                    }
+                }
+            }
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
+        const int g = e / D;
+        const int d = e % D;
+        float m = -INFINITY;
+        for (int w = 0; w < DMS_ATT_WARPS; w++) {
+            m = fmaxf(m, merge[(w * G + g) * rowFloats]);
+        }
+        float l = 0.f;
+        float o = 0.f;
+        if (m != -INFINITY) {
+            for (int w = 0; w < DMS_ATT_WARPS; w++) {
+                const float* mr = merge + (w * G + g) * rowFloats;
+                if (mr[0] != -INFINITY) {
+                    const float c = expf(mr[0] - m);
+                    l += mr[1] * c;
+                    o += mr[2 + d] * c;
+                }
+            }
+        }
+        const int qh = h * G + g;
+        if (splits == 1) {
+            const float value = l > 0.f ? o / l : 0.f;
+            if (out != nullptr) {
+                out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+            }
+            if (outBf16 != nullptr) {
+                outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
+            }
+        } else {
+            const size_t p = (static_cast<size_t>(i) * heads + qh) * splitStride + split;
+            partialO[p * D + d] = o;
+            if (d == 0) {
+                partialML[p] = make_float2(m, l);
+            }
+        }
+    }
+}
+
+#define DMS_ATTENTION_DECODE(GM)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_g##GM(                 \
+        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
+        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
+        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
+        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
+        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
+        float2* __restrict__ partialML) {                                                                         \
+        attention_decode<GM>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,      \
+                             pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,          \
+                             seqOfToken, seqRow, seqWindow, tokenList, heads, D, scale, pagesPerSplit, splits,    \
+                             splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);           \
+    }
+DMS_ATTENTION_DECODE(1)
+DMS_ATTENTION_DECODE(2)
+DMS_ATTENTION_DECODE(4)
+DMS_ATTENTION_DECODE(8)
+
+// ===================================================================================================
+// Chunk (prefill). grid (tileCount, kvHeads, splits), block 128 (4 warps), dynamic shared memory
+// attention_chunk_smem(D) bytes. tiles[b] = (first token index, token count) of query tile b: tokens
+// of ONE sequence, count <= 64 / G. The block's 64 query rows are (token t, group head g) = row / G,
+// row % G; each warp owns 16 rows. Key tiles of 64 list slots: metadata first (a tile that no query of
+// the block can see is skipped before any K/V byte is read), then K and V by cp.async (invisible slots
+// zero-filled), S = Q Kᵀ and O += P V by mma.sync m16n8k16 bf16 with fp32 accumulators, online softmax
+// in fp32 registers (flash-attention 2). Q and P are rounded to bf16 for the tensor cores.
+#define DMS_CHUNK_ROWS 64
+#define DMS_CHUNK_KEYS 64
+
+__host__ __device__ constexpr int attention_chunk_smem(int D) {
+    // K and V tiles [64][D + 8] bf16 (Q is staged in the K tile first), then slot, position, flag of 64 keys.
+    return 2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4 + 16;
+}
+
+template <int D>
+__device__ __forceinline__ void attention_chunk(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
+    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
+    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    constexpr int LD = D + 8;    // bf16 per smem row: rows (D + 8) * 2 bytes apart, no ldmatrix conflicts
+    constexpr int KS = D / 16;   // k16 steps of Q Kᵀ
+    constexpr int DT = D / 8;    // n8 tiles of O
+    constexpr int ST = DMS_CHUNK_KEYS / 8;  // n8 tiles of S
+    DMS_DYNAMIC_SMEM(smem);
+    bf16_t* Ks = reinterpret_cast<bf16_t*>(smem);       // [64][LD]; Q [64][LD] before the key loop
+    bf16_t* Vs = Ks + DMS_CHUNK_KEYS * LD;              // [64][LD]
+    int* kslot = reinterpret_cast<int*>(Vs + DMS_CHUNK_KEYS * LD);
+    int* kpos = kslot + DMS_CHUNK_KEYS;
+    int* kflag = kpos + DMS_CHUNK_KEYS;
+    DMS_SHARED(int, range, 2);                          // min and max query position of the tile
+
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int g8 = lane >> 2;
+    const int q4 = lane & 3;
+    const int2 tile = tiles[blockIdx.x];
+    const int h = blockIdx.y;
+    const int split = blockIdx.z;
+    const int G = heads / kvHeads;
+    const int s = seqOfToken[tile.x];
+    const int window = seqWindow[s];
+    const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + h;
+    const int* table = pageTable + head * maxPagesPerHead;
+    const int len = pageTableLen[head];
+    const int e0 = split * pagesPerSplit;
+    const int e1 = min(len, e0 + pagesPerSplit);
+    const int listStart = e0 * pageSize;
+    const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
+
+    if (tid == 0) {
+        int lo = 0x7fffffff, hi = -1;
+        for (int t = 0; t < tile.y; t++) {
+            lo = min(lo, positions[tile.x + t]);
+            hi = max(hi, positions[tile.x + t]);
+        }
+        range[0] = lo;
+        range[1] = hi;
+    }
+    // Q rows -> bf16 in the K tile.
+    for (int e = tid; e < DMS_CHUNK_ROWS * D; e += blockDim.x) {
+        const int r = e / D;
+        const int d = e % D;
+        const int t = r / G;
+        float v = 0.f;
+        if (t < tile.y && r < (DMS_CHUNK_ROWS / G) * G) {
+            v = q[static_cast<size_t>(tile.x + t) * qStride + static_cast<size_t>(h * G + r % G) * D + d];
+        }
+        Ks[r * LD + d] = dms::f32_to_bf16(v);
+    }
+    __syncthreads();
+    uint32_t qf[KS][4];
+#pragma unroll
+    for (int ks = 0; ks < KS; ks++) {
+        dms::ldmatrix_x4(qf[ks], Ks + (warp * 16 + (lane & 15)) * LD + ks * 16 + (lane >> 4) * 8);
+    }
+    const int qmin = range[0];
+    const int qmax = range[1];
+    // This thread's two rows: warp*16 + g8 and + 8.
+    int qp[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int rowIndex = warp * 16 + g8 + 8 * r;
+        const int t = rowIndex / G;
+        qp[r] = (t < tile.y && rowIndex < (DMS_CHUNK_ROWS / G) * G) ? positions[tile.x + t] : -1;
+    }
+    __syncthreads();  // Q fragments are in registers: the K tile may be overwritten
+
+    float oacc[DT][4];
+#pragma unroll
+    for (int j = 0; j < DT; j++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            oacc[j][e] = 0.f;
+        }
+    }
+    float mrow[2] = {-INFINITY, -INFINITY};
+    float lrow[2] = {0.f, 0.f};
+
+    for (int kt = listStart; kt < listEnd; kt += DMS_CHUNK_KEYS) {
+        int useful = 0;
+        if (tid < DMS_CHUNK_KEYS) {
+            const int index = kt + tid;
+            int slot = -1, p = -1, f = 0;
+            if (index < listEnd) {
+                const int page = table[index / pageSize];
+                if (page >= 0) {
+                    slot = page * pageSize + index % pageSize;
+                    p = cache.slotPos[slot];
+                    f = cache.slotFlag[slot];
+                }
+            }
+            // Visible to some query of the tile: p <= qmax, and not evicted for the earliest query.
+            useful = p >= 0 && p <= qmax && !(f != 0 && qmin - p > window);
+            kslot[tid] = useful ? slot : -1;
+            kpos[tid] = useful ? p : -1;
+            kflag[tid] = f;
+        }
+        if (__syncthreads_count(useful) == 0) {
+            continue;
+        }
+        for (int c = tid; c < DMS_CHUNK_KEYS * (D / 8); c += blockDim.x) {
+            const int key = c / (D / 8);
+            const int ch = (c % (D / 8)) * 8;
+            const int slot = kslot[key];
+            const size_t offset = static_cast<size_t>(slot >= 0 ? slot : 0) * D + ch;
+            dms::cp_async16(Ks + key * LD + ch, cache.keyCache + offset, slot >= 0);
+            dms::cp_async16(Vs + key * LD + ch, cache.valueCache + offset, slot >= 0);
+        }
+        dms::cp_async_commit();
+        dms::cp_async_wait<0>();
+        __syncthreads();
+
+        // S = Q Kᵀ for this warp's 16 rows x 64 keys.
+        float sacc[ST][4];
+#pragma unroll
+        for (int j = 0; j < ST; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                sacc[j][e] = 0.f;
+            }
+        }
+#pragma unroll
+        for (int ks = 0; ks < KS; ks++) {
+#pragma unroll
+            for (int jp = 0; jp < ST / 2; jp++) {
+                uint32_t r[4];
+                dms::ldmatrix_x4(r, Ks + (jp * 16 + (lane & 7) + (lane >> 4) * 8) * LD + ks * 16 + ((lane >> 3) & 1) * 8);
+                const uint32_t b0[2] = {r[0], r[1]};
+                const uint32_t b1[2] = {r[2], r[3]};
+                dms::mma_bf16_16816(sacc[2 * jp], qf[ks], b0);
+                dms::mma_bf16_16816(sacc[2 * jp + 1], qf[ks], b1);
+            }
+        }
+        // Mask, scale, online softmax (rows g8 and g8 + 8; a quad of lanes shares a row).
+        float tileMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int j = 0; j < ST; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int key = j * 8 + 2 * q4 + (e & 1);
+                const int r = e >> 1;
+                const bool visible = dms_visible(kpos[key], kflag[key], qp[r], window);
+                sacc[j][e] = visible ? sacc[j][e] * scale : -INFINITY;
+                tileMax[r] = fmaxf(tileMax[r], sacc[j][e]);
+            }
+        }
+        float correction[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 1));
+            tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 2));
+            const float mNew = fmaxf(mrow[r], tileMax[r]);
+            correction[r] = mNew == -INFINITY ? 1.f : (mrow[r] == -INFINITY ? 0.f : expf(mrow[r] - mNew));
+            mrow[r] = mNew;
+            lrow[r] *= correction[r];
+        }
+        uint32_t pa[ST / 2][4];  // P as A fragments, 16 keys per k-step
+#pragma unroll
+        for (int j = 0; j < ST; j++) {
+            float p[4];
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int r = e >> 1;
+                const float v = mrow[r] == -INFINITY ? 0.f : expf(sacc[j][e] - mrow[r]);
+                p[e] = dms::bf16_to_f32(dms::f32_to_bf16(v));  // the weight V really gets
+                lrow[r] += p[e];
+            }
+            pa[j / 2][(j & 1) * 2 + 0] = dms::pack_bf16x2(p[0], p[1]);
+            pa[j / 2][(j & 1) * 2 + 1] = dms::pack_bf16x2(p[2], p[3]);
+        }
+#pragma unroll
+        for (int j = 0; j < DT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                oacc[j][e] *= correction[e >> 1];
+            }
+        }
+        // O += P V.
+#pragma unroll
+        for (int kk = 0; kk < ST / 2; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < DT / 2; dp++) {
+                uint32_t r[4];
+                dms::ldmatrix_x4_trans(
+                    r, Vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + dp * 16 + (lane >> 4) * 8);
+                const uint32_t b0[2] = {r[0], r[1]};
+                const uint32_t b1[2] = {r[2], r[3]};
+                dms::mma_bf16_16816(oacc[2 * dp], pa[kk], b0);
+                dms::mma_bf16_16816(oacc[2 * dp + 1], pa[kk], b1);
+            }
+        }
+        __syncthreads();  // the next key tile overwrites Ks, Vs and the metadata
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lrow[r] += __shfl_xor_sync(DMS_FULL_MASK, lrow[r], 1);
+        lrow[r] += __shfl_xor_sync(DMS_FULL_MASK, lrow[r], 2);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int rowIndex = warp * 16 + g8 + 8 * r;
+        const int t = rowIndex / G;
+        if (t >= tile.y || rowIndex >= (DMS_CHUNK_ROWS / G) * G) {
+            continue;
+        }
+        const int i = tile.x + t;
+        const int qh = h * G + rowIndex % G;
+        const size_t p = (static_cast<size_t>(i) * heads + qh) * splitStride + split;
+#pragma unroll
+        for (int j = 0; j < DT; j++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int d = j * 8 + 2 * q4 + e;
+                const float o = oacc[j][2 * r + e];
+                if (splits == 1) {
+                    const float value = lrow[r] > 0.f ? o / lrow[r] : 0.f;
+                    if (out != nullptr) {
+                        out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+                    }
+                    if (outBf16 != nullptr) {
+                        outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] =
+                            dms::f32_to_bf16(value);
+                    }
+                } else {
+                    partialO[p * D + d] = o;
+                }
+            }
+        }
+        if (splits > 1 && q4 == 0) {
+            partialML[p] = make_float2(mrow[r], lrow[r]);
+        }
+    }
+}
+
+#define DMS_ATTENTION_CHUNK(DD)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_chunk_d##DD(                  \
+        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
+        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
+        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int2* __restrict__ tiles,        \
+        int heads, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,          \
+        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
+        float2* __restrict__ partialML) {                                                                         \
+        attention_chunk<DD>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,       \
+                            pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,           \
+                            seqOfToken, seqRow, seqWindow, tiles, heads, scale, pagesPerSplit, splits,            \
+                            splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);            \
+    }
+DMS_ATTENTION_CHUNK(32)
+DMS_ATTENTION_CHUNK(64)
+DMS_ATTENTION_CHUNK(128)
+
+// ===================================================================================================
+// Merge. grid (heads, tokenCount), block a multiple of 32 (128). Entry e of tokenList (or e) is the token.
+//   out[i][qh][d] = sum_s e^(m_s - M) o_s[d] / sum_s e^(m_s - M) l_s, M = max_s m_s; 0 when nothing visible.
+extern "C" __global__ void dms_attention_merge(const float* __restrict__ partialO, const float2* __restrict__ partialML,
+                                               int splits, int splitStride, const int* __restrict__ tokenList,
+                                               int heads, int D, float* __restrict__ out, int outStride,
+                                               bf16_t* __restrict__ outBf16, int outBf16Stride) {
+    const int qh = blockIdx.x;
+    const int i = tokenList != nullptr ? tokenList[blockIdx.y] : static_cast<int>(blockIdx.y);
+    const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
+    float m = -INFINITY;
+    for (int s = 0; s < splits; s++) {
+        m = fmaxf(m, partialML[base + s].x);
+    }
+    float l = 0.f;
+    if (m != -INFINITY) {
+        for (int s = 0; s < splits; s++) {
+            const float2 ml = partialML[base + s];
+            if (ml.x != -INFINITY) {
+                l += ml.y * expf(ml.x - m);
+            }
+        }
+    }
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float o = 0.f;
+        if (m != -INFINITY) {
+            for (int s = 0; s < splits; s++) {
+                const float2 ml = partialML[base + s];
+                if (ml.x != -INFINITY) {
+                    o += partialO[(base + s) * D + d] * expf(ml.x - m);
+                }
+            }
+        }
+        const float value = l > 0.f ? o / l : 0.f;
+        if (out != nullptr) {
+            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+        }
+        if (outBf16 != nullptr) {
+            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
+        }
+    }
+}
+
+// ===================================================================================================
+// Launchers and checked entry points. Common arguments, as in the kernels above.
+
+struct AttentionArgs {
+    const float* q;
+    int qStride;
+    const bf16_t* keyCache;
+    const bf16_t* valueCache;
+    const int* slotPos;
+    const unsigned char* slotFlag;
+    const int* pageTable;
+    const int* pageTableLen;
+    int maxPagesPerHead;
+    int layers;
+    int layer;
+    int heads;
+    int kvHeads;
+    int D;
+    int pageSize;
+    const int* positions;
+    const int* seqOfToken;
+    const int* seqRow;
+    const int* seqWindow;
+    float scale;
+    int pagesPerSplit;
+    int splits;
+    int splitStride;
+    float* out;
+    int outStride;
+    bf16_t* outBf16;
+    int outBf16Stride;
+    float* partialO;
+    float2* partialML;
+};
+
+static bool attention_args_ok(const AttentionArgs& a) {
+    return a.q != nullptr && a.keyCache != nullptr && a.valueCache != nullptr && a.slotPos != nullptr &&
+           a.slotFlag != nullptr && a.pageTable != nullptr && a.pageTableLen != nullptr && a.positions != nullptr &&
+           a.seqOfToken != nullptr && a.seqRow != nullptr && a.seqWindow != nullptr && a.heads > 0 &&
+           a.kvHeads > 0 && a.heads % a.kvHeads == 0 && a.D > 0 && a.pageSize > 0 && a.maxPagesPerHead > 0 &&
+           a.layers > 0 && a.layer >= 0 && a.layer < a.layers && a.pagesPerSplit > 0 && a.splits >= 1 &&
+           a.splits <= 65535 && a.qStride >= a.heads * a.D && (a.out != nullptr || a.outBf16 != nullptr) &&
+           (a.out == nullptr || a.outStride >= a.heads * a.D) &&
+           (a.outBf16 == nullptr || a.outBf16Stride >= a.heads * a.D) &&
+           (a.splits == 1 || (a.partialO != nullptr && a.partialML != nullptr && a.splitStride >= a.splits));
+}
+
+static void launch_attention_merge(const AttentionArgs& a, const int* tokenList, int tokenCount, cudaStream_t stream) {
+    dim3 grid(a.heads, tokenCount);
+    DMS_LAUNCH(dms_attention_merge, grid, 128, 0, stream, a.partialO, a.partialML, a.splits, a.splitStride, tokenList,
+               a.heads, a.D, a.out, a.outStride, a.outBf16, a.outBf16Stride);
+}
+
+static void launch_attention_decode(const AttentionArgs& a, const int* tokenList, int tokenCount, cudaStream_t stream) {
+    const int G = a.heads / a.kvHeads;
+    dim3 grid(a.splits, a.kvHeads, tokenCount);
+    const int smem = attention_decode_smem(G, a.D);
+#define DMS_DECODE_CASE(GM)                                                                                        \
+    if (G <= GM) {                                                                                                 \
+        DMS_LAUNCH(dms_attention_decode_g##GM, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache, \
+                   a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers,  \
+                   a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tokenList,    \
+                   a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16, \
+                   a.outBf16Stride, a.partialO, a.partialML);                                                      \
+    } else
+    DMS_DECODE_CASE(1)
+    DMS_DECODE_CASE(2)
+    DMS_DECODE_CASE(4)
+    DMS_DECODE_CASE(8) {
+    }
+#undef DMS_DECODE_CASE
+    if (a.splits > 1) {
+        launch_attention_merge(a, tokenList, tokenCount, stream);
+    }
+}
+
+static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
+                                   int tokenCount, cudaStream_t stream) {
+    dim3 grid(tileCount, a.kvHeads, a.splits);
+    const int smem = attention_chunk_smem(a.D);
+#define DMS_CHUNK_CASE(DD)                                                                                          \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_chunk_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache,  \
+                   a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers,   \
+                   a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tiles, a.heads, \
+                   a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16,                \
+                   a.outBf16Stride, a.partialO, a.partialML);                                                       \
+    }
+    DMS_CHUNK_CASE(32)
+    DMS_CHUNK_CASE(64)
+    DMS_CHUNK_CASE(128)
+#undef DMS_CHUNK_CASE
+    if (a.splits > 1) {
+        launch_attention_merge(a, tokenList, tokenCount, stream);
+    }
+}
+
+// Decode attention for the tokens of tokenList (or tokens 0 .. tokenCount-1), then the merge when split.
+extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* tokenList, int tokenCount,
+                                            cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(args));
+    DMS_CHECK(args.heads / args.kvHeads <= 8 && args.D <= 256 && tokenCount > 0 && args.kvHeads <= 65535);
+    DMS_CHECK(tokenCount <= 65535);
+    launch_attention_decode(args, tokenList, tokenCount, stream);
+    return cudaGetLastError();
+}
+
+// Chunk attention for query tiles (first token, count <= 64 / G) of one sequence each; tokenList lists
+// every token the tiles cover (for the merge when split).
+extern "C" cudaError_t dms_attention_chunk(AttentionArgs args, const int2* tiles, int tileCount, const int* tokenList,
+                                           int tokenCount, cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(args) && tiles != nullptr && tileCount > 0);
+    DMS_CHECK(args.D == 32 || args.D == 64 || args.D == 128);
+    DMS_CHECK(args.heads / args.kvHeads <= DMS_CHUNK_ROWS && args.kvHeads <= 65535);
+    DMS_CHECK(args.splits == 1 || (tokenList != nullptr && tokenCount > 0 && tokenCount <= 65535));
+    launch_attention_chunk(args, tiles, tileCount, tokenList, tokenCount, stream);
+    return cudaGetLastError();
+}

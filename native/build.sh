@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Compiles the CUDA kernels (native/all.cu, which includes every native/*.cu) into one fatbin:
+#   native/build.sh CLASSES_NATIVE_DIR [BUILD_DIR]
+# Maven runs it (profile cuda-kernels, phase generate-resources) with target/classes/native and
+# target/native-build. nvcc is taken from $NVCC, else from the PATH. Without nvcc it writes
+# dms-kernels.unavailable (the reason the CUDA backend reports) and succeeds; with nvcc a failed compile
+# fails. The fatbin is rebuilt only when a native source is newer than it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:?usage: native/build.sh OUT_DIR [BUILD_DIR]}"
+build="${2:-$out}"
+mkdir -p "$out" "$build"
+fatbin="$out/dms-kernels.fatbin"
+marker="$out/dms-kernels.unavailable"
+nvcc="${NVCC:-$(command -v nvcc || true)}"
+if [[ -z "$nvcc" ]]; then
+    rm -f "$fatbin"
+    echo "kernels not built: nvcc was not on the PATH at build time" > "$marker"
+    echo "[cuda-kernels] nvcc not on the PATH: $fatbin not built (the CUDA backend will say so)"
+    exit 0
+fi
+if [[ -f "$fatbin" && -z "$(find native -name '*.cu' -newer "$fatbin" -o -name '*.cuh' -newer "$fatbin" \
+        -o -name build.sh -newer "$fatbin")" ]]; then
+    echo "[cuda-kernels] $fatbin is up to date"
+    rm -f "$marker"
+    exit 0
+fi
+archs=(-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=[sm_80,compute_80])
+echo "[cuda-kernels] $nvcc -fatbin ${archs[*]} native/all.cu"
+if ! "$nvcc" -fatbin -O3 -std=c++17 "${archs[@]}" -Xptxas -v -o "$fatbin.tmp" native/all.cu \
+        > "$build/ptxas.log" 2>&1; then
+    cat "$build/ptxas.log" >&2
+    rm -f "$fatbin.tmp"
+    exit 1
+fi
+mv "$fatbin.tmp" "$fatbin"
+rm -f "$marker"
+{
+    echo "nvcc=$("$nvcc" --version | tail -1)"
+    echo "targets=sm_90a,sm_80,compute_80"
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} > "$out/dms-kernels.properties"
+# Registers and spills per kernel and target, for the record (native/README.md).
+awk '/Compiling entry function/ { match($0, /'"'"'[A-Za-z0-9_]+'"'"'/); f = substr($0, RSTART + 1, RLENGTH - 2);
+                                  match($0, /for '"'"'sm_[0-9a]+'"'"'/); a = substr($0, RSTART + 5, RLENGTH - 6) }
+     /bytes stack frame/ { s = $0 }
+     /Used [0-9]+ registers/ && f != "" { match($0, /Used [0-9]+ registers/); printf "%-32s %-6s %-16s %s\n", f, a,
+                                           substr($0, RSTART + 5, RLENGTH - 5), s; f = "" }' "$build/ptxas.log" \
+    | sort > "$build/registers.txt"
+echo "[cuda-kernels] built $fatbin ($(stat -c %s "$fatbin") bytes); registers: $build/registers.txt"

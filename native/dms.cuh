@@ -1,0 +1,309 @@
+// dms.cuh: what every kernel file of the CUDA backend shares.
+//
+// Conventions (native/README.md has the ABI table):
+//   - bf16 tensors are passed as `const bf16_t*` (raw 16-bit storage, the top half of an fp32), fp32 as
+//     float*, int32 as int*, bytes as unsigned char*. All pointers are device pointers.
+//   - Weights are bf16 row-major (out_features, in_features), exactly as the checkpoint stores them.
+//     Residual stream, norms, q/k/v, logits: fp32. KV cache: bf16. Every sum accumulates in fp32 (double
+//     where the CPU reference uses double).
+//   - Every launchable kernel is `extern "C" __global__` with a stable name (dms_<op>[_variant]); Java
+//     loads the fatbin with cuModuleLoadData and launches them with cuLaunchKernel.
+//   - Each .cu file has three layers: the kernel(s), a launcher (grid/block/shared memory from the
+//     shapes), and an `extern "C"` host entry point `dms_<op>(...)` that checks its arguments and returns a
+//     cudaError_t. The host layers are used by the native test driver (native/emu, runnable on a CUDA
+//     host or on the CPU emulator); Java mirrors the launcher in its kernel classes.
+//
+// Building with -DDMS_EMU compiles the same kernels as plain C++ against native/emu/emu.h, which runs
+// each CUDA thread as a fiber (shuffles, barriers, ldmatrix and mma emulated), so the kernels' logic can
+// be tested on a machine without a GPU.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef DMS_EMU
+#include "emu/emu.h"
+#else
+#include <cuda_runtime.h>
+#endif
+
+typedef uint16_t bf16_t;
+
+#ifndef DMS_EMU
+// The dynamic shared memory of every kernel (one declaration: each kernel sizes it at launch).
+extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
+#endif
+
+#define DMS_DEVICE __device__ __forceinline__
+#define DMS_FULL_MASK 0xffffffffu
+
+#ifdef DMS_EMU
+// Shared memory in the emulator comes from a per-block arena poisoned with NaN bytes at each block start,
+// so a kernel that reads shared memory it did not write shows it.
+#define DMS_SHARED(type, name, count) \
+    static char name##_site;          \
+    type* name = emu::shared_array<type>(&name##_site, (count))
+#define DMS_DYNAMIC_SMEM(name) unsigned char* name = emu::dynamic_smem()
+#define DMS_LAUNCH(kernel, grid, block, smem, stream, ...) \
+    emu::launch(#kernel, (grid), (block), (smem), [&]() { kernel(__VA_ARGS__); })
+#else
+#define DMS_SHARED(type, name, count) __shared__ type name[(count)]
+#define DMS_DYNAMIC_SMEM(name) unsigned char* name = dms_dynamic_smem
+#define DMS_LAUNCH(kernel, grid, block, smem, stream, ...) \
+    kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#endif
+
+// Host entry points return this when their own argument checks fail (the launch was not made).
+#define DMS_CHECK(condition)                  \
+    do {                                      \
+        if (!(condition)) {                   \
+            return cudaErrorInvalidValue;     \
+        }                                     \
+    } while (0)
+
+namespace dms {
+
+// ---------------------------------------------------------------------------------------------------
+// bf16 <-> fp32, bit for bit as io.dmsserve.engine.Half: widening is exact; narrowing rounds to nearest
+// even, NaN stays a quiet NaN of the same sign, overflow becomes infinity.
+
+DMS_DEVICE float bf16_to_f32(bf16_t h) {
+    return __uint_as_float(static_cast<uint32_t>(h) << 16);
+}
+
+DMS_DEVICE bf16_t f32_to_bf16(float f) {
+    uint32_t bits = __float_as_uint(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        return static_cast<bf16_t>((bits >> 16) | 0x0040u);
+    }
+    uint32_t lsb = (bits >> 16) & 1u;
+    return static_cast<bf16_t>((bits + 0x7fffu + lsb) >> 16);
+}
+
+// The low and high bf16 of a 32-bit word (element j at the lower address = low half, little-endian).
+DMS_DEVICE float bf16_lo(uint32_t w) {
+    return __uint_as_float(w << 16);
+}
+DMS_DEVICE float bf16_hi(uint32_t w) {
+    return __uint_as_float(w & 0xffff0000u);
+}
+DMS_DEVICE uint32_t pack_bf16x2(float lo, float hi) {
+    return static_cast<uint32_t>(f32_to_bf16(lo)) | (static_cast<uint32_t>(f32_to_bf16(hi)) << 16);
+}
+
+// Eight bf16 (one 16-byte load) to fp32.
+DMS_DEVICE void unpack_bf16x8(const uint4& v, float out[8]) {
+    out[0] = bf16_lo(v.x);
+    out[1] = bf16_hi(v.x);
+    out[2] = bf16_lo(v.y);
+    out[3] = bf16_hi(v.y);
+    out[4] = bf16_lo(v.z);
+    out[5] = bf16_hi(v.z);
+    out[6] = bf16_lo(v.w);
+    out[7] = bf16_hi(v.w);
+}
+
+// 16-byte load through the read-only path: for data that no thread of the kernel writes.
+DMS_DEVICE uint4 load16_ro(const void* p) {
+    return __ldg(reinterpret_cast<const uint4*>(p));
+}
+DMS_DEVICE float4 load16f_ro(const void* p) {
+    return __ldg(reinterpret_cast<const float4*>(p));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reductions. Every lane of the warp must take part (full mask).
+
+DMS_DEVICE float warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(DMS_FULL_MASK, v, offset);
+    }
+    return v;
+}
+
+DMS_DEVICE double warp_sum(double v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(DMS_FULL_MASK, v, offset);
+    }
+    return v;
+}
+
+DMS_DEVICE float warp_max(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(DMS_FULL_MASK, v, offset));
+    }
+    return v;
+}
+
+DMS_DEVICE int warp_sum_int(int v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        v += __shfl_xor_sync(DMS_FULL_MASK, v, offset);
+    }
+    return v;
+}
+
+// Sum over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+// scratch: 32 floats of shared memory; the call ends with a barrier, so scratch may be reused after it.
+DMS_DEVICE float block_sum(float v, float* scratch) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    float total = 0.f;
+    if (warp == 0) {
+        total = lane < warps ? scratch[lane] : 0.f;
+        total = warp_sum(total);
+        if (lane == 0) {
+            scratch[0] = total;
+        }
+    }
+    __syncthreads();
+    total = scratch[0];
+    __syncthreads();
+    return total;
+}
+
+DMS_DEVICE double block_sum(double v, double* scratch) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    double total = 0.0;
+    if (warp == 0) {
+        total = lane < warps ? scratch[lane] : 0.0;
+        total = warp_sum(total);
+        if (lane == 0) {
+            scratch[0] = total;
+        }
+    }
+    __syncthreads();
+    total = scratch[0];
+    __syncthreads();
+    return total;
+}
+
+DMS_DEVICE float block_max(float v, float* scratch) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    v = warp_max(v);
+    if (lane == 0) {
+        scratch[warp] = v;
+    }
+    __syncthreads();
+    float total = -INFINITY;
+    if (warp == 0) {
+        total = lane < warps ? scratch[lane] : -INFINITY;
+        total = warp_max(total);
+        if (lane == 0) {
+            scratch[0] = total;
+        }
+    }
+    __syncthreads();
+    total = scratch[0];
+    __syncthreads();
+    return total;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The counter-based random numbers shared with Java (sampling): u = (splitmix64(seed ^ splitmix64(draw))
+// >> 11) * 2^-53, uniform in [0, 1).
+
+__host__ __device__ __forceinline__ uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+__host__ __device__ __forceinline__ double uniform_draw(uint64_t seed, uint64_t drawIndex) {
+    return static_cast<double>(splitmix64(seed ^ splitmix64(drawIndex)) >> 11) * 0x1.0p-53;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tensor-core and asynchronous-copy primitives (sm_80+ PTX; the emulator has the same semantics).
+
+#ifndef DMS_EMU
+
+DMS_DEVICE uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte global -> shared copy, bypassing L1; when !valid, the 16 bytes are zero-filled and gmem is not
+// read (it must still be a valid-looking address: pass any in-bounds pointer).
+DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
+    const int size = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(size));
+}
+DMS_DEVICE void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+DMS_DEVICE void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Four 8x8 b16 matrices; lane l gives the address of row (l % 8) of matrix (l / 8).
+DMS_DEVICE void ldmatrix_x4(uint32_t r[4], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(smem_row)));
+}
+DMS_DEVICE void ldmatrix_x4_trans(uint32_t r[4], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(smem_row)));
+}
+
+// D = A(16x16, row) * B(16x8, col) + C, bf16 inputs, fp32 accumulators, in place on c.
+DMS_DEVICE void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+#else
+
+DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
+    emu::cp_async16(smem, gmem, valid);
+}
+DMS_DEVICE void cp_async_commit() {
+}
+template <int N>
+DMS_DEVICE void cp_async_wait() {
+}
+DMS_DEVICE void ldmatrix_x4(uint32_t r[4], const void* smem_row) {
+    emu::ldmatrix_x4(r, smem_row, false);
+}
+DMS_DEVICE void ldmatrix_x4_trans(uint32_t r[4], const void* smem_row) {
+    emu::ldmatrix_x4(r, smem_row, true);
+}
+DMS_DEVICE void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    emu::mma_bf16_16816(c, a, b);
+}
+
+#endif
+
+__host__ __device__ __forceinline__ int ceil_div(long long a, long long b) {
+    return static_cast<int>((a + b - 1) / b);
+}
+
+__host__ __device__ __forceinline__ bool aligned16(const void* p) {
+    return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+}  // namespace dms

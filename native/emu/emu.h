@@ -1,0 +1,677 @@
+// emu.h: a small CUDA emulator, so that the kernels of native/ can be tested on a machine without a GPU.
+//
+// Compiling a .cu file with -DDMS_EMU -x c++ turns its kernels into plain C++ functions; emu::launch runs
+// the grid one block at a time, each CUDA thread as a fiber (ucontext) of one OS thread. Fibers switch
+// only at synchronisation points (__syncthreads, __syncwarp, shuffles, votes, ldmatrix, mma), so:
+//   - a warp collective needs all 32 lanes of the warp (full mask, converged), as on Volta and later;
+//   - a missing barrier shows as a read of poison: shared memory (DMS_SHARED, DMS_DYNAMIC_SMEM) is filled
+//     with 0xFF bytes (NaN as float or bf16, -1 as int) at the start of every block;
+//   - threads waiting at different barriers report a deadlock with the kernel's name.
+// What it does not model: memory ordering between blocks (blocks run one after another), timing, the
+// rounding order inside mma (sums of exact products in fp32, in k order), and anything not used here.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <utility>
+#include <vector>
+
+// ---------------------------------------------------------------------------------------------------
+// Language surface.
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+#define __restrict__ __restrict
+#define __align__(n) __attribute__((aligned(n)))
+
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {
+    }
+};
+struct uint3 {
+    unsigned x, y, z;
+};
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
+};
+struct alignas(16) int4 {
+    int x, y, z, w;
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(8) float2 {
+    float x, y;
+};
+struct alignas(8) int2 {
+    int x, y;
+};
+struct alignas(8) uint2 {
+    unsigned x, y;
+};
+struct alignas(16) double2 {
+    double x, y;
+};
+inline float2 make_float2(float x, float y) {
+    return {x, y};
+}
+inline float4 make_float4(float x, float y, float z, float w) {
+    return {x, y, z, w};
+}
+inline int2 make_int2(int x, int y) {
+    return {x, y};
+}
+inline uint2 make_uint2(unsigned x, unsigned y) {
+    return {x, y};
+}
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
+    return {x, y, z, w};
+}
+
+typedef int cudaError_t;
+typedef void* cudaStream_t;
+enum {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorLaunchFailure = 719,
+};
+inline cudaError_t cudaGetLastError() {
+    return cudaSuccess;
+}
+inline const char* cudaGetErrorString(cudaError_t e) {
+    return e == cudaSuccess ? "no error" : e == cudaErrorInvalidValue ? "invalid argument" : "launch failure";
+}
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+template <class F>
+inline cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int) {
+    return cudaSuccess;
+}
+
+using std::max;
+using std::min;
+
+inline float __uint_as_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+inline uint32_t __float_as_uint(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+inline int __float_as_int(float f) {
+    int u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+inline long long __double_as_longlong(double d) {
+    long long u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+inline double __longlong_as_double(long long u) {
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+inline int __popc(unsigned v) {
+    return __builtin_popcount(v);
+}
+inline int __popcll(unsigned long long v) {
+    return __builtin_popcountll(v);
+}
+inline int __ffs(unsigned v) {
+    return __builtin_ffs(static_cast<int>(v));
+}
+inline int __clz(unsigned v) {
+    return v == 0 ? 32 : __builtin_clz(v);
+}
+inline float __expf(float x) {
+    return expf(x);
+}
+inline float __logf(float x) {
+    return logf(x);
+}
+inline float rsqrtf(float x) {
+    return 1.0f / sqrtf(x);
+}
+inline float __fadd_rn(float a, float b) {
+    return a + b;
+}
+inline float __fsub_rn(float a, float b) {
+    return a - b;
+}
+inline float __fmul_rn(float a, float b) {
+    return a * b;
+}
+inline float __fdiv_rn(float a, float b) {
+    return a / b;
+}
+inline float __fdividef(float a, float b) {
+    return a / b;
+}
+template <class T>
+inline T __ldg(const T* p) {
+    return *p;
+}
+inline void __threadfence() {
+}
+inline void __threadfence_block() {
+}
+
+// Atomics: fibers never run at the same time, so plain read-modify-write is atomic here.
+template <class T>
+inline T atomicAdd(T* p, T v) {
+    T old = *p;
+    *p = old + v;
+    return old;
+}
+template <class T>
+inline T atomicMax(T* p, T v) {
+    T old = *p;
+    *p = old > v ? old : v;
+    return old;
+}
+template <class T>
+inline T atomicMin(T* p, T v) {
+    T old = *p;
+    *p = old < v ? old : v;
+    return old;
+}
+template <class T>
+inline T atomicOr(T* p, T v) {
+    T old = *p;
+    *p = old | v;
+    return old;
+}
+template <class T>
+inline T atomicExch(T* p, T v) {
+    T old = *p;
+    *p = v;
+    return old;
+}
+template <class T>
+inline T atomicCAS(T* p, T compare, T v) {
+    T old = *p;
+    if (old == compare) {
+        *p = v;
+    }
+    return old;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Fibers and the scheduler.
+
+namespace emu {
+
+enum class State { runnable, wait_block, wait_warp, done };
+
+struct Fiber {
+    ucontext_t ctx;
+    uint3 tid;
+    int linear;
+    State state;
+};
+
+struct WarpState {
+    int live = 0;
+    int arrived = 0;
+    int kind = 0;  // what the lanes waiting now are doing (checked to be the same for all)
+    uint64_t slots[32];
+    const void* ptrs[32];
+    uint32_t frag[32][10];
+};
+
+constexpr size_t kStackBytes = 256 * 1024;
+constexpr size_t kArenaBytes = 1 << 20;
+constexpr int kMaxThreads = 1024;
+
+struct Runtime {
+    Fiber fibers[kMaxThreads];
+    char* stacks = nullptr;
+    ucontext_t scheduler;
+    int threads = 0;
+    int live = 0;
+    int arrived_block = 0;
+    int barrier_generation = 0;
+    int barrier_count[2] = {0, 0};
+    WarpState warps[kMaxThreads / 32];
+    std::function<void()>* body = nullptr;
+    const char* kernel = "";
+    unsigned char* arena = nullptr;
+    size_t arena_used = 0;
+    std::vector<std::pair<const void*, size_t>> sites;
+    unsigned char* dynamic = nullptr;
+    size_t dynamic_bytes = 0;
+    long long switches = 0;
+};
+
+inline Runtime& rt() {
+    static Runtime* r = [] {
+        Runtime* x = new Runtime();
+        x->stacks = static_cast<char*>(mmap(nullptr, kStackBytes * kMaxThreads, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+        if (x->stacks == MAP_FAILED) {
+            fprintf(stderr, "emu: cannot map fiber stacks\n");
+            abort();
+        }
+        x->arena = static_cast<unsigned char*>(aligned_alloc(64, kArenaBytes));
+        x->dynamic = static_cast<unsigned char*>(aligned_alloc(64, kArenaBytes));
+        return x;
+    }();
+    return *r;
+}
+
+inline Fiber* g_cur = nullptr;
+inline uint3 g_block_idx = {0, 0, 0};
+inline dim3 g_block_dim;
+inline dim3 g_grid_dim;
+
+[[noreturn]] inline void fail(const char* what) {
+    fprintf(stderr, "emu: kernel %s, block (%u,%u,%u), thread %d: %s\n", rt().kernel, g_block_idx.x, g_block_idx.y,
+            g_block_idx.z, g_cur ? g_cur->linear : -1, what);
+    abort();
+}
+
+inline void yield() {
+    Runtime& r = rt();
+    r.switches++;
+    swapcontext(&g_cur->ctx, &r.scheduler);
+}
+
+inline void release_block_if_complete() {
+    Runtime& r = rt();
+    if (r.arrived_block > 0 && r.arrived_block == r.live) {
+        for (int i = 0; i < r.threads; i++) {
+            if (r.fibers[i].state == State::wait_block) {
+                r.fibers[i].state = State::runnable;
+            }
+        }
+        r.arrived_block = 0;
+        r.barrier_generation++;
+        r.barrier_count[r.barrier_generation & 1] = 0;  // for the next barrier; nobody has reached it yet
+    }
+}
+
+inline void release_warp_if_complete(int w) {
+    Runtime& r = rt();
+    WarpState& ws = r.warps[w];
+    if (ws.arrived > 0 && ws.arrived == ws.live) {
+        for (int i = w * 32; i < std::min(r.threads, w * 32 + 32); i++) {
+            if (r.fibers[i].state == State::wait_warp) {
+                r.fibers[i].state = State::runnable;
+            }
+        }
+        ws.arrived = 0;
+    }
+}
+
+inline void syncthreads() {
+    Runtime& r = rt();
+    g_cur->state = State::wait_block;
+    r.arrived_block++;
+    release_block_if_complete();
+    if (g_cur->state == State::wait_block) {
+        yield();
+    }
+}
+
+// Every live lane of the warp must arrive, doing the same kind of collective.
+inline void warp_barrier(int kind) {
+    Runtime& r = rt();
+    int w = g_cur->linear / 32;
+    WarpState& ws = r.warps[w];
+    if (ws.live != 32) {
+        fail("warp collective with fewer than 32 live lanes (a lane returned early, or blockDim is not a multiple of 32)");
+    }
+    if (ws.arrived == 0) {
+        ws.kind = kind;
+    } else if (ws.kind != kind) {
+        fail("lanes of one warp are in different collectives (divergent shuffle/vote/mma)");
+    }
+    g_cur->state = State::wait_warp;
+    ws.arrived++;
+    release_warp_if_complete(w);
+    if (g_cur->state == State::wait_warp) {
+        yield();
+    }
+}
+
+inline void check_mask(unsigned mask) {
+    if (mask != 0xffffffffu) {
+        fail("warp collective with a partial mask (not emulated)");
+    }
+}
+
+inline int lane() {
+    return g_cur->linear & 31;
+}
+inline WarpState& warp() {
+    return rt().warps[g_cur->linear / 32];
+}
+
+enum Kind { kShfl = 1, kVote, kSync, kLdmatrix, kMma, kMatch };
+
+template <class T>
+inline T exchange(T v, int src, int kind) {
+    static_assert(sizeof(T) <= 8, "emu: shuffle of a type over 8 bytes");
+    WarpState& ws = warp();
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof(T));
+    ws.slots[lane()] = bits;
+    warp_barrier(kind);
+    T out;
+    uint64_t got = ws.slots[src & 31];
+    memcpy(&out, &got, sizeof(T));
+    warp_barrier(kind);
+    return out;
+}
+
+inline void fiber_entry() {
+    Runtime& r = rt();
+    (*r.body)();
+    // The thread has returned: it no longer counts for barriers.
+    g_cur->state = State::done;
+    r.live--;
+    r.warps[g_cur->linear / 32].live--;
+    release_block_if_complete();
+    release_warp_if_complete(g_cur->linear / 32);
+}
+
+template <class T>
+inline T* shared_array(const void* site, size_t count) {
+    Runtime& r = rt();
+    for (auto& s : r.sites) {
+        if (s.first == site) {
+            return reinterpret_cast<T*>(r.arena + s.second);
+        }
+    }
+    size_t offset = (r.arena_used + 15) & ~size_t(15);
+    size_t bytes = count * sizeof(T);
+    if (offset + bytes > kArenaBytes) {
+        fail("static shared memory over the emulator's arena");
+    }
+    r.arena_used = offset + bytes;
+    r.sites.push_back({site, offset});
+    return reinterpret_cast<T*>(r.arena + offset);
+}
+
+inline unsigned char* dynamic_smem() {
+    return rt().dynamic;
+}
+
+template <class F>
+inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& kernel) {
+    Runtime& r = rt();
+    int threads = static_cast<int>(block.x * block.y * block.z);
+    if (threads <= 0 || threads > kMaxThreads) {
+        fprintf(stderr, "emu: kernel %s launched with %d threads per block\n", name, threads);
+        abort();
+    }
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) {
+        fprintf(stderr, "emu: kernel %s launched with grid (%u,%u,%u)\n", name, grid.x, grid.y, grid.z);
+        abort();
+    }
+    if (smem > 227 * 1024) {
+        fprintf(stderr, "emu: kernel %s asks for %zu bytes of dynamic shared memory\n", name, smem);
+        abort();
+    }
+    std::function<void()> body = kernel;
+    r.body = &body;
+    r.kernel = name;
+    r.threads = threads;
+    r.dynamic_bytes = smem;
+    g_block_dim = block;
+    g_grid_dim = grid;
+    for (unsigned bz = 0; bz < grid.z; bz++) {
+        for (unsigned by = 0; by < grid.y; by++) {
+            for (unsigned bx = 0; bx < grid.x; bx++) {
+                g_block_idx = {bx, by, bz};
+                memset(r.arena, 0xff, std::max<size_t>(r.arena_used, 4096));
+                r.arena_used = 0;
+                r.sites.clear();
+                memset(r.dynamic, 0xff, smem > 0 ? smem : 16);
+                r.live = threads;
+                r.arrived_block = 0;
+                r.barrier_generation = 0;
+                r.barrier_count[0] = r.barrier_count[1] = 0;
+                for (int w = 0; w < (threads + 31) / 32; w++) {
+                    r.warps[w].live = std::min(32, threads - w * 32);
+                    r.warps[w].arrived = 0;
+                }
+                for (int t = 0; t < threads; t++) {
+                    Fiber& f = r.fibers[t];
+                    f.linear = t;
+                    f.tid = {static_cast<unsigned>(t % block.x), static_cast<unsigned>((t / block.x) % block.y),
+                             static_cast<unsigned>(t / (block.x * block.y))};
+                    f.state = State::runnable;
+                    getcontext(&f.ctx);
+                    f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
+                    f.ctx.uc_stack.ss_size = kStackBytes;
+                    f.ctx.uc_link = &r.scheduler;
+                    makecontext(&f.ctx, fiber_entry, 0);
+                }
+                int done = 0;
+                while (done < threads) {
+                    bool progress = false;
+                    done = 0;
+                    for (int t = 0; t < threads; t++) {
+                        Fiber& f = r.fibers[t];
+                        if (f.state == State::runnable) {
+                            g_cur = &f;
+                            swapcontext(&r.scheduler, &f.ctx);
+                            progress = true;
+                        }
+                        if (f.state == State::done) {
+                            done++;
+                        }
+                    }
+                    if (!progress && done < threads) {
+                        g_cur = nullptr;
+                        int at_block = 0, at_warp = 0;
+                        for (int t = 0; t < threads; t++) {
+                            at_block += r.fibers[t].state == State::wait_block;
+                            at_warp += r.fibers[t].state == State::wait_warp;
+                        }
+                        fprintf(stderr, "emu: kernel %s, block (%u,%u,%u): deadlock, %d threads at __syncthreads, %d in a warp collective, %d done\n",
+                                name, bx, by, bz, at_block, at_warp, done);
+                        abort();
+                    }
+                }
+                g_cur = nullptr;
+            }
+        }
+    }
+}
+
+// ldmatrix.m8n8.x4(.trans).b16: lane l gives the address of row (l % 8) of matrix (l / 8).
+inline void ldmatrix_x4(uint32_t r[4], const void* row, bool trans) {
+    WarpState& ws = warp();
+    if ((reinterpret_cast<uintptr_t>(row) & 15) != 0) {
+        fail("ldmatrix row address not 16-byte aligned");
+    }
+    ws.ptrs[lane()] = row;
+    warp_barrier(kLdmatrix);
+    int l = lane();
+    for (int j = 0; j < 4; j++) {
+        uint16_t e[2];
+        for (int h = 0; h < 2; h++) {
+            int mrow = trans ? 2 * (l % 4) + h : l / 4;
+            int mcol = trans ? l / 4 : 2 * (l % 4) + h;
+            const uint16_t* p = static_cast<const uint16_t*>(ws.ptrs[8 * j + mrow]);
+            e[h] = p[mcol];
+        }
+        r[j] = static_cast<uint32_t>(e[0]) | (static_cast<uint32_t>(e[1]) << 16);
+    }
+    warp_barrier(kLdmatrix);
+}
+
+inline float bf16f(uint32_t bits16) {
+    return __uint_as_float((bits16 & 0xffffu) << 16);
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, fragments as in the PTX ISA.
+inline void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    WarpState& ws = warp();
+    int l = lane();
+    for (int i = 0; i < 4; i++) {
+        ws.frag[l][i] = a[i];
+    }
+    ws.frag[l][4] = b[0];
+    ws.frag[l][5] = b[1];
+    warp_barrier(kMma);
+    float A[16][16];
+    float B[16][8];
+    for (int t = 0; t < 32; t++) {
+        int g = t >> 2, q = t & 3;
+        const uint32_t* f = ws.frag[t];
+        A[g][2 * q] = bf16f(f[0]);
+        A[g][2 * q + 1] = bf16f(f[0] >> 16);
+        A[g + 8][2 * q] = bf16f(f[1]);
+        A[g + 8][2 * q + 1] = bf16f(f[1] >> 16);
+        A[g][2 * q + 8] = bf16f(f[2]);
+        A[g][2 * q + 9] = bf16f(f[2] >> 16);
+        A[g + 8][2 * q + 8] = bf16f(f[3]);
+        A[g + 8][2 * q + 9] = bf16f(f[3] >> 16);
+        B[2 * q][g] = bf16f(f[4]);
+        B[2 * q + 1][g] = bf16f(f[4] >> 16);
+        B[2 * q + 8][g] = bf16f(f[5]);
+        B[2 * q + 9][g] = bf16f(f[5] >> 16);
+    }
+    int g = l >> 2, q = l & 3;
+    for (int i = 0; i < 4; i++) {
+        int row = g + (i >= 2 ? 8 : 0);
+        int col = 2 * q + (i & 1);
+        float s = c[i];
+        for (int k = 0; k < 16; k++) {
+            s += A[row][k] * B[k][col];
+        }
+        c[i] = s;
+    }
+    warp_barrier(kMma);
+}
+
+inline void cp_async16(void* smem, const void* gmem, bool valid) {
+    if ((reinterpret_cast<uintptr_t>(smem) & 15) != 0 || (valid && (reinterpret_cast<uintptr_t>(gmem) & 15) != 0)) {
+        fail("cp.async 16-byte copy with an unaligned address");
+    }
+    if (valid) {
+        memcpy(smem, gmem, 16);
+    } else {
+        memset(smem, 0, 16);
+    }
+}
+
+}  // namespace emu
+
+#define threadIdx (emu::g_cur->tid)
+#define blockIdx (emu::g_block_idx)
+#define blockDim (emu::g_block_dim)
+#define gridDim (emu::g_grid_dim)
+
+inline void __syncthreads() {
+    emu::syncthreads();
+}
+// The count is read right after the release, before this thread can reach the next barrier, whose
+// release is the first to reuse this generation's counter.
+inline int __syncthreads_count(int predicate) {
+    emu::Runtime& r = emu::rt();
+    const int generation = r.barrier_generation;
+    r.barrier_count[generation & 1] += predicate ? 1 : 0;
+    emu::syncthreads();
+    return r.barrier_count[generation & 1];
+}
+inline int __syncthreads_or(int predicate) {
+    return __syncthreads_count(predicate) != 0;
+}
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    emu::check_mask(mask);
+    emu::warp_barrier(emu::kSync);
+}
+template <class T>
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+    emu::check_mask(mask);
+    int l = emu::lane();
+    return emu::exchange(v, (l & ~(width - 1)) | (src & (width - 1)), emu::kShfl);
+}
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32) {
+    emu::check_mask(mask);
+    int l = emu::lane();
+    int src = l ^ laneMask;
+    if ((src & ~(width - 1)) != (l & ~(width - 1))) {
+        src = l;
+    }
+    return emu::exchange(v, src, emu::kShfl);
+}
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+    emu::check_mask(mask);
+    int l = emu::lane();
+    int src = l + static_cast<int>(delta);
+    if ((src & ~(width - 1)) != (l & ~(width - 1)) || src > 31) {
+        src = l;
+    }
+    return emu::exchange(v, src, emu::kShfl);
+}
+template <class T>
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+    emu::check_mask(mask);
+    int l = emu::lane();
+    int src = l - static_cast<int>(delta);
+    if (src < (l & ~(width - 1))) {
+        src = l;
+    }
+    return emu::exchange(v, src, emu::kShfl);
+}
+inline unsigned __ballot_sync(unsigned mask, int predicate) {
+    emu::check_mask(mask);
+    emu::WarpState& ws = emu::warp();
+    ws.slots[emu::lane()] = predicate ? 1 : 0;
+    emu::warp_barrier(emu::kVote);
+    unsigned out = 0;
+    for (int i = 0; i < 32; i++) {
+        out |= ws.slots[i] ? (1u << i) : 0u;
+    }
+    emu::warp_barrier(emu::kVote);
+    return out;
+}
+inline int __any_sync(unsigned mask, int predicate) {
+    return __ballot_sync(mask, predicate) != 0;
+}
+inline int __all_sync(unsigned mask, int predicate) {
+    return __ballot_sync(mask, predicate) == 0xffffffffu;
+}
+inline unsigned __activemask() {
+    return 0xffffffffu;
+}
+template <class T>
+inline unsigned __match_any_sync(unsigned mask, T value) {
+    emu::check_mask(mask);
+    emu::WarpState& ws = emu::warp();
+    uint64_t bits = 0;
+    memcpy(&bits, &value, sizeof(T));
+    ws.slots[emu::lane()] = bits;
+    emu::warp_barrier(emu::kMatch);
+    unsigned out = 0;
+    for (int i = 0; i < 32; i++) {
+        out |= ws.slots[i] == bits ? (1u << i) : 0u;
+    }
+    emu::warp_barrier(emu::kMatch);
+    return out;
+}

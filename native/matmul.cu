@@ -1,0 +1,450 @@
+// matmul.cu: y = x · Wᵀ for bf16 weights W (out_features, in_features) as stored in the checkpoint.
+// Java: MatMulKernel; CPU: cpu/MatMul (wq wk wv wo, w1 = gate_proj, w2 = down_proj, w3 = up_proj, lm_head)
+//
+// Two paths:
+//   dms_gemv_bf16_t{T}_r{R}  small n (1..8 tokens: decode): fp32 activations, bandwidth-bound
+//   dms_matmul_bf16_bm{64,128}  larger n (prefill, big decode batches): bf16 activations on tensor cores
+//                               (mma.sync m16n8k16, fp32 accumulators), the same code on sm_80 and sm_90a
+#include "dms.cuh"
+
+// ===================================================================================================
+// GEMV: block b computes rows [b*R, b*R + R) of y for all n <= T tokens. Its threads stride along k in
+// chunks of 8 elements (one 16-byte load of W per row), keeping 2*R loads of W in flight, and read x
+// through L1 (x is small and read by every block). Partial sums are reduced across the block at the end.
+//   x    fp32 (n, k), row stride ldx
+//   w    bf16 (m, k), row-major (row stride k)
+//   y    fp32 (n, m), row stride ldy; y = xWᵀ, or y += xWᵀ when accumulate != 0 (the residual add of wo/w2)
+// grid (ceil(m / R)), block a multiple of 32 up to 256 (the launcher: min(256, k/16 rounded up to 32)),
+// no dynamic shared memory. Any m, n <= T, k >= 1. k % 8 == 0, ldx % 4 == 0 and 16-byte aligned x, w
+// take the 16-byte path; anything else takes the scalar path (correct, slower).
+// Variants: T in {1, 2, 4, 8} (smallest T >= n), R in {1, 2, 4} (the launcher: most rows per block that
+// still give >= 4 blocks per multiprocessor).
+template <int T, int R>
+__device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
+                                          float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {
+    DMS_SHARED(float, partial, 32 * R * T);  // (warps, R * T)
+    const int row0 = blockIdx.x * R;
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = 0.f;
+        }
+    }
+    const bf16_t* rows[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        rows[r] = w + static_cast<size_t>(min(row0 + r, m - 1)) * k;  // a row past m is read, never stored
+    }
+
+    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
+    if (vec) {
+        const int chunks = k >> 3;
+        const int stride = blockDim.x;
+        int c = threadIdx.x;
+        for (; c + stride < chunks; c += 2 * stride) {
+            uint4 wv[2][R];
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    wv[u][r] = dms::load16_ro(rows[r] + 8 * (c + u * stride));
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+                float wf[R][8];
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    dms::unpack_bf16x8(wv[u][r], wf[r]);
+                }
+#pragma unroll
+                for (int t = 0; t < T; t++) {
+                    if (t < n) {
+                        const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
+                        const float4 x0 = dms::load16f_ro(xr);
+                        const float4 x1 = dms::load16f_ro(xr + 4);
+#pragma unroll
+                        for (int r = 0; r < R; r++) {
+                            float s = acc[r][t];
+                            s = fmaf(wf[r][0], x0.x, s);
+                            s = fmaf(wf[r][1], x0.y, s);
+                            s = fmaf(wf[r][2], x0.z, s);
+                            s = fmaf(wf[r][3], x0.w, s);
+                            s = fmaf(wf[r][4], x1.x, s);
+                            s = fmaf(wf[r][5], x1.y, s);
+                            s = fmaf(wf[r][6], x1.z, s);
+                            s = fmaf(wf[r][7], x1.w, s);
+                            acc[r][t] = s;
+                        }
+                    }
+                }
+            }
+        }
+        if (c < chunks) {
+            uint4 wv[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                wv[r] = dms::load16_ro(rows[r] + 8 * c);
+            }
+            float wf[R][8];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                dms::unpack_bf16x8(wv[r], wf[r]);
+            }
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                if (t < n) {
+                    const float* xr = x + static_cast<size_t>(t) * ldx + 8 * c;
+                    const float4 x0 = dms::load16f_ro(xr);
+                    const float4 x1 = dms::load16f_ro(xr + 4);
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        float s = acc[r][t];
+                        s = fmaf(wf[r][0], x0.x, s);
+                        s = fmaf(wf[r][1], x0.y, s);
+                        s = fmaf(wf[r][2], x0.z, s);
+                        s = fmaf(wf[r][3], x0.w, s);
+                        s = fmaf(wf[r][4], x1.x, s);
+                        s = fmaf(wf[r][5], x1.y, s);
+                        s = fmaf(wf[r][6], x1.z, s);
+                        s = fmaf(wf[r][7], x1.w, s);
+                        acc[r][t] = s;
+                    }
+                }
+            }
+        }
+    } else {
+        for (int j = threadIdx.x; j < k; j += blockDim.x) {
+            float wf[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                wf[r] = dms::bf16_to_f32(rows[r][j]);
+            }
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                if (t < n) {
+                    const float xv = x[static_cast<size_t>(t) * ldx + j];
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        acc[r][t] = fmaf(wf[r], xv, acc[r][t]);
+                    }
+                }
+            }
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            const float s = dms::warp_sum(acc[r][t]);
+            if (lane == 0) {
+                partial[warp * R * T + r * T + t] = s;
+            }
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < R * T; e += blockDim.x) {
+        const int r = e / T;
+        const int t = e % T;
+        if (row0 + r < m && t < n) {
+            float s = 0.f;
+            for (int v = 0; v < warps; v++) {
+                s += partial[v * R * T + e];
+            }
+            float* out = y + static_cast<size_t>(t) * ldy + row0 + r;
+            *out = accumulate != 0 ? *out + s : s;
+        }
+    }
+}
+
+#define DMS_GEMV(T, R)                                                                                            \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
+        dms_gemv_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,             \
+                                  float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {          \
+        gemv_bf16<T, R>(x, ldx, w, y, ldy, n, m, k, accumulate);                                                  \
+    }
+DMS_GEMV(1, 1)
+DMS_GEMV(1, 2)
+DMS_GEMV(1, 4)
+DMS_GEMV(2, 1)
+DMS_GEMV(2, 2)
+DMS_GEMV(2, 4)
+DMS_GEMV(4, 1)
+DMS_GEMV(4, 2)
+DMS_GEMV(4, 4)
+DMS_GEMV(8, 1)
+DMS_GEMV(8, 2)
+DMS_GEMV(8, 4)
+
+// ===================================================================================================
+// Tensor-core matmul: C (n, m) fp32 = A (n, k) bf16 · W (m, k)ᵀ bf16, fp32 accumulators.
+//   a    bf16 (n, k), row stride lda (activations: rmsnorm/swiglu/attention bf16 outputs)
+//   w    bf16 (m, k), row stride k
+//   c    fp32 (n, m), row stride ldc; c = AWᵀ, or c += AWᵀ when accumulate != 0
+// Block tile BM tokens x 128 features x 32 k, 8 warps (2 along tokens x 4 along features, each warp
+// BM/2 x 32), 4-stage cp.async pipeline, ldmatrix fragments, mma.sync.m16n8k16 bf16.
+// grid (ceil(m / 128), ceil(n / BM)), block 256, dynamic shared memory kMatmulSmem(BM) bytes (> 48 KB:
+// the launcher raises cudaFuncAttributeMaxDynamicSharedMemorySize; Java: cuFuncSetAttribute).
+// Any n, m, k: k % 8 == 0, lda % 8 == 0 and 16-byte aligned a, w take cp.async; otherwise tiles are
+// loaded element by element with bounds checks (correct, slower). Out-of-range rows and k are zero-filled.
+#define DMS_MM_BN 128
+#define DMS_MM_BK 32
+#define DMS_MM_PAD 8  // bf16 per smem row beyond BK: rows 80 bytes apart, so ldmatrix has no bank conflicts
+#define DMS_MM_LD (DMS_MM_BK + DMS_MM_PAD)
+#define DMS_MM_STAGES 4
+
+__host__ __device__ constexpr int matmul_smem_bytes(int bm) {
+    return DMS_MM_STAGES * (bm + DMS_MM_BN) * DMS_MM_LD * 2;
+}
+
+template <int BM>
+__device__ __forceinline__ void matmul_load_stage(bf16_t* As, bf16_t* Ws, const bf16_t* __restrict__ a, int lda,
+                                                  const bf16_t* __restrict__ w, int n, int m, int k, int row0,
+                                                  int col0, int k0, bool async) {
+    // A: BM rows x 4 chunks of 8; W: 128 rows x 4 chunks.
+    constexpr int aChunks = BM * 4;
+    constexpr int wChunks = DMS_MM_BN * 4;
+    for (int e = threadIdx.x; e < aChunks + wChunks; e += 256) {
+        const bool isA = e < aChunks;
+        const int c = isA ? e : e - aChunks;
+        const int r = c >> 2;
+        const int kc = (c & 3) * 8;
+        const int gk = k0 + kc;
+        bf16_t* dst = (isA ? As : Ws) + r * DMS_MM_LD + kc;
+        const int grow = (isA ? row0 : col0) + r;
+        const int limit = isA ? n : m;
+        const bf16_t* base = isA ? a : w;
+        const size_t ld = isA ? static_cast<size_t>(lda) : static_cast<size_t>(k);
+        if (async) {
+            const bool valid = grow < limit && gk < k;  // k % 8 == 0: a chunk is all in or all out
+            const bf16_t* src = valid ? base + static_cast<size_t>(grow) * ld + gk : base;
+            dms::cp_async16(dst, src, valid);
+        } else {
+            uint32_t packed[4];
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+                uint32_t lo = 0, hi = 0;
+                if (grow < limit && gk + 2 * p < k) {
+                    lo = base[static_cast<size_t>(grow) * ld + gk + 2 * p];
+                }
+                if (grow < limit && gk + 2 * p + 1 < k) {
+                    hi = base[static_cast<size_t>(grow) * ld + gk + 2 * p + 1];
+                }
+                packed[p] = lo | (hi << 16);
+            }
+            *reinterpret_cast<uint4*>(dst) = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+        }
+    }
+}
+
+template <int BM>
+__device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
+    constexpr int MT = BM / 32;  // m16 tiles per warp along tokens (warp tile BM/2 rows)
+    constexpr int NT = 4;        // n8 tiles per warp along features (warp tile 32 columns)
+    DMS_DYNAMIC_SMEM(smem);
+    bf16_t* As = reinterpret_cast<bf16_t*>(smem);                                   // [STAGES][BM][LD]
+    bf16_t* Ws = As + DMS_MM_STAGES * BM * DMS_MM_LD;                               // [STAGES][BN][LD]
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int wm = warp >> 2;  // 0..1
+    const int wn = warp & 3;   // 0..3
+    const int row0 = blockIdx.y * BM;
+    const int col0 = blockIdx.x * DMS_MM_BN;
+    const int kTiles = (k + DMS_MM_BK - 1) / DMS_MM_BK;
+    const bool async = (k & 7) == 0 && (lda & 7) == 0 && dms::aligned16(a) && dms::aligned16(w);
+
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                acc[i][j][e] = 0.f;
+            }
+        }
+    }
+
+    // Prologue: stages 0 .. STAGES-2 in flight.
+#pragma unroll
+    for (int s = 0; s < DMS_MM_STAGES - 1; s++) {
+        if (s < kTiles) {
+            matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0, col0,
+                                  s * DMS_MM_BK, async);
+        }
+        dms::cp_async_commit();
+    }
+
+    for (int kt = 0; kt < kTiles; kt++) {
+        dms::cp_async_wait<DMS_MM_STAGES - 2>();
+        __syncthreads();  // stage kt is visible to all; every warp is done with stage kt - 1
+        {
+            const int next = kt + DMS_MM_STAGES - 1;
+            if (next < kTiles) {
+                const int s = next % DMS_MM_STAGES;
+                matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0,
+                                      col0, next * DMS_MM_BK, async);
+            }
+            dms::cp_async_commit();
+        }
+        const bf16_t* At = As + (kt % DMS_MM_STAGES) * BM * DMS_MM_LD;
+        const bf16_t* Wt = Ws + (kt % DMS_MM_STAGES) * DMS_MM_BN * DMS_MM_LD;
+#pragma unroll
+        for (int kk = 0; kk < DMS_MM_BK; kk += 16) {
+            uint32_t af[MT][4];
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+                const bf16_t* p = At + (wm * (BM / 2) + i * 16 + (lane & 15)) * DMS_MM_LD + kk + (lane >> 4) * 8;
+                dms::ldmatrix_x4(af[i], p);
+            }
+            uint32_t bfr[NT][2];
+#pragma unroll
+            for (int jp = 0; jp < NT / 2; jp++) {
+                uint32_t r[4];
+                const bf16_t* p =
+                    Wt + (wn * 32 + jp * 16 + (lane & 7) + (lane >> 4) * 8) * DMS_MM_LD + kk + ((lane >> 3) & 1) * 8;
+                dms::ldmatrix_x4(r, p);
+                bfr[2 * jp][0] = r[0];
+                bfr[2 * jp][1] = r[1];
+                bfr[2 * jp + 1][0] = r[2];
+                bfr[2 * jp + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    dms::mma_bf16_16816(acc[i][j], af[i], bfr[j]);
+                }
+            }
+        }
+    }
+    dms::cp_async_wait<0>();
+
+    const int g = lane >> 2;
+    const int q = lane & 3;
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = row0 + wm * (BM / 2) + i * 16 + g + 8 * h;
+                const int col = col0 + wn * 32 + j * 8 + 2 * q;
+                if (row < n) {
+                    float* out = c + static_cast<size_t>(row) * ldc + col;
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        if (col + e < m) {
+                            const float v = acc[i][j][2 * h + e];
+                            out[e] = accumulate != 0 ? out[e] + v : v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm128(const bf16_t* __restrict__ a, int lda,
+                                                                        const bf16_t* __restrict__ w,
+                                                                        float* __restrict__ c, int ldc, int n, int m,
+                                                                        int k, int accumulate) {
+    matmul_bf16<128>(a, lda, w, c, ldc, n, m, k, accumulate);
+}
+
+extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm64(const bf16_t* __restrict__ a, int lda,
+                                                                       const bf16_t* __restrict__ w,
+                                                                       float* __restrict__ c, int ldc, int n, int m,
+                                                                       int k, int accumulate) {
+    matmul_bf16<64>(a, lda, w, c, ldc, n, m, k, accumulate);
+}
+
+// ===================================================================================================
+// Launchers and checked entry points.
+
+static int gemv_rows_per_block(int m, int multiprocessors) {
+    const int target = 4 * multiprocessors;
+    if ((m + 3) / 4 >= target) {
+        return 4;
+    }
+    if ((m + 1) / 2 >= target) {
+        return 2;
+    }
+    return 1;
+}
+
+static int gemv_block(int k) {
+    const int chunks = (k + 7) / 8;
+    const int threads = ((chunks / 2 + 31) / 32) * 32;
+    return max(32, min(256, threads));
+}
+
+typedef void (*GemvKernel)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
+
+static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
+                        int accumulate, int multiprocessors, cudaStream_t stream) {
+    const int R = gemv_rows_per_block(m, multiprocessors);
+    const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
+    const int grid = (m + R - 1) / R;
+    const int block = gemv_block(k);
+#define DMS_GEMV_CASE(TT, RR)                                                                                    \
+    if (T == TT && R == RR) {                                                                                    \
+        DMS_LAUNCH(dms_gemv_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, y, ldy, n, m, k, accumulate); \
+        return;                                                                                                  \
+    }
+    DMS_GEMV_CASE(1, 1)
+    DMS_GEMV_CASE(1, 2)
+    DMS_GEMV_CASE(1, 4)
+    DMS_GEMV_CASE(2, 1)
+    DMS_GEMV_CASE(2, 2)
+    DMS_GEMV_CASE(2, 4)
+    DMS_GEMV_CASE(4, 1)
+    DMS_GEMV_CASE(4, 2)
+    DMS_GEMV_CASE(4, 4)
+    DMS_GEMV_CASE(8, 1)
+    DMS_GEMV_CASE(8, 2)
+    DMS_GEMV_CASE(8, 4)
+#undef DMS_GEMV_CASE
+}
+
+static void launch_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                          int accumulate, cudaStream_t stream) {
+    const bool wide = n > 64;
+    dim3 grid((m + DMS_MM_BN - 1) / DMS_MM_BN, wide ? (n + 127) / 128 : (n + 63) / 64);
+    if (wide) {
+        cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(128));
+        DMS_LAUNCH(dms_matmul_bf16_bm128, grid, 256, matmul_smem_bytes(128), stream, a, lda, w, c, ldc, n, m, k,
+                   accumulate);
+    } else {
+        cudaFuncSetAttribute(dms_matmul_bf16_bm64, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(64));
+        DMS_LAUNCH(dms_matmul_bf16_bm64, grid, 256, matmul_smem_bytes(64), stream, a, lda, w, c, ldc, n, m, k,
+                   accumulate);
+    }
+}
+
+// y (n, m) = x (n, k) fp32 · Wᵀ, n <= 8.
+extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
+                                int accumulate, int multiprocessors, cudaStream_t stream) {
+    DMS_CHECK(x != nullptr && w != nullptr && y != nullptr);
+    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
+    launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream);
+    return cudaGetLastError();
+}
+
+// c (n, m) = a (n, k) bf16 · Wᵀ on tensor cores.
+extern "C" cudaError_t dms_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                  int accumulate, cudaStream_t stream) {
+    DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
+    DMS_CHECK(n >= 1 && m >= 1 && k >= 1 && lda >= k && ldc >= m);
+    DMS_CHECK((n + 63) / 64 <= 65535);
+    launch_matmul(a, lda, w, c, ldc, n, m, k, accumulate, stream);
+    return cudaGetLastError();
+}

@@ -1,0 +1,136 @@
+// qknorm_rope.cu: per-head RMSNorm of q and k, the DMS decision, RoPE.
+// Java: QkNormRopeKernel; CPU: CpuBackend.step (q_norm/k_norm, decide, Rope.rotate, zeroDecisionChannel)
+#include "dms.cuh"
+
+// Pairs (j, j + D/2) per lane: D <= 2 * 32 * 8 = 512.
+#define DMS_ROPE_PAIRS 8
+
+// dms_qknorm_rope_f32, one warp per (token i, head), q heads first then k heads, in place:
+//   1. x = x / rms(x) * norm weight (q_norm for q heads, k_norm for k heads), as Ops.rmsNorm
+//   2. DMS (dms != 0), query head h*G of each group (G = heads / kvHeads), kv head h:
+//        logit = (float)(x[D-1] * alphaScale - alphaOffset)                (DmsRules.decisionLogit)
+//        decisions[(i * layers + layer) * kvHeads + h] = logit > thresholds[seqOfToken[i] * layers + layer]
+//        x[D-1] = 0
+//   3. RoPE, rotate-half: for j < D/2, (c, s) = rope[positions[i]][j]:
+//        x[j] = x[j] c - x[j + D/2] s,  x[j + D/2] = x[j + D/2] c + x[j] s      (Rope.rotate)
+//   4. DMS: x[D-1] = 0 again in query head h*G.
+//   q           fp32, token rows of stride qStride floats, head at offset head * D   (n, heads, D)
+//   k           fp32, token rows of stride kStride floats                           (n, kvHeads, D)
+//   qNorm, kNorm bf16 (D)
+//   rope        float2 (ropePositions, D/2): (cos, sin) of position p * inv_freq[j], computed in double and
+//               rounded to fp32, exactly Rope's table (the Java launcher builds it); a position outside
+//               [0, ropePositions) gives NaN
+//   positions, seqOfToken int32 (n); thresholds fp32 (S, layers): the policy threshold of each sequence
+//               (+inf flags nothing); decisions uint8 (n, layers, kvHeads), written for layer `layer` only
+// grid (ceil(n * (heads + kvHeads) / (blockDim.x / 32))), block a multiple of 32 (128); D even, D <= 512.
+extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
+                                               const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
+                                               const float2* __restrict__ rope, int ropePositions,
+                                               const int* __restrict__ positions, int n, int heads, int kvHeads, int D,
+                                               float eps, int dms, double alphaScale, double alphaOffset,
+                                               const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
+                                               int layers, int layer, unsigned char* __restrict__ decisions) {
+    const int lane = threadIdx.x & 31;
+    const int perToken = heads + kvHeads;
+    const long long warpIndex = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+    if (warpIndex >= static_cast<long long>(n) * perToken) {
+        return;
+    }
+    const int i = static_cast<int>(warpIndex / perToken);
+    const int r = static_cast<int>(warpIndex % perToken);
+    const bool isQ = r < heads;
+    const int head = isQ ? r : r - heads;
+    float* x = isQ ? q + static_cast<size_t>(i) * qStride + static_cast<size_t>(head) * D
+                   : k + static_cast<size_t>(i) * kStride + static_cast<size_t>(head) * D;
+    const bf16_t* weight = isQ ? qNorm : kNorm;
+    const int half = D / 2;
+
+    float a[DMS_ROPE_PAIRS];  // channel j = lane + 32 c
+    float b[DMS_ROPE_PAIRS];  // channel j + D/2
+    float sumSquares = 0.f;
+#pragma unroll
+    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+        const int j = lane + 32 * c;
+        a[c] = j < half ? x[j] : 0.f;
+        b[c] = j < half ? x[j + half] : 0.f;
+        sumSquares += a[c] * a[c] + b[c] * b[c];
+    }
+    sumSquares = dms::warp_sum(sumSquares);
+    const float meanSquare = __fadd_rn(__fdiv_rn(sumSquares, static_cast<float>(D)), eps);
+    const float scale = static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
+#pragma unroll
+    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+        const int j = lane + 32 * c;
+        if (j < half) {
+            a[c] = __fmul_rn(dms::bf16_to_f32(weight[j]), __fmul_rn(a[c], scale));
+            b[c] = __fmul_rn(dms::bf16_to_f32(weight[j + half]), __fmul_rn(b[c], scale));
+        }
+    }
+
+    // Channel D - 1 is b[c] with j = half - 1: lane (half - 1) % 32, c = (half - 1) / 32.
+    const int group = heads / kvHeads;
+    const bool decisionHead = isQ && dms != 0 && head % group == 0;
+    const bool owner = decisionHead && lane == (half - 1) % 32;
+    const int lastC = (half - 1) / 32;
+    if (owner) {
+        float lastChannel = 0.f;
+#pragma unroll
+        for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+            if (c == lastC) {
+                lastChannel = b[c];
+                b[c] = 0.f;
+            }
+        }
+        if (decisions != nullptr) {
+            const float logit = static_cast<float>(static_cast<double>(lastChannel) * alphaScale - alphaOffset);
+            const float threshold = thresholds[static_cast<size_t>(seqOfToken[i]) * layers + layer];
+            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + head / group] = logit > threshold ? 1 : 0;
+        }
+    }
+
+    const int position = positions[i];
+    const bool inTable = position >= 0 && position < ropePositions;
+    const float2* cs = rope + static_cast<size_t>(inTable ? position : 0) * half;
+#pragma unroll
+    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+        const int j = lane + 32 * c;
+        if (j < half) {
+            const float2 t = inTable ? cs[j] : make_float2(NAN, NAN);
+            float y1 = __fsub_rn(__fmul_rn(a[c], t.x), __fmul_rn(b[c], t.y));
+            float y2 = __fadd_rn(__fmul_rn(b[c], t.x), __fmul_rn(a[c], t.y));
+            if (owner && c == lastC) {
+                y2 = 0.f;
+            }
+            x[j] = y1;
+            x[j + half] = y2;
+        }
+    }
+}
+
+static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm, const bf16_t* kNorm,
+                               const float2* rope, int ropePositions, const int* positions, int n, int heads,
+                               int kvHeads, int D, float eps, int dms, double alphaScale, double alphaOffset,
+                               const int* seqOfToken, const float* thresholds, int layers, int layer,
+                               unsigned char* decisions, cudaStream_t stream) {
+    const int block = 128;
+    const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
+    DMS_LAUNCH(dms_qknorm_rope_f32, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+               positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
+               decisions);
+}
+
+extern "C" cudaError_t dms_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm,
+                                       const bf16_t* kNorm, const float2* rope, int ropePositions, const int* positions,
+                                       int n, int heads, int kvHeads, int D, float eps, int dms, double alphaScale,
+                                       double alphaOffset, const int* seqOfToken, const float* thresholds, int layers,
+                                       int layer, unsigned char* decisions, cudaStream_t stream) {
+    DMS_CHECK(q != nullptr && k != nullptr && qNorm != nullptr && kNorm != nullptr && rope != nullptr);
+    DMS_CHECK(positions != nullptr && n > 0 && heads > 0 && kvHeads > 0 && heads % kvHeads == 0);
+    DMS_CHECK(D > 0 && D % 2 == 0 && D <= 64 * DMS_ROPE_PAIRS && ropePositions > 0);
+    DMS_CHECK(qStride >= heads * D && kStride >= kvHeads * D);
+    DMS_CHECK(dms == 0 || decisions == nullptr || (seqOfToken != nullptr && thresholds != nullptr));
+    DMS_CHECK(layers > 0 && layer >= 0 && layer < layers);
+    launch_qknorm_rope(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
+                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, stream);
+    return cudaGetLastError();
+}

@@ -1,0 +1,1382 @@
+// kernel_test.cu: every kernel of native/ against a scalar C++ reference that follows the Java CPU engine.
+//
+// Two builds of the same file (native/test/run.sh):
+//   on any machine: g++ -DDMS_EMU, the kernels run on the fiber emulator (native/emu/emu.h);
+//   on a CUDA host: nvcc, the kernels run on the GPU.
+// Inputs are random (never zero), sizes odd, outputs poisoned with NaN before each launch.
+// The Java tests tagged "gpu" (src/test/java/io/dmsserve/engine/cuda) are the project's tests of record;
+// this driver exists so the kernels' logic can be checked where there is no GPU, and natively where there is.
+#include "../all.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+// ---------------------------------------------------------------------------------------------------
+// Device memory, the same calls in both builds.
+
+#ifdef DMS_EMU
+static void* dev_malloc(size_t bytes) {
+    void* p = aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+    memset(p, 0xff, (bytes + 255) / 256 * 256 + 256);
+    return p;
+}
+static void dev_free(void* p) {
+    free(p);
+}
+static void copy_to_device(void* dst, const void* src, size_t bytes) {
+    memcpy(dst, src, bytes);
+}
+static void copy_to_host(void* dst, const void* src, size_t bytes) {
+    memcpy(dst, src, bytes);
+}
+static void device_sync(const char*) {
+}
+static int multiprocessors() {
+    return 4;
+}
+#else
+static void check_cuda(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) {
+        fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+        exit(2);
+    }
+}
+static void* dev_malloc(size_t bytes) {
+    void* p = nullptr;
+    check_cuda(cudaMalloc(&p, bytes + 256), "cudaMalloc");
+    return p;
+}
+static void dev_free(void* p) {
+    cudaFree(p);
+}
+static void copy_to_device(void* dst, const void* src, size_t bytes) {
+    check_cuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+}
+static void copy_to_host(void* dst, const void* src, size_t bytes) {
+    check_cuda(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+}
+static void device_sync(const char* what) {
+    check_cuda(cudaDeviceSynchronize(), what);
+}
+static int multiprocessors() {
+    int count = 0;
+    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, 0);
+    return count;
+}
+#endif
+
+// A device array with a host mirror.
+template <class T>
+struct Buf {
+    std::vector<T> host;
+    T* dev = nullptr;
+    explicit Buf(size_t n) : host(n) {
+        dev = static_cast<T*>(dev_malloc(std::max<size_t>(1, n) * sizeof(T)));
+    }
+    explicit Buf(const std::vector<T>& v) : host(v) {
+        dev = static_cast<T*>(dev_malloc(std::max<size_t>(1, v.size()) * sizeof(T)));
+        up();
+    }
+    Buf(const Buf&) = delete;
+    ~Buf() {
+        dev_free(dev);
+    }
+    size_t size() const {
+        return host.size();
+    }
+    void up() {
+        copy_to_device(dev, host.data(), host.size() * sizeof(T));
+    }
+    void down() {
+        copy_to_host(host.data(), dev, host.size() * sizeof(T));
+    }
+    // Fills host and device with NaN bytes (0xff), so an element the kernel should write but does not shows.
+    void poison() {
+        memset(host.data(), 0xff, host.size() * sizeof(T));
+        up();
+    }
+    T& operator[](size_t i) {
+        return host[i];
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers.
+
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed) {
+    }
+    uint64_t next() {
+        return s = dms::splitmix64(s);
+    }
+    double uniform() {  // [0, 1)
+        return (next() >> 11) * 0x1.0p-53;
+    }
+    float sym(float scale = 1.f) {  // (-scale, scale), never exactly 0
+        float v;
+        do {
+            v = static_cast<float>((2.0 * uniform() - 1.0) * scale);
+        } while (v == 0.f);
+        return v;
+    }
+    int below(int n) {
+        return static_cast<int>(next() % static_cast<uint64_t>(n));
+    }
+};
+
+static uint16_t to_bf16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        return static_cast<uint16_t>((bits >> 16) | 0x40);
+    }
+    return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+static float from_bf16(uint16_t h) {
+    uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+static float round_bf16(float f) {
+    return from_bf16(to_bf16(f));
+}
+
+static int g_failures = 0;
+static int g_checks = 0;
+
+// |got - want| <= atol + rtol |want| for every element; prints the first few failures.
+static bool expect_close(const char* what, const float* got, const float* want, size_t n, double atol, double rtol) {
+    int bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        g_checks++;
+        const double g = got[i], w = want[i];
+        const double err = std::fabs(g - w);
+        const bool ok = (std::isinf(w) && g == w) || (!std::isnan(g) && err <= atol + rtol * std::fabs(w));
+        if (!ok) {
+            if (bad < 5) {
+                fprintf(stderr, "  %s[%zu]: got %.9g want %.9g\n", what, i, g, w);
+            }
+            bad++;
+        }
+        if (std::isfinite(w) && std::isfinite(g)) {
+            worst = std::max(worst, err);
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "FAIL %s: %d of %zu elements off (worst abs err %.3g)\n", what, bad, n, worst);
+        g_failures++;
+        return false;
+    }
+    return true;
+}
+
+template <class T>
+static bool expect_equal(const char* what, const T* got, const T* want, size_t n) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        g_checks++;
+        if (!(got[i] == want[i])) {
+            if (bad < 5) {
+                fprintf(stderr, "  %s[%zu]: got %lld want %lld\n", what, i, static_cast<long long>(got[i]),
+                        static_cast<long long>(want[i]));
+            }
+            bad++;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "FAIL %s: %d of %zu elements differ\n", what, bad, n);
+        g_failures++;
+        return false;
+    }
+    return true;
+}
+
+static void expect_ok(cudaError_t e, const char* what) {
+    g_checks++;
+    if (e != cudaSuccess) {
+        fprintf(stderr, "FAIL %s: entry point returned %d (%s)\n", what, static_cast<int>(e), cudaGetErrorString(e));
+        g_failures++;
+    }
+    device_sync(what);
+}
+
+static std::vector<uint16_t> random_bf16(Rng& rng, size_t n, float scale) {
+    std::vector<uint16_t> v(n);
+    for (auto& x : v) {
+        uint16_t h;
+        do {
+            h = to_bf16(rng.sym(scale));
+        } while (from_bf16(h) == 0.f);
+        x = h;
+    }
+    return v;
+}
+static std::vector<float> random_f32(Rng& rng, size_t n, float scale) {
+    std::vector<float> v(n);
+    for (auto& x : v) {
+        x = rng.sym(scale);
+    }
+    return v;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// embedding
+
+static void test_embedding() {
+    Rng rng(1);
+    for (int hidden : {72, 100, 8}) {
+        const int vocab = 77, n = 17;
+        Buf<uint16_t> emb(random_bf16(rng, static_cast<size_t>(vocab) * hidden, 1.f));
+        std::vector<int> ids(n);
+        for (auto& t : ids) {
+            t = rng.below(vocab);
+        }
+        ids[3] = vocab;  // out of range: a row of NaN
+        Buf<int> tokens(ids);
+        Buf<float> x(static_cast<size_t>(n) * hidden);
+        x.poison();
+        expect_ok(dms_embedding(emb.dev, tokens.dev, n, hidden, vocab, x.dev, nullptr), "embedding");
+        x.down();
+        std::vector<float> want(static_cast<size_t>(n) * hidden);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < hidden; j++) {
+                want[static_cast<size_t>(i) * hidden + j] =
+                    i == 3 ? NAN : from_bf16(emb[static_cast<size_t>(ids[i]) * hidden + j]);
+            }
+        }
+        int bad = 0;
+        for (size_t e = 0; e < want.size(); e++) {
+            g_checks++;
+            const bool ok = std::isnan(want[e]) ? std::isnan(x[e]) : x[e] == want[e];
+            bad += !ok;
+        }
+        if (bad) {
+            fprintf(stderr, "FAIL embedding hidden %d: %d elements wrong\n", hidden, bad);
+            g_failures++;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// rmsnorm (Ops.rmsNorm)
+
+static void ref_rmsnorm(const float* x, float* out, const float* weight, int dim, float eps) {
+    float sumSquares = 0;
+    for (int j = 0; j < dim; j++) {
+        sumSquares += x[j] * x[j];
+    }
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(sumSquares / dim + eps)));
+    for (int j = 0; j < dim; j++) {
+        out[j] = weight[j] * (x[j] * scale);
+    }
+}
+
+static void test_rmsnorm() {
+    Rng rng(2);
+    for (int hidden : {72, 100, 4096}) {
+        for (int n : {1, 3, 17}) {
+            const float eps = 1e-6f;
+            const int rows = n + 2;
+            Buf<float> x(random_f32(rng, static_cast<size_t>(rows) * hidden, 2.f));
+            Buf<float> delta(random_f32(rng, static_cast<size_t>(rows) * hidden, 1.f));
+            Buf<uint16_t> weight(random_bf16(rng, hidden, 1.5f));
+            std::vector<int> idx(n);
+            for (int i = 0; i < n; i++) {
+                idx[i] = (i * 7 + 1) % rows;
+            }
+            const bool gather = n == 3;
+            Buf<int> rowIndex(idx);
+            Buf<float> out(static_cast<size_t>(n) * hidden);
+            Buf<uint16_t> outB(static_cast<size_t>(n) * hidden);
+            out.poison();
+            outB.poison();
+            std::vector<float> x0 = x.host;
+            expect_ok(dms_rmsnorm(x.dev, delta.dev, weight.dev, gather ? rowIndex.dev : nullptr, n, hidden, eps, out.dev,
+                                  outB.dev, nullptr),
+                      "rmsnorm");
+            out.down();
+            outB.down();
+            x.down();
+            std::vector<float> w(hidden), want(static_cast<size_t>(n) * hidden), wantB(want.size()),
+                gotB(want.size()), xs(x0);
+            for (int j = 0; j < hidden; j++) {
+                w[j] = from_bf16(weight[j]);
+            }
+            for (int i = 0; i < n; i++) {
+                const int r = gather ? idx[i] : i;
+                float* xr = &xs[static_cast<size_t>(r) * hidden];
+                for (int j = 0; j < hidden; j++) {
+                    xr[j] += delta[static_cast<size_t>(r) * hidden + j];
+                }
+                ref_rmsnorm(xr, &want[static_cast<size_t>(i) * hidden], w.data(), hidden, eps);
+            }
+            for (size_t e = 0; e < want.size(); e++) {
+                gotB[e] = from_bf16(outB[e]);
+                wantB[e] = want[e];
+            }
+            expect_close("rmsnorm x+=delta", x.host.data(), xs.data(), xs.size(), 0, 0);
+            expect_close("rmsnorm out", out.host.data(), want.data(), want.size(), 1e-6, 2e-6);
+            expect_close("rmsnorm outBf16", gotB.data(), wantB.data(), want.size(), 1e-6, 1.0 / 128);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// qknorm_rope (CpuBackend.step: q_norm/k_norm, decide, rotate, zeroDecisionChannel)
+
+static std::vector<float2> rope_table(int D, double theta, int positions) {
+    const int half = D / 2;
+    std::vector<double> inv(half);
+    for (int i = 0; i < half; i++) {
+        inv[i] = 1.0 / std::pow(theta, (2.0 * i) / D);
+    }
+    std::vector<float2> t(static_cast<size_t>(positions) * half);
+    for (int p = 0; p < positions; p++) {
+        for (int i = 0; i < half; i++) {
+            const double angle = p * inv[i];
+            t[static_cast<size_t>(p) * half + i] = make_float2(static_cast<float>(std::cos(angle)), static_cast<float>(std::sin(angle)));
+        }
+    }
+    return t;
+}
+
+static void ref_rotate(float* x, const float2* row, int half) {
+    for (int i = 0; i < half; i++) {
+        const float c = row[i].x, s = row[i].y;
+        const float x1 = x[i], x2 = x[half + i];
+        x[i] = x1 * c - x2 * s;
+        x[half + i] = x2 * c + x1 * s;
+    }
+}
+
+static void test_qknorm_rope() {
+    Rng rng(3);
+    struct Case {
+        int heads, kvHeads, D, n;
+        bool dms;
+    };
+    for (Case c : {Case{4, 2, 32, 17, true}, Case{8, 2, 128, 3, true}, Case{6, 3, 36, 5, false}, Case{4, 4, 4, 1, true},
+                   Case{2, 1, 200, 2, true}}) {
+        const int layers = 3, layer = 1, ropePositions = 300;
+        const float eps = 1e-6f;
+        const int qStride = (c.heads + 2 * c.kvHeads) * c.D;  // fused q|k|v rows
+        std::vector<float> qkv0 = random_f32(rng, static_cast<size_t>(c.n) * qStride, 3.f);
+        // Some decision channels near the threshold, on both sides.
+        Buf<float> qkv(qkv0);
+        float* k = qkv.dev + c.heads * c.D;
+        Buf<uint16_t> qn(random_bf16(rng, c.D, 1.5f)), kn(random_bf16(rng, c.D, 1.5f));
+        auto table = rope_table(c.D, 1e6, ropePositions);
+        Buf<float2> rope(table);
+        std::vector<int> pos(c.n), seq(c.n);
+        for (int i = 0; i < c.n; i++) {
+            seq[i] = i < c.n / 2 ? 0 : 1;
+            pos[i] = rng.below(ropePositions);
+        }
+        Buf<int> positions(pos), seqOf(seq);
+        std::vector<float> thr = {0.f, 0.f, 0.5f, 0.1f, -0.2f, 1e30f};  // (S, layers)
+        thr[static_cast<size_t>(1) * layers + layer] = INFINITY;          // sequence 1: policy none
+        thr[layer] = 0.05f;
+        Buf<float> thresholds(thr);
+        Buf<unsigned char> decisions(static_cast<size_t>(c.n) * layers * c.kvHeads);
+        decisions.poison();
+        const double alphaScale = 100.0, alphaOffset = 5.0;
+        expect_ok(dms_qknorm_rope(qkv.dev, qStride, k, qStride, qn.dev, kn.dev, rope.dev, ropePositions, positions.dev, c.n,
+                                  c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, alphaScale, alphaOffset, seqOf.dev,
+                                  thresholds.dev, layers, layer, decisions.dev, nullptr),
+                  "qknorm_rope");
+        qkv.down();
+        decisions.down();
+        std::vector<float> want = qkv0, qw(c.D), kw(c.D);
+        for (int j = 0; j < c.D; j++) {
+            qw[j] = from_bf16(qn[j]);
+            kw[j] = from_bf16(kn[j]);
+        }
+        const int G = c.heads / c.kvHeads;
+        std::vector<unsigned char> wantDecisions = decisions.host;
+        for (int i = 0; i < c.n; i++) {
+            float* row = &want[static_cast<size_t>(i) * qStride];
+            for (int h = 0; h < c.heads; h++) {
+                ref_rmsnorm(row + h * c.D, row + h * c.D, qw.data(), c.D, eps);
+            }
+            for (int h = 0; h < c.kvHeads; h++) {
+                ref_rmsnorm(row + (c.heads + h) * c.D, row + (c.heads + h) * c.D, kw.data(), c.D, eps);
+            }
+            if (c.dms) {
+                for (int h = 0; h < c.kvHeads; h++) {
+                    float& ch = row[(h * G) * c.D + c.D - 1];
+                    const float logit = static_cast<float>(ch * alphaScale - alphaOffset);
+                    wantDecisions[(static_cast<size_t>(i) * layers + layer) * c.kvHeads + h] =
+                        logit > thr[static_cast<size_t>(seq[i]) * layers + layer];
+                    ch = 0.f;
+                }
+            }
+            for (int h = 0; h < c.heads + c.kvHeads; h++) {
+                ref_rotate(row + h * c.D, &table[static_cast<size_t>(pos[i]) * (c.D / 2)], c.D / 2);
+            }
+            if (c.dms) {
+                for (int h = 0; h < c.kvHeads; h++) {
+                    row[(h * G) * c.D + c.D - 1] = 0.f;
+                }
+            }
+        }
+        expect_close("qknorm_rope q|k (v untouched)", qkv.host.data(), want.data(), want.size(), 2e-6, 2e-6);
+        if (c.dms) {
+            expect_equal("qknorm_rope decisions", decisions.host.data(), wantDecisions.data(), wantDecisions.size());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// matmul: GEMV (fp32 x) and tensor cores (bf16 a)
+
+static void test_gemv() {
+    Rng rng(4);
+    struct Case {
+        int n, m, k;
+    };
+    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 64, 100}, Case{2, 300, 4096},
+                   Case{1, 5, 13}, Case{7, 129, 8}}) {
+        for (int accumulate : {0, 1}) {
+            const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldy = c.m + 5;
+            Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+            Buf<float> y(static_cast<size_t>(c.n) * ldy);
+            if (accumulate) {
+                y.host = random_f32(rng, y.size(), 1.f);
+                y.up();
+            } else {
+                y.poison();
+            }
+            std::vector<float> y0 = y.host;
+            expect_ok(dms_gemv(x.dev, ldx, w.dev, y.dev, ldy, c.n, c.m, c.k, accumulate, multiprocessors(), nullptr), "gemv");
+            y.down();
+            std::vector<float> got, want;
+            std::vector<double> mag;
+            for (int t = 0; t < c.n; t++) {
+                for (int r = 0; r < c.m; r++) {
+                    double s = 0, a = 0;
+                    for (int j = 0; j < c.k; j++) {
+                        const double p = static_cast<double>(from_bf16(w[static_cast<size_t>(r) * c.k + j])) * x[static_cast<size_t>(t) * ldx + j];
+                        s += p;
+                        a += std::fabs(p);
+                    }
+                    if (accumulate) {
+                        s += y0[static_cast<size_t>(t) * ldy + r];
+                    }
+                    got.push_back(y[static_cast<size_t>(t) * ldy + r]);
+                    want.push_back(static_cast<float>(s));
+                    mag.push_back(a);
+                }
+            }
+            // fp32 accumulation of k products: error bound ~ k * 2^-24 * sum |products|.
+            for (size_t e = 0; e < got.size(); e++) {
+                const float tol = static_cast<float>(mag[e] * 4e-7 * std::sqrt(static_cast<double>(c.k)) + 1e-6);
+                g_checks++;
+                if (!(std::fabs(got[e] - want[e]) <= tol)) {
+                    fprintf(stderr, "FAIL gemv n=%d m=%d k=%d acc=%d [%zu]: got %g want %g\n", c.n, c.m, c.k, accumulate, e,
+                            got[e], want[e]);
+                    g_failures++;
+                    break;
+                }
+            }
+            // Padding between rows stays as it was.
+            for (int t = 0; t < c.n; t++) {
+                for (int r = c.m; r < ldy; r++) {
+                    g_checks++;
+                    const float g = y[static_cast<size_t>(t) * ldy + r], w0 = y0[static_cast<size_t>(t) * ldy + r];
+                    if (memcmp(&g, &w0, 4) != 0) {
+                        fprintf(stderr, "FAIL gemv wrote outside (n, m) at (%d, %d)\n", t, r);
+                        g_failures++;
+                        t = c.n;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_matmul() {
+    Rng rng(5);
+    struct Case {
+        int n, m, k, lda;
+    };
+    for (Case c : {Case{17, 77, 72, 72}, Case{100, 130, 136, 144}, Case{9, 256, 64, 64}, Case{130, 40, 100, 100},
+                   Case{65, 129, 33, 35}}) {
+        for (int accumulate : {0, 1}) {
+            const int ldc = c.m + 3;
+            Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+            Buf<float> out(static_cast<size_t>(c.n) * ldc);
+            if (accumulate) {
+                out.host = random_f32(rng, out.size(), 1.f);
+                out.up();
+            } else {
+                out.poison();
+            }
+            std::vector<float> c0 = out.host;
+            expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, nullptr), "matmul");
+            out.down();
+            int bad = 0;
+            for (int t = 0; t < c.n && bad < 3; t++) {
+                for (int r = 0; r < c.m && bad < 3; r++) {
+                    double s = accumulate ? c0[static_cast<size_t>(t) * ldc + r] : 0.0, mag = 0;
+                    for (int j = 0; j < c.k; j++) {
+                        const double p = static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j])) *
+                                         from_bf16(w[static_cast<size_t>(r) * c.k + j]);
+                        s += p;
+                        mag += std::fabs(p);
+                    }
+                    const float g = out[static_cast<size_t>(t) * ldc + r];
+                    g_checks++;
+                    if (!(std::fabs(g - s) <= mag * 1e-6 * std::sqrt(static_cast<double>(c.k)) + 1e-5)) {
+                        fprintf(stderr, "FAIL matmul n=%d m=%d k=%d acc=%d at (%d,%d): got %g want %g\n", c.n, c.m, c.k,
+                                accumulate, t, r, g, s);
+                        bad++;
+                    }
+                }
+            }
+            if (bad) {
+                g_failures++;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// swiglu (Ops.swiglu)
+
+static void test_swiglu() {
+    Rng rng(6);
+    const int n = 3, inter = 100;
+    Buf<float> gu(random_f32(rng, static_cast<size_t>(n) * 2 * inter, 6.f));  // fused gate|up rows
+    Buf<float> out(static_cast<size_t>(n) * inter);
+    Buf<uint16_t> outB(static_cast<size_t>(n) * inter);
+    out.poison();
+    outB.poison();
+    expect_ok(dms_swiglu(gu.dev, 2 * inter, gu.dev + inter, 2 * inter, out.dev, inter, outB.dev, inter, n, inter, nullptr),
+              "swiglu");
+    out.down();
+    outB.down();
+    std::vector<float> want(out.size()), gotB(out.size()), wantB(out.size());
+    for (int t = 0; t < n; t++) {
+        for (int j = 0; j < inter; j++) {
+            const float g = gu[static_cast<size_t>(t) * 2 * inter + j];
+            const float u = gu[static_cast<size_t>(t) * 2 * inter + inter + j];
+            want[static_cast<size_t>(t) * inter + j] = static_cast<float>(g / (1.0 + std::exp(-static_cast<double>(g)))) * u;
+        }
+    }
+    for (size_t e = 0; e < want.size(); e++) {
+        gotB[e] = from_bf16(outB[e]);
+        wantB[e] = round_bf16(want[e]);
+    }
+    expect_close("swiglu", out.host.data(), want.data(), want.size(), 0, 1e-7);
+    expect_close("swiglu bf16", gotB.data(), wantB.data(), want.size(), 0, 1.0 / 128);
+    // In place.
+    std::vector<float> g0 = gu.host;
+    expect_ok(dms_swiglu(gu.dev, 2 * inter, gu.dev + inter, 2 * inter, gu.dev, 2 * inter, nullptr, 0, n, inter, nullptr),
+              "swiglu in place");
+    gu.down();
+    std::vector<float> gotIn(want.size());
+    for (int t = 0; t < n; t++) {
+        for (int j = 0; j < inter; j++) {
+            gotIn[static_cast<size_t>(t) * inter + j] = gu[static_cast<size_t>(t) * 2 * inter + j];
+        }
+    }
+    expect_close("swiglu in place", gotIn.data(), want.data(), want.size(), 0, 1e-7);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// page table + kv_write
+
+static void test_page_table() {
+    const int pageSize = 4, pageCount = 10;
+    Buf<int> table(std::vector<int>(24, 7));
+    Buf<int> len(std::vector<int>(6, 1));
+    Buf<int> slotPos(std::vector<int>(pageSize * pageCount, 123));
+    Buf<unsigned char> slotFlag(std::vector<unsigned char>(pageSize * pageCount, 1));
+    Buf<int> pairs(std::vector<int>{0, 3, 5, -1, 23, 9, 24, 1, 2, 10});
+    Buf<int> lens(std::vector<int>{0, 2, 5, 4, 6, 1, 1, 5});
+    Buf<int> fresh(std::vector<int>{2, 9, 11});
+    Buf<int> error(std::vector<int>{0});
+    expect_ok(dms_page_table(table.dev, 24, len.dev, 6, 4, pairs.dev, 5, lens.dev, 4, fresh.dev, 3, pageSize, pageCount,
+                             slotPos.dev, slotFlag.dev, error.dev, nullptr),
+              "page_table");
+    table.down();
+    len.down();
+    slotPos.down();
+    slotFlag.down();
+    error.down();
+    std::vector<int> wantTable(24, 7);
+    wantTable[0] = 3;
+    wantTable[5] = -1;
+    wantTable[23] = 9;
+    std::vector<int> wantLen(6, 1);
+    wantLen[0] = 2;
+    wantLen[5] = 4;
+    std::vector<int> wantPos(pageSize * pageCount, 123);
+    std::vector<unsigned char> wantFlag(pageSize * pageCount, 1);
+    for (int p : {2, 9}) {
+        for (int o = 0; o < pageSize; o++) {
+            wantPos[p * pageSize + o] = -1;
+            wantFlag[p * pageSize + o] = 0;
+        }
+    }
+    expect_equal("page_table table", table.host.data(), wantTable.data(), 24);
+    expect_equal("page_table len", len.host.data(), wantLen.data(), 6);
+    expect_equal("page_table slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
+    expect_equal("page_table slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+    const int wantError = 1 | 2 | 4 | 8;
+    expect_equal("page_table error bits", error.host.data(), &wantError, 1);
+}
+
+static void test_kv_write() {
+    Rng rng(7);
+    for (int D : {128, 36}) {
+        const int heads = 4, kvHeads = 2, layers = 2, layer = 1, pageSize = 8, pageCount = 20;
+        // Two sequences: s0 tokens 0..4 (first > 0: has a previous slot), s1 token 5 (first == 0, no previous).
+        const int n = 6, S = 2;
+        const int stride = (heads + 2 * kvHeads) * D;
+        Buf<float> qkv(random_f32(rng, static_cast<size_t>(n) * stride, 2.f));
+        const float* k = qkv.dev + heads * D;
+        const float* v = qkv.dev + (heads + kvHeads) * D;
+        std::vector<int> slotsH(static_cast<size_t>(layers) * kvHeads * n, -7);
+        std::vector<int> used;
+        for (int h = 0; h < kvHeads; h++) {
+            for (int i = 0; i < n; i++) {
+                int s;
+                do {
+                    s = rng.below(pageSize * pageCount);
+                } while (std::find(used.begin(), used.end(), s) != used.end());
+                used.push_back(s);
+                slotsH[(static_cast<size_t>(layer) * kvHeads + h) * n + i] = (i == 2 && h == 1) ? -1 : s;
+            }
+        }
+        std::vector<int> prevH(static_cast<size_t>(layers) * kvHeads * S, -1);
+        int prev0 = 0, prev1 = 1;
+        while (std::find(used.begin(), used.end(), prev0) != used.end()) prev0++;
+        used.push_back(prev0);
+        while (std::find(used.begin(), used.end(), prev1) != used.end()) prev1++;
+        prevH[(static_cast<size_t>(layer) * kvHeads + 0) * S + 0] = prev0;
+        prevH[(static_cast<size_t>(layer) * kvHeads + 1) * S + 0] = prev1;
+        std::vector<unsigned char> dec(static_cast<size_t>(n) * layers * kvHeads);
+        for (auto& d : dec) {
+            d = rng.below(2);
+        }
+        Buf<int> slots(slotsH), prev(prevH);
+        Buf<unsigned char> decisions(dec);
+        Buf<int> positions(std::vector<int>{10, 11, 12, 13, 14, 0}), seqOf(std::vector<int>{0, 0, 0, 0, 0, 1});
+        Buf<int> first(std::vector<int>{0, 5}), length(std::vector<int>{5, 1});
+        Buf<uint16_t> kc(static_cast<size_t>(pageSize) * pageCount * D), vc(kc.size());
+        kc.poison();
+        vc.poison();
+        Buf<int> slotPos(std::vector<int>(pageSize * pageCount, -5));
+        Buf<unsigned char> slotFlag(std::vector<unsigned char>(pageSize * pageCount, 7));
+        expect_ok(dms_kv_write(k, stride, v, stride, slots.dev, prev.dev, decisions.dev, positions.dev, seqOf.dev,
+                               first.dev, length.dev, n, S, layers, layer, kvHeads, D, kc.dev, vc.dev, slotPos.dev,
+                               slotFlag.dev, nullptr),
+                  "kv_write");
+        kc.down();
+        vc.down();
+        slotPos.down();
+        slotFlag.down();
+        std::vector<int> wantPos(pageSize * pageCount, -5);
+        std::vector<unsigned char> wantFlag(pageSize * pageCount, 7);
+        int bad = 0;
+        const int lastOf[2] = {4, 5};
+        for (int h = 0; h < kvHeads; h++) {
+            for (int i = 0; i < n; i++) {
+                const int s = slotsH[(static_cast<size_t>(layer) * kvHeads + h) * n + i];
+                if (s < 0) {
+                    continue;
+                }
+                const int seqIndex = i < 5 ? 0 : 1;
+                wantPos[s] = positions[i];
+                wantFlag[s] = i < lastOf[seqIndex] ? dec[(static_cast<size_t>(i + 1) * layers + layer) * kvHeads + h] : 0;
+                for (int d = 0; d < D; d++) {
+                    g_checks += 2;
+                    const float kw = qkv[static_cast<size_t>(i) * stride + (heads + h) * D + d];
+                    const float vw = qkv[static_cast<size_t>(i) * stride + (heads + kvHeads + h) * D + d];
+                    bad += kc[static_cast<size_t>(s) * D + d] != to_bf16(kw);
+                    bad += vc[static_cast<size_t>(s) * D + d] != to_bf16(vw);
+                }
+            }
+        }
+        wantFlag[prev0] = dec[(static_cast<size_t>(0) * layers + layer) * kvHeads + 0];
+        wantFlag[prev1] = dec[(static_cast<size_t>(0) * layers + layer) * kvHeads + 1];
+        if (bad) {
+            fprintf(stderr, "FAIL kv_write D=%d: %d cache values wrong\n", D, bad);
+            g_failures++;
+        }
+        expect_equal("kv_write slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
+        expect_equal("kv_write slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// attention: a random paged cache with holes, empty slots, flags inside and beyond the window, several
+// sequences with different windows; reference = scalar masked attention (ChunkAttention's math).
+
+struct AttnScene {
+    int heads, kvHeads, D, layers, layer, pageSize, pageCount, maxPagesPerHead, maxRows;
+    std::vector<uint16_t> keys, values;           // [pageCount * pageSize][D]
+    std::vector<int> slotPos;                     // [slots]
+    std::vector<unsigned char> slotFlag;          // [slots]
+    std::vector<int> table, tableLen;             // [maxRows][layers][kvHeads][maxPages], [..][..][..]
+    std::vector<float> q;                         // (n, heads * D) with stride qStride
+    int qStride;
+    std::vector<int> positions, seqOfToken, seqRow, seqWindow, seqFirst, seqLength;
+    int n;
+};
+
+// Sequences s with `lengths[s]` query tokens at the end of a context of `contexts[s]` tokens (the query
+// tokens included, as after kv_write).
+static AttnScene make_scene(Rng& rng, int heads, int kvHeads, int D, int pageSize, const std::vector<int>& contexts,
+                            const std::vector<int>& lengths, const std::vector<int>& windows) {
+    AttnScene sc;
+    sc.heads = heads;
+    sc.kvHeads = kvHeads;
+    sc.D = D;
+    sc.layers = 2;
+    sc.layer = 1;
+    sc.pageSize = pageSize;
+    const int S = static_cast<int>(contexts.size());
+    sc.maxRows = S + 1;
+    int maxPages = 0;
+    for (int c : contexts) {
+        maxPages = std::max(maxPages, (c + pageSize - 1) / pageSize * 2 + 2);
+    }
+    sc.maxPagesPerHead = maxPages;
+    sc.pageCount = sc.maxRows * sc.layers * kvHeads * maxPages;
+    const size_t slots = static_cast<size_t>(sc.pageCount) * pageSize;
+    sc.keys = random_bf16(rng, slots * D, 1.f);
+    sc.values = random_bf16(rng, slots * D, 1.f);
+    sc.slotPos.assign(slots, -1);
+    sc.slotFlag.assign(slots, 0);
+    for (size_t s = 0; s < slots; s++) {
+        sc.slotPos[s] = rng.below(50) - 20;  // garbage in unused pages: must never be scanned
+        sc.slotFlag[s] = rng.below(2);
+    }
+    sc.table.assign(static_cast<size_t>(sc.maxRows) * sc.layers * kvHeads * maxPages, -9);
+    sc.tableLen.assign(static_cast<size_t>(sc.maxRows) * sc.layers * kvHeads, 0);
+    std::vector<int> freePages(sc.pageCount);
+    for (int p = 0; p < sc.pageCount; p++) {
+        freePages[p] = p;
+    }
+    for (int p = sc.pageCount - 1; p > 0; p--) {
+        std::swap(freePages[p], freePages[rng.below(p + 1)]);
+    }
+    int nextPage = 0;
+    sc.n = 0;
+    for (int s = 0; s < S; s++) {
+        sc.seqRow.push_back(S - s);  // rows not in sequence order
+        sc.seqWindow.push_back(windows[s]);
+        sc.seqFirst.push_back(sc.n);
+        sc.seqLength.push_back(lengths[s]);
+        for (int t = 0; t < lengths[s]; t++) {
+            sc.positions.push_back(contexts[s] - lengths[s] + t);
+            sc.seqOfToken.push_back(s);
+        }
+        sc.n += lengths[s];
+        const int row = sc.seqRow[s];
+        for (int h = 0; h < kvHeads; h++) {
+            // Pages: a hole (-1) now and then; tokens placed in random slot order; some slots empty (-1).
+            const size_t head = (static_cast<size_t>(row) * sc.layers + sc.layer) * kvHeads + h;
+            std::vector<int> pageList;
+            const int needPages = (contexts[s] + pageSize - 1) / pageSize + 1;  // one spare page: empty slots
+            for (int e = 0; e < needPages; e++) {
+                if (rng.below(4) == 0 && static_cast<int>(pageList.size()) + 1 < maxPages) {
+                    pageList.push_back(-1);
+                }
+                pageList.push_back(freePages[nextPage++]);
+            }
+            std::vector<int> slotList;
+            for (int p : pageList) {
+                if (p >= 0) {
+                    for (int o = 0; o < pageSize; o++) {
+                        slotList.push_back(p * pageSize + o);
+                        sc.slotPos[p * pageSize + o] = -1;
+                        sc.slotFlag[p * pageSize + o] = rng.below(2);  // flag of an empty slot is irrelevant
+                    }
+                }
+            }
+            for (int i = static_cast<int>(slotList.size()) - 1; i > 0; i--) {
+                std::swap(slotList[i], slotList[rng.below(i + 1)]);
+            }
+            for (int pos = 0; pos < contexts[s]; pos++) {
+                const int slot = slotList[pos];
+                sc.slotPos[slot] = pos;
+                sc.slotFlag[slot] = rng.below(3) == 0;  // flagged: visible only within the window
+            }
+            for (size_t e = 0; e < pageList.size(); e++) {
+                sc.table[head * maxPages + e] = pageList[e];
+            }
+            sc.tableLen[head] = static_cast<int>(pageList.size());
+        }
+    }
+    sc.qStride = heads * D + 8;
+    sc.q = random_f32(rng, static_cast<size_t>(sc.n) * sc.qStride, 1.5f);
+    return sc;
+}
+
+// out (n, heads, D) by ChunkAttention's math over the cache: scores in fp32 times scale, softmax, weighted sum.
+static std::vector<float> ref_attention(const AttnScene& sc, bool roundQ) {
+    const int G = sc.heads / sc.kvHeads;
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(sc.D)));
+    std::vector<float> out(static_cast<size_t>(sc.n) * sc.heads * sc.D, 0.f);
+    for (int i = 0; i < sc.n; i++) {
+        const int s = sc.seqOfToken[i];
+        const int qpos = sc.positions[i];
+        for (int qh = 0; qh < sc.heads; qh++) {
+            const int h = qh / G;
+            const size_t head = (static_cast<size_t>(sc.seqRow[s]) * sc.layers + sc.layer) * sc.kvHeads + h;
+            std::vector<double> scores;
+            std::vector<int> src;
+            for (int e = 0; e < sc.tableLen[head]; e++) {
+                const int page = sc.table[head * sc.maxPagesPerHead + e];
+                if (page < 0) {
+                    continue;
+                }
+                for (int o = 0; o < sc.pageSize; o++) {
+                    const int slot = page * sc.pageSize + o;
+                    const int p = sc.slotPos[slot];
+                    const bool f = sc.slotFlag[slot] != 0;
+                    if (!(p >= 0 && p <= qpos && !(f && qpos - p > sc.seqWindow[s]))) {
+                        continue;
+                    }
+                    double d = 0;
+                    for (int c = 0; c < sc.D; c++) {
+                        float qv = sc.q[static_cast<size_t>(i) * sc.qStride + qh * sc.D + c];
+                        if (roundQ) {
+                            qv = round_bf16(qv);
+                        }
+                        d += static_cast<double>(qv) * from_bf16(sc.keys[static_cast<size_t>(slot) * sc.D + c]);
+                    }
+                    scores.push_back(d * scale);
+                    src.push_back(slot);
+                }
+            }
+            if (scores.empty()) {
+                continue;
+            }
+            const double m = *std::max_element(scores.begin(), scores.end());
+            double sum = 0;
+            for (auto& x : scores) {
+                x = std::exp(x - m);
+                sum += x;
+            }
+            for (int c = 0; c < sc.D; c++) {
+                double o = 0;
+                for (size_t e = 0; e < scores.size(); e++) {
+                    o += scores[e] / sum * from_bf16(sc.values[static_cast<size_t>(src[e]) * sc.D + c]);
+                }
+                out[(static_cast<size_t>(i) * sc.heads + qh) * sc.D + c] = static_cast<float>(o);
+            }
+        }
+    }
+    return out;
+}
+
+struct AttnDevice {
+    Buf<uint16_t> keys, values;
+    Buf<int> slotPos;
+    Buf<unsigned char> slotFlag;
+    Buf<int> table, tableLen, positions, seqOfToken, seqRow, seqWindow;
+    Buf<float> q;
+    explicit AttnDevice(const AttnScene& sc)
+        : keys(sc.keys), values(sc.values), slotPos(sc.slotPos), slotFlag(sc.slotFlag), table(sc.table),
+          tableLen(sc.tableLen), positions(sc.positions), seqOfToken(sc.seqOfToken), seqRow(sc.seqRow),
+          seqWindow(sc.seqWindow), q(sc.q) {
+    }
+    AttentionArgs args(const AttnScene& sc, int pagesPerSplit, int splits, int splitStride, float* out, bf16_t* outB,
+                       float* po, float2* pml) {
+        AttentionArgs a;
+        a.q = q.dev;
+        a.qStride = sc.qStride;
+        a.keyCache = keys.dev;
+        a.valueCache = values.dev;
+        a.slotPos = slotPos.dev;
+        a.slotFlag = slotFlag.dev;
+        a.pageTable = table.dev;
+        a.pageTableLen = tableLen.dev;
+        a.maxPagesPerHead = sc.maxPagesPerHead;
+        a.layers = sc.layers;
+        a.layer = sc.layer;
+        a.heads = sc.heads;
+        a.kvHeads = sc.kvHeads;
+        a.D = sc.D;
+        a.pageSize = sc.pageSize;
+        a.positions = positions.dev;
+        a.seqOfToken = seqOfToken.dev;
+        a.seqRow = seqRow.dev;
+        a.seqWindow = seqWindow.dev;
+        a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(sc.D)));
+        a.pagesPerSplit = pagesPerSplit;
+        a.splits = splits;
+        a.splitStride = splitStride;
+        a.out = out;
+        a.outStride = sc.heads * sc.D;
+        a.outBf16 = outB;
+        a.outBf16Stride = sc.heads * sc.D;
+        a.partialO = po;
+        a.partialML = pml;
+        return a;
+    }
+};
+
+static void test_attention_decode() {
+    Rng rng(8);
+    struct Case {
+        int heads, kvHeads, D, pageSize;
+        std::vector<int> contexts, lengths, windows;
+    };
+    std::vector<Case> cases = {
+        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+        {4, 2, 32, 8, {100, 33}, {2, 1}, {16, 3}},
+        {16, 2, 64, 16, {130}, {1}, {20}},
+        {3, 3, 36, 5, {23, 9}, {1, 2}, {2, 4}},
+        {4, 1, 4, 4, {12}, {3}, {1}},
+        {8, 4, 256, 32, {70}, {2}, {8}},
+    };
+    for (const Case& c : cases) {
+        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
+        const std::vector<float> want = ref_attention(sc, false);
+        AttnDevice dv(sc);
+        for (int pagesPerSplit : {1000, 2, 1}) {
+            int maxLen = 0;
+            for (int x : sc.tableLen) {
+                maxLen = std::max(maxLen, x);
+            }
+            const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
+            const int splitStride = splits + 1;
+            Buf<float> out(want.size());
+            Buf<uint16_t> outB(want.size());
+            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
+            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            out.poison();
+            outB.poison();
+            po.poison();
+            pml.poison();
+            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
+            expect_ok(dms_attention_decode(a, nullptr, sc.n, nullptr), "attention_decode");
+            out.down();
+            outB.down();
+            char what[96];
+            snprintf(what, sizeof what, "attention_decode G=%d D=%d splits=%d", c.heads / c.kvHeads, c.D, splits);
+            expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
+            std::vector<float> gotB(want.size());
+            for (size_t e = 0; e < want.size(); e++) {
+                gotB[e] = from_bf16(outB[e]);
+            }
+            expect_close("attention_decode bf16", gotB.data(), want.data(), want.size(), 1e-5, 1.0 / 128);
+        }
+        // A token list: only some tokens, the rest of out untouched.
+        if (sc.n >= 2) {
+            Buf<float> out(want.size());
+            out.poison();
+            Buf<int> list(std::vector<int>{sc.n - 1, 0});
+            AttentionArgs a = dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr);
+            expect_ok(dms_attention_decode(a, list.dev, 2, nullptr), "attention_decode list");
+            out.down();
+            const size_t row = static_cast<size_t>(sc.heads) * sc.D;
+            expect_close("attention_decode list first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6, 2e-5);
+            expect_close("attention_decode list second", &out[0], &want[0], row, 2e-6, 2e-5);
+            g_checks++;
+            if (sc.n > 2 && !std::isnan(out[row])) {
+                fprintf(stderr, "FAIL attention_decode list wrote a token not in the list\n");
+                g_failures++;
+            }
+        }
+    }
+}
+
+static void test_attention_chunk() {
+    Rng rng(9);
+    struct Case {
+        int heads, kvHeads, D, pageSize;
+        std::vector<int> contexts, lengths, windows;
+    };
+    std::vector<Case> cases = {
+        {8, 2, 128, 16, {40, 90}, {17, 70}, {4, 20}},
+        {4, 2, 32, 8, {100, 33}, {33, 2}, {16, 3}},
+        {4, 1, 64, 16, {75}, {75}, {6}},
+        {10, 2, 64, 4, {50}, {13}, {1000}},
+    };
+    for (const Case& c : cases) {
+        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
+        const std::vector<float> want = ref_attention(sc, true);
+        AttnDevice dv(sc);
+        const int G = c.heads / c.kvHeads;
+        const int perTile = 64 / G;
+        std::vector<int2> tilesH;
+        for (size_t s = 0; s < c.lengths.size(); s++) {
+            for (int t = 0; t < c.lengths[s]; t += perTile) {
+                tilesH.push_back(make_int2(sc.seqFirst[s] + t, std::min(perTile, c.lengths[s] - t)));
+            }
+        }
+        Buf<int2> tiles(tilesH);
+        std::vector<int> all(sc.n);
+        for (int i = 0; i < sc.n; i++) {
+            all[i] = i;
+        }
+        Buf<int> list(all);
+        int maxLen = 0;
+        for (int x : sc.tableLen) {
+            maxLen = std::max(maxLen, x);
+        }
+        for (int pagesPerSplit : {1000, 3}) {
+            const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
+            const int splitStride = splits;
+            Buf<float> out(want.size());
+            Buf<uint16_t> outB(want.size());
+            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
+            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            out.poison();
+            outB.poison();
+            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
+            expect_ok(dms_attention_chunk(a, tiles.dev, static_cast<int>(tilesH.size()), list.dev, sc.n, nullptr),
+                      "attention_chunk");
+            out.down();
+            char what[96];
+            snprintf(what, sizeof what, "attention_chunk G=%d D=%d splits=%d", G, c.D, splits);
+            // q (rounded in the reference too) and the probabilities are bf16 on the tensor cores.
+            expect_close(what, out.host.data(), want.data(), want.size(), 8e-3, 2e-2);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sampling: the spec of sampling.cu with a full sort, sums in sequential order.
+
+struct RefSample {
+    int token;
+    float logprob;
+    std::vector<int> topIds;
+    std::vector<float> topLogprobs;
+    std::vector<float> processed;
+};
+
+static RefSample ref_sample(const float* logits, int vocab, const SampleParams& P, const unsigned* mask,
+                            const std::vector<int>& biasIds, const std::vector<float>& biasValues, const int* counts,
+                            const unsigned* prompt) {
+    RefSample out;
+    std::vector<float>& L = out.processed;
+    L.assign(logits, logits + vocab);
+    if (mask) {
+        for (int id = 0; id < vocab; id++) {
+            if (((mask[id >> 5] >> (id & 31)) & 1u) == 0) {
+                L[id] = -INFINITY;
+            }
+        }
+    }
+    for (int e = 0; e < P.biasCount; e++) {
+        const int id = biasIds[P.biasStart + e];
+        if (id >= 0 && id < vocab) {
+            L[id] = L[id] + biasValues[P.biasStart + e];
+        }
+    }
+    if (counts) {
+        for (int id = 0; id < vocab; id++) {
+            const int c = counts[id];
+            const bool present = c > 0 || (prompt && ((prompt[id >> 5] >> (id & 31)) & 1u));
+            double v = L[id];
+            if (present) {
+                v = v > 0 ? v / P.repetitionPenalty : v * P.repetitionPenalty;
+            }
+            v -= P.frequencyPenalty * c + P.presencePenalty * (c > 0 ? 1.0 : 0.0);
+            L[id] = static_cast<float>(v);
+        }
+    }
+    int best = 0;
+    for (int id = 1; id < vocab; id++) {
+        if (L[id] > L[best]) {
+            best = id;
+        }
+    }
+    const double T = P.temperature > 0 ? P.temperature : 1.0;
+    const double lmax = L[best];
+    std::vector<int> cands;
+    for (int id = 0; id < vocab; id++) {
+        if (L[id] > -INFINITY) {
+            cands.push_back(id);
+        }
+    }
+    std::sort(cands.begin(), cands.end(), [&](int a, int b) { return L[a] > L[b] || (L[a] == L[b] && a < b); });
+    out.token = best;
+    if (P.temperature > 0 && !cands.empty()) {
+        std::vector<double> w;
+        std::vector<int> kept;
+        for (int id : cands) {
+            const double x = std::exp((static_cast<double>(L[id]) - lmax) / T);
+            if (P.minP > 0 && x < P.minP) {
+                break;
+            }
+            kept.push_back(id);
+            w.push_back(x);
+        }
+        if (P.topK > 0 && static_cast<int>(kept.size()) > P.topK) {
+            kept.resize(P.topK);
+            w.resize(P.topK);
+        }
+        double sumK = 0;
+        for (double x : w) {
+            sumK += x;
+        }
+        size_t count = kept.size();
+        if (P.topP < 1) {
+            double cum = 0;
+            for (size_t i = 0; i < kept.size(); i++) {
+                cum += w[i] / sumK;
+                if (cum >= P.topP) {
+                    count = i + 1;
+                    break;
+                }
+            }
+        }
+        double total = 0;
+        for (size_t i = 0; i < count; i++) {
+            total += w[i];
+        }
+        double draw = dms::uniform_draw(P.seed, P.drawIndex) * total;
+        out.token = kept[count - 1];
+        for (size_t i = 0; i < count; i++) {
+            draw -= w[i];
+            if (draw < 0) {
+                out.token = kept[i];
+                break;
+            }
+        }
+    }
+    double sum = 0;
+    for (int id = 0; id < vocab; id++) {
+        if (L[id] > -INFINITY) {
+            sum += std::exp((static_cast<double>(L[id]) - lmax) / T);
+        }
+    }
+    const double logSum = std::log(sum);
+    out.logprob = static_cast<float>((static_cast<double>(L[out.token]) - lmax) / T - logSum);
+    for (int e = 0; e < 20; e++) {
+        if (e < std::min(P.logprobs, static_cast<int>(cands.size()))) {
+            out.topIds.push_back(cands[e]);
+            out.topLogprobs.push_back(static_cast<float>((static_cast<double>(L[cands[e]]) - lmax) / T - logSum));
+        } else {
+            out.topIds.push_back(-1);
+            out.topLogprobs.push_back(-INFINITY);
+        }
+    }
+    return out;
+}
+
+static SampleParams params(double temperature, double topP, int topK, double minP, uint64_t seed, uint64_t draw) {
+    SampleParams p;
+    memset(&p, 0, sizeof p);
+    p.temperature = temperature;
+    p.topP = topP;
+    p.topK = topK;
+    p.minP = minP;
+    p.repetitionPenalty = 1.0;
+    p.seed = seed;
+    p.drawIndex = draw;
+    p.logprobs = -1;
+    p.maskOffset = -1;
+    p.countsRow = -1;
+    return p;
+}
+
+static void test_sampling(int vocab, int rowsWanted, uint64_t seedBase) {
+    Rng rng(seedBase);
+    std::vector<SampleParams> ps;
+    // A spread of settings; several rows repeat a setting with other draws.
+    for (int r = 0; r < rowsWanted; r++) {
+        const uint64_t seed = rng.next();
+        switch (r % 10) {
+            case 0: ps.push_back(params(0, 1, 0, 0, seed, r)); break;              // greedy
+            case 1: ps.push_back(params(1.0, 1, 0, 0, seed, r)); break;            // plain
+            case 2: ps.push_back(params(0.7, 0.9, 0, 0, seed, r)); break;          // top-p
+            case 3: ps.push_back(params(1.3, 1, 5, 0, seed, r)); break;            // top-k
+            case 4: ps.push_back(params(0.8, 0.95, 40, 0.05, seed, r)); break;     // all
+            case 5: ps.push_back(params(5.0, 1, 0, 0, seed, r)); break;            // flat: deep walks
+            case 6: ps.push_back(params(3.0, 0.999, 0, 0, seed, r)); break;        // deep top-p
+            case 7: ps.push_back(params(1.0, 1, 1, 0, seed, r)); break;            // top-k 1
+            case 8: ps.push_back(params(2.0, 0.5, 0, 0.2, seed, r)); break;        // min-p
+            default: ps.push_back(params(1.0, 1, 100000, 0, seed, r)); break;      // top-k above vocab
+        }
+        ps.back().logprobs = r % 3 == 0 ? 20 : r % 3 == 1 ? 0 : (r % 2 ? 3 : -1);
+    }
+    const int rows = static_cast<int>(ps.size());
+    const int words = (vocab + 31) / 32;
+    std::vector<float> logits(static_cast<size_t>(rows) * vocab);
+    for (int r = 0; r < rows; r++) {
+        for (int id = 0; id < vocab; id++) {
+            float v = rng.sym(r % 4 == 1 ? 2.f : 8.f);
+            if (rng.below(20) == 0) {
+                v = std::round(v);  // ties
+            }
+            logits[static_cast<size_t>(r) * vocab + id] = v;
+        }
+    }
+    // Masks on rows 2 and 5, bias on 3 and 4, penalties on 1, 4, 8.
+    std::vector<unsigned> maskWords(static_cast<size_t>(2) * words, 0);
+    for (int m = 0; m < 2; m++) {
+        for (int id = 0; id < vocab; id++) {
+            if (rng.below(3) != 0) {
+                maskWords[static_cast<size_t>(m) * words + id / 32] |= 1u << (id % 32);
+            }
+        }
+    }
+    std::vector<int> biasIds;
+    std::vector<float> biasValues;
+    const int countRows = rows;  // one counts row per sequence (rows sharing one would race)
+    std::vector<int> counts(static_cast<size_t>(countRows) * vocab, 0);
+    std::vector<unsigned> prompt(static_cast<size_t>(countRows) * words, 0);
+    for (int c = 0; c < countRows; c++) {
+        for (int e = 0; e < vocab / 4; e++) {
+            counts[static_cast<size_t>(c) * vocab + rng.below(vocab)] += 1 + rng.below(3);
+            const int t = rng.below(vocab);
+            prompt[static_cast<size_t>(c) * words + t / 32] |= 1u << (t % 32);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        if (r % 10 == 2 || r % 10 == 5) {
+            ps[r].maskOffset = (r % 10 == 2 ? 0 : 1) * words;
+        }
+        if (r % 10 == 3 || r % 10 == 4) {
+            ps[r].biasStart = static_cast<int>(biasIds.size());
+            for (int e = 0; e < 7; e++) {
+                biasIds.push_back((r * 13 + e * 29) % vocab);
+                biasValues.push_back(e % 2 ? 100.f : -3.5f);
+            }
+            biasIds.push_back(vocab + 5);  // ignored
+            biasValues.push_back(1.f);
+            ps[r].biasCount = 8;
+        }
+        if (r % 10 == 1 || r % 10 == 4 || r % 10 == 8) {
+            ps[r].countsRow = (r * 7 + 3) % countRows;
+            ps[r].repetitionPenalty = 1.3;
+            ps[r].presencePenalty = 0.4;
+            ps[r].frequencyPenalty = 0.25;
+            ps[r].flags = 1;
+        }
+    }
+    std::vector<int> countsBefore = counts;
+    Buf<float> dl(logits);
+    Buf<float> processed(logits.size());
+    processed.poison();
+    Buf<SampleParams> dp(ps);
+    Buf<unsigned> dm(maskWords), dprompt(prompt);
+    Buf<int> dbi(biasIds.empty() ? std::vector<int>{0} : biasIds);
+    Buf<float> dbv(biasValues.empty() ? std::vector<float>{0} : biasValues);
+    Buf<int> dc(counts);
+    Buf<int> tokens(rows);
+    Buf<float> lps(rows), topL(static_cast<size_t>(rows) * 20);
+    Buf<int> topI(static_cast<size_t>(rows) * 20);
+    tokens.poison();
+    lps.poison();
+    topL.poison();
+    topI.poison();
+    expect_ok(dms_sampling(dl.dev, vocab, processed.dev, vocab, rows, vocab, dp.dev, dm.dev, dbi.dev, dbv.dev,
+                           dprompt.dev, dc.dev, tokens.dev, lps.dev, topI.dev, topL.dev, nullptr),
+              "sampling");
+    tokens.down();
+    lps.down();
+    topL.down();
+    topI.down();
+    processed.down();
+    dc.down();
+    std::vector<int> wantCounts = countsBefore;
+    for (int r = 0; r < rows; r++) {
+        const SampleParams& P = ps[r];
+        const unsigned* mask = P.maskOffset >= 0 ? &maskWords[P.maskOffset] : nullptr;
+        const int* cnt = P.countsRow >= 0 ? &countsBefore[static_cast<size_t>(P.countsRow) * vocab] : nullptr;
+        const unsigned* pr = P.countsRow >= 0 ? &prompt[static_cast<size_t>(P.countsRow) * words] : nullptr;
+        RefSample want = ref_sample(&logits[static_cast<size_t>(r) * vocab], vocab, P, mask, biasIds, biasValues, cnt, pr);
+        char what[96];
+        snprintf(what, sizeof what, "sampling vocab %d row %d processed", vocab, r);
+        expect_close(what, &processed[static_cast<size_t>(r) * vocab], want.processed.data(), vocab, 0, 0);
+        snprintf(what, sizeof what, "sampling vocab %d row %d token (T %.2f top-p %.3f top-k %d min-p %.2f)", vocab, r,
+                 P.temperature, P.topP, P.topK, P.minP);
+        expect_equal(what, &tokens[r], &want.token, 1);
+        if (P.logprobs >= 0) {
+            snprintf(what, sizeof what, "sampling vocab %d row %d logprob", vocab, r);
+            expect_close(what, &lps[r], &want.logprob, 1, 1e-5, 1e-5);
+        }
+        if (P.logprobs > 0) {
+            snprintf(what, sizeof what, "sampling vocab %d row %d top ids", vocab, r);
+            expect_equal(what, &topI[static_cast<size_t>(r) * 20], want.topIds.data(), P.logprobs);
+            snprintf(what, sizeof what, "sampling vocab %d row %d top logprobs", vocab, r);
+            expect_close(what, &topL[static_cast<size_t>(r) * 20], want.topLogprobs.data(), 20, 1e-5, 1e-5);
+        }
+        if (P.countsRow >= 0 && (P.flags & 1)) {
+            wantCounts[static_cast<size_t>(P.countsRow) * vocab + tokens[r]] += 1;
+        }
+    }
+    expect_equal("sampling output counts", dc.host.data(), wantCounts.data(), wantCounts.size());
+}
+
+static void test_sampling_counts() {
+    const int vocab = 77, words = 3;
+    Buf<unsigned> bits(std::vector<unsigned>(2 * words, 0));
+    Buf<int> counts(std::vector<int>(2 * vocab, 0));
+    Buf<int> ids(std::vector<int>{5, 76, 5, 100, 40, -1}), rowsOf(std::vector<int>{0, 1, 0, 0, -1, 1});
+    expect_ok(dms_sampling_counts(ids.dev, rowsOf.dev, 6, vocab, bits.dev, nullptr, nullptr), "sampling_counts bits");
+    expect_ok(dms_sampling_counts(ids.dev, rowsOf.dev, 6, vocab, nullptr, counts.dev, nullptr), "sampling_counts counts");
+    bits.down();
+    counts.down();
+    std::vector<unsigned> wantBits(2 * words, 0);
+    wantBits[0] = 1u << 5;
+    wantBits[words + 2] = 1u << (76 - 64);
+    std::vector<int> wantCounts(2 * vocab, 0);
+    wantCounts[5] = 2;
+    wantCounts[vocab + 76] = 1;
+    expect_equal("sampling_counts bits", bits.host.data(), wantBits.data(), wantBits.size());
+    expect_equal("sampling_counts counts", counts.host.data(), wantCounts.data(), wantCounts.size());
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+int main(int argc, char** argv) {
+    std::vector<std::pair<std::string, std::function<void()>>> tests = {
+        {"embedding", test_embedding},
+        {"rmsnorm", test_rmsnorm},
+        {"qknorm_rope", test_qknorm_rope},
+        {"gemv", test_gemv},
+        {"matmul", test_matmul},
+        {"swiglu", test_swiglu},
+        {"page_table", test_page_table},
+        {"kv_write", test_kv_write},
+        {"attention_decode", test_attention_decode},
+        {"attention_chunk", test_attention_chunk},
+        {"sampling_small", [] { test_sampling(77, 20, 10); }},
+        {"sampling_large", [] { test_sampling(5000, 10, 11); }},
+        {"sampling_counts", test_sampling_counts},
+#ifndef DMS_EMU
+        {"sampling_vocab", [] { test_sampling(151936, 30, 12); }},
+#endif
+    };
+    for (auto& t : tests) {
+        if (argc > 1) {
+            bool wanted = false;
+            for (int a = 1; a < argc; a++) {
+                wanted |= t.first == argv[a];
+            }
+            if (!wanted) {
+                continue;
+            }
+        }
+        const int before = g_failures;
+        t.second();
+        printf("%-18s %s\n", t.first.c_str(), g_failures == before ? "ok" : "FAILED");
+        fflush(stdout);
+    }
+    printf("%d checks, %d failures\n", g_checks, g_failures);
+    return g_failures == 0 ? 0 : 1;
+}

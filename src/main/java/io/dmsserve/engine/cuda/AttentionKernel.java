@@ -1,0 +1,262 @@
+package io.dmsserve.engine.cuda;
+
+import static io.dmsserve.engine.cuda.Checks.holds;
+import static io.dmsserve.engine.cuda.Checks.positive;
+import static io.dmsserve.engine.cuda.Checks.require;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * native/attention.cu: GQA attention over the paged KV cache with the DMS visibility mask (cpu/ChunkAttention;
+ * it runs after kv_write, so a chunk's own tokens are in the cache). A slot with position p and flag f is
+ * visible to a query at position q of a sequence with window w iff p >= 0 && p <= q && !(f && q - p > w).
+ *
+ * <ul>
+ *   <li>{@link #decode}: one block per (split, kv head, query token); the G query heads of the group share one
+ *       read of K/V; fp32 q and probabilities. For decode tokens (and correct for any token).</li>
+ *   <li>{@link #chunk}: one block per (query tile, kv head, split), tiles of up to 64 / G tokens of one
+ *       sequence; tensor cores (q and probabilities rounded to bf16). For prefill chunks; head_dim 32, 64, 128.</li>
+ *   <li>Both split long page lists across blocks ({@link Split}) and merge the parts (flash-decoding).</li>
+ * </ul>
+ */
+final class AttentionKernel {
+
+    static final int WARPS = 4;
+    static final int CHUNK_ROWS = 64;
+    static final int MAX_DECODE_GROUP = 8;
+    static final int MAX_DECODE_HEAD_DIM = 256;
+    private static final int[] DECODE_GROUPS = {1, 2, 4, 8};
+    private static final int[] CHUNK_HEAD_DIMS = {32, 64, 128};
+
+    /**
+     * The paged cache of the KV contract (native/README.md).
+     *
+     * @param keyCache bf16 (slotCount, headDim); valueCache the same
+     * @param slotPos int32 (slotCount); slotFlag uint8 (slotCount)
+     * @param pageTable int32 (maxRows, layers, kvHeads, maxPagesPerHead); pageTableLen int32 (maxRows, layers, kvHeads)
+     */
+    record Cache(DeviceBuffer keyCache, DeviceBuffer valueCache, DeviceBuffer slotPos, DeviceBuffer slotFlag,
+            int pageSize, int pageCount, DeviceBuffer pageTable, DeviceBuffer pageTableLen, int maxRows, int layers,
+            int kvHeads, int maxPagesPerHead, int headDim) {
+
+        long slotCount() {
+            return (long) pageSize * pageCount;
+        }
+    }
+
+    /**
+     * The step's queries.
+     *
+     * @param q fp32 token rows of stride qStride (n, heads, headDim), after q_norm and RoPE
+     * @param positions, seqOfToken int32 (n)
+     * @param seqRow int32 (S): the page-table row of each sequence; seqWindow int32 (S): its DMS window
+     */
+    record Queries(DeviceBuffer q, int qStride, int heads, DeviceBuffer positions, DeviceBuffer seqOfToken, int n,
+            DeviceBuffer seqRow, DeviceBuffer seqWindow, int sequences) {
+    }
+
+    /** out fp32 and/or outBf16 bf16, token rows of the given strides (n, heads, headDim). */
+    record Output(DeviceBuffer out, int outStride, DeviceBuffer outBf16, int outBf16Stride) {
+    }
+
+    /**
+     * Block {@code split} scans page entries [split * pagesPerSplit, (split + 1) * pagesPerSplit). With more
+     * than one split, partialO fp32 (n, heads, splitStride, headDim) and partialML float2 (n, heads,
+     * splitStride) hold the parts until the merge.
+     */
+    record Split(int pagesPerSplit, int splits, int splitStride, DeviceBuffer partialO, DeviceBuffer partialML) {
+
+        static Split none(int maxPagesPerHead) {
+            return new Split(Math.max(1, maxPagesPerHead), 1, 1, null, null);
+        }
+    }
+
+    private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
+    private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
+    private final Kernel merge;
+
+    AttentionKernel(CudaContext context) {
+        for (int i = 0; i < DECODE_GROUPS.length; i++) {
+            decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
+        }
+        for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
+            chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
+        }
+        this.merge = context.kernel("dms_attention_merge");
+    }
+
+    static int decodeSharedBytes(int group, int headDim) {
+        return WARPS * group * (headDim + 2) * 4;
+    }
+
+    static int chunkSharedBytes(int headDim) {
+        return 2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4 + 16;
+    }
+
+    static boolean chunkSupports(int headDim, int group) {
+        return (headDim == 32 || headDim == 64 || headDim == 128) && group <= CHUNK_ROWS;
+    }
+
+    /**
+     * Pages per split for page lists of up to maxPages entries, so that about 4 blocks per multiprocessor run:
+     * {@code blocks} is the grid without splitting (tokens x kv heads, or tiles x kv heads).
+     */
+    static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors) {
+        long target = 4L * multiprocessors;
+        int splits = (int) Math.max(1, Math.min(maxPages, (target + blocks - 1) / Math.max(1, blocks)));
+        int perSplit = (maxPages + splits - 1) / splits;
+        int minPages = Math.max(1, 256 / pageSize);  // at least 256 slots per split, or the merge costs more
+        return Math.max(1, Math.max(perSplit, Math.min(minPages, maxPages)));
+    }
+
+    static int splits(int maxPages, int pagesPerSplit) {
+        return Math.max(1, (maxPages + pagesPerSplit - 1) / pagesPerSplit);
+    }
+
+    /**
+     * Query tiles of the chunk kernel: (first token, count) pairs, count <= 64 / group, for every sequence
+     * whose step length is at least {@code minLength}.
+     */
+    static int[] tiles(int[] seqFirst, int[] seqLength, int group, int minLength) {
+        int perTile = CHUNK_ROWS / group;
+        List<int[]> out = new ArrayList<>();
+        for (int s = 0; s < seqFirst.length; s++) {
+            if (seqLength[s] < minLength) {
+                continue;
+            }
+            for (int t = 0; t < seqLength[s]; t += perTile) {
+                out.add(new int[] {seqFirst[s] + t, Math.min(perTile, seqLength[s] - t)});
+            }
+        }
+        int[] flat = new int[2 * out.size()];
+        for (int i = 0; i < out.size(); i++) {
+            flat[2 * i] = out.get(i)[0];
+            flat[2 * i + 1] = out.get(i)[1];
+        }
+        return flat;
+    }
+
+    /** Decode attention for tokenList (int32, tokenCount entries) or, when null, tokens 0 .. tokenCount-1. */
+    void decode(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
+            Output output) {
+        int group = check(cache, queries, layer, split, output);
+        require(group <= MAX_DECODE_GROUP, "decode attention takes up to " + MAX_DECODE_GROUP
+                + " query heads per kv head, got " + group);
+        require(cache.headDim() <= MAX_DECODE_HEAD_DIM, "decode attention takes head_dim up to " + MAX_DECODE_HEAD_DIM);
+        positive(tokenCount, "tokenCount");
+        require(tokenCount <= 65535, "at most 65535 tokens per launch");
+        if (tokenList != null) {
+            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
+        } else {
+            require(tokenCount <= queries.n(), "tokenCount exceeds n");
+        }
+        int variant = 0;
+        while (DECODE_GROUPS[variant] < group) {
+            variant++;
+        }
+        decode[variant].launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
+                decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
+                        .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
+                        .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
+                        .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
+                        .ptr(split.partialO()).ptr(split.partialML()));
+        if (split.splits() > 1) {
+            merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
+        }
+    }
+
+    /**
+     * Chunk attention for query tiles (int32 pairs from {@link #tiles}); tokenList/tokenCount list every
+     * token the tiles cover (needed for the merge when split).
+     */
+    void chunk(Cache cache, Queries queries, int layer, DeviceBuffer tiles, int tileCount, DeviceBuffer tokenList,
+            int tokenCount, Split split, Output output) {
+        int group = check(cache, queries, layer, split, output);
+        require(chunkSupports(cache.headDim(), group), "chunk attention takes head_dim 32, 64 or 128 and up to "
+                + CHUNK_ROWS + " query heads per kv head");
+        positive(tileCount, "tileCount");
+        holds(tiles, 2L * tileCount, 4, "tiles (tileCount, 2) int32");
+        if (split.splits() > 1) {
+            positive(tokenCount, "tokenCount");
+            require(tokenCount <= 65535, "at most 65535 tokens per merge");
+            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
+        }
+        int variant = 0;
+        while (CHUNK_HEAD_DIMS[variant] != cache.headDim()) {
+            variant++;
+        }
+        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkSharedBytes(cache.headDim()),
+                common(cache, queries, layer).ptr(tiles).i32(queries.heads()).f32(scale(cache.headDim()))
+                        .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
+                        .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
+                        .ptr(split.partialO()).ptr(split.partialML()));
+        if (split.splits() > 1) {
+            merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
+        }
+    }
+
+    private void merge(int heads, int headDim, DeviceBuffer tokenList, int tokenCount, Split split, Output output) {
+        merge.launch(heads, tokenCount, 1, 128, 0, new KernelArgs().ptr(split.partialO()).ptr(split.partialML())
+                .i32(split.splits()).i32(split.splitStride()).ptr(tokenList).i32(heads).i32(headDim)
+                .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride()));
+    }
+
+    /** The CPU's scale: 1 / sqrt(head_dim) in double, rounded to fp32 (ChunkAttention). */
+    static float scale(int headDim) {
+        return (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    private static KernelArgs common(Cache cache, Queries queries, int layer) {
+        return new KernelArgs().ptr(queries.q()).i32(queries.qStride()).ptr(cache.keyCache()).ptr(cache.valueCache())
+                .ptr(cache.slotPos()).ptr(cache.slotFlag()).ptr(cache.pageTable()).ptr(cache.pageTableLen())
+                .i32(cache.maxPagesPerHead()).i32(cache.layers()).i32(layer).i32(cache.kvHeads()).i32(cache.pageSize())
+                .ptr(queries.positions()).ptr(queries.seqOfToken()).ptr(queries.seqRow()).ptr(queries.seqWindow());
+    }
+
+    private static int check(Cache cache, Queries queries, int layer, Split split, Output output) {
+        int d = cache.headDim();
+        positive(queries.heads(), "heads");
+        positive(cache.kvHeads(), "kvHeads");
+        require(queries.heads() % cache.kvHeads() == 0, "kvHeads must divide heads");
+        require(d > 0 && d % 2 == 0, "head_dim must be even");
+        require(layer >= 0 && layer < cache.layers(), "layer " + layer + " outside [0, " + cache.layers() + ")");
+        positive(cache.pageSize(), "pageSize");
+        positive(cache.maxPagesPerHead(), "maxPagesPerHead");
+        positive(queries.n(), "n");
+        positive(queries.sequences(), "sequences");
+        long slots = cache.slotCount();
+        holds(cache.keyCache(), slots * d, 2, "keyCache (slots, D) bf16");
+        holds(cache.valueCache(), slots * d, 2, "valueCache (slots, D) bf16");
+        holds(cache.slotPos(), slots, 4, "slotPos (slots) int32");
+        holds(cache.slotFlag(), slots, 1, "slotFlag (slots) uint8");
+        long heads = (long) cache.maxRows() * cache.layers() * cache.kvHeads();
+        holds(cache.pageTable(), heads * cache.maxPagesPerHead(), 4, "pageTable (rows, layers, kvHeads, pages) int32");
+        holds(cache.pageTableLen(), heads, 4, "pageTableLen (rows, layers, kvHeads) int32");
+        int width = queries.heads() * d;
+        require(queries.qStride() >= width, "qStride must be >= heads * head_dim");
+        holds(queries.q(), Checks.rows(queries.n(), queries.qStride(), width), 4, "q (n, heads, D) fp32");
+        holds(queries.positions(), queries.n(), 4, "positions (n) int32");
+        holds(queries.seqOfToken(), queries.n(), 4, "seqOfToken (n) int32");
+        holds(queries.seqRow(), queries.sequences(), 4, "seqRow (S) int32");
+        holds(queries.seqWindow(), queries.sequences(), 4, "seqWindow (S) int32");
+        require(output.out() != null || output.outBf16() != null, "attention needs out or outBf16");
+        if (output.out() != null) {
+            require(output.outStride() >= width, "outStride must be >= heads * head_dim");
+            holds(output.out(), Checks.rows(queries.n(), output.outStride(), width), 4, "out (n, heads, D) fp32");
+        }
+        if (output.outBf16() != null) {
+            require(output.outBf16Stride() >= width, "outBf16Stride must be >= heads * head_dim");
+            holds(output.outBf16(), Checks.rows(queries.n(), output.outBf16Stride(), width), 2, "outBf16 (n, heads, D) bf16");
+        }
+        positive(split.pagesPerSplit(), "pagesPerSplit");
+        require(split.splits() >= 1 && split.splits() <= 65535, "splits must be in [1, 65535]");
+        if (split.splits() > 1) {
+            require(split.splitStride() >= split.splits(), "splitStride must be >= splits");
+            long parts = (long) queries.n() * queries.heads() * split.splitStride();
+            holds(split.partialO(), parts * d, 4, "partialO (n, heads, splitStride, D) fp32");
+            holds(split.partialML(), parts * 2, 4, "partialML (n, heads, splitStride) float2");
+        }
+        return queries.heads() / cache.kvHeads();
+    }
+}

@@ -1,0 +1,276 @@
+package io.dmsserve.engine.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One CUDA device for the engine: its primary context made current on the calling thread, its properties,
+ * the kernels' module loaded from the fatbin on the classpath, and one stream that every launch and
+ * asynchronous copy of this context goes to (a stream of its own, so that a decode step can be captured
+ * into a CUDA graph; it is a blocking stream, so the synchronous copies of {@link DeviceBuffer} are
+ * ordered after the work queued on it).
+ *
+ * <p>Errors become {@link CudaException}s naming the driver call and the kernel. Launches are asynchronous,
+ * so a kernel that faults is normally reported by the next synchronising call; with {@code checkLaunches}
+ * (system property {@value #CHECK_LAUNCHES_PROPERTY}, and always in the gpu tests) every launch is followed
+ * by a stream synchronisation, so the fault names its kernel.
+ *
+ * <p>Used from one thread. Call {@link #makeCurrent()} first on any other thread.
+ */
+public final class CudaContext implements AutoCloseable {
+
+    /** System property: synchronise after every launch, so that a faulting kernel is named. */
+    public static final String CHECK_LAUNCHES_PROPERTY = "dms.cuda.check-launches";
+    /** Dynamic shared memory a block may use without opting in. */
+    static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+
+    private final CUdevice device;
+    private final CUcontext context;
+    private final CUmodule module;
+    private final CUstream stream;
+    private final DeviceInfo info;
+    private final boolean checkLaunches;
+    private final Map<String, Kernel> kernels = new HashMap<>();
+    private boolean closed;
+
+    private CudaContext(CUdevice device, CUcontext context, CUmodule module, CUstream stream, DeviceInfo info,
+            boolean checkLaunches) {
+        this.device = device;
+        this.context = context;
+        this.module = module;
+        this.stream = stream;
+        this.info = info;
+        this.checkLaunches = checkLaunches;
+    }
+
+    /** Device 0, launches checked when {@value #CHECK_LAUNCHES_PROPERTY} is true. */
+    public static CudaContext open() {
+        return open(0, Boolean.getBoolean(CHECK_LAUNCHES_PROPERTY));
+    }
+
+    /**
+     * @throws CudaUnavailableException with {@link CudaAvailability#check()}'s reasons when CUDA cannot be used
+     * @throws CudaException when a driver call fails on the way
+     */
+    public static CudaContext open(int deviceIndex, boolean checkLaunches) {
+        List<String> reasons = CudaAvailability.check();
+        if (!reasons.isEmpty()) {
+            throw new CudaUnavailableException(reasons);
+        }
+        byte[] fatbin = readFatbin();
+        CUdevice device = new CUdevice();
+        check(JCudaDriver.cuDeviceGet(device, deviceIndex), "cuDeviceGet(" + deviceIndex + ")");
+        CUcontext context = new CUcontext();
+        check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        try {
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            DeviceInfo info = query(device, deviceIndex);
+            CUmodule module = new CUmodule();
+            check(JCudaDriver.cuModuleLoadData(module, fatbin), "cuModuleLoadData(" + CudaAvailability.FATBIN_RESOURCE
+                    + ", " + fatbin.length + " bytes) on " + info.name());
+            CUstream stream = new CUstream();
+            check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
+            return new CudaContext(device, context, module, stream, info, checkLaunches);
+        } catch (RuntimeException e) {
+            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            throw e;
+        }
+    }
+
+    private static byte[] readFatbin() {
+        try (InputStream in = CudaContext.class.getResourceAsStream(CudaAvailability.FATBIN_RESOURCE)) {
+            if (in == null) {
+                throw new CudaUnavailableException(CudaAvailability.kernelReasons());
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new CudaException("cannot read " + CudaAvailability.FATBIN_RESOURCE + ": " + e.getMessage());
+        }
+    }
+
+    private static DeviceInfo query(CUdevice device, int index) {
+        byte[] name = new byte[256];
+        check(JCudaDriver.cuDeviceGetName(name, name.length, device), "cuDeviceGetName");
+        int length = 0;
+        while (length < name.length && name[length] != 0) {
+            length++;
+        }
+        long[] memory = {0};
+        check(JCudaDriver.cuDeviceTotalMem(memory, device), "cuDeviceTotalMem");
+        int[] driver = {0};
+        check(JCudaDriver.cuDriverGetVersion(driver), "cuDriverGetVersion");
+        return new DeviceInfo(index, new String(name, 0, length, java.nio.charset.StandardCharsets.UTF_8),
+                attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
+                attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
+                attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT), memory[0],
+                attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
+                attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE), driver[0]);
+    }
+
+    private static int attribute(CUdevice device, int attribute) {
+        int[] value = {0};
+        check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute(" + attribute + ")");
+        return value[0];
+    }
+
+    /** Throws a {@link CudaException} naming the call unless result is CUDA_SUCCESS. */
+    static void check(int result, String call) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new CudaException(call + " failed: " + CUresult.stringFor(result));
+        }
+    }
+
+    public DeviceInfo info() {
+        return info;
+    }
+
+    /** Makes this context current on the calling thread. */
+    public void makeCurrent() {
+        check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /** The stream of every launch and asynchronous copy of this context. */
+    public CUstream stream() {
+        return stream;
+    }
+
+    /** Waits for everything queued on the stream; a fault of an earlier kernel surfaces here. */
+    public void synchronize() {
+        check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    /** Device memory of this many bytes (at least one), contents undefined. */
+    public DeviceBuffer allocate(long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        }
+        CUdeviceptr pointer = new CUdeviceptr();
+        check(JCudaDriver.cuMemAlloc(pointer, Math.max(1, bytes)), "cuMemAlloc(" + bytes + " bytes)");
+        return new DeviceBuffer(this, pointer, bytes);
+    }
+
+    public DeviceBuffer upload(float[] values) {
+        DeviceBuffer buffer = allocate((long) values.length * Float.BYTES);
+        buffer.copyFrom(values);
+        return buffer;
+    }
+
+    public DeviceBuffer upload(int[] values) {
+        DeviceBuffer buffer = allocate((long) values.length * Integer.BYTES);
+        buffer.copyFrom(values);
+        return buffer;
+    }
+
+    public DeviceBuffer upload(short[] values) {
+        DeviceBuffer buffer = allocate((long) values.length * Short.BYTES);
+        buffer.copyFrom(values);
+        return buffer;
+    }
+
+    public DeviceBuffer upload(byte[] values) {
+        DeviceBuffer buffer = allocate(values.length);
+        buffer.copyFrom(values);
+        return buffer;
+    }
+
+    /** Page-locked host memory for staging copies. */
+    public PinnedBuffer allocatePinned(long bytes) {
+        Pointer pointer = new Pointer();
+        check(JCudaDriver.cuMemHostAlloc(pointer, Math.max(1, bytes), JCudaDriver.CU_MEMHOSTALLOC_PORTABLE),
+                "cuMemHostAlloc(" + bytes + " bytes)");
+        return new PinnedBuffer(pointer, bytes);
+    }
+
+    /**
+     * The kernel of this name in the fatbin; a kernel that needs more than 48 KB of dynamic shared memory
+     * is given the limit here.
+     *
+     * @throws CudaException when the fatbin has no such kernel, or the device cannot give it that much memory
+     */
+    synchronized Kernel kernel(String name, int dynamicSharedBytes) {
+        Kernel kernel = kernels.get(name);
+        if (kernel == null) {
+            CUfunction function = new CUfunction();
+            check(JCudaDriver.cuModuleGetFunction(function, module, name), "cuModuleGetFunction(" + name + ")");
+            kernel = new Kernel(this, name, function);
+            kernels.put(name, kernel);
+        }
+        if (dynamicSharedBytes > DEFAULT_SHARED_LIMIT && dynamicSharedBytes > kernel.sharedLimit) {
+            if (dynamicSharedBytes > info.sharedMemoryPerBlockOptin()) {
+                throw new CudaException(name + " needs " + dynamicSharedBytes + " bytes of shared memory per block; "
+                        + info.name() + " allows " + info.sharedMemoryPerBlockOptin());
+            }
+            check(JCudaDriver.cuFuncSetAttribute(kernel.function,
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, dynamicSharedBytes),
+                    "cuFuncSetAttribute(" + name + ", max dynamic shared memory " + dynamicSharedBytes + ")");
+            kernel.sharedLimit = dynamicSharedBytes;
+        }
+        return kernel;
+    }
+
+    Kernel kernel(String name) {
+        return kernel(name, 0);
+    }
+
+    boolean checkLaunches() {
+        return checkLaunches;
+    }
+
+    /** Milliseconds the stream takes to run what {@code work} queues on it (CUDA events around it). */
+    public float time(Runnable work) {
+        CUevent start = new CUevent();
+        CUevent stop = new CUevent();
+        check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+        check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+        try {
+            check(JCudaDriver.cuEventRecord(start, stream), "cuEventRecord");
+            work.run();
+            check(JCudaDriver.cuEventRecord(stop, stream), "cuEventRecord");
+            check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+            float[] ms = {0};
+            check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+            return ms[0];
+        } finally {
+            JCudaDriver.cuEventDestroy(start);
+            JCudaDriver.cuEventDestroy(stop);
+        }
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    /** Unloads the module and releases the primary context; buffers still open are freed with it. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        JCudaDriver.cuCtxSetCurrent(context);
+        JCudaDriver.cuStreamSynchronize(stream);
+        JCudaDriver.cuStreamDestroy(stream);
+        JCudaDriver.cuModuleUnload(module);
+        JCudaDriver.cuDevicePrimaryCtxRelease(device);
+    }
+
+    @Override
+    public String toString() {
+        return "CudaContext[" + info + "]";
+    }
+}

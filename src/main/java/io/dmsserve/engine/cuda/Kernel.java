@@ -1,0 +1,45 @@
+package io.dmsserve.engine.cuda;
+
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUresult;
+import jcuda.driver.JCudaDriver;
+
+/** One {@code extern "C" __global__} function of the fatbin, launched on its context's stream. */
+final class Kernel {
+
+    final String name;
+    final CUfunction function;
+    int sharedLimit = CudaContext.DEFAULT_SHARED_LIMIT;
+    private final CudaContext context;
+
+    Kernel(CudaContext context, String name, CUfunction function) {
+        this.context = context;
+        this.name = name;
+        this.function = function;
+    }
+
+    /**
+     * @throws CudaException naming this kernel and the launch shape when the launch (or, with checked
+     *     launches, the kernel itself) fails
+     */
+    void launch(int gridX, int gridY, int gridZ, int block, int sharedBytes, KernelArgs args) {
+        if (gridX < 1 || gridY < 1 || gridZ < 1 || gridY > 65535 || gridZ > 65535 || block < 1 || block > 1024) {
+            throw new IllegalArgumentException(name + ": launch shape grid " + gridX + "x" + gridY + "x" + gridZ
+                    + ", block " + block + " is outside the device's limits");
+        }
+        int result = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
+                context.stream(), args.pointer(), null);
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new CudaException(name + ": cuLaunchKernel failed: " + CUresult.stringFor(result) + " (grid "
+                    + gridX + "x" + gridY + "x" + gridZ + ", block " + block + ", " + sharedBytes
+                    + " bytes of shared memory)");
+        }
+        if (context.checkLaunches()) {
+            result = JCudaDriver.cuStreamSynchronize(context.stream());
+            if (result != CUresult.CUDA_SUCCESS) {
+                throw new CudaException(name + " failed while running: " + CUresult.stringFor(result) + " (grid "
+                        + gridX + "x" + gridY + "x" + gridZ + ", block " + block + ")");
+            }
+        }
+    }
+}

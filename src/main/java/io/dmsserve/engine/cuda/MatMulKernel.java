@@ -1,0 +1,125 @@
+package io.dmsserve.engine.cuda;
+
+import static io.dmsserve.engine.cuda.Checks.holds;
+import static io.dmsserve.engine.cuda.Checks.positive;
+import static io.dmsserve.engine.cuda.Checks.require;
+
+/**
+ * native/matmul.cu: y = x · Wᵀ for bf16 weights W (out_features, in_features) as the checkpoint stores them
+ * (wq wk wv wo, w1 = gate_proj, w2 = down_proj, w3 = up_proj, lm_head; cpu/MatMul).
+ *
+ * <ul>
+ *   <li>{@link #gemv}: n <= 8 tokens (decode), fp32 activations, bandwidth-bound: blocks of R rows, 16-byte
+ *       loads of W, 2R loads in flight per thread, x through L1.</li>
+ *   <li>{@link #matmul}: any n (prefill, large decode batches), bf16 activations on the tensor cores
+ *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline.</li>
+ * </ul>
+ */
+final class MatMulKernel {
+
+    static final int MAX_GEMV_TOKENS = 8;
+    static final int MATMUL_BLOCK = 256;
+    static final int MATMUL_BN = 128;
+    private static final int[] TOKENS = {1, 2, 4, 8};
+    private static final int[] ROWS = {1, 2, 4};
+
+    private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
+    private final Kernel wide;    // 128 tokens per block
+    private final Kernel narrow;  // 64 tokens per block
+    private final int multiprocessors;
+
+    MatMulKernel(CudaContext context) {
+        for (int t = 0; t < TOKENS.length; t++) {
+            for (int r = 0; r < ROWS.length; r++) {
+                gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
+            }
+        }
+        this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
+        this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
+        this.multiprocessors = context.info().multiprocessors();
+    }
+
+    static String gemvName(int tokens, int rows) {
+        return "dms_gemv_bf16_t" + tokens + "_r" + rows;
+    }
+
+    /** 4 stages of an A tile (bm, 32 + 8) and a W tile (128, 32 + 8), bf16. */
+    static int sharedBytes(int bm) {
+        return 4 * (bm + MATMUL_BN) * 40 * 2;
+    }
+
+    /**
+     * y (n, m) = x (n, k) · Wᵀ, or y += when accumulate (the residual add of wo and w2).
+     *
+     * @param x fp32 rows of stride ldx
+     * @param w bf16 (m, k)
+     * @param y fp32 rows of stride ldy
+     */
+    void gemv(DeviceBuffer x, int ldx, DeviceBuffer w, DeviceBuffer y, int ldy, int n, int m, int k,
+            boolean accumulate) {
+        require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
+        positive(m, "m");
+        positive(k, "k");
+        require(ldx >= k && ldy >= m, "row strides must cover the rows (ldx >= k, ldy >= m)");
+        holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(y, Checks.rows(n, ldy, m), 4, "y (n, m) fp32");
+        int rows = rowsPerBlock(m, multiprocessors);
+        int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
+        Kernel kernel = gemv[index(TOKENS, tokens)][index(ROWS, rows)];
+        kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y)
+                .i32(ldy).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+    }
+
+    /**
+     * c (n, m) = a (n, k) · Wᵀ on the tensor cores, or c += when accumulate.
+     *
+     * @param a bf16 rows of stride lda
+     * @param w bf16 (m, k)
+     * @param c fp32 rows of stride ldc
+     */
+    void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate) {
+        positive(n, "n");
+        positive(m, "m");
+        positive(k, "k");
+        require(lda >= k && ldc >= m, "row strides must cover the rows (lda >= k, ldc >= m)");
+        holds(a, Checks.rows(n, lda, k), 2, "a (n, k) bf16");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        boolean useWide = n > 64;
+        int bm = useWide ? 128 : 64;
+        require((n + bm - 1) / bm <= 65535, "too many rows for one launch: " + n);
+        (useWide ? wide : narrow).launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), 1, MATMUL_BLOCK,
+                sharedBytes(bm), new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
+                        .i32(accumulate ? 1 : 0));
+    }
+
+    /** Most rows per block (4, 2, 1) that still give at least 4 blocks per multiprocessor. */
+    static int rowsPerBlock(int m, int multiprocessors) {
+        int target = 4 * multiprocessors;
+        if ((m + 3) / 4 >= target) {
+            return 4;
+        }
+        if ((m + 1) / 2 >= target) {
+            return 2;
+        }
+        return 1;
+    }
+
+    /** About two 8-element chunks of k per thread, 32 to 256 threads. */
+    static int gemvBlock(int k) {
+        int chunks = (k + 7) / 8;
+        int threads = (chunks / 2 + 31) / 32 * 32;
+        return Math.max(32, Math.min(256, threads));
+    }
+
+    private static int index(int[] values, int value) {
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] == value) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("no variant for " + value);
+    }
+}

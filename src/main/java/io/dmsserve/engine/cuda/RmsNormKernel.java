@@ -1,0 +1,53 @@
+package io.dmsserve.engine.cuda;
+
+import static io.dmsserve.engine.cuda.Checks.holds;
+import static io.dmsserve.engine.cuda.Checks.holdsIfPresent;
+import static io.dmsserve.engine.cuda.Checks.positive;
+import static io.dmsserve.engine.cuda.Checks.require;
+
+/** native/rmsnorm.cu: the residual add fused with RMSNorm (cpu/Ops.rmsNorm). */
+final class RmsNormKernel {
+
+    static final String NAME = "dms_rmsnorm_f32";
+
+    private final Kernel kernel;
+
+    RmsNormKernel(CudaContext context) {
+        this.kernel = context.kernel(NAME);
+    }
+
+    /**
+     * For output row i of residual row r = rowIndex[i] (or i): x[r] += delta[r] when delta is given; then
+     * out[i][j] = weight[j] * (x[r][j] / rms(x[r])).
+     *
+     * @param x fp32 (rows, hidden), the residual stream
+     * @param delta fp32 (rows, hidden) or null
+     * @param weight bf16 (hidden)
+     * @param rowIndex int32 (n) or null; only the rows it names get delta added
+     * @param out fp32 (n, hidden) or null
+     * @param outBf16 bf16 (n, hidden) or null (at least one of out, outBf16)
+     */
+    void apply(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, DeviceBuffer rowIndex, int n, int rows,
+            int hidden, float eps, DeviceBuffer out, DeviceBuffer outBf16) {
+        positive(n, "n");
+        positive(hidden, "hidden");
+        require(rows >= (rowIndex == null ? n : 1), "rows (" + rows + ") must cover the rows read");
+        require(eps >= 0, "eps must be >= 0");
+        require(out != null || outBf16 != null, "rmsnorm needs out or outBf16");
+        holds(x, (long) rows * hidden, 4, "x (rows, hidden) fp32");
+        holdsIfPresent(delta, (long) rows * hidden, 4, "delta (rows, hidden) fp32");
+        holds(weight, hidden, 2, "weight (hidden) bf16");
+        holdsIfPresent(rowIndex, n, 4, "rowIndex (n) int32");
+        holdsIfPresent(out, (long) n * hidden, 4, "out (n, hidden) fp32");
+        holdsIfPresent(outBf16, (long) n * hidden, 2, "outBf16 (n, hidden) bf16");
+        kernel.launch(n, 1, 1, block(n, hidden), 0, new KernelArgs().ptr(x).ptr(delta).ptr(weight).ptr(rowIndex)
+                .i32(n).i32(hidden).f32(eps).ptr(out).ptr(outBf16));
+    }
+
+    /** One row per block; a lone decode row gets more threads to shorten its latency. */
+    static int block(int n, int hidden) {
+        int threads = n <= 8 ? 1024 : 256;
+        int useful = (hidden / 4 + 31) / 32 * 32;
+        return Math.max(32, Math.min(threads, useful));
+    }
+}

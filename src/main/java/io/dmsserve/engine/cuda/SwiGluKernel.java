@@ -1,0 +1,45 @@
+package io.dmsserve.engine.cuda;
+
+import static io.dmsserve.engine.cuda.Checks.holds;
+import static io.dmsserve.engine.cuda.Checks.positive;
+import static io.dmsserve.engine.cuda.Checks.require;
+
+/** native/swiglu.cu: gate = silu(gate) * up (cpu/Ops.swiglu). */
+final class SwiGluKernel {
+
+    static final String NAME = "dms_swiglu_f32";
+    private static final int BLOCK = 256;
+
+    private final Kernel kernel;
+
+    SwiGluKernel(CudaContext context) {
+        this.kernel = context.kernel(NAME);
+    }
+
+    /**
+     * out[t][j] = silu(gate[t][j]) * up[t][j] (silu in double, as Ops.swiglu). With the fused gate|up product
+     * (n, 2 * inter): up = a slice inter floats in, both strides 2 * inter. out may be gate (in place).
+     *
+     * @param out fp32 rows of stride ldOut, or null
+     * @param outBf16 bf16 rows of stride ldOutBf16, or null: the A operand of the tensor-core w2 product
+     */
+    void apply(DeviceBuffer gate, int ldGate, DeviceBuffer up, int ldUp, DeviceBuffer out, int ldOut,
+            DeviceBuffer outBf16, int ldOutBf16, int n, int inter) {
+        positive(n, "n");
+        positive(inter, "inter");
+        require(out != null || outBf16 != null, "swiglu needs out or outBf16");
+        require(ldGate >= inter && ldUp >= inter, "gate/up strides must be >= inter");
+        holds(gate, Checks.rows(n, ldGate, inter), 4, "gate (n, inter) fp32");
+        holds(up, Checks.rows(n, ldUp, inter), 4, "up (n, inter) fp32");
+        if (out != null) {
+            require(ldOut >= inter, "ldOut must be >= inter");
+            holds(out, Checks.rows(n, ldOut, inter), 4, "out (n, inter) fp32");
+        }
+        if (outBf16 != null) {
+            require(ldOutBf16 >= inter, "ldOutBf16 must be >= inter");
+            holds(outBf16, Checks.rows(n, ldOutBf16, inter), 2, "outBf16 (n, inter) bf16");
+        }
+        kernel.launch(Checks.ceilDiv((long) n * inter, BLOCK), 1, 1, BLOCK, 0, new KernelArgs().ptr(gate).i32(ldGate)
+                .ptr(up).i32(ldUp).ptr(out).i32(ldOut).ptr(outBf16).i32(ldOutBf16).i32(n).i32(inter));
+    }
+}

@@ -1,0 +1,102 @@
+package io.dmsserve.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The path every machine without a usable GPU takes (this one runs in the normal build): reasons, one line
+ * each, never an exception or a stack trace; opening a context says the same reasons.
+ */
+class CudaAvailabilityTest {
+
+    @Test
+    void reasonsAreReadableLinesAndCheckingNeverThrows() {
+        List<String> reasons = CudaAvailability.check();
+        for (String reason : reasons) {
+            assertThat(reason).isNotBlank().doesNotContain("\n").doesNotContain("\tat ");
+        }
+        assertThat(CudaAvailability.check()).isEqualTo(reasons); // probed once, same answer
+    }
+
+    @Test
+    void withoutCudaOpeningAContextGivesTheReasons() {
+        List<String> reasons = CudaAvailability.check();
+        assumeFalse(reasons.isEmpty(), "CUDA is usable on this machine");
+        assertThatThrownBy(CudaContext::open).isInstanceOf(CudaUnavailableException.class)
+                .hasMessageContaining(reasons.get(0))
+                .satisfies(e -> assertThat(((CudaUnavailableException) e).reasons()).isEqualTo(reasons));
+    }
+
+    @Test
+    void kernelsAreEitherOnTheClasspathOrTheBuildSaidWhyNot() {
+        List<String> reasons = CudaAvailability.kernelReasons();
+        if (CudaAvailability.class.getResource(CudaAvailability.FATBIN_RESOURCE) != null) {
+            assertThat(reasons).isEmpty();
+        } else {
+            assertThat(reasons).singleElement().asString().startsWith("kernels not built: ");
+        }
+    }
+
+    @Test
+    void aMissingDriverLibraryIsOneLine() {
+        UnsatisfiedLinkError e = new UnsatisfiedLinkError("Error while loading native library \"JCudaDriver-12.6.0-linux-x86_64\"\n"
+                + "Operating system name: Linux\n---(start of nested stack traces)---\n"
+                + "java.lang.UnsatisfiedLinkError: /tmp/libJCudaDriver-12.6.0-linux-x86_64.so: libcuda.so.1: cannot open shared"
+                + " object file: No such file or directory\n\tat java.base/jdk.internal.loader.NativeLibraries.load(Native Method)\n");
+        assertThat(CudaAvailability.describeLinkError(e)).startsWith("no CUDA driver: libcuda.so.1 was not found")
+                .doesNotContain("\n");
+        UnsatisfiedLinkError other = new UnsatisfiedLinkError("Error while loading\n"
+                + "java.lang.UnsatisfiedLinkError: /tmp/libJCudaDriver.so: wrong ELF class: ELFCLASS32\n\tat x.y(Z.java:1)\n");
+        assertThat(CudaAvailability.describeLinkError(other))
+                .isEqualTo("the JCuda driver binding cannot be loaded: /tmp/libJCudaDriver.so: wrong ELF class: ELFCLASS32");
+    }
+
+    @Test
+    void samplingParamsHaveTheKernelsLayout() {
+        SamplingKernel.Params p = new SamplingKernel.Params(0.7, 0.9, 40, 0.05, 1.1, 0.25, 0.5, -3L, 7L, 5, 11, 3, 64, 2,
+                true);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(SamplingKernel.Params.pack(p)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertThat(b.capacity()).isEqualTo(96);
+        assertThat(b.getDouble(0)).isEqualTo(0.7);
+        assertThat(b.getDouble(8)).isEqualTo(0.9);
+        assertThat(b.getDouble(16)).isEqualTo(0.05);
+        assertThat(b.getDouble(24)).isEqualTo(1.1);
+        assertThat(b.getDouble(32)).isEqualTo(0.25);
+        assertThat(b.getDouble(40)).isEqualTo(0.5);
+        assertThat(b.getLong(48)).isEqualTo(-3L);
+        assertThat(b.getLong(56)).isEqualTo(7L);
+        assertThat(new int[] {b.getInt(64), b.getInt(68), b.getInt(72), b.getInt(76), b.getInt(80), b.getInt(84),
+            b.getInt(88)}).containsExactly(40, 5, 11, 3, 64, 2, 1);
+    }
+
+    @Test
+    void theRandomStreamIsSplitMix64() {
+        // SplitMix64's first output for state 0, and the draw formula of native/dms.cuh.
+        assertThat(SamplingKernel.splitmix64(0)).isEqualTo(0xE220A8397B1DCDAFL);
+        double u = SamplingKernel.uniform(42, 3);
+        assertThat(u).isEqualTo((SamplingKernel.splitmix64(42 ^ SamplingKernel.splitmix64(3)) >>> 11) * 0x1.0p-53)
+                .isGreaterThanOrEqualTo(0).isLessThan(1);
+    }
+
+    @Test
+    void launchPlansMatchTheNativeLaunchers() {
+        assertThat(MatMulKernel.rowsPerBlock(151936, 132)).isEqualTo(4);
+        assertThat(MatMulKernel.rowsPerBlock(1024, 132)).isEqualTo(1);
+        assertThat(MatMulKernel.gemvBlock(4096)).isEqualTo(256);
+        assertThat(MatMulKernel.gemvBlock(72)).isEqualTo(32);
+        assertThat(MatMulKernel.sharedBytes(128)).isEqualTo(81920);
+        assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
+        assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
+        assertThat(AttentionKernel.tiles(new int[] {0, 3}, new int[] {3, 40}, 4, 2))
+                .containsExactly(0, 3, 3, 16, 19, 16, 35, 8);
+        assertThat(AttentionKernel.tiles(new int[] {0, 1}, new int[] {1, 5}, 4, 2)).containsExactly(1, 5);
+        int perSplit = AttentionKernel.pagesPerSplit(2048, 16, 8, 132);
+        assertThat(AttentionKernel.splits(2048, perSplit)).isBetween(2, 66);
+        assertThat(QkNormRopeKernel.ropeTable(4, 10000, 2)).containsExactly(1f, 0f, 1f, 0f, (float) Math.cos(1),
+                (float) Math.sin(1), (float) Math.cos(0.01), (float) Math.sin(0.01));
+    }
+}

@@ -1,0 +1,125 @@
+package io.dmsserve.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.dmsserve.engine.HalfAccess;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * matmul.cu against sums in double. GEMV (fp32 x, bf16 W): fp32 accumulation in another order than the CPU,
+ * error within 2e-6 * sqrt(k) of the sum of |products|. Tensor cores (bf16 A and W, fp32 accumulators): the
+ * reference takes A rounded to bf16 as the kernel does, so only the accumulation order differs: 2e-6 * sqrt(k)
+ * of the sum of |products|. Odd sizes (m, n, k not multiples of any tile; k % 8 != 0 takes the scalar/element
+ * paths), row strides wider than the rows (the padding must stay untouched), plain and accumulating (y +=).
+ */
+class MatMulKernelTest extends GpuTest {
+
+    record Shape(int n, int m, int k) {
+    }
+
+    @Test
+    void gemvMatchesDouble() {
+        SplittableRandom random = new SplittableRandom(4);
+        MatMulKernel kernel = new MatMulKernel(context);
+        for (Shape s : new Shape[] {new Shape(1, 77, 72), new Shape(3, 100, 256), new Shape(8, 33, 1000),
+            new Shape(5, 64, 100), new Shape(2, 300, 4096), new Shape(1, 5, 13), new Shape(7, 129, 8),
+            new Shape(1, 4096, 4096), new Shape(4, 1024, 12288), new Shape(6, 2000, 72)}) {
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int ldx = s.k() + (s.k() % 8 == 0 ? 8 : 3);
+                int ldy = s.m() + 5;
+                float[] x = randomFloats(random, s.n() * ldx, 1f);
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                float[] y0 = randomFloats(random, s.n() * ldy, 1f);
+                DeviceBuffer y = accumulate ? upload(y0) : poisoned(4L * s.n() * ldy);
+                float[] before = y.toFloats();
+                kernel.gemv(upload(x), ldx, upload(w), y, ldy, s.n(), s.m(), s.k(), accumulate);
+                check("gemv " + s + (accumulate ? " +=" : ""), y.toFloats(), before, x, ldx, widen(w), s, ldy, accumulate,
+                        2e-6);
+            }
+        }
+    }
+
+    @Test
+    void lmHeadShapedGemv() {
+        SplittableRandom random = new SplittableRandom(40);
+        MatMulKernel kernel = new MatMulKernel(context);
+        Shape s = new Shape(3, 151936, 64);
+        float[] x = randomFloats(random, s.n() * s.k(), 1f);
+        short[] w = randomBf16(random, s.m() * s.k(), 1f);
+        DeviceBuffer y = poisoned(4L * s.n() * s.m());
+        float[] before = y.toFloats();
+        kernel.gemv(upload(x), s.k(), upload(w), y, s.m(), s.n(), s.m(), s.k(), false);
+        check("lm_head gemv " + s, y.toFloats(), before, x, s.k(), widen(w), s, s.m(), false, 2e-6);
+    }
+
+    @Test
+    void tensorCoreMatmulMatchesDouble() {
+        SplittableRandom random = new SplittableRandom(5);
+        MatMulKernel kernel = new MatMulKernel(context);
+        for (Shape s : new Shape[] {new Shape(17, 77, 72), new Shape(100, 130, 136), new Shape(9, 256, 64),
+            new Shape(130, 40, 100), new Shape(65, 129, 33), new Shape(300, 1000, 512), new Shape(1, 77, 72),
+            new Shape(3, 151936, 32)}) {
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int lda = s.k() % 8 == 0 ? s.k() + 8 : s.k() + 3;
+                int ldc = s.m() + 3;
+                short[] a = randomBf16(random, s.n() * lda, 1f);
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                DeviceBuffer c = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                float[] before = c.toFloats();
+                kernel.matmul(upload(a), lda, upload(w), c, ldc, s.n(), s.m(), s.k(), accumulate);
+                check("matmul " + s + (accumulate ? " +=" : ""), c.toFloats(), before, widen(a), lda, widen(w), s, ldc,
+                        accumulate, 2e-6);
+            }
+        }
+    }
+
+    @Test
+    void tensorCoresAgreeWithGemvOnRoundedActivations() {
+        SplittableRandom random = new SplittableRandom(50);
+        MatMulKernel kernel = new MatMulKernel(context);
+        int n = 5;
+        int m = 333;
+        int k = 4096;
+        float[] x = randomFloats(random, n * k, 1f);
+        short[] xb = new short[x.length];
+        float[] xr = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            xb[i] = HalfAccess.floatToBf16(x[i]);
+            xr[i] = bf16(xb[i]);
+        }
+        DeviceBuffer w = upload(randomBf16(random, m * k, 1f));
+        DeviceBuffer yGemv = poisoned(4L * n * m);
+        DeviceBuffer yMma = poisoned(4L * n * m);
+        kernel.gemv(upload(xr), k, w, yGemv, m, n, m, k, false);
+        kernel.matmul(upload(xb), k, w, yMma, m, n, m, k, false);
+        assertClose("tensor cores vs gemv on bf16-exact activations", yMma.toFloats(), yGemv.toFloats(), 2e-4, 2e-4);
+    }
+
+    private static void check(String what, float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
+            boolean accumulate, double perSqrtK) {
+        double tolerance = perSqrtK * Math.sqrt(s.k());
+        for (int t = 0; t < s.n(); t++) {
+            for (int r = 0; r < s.m(); r++) {
+                double sum = accumulate ? before[t * ldy + r] : 0;
+                double magnitude = accumulate ? Math.abs(before[t * ldy + r]) : 0;
+                for (int j = 0; j < s.k(); j++) {
+                    double p = (double) w[r * s.k() + j] * x[t * ldx + j];
+                    sum += p;
+                    magnitude += Math.abs(p);
+                }
+                float value = got[t * ldy + r];
+                if (!(Math.abs(value - sum) <= tolerance * magnitude + 1e-6)) {
+                    fail(String.format("%s: y[%d][%d] = %.9g, expected %.9g (tolerance %.3g)", what, t, r, value, sum,
+                            tolerance * magnitude + 1e-6));
+                }
+            }
+            for (int r = s.m(); r < ldy; r++) {
+                assertThat(Float.floatToRawIntBits(got[t * ldy + r])).as("%s: padding y[%d][%d] untouched", what, t, r)
+                        .isEqualTo(Float.floatToRawIntBits(before[t * ldy + r]));
+            }
+        }
+    }
+}
