@@ -28,6 +28,20 @@ final class Bf16Tensor extends MappedTensor {
         Kernels.get().bf16ToF32(w, rowStart(row), dst, dstOffset, cols);
     }
 
+    /** The stored bytes, copied a mapping at a time. */
+    @Override
+    public void copyRowsAsBf16(int firstRow, int count, ByteBuffer dst) {
+        Objects.checkFromIndexSize(firstRow, count, rows);
+        int row = firstRow;
+        while (row < firstRow + count) {
+            ByteBuffer w = chunk(row);
+            int inChunk = rowsInChunkFrom(row);
+            int run = Math.min(firstRow + count - row, inChunk);
+            dst.put(w.slice(rowStart(row), run * rowBytes));
+            row += run;
+        }
+    }
+
     @Override
     public float dotRow(int row, float[] x, int xOffset) {
         ByteBuffer w = chunk(row);

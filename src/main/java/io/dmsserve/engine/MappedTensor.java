@@ -145,6 +145,11 @@ abstract class MappedTensor implements Tensor {
         return chunks[row / rowsPerChunk];
     }
 
+    /** Rows from {@code row} to the end of its buffer. */
+    final int rowsInChunkFrom(int row) {
+        return (int) Math.min(rows, (row / rowsPerChunk + 1L) * rowsPerChunk) - row;
+    }
+
     /** Byte position of {@code row} in its buffer. */
     final int rowStart(int row) {
         return (row % rowsPerChunk) * rowBytes;

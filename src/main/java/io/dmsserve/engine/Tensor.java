@@ -28,6 +28,27 @@ public interface Tensor {
     void readRow(int row, float[] dst, int dstOffset);
 
     /**
+     * Writes rows [firstRow, firstRow + count) as bf16 (little-endian, row-major) at {@code dst}'s position and
+     * advances it: what a device backend uploads. bf16 tensors are copied as they are; others are rounded to
+     * the nearest bf16 (ties to even).
+     */
+    default void copyRowsAsBf16(int firstRow, int count, java.nio.ByteBuffer dst) {
+        java.util.Objects.checkFromIndexSize(firstRow, count, rows());
+        java.nio.ByteBuffer out = dst.order() == java.nio.ByteOrder.LITTLE_ENDIAN ? dst
+                : dst.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[] row = new float[cols()];
+        for (int r = firstRow; r < firstRow + count; r++) {
+            readRow(r, row, 0);
+            for (float v : row) {
+                out.putShort(Half.floatToBf16(v));
+            }
+        }
+        if (out != dst) {
+            dst.position(out.position());
+        }
+    }
+
+    /**
      * {@code sum_j W[row][j] * x[xOffset + j]} over the {@code cols()} columns, accumulated in fp32.
      * This is the inner loop of every matrix-vector product of the CPU engine.
      */

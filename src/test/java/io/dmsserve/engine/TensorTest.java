@@ -50,6 +50,44 @@ class TensorTest {
         }
     }
 
+    /**
+     * The bytes a device backend uploads: bf16 tensors as stored (across mappings of three rows each), others
+     * rounded to the nearest bf16 (ties to even), checked against the fp32 value of each element.
+     */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void rowsCopyAsBf16AcrossMappings(DType dtype) throws IOException {
+        int rows = 7;
+        int cols = 5;
+        Path file = dir.resolve("c.safetensors");
+        new SafetensorsWriter().add("w", dtype, new long[] {rows, cols}, random(rows * cols, 3)).write(file);
+        Tensor t;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            TensorEntry e = SafetensorsHeader.read(file).tensors.get(0);
+            t = MappedTensor.map(ch, e, 3L * cols * dtype.byteSize());
+        }
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(5 * cols * 2 + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out.putShort((short) 0x7777);
+        t.copyRowsAsBf16(1, 5, out);
+        assertThat(out.position()).isEqualTo(2 + 5 * cols * 2);
+        for (int r = 1; r < 6; r++) {
+            for (int j = 0; j < cols; j++) {
+                float value = t.get((long) r * cols + j);
+                short bits = out.getShort(2 + ((r - 1) * cols + j) * 2);
+                float back = Float.intBitsToFloat(bits << 16);
+                // The nearest bf16: no other bf16 lies closer to the value (ties: the even one).
+                float up = Float.intBitsToFloat((bits + 1) << 16);
+                float down = Float.intBitsToFloat((bits - 1) << 16);
+                assertThat(Math.abs(back - value)).as("row %d col %d", r, j)
+                        .isLessThanOrEqualTo(Math.min(Math.abs(up - value), Math.abs(down - value)));
+                if (dtype == DType.BF16) {
+                    assertThat(back).isEqualTo(value);
+                }
+            }
+        }
+        assertThat(out.getShort(0)).as("nothing written before the position").isEqualTo((short) 0x7777);
+    }
+
     @ParameterizedTest
     @EnumSource(DType.class)
     void oneDimensionalTensorIsOneRow(DType dtype) throws IOException {
