@@ -22,9 +22,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * @param decisions (layer, kvHead) token positions flagged, ascending
  * @param kvLive (layer, kvHead) live slots at the end
  * @param evicted (layer) tokens evicted, over the layer's heads
+ * @param decisionLogits (layer, kvHead, position) the decision logit computed at each processed position, when
+ *     all logits were asked for and the backend reports them; else null
  */
 public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisions, int[][] kvLive,
-        long[] evicted, int processed) {
+        long[] evicted, int processed, float[][][] decisionLogits) {
 
     private static final AtomicLong SEQUENCE_IDS = new AtomicLong(1L << 40);
 
@@ -49,6 +51,7 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
         executor.open(id, policy);
         try {
             int chunk = prefillChunk <= 0 ? prompt.length : prefillChunk;
+            List<float[]> decisionRows = new ArrayList<>(); // per step: (tokens, layers, kvHeads)
             List<float[]> logits = new ArrayList<>();
             int position = 0;
             int token = -1;
@@ -58,6 +61,7 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
                 SequenceOutput out = step(executor, id, tokens, last,
                         allPromptLogits ? LogitsRequest.ALL : last ? LogitsRequest.LAST : LogitsRequest.NONE);
                 collect(out.decisions(), position, flagged, config);
+                decisionRows.add(out.decisionLogits());
                 position += tokens.length;
                 if (out.logits() != null) {
                     logits.addAll(Arrays.asList(out.logits()));
@@ -69,8 +73,10 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
             int[] greedy = new int[maxNewTokens];
             greedy[0] = token;
             for (int i = 1; i < maxNewTokens; i++) {
-                SequenceOutput out = step(executor, id, new int[] {greedy[i - 1]}, true, LogitsRequest.NONE);
+                SequenceOutput out = step(executor, id, new int[] {greedy[i - 1]}, true,
+                        allPromptLogits ? LogitsRequest.LAST : LogitsRequest.NONE);
                 collect(out.decisions(), position++, flagged, config);
+                decisionRows.add(out.decisionLogits());
                 greedy[i] = out.token();
             }
             int processed = executor.cache().sequence(id).processed();
@@ -85,10 +91,33 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
                             .mapToInt(Integer::intValue).toArray();
                 }
             }
-            return new GreedyTrace(greedy, promptLogits, decisions, live, evicted, processed);
+            return new GreedyTrace(greedy, promptLogits, decisions, live, evicted, processed,
+                    decisionLogits(decisionRows, processed, config));
         } finally {
             executor.release(id);
         }
+    }
+
+    /** The per-step (tokens, layers, kvHeads) rows as (layer, kvHead, position); null if any step had none. */
+    private static float[][][] decisionLogits(List<float[]> rows, int processed, ModelConfig config) {
+        if (rows.isEmpty() || rows.contains(null)) {
+            return null;
+        }
+        int layers = config.numLayers();
+        int kvHeads = config.numKvHeads();
+        float[][][] out = new float[layers][kvHeads][processed];
+        int position = 0;
+        for (float[] row : rows) {
+            int tokens = row.length / (layers * kvHeads);
+            for (int t = 0; t < tokens; t++, position++) {
+                for (int l = 0; l < layers; l++) {
+                    for (int h = 0; h < kvHeads; h++) {
+                        out[l][h][position] = row[(t * layers + l) * kvHeads + h];
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     private static SequenceOutput step(StepExecutor executor, long id, int[] tokens, boolean sample,

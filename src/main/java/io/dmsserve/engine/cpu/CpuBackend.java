@@ -137,6 +137,8 @@ public final class CpuBackend implements Backend {
         float[] gate = new float[n * config.intermediateSize()]; // (n, intermediate)
         float[] up = new float[n * config.intermediateSize()];   // (n, intermediate)
         byte[] decisions = new byte[n * layerCount * kvHeads];   // (n, layers, kvHeads) decision made at token i
+        float[] decisionLogits = config.isDms() && plan.sequences().stream()
+                .anyMatch(s -> s.logits() != LogitsRequest.NONE) ? new float[decisions.length] : null;
 
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = layers[l];
@@ -147,7 +149,7 @@ public final class CpuBackend implements Backend {
             Ops.rmsNorm(q, q, w.qNorm(), n * heads, headDim, eps);
             Ops.rmsNorm(k, k, w.kNorm(), n * kvHeads, headDim, eps);
             if (config.isDms()) {
-                decide(batch, l, q, decisions);
+                decide(batch, l, q, decisions, decisionLogits);
                 zeroDecisionChannel(q, n);
             }
             for (int i = 0; i < n; i++) {
@@ -180,7 +182,7 @@ public final class CpuBackend implements Backend {
         }
         List<SequenceOutput> outputs = new ArrayList<>(batch.size());
         for (int r = 0; r < batch.size(); r++) {
-            outputs.add(output(batch, r, x, decisions));
+            outputs.add(output(batch, r, x, decisions, decisionLogits));
         }
         return new StepOutput(outputs);
     }
@@ -189,7 +191,7 @@ public final class CpuBackend implements Backend {
      * DMS decisions (DESIGN.md §3 steps 1–3): from q after q_norm and before RoPE, the last channel of each
      * group's first query head, scaled and offset, against the sequence's threshold for this layer.
      */
-    private void decide(Batch batch, int layer, float[] q, byte[] decisions) {
+    private void decide(Batch batch, int layer, float[] q, byte[] decisions, float[] logits) {
         double alphaScale = config.dms().alphaScale();
         double alphaOffset = config.dms().initialAlphaOffset();
         for (int r = 0; r < batch.size(); r++) {
@@ -198,7 +200,11 @@ public final class CpuBackend implements Backend {
                 for (int h = 0; h < kvHeads; h++) {
                     int channel = (i * heads + h * group) * headDim + headDim - 1;
                     float logit = DmsRules.decisionLogit(q[channel], alphaScale, alphaOffset);
-                    decisions[(i * layerCount + layer) * kvHeads + h] = (byte) (rule.flags(layer, logit) ? 1 : 0);
+                    int at = (i * layerCount + layer) * kvHeads + h;
+                    decisions[at] = (byte) (rule.flags(layer, logit) ? 1 : 0);
+                    if (logits != null) {
+                        logits[at] = logit;
+                    }
                 }
             }
         }
@@ -239,7 +245,7 @@ public final class CpuBackend implements Backend {
     }
 
     /** Final norm and lm_head for the rows that need logits, then the sampler. */
-    private SequenceOutput output(Batch batch, int r, float[] x, byte[] decisions) {
+    private SequenceOutput output(Batch batch, int r, float[] x, byte[] decisions, float[] decisionLogits) {
         SequenceStep s = batch.steps.get(r);
         int length = s.length();
         TokenCounts seen = countTokens(s);
@@ -267,8 +273,11 @@ public final class CpuBackend implements Backend {
                 logits[i] = i == rows - 1 ? last : Arrays.copyOfRange(flat, i * vocab, (i + 1) * vocab);
             }
         }
+        int width = layerCount * kvHeads;
+        float[] ownDecisionLogits = decisionLogits == null || logits == null ? null
+                : Arrays.copyOfRange(decisionLogits, batch.rowStarts[r] * width, (batch.rowStarts[r] + length) * width);
         return new SequenceOutput(s.sequenceId(), sample == null ? -1 : sample.token(),
-                sample == null ? null : sample.logprobs(), decided, logits);
+                sample == null ? null : sample.logprobs(), decided, logits, ownDecisionLogits);
     }
 
     /** The penalties' token counts of the sequence in this row, fed with this step's tokens. */

@@ -108,6 +108,33 @@ class GoldenModelTest {
         }
     }
 
+    /** The decision logits come back with the logits, and are what the golden decisions follow from. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void decisionLogitsExplainTheDecisions(GoldenCase golden) {
+        try (StepExecutor backend = backend(checkpoint(golden))) {
+            GreedyTrace trace = GreedyTrace.run(backend, policy(golden, checkpoint(golden)), golden.promptIds(),
+                    golden.maxNewTokens(), 5, true);
+            if (!golden.model().equals(DMS)) {
+                assertEquals(null, trace.decisionLogits(), "a model without the channel has no decision logits");
+                return;
+            }
+            float[][][] logits = trace.decisionLogits();
+            for (int l = 0; l < logits.length; l++) {
+                for (int h = 0; h < logits[l].length; h++) {
+                    List<Integer> flagged = new ArrayList<>();
+                    for (int p = 1; p < trace.processed(); p++) {
+                        if (golden.policy().equals("dms") && logits[l][h][p] > golden.threshold()) {
+                            flagged.add(p - 1);
+                        }
+                    }
+                    assertArrayEquals(golden.decisions()[l][h], flagged.stream().mapToInt(Integer::intValue).toArray(),
+                            golden + ": layer " + l + " head " + h);
+                }
+            }
+        }
+    }
+
     private static void assertMatches(GoldenCase golden, GreedyTrace trace) {
         assertArrayEquals(golden.greedy(), trace.greedy(), golden + ": greedy tokens");
         assertEquals(golden.decisions().length, trace.decisions().length);
