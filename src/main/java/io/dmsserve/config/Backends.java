@@ -3,6 +3,7 @@ package io.dmsserve.config;
 import io.dmsserve.engine.BackendKind;
 import io.dmsserve.engine.ModelConfig;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.cuda.CudaBackend;
 import java.util.List;
 
 /** What each backend can serve, for a start-up that refuses with every reason at once. */
@@ -15,8 +16,7 @@ final class Backends {
     static List<String> problems(BackendKind kind, ModelConfig config) {
         return switch (kind) {
             case CPU -> CpuBackend.problems(config);
-            case CUDA -> List.of("this build has no CUDA backend (docs/architecture.md: the GPU backend is the next"
-                    + " step)");
+            case CUDA -> CudaBackend.problems(config);
             case AUTO -> problems(resolve(kind, config), config);
         };
     }

@@ -7,6 +7,8 @@ import io.dmsserve.engine.BackendKind;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.GenerationConfig;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.cuda.CudaBackend;
+import io.dmsserve.engine.cuda.CudaContext;
 import io.dmsserve.engine.simd.Kernels;
 import io.dmsserve.sampling.SamplingDefaults;
 import io.dmsserve.scheduler.Scheduler;
@@ -66,7 +68,9 @@ class EngineConfiguration {
                     + " cannot serve this model here: " + String.join("; ", problems),
                     "Choose another dms.backend (auto picks one that can).");
         }
-        // Backends.resolve gives CPU until the CUDA backend exists.
+        if (Backends.resolve(kind, checkpoint.config()) == BackendKind.CUDA) {
+            return new CudaBackend(checkpoint, CudaContext.open());
+        }
         Kernels.configure(cpu.kernels().label());
         return new CpuBackend(checkpoint, cpu.effectiveThreads());
     }
@@ -108,8 +112,17 @@ class EngineConfiguration {
 
     /** Sizes the page pool, refusing with the property's name what cannot be allocated. */
     static StepExecutor allocate(Backend backend, KvCacheProperties kvCache, int rows) {
-        long memory = kvCache.memory().toBytes();
         long perPage = backend.kvBytesPerPage(kvCache.pageSize());
+        if (kvCache.fraction() != null) {
+            long memory = (long) (backend.kvMemoryAvailable() * kvCache.fraction());
+            if (memory < perPage) {
+                throw new ModelStartupException("dms.kv-cache.fraction=" + kvCache.fraction() + " of the "
+                        + mb(backend.kvMemoryAvailable()) + " free holds no KV page of " + perPage + " bytes",
+                        "Raise dms.kv-cache.fraction, or free memory for the " + backend.name() + " backend.");
+            }
+            return StepExecutor.allocate(backend, kvCache.pageSize(), memory, rows);
+        }
+        long memory = kvCache.memory().toBytes();
         if (memory < perPage) {
             throw new ModelStartupException("dms.kv-cache.memory=" + mb(memory) + " holds no KV page: a page of "
                     + kvCache.pageSize() + " tokens takes " + perPage + " bytes on the " + backend.name() + " backend",

@@ -1,5 +1,7 @@
 package io.dmsserve.config;
 
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -12,10 +14,12 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param pageSize tokens per page (each page belongs to one sequence, layer and KV head)
  * @param memory memory for keys, values and slot metadata, allocated at start (on the Java heap for the cpu
- *     backend)
+ *     backend); used unless fraction is set
+ * @param fraction when set, the pool takes this share of the memory free once the weights are loaded (device
+ *     memory on the cuda backend, the heap on the cpu backend) instead of a fixed memory
  */
 @Validated
 @ConfigurationProperties("dms.kv-cache")
 public record KvCacheProperties(@DefaultValue("16") @Min(1) @Max(4096) int pageSize,
-        @DefaultValue("256MB") DataSize memory) {
+        @DefaultValue("256MB") DataSize memory, @DecimalMin("0.01") @DecimalMax("0.95") Double fraction) {
 }

@@ -53,7 +53,7 @@ class PropertiesBindingTest {
             assertThat(context.getBean(CpuProperties.class)).isEqualTo(new CpuProperties(0, CpuProperties.Kernels.AUTO));
             assertThat(context.getBean(BackendProperties.class)).isEqualTo(new BackendProperties(BackendKind.AUTO));
             assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(16,
-                    DataSize.ofMegabytes(256)));
+                    DataSize.ofMegabytes(256), null));
             assertThat(context.getBean(SchedulerProperties.class)).isEqualTo(new SchedulerProperties(512, 256, 256,
                     Duration.ofMinutes(10)));
             assertThat(context.getBean(ApiProperties.class).retryAfterSeconds()).isEqualTo(1);
@@ -78,6 +78,7 @@ class PropertiesBindingTest {
                 "dms.backend=cuda",
                 "dms.kv-cache.page-size=32",
                 "dms.kv-cache.memory=64MB",
+                "dms.kv-cache.fraction=0.9",
                 "dms.scheduler.max-waiting=0",
                 "dms.scheduler.max-running=8",
                 "dms.scheduler.step-tokens=128",
@@ -95,7 +96,7 @@ class PropertiesBindingTest {
                     assertThat(context.getBean(CpuProperties.class).effectiveThreads()).isEqualTo(3);
                     assertThat(context.getBean(BackendProperties.class)).isEqualTo(new BackendProperties(BackendKind.CUDA));
                     assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(32,
-                            DataSize.ofMegabytes(64)));
+                            DataSize.ofMegabytes(64), 0.9));
                     SchedulerProperties scheduler = context.getBean(SchedulerProperties.class);
                     assertThat(scheduler).isEqualTo(new SchedulerProperties(0, 8, 128, Duration.ofSeconds(90)));
                     assertThat(scheduler.settings().maxRunning()).isEqualTo(8);
@@ -140,6 +141,7 @@ class PropertiesBindingTest {
     @CsvSource(delimiter = '|', value = {
         "dms.kv-cache.page-size|0|dms.kv-cache.pageSize|must be greater than or equal to 1",
         "dms.kv-cache.page-size|4097|dms.kv-cache.pageSize|must be less than or equal to 4096",
+        "dms.kv-cache.fraction|0.99|dms.kv-cache.fraction|must be less than or equal to 0.95",
         "dms.scheduler.max-running|0|dms.scheduler.maxRunning|must be greater than or equal to 1",
         "dms.scheduler.max-waiting|-1|dms.scheduler.maxWaiting|must be greater than or equal to 0",
         "dms.scheduler.step-tokens|0|dms.scheduler.stepTokens|must be greater than or equal to 1",

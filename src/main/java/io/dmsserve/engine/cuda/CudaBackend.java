@@ -1,0 +1,900 @@
+package io.dmsserve.engine.cuda;
+
+import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.DmsRule;
+import io.dmsserve.engine.Backend;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.ModelConfig;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.StepPlan;
+import io.dmsserve.engine.Tensor;
+import io.dmsserve.kvcache.PageTableDelta;
+import io.dmsserve.sampling.LogitBias;
+import io.dmsserve.sampling.Logprobs;
+import io.dmsserve.sampling.SamplingParams;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import jcuda.driver.JCudaDriver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Qwen3 forward pass with DMS on our CUDA kernels (native/), the same step as {@code CpuBackend}: weights
+ * bf16 on the device, q|k|v and gate|up fused into one product each, the residual stream in fp32, the KV
+ * cache in bf16 pages with per-slot position and flag (docs/architecture.md, "The KV contract of a device").
+ *
+ * <p>A step is one packed upload (tokens, positions, slots, page-table delta, thresholds, sampling
+ * parameters), kernels only, and one copy back (token ids, decision bytes, logprobs) followed by the step's
+ * one synchronisation; no host work per layer. Full logits come back only when the plan asks for them.
+ * Up to {@value MatMulKernel#MAX_GEMV_TOKENS} tokens a step, products take the bandwidth-bound fp32 path;
+ * more, the tensor-core path with bf16 activations.
+ */
+public final class CudaBackend implements Backend {
+
+    private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
+    private static final long STAGING_BYTES = 64L << 20;
+    private static final int TOP = SamplingKernel.TOP;
+
+    private final CudaContext cuda;
+    private final ModelConfig config;
+    private final int hidden;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final int group;
+    private final int layers;
+    private final int inter;
+    private final int vocab;
+    private final int qDim;
+    private final int kvDim;
+    private final int qkvDim;
+    private final float eps;
+    private final boolean dms;
+
+    private final EmbeddingKernel embeddingKernel;
+    private final RmsNormKernel rmsNorm;
+    private final QkNormRopeKernel qkNormRope;
+    private final KvWriteKernel kvWrite;
+    private final MatMulKernel matMul;
+    private final AttentionKernel attention;
+    private final SwiGluKernel swiGlu;
+    private final PageTableKernel pageTableKernel;
+    private final SamplingKernel sampling;
+
+    private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
+    private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
+    private final DeviceBuffer finalNorm;  // bf16 (hidden)
+    private final DeviceBuffer rope;       // float2 (ropePositions, headDim / 2)
+    private final int ropePositions;
+    private final Layer[] weights;
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+
+    private KvGeometry geometry;
+    private AttentionKernel.Cache cache;
+    private DeviceBuffer tableErrors;      // int32 (1): bad page-table writes, reported by the kernel
+    private DeviceBuffer promptBits;       // uint32 (rows, vocab / 32), when a sequence asks for penalties
+    private DeviceBuffer outputCounts;     // int32 (rows, vocab)
+    private Scratch scratch;
+    private StepUpload upload;
+    private int uploadBytes;
+
+    /** One layer's weights on the device, bf16. */
+    private record Layer(DeviceBuffer attnNorm, DeviceBuffer wqkv, DeviceBuffer qNorm, DeviceBuffer kNorm,
+            DeviceBuffer wo, DeviceBuffer ffnNorm, DeviceBuffer w13, DeviceBuffer w2) {
+    }
+
+    /**
+     * Every reason this backend cannot serve the model here (not only the first): no driver, no device, no
+     * kernels in this build, or shapes the kernels do not take.
+     */
+    public static List<String> problems(ModelConfig config) {
+        List<String> reasons = new ArrayList<>(CudaAvailability.check());
+        int d = config.headDim();
+        int g = config.groupSize();
+        if (!AttentionKernel.chunkSupports(d, g)) {
+            reasons.add("head_dim " + d + ": the prefill attention kernel takes head_dim 32, 64 or 128");
+        }
+        if (g > AttentionKernel.MAX_DECODE_GROUP) {
+            reasons.add(g + " query heads per KV head: the decode attention kernel takes up to "
+                    + AttentionKernel.MAX_DECODE_GROUP);
+        }
+        if (d > QkNormRopeKernel.MAX_HEAD_DIM || d > AttentionKernel.MAX_DECODE_HEAD_DIM) {
+            reasons.add("head_dim " + d + " is larger than the kernels take (" + AttentionKernel.MAX_DECODE_HEAD_DIM
+                    + ")");
+        }
+        return List.copyOf(reasons);
+    }
+
+    /**
+     * Streams the checkpoint's weights to the device through a pinned staging buffer (never whole on the
+     * Java heap), converting f16/f32 tensors to bf16 on the way.
+     */
+    public CudaBackend(Checkpoint checkpoint, CudaContext cuda) {
+        this.cuda = cuda;
+        this.config = checkpoint.config();
+        this.hidden = config.hiddenSize();
+        this.heads = config.numHeads();
+        this.kvHeads = config.numKvHeads();
+        this.headDim = config.headDim();
+        this.group = config.groupSize();
+        this.layers = config.numLayers();
+        this.inter = config.intermediateSize();
+        this.vocab = config.vocabSize();
+        this.qDim = config.qDim();
+        this.kvDim = config.kvDim();
+        this.qkvDim = qDim + 2 * kvDim;
+        this.eps = (float) config.rmsNormEps();
+        this.dms = config.isDms();
+        List<String> reasons = problems(config);
+        if (!reasons.isEmpty()) {
+            throw new CudaUnavailableException(reasons);
+        }
+        cuda.makeCurrent();
+        this.embeddingKernel = new EmbeddingKernel(cuda);
+        this.rmsNorm = new RmsNormKernel(cuda);
+        this.qkNormRope = new QkNormRopeKernel(cuda);
+        this.kvWrite = new KvWriteKernel(cuda);
+        this.matMul = new MatMulKernel(cuda);
+        this.attention = new AttentionKernel(cuda);
+        this.swiGlu = new SwiGluKernel(cuda);
+        this.pageTableKernel = new PageTableKernel(cuda);
+        this.sampling = new SamplingKernel(cuda);
+        boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
+        try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
+            Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
+            this.embedding = uploader.put(checkpoint.tensor("model.embed_tokens.weight"));
+            this.lmHead = tied ? embedding : uploader.put(checkpoint.tensor("lm_head.weight"));
+            this.finalNorm = uploader.put(checkpoint.tensor("model.norm.weight"));
+            this.weights = new Layer[layers];
+            for (int l = 0; l < layers; l++) {
+                String p = "model.layers." + l + ".";
+                weights[l] = new Layer(uploader.put(checkpoint.tensor(p + "input_layernorm.weight")),
+                        uploader.put(checkpoint.tensor(p + "self_attn.q_proj.weight"),
+                                checkpoint.tensor(p + "self_attn.k_proj.weight"),
+                                checkpoint.tensor(p + "self_attn.v_proj.weight")),
+                        uploader.put(checkpoint.tensor(p + "self_attn.q_norm.weight")),
+                        uploader.put(checkpoint.tensor(p + "self_attn.k_norm.weight")),
+                        uploader.put(checkpoint.tensor(p + "self_attn.o_proj.weight")),
+                        uploader.put(checkpoint.tensor(p + "post_attention_layernorm.weight")),
+                        uploader.put(checkpoint.tensor(p + "mlp.gate_proj.weight"),
+                                checkpoint.tensor(p + "mlp.up_proj.weight")),
+                        uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
+            }
+        }
+        this.ropePositions = config.maxPositionEmbeddings();
+        this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
+        log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free", cuda.info(),
+                gb(totalBytes(checkpoint, tied)), gb(freeMemory()));
+    }
+
+    private static long totalBytes(Checkpoint checkpoint, boolean tied) {
+        long bytes = 0;
+        for (String name : checkpoint.tensorNames()) {
+            if (!(tied && name.equals("lm_head.weight"))) {
+                bytes += checkpoint.tensor(name).numel() * 2;
+            }
+        }
+        return bytes;
+    }
+
+    /** Streams tensors row by row into device buffers, logging progress every tenth. */
+    private final class Uploader {
+        private final PinnedBuffer staging;
+        private final long total;
+        private long done;
+        private int reported;
+
+        Uploader(PinnedBuffer staging, long total) {
+            this.staging = staging;
+            this.total = total;
+        }
+
+        /** The tensors' rows one after the other in one buffer (a fused product's weight). */
+        DeviceBuffer put(Tensor... parts) {
+            long bytes = 0;
+            for (Tensor t : parts) {
+                bytes += (long) t.rows() * t.cols() * 2;
+            }
+            DeviceBuffer device = own(cuda.allocate(bytes));
+            long at = 0;
+            for (Tensor t : parts) {
+                int rowBytes = t.cols() * 2;
+                int perCopy = (int) Math.max(1, STAGING_BYTES / rowBytes);
+                for (int row = 0; row < t.rows(); row += perCopy) {
+                    int count = Math.min(perCopy, t.rows() - row);
+                    ByteBuffer buffer = staging.buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+                    buffer.clear();
+                    t.copyRowsAsBf16(row, count, buffer);
+                    device.copyFromAsync(staging, 0, at, (long) count * rowBytes);
+                    cuda.synchronize(); // the staging buffer is reused by the next copy
+                    at += (long) count * rowBytes;
+                    progress((long) count * rowBytes);
+                }
+            }
+            return device;
+        }
+
+        private void progress(long bytes) {
+            done += bytes;
+            int tenth = (int) (done * 10 / Math.max(1, total));
+            if (tenth > reported) {
+                reported = tenth;
+                log.info("weights to the device: {} of {} ({}%)", gb(done), gb(total), tenth * 10);
+            }
+        }
+    }
+
+    private DeviceBuffer own(DeviceBuffer buffer) {
+        owned.add(buffer);
+        return buffer;
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** Keys and values in bf16, a position (int32) and a flag (byte) per slot. */
+    @Override
+    public long kvBytesPerPage(int pageSize) {
+        return (long) pageSize * (2L * headDim * 2 + Integer.BYTES + 1);
+    }
+
+    /** Free device memory now, weights already loaded. */
+    @Override
+    public long kvMemoryAvailable() {
+        return freeMemory();
+    }
+
+    private long freeMemory() {
+        cuda.makeCurrent();
+        long[] free = {0};
+        long[] total = {0};
+        CudaContext.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+        return free[0];
+    }
+
+    @Override
+    public void allocateKv(KvGeometry geometry) {
+        if (cache != null) {
+            throw new IllegalStateException("the KV store is already allocated");
+        }
+        cuda.makeCurrent();
+        long slots = geometry.slots();
+        long tables = (long) geometry.rows() * layers * kvHeads;
+        DeviceBuffer keyCache = own(cuda.allocate(slots * headDim * 2));
+        DeviceBuffer valueCache = own(cuda.allocate(slots * headDim * 2));
+        DeviceBuffer slotPos = own(cuda.allocate(slots * Integer.BYTES));
+        DeviceBuffer slotFlag = own(cuda.allocate(slots));
+        DeviceBuffer pageTable = own(cuda.allocate(tables * geometry.maxPagesPerHead() * Integer.BYTES));
+        DeviceBuffer pageTableLen = own(cuda.allocate(tables * Integer.BYTES));
+        slotPos.fill(0xff);   // position −1: empty
+        slotFlag.fill(0);
+        pageTable.fill(0xff); // −1: no page
+        pageTableLen.fill(0);
+        this.tableErrors = own(cuda.allocate(Integer.BYTES));
+        tableErrors.fill(0);
+        this.geometry = geometry;
+        this.cache = new AttentionKernel.Cache(keyCache, valueCache, slotPos, slotFlag, geometry.pageSize(),
+                geometry.pageCount(), pageTable, pageTableLen, geometry.rows(), layers, kvHeads,
+                geometry.maxPagesPerHead(), headDim);
+        log.info("KV cache on the device: {} pages of {} tokens ({}), page tables for {} sequences ({})",
+                geometry.pageCount(), geometry.pageSize(), gb(slots * (4L * headDim + 5)), geometry.rows(),
+                gb(tables * (geometry.maxPagesPerHead() + 1L) * 4));
+    }
+
+    @Override
+    public StepOutput step(StepPlan plan) {
+        if (cache == null) {
+            throw new IllegalStateException("allocateKv must come before the first step");
+        }
+        cuda.makeCurrent();
+        Layout in = new Layout(plan);
+        ensureScratch(in.n, in.logitRows.length, in.sequences);
+        Parts parts = uploadInputs(in, plan.pageTables());
+        Scratch s = scratch;
+        boolean small = in.n <= MatMulKernel.MAX_GEMV_TOKENS;
+
+        applyPageTables(parts, plan.pageTables());
+        countTokens(in, parts);
+        embeddingKernel.gather(embedding, vocab, hidden, parts.tokens, in.n, s.x);
+        DeviceBuffer decisions = dms ? s.result.slice(s.decisionsAt, (long) in.n * layers * kvHeads) : null;
+        for (int l = 0; l < layers; l++) {
+            Layer w = weights[l];
+            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,
+                    small ? null : s.xbBf16);
+            project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
+            DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
+            DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
+            qkNormRope.apply(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions, parts.positions,
+                    in.n, heads, kvHeads, headDim, eps, dms, dms ? config.dms().alphaScale() : 0,
+                    dms ? config.dms().initialAlphaOffset() : 0, parts.seqOfToken, parts.thresholds, in.sequences,
+                    layers, l, decisions);
+            kvWrite.write(k, qkvDim, v, qkvDim, parts.slots, parts.prevSlots, decisions, parts.positions,
+                    parts.seqOfToken, parts.seqFirst, parts.seqLength, in.n, in.sequences, layers, l, kvHeads, headDim,
+                    cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(), cache.slotCount());
+            attend(in, parts, l, small);
+            project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
+            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,
+                    small ? null : s.xbBf16);
+            project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
+            DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
+            swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, small ? s.gu : null, 2 * inter, small ? null : s.hBf16, inter,
+                    in.n, inter);
+            if (small) {
+                matMul.gemv(s.gu, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+            } else {
+                matMul.matmul(s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+            }
+        }
+        int rows = in.logitRows.length;
+        if (rows > 0) {
+            boolean smallRows = rows <= MatMulKernel.MAX_GEMV_TOKENS;
+            rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, smallRows ? s.normed : null,
+                    smallRows ? null : s.normedBf16);
+            project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false);
+            if (in.sampled > 0) {
+                sampling.sample(s.logits, vocab, in.keepLogits ? s.processed : s.logits, vocab, in.sampled, vocab,
+                        parts.sampleParams, parts.maskWords, parts.biasIds, parts.biasValues, promptBits,
+                        outputCounts, geometry.rows(), s.result.slice(s.tokensAt, in.sampled * 4L),
+                        s.result.slice(s.logprobAt, in.sampled * 4L), s.result.slice(s.topIdsAt, in.sampled * 4L * TOP),
+                        s.result.slice(s.topLogprobsAt, in.sampled * 4L * TOP));
+            }
+        }
+        // The step's one copy back, then its one synchronisation.
+        s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
+        cuda.synchronize();
+        return outputs(in);
+    }
+
+    /** out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path, bf16 on the tensor cores. */
+    private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
+            int ldOut, int n, int m, int k, boolean accumulate) {
+        if (small) {
+            matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate);
+        } else {
+            matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
+        }
+    }
+
+    /** Decode tokens (their sequence feeds one token) and prefill tiles, each with its own split of the pages. */
+    private void attend(Layout in, Parts parts, int layer, boolean small) {
+        Scratch s = scratch;
+        AttentionKernel.Queries queries = new AttentionKernel.Queries(s.qkv, qkvDim, heads, parts.positions,
+                parts.seqOfToken, in.n, parts.seqRow, parts.seqWindow, in.sequences);
+        AttentionKernel.Output output = small ? new AttentionKernel.Output(s.att, qDim, null, 0)
+                : new AttentionKernel.Output(null, 0, s.attBf16, qDim);
+        int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
+        int multiprocessors = cuda.info().multiprocessors();
+        if (in.decodeTokens.length > 0) {
+            long blocks = (long) in.decodeTokens.length * kvHeads;
+            attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
+                    split(maxPages, blocks, multiprocessors, in.n), output);
+        }
+        if (in.tiles.length > 0) {
+            long blocks = (long) in.tiles.length / 2 * kvHeads;
+            attention.chunk(cache, queries, layer, parts.tiles, in.tiles.length / 2, parts.chunkTokens,
+                    in.chunkTokens.length, split(maxPages, blocks, multiprocessors, in.n), output);
+        }
+    }
+
+    private AttentionKernel.Split split(int maxPages, long blocks, int multiprocessors, int n) {
+        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors);
+        int splits = AttentionKernel.splits(maxPages, perSplit);
+        if (splits == 1) {
+            return AttentionKernel.Split.none(maxPages);
+        }
+        scratch.ensurePartials((long) n * heads * splits);
+        return new AttentionKernel.Split(perSplit, splits, splits, scratch.partialO, scratch.partialML);
+    }
+
+    private void applyPageTables(Parts parts, PageTableDelta delta) {
+        int tableCount = delta.pageWrites().length / 3;
+        int lenCount = delta.lengthWrites().length / 2;
+        int freshCount = delta.freshPages().length;
+        if (tableCount + lenCount + freshCount == 0) {
+            return;
+        }
+        long tables = (long) geometry.rows() * layers * kvHeads;
+        pageTableKernel.apply(cache.pageTable(), Math.toIntExact(tables * geometry.maxPagesPerHead()),
+                cache.pageTableLen(), Math.toIntExact(tables), geometry.maxPagesPerHead(), parts.tablePairs, tableCount,
+                parts.lenPairs, lenCount, parts.freshPages, freshCount, geometry.pageSize(), geometry.pageCount(),
+                cache.slotPos(), cache.slotFlag(), tableErrors);
+    }
+
+    /**
+     * The penalties' view of each sequence, kept from the tokens it is fed (as the CPU backend does): a new
+     * sequence's row is cleared, then prompt tokens mark the prompt bitset, the others count as output.
+     */
+    private void countTokens(Layout in, Parts parts) {
+        if (!in.penalized) {
+            return;
+        }
+        if (promptBits == null) {
+            long words = (vocab + 31) / 32;
+            promptBits = own(cuda.allocate((long) geometry.rows() * words * 4));
+            outputCounts = own(cuda.allocate((long) geometry.rows() * vocab * 4));
+        }
+        long words = (vocab + 31) / 32;
+        for (int row : in.clearRows) {
+            memset(promptBits, row * words * 4, words * 4);
+            memset(outputCounts, (long) row * vocab * 4, (long) vocab * 4);
+        }
+        sampling.count(parts.promptCountTokens, parts.promptCountRows, in.promptCountTokens.length, vocab, promptBits,
+                null);
+        sampling.count(parts.outputCountTokens, parts.outputCountRows, in.outputCountTokens.length, vocab, null,
+                outputCounts);
+    }
+
+    private void memset(DeviceBuffer buffer, long at, long bytes) {
+        CudaContext.check(JCudaDriver.cuMemsetD8Async(buffer.pointer().withByteOffset(at), (byte) 0, bytes,
+                cuda.stream()), "cuMemsetD8Async(" + bytes + " bytes)");
+    }
+
+    private StepOutput outputs(Layout in) {
+        Scratch s = scratch;
+        ByteBuffer result = s.resultHost.buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        byte[] decisionBytes = new byte[in.n * layers * kvHeads];
+        if (dms) {
+            result.position((int) s.decisionsAt);
+            result.get(decisionBytes);
+        }
+        float[][] rowLogits = in.keepLogits ? readLogits(in.logitRows.length) : null;
+        List<SequenceOutput> out = new ArrayList<>(in.sequences);
+        for (int i = 0; i < in.sequences; i++) {
+            SequenceStep step = in.steps.get(i);
+            int row = in.sampleRow[i];
+            int token = row < 0 ? -1 : result.getInt((int) s.tokensAt + row * 4);
+            Logprobs logprobs = null;
+            if (row >= 0 && step.sampling().wantsLogprobs()) {
+                int top = step.sampling().topLogprobs();
+                int[] ids = new int[top];
+                float[] values = new float[top];
+                for (int j = 0; j < top; j++) {
+                    ids[j] = result.getInt((int) s.topIdsAt + (row * TOP + j) * 4);
+                    values[j] = result.getFloat((int) s.topLogprobsAt + (row * TOP + j) * 4);
+                }
+                logprobs = new Logprobs(result.getFloat((int) s.logprobAt + row * 4), ids, values);
+            }
+            float[][] logits = null;
+            if (step.logits() != LogitsRequest.NONE) {
+                int[] rows = in.logitRowsOf.get(i);
+                logits = new float[rows.length][];
+                for (int r = 0; r < rows.length; r++) {
+                    logits[r] = rowLogits[rows[r]];
+                }
+            }
+            Decisions decisions = new Decisions(step.length(), layers, kvHeads, decisionBytes, in.firstToken[i]);
+            out.add(new SequenceOutput(step.sequenceId(), token, logprobs, decisions, logits, null));
+        }
+        return new StepOutput(out);
+    }
+
+    private float[][] readLogits(int rows) {
+        float[] all = new float[rows * vocab];
+        scratch.logits.slice(0, (long) rows * vocab * 4).copyTo(all);
+        float[][] out = new float[rows][];
+        for (int r = 0; r < rows; r++) {
+            out[r] = Arrays.copyOfRange(all, r * vocab, (r + 1) * vocab);
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (cuda.closed()) {
+            return;
+        }
+        cuda.makeCurrent();
+        if (scratch != null) {
+            scratch.close();
+        }
+        if (upload != null) {
+            upload.close();
+        }
+        for (DeviceBuffer buffer : owned) {
+            buffer.close();
+        }
+        cuda.close();
+    }
+
+    /** The host side of one step: every array the kernels read, in the kernels' layouts. */
+    private final class Layout {
+        final List<SequenceStep> steps;
+        final int n;
+        final int sequences;
+        final int[] tokens;
+        final int[] positions;
+        final int[] seqOfToken;
+        final int[] firstToken;     // (S) token index of each sequence's first token
+        final int[] lengths;
+        final int[] seqRow;
+        final int[] seqWindow;
+        final float[] thresholds;   // (S, layers)
+        final int[] slots;          // (layers, kvHeads, n)
+        final int[] prevSlots;      // (layers, kvHeads, S)
+        final int[] decodeTokens;
+        final int[] tiles;
+        final int[] chunkTokens;
+        final int maxPages;
+        final int[] logitRows;      // token index of each logits row: the sampled rows first
+        final List<int[]> logitRowsOf = new ArrayList<>(); // (S) the logits rows each sequence asked for
+        final int[] sampleRow;      // (S) row of the sampled token, −1 when not sampled
+        int sampled;
+        final boolean keepLogits;
+        final byte[] sampleParams;
+        final int[] maskWords;
+        final int[] biasIds;
+        final float[] biasValues;
+        final boolean penalized;
+        final int[] clearRows;
+        final int[] promptCountTokens;
+        final int[] promptCountRows;
+        final int[] outputCountTokens;
+        final int[] outputCountRows;
+
+        Layout(StepPlan plan) {
+            steps = plan.sequences();
+            sequences = steps.size();
+            n = plan.tokens();
+            tokens = new int[n];
+            positions = new int[n];
+            seqOfToken = new int[n];
+            firstToken = new int[sequences];
+            lengths = new int[sequences];
+            seqRow = new int[sequences];
+            seqWindow = new int[sequences];
+            thresholds = new float[sequences * layers];
+            slots = new int[layers * kvHeads * n];
+            prevSlots = new int[layers * kvHeads * sequences];
+            sampleRow = new int[sequences];
+            List<Integer> decode = new ArrayList<>();
+            List<Integer> chunk = new ArrayList<>();
+            int most = 1;
+            int t = 0;
+            for (int s = 0; s < sequences; s++) {
+                SequenceStep step = steps.get(s);
+                int length = step.length();
+                firstToken[s] = t;
+                lengths[s] = length;
+                seqRow[s] = step.kv().row();
+                DmsRule rule = step.rule();
+                seqWindow[s] = rule.window();
+                for (int l = 0; l < layers; l++) {
+                    thresholds[s * layers + l] = rule.threshold(l);
+                }
+                for (int c = 0; c < length; c++) {
+                    tokens[t + c] = checkToken(step.tokens()[c]);
+                    positions[t + c] = step.first() + c;
+                    seqOfToken[t + c] = s;
+                    (length == 1 ? decode : chunk).add(t + c);
+                }
+                for (int lh = 0; lh < layers * kvHeads; lh++) {
+                    System.arraycopy(step.kv().slots(), lh * length, slots, lh * n + t, length);
+                    prevSlots[lh * sequences + s] = step.kv().previousSlots()[lh];
+                }
+                most = Math.max(most, (step.first() + length + geometry.pageSize() - 1) / geometry.pageSize());
+                t += length;
+            }
+            maxPages = most;
+            decodeTokens = decode.stream().mapToInt(Integer::intValue).toArray();
+            chunkTokens = chunk.stream().mapToInt(Integer::intValue).toArray();
+            tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
+
+            // Logits rows: the sampled rows first (the sampling kernel takes them as rows 0 .. sampled − 1).
+            List<Integer> rows = new ArrayList<>();
+            boolean any = false;
+            for (int s = 0; s < sequences; s++) {
+                SequenceStep step = steps.get(s);
+                sampleRow[s] = -1;
+                if (step.samples()) {
+                    sampleRow[s] = rows.size();
+                    rows.add(firstToken[s] + lengths[s] - 1);
+                }
+                any |= step.logits() != LogitsRequest.NONE;
+            }
+            sampled = rows.size();
+            for (int s = 0; s < sequences; s++) {
+                SequenceStep step = steps.get(s);
+                int count = step.logits() == LogitsRequest.ALL ? lengths[s] : step.logits() == LogitsRequest.LAST ? 1 : 0;
+                int[] own = new int[count];
+                for (int r = 0; r < count; r++) {
+                    int token = firstToken[s] + lengths[s] - count + r;
+                    int at = r == count - 1 && sampleRow[s] >= 0 ? sampleRow[s] : -1;
+                    if (at < 0) {
+                        at = rows.size();
+                        rows.add(token);
+                    }
+                    own[r] = at;
+                }
+                logitRowsOf.add(own);
+            }
+            keepLogits = any;
+            logitRows = rows.stream().mapToInt(Integer::intValue).toArray();
+
+            ByteBuffer params = ByteBuffer.allocate(Math.max(1, sampled) * SamplingKernel.Params.BYTES);
+            List<Integer> mask = new ArrayList<>();
+            List<Integer> ids = new ArrayList<>();
+            List<Float> values = new ArrayList<>();
+            boolean anyPenalty = false;
+            List<Integer> clear = new ArrayList<>();
+            List<Integer> promptTokens = new ArrayList<>();
+            List<Integer> promptRows = new ArrayList<>();
+            List<Integer> outputTokens = new ArrayList<>();
+            List<Integer> outputRows = new ArrayList<>();
+            for (int s = 0; s < sequences; s++) {
+                SequenceStep step = steps.get(s);
+                SamplingParams p = step.sampling();
+                if (p.penalized()) {
+                    anyPenalty = true;
+                    if (step.first() == 0) {
+                        clear.add(seqRow[s]);
+                    }
+                    for (int c = 0; c < lengths[s]; c++) {
+                        boolean prompt = step.first() + c < step.promptLength();
+                        (prompt ? promptTokens : outputTokens).add(step.tokens()[c]);
+                        (prompt ? promptRows : outputRows).add(seqRow[s]);
+                    }
+                }
+                if (sampleRow[s] < 0) {
+                    continue;
+                }
+                int maskOffset = -1;
+                if (step.allowedTokens() != null) {
+                    maskOffset = mask.size();
+                    long[] allowed = step.allowedTokens();
+                    for (int word = 0; word < (vocab + 31) / 32; word++) {
+                        long bits = word / 2 < allowed.length ? allowed[word / 2] : 0;
+                        mask.add((int) (word % 2 == 0 ? bits : bits >>> 32));
+                    }
+                }
+                LogitBias bias = p.logitBias();
+                int biasStart = ids.size();
+                for (int b = 0; b < bias.ids().length; b++) {
+                    ids.add(bias.ids()[b]);
+                    values.add(bias.values()[b]);
+                }
+                new SamplingKernel.Params(p.greedy() ? 0 : p.temperature(), p.topP(), p.topK(), p.minP(),
+                        p.repetitionPenalty(), p.presencePenalty(), p.frequencyPenalty(), step.seed(), step.drawIndex(),
+                        p.topLogprobs(), biasStart, ids.size() - biasStart, maskOffset, p.penalized() ? seqRow[s] : -1,
+                        false).write(params, sampleRow[s] * SamplingKernel.Params.BYTES);
+            }
+            sampleParams = params.array();
+            maskWords = mask.isEmpty() ? null : mask.stream().mapToInt(Integer::intValue).toArray();
+            biasIds = ids.isEmpty() ? null : ids.stream().mapToInt(Integer::intValue).toArray();
+            biasValues = new float[values.size()];
+            for (int i = 0; i < biasValues.length; i++) {
+                biasValues[i] = values.get(i);
+            }
+            penalized = anyPenalty;
+            clearRows = clear.stream().mapToInt(Integer::intValue).toArray();
+            promptCountTokens = promptTokens.stream().mapToInt(Integer::intValue).toArray();
+            promptCountRows = promptRows.stream().mapToInt(Integer::intValue).toArray();
+            outputCountTokens = outputTokens.stream().mapToInt(Integer::intValue).toArray();
+            outputCountRows = outputRows.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        private int checkToken(int token) {
+            if (token < 0 || token >= vocab) {
+                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+            }
+            return token;
+        }
+    }
+
+    /** Device views of one step's upload. */
+    private static final class Parts {
+        DeviceBuffer tokens;
+        DeviceBuffer positions;
+        DeviceBuffer seqOfToken;
+        DeviceBuffer seqFirst;
+        DeviceBuffer seqLength;
+        DeviceBuffer seqRow;
+        DeviceBuffer seqWindow;
+        DeviceBuffer thresholds;
+        DeviceBuffer slots;
+        DeviceBuffer prevSlots;
+        DeviceBuffer decodeTokens;
+        DeviceBuffer tiles;
+        DeviceBuffer chunkTokens;
+        DeviceBuffer logitRows;
+        DeviceBuffer sampleParams;
+        DeviceBuffer maskWords;
+        DeviceBuffer biasIds;
+        DeviceBuffer biasValues;
+        DeviceBuffer tablePairs;
+        DeviceBuffer lenPairs;
+        DeviceBuffer freshPages;
+        DeviceBuffer promptCountTokens;
+        DeviceBuffer promptCountRows;
+        DeviceBuffer outputCountTokens;
+        DeviceBuffer outputCountRows;
+    }
+
+    private Parts uploadInputs(Layout in, PageTableDelta delta) {
+        int[] writes = delta.pageWrites();
+        int[] tablePairs = new int[writes.length / 3 * 2];
+        for (int i = 0, j = 0; i < writes.length; i += 3, j += 2) {
+            tablePairs[j] = Math.toIntExact((long) writes[i] * geometry.maxPagesPerHead() + writes[i + 1]);
+            tablePairs[j + 1] = writes[i + 2];
+        }
+        float[] biasValues = in.biasValues;
+        int[][] ints = {in.tokens, in.positions, in.seqOfToken, in.firstToken, in.lengths, in.seqRow, in.seqWindow,
+            in.slots, in.prevSlots, in.decodeTokens, in.tiles, in.chunkTokens, in.logitRows, in.maskWords, in.biasIds,
+            tablePairs, delta.lengthWrites(), delta.freshPages(), in.promptCountTokens, in.promptCountRows,
+            in.outputCountTokens, in.outputCountRows};
+        long bytes = 16L * (ints.length + 3) + in.thresholds.length * 4L + in.sampleParams.length + biasValues.length * 4L;
+        for (int[] array : ints) {
+            bytes += array == null ? 0 : array.length * 4L;
+        }
+        if (upload == null || bytes > uploadBytes) {
+            if (upload != null) {
+                upload.close();
+            }
+            uploadBytes = (int) Math.max(1 << 20, Math.min(Integer.MAX_VALUE, bytes * 2));
+            upload = new StepUpload(cuda, uploadBytes);
+        }
+        StepUpload u = upload;
+        u.reset();
+        StepUpload.Part[] at = new StepUpload.Part[ints.length];
+        for (int i = 0; i < ints.length; i++) {
+            at[i] = ints[i] == null || ints[i].length == 0 ? null : u.put(ints[i]);
+        }
+        StepUpload.Part thresholds = u.put(in.thresholds);
+        StepUpload.Part params = u.put(in.sampleParams);
+        StepUpload.Part bias = biasValues.length == 0 ? null : u.put(biasValues);
+        u.upload();
+        Parts p = new Parts();
+        DeviceBuffer[] views = new DeviceBuffer[ints.length];
+        for (int i = 0; i < ints.length; i++) {
+            views[i] = at[i] == null ? null : u.view(at[i]);
+        }
+        p.tokens = views[0];
+        p.positions = views[1];
+        p.seqOfToken = views[2];
+        p.seqFirst = views[3];
+        p.seqLength = views[4];
+        p.seqRow = views[5];
+        p.seqWindow = views[6];
+        p.slots = views[7];
+        p.prevSlots = views[8];
+        p.decodeTokens = views[9];
+        p.tiles = views[10];
+        p.chunkTokens = views[11];
+        p.logitRows = views[12];
+        p.maskWords = views[13];
+        p.biasIds = views[14];
+        p.tablePairs = views[15];
+        p.lenPairs = views[16];
+        p.freshPages = views[17];
+        p.promptCountTokens = views[18];
+        p.promptCountRows = views[19];
+        p.outputCountTokens = views[20];
+        p.outputCountRows = views[21];
+        p.thresholds = u.view(thresholds);
+        p.sampleParams = u.view(params);
+        p.biasValues = bias == null ? null : u.view(bias);
+        return p;
+    }
+
+    private void ensureScratch(int n, int rows, int sequences) {
+        if (scratch != null && scratch.fits(n, rows, sequences)) {
+            return;
+        }
+        int tokens = Math.max(n, scratch == null ? 16 : scratch.tokens * 2);
+        int logitRows = Math.max(Math.max(rows, 1), scratch == null ? 4 : scratch.rows);
+        int seqs = Math.max(sequences, scratch == null ? 16 : scratch.sequences * 2);
+        if (scratch != null) {
+            scratch.close();
+        }
+        scratch = new Scratch(tokens, logitRows, seqs);
+    }
+
+    /** Activations and results, sized for a number of tokens, logits rows and sequences; grown on demand. */
+    private final class Scratch implements AutoCloseable {
+        final int tokens;
+        final int rows;
+        final int sequences;
+        final DeviceBuffer x;          // fp32 (tokens, hidden) residual stream
+        final DeviceBuffer xb;         // fp32 (tokens, hidden) normed
+        final DeviceBuffer xbBf16;     // bf16 (tokens, hidden)
+        final DeviceBuffer qkv;        // fp32 (tokens, q | k | v)
+        final DeviceBuffer att;        // fp32 (tokens, heads · headDim)
+        final DeviceBuffer attBf16;    // bf16 (tokens, heads · headDim)
+        final DeviceBuffer gu;         // fp32 (tokens, gate | up); silu(gate) · up in place on the fp32 path
+        final DeviceBuffer hBf16;      // bf16 (tokens, inter)
+        final DeviceBuffer normed;     // fp32 (rows, hidden)
+        final DeviceBuffer normedBf16; // bf16 (rows, hidden)
+        final DeviceBuffer logits;     // fp32 (rows, vocab)
+        final DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
+        final DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
+        final PinnedBuffer resultHost;
+        final long tokensAt;
+        final long logprobAt;
+        final long topIdsAt;
+        final long topLogprobsAt;
+        final long decisionsAt;
+        DeviceBuffer partialO;
+        DeviceBuffer partialML;
+        long partials;
+
+        Scratch(int tokens, int rows, int sequences) {
+            this.tokens = tokens;
+            this.rows = rows;
+            this.sequences = sequences;
+            x = cuda.allocate(4L * tokens * hidden);
+            xb = cuda.allocate(4L * tokens * hidden);
+            xbBf16 = cuda.allocate(2L * tokens * hidden);
+            qkv = cuda.allocate(4L * tokens * qkvDim);
+            att = cuda.allocate(4L * tokens * qDim);
+            attBf16 = cuda.allocate(2L * tokens * qDim);
+            gu = cuda.allocate(4L * tokens * 2 * inter);
+            hBf16 = cuda.allocate(2L * tokens * inter);
+            normed = cuda.allocate(4L * rows * hidden);
+            normedBf16 = cuda.allocate(2L * rows * hidden);
+            logits = cuda.allocate(4L * rows * vocab);
+            processed = cuda.allocate(4L * rows * vocab);
+            tokensAt = 0;
+            logprobAt = align(tokensAt + 4L * sequences);
+            topIdsAt = align(logprobAt + 4L * sequences);
+            topLogprobsAt = align(topIdsAt + 4L * sequences * TOP);
+            decisionsAt = align(topLogprobsAt + 4L * sequences * TOP);
+            long resultBytes = decisionsAt + (long) tokens * layers * kvHeads;
+            result = cuda.allocate(resultBytes);
+            resultHost = cuda.allocatePinned(resultBytes);
+        }
+
+        private long align(long at) {
+            return (at + 255) / 256 * 256;
+        }
+
+        boolean fits(int n, int r, int s) {
+            return n <= tokens && r <= rows && s <= sequences;
+        }
+
+        long resultBytes(int n) {
+            return decisionsAt + (long) n * layers * kvHeads;
+        }
+
+        void ensurePartials(long count) {
+            if (count <= partials) {
+                return;
+            }
+            if (partialO != null) {
+                partialO.close();
+                partialML.close();
+            }
+            partials = Math.max(count, partials * 2);
+            partialO = cuda.allocate(4L * partials * headDim);
+            partialML = cuda.allocate(8L * partials);
+        }
+
+        @Override
+        public void close() {
+            cuda.synchronize();
+            for (DeviceBuffer b : new DeviceBuffer[] {x, xb, xbBf16, qkv, att, attBf16, gu, hBf16, normed, normedBf16,
+                logits, processed, result, partialO, partialML}) {
+                if (b != null) {
+                    b.close();
+                }
+            }
+            resultHost.close();
+        }
+    }
+
+    private static String gb(long bytes) {
+        return String.format("%.2f GB", bytes / 1e9);
+    }
+}
