@@ -24,9 +24,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * @param evicted (layer) tokens evicted, over the layer's heads
  * @param decisionLogits (layer, kvHead, position) the decision logit computed at each processed position, when
  *     all logits were asked for and the backend reports them; else null
+ * @param greedyLogits (maxNewTokens, vocab) the logits each greedy token was chosen from, when all logits were
+ *     asked for; else null
  */
 public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisions, int[][] kvLive,
-        long[] evicted, int processed, float[][][] decisionLogits) {
+        long[] evicted, int processed, float[][][] decisionLogits, float[][] greedyLogits) {
 
     private static final AtomicLong SEQUENCE_IDS = new AtomicLong(1L << 40);
 
@@ -72,12 +74,19 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
                     : new float[][] {logits.get(logits.size() - 1)};
             int[] greedy = new int[maxNewTokens];
             greedy[0] = token;
+            float[][] greedyLogits = allPromptLogits ? new float[maxNewTokens][] : null;
+            if (allPromptLogits) {
+                greedyLogits[0] = logits.get(logits.size() - 1);
+            }
             for (int i = 1; i < maxNewTokens; i++) {
                 SequenceOutput out = step(executor, id, new int[] {greedy[i - 1]}, true,
                         allPromptLogits ? LogitsRequest.LAST : LogitsRequest.NONE);
                 collect(out.decisions(), position++, flagged, config);
                 decisionRows.add(out.decisionLogits());
                 greedy[i] = out.token();
+                if (allPromptLogits) {
+                    greedyLogits[i] = out.logits()[0];
+                }
             }
             int processed = executor.cache().sequence(id).processed();
             int[][] live = executor.cache().sequence(id).liveCounts();
@@ -92,7 +101,7 @@ public record GreedyTrace(int[] greedy, float[][] promptLogits, int[][][] decisi
                 }
             }
             return new GreedyTrace(greedy, promptLogits, decisions, live, evicted, processed,
-                    decisionLogits(decisionRows, processed, config));
+                    decisionLogits(decisionRows, processed, config), greedyLogits);
         } finally {
             executor.release(id);
         }

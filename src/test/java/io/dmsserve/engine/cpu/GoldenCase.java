@@ -12,13 +12,13 @@ import tools.jackson.databind.json.JsonMapper;
  * One case of a golden.json made by tools/golden/make_golden.py (Hugging Face transformers and an
  * independent PyTorch DMS implementation, float64), read into plain arrays.
  */
-record GoldenCase(String model, String name, int[] promptIds, String policy, float threshold,
+public record GoldenCase(String model, String name, int[] promptIds, String policy, float threshold,
         double[][] promptLogits, int maxNewTokens, int[] greedy, int[][][] decisions, int[][] kvLive,
         long[] evicted) {
 
-    static final Path GOLDEN = Path.of("src/test/resources/golden");
+    public static final Path GOLDEN = Path.of("src/test/resources/golden");
 
-    static List<GoldenCase> load(String model) {
+    public static List<GoldenCase> load(String model) {
         Path file = GOLDEN.resolve(model).resolve("golden.json");
         if (!Files.exists(file)) {
             throw new IllegalStateException(file + " is missing: run tools/golden/make_golden.py (see its README)");

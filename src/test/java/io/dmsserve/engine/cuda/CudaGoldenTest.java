@@ -1,0 +1,306 @@
+package io.dmsserve.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.cpu.GoldenCase;
+import io.dmsserve.scheduler.GreedyTrace;
+import io.dmsserve.scheduler.StepExecutor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The CUDA backend against the CPU reference on the golden checkpoints (and, through the CPU's own golden
+ * test, against the independent reference):
+ * <ul>
+ *   <li>logits within {@value #LOGIT_TOLERANCE} of the row's largest magnitude (at least 1): bf16 keys and
+ *       values in the cache and bf16 activations in the tensor-core products (more than 8 tokens a step);</li>
+ *   <li>greedy tokens identical up to the first step where the CPU's top-two margin is below
+ *       {@value #MARGIN} of that scale (such a step is counted, not failed: the two may pick differently);</li>
+ *   <li>DMS decisions identical up to there, except where the CPU decision logit lies within
+ *       {@value #DECISION_NEAR} of the threshold (counted);</li>
+ *   <li>live counts identical when nothing diverged.</li>
+ * </ul>
+ * Each case prints one line of counts for the notes.
+ */
+@Tag("gpu")
+class CudaGoldenTest {
+
+    static final double LOGIT_TOLERANCE = 0.03;
+    static final double MARGIN = 0.06;
+    static final float DECISION_NEAR = 1e-3f;
+
+    private static Checkpoint dense;
+    private static Checkpoint dms;
+
+    @BeforeAll
+    static void open() {
+        List<String> reasons = CudaAvailability.check();
+        if (!reasons.isEmpty()) {
+            fail("CUDA is not available: " + String.join("; ", reasons));
+        }
+        dense = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3"));
+        dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
+    }
+
+    @AfterAll
+    static void close() {
+        dense.close();
+        dms.close();
+    }
+
+    static Stream<GoldenCase> cases() {
+        return Stream.concat(GoldenCase.load("tiny-qwen3").stream(), GoldenCase.load("tiny-qwen3-dms").stream());
+    }
+
+    private static Checkpoint checkpoint(GoldenCase golden) {
+        return golden.model().equals("tiny-qwen3-dms") ? dms : dense;
+    }
+
+    static StepExecutor cuda(Checkpoint checkpoint) {
+        return StepExecutor.allocate(new CudaBackend(checkpoint, CudaContext.open(0, true)), 4, 64L << 20, 16);
+    }
+
+    static StepExecutor cpu(Checkpoint checkpoint) {
+        return StepExecutor.allocate(new CpuBackend(checkpoint, 2), 4, 64L << 20, 16);
+    }
+
+    private static EvictionPolicy policy(GoldenCase golden) {
+        return EvictionPolicies.create(golden.policy(), golden.threshold(), checkpoint(golden).config().dms());
+    }
+
+    static double scale(float[] row) {
+        double scale = 1;
+        for (float v : row) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        return scale;
+    }
+
+    static double worst(float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
+    /** The gap between the best and second-best logit, relative to the row's scale. */
+    static double margin(float[] row) {
+        float first = Float.NEGATIVE_INFINITY;
+        float second = Float.NEGATIVE_INFINITY;
+        for (float v : row) {
+            if (v > first) {
+                second = first;
+                first = v;
+            } else if (v > second) {
+                second = v;
+            }
+        }
+        return (first - second) / scale(row);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void promptAtOnceAndInChunksMatchTheCpu(GoldenCase golden) {
+        for (int chunk : new int[] {0, 7}) {
+            GreedyTrace want;
+            GreedyTrace got;
+            try (StepExecutor cpu = cpu(checkpoint(golden)); StepExecutor gpu = cuda(checkpoint(golden))) {
+                want = GreedyTrace.run(cpu, policy(golden), golden.promptIds(), golden.maxNewTokens(), chunk, true);
+                got = GreedyTrace.run(gpu, policy(golden), golden.promptIds(), golden.maxNewTokens(), chunk, true);
+                assertEquals(0, gpu.statistics().pagesInUse(), "every page back after the trace");
+            }
+            compare(golden + " chunk " + chunk, want, got, golden.threshold(), golden.policy().equals("dms"));
+        }
+    }
+
+    static void compare(String what, GreedyTrace want, GreedyTrace got, float threshold, boolean evicts) {
+        double worstPrompt = 0;
+        for (int p = 0; p < want.promptLogits().length; p++) {
+            double error = worst(want.promptLogits()[p], got.promptLogits()[p]) / scale(want.promptLogits()[p]);
+            worstPrompt = Math.max(worstPrompt, error);
+        }
+        assertThat(worstPrompt).as(what + ": prompt logits, relative to the row's scale").isLessThan(LOGIT_TOLERANCE);
+        int diverged = want.greedy().length;
+        double worstStep = 0;
+        int lowMargin = 0;
+        for (int i = 0; i < want.greedy().length; i++) {
+            worstStep = Math.max(worstStep, worst(want.greedyLogits()[i], got.greedyLogits()[i])
+                    / scale(want.greedyLogits()[i]));
+            if (want.greedy()[i] != got.greedy()[i]) {
+                if (margin(want.greedyLogits()[i]) >= MARGIN) {
+                    fail(what + ": greedy token " + i + " is " + got.greedy()[i] + ", the CPU's " + want.greedy()[i]
+                            + " with a margin of " + margin(want.greedyLogits()[i]));
+                }
+                lowMargin++;
+                diverged = i;
+                break;
+            }
+        }
+        // Positions processed identically: the prompt and the greedy tokens fed before the divergence.
+        int sameUntil = want.promptLogits().length + diverged;
+        int decisionExceptions = 0;
+        int decisionsCompared = 0;
+        if (evicts) {
+            for (int l = 0; l < want.decisions().length; l++) {
+                for (int h = 0; h < want.decisions()[l].length; h++) {
+                    boolean[] a = flags(want.decisions()[l][h], sameUntil);
+                    boolean[] b = flags(got.decisions()[l][h], sameUntil);
+                    for (int k = 0; k + 1 < sameUntil; k++) {
+                        decisionsCompared++;
+                        if (a[k] != b[k]) {
+                            float logit = want.decisionLogits()[l][h][k + 1];
+                            if (Math.abs(logit - threshold) >= DECISION_NEAR) {
+                                fail(what + ": layer " + l + " head " + h + " token " + k + " flagged " + b[k]
+                                        + " on the GPU, " + a[k] + " on the CPU, whose decision logit " + logit
+                                        + " is " + Math.abs(logit - threshold) + " from the threshold");
+                            }
+                            decisionExceptions++;
+                        }
+                    }
+                }
+            }
+        }
+        if (diverged == want.greedy().length && decisionExceptions == 0) {
+            assertThat(got.kvLive()).as(what + ": live slots").isDeepEqualTo(want.kvLive());
+            assertThat(got.evicted()).as(what + ": evicted").isEqualTo(want.evicted());
+        }
+        System.out.printf("[gpu] %s: prompt logits %.2e, step logits %.2e (of scale), greedy %d/%d identical"
+                + " (%d low-margin divergence), decisions %d compared, %d near-threshold exceptions%n", what,
+                worstPrompt, worstStep, diverged, want.greedy().length, lowMargin, decisionsCompared,
+                decisionExceptions);
+    }
+
+    private static boolean[] flags(int[] positions, int limit) {
+        boolean[] out = new boolean[limit];
+        for (int p : positions) {
+            if (p < limit) {
+                out[p] = true;
+            }
+        }
+        return out;
+    }
+
+    /** All the DMS golden prompts in one step: each sequence's first token and logits as alone on the CPU. */
+    @Test
+    void batchedPromptsMatchTheCpu() {
+        List<GoldenCase> cases = GoldenCase.load("tiny-qwen3-dms");
+        try (StepExecutor cpu = cpu(dms); StepExecutor gpu = cuda(dms)) {
+            List<StepExecutor.Work> work = new ArrayList<>();
+            for (int i = 0; i < cases.size(); i++) {
+                cpu.open(i, policy(cases.get(i)));
+                gpu.open(i, policy(cases.get(i)));
+                work.add(StepExecutor.Work.greedy(i, cases.get(i).promptIds(), true, LogitsRequest.LAST));
+            }
+            StepOutput want = cpu.run(work);
+            StepOutput got = gpu.run(work);
+            for (int i = 0; i < cases.size(); i++) {
+                float[] w = want.get(i).logits()[0];
+                assertThat(worst(w, got.get(i).logits()[0]) / scale(w)).as(cases.get(i).name())
+                        .isLessThan(LOGIT_TOLERANCE);
+                if (margin(w) >= MARGIN) {
+                    assertEquals(want.get(i).token(), got.get(i).token(), cases.get(i).name());
+                }
+                cpu.release(i);
+                gpu.release(i);
+            }
+            assertEquals(0, gpu.statistics().pagesInUse());
+        }
+    }
+
+    /**
+     * A long mixed run: three sequences of 1,200 to 1,500 prompt tokens in interleaved chunks of up to 96, then
+     * 300 decode steps each, the same tokens fed to both backends (4,800 tokens in all). Decisions are compared
+     * at every step; at the end the live slots per (layer, head) of every sequence must equal the CPU's.
+     */
+    @Test
+    void aLongMixedRunKeepsTheCpusLiveCounts() {
+        Random random = new Random(17);
+        int[] prompts = {1500, 1200, 1400};
+        int decode = 300;
+        EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
+        int layers = dms.config().numLayers();
+        int kvHeads = dms.config().numKvHeads();
+        int compared = 0;
+        int near = 0;
+        try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2), 16, 64L << 20, 4);
+                StepExecutor gpu = StepExecutor.allocate(new CudaBackend(dms, CudaContext.open(0, true)), 16,
+                        64L << 20, 4)) {
+            int[][] tokens = new int[prompts.length][];
+            int[] fed = new int[prompts.length];
+            for (int s = 0; s < prompts.length; s++) {
+                tokens[s] = random.ints(prompts[s] + decode, 0, dms.config().vocabSize()).toArray();
+                cpu.open(s, policy);
+                gpu.open(s, policy);
+            }
+            boolean more = true;
+            while (more) {
+                List<StepExecutor.Work> work = new ArrayList<>();
+                for (int s = 0; s < prompts.length; s++) {
+                    if (fed[s] == tokens[s].length) {
+                        continue;
+                    }
+                    int length = fed[s] < prompts[s] ? Math.min(prompts[s] - fed[s], 1 + random.nextInt(96)) : 1;
+                    work.add(new StepExecutor.Work(s, java.util.Arrays.copyOfRange(tokens[s], fed[s], fed[s] + length),
+                            prompts[s], io.dmsserve.sampling.SamplingParams.GREEDY, 0, 0, null, LogitsRequest.LAST));
+                }
+                StepOutput want = cpu.run(work);
+                StepOutput got = gpu.run(work);
+                for (int i = 0; i < work.size(); i++) {
+                    int s = (int) work.get(i).sequenceId();
+                    SequenceOutput w = want.get(i);
+                    SequenceOutput g = got.get(i);
+                    int length = work.get(i).tokens().length;
+                    for (int c = 0; c < length; c++) {
+                        for (int l = 0; l < layers; l++) {
+                            for (int h = 0; h < kvHeads; h++) {
+                                compared++;
+                                if (w.decisions().flagged(c, l, h) != g.decisions().flagged(c, l, h)) {
+                                    float logit = w.decisionLogits()[(c * layers + l) * kvHeads + h];
+                                    if (Math.abs(logit) >= DECISION_NEAR) {
+                                        fail("sequence " + s + " position " + (fed[s] + c) + " layer " + l + " head " + h
+                                                + ": the decisions differ with a CPU logit of " + logit);
+                                    }
+                                    near++;
+                                }
+                            }
+                        }
+                    }
+                    fed[s] += length;
+                }
+                more = false;
+                for (int s = 0; s < prompts.length; s++) {
+                    more |= fed[s] < tokens[s].length;
+                }
+            }
+            for (int s = 0; s < prompts.length; s++) {
+                if (near == 0) {
+                    assertThat(gpu.cache().sequence(s).liveCounts()).as("sequence " + s)
+                            .isDeepEqualTo(cpu.cache().sequence(s).liveCounts());
+                }
+                cpu.release(s);
+                gpu.release(s);
+            }
+            assertEquals(0, gpu.statistics().pagesInUse());
+        }
+        System.out.printf("[gpu] long mixed run: %d decisions compared, %d near-threshold differences%n", compared,
+                near);
+    }
+}
