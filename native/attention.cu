@@ -136,7 +136,7 @@ __device__ __forceinline__ void attention_decode(
                 if (ks >= 0 && 8 * chunk < D) {
                     const bf16_t* kr = cache.keyCache + static_cast<size_t>(ks) * D + 8 * chunk;
                     if (vec) {
-                        raw[u] = dms::load16_ro(kr);
+                        raw[u] = dms::load16_stream(kr);
                     } else {
                         uint32_t w[4];
 #pragma unroll
@@ -217,7 +217,7 @@ __device__ __forceinline__ void attention_decode(
                 if (ks >= 0 && 8 * chunk < D) {
                     const bf16_t* vr = cache.valueCache + static_cast<size_t>(ks) * D + 8 * chunk;
                     if (vec) {
-                        raw[u] = dms::load16_ro(vr);
+                        raw[u] = dms::load16_stream(vr);
                     } else {
                         uint32_t w[4];
 #pragma unroll

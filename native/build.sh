@@ -14,7 +14,7 @@ fatbin="$out/dms-kernels.fatbin"
 marker="$out/dms-kernels.unavailable"
 nvcc="${NVCC:-$(command -v nvcc || true)}"
 if [[ -z "$nvcc" ]]; then
-    rm -f "$fatbin"
+    rm -f "$fatbin" "$out/dms-kernels.properties"
     echo "kernels not built: nvcc was not on the PATH at build time" > "$marker"
     echo "[cuda-kernels] nvcc not on the PATH: $fatbin not built (the CUDA backend will say so)"
     exit 0

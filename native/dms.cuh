@@ -111,6 +111,20 @@ DMS_DEVICE float4 load16f_ro(const void* p) {
     return __ldg(reinterpret_cast<const float4*>(p));
 }
 
+// 16-byte load of data read once (weights in a GEMV, K/V in attention): read-only path, not kept in L1, so
+// that L1 keeps what is reused (the activations).
+DMS_DEVICE uint4 load16_stream(const void* p) {
+#ifdef DMS_EMU
+    return *reinterpret_cast<const uint4*>(p);
+#else
+    uint4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+    return v;
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reductions. Every lane of the warp must take part (full mask).
 

@@ -53,7 +53,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             for (int u = 0; u < 2; u++) {
 #pragma unroll
                 for (int r = 0; r < R; r++) {
-                    wv[u][r] = dms::load16_ro(rows[r] + 8 * (c + u * stride));
+                    wv[u][r] = dms::load16_stream(rows[r] + 8 * (c + u * stride));
                 }
             }
 #pragma unroll
@@ -90,7 +90,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             uint4 wv[R];
 #pragma unroll
             for (int r = 0; r < R; r++) {
-                wv[r] = dms::load16_ro(rows[r] + 8 * c);
+                wv[r] = dms::load16_stream(rows[r] + 8 * c);
             }
             float wf[R][8];
 #pragma unroll

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the gpu-tagged tests of this bundle with its own Java runtime:
+#   ./run-gpu-tests.sh OUT_DIR                     every test tagged gpu
+#   ./run-gpu-tests.sh OUT_DIR --select-class io.dmsserve.kvcache.KvCacheTest   (any console launcher selection)
+# Writes OUT_DIR/console.log (the launcher's tree of results), OUT_DIR/TEST-junit-jupiter.xml (JUnit XML) and
+# OUT_DIR/environment.txt; exits with the launcher's status (0 all passed, 1 some failed, 2 none found).
+# Without a usable GPU every gpu test fails with the reason (no CUDA driver, no device, ...);
+# DMS_CUDA_REQUIRED=false makes them skipped instead.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:?usage: run-gpu-tests.sh OUT_DIR [console launcher selection]}"
+shift
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+cd "$here"  # tests read fixtures from src/test/resources (a link to test-classes)
+{
+    cat "$here/BUILD-INFO"
+    echo "--- nvidia-smi"
+    nvidia-smi 2>&1 || echo "(nvidia-smi not available)"
+} > "$out/environment.txt"
+
+if [[ $# -eq 0 ]]; then
+    set -- --scan-class-path "$here/test-classes" --include-tag gpu
+fi
+classpath="$here/junit/junit-platform-console-standalone.jar:$here/classes:$here/test-classes"
+for jar in "$here"/lib/*.jar; do
+    classpath+=":$jar"
+done
+"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m \
+    -Ddms.cuda.required="${DMS_CUDA_REQUIRED:-true}" -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
+    -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
+    --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out" --fail-if-no-tests "$@" \
+    2>&1 | tee "$out/console.log"
+exit "${PIPESTATUS[0]}"
