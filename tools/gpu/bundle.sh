@@ -60,7 +60,8 @@ rm "$out/junit/junit-platform-console-standalone-$junit.jar"
 # Spring Boot test, the CPU golden tests and the CUDA layer's plain tests without it).
 # The QUIC native library is HTTP/3's transport, which the service does not use (netty then reports QUIC as
 # unavailable); the other platforms' QUIC and DNS natives go with the rest of the foreign native libraries.
-tr ':' '\n' < target/gpu-bundle-classpath.txt | while read -r jar; do
+{ tr ':' '\n' < target/gpu-bundle-classpath.txt; echo; } | while read -r jar; do
+    [[ -n "$jar" ]] || continue
     base="$(basename "$jar")"
     case "$base" in
         junit-jupiter*|junit-platform*|opentest4j-*|apiguardian-api-*) continue ;;
