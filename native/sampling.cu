@@ -223,9 +223,11 @@ DMS_DEVICE unsigned long long sample_select(const SampleRow& row, const SampleSh
 }
 
 // Members with lower < key <= bound (at most CAP of them) into sh.keys[0..count), sorted ascending;
-// sh.cum[j] = sum of the weights of keys[0..j]. Returns count.
+// sh.cum[j] = sum of the weights of keys[0..j]. Returns count. *members (when given) gets the number of members
+// found, which is > CAP only when the caller's bound was wrong (the chunk then holds an arbitrary CAP of them).
+// Every barrier below is reached by the whole block: count, size and the loop bounds are block-uniform.
 DMS_DEVICE int sample_chunk(const SampleRow& row, const SampleShared& sh, bool minP, unsigned long long lower,
-                            unsigned long long bound) {
+                            unsigned long long bound, int* members = nullptr) {
     const int lane = threadIdx.x & 31;
     if (threadIdx.x == 0) {
         sh.ints[4] = 0;
@@ -256,9 +258,13 @@ DMS_DEVICE int sample_chunk(const SampleRow& row, const SampleShared& sh, bool m
         }
     }
     __syncthreads();
-    const int count = min(sh.ints[4], DMS_SAMPLE_CAP);
+    const int found = sh.ints[4];
+    const int count = max(0, min(found, DMS_SAMPLE_CAP));
+    if (members != nullptr) {
+        *members = found;
+    }
     int size = 1;
-    while (size < count) {
+    while (size < count && size < DMS_SAMPLE_CAP) {  // CAP is a power of two: size <= CAP
         size <<= 1;
     }
     for (int j = count + threadIdx.x; j < size; j += blockDim.x) {
@@ -354,17 +360,32 @@ struct WalkResult {
 
 // Walks members with lower < key <= bound in sorted chunks (continuing a walk whose weights so far sum
 // to carry) until the predicate of sample_find holds.
+// Termination: every pass takes at least one member and raises `lower` strictly (checked), so at most
+// `vocab` passes are needed; the loop is bounded by vocab + 1 passes anyway. A pass whose chunk comes back
+// empty or over-full (an inconsistent bound, which should not happen) is redone with an exact select of
+// min(remaining, CAP) members (the slow, safe path); if that still makes no progress the walk stops and
+// returns what it has (found = false: the caller takes the last member walked), never spinning.
+// All control flow depends only on values read from shared memory after a barrier: block-uniform.
 DMS_DEVICE WalkResult sample_walk(const SampleRow& row, const SampleShared& sh, unsigned long long lower,
                                   unsigned long long bound, double carry, int mode, double scale, double threshold) {
     WalkResult result = {false, lower, carry};
-    for (;;) {
+    for (int pass = 0; pass <= row.vocab; pass++) {
         const int remaining = sample_count(row, sh, true, lower, bound);
-        if (remaining == 0) {
+        if (remaining <= 0) {
             return result;
         }
-        const unsigned long long chunkBound =
+        unsigned long long chunkBound =
             remaining <= DMS_SAMPLE_CAP ? bound : sample_select(row, sh, true, lower, bound, DMS_SAMPLE_CAP, false);
-        const int count = sample_chunk(row, sh, true, lower, chunkBound);
+        int members = 0;
+        int count = sample_chunk(row, sh, true, lower, chunkBound, &members);
+        if (count <= 0 || members > DMS_SAMPLE_CAP) {
+            chunkBound = remaining <= DMS_SAMPLE_CAP ? bound
+                                                     : sample_select(row, sh, true, lower, bound, DMS_SAMPLE_CAP, true);
+            count = sample_chunk(row, sh, true, lower, chunkBound, &members);
+            if (count <= 0 || members > DMS_SAMPLE_CAP) {
+                return result;
+            }
+        }
         const int j = sample_find(sh, count, mode, carry, scale, threshold);
         if (j < count) {
             result.found = true;
@@ -372,11 +393,16 @@ DMS_DEVICE WalkResult sample_walk(const SampleRow& row, const SampleShared& sh, 
             result.cum = carry + sh.cum[j];
             return result;
         }
+        const unsigned long long last = sh.keys[count - 1];
         carry += sh.cum[count - 1];
-        lower = sh.keys[count - 1];
-        result.key = lower;
+        result.key = last;
         result.cum = carry;
+        if (last <= lower || last > bound) {
+            return result;  // no progress (cannot happen with a consistent chunk): stop rather than spin
+        }
+        lower = last;
     }
+    return result;
 }
 
 extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
@@ -510,55 +536,68 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
     if (P.temperature > 0.0 && best > -INFINITY) {
         const int total = sample_count(row, sh, true, 0, DMS_KEY_NONE);
         // The best <= CAP kept candidates, sorted, with cumulative weights.
-        const unsigned long long firstBound =
+        unsigned long long firstBound =
             total <= DMS_SAMPLE_CAP ? DMS_KEY_NONE : sample_select(row, sh, true, 0, DMS_KEY_NONE, DMS_SAMPLE_CAP, false);
-        int count0 = sample_chunk(row, sh, true, 0, firstBound);
-        bool chunk0 = true;  // sh.keys/cum hold the first chunk
-        // top-k
-        unsigned long long kBound = DMS_KEY_NONE;
-        int kCount = total;
-        if (P.topK > 0 && P.topK < total) {
-            kCount = P.topK;
-            kBound = P.topK <= count0 ? sh.keys[P.topK - 1]
-                                      : sample_select(row, sh, true, 0, DMS_KEY_NONE, P.topK, true);
-        }
-        const double sumK = kCount <= count0 ? sh.cum[kCount - 1] : sample_weight_sum(row, sh, true, kBound);
-        // top-p
-        unsigned long long pBound = kBound;
-        int pCount = kCount;  // members kept, where known (only compared with count0 below)
-        double sumP = sumK;
-        if (P.topP < 1.0) {
-            const int inChunk = min(count0, kCount);
-            const int j = sample_find(sh, inChunk, 0, 0.0, sumK, P.topP);
-            if (j < inChunk) {
-                pBound = sh.keys[j];
-                pCount = j + 1;
-                sumP = sh.cum[j];
-            } else if (kCount > count0) {
-                const WalkResult w =
-                    sample_walk(row, sh, sh.keys[count0 - 1], kBound, sh.cum[count0 - 1], 0, sumK, P.topP);
-                chunk0 = false;
-                if (w.found) {
-                    pBound = w.key;
-                    sumP = w.cum;
-                }
-                pCount = kCount + 1;  // beyond the first chunk
+        int members0 = 0;
+        int count0 = total > 0 ? sample_chunk(row, sh, true, 0, firstBound, &members0) : 0;
+        if (total > 0 && (count0 <= 0 || members0 > DMS_SAMPLE_CAP)) {
+            // Safety net (an inconsistent bound): the exact best min(total, CAP), the slow path.
+            firstBound = total <= DMS_SAMPLE_CAP ? DMS_KEY_NONE
+                                                 : sample_select(row, sh, true, 0, DMS_KEY_NONE, DMS_SAMPLE_CAP, true);
+            count0 = sample_chunk(row, sh, true, 0, firstBound, &members0);
+            if (members0 > DMS_SAMPLE_CAP) {
+                count0 = 0;
             }
         }
-        // draw
-        const double draw = dms::uniform_draw(P.seed, P.drawIndex) * sumP;
-        if (!chunk0) {
-            count0 = sample_chunk(row, sh, true, 0, firstBound);
-        }
-        const int inChunk = min(count0, pCount);
-        const int j = sample_find(sh, inChunk, 1, 0.0, 1.0, draw);
-        if (j < inChunk) {
-            token = static_cast<int>(sh.keys[j] & 0xffffffffu);
-        } else if (pCount > count0) {
-            const WalkResult w = sample_walk(row, sh, sh.keys[count0 - 1], pBound, sh.cum[count0 - 1], 1, 1.0, draw);
-            token = static_cast<int>(w.key & 0xffffffffu);
-        } else {
-            token = static_cast<int>(sh.keys[inChunk - 1] & 0xffffffffu);  // the last kept
+        // count0 == 0: no candidate (e.g. +inf logits make every weight NaN): the greedy choice stands.
+        if (count0 > 0) {
+            bool chunk0 = true;  // sh.keys/cum hold the first chunk
+            // top-k
+            unsigned long long kBound = DMS_KEY_NONE;
+            int kCount = total;
+            if (P.topK > 0 && P.topK < total) {
+                kCount = P.topK;
+                kBound = P.topK <= count0 ? sh.keys[P.topK - 1]
+                                          : sample_select(row, sh, true, 0, DMS_KEY_NONE, P.topK, true);
+            }
+            const double sumK = kCount <= count0 ? sh.cum[max(kCount, 1) - 1] : sample_weight_sum(row, sh, true, kBound);
+            // top-p
+            unsigned long long pBound = kBound;
+            int pCount = kCount;  // members kept, where known (only compared with count0 below)
+            double sumP = sumK;
+            if (P.topP < 1.0) {
+                const int inChunk = min(count0, kCount);
+                const int j = sample_find(sh, inChunk, 0, 0.0, sumK, P.topP);
+                if (j < inChunk) {
+                    pBound = sh.keys[j];
+                    pCount = j + 1;
+                    sumP = sh.cum[j];
+                } else if (kCount > count0) {
+                    const WalkResult w =
+                        sample_walk(row, sh, sh.keys[count0 - 1], kBound, sh.cum[count0 - 1], 0, sumK, P.topP);
+                    chunk0 = false;
+                    if (w.found) {
+                        pBound = w.key;
+                        sumP = w.cum;
+                    }
+                    pCount = kCount + 1;  // beyond the first chunk
+                }
+            }
+            // draw
+            const double draw = dms::uniform_draw(P.seed, P.drawIndex) * sumP;
+            if (!chunk0) {
+                count0 = sample_chunk(row, sh, true, 0, firstBound);
+            }
+            const int inChunk = max(1, min(count0, pCount));
+            const int j = sample_find(sh, inChunk, 1, 0.0, 1.0, draw);
+            if (j < inChunk) {
+                token = static_cast<int>(sh.keys[j] & 0xffffffffu);
+            } else if (pCount > count0) {
+                const WalkResult w = sample_walk(row, sh, sh.keys[count0 - 1], pBound, sh.cum[count0 - 1], 1, 1.0, draw);
+                token = static_cast<int>(w.key & 0xffffffffu);
+            } else {
+                token = static_cast<int>(sh.keys[inChunk - 1] & 0xffffffffu);  // the last kept
+            }
         }
     }
 

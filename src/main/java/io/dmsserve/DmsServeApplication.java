@@ -1,6 +1,7 @@
 package io.dmsserve;
 
 import io.dmsserve.cli.BenchCommand;
+import io.dmsserve.cli.GpuBenchCommand;
 import io.dmsserve.cli.InspectCommand;
 import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
@@ -18,6 +19,9 @@ public class DmsServeApplication {
         }
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(BenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (args.length > 0 && args[0].equals("gpubench")) {
+            System.exit(GpuBenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
         }
         SpringApplication.run(DmsServeApplication.class, args);
     }

@@ -90,6 +90,12 @@ public final class Tokenizer implements AutoCloseable {
         if (System.getProperty("OPT_OUT_TRACKING") == null && System.getenv("OPT_OUT_TRACKING") == null) {
             System.setProperty("OPT_OUT_TRACKING", "true");
         }
+        // On a host with a CUDA device DJL picks its CUDA build of the tokenizer library, which is not in the jar
+        // and would be downloaded (seen on the H200 host: "Cannot download jni files ... cu122-90"); the
+        // tokenizer never uses a GPU, so the CPU build in the jar is the one.
+        if (System.getProperty("RUST_FLAVOR") == null && System.getenv("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
         HuggingFaceTokenizer hf;
         try {
             Map<String, String> options = Map.of(

@@ -47,9 +47,22 @@ public final class CpuBackend implements Backend {
     private CpuKvStore store;
     private ChunkAttention attention;
     private TokenCounts[] counts;      // (rows) penalties' view of each sequence, when it asks for penalties
+    private final boolean cudaPrecision;
+    /** Above this many tokens a step, the CUDA backend's products take bf16 activations (MatMulKernel). */
+    private static final int CUDA_GEMV_TOKENS = 8;
 
     /** @param threads worker threads for matrix products and attention */
     public CpuBackend(Checkpoint checkpoint, int threads) {
+        this(checkpoint, threads, false);
+    }
+
+    /**
+     * @param cudaPrecision round what the CUDA backend stores in bf16 the same way: keys and values in the cache,
+     *     and the activations of a step of more than 8 tokens before each product (the tensor-core path), so the
+     *     two backends can be compared like for like; fp32 otherwise
+     */
+    public CpuBackend(Checkpoint checkpoint, int threads, boolean cudaPrecision) {
+        this.cudaPrecision = cudaPrecision;
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -106,7 +119,7 @@ public final class CpuBackend implements Backend {
         if (store != null) {
             throw new IllegalStateException("the KV store is already allocated");
         }
-        this.store = new CpuKvStore(geometry, layerCount, kvHeads, headDim);
+        this.store = new CpuKvStore(geometry, layerCount, kvHeads, headDim, cudaPrecision);
         this.attention = new ChunkAttention(heads, kvHeads, layerCount, headDim, store, parallel);
         this.counts = new TokenCounts[geometry.rows()];
     }
@@ -140,9 +153,11 @@ public final class CpuBackend implements Backend {
         float[] decisionLogits = config.isDms() && plan.sequences().stream()
                 .anyMatch(s -> s.logits() != LogitsRequest.NONE) ? new float[decisions.length] : null;
 
+        boolean bf16Activations = cudaPrecision && n > CUDA_GEMV_TOKENS;
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = layers[l];
             Ops.rmsNorm(x, xb, w.attnNorm(), n, hidden, eps);
+            roundIf(bf16Activations, xb);
             matMul.apply(xb, n, w.wq(), q);
             matMul.apply(xb, n, w.wk(), k);
             matMul.apply(xb, n, w.wv(), v);
@@ -170,13 +185,16 @@ public final class CpuBackend implements Backend {
                 SequenceStep s = batch.steps.get(r);
                 attention.run(s.kv().row(), l, q, batch.rowStarts[r], s.length(), s.first(), s.rule().window(), att);
             }
+            roundIf(bf16Activations, att);
             matMul.apply(att, n, w.wo(), o);
             Ops.addInPlace(x, o, n * hidden);
 
             Ops.rmsNorm(x, xb, w.ffnNorm(), n, hidden, eps);
+            roundIf(bf16Activations, xb);
             matMul.apply(xb, n, w.w1(), gate);
             matMul.apply(xb, n, w.w3(), up);
             Ops.swiglu(gate, up, n * config.intermediateSize());
+            roundIf(bf16Activations, gate);
             matMul.apply(gate, n, w.w2(), o);
             Ops.addInPlace(x, o, n * hidden);
         }
@@ -261,6 +279,7 @@ public final class CpuBackend implements Backend {
             Ops.rmsNorm(x, (firstRow + i) * hidden, normed, i * hidden, finalNorm, hidden, eps);
         }
         int vocab = config.vocabSize();
+        roundIf(cudaPrecision && rows > CUDA_GEMV_TOKENS, normed);
         float[] flat = new float[rows * vocab];                    // (rows, vocab)
         matMul.apply(normed, rows, lmHead, flat);
         float[] last = Arrays.copyOfRange(flat, (rows - 1) * vocab, rows * vocab);
@@ -278,6 +297,14 @@ public final class CpuBackend implements Backend {
                 : Arrays.copyOfRange(decisionLogits, batch.rowStarts[r] * width, (batch.rowStarts[r] + length) * width);
         return new SequenceOutput(s.sequenceId(), sample == null ? -1 : sample.token(),
                 sample == null ? null : sample.logprobs(), decided, logits, ownDecisionLogits);
+    }
+
+    private static void roundIf(boolean bf16, float[] values) {
+        if (bf16) {
+            for (int i = 0; i < values.length; i++) {
+                values[i] = CpuKvStore.bf16(values[i]);
+            }
+        }
     }
 
     /** The penalties' token counts of the sequence in this row, fed with this step's tokens. */

@@ -24,7 +24,10 @@ final class CpuKvStore {
     private final int[][] tables;        // (rows * layers * kvHeads) -> (entries) page id or −1; grown on demand
     private final int[] tableLength;     // (rows * layers * kvHeads)
 
-    CpuKvStore(KvGeometry geometry, int layers, int kvHeads, int headDim) {
+    private final boolean bf16;          // round keys and values to bf16, as the CUDA backend stores them
+
+    CpuKvStore(KvGeometry geometry, int layers, int kvHeads, int headDim, boolean bf16) {
+        this.bf16 = bf16;
         this.pageSize = geometry.pageSize();
         this.headDim = headDim;
         this.keys = new float[geometry.pageCount()][pageSize * headDim];
@@ -34,6 +37,12 @@ final class CpuKvStore {
         Arrays.fill(slotPosition, EMPTY);
         this.tables = new int[geometry.rows() * layers * kvHeads][0];
         this.tableLength = new int[tables.length];
+    }
+
+    /** The nearest bf16 (ties to even), as an fp32; finite values only. */
+    static float bf16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        return Float.intBitsToFloat(((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16) << 16);
     }
 
     /** Keys, values and metadata of one page, in bytes. */
@@ -105,6 +114,12 @@ final class CpuKvStore {
         int offset = offset(slot);
         System.arraycopy(key, keyOffset, keys[page], offset, headDim);
         System.arraycopy(value, valueOffset, values[page], offset, headDim);
+        if (bf16) {
+            for (int j = offset; j < offset + headDim; j++) {
+                keys[page][j] = bf16(keys[page][j]);
+                values[page][j] = bf16(values[page][j]);
+            }
+        }
         slotPosition[slot] = position;
         slotFlagged[slot] = false;
     }

@@ -27,14 +27,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The CUDA backend against the CPU reference on the golden checkpoints (and, through the CPU's own golden
- * test, against the independent reference):
+ * test, against the independent reference). The CPU runs with the CUDA backend's storage precision (bf16 keys
+ * and values, bf16 activations before the tensor-core products of steps of more than 8 tokens), so what is left
+ * is summation order:
  * <ul>
- *   <li>logits within {@value #LOGIT_TOLERANCE} of the row's largest magnitude (at least 1): bf16 keys and
- *       values in the cache and bf16 activations in the tensor-core products (more than 8 tokens a step);</li>
+ *   <li>logits within {@value #LOGIT_TOLERANCE} of the row's largest magnitude (at least 1);</li>
  *   <li>greedy tokens identical up to the first step where the CPU's top-two margin is below
  *       {@value #MARGIN} of that scale (such a step is counted, not failed: the two may pick differently);</li>
- *   <li>DMS decisions identical up to there, except where the CPU decision logit lies within
- *       {@value #DECISION_NEAR} of the threshold (counted);</li>
+ *   <li>DMS decisions identical up to there. A decision logit is q · 100 − 5, so an fp32 rounding in q moves it
+ *       by about 1e-4 and a bf16 rounding that one backend makes and the other does not (a value on a rounding
+ *       boundary) by up to 0.5: a difference where the CPU logit lies within {@value #DECISION_NEAR} of the
+ *       threshold is counted as near, within {@value #DECISION_BF16} as a bf16 boundary case, beyond that it
+ *       fails;</li>
  *   <li>live counts identical when nothing diverged.</li>
  * </ul>
  * Each case prints one line of counts for the notes.
@@ -42,9 +46,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Tag("gpu")
 class CudaGoldenTest {
 
-    static final double LOGIT_TOLERANCE = 0.03;
-    static final double MARGIN = 0.06;
+    static final double LOGIT_TOLERANCE = 0.01;
+    static final double MARGIN = 0.02;
     static final float DECISION_NEAR = 1e-3f;
+    static final float DECISION_BF16 = 0.5f;
 
     private static Checkpoint dense;
     private static Checkpoint dms;
@@ -78,7 +83,7 @@ class CudaGoldenTest {
     }
 
     static StepExecutor cpu(Checkpoint checkpoint) {
-        return StepExecutor.allocate(new CpuBackend(checkpoint, 2), 4, 64L << 20, 16);
+        return StepExecutor.allocate(new CpuBackend(checkpoint, 2, true), 4, 64L << 20, 16);
     }
 
     private static EvictionPolicy policy(GoldenCase golden) {
@@ -157,6 +162,7 @@ class CudaGoldenTest {
         // Positions processed identically: the prompt and the greedy tokens fed before the divergence.
         int sameUntil = want.promptLogits().length + diverged;
         int decisionExceptions = 0;
+        int decisionsNear = 0;
         int decisionsCompared = 0;
         if (evicts) {
             for (int l = 0; l < want.decisions().length; l++) {
@@ -167,12 +173,13 @@ class CudaGoldenTest {
                         decisionsCompared++;
                         if (a[k] != b[k]) {
                             float logit = want.decisionLogits()[l][h][k + 1];
-                            if (Math.abs(logit - threshold) >= DECISION_NEAR) {
+                            if (Math.abs(logit - threshold) >= DECISION_BF16) {
                                 fail(what + ": layer " + l + " head " + h + " token " + k + " flagged " + b[k]
                                         + " on the GPU, " + a[k] + " on the CPU, whose decision logit " + logit
                                         + " is " + Math.abs(logit - threshold) + " from the threshold");
                             }
                             decisionExceptions++;
+                            decisionsNear += Math.abs(logit - threshold) < DECISION_NEAR ? 1 : 0;
                         }
                     }
                 }
@@ -183,9 +190,9 @@ class CudaGoldenTest {
             assertThat(got.evicted()).as(what + ": evicted").isEqualTo(want.evicted());
         }
         System.out.printf("[gpu] %s: prompt logits %.2e, step logits %.2e (of scale), greedy %d/%d identical"
-                + " (%d low-margin divergence), decisions %d compared, %d near-threshold exceptions%n", what,
-                worstPrompt, worstStep, diverged, want.greedy().length, lowMargin, decisionsCompared,
-                decisionExceptions);
+                + " (%d low-margin divergence), decisions %d compared, %d differ (%d within 1e-3 of the threshold)%n",
+                what, worstPrompt, worstStep, diverged, want.greedy().length, lowMargin, decisionsCompared,
+                decisionExceptions, decisionsNear);
     }
 
     private static boolean[] flags(int[] positions, int limit) {
@@ -240,7 +247,8 @@ class CudaGoldenTest {
         int kvHeads = dms.config().numKvHeads();
         int compared = 0;
         int near = 0;
-        try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2), 16, 64L << 20, 4);
+        int differ = 0;
+        try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true), 16, 64L << 20, 4);
                 StepExecutor gpu = StepExecutor.allocate(new CudaBackend(dms, CudaContext.open(0, true)), 16,
                         64L << 20, 4)) {
             int[][] tokens = new int[prompts.length][];
@@ -274,11 +282,12 @@ class CudaGoldenTest {
                                 compared++;
                                 if (w.decisions().flagged(c, l, h) != g.decisions().flagged(c, l, h)) {
                                     float logit = w.decisionLogits()[(c * layers + l) * kvHeads + h];
-                                    if (Math.abs(logit) >= DECISION_NEAR) {
+                                    if (Math.abs(logit) >= DECISION_BF16) {
                                         fail("sequence " + s + " position " + (fed[s] + c) + " layer " + l + " head " + h
                                                 + ": the decisions differ with a CPU logit of " + logit);
                                     }
-                                    near++;
+                                    differ++;
+                                    near += Math.abs(logit) < DECISION_NEAR ? 1 : 0;
                                 }
                             }
                         }
@@ -291,7 +300,7 @@ class CudaGoldenTest {
                 }
             }
             for (int s = 0; s < prompts.length; s++) {
-                if (near == 0) {
+                if (differ == 0) {
                     assertThat(gpu.cache().sequence(s).liveCounts()).as("sequence " + s)
                             .isDeepEqualTo(cpu.cache().sequence(s).liveCounts());
                 }
@@ -300,7 +309,7 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run: %d decisions compared, %d near-threshold differences%n", compared,
-                near);
+        System.out.printf("[gpu] long mixed run: %d decisions compared, %d differ (%d within 1e-3 of the threshold)%n",
+                compared, differ, near);
     }
 }

@@ -1,0 +1,239 @@
+package io.dmsserve.cli;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.ModelConfig;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.Tensor;
+import io.dmsserve.engine.cuda.CudaBackend;
+import io.dmsserve.engine.cuda.CudaContext;
+import io.dmsserve.kvcache.CacheStatistics;
+import io.dmsserve.scheduler.StepExecutor;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * {@code java -jar dms-serve.jar gpubench --model DIR ...}: the CUDA backend driven directly (no scheduler, no
+ * HTTP): prefill and decode throughput of a batch of random prompts, the eviction rate DMS reached, the KV bytes
+ * held per token, and the bytes a decode step reads. With random weights the learned decisions mean nothing, so
+ * {@code --evict-rate R} searches the threshold that flags about R of the decisions on a calibration prompt.
+ * One line of JSON per measurement, for docs/benchmarks.md.
+ */
+public final class GpuBenchCommand {
+
+    private GpuBenchCommand() {
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Options o;
+        try {
+            o = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println("gpubench: " + e.getMessage());
+            err.println(Options.USAGE);
+            return 2;
+        }
+        try (Checkpoint checkpoint = Checkpoint.open(Path.of(o.model))) {
+            ModelConfig config = checkpoint.config();
+            long start = System.nanoTime();
+            CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open());
+            double loadSeconds = (System.nanoTime() - start) / 1e9;
+            long kvBytes = (long) (backend.kvMemoryAvailable() * o.fraction);
+            try (StepExecutor engine = StepExecutor.allocate(backend, o.pageSize, kvBytes, o.batch + 1)) {
+                float threshold = o.threshold;
+                if (o.evictRate >= 0) {
+                    threshold = calibrate(engine, config, o.evictRate, o.seed);
+                }
+                EvictionPolicy policy = EvictionPolicies.create(o.policy, threshold, config.dms());
+                Random random = new Random(o.seed);
+                out.println(json("load", "seconds", loadSeconds, "kv_pages", engine.cache().pageCount(),
+                        "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold));
+                // Warm-up: every kernel once, at the shapes of the run.
+                runBatch(engine, config, policy, Math.min(o.prompt, 64), 4, Math.min(o.batch, 2), o.chunk, random, null);
+                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.batch, o.chunk, random, out);
+                long weights = weightBytesReadPerToken(checkpoint);
+                double perStepBytes = weights + r.kvBytesAtEnd;
+                out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
+                        "prompt", o.prompt, "decode", o.decode,
+                        "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
+                        "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
+                        "decode_tokens_per_s", (double) o.batch * o.decode / r.decodeSeconds,
+                        "ms_per_step", r.decodeSeconds * 1e3 / o.decode,
+                        "decode_bytes_per_step_GB", perStepBytes / 1e9,
+                        "decode_implied_TBps", perStepBytes / (r.decodeSeconds / o.decode) / 1e12,
+                        "evicted_fraction", r.evictedFraction, "kv_bytes_per_token", r.kvBytesPerToken,
+                        "live_tokens", r.liveTokens, "processed_tokens", r.processedTokens));
+            }
+            return 0;
+        } catch (RuntimeException e) {
+            err.println("gpubench: " + e);
+            return 1;
+        }
+    }
+
+    /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
+    record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
+            double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd) {
+    }
+
+    private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
+            int decode, int batch, int chunk, Random random, PrintStream progress) {
+        long base = 1_000_000L * (1 + random.nextInt(1000));
+        int[] next = new int[batch];
+        long start = System.nanoTime();
+        for (int s = 0; s < batch; s++) {
+            engine.open(base + s, policy);
+            int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
+            for (int at = 0; at < prompt; at += chunk) {
+                int[] part = Arrays.copyOfRange(tokens, at, Math.min(prompt, at + chunk));
+                boolean last = at + chunk >= prompt;
+                next[s] = engine.run(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)))
+                        .get(0).token();
+            }
+        }
+        double prefill = (System.nanoTime() - start) / 1e9;
+        start = System.nanoTime();
+        for (int t = 0; t < decode; t++) {
+            List<StepExecutor.Work> step = new ArrayList<>(batch);
+            for (int s = 0; s < batch; s++) {
+                step.add(StepExecutor.Work.greedy(base + s, new int[] {next[s]}, true, LogitsRequest.NONE));
+            }
+            StepOutput output = engine.run(step);
+            for (int s = 0; s < batch; s++) {
+                next[s] = output.get(s).token();
+            }
+        }
+        double decodeSeconds = (System.nanoTime() - start) / 1e9;
+        CacheStatistics stats = engine.statistics();
+        long live = stats.totalLiveTokens();
+        long processed = (long) batch * (prompt + decode) * config.numLayers() * config.numKvHeads();
+        long perSlot = 4L * config.headDim() + 5;
+        for (int s = 0; s < batch; s++) {
+            engine.release(base + s);
+        }
+        return new Result((long) batch * prompt, prefill, decodeSeconds, 1.0 - (double) live / processed,
+                (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim());
+    }
+
+    /** Bisects the threshold until about {@code rate} of a 1,024-token prompt's decisions flag. */
+    private static float calibrate(StepExecutor engine, ModelConfig config, double rate, long seed) {
+        int[] prompt = new Random(seed + 1).ints(1024, 0, config.vocabSize()).toArray();
+        float low = -200f;
+        float high = 200f;
+        for (int i = 0; i < 24; i++) {
+            float mid = (low + high) / 2;
+            double flagged = flagRate(engine, config, prompt, mid);
+            if (flagged > rate) {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        return (low + high) / 2;
+    }
+
+    private static double flagRate(StepExecutor engine, ModelConfig config, int[] prompt, float threshold) {
+        long id = 42L;
+        engine.open(id, EvictionPolicies.create("dms", threshold, config.dms()));
+        try {
+            SequenceOutput out = engine.run(List.of(StepExecutor.Work.greedy(id, prompt, false, LogitsRequest.NONE)))
+                    .get(0);
+            long flagged = 0;
+            for (int c = 1; c < prompt.length; c++) {
+                for (int l = 0; l < config.numLayers(); l++) {
+                    for (int h = 0; h < config.numKvHeads(); h++) {
+                        flagged += out.decisions().flagged(c, l, h) ? 1 : 0;
+                    }
+                }
+            }
+            return (double) flagged / ((prompt.length - 1L) * config.numLayers() * config.numKvHeads());
+        } finally {
+            engine.release(id);
+        }
+    }
+
+    static long parameters(ModelConfig c) {
+        long attention = (long) c.hiddenSize() * (2L * c.qDim() + 2L * c.kvDim());
+        long mlp = 3L * c.hiddenSize() * c.intermediateSize();
+        return c.numLayers() * (attention + mlp) + (long) c.vocabSize() * c.hiddenSize();
+    }
+
+    /** Bytes of bf16 weights a decode step reads: every tensor but the embedding (only gathered). */
+    private static long weightBytesReadPerToken(Checkpoint checkpoint) {
+        long bytes = 0;
+        for (String name : checkpoint.tensorNames()) {
+            if (!name.equals("model.embed_tokens.weight") || checkpoint.config().tieWordEmbeddings()) {
+                Tensor t = checkpoint.tensor(name);
+                bytes += t.numel() * 2;
+            }
+        }
+        return bytes;
+    }
+
+    private static String json(String what, Object... pairs) {
+        StringBuilder s = new StringBuilder("{\"what\":\"").append(what).append('"');
+        for (int i = 0; i < pairs.length; i += 2) {
+            Object v = pairs[i + 1];
+            s.append(",\"").append(pairs[i]).append("\":");
+            if (v instanceof Number n) {
+                s.append(v instanceof Double || v instanceof Float ? String.format(Locale.ROOT, "%.6g", n.doubleValue())
+                        : v.toString());
+            } else {
+                s.append('"').append(String.valueOf(v).replace("\"", "'")).append('"');
+            }
+        }
+        return s.append('}').toString();
+    }
+
+    private static final class Options {
+        static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
+                + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]";
+        String model;
+        int batch = 1;
+        int prompt = 512;
+        int decode = 64;
+        int chunk = 2048;
+        String policy = "auto";
+        float threshold = 0;
+        double evictRate = -1;
+        int pageSize = 16;
+        double fraction = 0.9;
+        long seed = 1;
+
+        static Options parse(String[] args) {
+            Options o = new Options();
+            for (int i = 0; i < args.length; i += 2) {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(args[i] + " needs a value");
+                }
+                String v = args[i + 1];
+                switch (args[i]) {
+                    case "--model" -> o.model = v;
+                    case "--batch" -> o.batch = Integer.parseInt(v);
+                    case "--prompt" -> o.prompt = Integer.parseInt(v);
+                    case "--decode" -> o.decode = Integer.parseInt(v);
+                    case "--chunk" -> o.chunk = Integer.parseInt(v);
+                    case "--policy" -> o.policy = v;
+                    case "--threshold" -> o.threshold = Float.parseFloat(v);
+                    case "--evict-rate" -> o.evictRate = Double.parseDouble(v);
+                    case "--page-size" -> o.pageSize = Integer.parseInt(v);
+                    case "--fraction" -> o.fraction = Double.parseDouble(v);
+                    case "--seed" -> o.seed = Long.parseLong(v);
+                    default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
+                }
+            }
+            if (o.model == null || o.batch < 1 || o.prompt < 1 || o.decode < 1 || o.chunk < 1) {
+                throw new IllegalArgumentException("--model is required; counts must be positive");
+            }
+            return o;
+        }
+    }
+}
