@@ -28,17 +28,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The CUDA backend against the CPU reference on the golden checkpoints (and, through the CPU's own golden
  * test, against the independent reference). The CPU runs with the CUDA backend's storage precision (bf16 keys
- * and values, bf16 activations before the tensor-core products of steps of more than 8 tokens), so what is left
- * is summation order:
+ * and values, bf16 activations before the tensor-core products of steps of more than 8 tokens); what is left is
+ * summation order and the prefill attention kernel's bf16 queries and probabilities on the tensor cores
+ * (FlashAttention's choice; measured on the H200 2026-11-29: up to 2.4e-2 of the row's scale on prompts, 1.5e-2
+ * on decode steps):
  * <ul>
  *   <li>logits within {@value #LOGIT_TOLERANCE} of the row's largest magnitude (at least 1);</li>
  *   <li>greedy tokens identical up to the first step where the CPU's top-two margin is below
  *       {@value #MARGIN} of that scale (such a step is counted, not failed: the two may pick differently);</li>
- *   <li>DMS decisions identical up to there. A decision logit is q · 100 − 5, so an fp32 rounding in q moves it
- *       by about 1e-4 and a bf16 rounding that one backend makes and the other does not (a value on a rounding
- *       boundary) by up to 0.5: a difference where the CPU logit lies within {@value #DECISION_NEAR} of the
- *       threshold is counted as near, within {@value #DECISION_BF16} as a bf16 boundary case, beyond that it
- *       fails;</li>
+ *   <li>DMS decisions identical up to there. A decision logit is q · 100 − 5: the relative error of q above,
+ *       amplified a hundredfold, moves it by up to about 1 (measured: a difference at a CPU logit of 0.596); a
+ *       difference where the CPU logit lies within {@value #DECISION_NEAR} of the threshold is counted as near,
+ *       within {@value #DECISION_BF16} as a precision case, beyond that it fails;</li>
  *   <li>live counts identical when nothing diverged.</li>
  * </ul>
  * Each case prints one line of counts for the notes.
@@ -46,10 +47,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Tag("gpu")
 class CudaGoldenTest {
 
-    static final double LOGIT_TOLERANCE = 0.01;
-    static final double MARGIN = 0.02;
+    static final double LOGIT_TOLERANCE = 0.03;
+    static final double MARGIN = 0.06;
     static final float DECISION_NEAR = 1e-3f;
-    static final float DECISION_BF16 = 0.5f;
+    static final float DECISION_BF16 = 2f;
 
     private static Checkpoint dense;
     private static Checkpoint dms;
