@@ -5,7 +5,6 @@
 # Writes OUT_DIR/console.log (the launcher's tree of results), OUT_DIR/TEST-junit-jupiter.xml (JUnit XML) and
 # OUT_DIR/environment.txt; exits with the launcher's status (0 all passed, 1 some failed, 2 none found).
 # Without a usable GPU every gpu test fails with the reason (no CUDA driver, no device, ...);
-# DMS_CUDA_REQUIRED=false makes them skipped instead.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: run-gpu-tests.sh OUT_DIR [console launcher selection]}"
@@ -27,7 +26,7 @@ for jar in "$here"/lib/*.jar; do
     classpath+=":$jar"
 done
 "$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m \
-    -Ddms.cuda.required="${DMS_CUDA_REQUIRED:-true}" -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
+    -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
     -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out" --fail-if-no-tests "$@" \
     2>&1 | tee "$out/console.log"
