@@ -4,7 +4,7 @@
 #   ./run-gpu-tests.sh OUT_DIR --select-class io.dmsserve.kvcache.KvCacheTest   (any console launcher selection)
 # Writes OUT_DIR/console.log (the launcher's tree of results), OUT_DIR/TEST-junit-jupiter.xml (JUnit XML) and
 # OUT_DIR/environment.txt; exits with the launcher's status (0 all passed, 1 some failed, 2 none found).
-# Without a usable GPU every gpu test fails with the reason (no CUDA driver, no device, ...);
+# Without a usable GPU every gpu test fails with the reason (no CUDA driver, no device, ...).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: run-gpu-tests.sh OUT_DIR [console launcher selection]}"
