@@ -8,202 +8,164 @@
 #include "dms.cuh"
 
 // ===================================================================================================
-// GEMV (decode, n <= 8 tokens), streaming W at memory bandwidth.
+// GEMV: block b computes rows [b*R, b*R + R) of y for all n <= T tokens. Its threads stride along k in
+// chunks of 8 elements (one 16-byte load of W per row), keeping 2*R loads of W in flight, and read x
+// through L1 (x is small and read by every block). Partial sums are reduced across the block at the end.
 //   x    fp32 (n, k), row stride ldx
 //   w    bf16 (m, k), row-major (row stride k)
 //   y    fp32 (n, m), row stride ldy; y = xWᵀ, or y += xWᵀ when accumulate != 0 (the residual add of wo/w2)
-// Work split: a warp owns R consecutive rows (template: R = 1, 2, 4; the launcher takes R from n so that each
-// x value loaded serves R rows) for all n <= T tokens. S warps (S = gemv_splits(m, k, R) in {1, 2, 4}, a pure
-// function of the shape that kernel and launchers compute alike) share the same rows and split k between
-// them, for shapes with too few rows to fill the machine; a block of DMS_GEMV_BLOCK threads holds
-// DMS_GEMV_WARPS / S such row groups. In the 16-byte path each lane streams 32-lane-coalesced 16-byte chunks
-// (8 bf16) of its rows, U = 8 / R chunks per row per step: 8 independent 16-byte loads of W (128 bytes) in
-// flight per thread, all issued before the first is used, through the read-only path without allocating in
-// L1 (x, read by every warp, stays there). x is read through L1 (__ldg): it is small and shared by all
-// blocks. Each lane sums in fp32; the R * T sums of a warp are reduced by a butterfly reduce-scatter (R*T - 1
-// + 5 - log2(R*T) shuffles instead of 5 * R * T), then across the S warps through shared memory in a fixed
-// order: deterministic, no atomics.
-// grid (ceil(m / (R * DMS_GEMV_WARPS / S))), block DMS_GEMV_BLOCK, no dynamic shared memory. Any m, n <= T,
-// k >= 1. k % 8 == 0, ldx % 4 == 0 and 16-byte aligned x, w take the 16-byte path; anything else takes the
-// scalar path (correct, slower). Variants: T in {1, 2, 4, 8} (smallest T >= n), R in {1, 2, 4}.
-#define DMS_GEMV_BLOCK 128
-#define DMS_GEMV_WARPS (DMS_GEMV_BLOCK / 32)
-// Warps (row groups x k-splits) a launch should have to keep enough loads in flight: 4.3 MB in flight
-// device-wide at 4.3 TB/s and ~1 us of latency is ~33 KB per multiprocessor, ~260 threads at 128 bytes
-// each; 4096 warps are ~31 per multiprocessor of an H200 (132), about 4x that.
-#define DMS_GEMV_TARGET_WARPS 4096
-
-// The warps sharing each row group (k-splits): the fewest of 1, 2, 4 that reach DMS_GEMV_TARGET_WARPS, as
-// long as every lane keeps at least one full step (U chunks) per row.
-__host__ __device__ __forceinline__ int gemv_splits(int m, int k, int rows) {
-    const int unroll = 8 / rows;
-    const int chunks = (k + 7) / 8;
-    const long long groups = (static_cast<long long>(m) + rows - 1) / rows;
-    int s = 1;
-    while (s < DMS_GEMV_WARPS && groups * s < DMS_GEMV_TARGET_WARPS && chunks >= 32 * 2 * s * unroll) {
-        s *= 2;
-    }
-    return s;
-}
-
-// Butterfly reduce-scatter of C values per lane over the lanes at xor distances O, O/2, ..., 1: afterwards
-// v[0] of lane l holds the warp's sum of value index l >> (5 - log2 C) (C a power of two <= 32).
-template <int C, int O>
-struct GemvReduce {
-    static DMS_DEVICE void run(float* v, int lane) {
-        constexpr int H = C / 2;
-        const bool up = (lane & O) != 0;
-#pragma unroll
-        for (int i = 0; i < H; i++) {
-            const float send = up ? v[i] : v[i + H];
-            const float keep = up ? v[i + H] : v[i];
-            v[i] = keep + __shfl_xor_sync(DMS_FULL_MASK, send, O);
-        }
-        GemvReduce<H, O / 2>::run(v, lane);
-    }
-};
-template <int O>
-struct GemvReduce<1, O> {
-    static DMS_DEVICE void run(float* v, int lane) {
-        v[0] += __shfl_xor_sync(DMS_FULL_MASK, v[0], O);
-        GemvReduce<1, O / 2>::run(v, lane);
-    }
-};
-template <>
-struct GemvReduce<1, 0> {
-    static DMS_DEVICE void run(float*, int) {
-    }
-};
-
-DMS_DEVICE void gemv_fma8(float& s, const float wf[8], const float4& x0, const float4& x1) {
-    s = fmaf(wf[0], x0.x, s);
-    s = fmaf(wf[1], x0.y, s);
-    s = fmaf(wf[2], x0.z, s);
-    s = fmaf(wf[3], x0.w, s);
-    s = fmaf(wf[4], x1.x, s);
-    s = fmaf(wf[5], x1.y, s);
-    s = fmaf(wf[6], x1.z, s);
-    s = fmaf(wf[7], x1.w, s);
-}
-
+// grid (ceil(m / R)), block a multiple of 32 up to 256 (the launcher: min(256, k/16 rounded up to 32)),
+// no dynamic shared memory. Any m, n <= T, k >= 1. k % 8 == 0, ldx % 4 == 0 and 16-byte aligned x, w
+// take the 16-byte path; anything else takes the scalar path (correct, slower).
+// Variants: T in {1, 2, 4, 8} (smallest T >= n), R in {1, 2, 4} (the launcher: most rows per block that
+// still give >= 4 blocks per multiprocessor).
 template <int T, int R>
 __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
                                           float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {
-    constexpr int U = 8 / R;  // chunks per row per step: R * U = 8 loads of 16 bytes in flight
-    constexpr int V = R * T;  // sums per warp
-    constexpr int LOG_V = V == 1 ? 0 : V == 2 ? 1 : V == 4 ? 2 : V == 8 ? 3 : V == 16 ? 4 : 5;
-    DMS_SHARED(float, partial, DMS_GEMV_WARPS * V);  // (warp, V), only when S > 1
-    const int S = gemv_splits(m, k, R);
+    DMS_SHARED(float, partial, 32 * R * T);  // (warps, R * T)
+    const int row0 = blockIdx.x * R;
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
-    const int split = warp % S;
-    const int row0 = (blockIdx.x * (DMS_GEMV_WARPS / S) + warp / S) * R;
+    const int warps = blockDim.x >> 5;
 
-    float acc[V];  // acc[r * T + t]
+    float acc[R][T];
 #pragma unroll
-    for (int e = 0; e < V; e++) {
-        acc[e] = 0.f;
-    }
-    if (row0 < m) {  // warp-uniform: the last block may hold row groups past m
-        const bf16_t* rows[R];
+    for (int r = 0; r < R; r++) {
 #pragma unroll
-        for (int r = 0; r < R; r++) {
-            rows[r] = w + static_cast<size_t>(min(row0 + r, m - 1)) * k;  // a row past m is read, never stored
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = 0.f;
         }
-        const int stride = 32 * S;
-        const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
-        if (vec) {
-            const int chunks = k >> 3;
-            for (int c = split * 32 + lane; c < chunks; c += U * stride) {
-                uint4 wv[U][R];
+    }
+    const bf16_t* rows[R];
 #pragma unroll
-                for (int u = 0; u < U; u++) {
-                    const int cu = c + u * stride;
+    for (int r = 0; r < R; r++) {
+        rows[r] = w + static_cast<size_t>(min(row0 + r, m - 1)) * k;  // a row past m is read, never stored
+    }
+
+    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
+    if (vec) {
+        const int chunks = k >> 3;
+        const int stride = blockDim.x;
+        int c = threadIdx.x;
+        for (; c + stride < chunks; c += 2 * stride) {
+            uint4 wv[2][R];
 #pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        wv[u][r] = cu < chunks ? dms::load16_stream(rows[r] + 8 * cu) : make_uint4(0, 0, 0, 0);
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < U; u++) {
-                    const int cu = c + u * stride;
-                    if (cu < chunks) {
-                        float wf[R][8];
-#pragma unroll
-                        for (int r = 0; r < R; r++) {
-                            dms::unpack_bf16x8(wv[u][r], wf[r]);
-                        }
-#pragma unroll
-                        for (int t = 0; t < T; t++) {
-                            if (t < n) {
-                                const float* xr = x + static_cast<size_t>(t) * ldx + 8 * cu;
-                                const float4 x0 = dms::load16f_ro(xr);
-                                const float4 x1 = dms::load16f_ro(xr + 4);
-#pragma unroll
-                                for (int r = 0; r < R; r++) {
-                                    gemv_fma8(acc[r * T + t], wf[r], x0, x1);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        } else {
-            for (int j = split * 32 + lane; j < k; j += stride) {
-                float wf[R];
+            for (int u = 0; u < 2; u++) {
 #pragma unroll
                 for (int r = 0; r < R; r++) {
-                    wf[r] = dms::bf16_to_f32(rows[r][j]);
+                    wv[u][r] = dms::load16_stream(rows[r] + 8 * (c + u * stride));
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+                float wf[R][8];
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    dms::unpack_bf16x8(wv[u][r], wf[r]);
                 }
 #pragma unroll
                 for (int t = 0; t < T; t++) {
                     if (t < n) {
-                        const float xv = x[static_cast<size_t>(t) * ldx + j];
+                        const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
+                        const float4 x0 = dms::load16f_ro(xr);
+                        const float4 x1 = dms::load16f_ro(xr + 4);
 #pragma unroll
                         for (int r = 0; r < R; r++) {
-                            acc[r * T + t] = fmaf(wf[r], xv, acc[r * T + t]);
+                            float s = acc[r][t];
+                            s = fmaf(wf[r][0], x0.x, s);
+                            s = fmaf(wf[r][1], x0.y, s);
+                            s = fmaf(wf[r][2], x0.z, s);
+                            s = fmaf(wf[r][3], x0.w, s);
+                            s = fmaf(wf[r][4], x1.x, s);
+                            s = fmaf(wf[r][5], x1.y, s);
+                            s = fmaf(wf[r][6], x1.z, s);
+                            s = fmaf(wf[r][7], x1.w, s);
+                            acc[r][t] = s;
                         }
+                    }
+                }
+            }
+        }
+        if (c < chunks) {
+            uint4 wv[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                wv[r] = dms::load16_stream(rows[r] + 8 * c);
+            }
+            float wf[R][8];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                dms::unpack_bf16x8(wv[r], wf[r]);
+            }
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                if (t < n) {
+                    const float* xr = x + static_cast<size_t>(t) * ldx + 8 * c;
+                    const float4 x0 = dms::load16f_ro(xr);
+                    const float4 x1 = dms::load16f_ro(xr + 4);
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        float s = acc[r][t];
+                        s = fmaf(wf[r][0], x0.x, s);
+                        s = fmaf(wf[r][1], x0.y, s);
+                        s = fmaf(wf[r][2], x0.z, s);
+                        s = fmaf(wf[r][3], x0.w, s);
+                        s = fmaf(wf[r][4], x1.x, s);
+                        s = fmaf(wf[r][5], x1.y, s);
+                        s = fmaf(wf[r][6], x1.z, s);
+                        s = fmaf(wf[r][7], x1.w, s);
+                        acc[r][t] = s;
+                    }
+                }
+            }
+        }
+    } else {
+        for (int j = threadIdx.x; j < k; j += blockDim.x) {
+            float wf[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                wf[r] = dms::bf16_to_f32(rows[r][j]);
+            }
+#pragma unroll
+            for (int t = 0; t < T; t++) {
+                if (t < n) {
+                    const float xv = x[static_cast<size_t>(t) * ldx + j];
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        acc[r][t] = fmaf(wf[r], xv, acc[r][t]);
                     }
                 }
             }
         }
     }
 
-    GemvReduce<V, 16>::run(acc, lane);
-    const int idx = lane >> (5 - LOG_V);                         // the sum this lane now holds
-    const bool holder = (lane & ((1 << (5 - LOG_V)) - 1)) == 0;  // the first lane holding it
-    if (S == 1) {
-        const int r = idx / T;
-        const int t = idx % T;
-        if (holder && row0 + r < m && t < n) {
-            float* out = y + static_cast<size_t>(t) * ldy + row0 + r;
-            *out = accumulate != 0 ? *out + acc[0] : acc[0];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            const float s = dms::warp_sum(acc[r][t]);
+            if (lane == 0) {
+                partial[warp * R * T + r * T + t] = s;
+            }
         }
-        return;
-    }
-    if (holder) {
-        partial[warp * V + idx] = acc[0];
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < DMS_GEMV_WARPS * V / S; e += blockDim.x) {
-        const int group = e / V;
-        const int i = e % V;
-        const int r = i / T;
-        const int t = i % T;
-        const int row = (blockIdx.x * (DMS_GEMV_WARPS / S) + group) * R + r;
-        if (row < m && t < n) {
+    for (int e = threadIdx.x; e < R * T; e += blockDim.x) {
+        const int r = e / T;
+        const int t = e % T;
+        if (row0 + r < m && t < n) {
             float s = 0.f;
-            for (int j = 0; j < S; j++) {
-                s += partial[(group * S + j) * V + i];
+            for (int v = 0; v < warps; v++) {
+                s += partial[v * R * T + e];
             }
-            float* out = y + static_cast<size_t>(t) * ldy + row;
+            float* out = y + static_cast<size_t>(t) * ldy + row0 + r;
             *out = accumulate != 0 ? *out + s : s;
         }
     }
 }
 
 #define DMS_GEMV(T, R)                                                                                            \
-    extern "C" __global__ void __launch_bounds__(DMS_GEMV_BLOCK)                                                  \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
         dms_gemv_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,             \
                                   float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {          \
         gemv_bf16<T, R>(x, ldx, w, y, ldy, n, m, k, accumulate);                                                  \
@@ -408,22 +370,31 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm64(const bf1
 // ===================================================================================================
 // Launchers and checked entry points.
 
-// Rows per warp: each x value loaded serves R rows (x is read through L1 once per row group; at n = 8 and
-// R = 4 that is 4 bytes of L1 traffic per byte of W).
-static int gemv_rows_per_warp(int n) {
-    return n <= 1 ? 1 : n <= 2 ? 2 : 4;
+static int gemv_rows_per_block(int m, int multiprocessors) {
+    const int target = 4 * multiprocessors;
+    if ((m + 3) / 4 >= target) {
+        return 4;
+    }
+    if ((m + 1) / 2 >= target) {
+        return 2;
+    }
+    return 1;
+}
+
+static int gemv_block(int k) {
+    const int chunks = (k + 7) / 8;
+    const int threads = ((chunks / 2 + 31) / 32) * 32;
+    return max(32, min(256, threads));
 }
 
 typedef void (*GemvKernel)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
 
 static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
                         int accumulate, int multiprocessors, cudaStream_t stream) {
-    (void)multiprocessors;  // the plan depends on the shape only (gemv_splits)
-    const int R = gemv_rows_per_warp(n);
+    const int R = gemv_rows_per_block(m, multiprocessors);
     const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-    const int rowsPerBlock = R * (DMS_GEMV_WARPS / gemv_splits(m, k, R));
-    const int grid = (m + rowsPerBlock - 1) / rowsPerBlock;
-    const int block = DMS_GEMV_BLOCK;
+    const int grid = (m + R - 1) / R;
+    const int block = gemv_block(k);
 #define DMS_GEMV_CASE(TT, RR)                                                                                    \
     if (T == TT && R == RR) {                                                                                    \
         DMS_LAUNCH(dms_gemv_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, y, ldy, n, m, k, accumulate); \

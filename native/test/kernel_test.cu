@@ -444,10 +444,7 @@ static void test_gemv() {
         int n, m, k;
     };
     for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 64, 100}, Case{2, 300, 4096},
-                   Case{1, 5, 13}, Case{7, 129, 8},
-                   // k split between warps (S = 2, 4), row groups past m in the last block, partial last steps,
-                   // the scalar path with S = 4
-                   Case{2, 70, 2048}, Case{1, 37, 2048}, Case{4, 9, 1032}, Case{3, 50, 4100}, Case{1, 6, 4096}}) {
+                   Case{1, 5, 13}, Case{7, 129, 8}}) {
         for (int accumulate : {0, 1}) {
             const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldy = c.m + 5;
             Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));

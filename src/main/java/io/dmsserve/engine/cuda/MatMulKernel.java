@@ -9,9 +9,8 @@ import static io.dmsserve.engine.cuda.Checks.require;
  * (wq wk wv wo, w1 = gate_proj, w2 = down_proj, w3 = up_proj, lm_head; cpu/MatMul).
  *
  * <ul>
- *   <li>{@link #gemv}: n <= 8 tokens (decode), fp32 activations, bandwidth-bound: a warp owns R rows (R from
- *       n), S warps split k when there are too few rows ({@link #splits}), 16-byte loads of W, 8 in flight per
- *       thread, x through L1, blocks of {@value #GEMV_BLOCK} threads.</li>
+ *   <li>{@link #gemv}: n <= 8 tokens (decode), fp32 activations, bandwidth-bound: blocks of R rows, 16-byte
+ *       loads of W, 2R loads in flight per thread, x through L1.</li>
  *   <li>{@link #matmul}: any n (prefill, large decode batches), bf16 activations on the tensor cores
  *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline.</li>
  * </ul>
@@ -19,11 +18,6 @@ import static io.dmsserve.engine.cuda.Checks.require;
 final class MatMulKernel {
 
     static final int MAX_GEMV_TOKENS = 8;
-    /** Threads per GEMV block (matmul.cu DMS_GEMV_BLOCK). */
-    static final int GEMV_BLOCK = 128;
-    static final int GEMV_WARPS = GEMV_BLOCK / 32;
-    /** Warps a GEMV launch aims for (matmul.cu DMS_GEMV_TARGET_WARPS). */
-    static final int GEMV_TARGET_WARPS = 4096;
     static final int MATMUL_BLOCK = 256;
     static final int MATMUL_BN = 128;
     private static final int[] TOKENS = {1, 2, 4, 8};
@@ -32,6 +26,7 @@ final class MatMulKernel {
     private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
+    private final int multiprocessors;
 
     MatMulKernel(CudaContext context) {
         for (int t = 0; t < TOKENS.length; t++) {
@@ -41,6 +36,7 @@ final class MatMulKernel {
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
         this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
+        this.multiprocessors = context.info().multiprocessors();
     }
 
     static String gemvName(int tokens, int rows) {
@@ -68,10 +64,10 @@ final class MatMulKernel {
         holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
         holds(y, Checks.rows(n, ldy, m), 4, "y (n, m) fp32");
-        int rows = rowsPerWarp(n);
+        int rows = rowsPerBlock(m, multiprocessors);
         int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
         Kernel kernel = gemv[index(TOKENS, tokens)][index(ROWS, rows)];
-        kernel.launch(Checks.ceilDiv(m, gemvRowsPerBlock(m, k, rows)), 1, 1, GEMV_BLOCK, 0, new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y)
+        kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y)
                 .i32(ldy).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
     }
 
@@ -99,30 +95,23 @@ final class MatMulKernel {
                         .i32(accumulate ? 1 : 0));
     }
 
-    /** Rows per warp (matmul.cu gemv_rows_per_warp): each x value loaded serves that many rows. */
-    static int rowsPerWarp(int n) {
-        return n <= 1 ? 1 : n <= 2 ? 2 : 4;
-    }
-
-    /**
-     * Warps sharing each row group, splitting k (matmul.cu gemv_splits, which the kernel computes too): the
-     * fewest of 1, 2, 4 that reach {@value #GEMV_TARGET_WARPS} warps, while every lane keeps at least one full
-     * step (8 / rows chunks of 8) per row.
-     */
-    static int splits(int m, int k, int rows) {
-        int unroll = 8 / rows;
-        int chunks = (k + 7) / 8;
-        long groups = ((long) m + rows - 1) / rows;
-        int s = 1;
-        while (s < GEMV_WARPS && groups * s < GEMV_TARGET_WARPS && chunks >= 32 * 2 * s * unroll) {
-            s *= 2;
+    /** Most rows per block (4, 2, 1) that still give at least 4 blocks per multiprocessor. */
+    static int rowsPerBlock(int m, int multiprocessors) {
+        int target = 4 * multiprocessors;
+        if ((m + 3) / 4 >= target) {
+            return 4;
         }
-        return s;
+        if ((m + 1) / 2 >= target) {
+            return 2;
+        }
+        return 1;
     }
 
-    /** Rows of W one GEMV block covers: {@value #GEMV_WARPS} / splits row groups of rows each. */
-    static int gemvRowsPerBlock(int m, int k, int rows) {
-        return rows * (GEMV_WARPS / splits(m, k, rows));
+    /** About two 8-element chunks of k per thread, 32 to 256 threads. */
+    static int gemvBlock(int k) {
+        int chunks = (k + 7) / 8;
+        int threads = (chunks / 2 + 31) / 32 * 32;
+        return Math.max(32, Math.min(256, threads));
     }
 
     private static int index(int[] values, int value) {

@@ -84,11 +84,10 @@ class CudaAvailabilityTest {
 
     @Test
     void launchPlansMatchTheNativeLaunchers() {
-        assertThat(MatMulKernel.rowsPerWarp(1)).isEqualTo(1);
-        assertThat(MatMulKernel.rowsPerWarp(8)).isEqualTo(4);
-        assertThat(MatMulKernel.splits(151936, 4096, 1)).isEqualTo(1);
-        assertThat(MatMulKernel.splits(4096, 4096, 4)).isEqualTo(4);
-        assertThat(MatMulKernel.gemvRowsPerBlock(6144, 4096, 2)).isEqualTo(4);
+        assertThat(MatMulKernel.rowsPerBlock(151936, 132)).isEqualTo(4);
+        assertThat(MatMulKernel.rowsPerBlock(1024, 132)).isEqualTo(1);
+        assertThat(MatMulKernel.gemvBlock(4096)).isEqualTo(256);
+        assertThat(MatMulKernel.gemvBlock(72)).isEqualTo(32);
         assertThat(MatMulKernel.sharedBytes(128)).isEqualTo(81920);
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
         assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
