@@ -28,7 +28,7 @@ final class SamplingKernel {
      * @param temperature 0 = greedy (argmax, lowest id on ties)
      * @param topP 1 = off; minP 0 = off; topK 0 = off
      * @param repetitionPenalty 1 = off (vLLM semantics; see native/README.md)
-     * @param seed with drawIndex: u = (splitmix64(seed ^ splitmix64(drawIndex)) >>> 11) * 2^-53
+     * @param seed with drawIndex: u = sampling.Draws.uniform(seed, drawIndex), the same three lines in native/dms.cuh
      * @param logprobs -1 none, 0 the sampled token's, N <= 20 also the top N
      * @param biasStart, biasCount the row's entries of the bias arrays
      * @param maskOffset int32 word offset of the row's allowed-token bitset, -1 = none
@@ -83,19 +83,6 @@ final class SamplingKernel {
             }
             return b.array();
         }
-    }
-
-    /** The random stream shared with Java: splitmix64 as in native/dms.cuh. */
-    static long splitmix64(long x) {
-        x += 0x9E3779B97F4A7C15L;
-        x = (x ^ (x >>> 30)) * 0xBF58476D1CE4E5B9L;
-        x = (x ^ (x >>> 27)) * 0x94D049BB133111EBL;
-        return x ^ (x >>> 31);
-    }
-
-    /** Draw {@code drawIndex} of the stream {@code seed}, uniform in [0, 1). */
-    static double uniform(long seed, long drawIndex) {
-        return (splitmix64(seed ^ splitmix64(drawIndex)) >>> 11) * 0x1.0p-53;
     }
 
     private final Kernel sample;

@@ -75,11 +75,12 @@ class CudaAvailabilityTest {
 
     @Test
     void theRandomStreamIsSplitMix64() {
-        // SplitMix64's first output for state 0, and the draw formula of native/dms.cuh.
-        assertThat(SamplingKernel.splitmix64(0)).isEqualTo(0xE220A8397B1DCDAFL);
-        double u = SamplingKernel.uniform(42, 3);
-        assertThat(u).isEqualTo((SamplingKernel.splitmix64(42 ^ SamplingKernel.splitmix64(3)) >>> 11) * 0x1.0p-53)
-                .isGreaterThanOrEqualTo(0).isLessThan(1);
+        // SplitMix64's first output for state 0 (the published reference value), and the draw formula of
+        // native/dms.cuh, which the Java sampler shares (sampling.Draws).
+        assertThat(io.dmsserve.sampling.Draws.mix(0)).isEqualTo(0xE220A8397B1DCDAFL);
+        double u = io.dmsserve.sampling.Draws.uniform(42, 3);
+        assertThat(u).isEqualTo((io.dmsserve.sampling.Draws.mix(42 ^ io.dmsserve.sampling.Draws.mix(3)) >>> 11)
+                * 0x1.0p-53).isGreaterThanOrEqualTo(0).isLessThan(1);
     }
 
     @Test

@@ -98,7 +98,7 @@ final class SamplingReference {
             for (int i = 0; i < count; i++) {
                 total += weights.get(i);
             }
-            double draw = SamplingKernel.uniform(p.seed(), p.drawIndex()) * total;
+            double draw = io.dmsserve.sampling.Draws.uniform(p.seed(), p.drawIndex()) * total;
             token = kept.get(count - 1);
             for (int i = 0; i < count; i++) {
                 draw -= weights.get(i);
