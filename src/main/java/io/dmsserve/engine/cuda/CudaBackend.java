@@ -41,13 +41,6 @@ public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
-    /**
-     * Rows that need more than a plain argmax (temperature, top-k/p, min-p, penalties, bias, masks, logprobs) are
-     * sampled on the host, by the reference sampler, from their logits row copied back (600 KB a row on Qwen3):
-     * the device sampling kernel hung in SamplingKernelTest on the H200 (2026-11-29) on one of that test's mixes,
-     * not yet identified. Greedy rows stay on the device.
-     */
-    static final boolean HOST_SAMPLING_FALLBACK = true;
 
     private final CudaContext cuda;
     private final ModelConfig config;
@@ -91,7 +84,6 @@ public final class CudaBackend implements Backend {
     private Scratch scratch;
     private StepUpload upload;
     private int uploadBytes;
-    private io.dmsserve.sampling.TokenCounts[] hostCounts; // (rows) for host-sampled rows with penalties
 
     /** One layer's weights on the device, bf16. */
     private record Layer(DeviceBuffer attnNorm, DeviceBuffer wqkv, DeviceBuffer qNorm, DeviceBuffer kNorm,
@@ -354,8 +346,7 @@ public final class CudaBackend implements Backend {
                     smallRows ? null : s.normedBf16);
             project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false);
             if (in.sampled > 0) {
-                sampling.sample(s.logits, vocab, in.keepLogits || in.anyHost ? s.processed : s.logits, vocab,
-                        in.sampled, vocab,
+                sampling.sample(s.logits, vocab, in.keepLogits ? s.processed : s.logits, vocab, in.sampled, vocab,
                         parts.sampleParams, parts.maskWords, parts.biasIds, parts.biasValues, promptBits,
                         outputCounts, geometry.rows(), s.result.slice(s.tokensAt, in.sampled * 4L),
                         s.result.slice(s.logprobAt, in.sampled * 4L), s.result.slice(s.topIdsAt, in.sampled * 4L * TOP),
@@ -467,14 +458,7 @@ public final class CudaBackend implements Backend {
             int row = in.sampleRow[i];
             int token = row < 0 ? -1 : result.getInt((int) s.tokensAt + row * 4);
             Logprobs logprobs = null;
-            io.dmsserve.sampling.TokenCounts counts = hostCounts(step);
-            if (in.hostSample[i]) {
-                float[] logits = rowLogits != null ? rowLogits[row] : readLogitsRow(row);
-                io.dmsserve.sampling.Sample sample = io.dmsserve.sampling.Sampler.sample(logits, step.sampling(), counts,
-                        step.allowedTokens(), step.seed(), step.drawIndex());
-                token = sample.token();
-                logprobs = sample.logprobs();
-            } else if (row >= 0 && step.sampling().wantsLogprobs()) {
+            if (row >= 0 && step.sampling().wantsLogprobs()) {
                 int top = step.sampling().topLogprobs();
                 int[] ids = new int[top];
                 float[] values = new float[top];
@@ -496,30 +480,6 @@ public final class CudaBackend implements Backend {
             out.add(new SequenceOutput(step.sequenceId(), token, logprobs, decisions, logits, null));
         }
         return new StepOutput(out);
-    }
-
-    private float[] readLogitsRow(int row) {
-        float[] out = new float[vocab];
-        scratch.logits.slice((long) row * vocab * 4, (long) vocab * 4).copyTo(out);
-        return out;
-    }
-
-    /** The host's token counts of a host-sampled sequence with penalties, fed with this step's tokens. */
-    private io.dmsserve.sampling.TokenCounts hostCounts(SequenceStep step) {
-        int row = step.kv().row();
-        if (!step.sampling().penalized()) {
-            return null;
-        }
-        if (hostCounts == null) {
-            hostCounts = new io.dmsserve.sampling.TokenCounts[geometry.rows()];
-        }
-        if (step.first() == 0 || hostCounts[row] == null) {
-            hostCounts[row] = new io.dmsserve.sampling.TokenCounts();
-        }
-        for (int c = 0; c < step.length(); c++) {
-            hostCounts[row].add(step.tokens()[c], step.first() + c, step.promptLength());
-        }
-        return hostCounts[row];
     }
 
     private float[][] readLogits(int rows) {
@@ -572,8 +532,6 @@ public final class CudaBackend implements Backend {
         final int[] logitRows;      // token index of each logits row: the sampled rows first
         final List<int[]> logitRowsOf = new ArrayList<>(); // (S) the logits rows each sequence asked for
         final int[] sampleRow;      // (S) row of the sampled token, −1 when not sampled
-        final boolean[] hostSample; // (S) sampled on the host from the logits row (HOST_SAMPLING_FALLBACK)
-        boolean anyHost;
         int sampled;
         final boolean keepLogits;
         final byte[] sampleParams;
@@ -602,7 +560,6 @@ public final class CudaBackend implements Backend {
             slots = new int[layers * kvHeads * n];
             prevSlots = new int[layers * kvHeads * sequences];
             sampleRow = new int[sequences];
-            hostSample = new boolean[sequences];
             List<Integer> decode = new ArrayList<>();
             List<Integer> chunk = new ArrayList<>();
             int most = 1;
@@ -680,14 +637,6 @@ public final class CudaBackend implements Backend {
             for (int s = 0; s < sequences; s++) {
                 SequenceStep step = steps.get(s);
                 SamplingParams p = step.sampling();
-                boolean plainGreedy = p.greedy() && !p.penalized() && p.logitBias().isEmpty()
-                        && step.allowedTokens() == null && !p.wantsLogprobs();
-                if (HOST_SAMPLING_FALLBACK && sampleRow[s] >= 0 && !plainGreedy) {
-                    hostSample[s] = true;
-                    anyHost = true;
-                    SamplingKernel.Params.greedy().write(params, sampleRow[s] * SamplingKernel.Params.BYTES);
-                    continue;
-                }
                 if (p.penalized()) {
                     anyPenalty = true;
                     if (step.first() == 0) {

@@ -159,8 +159,8 @@ class SamplingKernelTest extends GpuTest {
             SamplingReference.Result want = SamplingReference.sample(Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab),
                     p, mask, bIds, bValues, rowCounts, rowPrompt);
             String what = "vocab " + vocab + " row " + r + " " + p;
-            assertThat(Arrays.copyOfRange(gotProcessed, r * vocab, (r + 1) * vocab)).as("processed logits, " + what)
-                    .containsExactly(want.processed());
+            assertSame("processed logits, " + what, Arrays.copyOfRange(gotProcessed, r * vocab, (r + 1) * vocab),
+                    want.processed());
             assertThat(gotTokens[r]).as("token, " + what).isEqualTo(want.token());
             if (p.logprobs() >= 0) {
                 assertClose("logprob, " + what, new float[] {gotLogprobs[r]}, new float[] {want.logprob()}, 1e-5, 1e-5);
@@ -176,6 +176,31 @@ class SamplingKernelTest extends GpuTest {
                 wantCounts[p.countsRow() * vocab + gotTokens[r]] += 1;
             }
         }
-        assertThat(dCounts.toInts()).as("output counts").containsExactly(wantCounts);
+        int[] gotCounts = dCounts.toInts();
+        for (int i = 0; i < wantCounts.length; i++) {
+            if (gotCounts[i] != wantCounts[i]) {
+                throw new AssertionError("output counts differ first at " + i + ": " + gotCounts[i] + ", want "
+                        + wantCounts[i]);
+            }
+        }
+    }
+
+    /**
+     * Bit-for-bit equal float arrays, failing with the first differences. (AssertJ's containsExactly diffs two
+     * arrays in quadratic time: on 151,936 differing elements it ran for minutes, which looked like a hung kernel.)
+     */
+    static void assertSame(String what, float[] got, float[] want) {
+        StringBuilder first = new StringBuilder();
+        int differ = 0;
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToIntBits(got[i]) != Float.floatToIntBits(want[i])) {
+                if (differ++ < 5) {
+                    first.append(String.format(" [%d] %s (want %s)", i, got[i], want[i]));
+                }
+            }
+        }
+        if (differ > 0) {
+            throw new AssertionError(what + ": " + differ + " of " + want.length + " differ:" + first);
+        }
     }
 }
