@@ -19,7 +19,7 @@ cd "$here"  # tests read fixtures from src/test/resources (a link to test-classe
 } > "$out/environment.txt"
 
 if [[ $# -eq 0 ]]; then
-    set -- --scan-class-path "$here/test-classes" --include-tag gpu
+    set -- --scan-class-path "$here/test-classes" --include-tag gpu --exclude-tag benchmark
 fi
 classpath="$here/junit/junit-platform-console-standalone.jar:$here/classes:$here/test-classes"
 for jar in "$here"/lib/*.jar; do

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
  * 32K-token cache (bandwidth), chunk attention (prefill), and sampling on the full vocabulary. Only results
  * that are not finite fail it.
  */
+@org.junit.jupiter.api.Tag("benchmark")
 class KernelThroughputTest extends GpuTest {
 
     @Test
