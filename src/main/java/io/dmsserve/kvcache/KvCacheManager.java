@@ -122,11 +122,6 @@ public final class KvCacheManager {
         return sequence;
     }
 
-    /** The open sequence with this id, or null. */
-    public SequenceKv find(long sequenceId) {
-        return sequences.get(sequenceId);
-    }
-
     /**
      * Slots for the sequence's next {@code length} tokens in every head, before the step that writes them.
      *

@@ -49,10 +49,6 @@ public final class SequenceKv {
         return processed;
     }
 
-    public boolean released() {
-        return released;
-    }
-
     /** Live slots per (layer, kvHead) of this sequence. */
     public int[][] liveCounts() {
         int[][] out = new int[heads.length][kvHeads];
