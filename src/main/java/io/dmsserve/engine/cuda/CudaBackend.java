@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
 public final class CudaBackend implements Backend {
 
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
+    /** System property: {@code false} runs every step launch by launch (no CUDA graphs), to compare or debug. */
+    public static final String GRAPHS_PROPERTY = "dms.cuda.graphs";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -67,6 +69,8 @@ public final class CudaBackend implements Backend {
     private final SwiGluKernel swiGlu;
     private final PageTableKernel pageTableKernel;
     private final SamplingKernel sampling;
+    private final StepGraphs graphs;
+    private final boolean graphsEnabled;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -117,7 +121,13 @@ public final class CudaBackend implements Backend {
      * Java heap), converting f16/f32 tensors to bf16 on the way.
      */
     public CudaBackend(Checkpoint checkpoint, CudaContext cuda) {
+        this(checkpoint, cuda, !"false".equals(System.getProperty(GRAPHS_PROPERTY)));
+    }
+
+    /** As above; {@code graphs} false runs every step launch by launch. */
+    CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs) {
         this.cuda = cuda;
+        this.graphsEnabled = graphs;
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -146,6 +156,7 @@ public final class CudaBackend implements Backend {
         this.swiGlu = new SwiGluKernel(cuda);
         this.pageTableKernel = new PageTableKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
+        this.graphs = new StepGraphs(cuda);
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -309,6 +320,20 @@ public final class CudaBackend implements Backend {
 
         applyPageTables(parts, plan.pageTables());
         countTokens(in, parts);
+        if (in.decodeOnly && graphsEnabled) {
+            graphs.run(graphs.record(() -> forward(in, parts, small)));
+        } else {
+            forward(in, parts, small);
+        }
+        // The step's one copy back, then its one synchronisation.
+        s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
+        cuda.synchronize();
+        return outputs(in);
+    }
+
+    /** Embedding to sampling: kernels only, the same launches for the same shapes (a decode step's graph). */
+    private void forward(Layout in, Parts parts, boolean small) {
+        Scratch s = scratch;
         embeddingKernel.gather(embedding, vocab, hidden, parts.tokens, in.n, s.x);
         DeviceBuffer decisions = dms ? s.result.slice(s.decisionsAt, (long) in.n * layers * kvHeads) : null;
         for (int l = 0; l < layers; l++) {
@@ -353,10 +378,6 @@ public final class CudaBackend implements Backend {
                         s.result.slice(s.topLogprobsAt, in.sampled * 4L * TOP));
             }
         }
-        // The step's one copy back, then its one synchronisation.
-        s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
-        cuda.synchronize();
-        return outputs(in);
     }
 
     /** out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path, bf16 on the tensor cores. */
@@ -492,12 +513,21 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /** Steps run as a graph, graphs captured, decode steps run launch by launch (for tests and benchmarks). */
+    long[] graphCounts() {
+        return graphs.counts();
+    }
+
     @Override
     public void close() {
         if (cuda.closed()) {
             return;
         }
         cuda.makeCurrent();
+        long[] counts = graphs.counts();
+        log.info("CUDA backend closed: {} steps ran as a graph ({} captured), {} decode steps launch by launch",
+                counts[0], counts[1], counts[2]);
+        graphs.close();
         if (scratch != null) {
             scratch.close();
         }
@@ -528,7 +558,8 @@ public final class CudaBackend implements Backend {
         final int[] decodeTokens;
         final int[] tiles;
         final int[] chunkTokens;
-        final int maxPages;
+        final int maxPages;         // the longest page list any head may have; a power of two on decode steps
+        final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
         final int[] logitRows;      // token index of each logits row: the sampled rows first
         final List<int[]> logitRowsOf = new ArrayList<>(); // (S) the logits rows each sequence asked for
         final int[] sampleRow;      // (S) row of the sampled token, −1 when not sampled
@@ -588,9 +619,13 @@ public final class CudaBackend implements Backend {
                 most = Math.max(most, (step.first() + length + geometry.pageSize() - 1) / geometry.pageSize());
                 t += length;
             }
-            maxPages = most;
             decodeTokens = decode.stream().mapToInt(Integer::intValue).toArray();
             chunkTokens = chunk.stream().mapToInt(Integer::intValue).toArray();
+            decodeOnly = chunkTokens.length == 0;
+            // Rounded up on decode steps so that the attention split (a launch argument) changes at doublings
+            // of the context, not at every page: the step graph stays the same for long stretches. A split
+            // past a head's page list is empty and merges as nothing.
+            maxPages = decodeOnly ? Integer.highestOneBit(Math.max(1, most - 1)) << (most > 1 ? 1 : 0) : most;
             tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
 
             // Logits rows: the sampled rows first (the sampling kernel takes them as rows 0 .. sampled − 1).
@@ -741,6 +776,7 @@ public final class CudaBackend implements Backend {
         }
         if (upload == null || bytes > uploadBytes) {
             if (upload != null) {
+                graphs.clear();
                 upload.close();
             }
             uploadBytes = (int) Math.max(1 << 20, Math.min(Integer.MAX_VALUE, bytes * 2));
@@ -748,13 +784,21 @@ public final class CudaBackend implements Backend {
         }
         StepUpload u = upload;
         u.reset();
+        // What the forward pass reads first, in an order whose offsets depend only on the step's shape (tokens,
+        // sequences, masks and biases), so that the decode step's graph finds its inputs at the same addresses
+        // step after step; the page-table and penalty-count arrays, read by launches outside the graph, last.
         StepUpload.Part[] at = new StepUpload.Part[ints.length];
-        for (int i = 0; i < ints.length; i++) {
-            at[i] = ints[i] == null || ints[i].length == 0 ? null : u.put(ints[i]);
+        for (int i = 0; i <= 12; i++) {
+            at[i] = put(u, ints[i]);
         }
         StepUpload.Part thresholds = u.put(in.thresholds);
         StepUpload.Part params = u.put(in.sampleParams);
+        at[13] = put(u, ints[13]);
+        at[14] = put(u, ints[14]);
         StepUpload.Part bias = biasValues.length == 0 ? null : u.put(biasValues);
+        for (int i = 15; i < ints.length; i++) {
+            at[i] = put(u, ints[i]);
+        }
         u.upload();
         Parts p = new Parts();
         DeviceBuffer[] views = new DeviceBuffer[ints.length];
@@ -789,6 +833,10 @@ public final class CudaBackend implements Backend {
         return p;
     }
 
+    private static StepUpload.Part put(StepUpload u, int[] values) {
+        return values == null || values.length == 0 ? null : u.put(values);
+    }
+
     private void ensureScratch(int n, int rows, int sequences) {
         if (scratch != null && scratch.fits(n, rows, sequences)) {
             return;
@@ -797,6 +845,7 @@ public final class CudaBackend implements Backend {
         int logitRows = Math.max(Math.max(rows, 1), scratch == null ? 4 : scratch.rows);
         int seqs = Math.max(sequences, scratch == null ? 16 : scratch.sequences * 2);
         if (scratch != null) {
+            graphs.clear();
             scratch.close();
         }
         scratch = new Scratch(tokens, logitRows, seqs);
@@ -873,6 +922,7 @@ public final class CudaBackend implements Backend {
                 return;
             }
             if (partialO != null) {
+                graphs.clear();
                 partialO.close();
                 partialML.close();
             }

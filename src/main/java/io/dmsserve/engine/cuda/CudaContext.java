@@ -46,6 +46,8 @@ public final class CudaContext implements AutoCloseable {
     private final DeviceInfo info;
     private final boolean checkLaunches;
     private final Map<String, Kernel> kernels = new HashMap<>();
+    private StepGraphs.Recording recording; // launches are recorded, not run, while set
+    private boolean capturing;              // the stream is being captured into a graph
     private boolean closed;
 
     private CudaContext(CUdevice device, CUcontext context, CUmodule module, CUstream stream, DeviceInfo info,
@@ -229,6 +231,22 @@ public final class CudaContext implements AutoCloseable {
 
     boolean checkLaunches() {
         return checkLaunches;
+    }
+
+    StepGraphs.Recording recording() {
+        return recording;
+    }
+
+    void recording(StepGraphs.Recording recording) {
+        this.recording = recording;
+    }
+
+    boolean capturing() {
+        return capturing;
+    }
+
+    void capturing(boolean capturing) {
+        this.capturing = capturing;
     }
 
     /** Milliseconds the stream takes to run what {@code work} queues on it (CUDA events around it). */

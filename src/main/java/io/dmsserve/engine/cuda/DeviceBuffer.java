@@ -1,5 +1,6 @@
 package io.dmsserve.engine.cuda;
 
+import java.util.concurrent.atomic.AtomicLong;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
@@ -12,19 +13,24 @@ import jcuda.driver.JCudaDriver;
 public final class DeviceBuffer implements AutoCloseable {
 
     private final CudaContext context;
+    private static final AtomicLong ALLOCATIONS = new AtomicLong();
+
     private final CUdeviceptr base;   // the allocation
+    private final long allocation;    // its number, never reused: a graph's launches name buffers by it
     private final long offset;        // of this buffer in the allocation
     private final long bytes;
     private final boolean owner;
     private boolean closed;
 
     DeviceBuffer(CudaContext context, CUdeviceptr base, long bytes) {
-        this(context, base, 0, bytes, true);
+        this(context, base, ALLOCATIONS.incrementAndGet(), 0, bytes, true);
     }
 
-    private DeviceBuffer(CudaContext context, CUdeviceptr base, long offset, long bytes, boolean owner) {
+    private DeviceBuffer(CudaContext context, CUdeviceptr base, long allocation, long offset, long bytes,
+            boolean owner) {
         this.context = context;
         this.base = base;
+        this.allocation = allocation;
         this.offset = offset;
         this.bytes = bytes;
         this.owner = owner;
@@ -37,6 +43,14 @@ public final class DeviceBuffer implements AutoCloseable {
     /** Offset from the start of the allocation (allocations are 256-byte aligned). */
     long offset() {
         return offset;
+    }
+
+    /**
+     * The allocation's number (unique for the process, never reused after a free): with {@link #offset()} it
+     * names the device address in a launch's signature, so a recorded graph never matches a freed buffer.
+     */
+    long allocation() {
+        return allocation;
     }
 
     /** Whether the device address is a multiple of {@code alignment} (a power of two up to 256). */
@@ -57,7 +71,7 @@ public final class DeviceBuffer implements AutoCloseable {
             throw new IndexOutOfBoundsException("slice [" + start + ", " + (start + length) + ") of a buffer of "
                     + bytes + " bytes");
         }
-        return new DeviceBuffer(context, base, offset + start, length, false);
+        return new DeviceBuffer(context, base, allocation, offset + start, length, false);
     }
 
     public void copyFrom(float[] values) {

@@ -19,6 +19,8 @@ final class Kernel {
     }
 
     /**
+     * Launches now, or only records the launch while the context records a step ({@link StepGraphs}).
+     *
      * @throws CudaException naming this kernel and the launch shape when the launch (or, with checked
      *     launches, the kernel itself) fails
      */
@@ -27,6 +29,16 @@ final class Kernel {
             throw new IllegalArgumentException(name + ": launch shape grid " + gridX + "x" + gridY + "x" + gridZ
                     + ", block " + block + " is outside the device's limits");
         }
+        StepGraphs.Recording recording = context.recording();
+        if (recording != null) {
+            recording.add(this, gridX, gridY, gridZ, block, sharedBytes, args);
+            return;
+        }
+        run(gridX, gridY, gridZ, block, sharedBytes, args);
+    }
+
+    /** The launch itself, on the context's stream (queued, or captured while the stream captures). */
+    void run(int gridX, int gridY, int gridZ, int block, int sharedBytes, KernelArgs args) {
         int result = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
                 context.stream(), args.pointer(), null);
         if (result != CUresult.CUDA_SUCCESS) {
@@ -34,7 +46,7 @@ final class Kernel {
                     + gridX + "x" + gridY + "x" + gridZ + ", block " + block + ", " + sharedBytes
                     + " bytes of shared memory)");
         }
-        if (context.checkLaunches()) {
+        if (context.checkLaunches() && !context.capturing()) {
             result = JCudaDriver.cuStreamSynchronize(context.stream());
             if (result != CUresult.CUDA_SUCCESS) {
                 throw new CudaException(name + " failed while running: " + CUresult.stringFor(result) + " (grid "
