@@ -190,8 +190,11 @@ DMS_GEMV(8, 4)
 //   c    fp32 (n, m), row stride ldc; c = AWᵀ, or c += AWᵀ when accumulate != 0
 // Block tile BM tokens x 128 features x 32 k, 8 warps (2 along tokens x 4 along features, each warp
 // BM/2 x 32), 4-stage cp.async pipeline, ldmatrix fragments, mma.sync.m16n8k16 bf16.
-// grid (ceil(m / 128), ceil(n / BM)), block 256, dynamic shared memory kMatmulSmem(BM) bytes (> 48 KB:
+// grid (ceil(m / 128), ceil(n / BM), splits), block 256, dynamic shared memory kMatmulSmem(BM) bytes (> 48 KB:
 // the launcher raises cudaFuncAttributeMaxDynamicSharedMemorySize; Java: cuFuncSetAttribute).
+// Split-K (small n: a decode batch has too few tiles of 128 features to fill the device): with partial !=
+// null, block z sums only k tiles [z * kTilesPerSplit, (z + 1) * kTilesPerSplit) and stores its fp32 sums
+// to partial (splits, n, m); dms_matmul_reduce then adds the splits in order (deterministic: no atomics).
 // Any n, m, k: k % 8 == 0, lda % 8 == 0 and 16-byte aligned a, w take cp.async; otherwise tiles are
 // loaded element by element with bounds checks (correct, slower). Out-of-range rows and k are zero-filled.
 #define DMS_MM_BN 128
@@ -246,7 +249,8 @@ __device__ __forceinline__ void matmul_load_stage(bf16_t* As, bf16_t* Ws, const 
 
 template <int BM>
 __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
-                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
+                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
+                                            int kTilesPerSplit, float* __restrict__ partial) {
     constexpr int MT = BM / 32;  // m16 tiles per warp along tokens (warp tile BM/2 rows)
     constexpr int NT = 4;        // n8 tiles per warp along features (warp tile 32 columns)
     DMS_DYNAMIC_SMEM(smem);
@@ -258,7 +262,9 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
     const int wn = warp & 3;   // 0..3
     const int row0 = blockIdx.y * BM;
     const int col0 = blockIdx.x * DMS_MM_BN;
-    const int kTiles = (k + DMS_MM_BK - 1) / DMS_MM_BK;
+    const int kTilesAll = (k + DMS_MM_BK - 1) / DMS_MM_BK;
+    const int kt0 = partial != nullptr ? blockIdx.z * kTilesPerSplit : 0;
+    const int kTiles = partial != nullptr ? max(0, min(kTilesAll - kt0, kTilesPerSplit)) : kTilesAll;  // this block's
     const bool async = (k & 7) == 0 && (lda & 7) == 0 && dms::aligned16(a) && dms::aligned16(w);
 
     float acc[MT][NT][4];
@@ -278,7 +284,7 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
     for (int s = 0; s < DMS_MM_STAGES - 1; s++) {
         if (s < kTiles) {
             matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0, col0,
-                                  s * DMS_MM_BK, async);
+                                  (kt0 + s) * DMS_MM_BK, async);
         }
         dms::cp_async_commit();
     }
@@ -291,7 +297,7 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
             if (next < kTiles) {
                 const int s = next % DMS_MM_STAGES;
                 matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0,
-                                      col0, next * DMS_MM_BK, async);
+                                      col0, (kt0 + next) * DMS_MM_BK, async);
             }
             dms::cp_async_commit();
         }
@@ -339,6 +345,16 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
                 const int row = row0 + wm * (BM / 2) + i * 16 + g + 8 * h;
                 const int col = col0 + wn * 32 + j * 8 + 2 * q;
                 if (row < n) {
+                    if (partial != nullptr) {
+                        float* out = partial + (static_cast<size_t>(blockIdx.z) * n + row) * m + col;
+#pragma unroll
+                        for (int e = 0; e < 2; e++) {
+                            if (col + e < m) {
+                                out[e] = acc[i][j][2 * h + e];
+                            }
+                        }
+                        continue;
+                    }
                     float* out = c + static_cast<size_t>(row) * ldc + col;
 #pragma unroll
                     for (int e = 0; e < 2; e++) {
@@ -356,15 +372,37 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
 extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm128(const bf16_t* __restrict__ a, int lda,
                                                                         const bf16_t* __restrict__ w,
                                                                         float* __restrict__ c, int ldc, int n, int m,
-                                                                        int k, int accumulate) {
-    matmul_bf16<128>(a, lda, w, c, ldc, n, m, k, accumulate);
+                                                                        int k, int accumulate, int kTilesPerSplit,
+                                                                        float* __restrict__ partial) {
+    matmul_bf16<128>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);
 }
 
 extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm64(const bf16_t* __restrict__ a, int lda,
                                                                        const bf16_t* __restrict__ w,
                                                                        float* __restrict__ c, int ldc, int n, int m,
-                                                                       int k, int accumulate) {
-    matmul_bf16<64>(a, lda, w, c, ldc, n, m, k, accumulate);
+                                                                       int k, int accumulate, int kTilesPerSplit,
+                                                                       float* __restrict__ partial) {
+    matmul_bf16<64>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);
+}
+
+// c (n, m) = (accumulate ? c : 0) + sum over z = 0 .. splits-1 of partial (splits, n, m), in that order.
+// grid ceil(n m / 256), block 256.
+extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float* __restrict__ partial, int splits,
+                                                                    int n, int m, float* __restrict__ c, int ldc,
+                                                                    int accumulate) {
+    const size_t e = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    const size_t count = static_cast<size_t>(n) * m;
+    if (e >= count) {
+        return;
+    }
+    const int row = static_cast<int>(e / m);
+    const int col = static_cast<int>(e % m);
+    float sum = 0.f;
+    for (int z = 0; z < splits; z++) {
+        sum += partial[static_cast<size_t>(z) * count + e];
+    }
+    float* out = c + static_cast<size_t>(row) * ldc + col;
+    *out = accumulate != 0 ? *out + sum : sum;
 }
 
 // ===================================================================================================
@@ -416,17 +454,26 @@ static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int 
 }
 
 static void launch_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                          int accumulate, cudaStream_t stream) {
+                          int accumulate, int splits, float* workspace, cudaStream_t stream) {
     const bool wide = n > 64;
-    dim3 grid((m + DMS_MM_BN - 1) / DMS_MM_BN, wide ? (n + 127) / 128 : (n + 63) / 64);
+    const int kTiles = (k + DMS_MM_BK - 1) / DMS_MM_BK;
+    const int perSplit = (kTiles + splits - 1) / splits;
+    splits = (kTiles + perSplit - 1) / perSplit;  // no empty split
+    float* partial = splits > 1 ? workspace : nullptr;
+    dim3 grid((m + DMS_MM_BN - 1) / DMS_MM_BN, wide ? (n + 127) / 128 : (n + 63) / 64, splits);
     if (wide) {
         cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(128));
         DMS_LAUNCH(dms_matmul_bf16_bm128, grid, 256, matmul_smem_bytes(128), stream, a, lda, w, c, ldc, n, m, k,
-                   accumulate);
+                   accumulate, perSplit, partial);
     } else {
         cudaFuncSetAttribute(dms_matmul_bf16_bm64, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(64));
         DMS_LAUNCH(dms_matmul_bf16_bm64, grid, 256, matmul_smem_bytes(64), stream, a, lda, w, c, ldc, n, m, k,
-                   accumulate);
+                   accumulate, perSplit, partial);
+    }
+    if (partial != nullptr) {
+        const size_t count = static_cast<size_t>(n) * m;
+        DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m,
+                   c, ldc, accumulate);
     }
 }
 
@@ -439,12 +486,14 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
     return cudaGetLastError();
 }
 
-// c (n, m) = a (n, k) bf16 · Wᵀ on tensor cores.
+// c (n, m) = a (n, k) bf16 · Wᵀ on tensor cores; k split `splits` ways (1: no split) through workspace fp32
+// (splits, n, m).
 extern "C" cudaError_t dms_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                                  int accumulate, cudaStream_t stream) {
+                                  int accumulate, int splits, float* workspace, cudaStream_t stream) {
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && m >= 1 && k >= 1 && lda >= k && ldc >= m);
     DMS_CHECK((n + 63) / 64 <= 65535);
-    launch_matmul(a, lda, w, c, ldc, n, m, k, accumulate, stream);
+    DMS_CHECK(splits >= 1 && splits <= 65535 && (splits == 1 || workspace != nullptr));
+    launch_matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits, workspace, stream);
     return cudaGetLastError();
 }

@@ -512,8 +512,11 @@ static void test_matmul() {
     };
     for (Case c : {Case{17, 77, 72, 72}, Case{100, 130, 136, 144}, Case{9, 256, 64, 64}, Case{130, 40, 100, 100},
                    Case{65, 129, 33, 35}}) {
-        for (int accumulate : {0, 1}) {
+        for (int accumulate : {0, 1})
+        for (int splits : {1, 3}) {  // split-K (decode batches): the same sums, added split by split
             const int ldc = c.m + 3;
+            Buf<float> workspace(static_cast<size_t>(splits) * c.n * c.m);
+            workspace.poison();
             Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> out(static_cast<size_t>(c.n) * ldc);
@@ -524,7 +527,8 @@ static void test_matmul() {
                 out.poison();
             }
             std::vector<float> c0 = out.host;
-            expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, nullptr), "matmul");
+            expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits, workspace.dev,
+                                 nullptr), "matmul");
             out.down();
             int bad = 0;
             for (int t = 0; t < c.n && bad < 3; t++) {
@@ -539,8 +543,8 @@ static void test_matmul() {
                     const float g = out[static_cast<size_t>(t) * ldc + r];
                     g_checks++;
                     if (!(std::fabs(g - s) <= mag * 1e-6 * std::sqrt(static_cast<double>(c.k)) + 1e-5)) {
-                        fprintf(stderr, "FAIL matmul n=%d m=%d k=%d acc=%d at (%d,%d): got %g want %g\n", c.n, c.m, c.k,
-                                accumulate, t, r, g, s);
+                        fprintf(stderr, "FAIL matmul n=%d m=%d k=%d acc=%d splits=%d at (%d,%d): got %g want %g\n", c.n,
+                                c.m, c.k, accumulate, splits, t, r, g, s);
                         bad++;
                     }
                 }

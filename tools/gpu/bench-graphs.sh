@@ -5,8 +5,8 @@ set -uo pipefail
 model=/tmp/qwen3-8b-random
 java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "classes:$(ls lib/*.jar | paste -sd:)")
 [[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
-for graphs in true false; do
-    for batch in 1 16; do
+for graphs in ${GRAPHS:-true false}; do
+    for batch in ${BATCHES:-1 16}; do
         echo "=== graphs=$graphs batch=$batch" >> "$OUT/bench.log"
         timeout 120 "${java[@]}" -Ddms.cuda.graphs=$graphs io.dmsserve.DmsServeApplication gpubench --model "$model" \
             --batch $batch --prompt 4096 --decode 64 --policy none 2>>"$OUT/bench.log" \

@@ -317,6 +317,7 @@ public final class CudaBackend implements Backend {
         Parts parts = uploadInputs(in, plan.pageTables());
         Scratch s = scratch;
         boolean small = in.n <= MatMulKernel.MAX_GEMV_TOKENS;
+        reserveWorkspaces(in, small);
 
         applyPageTables(parts, plan.pageTables());
         countTokens(in, parts);
@@ -380,6 +381,36 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * Every buffer the forward pass needs beyond the scratch, sized before it runs (a recorded step's launches run
+     * after the recording, so nothing they use may be replaced while it records): the attention splits' partials,
+     * the split-K workspace of the tensor-core products.
+     */
+    private void reserveWorkspaces(Layout in, boolean small) {
+        int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
+        int multiprocessors = cuda.info().multiprocessors();
+        in.decodeSplit = in.decodeTokens.length == 0 ? null
+                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors);
+        in.chunkSplit = in.tiles.length == 0 ? null
+                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors);
+        int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
+        if (most > 1) {
+            scratch.ensurePartials((long) in.n * heads * most);
+        }
+        long bytes = 0;
+        if (!small) {
+            int[][] shapes = {{qkvDim, hidden}, {hidden, qDim}, {2 * inter, hidden}, {hidden, inter}};
+            for (int[] shape : shapes) {
+                bytes = Math.max(bytes, MatMulKernel.workspaceBytes(in.n, shape[0], shape[1], multiprocessors));
+            }
+        }
+        int rows = in.logitRows.length;
+        if (rows > MatMulKernel.MAX_GEMV_TOKENS) {
+            bytes = Math.max(bytes, MatMulKernel.workspaceBytes(rows, vocab, hidden, multiprocessors));
+        }
+        matMul.reserve(bytes);
+    }
+
     /** out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path, bf16 on the tensor cores. */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate) {
@@ -398,26 +429,27 @@ public final class CudaBackend implements Backend {
         AttentionKernel.Output output = small ? new AttentionKernel.Output(s.att, qDim, null, 0)
                 : new AttentionKernel.Output(null, 0, s.attBf16, qDim);
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
-        int multiprocessors = cuda.info().multiprocessors();
         if (in.decodeTokens.length > 0) {
-            long blocks = (long) in.decodeTokens.length * kvHeads;
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
-                    split(maxPages, blocks, multiprocessors, in.n), output);
+                    split(maxPages, in.decodeSplit), output);
         }
         if (in.tiles.length > 0) {
-            long blocks = (long) in.tiles.length / 2 * kvHeads;
             attention.chunk(cache, queries, layer, parts.tiles, in.tiles.length / 2, parts.chunkTokens,
-                    in.chunkTokens.length, split(maxPages, blocks, multiprocessors, in.n), output);
+                    in.chunkTokens.length, split(maxPages, in.chunkSplit), output);
         }
     }
 
-    private AttentionKernel.Split split(int maxPages, long blocks, int multiprocessors, int n) {
+    /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
+    private int split(int maxPages, long blocks, int multiprocessors) {
         int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors);
-        int splits = AttentionKernel.splits(maxPages, perSplit);
+        return AttentionKernel.splits(maxPages, perSplit);
+    }
+
+    private AttentionKernel.Split split(int maxPages, int splits) {
         if (splits == 1) {
             return AttentionKernel.Split.none(maxPages);
         }
-        scratch.ensurePartials((long) n * heads * splits);
+        int perSplit = Checks.ceilDiv(maxPages, splits);
         return new AttentionKernel.Split(perSplit, splits, splits, scratch.partialO, scratch.partialML);
     }
 
@@ -524,6 +556,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         cuda.makeCurrent();
+        matMul.close();
         long[] counts = graphs.counts();
         log.info("CUDA backend closed: {} steps ran as a graph ({} captured), {} decode steps launch by launch",
                 counts[0], counts[1], counts[2]);
@@ -560,6 +593,8 @@ public final class CudaBackend implements Backend {
         final int[] chunkTokens;
         final int maxPages;         // the longest page list any head may have; a power of two on decode steps
         final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
+        Integer decodeSplit;        // page-list splits of the decode and chunk attention (reserveWorkspaces)
+        Integer chunkSplit;
         final int[] logitRows;      // token index of each logits row: the sampled rows first
         final List<int[]> logitRowsOf = new ArrayList<>(); // (S) the logits rows each sequence asked for
         final int[] sampleRow;      // (S) row of the sampled token, −1 when not sampled
@@ -622,10 +657,11 @@ public final class CudaBackend implements Backend {
             decodeTokens = decode.stream().mapToInt(Integer::intValue).toArray();
             chunkTokens = chunk.stream().mapToInt(Integer::intValue).toArray();
             decodeOnly = chunkTokens.length == 0;
-            // Rounded up on decode steps so that the attention split (a launch argument) changes at doublings
-            // of the context, not at every page: the step graph stays the same for long stretches. A split
-            // past a head's page list is empty and merges as nothing.
-            maxPages = decodeOnly ? Integer.highestOneBit(Math.max(1, most - 1)) << (most > 1 ? 1 : 0) : most;
+            // Rounded up on decode steps (to a multiple of an eighth of the power of two below) so that the
+            // attention split, a launch argument, changes every few hundred tokens, not at every page: the step
+            // graph stays the same for long stretches, and at most an eighth of the splits fall past every page
+            // list (an empty split merges as nothing).
+            maxPages = decodeOnly ? roundPages(most) : most;
             tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
 
             // Logits rows: the sampled rows first (the sampling kernel takes them as rows 0 .. sampled − 1).
@@ -831,6 +867,12 @@ public final class CudaBackend implements Backend {
         p.sampleParams = u.view(params);
         p.biasValues = bias == null ? null : u.view(bias);
         return p;
+    }
+
+    /** pages rounded up to a multiple of max(1, 2^floor(log2 pages) / 8). */
+    static int roundPages(int pages) {
+        int step = Math.max(1, Integer.highestOneBit(Math.max(1, pages)) / 8);
+        return (pages + step - 1) / step * step;
     }
 
     private static StepUpload.Part put(StepUpload u, int[] values) {

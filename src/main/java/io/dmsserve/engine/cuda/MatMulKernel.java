@@ -12,21 +12,27 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *   <li>{@link #gemv}: n <= 8 tokens (decode), fp32 activations, bandwidth-bound: blocks of R rows, 16-byte
  *       loads of W, 2R loads in flight per thread, x through L1.</li>
  *   <li>{@link #matmul}: any n (prefill, large decode batches), bf16 activations on the tensor cores
- *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline.</li>
+ *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline. When the tiles of 128 features do not
+ *       fill the device (a decode batch: 32 tiles for a 4096-wide product) k is split across blocks whose sums
+ *       a reduce kernel adds in split order: deterministic, the same for the same shape.</li>
  * </ul>
  */
-final class MatMulKernel {
+final class MatMulKernel implements AutoCloseable {
 
     static final int MAX_GEMV_TOKENS = 8;
     static final int MATMUL_BLOCK = 256;
     static final int MATMUL_BN = 128;
+    static final int K_TILE = 32;
     private static final int[] TOKENS = {1, 2, 4, 8};
     private static final int[] ROWS = {1, 2, 4};
 
     private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
+    private final Kernel reduce;
+    private final CudaContext context;
     private final int multiprocessors;
+    private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
 
     MatMulKernel(CudaContext context) {
         for (int t = 0; t < TOKENS.length; t++) {
@@ -36,6 +42,8 @@ final class MatMulKernel {
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
         this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
+        this.reduce = context.kernel("dms_matmul_reduce");
+        this.context = context;
         this.multiprocessors = context.info().multiprocessors();
     }
 
@@ -80,6 +88,12 @@ final class MatMulKernel {
      */
     void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
+        matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
+    }
+
+    /** As above with k split {@code splits} ways (1: no split; fewer when k has fewer tiles of 32). */
+    void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate, int splits) {
         positive(n, "n");
         positive(m, "m");
         positive(k, "k");
@@ -90,9 +104,79 @@ final class MatMulKernel {
         boolean useWide = n > 64;
         int bm = useWide ? 128 : 64;
         require((n + bm - 1) / bm <= 65535, "too many rows for one launch: " + n);
-        (useWide ? wide : narrow).launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), 1, MATMUL_BLOCK,
+        require(splits >= 1 && splits <= 65535, "splits must be in [1, 65535], got " + splits);
+        int kTiles = Checks.ceilDiv(k, K_TILE);
+        int perSplit = Checks.ceilDiv(kTiles, splits);
+        splits = Checks.ceilDiv(kTiles, perSplit);  // no empty split
+        DeviceBuffer partial = splits > 1 ? workspace((long) splits * n * m * 4) : null;
+        (useWide ? wide : narrow).launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), splits, MATMUL_BLOCK,
                 sharedBytes(bm), new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
-                        .i32(accumulate ? 1 : 0));
+                        .i32(accumulate ? 1 : 0).i32(perSplit).ptr(partial));
+        if (partial != null) {
+            long count = (long) n * m;
+            reduce.launch(Checks.ceilDiv(count, 256), 1, 1, 256, 0, new KernelArgs().ptr(partial)
+                    .i32(splits).i32(n).i32(m).ptr(c).i32(ldc).i32(accumulate ? 1 : 0));
+        }
+    }
+
+    /**
+     * How many ways to split k: enough blocks for about three per multiprocessor (a bm64 block takes 60 KB of
+     * shared memory, so three fit), each split at least 4 tiles of 32; 1 when the tiles already fill the device
+     * (prefill, the lm_head).
+     */
+    static int splits(int n, int m, int k, int multiprocessors) {
+        long blocks = (long) Checks.ceilDiv(m, MATMUL_BN) * Checks.ceilDiv(n, n > 64 ? 128 : 64);
+        long target = 3L * multiprocessors;
+        if (blocks >= target) {
+            return 1;
+        }
+        int most = Math.max(1, Checks.ceilDiv(k, K_TILE) / 4);
+        return (int) Math.max(1, Math.min(Math.min(most, 32), (target + blocks - 1) / blocks));
+    }
+
+    /** Bytes of workspace {@link #matmul} needs for this product with the automatic split (0: no split). */
+    static long workspaceBytes(int n, int m, int k, int multiprocessors) {
+        int splits = splits(n, m, k, multiprocessors);
+        int kTiles = Checks.ceilDiv(k, K_TILE);
+        splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, splits));
+        return splits > 1 ? (long) splits * n * m * 4 : 0;
+    }
+
+    int multiprocessors() {
+        return multiprocessors;
+    }
+
+    /**
+     * Grows the workspace to at least {@code bytes} now. A step recorded for a graph must reserve first: its
+     * launches run after the recording, so the workspace cannot be replaced (and freed) while it records.
+     */
+    void reserve(long bytes) {
+        if (bytes > 0) {
+            workspace(bytes);
+        }
+    }
+
+    private DeviceBuffer workspace(long bytes) {
+        if (workspace == null || workspace.bytes() < bytes) {
+            if (context.recording() != null) {
+                throw new IllegalStateException("the split-K workspace (" + (workspace == null ? 0 : workspace.bytes())
+                        + " bytes) must be reserved before a step is recorded; " + bytes + " needed");
+            }
+            if (workspace != null) {
+                context.synchronize();  // launches queued before may still use it
+                workspace.close();
+            }
+            workspace = context.allocate(Math.max(bytes, workspace == null ? 0 : 2 * workspace.bytes()));
+        }
+        return workspace;
+    }
+
+    @Override
+    public void close() {
+        if (workspace != null) {
+            workspace.close();
+            workspace = null;
+        }
     }
 
     /** Most rows per block (4, 2, 1) that still give at least 4 blocks per multiprocessor. */

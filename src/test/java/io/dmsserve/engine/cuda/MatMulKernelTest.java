@@ -76,6 +76,40 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
+    /**
+     * Split-K (decode batches): each split's sums stored apart, then added in split order, so the result is within
+     * the same bound and bit for bit the same on every run; odd k leaves a short last split.
+     */
+    @Test
+    void splitKMatchesDoubleAndRepeatsExactly() {
+        SplittableRandom random = new SplittableRandom(51);
+        MatMulKernel kernel = new MatMulKernel(context);
+        assertThat(MatMulKernel.splits(16, 4096, 4096, 132)).as("o_proj at batch 16 splits").isGreaterThan(1);
+        assertThat(MatMulKernel.splits(2048, 4096, 4096, 132)).as("prefill does not split").isEqualTo(1);
+        for (int[] c : new int[][] {{16, 333, 1000, 2}, {16, 333, 1000, 5}, {13, 200, 4104, 32}, {16, 4096, 4096, 0},
+            {40, 130, 520, 3}}) {
+            Shape s = new Shape(c[0], c[1], c[2]);
+            int splits = c[3] == 0 ? MatMulKernel.splits(s.n(), s.m(), s.k(), context.info().multiprocessors()) : c[3];
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int lda = s.k() + 8;
+                int ldc = s.m() + 3;
+                short[] a = randomBf16(random, s.n() * lda, 1f);
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                DeviceBuffer da = upload(a);
+                DeviceBuffer dw = upload(w);
+                DeviceBuffer first = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                DeviceBuffer second = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                float[] before = first.toFloats();
+                kernel.matmul(da, lda, dw, first, ldc, s.n(), s.m(), s.k(), accumulate, splits);
+                kernel.matmul(da, lda, dw, second, ldc, s.n(), s.m(), s.k(), accumulate, splits);
+                String what = "split-K x" + splits + " " + s + (accumulate ? " +=" : "");
+                check(what, first.toFloats(), before, widen(a), lda, widen(w), s, ldc, accumulate, 2e-6);
+                assertThat(second.toFloats()).as(what + " again").isEqualTo(first.toFloats());
+            }
+        }
+    }
+
     @Test
     void tensorCoresAgreeWithGemvOnRoundedActivations() {
         SplittableRandom random = new SplittableRandom(50);
