@@ -406,6 +406,134 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
 }
 
 // ===================================================================================================
+// Skinny tensor-core product for decode batches: c (n, m) fp32 = a (n, k) bf16 · Wᵀ (or c +=), n <= 16 MT.
+// Bandwidth-bound like the GEMV: W streams from memory straight into mma fragments, no shared-memory tiles.
+// Block b computes features [32 b, 32 b + 32) (NT = 4 tiles of 8) for all tokens; its 8 warps take k in chunks
+// of 32 (warp w: chunks w, w + 8, ...), 4 chunks of loads in flight per warp, and sum their fragments in
+// warp order through shared memory at the end (deterministic).
+// The trick that lets a lane load 16 bytes of a W row: m16n8k16 sums over k, so any permutation of k that A
+// and B share gives the same sum. Lane (g = lane / 4, q = lane % 4) loads W[col g][8q .. 8q + 8) and
+// a[row g or g + 8][8q .. 8q + 8) of the chunk; its registers hold physical k 8q + {0-1, 2-3} for step 0 and
+// 8q + {4-5, 6-7} for step 1, which the fragment layout reads as logical k 2q + {0-1} and 2q + 8 + {0-1}.
+//   a   bf16 (n, k), rows of lda (activations; read through L1, every block reads them)
+//   w   bf16 (m, k)
+//   c   fp32 (n, m), rows of ldc
+// grid ceil(m / 32), block 256, no dynamic shared memory. k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned.
+#define DMS_SKINNY_WARPS 8
+#define DMS_SKINNY_NT 4
+#define DMS_SKINNY_U 4
+
+template <int MT>
+__device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+                                              float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
+    constexpr int NT = DMS_SKINNY_NT;
+    constexpr int U = DMS_SKINNY_U;
+    constexpr int WARPS = DMS_SKINNY_WARPS;
+    DMS_SHARED(float, red, WARPS * NT * 4 * 32);  // (warp, tile, register, lane) of one m16 tile
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int g = lane >> 2;
+    const int q = lane & 3;
+    const int col0 = blockIdx.x * (8 * NT);
+    const int chunks = k >> 5;
+
+    const bf16_t* rows[NT];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+        rows[j] = w + static_cast<size_t>(min(col0 + 8 * j + g, m - 1)) * k + 8 * q;  // a row past m: read, not stored
+    }
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int t = 0; t < MT; t++) {
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                acc[t][j][e] = 0.f;
+            }
+        }
+    }
+
+    for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
+        uint4 wv[U][NT];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int ch = c0 + u * WARPS;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                wv[u][j] = ch < chunks ? dms::load16_stream(rows[j] + 32 * ch) : make_uint4(0, 0, 0, 0);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int ch = c0 + u * WARPS;
+            if (ch >= chunks) {
+                break;  // uniform across the warp
+            }
+#pragma unroll
+            for (int t = 0; t < MT; t++) {
+                const int r0 = 16 * t + g;
+                const uint4 lo = r0 < n ? dms::load16_ro(a + static_cast<size_t>(r0) * lda + 32 * ch + 8 * q)
+                                        : make_uint4(0, 0, 0, 0);
+                const uint4 hi = r0 + 8 < n ? dms::load16_ro(a + static_cast<size_t>(r0 + 8) * lda + 32 * ch + 8 * q)
+                                            : make_uint4(0, 0, 0, 0);
+                const uint32_t a0[4] = {lo.x, hi.x, lo.y, hi.y};
+                const uint32_t a1[4] = {lo.z, hi.z, lo.w, hi.w};
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
+                    const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
+                    dms::mma_bf16_16816(acc[t][j], a0, b0);
+                    dms::mma_bf16_16816(acc[t][j], a1, b1);
+                }
+            }
+        }
+    }
+
+    // Sum the warps' fragments in warp order, one m16 tile at a time.
+#pragma unroll
+    for (int t = 0; t < MT; t++) {
+        if (16 * t >= n) {
+            break;  // uniform across the block
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                red[((warp * NT + j) * 4 + e) * 32 + lane] = acc[t][j][e];
+            }
+        }
+        __syncthreads();
+        for (int f = threadIdx.x; f < NT * 4 * 32; f += blockDim.x) {
+            const int l = f & 31;
+            const int e = (f >> 5) & 3;
+            const int j = f >> 7;
+            float sum = 0.f;
+            for (int v = 0; v < WARPS; v++) {
+                sum += red[((v * NT + j) * 4 + e) * 32 + l];
+            }
+            const int row = 16 * t + (l >> 2) + 8 * (e >> 1);
+            const int col = col0 + 8 * j + 2 * (l & 3) + (e & 1);
+            if (row < n && col < m) {
+                float* out = c + static_cast<size_t>(row) * ldc + col;
+                *out = accumulate != 0 ? *out + sum : sum;
+            }
+        }
+        __syncthreads();
+    }
+}
+
+#define DMS_SKINNY(MT)                                                                                            \
+    extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
+        dms_matmul_skinny_m##MT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,             \
+                                float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {            \
+        matmul_skinny<MT>(a, lda, w, c, ldc, n, m, k, accumulate);                                                \
+    }
+DMS_SKINNY(1)
+DMS_SKINNY(2)
+DMS_SKINNY(4)
+
+// ===================================================================================================
 // Launchers and checked entry points.
 
 static int gemv_rows_per_block(int m, int multiprocessors) {
@@ -483,6 +611,23 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
     DMS_CHECK(x != nullptr && w != nullptr && y != nullptr);
     DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
     launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream);
+    return cudaGetLastError();
+}
+
+// c (n, m) = a (n, k) bf16 · Wᵀ, n <= 64, on tensor cores with W streamed into the fragments (decode batches).
+extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                         int k, int accumulate, cudaStream_t stream) {
+    DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
+    DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
+    DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
+    const int grid = (m + 8 * DMS_SKINNY_NT - 1) / (8 * DMS_SKINNY_NT);
+    if (n <= 16) {
+        DMS_LAUNCH(dms_matmul_skinny_m1, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+    } else if (n <= 32) {
+        DMS_LAUNCH(dms_matmul_skinny_m2, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+    } else {
+        DMS_LAUNCH(dms_matmul_skinny_m4, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+    }
     return cudaGetLastError();
 }
 

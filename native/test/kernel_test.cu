@@ -511,11 +511,15 @@ static void test_matmul() {
         int n, m, k, lda;
     };
     for (Case c : {Case{17, 77, 72, 72}, Case{100, 130, 136, 144}, Case{9, 256, 64, 64}, Case{130, 40, 100, 100},
-                   Case{65, 129, 33, 35}}) {
+                   Case{65, 129, 33, 35}, Case{16, 75, 288, 296}, Case{33, 40, 64, 72}, Case{1, 70, 512, 512},
+                   Case{64, 33, 96, 96}}) {
         for (int accumulate : {0, 1})
-        for (int splits : {1, 3}) {  // split-K (decode batches): the same sums, added split by split
+        for (int splits : {1, 3, 0}) {  // split-K (decode batches): the same sums, added split by split; 0: skinny
+            if (splits == 0 && (c.n > 64 || c.k % 32 != 0 || c.lda % 8 != 0)) {
+                continue;
+            }
             const int ldc = c.m + 3;
-            Buf<float> workspace(static_cast<size_t>(splits) * c.n * c.m);
+            Buf<float> workspace(static_cast<size_t>(std::max(splits, 1)) * c.n * c.m);
             workspace.poison();
             Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
@@ -527,8 +531,13 @@ static void test_matmul() {
                 out.poison();
             }
             std::vector<float> c0 = out.host;
-            expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits, workspace.dev,
-                                 nullptr), "matmul");
+            if (splits == 0) {
+                expect_ok(dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, nullptr),
+                          "matmul_skinny");
+            } else {
+                expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
+                                     workspace.dev, nullptr), "matmul");
+            }
             out.down();
             int bad = 0;
             for (int t = 0; t < c.n && bad < 3; t++) {

@@ -16,7 +16,7 @@ timeout 400 ncu --clock-control none --target-processes all -k "regex:${KERNELS:
 echo "ncu rc=$?"
 python3 - "$OUT/ncu-b16.csv" <<'PY'
 import csv, sys, collections
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 head = rows[0]; rows = rows[1:]
 ki, mi, vi = head.index("Kernel Name"), head.index("Metric Name"), head.index("Metric Value")
 gi = head.index("Grid Size") if "Grid Size" in head else None

@@ -399,13 +399,16 @@ public final class CudaBackend implements Backend {
         }
         long bytes = 0;
         if (!small) {
-            int[][] shapes = {{qkvDim, hidden}, {hidden, qDim}, {2 * inter, hidden}, {hidden, inter}};
+            int[][] shapes = {{qkvDim, hidden, hidden}, {hidden, qDim, qDim}, {2 * inter, hidden, hidden},
+                {hidden, inter, inter}};
             for (int[] shape : shapes) {
-                bytes = Math.max(bytes, MatMulKernel.workspaceBytes(in.n, shape[0], shape[1], multiprocessors));
+                if (!MatMulKernel.skinnyTakes(in.n, shape[1], shape[2])) {
+                    bytes = Math.max(bytes, MatMulKernel.workspaceBytes(in.n, shape[0], shape[1], multiprocessors));
+                }
             }
         }
         int rows = in.logitRows.length;
-        if (rows > MatMulKernel.MAX_GEMV_TOKENS) {
+        if (rows > MatMulKernel.MAX_GEMV_TOKENS && !MatMulKernel.skinnyTakes(rows, hidden, hidden)) {
             bytes = Math.max(bytes, MatMulKernel.workspaceBytes(rows, vocab, hidden, multiprocessors));
         }
         matMul.reserve(bytes);

@@ -11,7 +11,10 @@ import static io.dmsserve.engine.cuda.Checks.require;
  * <ul>
  *   <li>{@link #gemv}: n <= 8 tokens (decode), fp32 activations, bandwidth-bound: blocks of R rows, 16-byte
  *       loads of W, 2R loads in flight per thread, x through L1.</li>
- *   <li>{@link #matmul}: any n (prefill, large decode batches), bf16 activations on the tensor cores
+ *   <li>{@link #matmul} for 9 to 64 tokens (decode batches), k a multiple of 32: the skinny kernel, bf16
+ *       activations on the tensor cores with W streamed from memory straight into the mma fragments (no
+ *       shared-memory tiles), 8 warps splitting k inside the block and summed in warp order.</li>
+ *   <li>{@link #matmul} otherwise: any n (prefill, large decode batches), bf16 activations on the tensor cores
  *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline. When the tiles of 128 features do not
  *       fill the device (a decode batch: 32 tiles for a 4096-wide product) k is split across blocks whose sums
  *       a reduce kernel adds in split order: deterministic, the same for the same shape.</li>
@@ -30,6 +33,7 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel reduce;
+    private final Kernel[] skinny = new Kernel[3];  // 16, 32, 64 tokens
     private final CudaContext context;
     private final int multiprocessors;
     private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
@@ -43,6 +47,9 @@ final class MatMulKernel implements AutoCloseable {
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
         this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
         this.reduce = context.kernel("dms_matmul_reduce");
+        for (int i = 0; i < skinny.length; i++) {
+            skinny[i] = context.kernel("dms_matmul_skinny_m" + (1 << i));
+        }
         this.context = context;
         this.multiprocessors = context.info().multiprocessors();
     }
@@ -88,7 +95,35 @@ final class MatMulKernel implements AutoCloseable {
      */
     void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
-        matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
+        if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
+            skinny(a, lda, w, c, ldc, n, m, k, accumulate);
+        } else {
+            matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
+        }
+    }
+
+    static final int MAX_SKINNY_TOKENS = 64;
+    static final int SKINNY_FEATURES = 32;
+
+    /** Whether {@link #matmul} takes the skinny kernel for these sizes (given 16-byte aligned a and w). */
+    static boolean skinnyTakes(int n, int k, int lda) {
+        return n <= MAX_SKINNY_TOKENS && k % 32 == 0 && lda % 8 == 0;
+    }
+
+    /** The skinny kernel alone: n <= 64, k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned. */
+    void skinny(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate) {
+        require(n >= 1 && n <= MAX_SKINNY_TOKENS, "the skinny product takes 1 to 64 tokens, got " + n);
+        positive(m, "m");
+        require(k >= 32 && k % 32 == 0, "the skinny product needs k a multiple of 32, got " + k);
+        require(lda >= k && lda % 8 == 0 && ldc >= m, "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(a.aligned(16) && w.aligned(16), "the skinny product needs 16-byte aligned a and w");
+        holds(a, Checks.rows(n, lda, k), 2, "a (n, k) bf16");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        Kernel kernel = skinny[n <= 16 ? 0 : n <= 32 ? 1 : 2];
+        kernel.launch(Checks.ceilDiv(m, SKINNY_FEATURES), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
+                .i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
     }
 
     /** As above with k split {@code splits} ways (1: no split; fewer when k has fewer tiles of 32). */

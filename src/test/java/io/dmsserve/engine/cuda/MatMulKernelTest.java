@@ -110,6 +110,34 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
+    /** The skinny kernel (decode batches): every token-tile variant, odd m, k from one chunk of 32 to 12288. */
+    @Test
+    void skinnyMatchesDoubleAndRepeatsExactly() {
+        SplittableRandom random = new SplittableRandom(52);
+        MatMulKernel kernel = new MatMulKernel(context);
+        for (Shape s : new Shape[] {new Shape(1, 77, 32), new Shape(9, 333, 96), new Shape(16, 4096, 4096),
+            new Shape(17, 50, 1024), new Shape(32, 129, 512), new Shape(33, 31, 256), new Shape(64, 200, 12288),
+            new Shape(12, 6144, 64)}) {
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int lda = s.k() + 16;
+                int ldc = s.m() + 3;
+                short[] a = randomBf16(random, s.n() * lda, 1f);
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                DeviceBuffer da = upload(a);
+                DeviceBuffer dw = upload(w);
+                DeviceBuffer first = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                DeviceBuffer second = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                float[] before = first.toFloats();
+                kernel.skinny(da, lda, dw, first, ldc, s.n(), s.m(), s.k(), accumulate);
+                kernel.matmul(da, lda, dw, second, ldc, s.n(), s.m(), s.k(), accumulate);  // routes to skinny
+                String what = "skinny " + s + (accumulate ? " +=" : "");
+                check(what, first.toFloats(), before, widen(a), lda, widen(w), s, ldc, accumulate, 2e-6);
+                assertThat(second.toFloats()).as(what + " through matmul").isEqualTo(first.toFloats());
+            }
+        }
+    }
+
     @Test
     void tensorCoresAgreeWithGemvOnRoundedActivations() {
         SplittableRandom random = new SplittableRandom(50);
