@@ -408,7 +408,8 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
 // ===================================================================================================
 // Skinny tensor-core product for decode batches: c (n, m) fp32 = a (n, k) bf16 · Wᵀ (or c +=), n <= 16 MT.
 // Bandwidth-bound like the GEMV: W streams from memory straight into mma fragments, no shared-memory tiles.
-// Block b computes features [32 b, 32 b + 32) (NT = 4 tiles of 8) for all tokens; its 8 warps take k in chunks
+// Block b computes features [8 NT b, 8 NT (b + 1)) (NT tiles of 8: 4, or 2 for more blocks when m is small) for
+// all tokens; its 8 warps take k in chunks
 // of 32 (warp w: chunks w, w + 8, ...), 4 chunks of loads in flight per warp, and sum their fragments in
 // warp order through shared memory at the end (deterministic).
 // The trick that lets a lane load 16 bytes of a W row: m16n8k16 sums over k, so any permutation of k that A
@@ -418,15 +419,13 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
 //   a   bf16 (n, k), rows of lda (activations; read through L1, every block reads them)
 //   w   bf16 (m, k)
 //   c   fp32 (n, m), rows of ldc
-// grid ceil(m / 32), block 256, no dynamic shared memory. k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned.
+// grid ceil(m / 8 NT), block 256, no dynamic shared memory. k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned.
 #define DMS_SKINNY_WARPS 8
-#define DMS_SKINNY_NT 4
 #define DMS_SKINNY_U 4
 
-template <int MT>
+template <int MT, int NT>
 __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
-    constexpr int NT = DMS_SKINNY_NT;
     constexpr int U = DMS_SKINNY_U;
     constexpr int WARPS = DMS_SKINNY_WARPS;
     DMS_SHARED(float, red, WARPS * NT * 4 * 32);  // (warp, tile, register, lane) of one m16 tile
@@ -523,15 +522,18 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
     }
 }
 
-#define DMS_SKINNY(MT)                                                                                            \
+#define DMS_SKINNY(MT, NT)                                                                                        \
     extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
-        dms_matmul_skinny_m##MT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,             \
-                                float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {            \
-        matmul_skinny<MT>(a, lda, w, c, ldc, n, m, k, accumulate);                                                \
+        dms_matmul_skinny_m##MT##_n##NT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,     \
+                                        float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {    \
+        matmul_skinny<MT, NT>(a, lda, w, c, ldc, n, m, k, accumulate);                                            \
     }
-DMS_SKINNY(1)
-DMS_SKINNY(2)
-DMS_SKINNY(4)
+DMS_SKINNY(1, 2)
+DMS_SKINNY(1, 4)
+DMS_SKINNY(2, 2)
+DMS_SKINNY(2, 4)
+DMS_SKINNY(4, 2)
+DMS_SKINNY(4, 4)
 
 // ===================================================================================================
 // Launchers and checked entry points.
@@ -616,18 +618,25 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
 
 // c (n, m) = a (n, k) bf16 · Wᵀ, n <= 64, on tensor cores with W streamed into the fragments (decode batches).
 extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
-                                         int k, int accumulate, cudaStream_t stream) {
+                                         int k, int accumulate, int tiles, cudaStream_t stream) {
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
-    const int grid = (m + 8 * DMS_SKINNY_NT - 1) / (8 * DMS_SKINNY_NT);
-    if (n <= 16) {
-        DMS_LAUNCH(dms_matmul_skinny_m1, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
-    } else if (n <= 32) {
-        DMS_LAUNCH(dms_matmul_skinny_m2, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
-    } else {
-        DMS_LAUNCH(dms_matmul_skinny_m4, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+    DMS_CHECK(tiles == 2 || tiles == 4);
+    const int grid = (m + 8 * tiles - 1) / (8 * tiles);
+#define DMS_SKINNY_CASE(MT, NT)                                                                                  \
+    if ((n + 15) / 16 <= MT && (MT == 1 || (n + 15) / 16 > MT / 2) && tiles == NT) {                            \
+        DMS_LAUNCH(dms_matmul_skinny_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, \
+                   k, accumulate);                                                                               \
+        return cudaGetLastError();                                                                               \
     }
+    DMS_SKINNY_CASE(1, 2)
+    DMS_SKINNY_CASE(1, 4)
+    DMS_SKINNY_CASE(2, 2)
+    DMS_SKINNY_CASE(2, 4)
+    DMS_SKINNY_CASE(4, 2)
+    DMS_SKINNY_CASE(4, 4)
+#undef DMS_SKINNY_CASE
     return cudaGetLastError();
 }
 

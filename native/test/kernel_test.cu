@@ -532,7 +532,8 @@ static void test_matmul() {
             }
             std::vector<float> c0 = out.host;
             if (splits == 0) {
-                expect_ok(dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, nullptr),
+                expect_ok(dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate,
+                                            c.n % 2 == 0 ? 2 : 4, nullptr),
                           "matmul_skinny");
             } else {
                 expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,

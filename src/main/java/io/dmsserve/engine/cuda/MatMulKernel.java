@@ -33,7 +33,7 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel reduce;
-    private final Kernel[] skinny = new Kernel[3];  // 16, 32, 64 tokens
+    private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final CudaContext context;
     private final int multiprocessors;
     private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
@@ -48,7 +48,9 @@ final class MatMulKernel implements AutoCloseable {
         this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
         this.reduce = context.kernel("dms_matmul_reduce");
         for (int i = 0; i < skinny.length; i++) {
-            skinny[i] = context.kernel("dms_matmul_skinny_m" + (1 << i));
+            for (int j = 0; j < 2; j++) {
+                skinny[i][j] = context.kernel("dms_matmul_skinny_m" + (1 << i) + "_n" + (2 << j));
+            }
         }
         this.context = context;
         this.multiprocessors = context.info().multiprocessors();
@@ -103,7 +105,11 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     static final int MAX_SKINNY_TOKENS = 64;
-    static final int SKINNY_FEATURES = 32;
+
+    /** Feature tiles of 8 a skinny block takes: 4, or 2 when blocks of 32 would not give two per multiprocessor. */
+    static int skinnyTiles(int m, int multiprocessors) {
+        return Checks.ceilDiv(m, 32) < 2 * multiprocessors ? 2 : 4;
+    }
 
     /** Whether {@link #matmul} takes the skinny kernel for these sizes (given 16-byte aligned a and w). */
     static boolean skinnyTakes(int n, int k, int lda) {
@@ -121,8 +127,9 @@ final class MatMulKernel implements AutoCloseable {
         holds(a, Checks.rows(n, lda, k), 2, "a (n, k) bf16");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
         holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
-        Kernel kernel = skinny[n <= 16 ? 0 : n <= 32 ? 1 : 2];
-        kernel.launch(Checks.ceilDiv(m, SKINNY_FEATURES), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
+        int tiles = skinnyTiles(m, multiprocessors);
+        Kernel kernel = skinny[n <= 16 ? 0 : n <= 32 ? 1 : 2][tiles == 2 ? 0 : 1];
+        kernel.launch(Checks.ceilDiv(m, 8 * tiles), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
                 .i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
     }
 
