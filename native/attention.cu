@@ -41,9 +41,8 @@ DMS_DEVICE bool dms_visible(int p, int f, int q, int window) {
 // Decode. grid (splits, kvHeads, tokenCount), block 128 (4 warps), dynamic shared memory
 // attention_decode_smem(G, D) bytes. Entry e of tokenList (or e itself when null) is the token index.
 // Lanes: LPK = lanes per key = smallest power of two >= ceil(D / 8) (D <= 256); lane holds channels
-// [8 c, 8 c + 8) of its key, c = lane % LPK; 32 / LPK keys per pass, 8 passes (4 for G = 8) in flight.
-// Each warp takes tiles of 32 list slots; within a tile only visible slots are read (keys and values of a
-// batch together, the softmax online per batch in registers, the next tile's visibility read meanwhile).
+// [8 c, 8 c + 8) of its key, c = lane % LPK; 32 / LPK keys per pass, 8 passes of loads in flight.
+// Each warp takes tiles of 32 list slots; within a tile only visible slots are read.
 __host__ __device__ constexpr int attention_decode_smem(int G, int D) {
     return DMS_ATT_WARPS * G * (D + 2) * 4;
 }
@@ -57,7 +56,7 @@ __device__ __forceinline__ void attention_decode(
     int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);        // (warp, visible key) -> slot
-    constexpr int PASSES = GM >= 8 ? 4 : 8;  // key passes of a batch (registers: keys and values of each in flight)
+    DMS_SHARED(float, weights, DMS_ATT_WARPS * GM * 32);  // (warp, g, visible key) -> score, then e^(s - m)
     DMS_DYNAMIC_SMEM(smem);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
@@ -103,81 +102,61 @@ __device__ __forceinline__ void attention_decode(
         lrow[g] = 0.f;
     }
     int* myList = slotList + warp * 32;
+    float* myWeights = weights + warp * GM * 32;
 
-    // Tile loop: the visibility of the next tile's 32 slots is read while this tile's keys and values load;
-    // keys and values of a batch of 8 * kpp visible slots load together (16 loads in flight per lane), and
-    // the online softmax runs per batch in registers: lane (keyGroup, chunk) holds the scores of its key
-    // group's keys, summed over the group's lanes by shuffles, so m is warp-uniform and l is summed over key
-    // groups at the end, like o.
-    int index = listStart + warp * 32 + lane;
-    int slot = -1;
-    bool visible = false;
-    if (index < listEnd) {
-        const int page = table[index / pageSize];
-        if (page >= 0) {
-            slot = page * pageSize + index % pageSize;
-            visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
-        }
-    }
     for (int tile = listStart + warp * 32; tile < listEnd; tile += DMS_ATT_WARPS * 32) {
+        const int index = tile + lane;
+        int slot = -1;
+        bool visible = false;
+        if (index < listEnd) {
+            const int page = table[index / pageSize];
+            if (page >= 0) {
+                slot = page * pageSize + index % pageSize;
+                visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
+            }
+        }
         const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+        if (mask == 0) {
+            continue;
+        }
         const int count = __popc(mask);
         if (visible) {
             myList[__popc(mask & ((1u << lane) - 1u))] = slot;
         }
         __syncwarp();
-        // The next tile's metadata, in flight during this tile's work.
-        index += DMS_ATT_WARPS * 32;
-        slot = -1;
-        visible = false;
-        int nextPage = -1;
-        if (index < listEnd) {
-            nextPage = table[index / pageSize];
-        }
 
-        for (int kb = 0; kb < count; kb += PASSES * kpp) {
-            uint4 kraw[PASSES];
-            uint4 vraw[PASSES];
+        // Scores of the visible keys.
+        for (int kb = 0; kb < count; kb += 8 * kpp) {
+            uint4 raw[8];
 #pragma unroll
-            for (int u = 0; u < PASSES; u++) {
+            for (int u = 0; u < 8; u++) {
                 const int key = kb + u * kpp + keyGroup;
                 const int ks = key < count ? myList[key] : -1;
-                kraw[u] = make_uint4(0, 0, 0, 0);
-                vraw[u] = make_uint4(0, 0, 0, 0);
+                raw[u] = make_uint4(0, 0, 0, 0);
                 if (ks >= 0 && 8 * chunk < D) {
                     const bf16_t* kr = cache.keyCache + static_cast<size_t>(ks) * D + 8 * chunk;
-                    const bf16_t* vr = cache.valueCache + static_cast<size_t>(ks) * D + 8 * chunk;
                     if (vec) {
-                        kraw[u] = dms::load16_stream(kr);
-                        vraw[u] = dms::load16_stream(vr);
+                        raw[u] = dms::load16_stream(kr);
                     } else {
-                        uint32_t kw[4];
-                        uint32_t vw[4];
+                        uint32_t w[4];
 #pragma unroll
                         for (int p = 0; p < 4; p++) {
-                            const bool lo = 8 * chunk + 2 * p < D;
-                            const bool hi = 8 * chunk + 2 * p + 1 < D;
-                            kw[p] = (lo ? static_cast<uint32_t>(kr[2 * p]) : 0u) |
-                                    ((hi ? static_cast<uint32_t>(kr[2 * p + 1]) : 0u) << 16);
-                            vw[p] = (lo ? static_cast<uint32_t>(vr[2 * p]) : 0u) |
-                                    ((hi ? static_cast<uint32_t>(vr[2 * p + 1]) : 0u) << 16);
+                            const uint32_t lo = 8 * chunk + 2 * p < D ? kr[2 * p] : 0;
+                            const uint32_t hi = 8 * chunk + 2 * p + 1 < D ? kr[2 * p + 1] : 0;
+                            w[p] = lo | (hi << 16);
                         }
-                        kraw[u] = make_uint4(kw[0], kw[1], kw[2], kw[3]);
-                        vraw[u] = make_uint4(vw[0], vw[1], vw[2], vw[3]);
+                        raw[u] = make_uint4(w[0], w[1], w[2], w[3]);
                     }
                 }
             }
-            // Scores: every lane of a key group ends with its key's full dot product.
-            float sc[PASSES][GM];
-            float bmax[GM];
 #pragma unroll
-            for (int g = 0; g < GM; g++) {
-                bmax[g] = -INFINITY;
-            }
-#pragma unroll
-            for (int u = 0; u < PASSES; u++) {
+            for (int u = 0; u < 8; u++) {
+                if (kb + u * kpp >= count) {
+                    break;  // uniform across the warp
+                }
                 float kf[8];
-                dms::unpack_bf16x8(kraw[u], kf);
+                dms::unpack_bf16x8(raw[u], kf);
+                float part[GM];
 #pragma unroll
                 for (int g = 0; g < GM; g++) {
                     float d = 0.f;
@@ -185,62 +164,96 @@ __device__ __forceinline__ void attention_decode(
                     for (int e = 0; e < 8; e++) {
                         d = fmaf(qv[g][e], kf[e], d);
                     }
-                    sc[u][g] = d;
+                    part[g] = d;
                 }
                 for (int offset = lpk >> 1; offset > 0; offset >>= 1) {
 #pragma unroll
                     for (int g = 0; g < GM; g++) {
-                        sc[u][g] += __shfl_xor_sync(DMS_FULL_MASK, sc[u][g], offset);
+                        part[g] += __shfl_xor_sync(DMS_FULL_MASK, part[g], offset);
                     }
                 }
-                const bool valid = kb + u * kpp + keyGroup < count;
+                const int key = kb + u * kpp + keyGroup;
+                if (chunk == 0 && key < count) {
 #pragma unroll
-                for (int g = 0; g < GM; g++) {
-                    sc[u][g] = valid ? sc[u][g] * scale : -INFINITY;
-                    bmax[g] = fmaxf(bmax[g], sc[u][g]);
+                    for (int g = 0; g < GM; g++) {
+                        myWeights[g * 32 + key] = part[g] * scale;
+                    }
                 }
             }
+        }
+        __syncwarp();
+
+        // Online softmax over this tile: lane l holds visible key l.
 #pragma unroll
-            for (int g = 0; g < GM; g++) {
-                for (int offset = lpk; offset < 32; offset <<= 1) {
-                    bmax[g] = fmaxf(bmax[g], __shfl_xor_sync(DMS_FULL_MASK, bmax[g], offset));
-                }
-                const float mNew = fmaxf(mrow[g], bmax[g]);  // finite: the batch has a visible key
+        for (int g = 0; g < GM; g++) {
+            if (g < G) {
+                const float score = lane < count ? myWeights[g * 32 + lane] : -INFINITY;
+                const float tileMax = dms::warp_max(score);
+                const float mNew = fmaxf(mrow[g], tileMax);
+                const float p = lane < count ? expf(score - mNew) : 0.f;
+                const float pSum = dms::warp_sum(p);
                 const float correction = mrow[g] == -INFINITY ? 0.f : expf(mrow[g] - mNew);
+                lrow[g] = lrow[g] * correction + pSum;
                 mrow[g] = mNew;
-                lrow[g] *= correction;
 #pragma unroll
                 for (int e = 0; e < 8; e++) {
                     ov[g][e] *= correction;
                 }
+                if (lane < count) {
+                    myWeights[g * 32 + lane] = p;
+                }
+            }
+        }
+        __syncwarp();
+
+        // Weighted values.
+        for (int kb = 0; kb < count; kb += 8 * kpp) {
+            uint4 raw[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const int key = kb + u * kpp + keyGroup;
+                const int ks = key < count ? myList[key] : -1;
+                raw[u] = make_uint4(0, 0, 0, 0);
+                if (ks >= 0 && 8 * chunk < D) {
+                    const bf16_t* vr = cache.valueCache + static_cast<size_t>(ks) * D + 8 * chunk;
+                    if (vec) {
+                        raw[u] = dms::load16_stream(vr);
+                    } else {
+                        uint32_t w[4];
+#pragma unroll
+                        for (int p = 0; p < 4; p++) {
+                            const uint32_t lo = 8 * chunk + 2 * p < D ? vr[2 * p] : 0;
+                            const uint32_t hi = 8 * chunk + 2 * p + 1 < D ? vr[2 * p + 1] : 0;
+                            w[p] = lo | (hi << 16);
+                        }
+                        raw[u] = make_uint4(w[0], w[1], w[2], w[3]);
+                    }
+                }
             }
 #pragma unroll
-            for (int u = 0; u < PASSES; u++) {
-                float vf[8];
-                dms::unpack_bf16x8(vraw[u], vf);
+            for (int u = 0; u < 8; u++) {
+                const int key = kb + u * kpp + keyGroup;
+                if (key < count) {
+                    float vf[8];
+                    dms::unpack_bf16x8(raw[u], vf);
 #pragma unroll
-                for (int g = 0; g < GM; g++) {
-                    const float p = sc[u][g] == -INFINITY ? 0.f : expf(sc[u][g] - mrow[g]);
-                    lrow[g] += p;
+                    for (int g = 0; g < GM; g++) {
+                        const float p = myWeights[g * 32 + key];
 #pragma unroll
-                    for (int e = 0; e < 8; e++) {
-                        ov[g][e] = fmaf(p, vf[e], ov[g][e]);
+                        for (int e = 0; e < 8; e++) {
+                            ov[g][e] = fmaf(p, vf[e], ov[g][e]);
+                        }
                     }
                 }
             }
         }
-        if (nextPage >= 0) {
-            slot = nextPage * pageSize + index % pageSize;
-            visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
-        }
-        __syncwarp();  // the next tile rewrites myList
+        __syncwarp();  // the next tile rewrites myList and myWeights
     }
 
-    // Sum the key groups of the warp (m is the same in every lane; o and l are per key group).
+    // Sum the key groups of the warp (same m and l in every lane).
     for (int offset = lpk; offset < 32; offset <<= 1) {
 #pragma unroll
         for (int g = 0; g < GM; g++) {
-            lrow[g] += __shfl_xor_sync(DMS_FULL_MASK, lrow[g], offset);
 #pragma unroll
             for (int e = 0; e < 8; e++) {
                 ov[g][e] += __shfl_xor_sync(DMS_FULL_MASK, ov[g][e], offset);
