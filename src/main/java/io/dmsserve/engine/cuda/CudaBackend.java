@@ -83,6 +83,7 @@ public final class CudaBackend implements Backend {
     private KvGeometry geometry;
     private AttentionKernel.Cache cache;
     private DeviceBuffer tableErrors;      // int32 (1): bad page-table writes, reported by the kernel
+    private int[] tableLength;             // (rows, layers, kvHeads): the host's copy of pageTableLen, from the deltas
     private DeviceBuffer promptBits;       // uint32 (rows, vocab / 32), when a sequence asks for penalties
     private DeviceBuffer outputCounts;     // int32 (rows, vocab)
     private Scratch scratch;
@@ -295,6 +296,7 @@ public final class CudaBackend implements Backend {
         slotFlag.fill(0);
         pageTable.fill(0xff); // −1: no page
         pageTableLen.fill(0);
+        this.tableLength = new int[Math.toIntExact(tables)];
         this.tableErrors = own(cuda.allocate(Integer.BYTES));
         tableErrors.fill(0);
         this.geometry = geometry;
@@ -312,6 +314,10 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("allocateKv must come before the first step");
         }
         cuda.makeCurrent();
+        int[] lengths = plan.pageTables().lengthWrites();
+        for (int i = 0; i < lengths.length; i += 2) {
+            tableLength[lengths[i]] = lengths[i + 1];
+        }
         Layout in = new Layout(plan);
         ensureScratch(in.n, in.logitRows.length, in.sequences);
         Parts parts = uploadInputs(in, plan.pageTables());
@@ -654,7 +660,12 @@ public final class CudaBackend implements Backend {
                     System.arraycopy(step.kv().slots(), lh * length, slots, lh * n + t, length);
                     prevSlots[lh * sequences + s] = step.kv().previousSlots()[lh];
                 }
-                most = Math.max(most, (step.first() + length + geometry.pageSize() - 1) / geometry.pageSize());
+                // The longest page list attention scans for this sequence: with DMS far shorter than its
+                // positions (evicted slots are reused), and what the attention splits are sized by.
+                int tables = layers * kvHeads;
+                for (int head = seqRow[s] * tables, end = head + tables; head < end; head++) {
+                    most = Math.max(most, tableLength[head]);
+                }
                 t += length;
             }
             decodeTokens = decode.stream().mapToInt(Integer::intValue).toArray();
