@@ -32,6 +32,14 @@ public interface Backend extends AutoCloseable {
      */
     StepOutput step(StepPlan plan);
 
+    /**
+     * The device's memory now, for metrics; empty where there is no separate device (the CPU backend's KV
+     * pool is on the Java heap, which the JVM's own meters cover). May be called from any thread.
+     */
+    default java.util.Optional<DeviceMemory> deviceMemory() {
+        return java.util.Optional.empty();
+    }
+
     @Override
     void close();
 }

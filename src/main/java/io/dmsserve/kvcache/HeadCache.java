@@ -47,6 +47,8 @@ public final class HeadCache {
     private int[] freeSlots = new int[16];     // stack of empty local slots in pages we hold
     private int freeCount;
     private int live;
+    private int seen;                          // tokens reserved since the head opened, evicted or not
+    private int heldPages;
     private int lastSlot = FREE;               // local slot of the last token reserved
 
     private int[] ring = new int[16];          // circular: local slot of position ringStart + i
@@ -102,13 +104,7 @@ public final class HeadCache {
 
     /** Pages of the pool this head holds now. */
     public int pages() {
-        int held = 0;
-        for (int i = 0; i < pageTableSize; i++) {
-            if (pageTable[i] != FREE) {
-                held++;
-            }
-        }
-        return held;
+        return heldPages;
     }
 
     /**
@@ -165,7 +161,9 @@ public final class HeadCache {
         slotFlagged[slot] = false;
         pageOccupancy[slot / pageSize]++;
         live++;
+        seen++;
         counters.live(counterIndex, 1);
+        counters.seen(counterIndex, 1);
         if (tracksWindow) {
             if (ringSize == 0) {
                 ringStart = position;
@@ -180,6 +178,13 @@ public final class HeadCache {
     /** Physical slot of the last token reserved, or −1 before the first. */
     int lastPhysicalSlot() {
         return lastSlot == FREE ? FREE : physicalSlot(lastSlot);
+    }
+
+    /** Counts decisions that flagged a token, whether or not the token is still in the window. */
+    void countFlags(int count) {
+        if (count > 0) {
+            counters.flagged(counterIndex, count);
+        }
     }
 
     /** Marks a cached token as flagged (decision made at position + 1). No effect once it left the window. */
@@ -224,7 +229,11 @@ public final class HeadCache {
             delta.length(table, 0);
         }
         counters.live(counterIndex, -live);
+        counters.seen(counterIndex, -seen);
+        counters.pages(counterIndex, -heldPages);
         live = 0;
+        seen = 0;
+        heldPages = 0;
         pageTableSize = 0;
         freeCount = 0;
         ringSize = 0;
@@ -262,6 +271,8 @@ public final class HeadCache {
     private void returnPage(int pageIndex) {
         allocator.release(pageTable[pageIndex]);
         pageTable[pageIndex] = FREE;
+        heldPages--;
+        counters.pages(counterIndex, -1);
         delta.page(table, pageIndex, FREE);
         int kept = 0;
         for (int i = 0; i < freeCount; i++) {
@@ -290,6 +301,8 @@ public final class HeadCache {
         }
         pageTable[pageIndex] = page;
         pageOccupancy[pageIndex] = 0;
+        heldPages++;
+        counters.pages(counterIndex, 1);
         delta.page(table, pageIndex, page);
         delta.fresh(page);
         // Highest slot pushed first so the page fills from its first slot.

@@ -126,11 +126,14 @@ public final class SequenceKv {
         for (int l = 0; l < heads.length; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 HeadCache head = heads[l][h];
+                int flags = 0;
                 for (int c = 0; c < decisions.length(); c++) {
                     if (first + c > 0 && decisions.flagged(c, l, h)) {
                         head.flag(first + c - 1);
+                        flags++;
                     }
                 }
+                head.countFlags(flags);
                 head.evictThrough(lastEvictable);
             }
         }
