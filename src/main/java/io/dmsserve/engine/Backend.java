@@ -1,5 +1,7 @@
 package io.dmsserve.engine;
 
+import java.util.Optional;
+
 /**
  * Runs the Qwen3 forward pass with DMS decisions and sampling on some hardware. The CPU backend is the
  * reference oracle. A backend keeps no bookkeeping of its own: the KV cache manager decides which slot each
@@ -36,8 +38,8 @@ public interface Backend extends AutoCloseable {
      * The device's memory now, for metrics; empty where there is no separate device (the CPU backend's KV
      * pool is on the Java heap, which the JVM's own meters cover). May be called from any thread.
      */
-    default java.util.Optional<DeviceMemory> deviceMemory() {
-        return java.util.Optional.empty();
+    default Optional<DeviceMemory> deviceMemory() {
+        return Optional.empty();
     }
 
     @Override
