@@ -49,6 +49,7 @@ public final class HeadCache {
     private int live;
     private int seen;                          // tokens reserved since the head opened, evicted or not
     private int heldPages;
+    private int unpublished;                   // tokens reserved, not yet added to the shared counters
     private int lastSlot = FREE;               // local slot of the last token reserved
 
     private int[] ring = new int[16];          // circular: local slot of position ringStart + i
@@ -162,8 +163,7 @@ public final class HeadCache {
         pageOccupancy[slot / pageSize]++;
         live++;
         seen++;
-        counters.live(counterIndex, 1);
-        counters.seen(counterIndex, 1);
+        unpublished++;
         if (tracksWindow) {
             if (ringSize == 0) {
                 ringStart = position;
@@ -173,6 +173,18 @@ public final class HeadCache {
         }
         lastSlot = slot;
         return physicalSlot(slot);
+    }
+
+    /**
+     * Adds the tokens reserved since the last call to the shared live and seen counters: once per head and step
+     * rather than per token, which on a large model is hundreds of thousands of atomic additions a step.
+     */
+    void publishReserved() {
+        if (unpublished > 0) {
+            counters.live(counterIndex, unpublished);
+            counters.seen(counterIndex, unpublished);
+            unpublished = 0;
+        }
     }
 
     /** Physical slot of the last token reserved, or −1 before the first. */
@@ -213,6 +225,7 @@ public final class HeadCache {
         }
         if (evicted > 0) {
             counters.evicted(counterIndex, evicted);
+            counters.live(counterIndex, -evicted);
         }
         return evicted;
     }
@@ -228,6 +241,7 @@ public final class HeadCache {
         if (pageTableSize > 0) {
             delta.length(table, 0);
         }
+        publishReserved();
         counters.live(counterIndex, -live);
         counters.seen(counterIndex, -seen);
         counters.pages(counterIndex, -heldPages);
@@ -258,7 +272,6 @@ public final class HeadCache {
         slotPosition[slot] = FREE;
         slotFlagged[slot] = false;
         live--;
-        counters.live(counterIndex, -1);
         int pageIndex = slot / pageSize;
         if (--pageOccupancy[pageIndex] == 0) {
             returnPage(pageIndex);

@@ -98,8 +98,12 @@ public final class SequenceKv {
                 int base = (l * kvHeads + h) * length;
                 previous[l * kvHeads + h] = head.lastPhysicalSlot();
                 head.evictBefore(processed);
-                for (int c = 0; c < length; c++) {
-                    slots[base + c] = head.reserve(processed + c);
+                try {
+                    for (int c = 0; c < length; c++) {
+                        slots[base + c] = head.reserve(processed + c);
+                    }
+                } finally {
+                    head.publishReserved(); // what it got, also when the pool ran out half-way
                 }
             }
         }
