@@ -26,7 +26,8 @@ public final class KvCacheMetrics implements MeterBinder {
     private final long bytesPerPage;
     private final boolean perHead;
     private final Tags model;
-    // Micrometer holds the objects its gauges and counters read only weakly: these fields keep them.
+    // Micrometer holds the object a meter reads (here always the cache, which lives as long as the server)
+    // only weakly, but the function strongly: the functions capture these readers.
     private final LayerReadings[] layers;
     private final HeadReadings[][] heads; // (layer, kvHead)
 
@@ -51,7 +52,7 @@ public final class KvCacheMetrics implements MeterBinder {
         for (int l = 0; l < cache.layers(); l++) {
             bindLayer(registry, l);
         }
-        Gauge.builder(COMPRESSION, this, m -> ratio(m.sum(HeadReadings::seenTokens), m.sum(HeadReadings::liveTokens)))
+        Gauge.builder(COMPRESSION, cache, c -> ratio(sum(HeadReadings::seenTokens), sum(HeadReadings::liveTokens)))
                 .tags(model).description("Tokens the open sequences stored over tokens still held, all layers"
                         + " (NaN while nothing is held)")
                 .register(registry);
@@ -78,33 +79,33 @@ public final class KvCacheMetrics implements MeterBinder {
     private void bindLayer(MeterRegistry registry, int layer) {
         Tags tags = model.and(LAYER, Integer.toString(layer));
         LayerReadings readings = layers[layer];
-        Gauge.builder(LAYER_LIVE, readings, r -> r.sum(HeadReadings::liveTokens)).tags(tags)
+        Gauge.builder(LAYER_LIVE, cache, c -> readings.sum(HeadReadings::liveTokens)).tags(tags)
                 .description("KV tokens stored now in the layer, over its KV heads and the open sequences")
                 .register(registry);
-        FunctionCounter.builder(LAYER_EVICTED, readings, r -> r.sum(HeadReadings::evictedTokens)).tags(tags)
+        FunctionCounter.builder(LAYER_EVICTED, cache, c -> readings.sum(HeadReadings::evictedTokens)).tags(tags)
                 .description("KV tokens evicted from the layer, over its KV heads").register(registry);
-        FunctionCounter.builder(LAYER_FLAGS, readings, r -> r.sum(HeadReadings::flagDecisions)).tags(tags)
+        FunctionCounter.builder(LAYER_FLAGS, cache, c -> readings.sum(HeadReadings::flagDecisions)).tags(tags)
                 .description("DMS decisions in the layer that flagged a token for eviction, over its KV heads")
                 .register(registry);
-        Gauge.builder(LAYER_SEEN, readings, r -> r.sum(HeadReadings::seenTokens)).tags(tags)
+        Gauge.builder(LAYER_SEEN, cache, c -> readings.sum(HeadReadings::seenTokens)).tags(tags)
                 .description("KV tokens the open sequences stored in the layer, evicted since or not, over its"
                         + " KV heads")
                 .register(registry);
-        Gauge.builder(LAYER_COMPRESSION, readings,
-                r -> ratio(r.sum(HeadReadings::seenTokens), r.sum(HeadReadings::liveTokens))).tags(tags)
+        Gauge.builder(LAYER_COMPRESSION, cache,
+                c -> ratio(readings.sum(HeadReadings::seenTokens), readings.sum(HeadReadings::liveTokens))).tags(tags)
                 .description("Seen over live KV tokens of the layer (NaN while nothing is held)").register(registry);
-        Gauge.builder(LAYER_PAGES, readings, r -> r.sum(HeadReadings::pages)).tags(tags)
+        Gauge.builder(LAYER_PAGES, cache, c -> readings.sum(HeadReadings::pages)).tags(tags)
                 .description("KV pool pages the layer holds").register(registry);
-        Gauge.builder(LAYER_OCCUPANCY, readings, r -> (double) r.sum(HeadReadings::pages) / cache.pageCount())
+        Gauge.builder(LAYER_OCCUPANCY, cache, c -> (double) readings.sum(HeadReadings::pages) / c.pageCount())
                 .tags(tags).description("Share of the KV pool's pages the layer holds, 0 to 1").register(registry);
         if (perHead) {
             for (int h = 0; h < cache.kvHeads(); h++) {
                 HeadReadings head = heads[layer][h];
                 Tags headTags = tags.and(KV_HEAD, Integer.toString(h));
-                Gauge.builder(HEAD_LIVE, head, HeadReadings::liveTokens).tags(headTags)
+                Gauge.builder(HEAD_LIVE, cache, c -> head.liveTokens()).tags(headTags)
                         .description("KV tokens stored now in the layer's KV head, over the open sequences")
                         .register(registry);
-                FunctionCounter.builder(HEAD_EVICTED, head, HeadReadings::evictedTokens).tags(headTags)
+                FunctionCounter.builder(HEAD_EVICTED, cache, c -> head.evictedTokens()).tags(headTags)
                         .description("KV tokens evicted from the layer's KV head").register(registry);
             }
         }

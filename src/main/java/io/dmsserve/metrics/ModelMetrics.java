@@ -36,17 +36,21 @@ public final class ModelMetrics implements MeterBinder {
         this.backend = backend;
     }
 
+    /**
+     * Every meter reads the scheduler or the policy, which live as long as the server: Micrometer holds the
+     * object a meter reads only weakly, the function (and what it captures) strongly.
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
         for (String state : STATES) {
-            Gauge.builder(MODEL_STATE, this, m -> m.state().equals(state) ? 1 : 0)
+            Gauge.builder(MODEL_STATE, scheduler, s -> state().equals(state) ? 1 : 0)
                     .tags(model.and(BACKEND, backend).and(STATE, state))
                     .description("1 for the model's current state (loading, ready, stopped, failed), 0 for the others")
                     .register(registry);
         }
-        Gauge.builder(LOAD_PROGRESS, load, ModelLoad::progress).tags(model)
+        Gauge.builder(LOAD_PROGRESS, scheduler, s -> load.progress()).tags(model)
                 .description("Model loading done, 0 to 1").register(registry);
-        Gauge.builder(LOAD_TIME, load, ModelLoad::seconds).tags(model).baseUnit("seconds")
+        Gauge.builder(LOAD_TIME, scheduler, s -> load.seconds()).tags(model).baseUnit("seconds")
                 .description("Time loading the model took (checkpoint, weights on the backend, KV pool)")
                 .register(registry);
         Tags settings = model.and(POLICY, policy.name());
