@@ -36,7 +36,7 @@ import java.util.concurrent.TimeUnit;
  * tiny model's steps are short, so the difference is the worst case relative to the step.
  *
  * <pre>
- * ./mvnw -o -q test-compile exec:java ... or:
+ * ./mvnw -q test-compile && ./mvnw -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes:$(cat target/cp.txt) \
  *     io.dmsserve.bench.MetricsCostBenchmark [MODEL_DIR] [--batch 16] [--tokens 128] [--rounds 10]
  * </pre>
