@@ -38,8 +38,14 @@ class EngineConfiguration {
     /** Share of the free memory the KV store may take; the rest is for activations and requests. */
     static final double KV_SHARE = 0.8;
 
+    /** First of the engine's beans: its creation is when loading starts. */
+    @Bean
+    ModelLoad modelLoad() {
+        return new ModelLoad();
+    }
+
     @Bean(destroyMethod = "")
-    Checkpoint checkpoint(ModelProperties model) {
+    Checkpoint checkpoint(ModelProperties model, ModelLoad load) {
         return Checkpoint.open(StringUtils.hasText(model.path()) ? Path.of(model.path()) : EmbeddedModel.extract());
     }
 
@@ -100,8 +106,10 @@ class EngineConfiguration {
     }
 
     @Bean(destroyMethod = "")
-    Scheduler scheduler(StepExecutor executor, SchedulerProperties properties, EvictionPolicy policy) {
-        return new Scheduler(executor, properties.settings(), policy);
+    Scheduler scheduler(StepExecutor executor, SchedulerProperties properties, EvictionPolicy policy, ModelLoad load) {
+        Scheduler scheduler = new Scheduler(executor, properties.settings(), policy);
+        load.finished();
+        return scheduler;
     }
 
     @Bean

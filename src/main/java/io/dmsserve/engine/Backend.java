@@ -1,5 +1,7 @@
 package io.dmsserve.engine;
 
+import java.util.Optional;
+
 /**
  * Runs the Qwen3 forward pass with DMS decisions and sampling on some hardware. The CPU backend is the
  * reference oracle. A backend keeps no bookkeeping of its own: the KV cache manager decides which slot each
@@ -31,6 +33,14 @@ public interface Backend extends AutoCloseable {
      * @return one output per sequence of the plan, in its order
      */
     StepOutput step(StepPlan plan);
+
+    /**
+     * The device's memory now, for metrics; empty where there is no separate device (the CPU backend's KV
+     * pool is on the Java heap, which the JVM's own meters cover). May be called from any thread.
+     */
+    default Optional<DeviceMemory> deviceMemory() {
+        return Optional.empty();
+    }
 
     @Override
     void close();

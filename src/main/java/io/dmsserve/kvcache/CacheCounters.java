@@ -4,8 +4,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Live and evicted token counts per (layer, kv-head), summed over sequences. Written by the engine thread,
- * read by metrics and the dashboard at any time without stopping the engine.
+ * Token and page counts per (layer, kv-head), summed over sequences. Written by the engine thread, read by
+ * metrics and the dashboard at any time without stopping the engine. Gauges (live, seen, pages) cover the
+ * open sequences and return to 0 when they are released; the others are cumulative since start (a preempted
+ * sequence that is recomputed counts its evictions and flags again, as the engine really redoes them).
  */
 final class CacheCounters {
 
@@ -13,6 +15,9 @@ final class CacheCounters {
     final int kvHeads;
     private final AtomicLongArray live;    // (layer, kvHead)
     private final AtomicLongArray evicted; // (layer, kvHead), cumulative since start
+    private final AtomicLongArray flagged; // (layer, kvHead) decisions that flagged a token, cumulative
+    private final AtomicLongArray seen;    // (layer, kvHead) tokens stored by open sequences, evicted or not
+    private final AtomicLongArray pages;   // (layer, kvHead) pool pages held by open sequences
     final AtomicInteger sequences = new AtomicInteger();
 
     CacheCounters(int layers, int kvHeads) {
@@ -20,6 +25,9 @@ final class CacheCounters {
         this.kvHeads = kvHeads;
         this.live = new AtomicLongArray(layers * kvHeads);
         this.evicted = new AtomicLongArray(layers * kvHeads);
+        this.flagged = new AtomicLongArray(layers * kvHeads);
+        this.seen = new AtomicLongArray(layers * kvHeads);
+        this.pages = new AtomicLongArray(layers * kvHeads);
     }
 
     int index(int layer, int kvHead) {
@@ -32,6 +40,38 @@ final class CacheCounters {
 
     void evicted(int index, int count) {
         evicted.addAndGet(index, count);
+    }
+
+    void flagged(int index, int count) {
+        flagged.addAndGet(index, count);
+    }
+
+    void seen(int index, int delta) {
+        seen.addAndGet(index, delta);
+    }
+
+    void pages(int index, int delta) {
+        pages.addAndGet(index, delta);
+    }
+
+    long liveAt(int layer, int kvHead) {
+        return live.get(index(layer, kvHead));
+    }
+
+    long evictedAt(int layer, int kvHead) {
+        return evicted.get(index(layer, kvHead));
+    }
+
+    long flaggedAt(int layer, int kvHead) {
+        return flagged.get(index(layer, kvHead));
+    }
+
+    long seenAt(int layer, int kvHead) {
+        return seen.get(index(layer, kvHead));
+    }
+
+    long pagesAt(int layer, int kvHead) {
+        return pages.get(index(layer, kvHead));
     }
 
     long[][] liveSnapshot() {

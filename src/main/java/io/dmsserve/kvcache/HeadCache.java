@@ -47,6 +47,9 @@ public final class HeadCache {
     private int[] freeSlots = new int[16];     // stack of empty local slots in pages we hold
     private int freeCount;
     private int live;
+    private int seen;                          // tokens reserved since the head opened, evicted or not
+    private int heldPages;
+    private int unpublished;                   // tokens reserved, not yet added to the shared counters
     private int lastSlot = FREE;               // local slot of the last token reserved
 
     private int[] ring = new int[16];          // circular: local slot of position ringStart + i
@@ -102,13 +105,7 @@ public final class HeadCache {
 
     /** Pages of the pool this head holds now. */
     public int pages() {
-        int held = 0;
-        for (int i = 0; i < pageTableSize; i++) {
-            if (pageTable[i] != FREE) {
-                held++;
-            }
-        }
-        return held;
+        return heldPages;
     }
 
     /**
@@ -165,7 +162,8 @@ public final class HeadCache {
         slotFlagged[slot] = false;
         pageOccupancy[slot / pageSize]++;
         live++;
-        counters.live(counterIndex, 1);
+        seen++;
+        unpublished++;
         if (tracksWindow) {
             if (ringSize == 0) {
                 ringStart = position;
@@ -177,9 +175,28 @@ public final class HeadCache {
         return physicalSlot(slot);
     }
 
+    /**
+     * Adds the tokens reserved since the last call to the shared live and seen counters: once per head and step
+     * rather than per token, which on a large model is hundreds of thousands of atomic additions a step.
+     */
+    void publishReserved() {
+        if (unpublished > 0) {
+            counters.live(counterIndex, unpublished);
+            counters.seen(counterIndex, unpublished);
+            unpublished = 0;
+        }
+    }
+
     /** Physical slot of the last token reserved, or −1 before the first. */
     int lastPhysicalSlot() {
         return lastSlot == FREE ? FREE : physicalSlot(lastSlot);
+    }
+
+    /** Counts decisions that flagged a token, whether or not the token is still in the window. */
+    void countFlags(int count) {
+        if (count > 0) {
+            counters.flagged(counterIndex, count);
+        }
     }
 
     /** Marks a cached token as flagged (decision made at position + 1). No effect once it left the window. */
@@ -208,6 +225,7 @@ public final class HeadCache {
         }
         if (evicted > 0) {
             counters.evicted(counterIndex, evicted);
+            counters.live(counterIndex, -evicted);
         }
         return evicted;
     }
@@ -223,8 +241,13 @@ public final class HeadCache {
         if (pageTableSize > 0) {
             delta.length(table, 0);
         }
+        publishReserved();
         counters.live(counterIndex, -live);
+        counters.seen(counterIndex, -seen);
+        counters.pages(counterIndex, -heldPages);
         live = 0;
+        seen = 0;
+        heldPages = 0;
         pageTableSize = 0;
         freeCount = 0;
         ringSize = 0;
@@ -249,7 +272,6 @@ public final class HeadCache {
         slotPosition[slot] = FREE;
         slotFlagged[slot] = false;
         live--;
-        counters.live(counterIndex, -1);
         int pageIndex = slot / pageSize;
         if (--pageOccupancy[pageIndex] == 0) {
             returnPage(pageIndex);
@@ -262,6 +284,8 @@ public final class HeadCache {
     private void returnPage(int pageIndex) {
         allocator.release(pageTable[pageIndex]);
         pageTable[pageIndex] = FREE;
+        heldPages--;
+        counters.pages(counterIndex, -1);
         delta.page(table, pageIndex, FREE);
         int kept = 0;
         for (int i = 0; i < freeCount; i++) {
@@ -290,6 +314,8 @@ public final class HeadCache {
         }
         pageTable[pageIndex] = page;
         pageOccupancy[pageIndex] = 0;
+        heldPages++;
+        counters.pages(counterIndex, 1);
         delta.page(table, pageIndex, page);
         delta.fresh(page);
         // Highest slot pushed first so the page fills from its first slot.

@@ -151,6 +151,31 @@ public final class KvCacheManager {
         return delta.take();
     }
 
+    public int layers() {
+        return layers;
+    }
+
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    /**
+     * Readings of one (layer, kv-head), summed over sequences, for metrics: each is one atomic read, so a
+     * scrape costs no snapshot of the whole cache and never stops the engine. Any thread.
+     */
+    public HeadReadings readings(int layer, int kvHead) {
+        if (layer < 0 || layer >= layers || kvHead < 0 || kvHead >= kvHeads) {
+            throw new IllegalArgumentException("no KV head (" + layer + ", " + kvHead + ") in a cache of " + layers
+                    + " layers and " + kvHeads + " KV heads");
+        }
+        return new HeadReadings(counters, layer, kvHead);
+    }
+
+    /** Pages of the pool in use now. Any thread. */
+    public int pagesInUse() {
+        return allocator.pagesInUse();
+    }
+
     /** Readable from any thread while the engine runs. */
     public CacheStatistics statistics() {
         return new CacheStatistics(pageSize, allocator.pageCount(), allocator.pagesInUse(),

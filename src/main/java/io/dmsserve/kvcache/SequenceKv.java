@@ -98,8 +98,12 @@ public final class SequenceKv {
                 int base = (l * kvHeads + h) * length;
                 previous[l * kvHeads + h] = head.lastPhysicalSlot();
                 head.evictBefore(processed);
-                for (int c = 0; c < length; c++) {
-                    slots[base + c] = head.reserve(processed + c);
+                try {
+                    for (int c = 0; c < length; c++) {
+                        slots[base + c] = head.reserve(processed + c);
+                    }
+                } finally {
+                    head.publishReserved(); // what it got, also when the pool ran out half-way
                 }
             }
         }
@@ -126,11 +130,14 @@ public final class SequenceKv {
         for (int l = 0; l < heads.length; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 HeadCache head = heads[l][h];
+                int flags = 0;
                 for (int c = 0; c < decisions.length(); c++) {
                     if (first + c > 0 && decisions.flagged(c, l, h)) {
                         head.flag(first + c - 1);
+                        flags++;
                     }
                 }
+                head.countFlags(flags);
                 head.evictThrough(lastEvictable);
             }
         }

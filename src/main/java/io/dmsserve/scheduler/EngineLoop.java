@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +38,10 @@ final class EngineLoop {
     final AtomicLong cancelled = new AtomicLong();
     final AtomicLong failed = new AtomicLong();
     final AtomicLong generatedTokens = new AtomicLong();
+    final AtomicLong promptTokens = new AtomicLong();
+    final AtomicLong failedSteps = new AtomicLong();
+    final AtomicLongArray finished = new AtomicLongArray(FinishReason.values().length); // (reason)
+    volatile SchedulerObserver observer = SchedulerObserver.NONE;
 
     EngineLoop(StepExecutor executor, RequestQueue queue, StepPlanner planner, int contextLength) {
         this.executor = executor;
@@ -78,6 +83,14 @@ final class EngineLoop {
         return t != null && t.isAlive() && !stopping;
     }
 
+    EngineState state() {
+        Thread t = thread;
+        if (t == null || stopping) {
+            return EngineState.STOPPED;
+        }
+        return t.isAlive() ? EngineState.RUNNING : EngineState.FAILED;
+    }
+
     /**
      * Stops taking work, lets the step in flight finish, fails what is left. Returns false if the thread had
      * not ended within the timeout (a step still running on the backend).
@@ -114,6 +127,7 @@ final class EngineLoop {
                 // A bug, a backend failure or even an OutOfMemoryError must not kill the engine thread: fail
                 // what ran, release its pages, go on.
                 log.error("engine step failed; failing its {} sequences", running.size(), e);
+                failedSteps.incrementAndGet();
                 RuntimeException failure = e instanceof RuntimeException runtime ? runtime
                         : new IllegalStateException("the engine step failed: " + e, e);
                 for (Sequence sequence : List.copyOf(running)) {
@@ -151,10 +165,18 @@ final class EngineLoop {
 
     private void step(List<Sequence> waiting) {
         StepPlanner.Plan plan = planner.plan(running, waiting, executor.cache().freePages(), pages);
+        SchedulerObserver observer = this.observer;
         if (!plan.admitted().isEmpty()) {
             queue.removeFirst(plan.admitted().size());
+            long now = System.nanoTime();
             for (StepPlanner.Candidate admitted : plan.admitted()) {
-                running.add((Sequence) admitted);
+                Sequence sequence = (Sequence) admitted;
+                running.add(sequence);
+                if (!sequence.admittedOnce) {
+                    sequence.admittedOnce = true;
+                    promptTokens.addAndGet(sequence.promptLength());
+                    observer.queued(now - sequence.submittedNanos);
+                }
             }
         }
         for (StepPlanner.Candidate candidate : plan.preempted()) {
@@ -186,14 +208,21 @@ final class EngineLoop {
                     sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, null,
                     LogitsRequest.NONE));
         }
+        long started = System.nanoTime();
         StepOutput output = executor.run(work);
+        long ended = System.nanoTime();
         steps.incrementAndGet();
+        int tokens = 0;
+        for (StepExecutor.Work w : work) {
+            tokens += w.tokens().length;
+        }
+        observer.step(batch.size(), tokens, ended - started);
         for (int i = 0; i < batch.size(); i++) {
             Sequence sequence = batch.get(i);
             sequence.fed += work.get(i).tokens().length;
             SequenceOutput out = output.get(i);
             if (out.token() >= 0) {
-                emit(sequence, out.token(), out.logprobs());
+                emit(sequence, out.token(), out.logprobs(), ended, observer);
             }
         }
     }
@@ -211,9 +240,17 @@ final class EngineLoop {
         }
     }
 
-    private void emit(Sequence sequence, int token, Logprobs logprobs) {
+    /** @param now when the step that sampled the token ended: every token of a step arrives then */
+    private void emit(Sequence sequence, int token, Logprobs logprobs, long now, SchedulerObserver observer) {
         sequence.append(token);
         generatedTokens.incrementAndGet();
+        if (sequence.generated == 1) {
+            observer.firstToken(now - sequence.submittedNanos);
+        } else {
+            // After a preemption the recomputed tokens are not emitted again, so this gap spans the recompute.
+            observer.nextToken(now - sequence.lastTokenNanos);
+        }
+        sequence.lastTokenNanos = now;
         if (sequence.request.stopTokenIds().contains(token)) {
             finish(sequence, FinishReason.STOP);
             return;
@@ -245,6 +282,8 @@ final class EngineLoop {
 
     private void complete(Sequence sequence, FinishReason reason) {
         queue.done();
+        finished.incrementAndGet(reason.ordinal());
+        observer.ended(System.nanoTime() - sequence.submittedNanos);
         try {
             sequence.request.listener().onComplete(reason, new Usage(sequence.promptLength(), sequence.generated));
         } catch (RuntimeException e) {
@@ -261,6 +300,7 @@ final class EngineLoop {
     private void notifyError(Sequence sequence, RuntimeException error) {
         queue.done();
         failed.incrementAndGet();
+        observer.ended(System.nanoTime() - sequence.submittedNanos);
         try {
             sequence.request.listener().onError(error);
         } catch (RuntimeException e) {

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Continuous batching on one backend (DESIGN.md §2): the facade the API talks to. Requests are checked
@@ -25,6 +26,7 @@ public final class Scheduler implements AutoCloseable {
     private final EngineLoop loop;
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong seeds = new AtomicLong(System.nanoTime());
+    private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length); // (reason)
 
     public Scheduler(StepExecutor executor, SchedulerSettings settings, EvictionPolicy defaultPolicy) {
         if (settings.maxRunning() > executor.cache().rows()) {
@@ -66,11 +68,27 @@ public final class Scheduler implements AutoCloseable {
     public List<GenerationHandle> submitAll(List<GenerationRequest> requests) {
         long deadlineBase = System.nanoTime();
         List<Sequence> sequences = new ArrayList<>(requests.size());
-        for (GenerationRequest request : requests) {
-            sequences.add(check(request, deadlineBase));
+        try {
+            for (GenerationRequest request : requests) {
+                sequences.add(check(request, deadlineBase));
+            }
+            queue.offer(sequences);
+        } catch (QueueFullException e) {
+            throw reject(Rejection.QUEUE_FULL, e);
+        } catch (KvCacheFullException e) {
+            throw reject(Rejection.KV_CAPACITY, e);
+        } catch (IllegalArgumentException e) {
+            throw reject(Rejection.PROMPT_TOO_LONG, e);
+        } catch (IllegalStateException e) {
+            throw reject(Rejection.NOT_RUNNING, e);
         }
-        queue.offer(sequences);
         return List.copyOf(sequences);
+    }
+
+    /** Counts a refused request (once, whatever its n) and passes the exception on. */
+    private RuntimeException reject(Rejection reason, RuntimeException e) {
+        rejected.incrementAndGet(reason.ordinal());
+        return e;
     }
 
     private Sequence check(GenerationRequest request, long now) {
@@ -81,7 +99,7 @@ public final class Scheduler implements AutoCloseable {
         EvictionPolicy policy = request.policy() != null ? request.policy() : defaultPolicy;
         long deadline = now + (request.deadline() != null ? request.deadline() : settings.deadline()).toNanos();
         long seed = request.sampling().seed() != null ? request.sampling().seed() : Draws.mix(seeds.incrementAndGet());
-        Sequence sequence = new Sequence(ids.incrementAndGet(), request, policy, seed, deadline, queue::wake);
+        Sequence sequence = new Sequence(ids.incrementAndGet(), request, policy, seed, now, deadline, queue::wake);
         int minimal = executor.cache().pagesForNewSequence(sequence.residentTokens());
         int pool = executor.cache().pageCount();
         if (minimal > pool) {
@@ -92,9 +110,31 @@ public final class Scheduler implements AutoCloseable {
     }
 
     public SchedulerStatistics statistics() {
+        long[] rejections = new long[rejected.length()];
+        for (int i = 0; i < rejections.length; i++) {
+            rejections[i] = rejected.get(i);
+        }
+        long[] finished = new long[loop.finished.length()];
+        for (int i = 0; i < finished.length; i++) {
+            finished[i] = loop.finished.get(i);
+        }
         return new SchedulerStatistics(queue.waiting(), loop.runningCount, loop.steps.get(), loop.preemptions.get(),
                 loop.completed.get(), loop.cancelled.get(), loop.failed.get(), queue.refused(),
-                loop.generatedTokens.get());
+                loop.generatedTokens.get(), rejections, finished, loop.promptTokens.get(), loop.failedSteps.get());
+    }
+
+    /** Where the engine loop reports its timings; {@link SchedulerObserver#NONE} to observe nothing. */
+    public void observe(SchedulerObserver observer) {
+        loop.observer = observer == null ? SchedulerObserver.NONE : observer;
+    }
+
+    public EngineState engineState() {
+        return loop.state();
+    }
+
+    /** The default eviction policy of requests that name none. */
+    public EvictionPolicy defaultPolicy() {
+        return defaultPolicy;
     }
 
     /** The KV cache's bookkeeping, readable from any thread. */

@@ -15,6 +15,9 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
     final EvictionPolicy policy;
     final long seed;
     final long deadlineNanos;
+    final long submittedNanos;
+    boolean admittedOnce;      // engine thread: joined the batch at least once (preemptions re-admit)
+    long lastTokenNanos;       // engine thread: when the last token was emitted
     private final Runnable wake;
     private int[] tokens;      // (prompt + generated)
     private int size;
@@ -23,7 +26,9 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
     boolean open;              // holds pages in the KV cache
     private volatile boolean cancelled;
 
-    Sequence(long id, GenerationRequest request, EvictionPolicy policy, long seed, long deadlineNanos, Runnable wake) {
+    Sequence(long id, GenerationRequest request, EvictionPolicy policy, long seed, long submittedNanos,
+            long deadlineNanos, Runnable wake) {
+        this.submittedNanos = submittedNanos;
         this.id = id;
         this.request = request;
         this.policy = policy;

@@ -89,9 +89,10 @@ class ConfigurationMetadataTest {
     }
 
     @Test
-    void theScanFindsTheSixRecords() throws Exception {
+    void theScanFindsTheSevenRecords() throws Exception {
         assertThat(propertiesClasses()).containsExactlyInAnyOrder(ApiProperties.class, ModelProperties.class,
-                CpuProperties.class, BackendProperties.class, KvCacheProperties.class, SchedulerProperties.class);
+                CpuProperties.class, BackendProperties.class, KvCacheProperties.class, SchedulerProperties.class,
+                MetricsProperties.class);
     }
 
     @Test
@@ -104,7 +105,7 @@ class ConfigurationMetadataTest {
             }
         }
         assertThat(documented.keySet()).as("documented dms.* properties").isEqualTo(declared.keySet());
-        assertThat(declared).hasSize(18);
+        assertThat(declared).hasSize(20);
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())

@@ -1003,4 +1003,14 @@ public final class CudaBackend implements Backend {
     private static String gb(long bytes) {
         return String.format("%.2f GB", bytes / 1e9);
     }
+
+    /** Used and total memory of the device (cuMemGetInfo, any thread: it makes the context current there). */
+    @Override
+    public java.util.Optional<io.dmsserve.engine.DeviceMemory> deviceMemory() {
+        cuda.makeCurrent();
+        long[] free = {0};
+        long[] total = {0};
+        CudaContext.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+        return java.util.Optional.of(new io.dmsserve.engine.DeviceMemory(total[0] - free[0], total[0]));
+    }
 }
