@@ -56,7 +56,8 @@ final class ChatCompletionsHandler {
                     List<ChatCompletion.Choice> choices = new ArrayList<>();
                     for (int i = 0; i < n; i++) {
                         choices.add(new ChatCompletion.Choice(i,
-                                new ChatCompletion.Message("assistant", collected.text(i)), null,
+                                new ChatCompletion.Message("assistant", collected.text(i)),
+                                LogprobsBody.chat(collected.logprobs(i)),
                                 collected.finishReason(i)));
                     }
                     return Responses.json(new ChatCompletion(ids.id(), ids.created(), generator.modelId(), choices,
@@ -68,13 +69,15 @@ final class ChatCompletionsHandler {
         Optional<UsageBody> noUsage = options.includeUsage() ? Optional.empty() : null;
         List<String> first = new ArrayList<>();
         for (int i = 0; i < generation.choices(); i++) {
-            first.add(chunk(ids, i, new ChatCompletionChunk.Delta("assistant", ""), null, noUsage));
+            first.add(chunk(ids, i, new ChatCompletionChunk.Delta("assistant", ""), null, null, noUsage));
         }
         Flux<String> rest = generation.events().concatMapIterable(event -> {
             if (event instanceof GenerationEvent.Text t) {
-                return List.of(chunk(ids, t.index(), new ChatCompletionChunk.Delta(null, t.text()), null, noUsage));
+                return List.of(chunk(ids, t.index(), new ChatCompletionChunk.Delta(null, t.text()),
+                        LogprobsBody.chat(t.logprobs()), null, noUsage));
             } else if (event instanceof GenerationEvent.Finished f) {
-                return List.of(chunk(ids, f.index(), new ChatCompletionChunk.Delta(null, null), f.reason(), noUsage));
+                return List.of(chunk(ids, f.index(), new ChatCompletionChunk.Delta(null, null), null, f.reason(),
+                        noUsage));
             } else if (event instanceof GenerationEvent.Done d) {
                 return options.includeUsage()
                         ? List.of(ApiJson.writeString(new ChatCompletionChunk(ids.id(), ids.created(),
@@ -88,9 +91,9 @@ final class ChatCompletionsHandler {
                 .doOnError(e -> generation.cancel()));
     }
 
-    private String chunk(Ids ids, int index, ChatCompletionChunk.Delta delta, String finishReason,
+    private String chunk(Ids ids, int index, ChatCompletionChunk.Delta delta, Object logprobs, String finishReason,
             Optional<UsageBody> usage) {
         return ApiJson.writeString(new ChatCompletionChunk(ids.id(), ids.created(), generator.modelId(),
-                List.of(new ChatCompletionChunk.Choice(index, delta, null, finishReason)), usage));
+                List.of(new ChatCompletionChunk.Choice(index, delta, logprobs, finishReason)), usage));
     }
 }

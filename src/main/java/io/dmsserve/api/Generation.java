@@ -63,6 +63,10 @@ final class Generation {
     }
 
     synchronized void text(int index, String text) {
+        text(index, text, null);
+    }
+
+    synchronized void text(int index, String text, java.util.List<TokenLogprob> logprobs) {
         if (ended) {
             return;
         }
@@ -72,7 +76,7 @@ final class Generation {
             cancel();
             return;
         }
-        sink.tryEmitNext(new GenerationEvent.Text(index, text));
+        sink.tryEmitNext(new GenerationEvent.Text(index, text, logprobs));
     }
 
     synchronized void finished(int index, FinishReason reason, Usage usage) {
