@@ -21,6 +21,7 @@ final class ChoiceListener implements GenerationListener {
     private final TokenPieces pieces;       // null: no logprobs asked for
     private List<TokenLogprob> logprobs;    // of tokens whose text has not gone out yet
     private int textLength;                 // chars detokenized so far, stop strings not yet cut
+    private final ChoiceExtras extras;
 
     ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops) {
         this(index, generation, detokenizer, stops, null);
@@ -28,6 +29,12 @@ final class ChoiceListener implements GenerationListener {
 
     ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops,
             TokenPieces pieces) {
+        this(index, generation, detokenizer, stops, pieces, ChoiceExtras.NONE);
+    }
+
+    ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops,
+            TokenPieces pieces, ChoiceExtras extras) {
+        this.extras = extras;
         this.index = index;
         this.generation = generation;
         this.detokenizer = detokenizer;
@@ -43,6 +50,9 @@ final class ChoiceListener implements GenerationListener {
 
     @Override
     public boolean onToken(int tokenId, Logprobs tokenLogprobs) {
+        if (extras.reasoning() != null) {
+            extras.reasoning().accept(tokenId);
+        }
         if (pieces != null && tokenLogprobs != null) {
             logprobs.add(pieces.logprob(tokenId, tokenLogprobs, textLength));
         }
@@ -70,7 +80,7 @@ final class ChoiceListener implements GenerationListener {
         if (logprobs != null && !logprobs.isEmpty() && reason != FinishReason.CANCELLED) {
             emit(""); // tokens whose text a stop string swallowed still have their logprobs
         }
-        generation.finished(index, reason, usage);
+        generation.finished(index, reason, usage, extras.reasoning() == null ? 0 : extras.reasoning().count());
     }
 
     @Override

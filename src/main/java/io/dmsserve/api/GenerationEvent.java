@@ -23,7 +23,11 @@ sealed interface GenerationEvent {
     }
 
     /** Every choice finished; the last event. Prompt tokens counted once, completion tokens of all choices. */
-    record Done(int promptTokens, int completionTokens) implements GenerationEvent {
+    record Done(int promptTokens, int completionTokens, int reasoningTokens) implements GenerationEvent {
+
+        Done(int promptTokens, int completionTokens) {
+            this(promptTokens, completionTokens, 0);
+        }
 
         int totalTokens() {
             return promptTokens + completionTokens;

@@ -53,6 +53,12 @@ final class Generator {
      * @param requestId the response's id, on every log line about the request
      */
     Generation start(int[] prompt, SamplingOptions options, String promptParam, String requestId) {
+        return start(prompt, options, promptParam, requestId, choice -> ChoiceExtras.NONE);
+    }
+
+    /** @param extras each choice's reasoning counter and constraint (fresh per choice: they hold its state) */
+    Generation start(int[] prompt, SamplingOptions options, String promptParam, String requestId,
+            java.util.function.IntFunction<ChoiceExtras> extras) {
         int context = scheduler.contextLength();
         if (prompt.length == 0) {
             throw ApiException.invalidValue(promptParam, "the prompt has no tokens.");
@@ -68,10 +74,11 @@ final class Generator {
         Generation generation = new Generation(options.n(), requestId);
         List<GenerationRequest> requests = new ArrayList<>(options.n());
         for (int i = 0; i < options.n(); i++) {
+            ChoiceExtras choice = extras.apply(i);
             ChoiceListener listener = new ChoiceListener(i, generation, model.tokenizer().newDetokenizer(true),
-                    options.stop(), options.topLogprobs() == null ? null : pieces);
+                    options.stop(), options.topLogprobs() == null ? null : pieces, choice);
             requests.add(new GenerationRequest(prompt, maxTokens, sampling(options, i), model.eosTokenIds(), null, null,
-                    listener, requestId));
+                    listener, requestId, choice.constraint()));
         }
         try {
             scheduler.submitAll(requests).forEach(generation::add);

@@ -181,9 +181,11 @@ final class EngineLoop {
                 sequence.open = true;
             }
             boolean samples = chunk.length() == sequence.unfed();
+            long[] allowed = samples && sequence.request.constraint() != null
+                    ? sequence.request.constraint().allowed() : null;
             batch.add(sequence);
             work.add(new StepExecutor.Work(sequence.id, sequence.nextChunk(chunk.length()), sequence.promptLength(),
-                    sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, null,
+                    sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, allowed,
                     LogitsRequest.NONE));
         }
         StepOutput output = executor.run(work);
@@ -213,6 +215,9 @@ final class EngineLoop {
 
     private void emit(Sequence sequence, int token, Logprobs logprobs) {
         sequence.append(token);
+        if (sequence.request.constraint() != null) {
+            sequence.request.constraint().accept(token);
+        }
         generatedTokens.incrementAndGet();
         if (sequence.request.stopTokenIds().contains(token)) {
             finish(sequence, FinishReason.STOP);
