@@ -9,14 +9,14 @@ import java.util.Set;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A {@code POST /v1/chat/completions} body. Fields this server does not use (tools, logprobs, penalties,
- * user, ...) are ignored, as OpenAI-compatible servers do.
+ * A {@code POST /v1/chat/completions} body. Fields this server does not use (user, metadata, store, ...) are
+ * ignored, as OpenAI-compatible servers do.
  *
  * @param model null when not given: the served model
  * @param templateKwargs {@code chat_template_kwargs}, e.g. {@code enable_thinking}, passed to the chat template
  */
 record ChatCompletionRequest(String model, List<ChatMessage> messages, Map<String, Object> templateKwargs,
-        SamplingOptions options, ToolOptions tools) {
+        SamplingOptions options, ToolOptions tools, ResponseFormat responseFormat) {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
     /** Template variables the server sets itself; a client cannot replace them through the kwargs. */
@@ -39,7 +39,7 @@ record ChatCompletionRequest(String model, List<ChatMessage> messages, Map<Strin
             });
         }
         return new ChatCompletionRequest(model, messages, kwargs, SamplingOptions.parse(body, maxN),
-                ToolOptions.parse(body));
+                ToolOptions.parse(body), ResponseFormat.parse(body));
     }
 
     private static List<ChatMessage> messages(Fields body) {

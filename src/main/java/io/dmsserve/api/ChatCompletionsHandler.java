@@ -2,6 +2,7 @@ package io.dmsserve.api;
 
 import io.dmsserve.chat.ChatOutputParser;
 import io.dmsserve.config.ApiProperties;
+import io.dmsserve.structured.GrammarConstraint;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -58,8 +59,10 @@ final class ChatCompletionsHandler {
         Constraints.Plan plan = constraints.plan(chat);
         Prompts.ChatPrompt prompt = prompts.chat(chat.messages(), chat.tools().tools(), kwargs);
         boolean reasoning = prompt.startsInReasoning();
+        GrammarConstraint.Start start = !outputs.reasons() || prompt.thinkingClosed() ? GrammarConstraint.Start.GRAMMAR
+                : reasoning ? GrammarConstraint.Start.THINKING : GrammarConstraint.Start.MAY_THINK;
         Generation generation = generator.start(prompt.tokens(), chat.options(), "messages", ids.id(),
-                choice -> new ChoiceExtras(outputs.reasoningCounter(reasoning), plan.constraint(reasoning)));
+                choice -> new ChoiceExtras(outputs.reasoningCounter(reasoning), plan.constraint(start)));
         List<ChatOutputParser> parsers = new ArrayList<>();
         for (int i = 0; i < generation.choices(); i++) {
             parsers.add(outputs.parser(reasoning, chat.tools()));

@@ -32,7 +32,7 @@ final class Prompts {
      * A rendered conversation: its tokens, and whether it ends inside an open {@code <think>} (a template that
      * starts the reasoning itself), so that the output is reasoning from its first token.
      */
-    record ChatPrompt(int[] tokens, boolean startsInReasoning) {
+    record ChatPrompt(int[] tokens, boolean startsInReasoning, boolean thinkingClosed) {
     }
 
     ChatPrompt chat(List<ChatMessage> messages, List<Map<String, Object>> tools, Map<String, Object> templateKwargs) {
@@ -51,7 +51,7 @@ final class Prompts {
         }
         int open = text.lastIndexOf("<think>");
         return new ChatPrompt(encode(text), open >= 0 && open > text.lastIndexOf("</think>")
-                && text.substring(open + "<think>".length()).isBlank());
+                && text.substring(open + "<think>".length()).isBlank(), text.stripTrailing().endsWith("</think>"));
     }
 
     int[] text(String prompt) {

@@ -229,7 +229,7 @@ sealed interface Frame {
                 return b == 'u' ? next(length, 5, 0) : null;
             }
             if (escape == 10) {
-                // \uD8xx-\uDFxx: no surrogates, so that every escape is one character for the length bounds
+                // a first digit D is followed by 0-7: no surrogates, so every escape is one character for the bounds
                 return b >= '0' && b <= '7' ? next(length, 3, 0) : null;
             }
             if (escape == 5 && (b == 'd' || b == 'D')) {
