@@ -67,7 +67,7 @@ sealed interface Frame {
             } else if (n instanceof Node.Str s) {
                 return List.<Frame[]>of(new Frame[] {StrBody.start(s), new Lit(QUOTE, 0)});
             } else if (n instanceof Node.Num num) {
-                return List.<Frame[]>of(new Frame[] {new Num(num.integer, 0, 0)});
+                return List.<Frame[]>of(new Frame[] {new Num(num.integer, num.maxDigits, 0, 0)});
             } else if (n instanceof Node.Literals l) {
                 List<Frame[]> out = new ArrayList<>();
                 l.texts.forEach(t -> out.add(new Frame[] {new Lit(t, 0)}));
@@ -271,7 +271,7 @@ sealed interface Frame {
      * digits, 6 after 'e', 7 after the exponent's sign, 8 exponent digits. At most 15 integer and 15 fraction
      * digits and 2 exponent digits, so that a number ends (and fits a double).
      */
-    record Num(boolean integer, int phase, int digits) implements Frame {
+    record Num(boolean integer, int maxDigits, int phase, int digits) implements Frame {
 
         static final int MAX_DIGITS = 15;
         static final int MAX_EXPONENT_DIGITS = 2;
@@ -282,7 +282,7 @@ sealed interface Frame {
         }
 
         private Frame[] to(int newPhase, int newDigits) {
-            return new Frame[] {new Num(integer, newPhase, newDigits)};
+            return new Frame[] {new Num(integer, maxDigits, newPhase, newDigits)};
         }
 
         @Override
@@ -298,7 +298,7 @@ sealed interface Frame {
                 case 2:
                 case 3:
                     if (phase == 3 && digit(b)) {
-                        return digits < MAX_DIGITS ? to(3, digits + 1) : null;
+                        return digits < maxDigits ? to(3, digits + 1) : null;
                     }
                     if (integer) {
                         return null;

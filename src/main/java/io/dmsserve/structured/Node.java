@@ -68,13 +68,18 @@ sealed interface Node {
         }
     }
 
+    /** A number; {@code maxDigits} bounds the integer part (15: exact in a double; 9 for int32, 18 for int64). */
     final class Num implements Node {
-        static final Num INTEGER = new Num(true);
-        static final Num NUMBER = new Num(false);
+        static final Num INTEGER = new Num(true, 15);
+        static final Num INT32 = new Num(true, 9);
+        static final Num INT64 = new Num(true, 18);
+        static final Num NUMBER = new Num(false, 15);
         final boolean integer;
+        final int maxDigits;
 
-        private Num(boolean integer) {
+        private Num(boolean integer, int maxDigits) {
             this.integer = integer;
+            this.maxDigits = maxDigits;
         }
     }
 

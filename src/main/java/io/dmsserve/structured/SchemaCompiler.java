@@ -49,7 +49,10 @@ final class SchemaCompiler {
                     + where(path) + ".");
         }
         for (String keyword : schema.propertyNames()) {
-            if (!ANNOTATIONS.contains(keyword) && !keyword.startsWith("x-") && !Keywords.SUPPORTED.contains(keyword)) {
+            boolean numberFormat = keyword.equals("format") && schema.path("type").isString()
+                    && (schema.get("type").stringValue().equals("integer") || schema.get("type").stringValue().equals("number"));
+            if (!ANNOTATIONS.contains(keyword) && !keyword.startsWith("x-") && !Keywords.SUPPORTED.contains(keyword)
+                    && !numberFormat) {
                 throw new SchemaException(at(path, keyword), "the keyword '" + keyword + "' " + where(path)
                         + " is not supported for structured outputs; supported: " + String.join(", ", Keywords.ORDERED)
                         + ".");
@@ -127,11 +130,33 @@ final class SchemaCompiler {
             case "array" -> array(schema, path);
             case "string" -> new Node.Str(count(schema, "minLength", path, 0),
                     count(schema, "maxLength", path, Integer.MAX_VALUE));
-            case "integer" -> Node.Num.INTEGER;
-            case "number" -> Node.Num.NUMBER;
+            case "integer" -> switch (format(schema, path, "int32", "int64")) {
+                case "int32" -> Node.Num.INT32;
+                case "int64" -> Node.Num.INT64;
+                default -> Node.Num.INTEGER;
+            };
+            case "number" -> {
+                format(schema, path, "double");
+                yield Node.Num.NUMBER;
+            }
             case "boolean" -> Node.Literals.BOOLEAN;
             default -> Node.Literals.NULL;
         };
+    }
+
+    /** The format of a number schema, one of the allowed ones ("" when absent); any other is refused. */
+    private static String format(JsonNode schema, String path, String... allowed) {
+        JsonNode format = schema.get("format");
+        if (format == null) {
+            return "";
+        }
+        for (String a : allowed) {
+            if (format.isString() && format.stringValue().equals(a)) {
+                return a;
+            }
+        }
+        throw new SchemaException(at(path, "format"), "the format " + format + " " + where(path)
+                + " is not supported; numbers accept " + String.join(", ", allowed) + ".");
     }
 
     private Node object(JsonNode schema, String path) {
