@@ -18,10 +18,10 @@ import org.springframework.validation.annotation.Validated;
  * @param maxBodySize largest request body; larger ones get 413
  * @param maxN most choices (n) one request may ask for
  * @param retryAfter sent as Retry-After (whole seconds, at least 1) with 429 when the queue is full
- * @param enableThinking the chat template's {@code enable_thinking} when a request's {@code chat_template_kwargs}
- *     does not set it; empty: the template's own default (Qwen3: thinking on)
- * @param constrainedReasoningBudget under constrained decoding (a JSON {@code response_format}, {@code tool_choice}
- *     required or a named function) the most tokens a thinking model may reason before {@code </think>} is forced
+ * @param enableThinking the chat template's enable_thinking when a request's chat_template_kwargs does not set it;
+ *     empty: the template's own default (Qwen3: thinking on)
+ * @param constrainedReasoningBudget under constrained decoding (a JSON response_format, tool_choice required or a
+ *     named function) the most tokens a thinking model may reason before the end of thinking is forced
  */
 @Validated
 @ConfigurationProperties("dms.api")

@@ -104,7 +104,7 @@ class ConfigurationMetadataTest {
             }
         }
         assertThat(documented.keySet()).as("documented dms.* properties").isEqualTo(declared.keySet());
-        assertThat(declared).hasSize(18);
+        assertThat(declared).hasSize(20);
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())
