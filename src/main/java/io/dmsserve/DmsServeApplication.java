@@ -3,6 +3,7 @@ package io.dmsserve;
 import io.dmsserve.cli.BenchCommand;
 import io.dmsserve.cli.GpuBenchCommand;
 import io.dmsserve.cli.InspectCommand;
+import io.dmsserve.cli.MaskBenchCommand;
 import java.util.Arrays;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -19,6 +20,9 @@ public class DmsServeApplication {
         }
         if (args.length > 0 && args[0].equals("bench")) {
             System.exit(BenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (args.length > 0 && args[0].equals("maskbench")) {
+            System.exit(MaskBenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
         }
         if (args.length > 0 && args[0].equals("gpubench")) {
             System.exit(GpuBenchCommand.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));

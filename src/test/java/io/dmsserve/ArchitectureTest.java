@@ -28,7 +28,7 @@ class ArchitectureTest {
     void theEngineLibraryIsFreeOfSpring() {
         noClasses().that().resideInAnyPackage("io.dmsserve.engine..", "io.dmsserve.kvcache..", "io.dmsserve.dms..",
                 "io.dmsserve.sampling..", "io.dmsserve.scheduler..", "io.dmsserve.tokenizer..", "io.dmsserve.jinja..",
-                "io.dmsserve.cli..")
+                "io.dmsserve.cli..", "io.dmsserve.chat..", "io.dmsserve.structured..")
                 .should().dependOnClassesThat().resideInAnyPackage("org.springframework..")
                 .because("DESIGN.md §2: the engine is a plain Java library the Spring layer drives")
                 .check(main);
@@ -49,7 +49,8 @@ class ArchitectureTest {
 
     @Test
     void theLowLevelPackagesKnowNothingAboveThem() {
-        noClasses().that().resideInAnyPackage("io.dmsserve.dms..", "io.dmsserve.sampling..")
+        noClasses().that().resideInAnyPackage("io.dmsserve.dms..", "io.dmsserve.sampling..", "io.dmsserve.chat..",
+                        "io.dmsserve.structured..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.dmsserve.engine..", "io.dmsserve.kvcache..",
                         "io.dmsserve.scheduler..", "io.dmsserve.api..", "io.dmsserve.config..")
                 .check(main);

@@ -20,6 +20,18 @@ record ChatCompletionChunk(String id, String object, long created, String model,
 
     /** Only the fields set are written: the last chunk of a choice has an empty delta. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Delta(String role, String content) {
+    record Delta(String role, String content, String reasoningContent, List<ToolCallDelta> toolCalls) {
+
+        Delta(String role, String content) {
+            this(role, content, null, null);
+        }
+    }
+
+    /**
+     * OpenAI's tool-call delta: the first for a call carries its id, type and name (arguments empty), the next
+     * the arguments; {@code index} says which call of the choice it continues.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ToolCallDelta(int index, String id, String type, ChatCompletion.Function function) {
     }
 }

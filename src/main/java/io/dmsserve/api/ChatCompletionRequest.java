@@ -9,14 +9,14 @@ import java.util.Set;
 import tools.jackson.databind.JsonNode;
 
 /**
- * A {@code POST /v1/chat/completions} body. Fields this server does not use (tools, logprobs, penalties,
- * user, ...) are ignored, as OpenAI-compatible servers do.
+ * A {@code POST /v1/chat/completions} body. Fields this server does not use (user, metadata, store, ...) are
+ * ignored, as OpenAI-compatible servers do.
  *
  * @param model null when not given: the served model
  * @param templateKwargs {@code chat_template_kwargs}, e.g. {@code enable_thinking}, passed to the chat template
  */
 record ChatCompletionRequest(String model, List<ChatMessage> messages, Map<String, Object> templateKwargs,
-        SamplingOptions options) {
+        SamplingOptions options, ToolOptions tools, ResponseFormat responseFormat) {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
     /** Template variables the server sets itself; a client cannot replace them through the kwargs. */
@@ -38,7 +38,8 @@ record ChatCompletionRequest(String model, List<ChatMessage> messages, Map<Strin
                 }
             });
         }
-        return new ChatCompletionRequest(model, messages, kwargs, SamplingOptions.parse(body, maxN));
+        return new ChatCompletionRequest(model, messages, kwargs, SamplingOptions.parse(body, maxN),
+                ToolOptions.parse(body), ResponseFormat.parse(body));
     }
 
     private static List<ChatMessage> messages(Fields body) {
@@ -77,8 +78,47 @@ record ChatCompletionRequest(String model, List<ChatMessage> messages, Map<Strin
             }
             content = "";
         }
+        List<Map<String, Object>> toolCalls = role.equals("assistant") ? toolCalls(m) : null;
+        String toolCallId = role.equals("tool") ? m.string("tool_call_id") : null;
         // OpenAI's "developer" role is the system prompt of newer clients; chat templates know "system".
-        return new ChatMessage(role.equals("developer") ? "system" : role, content, m.string("reasoning_content"));
+        return new ChatMessage(role.equals("developer") ? "system" : role, content, m.string("reasoning_content"),
+                toolCalls, toolCallId);
+    }
+
+    /** An assistant turn's {@code tool_calls}, as dicts for the template; arguments stay the JSON text given. */
+    private static List<Map<String, Object>> toolCalls(Fields m) {
+        JsonNode array = m.get("tool_calls");
+        if (array == null) {
+            return null;
+        }
+        if (!array.isArray()) {
+            throw ApiException.invalidType(m.param("tool_calls"), "an array", Fields.describe(array));
+        }
+        List<Map<String, Object>> calls = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            Fields call = Fields.of(array.get(i), m.param("tool_calls") + "[" + i + "]");
+            Fields function = call.object("function");
+            if (function == null) {
+                throw ApiException.missing(call.param("function"));
+            }
+            String name = function.string("name");
+            if (name == null) {
+                throw ApiException.missing(function.param("name"));
+            }
+            String arguments = function.string("arguments");
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("name", name);
+            f.put("arguments", arguments == null ? "{}" : arguments);
+            Map<String, Object> dict = new LinkedHashMap<>();
+            String id = call.string("id");
+            if (id != null) {
+                dict.put("id", id);
+            }
+            dict.put("type", "function");
+            dict.put("function", f);
+            calls.add(dict);
+        }
+        return calls;
     }
 
     /** A string, or an array of text parts joined with newlines (as vLLM does). */

@@ -4,6 +4,8 @@ import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.GenerationListener;
 import io.dmsserve.scheduler.Usage;
 import io.dmsserve.tokenizer.IncrementalDetokenizer;
+import io.dmsserve.sampling.Logprobs;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -16,35 +18,69 @@ final class ChoiceListener implements GenerationListener {
     private final Generation generation;
     private final IncrementalDetokenizer detokenizer;
     private final StopMatcher stop;
+    private final TokenPieces pieces;       // null: no logprobs asked for
+    private List<TokenLogprob> logprobs;    // of tokens whose text has not gone out yet
+    private int textLength;                 // chars detokenized so far, stop strings not yet cut
+    private final ChoiceExtras extras;
 
     ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops) {
+        this(index, generation, detokenizer, stops, null);
+    }
+
+    ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops,
+            TokenPieces pieces) {
+        this(index, generation, detokenizer, stops, pieces, ChoiceExtras.NONE);
+    }
+
+    ChoiceListener(int index, Generation generation, IncrementalDetokenizer detokenizer, List<String> stops,
+            TokenPieces pieces, ChoiceExtras extras) {
+        this.extras = extras;
         this.index = index;
         this.generation = generation;
         this.detokenizer = detokenizer;
         this.stop = new StopMatcher(stops);
+        this.pieces = pieces;
+        this.logprobs = pieces == null ? null : new ArrayList<>();
     }
 
     @Override
     public boolean onToken(int tokenId) {
-        String text = stop.accept(detokenizer.push(tokenId));
-        if (!text.isEmpty()) {
-            generation.text(index, text);
+        return onToken(tokenId, null);
+    }
+
+    @Override
+    public boolean onToken(int tokenId, Logprobs tokenLogprobs) {
+        if (extras.reasoning() != null) {
+            extras.reasoning().accept(tokenId);
         }
+        if (pieces != null && tokenLogprobs != null) {
+            logprobs.add(pieces.logprob(tokenId, tokenLogprobs, textLength));
+        }
+        String piece = detokenizer.push(tokenId);
+        textLength += piece.length();
+        emit(stop.accept(piece));
         return !stop.stopped();
+    }
+
+    private void emit(String text) {
+        if (!text.isEmpty() || (logprobs != null && !logprobs.isEmpty())) {
+            generation.text(index, text, logprobs);
+            logprobs = pieces == null ? null : new ArrayList<>();
+        }
     }
 
     @Override
     public void onComplete(FinishReason reason, Usage usage) {
         if ((reason == FinishReason.STOP || reason == FinishReason.LENGTH) && !stop.stopped()) {
-            String rest = stop.finish(detokenizer.flush());
-            if (!rest.isEmpty()) {
-                generation.text(index, rest);
-            }
+            emit(stop.finish(detokenizer.flush()));
             if (stop.stopped()) {
                 reason = FinishReason.STOP; // the flushed end of the text completed a stop string
             }
         }
-        generation.finished(index, reason, usage);
+        if (logprobs != null && !logprobs.isEmpty() && reason != FinishReason.CANCELLED) {
+            emit(""); // tokens whose text a stop string swallowed still have their logprobs
+        }
+        generation.finished(index, reason, usage, extras.reasoning() == null ? 0 : extras.reasoning().count());
     }
 
     @Override

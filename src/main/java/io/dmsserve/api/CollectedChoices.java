@@ -1,10 +1,14 @@
 package io.dmsserve.api;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /** The events of a non-streamed request gathered into whole choices. */
 final class CollectedChoices {
 
     private final StringBuilder[] texts;
     private final String[] finishReasons;
+    private final List<List<TokenLogprob>> logprobs = new ArrayList<>();
     private GenerationEvent.Done done;
 
     CollectedChoices(int n) {
@@ -12,6 +16,7 @@ final class CollectedChoices {
         finishReasons = new String[n];
         for (int i = 0; i < n; i++) {
             texts[i] = new StringBuilder();
+            logprobs.add(null);
         }
     }
 
@@ -19,6 +24,12 @@ final class CollectedChoices {
     CollectedChoices add(GenerationEvent event) {
         if (event instanceof GenerationEvent.Text t) {
             texts[t.index()].append(t.text());
+            if (t.logprobs() != null) {
+                if (logprobs.get(t.index()) == null) {
+                    logprobs.set(t.index(), new ArrayList<>());
+                }
+                logprobs.get(t.index()).addAll(t.logprobs());
+            }
         } else if (event instanceof GenerationEvent.Finished f) {
             finishReasons[f.index()] = f.reason();
         } else if (event instanceof GenerationEvent.Done d) {
@@ -40,6 +51,11 @@ final class CollectedChoices {
 
     String text(int i) {
         return texts[i].toString();
+    }
+
+    /** The choice's token logprobs; null when none were asked for. */
+    List<TokenLogprob> logprobs(int i) {
+        return logprobs.get(i);
     }
 
     String finishReason(int i) {

@@ -26,6 +26,7 @@ record CompletionRequest(String model, String prompt, SamplingOptions options) {
         if (prompt.isEmpty()) {
             throw ApiException.invalidValue("prompt", "the prompt must not be empty.");
         }
-        return new CompletionRequest(model, prompt, SamplingOptions.parse(body, maxN));
+        return new CompletionRequest(model, prompt, SamplingOptions.parse(body, maxN,
+                SamplingOptions.Logprobs.COMPLETION));
     }
 }

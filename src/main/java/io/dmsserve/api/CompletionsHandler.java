@@ -56,7 +56,8 @@ final class CompletionsHandler {
                     }
                     List<TextCompletion.Choice> choices = new ArrayList<>();
                     for (int i = 0; i < n; i++) {
-                        choices.add(new TextCompletion.Choice(i, collected.text(i), null, collected.finishReason(i)));
+                        choices.add(new TextCompletion.Choice(i, collected.text(i),
+                                LogprobsBody.completion(collected.logprobs(i)), collected.finishReason(i)));
                     }
                     return Responses.json(new TextCompletion(ids.id(), ids.created(), generator.modelId(), choices,
                             Optional.of(collected.usage())));
@@ -67,9 +68,9 @@ final class CompletionsHandler {
         Optional<UsageBody> noUsage = options.includeUsage() ? Optional.empty() : null;
         Flux<String> payloads = generation.events().concatMapIterable(event -> {
             if (event instanceof GenerationEvent.Text t) {
-                return List.of(chunk(ids, t.index(), t.text(), null, noUsage));
+                return List.of(chunk(ids, t.index(), t.text(), LogprobsBody.completion(t.logprobs()), null, noUsage));
             } else if (event instanceof GenerationEvent.Finished f) {
-                return List.of(chunk(ids, f.index(), "", f.reason(), noUsage));
+                return List.of(chunk(ids, f.index(), "", null, f.reason(), noUsage));
             } else if (event instanceof GenerationEvent.Done d) {
                 return options.includeUsage()
                         ? List.of(ApiJson.writeString(new TextCompletion(ids.id(), ids.created(), generator.modelId(),
@@ -81,8 +82,9 @@ final class CompletionsHandler {
         return Responses.sse(payloads.doOnCancel(generation::cancel).doOnError(e -> generation.cancel()));
     }
 
-    private String chunk(Ids ids, int index, String text, String finishReason, Optional<UsageBody> usage) {
+    private String chunk(Ids ids, int index, String text, Object logprobs, String finishReason,
+            Optional<UsageBody> usage) {
         return ApiJson.writeString(new TextCompletion(ids.id(), ids.created(), generator.modelId(),
-                List.of(new TextCompletion.Choice(index, text, null, finishReason)), usage));
+                List.of(new TextCompletion.Choice(index, text, logprobs, finishReason)), usage));
     }
 }

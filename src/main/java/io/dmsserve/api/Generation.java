@@ -34,6 +34,7 @@ final class Generation {
     private int finished;          // guarded by this
     private int promptTokens;      // guarded by this
     private int completionTokens;  // guarded by this
+    private int reasoningTokens;   // guarded by this
     private boolean ended;         // guarded by this
 
     Generation(int choices, String requestId) {
@@ -63,6 +64,10 @@ final class Generation {
     }
 
     synchronized void text(int index, String text) {
+        text(index, text, null);
+    }
+
+    synchronized void text(int index, String text, java.util.List<TokenLogprob> logprobs) {
         if (ended) {
             return;
         }
@@ -72,10 +77,14 @@ final class Generation {
             cancel();
             return;
         }
-        sink.tryEmitNext(new GenerationEvent.Text(index, text));
+        sink.tryEmitNext(new GenerationEvent.Text(index, text, logprobs));
     }
 
     synchronized void finished(int index, FinishReason reason, Usage usage) {
+        finished(index, reason, usage, 0);
+    }
+
+    synchronized void finished(int index, FinishReason reason, Usage usage, int reasoning) {
         if (ended) {
             return;
         }
@@ -84,8 +93,9 @@ final class Generation {
                 sink.tryEmitNext(new GenerationEvent.Finished(index, reason == FinishReason.STOP ? "stop" : "length"));
                 promptTokens = usage.promptTokens();
                 completionTokens += usage.completionTokens();
+                reasoningTokens += reasoning;
                 if (++finished == choices) {
-                    end(new GenerationEvent.Done(promptTokens, completionTokens));
+                    end(new GenerationEvent.Done(promptTokens, completionTokens, reasoningTokens));
                 }
             }
             case TIMEOUT -> fail(ApiException.timeout("The request did not finish within the server's deadline."));

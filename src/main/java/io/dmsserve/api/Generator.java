@@ -3,6 +3,7 @@ package io.dmsserve.api;
 import io.dmsserve.config.ApiProperties;
 import io.dmsserve.config.ServingModel;
 import io.dmsserve.kvcache.KvCacheFullException;
+import io.dmsserve.sampling.LogitBias;
 import io.dmsserve.sampling.SamplingDefaults;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.GenerationRequest;
@@ -23,12 +24,14 @@ final class Generator {
     private final Scheduler scheduler;
     private final ApiProperties properties;
     private final SamplingDefaults defaults;
+    private final TokenPieces pieces;
 
     Generator(ServingModel model, Scheduler scheduler, ApiProperties properties) {
         this.model = model;
         this.scheduler = scheduler;
         this.properties = properties;
         this.defaults = model.defaults();
+        this.pieces = new TokenPieces(model.tokenizer());
     }
 
     String modelId() {
@@ -50,6 +53,12 @@ final class Generator {
      * @param requestId the response's id, on every log line about the request
      */
     Generation start(int[] prompt, SamplingOptions options, String promptParam, String requestId) {
+        return start(prompt, options, promptParam, requestId, choice -> ChoiceExtras.NONE);
+    }
+
+    /** @param extras each choice's reasoning counter and constraint (fresh per choice: they hold its state) */
+    Generation start(int[] prompt, SamplingOptions options, String promptParam, String requestId,
+            java.util.function.IntFunction<ChoiceExtras> extras) {
         int context = scheduler.contextLength();
         if (prompt.length == 0) {
             throw ApiException.invalidValue(promptParam, "the prompt has no tokens.");
@@ -65,10 +74,11 @@ final class Generator {
         Generation generation = new Generation(options.n(), requestId);
         List<GenerationRequest> requests = new ArrayList<>(options.n());
         for (int i = 0; i < options.n(); i++) {
+            ChoiceExtras choice = extras.apply(i);
             ChoiceListener listener = new ChoiceListener(i, generation, model.tokenizer().newDetokenizer(true),
-                    options.stop());
+                    options.stop(), options.topLogprobs() == null ? null : pieces, choice);
             requests.add(new GenerationRequest(prompt, maxTokens, sampling(options, i), model.eosTokenIds(), null, null,
-                    listener, requestId));
+                    listener, requestId, choice.constraint()));
         }
         try {
             scheduler.submitAll(requests).forEach(generation::add);
@@ -89,6 +99,21 @@ final class Generator {
         double topP = o.topP() != null ? o.topP() : defaults.topP() != null ? defaults.topP() : 1.0;
         int topK = o.topK() != null ? o.topK() : defaults.topK() != null ? defaults.topK() : 0;
         Long seed = o.seed() == null ? null : o.seed() + choice;
-        return new SamplingParams(temperature, topP, topK, seed);
+        return new SamplingParams(temperature, topP, topK, o.minP() != null ? o.minP() : 0,
+                o.presencePenalty() != null ? o.presencePenalty() : 0,
+                o.frequencyPenalty() != null ? o.frequencyPenalty() : 0,
+                o.repetitionPenalty() != null ? o.repetitionPenalty() : 1, logitBias(o), seed,
+                o.topLogprobs() != null ? o.topLogprobs() : -1);
+    }
+
+    private LogitBias logitBias(SamplingOptions o) {
+        int vocab = model.tokenizer().vocabSize();
+        for (int id : o.logitBias().keySet()) {
+            if (id >= vocab) {
+                throw ApiException.invalidValue("logit_bias", "token id " + id + " is out of the vocabulary (ids 0 to "
+                        + (vocab - 1) + ").");
+            }
+        }
+        return LogitBias.of(o.logitBias());
     }
 }

@@ -25,6 +25,17 @@ final class Prompts {
      * and surfaces as a 500.
      */
     int[] chat(List<ChatMessage> messages, Map<String, Object> templateKwargs) {
+        return chat(messages, List.of(), templateKwargs).tokens();
+    }
+
+    /**
+     * A rendered conversation: its tokens, and whether it ends inside an open {@code <think>} (a template that
+     * starts the reasoning itself), so that the output is reasoning from its first token.
+     */
+    record ChatPrompt(int[] tokens, boolean startsInReasoning, boolean thinkingClosed) {
+    }
+
+    ChatPrompt chat(List<ChatMessage> messages, List<Map<String, Object>> tools, Map<String, Object> templateKwargs) {
         if (!tokenizer.hasChatTemplate()) {
             throw ApiException.invalid(null, "no_chat_template",
                     "This model has no chat template; use /v1/completions with a prompt instead.");
@@ -33,12 +44,14 @@ final class Prompts {
         ChatTemplate template = tokenizer.chatTemplate();
         String text;
         try {
-            text = template.render(messages, true, templateKwargs);
+            text = template.render(messages, tools, true, templateKwargs);
         } catch (TemplateException e) {
             throw ApiException.invalid("messages", "invalid_messages",
                     "The chat template cannot render these messages: " + e.reason());
         }
-        return encode(text);
+        int open = text.lastIndexOf("<think>");
+        return new ChatPrompt(encode(text), open >= 0 && open > text.lastIndexOf("</think>")
+                && text.substring(open + "<think>".length()).isBlank(), text.stripTrailing().endsWith("</think>"));
     }
 
     int[] text(String prompt) {

@@ -18,11 +18,16 @@ import org.springframework.validation.annotation.Validated;
  * @param maxBodySize largest request body; larger ones get 413
  * @param maxN most choices (n) one request may ask for
  * @param retryAfter sent as Retry-After (whole seconds, at least 1) with 429 when the queue is full
+ * @param enableThinking the chat template's enable_thinking when a request's chat_template_kwargs does not set it;
+ *     empty: the template's own default (Qwen3: thinking on)
+ * @param constrainedReasoningBudget under constrained decoding (a JSON response_format, tool_choice required or a
+ *     named function) the most tokens a thinking model may reason before the end of thinking is forced
  */
 @Validated
 @ConfigurationProperties("dms.api")
 public record ApiProperties(@DefaultValue List<String> keys, @DefaultValue("1MB") @NotNull DataSize maxBodySize,
-        @DefaultValue("16") @Min(1) @Max(1024) int maxN, @DefaultValue("1s") @NotNull Duration retryAfter) {
+        @DefaultValue("16") @Min(1) @Max(1024) int maxN, @DefaultValue("1s") @NotNull Duration retryAfter,
+        Boolean enableThinking, @DefaultValue("1024") @Min(0) int constrainedReasoningBudget) {
 
     public ApiProperties {
         keys = keys == null ? List.of() : keys.stream().map(String::strip).filter(k -> !k.isEmpty()).toList();

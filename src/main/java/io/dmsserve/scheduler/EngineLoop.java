@@ -203,9 +203,11 @@ final class EngineLoop {
                 sequence.open = true;
             }
             boolean samples = chunk.length() == sequence.unfed();
+            long[] allowed = samples && sequence.request.constraint() != null
+                    ? sequence.request.constraint().allowed() : null;
             batch.add(sequence);
             work.add(new StepExecutor.Work(sequence.id, sequence.nextChunk(chunk.length()), sequence.promptLength(),
-                    sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, null,
+                    sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, allowed,
                     LogitsRequest.NONE));
         }
         long started = System.nanoTime();
@@ -243,6 +245,9 @@ final class EngineLoop {
     /** @param now when the step that sampled the token ended: every token of a step arrives then */
     private void emit(Sequence sequence, int token, Logprobs logprobs, long now, SchedulerObserver observer) {
         sequence.append(token);
+        if (sequence.request.constraint() != null) {
+            sequence.request.constraint().accept(token);
+        }
         generatedTokens.incrementAndGet();
         if (sequence.generated == 1) {
             observer.firstToken(now - sequence.submittedNanos);

@@ -2,6 +2,7 @@ package io.dmsserve.scheduler;
 
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.sampling.SamplingParams;
+import io.dmsserve.sampling.TokenConstraint;
 import java.time.Duration;
 import java.util.Set;
 
@@ -13,9 +14,17 @@ import java.util.Set;
  * @param deadline time allowed from submission; null for the scheduler's default
  * @param policy eviction policy; null for the server's default
  * @param requestId the client-facing id (e.g. {@code chatcmpl-…}) for log lines; null when there is none
+ * @param constraint the allowed tokens at each step (structured outputs); null: every token
  */
 public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, Set<Integer> stopTokenIds,
-        Duration deadline, EvictionPolicy policy, GenerationListener listener, String requestId) {
+        Duration deadline, EvictionPolicy policy, GenerationListener listener, String requestId,
+        TokenConstraint constraint) {
+
+    /** Without a constraint. */
+    public GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, Set<Integer> stopTokenIds,
+            Duration deadline, EvictionPolicy policy, GenerationListener listener, String requestId) {
+        this(promptTokens, maxTokens, sampling, stopTokenIds, deadline, policy, listener, requestId, null);
+    }
 
     public GenerationRequest {
         if (promptTokens == null || promptTokens.length == 0) {
@@ -33,6 +42,6 @@ public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParam
     /** Without a request id. */
     public GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, Set<Integer> stopTokenIds,
             Duration deadline, EvictionPolicy policy, GenerationListener listener) {
-        this(promptTokens, maxTokens, sampling, stopTokenIds, deadline, policy, listener, null);
+        this(promptTokens, maxTokens, sampling, stopTokenIds, deadline, policy, listener, null, null);
     }
 }

@@ -55,11 +55,17 @@ public final class ChatTemplate {
      *     true when the template rejected the conversation itself (raise_exception)
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, Object> extraKwargs) {
+        return render(messages, null, addGenerationPrompt, extraKwargs);
+    }
+
+    /** With tools: OpenAI's tool dicts ({@code {"type": "function", "function": {...}}}), null or empty for none. */
+    public String render(List<ChatMessage> messages, List<? extends Map<String, ?>> tools, boolean addGenerationPrompt,
+            Map<String, Object> extraKwargs) {
         List<Map<String, Object>> dicts = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             dicts.add(m.toTemplateValue());
         }
-        return renderRaw(dicts, null, addGenerationPrompt, extraKwargs);
+        return renderRaw(dicts, tools == null || tools.isEmpty() ? null : tools, addGenerationPrompt, extraKwargs);
     }
 
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {

@@ -229,6 +229,18 @@ public final class Tokenizer implements AutoCloseable {
         return id >= 0 && id < tokenBytes.length && tokenBytes[id] != null ? tokenBytes[id] : ByteLevel.EMPTY;
     }
 
+    /**
+     * The bytes a token stands for (a copy): its byte-level bytes, or the UTF-8 of its decoded text for other
+     * decoders; empty for an unknown id. Logprobs report them, and constrained decoding walks them.
+     */
+    public byte[] bytesOf(int id) {
+        if (tokenBytes != null) {
+            return tokenBytes(id).clone();
+        }
+        return id >= 0 && id < idToToken.length && idToToken[id] != null
+                ? hf.decode(new long[] {id}, false).getBytes(StandardCharsets.UTF_8) : ByteLevel.EMPTY;
+    }
+
     boolean byteLevel() {
         return tokenBytes != null;
     }

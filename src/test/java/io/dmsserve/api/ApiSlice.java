@@ -20,7 +20,7 @@ import org.springframework.core.annotation.AliasFor;
 @Retention(RetentionPolicy.RUNTIME)
 @WebFluxTest
 @Import({ApiRoutes.class, ChatCompletionsHandler.class, CompletionsHandler.class, ModelsHandler.class,
-    RequestBodies.class, Prompts.class, Generator.class, SliceModel.class, SliceModel.JsonOnlyProbe.class})
+    RequestBodies.class, Prompts.class, Generator.class, ChatOutputs.class, Constraints.class, SliceModel.class, SliceModel.JsonOnlyProbe.class})
 @interface ApiSlice {
 
     @AliasFor(annotation = WebFluxTest.class, attribute = "properties")

@@ -14,7 +14,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * every client also proves it sends the key the OpenAI way ({@code Authorization: Bearer}). The client
  * tests share this context (same configuration, so Spring caches it).
  */
-@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = "dms.api.keys=" + ClientTestSupport.API_KEY)
+@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = {"dms.api.keys=" + ClientTestSupport.API_KEY,
+    "dms.api.constrained-reasoning-budget=48"})
 abstract class ClientTestSupport {
 
     static final String API_KEY = "dms-client-test-key";

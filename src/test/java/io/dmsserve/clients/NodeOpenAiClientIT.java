@@ -63,6 +63,40 @@ class NodeOpenAiClientIT extends ClientTestSupport {
         assertSummary(summary, stopCase.expected());
     }
 
+    @Test
+    void officialNodeClientAssemblesAStreamedToolCall() {
+        Map<String, Object> parameters = Map.of("type", "object", "properties", Map.of(
+                "city", Map.of("type", "string", "enum", List.of("Paris", "Rome", "Oslo")),
+                "days", Map.of("type", "integer", "format", "int32")), "required", List.of("city", "days"));
+        Map<String, Object> request = new LinkedHashMap<>();
+        request.put("model", model.id());
+        request.put("messages", List.of(Map.of("role", "user", "content", "How warm is Rome in two days?")));
+        request.put("tools", List.of(Map.of("type", "function", "function", Map.of("name", "forecast",
+                "description", "The temperature in a city some days from now", "parameters", parameters))));
+        request.put("tool_choice", "required");
+        request.put("parallel_tool_calls", false);
+        request.put("max_tokens", 600);
+        request.put("temperature", 1);
+        request.put("seed", 7);
+        Result result = run(List.of("node", "tools.mjs", baseUrl(), JSON.writeValueAsString(request)), 120);
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        System.out.println("Node SDK streamed tool call:\n" + result.output());
+        String[] lines = result.output().strip().split("\n");
+        JsonNode summary = JSON.readTree(lines[lines.length - 1]);
+        assertThat(summary.path("finish_reason").asString()).as(result.output()).isEqualTo("tool_calls");
+        assertThat(summary.path("calls").size()).as(result.output()).isEqualTo(1);
+        JsonNode call = summary.path("calls").get(0);
+        assertThat(call.path("id").asString()).matches("call_[A-Za-z0-9]{24}");
+        assertThat(call.path("type").asString()).isEqualTo("function");
+        assertThat(call.path("name").asString()).isEqualTo("forecast");
+        JsonNode arguments = JSON.readTree(call.path("arguments").asString());
+        assertThat(arguments.path("city").asString()).isIn("Paris", "Rome", "Oslo");
+        assertThat(arguments.path("days").isIntegralNumber()).as(arguments.toString()).isTrue();
+        assertThat(summary.path("content").asString()).isEmpty();
+        assertThat(java.util.Arrays.stream(lines).filter(l -> l.startsWith("chunk ") && l.contains("tool_calls")).count())
+                .as("the call arrives as deltas: name first, then the arguments").isGreaterThanOrEqualTo(2);
+    }
+
     private record Summary(JsonNode json, String raw) {
     }
 

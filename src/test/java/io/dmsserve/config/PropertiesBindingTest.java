@@ -47,7 +47,7 @@ class PropertiesBindingTest {
         runner.run(context -> {
             assertThat(context).hasNotFailed();
             assertThat(context.getBean(ApiProperties.class)).isEqualTo(new ApiProperties(List.of(),
-                    DataSize.ofMegabytes(1), 16, Duration.ofSeconds(1)));
+                    DataSize.ofMegabytes(1), 16, Duration.ofSeconds(1), null, 1024));
             assertThat(context.getBean(ModelProperties.class)).isEqualTo(new ModelProperties(null, null,
                     PolicyKind.AUTO, 0f));
             assertThat(context.getBean(CpuProperties.class)).isEqualTo(new CpuProperties(0, CpuProperties.Kernels.AUTO));
@@ -69,6 +69,8 @@ class PropertiesBindingTest {
                 "dms.api.max-body-size=2KB",
                 "dms.api.max-n=3",
                 "dms.api.retry-after=2500ms",
+                "dms.api.enable-thinking=false",
+                "dms.api.constrained-reasoning-budget=64",
                 "dms.model.path=/models/q",
                 "dms.model.name=served",
                 "dms.model.policy=none",
@@ -87,7 +89,7 @@ class PropertiesBindingTest {
                     ApiProperties api = context.getBean(ApiProperties.class);
                     assertThat(api).as("keys stripped, empty entries dropped").isEqualTo(new ApiProperties(
                             List.of("sha256:" + "ab".repeat(32), "plain"), DataSize.ofKilobytes(2), 3,
-                            Duration.ofMillis(2500)));
+                            Duration.ofMillis(2500), false, 64));
                     assertThat(api.retryAfterSeconds()).as("whole seconds, rounded up").isEqualTo(3);
                     assertThat(context.getBean(ModelProperties.class)).isEqualTo(new ModelProperties("/models/q",
                             "served", PolicyKind.NONE, 0.75f));

@@ -1,0 +1,22 @@
+package io.dmsserve.structured;
+
+import java.util.Set;
+
+/**
+ * A matcher state: the set of stacks the bytes so far may have left (a JSON schema with anyOf is not
+ * deterministic), each closed under epsilon moves: its top consumes, or it is empty (complete). Interned per
+ * grammar, so a state's transitions and mask are computed once.
+ */
+final class State {
+
+    final Set<Stack> stacks;
+    final boolean accepting;
+    /** next[b]: the state after byte b; null until computed; {@link Grammar#DEAD} when b cannot come. */
+    final State[] next = new State[256];
+    long[] mask; // allowed tokens, computed on first use
+
+    State(Set<Stack> stacks) {
+        this.stacks = stacks;
+        this.accepting = stacks.contains(Stack.EMPTY);
+    }
+}
