@@ -105,7 +105,7 @@ class ConfigurationMetadataTest {
             }
         }
         assertThat(documented.keySet()).as("documented dms.* properties").isEqualTo(declared.keySet());
-        assertThat(declared).hasSize(20);
+        assertThat(declared).hasSize(22);
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())
