@@ -43,12 +43,6 @@ public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     /** System property: {@code false} runs every step launch by launch (no CUDA graphs), to compare or debug. */
     public static final String GRAPHS_PROPERTY = "dms.cuda.graphs";
-    /**
-     * System property, for measurements: {@code tensor} sends decode tokens through the tensor-core chunk attention
-     * (bf16 queries and probabilities) instead of the fp32 decode kernel.
-     */
-    public static final String DECODE_ATTENTION_PROPERTY = "dms.cuda.decode-attention";
-    private static final boolean TENSOR_DECODE = "tensor".equals(System.getProperty(DECODE_ATTENTION_PROPERTY));
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -662,7 +656,7 @@ public final class CudaBackend implements Backend {
                     tokens[t + c] = checkToken(step.tokens()[c]);
                     positions[t + c] = step.first() + c;
                     seqOfToken[t + c] = s;
-                    (length == 1 && !TENSOR_DECODE ? decode : chunk).add(t + c);
+                    (length == 1 ? decode : chunk).add(t + c);
                 }
                 for (int lh = 0; lh < layers * kvHeads; lh++) {
                     System.arraycopy(step.kv().slots(), lh * length, slots, lh * n + t, length);
@@ -678,13 +672,13 @@ public final class CudaBackend implements Backend {
             }
             decodeTokens = decode.stream().mapToInt(Integer::intValue).toArray();
             chunkTokens = chunk.stream().mapToInt(Integer::intValue).toArray();
-            decodeOnly = t == sequences;  // every sequence feeds one token
+            decodeOnly = chunkTokens.length == 0;
             // Rounded up on decode steps (to a multiple of an eighth of the power of two below) so that the
             // attention split, a launch argument, changes every few hundred tokens, not at every page: the step
             // graph stays the same for long stretches, and at most an eighth of the splits fall past every page
             // list (an empty split merges as nothing).
             maxPages = decodeOnly ? roundPages(most) : most;
-            tiles = AttentionKernel.tiles(firstToken, lengths, group, TENSOR_DECODE ? 1 : 2);
+            tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
 
             // Logits rows: the sampled rows first (the sampling kernel takes them as rows 0 .. sampled − 1).
             List<Integer> rows = new ArrayList<>();
