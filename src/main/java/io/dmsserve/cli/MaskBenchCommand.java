@@ -93,21 +93,39 @@ public final class MaskBenchCommand {
             }
             stepMs[step] = (System.nanoTime() - start) / 1e6;
             for (int s = 0; s < batch; s++) {
-                last[s] = pick(masks[s], randoms.get(s), vocab, sequences.get(s).complete());
+                last[s] = pick(masks[s], randoms.get(s), vocab);
             }
         }
         return stepMs;
     }
 
-    /** A random allowed token; a sequence whose value is complete starts over (a new one in its place). */
-    private static int pick(long[] mask, Random random, int vocab, boolean complete) {
-        List<Integer> allowed = new ArrayList<>();
-        for (int id = 0; id < vocab; id++) {
-            if ((mask[id >>> 6] & (1L << id)) != 0) {
-                allowed.add(id);
-            }
+    /**
+     * A random allowed token: the k-th set bit of the mask, k uniform (the same choice as picking from a list of
+     * the allowed ids, without boxing ~150k of them per sequence and step, whose garbage made the timed steps pay
+     * for collections that the engine does not cause).
+     */
+    static int pick(long[] mask, Random random, int vocab) {
+        int allowed = 0;
+        for (int w = 0; w < mask.length; w++) {
+            allowed += Long.bitCount(w == mask.length - 1 ? mask[w] & lastWord(vocab) : mask[w]);
         }
-        return allowed.get(random.nextInt(allowed.size()));
+        int k = random.nextInt(allowed);
+        for (int w = 0; ; w++) {
+            long bits = w == mask.length - 1 ? mask[w] & lastWord(vocab) : mask[w];
+            int count = Long.bitCount(bits);
+            if (k < count) {
+                for (int i = 0; i < k; i++) {
+                    bits &= bits - 1;
+                }
+                return (w << 6) + Long.numberOfTrailingZeros(bits);
+            }
+            k -= count;
+        }
+    }
+
+    /** The bits of a mask's last word that are token ids below vocab. */
+    private static long lastWord(int vocab) {
+        return (vocab & 63) == 0 ? -1L : (1L << vocab) - 1;
     }
 
     private static double mean(double[] v) {

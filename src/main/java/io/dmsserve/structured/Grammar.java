@@ -74,17 +74,60 @@ public final class Grammar {
     public synchronized long[] mask(Object state) {
         State s = (State) state;
         if (s.mask == null) {
-            long[] mask = new long[vocabulary.words()];
-            walk(0, s, mask);
-            if (s.accepting) {
-                for (int id : vocabulary.eosIds) {
-                    mask[id >>> 6] |= 1L << id;
-                }
-            }
-            s.mask = mask;
+            s.mask = compute(s);
             masksComputed++;
         }
         return s.mask;
+    }
+
+    /**
+     * A state's mask, computed without walking the whole vocabulary inside strings. The stacks of a state move
+     * independently (a token is allowed iff some stack survives it), so the mask is the union of its stacks'
+     * masks. A stack in a string body accepts a quote-free token iff its lexer does, whatever follows the string
+     * ({@link StringBodies}, precomputed per tokenizer); only the tokens with a quote are walked through the
+     * automaton. The other stacks are walked as they were. Equal to {@link #fullWalkMask} (GrammarTest checks).
+     */
+    private long[] compute(State s) {
+        long[] mask = new long[vocabulary.words()];
+        Set<Stack> strings = new LinkedHashSet<>();
+        Set<Stack> others = new LinkedHashSet<>();
+        for (Stack stack : s.stacks) {
+            if (!stack.isEmpty() && stack.top instanceof Frame.StrBody body) {
+                strings.add(stack);
+                int remaining = body.str().maxLength == Integer.MAX_VALUE ? Integer.MAX_VALUE
+                        : body.str().maxLength - body.length();
+                vocabulary.stringBody(StringBodies.Key.of(body)).orInto(mask, remaining);
+            } else {
+                others.add(stack);
+            }
+        }
+        if (strings.isEmpty()) {
+            walk(vocabulary.trie, 0, s, mask);
+        } else {
+            walk(vocabulary.quoteTrie, 0, others.isEmpty() ? s : intern(strings), mask);
+            if (!others.isEmpty()) {
+                walk(vocabulary.trie, 0, intern(others), mask);
+            }
+        }
+        allowEos(s, mask);
+        return mask;
+    }
+
+    /** The mask by a walk of the whole vocabulary trie, uncached: what {@link #mask} must equal, for tests. */
+    synchronized long[] fullWalkMask(Object state) {
+        State s = (State) state;
+        long[] mask = new long[vocabulary.words()];
+        walk(vocabulary.trie, 0, s, mask);
+        allowEos(s, mask);
+        return mask;
+    }
+
+    private void allowEos(State s, long[] mask) {
+        if (s.accepting) {
+            for (int id : vocabulary.eosIds) {
+                mask[id >>> 6] |= 1L << id;
+            }
+        }
     }
 
     /** Masks computed so far (a measure of the cache's work, for the benchmark). */
@@ -102,16 +145,15 @@ public final class Grammar {
     }
 
     /** Depth-first over the trie from node n, in state s: tokens ending where s is alive are allowed. */
-    private void walk(int n, State s, long[] mask) {
-        Vocabulary v = vocabulary;
-        for (int i = v.tokenStart[n]; i < v.tokenStart[n + 1]; i++) {
-            int id = v.tokenIds[i];
+    private void walk(Vocabulary.Trie trie, int n, State s, long[] mask) {
+        for (int i = trie.tokenStart[n]; i < trie.tokenStart[n + 1]; i++) {
+            int id = trie.tokenIds[i];
             mask[id >>> 6] |= 1L << id;
         }
-        for (int e = v.edgeStart[n]; e < v.edgeStart[n + 1]; e++) {
-            State t = next(s, v.edgeByte[e] & 0xff);
+        for (int e = trie.edgeStart[n]; e < trie.edgeStart[n + 1]; e++) {
+            State t = next(s, trie.edgeByte[e] & 0xff);
             if (t != DEAD) {
-                walk(v.edgeChild[e], t, mask);
+                walk(trie, trie.edgeChild[e], t, mask);
             }
         }
     }
@@ -126,17 +168,21 @@ public final class Grammar {
     }
 
     private State step(State s, int b) {
-        Set<Stack> out = new LinkedHashSet<>();
+        // Most bytes are refused (a mask walk tries every edge of the trie's root): no set for those.
+        Set<Stack> out = null;
         for (Stack stack : s.stacks) {
             if (stack.isEmpty()) {
                 continue;
             }
             Frame[] replacement = stack.top.consume(b);
             if (replacement != null) {
+                if (out == null) {
+                    out = new LinkedHashSet<>();
+                }
                 close(stack.replaceTop(replacement), out);
             }
         }
-        return out.isEmpty() ? DEAD : intern(out);
+        return out == null || out.isEmpty() ? DEAD : intern(out);
     }
 
     /** Adds every stack reachable by epsilon moves whose top consumes (or that is empty). */

@@ -4,7 +4,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The tokens a constraint may choose, as the bytes each stands for, in a trie (flat arrays) that the mask
@@ -17,13 +19,16 @@ public final class Vocabulary {
     final int size;
     final int[] eosIds;
     final byte[][] tokens;
-    // trie node n: edges edgeStart[n] .. edgeStart[n + 1] - 1 (edgeByte, edgeChild); tokens ending at n:
-    // tokenStart[n] .. tokenStart[n + 1] - 1 in tokenIds
-    final int[] edgeStart;
-    final byte[] edgeByte;
-    final int[] edgeChild;
-    final int[] tokenStart;
-    final int[] tokenIds;
+    /** Every text token. */
+    final Trie trie;
+    /**
+     * The text tokens that contain a double quote: inside a string only these can close it and go on in what
+     * follows, so a string-body state walks this trie (a few thousand tokens) and takes the rest from
+     * {@link #stringBody}.
+     */
+    final Trie quoteTrie;
+    /** Per string-lexer state: the quote-free tokens it accepts, by the characters they need; see {@link StringBodies}. */
+    private final Map<StringBodies.Key, StringBodies> stringBodies = new ConcurrentHashMap<>();
 
     /**
      * @param tokens bytes of each token id; null or empty for ids that are not text (special tokens, unused ids)
@@ -40,14 +45,29 @@ public final class Vocabulary {
             }
         }
         ids.sort(Comparator.comparing((Integer id) -> tokens[id], Arrays::compareUnsigned).thenComparing(id -> id));
-        // Build by walking the sorted list: node ids in depth-first order.
-        TrieBuilder b = new TrieBuilder(ids.size());
-        b.build(ids.stream().mapToInt(Integer::intValue).toArray(), tokens);
-        this.edgeStart = b.edgeStartArray();
-        this.edgeByte = Arrays.copyOf(b.edgeByte, b.edges);
-        this.edgeChild = Arrays.copyOf(b.edgeChild, b.edges);
-        this.tokenStart = b.tokenStartArray();
-        this.tokenIds = Arrays.copyOf(b.tokenIds, b.tokenCount);
+        this.trie = new Trie(ids.stream().mapToInt(Integer::intValue).toArray(), tokens);
+        this.quoteTrie = new Trie(ids.stream().mapToInt(Integer::intValue).filter(id -> hasQuote(tokens[id])).toArray(),
+                tokens);
+        // Built now rather than on first use, so that a schema's first string costs its engine step no walk of
+        // the whole vocabulary; the other lexer states are cheap (most tokens fail on their first byte).
+        for (StringBodies.Key key : StringBodies.Key.REACHABLE) {
+            stringBodies.put(key, new StringBodies(this, key));
+        }
+    }
+
+    private static boolean hasQuote(byte[] bytes) {
+        for (byte b : bytes) {
+            if (b == '"') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The quote-free tokens that a string body in this lexer state accepts, by the characters they need. */
+    StringBodies stringBody(StringBodies.Key key) {
+        // computeIfAbsent is a safety net: every lexer state a StrBody frame can be in is built up front.
+        return stringBodies.computeIfAbsent(key, k -> new StringBodies(this, k));
     }
 
     /** Words of a mask over this vocabulary. */
@@ -55,8 +75,33 @@ public final class Vocabulary {
         return (size + 63) >>> 6;
     }
 
-    int nodes() {
-        return edgeStart.length - 1;
+    /**
+     * Token ids in a trie of their bytes (flat arrays): node n's edges are edgeStart[n] .. edgeStart[n + 1] - 1
+     * (edgeByte, edgeChild) and the tokens ending at n are tokenStart[n] .. tokenStart[n + 1] - 1 in tokenIds. The
+     * root is node 0.
+     */
+    static final class Trie {
+        final int[] edgeStart;
+        final byte[] edgeByte;
+        final int[] edgeChild;
+        final int[] tokenStart;
+        final int[] tokenIds;
+
+        /** @param sorted non-empty tokens' ids, sorted by their bytes (unsigned) */
+        Trie(int[] sorted, byte[][] tokens) {
+            // Build by walking the sorted list: node ids in depth-first order.
+            TrieBuilder b = new TrieBuilder(sorted.length);
+            b.build(sorted, tokens);
+            this.edgeStart = b.edgeStartArray();
+            this.edgeByte = Arrays.copyOf(b.edgeByte, b.edges);
+            this.edgeChild = Arrays.copyOf(b.edgeChild, b.edges);
+            this.tokenStart = b.tokenStartArray();
+            this.tokenIds = Arrays.copyOf(b.tokenIds, b.tokenCount);
+        }
+
+        int nodes() {
+            return edgeStart.length - 1;
+        }
     }
 
     /** Builds the trie from token ids sorted by their bytes. */
