@@ -7,7 +7,9 @@ import java.util.List;
 /**
  * One level of the matcher's stack. A frame either consumes a byte (replaced by frames, bottom to top; an
  * empty array pops it) or expands without consuming (epsilon: alternatives, each a replacement). Records of
- * nodes (compared by identity) and small ints, so stacks compare and hash cheaply.
+ * nodes (compared by identity) and small ints, so stacks compare and hash cheaply. Each record writes its own
+ * equals and hashCode: the generated ones are bound on first call (invokedynamic), 1-10 ms per record class
+ * (55 ms for the first in a JVM) that a schema's first mask walks would otherwise pay on the engine thread.
  */
 sealed interface Frame {
 
@@ -45,6 +47,16 @@ sealed interface Frame {
 
     /** A value of a node: expands into the frames that read it. */
     record Value(Node node) implements Frame {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Value v && v.node == node;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(node);
+        }
 
         @Override
         public boolean consumes() {
@@ -112,6 +124,16 @@ sealed interface Frame {
         static final List<Frame[]> SKIP = List.<Frame[]>of(POP);
 
         @Override
+        public boolean equals(Object o) {
+            return o instanceof Ws;
+        }
+
+        @Override
+        public int hashCode() {
+            return 7;
+        }
+
+        @Override
         public Frame[] consume(int b) {
             return b == ' ' ? POP : null;
         }
@@ -124,6 +146,16 @@ sealed interface Frame {
 
     /** Inside an object, before property {@code next} (declared order): another property or the end. */
     record ObjNext(Node.Obj obj, int next, boolean first) implements Frame {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ObjNext n && n.obj == obj && n.next == next && n.first == first;
+        }
+
+        @Override
+        public int hashCode() {
+            return (System.identityHashCode(obj) * 31 + next) * 2 + (first ? 1 : 0);
+        }
 
         @Override
         public boolean consumes() {
@@ -155,6 +187,16 @@ sealed interface Frame {
     record FreeNext(Node.FreeObj obj, boolean first) implements Frame {
 
         @Override
+        public boolean equals(Object o) {
+            return o instanceof FreeNext n && n.obj == obj && n.first == first;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(obj) * 2 + (first ? 1 : 0);
+        }
+
+        @Override
         public boolean consumes() {
             return false;
         }
@@ -172,6 +214,16 @@ sealed interface Frame {
 
     /** Inside an array with {@code count} items read (capped where the bounds no longer care). */
     record ArrNext(Node.Arr arr, int count) implements Frame {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ArrNext n && n.arr == arr && n.count == count;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(arr) * 31 + count;
+        }
 
         @Override
         public boolean consumes() {
@@ -203,6 +255,17 @@ sealed interface Frame {
      * beyond U+10FFFF), so that lengths count what a JSON parser reads.
      */
     record StrBody(Node.Str str, int length, int escape, int utf8, int low, int high) implements Frame {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof StrBody b && b.str == str && b.length == length && b.escape == escape
+                    && b.utf8 == utf8 && b.low == low && b.high == high;
+        }
+
+        @Override
+        public int hashCode() {
+            return ((((System.identityHashCode(str) * 31 + length) * 31 + escape) * 31 + utf8) * 31 + low) * 31 + high;
+        }
 
         static StrBody start(Node.Str s) {
             return new StrBody(s, 0, 0, 0, 0x80, 0xBF);
@@ -273,6 +336,17 @@ sealed interface Frame {
      */
     record Num(boolean integer, int maxDigits, int phase, int digits) implements Frame {
 
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Num n && n.integer == integer && n.maxDigits == maxDigits && n.phase == phase
+                    && n.digits == digits;
+        }
+
+        @Override
+        public int hashCode() {
+            return ((maxDigits * 31 + phase) * 31 + digits) * 2 + (integer ? 1 : 0);
+        }
+
         static final int MAX_DIGITS = 15;
         static final int MAX_EXPONENT_DIGITS = 2;
         static final List<Frame[]> END = List.<Frame[]>of(POP);
@@ -331,6 +405,16 @@ sealed interface Frame {
 
     /** After a wrapped value: the end, or (when it repeats) a separator and the next one. */
     record WrapTail(Node.Wrapped wrapped) implements Frame {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof WrapTail w && w.wrapped == wrapped;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(wrapped);
+        }
 
         @Override
         public boolean consumes() {

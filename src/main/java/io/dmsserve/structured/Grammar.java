@@ -170,7 +170,7 @@ public final class Grammar {
     private State step(State s, int b) {
         // Most bytes are refused (a mask walk tries every edge of the trie's root): no set for those.
         Set<Stack> out = null;
-        for (Stack stack : s.stacks) {
+        for (Stack stack : s.list) {
             if (stack.isEmpty()) {
                 continue;
             }

@@ -10,6 +10,8 @@ import java.util.Set;
 final class State {
 
     final Set<Stack> stacks;
+    /** The stacks again, as an array: a mask walk steps every state on every byte, and an array is the cheapest to loop. */
+    final Stack[] list;
     final boolean accepting;
     /** next[b]: the state after byte b; null until computed; {@link Grammar#DEAD} when b cannot come. */
     final State[] next = new State[256];
@@ -17,6 +19,7 @@ final class State {
 
     State(Set<Stack> stacks) {
         this.stacks = stacks;
+        this.list = stacks.toArray(new Stack[0]);
         this.accepting = stacks.contains(Stack.EMPTY);
     }
 }

@@ -35,6 +35,17 @@ final class StringBodies {
         static Key of(Frame.StrBody body) {
             return new Key(body.escape(), body.utf8(), body.low(), body.high());
         }
+
+        // Written out, like Frame's, so that the first string mask does not bind the generated ones (milliseconds).
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.escape == escape && k.utf8 == utf8 && k.low == low && k.high == high;
+        }
+
+        @Override
+        public int hashCode() {
+            return ((escape * 31 + utf8) * 31 + low) * 31 + high;
+        }
     }
 
     /**
@@ -49,6 +60,13 @@ final class StringBodies {
     /** The accepted tokens by need, ascending; upTo[k]: how many need at most k (k = 0 .. maxNeed). */
     private final int[] byNeed;
     private final int[] upTo;
+    /**
+     * fits[k]: the tokens that need at most k, for k below maxNeed, when this state accepts more than
+     * {@link #DENSE} tokens (inside a plain string: ~147k, up to 128 characters: ~2.4 MB per tokenizer), so that a
+     * bounded string's mask is one OR of words rather than a loop over tens of thousands of ids; null otherwise.
+     */
+    private final long[][] fits;
+    private static final int DENSE = 4096;
 
     StringBodies(Vocabulary vocabulary, Key key) {
         this.words = vocabulary.words();
@@ -74,6 +92,18 @@ final class StringBodies {
         for (int i = 0; i < c.count; i++) {
             byNeed[fill[c.needs[i]]++] = c.ids[i];
         }
+        if (c.count > DENSE) {
+            this.fits = new long[maxNeed][];
+            long[] fit = new long[words];
+            for (int k = 0; k < maxNeed; k++) {
+                for (int i = k == 0 ? 0 : upTo[k - 1]; i < upTo[k]; i++) {
+                    fit[byNeed[i] >>> 6] |= 1L << byNeed[i];
+                }
+                fits[k] = fit.clone();
+            }
+        } else {
+            this.fits = null;
+        }
     }
 
     /**
@@ -83,9 +113,10 @@ final class StringBodies {
     void orInto(long[] mask, int remaining) {
         int total = byNeed.length;
         int count = remaining >= upTo.length - 1 ? total : remaining < 0 ? upTo[0] : upTo[remaining];
-        if (count == total) {
+        if (count == total || fits != null) {
+            long[] fit = count == total ? all : fits[Math.max(remaining, 0)];
             for (int w = 0; w < words; w++) {
-                mask[w] |= all[w];
+                mask[w] |= fit[w];
             }
         } else if (count * 2 <= total) {
             for (int i = 0; i < count; i++) {
