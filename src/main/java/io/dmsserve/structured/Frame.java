@@ -82,11 +82,16 @@ sealed interface Frame {
                 return List.<Frame[]>of(new Frame[] {new Num(num.integer, num.maxDigits, 0, 0)});
             } else if (n instanceof Node.Literals l) {
                 List<Frame[]> out = new ArrayList<>();
-                l.texts.forEach(t -> out.add(new Frame[] {new Lit(t, 0)}));
+                // Loops, not lambdas: a lambda's call site is bound on first use, a schema's first steps pay it.
+                for (byte[] t : l.texts) {
+                    out.add(new Frame[] {new Lit(t, 0)});
+                }
                 return out;
             } else if (n instanceof Node.AnyOf any) {
                 List<Frame[]> out = new ArrayList<>();
-                any.options.forEach(o -> out.add(new Frame[] {new Value(o)}));
+                for (Node o : any.options) {
+                    out.add(new Frame[] {new Value(o)});
+                }
                 return out;
             } else {
                 Node.Wrapped w = (Node.Wrapped) n;

@@ -66,8 +66,10 @@ public final class Vocabulary {
 
     /** The quote-free tokens that a string body in this lexer state accepts, by the characters they need. */
     StringBodies stringBody(StringBodies.Key key) {
-        // computeIfAbsent is a safety net: every lexer state a StrBody frame can be in is built up front.
-        return stringBodies.computeIfAbsent(key, k -> new StringBodies(this, k));
+        // computeIfAbsent is a safety net: every lexer state a StrBody frame can be in is built up front (and its
+        // lambda's call site is bound only if ever reached, not on a schema's first string).
+        StringBodies bodies = stringBodies.get(key);
+        return bodies != null ? bodies : stringBodies.computeIfAbsent(key, k -> new StringBodies(this, k));
     }
 
     /** Words of a mask over this vocabulary. */
