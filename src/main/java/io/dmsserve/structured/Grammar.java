@@ -85,7 +85,7 @@ public final class Grammar {
      * independently (a token is allowed iff some stack survives it), so the mask is the union of its stacks'
      * masks. A stack in a string body accepts a quote-free token iff its lexer does, whatever follows the string
      * ({@link StringBodies}, precomputed per tokenizer); only the tokens with a quote are walked through the
-     * automaton. The other stacks are walked as they were. Equal to {@link #fullWalkMask} (GrammarTest checks).
+     * automaton. The other stacks are walked as they were. Equal to {@link #fullWalkMask} (GrammarMaskTest checks).
      */
     private long[] compute(State s) {
         long[] mask = new long[vocabulary.words()];

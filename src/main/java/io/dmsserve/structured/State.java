@@ -10,7 +10,7 @@ import java.util.Set;
 final class State {
 
     final Set<Stack> stacks;
-    /** The stacks again, as an array: a mask walk steps every state on every byte, and an array is the cheapest to loop. */
+    /** The stacks again, as an array: a mask walk steps states on every byte, and an array is the cheapest loop. */
     final Stack[] list;
     final boolean accepting;
     /** next[b]: the state after byte b; null until computed; {@link Grammar#DEAD} when b cannot come. */

@@ -7,13 +7,13 @@ import java.util.List;
  * The quote-free tokens that a JSON string body accepts from one lexer state, computed once per tokenizer.
  *
  * <p>Why this is exact: a {@link Frame.StrBody} frame only pops on a closing quote, so a token without {@code "}
- * leaves a stack whose top is a string body with a string body on top (or kills it), whatever lies below; whether
- * it is accepted depends only on the frame's lexer state (escape, UTF-8 bytes due and their range) and on how
- * many characters the string may still take. The second part is one number per token: the frame refuses a byte
- * that starts a character once {@code length >= maxLength}, so a token is accepted iff
- * {@code need <= maxLength - length}, where {@code need} is one more than the most characters completed (within
- * the token) before any of its character starts, 0 when it starts none. Tokens with a quote are left to the
- * automaton (the {@link Vocabulary#quoteTrie}), since what follows the string decides them.
+ * either kills a stack whose top is a string body or leaves another string body on top and the rest of the stack
+ * as it was; whether it is accepted depends only on the frame's lexer state (escape, UTF-8 bytes due and their
+ * range) and on how many characters the string may still take. The second part is one number per token: the
+ * frame refuses a byte that starts a character once {@code length >= maxLength}, so a token is accepted iff
+ * {@code need <= maxLength - length}, where {@code need} is one more than the characters the token completes
+ * before the last character it starts (0 when it starts none). Tokens with a quote are left to the automaton (the
+ * {@link Vocabulary#quoteTrie}), since what follows the string decides them.
  */
 final class StringBodies {
 
@@ -62,11 +62,12 @@ final class StringBodies {
     private final int[] upTo;
     /**
      * fits[k]: the tokens that need at most k, for k below maxNeed, when this state accepts more than
-     * {@link #DENSE} tokens (inside a plain string: ~147k, up to 128 characters: ~2.4 MB per tokenizer), so that a
-     * bounded string's mask is one OR of words rather than a loop over tens of thousands of ids; null otherwise.
+     * {@link #DENSE} tokens (on Qwen3 only the plain state: ~147k tokens of up to 128 characters, 2.4 MB), so that a
+     * bounded string's mask is one OR of words rather than a loop over tens of thousands of ids; null otherwise
+     * (after a backslash, ~4k tokens; in a \\u escape, ~10k at most: the loop is short and the state rare).
      */
     private final long[][] fits;
-    private static final int DENSE = 4096;
+    private static final int DENSE = 16_384;
 
     StringBodies(Vocabulary vocabulary, Key key) {
         this.words = vocabulary.words();

@@ -27,7 +27,7 @@ public final class Vocabulary {
      * {@link #stringBody}.
      */
     final Trie quoteTrie;
-    /** Per string-lexer state: the quote-free tokens it accepts, by the characters they need; see {@link StringBodies}. */
+    /** Per string-lexer state: the quote-free tokens it accepts, by the characters they need ({@link StringBodies}). */
     private final Map<StringBodies.Key, StringBodies> stringBodies = new ConcurrentHashMap<>();
 
     /**
