@@ -101,6 +101,39 @@ final class AdminControls {
     synchronized AdminSettings change(String user, SettingsUpdate update) {
         AdminSettings before = current();
         Map<String, String> errors = SettingsUpdate.newErrors();
+        AdminSettings after = merge(before, update, errors);
+        if (!errors.isEmpty()) {
+            throw new InvalidSettings(errors);
+        }
+        String at = Instant.now().truncatedTo(ChronoUnit.MILLIS).toString();
+        List<AuditEntry> changes = new ArrayList<>();
+        for (String field : AdminSettings.FIELDS) {
+            String old = before.value(field);
+            String now = after.value(field);
+            if (!old.equals(now)) {
+                changes.add(new AuditEntry(at, user, field, old, now));
+            }
+        }
+        if (changes.isEmpty()) {
+            return before;
+        }
+        store.save(after, changes);
+        apply(after);
+        log.info("Admin {} changed the settings: {}", user, describe(after));
+        return after;
+    }
+
+    /**
+     * What the settings would be after the update, with a message for each field that is wrong. Fields missing
+     * from the update (null: absent, or not a number on the form) keep their values and are not checked again.
+     */
+    Map<String, String> problems(SettingsUpdate update) {
+        Map<String, String> errors = SettingsUpdate.newErrors();
+        merge(current(), update, errors);
+        return errors;
+    }
+
+    private AdminSettings merge(AdminSettings before, SettingsUpdate update, Map<String, String> errors) {
         if (!evicting() && (update.evictionEnabled() != null && update.evictionEnabled() || update.threshold() != null
                 || update.layerOffsets() != null && !update.layerOffsets().isEmpty() || update.window() != null)) {
             errors.put("evictionEnabled", "the model is served with eviction policy '" + policy.name()
@@ -124,24 +157,6 @@ final class AdminControls {
             errors.put("threshold", "must be a finite number");
         }
         check(after, errors, evicting());
-        if (!errors.isEmpty()) {
-            throw new InvalidSettings(errors);
-        }
-        String at = Instant.now().truncatedTo(ChronoUnit.MILLIS).toString();
-        List<AuditEntry> changes = new ArrayList<>();
-        for (String field : AdminSettings.FIELDS) {
-            String old = before.value(field);
-            String now = after.value(field);
-            if (!old.equals(now)) {
-                changes.add(new AuditEntry(at, user, field, old, now));
-            }
-        }
-        if (changes.isEmpty()) {
-            return before;
-        }
-        store.save(after, changes);
-        apply(after);
-        log.info("Admin {} changed the settings: {}", user, describe(after));
         return after;
     }
 

@@ -109,6 +109,8 @@ final class AdminHandlers {
             form.forEach((k, v) -> fields.put(k, v.isEmpty() ? "" : v.get(0)));
             Map<String, String> errors = SettingsUpdate.newErrors();
             SettingsUpdate update = SettingsUpdate.fromForm(fields, errors);
+            // Every field's message at once: the parse errors, and what the values that parsed break.
+            controls.problems(update).forEach(errors::putIfAbsent);
             if (errors.isEmpty()) {
                 try {
                     controls.change(t.getT2(), update);
@@ -306,7 +308,7 @@ final class AdminHandlers {
         Map<String, Object> values = new HashMap<>();
         values.put("evictionEnabled", s.evictionEnabled());
         values.put("threshold", Float.toString(s.threshold()));
-        values.put("layerOffsets", AdminSettings.offsetsText(s.layerOffsets()));
+        values.put("layerOffsets", AdminSettings.join(s.layerOffsets()));
         values.put("window", Integer.toString(s.window()));
         values.put("maxRunning", Integer.toString(s.maxRunning()));
         values.put("maxWaiting", Integer.toString(s.maxWaiting()));
@@ -348,5 +350,4 @@ final class AdminHandlers {
                 .then(Mono.defer(() -> ServerResponse.status(status).contentType(MediaType.TEXT_HTML)
                         .render("admin/" + name, m)));
     }
-
 }

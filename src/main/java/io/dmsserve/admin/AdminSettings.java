@@ -13,10 +13,10 @@ import java.util.Objects;
  * @param maxRunning sequences in the batch
  * @param maxWaiting sequences queued beyond the batch
  */
-record AdminSettings(boolean evictionEnabled, float threshold, float[] layerOffsets, int window, int maxRunning,
+public record AdminSettings(boolean evictionEnabled, float threshold, float[] layerOffsets, int window, int maxRunning,
         int maxWaiting) {
 
-    AdminSettings {
+    public AdminSettings {
         layerOffsets = layerOffsets == null ? new float[0] : layerOffsets.clone();
     }
 
@@ -30,7 +30,7 @@ record AdminSettings(boolean evictionEnabled, float threshold, float[] layerOffs
         return switch (field) {
             case "evictionEnabled" -> Boolean.toString(evictionEnabled);
             case "threshold" -> Float.toString(threshold);
-            case "layerOffsets" -> offsetsText(layerOffsets);
+            case "layerOffsets" -> join(layerOffsets);
             case "window" -> Integer.toString(window);
             case "maxRunning" -> Integer.toString(maxRunning);
             case "maxWaiting" -> Integer.toString(maxWaiting);
@@ -41,7 +41,7 @@ record AdminSettings(boolean evictionEnabled, float threshold, float[] layerOffs
     static final String[] FIELDS = {"evictionEnabled", "threshold", "layerOffsets", "window", "maxRunning",
         "maxWaiting"};
 
-    static String offsetsText(float[] offsets) {
+    static String join(float[] offsets) {
         StringBuilder out = new StringBuilder();
         for (float offset : offsets) {
             if (out.length() > 0) {
@@ -50,6 +50,11 @@ record AdminSettings(boolean evictionEnabled, float threshold, float[] layerOffs
             out.append(offset);
         }
         return out.toString();
+    }
+
+    /** The offsets as the pages show them: comma-separated, or "none". */
+    public String offsetsText() {
+        return layerOffsets.length == 0 ? "none" : join(layerOffsets);
     }
 
     @Override

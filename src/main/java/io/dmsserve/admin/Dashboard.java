@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * the cumulative counters once a second and keeps the last {@value #HISTORY_SECONDS} s, so the eviction rate per
  * layer and tokens/s are differences of real counts.
  */
-final class Dashboard implements AutoCloseable {
+public final class Dashboard implements AutoCloseable {
 
     static final int HISTORY_SECONDS = 300;
     /** Eviction-rate history points: one per {@value} s. */
@@ -90,7 +90,7 @@ final class Dashboard implements AutoCloseable {
     }
 
     /** The overview figures. */
-    record Overview(String model, String backend, String state, String policy, Double tokensPerSecond, int running,
+    public record Overview(String model, String backend, String state, String policy, Double tokensPerSecond, int running,
             int waiting, int maxRunning, int maxWaiting, int poolPagesUsed, int poolPages, double poolUsage,
             long liveTokens, Double compression, long steps, long generatedTokens, long preemptions) {
     }
@@ -104,16 +104,16 @@ final class Dashboard implements AutoCloseable {
      * @param evictionHistory (layer, point) tokens evicted per second in each {@link #BUCKET_SECONDS} s of the last
      *     {@link #HISTORY_SECONDS} s, oldest first; only points with samples
      */
-    record Cache(int layers, int kvHeads, long[][] live, Double[] compression, double[] evictionRate,
+    public record Cache(int layers, int kvHeads, long[][] live, Double[] compression, double[] evictionRate,
             double evictionRateTotal, double[][] evictionHistory, int bucketSeconds) {
     }
 
     /** A request row; {@code prompt} only when {@code dms.admin.show-prompts} is on. */
-    record Request(long id, String requestId, String state, int promptTokens, int generatedTokens, int processed,
+    public record Request(long id, String requestId, String state, int promptTokens, int generatedTokens, int processed,
             long liveKv, long storedKv, int pages, Double compression, long submittedAt, String prompt) {
     }
 
-    record Snapshot(long at, Overview overview, Cache cache, List<Request> running, List<Request> recent,
+    public record Snapshot(long at, Overview overview, Cache cache, List<Request> running, List<Request> recent,
             AdminSettings settings, List<AuditEntry> audit) {
     }
 

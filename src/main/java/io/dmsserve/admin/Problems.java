@@ -45,8 +45,14 @@ final class Problems {
         var response = exchange.getResponse();
         response.setStatusCode(HttpStatus.valueOf(problem.getStatus()));
         response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
-        problem.setInstance(URI.create(exchange.getRequest().getPath().value()));
-        byte[] body = JSON.writeValueAsString(problem).getBytes(StandardCharsets.UTF_8);
+        // The same members Spring's codecs write for a ProblemDetail (which they shape with a mix-in).
+        Map<String, Object> members = new java.util.LinkedHashMap<>();
+        members.put("type", problem.getType().toString());
+        members.put("title", problem.getTitle());
+        members.put("status", problem.getStatus());
+        members.put("detail", problem.getDetail());
+        members.put("instance", exchange.getRequest().getPath().value());
+        byte[] body = JSON.writeValueAsString(members).getBytes(StandardCharsets.UTF_8);
         return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
     }
 }

@@ -13,15 +13,20 @@ record SettingsUpdate(Boolean evictionEnabled, Double threshold, List<Double> la
 
     /**
      * From the settings form's text fields, with a message for each field that is not a number. An unticked
-     * checkbox is absent from a form, so {@code evictionEnabled} is false unless it is there.
+     * checkbox is absent from a form, so {@code evictionEnabled} is false unless it is there, when the form has
+     * the DMS fields at all (a model without DMS settings shows the scheduler's only).
      */
     static SettingsUpdate fromForm(Map<String, String> form, Map<String, String> errors) {
-        return new SettingsUpdate(form.containsKey("evictionEnabled"), decimal(form, "threshold", errors),
-                offsets(form.get("layerOffsets"), errors), integer(form, "window", errors),
+        boolean dms = form.containsKey("threshold");
+        return new SettingsUpdate(dms ? form.containsKey("evictionEnabled") : null, decimal(form, "threshold", errors),
+                form.containsKey("layerOffsets") ? offsets(form.get("layerOffsets"), errors) : null, integer(form, "window", errors),
                 integer(form, "maxRunning", errors), integer(form, "maxWaiting", errors));
     }
 
     private static Double decimal(Map<String, String> form, String field, Map<String, String> errors) {
+        if (!form.containsKey(field)) {
+            return null;
+        }
         String text = form.getOrDefault(field, "").strip();
         try {
             return Double.parseDouble(text);
@@ -32,6 +37,9 @@ record SettingsUpdate(Boolean evictionEnabled, Double threshold, List<Double> la
     }
 
     private static Integer integer(Map<String, String> form, String field, Map<String, String> errors) {
+        if (!form.containsKey(field)) {
+            return null;
+        }
         String text = form.getOrDefault(field, "").strip();
         try {
             return Integer.parseInt(text);
