@@ -12,7 +12,7 @@ import org.springframework.validation.annotation.Validated;
  * {@code dms.admin.*}: the admin dashboard under /admin (README, "Admin dashboard").
  *
  * @param settingsFile where the settings an admin changes are kept (JSON), so they survive a restart; the audit
- *     log is written next to it ({@code <name>-audit.jsonl}). At start a file there wins over dms.model.threshold
+ *     log is written next to it (NAME-audit.jsonl for NAME.json). At start a file there wins over dms.model.threshold
  *     and dms.scheduler.*
  * @param users who may log in: name, password as a bcrypt hash ("{bcrypt}$2y$…" or "$2y$…"; plain text is refused)
  *     and role (VIEWER sees, ADMIN sees and changes). None: nobody can log in, except on the embedded model, where
