@@ -25,7 +25,6 @@ import org.springframework.security.web.server.authentication.RedirectServerAuth
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationFailureHandler;
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationSuccessHandler;
 import org.springframework.security.web.server.authentication.logout.RedirectServerLogoutSuccessHandler;
-import org.springframework.security.web.server.authorization.HttpStatusServerAccessDeniedHandler;
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
 import org.springframework.security.web.server.header.XFrameOptionsServerHttpHeadersWriter;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
@@ -76,7 +75,11 @@ class AdminSecurity {
     @Order(Ordered.HIGHEST_PRECEDENCE)
     SecurityWebFilterChain adminFilterChain(ServerHttpSecurity http, LoginAttempts attempts) {
         ServerWebExchangeMatcher api = ServerWebExchangeMatchers.pathMatchers("/admin/api/**");
-        ServerAccessDeniedHandler pageDenied = new HttpStatusServerAccessDeniedHandler(HttpStatus.FORBIDDEN);
+        ServerAccessDeniedHandler pageDenied = (exchange, e) -> forbiddenPage(exchange,
+                e.getMessage().toLowerCase().contains("csrf")
+                        ? "The form was sent without a valid CSRF token (an old page, or not from this site). Nothing"
+                                + " was changed; reload the page and try again."
+                        : "This needs the ADMIN role. Nothing was changed.");
         ServerAccessDeniedHandler denied = (exchange, e) -> api.matches(exchange).flatMap(m -> m.isMatch()
                 ? Problems.write(exchange, Problems.problem(HttpStatus.FORBIDDEN, "forbidden", "Forbidden",
                         e.getMessage().toLowerCase().contains("csrf") ? "A change needs the CSRF token: send it in"
@@ -137,6 +140,19 @@ class AdminSecurity {
                 .requestCache(ServerHttpSecurity.RequestCacheSpec::disable)
                 .headers(ServerHttpSecurity.HeaderSpec::disable)
                 .build();
+    }
+
+    /** A plain page (no script, no style) saying why, instead of the browser's bare error page. */
+    private static Mono<Void> forbiddenPage(ServerWebExchange exchange, String why) {
+        var response = exchange.getResponse();
+        response.setStatusCode(HttpStatus.FORBIDDEN);
+        response.getHeaders().setContentType(org.springframework.http.MediaType.TEXT_HTML);
+        String html = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>403 Forbidden</title>"
+                + "<link rel=\"stylesheet\" href=\"/admin/static/admin.css\"></head><body><main><h1 id=\"forbidden\">"
+                + "403 Forbidden</h1><p id=\"forbidden-reason\">" + why + "</p><p><a href=\"/admin\">Back to the"
+                + " dashboard</a></p></main></body></html>";
+        byte[] body = html.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
     }
 
     /** Before the login filter: an address and name with too many failures get 429 without a password check. */
