@@ -26,6 +26,7 @@ import org.springframework.security.web.server.authentication.RedirectServerAuth
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationSuccessHandler;
 import org.springframework.security.web.server.authentication.logout.RedirectServerLogoutSuccessHandler;
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
+import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
 import org.springframework.security.web.server.header.XFrameOptionsServerHttpHeadersWriter;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatchers;
@@ -55,7 +56,8 @@ class AdminSecurity {
 
     @Bean
     ReactiveUserDetailsService adminUserDetails(AdminProperties properties, ServingModel model) {
-        Map<String, UserDetails> users = AdminUsers.of(properties.users(), model.embedded(), password -> log.warn(
+        // INFO, not WARN: a plain CPU start of the embedded model logs no warning (PackagedJarIT checks).
+        Map<String, UserDetails> users = AdminUsers.of(properties.users(), model.embedded(), password -> log.info(
                 "\n\n    Admin dashboard: user '{}', generated password: {}\n    (printed once; the embedded model"
                         + " only. Configure dms.admin.users for a real deployment: see the README.)\n",
                 AdminUsers.GENERATED_USER, password));
@@ -69,6 +71,30 @@ class AdminSecurity {
     @Bean
     LoginAttempts loginAttempts(AdminProperties properties) {
         return new LoginAttempts(properties.loginAttempts(), properties.loginLockout(), System::currentTimeMillis);
+    }
+
+    /**
+     * Spring Security's firewall refuses suspicious paths (an empty segment as in {@code /v1/chat//completions}, an
+     * encoded slash, ...) before any chain; its default answer is a bare 400. This gives it the body a client of
+     * that path understands: OpenAI's error shape outside /admin, a Problem Details inside.
+     */
+    @Bean
+    ServerExchangeRejectedHandler rejectedExchanges() {
+        return (exchange, e) -> {
+            String path = exchange.getRequest().getPath().value();
+            String message = "The request path was refused: it has an empty segment, an encoded slash or another"
+                    + " character a path must not have";
+            if (path.startsWith("/admin")) {
+                return Problems.write(exchange, Problems.problem(HttpStatus.BAD_REQUEST, "rejected-path",
+                        "Rejected path", message));
+            }
+            var response = exchange.getResponse();
+            response.setStatusCode(HttpStatus.BAD_REQUEST);
+            response.getHeaders().setContentType(org.springframework.http.MediaType.APPLICATION_JSON);
+            byte[] body = ("{\"error\":{\"message\":\"" + message + ".\",\"type\":\"invalid_request_error\","
+                    + "\"param\":null,\"code\":\"invalid_path\"}}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
+        };
     }
 
     @Bean

@@ -59,6 +59,11 @@ class AdminSecurityIT {
         assertThat(anonymous.json("PUT", "/admin/api/settings", "{\"threshold\":3}", anonymous.csrf()).statusCode())
                 .isEqualTo(401);
         assertThat(anonymous.get("/admin/login").statusCode()).isEqualTo(200);
+        // Spring Security's firewall refuses odd paths before any chain, with a Problem Details under /admin.
+        HttpResponse<String> odd = anonymous.get("/admin//settings");
+        assertThat(odd.statusCode()).isEqualTo(400);
+        assertThat(odd.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+        assertThat(AdminClient.parse(odd).get("type").asString()).endsWith("/rejected-path");
     }
 
     @Test
