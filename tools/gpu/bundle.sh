@@ -10,7 +10,8 @@
 #   run-gpu-tests.sh OUT [console launcher selection...]    the gpu-tagged tests; reports in OUT
 #   run-native-tests.sh OUT [test names...]                 native/test/kernel_test.cu on the GPU
 # Left out (about 70 MB): the OpenAI client libraries of the serving integration tests and those tests
-# (src/test/java/io/dmsserve/clients: they need a running server and Node), Mockito and byte-buddy (no test uses
+# (src/test/java/io/dmsserve/clients: they need a running server and Node), ArchUnit, the JSON Schema validator,
+# Selenium, Testcontainers and the chart libraries with the tests that use them, Mockito and byte-buddy (no test uses
 # them), HTTP/3's native QUIC library (the service does not speak HTTP/3), AWT's native libraries.
 #
 # Usage: tools/gpu/bundle.sh [--no-build]    (without --no-build it runs ./mvnw -DskipTests test-compile first;
@@ -38,11 +39,17 @@ echo "bundle: classpath"
 python3 - pom.xml target/gpu-bundle-pom.xml <<'PY'
 import re, sys
 pom = open(sys.argv[1]).read()
-for artifact in ("spring-ai-openai", "langchain4j-open-ai"):
+# Test-only libraries no gpu test uses (client libraries, architecture rules, schema validation, browsers,
+# containers, charts): left out with the test classes that use them (below). Each must be in the pom.
+for artifact in ("spring-ai-openai", "langchain4j-open-ai", "archunit", "json-schema-validator"):
     pom, count = re.subn(r"\s*<dependency>\s*<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
                          % re.escape(artifact), "", pom, flags=re.S)
     if count != 1:
         sys.exit("bundle: dependency %s not found once in pom.xml" % artifact)
+for artifact in ("selenium-java", "testcontainers", "junit-jupiter-testcontainers", "testcontainers-junit-jupiter",
+                 "helm-java", "kubernetes-model", "kubernetes-client-api", "kubernetes-client"):
+    pom = re.sub(r"\s*<dependency>\s*<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
+                 % re.escape(artifact), "", pom, flags=re.S)
 open(sys.argv[2], "w").write(pom)
 PY
 ./mvnw -B -q -f target/gpu-bundle-pom.xml dependency:build-classpath -Dmdep.includeScope=test \
@@ -79,6 +86,14 @@ echo "bundle: classes"
 cp -r target/classes "$out/classes"
 cp -r target/test-classes "$out/test-classes"
 rm -rf "$out/test-classes/io/dmsserve/clients"
+# Test classes that name a left-out library (and their nested classes) go too, so that discovery loads every class.
+for package in com/tngtech/archunit com/networknt org/openqa/selenium org/testcontainers com/marcnuri io/fabric8 \
+    org/springframework/ai dev/langchain4j; do
+    grep -rlF --include='*.class' "$package/" "$out/test-classes" 2>/dev/null || true
+done | sed 's/\(\$[^/]*\)\?\.class$//' | sort -u | while read -r stem; do
+    rm -f "$stem.class" "$stem"\$*.class
+    echo "  left out: ${stem#$out/test-classes/}"
+done
 # Tests open their fixtures as src/test/resources/... from the working directory: the runner works in the bundle.
 mkdir -p "$out/src/test"
 ln -s ../../test-classes "$out/src/test/resources"

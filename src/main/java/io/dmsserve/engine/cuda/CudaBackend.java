@@ -4,6 +4,7 @@ import io.dmsserve.dms.Decisions;
 import io.dmsserve.dms.DmsRule;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.DeviceMemory;
 import io.dmsserve.engine.KvGeometry;
 import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.ModelConfig;
@@ -21,6 +22,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import jcuda.driver.JCudaDriver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -1006,11 +1008,14 @@ public final class CudaBackend implements Backend {
 
     /** Used and total memory of the device (cuMemGetInfo, any thread: it makes the context current there). */
     @Override
-    public java.util.Optional<io.dmsserve.engine.DeviceMemory> deviceMemory() {
+    public Optional<DeviceMemory> deviceMemory() {
+        if (cuda.closed()) {
+            return Optional.empty();  // a scrape racing the shutdown
+        }
         cuda.makeCurrent();
         long[] free = {0};
         long[] total = {0};
         CudaContext.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
-        return java.util.Optional.of(new io.dmsserve.engine.DeviceMemory(total[0] - free[0], total[0]));
+        return Optional.of(new DeviceMemory(total[0] - free[0], total[0]));
     }
 }

@@ -90,23 +90,8 @@ class MatMulKernelTest extends GpuTest {
             {40, 130, 520, 3}}) {
             Shape s = new Shape(c[0], c[1], c[2]);
             int splits = c[3] == 0 ? MatMulKernel.splits(s.n(), s.m(), s.k(), context.info().multiprocessors()) : c[3];
-            for (boolean accumulate : new boolean[] {false, true}) {
-                int lda = s.k() + 8;
-                int ldc = s.m() + 3;
-                short[] a = randomBf16(random, s.n() * lda, 1f);
-                short[] w = randomBf16(random, s.m() * s.k(), 1f);
-                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
-                DeviceBuffer da = upload(a);
-                DeviceBuffer dw = upload(w);
-                DeviceBuffer first = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                DeviceBuffer second = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                float[] before = first.toFloats();
-                kernel.matmul(da, lda, dw, first, ldc, s.n(), s.m(), s.k(), accumulate, splits);
-                kernel.matmul(da, lda, dw, second, ldc, s.n(), s.m(), s.k(), accumulate, splits);
-                String what = "split-K x" + splits + " " + s + (accumulate ? " +=" : "");
-                check(what, first.toFloats(), before, widen(a), lda, widen(w), s, ldc, accumulate, 2e-6);
-                assertThat(second.toFloats()).as(what + " again").isEqualTo(first.toFloats());
-            }
+            twice(random, "split-K x" + splits, s, 8, (a, lda, w, out, ldc, accumulate) ->
+                    kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits), null);
         }
     }
 
@@ -118,23 +103,39 @@ class MatMulKernelTest extends GpuTest {
         for (Shape s : new Shape[] {new Shape(1, 77, 32), new Shape(9, 333, 96), new Shape(16, 4096, 4096),
             new Shape(17, 50, 1024), new Shape(32, 129, 512), new Shape(33, 31, 256), new Shape(64, 200, 12288),
             new Shape(12, 6144, 64)}) {
-            for (boolean accumulate : new boolean[] {false, true}) {
-                int lda = s.k() + 16;
-                int ldc = s.m() + 3;
-                short[] a = randomBf16(random, s.n() * lda, 1f);
-                short[] w = randomBf16(random, s.m() * s.k(), 1f);
-                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
-                DeviceBuffer da = upload(a);
-                DeviceBuffer dw = upload(w);
-                DeviceBuffer first = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                DeviceBuffer second = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                float[] before = first.toFloats();
-                kernel.skinny(da, lda, dw, first, ldc, s.n(), s.m(), s.k(), accumulate);
-                kernel.matmul(da, lda, dw, second, ldc, s.n(), s.m(), s.k(), accumulate);  // routes to skinny
-                String what = "skinny " + s + (accumulate ? " +=" : "");
-                check(what, first.toFloats(), before, widen(a), lda, widen(w), s, ldc, accumulate, 2e-6);
-                assertThat(second.toFloats()).as(what + " through matmul").isEqualTo(first.toFloats());
-            }
+            twice(random, "skinny", s, 16, (a, lda, w, out, ldc, accumulate) ->
+                    kernel.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) ->  // matmul routes these sizes to the skinny kernel
+                            kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
+        }
+    }
+
+    interface Product {
+        void run(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer out, int ldc, boolean accumulate);
+    }
+
+    /**
+     * Plain and accumulating: {@code first} against sums in double, then {@code second} (or {@code first} again)
+     * on the same inputs must give the same bits.
+     */
+    private void twice(SplittableRandom random, String name, Shape s, int padding, Product first,
+            Product second) {
+        for (boolean accumulate : new boolean[] {false, true}) {
+            int lda = s.k() + padding;
+            int ldc = s.m() + 3;
+            short[] a = randomBf16(random, s.n() * lda, 1f);
+            short[] w = randomBf16(random, s.m() * s.k(), 1f);
+            float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+            DeviceBuffer da = upload(a);
+            DeviceBuffer dw = upload(w);
+            DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+            DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+            float[] before = one.toFloats();
+            first.run(da, lda, dw, one, ldc, accumulate);
+            (second == null ? first : second).run(da, lda, dw, two, ldc, accumulate);
+            String what = name + " " + s + (accumulate ? " +=" : "");
+            check(what, one.toFloats(), before, widen(a), lda, widen(w), s, ldc, accumulate, 2e-6);
+            assertThat(two.toFloats()).as(what + " again").isEqualTo(one.toFloats());
         }
     }
 
