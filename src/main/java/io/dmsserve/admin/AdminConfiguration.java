@@ -62,6 +62,11 @@ class AdminConfiguration {
                 .route(GET("/admin/api/snapshot"), handlers::apiSnapshot)
                 .route(GET("/admin/api/audit"), handlers::apiAudit)
                 .route(POST("/admin/api/retention"), handlers::apiRetention)
+                // Scripts get Problem Details for a wrong path too, not the HTML or JSON default of the server.
+                .route(org.springframework.web.reactive.function.server.RequestPredicates.path("/admin/api/**"),
+                        request -> Problems.respond(Problems.problem(org.springframework.http.HttpStatus.NOT_FOUND,
+                                "not-found", "Not Found", request.method() + " " + request.path()
+                                        + " is not part of the admin API (README, \"JSON API for scripts\")")))
                 .build();
     }
 }

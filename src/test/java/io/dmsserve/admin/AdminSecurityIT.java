@@ -74,6 +74,9 @@ class AdminSecurityIT {
             assertThat(viewer.get(page).statusCode()).as(page).isEqualTo(200);
         }
         assertThat(AdminClient.parse(viewer.get("/admin/api/settings")).path("settings").has("threshold")).isTrue();
+        HttpResponse<String> unknown = viewer.get("/admin/api/thresholds");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.headers().firstValue("Content-Type")).hasValue("application/problem+json");
         AdminSettings before = controls.current();
         HttpResponse<String> change = viewer.json("PUT", "/admin/api/settings", "{\"threshold\":3}", viewer.csrf());
         assertThat(change.statusCode()).isEqualTo(403);
