@@ -48,6 +48,15 @@ class ArchitectureTest {
     }
 
     @Test
+    void nothingDependsOnTheAdminDashboard() {
+        noClasses().that().resideOutsideOfPackage("io.dmsserve.admin..")
+                .should().dependOnClassesThat().resideInAPackage("io.dmsserve.admin..")
+                .because("the dashboard reads the bookkeeping and moves settings through the dms and scheduler"
+                        + " packages' own entry points; the engine runs the same without it")
+                .check(main);
+    }
+
+    @Test
     void theLowLevelPackagesKnowNothingAboveThem() {
         noClasses().that().resideInAnyPackage("io.dmsserve.dms..", "io.dmsserve.sampling..", "io.dmsserve.chat..",
                         "io.dmsserve.structured..")

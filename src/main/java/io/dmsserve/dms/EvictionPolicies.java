@@ -42,6 +42,26 @@ public final class EvictionPolicies {
         learned.threshold(threshold, layerOffsets);
     }
 
+    /**
+     * The run-time settings of a learned DMS policy, or null for a policy that has none (keep all).
+     */
+    public static EvictionSettings settings(EvictionPolicy policy) {
+        return policy instanceof LearnedDmsPolicy learned ? learned.settings() : null;
+    }
+
+    /**
+     * Replaces the run-time settings of a learned DMS policy at once: running sequences take the switch,
+     * threshold and offsets at their next step; the window applies to sequences that start from now on.
+     *
+     * @throws IllegalArgumentException for a policy without settings
+     */
+    public static void apply(EvictionPolicy policy, EvictionSettings settings) {
+        if (!(policy instanceof LearnedDmsPolicy learned)) {
+            throw new IllegalArgumentException("policy '" + policy.name() + "' has no eviction settings");
+        }
+        learned.settings(settings);
+    }
+
     /** The current threshold of a learned DMS policy, or NaN for a policy without one. */
     public static float threshold(EvictionPolicy policy) {
         return policy.evicts() ? policy.rule().threshold() : Float.NaN;

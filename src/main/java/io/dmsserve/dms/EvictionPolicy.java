@@ -18,4 +18,12 @@ public interface EvictionPolicy {
 
     /** The rule in force now, for one step. */
     DmsRule rule();
+
+    /**
+     * The policy a sequence starting now follows: the same live threshold, but the window in force now for its
+     * whole life (its cache was laid out for that window). A policy without run-time settings returns itself.
+     */
+    default EvictionPolicy forNewSequence() {
+        return this;
+    }
 }

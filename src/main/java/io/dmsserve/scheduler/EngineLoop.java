@@ -6,8 +6,10 @@ import io.dmsserve.engine.StepOutput;
 import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.kvcache.KvCacheManager;
 import io.dmsserve.sampling.Logprobs;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -43,6 +45,15 @@ final class EngineLoop {
     final AtomicLongArray finished = new AtomicLongArray(FinishReason.values().length); // (reason)
     volatile SchedulerObserver observer = SchedulerObserver.NONE;
 
+    // The admin dashboard's view of the sequences, published by the engine thread between steps while someone
+    // watches (at most every PUBLISH_NANOS, and whenever the batch empties), so nobody else reads engine state.
+    static final int RECENT = 32;
+    private static final long PUBLISH_NANOS = 250_000_000L;
+    volatile long watchedUntilNanos;
+    private volatile List<SequenceView> active = List.of();
+    private volatile long activeAsOfMillis = System.currentTimeMillis();
+    private final ArrayDeque<SequenceView> recent = new ArrayDeque<>(); // guarded by itself, newest first
+    private long lastPublished;
     EngineLoop(StepExecutor executor, RequestQueue queue, StepPlanner planner, int contextLength) {
         this.executor = executor;
         this.queue = queue;
@@ -112,13 +123,18 @@ final class EngineLoop {
 
     private void loop() {
         while (queue.awaitWork(!running.isEmpty())) {
+            for (EngineTask<?> task : queue.takeTasks()) {
+                task.run();
+            }
             List<Sequence> ended = new ArrayList<>();
             List<Sequence> waiting = queue.snapshot(System.nanoTime(), ended);
             for (Sequence sequence : ended) {
                 if (sequence.cancelled()) {
                     cancelled.incrementAndGet();
                 }
-                complete(sequence, sequence.cancelled() ? FinishReason.CANCELLED : FinishReason.TIMEOUT);
+                FinishReason reason = sequence.cancelled() ? FinishReason.CANCELLED : FinishReason.TIMEOUT;
+                remember(sequence, reason.name());
+                complete(sequence, reason);
             }
             try {
                 finishCancelledAndExpired();
@@ -135,6 +151,10 @@ final class EngineLoop {
                 }
             }
             runningCount = running.size();
+            publish();
+        }
+        for (EngineTask<?> task : queue.takeTasks()) {
+            task.abandon(new IllegalStateException("the server is shutting down"));
         }
         IllegalStateException stopped = new IllegalStateException("the server is shutting down");
         for (Sequence sequence : List.copyOf(running)) {
@@ -142,11 +162,13 @@ final class EngineLoop {
         }
         runningCount = 0;
         failWaiting();
+        active = List.of();
     }
 
     private void failWaiting() {
         IllegalStateException stopped = new IllegalStateException("the server is shutting down");
         for (Sequence sequence : queue.drain()) {
+            remember(sequence, "error");
             notifyError(sequence, stopped);
         }
     }
@@ -277,6 +299,7 @@ final class EngineLoop {
     }
 
     private void finish(Sequence sequence, FinishReason reason) {
+        remember(sequence, reason.name());
         running.remove(sequence);
         executor.release(sequence.id);
         if (reason != FinishReason.CANCELLED) {
@@ -297,6 +320,7 @@ final class EngineLoop {
     }
 
     private void fail(Sequence sequence, RuntimeException error) {
+        remember(sequence, "error");
         running.remove(sequence);
         executor.release(sequence.id);
         notifyError(sequence, error);
@@ -311,5 +335,70 @@ final class EngineLoop {
         } catch (RuntimeException e) {
             log.warn("listener of {} failed on error", sequence.label(), e);
         }
+    }
+
+    /** Any thread: the sequences as last published; asking keeps them published for the next 10 s. */
+    RequestsView requests(boolean withPrompts) {
+        watchedUntilNanos = System.nanoTime() + 10_000_000_000L;
+        List<SequenceView> recentCopy;
+        synchronized (recent) {
+            recentCopy = List.copyOf(recent);
+        }
+        if (!withPrompts) {
+            recentCopy = recentCopy.stream().map(SequenceView::withoutPrompt).toList();
+        }
+        List<SequenceView> activeCopy = withPrompts ? active : active.stream().map(SequenceView::withoutPrompt).toList();
+        return new RequestsView(activeCopy, recentCopy, activeAsOfMillis);
+    }
+
+    /** Engine thread, between steps. */
+    private void publish() {
+        long now = System.nanoTime();
+        boolean idle = running.isEmpty();
+        if (!(idle && !active.isEmpty()) && (now > watchedUntilNanos || now - lastPublished < PUBLISH_NANOS)) {
+            return;
+        }
+        lastPublished = now;
+        List<SequenceView> views = new ArrayList<>();
+        for (Sequence sequence : running) {
+            views.add(view(sequence, sequence.unfed() > 1 || sequence.generated == 0 ? "prefill" : "decoding"));
+        }
+        for (Sequence sequence : queue.waitingSequences()) {
+            views.add(view(sequence, sequence.admittedOnce ? "preempted" : "waiting"));
+        }
+        active = List.copyOf(views);
+        activeAsOfMillis = System.currentTimeMillis();
+    }
+
+    /** Keeps an ended sequence's last figures (call before its pages are released). */
+    private void remember(Sequence sequence, String state) {
+        SequenceView view = view(sequence, state.toLowerCase(Locale.ROOT));
+        synchronized (recent) {
+            recent.addFirst(view);
+            while (recent.size() > RECENT) {
+                recent.removeLast();
+            }
+        }
+    }
+
+    private SequenceView view(Sequence sequence, String state) {
+        long live = 0;
+        int pagesHeld = 0;
+        int processed = 0;
+        KvCacheManager cache = executor.cache();
+        if (sequence.open) {
+            var kv = cache.sequence(sequence.id);
+            for (int[] layer : kv.liveCounts()) {
+                for (int count : layer) {
+                    live += count;
+                }
+            }
+            pagesHeld = kv.pages();
+            processed = kv.processed();
+        }
+        long stored = (long) processed * cache.layers() * cache.kvHeads();
+        return new SequenceView(sequence.id, sequence.request.requestId(), state, sequence.promptLength(),
+                sequence.generated, processed, live, stored, pagesHeld, sequence.submittedAtMillis,
+                sequence.request.promptTokens()); // a reference, no copy: stripped unless a reader asks for it
     }
 }

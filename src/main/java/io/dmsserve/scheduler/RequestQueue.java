@@ -17,13 +17,60 @@ final class RequestQueue {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>(); // guarded by lock
-    private final int capacity;
+    private int capacity;     // maxRunning + maxWaiting; guarded by lock (an admin may change it)
+    private final ArrayDeque<EngineTask<?>> tasks = new ArrayDeque<>(); // for the engine thread; guarded by lock
     private int admitted;     // submitted and not done; guarded by lock
     private long refused;     // guarded by lock
     private boolean closed = true; // until the engine starts; guarded by lock
 
     RequestQueue(int maxRunning, int maxWaiting) {
         this.capacity = maxRunning + maxWaiting;
+    }
+
+    /**
+     * New limits for submissions from now on. Sequences already admitted stay: a lower bound only refuses more
+     * until enough of them are done.
+     */
+    void capacity(int maxRunning, int maxWaiting) {
+        lock.lock();
+        try {
+            capacity = maxRunning + maxWaiting;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Work for the engine thread between two steps (it owns the executor).
+     *
+     * @throws IllegalStateException when the engine is not running
+     */
+    void task(EngineTask<?> task) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the engine is not running");
+            }
+            tasks.addLast(task);
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Engine thread: the tasks queued so far, removed. */
+    List<EngineTask<?>> takeTasks() {
+        lock.lock();
+        try {
+            if (tasks.isEmpty()) {
+                return List.of();
+            }
+            List<EngineTask<?>> out = new ArrayList<>(tasks);
+            tasks.clear();
+            return out;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -73,7 +120,7 @@ final class RequestQueue {
     boolean awaitWork(boolean running) {
         lock.lock();
         try {
-            while (!closed && !running && waiting.isEmpty()) {
+            while (!closed && !running && waiting.isEmpty() && tasks.isEmpty()) {
                 work.awaitUninterruptibly();
             }
             return !closed;
@@ -128,6 +175,16 @@ final class RequestQueue {
         lock.lock();
         try {
             return waiting.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The waiting sequences in queue order, a copy. */
+    List<Sequence> waitingSequences() {
+        lock.lock();
+        try {
+            return new ArrayList<>(waiting);
         } finally {
             lock.unlock();
         }

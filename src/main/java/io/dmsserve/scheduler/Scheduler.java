@@ -6,6 +6,7 @@ import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.sampling.Draws;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -24,6 +25,9 @@ public final class Scheduler implements AutoCloseable {
     private final int contextLength;
     private final RequestQueue queue;
     private final EngineLoop loop;
+    private final StepPlanner planner;
+    private volatile int maxRunning;
+    private volatile int maxWaiting;
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong seeds = new AtomicLong(System.nanoTime());
     private final AtomicLongArray rejected = new AtomicLongArray(Rejection.values().length); // (reason)
@@ -38,8 +42,10 @@ public final class Scheduler implements AutoCloseable {
         this.defaultPolicy = defaultPolicy;
         this.contextLength = executor.backend().config().maxPositionEmbeddings();
         this.queue = new RequestQueue(settings.maxRunning(), settings.maxWaiting());
-        this.loop = new EngineLoop(executor, queue, new StepPlanner(settings.maxRunning(), settings.stepTokens()),
-                contextLength);
+        this.planner = new StepPlanner(settings.maxRunning(), settings.stepTokens());
+        this.loop = new EngineLoop(executor, queue, planner, contextLength);
+        this.maxRunning = settings.maxRunning();
+        this.maxWaiting = settings.maxWaiting();
     }
 
     /** Starts the engine thread. */
@@ -96,7 +102,8 @@ public final class Scheduler implements AutoCloseable {
             throw new IllegalArgumentException("the prompt has " + request.promptTokens().length
                     + " tokens; the model's context is " + contextLength + " tokens");
         }
-        EvictionPolicy policy = request.policy() != null ? request.policy() : defaultPolicy;
+        // Pinned now: the window in force at submission is the sequence's for its whole life.
+        EvictionPolicy policy = (request.policy() != null ? request.policy() : defaultPolicy).forNewSequence();
         long deadline = now + (request.deadline() != null ? request.deadline() : settings.deadline()).toNanos();
         long seed = request.sampling().seed() != null ? request.sampling().seed() : Draws.mix(seeds.incrementAndGet());
         Sequence sequence = new Sequence(ids.incrementAndGet(), request, policy, seed, now, deadline, queue::wake);
@@ -130,6 +137,71 @@ public final class Scheduler implements AutoCloseable {
 
     public EngineState engineState() {
         return loop.state();
+    }
+
+    /** Sequences decoding together at most, now. */
+    public int maxRunning() {
+        return maxRunning;
+    }
+
+    /** Sequences queued beyond the batch at most, now. */
+    public int maxWaiting() {
+        return maxWaiting;
+    }
+
+    /** The most sequences the batch can ever hold: the page-table rows the KV cache was built with. */
+    public int maxRunningCeiling() {
+        return executor.cache().rows();
+    }
+
+    /**
+     * New batch and queue limits, from the next step (batch) and the next submission (queue). Lowering them
+     * preempts and refuses nothing already admitted: the batch and the queue shrink as sequences end.
+     *
+     * @throws IllegalArgumentException when {@code maxRunning} is not within 1 and {@link #maxRunningCeiling()},
+     *     or {@code maxWaiting} is negative
+     */
+    public synchronized void limits(int maxRunning, int maxWaiting) {
+        if (maxRunning < 1 || maxRunning > maxRunningCeiling()) {
+            throw new IllegalArgumentException("running sequences must be between 1 and " + maxRunningCeiling()
+                    + " (the KV cache's page-table rows, set by dms.scheduler.max-running at start), got " + maxRunning);
+        }
+        if (maxWaiting < 0) {
+            throw new IllegalArgumentException("queued sequences must not be negative, got " + maxWaiting);
+        }
+        queue.capacity(maxRunning, maxWaiting);
+        planner.maxRunning(maxRunning);
+        this.maxRunning = maxRunning;
+        this.maxWaiting = maxWaiting;
+    }
+
+    /**
+     * Running and waiting sequences and the last ones that ended, with their own KV figures. Asking keeps the
+     * engine publishing them (a few times a second) for the next 10 s; nobody asking costs the engine nothing.
+     *
+     * @param withPrompts include the prompts' token ids (the dashboard shows text only when an admin opted in)
+     */
+    public RequestsView requests(boolean withPrompts) {
+        return loop.requests(withPrompts);
+    }
+
+    /**
+     * Runs a prompt on the engine thread between two steps, outside the batch, and reports which tokens each
+     * KV head kept or forgot and every decision logit (the admin's retention view). It holds a page-table row
+     * and pages while it runs, and the batch waits for it: keep it short.
+     *
+     * @return completes with the trace, or exceptionally (KV cache full, no free row, engine stopped)
+     */
+    public CompletableFuture<RetentionTrace> retention(int[] prompt, int maxNewTokens) {
+        EvictionPolicy policy = defaultPolicy.forNewSequence();
+        EngineTask<RetentionTrace> task = new EngineTask<>(
+                executor -> RetentionTrace.run(executor, policy, prompt, maxNewTokens), executor);
+        try {
+            queue.task(task);
+        } catch (IllegalStateException e) {
+            task.abandon(e);
+        }
+        return task.future;
     }
 
     /** The default eviction policy of requests that name none. */

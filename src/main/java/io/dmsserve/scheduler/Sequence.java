@@ -16,6 +16,7 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
     final long seed;
     final long deadlineNanos;
     final long submittedNanos;
+    final long submittedAtMillis = System.currentTimeMillis(); // wall clock, for the admin dashboard
     boolean admittedOnce;      // engine thread: joined the batch at least once (preemptions re-admit)
     long lastTokenNanos;       // engine thread: when the last token was emitted
     private final Runnable wake;

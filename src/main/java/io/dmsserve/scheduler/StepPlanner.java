@@ -65,12 +65,20 @@ final class StepPlanner {
     record Plan(List<Candidate> admitted, List<Candidate> preempted, List<Chunk> chunks, Candidate stuck) {
     }
 
-    private final int maxRunning;
+    private volatile int maxRunning; // an admin may lower or raise it; read once per plan
     private final int stepTokens;
 
     StepPlanner(int maxRunning, int stepTokens) {
         this.maxRunning = maxRunning;
         this.stepTokens = stepTokens;
+    }
+
+    /**
+     * Sequences in the batch from the next plan on. Lowering it preempts nobody: the batch shrinks as sequences
+     * end, because admission waits for room.
+     */
+    void maxRunning(int maxRunning) {
+        this.maxRunning = maxRunning;
     }
 
     /**
@@ -143,6 +151,7 @@ final class StepPlanner {
     private List<Candidate> admit(List<Candidate> running, List<? extends Candidate> waiting, int freePages,
             Pages pages) {
         List<Candidate> admitted = new ArrayList<>();
+        int maxRunning = this.maxRunning;
         int free = freePages;
         for (Candidate sequence : running) {
             if (sequence.open()) {
