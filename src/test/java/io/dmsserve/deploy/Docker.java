@@ -1,0 +1,88 @@
+package io.dmsserve.deploy;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Docker tools the deployment tests drive. Missing tools fail the test with what to do (.ci/run installs and
+ * starts them); a developer without Docker leaves these tests out with {@code -Pno-docker} (README.md).
+ */
+final class Docker {
+
+    /** The base image docker/ci/base-images.sh makes from the Debian mirror (no image registry is reachable). */
+    static final String RUNTIME_BASE = System.getenv().getOrDefault("DMS_CI_RUNTIME_BASE",
+            "dms-serve-ci/runtime-base:bookworm");
+
+    private Docker() {
+    }
+
+    record Result(int exit, String out) {
+    }
+
+    static String require(String name) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            Path candidate = Path.of(dir, name);
+            if (Files.isExecutable(candidate)) {
+                return candidate.toString();
+            }
+        }
+        throw new IllegalStateException(name + " is not on the PATH: .ci/run installs Debian's docker.io and"
+                + " docker-compose; without Docker run ./mvnw verify -Pno-docker");
+    }
+
+    /** The engine answers, and the base image is there; fails (never skips) saying how to get them. */
+    static void requireEngineAndBaseImage() throws Exception {
+        Result version = run(Duration.ofSeconds(30), Map.of(), require("docker"), "version", "--format",
+                "{{.Server.Version}}");
+        if (version.exit != 0) {
+            throw new IllegalStateException("no Docker engine answers (" + version.out.strip() + "): start one, e.g."
+                    + " dockerd --bridge=none --iptables=false & (as .ci/run does), or run -Pno-docker");
+        }
+        Result base = run(Duration.ofSeconds(30), Map.of(), require("docker"), "image", "inspect", RUNTIME_BASE);
+        if (base.exit != 0) {
+            throw new IllegalStateException("base image " + RUNTIME_BASE + " is missing: make it with"
+                    + " docker/ci/base-images.sh (as .ci/run does)");
+        }
+    }
+
+    /** Runs a command in the repository root to its end; output and errors together. */
+    static Result run(Duration timeout, Map<String, String> env, String... command)
+            throws IOException, InterruptedException {
+        Path out = Files.createTempFile("dms-docker", ".log");
+        try {
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
+            builder.environment().putAll(env);
+            Process process = builder.start();
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                throw new AssertionError(String.join(" ", command) + " did not end within " + timeout + ":\n"
+                        + Files.readString(out, StandardCharsets.UTF_8));
+            }
+            return new Result(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /** Like {@link #run} but a non-zero exit fails, showing the output. */
+    static String check(Duration timeout, Map<String, String> env, String... command)
+            throws IOException, InterruptedException {
+        Result result = run(timeout, env, command);
+        if (result.exit != 0) {
+            throw new AssertionError(String.join(" ", command) + " exited " + result.exit + ":\n" + result.out);
+        }
+        return result.out;
+    }
+
+    static List<String> list(String... items) {
+        return new ArrayList<>(List.of(items));
+    }
+}
