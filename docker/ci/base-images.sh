@@ -4,11 +4,23 @@
 # image's HEALTHCHECK, then `docker import`ed. DockerImageIT passes it as RUNTIME_BASE. An image that is already
 # there is kept (a CI machine that comes back reuses it), so the cost is paid once per machine.
 #
-# Usage: docker/ci/base-images.sh [--force]     (root; needs debootstrap and a running Docker engine)
+# With --jdk it makes a build base instead (the same plus openjdk-17-jdk-headless: Maven and jlink), with which
+# the Dockerfile's own build stage runs without a registry (docs/deploy.md); CI does not use it.
+#
+# Usage: docker/ci/base-images.sh [--jdk] [--force]     (root; needs debootstrap and a running Docker engine)
 set -euo pipefail
 
 image="${DMS_CI_RUNTIME_BASE:-dms-serve-ci/runtime-base:bookworm}"
-if [[ "${1:-}" != "--force" ]] && docker image inspect "$image" >/dev/null 2>&1; then
+packages="curl"
+force=""
+for arg in "$@"; do
+    case "$arg" in
+        --jdk) image="${DMS_CI_JDK_BASE:-dms-serve-ci/jdk-base:bookworm}"; packages="curl,ca-certificates,openjdk-17-jdk-headless,binutils" ;;
+        --force) force=1 ;;
+        *) echo "usage: $0 [--jdk] [--force]" >&2; exit 2 ;;
+    esac
+done
+if [[ -z "$force" ]] && docker image inspect "$image" >/dev/null 2>&1; then
     echo "base-images: $image is there"
     exit 0
 fi
@@ -22,11 +34,11 @@ mirror="${mirror:-http://deb.debian.org/debian}"
 
 root="$(mktemp -d /var/tmp/dms-base.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
-echo "base-images: debootstrap bookworm from $mirror"
+echo "base-images: debootstrap bookworm ($packages) from $mirror for $image"
 start=$SECONDS
 # minbase: essential + apt; curl is what the HEALTHCHECK calls. The jlinked JRE needs only libc, libz and
 # libstdc++/libgcc (the tokenizer's native library), all in minbase.
-debootstrap --variant=minbase --include=curl bookworm "$root" "$mirror" > "$root.log" 2>&1 \
+debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" > "$root.log" 2>&1 \
     || { tail -30 "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
 # What a container never uses: package lists and caches, documentation, locales but C.
