@@ -83,7 +83,7 @@ class ComposeConfigIT {
     void theProfilesAreGpuAndCpu() throws Exception {
         List<String> command = compose(COMPOSE);
         command.addAll(List.of("config", "--profiles"));
-        String out = Docker.check(Duration.ofMinutes(1), Map.of(), command.toArray(String[]::new));
+        String out = Docker.check(new ProcessBuilder(command), Duration.ofMinutes(1));
         assertThat(out.lines().map(String::strip).filter(l -> !l.isEmpty()).sorted().toList())
                 .containsExactly("cpu", "gpu");
     }
@@ -97,7 +97,7 @@ class ComposeConfigIT {
         Path file = Files.writeString(dir.resolve("compose.yaml"), broken);
         List<String> command = compose(file);
         command.add("config");
-        Docker.Result result = Docker.run(Duration.ofMinutes(1), Map.of(), command.toArray(String[]::new));
+        Docker.Result result = Docker.run(new ProcessBuilder(command), Duration.ofMinutes(1));
         assertThat(result.exit()).as(result.out()).isNotZero();
         assertThat(result.out()).contains("capabilities");
     }
@@ -105,13 +105,13 @@ class ComposeConfigIT {
     private static Map<String, Object> config(Path file, Map<String, String> env) throws Exception {
         List<String> command = compose(file);
         command.add("config");
-        return new Yaml().load(Docker.check(Duration.ofMinutes(1), env, command.toArray(String[]::new)));
+        return new Yaml().load(Docker.check(Docker.with(new ProcessBuilder(command), env), Duration.ofMinutes(1)));
     }
 
     /** `docker compose` (v2 plugin) when the client has it, else Debian's docker-compose. */
     private static List<String> compose(Path file) throws Exception {
         String docker = Docker.require("docker");
-        if (Docker.run(Duration.ofSeconds(30), Map.of(), docker, "compose", "version").exit() == 0) {
+        if (Docker.run(new ProcessBuilder(docker, "compose", "version"), Duration.ofSeconds(30)).exit() == 0) {
             return new ArrayList<>(List.of(docker, "compose", "-f", file.toString()));
         }
         return new ArrayList<>(List.of(Docker.require("docker-compose"), "-f", file.toString()));

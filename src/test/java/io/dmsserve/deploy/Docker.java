@@ -6,8 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -45,31 +43,32 @@ final class Docker {
 
     /** The engine answers, and the base image is there; fails (never skips) saying how to get them. */
     static void requireEngineAndBaseImage() throws Exception {
-        Result version = run(Duration.ofSeconds(30), Map.of(), require("docker"), "version", "--format",
-                "{{.Server.Version}}");
+        Result version = run(new ProcessBuilder(require("docker"), "version", "--format", "{{.Server.Version}}"),
+                Duration.ofSeconds(30));
         if (version.exit != 0) {
             throw new IllegalStateException("no Docker engine answers (" + version.out.strip() + "): start one, e.g."
                     + " dockerd --bridge=none --iptables=false & (as .ci/run does), or run -Pno-docker");
         }
-        Result base = run(Duration.ofSeconds(30), Map.of(), require("docker"), "image", "inspect", RUNTIME_BASE);
+        Result base = run(new ProcessBuilder(require("docker"), "image", "inspect", RUNTIME_BASE),
+                Duration.ofSeconds(30));
         if (base.exit != 0) {
             throw new IllegalStateException("base image " + RUNTIME_BASE + " is missing: make it with"
                     + " docker/ci/base-images.sh (as .ci/run does)");
         }
     }
 
-    /** Runs a command in the repository root to its end; output and errors together. */
-    static Result run(Duration timeout, Map<String, String> env, String... command)
-            throws IOException, InterruptedException {
+    /**
+     * Runs a process to its end; output and errors together. The caller makes the ProcessBuilder, so that the test
+     * class itself shows that it starts a process (TestTiersTest reads the calls of the class, not of helpers).
+     */
+    static Result run(ProcessBuilder builder, Duration timeout) throws IOException, InterruptedException {
         Path out = Files.createTempFile("dms-docker", ".log");
         try {
-            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
-            builder.environment().putAll(env);
-            Process process = builder.start();
+            Process process = builder.redirectErrorStream(true).redirectOutput(out.toFile()).start();
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                throw new AssertionError(String.join(" ", command) + " did not end within " + timeout + ":\n"
-                        + Files.readString(out, StandardCharsets.UTF_8));
+                throw new AssertionError(String.join(" ", builder.command()) + " did not end within " + timeout
+                        + ":\n" + Files.readString(out, StandardCharsets.UTF_8));
             }
             return new Result(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
         } finally {
@@ -78,16 +77,18 @@ final class Docker {
     }
 
     /** Like {@link #run} but a non-zero exit fails, showing the output. */
-    static String check(Duration timeout, Map<String, String> env, String... command)
-            throws IOException, InterruptedException {
-        Result result = run(timeout, env, command);
+    static String check(ProcessBuilder builder, Duration timeout) throws IOException, InterruptedException {
+        Result result = run(builder, timeout);
         if (result.exit != 0) {
-            throw new AssertionError(String.join(" ", command) + " exited " + result.exit + ":\n" + result.out);
+            throw new AssertionError(String.join(" ", builder.command()) + " exited " + result.exit + ":\n"
+                    + result.out);
         }
         return result.out;
     }
 
-    static List<String> list(String... items) {
-        return new ArrayList<>(List.of(items));
+    static ProcessBuilder with(ProcessBuilder builder, Map<String, String> env) {
+        builder.environment().putAll(env);
+        return builder;
     }
+
 }

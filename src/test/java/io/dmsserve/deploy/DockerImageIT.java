@@ -77,15 +77,15 @@ class DockerImageIT {
         Path context = Path.of("target/docker");
         Files.createDirectories(context);
         Files.copy(jar, context.resolve("dms-serve.jar"), StandardCopyOption.REPLACE_EXISTING);
-        Docker.check(Duration.ofMinutes(3), Map.of(), "bash", "docker/jlink.sh", "target/docker/jre");
+        Docker.check(new ProcessBuilder("bash", "docker/jlink.sh", "target/docker/jre"), Duration.ofMinutes(3));
         long start = System.nanoTime();
         // The classic builder: the CI engine's BuildKit would want a registry for nothing, and the classic one is
         // what both Debian's client and a newer client without buildx run. The Dockerfile keeps `prebuilt` ahead
         // of the build stages so that the classic builder, which builds every stage up to the target, needs neither
         // of their base images.
-        Docker.check(Duration.ofMinutes(5), Map.of("DOCKER_BUILDKIT", "0"), Docker.require("docker"), "build",
-                "-f", "docker/Dockerfile", "--target", "prebuilt", "--build-arg", "RUNTIME_BASE=" + Docker.RUNTIME_BASE,
-                "-t", IMAGE, ".");
+        Docker.check(Docker.with(new ProcessBuilder(Docker.require("docker"), "build", "-f", "docker/Dockerfile",
+                "--target", "prebuilt", "--build-arg", "RUNTIME_BASE=" + Docker.RUNTIME_BASE, "-t", IMAGE, "."),
+                Map.of("DOCKER_BUILDKIT", "0")), Duration.ofMinutes(5));
         long size = DockerClientFactory.instance().client().inspectImageCmd(IMAGE).exec().getSize();
         String line = String.format("image %s: %d bytes (%.0f MB), built in %.1f s%n", IMAGE, size, size / 1e6,
                 (System.nanoTime() - start) / 1e9);

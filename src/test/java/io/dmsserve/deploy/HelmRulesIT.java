@@ -26,12 +26,12 @@ class HelmRulesIT {
         Files.copy(Path.of("observability/prometheus/alerts_test.yml"), dir.resolve("alerts_test.yml"));
         String promtool = Docker.require("promtool", "install Debian's prometheus package (.ci/run does)");
 
-        String check = Docker.check(Duration.ofMinutes(1), Map.of(), promtool, "check", "rules",
-                dir.resolve("alerts.yml").toString());
+        String check = Docker.check(new ProcessBuilder(promtool, "check", "rules", dir.resolve("alerts.yml").toString()),
+                Duration.ofMinutes(1));
         assertThat(check).contains("SUCCESS: 6 rules found");
         // promtool resolves alerts_test.yml's rule_files against the test file's directory.
-        String test = Docker.check(Duration.ofMinutes(1), Map.of(), promtool, "test", "rules",
-                dir.resolve("alerts_test.yml").toString());
+        String test = Docker.check(new ProcessBuilder(promtool, "test", "rules",
+                dir.resolve("alerts_test.yml").toString()), Duration.ofMinutes(1));
         assertThat(test).contains("SUCCESS");
     }
 }
