@@ -347,6 +347,32 @@ class HelmChartTest {
     }
 
     @Test
+    void theNotesWarnWhenTheApiIsOpenAndNameWhatScalingNeeds() {
+        String open = notes(Map.of());
+        assertThat(open).contains("WARNING: no apiKeys.existingSecret: the API is OPEN")
+                .contains("helm test " + Chart.RELEASE).contains("GPUs: 1 x nvidia.com/gpu");
+        String hpa = notes(Map.of(), Chart.ciValues("hpa"));
+        assertThat(hpa).doesNotContain("WARNING").contains("Autoscaling on dms_requests_waiting")
+                .contains("Model: /models/Qwen3-8B-DMS-8x from initContainer").contains("900 s");
+        assertThat(notes(Map.of(), Chart.ciValues("cpu"))).contains("GPUs: none");
+    }
+
+    /** NOTES.txt as `helm install --dry-run` prints it (client only: no cluster). */
+    private static String notes(Map<String, ?> set, Path... valuesFiles) {
+        var install = new Helm(Chart.DIR).install().withName(Chart.RELEASE).withNamespace(Chart.NAMESPACE).dryRun()
+                .clientOnly().withKubeVersion("1.31.0");
+        for (Path file : valuesFiles) {
+            install = install.withValuesFile(file);
+        }
+        for (Map.Entry<String, ?> e : set.entrySet()) {
+            install = install.set(e.getKey(), e.getValue());
+        }
+        String output = install.call().getOutput();
+        assertThat(output).contains("NOTES:");
+        return output.substring(output.indexOf("NOTES:"));
+    }
+
+    @Test
     void templateFailsWhenAModelSourceLacksItsVolume() {
         assertThatThrownBy(() -> Chart.template(Map.of("model.source", "pvc", "model.path", "m")))
                 .hasMessageContaining("model.pvc.claimName is required");
