@@ -68,6 +68,8 @@ class DockerImageIT {
         if (container != null) {
             container.stop();
         }
+        // Each build leaves a new image; the next one is rebuilt from the cached base layers in seconds.
+        DockerClientFactory.instance().client().removeImageCmd(IMAGE).withForce(true).exec();
     }
 
     /** The jar of this build and a JRE from docker/jlink.sh into target/docker/, then docker build. */
