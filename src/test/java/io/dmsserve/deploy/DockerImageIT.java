@@ -3,7 +3,13 @@ package io.dmsserve.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.dockerjava.api.command.InspectImageResponse;
+import com.github.dockerjava.api.model.AccessMode;
+import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.Volume;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -14,6 +20,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,15 +40,18 @@ import tools.jackson.databind.json.JsonMapper;
  * The image of docker/Dockerfile, built and started for real: target {@code prebuilt} over the base image
  * docker/ci/base-images.sh makes (no registry is reachable in CI), with the jar this build packaged and a JRE made
  * by docker/jlink.sh, the script the Dockerfile's build stage runs. Testcontainers starts it on the host's
- * network (the CI engine has no bridge) with the embedded model and an API key; the test waits for Docker's own
- * HEALTHCHECK to say healthy, then checks readiness, one streamed chat completion, /actuator/prometheus, and runs
- * the chart's {@code helm test} script inside the container against it.
+ * network (the CI engine has no bridge) with the embedded model, configured as the chart's pod (its environment,
+ * its ConfigMap, its user, a read-only root filesystem); the test waits for Docker's own HEALTHCHECK to say healthy,
+ * then checks readiness, one streamed chat completion with the key, /actuator/prometheus (the ConfigMap's threshold
+ * in force), and runs the chart's {@code helm test} script inside the container against it.
  */
 @Tag("docker")
 class DockerImageIT {
 
     static final String IMAGE = "dms-serve:it";
     private static final String KEY = "sk-docker-image-it";
+    /** The chart's config.dms.model.threshold for this container: not the default 0, so that it shows. */
+    private static final String THRESHOLD = "1.5";
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private static GenericContainer<?> container;
@@ -56,11 +66,51 @@ class DockerImageIT {
         base = "http://127.0.0.1:" + port;
         container = new GenericContainer<>(DockerImageName.parse(IMAGE))
                 .withNetworkMode("host")
-                .withEnv("SERVER_PORT", Integer.toString(port))
-                .withEnv("DMS_API_KEYS", KEY)
                 // Docker's health status, from the image's HEALTHCHECK (curl on readiness every 15 s).
                 .waitingFor(Wait.forHealthcheck().withStartupTimeout(Duration.ofMinutes(3)));
+        configureLikeTheChartsPod(container);
+        // The host's network: the port the pod's 8080 would be, free here.
+        container.withEnv("SERVER_PORT", Integer.toString(port));
         container.start();
+    }
+
+    /**
+     * The container as the chart's Deployment runs it (rendered with an API key Secret and a non-default
+     * threshold): its literal environment, the key where the Secret would be, the ConfigMap's application.yaml at
+     * the Deployment's mount path, the pod's user, a read-only root filesystem with /tmp as the only writable place.
+     */
+    private static void configureLikeTheChartsPod(GenericContainer<?> c) throws IOException {
+        Chart.Rendered chart = Chart.render(Map.of("apiKeys.existingSecret", "keys",
+                "config.dms.model.threshold", THRESHOLD));
+        Deployment deployment = chart.one(Deployment.class, Chart.FULLNAME);
+        Container server = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
+        for (EnvVar env : server.getEnv()) {
+            if (env.getValueFrom() == null) {
+                c.withEnv(env.getName(), env.getValue());
+            } else {
+                assertThat(env.getName()).isEqualTo("DMS_API_KEYS");
+                c.withEnv(env.getName(), KEY);
+            }
+        }
+        Path config = Path.of("target/docker/config").toAbsolutePath();
+        Files.createDirectories(config);
+        Files.writeString(config.resolve("application.yaml"),
+                chart.one(ConfigMap.class, Chart.FULLNAME).getData().get("application.yaml"));
+        // Readable by the pod's user (uid 10001), as a ConfigMap volume is.
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(config.resolve("application.yaml"), PosixFilePermissions.fromString("rw-r--r--"));
+        String mountPath = server.getVolumeMounts().stream().filter(m -> m.getName().equals("config")).findFirst()
+                .orElseThrow().getMountPath();
+        var security = deployment.getSpec().getTemplate().getSpec().getSecurityContext();
+        assertThat(server.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        // The bind is made on the create command itself: Testcontainers' own file binding starts a helper image
+        // (alpine) when it finds itself inside a container, and no registry is reachable.
+        c.withCreateContainerCmdModifier(cmd -> cmd.withUser(security.getRunAsUser() + ":" + security.getRunAsGroup())
+                .getHostConfig().withReadonlyRootfs(true)
+                .withBinds(new Bind(config.toString(), new Volume(mountPath), AccessMode.ro))
+                // exec: an emptyDir (the chart's /tmp) allows it, and the tokenizer's and JCuda's native libraries
+                // are mapped from there; Docker's tmpfs default, noexec, fails the start ("failed to map segment").
+                .withTmpFs(Map.of("/tmp", "rw,exec,size=1g")));
     }
 
     @AfterAll
@@ -159,7 +209,9 @@ class DockerImageIT {
         assertThat(response.body())
                 .containsPattern("(?m)^dms_model_state\\{[^}]*state=\"ready\"[^}]*} 1\\.0$")
                 .containsPattern("(?m)^dms_request_generated_tokens_total\\{[^}]*} [1-9]")
-                .contains("dms_kv_cache_usage_ratio{", "dms_requests_waiting{", "jvm_memory_used_bytes{");
+                .contains("dms_kv_cache_usage_ratio{", "dms_requests_waiting{", "jvm_memory_used_bytes{")
+                // The chart's ConfigMap reached the server: the threshold in force is the one rendered into it.
+                .containsPattern("(?m)^dms_eviction_threshold\\{[^}]*} 1\\.5$");
     }
 
     @Test
