@@ -47,7 +47,8 @@ for artifact in ("spring-ai-openai", "langchain4j-open-ai", "archunit", "json-sc
     if count != 1:
         sys.exit("bundle: dependency %s not found once in pom.xml" % artifact)
 for artifact in ("selenium-java", "testcontainers", "junit-jupiter-testcontainers", "testcontainers-junit-jupiter",
-                 "helm-java", "kubernetes-model", "kubernetes-client-api", "kubernetes-client"):
+                 "helm-java", "kubernetes-model", "kubernetes-client-api", "kubernetes-client",
+                 "openshift-model-monitoring"):
     pom = re.sub(r"\s*<dependency>\s*<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
                  % re.escape(artifact), "", pom, flags=re.S)
 open(sys.argv[2], "w").write(pom)
