@@ -42,14 +42,14 @@ pom = open(sys.argv[1]).read()
 # Test-only libraries no gpu test uses (client libraries, architecture rules, schema validation, browsers,
 # containers, charts): left out with the test classes that use them (below). Each must be in the pom.
 for artifact in ("spring-ai-openai", "langchain4j-open-ai", "archunit", "json-schema-validator"):
-    pom, count = re.subn(r"\s*<dependency>\s*<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
+    pom, count = re.subn(r"\s*<dependency>\s*(?:<!--(?:(?!-->).)*-->\s*)?<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
                          % re.escape(artifact), "", pom, flags=re.S)
     if count != 1:
         sys.exit("bundle: dependency %s not found once in pom.xml" % artifact)
 for artifact in ("selenium-java", "testcontainers", "junit-jupiter-testcontainers", "testcontainers-junit-jupiter",
                  "helm-java", "kubernetes-model", "kubernetes-client-api", "kubernetes-client",
                  "openshift-model-monitoring"):
-    pom = re.sub(r"\s*<dependency>\s*<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
+    pom = re.sub(r"\s*<dependency>\s*(?:<!--(?:(?!-->).)*-->\s*)?<groupId>[^<]*</groupId>\s*<artifactId>%s</artifactId>.*?</dependency>"
                  % re.escape(artifact), "", pom, flags=re.S)
 open(sys.argv[2], "w").write(pom)
 PY
