@@ -3,9 +3,8 @@
 # Qwen3-8B-shaped checkpoint, from the unpacked bundle with REPO and OUT set. One JSON line per run in
 # $OUT/bench.jsonl. The dense peer's figure at the same shape: tools/gpu/dense_peer.py peer --batch 16 --context 32768.
 set -uo pipefail
-model=/tmp/qwen3-8b-random
-java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "classes:$(ls lib/*.jar | paste -sd:)")
-[[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
+. "$(dirname "$0")/bench-env.sh"
+ensure_model
 for policy in ${POLICIES:-dms none}; do
     extra=()
     [[ $policy == dms ]] && extra=(--evict-rate 0.875)

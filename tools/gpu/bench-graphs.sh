@@ -2,9 +2,8 @@
 # Decode with and without the step graphs (the same classes, -Ddms.cuda.graphs=false for launch by launch), at
 # batch 1 and 16, on the random Qwen3-8B-shaped checkpoint. Run from the unpacked bundle with REPO and OUT set.
 set -uo pipefail
-model=/tmp/qwen3-8b-random
-java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "classes:$(ls lib/*.jar | paste -sd:)")
-[[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
+. "$(dirname "$0")/bench-env.sh"
+ensure_model
 for graphs in ${GRAPHS:-true false}; do
     for batch in ${BATCHES:-1 16}; do
         echo "=== graphs=$graphs batch=$batch" >> "$OUT/bench.log"

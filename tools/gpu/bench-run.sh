@@ -3,10 +3,9 @@
 # ceilings, a Qwen3-8B-shaped random checkpoint, the dense peers and our CUDA backend (gpubench).
 # Usage: REPO=... OUT=... bench-run.sh     Each result is one JSON line in $OUT/bench.jsonl.
 set -uo pipefail
-model=/tmp/qwen3-8b-random
+. "$(dirname "$0")/bench-env.sh"  # model, java
 log="$OUT/bench.log"
 jsonl="$OUT/bench.jsonl"
-java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "classes:$(ls lib/*.jar | paste -sd:)")
 step() {  # step SECONDS NAME COMMAND...
     local limit=$1 name=$2
     shift 2

@@ -3,9 +3,8 @@
 # a batch-16 decode step at 4K context (from the unpacked bundle; REPO, OUT set). The warm-up's 4 decode steps launch
 # 144 of them first.
 set -uo pipefail
-model=/tmp/qwen3-8b-random
-[[ -d $model ]] || timeout 200 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" > /dev/null
-cp="classes:$(ls lib/*.jar | paste -sd:)"
+. "$(dirname "$0")/bench-env.sh"
+ensure_model
 timeout 300 ncu --clock-control none --target-processes all -k regex:dms_attention_decode --launch-skip 148 \
     --launch-count 2 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
     --section Occupancy --section LaunchStats --section SchedulerStats \

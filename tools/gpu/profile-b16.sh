@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Nsight Compute on one batch-16 decode step of the 8B shape at 4K context (from the unpacked bundle; REPO, OUT
-# set): every tensor-core product (bm64: only decode batches use it) and decode-attention launch of the first
-# decode step, with duration and DRAM throughput. Prefill uses the bm128 products and the chunk attention, so the
-# filter skips it.
+# set): every product and decode-attention launch of the first decode step, with duration and DRAM throughput.
+# Decode batches take the skinny product; the warm-up (2 prompts of 64 tokens, 4 decode steps of 2) launches
+# 288 skinny products and 144 decode attentions first (SKIP=432); prefill chunks of 2048 take the bm128 product and
+# the chunk attention, which the filter leaves out.
 set -uo pipefail
-model=/tmp/qwen3-8b-random
-[[ -d $model ]] || timeout 200 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" > /dev/null
-cp="classes:$(ls lib/*.jar | paste -sd:)"
-timeout 400 ncu --clock-control none --target-processes all -k "regex:${KERNELS:-dms_matmul_bf16_bm64|dms_attention_decode|dms_attention_merge|dms_splitk}" \
-    --launch-skip "${SKIP:-0}" --launch-count "${COUNT:-200}" \
+. "$(dirname "$0")/bench-env.sh"
+ensure_model
+timeout 400 ncu --clock-control none --target-processes all -k "regex:${KERNELS:-dms_matmul_skinny|dms_attention_decode}" \
+    --launch-skip "${SKIP:-432}" --launch-count "${COUNT:-181}" \
     --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,launch__grid_size \
     --csv ./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "$cp" -Ddms.cuda.graphs=false \
     io.dmsserve.DmsServeApplication gpubench --model "$model" --batch "${BATCH:-16}" --prompt "${PROMPT:-4096}" \

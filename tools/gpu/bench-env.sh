@@ -1,0 +1,10 @@
+# Sourced by the benchmark and profile scripts (run from the unpacked bundle, REPO and OUT set): the random Qwen3-8B
+# checkpoint's place, the bundle's classpath and Java command, and a function that makes the checkpoint once.
+model=/tmp/qwen3-8b-random
+cp="classes:$(ls lib/*.jar | paste -sd:)"
+java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "$cp")
+
+# ensure_model: makes the checkpoint unless it is there (about 30 s on the H200 host), output to $OUT/bench.log.
+ensure_model() {
+    [[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
+}
