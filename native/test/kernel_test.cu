@@ -1027,7 +1027,7 @@ static void test_attention_chunk() {
     };
     for (const Case& c : cases) {
         AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
-        const std::vector<float> want = ref_attention(sc, true);
+        const std::vector<float> want = ref_attention(sc, false);
         AttnDevice dv(sc);
         const int G = c.heads / c.kvHeads;
         const int perTile = 64 / G;
@@ -1062,8 +1062,8 @@ static void test_attention_chunk() {
             out.down();
             char what[96];
             snprintf(what, sizeof what, "attention_chunk G=%d D=%d splits=%d", G, c.D, splits);
-            // q (rounded in the reference too) and the probabilities are bf16 on the tensor cores.
-            expect_close(what, out.host.data(), want.data(), want.size(), 8e-3, 2e-2);
+            // q and the probabilities reach the tensor cores as bf16 high + low parts: about fp32 accuracy.
+            expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
         }
     }
 }
