@@ -16,6 +16,8 @@
 //       one read of K/V; fp32 q and probabilities (CUDA cores); long contexts split across blocks.
 //   dms_attention_chunk_d{32,64,128} a tile of query tokens of one sequence per block: tensor cores
 //       (q and probabilities as bf16 high + low parts), for prefill chunks; same mask, same splits.
+//   dms_attention_decode_tc_d{64,128} the same on tensor cores (G <= 8), q and probabilities as bf16
+//       high + low parts: what the backend runs for these head sizes.
 //   dms_attention_merge               combines the splits (flash-decoding).
 // Splits: block `split` scans page entries [split * pagesPerSplit, min(len, (split + 1) * pagesPerSplit)).
 // With splits == 1 the kernels write out/outBf16 directly; otherwise they write unnormalised partials
@@ -45,6 +47,51 @@ DMS_DEVICE bool dms_visible(int p, int f, int q, int window) {
 // Each warp takes tiles of 32 list slots; within a tile only visible slots are read.
 __host__ __device__ constexpr int attention_decode_smem(int G, int D) {
     return DMS_ATT_WARPS * G * (D + 2) * 4;
+}
+
+// The block's warps merged: shared (warp, g) -> [m, l, o[D]] (m = -inf, l = 0 for a warp that saw nothing) to
+// out / outBf16 (one split) or to this split's partials.
+__device__ __forceinline__ void attention_decode_finish(const float* merge, int G, int D, int h, int i, int heads,
+                                                        int split, int splits, int splitStride, float* __restrict__ out,
+                                                        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride,
+                                                        float* __restrict__ partialO, float2* __restrict__ partialML) {
+    const int rowFloats = D + 2;
+    for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
+        const int g = e / D;
+        const int d = e % D;
+        float m = -INFINITY;
+        for (int w = 0; w < DMS_ATT_WARPS; w++) {
+            m = fmaxf(m, merge[(w * G + g) * rowFloats]);
+        }
+        float l = 0.f;
+        float o = 0.f;
+        if (m != -INFINITY) {
+            for (int w = 0; w < DMS_ATT_WARPS; w++) {
+                const float* mr = merge + (w * G + g) * rowFloats;
+                if (mr[0] != -INFINITY) {
+                    const float c = expf(mr[0] - m);
+                    l += mr[1] * c;
+                    o += mr[2 + d] * c;
+                }
+            }
+        }
+        const int qh = h * G + g;
+        if (splits == 1) {
+            const float value = l > 0.f ? o / l : 0.f;
+            if (out != nullptr) {
+                out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+            }
+            if (outBf16 != nullptr) {
+                outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
+            }
+        } else {
+            const size_t p = (static_cast<size_t>(i) * heads + qh) * splitStride + split;
+            partialO[p * D + d] = o;
+            if (d == 0) {
+                partialML[p] = make_float2(m, l);
+            }
+        }
+    }
 }
 
 template <int GM>
@@ -282,42 +329,8 @@ __device__ __forceinline__ void attention_decode(
         }
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
-        const int g = e / D;
-        const int d = e % D;
-        float m = -INFINITY;
-        for (int w = 0; w < DMS_ATT_WARPS; w++) {
-            m = fmaxf(m, merge[(w * G + g) * rowFloats]);
-        }
-        float l = 0.f;
-        float o = 0.f;
-        if (m != -INFINITY) {
-            for (int w = 0; w < DMS_ATT_WARPS; w++) {
-                const float* mr = merge + (w * G + g) * rowFloats;
-                if (mr[0] != -INFINITY) {
-                    const float c = expf(mr[0] - m);
-                    l += mr[1] * c;
-                    o += mr[2 + d] * c;
-                }
-            }
-        }
-        const int qh = h * G + g;
-        if (splits == 1) {
-            const float value = l > 0.f ? o / l : 0.f;
-            if (out != nullptr) {
-                out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-            }
-            if (outBf16 != nullptr) {
-                outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
-            }
-        } else {
-            const size_t p = (static_cast<size_t>(i) * heads + qh) * splitStride + split;
-            partialO[p * D + d] = o;
-            if (d == 0) {
-                partialML[p] = make_float2(m, l);
-            }
-        }
-    }
+    attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
+                            partialO, partialML);
 }
 
 #define DMS_ATTENTION_DECODE(GM)                                                                                  \
@@ -340,6 +353,244 @@ DMS_ATTENTION_DECODE(1)
 DMS_ATTENTION_DECODE(2)
 DMS_ATTENTION_DECODE(4)
 DMS_ATTENTION_DECODE(8)
+
+// ===================================================================================================
+// Decode on tensor cores: dms_attention_decode_tc_d{64,128}, G <= 8. Grid, block, shared memory
+// (attention_decode_smem(G, D)), arguments, tiles of 32 list slots and outputs as dms_attention_decode_g*.
+// The CUDA-core kernel spends ~0.23 warp instructions per byte of K/V (ncu: issue-bound at 1.9 TB/s);
+// here mma.sync m16n8k16 does the dot products and the weighted sums, ~0.02 instructions per byte.
+//
+// Precision (fp32 as the CUDA-core kernel, to about 2^-16): rows g and g + 8 of the 16-row A operand carry
+// query head g's bf16 high part and its rounded rest, q = hi + lo; S = row g + row g + 8. P likewise.
+// K and V are bf16 already. Rows g >= G are zero and never stored.
+//
+// S = Q Kᵀ per 8 keys (n = key, k = channel): lane (g8, q4) loads channels [q4 D/4, (q4 + 1) D/4) of key
+// g8 (16-byte loads), and k step ks holds channels q4 D/4 + 4 ks + {0, 1} (b0) and + {2, 3} (b1): a
+// permutation of the channels that Q's fragments follow too, so the dot products are unchanged.
+// O += P V per 16 keys (k = key, n = channel): lane (g8, q4) needs keys 2 q4, 2 q4 + 1, 2 q4 + 8, 2 q4 + 9
+// of channel n = g8; n tile j holds channels 64 (j / 8) + 8 n + j % 8, so one 16-byte load of a key row gives
+// the lane its channel in 8 n tiles, and two keys' loads are interleaved into B fragments (b0: keys 2 q4,
+// 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
+template <int D>
+__device__ __forceinline__ void attention_decode_tc(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, float scale, int pagesPerSplit,
+    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
+    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    constexpr int KS = D / 16;   // k steps of S
+    constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
+    constexpr int NT = D / 8;    // n tiles of O
+    constexpr int VL = D / 64;   // 16-byte loads of a value row per lane
+    DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);  // (warp, visible key) -> slot
+    DMS_DYNAMIC_SMEM(smem);
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int g8 = lane >> 2;
+    const int q4 = lane & 3;
+    const int split = blockIdx.x;
+    const int h = blockIdx.y;
+    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
+    const int G = heads / kvHeads;
+    const int s = seqOfToken[i];
+    const int window = seqWindow[s];
+    const int qpos = positions[i];
+    const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + h;
+    const int* table = pageTable + head * maxPagesPerHead;
+    const int len = pageTableLen[head];
+    const int e0 = split * pagesPerSplit;
+    const int e1 = min(len, e0 + pagesPerSplit);
+    const int listStart = e0 * pageSize;
+    const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
+
+    // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
+    uint32_t qa[KS][4];
+    {
+        const bool real = g8 < G;
+        const float* qr = q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + (real ? g8 : 0)) * D +
+                          q4 * (D / 4);
+#pragma unroll
+        for (int ks = 0; ks < KS; ks++) {
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                const float x0 = real ? qr[4 * ks + 2 * half] : 0.f;
+                const float x1 = real ? qr[4 * ks + 2 * half + 1] : 0.f;
+                const uint32_t hi = dms::pack_bf16x2_rn(x0, x1);
+                qa[ks][2 * half] = hi;
+                qa[ks][2 * half + 1] = dms::pack_bf16x2_rn(x0 - dms::bf16_lo(hi), x1 - dms::bf16_hi(hi));
+            }
+        }
+    }
+    float oacc[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            oacc[j][e] = 0.f;
+        }
+    }
+    float mrow = -INFINITY;  // head g8's running maximum (the same in the 4 lanes of a quad)
+    float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
+    int* myList = slotList + warp * 32;
+
+    for (int tile = listStart + warp * 32; tile < listEnd; tile += DMS_ATT_WARPS * 32) {
+        const int index = tile + lane;
+        int slot = -1;
+        bool visible = false;
+        if (index < listEnd) {
+            const int page = table[index / pageSize];
+            if (page >= 0) {
+                slot = page * pageSize + index % pageSize;
+                visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
+            }
+        }
+        const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+        if (mask == 0) {
+            continue;
+        }
+        const int count = __popc(mask);
+        if (visible) {
+            myList[__popc(mask & ((1u << lane) - 1u))] = slot;
+        }
+        __syncwarp();
+
+        for (int kb = 0; kb < count; kb += 16) {
+            // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
+            uint4 kr[2][KL];
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                const int key = kb + 8 * n + g8;
+                const int ks = key < count ? myList[key] : -1;
+                const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
+#pragma unroll
+                for (int c = 0; c < KL; c++) {
+                    kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
+                }
+            }
+            uint4 vr[4][VL];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
+                const int vs = key < count ? myList[key] : -1;
+                const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
+#pragma unroll
+                for (int c = 0; c < VL; c++) {
+                    vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
+                }
+            }
+            // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
+            float sacc[2][4];
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    sacc[n][e] = 0.f;
+                }
+#pragma unroll
+                for (int ks = 0; ks < KS; ks++) {
+                    const uint4 w = kr[n][ks / 2];
+                    const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
+                    dms::mma_bf16_16816(sacc[n], qa[ks], b);
+                }
+            }
+            // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
+            float sc[2][2];
+            float tileMax = -INFINITY;
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int key = kb + 8 * n + 2 * q4 + e;
+                    sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
+                    tileMax = fmaxf(tileMax, sc[n][e]);
+                }
+            }
+            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
+            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
+            const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
+            const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
+            mrow = mNew;
+            if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
+                lsum *= correction;
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        oacc[j][e] *= correction;
+                    }
+                }
+            }
+            // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
+            uint32_t pa[4];
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                const float p0 = expf(sc[n][0] - mrow);
+                const float p1 = expf(sc[n][1] - mrow);
+                lsum += p0 + p1;
+                const uint32_t hi = dms::pack_bf16x2_rn(p0, p1);
+                pa[2 * n] = hi;
+                pa[2 * n + 1] = dms::pack_bf16x2_rn(p0 - dms::bf16_lo(hi), p1 - dms::bf16_hi(hi));
+            }
+            // O += P V.
+#pragma unroll
+            for (int c = 0; c < VL; c++) {
+#pragma unroll
+                for (int w = 0; w < 4; w++) {
+                    const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
+                    const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
+                    const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
+                    const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
+                    const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
+                    const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
+                    dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
+                    dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
+                }
+            }
+        }
+        __syncwarp();  // the next tile rewrites myList
+    }
+
+    // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).
+    lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 1);
+    lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 2);
+    float* merge = reinterpret_cast<float*>(smem);
+    if (g8 < G) {
+        float* mr = merge + (warp * G + g8) * (D + 2);
+        if (q4 == 0) {
+            mr[0] = mrow;
+            mr[1] = lsum;
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            const int channel = 64 * (j / 8) + 16 * q4 + j % 8;  // columns 2 q4 and 2 q4 + 1 of tile j
+            mr[2 + channel] = oacc[j][0] + oacc[j][2];
+            mr[2 + channel + 8] = oacc[j][1] + oacc[j][3];
+        }
+    }
+    __syncthreads();
+    attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
+                            partialO, partialML);
+}
+
+#define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(              \
+        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
+        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
+        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
+        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
+        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
+        float2* __restrict__ partialML) {                                                                         \
+        attention_decode_tc<DD>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,   \
+                                pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,       \
+                                seqOfToken, seqRow, seqWindow, tokenList, heads, scale, pagesPerSplit, splits,    \
+                                splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);        \
+    }
+DMS_ATTENTION_DECODE_TC(64)
+DMS_ATTENTION_DECODE_TC(128)
 
 // ===================================================================================================
 // Chunk (prefill). grid (tileCount, kvHeads, splits), block 128 (4 warps), dynamic shared memory
@@ -756,6 +1007,26 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
     }
 }
 
+static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount,
+                                      cudaStream_t stream) {
+    dim3 grid(a.splits, a.kvHeads, tokenCount);
+    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
+#define DMS_DECODE_TC_CASE(DD)                                                                                      \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_decode_tc_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,           \
+                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
+                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
+                   tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML);                                            \
+    }
+    DMS_DECODE_TC_CASE(64)
+    DMS_DECODE_TC_CASE(128)
+#undef DMS_DECODE_TC_CASE
+    if (a.splits > 1) {
+        launch_attention_merge(a, tokenList, tokenCount, stream);
+    }
+}
+
 static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
                                    int tokenCount, cudaStream_t stream) {
     dim3 grid(tileCount, a.kvHeads, a.splits);
@@ -784,6 +1055,16 @@ extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* token
     DMS_CHECK(args.heads / args.kvHeads <= 8 && args.D <= 256 && tokenCount > 0 && args.kvHeads <= 65535);
     DMS_CHECK(tokenCount <= 65535);
     launch_attention_decode(args, tokenList, tokenCount, stream);
+    return cudaGetLastError();
+}
+
+// The same on tensor cores: D 64 or 128, G <= 8, 16-byte aligned caches.
+extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* tokenList, int tokenCount,
+                                               cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(args));
+    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
+              dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
+    launch_attention_decode_tc(args, tokenList, tokenCount, stream);
     return cudaGetLastError();
 }
 

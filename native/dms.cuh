@@ -91,6 +91,25 @@ DMS_DEVICE uint32_t pack_bf16x2(float lo, float hi) {
     return static_cast<uint32_t>(f32_to_bf16(lo)) | (static_cast<uint32_t>(f32_to_bf16(hi)) << 16);
 }
 
+// pack_bf16x2 in one cvt on the device (round to nearest even, as f32_to_bf16 for finite values).
+DMS_DEVICE uint32_t pack_bf16x2_rn(float lo, float hi) {
+#ifdef DMS_EMU
+    return pack_bf16x2(lo, hi);
+#else
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#endif
+}
+
+// Two bf16 from two words interleaved: (low half of a, low half of b) and (high half of a, high half of b).
+DMS_DEVICE uint32_t interleave_lo(uint32_t a, uint32_t b) {
+    return (a & 0xffffu) | (b << 16);
+}
+DMS_DEVICE uint32_t interleave_hi(uint32_t a, uint32_t b) {
+    return (a >> 16) | (b & 0xffff0000u);
+}
+
 // Eight bf16 (one 16-byte load) to fp32.
 DMS_DEVICE void unpack_bf16x8(const uint4& v, float out[8]) {
     out[0] = bf16_lo(v.x);

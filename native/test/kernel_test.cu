@@ -1013,6 +1013,73 @@ static void test_attention_decode() {
     }
 }
 
+// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
+static void test_attention_decode_tc() {
+    Rng rng(18);
+    struct Case {
+        int heads, kvHeads, D, pageSize;
+        std::vector<int> contexts, lengths, windows;
+    };
+    std::vector<Case> cases = {
+        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+        {16, 2, 64, 16, {130}, {1}, {20}},
+        {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
+        {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
+        {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
+        {7, 1, 64, 4, {37}, {3}, {5}},
+    };
+    for (const Case& c : cases) {
+        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
+        const std::vector<float> want = ref_attention(sc, false);
+        AttnDevice dv(sc);
+        int maxLen = 0;
+        for (int x : sc.tableLen) {
+            maxLen = std::max(maxLen, x);
+        }
+        for (int pagesPerSplit : {1000, 2, 1}) {
+            const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
+            const int splitStride = splits + 1;
+            Buf<float> out(want.size());
+            Buf<uint16_t> outB(want.size());
+            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
+            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            out.poison();
+            outB.poison();
+            po.poison();
+            pml.poison();
+            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
+            expect_ok(dms_attention_decode_tc(a, nullptr, sc.n, nullptr), "attention_decode_tc");
+            out.down();
+            outB.down();
+            char what[96];
+            snprintf(what, sizeof what, "attention_decode_tc G=%d D=%d splits=%d", c.heads / c.kvHeads, c.D, splits);
+            expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
+            std::vector<float> gotB(want.size());
+            for (size_t e = 0; e < want.size(); e++) {
+                gotB[e] = from_bf16(outB[e]);
+            }
+            expect_close("attention_decode_tc bf16", gotB.data(), want.data(), want.size(), 1e-5, 1.0 / 128);
+        }
+        if (sc.n >= 2) {
+            Buf<float> out(want.size());
+            out.poison();
+            Buf<int> list(std::vector<int>{sc.n - 1, 0});
+            AttentionArgs a = dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr);
+            expect_ok(dms_attention_decode_tc(a, list.dev, 2, nullptr), "attention_decode_tc list");
+            out.down();
+            const size_t row = static_cast<size_t>(sc.heads) * sc.D;
+            expect_close("attention_decode_tc list first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6,
+                         2e-5);
+            expect_close("attention_decode_tc list second", &out[0], &want[0], row, 2e-6, 2e-5);
+            g_checks++;
+            if (sc.n > 2 && !std::isnan(out[row])) {
+                fprintf(stderr, "FAIL attention_decode_tc wrote a token not in the list\n");
+                g_failures++;
+            }
+        }
+    }
+}
+
 static void test_attention_chunk() {
     Rng rng(9);
     struct Case {
@@ -1368,6 +1435,7 @@ int main(int argc, char** argv) {
         {"page_table", test_page_table},
         {"kv_write", test_kv_write},
         {"attention_decode", test_attention_decode},
+        {"attention_decode_tc", test_attention_decode_tc},
         {"attention_chunk", test_attention_chunk},
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},

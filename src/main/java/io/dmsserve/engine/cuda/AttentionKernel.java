@@ -14,9 +14,13 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@link #decode}: one block per (split, kv head, query token); the G query heads of the group share one
- *       read of K/V; fp32 q and probabilities. For decode tokens (and correct for any token).</li>
+ *       read of K/V. For decode tokens (and correct for any token). Head_dim 64 and 128 run on tensor cores
+ *       ({@code dms_attention_decode_tc_d*}, q and probabilities as bf16 high + low parts: fp32 accuracy to about
+ *       2^-16), other sizes on CUDA cores in fp32 ({@code dms_attention_decode_g*}); {@value #TENSOR_DECODE_PROPERTY}
+ *       {@code =false} takes the CUDA-core kernel for every size, to compare.</li>
  *   <li>{@link #chunk}: one block per (query tile, kv head, split), tiles of up to 64 / G tokens of one
- *       sequence; tensor cores (q and probabilities rounded to bf16). For prefill chunks; head_dim 32, 64, 128.</li>
+ *       sequence; tensor cores (q and probabilities as bf16 high + low parts). For prefill chunks; head_dim 32, 64,
+ *       128.</li>
  *   <li>Both split long page lists across blocks ({@link Split}) and merge the parts (flash-decoding).</li>
  * </ul>
  */
@@ -27,7 +31,10 @@ final class AttentionKernel {
     static final int MAX_DECODE_GROUP = 8;
     static final int MAX_DECODE_HEAD_DIM = 256;
     private static final int[] DECODE_GROUPS = {1, 2, 4, 8};
+    private static final int[] TENSOR_DECODE_HEAD_DIMS = {64, 128};
     private static final int[] CHUNK_HEAD_DIMS = {32, 64, 128};
+    /** System property: {@code false} decodes on CUDA cores for every head size (the tensor-core kernel's A/B). */
+    static final String TENSOR_DECODE_PROPERTY = "dms.cuda.tensor-decode";
 
     /**
      * The paged cache of the KV contract (native/README.md).
@@ -73,12 +80,22 @@ final class AttentionKernel {
     }
 
     private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
+    private final Kernel[] tensorDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
     AttentionKernel(CudaContext context) {
+        this(context, !"false".equals(System.getProperty(TENSOR_DECODE_PROPERTY)));
+    }
+
+    /** @param tensorDecode decode head_dim 64 and 128 on tensor cores (else CUDA cores for every size) */
+    AttentionKernel(CudaContext context, boolean tensorDecode) {
         for (int i = 0; i < DECODE_GROUPS.length; i++) {
             decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
+        }
+        this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
+        for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
+            this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
@@ -153,11 +170,15 @@ final class AttentionKernel {
         } else {
             require(tokenCount <= queries.n(), "tokenCount exceeds n");
         }
-        int variant = 0;
-        while (DECODE_GROUPS[variant] < group) {
-            variant++;
+        Kernel kernel = tensorDecodeKernel(cache.headDim());
+        if (kernel == null) {
+            int variant = 0;
+            while (DECODE_GROUPS[variant] < group) {
+                variant++;
+            }
+            kernel = decode[variant];
         }
-        decode[variant].launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
+        kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
                 decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
                         .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
@@ -166,6 +187,16 @@ final class AttentionKernel {
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
+    }
+
+    /** The tensor-core decode kernel for this head size (groups up to 8; the caches are whole allocations, so 16-byte aligned), or null. */
+    private Kernel tensorDecodeKernel(int headDim) {
+        for (int i = 0; tensorDecode != null && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
+            if (TENSOR_DECODE_HEAD_DIMS[i] == headDim) {
+                return tensorDecode[i];
+            }
+        }
+        return null;
     }
 
     /**
