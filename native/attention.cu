@@ -434,21 +434,23 @@ __device__ __forceinline__ void attention_decode_tc(
     float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
     int* myList = slotList + warp * 32;
 
-    for (int tile = listStart + warp * 32; tile < listEnd; tile += DMS_ATT_WARPS * 32) {
-        const int index = tile + lane;
-        int slot = -1;
-        bool visible = false;
-        if (index < listEnd) {
-            const int page = table[index / pageSize];
-            if (page >= 0) {
-                slot = page * pageSize + index % pageSize;
-                visible = dms_visible(cache.slotPos[slot], cache.slotFlag[slot], qpos, window);
-            }
-        }
+    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
+    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
+    constexpr int STEP = DMS_ATT_WARPS * 32;
+    const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
+    const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
+    int tile = listStart + warp * 32;
+    int nextPage = pageOf(tile + STEP + lane);
+    int slot = slotOf(pageOf(tile + lane), tile + lane);
+    int pos = slot >= 0 ? cache.slotPos[slot] : -1;
+    int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
+    for (; tile < listEnd; tile += STEP) {
+        const int laterPage = pageOf(tile + 2 * STEP + lane);
+        const int nextSlot = slotOf(nextPage, tile + STEP + lane);
+        const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
+        const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
+        const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
         const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-        if (mask == 0) {
-            continue;
-        }
         const int count = __popc(mask);
         if (visible) {
             myList[__popc(mask & ((1u << lane) - 1u))] = slot;
@@ -549,6 +551,10 @@ __device__ __forceinline__ void attention_decode_tc(
             }
         }
         __syncwarp();  // the next tile rewrites myList
+        nextPage = laterPage;
+        slot = nextSlot;
+        pos = nextPos;
+        flag = nextFlag;
     }
 
     // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).
