@@ -57,8 +57,11 @@ public final class GpuBenchCommand {
                 out.println(json("load", "seconds", loadSeconds, "kv_pages", engine.cache().pageCount(),
                         "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold));
                 // Warm-up: every kernel once, at the shapes of the run.
-                runBatch(engine, config, policy, Math.min(o.prompt, 64), 4, Math.min(o.batch, 2), o.chunk, random, null);
-                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.batch, o.chunk, random, out);
+                runBatch(engine, config, policy, Math.min(o.prompt, 64), 4, Math.min(o.batch, 2), o.chunk, random, null,
+                        backend);
+                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.batch, o.chunk, random, out, backend);
+                CudaBackend.StepTimes t = r.decodeTimes();
+                double perStep = 1e6 * Math.max(1, t.steps());
                 long weights = weightBytesReadPerToken(checkpoint);
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
@@ -70,7 +73,14 @@ public final class GpuBenchCommand {
                         "decode_bytes_per_step_GB", perStepBytes / 1e9,
                         "decode_implied_TBps", perStepBytes / (r.decodeSeconds / o.decode) / 1e12,
                         "evicted_fraction", r.evictedFraction, "kv_bytes_per_token", r.kvBytesPerToken,
-                        "live_tokens", r.liveTokens, "processed_tokens", r.processedTokens));
+                        "live_tokens", r.liveTokens, "processed_tokens", r.processedTokens,
+                        // Where a decode step's wall time goes: the engine's own work (planning, KV bookkeeping)
+                        // outside the backend, the backend's host work before its synchronisation, the wait for
+                        // the device in it, and the outputs after it.
+                        "engine_ms_per_step", (r.decodeSeconds * 1e9 - t.beforeSyncNanos() - t.syncNanos()
+                                - t.afterSyncNanos()) / perStep,
+                        "backend_host_ms_per_step", (t.beforeSyncNanos() + t.afterSyncNanos()) / perStep,
+                        "device_wait_ms_per_step", t.syncNanos() / perStep));
             }
             return 0;
         } catch (RuntimeException e) {
@@ -81,11 +91,12 @@ public final class GpuBenchCommand {
 
     /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
     record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
-            double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd) {
+            double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
+            CudaBackend.StepTimes decodeTimes) {
     }
 
     private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
-            int decode, int batch, int chunk, Random random, PrintStream progress) {
+            int decode, int batch, int chunk, Random random, PrintStream progress, CudaBackend backend) {
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
         long start = System.nanoTime();
@@ -100,6 +111,7 @@ public final class GpuBenchCommand {
             }
         }
         double prefill = (System.nanoTime() - start) / 1e9;
+        backend.takeStepTimes();
         start = System.nanoTime();
         for (int t = 0; t < decode; t++) {
             List<StepExecutor.Work> step = new ArrayList<>(batch);
@@ -112,6 +124,7 @@ public final class GpuBenchCommand {
             }
         }
         double decodeSeconds = (System.nanoTime() - start) / 1e9;
+        CudaBackend.StepTimes decodeTimes = backend.takeStepTimes();
         CacheStatistics stats = engine.statistics();
         long live = stats.totalLiveTokens();
         long processed = (long) batch * (prompt + decode) * config.numLayers() * config.numKvHeads();
@@ -120,7 +133,8 @@ public final class GpuBenchCommand {
             engine.release(base + s);
         }
         return new Result((long) batch * prompt, prefill, decodeSeconds, 1.0 - (double) live / processed,
-                (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim());
+                (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim(),
+                decodeTimes);
     }
 
     /** Bisects the threshold until about {@code rate} of a 1,024-token prompt's decisions flag. */

@@ -310,11 +310,33 @@ public final class CudaBackend implements Backend {
                 gb(tables * (geometry.maxPagesPerHead() + 1L) * 4));
     }
 
+    /**
+     * Host time spent in {@link #step} since the last call, for gpubench: before the step's synchronisation
+     * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs).
+     */
+    public record StepTimes(long steps, long beforeSyncNanos, long syncNanos, long afterSyncNanos) {
+    }
+
+    private long timedSteps;
+    private long beforeSyncNanos;
+    private long syncNanos;
+    private long afterSyncNanos;
+
+    public StepTimes takeStepTimes() {
+        StepTimes times = new StepTimes(timedSteps, beforeSyncNanos, syncNanos, afterSyncNanos);
+        timedSteps = 0;
+        beforeSyncNanos = 0;
+        syncNanos = 0;
+        afterSyncNanos = 0;
+        return times;
+    }
+
     @Override
     public StepOutput step(StepPlan plan) {
         if (cache == null) {
             throw new IllegalStateException("allocateKv must come before the first step");
         }
+        long entered = System.nanoTime();
         cuda.makeCurrent();
         int[] lengths = plan.pageTables().lengthWrites();
         for (int i = 0; i < lengths.length; i += 2) {
@@ -336,8 +358,15 @@ public final class CudaBackend implements Backend {
         }
         // The step's one copy back, then its one synchronisation.
         s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
+        long launched = System.nanoTime();
         cuda.synchronize();
-        return outputs(in);
+        long synced = System.nanoTime();
+        StepOutput output = outputs(in);
+        timedSteps++;
+        beforeSyncNanos += launched - entered;
+        syncNanos += synced - launched;
+        afterSyncNanos += System.nanoTime() - synced;
+        return output;
     }
 
     /** Embedding to sampling: kernels only, the same launches for the same shapes (a decode step's graph). */
