@@ -53,6 +53,15 @@ final class KernelArgs {
         return Arrays.copyOf(signature, length);
     }
 
+    int signatureLength() {
+        return length;
+    }
+
+    /** Writes {@link #signature()} into {@code target} from {@code at}, without a copy in between. */
+    void copySignature(long[] target, int at) {
+        System.arraycopy(signature, 0, target, at, length);
+    }
+
     Pointer pointer() {
         return Pointer.to(values.toArray(new NativePointerObject[0]));
     }

@@ -163,23 +163,24 @@ final class StepGraphs implements AutoCloseable {
         /** Equal keys: the same kernels with the same shapes and the same argument values, in the same order. */
         Key key() {
             Kernel[] kernels = new Kernel[launches.size()];
-            List<long[]> parts = new ArrayList<>(launches.size());
             int total = 0;
+            for (Launch l : launches) {
+                total += 6 + l.args.signatureLength();
+            }
+            // One array for the whole step (a decode step has hundreds of launches): shape, then arguments.
+            long[] values = new long[total];
+            int at = 0;
             for (int i = 0; i < kernels.length; i++) {
                 Launch l = launches.get(i);
                 kernels[i] = l.kernel;
-                long[] args = l.args.signature();
-                long[] part = Arrays.copyOf(new long[] {l.gridX, l.gridY, l.gridZ, l.block, l.sharedBytes, args.length},
-                        6 + args.length);
-                System.arraycopy(args, 0, part, 6, args.length);
-                parts.add(part);
-                total += part.length;
-            }
-            long[] values = new long[total];
-            int at = 0;
-            for (long[] part : parts) {
-                System.arraycopy(part, 0, values, at, part.length);
-                at += part.length;
+                values[at++] = l.gridX;
+                values[at++] = l.gridY;
+                values[at++] = l.gridZ;
+                values[at++] = l.block;
+                values[at++] = l.sharedBytes;
+                values[at++] = l.args.signatureLength();
+                l.args.copySignature(values, at);
+                at += l.args.signatureLength();
             }
             return new Key(kernels, values);
         }
