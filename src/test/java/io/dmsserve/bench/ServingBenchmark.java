@@ -11,9 +11,11 @@ import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -25,7 +27,8 @@ import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * Serving benchmark (issue 3; not a test, results go to docs/benchmarks.md "Serving"). Starts the server on
- * a free port with its default configuration (the embedded model on the CPU backend), then for each
+ * a free port with its default configuration (the embedded model on the CPU backend) unless Spring properties
+ * among the arguments say otherwise (below), then for each
  * concurrency level sends that many streaming chat completions at once over real HTTP, each asking for
  * {@code --tokens} greedy tokens, and measures aggregate tokens/s, time to first token and errors. The same
  * load (same prompt tokens, same token budget) is also driven straight through the scheduler, without HTTP,
@@ -35,6 +38,16 @@ import org.springframework.context.ConfigurableApplicationContext;
  * ./mvnw -o -q test-compile spring-boot:test-run -Dspring-boot.run.main-class=io.dmsserve.bench.ServingBenchmark \
  *     -Dspring-boot.run.arguments="--concurrency=1,8,64,256 --tokens=64 --repetitions=3"
  * </pre>
+ *
+ * Arguments: {@code --concurrency=1,8,64,256}, {@code --tokens=64} (new tokens per stream),
+ * {@code --repetitions=3}, {@code --min-tokens=16384} (a run repeats its wave of streams until it has that many
+ * tokens), {@code --prompt-tokens=0} (0: the short default prompts, a sentence each, about 40 tokens with the
+ * chat template; else each prompt is padded to about that many tokens), {@code --report=target/benchmarks/serving.md},
+ * {@code --jsonl=PATH} (also appends one JSON line per concurrency level there). Any argument whose name has a
+ * dot is a Spring property for the server and overrides the benchmark's defaults ({@code --server.port=0
+ * --logging.level.root=WARN}): the service on a checkpoint and the GPU is, for example,
+ * {@code --dms.model.path=/tmp/qwen3-8b-random --dms.backend=cuda --dms.kv-cache.fraction=0.5}
+ * (tools/gpu/bench-http.sh).
  *
  * The report (also written to target/benchmarks/serving.md) lists the JVM arguments: the plugin must not add
  * -XX:TieredStopAtLevel=1 (pom.xml sets optimizedLaunch=false), or the Vector API kernels run without C2.
@@ -52,31 +65,45 @@ public final class ServingBenchmark {
         int tokens = 64;
         int repetitions = 3;
         int minTokens = 16384;
+        int promptTokens = 0;
         Path report = Path.of("target", "benchmarks", "serving.md");
+        Path jsonl = null;
+        // As command-line arguments: they outrank application.yml (default properties would not). One value per
+        // name: Spring joins repeated command-line values with commas.
+        Map<String, String> spring = new LinkedHashMap<>();
+        spring.put("server.port", "0");
+        spring.put("logging.level.root", "WARN");
         for (String arg : args) {
             String[] kv = arg.split("=", 2);
-            if (kv.length != 2) {
+            if (kv.length != 2 || !kv[0].startsWith("--")) {
                 throw new IllegalArgumentException("arguments are --name=value, got " + arg);
+            }
+            if (kv[0].contains(".")) {
+                spring.put(kv[0].substring(2), kv[1]);
+                continue;
             }
             switch (kv[0]) {
                 case "--concurrency" -> concurrency = Arrays.stream(kv[1].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--tokens" -> tokens = Integer.parseInt(kv[1]);
                 case "--repetitions" -> repetitions = Integer.parseInt(kv[1]);
                 case "--min-tokens" -> minTokens = Integer.parseInt(kv[1]);
+                case "--prompt-tokens" -> promptTokens = Integer.parseInt(kv[1]);
                 case "--report" -> report = Path.of(kv[1]);
-                default -> throw new IllegalArgumentException("unknown argument " + arg);
+                case "--jsonl" -> jsonl = Path.of(kv[1]);
+                default -> throw new IllegalArgumentException("unknown argument " + arg
+                        + " (Spring properties have a dot in their name, e.g. --dms.backend=cuda)");
             }
         }
 
-        // As command-line arguments: they outrank application.yml (default properties would not).
         ConfigurableApplicationContext context = new SpringApplicationBuilder(DmsServeApplication.class)
-                .run("--server.port=0", "--logging.level.root=WARN");
+                .run(spring.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new));
         int exitCode = 0;
         try {
             int port = ((WebServerApplicationContext) context).getWebServer().getPort();
             ServingModel model = context.getBean(ServingModel.class);
             Scheduler scheduler = context.getBean(Scheduler.class);
-            exitCode = run(model, scheduler, port, concurrency, tokens, repetitions, minTokens, report);
+            exitCode = run(model, scheduler, port, concurrency, tokens, repetitions, minTokens, promptTokens, report,
+                    jsonl);
         } finally {
             context.close();
         }
@@ -84,24 +111,25 @@ public final class ServingBenchmark {
     }
 
     private static int run(ServingModel model, Scheduler scheduler, int port, int[] concurrency, int tokens,
-            int repetitions, int minTokens, Path report) throws IOException {
+            int repetitions, int minTokens, int promptTokens, Path report, Path jsonl) throws IOException {
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         HttpLoad http = new HttpLoad(port, model.id());
         DirectLoad direct = new DirectLoad(scheduler, model.eosTokenIds());
         int maxLevel = Arrays.stream(concurrency).max().orElse(1);
         List<String> prompts = new ArrayList<>();
-        List<int[]> promptTokens = new ArrayList<>();
+        List<int[]> promptIds = new ArrayList<>();
         for (int i = 0; i < maxLevel; i++) {
-            // Distinct prompts of about the same length: every stream does its own prefill.
-            String prompt = "Request " + i + ": write a haiku about the sea.";
+            // Distinct prompts of about the same length: every stream does its own prefill. The distinct part
+            // comes first, so that no two prompts share a prefix beyond the chat template's.
+            String prompt = prompt(model, i, promptTokens);
             prompts.add(prompt);
-            String rendered = model.tokenizer().chatTemplate().render(List.of(ChatMessage.of("user", prompt)), true, Map.of());
-            promptTokens.add(model.tokenizer().encode(rendered));
+            promptIds.add(encode(model, prompt));
         }
+        double meanPromptTokens = promptIds.stream().mapToInt(p -> p.length).average().orElse(0);
 
         // Warm-up: JIT of the engine, the server and the client; not reported.
-        for (int level : new int[] {8, Math.min(64, maxLevel)}) {
-            direct.run(promptTokens.subList(0, level), tokens);
+        for (int level : new int[] {Math.min(8, maxLevel), Math.min(64, maxLevel)}) {
+            direct.run(promptIds.subList(0, level), tokens);
             http.run(prompts.subList(0, level), tokens);
         }
 
@@ -119,7 +147,7 @@ public final class ServingBenchmark {
                 RunSampler directSampler = RunSampler.start(scheduler);
                 List<LoadResult> directWaves = new ArrayList<>();
                 for (int w = 0; w < waves; w++) {
-                    directWaves.add(direct.run(promptTokens.subList(0, level), tokens));
+                    directWaves.add(direct.run(promptIds.subList(0, level), tokens));
                 }
                 directRuns.add(LoadResult.sequence(directWaves));
                 directSampler.stop();
@@ -139,18 +167,55 @@ public final class ServingBenchmark {
                     engineSamples);
             rows.add(row);
             System.out.println(row.line());
+            if (jsonl != null) {
+                Path parent = jsonl.toAbsolutePath().getParent();
+                Files.createDirectories(parent);
+                Files.writeString(jsonl, row.json(model, tokens, repetitions, meanPromptTokens) + "\n",
+                        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            }
         }
         http.close();
 
         SchedulerStatistics stats = scheduler.statistics();
         double loadAfter = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-        String markdown = markdown(model, rows, tokens, repetitions, minTokens, stats, loadBefore, loadAfter);
+        String markdown = markdown(model, rows, tokens, repetitions, minTokens, meanPromptTokens, stats, loadBefore,
+                loadAfter);
         System.out.println();
         System.out.println(markdown);
         Files.createDirectories(report.toAbsolutePath().getParent());
         Files.writeString(report, markdown);
         System.out.println("written to " + report.toAbsolutePath());
         return rows.stream().anyMatch(r -> r.errors() > 0) ? 1 : 0;
+    }
+
+    /** Prompt {@code i}: the short default, or padded with filler words to about {@code tokens} rendered tokens. */
+    private static String prompt(ServingModel model, int i, int tokens) {
+        String base = "Request " + i + ": write a haiku about the sea.";
+        if (tokens <= 0) {
+            return base;
+        }
+        // Tokens per filler word measured once on 64 words, then one correction from the padded prompt's length.
+        int bare = encode(model, base).length;
+        double perWord = Math.max(0.5, (encode(model, padded(base, 64)).length - bare) / 64.0);
+        int words = (int) Math.max(0, Math.round((tokens - bare) / perWord));
+        int got = encode(model, padded(base, words)).length;
+        words = (int) Math.max(0, words + Math.round((tokens - got) / perWord));
+        return padded(base, words);
+    }
+
+    private static String padded(String base, int words) {
+        String[] filler = {"waves", "salt", "wind", "tide", "shore", "gulls", "foam", "deep", "blue", "night"};
+        StringBuilder text = new StringBuilder(base).append(words > 0 ? " Think of:" : "");
+        for (int w = 0; w < words; w++) {
+            text.append(' ').append(filler[w % filler.length]);
+        }
+        return text.toString();
+    }
+
+    /** The prompt's tokens as the API renders them: the chat template with the generation prompt. */
+    private static int[] encode(ServingModel model, String prompt) {
+        String rendered = model.tokenizer().chatTemplate().render(List.of(ChatMessage.of("user", prompt)), true, Map.of());
+        return model.tokenizer().encode(rendered);
     }
 
     /** One concurrency level: the repetitions of both loads. */
@@ -213,6 +278,25 @@ public final class ServingBenchmark {
                     Arrays.stream(tps).max().orElse(Double.NaN));
         }
 
+        /** The row's headline figures as one JSON object (for bench.jsonl on the GPU host); null where undefined. */
+        String json(ServingModel model, int tokens, int repetitions, double promptTokens) {
+            return String.format(Locale.ROOT, "{\"what\": \"serving\", \"backend\": \"%s\", \"model\": \"%s\","
+                            + " \"policy\": \"%s\", \"concurrency\": %d, \"new_tokens\": %d, \"prompt_tokens\": %.1f, \"repetitions\": %d,"
+                            + " \"waves\": %d, \"http_tokens_per_s\": %.1f, \"http_ttft_p50_ms\": %.1f,"
+                            + " \"http_ttft_p99_ms\": %.1f, \"direct_tokens_per_s\": %.1f, \"direct_ttft_p50_ms\": %.1f,"
+                            + " \"direct_ttft_p99_ms\": %.1f, \"http_over_direct\": %.3f, \"errors\": %d,"
+                            + " \"tokens\": %d, \"expected_tokens\": %d, \"peak_running\": %d}",
+                    model.backend(), escape(model.id()), escape(String.valueOf(model.policy())), concurrency, tokens,
+                    promptTokens, repetitions, waves, http().tokensPerSecond(), Stats.percentile(httpTtfts(), 50),
+                    Stats.percentile(httpTtfts(), 99), direct().tokensPerSecond(), Stats.percentile(directTtfts(), 50),
+                    Stats.percentile(directTtfts(), 99), throughputRatio(), errors(), httpTokens(), expectedTokens,
+                    peakRunning).replaceAll("(?<=: )-?(NaN|Infinity)", "null");
+        }
+
+        private static String escape(String text) {
+            return text.replace("\\", "\\\\").replace("\"", "\\\"");
+        }
+
         String line() {
             return String.format(Locale.ROOT,
                     "concurrency %3d: direct %6.0f tok/s [%s] TTFT p50 %7.1f p99 %7.1f ms, CPU %6.1f us/token"
@@ -231,14 +315,16 @@ public final class ServingBenchmark {
     }
 
     private static String markdown(ServingModel model, List<Row> rows, int tokens, int repetitions, int minTokens,
-            SchedulerStatistics stats, double loadBefore, double loadAfter) {
+            double promptTokens, SchedulerStatistics stats, double loadBefore, double loadAfter) {
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "Run %s, model `%s` (%s), %d new tokens per stream, greedy; tokens/s is the"
+        md.append(String.format(Locale.ROOT, "Run %s, model `%s` (%s) on the %s backend, eviction policy %s, prompts of %.1f tokens on"
+                        + " average (chat template included), %d new tokens per stream, greedy; tokens/s is the"
                         + " median of %d runs (range in brackets), TTFT percentiles over the streams of all %d runs; a run"
                         + " repeats its wave of concurrent streams until it has at least %d tokens;"
                         + " JVM %s, %d processors.%n%n",
-                Instant.now().toString(), model.id(), model.embedded() ? "embedded" : "from disk", tokens, repetitions,
-                repetitions, minTokens, Runtime.version(), Runtime.getRuntime().availableProcessors()));
+                Instant.now().toString(), model.id(), model.embedded() ? "embedded" : "from disk", model.backend(),
+                model.policy(), promptTokens, tokens, repetitions, repetitions, minTokens, Runtime.version(),
+                Runtime.getRuntime().availableProcessors()));
         md.append("| concurrent streams | tokens/s (HTTP) | TTFT p50 (ms) | TTFT p99 (ms) | errors | peak running |"
                 + " tokens/s (direct) | direct TTFT p50 (ms) | direct TTFT p99 (ms) |\n");
         md.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
