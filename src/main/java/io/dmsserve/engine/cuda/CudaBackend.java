@@ -928,14 +928,22 @@ public final class CudaBackend implements Backend {
         if (scratch != null && scratch.fits(n, rows, sequences)) {
             return;
         }
-        int tokens = Math.max(n, scratch == null ? 16 : scratch.tokens * 2);
+        // Each size grows only when outgrown (doubling, so a growing batch costs few reallocations): growing the
+        // tokens because the sequences outgrew theirs once asked 48 GiB for 64 streams of 512-token prompts.
+        int tokens = grow(n, scratch == null ? 0 : scratch.tokens, 16);
         int logitRows = Math.max(Math.max(rows, 1), scratch == null ? 4 : scratch.rows);
-        int seqs = Math.max(sequences, scratch == null ? 16 : scratch.sequences * 2);
+        int seqs = grow(sequences, scratch == null ? 0 : scratch.sequences, 16);
         if (scratch != null) {
             graphs.clear();
-            scratch.close();
+            Scratch old = scratch;
+            scratch = null;  // a failed allocation below leaves no closed buffers in use: the next step tries again
+            old.close();
         }
         scratch = new Scratch(tokens, logitRows, seqs);
+    }
+
+    static int grow(int need, int have, int first) {
+        return need <= have ? have : Math.max(need, have == 0 ? first : 2 * have);
     }
 
     /** Activations and results, sized for a number of tokens, logits rows and sequences; grown on demand. */
@@ -943,25 +951,25 @@ public final class CudaBackend implements Backend {
         final int tokens;
         final int rows;
         final int sequences;
-        final DeviceBuffer x;          // fp32 (tokens, hidden) residual stream
-        final DeviceBuffer xb;         // fp32 (tokens, hidden) normed
-        final DeviceBuffer xbBf16;     // bf16 (tokens, hidden)
-        final DeviceBuffer qkv;        // fp32 (tokens, q | k | v)
-        final DeviceBuffer att;        // fp32 (tokens, heads · headDim)
-        final DeviceBuffer attBf16;    // bf16 (tokens, heads · headDim)
-        final DeviceBuffer gu;         // fp32 (tokens, gate | up); silu(gate) · up in place on the fp32 path
-        final DeviceBuffer hBf16;      // bf16 (tokens, inter)
-        final DeviceBuffer normed;     // fp32 (rows, hidden)
-        final DeviceBuffer normedBf16; // bf16 (rows, hidden)
-        final DeviceBuffer logits;     // fp32 (rows, vocab)
-        final DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
-        final DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
-        final PinnedBuffer resultHost;
-        final long tokensAt;
-        final long logprobAt;
-        final long topIdsAt;
-        final long topLogprobsAt;
-        final long decisionsAt;
+        DeviceBuffer x;          // fp32 (tokens, hidden) residual stream
+        DeviceBuffer xb;         // fp32 (tokens, hidden) normed
+        DeviceBuffer xbBf16;     // bf16 (tokens, hidden)
+        DeviceBuffer qkv;        // fp32 (tokens, q | k | v)
+        DeviceBuffer att;        // fp32 (tokens, heads · headDim)
+        DeviceBuffer attBf16;    // bf16 (tokens, heads · headDim)
+        DeviceBuffer gu;         // fp32 (tokens, gate | up); silu(gate) · up in place on the fp32 path
+        DeviceBuffer hBf16;      // bf16 (tokens, inter)
+        DeviceBuffer normed;     // fp32 (rows, hidden)
+        DeviceBuffer normedBf16; // bf16 (rows, hidden)
+        DeviceBuffer logits;     // fp32 (rows, vocab)
+        DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
+        DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
+        PinnedBuffer resultHost;
+        long tokensAt;
+        long logprobAt;
+        long topIdsAt;
+        long topLogprobsAt;
+        long decisionsAt;
         DeviceBuffer partialO;
         DeviceBuffer partialML;
         long partials;
@@ -970,6 +978,15 @@ public final class CudaBackend implements Backend {
             this.tokens = tokens;
             this.rows = rows;
             this.sequences = sequences;
+            try {
+                allocate();
+            } catch (RuntimeException e) {
+                close();  // what was allocated before the failure
+                throw e;
+            }
+        }
+
+        private void allocate() {
             x = cuda.allocate(4L * tokens * hidden);
             xb = cuda.allocate(4L * tokens * hidden);
             xbBf16 = cuda.allocate(2L * tokens * hidden);
@@ -1008,14 +1025,18 @@ public final class CudaBackend implements Backend {
             if (count <= partials) {
                 return;
             }
+            long size = Math.max(count, partials * 2);
             if (partialO != null) {
                 graphs.clear();
                 partialO.close();
                 partialML.close();
+                partialO = null;
+                partialML = null;
+                partials = 0;
             }
-            partials = Math.max(count, partials * 2);
-            partialO = cuda.allocate(4L * partials * headDim);
-            partialML = cuda.allocate(8L * partials);
+            partialO = cuda.allocate(4L * size * headDim);
+            partialML = cuda.allocate(8L * size);
+            partials = size;
         }
 
         @Override
@@ -1027,7 +1048,9 @@ public final class CudaBackend implements Backend {
                     b.close();
                 }
             }
-            resultHost.close();
+            if (resultHost != null) {
+                resultHost.close();
+            }
         }
     }
 

@@ -23,4 +23,20 @@ class CudaBackendLayoutTest {
             assertThat(CudaBackend.roundPages(rounded)).as("idempotent").isEqualTo(rounded);
         }
     }
+
+    @Test
+    void aScratchSizeGrowsOnlyWhenOutgrown() {
+        assertThat(CudaBackend.grow(5, 0, 16)).as("first size").isEqualTo(16);
+        assertThat(CudaBackend.grow(100, 0, 16)).isEqualTo(100);
+        assertThat(CudaBackend.grow(16, 16, 16)).as("fits: unchanged").isEqualTo(16);
+        assertThat(CudaBackend.grow(3, 512, 16)).as("fits: unchanged").isEqualTo(512);
+        assertThat(CudaBackend.grow(17, 16, 16)).as("doubles").isEqualTo(32);
+        assertThat(CudaBackend.grow(5000, 16, 16)).isEqualTo(5000);
+        // 64 sequences arriving one resize at a time never grow the token capacity past what the steps asked for.
+        int tokens = 0;
+        for (int step = 1; step <= 64; step++) {
+            tokens = CudaBackend.grow(512, tokens, 16);
+        }
+        assertThat(tokens).isEqualTo(512);
+    }
 }
