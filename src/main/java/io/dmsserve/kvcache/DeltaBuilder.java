@@ -1,16 +1,18 @@
 package io.dmsserve.kvcache;
 
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.Map;
-import java.util.Set;
+import java.util.Arrays;
 
-/** Collects page-table changes between two steps, the last write to an entry winning. Engine thread only. */
+/**
+ * Collects page-table changes between two steps, the last write to an entry winning. Engine thread only.
+ *
+ * <p>Primitive tables, no boxing: a decode step of 16 sequences on a 36-layer, 8-KV-head model records hundreds of
+ * writes, and the boxed maps this replaced were a third of the engine's host time per step.
+ */
 final class DeltaBuilder {
 
-    private final Map<Long, Integer> pages = new LinkedHashMap<>();   // (head << 32 | pageIndex) -> page id or −1
-    private final Map<Integer, Integer> lengths = new LinkedHashMap<>(); // head -> length
-    private final Set<Integer> fresh = new LinkedHashSet<>();
+    private final Writes pages = new Writes();    // (head << 32 | pageIndex) -> page id or −1
+    private final Writes lengths = new Writes();  // head -> length
+    private final Writes fresh = new Writes();    // page -> 0 (a set)
 
     void page(int head, int pageIndex, int page) {
         pages.put((long) head << 32 | pageIndex, page);
@@ -21,30 +23,87 @@ final class DeltaBuilder {
     }
 
     void fresh(int page) {
-        fresh.add(page);
+        fresh.put(page, 0);
     }
 
     PageTableDelta take() {
-        if (pages.isEmpty() && lengths.isEmpty() && fresh.isEmpty()) {
+        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0) {
             return PageTableDelta.EMPTY;
         }
-        int[] pageWrites = new int[pages.size() * 3];
-        int i = 0;
-        for (Map.Entry<Long, Integer> e : pages.entrySet()) {
-            pageWrites[i++] = (int) (e.getKey() >>> 32);
-            pageWrites[i++] = (int) (long) e.getKey();
-            pageWrites[i++] = e.getValue();
+        int[] pageWrites = new int[pages.size * 3];
+        for (int i = 0; i < pages.size; i++) {
+            pageWrites[3 * i] = (int) (pages.keys[i] >>> 32);
+            pageWrites[3 * i + 1] = (int) pages.keys[i];
+            pageWrites[3 * i + 2] = pages.values[i];
         }
-        int[] lengthWrites = new int[lengths.size() * 2];
-        i = 0;
-        for (Map.Entry<Integer, Integer> e : lengths.entrySet()) {
-            lengthWrites[i++] = e.getKey();
-            lengthWrites[i++] = e.getValue();
+        int[] lengthWrites = new int[lengths.size * 2];
+        for (int i = 0; i < lengths.size; i++) {
+            lengthWrites[2 * i] = (int) lengths.keys[i];
+            lengthWrites[2 * i + 1] = lengths.values[i];
         }
-        int[] freshPages = fresh.stream().mapToInt(Integer::intValue).toArray();
+        int[] freshPages = new int[fresh.size];
+        for (int i = 0; i < fresh.size; i++) {
+            freshPages[i] = (int) fresh.keys[i];
+        }
         pages.clear();
         lengths.clear();
         fresh.clear();
         return new PageTableDelta(pageWrites, lengthWrites, freshPages);
+    }
+
+    /** Keys in first-write order with their last value; an open-addressing index (slot -> entry + 1) finds them. */
+    private static final class Writes {
+        long[] keys = new long[64];
+        int[] values = new int[64];
+        int size;
+        private int[] index = new int[128];
+
+        void put(long key, int value) {
+            int mask = index.length - 1;
+            for (int h = hash(key) & mask; ; h = (h + 1) & mask) {
+                int entry = index[h];
+                if (entry == 0) {
+                    if (size == keys.length) {
+                        keys = Arrays.copyOf(keys, 2 * size);
+                        values = Arrays.copyOf(values, 2 * size);
+                    }
+                    keys[size] = key;
+                    values[size] = value;
+                    index[h] = ++size;
+                    if (2 * size > index.length) {
+                        rehash();
+                    }
+                    return;
+                }
+                if (keys[entry - 1] == key) {
+                    values[entry - 1] = value;
+                    return;
+                }
+            }
+        }
+
+        void clear() {
+            if (size > 0) {
+                Arrays.fill(index, 0);
+                size = 0;
+            }
+        }
+
+        private void rehash() {
+            index = new int[2 * index.length];
+            int mask = index.length - 1;
+            for (int e = 0; e < size; e++) {
+                int h = hash(keys[e]) & mask;
+                while (index[h] != 0) {
+                    h = (h + 1) & mask;
+                }
+                index[h] = e + 1;
+            }
+        }
+
+        private static int hash(long key) {
+            long h = key * 0x9E3779B97F4A7C15L;
+            return (int) (h ^ (h >>> 29));
+        }
     }
 }

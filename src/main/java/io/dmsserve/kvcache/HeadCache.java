@@ -41,6 +41,7 @@ public final class HeadCache {
 
     private int[] pageTable = new int[2];  // (pageIndex) -> pool page id, FREE for a returned page
     private int pageTableSize;
+    private int holesFrom;                 // no FREE entry below this index: the first-hole search starts here
     private int[] pageOccupancy = new int[2]; // (pageIndex) -> stored tokens in that page
     private int[] slotPosition = new int[0];  // (localSlot) -> token position, FREE when empty
     private boolean[] slotFlagged = new boolean[0];
@@ -249,6 +250,7 @@ public final class HeadCache {
         seen = 0;
         heldPages = 0;
         pageTableSize = 0;
+        holesFrom = 0;
         freeCount = 0;
         ringSize = 0;
         lastSlot = FREE;
@@ -284,6 +286,7 @@ public final class HeadCache {
     private void returnPage(int pageIndex) {
         allocator.release(pageTable[pageIndex]);
         pageTable[pageIndex] = FREE;
+        holesFrom = Math.min(holesFrom, pageIndex);
         heldPages--;
         counters.pages(counterIndex, -1);
         delta.page(table, pageIndex, FREE);
@@ -313,6 +316,7 @@ public final class HeadCache {
             delta.length(table, pageTableSize);
         }
         pageTable[pageIndex] = page;
+        holesFrom = pageIndex + 1;  // firstHole found no FREE entry below pageIndex
         pageOccupancy[pageIndex] = 0;
         heldPages++;
         counters.pages(counterIndex, 1);
@@ -324,13 +328,17 @@ public final class HeadCache {
         }
     }
 
+    /**
+     * The lowest FREE entry, or the table's end. The search starts at {@link #holesFrom}, which {@link #addPage}
+     * moves past the entry it fills: amortised O(1) a page rather than a scan of the whole table (2,048 entries a
+     * head at 32K context, for every page of every head).
+     */
     private int firstHole() {
-        for (int i = 0; i < pageTableSize; i++) {
-            if (pageTable[i] == FREE) {
-                return i;
-            }
+        int i = holesFrom;
+        while (i < pageTableSize && pageTable[i] != FREE) {
+            i++;
         }
-        return pageTableSize;
+        return i;
     }
 
     private void growTables() {

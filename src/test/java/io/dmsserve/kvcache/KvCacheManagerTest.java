@@ -139,6 +139,31 @@ class KvCacheManagerTest {
     }
 
     @Test
+    void aReturnedPagesEntryIsTheNextFilledAndTheTableDoesNotGrow() {
+        // Pages of one token, window 0: a flagged token k is gone once k <= T - 2.
+        KvCacheManager cache = new KvCacheManager(1, 1, 1, 16, 1, 8);
+        HeadCache head = cache.open(3, window(0)).head(0, 0);
+        for (int t = 0; t < 5; t++) {
+            cache.reserve(3, 1);
+            // Tokens 0, 1 and 3 are flagged (by the steps of tokens 1, 2 and 4).
+            boolean flagPrevious = t == 1 || t == 2 || t == 4;
+            cache.commit(3, new Decisions(1, 1, 1, new byte[] {(byte) (flagPrevious ? 1 : 0)}, 0));
+            if (t == 1) {
+                assertEquals(-1, head.page(0), "token 0 gone: entry 0 is a hole");
+            }
+            if (t == 2) {
+                assertEquals(-1, head.page(1), "token 1 gone: entry 1 is a hole");
+                assertTrue(head.page(0) >= 0, "token 2 filled the lowest hole, entry 0");
+            }
+        }
+        // Token 3 took entry 1 (the hole token 1 left), token 4 entry 2; token 3 is gone again after the last step.
+        assertEquals(3, head.pageTableSize(), "5 tokens, 2 of them evicted before their entries were needed");
+        assertEquals(-1, head.page(1), "token 3 gone after the step of token 4 (3 <= 5 - 2)");
+        assertTrue(head.page(0) >= 0 && head.page(2) >= 0);
+        cache.release(3);
+    }
+
+    @Test
     void randomFlagsAnyChunkingKeepExactlyTheVisibleSet() {
         Random random = new Random(7);
         for (int trial = 0; trial < 300; trial++) {
