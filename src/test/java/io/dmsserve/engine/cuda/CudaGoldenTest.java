@@ -249,6 +249,7 @@ class CudaGoldenTest {
         int compared = 0;
         int near = 0;
         int differ = 0;
+        float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true), 16, 64L << 20, 4);
                 StepExecutor gpu = StepExecutor.allocate(new CudaBackend(dms, CudaContext.open(0, true)), 16,
                         64L << 20, 4)) {
@@ -289,6 +290,7 @@ class CudaGoldenTest {
                                     }
                                     differ++;
                                     near += Math.abs(logit) < DECISION_NEAR ? 1 : 0;
+                                    farthest = Math.max(farthest, Math.abs(logit));
                                 }
                             }
                         }
@@ -310,7 +312,7 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run: %d decisions compared, %d differ (%d within 1e-3 of the threshold)%n",
-                compared, differ, near);
+        System.out.printf("[gpu] long mixed run: %d decisions compared, %d differ (%d within 1e-3 of the threshold,"
+                + " the farthest %.4g from it)%n", compared, differ, near, farthest);
     }
 }
