@@ -947,88 +947,17 @@ struct AttnDevice {
     }
 };
 
-static void test_attention_decode() {
-    Rng rng(8);
-    struct Case {
-        int heads, kvHeads, D, pageSize;
-        std::vector<int> contexts, lengths, windows;
-    };
-    std::vector<Case> cases = {
-        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
-        {4, 2, 32, 8, {100, 33}, {2, 1}, {16, 3}},
-        {16, 2, 64, 16, {130}, {1}, {20}},
-        {3, 3, 36, 5, {23, 9}, {1, 2}, {2, 4}},
-        {4, 1, 4, 4, {12}, {3}, {1}},
-        {8, 4, 256, 32, {70}, {2}, {8}},
-    };
-    for (const Case& c : cases) {
-        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
-        const std::vector<float> want = ref_attention(sc, false);
-        AttnDevice dv(sc);
-        for (int pagesPerSplit : {1000, 2, 1}) {
-            int maxLen = 0;
-            for (int x : sc.tableLen) {
-                maxLen = std::max(maxLen, x);
-            }
-            const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
-            const int splitStride = splits + 1;
-            Buf<float> out(want.size());
-            Buf<uint16_t> outB(want.size());
-            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
-            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
-            out.poison();
-            outB.poison();
-            po.poison();
-            pml.poison();
-            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
-            expect_ok(dms_attention_decode(a, nullptr, sc.n, nullptr), "attention_decode");
-            out.down();
-            outB.down();
-            char what[96];
-            snprintf(what, sizeof what, "attention_decode G=%d D=%d splits=%d", c.heads / c.kvHeads, c.D, splits);
-            expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
-            std::vector<float> gotB(want.size());
-            for (size_t e = 0; e < want.size(); e++) {
-                gotB[e] = from_bf16(outB[e]);
-            }
-            expect_close("attention_decode bf16", gotB.data(), want.data(), want.size(), 1e-5, 1.0 / 128);
-        }
-        // A token list: only some tokens, the rest of out untouched.
-        if (sc.n >= 2) {
-            Buf<float> out(want.size());
-            out.poison();
-            Buf<int> list(std::vector<int>{sc.n - 1, 0});
-            AttentionArgs a = dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr);
-            expect_ok(dms_attention_decode(a, list.dev, 2, nullptr), "attention_decode list");
-            out.down();
-            const size_t row = static_cast<size_t>(sc.heads) * sc.D;
-            expect_close("attention_decode list first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6, 2e-5);
-            expect_close("attention_decode list second", &out[0], &want[0], row, 2e-6, 2e-5);
-            g_checks++;
-            if (sc.n > 2 && !std::isnan(out[row])) {
-                fprintf(stderr, "FAIL attention_decode list wrote a token not in the list\n");
-                g_failures++;
-            }
-        }
-    }
-}
+struct DecodeCase {
+    int heads, kvHeads, D, pageSize;
+    std::vector<int> contexts, lengths, windows;
+};
+typedef cudaError_t (*DecodeEntry)(AttentionArgs, const int*, int, cudaStream_t);
 
-// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
-static void test_attention_decode_tc() {
-    Rng rng(18);
-    struct Case {
-        int heads, kvHeads, D, pageSize;
-        std::vector<int> contexts, lengths, windows;
-    };
-    std::vector<Case> cases = {
-        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
-        {16, 2, 64, 16, {130}, {1}, {20}},
-        {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
-        {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
-        {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
-        {7, 1, 64, 4, {37}, {3}, {5}},
-    };
-    for (const Case& c : cases) {
+// A decode entry point against the scalar reference: whole, split (flash-decoding) and for a token list.
+static void check_attention_decode(const char* name, DecodeEntry entry, const std::vector<DecodeCase>& cases,
+                                   uint64_t seed) {
+    Rng rng(seed);
+    for (const DecodeCase& c : cases) {
         AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
         const std::vector<float> want = ref_attention(sc, false);
         AttnDevice dv(sc);
@@ -1048,36 +977,63 @@ static void test_attention_decode_tc() {
             po.poison();
             pml.poison();
             AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
-            expect_ok(dms_attention_decode_tc(a, nullptr, sc.n, nullptr), "attention_decode_tc");
+            expect_ok(entry(a, nullptr, sc.n, nullptr), name);
             out.down();
             outB.down();
             char what[96];
-            snprintf(what, sizeof what, "attention_decode_tc G=%d D=%d splits=%d", c.heads / c.kvHeads, c.D, splits);
+            snprintf(what, sizeof what, "%s G=%d D=%d splits=%d", name, c.heads / c.kvHeads, c.D, splits);
             expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
             std::vector<float> gotB(want.size());
             for (size_t e = 0; e < want.size(); e++) {
                 gotB[e] = from_bf16(outB[e]);
             }
-            expect_close("attention_decode_tc bf16", gotB.data(), want.data(), want.size(), 1e-5, 1.0 / 128);
+            expect_close("bf16 output", gotB.data(), want.data(), want.size(), 1e-5, 1.0 / 128);
         }
+        // A token list: only some tokens, the rest of out untouched.
         if (sc.n >= 2) {
             Buf<float> out(want.size());
             out.poison();
             Buf<int> list(std::vector<int>{sc.n - 1, 0});
             AttentionArgs a = dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr);
-            expect_ok(dms_attention_decode_tc(a, list.dev, 2, nullptr), "attention_decode_tc list");
+            expect_ok(entry(a, list.dev, 2, nullptr), name);
             out.down();
             const size_t row = static_cast<size_t>(sc.heads) * sc.D;
-            expect_close("attention_decode_tc list first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6,
-                         2e-5);
-            expect_close("attention_decode_tc list second", &out[0], &want[0], row, 2e-6, 2e-5);
+            expect_close("token list, first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6, 2e-5);
+            expect_close("token list, second", &out[0], &want[0], row, 2e-6, 2e-5);
             g_checks++;
             if (sc.n > 2 && !std::isnan(out[row])) {
-                fprintf(stderr, "FAIL attention_decode_tc wrote a token not in the list\n");
+                fprintf(stderr, "FAIL %s wrote a token not in the list\n", name);
                 g_failures++;
             }
         }
     }
+}
+
+static void test_attention_decode() {
+    check_attention_decode("attention_decode", dms_attention_decode,
+                           {
+                               {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+                               {4, 2, 32, 8, {100, 33}, {2, 1}, {16, 3}},
+                               {16, 2, 64, 16, {130}, {1}, {20}},
+                               {3, 3, 36, 5, {23, 9}, {1, 2}, {2, 4}},
+                               {4, 1, 4, 4, {12}, {3}, {1}},
+                               {8, 4, 256, 32, {70}, {2}, {8}},
+                           },
+                           8);
+}
+
+// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
+static void test_attention_decode_tc() {
+    check_attention_decode("attention_decode_tc", dms_attention_decode_tc,
+                           {
+                               {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+                               {16, 2, 64, 16, {130}, {1}, {20}},
+                               {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
+                               {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
+                               {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
+                               {7, 1, 64, 4, {37}, {3}, {5}},
+                           },
+                           18);
 }
 
 static void test_attention_chunk() {
