@@ -5,7 +5,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Token and page counts per (layer, kv-head), summed over sequences. Written by the engine thread, read by
- * metrics and the dashboard at any time without stopping the engine. Gauges (live, seen, pages) cover the
+ * metrics and the dashboard at any time without stopping the engine. One writer, so an addition is a plain read and a
+ * release store, not a locked read-modify-write: the locked adds (two per head per step) fenced the engine's cache
+ * misses one behind the other and were a quarter of a decode step's KV bookkeeping (KvBookkeepingBenchmark). Gauges (live, seen, pages) cover the
  * open sequences and return to 0 when they are released; the others are cumulative since start (a preempted
  * sequence that is recomputed counts its evictions and flags again, as the engine really redoes them).
  */
@@ -35,23 +37,28 @@ final class CacheCounters {
     }
 
     void live(int index, int delta) {
-        live.addAndGet(index, delta);
+        add(live, index, delta);
     }
 
     void evicted(int index, int count) {
-        evicted.addAndGet(index, count);
+        add(evicted, index, count);
     }
 
     void flagged(int index, int count) {
-        flagged.addAndGet(index, count);
+        add(flagged, index, count);
     }
 
     void seen(int index, int delta) {
-        seen.addAndGet(index, delta);
+        add(seen, index, delta);
     }
 
     void pages(int index, int delta) {
-        pages.addAndGet(index, delta);
+        add(pages, index, delta);
+    }
+
+    /** Engine thread only: readers on other threads see the sum once the release store lands. */
+    private static void add(AtomicLongArray values, int index, long delta) {
+        values.setRelease(index, values.getPlain(index) + delta);
     }
 
     long liveAt(int layer, int kvHead) {
