@@ -36,20 +36,21 @@ public final class HeadCache {
     private final int table;          // this head's table index for the backend: (row, layer, kvHead)
     private final int maxPages;
     private final int pageSize;
-    private final int pageShift;      // log2(pageSize) when a power of two, else −1: slot / pageSize without a division
+    private final int pageShift;
+    private static final int FLAGGED = 1 << 30;  // in a slot's entry; positions stay below it      // log2(pageSize) when a power of two, else −1: slot / pageSize without a division
     private final boolean tracksWindow;
     private final int window;
 
     private int[] pageTable = new int[2];  // (pageIndex) -> pool page id, FREE for a returned page
     private int pageTableSize;
     private int holesFrom;                 // no FREE entry below this index: the first-hole search starts here
-    private int[] pageOccupancy = new int[2]; // (pageIndex) -> stored tokens in that page
-    // Per page-table entry, a row of pageSize: (localSlot / pageSize)(localSlot % pageSize). Rows instead of one
-    // array per head, so that growing a head copies references, not slots: with one array, every head of a
-    // sequence crossing a power-of-two length copied its whole history in the same step (16 x 288 heads at 32K:
-    // 140 ms of one decode step on the build machine, 26 ms a step over the H200 run's 32 timed steps).
-    private int[][] slotPosition = new int[2][];         // token position, FREE when empty; null row: all FREE
-    private boolean[][] slotFlagged = new boolean[2][];
+    // Per page-table entry, one row: slots[pageIndex][offset] = the token's position, with FLAGGED set when its
+    // decision flagged it, or FREE; slots[pageIndex][pageSize] = the tokens stored in the page. A null row: all FREE.
+    // One row a page (not one array a head): growing a head copies references, not slots. With one array, every head
+    // of a sequence crossing a power-of-two length copied its whole history in the same step (16 x 288 heads at 32K:
+    // 140 ms of one decode step on the build machine, 26 ms a step over the H200 run's 32 timed steps); and a
+    // reservation touches one row instead of a position, a flag and an occupancy array.
+    private int[][] slots = new int[2][];
     private int[] freeSlots = new int[16];     // stack of empty local slots in pages we hold
     private int freeCount;
     private int live;
@@ -94,17 +95,15 @@ public final class HeadCache {
 
     /** Token position stored in a local slot, or −1 when the slot is empty. */
     public int position(int localSlot) {
-        int[] row = slotPosition[pageOf(localSlot)];
-        return row == null ? FREE : row[offsetOf(localSlot)];
+        int[] row = slots[pageOf(localSlot)];
+        int entry = row == null ? FREE : row[offsetOf(localSlot)];
+        return entry == FREE ? FREE : entry & ~FLAGGED;
     }
 
     public boolean flagged(int localSlot) {
-        boolean[] row = slotFlagged[pageOf(localSlot)];
-        return row != null && row[offsetOf(localSlot)];
-    }
-
-    private void setFlagged(int localSlot, boolean flagged) {
-        slotFlagged[pageOf(localSlot)][offsetOf(localSlot)] = flagged;
+        int[] row = slots[pageOf(localSlot)];
+        int entry = row == null ? FREE : row[offsetOf(localSlot)];
+        return entry != FREE && (entry & FLAGGED) != 0;
     }
 
     /** Pool page of a page-table entry, or −1 for a hole. */
@@ -183,9 +182,12 @@ public final class HeadCache {
         int slot = freeSlots[--freeCount];
         int pageIndex = pageOf(slot);
         int offset = offsetOf(slot);
-        slotPosition[pageIndex][offset] = position;
-        slotFlagged[pageIndex][offset] = false;
-        pageOccupancy[pageIndex]++;
+        if (position >= FLAGGED) {
+            throw new IllegalStateException("position " + position + " beyond the " + FLAGGED + " a head stores");
+        }
+        int[] row = slots[pageIndex];
+        row[offset] = position;
+        row[pageSize]++;
         live++;
         seen++;
         unpublished++;
@@ -229,7 +231,8 @@ public final class HeadCache {
         if (!tracksWindow || position < ringStart || position >= ringStart + ringSize) {
             return;
         }
-        setFlagged(ring[(ringHead + position - ringStart) % ring.length], true);
+        int slot = ring[(ringHead + position - ringStart) % ring.length];
+        slots[pageOf(slot)][offsetOf(slot)] |= FLAGGED;
     }
 
     /**
@@ -278,8 +281,7 @@ public final class HeadCache {
         freeCount = 0;
         ringSize = 0;
         lastSlot = FREE;
-        Arrays.fill(slotPosition, null);
-        Arrays.fill(slotFlagged, null);
+        Arrays.fill(slots, null);
     }
 
     private void pushRing(int slot) {
@@ -296,11 +298,11 @@ public final class HeadCache {
     }
 
     private void freeSlot(int slot) {
-        slotPosition[pageOf(slot)][offsetOf(slot)] = FREE;
-        setFlagged(slot, false);
-        live--;
         int pageIndex = pageOf(slot);
-        if (--pageOccupancy[pageIndex] == 0) {
+        int[] row = slots[pageIndex];
+        row[offsetOf(slot)] = FREE;
+        live--;
+        if (--row[pageSize] == 0) {
             returnPage(pageIndex);
         } else {
             pushFree(slot);
@@ -342,13 +344,12 @@ public final class HeadCache {
         }
         pageTable[pageIndex] = page;
         holesFrom = pageIndex + 1;  // firstHole found no FREE entry below pageIndex
-        if (slotPosition[pageIndex] == null) {
-            int[] row = new int[pageSize];
-            Arrays.fill(row, FREE);
-            slotPosition[pageIndex] = row;
-            slotFlagged[pageIndex] = new boolean[pageSize];
+        if (slots[pageIndex] == null) {
+            int[] row = new int[pageSize + 1];
+            Arrays.fill(row, 0, pageSize, FREE);
+            slots[pageIndex] = row;
         }
-        pageOccupancy[pageIndex] = 0;
+        slots[pageIndex][pageSize] = 0;
         heldPages++;
         counters.pages(counterIndex, 1);
         delta.page(table, pageIndex, page);
@@ -376,9 +377,7 @@ public final class HeadCache {
         if (pageTableSize == pageTable.length) {
             int length = pageTable.length * 2;
             pageTable = Arrays.copyOf(pageTable, length);
-            pageOccupancy = Arrays.copyOf(pageOccupancy, length);
-            slotPosition = Arrays.copyOf(slotPosition, length);
-            slotFlagged = Arrays.copyOf(slotFlagged, length);
+            slots = Arrays.copyOf(slots, length);
         }
     }
 
