@@ -362,15 +362,15 @@ __device__ __forceinline__ void attention_decode(
 
 // The decode entry points' parameters (native/README.md), and the call of a body template with them.
 #define DMS_DECODE_PARAMS                                                                                         \
-    const float *__restrict__ q, int qStride, const bf16_t *__restrict__ keyCache,                                \
-        const bf16_t *__restrict__ valueCache, const int *__restrict__ slotPos,                                   \
-        const unsigned char *__restrict__ slotFlag, const int *__restrict__ pageTable,                            \
-        const int *__restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
-        int pageSize, const int *__restrict__ positions, const int *__restrict__ seqOfToken,                      \
-        const int *__restrict__ seqRow, const int *__restrict__ seqWindow, const int *__restrict__ tokenList,     \
-        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float *__restrict__ out,   \
-        int outStride, bf16_t *__restrict__ outBf16, int outBf16Stride, float *__restrict__ partialO,             \
-        float2 *__restrict__ partialML
+    const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                                \
+        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
+        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
+        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
+        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
+        float2* __restrict__ partialML
 #define DMS_DECODE_CALL(body)                                                                                     \
     body(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen,            \
          maxPagesPerHead, layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList,  \
