@@ -2,7 +2,9 @@
 # checkpoint's place, the bundle's classpath and Java command, and a function that makes the checkpoint once.
 model=/tmp/qwen3-8b-random
 cp="classes:$(ls lib/*.jar | paste -sd:)"
-java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "$cp")
+# JAVA_OPTS: extra JVM options for every run, e.g. "-Ddms.cuda.attention-waves=2" or "-Ddms.cuda.graphs=false".
+read -ra java_opts <<< "${JAVA_OPTS:-}"
+java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g "${java_opts[@]}" -cp "$cp")
 
 # ensure_model: makes the checkpoint unless it is there (about 30 s on the H200 host), output to $OUT/bench.log.
 ensure_model() {

@@ -43,6 +43,12 @@ public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     /** System property: {@code false} runs every step launch by launch (no CUDA graphs), to compare or debug. */
     public static final String GRAPHS_PROPERTY = "dms.cuda.graphs";
+    /**
+     * System property: waves of attention blocks the page lists are split for (default 1, at most 8). More waves
+     * let the block scheduler balance lists of different lengths (DMS heads keep different numbers of tokens) at
+     * the cost of more partials to merge; for measuring, not yet measured.
+     */
+    public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -73,6 +79,7 @@ public final class CudaBackend implements Backend {
     private final SamplingKernel sampling;
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
+    private final int attentionWaves;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -131,6 +138,10 @@ public final class CudaBackend implements Backend {
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs) {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
+        this.attentionWaves = Integer.getInteger(ATTENTION_WAVES_PROPERTY, 1);
+        if (attentionWaves < 1 || attentionWaves > 8) {
+            throw new IllegalArgumentException(ATTENTION_WAVES_PROPERTY + " must be 1 to 8, got " + attentionWaves);
+        }
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -481,7 +492,8 @@ public final class CudaBackend implements Backend {
 
     /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
     private int split(int maxPages, long blocks, int multiprocessors) {
-        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors);
+        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors,
+                attentionWaves);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 
