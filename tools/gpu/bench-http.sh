@@ -8,7 +8,7 @@
 # repetitions per level), 30 s for HF, and 30 s the first time for the checkpoint.
 # Knobs: CONCURRENCY (1,8,64), TOKENS (64 new tokens per stream), REPETITIONS (3), MIN_TOKENS (256: small levels
 # repeat their wave of streams until a run has that many tokens), PROMPT (0: one-sentence prompts of ~21 tokens,
-# else about that many prompt tokens; 512 ran the device out of memory on 2026-11-29, see tools/gpu/README.md),
+# else about that many prompt tokens; 512 ran the device out of memory before 402f68b, see tools/gpu/README.md),
 # KV_FRACTION (0.5 of the device memory the weights leave), POLICY (auto: dms on this checkpoint, or none),
 # LIMIT (170 s for the service), HF (1; 0 skips it), HF_LIMIT (150 s).
 set -uo pipefail
