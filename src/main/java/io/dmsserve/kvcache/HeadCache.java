@@ -36,8 +36,8 @@ public final class HeadCache {
     private final int table;          // this head's table index for the backend: (row, layer, kvHead)
     private final int maxPages;
     private final int pageSize;
-    private final int pageShift;
-    private static final int FLAGGED = 1 << 30;  // in a slot's entry; positions stay below it      // log2(pageSize) when a power of two, else −1: slot / pageSize without a division
+    private final int pageShift;      // log2(pageSize) when a power of two, else −1: slot / pageSize without a division
+    private static final int FLAGGED = 1 << 30;  // in a slot's entry; positions stay below it
     private final boolean tracksWindow;
     private final int window;
 
@@ -176,15 +176,15 @@ public final class HeadCache {
      * @throws KvCacheFullException when a new page is needed and the pool has none
      */
     int reserve(int position) {
+        if (position >= FLAGGED) {
+            throw new IllegalStateException("position " + position + " beyond the " + FLAGGED + " a head stores");
+        }
         if (freeCount == 0) {
             addPage();
         }
         int slot = freeSlots[--freeCount];
         int pageIndex = pageOf(slot);
         int offset = offsetOf(slot);
-        if (position >= FLAGGED) {
-            throw new IllegalStateException("position " + position + " beyond the " + FLAGGED + " a head stores");
-        }
         int[] row = slots[pageIndex];
         row[offset] = position;
         row[pageSize]++;
