@@ -194,7 +194,10 @@ final class AttentionKernel {
         }
     }
 
-    /** The tensor-core decode kernel for this head size (groups up to 8; the caches are whole allocations, so 16-byte aligned), or null. */
+    /**
+     * The tensor-core decode kernel for this head size, or null. Groups up to 8 (decode's own limit); the caches are
+     * whole allocations, so 16-byte aligned as the kernel needs.
+     */
     private Kernel tensorDecodeKernel(int headDim) {
         for (int i = 0; tensorDecode != null && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             if (TENSOR_DECODE_HEAD_DIMS[i] == headDim) {
