@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Token and page counts per (layer, kv-head), summed over sequences. Written by the engine thread, read by
  * metrics and the dashboard at any time without stopping the engine. One writer, so an addition is a plain read and
  * a release store, not a locked read-modify-write: the locked adds (two per head and step) took about a fifth of a
- * decode step's KV bookkeeping (KvBookkeepingBenchmark). Gauges (live, seen, pages) cover the open sequences and return to 0 when they are released; the others are cumulative since start (a preempted
- * sequence that is recomputed counts its evictions and flags again, as the engine really redoes them).
+ * decode step's KV bookkeeping (KvBookkeepingBenchmark). Gauges (live, seen, pages) cover the open sequences and
+ * return to 0 when they are released; the others are cumulative since start (a preempted sequence that is
+ * recomputed counts its evictions and flags again, as the engine really redoes them).
  */
 final class CacheCounters {
 
