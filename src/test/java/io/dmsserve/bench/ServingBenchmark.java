@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Serving benchmark (issue 3; not a test, results go to docs/benchmarks.md "Serving"). Starts the server on
@@ -56,6 +57,8 @@ import org.springframework.context.ConfigurableApplicationContext;
  * HTTP figures.
  */
 public final class ServingBenchmark {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private ServingBenchmark() {
     }
@@ -118,10 +121,11 @@ public final class ServingBenchmark {
         int maxLevel = Arrays.stream(concurrency).max().orElse(1);
         List<String> prompts = new ArrayList<>();
         List<int[]> promptIds = new ArrayList<>();
+        double perWord = tokensPerFillerWord(model, promptTokens);
         for (int i = 0; i < maxLevel; i++) {
             // Distinct prompts of about the same length: every stream does its own prefill. The distinct part
             // comes first, so that no two prompts share a prefix beyond the chat template's.
-            String prompt = prompt(model, i, promptTokens);
+            String prompt = prompt(model, i, promptTokens, perWord);
             prompts.add(prompt);
             promptIds.add(encode(model, prompt));
         }
@@ -188,15 +192,29 @@ public final class ServingBenchmark {
         return rows.stream().anyMatch(r -> r.errors() > 0) ? 1 : 0;
     }
 
-    /** Prompt {@code i}: the short default, or padded with filler words to about {@code tokens} rendered tokens. */
-    private static String prompt(ServingModel model, int i, int tokens) {
-        String base = "Request " + i + ": write a haiku about the sea.";
+    /** Rendered tokens a filler word adds, measured once on 64 words (0 when prompts are not padded). */
+    private static double tokensPerFillerWord(ServingModel model, int tokens) {
+        if (tokens <= 0) {
+            return 0;
+        }
+        String base = base(0);
+        return Math.max(0.5, (encode(model, padded(base, 64)).length - encode(model, base).length) / 64.0);
+    }
+
+    private static String base(int i) {
+        return "Request " + i + ": write a haiku about the sea.";
+    }
+
+    /**
+     * Prompt {@code i}: the short default, or padded with filler words to about {@code tokens} rendered tokens (one
+     * correction from the padded prompt's length).
+     */
+    private static String prompt(ServingModel model, int i, int tokens, double perWord) {
+        String base = base(i);
         if (tokens <= 0) {
             return base;
         }
-        // Tokens per filler word measured once on 64 words, then one correction from the padded prompt's length.
         int bare = encode(model, base).length;
-        double perWord = Math.max(0.5, (encode(model, padded(base, 64)).length - bare) / 64.0);
         int words = (int) Math.max(0, Math.round((tokens - bare) / perWord));
         int got = encode(model, padded(base, words)).length;
         words = (int) Math.max(0, words + Math.round((tokens - got) / perWord));
@@ -280,21 +298,34 @@ public final class ServingBenchmark {
 
         /** The row's headline figures as one JSON object (for bench.jsonl on the GPU host); null where undefined. */
         String json(ServingModel model, int tokens, int repetitions, double promptTokens) {
-            return String.format(Locale.ROOT, "{\"what\": \"serving\", \"backend\": \"%s\", \"model\": \"%s\","
-                            + " \"policy\": \"%s\", \"concurrency\": %d, \"new_tokens\": %d, \"prompt_tokens\": %.1f, \"repetitions\": %d,"
-                            + " \"waves\": %d, \"http_tokens_per_s\": %.1f, \"http_ttft_p50_ms\": %.1f,"
-                            + " \"http_ttft_p99_ms\": %.1f, \"direct_tokens_per_s\": %.1f, \"direct_ttft_p50_ms\": %.1f,"
-                            + " \"direct_ttft_p99_ms\": %.1f, \"http_over_direct\": %.3f, \"errors\": %d,"
-                            + " \"tokens\": %d, \"expected_tokens\": %d, \"peak_running\": %d}",
-                    model.backend(), escape(model.id()), escape(String.valueOf(model.policy())), concurrency, tokens,
-                    promptTokens, repetitions, waves, http().tokensPerSecond(), Stats.percentile(httpTtfts(), 50),
-                    Stats.percentile(httpTtfts(), 99), direct().tokensPerSecond(), Stats.percentile(directTtfts(), 50),
-                    Stats.percentile(directTtfts(), 99), throughputRatio(), errors(), httpTokens(), expectedTokens,
-                    peakRunning).replaceAll("(?<=: )-?(NaN|Infinity)", "null");
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("what", "serving");
+            row.put("backend", model.backend());
+            row.put("model", model.id());
+            row.put("policy", String.valueOf(model.policy()));
+            row.put("concurrency", concurrency);
+            row.put("new_tokens", tokens);
+            row.put("prompt_tokens", rounded(promptTokens, 1));
+            row.put("repetitions", repetitions);
+            row.put("waves", waves);
+            row.put("http_tokens_per_s", rounded(http().tokensPerSecond(), 1));
+            row.put("http_ttft_p50_ms", rounded(Stats.percentile(httpTtfts(), 50), 1));
+            row.put("http_ttft_p99_ms", rounded(Stats.percentile(httpTtfts(), 99), 1));
+            row.put("direct_tokens_per_s", rounded(direct().tokensPerSecond(), 1));
+            row.put("direct_ttft_p50_ms", rounded(Stats.percentile(directTtfts(), 50), 1));
+            row.put("direct_ttft_p99_ms", rounded(Stats.percentile(directTtfts(), 99), 1));
+            row.put("http_over_direct", rounded(throughputRatio(), 3));
+            row.put("errors", errors());
+            row.put("tokens", httpTokens());
+            row.put("expected_tokens", expectedTokens);
+            row.put("peak_running", peakRunning);
+            return JSON.writeValueAsString(row);
         }
 
-        private static String escape(String text) {
-            return text.replace("\\", "\\\\").replace("\"", "\\\"");
+        /** {@code value} to {@code digits} decimals, or null (JSON has no NaN). */
+        private static Double rounded(double value, int digits) {
+            double scale = Math.pow(10, digits);
+            return Double.isFinite(value) ? Math.round(value * scale) / scale : null;
         }
 
         String line() {
