@@ -3,21 +3,17 @@ package io.dmsserve.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.Mockito.when;
 
-import io.dmsserve.config.ServingModel;
 import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.QueueFullException;
-import io.dmsserve.scheduler.Scheduler;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -28,7 +24,7 @@ import tools.jackson.databind.json.JsonMapper;
  * methods, Spring's own 4xx, and internal failures that must stay 500s without details.
  */
 @ApiSlice
-class ApiErrorsSliceTest {
+class ApiErrorsSliceTest extends ApiSliceFixture {
 
     private static final String CHAT = "/v1/chat/completions";
     private static final String COMPLETIONS = "/v1/completions";
@@ -36,12 +32,6 @@ class ApiErrorsSliceTest {
     private static final String RENDERED_HELLO = "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n";
     private static final String INVALID = "invalid_request_error";
 
-    @Autowired
-    WebTestClient client;
-    @Autowired
-    ServingModel model;
-    @MockitoBean
-    Scheduler scheduler;
 
     FakeScheduler fake;
 

@@ -2,21 +2,16 @@ package io.dmsserve.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dmsserve.config.ServingModel;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.FinishReason;
 import io.dmsserve.scheduler.GenerationRequest;
-import io.dmsserve.scheduler.Scheduler;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.MediaType;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
-import org.springframework.test.web.reactive.server.WebTestClient;
 
 /**
  * The API's successful answers, exactly, byte for byte: whole and streamed chat and text completions and the
@@ -25,7 +20,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
  * of one response, and then put into the expected text.
  */
 @ApiSlice
-class ApiHandlersSliceTest {
+class ApiHandlersSliceTest extends ApiSliceFixture {
 
     private static final String ANSWER = "Hi there!";
     /** What the tiny model's (Qwen3's) chat template makes of one user message "hello", generation prompt on. */
@@ -35,12 +30,6 @@ class ApiHandlersSliceTest {
     private static final Pattern TEXT_ID = Pattern.compile("\"id\":\"(cmpl-[0-9a-f]{32})\",\"object\":"
             + "\"text_completion\",\"created\":(\\d+),");
 
-    @Autowired
-    WebTestClient client;
-    @Autowired
-    ServingModel model;
-    @MockitoBean
-    Scheduler scheduler;
 
     FakeScheduler fake;
     int[] answer;

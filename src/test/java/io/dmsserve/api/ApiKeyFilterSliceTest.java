@@ -2,18 +2,14 @@ package io.dmsserve.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dmsserve.config.ServingModel;
 import io.dmsserve.scheduler.FinishReason;
-import io.dmsserve.scheduler.Scheduler;
 import java.net.URI;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 /**
@@ -23,7 +19,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
  */
 @ApiSlice(properties = "dms.api.keys=sha256:ea77193cc4e6f18656f3130e296203880c4b9b3772afc855211b82fdd46e9185,"
         + " plain-key-two")
-class ApiKeyFilterSliceTest {
+class ApiKeyFilterSliceTest extends ApiSliceFixture {
 
     private static final String MISSING = ApiErrorsSliceTest.error("You didn't provide an API key. You need to"
             + " provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer"
@@ -31,12 +27,6 @@ class ApiKeyFilterSliceTest {
     private static final String WRONG = ApiErrorsSliceTest.error("Incorrect API key provided.",
             "invalid_request_error", null, "invalid_api_key");
 
-    @Autowired
-    WebTestClient client;
-    @Autowired
-    ServingModel model;
-    @MockitoBean
-    Scheduler scheduler;
 
     FakeScheduler fake;
 

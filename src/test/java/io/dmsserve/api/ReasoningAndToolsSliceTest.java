@@ -2,9 +2,7 @@ package io.dmsserve.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dmsserve.config.ServingModel;
 import io.dmsserve.scheduler.FinishReason;
-import io.dmsserve.scheduler.Scheduler;
 import io.dmsserve.tokenizer.ChatMessage;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,10 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.MediaType;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
-import org.springframework.test.web.reactive.server.WebTestClient;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -24,18 +19,12 @@ import tools.jackson.databind.JsonNode;
  * tools, assistant tool calls, tool results, and the server's enable_thinking default.
  */
 @ApiSlice(properties = "dms.api.enable-thinking=false")
-class ReasoningAndToolsSliceTest {
+class ReasoningAndToolsSliceTest extends ApiSliceFixture {
 
     private static final String TOOL = "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":"
             + "\"Weather of a city\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
             + "\"required\":[\"city\"]}}}";
 
-    @Autowired
-    WebTestClient client;
-    @Autowired
-    ServingModel model;
-    @MockitoBean
-    Scheduler scheduler;
 
     FakeScheduler fake;
 
