@@ -51,11 +51,16 @@ final class DeltaBuilder {
         return new PageTableDelta(pageWrites, lengthWrites, freshPages);
     }
 
-    /** Keys in first-write order with their last value; an open-addressing index (slot -> entry + 1) finds them. */
+    /**
+     * Keys in first-write order with their last value; an open-addressing index (slot -> entry + 1) finds them, and
+     * each entry remembers its slot, so that clearing costs the entries written, not the index (which a prefill step
+     * grows to hundreds of thousands of slots).
+     */
     private static final class Writes {
         long[] keys = new long[64];
         int[] values = new int[64];
         int size;
+        private int[] slotOf = new int[64];
         private int[] index = new int[128];
 
         void put(long key, int value) {
@@ -66,9 +71,11 @@ final class DeltaBuilder {
                     if (size == keys.length) {
                         keys = Arrays.copyOf(keys, 2 * size);
                         values = Arrays.copyOf(values, 2 * size);
+                        slotOf = Arrays.copyOf(slotOf, 2 * size);
                     }
                     keys[size] = key;
                     values[size] = value;
+                    slotOf[size] = h;
                     index[h] = ++size;
                     if (2 * size > index.length) {
                         rehash();
@@ -83,10 +90,10 @@ final class DeltaBuilder {
         }
 
         void clear() {
-            if (size > 0) {
-                Arrays.fill(index, 0);
-                size = 0;
+            for (int e = 0; e < size; e++) {
+                index[slotOf[e]] = 0;
             }
+            size = 0;
         }
 
         private void rehash() {
@@ -98,6 +105,7 @@ final class DeltaBuilder {
                     h = (h + 1) & mask;
                 }
                 index[h] = e + 1;
+                slotOf[e] = h;
             }
         }
 
