@@ -49,6 +49,37 @@ __host__ __device__ constexpr int attention_decode_smem(int G, int D) {
     return DMS_ATT_WARPS * G * (D + 2) * 4;
 }
 
+// What a decode block (split, kv head h, token entry z) scans: page-table entries [e0, e1) of its (sequence, layer,
+// h) list as slots [listStart, listEnd), for the query at qpos of a sequence with DMS window `window`.
+struct DecodeBlock {
+    int i;          // token index
+    int qpos;
+    int window;
+    const int* table;
+    int listStart;
+    int listEnd;
+};
+
+DMS_DEVICE DecodeBlock decode_block(const int* __restrict__ pageTable, const int* __restrict__ pageTableLen,
+                                    int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+                                    const int* __restrict__ positions, const int* __restrict__ seqOfToken,
+                                    const int* __restrict__ seqRow, const int* __restrict__ seqWindow,
+                                    const int* __restrict__ tokenList, int pagesPerSplit) {
+    DecodeBlock b;
+    b.i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
+    const int s = seqOfToken[b.i];
+    b.window = seqWindow[s];
+    b.qpos = positions[b.i];
+    const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + blockIdx.y;
+    b.table = pageTable + head * maxPagesPerHead;
+    const int len = pageTableLen[head];
+    const int e0 = blockIdx.x * pagesPerSplit;
+    const int e1 = min(len, e0 + pagesPerSplit);
+    b.listStart = e0 * pageSize;
+    b.listEnd = e1 > e0 ? e1 * pageSize : b.listStart;
+    return b;
+}
+
 // The block's warps merged: shared (warp, g) -> [m, l, o[D]] (m = -inf, l = 0 for a warp that saw nothing) to
 // out / outBf16 (one split) or to this split's partials.
 __device__ __forceinline__ void attention_decode_finish(const float* merge, int G, int D, int h, int i, int heads,
@@ -109,19 +140,15 @@ __device__ __forceinline__ void attention_decode(
     const int warp = threadIdx.x >> 5;
     const int split = blockIdx.x;
     const int h = blockIdx.y;
-    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
     const int G = heads / kvHeads;
-    const int s = seqOfToken[i];
-    const int row = seqRow[s];
-    const int window = seqWindow[s];
-    const int qpos = positions[i];
-    const size_t head = (static_cast<size_t>(row) * layers + layer) * kvHeads + h;
-    const int* table = pageTable + head * maxPagesPerHead;
-    const int len = pageTableLen[head];
-    const int e0 = split * pagesPerSplit;
-    const int e1 = min(len, e0 + pagesPerSplit);
-    const int listStart = e0 * pageSize;
-    const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
+    const DecodeBlock block = decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize,
+                                           positions, seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
+    const int i = block.i;
+    const int window = block.window;
+    const int qpos = block.qpos;
+    const int* table = block.table;
+    const int listStart = block.listStart;
+    const int listEnd = block.listEnd;
 
     int lpk = 1;
     while (lpk * 8 < D) {
@@ -333,9 +360,9 @@ __device__ __forceinline__ void attention_decode(
                             partialO, partialML);
 }
 
-#define DMS_ATTENTION_DECODE(GM)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_g##GM(                 \
-        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
+// The decode entry points' parameters (native/README.md), and the call of a body template with them.
+#define DMS_DECODE_PARAMS                                                                                         \
+    const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                                \
         const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
         const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
         const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
@@ -343,11 +370,16 @@ __device__ __forceinline__ void attention_decode(
         const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
         int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
-        float2* __restrict__ partialML) {                                                                         \
-        attention_decode<GM>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,      \
-                             pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,          \
-                             seqOfToken, seqRow, seqWindow, tokenList, heads, D, scale, pagesPerSplit, splits,    \
-                             splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);           \
+        float2* __restrict__ partialML
+#define DMS_DECODE_CALL(body)                                                                                     \
+    body(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen,            \
+         maxPagesPerHead, layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList,  \
+         heads, D, scale, pagesPerSplit, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,   \
+         partialML)
+
+#define DMS_ATTENTION_DECODE(GM)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_g##GM(DMS_DECODE_PARAMS) { \
+        DMS_DECODE_CALL(attention_decode<GM>);                                                                    \
     }
 DMS_ATTENTION_DECODE(1)
 DMS_ATTENTION_DECODE(2)
@@ -376,9 +408,9 @@ __device__ __forceinline__ void attention_decode_tc(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
-    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, float scale, int pagesPerSplit,
-    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
-    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
+    float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     constexpr int KS = D / 16;   // k steps of S
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
@@ -391,18 +423,15 @@ __device__ __forceinline__ void attention_decode_tc(
     const int q4 = lane & 3;
     const int split = blockIdx.x;
     const int h = blockIdx.y;
-    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
     const int G = heads / kvHeads;
-    const int s = seqOfToken[i];
-    const int window = seqWindow[s];
-    const int qpos = positions[i];
-    const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + h;
-    const int* table = pageTable + head * maxPagesPerHead;
-    const int len = pageTableLen[head];
-    const int e0 = split * pagesPerSplit;
-    const int e1 = min(len, e0 + pagesPerSplit);
-    const int listStart = e0 * pageSize;
-    const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
+    const DecodeBlock block = decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize,
+                                           positions, seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
+    const int i = block.i;
+    const int window = block.window;
+    const int qpos = block.qpos;
+    const int* table = block.table;
+    const int listStart = block.listStart;
+    const int listEnd = block.listEnd;
 
     // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
     uint32_t qa[KS][4];
@@ -580,20 +609,8 @@ __device__ __forceinline__ void attention_decode_tc(
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(              \
-        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
-        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
-        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
-        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
-        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
-        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
-        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
-        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
-        float2* __restrict__ partialML) {                                                                         \
-        attention_decode_tc<DD>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,   \
-                                pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,       \
-                                seqOfToken, seqRow, seqWindow, tokenList, heads, scale, pagesPerSplit, splits,    \
-                                splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);        \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(DMS_DECODE_PARAMS) { \
+        DMS_DECODE_CALL(attention_decode_tc<DD>);                                                                 \
     }
 DMS_ATTENTION_DECODE_TC(64)
 DMS_ATTENTION_DECODE_TC(128)

@@ -122,7 +122,12 @@ final class AttentionKernel {
      * bound under 2 waves). {@code blocks} is the grid without splitting (tokens x kv heads, or tiles x kv heads).
      */
     static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors) {
-        long target = 3L * multiprocessors;
+        return pagesPerSplit(maxPages, pageSize, blocks, multiprocessors, 1);
+    }
+
+    /** As above for {@code waves} waves of three blocks per multiprocessor. */
+    static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves) {
+        long target = 3L * multiprocessors * waves;
         int splits = (int) Math.max(1, Math.min(maxPages, target / Math.max(1, blocks)));
         int perSplit = (maxPages + splits - 1) / splits;
         int minPages = Math.max(1, 256 / pageSize);  // at least 256 slots per split, or the merge costs more

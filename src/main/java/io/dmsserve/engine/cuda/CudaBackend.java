@@ -43,6 +43,12 @@ public final class CudaBackend implements Backend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);
     /** System property: {@code false} runs every step launch by launch (no CUDA graphs), to compare or debug. */
     public static final String GRAPHS_PROPERTY = "dms.cuda.graphs";
+    /**
+     * System property: waves of attention blocks the page lists are split for (default 1, at most 8). More waves
+     * let the block scheduler balance lists of different lengths (DMS heads keep different numbers of tokens) at
+     * the cost of more partials to merge; for measuring, not yet measured.
+     */
+    public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -73,6 +79,7 @@ public final class CudaBackend implements Backend {
     private final SamplingKernel sampling;
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
+    private final int attentionWaves;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -131,6 +138,10 @@ public final class CudaBackend implements Backend {
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs) {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
+        this.attentionWaves = Integer.getInteger(ATTENTION_WAVES_PROPERTY, 1);
+        if (attentionWaves < 1 || attentionWaves > 8) {
+            throw new IllegalArgumentException(ATTENTION_WAVES_PROPERTY + " must be 1 to 8, got " + attentionWaves);
+        }
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -481,7 +492,8 @@ public final class CudaBackend implements Backend {
 
     /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
     private int split(int maxPages, long blocks, int multiprocessors) {
-        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors);
+        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors,
+                attentionWaves);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 
@@ -741,7 +753,15 @@ public final class CudaBackend implements Backend {
             logitRows = rows.stream().mapToInt(Integer::intValue).toArray();
 
             ByteBuffer params = ByteBuffer.allocate(Math.max(1, sampled) * SamplingKernel.Params.BYTES);
-            List<Integer> mask = new ArrayList<>();
+            // Allowed-token masks, one after another for the sampled sequences that have one: packed straight into
+            // an int array (a boxed list took ~4,700 boxes a constrained sequence and step on Qwen3's vocabulary).
+            int words = (vocab + 31) / 32;
+            int constrained = 0;
+            for (int s = 0; s < sequences; s++) {
+                constrained += sampleRow[s] >= 0 && steps.get(s).allowedTokens() != null ? 1 : 0;
+            }
+            int[] mask = constrained == 0 ? null : new int[constrained * words];
+            int maskUsed = 0;
             List<Integer> ids = new ArrayList<>();
             List<Float> values = new ArrayList<>();
             boolean anyPenalty = false;
@@ -769,11 +789,11 @@ public final class CudaBackend implements Backend {
                 }
                 int maskOffset = -1;
                 if (step.allowedTokens() != null) {
-                    maskOffset = mask.size();
+                    maskOffset = maskUsed;
                     long[] allowed = step.allowedTokens();
-                    for (int word = 0; word < (vocab + 31) / 32; word++) {
+                    for (int word = 0; word < words; word++) {
                         long bits = word / 2 < allowed.length ? allowed[word / 2] : 0;
-                        mask.add((int) (word % 2 == 0 ? bits : bits >>> 32));
+                        mask[maskUsed++] = (int) (word % 2 == 0 ? bits : bits >>> 32);
                     }
                 }
                 LogitBias bias = p.logitBias();
@@ -788,7 +808,7 @@ public final class CudaBackend implements Backend {
                         false).write(params, sampleRow[s] * SamplingKernel.Params.BYTES);
             }
             sampleParams = params.array();
-            maskWords = mask.isEmpty() ? null : mask.stream().mapToInt(Integer::intValue).toArray();
+            maskWords = mask;
             biasIds = ids.isEmpty() ? null : ids.stream().mapToInt(Integer::intValue).toArray();
             biasValues = new float[values.size()];
             for (int i = 0; i < biasValues.length; i++) {

@@ -97,6 +97,9 @@ class CudaAvailabilityTest {
         assertThat(AttentionKernel.tiles(new int[] {0, 1}, new int[] {1, 5}, 4, 2)).containsExactly(1, 5);
         int perSplit = AttentionKernel.pagesPerSplit(2048, 16, 8, 132);
         assertThat(AttentionKernel.splits(2048, perSplit)).isBetween(2, 66);
+        // Two waves: twice the splits for the same lists (16 x 8 blocks of 2,048 pages: 3 then 6 a list).
+        assertThat(AttentionKernel.splits(2048, AttentionKernel.pagesPerSplit(2048, 16, 128, 132))).isEqualTo(3);
+        assertThat(AttentionKernel.splits(2048, AttentionKernel.pagesPerSplit(2048, 16, 128, 132, 2))).isEqualTo(6);
         assertThat(QkNormRopeKernel.ropeTable(4, 10000, 2)).containsExactly(1f, 0f, 1f, 0f, (float) Math.cos(1),
                 (float) Math.sin(1), (float) Math.cos(0.01), (float) Math.sin(0.01));
     }
