@@ -4,6 +4,8 @@
 #   ./run-gpu-tests.sh OUT_DIR --select-class io.dmsserve.kvcache.KvCacheTest   (any console launcher selection)
 # Writes OUT_DIR/console.log (the launcher's tree of results), OUT_DIR/TEST-junit-jupiter.xml (JUnit XML) and
 # OUT_DIR/environment.txt; exits with the launcher's status (0 all passed, 1 some failed, 2 none found).
+# Every decode step a CUDA graph replays by its shape is also recorded and checked against the graph
+# (-Ddms.cuda.graph-check-every=1; a server checks one in 256).
 # Without a usable GPU every gpu test fails with the reason (no CUDA driver, no device, ...).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +27,7 @@ classpath="$here/junit/junit-platform-console-standalone.jar:$here/classes:$here
 for jar in "$here"/lib/*.jar; do
     classpath+=":$jar"
 done
-"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m \
+"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m -Ddms.cuda.graph-check-every=1 \
     -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
     -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out" --fail-if-no-tests "$@" \

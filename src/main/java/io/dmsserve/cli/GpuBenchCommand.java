@@ -78,10 +78,12 @@ public final class GpuBenchCommand {
                         "live_tokens", r.liveTokens, "processed_tokens", r.processedTokens,
                         // Where a decode step's wall time goes: the engine's own work (planning, KV bookkeeping)
                         // outside the backend, the backend's host work before its synchronisation, the wait for
-                        // the device in it, and the outputs after it.
+                        // the device in it, and the outputs after it; of the backend's, queuing the forward pass
+                        // (recording the step, or not when its graph is found by shape, and launching it).
                         "engine_ms_per_step", (r.decodeSeconds * 1e9 - t.beforeSyncNanos() - t.syncNanos()
                                 - t.afterSyncNanos()) / perStep,
                         "backend_host_ms_per_step", (t.beforeSyncNanos() + t.afterSyncNanos()) / perStep,
+                        "backend_queue_ms_per_step", t.queueNanos() / perStep,
                         "device_wait_ms_per_step", t.syncNanos() / perStep,
                         "gc_ms_in_decode", r.decodeGcMillis()));
             }

@@ -48,6 +48,11 @@ public final class CudaBackend implements Backend {
      * let the block scheduler balance lists of different lengths (DMS heads keep different numbers of tokens) at
      * the cost of more partials to merge; for measuring, not yet measured.
      */
+    /**
+     * System property: every n-th decode step replayed by its shape alone is recorded anyway and checked against its
+     * graph (default 256; 1 checks every one, as the GPU tests do; 0 never).
+     */
+    public static final String GRAPH_CHECK_PROPERTY = "dms.cuda.graph-check-every";
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
@@ -136,6 +141,11 @@ public final class CudaBackend implements Backend {
 
     /** As above; {@code graphs} false runs every step launch by launch. */
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs) {
+        this(checkpoint, cuda, graphs, Integer.getInteger(GRAPH_CHECK_PROPERTY, 256));
+    }
+
+    /** As above; every {@code graphCheckEvery}-th step replayed by shape is checked against its graph (0: never). */
+    CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs, int graphCheckEvery) {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
         this.attentionWaves = Integer.getInteger(ATTENTION_WAVES_PROPERTY, 1);
@@ -170,7 +180,7 @@ public final class CudaBackend implements Backend {
         this.swiGlu = new SwiGluKernel(cuda);
         this.pageTableKernel = new PageTableKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
-        this.graphs = new StepGraphs(cuda);
+        this.graphs = new StepGraphs(cuda, graphCheckEvery);
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -325,16 +335,19 @@ public final class CudaBackend implements Backend {
      * Host time spent in {@link #step} since the last call, for gpubench: before the step's synchronisation
      * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs).
      */
-    public record StepTimes(long steps, long beforeSyncNanos, long syncNanos, long afterSyncNanos) {
+    public record StepTimes(long steps, long beforeSyncNanos, long syncNanos, long afterSyncNanos, long queueNanos) {
     }
 
     private long timedSteps;
     private long beforeSyncNanos;
     private long syncNanos;
     private long afterSyncNanos;
+    private long queueNanos;
 
+    /** As above; {@code queueNanos}, part of the time before the synchronisation, queues the forward pass. */
     public StepTimes takeStepTimes() {
-        StepTimes times = new StepTimes(timedSteps, beforeSyncNanos, syncNanos, afterSyncNanos);
+        StepTimes times = new StepTimes(timedSteps, beforeSyncNanos, syncNanos, afterSyncNanos, queueNanos);
+        queueNanos = 0;
         timedSteps = 0;
         beforeSyncNanos = 0;
         syncNanos = 0;
@@ -362,14 +375,16 @@ public final class CudaBackend implements Backend {
 
         applyPageTables(parts, plan.pageTables());
         countTokens(in, parts);
+        long queued = System.nanoTime();
         if (in.decodeOnly && graphsEnabled) {
-            graphs.run(graphs.record(() -> forward(in, parts, small)));
+            graphs.run(graphShape(in, parts), () -> forward(in, parts, small));
         } else {
             forward(in, parts, small);
         }
         // The step's one copy back, then its one synchronisation.
         s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
         long launched = System.nanoTime();
+        queueNanos += launched - queued;
         cuda.synchronize();
         long synced = System.nanoTime();
         StepOutput output = outputs(in);
@@ -427,6 +442,38 @@ public final class CudaBackend implements Backend {
                         s.result.slice(s.topLogprobsAt, in.sampled * 4L * TOP));
             }
         }
+    }
+
+    /**
+     * What a decode step's {@link #forward} launches depend on besides the model: the counts and split that shape
+     * them, whether raw logits go back, and every buffer they touch that can change (as allocation and offset: the
+     * step's inputs, the scratch, the split partials, the products' workspace, the penalty counts). The page-table
+     * and count arrays come after these in the upload and are read by launches outside the graph. Equal shapes
+     * record equal launches, which {@link StepGraphs} checks every so often.
+     */
+    private long[] graphShape(Layout in, Parts p) {
+        DeviceBuffer[] read = {p.tokens, p.positions, p.seqOfToken, p.seqFirst, p.seqLength, p.seqRow, p.seqWindow,
+            p.slots, p.prevSlots, p.decodeTokens, p.tiles, p.chunkTokens, p.logitRows, p.thresholds, p.sampleParams,
+            p.maskWords, p.biasIds, p.biasValues, scratch.x, scratch.result, scratch.partialO, scratch.partialML,
+            matMul.workspace(), promptBits, outputCounts};
+        long[] shape = new long[11 + 2 * read.length];
+        int at = 0;
+        shape[at++] = in.n;
+        shape[at++] = in.sequences;
+        shape[at++] = in.decodeTokens.length;
+        shape[at++] = in.chunkTokens.length;
+        shape[at++] = in.tiles.length;
+        shape[at++] = in.maxPages;
+        shape[at++] = in.decodeSplit == null ? 0 : in.decodeSplit;
+        shape[at++] = in.chunkSplit == null ? 0 : in.chunkSplit;
+        shape[at++] = in.logitRows.length;
+        shape[at++] = in.sampled;
+        shape[at++] = in.keepLogits ? 1 : 0;
+        for (DeviceBuffer b : read) {
+            shape[at++] = b == null ? -1 : b.allocation();
+            shape[at++] = b == null ? -1 : b.offset();
+        }
+        return shape;
     }
 
     /**
@@ -597,7 +644,10 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
-    /** Steps run as a graph, graphs captured, decode steps run launch by launch (for tests and benchmarks). */
+    /**
+     * Steps run as a graph, graphs captured, decode steps run launch by launch, steps replayed by shape without
+     * recording (for tests and benchmarks).
+     */
     long[] graphCounts() {
         return graphs.counts();
     }

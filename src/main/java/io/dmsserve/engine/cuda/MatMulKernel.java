@@ -198,6 +198,11 @@ final class MatMulKernel implements AutoCloseable {
         }
     }
 
+    /** The split-K workspace now, or null (a step graph's shape names it). */
+    DeviceBuffer workspace() {
+        return workspace;
+    }
+
     private DeviceBuffer workspace(long bytes) {
         if (workspace == null || workspace.bytes() < bytes) {
             if (context.recording() != null) {

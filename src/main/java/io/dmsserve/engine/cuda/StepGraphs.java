@@ -25,6 +25,13 @@ import jcuda.driver.JCudaDriver;
  * same buffers each time (the step upload, the cache, the scratch), which the step fills before the launch;
  * since allocation numbers are never reused, no graph can run on memory that was freed or moved.
  *
+ * <p>Recording a step costs host time while the device waits (a Qwen3-8B decode step has about 400 launches).
+ * {@link #run(long[], Runnable)} skips it: the caller names everything its launches depend on (counts, split
+ * shapes, every buffer by allocation and offset) in a short <em>shape</em>, and a shape already seen with a graph
+ * replays that graph without recording. Every {@code checkEvery}-th such replay records the step anyway and
+ * compares the signatures, so a shape that misses something fails that step loudly (and the shortcut is dropped
+ * for good) rather than replaying the wrong graph; the GPU tests check every replay.
+ *
  * <p>Graphs are kept for the last {@value #MAX_GRAPHS} signatures (batch sizes, attention split shapes).
  */
 final class StepGraphs implements AutoCloseable {
@@ -33,13 +40,63 @@ final class StepGraphs implements AutoCloseable {
 
     private final CudaContext context;
     private final Map<Key, CUgraphExec> graphs = new LinkedHashMap<>(16, 0.75f, true);
+    private final Map<Shape, Known> byShape = new LinkedHashMap<>(16, 0.75f, true);
+    private final int checkEvery;
+    private boolean shortcut = true;
     private Key previous;
     private long graphLaunches;
     private long captures;
     private long eagerSteps;
+    private long shapeReplays;
 
-    StepGraphs(CudaContext context) {
+    /** {@code checkEvery}: record and compare every n-th replay by shape (1: every one; 0: never). */
+    StepGraphs(CudaContext context, int checkEvery) {
+        if (checkEvery < 0) {
+            throw new IllegalArgumentException("checkEvery must be >= 0, got " + checkEvery);
+        }
         this.context = context;
+        this.checkEvery = checkEvery;
+    }
+
+    /**
+     * Queues the step {@code body} launches. When {@code shape} was seen before with a graph, replays that graph
+     * without recording (checked every {@code checkEvery}-th time); otherwise records and runs as {@link #run(Recording)}
+     * does, remembering the shape when the step runs as a graph.
+     *
+     * @param shape everything the step's launches depend on: equal shapes must record equal signatures
+     * @throws IllegalStateException when a check finds a shape whose step records another signature than its graph
+     */
+    void run(long[] shape, Runnable body) {
+        Shape key = new Shape(shape);
+        Known known = shortcut ? byShape.get(key) : null;
+        CUgraphExec exec = known == null ? null : graphs.get(known.key);
+        if (exec != null) {
+            shapeReplays++;
+            if (checkEvery > 0 && shapeReplays % checkEvery == 0) {
+                Recording recording = record(body);
+                if (!recording.key().equals(known.key)) {
+                    shortcut = false;
+                    byShape.clear();
+                    throw new IllegalStateException("a step's shape " + Arrays.toString(shape) + " names the graph of "
+                            + known.description + ", but the step records " + recording + " with other arguments;"
+                            + " steps are recorded from now on");
+                }
+            }
+            previous = known.key;
+            graphLaunches++;
+            launch(exec, known.description);
+            return;
+        }
+        Recording recording = record(body);
+        Key signature = recording.key();
+        if (run(recording, signature) && shortcut) {
+            byShape.put(key, new Known(signature, recording.toString()));
+            while (byShape.size() > 4 * MAX_GRAPHS) {
+                Iterator<Shape> it = byShape.keySet().iterator();
+                it.next();
+                it.remove();
+            }
+        }
     }
 
     /** The launches {@code body} makes, checked but not run. */
@@ -59,10 +116,16 @@ final class StepGraphs implements AutoCloseable {
 
     /** Queues the recorded launches: as a graph when one matches or this signature repeats, else one by one. */
     void run(Recording recording) {
-        if (recording.launches.isEmpty()) {
-            return;
+        if (!recording.launches.isEmpty()) {
+            run(recording, recording.key());
         }
-        Key key = recording.key();
+    }
+
+    /** As above, the signature already made; whether the step ran as a graph. */
+    private boolean run(Recording recording, Key key) {
+        if (recording.launches.isEmpty()) {
+            return false;
+        }
         CUgraphExec exec = graphs.get(key);
         if (exec == null && key.equals(previous)) {
             exec = capture(recording);
@@ -73,18 +136,24 @@ final class StepGraphs implements AutoCloseable {
         if (exec == null) {
             eagerSteps++;
             recording.runEach();
-            return;
+            return false;
         }
         graphLaunches++;
+        launch(exec, recording);
+        return true;
+    }
+
+    /** {@code what} names the step in errors (a recording, or its description), made into text only then. */
+    private void launch(CUgraphExec exec, Object what) {
         int result = JCudaDriver.cuGraphLaunch(exec, context.stream());
         if (result != CUresult.CUDA_SUCCESS) {
-            throw new CudaException("cuGraphLaunch failed: " + CUresult.stringFor(result) + " (" + recording + ")");
+            throw new CudaException("cuGraphLaunch failed: " + CUresult.stringFor(result) + " (" + what + ")");
         }
         if (context.checkLaunches()) {
             result = JCudaDriver.cuStreamSynchronize(context.stream());
             if (result != CUresult.CUDA_SUCCESS) {
                 throw new CudaException("a kernel of the step graph failed while running: "
-                        + CUresult.stringFor(result) + " (" + recording + ")");
+                        + CUresult.stringFor(result) + " (" + what + ")");
             }
         }
     }
@@ -123,9 +192,9 @@ final class StepGraphs implements AutoCloseable {
         }
     }
 
-    /** Steps run as a graph, graphs captured, steps run launch by launch. */
+    /** Steps run as a graph, graphs captured, steps run launch by launch, graphs replayed by shape (no recording). */
     long[] counts() {
-        return new long[] {graphLaunches, captures, eagerSteps};
+        return new long[] {graphLaunches, captures, eagerSteps, shapeReplays};
     }
 
     /** Drops every graph (their buffers are about to be freed or replaced). */
@@ -134,6 +203,7 @@ final class StepGraphs implements AutoCloseable {
             JCudaDriver.cuGraphExecDestroy(exec);
         }
         graphs.clear();
+        byShape.clear();
         previous = null;
     }
 
@@ -194,6 +264,32 @@ final class StepGraphs implements AutoCloseable {
                 }
             }
             return launches.size() + " launches of " + names;
+        }
+    }
+
+    /** A shape's graph: its signature (the graph's key) and what it launches, for errors. */
+    private record Known(Key key, String description) {
+    }
+
+    /** A step's shape, compared by value. */
+    private record Shape(long[] values, int hash) {
+        Shape(long[] values) {
+            this(values, Arrays.hashCode(values));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Shape other && other.hash == hash && Arrays.equals(values, other.values);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public String toString() {
+            return Arrays.toString(values);
         }
     }
 

@@ -38,29 +38,37 @@ class CudaStepGraphTest {
             fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
         }
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            Run eager = run(dms, false);
-            Run graphs = run(dms, true);
-            assertThat(eager.counts).containsExactly(0, 0, 0);
+            Run eager = run(dms, false, 0);
+            // Replayed by shape without recording, never checked (what a server does between its checks) ...
+            Run graphs = run(dms, true, 0);
+            // ... and with every such replay recorded anyway and compared with its graph (a mismatch throws).
+            Run checked = run(dms, true, 1);
+            assertThat(eager.counts).containsExactly(0, 0, 0, 0);
             assertThat(graphs.counts[1]).as("graphs captured").isGreaterThanOrEqualTo(3);
             assertThat(graphs.counts[0]).as("steps run as a graph").isGreaterThanOrEqualTo(STEPS / 2);
-            assertEquals(eager.lines.size(), graphs.lines.size());
-            for (int i = 0; i < eager.lines.size(); i++) {
-                assertEquals(eager.lines.get(i), graphs.lines.get(i), "output " + i);
+            assertThat(graphs.counts[3]).as("steps replayed by shape alone").isGreaterThanOrEqualTo(STEPS / 3);
+            assertThat(checked.counts).containsExactly(graphs.counts);
+            for (Run run : List.of(graphs, checked)) {
+                assertEquals(eager.lines.size(), run.lines.size());
+                for (int i = 0; i < eager.lines.size(); i++) {
+                    assertEquals(eager.lines.get(i), run.lines.get(i), "output " + i);
+                }
+                for (int i = 0; i < eager.logits.size(); i++) {
+                    assertArrayEquals(eager.logits.get(i), run.logits.get(i), "logits " + i);
+                }
             }
-            for (int i = 0; i < eager.logits.size(); i++) {
-                assertArrayEquals(eager.logits.get(i), graphs.logits.get(i), "logits " + i);
-            }
-            System.out.printf("[gpu] step graphs: %d steps as a graph, %d captured, %d decode steps launch by launch;"
-                    + " %d outputs identical to the run without graphs%n", graphs.counts[0], graphs.counts[1],
-                    graphs.counts[2], eager.lines.size());
+            System.out.printf("[gpu] step graphs: %d steps as a graph (%d of them by shape, no recording, each checked"
+                    + " in a second run), %d captured, %d decode steps launch by launch; %d outputs identical to the"
+                    + " run without graphs%n", graphs.counts[0], graphs.counts[3], graphs.counts[1], graphs.counts[2],
+                    eager.lines.size());
         }
     }
 
     private record Run(List<String> lines, List<float[]> logits, long[] counts) {
     }
 
-    private static Run run(Checkpoint checkpoint, boolean useGraphs) {
-        CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, true), useGraphs);
+    private static Run run(Checkpoint checkpoint, boolean useGraphs, int checkEvery) {
+        CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, true), useGraphs, checkEvery);
         int vocab = checkpoint.config().vocabSize();
         int layers = checkpoint.config().numLayers();
         int kvHeads = checkpoint.config().numKvHeads();
