@@ -3,7 +3,9 @@ package io.dmsserve.kvcache;
 import java.util.Arrays;
 
 /**
- * Collects page-table changes between two steps, the last write to an entry winning. Engine thread only.
+ * Collects page-table changes between two steps, the last write to an entry winning. Written during the engine
+ * thread's bookkeeping, which may spread a step's layers over several threads ({@link LayerParallel}): the methods
+ * synchronise, and each entry (a head's table) has one writer, so "last write" keeps its meaning.
  *
  * <p>Primitive tables, no boxing: a decode step of 16 sequences on a 36-layer, 8-KV-head model records hundreds of
  * writes, and the boxed maps this replaced were a third of the engine's host time per step.
@@ -14,19 +16,19 @@ final class DeltaBuilder {
     private final Writes lengths = new Writes();  // head -> length
     private final Writes fresh = new Writes();    // page -> 0 (a set)
 
-    void page(int head, int pageIndex, int page) {
+    synchronized void page(int head, int pageIndex, int page) {
         pages.put((long) head << 32 | pageIndex, page);
     }
 
-    void length(int head, int length) {
+    synchronized void length(int head, int length) {
         lengths.put(head, length);
     }
 
-    void fresh(int page) {
+    synchronized void fresh(int page) {
         fresh.put(page, 0);
     }
 
-    PageTableDelta take() {
+    synchronized PageTableDelta take() {
         if (pages.size == 0 && lengths.size == 0 && fresh.size == 0) {
             return PageTableDelta.EMPTY;
         }

@@ -3,6 +3,7 @@ package io.dmsserve.kvcache;
 import io.dmsserve.dms.Decisions;
 import io.dmsserve.dms.EvictionPolicy;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -134,6 +135,55 @@ public final class KvCacheManager {
     /** After the step: the decisions it made flag tokens; those out of the window leave. */
     public void commit(long sequenceId, Decisions decisions) {
         sequence(sequenceId).commit(decisions);
+    }
+
+    /**
+     * {@link #reserve(long, int)} for every sequence of a step, on several threads when the step is large
+     * ({@link LayerParallel}): the reservations in the order of {@code sequenceIds}.
+     *
+     * @throws KvCacheFullException when the pool runs out of pages; the step's sequences must then be released
+     */
+    public List<SlotReservation> reserve(long[] sequenceIds, int[] lengths) {
+        if (sequenceIds.length != lengths.length) {
+            throw new IllegalArgumentException(sequenceIds.length + " sequences but " + lengths.length + " lengths");
+        }
+        SequenceKv[] step = new SequenceKv[sequenceIds.length];
+        SlotReservation[] reservations = new SlotReservation[sequenceIds.length];
+        for (int i = 0; i < step.length; i++) {
+            step[i] = sequence(sequenceIds[i]);
+            reservations[i] = step[i].newReservation(lengths[i]);
+        }
+        long headSteps = (long) step.length * layers * kvHeads;
+        LayerParallel.run(layers, headSteps, (from, to) -> {
+            for (int i = 0; i < step.length; i++) {
+                step[i].reserveLayers(reservations[i], from, to);
+            }
+        });
+        return List.of(reservations);
+    }
+
+    /** {@link #commit(long, Decisions)} for every sequence of a step, as {@link #reserve(long[], int[])}. */
+    public void commit(long[] sequenceIds, Decisions[] decisions) {
+        if (sequenceIds.length != decisions.length) {
+            throw new IllegalArgumentException(sequenceIds.length + " sequences but " + decisions.length + " decisions");
+        }
+        SequenceKv[] step = new SequenceKv[sequenceIds.length];
+        int[] first = new int[sequenceIds.length];
+        for (int i = 0; i < step.length; i++) {
+            step[i] = sequence(sequenceIds[i]);
+        }
+        for (int i = 0; i < step.length; i++) {
+            first[i] = step[i].beginCommit(decisions[i]);
+        }
+        long evicting = 0;  // a sequence whose policy keeps everything has nothing to do per head
+        for (SequenceKv sequence : step) {
+            evicting += sequence.policy().evicts() ? 1 : 0;
+        }
+        LayerParallel.run(layers, evicting * layers * kvHeads, (from, to) -> {
+            for (int i = 0; i < step.length; i++) {
+                step[i].commitLayers(decisions[i], first[i], from, to);
+            }
+        });
     }
 
     /** Returns every page of the sequence to the pool and frees its row. Releasing twice is harmless. */

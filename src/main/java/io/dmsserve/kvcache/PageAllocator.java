@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The one pool of fixed-size KV pages of a device. Hands out page ids; the bytes live with the backend
  * (Java arrays on the CPU, device memory on a GPU), so this class is the bookkeeping only.
  *
- * <p>Allocation and release happen on the engine thread; {@link #pagesInUse()} may be read from any thread.
+ * <p>Allocation and release happen during the engine thread's bookkeeping, which may spread a large step's layers
+ * over several threads ({@link LayerParallel}): they synchronise. {@link #pagesInUse()} may be read from any thread.
  */
 final class PageAllocator {
 
@@ -31,7 +32,7 @@ final class PageAllocator {
     }
 
     /** A free page id, or -1 when the pool is exhausted. */
-    int allocate() {
+    synchronized int allocate() {
         if (freeTop == 0) {
             return -1;
         }
@@ -41,7 +42,7 @@ final class PageAllocator {
         return page;
     }
 
-    void release(int page) {
+    synchronized void release(int page) {
         if (page < 0 || page >= pageCount || !inUse[page]) {
             throw new IllegalStateException("release of page " + page + " that is not in use");
         }

@@ -87,12 +87,33 @@ public final class SequenceKv {
      * each of the next {@code length} tokens.
      */
     SlotReservation reserve(int length) {
+        SlotReservation reservation = newReservation(length);
+        reserveLayers(reservation, 0, heads.length);
+        return reservation;
+    }
+
+    /**
+     * The empty reservation of a step of {@code length} tokens, filled layer range by layer range; the step counts
+     * as in flight from here (a failure while filling it leaves the sequence to be released, as the caller must).
+     */
+    SlotReservation newReservation(int length) {
         if (reserved != 0) {
             throw new IllegalStateException("sequence " + id + " already has a step in flight");
         }
-        int[] slots = new int[heads.length * kvHeads * length];       // (layer, kvHead, length)
-        int[] previous = new int[heads.length * kvHeads];             // (layer, kvHead)
-        for (int l = 0; l < heads.length; l++) {
+        reserved = length;
+        return new SlotReservation(row, processed, length, new int[heads.length * kvHeads * length],
+                new int[heads.length * kvHeads]);
+    }
+
+    /**
+     * {@link #reserve}'s work for layers [from, to): touches only those layers' heads (and the pool and journal they
+     * share, which synchronise), so disjoint layer ranges may run on different threads.
+     */
+    void reserveLayers(SlotReservation reservation, int from, int to) {
+        int length = reservation.length();
+        int[] slots = reservation.slots();        // (layer, kvHead, length)
+        int[] previous = reservation.previousSlots(); // (layer, kvHead)
+        for (int l = from; l < to; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 HeadCache head = heads[l][h];
                 int base = (l * kvHeads + h) * length;
@@ -107,8 +128,6 @@ public final class SequenceKv {
                 }
             }
         }
-        reserved = length;
-        return new SlotReservation(row, processed, length, slots, previous);
     }
 
     /**
@@ -116,6 +135,12 @@ public final class SequenceKv {
      * and 8: with T processed, token k is gone iff flag[k] and k ≤ T − w − 2), and advances.
      */
     void commit(Decisions decisions) {
+        int first = beginCommit(decisions);
+        commitLayers(decisions, first, 0, heads.length);
+    }
+
+    /** Checks the decisions against the step in flight and advances; returns the step's first position. */
+    int beginCommit(Decisions decisions) {
         if (decisions.length() != reserved) {
             throw new IllegalArgumentException("decisions for " + decisions.length() + " tokens, but sequence " + id
                     + " reserved " + reserved);
@@ -123,11 +148,16 @@ public final class SequenceKv {
         int first = processed;
         processed += reserved;
         reserved = 0;
+        return first;
+    }
+
+    /** {@link #commit}'s flags and evictions for layers [from, to), after {@link #beginCommit}; as reserveLayers. */
+    void commitLayers(Decisions decisions, int first, int from, int to) {
         if (!policy.evicts()) {
             return;
         }
         int lastEvictable = DmsRules.lastEvictable(processed, policy.window());
-        for (int l = 0; l < heads.length; l++) {
+        for (int l = from; l < to; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 HeadCache head = heads[l][h];
                 int flags = 0;

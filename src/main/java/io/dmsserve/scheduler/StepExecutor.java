@@ -1,5 +1,6 @@
 package io.dmsserve.scheduler;
 
+import io.dmsserve.dms.Decisions;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.KvGeometry;
@@ -10,6 +11,7 @@ import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.StepPlan;
 import io.dmsserve.kvcache.CacheStatistics;
 import io.dmsserve.kvcache.KvCacheManager;
+import io.dmsserve.kvcache.SlotReservation;
 import io.dmsserve.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,21 +90,33 @@ public final class StepExecutor implements AutoCloseable {
      * the bookkeeping. On a failure the sequences of the step must be released.
      */
     public StepOutput run(List<Work> work) {
+        long[] ids = new long[work.size()];
+        int[] lengths = new int[work.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = work.get(i).sequenceId();
+            lengths[i] = work.get(i).tokens().length;
+        }
+        List<SlotReservation> reservations = cache.reserve(ids, lengths);
         List<SequenceStep> steps = new ArrayList<>(work.size());
-        for (Work w : work) {
-            var sequence = cache.sequence(w.sequenceId());
-            steps.add(new SequenceStep(w.sequenceId(), w.tokens(), cache.reserve(w.sequenceId(), w.tokens().length),
-                    sequence.policy().rule(), w.promptLength(), w.sampling(), w.seed(), w.drawIndex(),
-                    w.allowedTokens(), w.logits()));
+        for (int i = 0; i < ids.length; i++) {
+            Work w = work.get(i);
+            steps.add(new SequenceStep(w.sequenceId(), w.tokens(), reservations.get(i),
+                    cache.sequence(w.sequenceId()).policy().rule(), w.promptLength(), w.sampling(), w.seed(),
+                    w.drawIndex(), w.allowedTokens(), w.logits()));
         }
         StepOutput output = backend.step(new StepPlan(steps, cache.takeDelta()));
         if (output.sequences().size() != steps.size()) {
             throw new IllegalStateException("backend " + backend.name() + " answered " + output.sequences().size()
                     + " sequences of a step of " + steps.size());
         }
-        for (SequenceOutput out : output.sequences()) {
-            cache.commit(out.sequenceId(), out.decisions());
+        long[] answered = new long[steps.size()];
+        Decisions[] decisions = new Decisions[steps.size()];
+        for (int i = 0; i < answered.length; i++) {
+            SequenceOutput out = output.sequences().get(i);
+            answered[i] = out.sequenceId();
+            decisions[i] = out.decisions();
         }
+        cache.commit(answered, decisions);
         return output;
     }
 

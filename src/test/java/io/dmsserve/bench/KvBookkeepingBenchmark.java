@@ -1,24 +1,28 @@
 package io.dmsserve.bench;
 
 import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.DmsSettings;
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.kvcache.KvCacheManager;
 import java.util.Locale;
+import java.util.SplittableRandom;
 
 /**
  * The engine's own KV bookkeeping per decode step, without a backend (issue 7: the host's share of a GPU step; not
  * a test, results in docs/benchmarks.md). A {@link KvCacheManager} of Qwen3-8B's shape (36 layers x 8 KV heads,
  * pages of 16) opens {@code --batch} sequences, prefills {@code --prompt} tokens each in chunks of 2,048 with no
  * flags (policy none: every token stays), collects the garbage, then times rounds of {@code --steps} decode steps:
- * reserve one token per sequence, take the page-table delta, commit the step's decisions. That is what
- * {@code StepExecutor.run} does around {@code Backend.step}. The first round includes what crossing a page or a
- * power-of-two length costs right after the prompt.
+ * reserve one token per sequence, take the page-table delta, commit the step's decisions, through the batch calls
+ * {@code StepExecutor.run} makes around {@code Backend.step} (layer ranges on several threads, {@code LayerParallel}).
+ * The first round includes what crossing a page or a power-of-two length costs right after the prompt. With {@code --flag-permille F} the policy is DMS (window 512)
+ * and every decision flags its token with probability F / 1000, prompt and decode alike (875: gpubench's
+ * {@code --evict-rate 0.875}), so evictions free slots and pages as in a DMS run.
  *
  * <pre>
  * ./mvnw -q test-compile
  * java -Xmx8g -cp target/classes:target/test-classes io.dmsserve.bench.KvBookkeepingBenchmark \
- *     --prompt 32768 --batch 16 --steps 32 --rounds 3
+ *     --prompt 32768 --batch 16 --steps 32 --rounds 3 [--flag-permille 875]
  * </pre>
  */
 public final class KvBookkeepingBenchmark {
@@ -34,6 +38,7 @@ public final class KvBookkeepingBenchmark {
         int prompt = 4096;
         int steps = 200;
         int rounds = 3;
+        int flagPermille = -1;
         for (int i = 0; i + 1 < args.length; i += 2) {
             int value = Integer.parseInt(args[i + 1]);
             switch (args[i]) {
@@ -44,6 +49,7 @@ public final class KvBookkeepingBenchmark {
                 case "--prompt" -> prompt = value;
                 case "--steps" -> steps = value;
                 case "--rounds" -> rounds = value;
+                case "--flag-permille" -> flagPermille = value;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -52,15 +58,16 @@ public final class KvBookkeepingBenchmark {
         int pagesPerHead = KvCacheManager.pagesPerHead(context, pageSize);
         KvCacheManager cache = new KvCacheManager(layers, kvHeads, pageSize, batch * layers * kvHeads * pagesPerHead,
                 batch, pagesPerHead);
-        EvictionPolicy none = EvictionPolicies.create("none", 0f, null);
-        prefill(cache, none, batch, prompt, layers, kvHeads);
+        EvictionPolicy policy = flagPermille < 0 ? EvictionPolicies.create("none", 0f, null)
+                : EvictionPolicies.create("dms", 0f, new DmsSettings(512, 100, 5, 8));
+        Flags flags = new Flags(layers * kvHeads, Math.max(0, flagPermille));
+        prefill(cache, policy, batch, prompt, layers, kvHeads, flags);
         System.gc();
-        byte[] noFlags = new byte[layers * kvHeads];
         for (int round = 1; round <= rounds; round++) {
-            long[] nanos = decode(cache, batch, steps, noFlags, layers, kvHeads);
+            long[] nanos = decode(cache, batch, steps, flags, layers, kvHeads);
             double perStep = 1e6 * steps;
-            System.out.printf(Locale.ROOT, "round %d: %d sequences x %d heads after %d tokens: %.3f ms a step"
-                    + " (reserve %.3f, delta %.3f, commit %.3f)%n", round, batch, layers * kvHeads, prompt,
+            System.out.printf(Locale.ROOT, "round %d (%s): %d sequences x %d heads after %d tokens: %.3f ms a step"
+                    + " (reserve %.3f, delta %.3f, commit %.3f)%n", round, policy, batch, layers * kvHeads, prompt,
                     (nanos[0] + nanos[1] + nanos[2]) / perStep, nanos[0] / perStep, nanos[1] / perStep,
                     nanos[2] / perStep);
         }
@@ -71,39 +78,81 @@ public final class KvBookkeepingBenchmark {
         int pagesPerHead = KvCacheManager.pagesPerHead(2 * 4096, pageSize);
         KvCacheManager cache = new KvCacheManager(layers, kvHeads, pageSize, batch * layers * kvHeads * pagesPerHead,
                 batch, pagesPerHead);
-        prefill(cache, EvictionPolicies.create("none", 0f, null), batch, 2048, layers, kvHeads);
-        decode(cache, batch, 4000, new byte[layers * kvHeads], layers, kvHeads);
+        Flags flags = new Flags(layers * kvHeads, 875);
+        prefill(cache, EvictionPolicies.create("none", 0f, null), batch, 2048, layers, kvHeads, flags);
+        decode(cache, batch, 2000, flags, layers, kvHeads);
+        KvCacheManager dms = new KvCacheManager(layers, kvHeads, pageSize, batch * layers * kvHeads * pagesPerHead,
+                batch, pagesPerHead);
+        prefill(dms, EvictionPolicies.create("dms", 0f, new DmsSettings(512, 100, 5, 8)), batch, 2048, layers, kvHeads,
+                flags);
+        decode(dms, batch, 2000, flags, layers, kvHeads);
+    }
+
+    /** Decision bytes of one token for every (layer, kv head), drawn once: 64 patterns used in turn. */
+    private static final class Flags {
+        private final byte[][] patterns = new byte[64][];
+        private int next;
+
+        Flags(int heads, int permille) {
+            SplittableRandom random = new SplittableRandom(7);
+            for (int i = 0; i < patterns.length; i++) {
+                patterns[i] = new byte[heads];
+                for (int h = 0; h < heads; h++) {
+                    patterns[i][h] = (byte) (random.nextInt(1000) < permille ? 1 : 0);
+                }
+            }
+        }
+
+        byte[] token() {
+            next = (next + 1) & 63;
+            return patterns[next];
+        }
+
+        byte[] tokens(int length) {
+            int heads = patterns[0].length;
+            byte[] out = new byte[length * heads];
+            for (int c = 0; c < length; c++) {
+                System.arraycopy(token(), 0, out, c * heads, heads);
+            }
+            return out;
+        }
     }
 
     private static void prefill(KvCacheManager cache, EvictionPolicy policy, int batch, int prompt, int layers,
-            int kvHeads) {
+            int kvHeads, Flags flags) {
         for (int s = 0; s < batch; s++) {
             cache.open(s, policy);
             for (int at = 0; at < prompt; at += 2048) {
                 int length = Math.min(2048, prompt - at);
                 cache.reserve(s, length);
                 cache.takeDelta();
-                cache.commit(s, new Decisions(length, layers, kvHeads, new byte[length * layers * kvHeads], 0));
+                cache.commit(s, new Decisions(length, layers, kvHeads, flags.tokens(length), 0));
             }
         }
     }
 
     /** Nanoseconds in reserve, takeDelta and commit over {@code steps} decode steps of every sequence. */
-    private static long[] decode(KvCacheManager cache, int batch, int steps, byte[] noFlags, int layers, int kvHeads) {
+    private static long[] decode(KvCacheManager cache, int batch, int steps, Flags flags, int layers, int kvHeads) {
         long reserve = 0;
         long delta = 0;
         long commit = 0;
+        long[] ids = new long[batch];
+        int[] ones = new int[batch];
+        for (int s = 0; s < batch; s++) {
+            ids[s] = s;
+            ones[s] = 1;
+        }
         for (int t = 0; t < steps; t++) {
             long t0 = System.nanoTime();
-            for (int s = 0; s < batch; s++) {
-                cache.reserve(s, 1);
-            }
+            cache.reserve(ids, ones);
             long t1 = System.nanoTime();
             cache.takeDelta();
             long t2 = System.nanoTime();
+            Decisions[] decisions = new Decisions[batch];
             for (int s = 0; s < batch; s++) {
-                cache.commit(s, new Decisions(1, layers, kvHeads, noFlags, 0));
+                decisions[s] = new Decisions(1, layers, kvHeads, flags.token(), 0);
             }
+            cache.commit(ids, decisions);
             long t3 = System.nanoTime();
             reserve += t1 - t0;
             delta += t2 - t1;
