@@ -2,7 +2,7 @@
 # checkpoint's place, the bundle's classpath and Java command, and a function that makes the checkpoint once.
 model=/tmp/qwen3-8b-random
 cp="classes:$(ls lib/*.jar | paste -sd:)"
-# JAVA_OPTS: extra JVM options for every run, e.g. "-Ddms.cuda.attention-waves=2" or "-Ddms.cuda.graphs=false".
+# JAVA_OPTS: extra JVM options for every run, e.g. "-Ddms.cuda.attention-waves=1" or "-Ddms.cuda.graphs=false".
 read -ra java_opts <<< "${JAVA_OPTS:-}"
 java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g "${java_opts[@]}" -cp "$cp")
 

@@ -44,15 +44,17 @@ public final class CudaBackend implements Backend {
     /** System property: {@code false} runs every step launch by launch (no CUDA graphs), to compare or debug. */
     public static final String GRAPHS_PROPERTY = "dms.cuda.graphs";
     /**
-     * System property: waves of attention blocks the page lists are split for (default 1, at most 8). More waves
-     * let the block scheduler balance lists of different lengths (DMS heads keep different numbers of tokens) at
-     * the cost of more partials to merge; for measuring, not yet measured.
-     */
-    /**
      * System property: every n-th decode step replayed by its shape alone is recorded anyway and checked against its
      * graph (default 256; 1 checks every one, as the GPU tests do; 0 never).
      */
     public static final String GRAPH_CHECK_PROPERTY = "dms.cuda.graph-check-every";
+    /**
+     * System property: waves of decode attention blocks the page lists are split for, 1 to 8, or {@code auto} (the
+     * default): the power of two (up to 4) nearest below the step's longest page list over its mean one. DMS heads
+     * keep different numbers of tokens, and a grid sized by the longest list leaves the blocks of the shorter ones
+     * idle inside the one wave; smaller splits let the block scheduler even that out, at the cost of more partials
+     * to merge. Dense lists are all about as long: one wave, as before.
+     */
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
@@ -84,7 +86,7 @@ public final class CudaBackend implements Backend {
     private final SamplingKernel sampling;
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
-    private final int attentionWaves;
+    private final int attentionWaves;  // 0: auto
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -148,10 +150,7 @@ public final class CudaBackend implements Backend {
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs, int graphCheckEvery) {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
-        this.attentionWaves = Integer.getInteger(ATTENTION_WAVES_PROPERTY, 1);
-        if (attentionWaves < 1 || attentionWaves > 8) {
-            throw new IllegalArgumentException(ATTENTION_WAVES_PROPERTY + " must be 1 to 8, got " + attentionWaves);
-        }
+        this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -207,6 +206,35 @@ public final class CudaBackend implements Backend {
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
         log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free", cuda.info(),
                 gb(totalBytes(checkpoint, tied)), gb(freeMemory()));
+    }
+
+    /** 0 for {@code auto}, else the waves asked for. */
+    static int attentionWaves(String value) {
+        if ("auto".equals(value)) {
+            return 0;
+        }
+        try {
+            int waves = Integer.parseInt(value);
+            if (waves >= 1 && waves <= 8) {
+                return waves;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException(ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 8, got '" + value + "'");
+    }
+
+    /**
+     * Waves of decode blocks for page lists whose longest is {@code longest} and whose sum over {@code lists} lists is
+     * {@code total}: the power of two at or below longest / mean, 1 to 4. A power of two, so that the split (a launch
+     * argument of the step graph) changes rarely.
+     */
+    static int autoWaves(int longest, long total, long lists) {
+        if (total <= 0 || lists <= 0) {
+            return 1;
+        }
+        long ratio = longest * lists / total;
+        return (int) Math.max(1, Math.min(4, Long.highestOneBit(Math.max(1, ratio))));
     }
 
     private static long totalBytes(Checkpoint checkpoint, boolean tied) {
@@ -484,10 +512,11 @@ public final class CudaBackend implements Backend {
     private void reserveWorkspaces(Layout in, boolean small) {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         int multiprocessors = cuda.info().multiprocessors();
+        int waves = attentionWaves > 0 ? attentionWaves : autoWaves(in.longestList, in.listPages, in.lists);
         in.decodeSplit = in.decodeTokens.length == 0 ? null
-                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors);
+                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves);
         in.chunkSplit = in.tiles.length == 0 ? null
-                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors);
+                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
         if (most > 1) {
             scratch.ensurePartials((long) in.n * heads * most);
@@ -538,9 +567,8 @@ public final class CudaBackend implements Backend {
     }
 
     /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
-    private int split(int maxPages, long blocks, int multiprocessors) {
-        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors,
-                attentionWaves);
+    private int split(int maxPages, long blocks, int multiprocessors, int waves) {
+        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 
@@ -694,6 +722,9 @@ public final class CudaBackend implements Backend {
         final int[] tiles;
         final int[] chunkTokens;
         final int maxPages;         // the longest page list any head may have; a power of two on decode steps
+        final int longestList;      // the longest page list of the step's sequences, before rounding
+        final long listPages;       // the page lists' entries summed over the step's sequences, layers and heads
+        final long lists;           // how many lists that sum covers
         final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
         Integer decodeSplit;        // page-list splits of the decode and chunk attention (reserveWorkspaces)
         Integer chunkSplit;
@@ -731,6 +762,7 @@ public final class CudaBackend implements Backend {
             List<Integer> decode = new ArrayList<>();
             List<Integer> chunk = new ArrayList<>();
             int most = 1;
+            long pagesListed = 0;
             int t = 0;
             for (int s = 0; s < sequences; s++) {
                 SequenceStep step = steps.get(s);
@@ -758,6 +790,7 @@ public final class CudaBackend implements Backend {
                 int tables = layers * kvHeads;
                 for (int head = seqRow[s] * tables, end = head + tables; head < end; head++) {
                     most = Math.max(most, tableLength[head]);
+                    pagesListed += tableLength[head];
                 }
                 t += length;
             }
@@ -769,6 +802,9 @@ public final class CudaBackend implements Backend {
             // graph stays the same for long stretches, and at most an eighth of the splits fall past every page
             // list (an empty split merges as nothing).
             maxPages = decodeOnly ? roundPages(most) : most;
+            longestList = most;
+            listPages = pagesListed;
+            lists = (long) sequences * layers * kvHeads;
             tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
 
             // Logits rows: the sampled rows first (the sampling kernel takes them as rows 0 .. sampled − 1).

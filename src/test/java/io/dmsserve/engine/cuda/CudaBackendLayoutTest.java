@@ -1,10 +1,14 @@
 package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
-/** The decode step's page bound: stable over stretches of the context (one graph), never far above the truth. */
+/**
+ * The decode step's page bound: stable over stretches of the context (one graph), never far above the truth; the
+ * attention waves chosen from the page lists.
+ */
 class CudaBackendLayoutTest {
 
     @Test
@@ -21,6 +25,22 @@ class CudaBackendLayoutTest {
             int rounded = CudaBackend.roundPages(pages);
             assertThat(rounded).isBetween(pages, pages + pages / 8);
             assertThat(CudaBackend.roundPages(rounded)).as("idempotent").isEqualTo(rounded);
+        }
+    }
+
+    @Test
+    void attentionWavesFollowTheLongestListOverTheMeanInPowersOfTwo() {
+        assertThat(CudaBackend.autoWaves(100, 100L * 288, 288)).as("equal lists: one wave").isEqualTo(1);
+        assertThat(CudaBackend.autoWaves(100, 60L * 288, 288)).as("longest 1.7x the mean").isEqualTo(1);
+        assertThat(CudaBackend.autoWaves(100, 50L * 288, 288)).isEqualTo(2);
+        assertThat(CudaBackend.autoWaves(300, 100L * 288, 288)).as("3x: the power of two below").isEqualTo(2);
+        assertThat(CudaBackend.autoWaves(1000, 100L * 288, 288)).as("at most 4").isEqualTo(4);
+        assertThat(CudaBackend.autoWaves(5, 0, 288)).as("nothing listed yet").isEqualTo(1);
+        assertThat(CudaBackend.attentionWaves("auto")).isZero();
+        assertThat(CudaBackend.attentionWaves("2")).isEqualTo(2);
+        for (String bad : new String[] {"0", "9", "two", ""}) {
+            assertThatThrownBy(() -> CudaBackend.attentionWaves(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.attention-waves must be auto or 1 to 8");
         }
     }
 
