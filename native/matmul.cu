@@ -423,10 +423,93 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
 #define DMS_SKINNY_WARPS 8
 #define DMS_SKINNY_U 4
 
+// W chunks of this warp into registers: wv[u][j] = 16 bytes of row j's chunk c0 + u WARPS (zeros past the end).
+template <int NT, int U>
+__device__ __forceinline__ void skinny_load_w(uint4 (&wv)[U][NT], const bf16_t* const (&rows)[NT], int c0, int chunks) {
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int ch = c0 + u * DMS_SKINNY_WARPS;
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            wv[u][j] = ch < chunks ? dms::load16_stream(rows[j] + 32 * ch) : make_uint4(0, 0, 0, 0);
+        }
+    }
+}
+
+// acc += the tokens' chunks c0 + u WARPS (u < U, those before `chunks`) times the W fragments held in wv.
+template <int MT, int NT, int U>
+__device__ __forceinline__ void skinny_mma(float (&acc)[MT][NT][4], const uint4 (&wv)[U][NT],
+                                           const bf16_t* __restrict__ a, int lda, int n, int c0, int chunks, int g,
+                                           int q) {
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int ch = c0 + u * DMS_SKINNY_WARPS;
+        if (ch >= chunks) {
+            break;  // uniform across the warp
+        }
+#pragma unroll
+        for (int t = 0; t < MT; t++) {
+            const int r0 = 16 * t + g;
+            const uint4 lo = r0 < n ? dms::load16_ro(a + static_cast<size_t>(r0) * lda + 32 * ch + 8 * q)
+                                    : make_uint4(0, 0, 0, 0);
+            const uint4 hi = r0 + 8 < n ? dms::load16_ro(a + static_cast<size_t>(r0 + 8) * lda + 32 * ch + 8 * q)
+                                        : make_uint4(0, 0, 0, 0);
+            const uint32_t a0[4] = {lo.x, hi.x, lo.y, hi.y};
+            const uint32_t a1[4] = {lo.z, hi.z, lo.w, hi.w};
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
+                const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
+                dms::mma_bf16_16816(acc[t][j], a0, b0);
+                dms::mma_bf16_16816(acc[t][j], a1, b1);
+            }
+        }
+    }
+}
+
+// The block's warps' fragments summed in warp order, one m16 tile at a time, into c (or c +=).
 template <int MT, int NT>
+__device__ __forceinline__ void skinny_store(const float (&acc)[MT][NT][4], float* red, float* __restrict__ c, int ldc,
+                                             int n, int m, int col0, int accumulate, int warp, int lane) {
+#pragma unroll
+    for (int t = 0; t < MT; t++) {
+        if (16 * t >= n) {
+            break;  // uniform across the block
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                red[((warp * NT + j) * 4 + e) * 32 + lane] = acc[t][j][e];
+            }
+        }
+        __syncthreads();
+        for (int f = threadIdx.x; f < NT * 4 * 32; f += blockDim.x) {
+            const int l = f & 31;
+            const int e = (f >> 5) & 3;
+            const int j = f >> 7;
+            float sum = 0.f;
+            for (int v = 0; v < DMS_SKINNY_WARPS; v++) {
+                sum += red[((v * NT + j) * 4 + e) * 32 + l];
+            }
+            const int row = 16 * t + (l >> 2) + 8 * (e >> 1);
+            const int col = col0 + 8 * j + 2 * (l & 3) + (e & 1);
+            if (row < n && col < m) {
+                float* out = c + static_cast<size_t>(row) * ldc + col;
+                *out = accumulate != 0 ? *out + sum : sum;
+            }
+        }
+        __syncthreads();
+    }
+}
+
+// PIPE false: a warp loads U = 4 chunks of W, waits, multiplies, loads the next 4. PIPE true (dms_matmul_skinny_p_*):
+// double-buffered, 2 chunks a buffer: the next 2 chunks' loads are issued before the current 2 are multiplied, so
+// every warp keeps W requests in flight while it computes, in as many registers. The chunks are summed in the same
+// order either way: the same bits.
+template <int MT, int NT, bool PIPE>
 __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
-    constexpr int U = DMS_SKINNY_U;
     constexpr int WARPS = DMS_SKINNY_WARPS;
     DMS_SHARED(float, red, WARPS * NT * 4 * 32);  // (warp, tile, register, lane) of one m16 tile
     const int lane = threadIdx.x & 31;
@@ -453,80 +536,43 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
         }
     }
 
-    for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
+    if (PIPE) {
+        constexpr int U = 2;
         uint4 wv[U][NT];
+        skinny_load_w<NT, U>(wv, rows, warp, chunks);
+        for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
+            uint4 next[U][NT];
+            skinny_load_w<NT, U>(next, rows, c0 + WARPS * U, chunks);
+            skinny_mma<MT, NT, U>(acc, wv, a, lda, n, c0, chunks, g, q);
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int ch = c0 + u * WARPS;
-#pragma unroll
-            for (int j = 0; j < NT; j++) {
-                wv[u][j] = ch < chunks ? dms::load16_stream(rows[j] + 32 * ch) : make_uint4(0, 0, 0, 0);
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int ch = c0 + u * WARPS;
-            if (ch >= chunks) {
-                break;  // uniform across the warp
-            }
-#pragma unroll
-            for (int t = 0; t < MT; t++) {
-                const int r0 = 16 * t + g;
-                const uint4 lo = r0 < n ? dms::load16_ro(a + static_cast<size_t>(r0) * lda + 32 * ch + 8 * q)
-                                        : make_uint4(0, 0, 0, 0);
-                const uint4 hi = r0 + 8 < n ? dms::load16_ro(a + static_cast<size_t>(r0 + 8) * lda + 32 * ch + 8 * q)
-                                            : make_uint4(0, 0, 0, 0);
-                const uint32_t a0[4] = {lo.x, hi.x, lo.y, hi.y};
-                const uint32_t a1[4] = {lo.z, hi.z, lo.w, hi.w};
+            for (int u = 0; u < U; u++) {
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
-                    const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
-                    const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
-                    dms::mma_bf16_16816(acc[t][j], a0, b0);
-                    dms::mma_bf16_16816(acc[t][j], a1, b1);
+                    wv[u][j] = next[u][j];
                 }
             }
         }
+    } else {
+        constexpr int U = DMS_SKINNY_U;
+        for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
+            uint4 wv[U][NT];
+            skinny_load_w<NT, U>(wv, rows, c0, chunks);
+            skinny_mma<MT, NT, U>(acc, wv, a, lda, n, c0, chunks, g, q);
+        }
     }
-
-    // Sum the warps' fragments in warp order, one m16 tile at a time.
-#pragma unroll
-    for (int t = 0; t < MT; t++) {
-        if (16 * t >= n) {
-            break;  // uniform across the block
-        }
-#pragma unroll
-        for (int j = 0; j < NT; j++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                red[((warp * NT + j) * 4 + e) * 32 + lane] = acc[t][j][e];
-            }
-        }
-        __syncthreads();
-        for (int f = threadIdx.x; f < NT * 4 * 32; f += blockDim.x) {
-            const int l = f & 31;
-            const int e = (f >> 5) & 3;
-            const int j = f >> 7;
-            float sum = 0.f;
-            for (int v = 0; v < WARPS; v++) {
-                sum += red[((v * NT + j) * 4 + e) * 32 + l];
-            }
-            const int row = 16 * t + (l >> 2) + 8 * (e >> 1);
-            const int col = col0 + 8 * j + 2 * (l & 3) + (e & 1);
-            if (row < n && col < m) {
-                float* out = c + static_cast<size_t>(row) * ldc + col;
-                *out = accumulate != 0 ? *out + sum : sum;
-            }
-        }
-        __syncthreads();
-    }
+    skinny_store<MT, NT>(acc, red, c, ldc, n, m, col0, accumulate, warp, lane);
 }
 
 #define DMS_SKINNY(MT, NT)                                                                                        \
     extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
         dms_matmul_skinny_m##MT##_n##NT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,     \
                                         float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {    \
-        matmul_skinny<MT, NT>(a, lda, w, c, ldc, n, m, k, accumulate);                                            \
+        matmul_skinny<MT, NT, false>(a, lda, w, c, ldc, n, m, k, accumulate);                                     \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
+        dms_matmul_skinny_p_m##MT##_n##NT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,   \
+                                          float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {  \
+        matmul_skinny<MT, NT, true>(a, lda, w, c, ldc, n, m, k, accumulate);                                      \
     }
 DMS_SKINNY(1, 2)
 DMS_SKINNY(1, 4)
@@ -618,7 +664,7 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
 
 // c (n, m) = a (n, k) bf16 · Wᵀ, n <= 64, on tensor cores with W streamed into the fragments (decode batches).
 extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
-                                         int k, int accumulate, int tiles, cudaStream_t stream) {
+                                         int k, int accumulate, int tiles, int pipelined, cudaStream_t stream) {
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
@@ -626,8 +672,13 @@ extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t*
     const int grid = (m + 8 * tiles - 1) / (8 * tiles);
 #define DMS_SKINNY_CASE(MT, NT)                                                                                  \
     if ((n + 15) / 16 <= MT && (MT == 1 || (n + 15) / 16 > MT / 2) && tiles == NT) {                            \
-        DMS_LAUNCH(dms_matmul_skinny_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, \
-                   k, accumulate);                                                                               \
+        if (pipelined != 0) {                                                                                    \
+            DMS_LAUNCH(dms_matmul_skinny_p_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c,  \
+                       ldc, n, m, k, accumulate);                                                                \
+        } else {                                                                                                 \
+            DMS_LAUNCH(dms_matmul_skinny_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c,    \
+                       ldc, n, m, k, accumulate);                                                                \
+        }                                                                                                        \
         return cudaGetLastError();                                                                               \
     }
     DMS_SKINNY_CASE(1, 2)

@@ -512,10 +512,11 @@ static void test_matmul() {
     };
     for (Case c : {Case{17, 77, 72, 72}, Case{100, 130, 136, 144}, Case{9, 256, 64, 64}, Case{130, 40, 100, 100},
                    Case{65, 129, 33, 35}, Case{16, 75, 288, 296}, Case{33, 40, 64, 72}, Case{1, 70, 512, 512},
-                   Case{64, 33, 96, 96}}) {
+                   Case{64, 33, 96, 96}, Case{24, 48, 2048, 2056}}) {
         for (int accumulate : {0, 1})
-        for (int splits : {1, 3, 0}) {  // split-K (decode batches): the same sums, added split by split; 0: skinny
-            if (splits == 0 && (c.n > 64 || c.k % 32 != 0 || c.lda % 8 != 0)) {
+        // split-K (decode batches): the same sums, added split by split; 0: skinny; -1: skinny, double-buffered
+        for (int splits : {1, 3, 0, -1}) {
+            if (splits <= 0 && (c.n > 64 || c.k % 32 != 0 || c.lda % 8 != 0)) {
                 continue;
             }
             const int ldc = c.m + 3;
@@ -531,9 +532,9 @@ static void test_matmul() {
                 out.poison();
             }
             std::vector<float> c0 = out.host;
-            if (splits == 0) {
+            if (splits <= 0) {
                 expect_ok(dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate,
-                                            c.n % 2 == 0 ? 2 : 4, nullptr),
+                                            c.n % 2 == 0 ? 2 : 4, splits < 0 ? 1 : 0, nullptr),
                           "matmul_skinny");
             } else {
                 expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,

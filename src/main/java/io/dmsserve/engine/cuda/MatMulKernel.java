@@ -33,12 +33,22 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel reduce;
+    /**
+     * System property: {@code true} runs the skinny product double-buffered (a warp's next W loads issued before its
+     * current ones are multiplied; the same bits), to compare with the default.
+     */
+    static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final CudaContext context;
     private final int multiprocessors;
     private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
 
     MatMulKernel(CudaContext context) {
+        this(context, Boolean.getBoolean(SKINNY_PIPELINE_PROPERTY));
+    }
+
+    /** @param pipelined the double-buffered skinny kernels ({@code dms_matmul_skinny_p_*}) */
+    MatMulKernel(CudaContext context, boolean pipelined) {
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
@@ -49,7 +59,8 @@ final class MatMulKernel implements AutoCloseable {
         this.reduce = context.kernel("dms_matmul_reduce");
         for (int i = 0; i < skinny.length; i++) {
             for (int j = 0; j < 2; j++) {
-                skinny[i][j] = context.kernel("dms_matmul_skinny_m" + (1 << i) + "_n" + (2 << j));
+                skinny[i][j] = context.kernel("dms_matmul_skinny_" + (pipelined ? "p_" : "") + "m" + (1 << i) + "_n"
+                        + (2 << j));
             }
         }
         this.context = context;

@@ -95,11 +95,15 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
-    /** The skinny kernel (decode batches): every token-tile variant, odd m, k from one chunk of 32 to 12288. */
+    /**
+     * The skinny kernel (decode batches), plain and double-buffered: every token-tile variant, odd m, k from one
+     * chunk of 32 to 12288.
+     */
     @Test
     void skinnyMatchesDoubleAndRepeatsExactly() {
         SplittableRandom random = new SplittableRandom(52);
-        MatMulKernel kernel = new MatMulKernel(context);
+        MatMulKernel kernel = new MatMulKernel(context, false);
+        MatMulKernel pipelined = new MatMulKernel(context, true);
         for (Shape s : new Shape[] {new Shape(1, 77, 32), new Shape(9, 333, 96), new Shape(16, 4096, 4096),
             new Shape(17, 50, 1024), new Shape(32, 129, 512), new Shape(33, 31, 256), new Shape(64, 200, 12288),
             new Shape(12, 6144, 64)}) {
@@ -107,6 +111,11 @@ class MatMulKernelTest extends GpuTest {
                     kernel.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                     (a, lda, w, out, ldc, accumulate) ->  // matmul routes these sizes to the skinny kernel
                             kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
+            // The double-buffered kernels sum the chunks in the same order: the same bits.
+            twice(random, "skinny, double-buffered", s, 16, (a, lda, w, out, ldc, accumulate) ->
+                    pipelined.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) ->
+                            kernel.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
         }
     }
 
