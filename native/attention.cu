@@ -80,86 +80,12 @@ DMS_DEVICE DecodeBlock decode_block(const int* __restrict__ pageTable, const int
     return b;
 }
 
-// out[i][qh][:] from the splits' partials of query head qh, in split order: what dms_attention_merge computes for one
-// (qh, i). `load` reads the partials (through L2 when other blocks wrote them in this launch).
-template <bool FromOtherBlocks>
-__device__ __forceinline__ void attention_merge_head(const float* __restrict__ partialO,
-                                                     const float2* __restrict__ partialML, int splits, int splitStride,
-                                                     int i, int qh, int heads, int D, float* __restrict__ out,
-                                                     int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride,
-                                                     int first, int step) {
-    const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
-    auto ml = [&](int s) { return FromOtherBlocks ? __ldcg(partialML + base + s) : partialML[base + s]; };
-    float m = -INFINITY;
-    for (int s = 0; s < splits; s++) {
-        m = fmaxf(m, ml(s).x);
-    }
-    float l = 0.f;
-    if (m != -INFINITY) {
-        for (int s = 0; s < splits; s++) {
-            const float2 v = ml(s);
-            if (v.x != -INFINITY) {
-                l += v.y * expf(v.x - m);
-            }
-        }
-    }
-    for (int d = first; d < D; d += step) {
-        float o = 0.f;
-        if (m != -INFINITY) {
-            for (int s = 0; s < splits; s++) {
-                const float2 v = ml(s);
-                if (v.x != -INFINITY) {
-                    const float* po = partialO + (base + s) * D + d;
-                    o += (FromOtherBlocks ? __ldcg(po) : *po) * expf(v.x - m);
-                }
-            }
-        }
-        const float value = l > 0.f ? o / l : 0.f;
-        if (out != nullptr) {
-            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-        }
-        if (outBf16 != nullptr) {
-            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
-        }
-    }
-}
-
-// Flash-decoding's merge without its own launch: every split block of (token i, kv head h) counts itself done in
-// *count once its partials are written (a fence first, so they are visible on the device), and the last one merges
-// the G query heads of the group in split order, exactly as dms_attention_merge, then sets *count back to 0 for the
-// next launch (a step graph replays the same buffer). The counts start at 0 (the launcher's buffer is zeroed once).
-__device__ __forceinline__ void attention_merge_last(int G, int D, int h, int i, int heads, int splits, int splitStride,
-                                                     float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
-                                                     int outBf16Stride, const float* __restrict__ partialO,
-                                                     const float2* __restrict__ partialML, int* __restrict__ count) {
-    DMS_SHARED(int, isLast, 1);
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        const int done = atomicAdd(count, 1);
-        isLast[0] = done == splits - 1 ? 1 : 0;
-        if (done == splits - 1) {
-            *count = 0;  // every split of this (i, h) has counted: none will touch it again in this launch
-        }
-    }
-    __syncthreads();
-    if (isLast[0] == 0) {
-        return;
-    }
-    __threadfence();
-    for (int g = 0; g < G; g++) {
-        attention_merge_head<true>(partialO, partialML, splits, splitStride, i, h * G + g, heads, D, out, outStride,
-                                   outBf16, outBf16Stride, threadIdx.x, blockDim.x);
-    }
-}
-
 // The block's warps merged: shared (warp, g) -> [m, l, o[D]] (m = -inf, l = 0 for a warp that saw nothing) to
 // out / outBf16 (one split) or to this split's partials.
 __device__ __forceinline__ void attention_decode_finish(const float* merge, int G, int D, int h, int i, int heads,
                                                         int split, int splits, int splitStride, float* __restrict__ out,
                                                         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride,
-                                                        float* __restrict__ partialO, float2* __restrict__ partialML,
-                                                        int kvHeads, int* __restrict__ splitCounts) {
+                                                        float* __restrict__ partialO, float2* __restrict__ partialML) {
     const int rowFloats = D + 2;
     for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
         const int g = e / D;
@@ -197,10 +123,6 @@ __device__ __forceinline__ void attention_decode_finish(const float* merge, int 
             }
         }
     }
-    if (splits > 1 && splitCounts != nullptr) {
-        attention_merge_last(G, D, h, i, heads, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,
-                             partialML, splitCounts + static_cast<size_t>(i) * kvHeads + h);
-    }
 }
 
 template <int GM>
@@ -210,8 +132,7 @@ __device__ __forceinline__ void attention_decode(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int D, float scale,
     int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
-    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML,
-    int* __restrict__ splitCounts) {
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);        // (warp, visible key) -> slot
     DMS_SHARED(float, weights, DMS_ATT_WARPS * GM * 32);  // (warp, g, visible key) -> score, then e^(s - m)
     DMS_DYNAMIC_SMEM(smem);
@@ -436,7 +357,7 @@ __device__ __forceinline__ void attention_decode(
     }
     __syncthreads();
     attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
-                            partialO, partialML, kvHeads, splitCounts);
+                            partialO, partialML);
 }
 
 // The decode entry points' parameters (native/README.md), and the call of a body template with them.
@@ -449,12 +370,12 @@ __device__ __forceinline__ void attention_decode(
         const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
         int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
-        float2* __restrict__ partialML, int* __restrict__ splitCounts
+        float2* __restrict__ partialML
 #define DMS_DECODE_CALL(body)                                                                                     \
     body(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen,            \
          maxPagesPerHead, layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList,  \
          heads, D, scale, pagesPerSplit, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,   \
-         partialML, splitCounts)
+         partialML)
 
 #define DMS_ATTENTION_DECODE(GM)                                                                                  \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_g##GM(DMS_DECODE_PARAMS) { \
@@ -489,8 +410,7 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
-    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML,
-    int* __restrict__ splitCounts) {
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     constexpr int KS = D / 16;   // k steps of S
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
@@ -685,7 +605,7 @@ __device__ __forceinline__ void attention_decode_tc(
     }
     __syncthreads();
     attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
-                            partialO, partialML, kvHeads, splitCounts);
+                            partialO, partialML);
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
@@ -998,9 +918,40 @@ extern "C" __global__ void dms_attention_merge(const float* __restrict__ partial
                                                int splits, int splitStride, const int* __restrict__ tokenList,
                                                int heads, int D, float* __restrict__ out, int outStride,
                                                bf16_t* __restrict__ outBf16, int outBf16Stride) {
+    const int qh = blockIdx.x;
     const int i = tokenList != nullptr ? tokenList[blockIdx.y] : static_cast<int>(blockIdx.y);
-    attention_merge_head<false>(partialO, partialML, splits, splitStride, i, blockIdx.x, heads, D, out, outStride,
-                                outBf16, outBf16Stride, threadIdx.x, blockDim.x);
+    const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
+    float m = -INFINITY;
+    for (int s = 0; s < splits; s++) {
+        m = fmaxf(m, partialML[base + s].x);
+    }
+    float l = 0.f;
+    if (m != -INFINITY) {
+        for (int s = 0; s < splits; s++) {
+            const float2 ml = partialML[base + s];
+            if (ml.x != -INFINITY) {
+                l += ml.y * expf(ml.x - m);
+            }
+        }
+    }
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float o = 0.f;
+        if (m != -INFINITY) {
+            for (int s = 0; s < splits; s++) {
+                const float2 ml = partialML[base + s];
+                if (ml.x != -INFINITY) {
+                    o += partialO[(base + s) * D + d] * expf(ml.x - m);
+                }
+            }
+        }
+        const float value = l > 0.f ? o / l : 0.f;
+        if (out != nullptr) {
+            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+        }
+        if (outBf16 != nullptr) {
+            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
+        }
+    }
 }
 
 // ===================================================================================================
@@ -1036,7 +987,6 @@ struct AttentionArgs {
     int outBf16Stride;
     float* partialO;
     float2* partialML;
-    int* splitCounts;  // decode only, or null: (n, kvHeads) zeroed counts, the last split block merges (no merge launch)
 };
 
 static bool attention_args_ok(const AttentionArgs& a) {
@@ -1067,7 +1017,7 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
                    a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers,  \
                    a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tokenList,    \
                    a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16, \
-                   a.outBf16Stride, a.partialO, a.partialML, a.splitCounts);                                       \
+                   a.outBf16Stride, a.partialO, a.partialML);                                                      \
     } else
     DMS_DECODE_CASE(1)
     DMS_DECODE_CASE(2)
@@ -1075,7 +1025,7 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
     DMS_DECODE_CASE(8) {
     }
 #undef DMS_DECODE_CASE
-    if (a.splits > 1 && a.splitCounts == nullptr) {
+    if (a.splits > 1) {
         launch_attention_merge(a, tokenList, tokenCount, stream);
     }
 }
@@ -1090,12 +1040,12 @@ static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenL
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
                    tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
-                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML, a.splitCounts);                             \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML);                                            \
     }
     DMS_DECODE_TC_CASE(64)
     DMS_DECODE_TC_CASE(128)
 #undef DMS_DECODE_TC_CASE
-    if (a.splits > 1 && a.splitCounts == nullptr) {
+    if (a.splits > 1) {
         launch_attention_merge(a, tokenList, tokenCount, stream);
     }
 }

@@ -169,10 +169,6 @@ template <class T>
 inline T __ldg(const T* p) {
     return *p;
 }
-template <class T>
-inline T __ldcg(const T* p) {
-    return *p;
-}
 inline void __threadfence() {
 }
 inline void __threadfence_block() {

@@ -70,19 +70,12 @@ final class AttentionKernel {
     /**
      * Block {@code split} scans page entries [split * pagesPerSplit, (split + 1) * pagesPerSplit). With more
      * than one split, partialO fp32 (n, heads, splitStride, headDim) and partialML float2 (n, heads,
-     * splitStride) hold the parts until the merge. Decode only: with splitCounts, int32 (n, kvHeads) all 0, the
-     * last split block of each (token, kv head) merges (and sets its count back to 0) instead of a merge launch.
+     * splitStride) hold the parts until the merge.
      */
-    record Split(int pagesPerSplit, int splits, int splitStride, DeviceBuffer partialO, DeviceBuffer partialML,
-            DeviceBuffer splitCounts) {
-
-        /** Merged by the merge kernel. */
-        Split(int pagesPerSplit, int splits, int splitStride, DeviceBuffer partialO, DeviceBuffer partialML) {
-            this(pagesPerSplit, splits, splitStride, partialO, partialML, null);
-        }
+    record Split(int pagesPerSplit, int splits, int splitStride, DeviceBuffer partialO, DeviceBuffer partialML) {
 
         static Split none(int maxPagesPerHead) {
-            return new Split(Math.max(1, maxPagesPerHead), 1, 1, null, null, null);
+            return new Split(Math.max(1, maxPagesPerHead), 1, 1, null, null);
         }
     }
 
@@ -195,8 +188,8 @@ final class AttentionKernel {
                         .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
-                        .ptr(split.partialO()).ptr(split.partialML()).ptr(split.splitCounts()));
-        if (split.splits() > 1 && split.splitCounts() == null) {
+                        .ptr(split.partialO()).ptr(split.partialML()));
+        if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
     }
@@ -227,8 +220,6 @@ final class AttentionKernel {
         holds(tiles, 2L * tileCount, 4, "tiles (tileCount, 2) int32");
         if (split.splits() > 1) {
             positive(tokenCount, "tokenCount");
-            require(split.splitCounts() == null, "chunk attention merges its splits with the merge kernel: no"
-                    + " split counts");
             require(tokenCount <= 65535, "at most 65535 tokens per merge");
             holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
         }
@@ -306,9 +297,6 @@ final class AttentionKernel {
             long parts = (long) queries.n() * queries.heads() * split.splitStride();
             holds(split.partialO(), parts * d, 4, "partialO (n, heads, splitStride, D) fp32");
             holds(split.partialML(), parts * 2, 4, "partialML (n, heads, splitStride) float2");
-            if (split.splitCounts() != null) {
-                holds(split.splitCounts(), (long) queries.n() * cache.kvHeads(), 4, "splitCounts (n, kvHeads) int32");
-            }
         }
         return queries.heads() / cache.kvHeads();
     }

@@ -56,11 +56,6 @@ public final class CudaBackend implements Backend {
      * to merge. Dense lists are all about as long: one wave, as before.
      */
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
-    /**
-     * System property: {@code kernel} merges split decode attention with the merge kernel, one launch a layer, as
-     * before; the default ({@code last-block}) lets the last split block of each (token, kv head) merge them.
-     */
-    public static final String SPLIT_MERGE_PROPERTY = "dms.cuda.split-merge";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -92,7 +87,6 @@ public final class CudaBackend implements Backend {
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
     private final int attentionWaves;  // 0: auto
-    private final boolean mergeInLastBlock;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -157,12 +151,6 @@ public final class CudaBackend implements Backend {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
-        String merge = System.getProperty(SPLIT_MERGE_PROPERTY, "last-block");
-        if (!merge.equals("last-block") && !merge.equals("kernel")) {
-            throw new IllegalArgumentException(SPLIT_MERGE_PROPERTY + " must be last-block or kernel, got '" + merge
-                    + "'");
-        }
-        this.mergeInLastBlock = merge.equals("last-block");
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -495,7 +483,7 @@ public final class CudaBackend implements Backend {
         DeviceBuffer[] read = {p.tokens, p.positions, p.seqOfToken, p.seqFirst, p.seqLength, p.seqRow, p.seqWindow,
             p.slots, p.prevSlots, p.decodeTokens, p.tiles, p.chunkTokens, p.logitRows, p.thresholds, p.sampleParams,
             p.maskWords, p.biasIds, p.biasValues, scratch.x, scratch.result, scratch.partialO, scratch.partialML,
-            scratch.splitCounts, matMul.workspace(), promptBits, outputCounts};
+            matMul.workspace(), promptBits, outputCounts};
         long[] shape = new long[11 + 2 * read.length];
         int at = 0;
         shape[at++] = in.n;
@@ -570,11 +558,11 @@ public final class CudaBackend implements Backend {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
-                    split(maxPages, in.decodeSplit, mergeInLastBlock), output);
+                    split(maxPages, in.decodeSplit), output);
         }
         if (in.tiles.length > 0) {
             attention.chunk(cache, queries, layer, parts.tiles, in.tiles.length / 2, parts.chunkTokens,
-                    in.chunkTokens.length, split(maxPages, in.chunkSplit, false), output);
+                    in.chunkTokens.length, split(maxPages, in.chunkSplit), output);
         }
     }
 
@@ -584,14 +572,12 @@ public final class CudaBackend implements Backend {
         return AttentionKernel.splits(maxPages, perSplit);
     }
 
-    /** {@code lastBlock}: the split blocks merge themselves through the scratch's split counts (decode only). */
-    private AttentionKernel.Split split(int maxPages, int splits, boolean lastBlock) {
+    private AttentionKernel.Split split(int maxPages, int splits) {
         if (splits == 1) {
             return AttentionKernel.Split.none(maxPages);
         }
         int perSplit = Checks.ceilDiv(maxPages, splits);
-        return new AttentionKernel.Split(perSplit, splits, splits, scratch.partialO, scratch.partialML,
-                lastBlock ? scratch.splitCounts : null);
+        return new AttentionKernel.Split(perSplit, splits, splits, scratch.partialO, scratch.partialML);
     }
 
     private void applyPageTables(Parts parts, PageTableDelta delta) {
@@ -1084,7 +1070,6 @@ public final class CudaBackend implements Backend {
         DeviceBuffer logits;     // fp32 (rows, vocab)
         DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
         DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
-        DeviceBuffer splitCounts; // int32 (tokens, kvHeads): split decode blocks done, 0 between launches
         PinnedBuffer resultHost;
         long tokensAt;
         long logprobAt;
@@ -1128,8 +1113,6 @@ public final class CudaBackend implements Backend {
             long resultBytes = decisionsAt + (long) tokens * layers * kvHeads;
             result = cuda.allocate(resultBytes);
             resultHost = cuda.allocatePinned(resultBytes);
-            splitCounts = cuda.allocate(4L * tokens * kvHeads);
-            splitCounts.fill(0);  // the decode kernels leave every count at 0 again
         }
 
         private long align(long at) {
@@ -1166,7 +1149,7 @@ public final class CudaBackend implements Backend {
         public void close() {
             cuda.synchronize();
             for (DeviceBuffer b : new DeviceBuffer[] {x, xb, xbBf16, qkv, att, attBf16, gu, hBf16, normed, normedBf16,
-                logits, processed, result, partialO, partialML, splitCounts}) {
+                logits, processed, result, partialO, partialML}) {
                 if (b != null) {
                     b.close();
                 }

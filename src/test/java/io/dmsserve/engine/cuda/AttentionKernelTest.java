@@ -80,24 +80,6 @@ class AttentionKernelTest extends GpuTest {
                 String what = "decode G=" + c.heads() / c.kvHeads() + " D=" + c.headDim() + " splits=" + split.splits();
                 assertClose(what, out.toFloats(), want, 2e-6, 2e-5);
                 assertClose(what + " bf16", widen(outBf16.toShorts()), want, 1e-5, 1.0 / 256 + 2e-5);
-                if (split.splits() > 1) {
-                    // The last split block merging (no merge launch), twice on the same counts: bit for bit the
-                    // merge kernel's output, the counts back to 0 after each launch.
-                    DeviceBuffer counts = upload(new int[sc.n * sc.kvHeads]);
-                    for (int launch = 0; launch < 2; launch++) {
-                        DeviceBuffer inKernel = poisoned(4L * sc.n * width);
-                        DeviceBuffer inKernelBf16 = poisoned(2L * sc.n * width);
-                        AttentionKernel.Split merging = new AttentionKernel.Split(split.pagesPerSplit(), split.splits(),
-                                split.splitStride(), split.partialO(), split.partialML(), counts);
-                        kernel.decode(cache, queries, sc.layer, null, sc.n, merging,
-                                new AttentionKernel.Output(inKernel, width, inKernelBf16, width));
-                        assertThat(inKernel.toFloats()).as(what + ", merged by the last block").containsExactly(
-                                out.toFloats());
-                        assertThat(inKernelBf16.toShorts()).as(what + ", bf16, merged by the last block")
-                                .containsExactly(outBf16.toShorts());
-                        assertThat(counts.toInts()).as(what + ": counts after launch " + launch).containsOnly(0);
-                    }
-                }
             }
             if (sc.n >= 2) {
                 DeviceBuffer out = poisoned(4L * sc.n * width);
