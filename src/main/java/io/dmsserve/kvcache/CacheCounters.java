@@ -4,9 +4,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Token and page counts per (layer, kv-head), summed over sequences. Written by the engine thread, read by
- * metrics and the dashboard at any time without stopping the engine. One writer, so an addition is a plain read and
- * a release store, not a locked read-modify-write: the locked adds (two per head and step) took about a fifth of a
+ * Token and page counts per (layer, kv-head), summed over sequences. Written by the engine's bookkeeping, read by
+ * metrics and the dashboard at any time without stopping the engine. One writer per entry at a time (a large step's
+ * layer ranges run on several threads, {@link LayerParallel}, but a (layer, kv head) is in one range, and the ranges
+ * of one step are joined before the next is forked, which orders one step's writes before the next's), so an
+ * addition is a plain read and a release store, not a locked read-modify-write: the locked adds (two per head and step) took about a fifth of a
  * decode step's KV bookkeeping (KvBookkeepingBenchmark). Gauges (live, seen, pages) cover the open sequences and
  * return to 0 when they are released; the others are cumulative since start (a preempted sequence that is
  * recomputed counts its evictions and flags again, as the engine really redoes them).
@@ -56,7 +58,7 @@ final class CacheCounters {
         add(pages, index, delta);
     }
 
-    /** Engine thread only: readers on other threads see the sum once the release store lands. */
+    /** One writer per entry at a time (see the class): readers on other threads see the sum once the store lands. */
     private static void add(AtomicLongArray values, int index, long delta) {
         values.setRelease(index, values.getPlain(index) + delta);
     }

@@ -22,8 +22,9 @@ import java.util.Arrays;
  * [ringStart, ringStart + ringSize); older tokens that survived the window are kept for good and are no
  * longer tracked.
  *
- * <p>Every page-table change is journalled for the backend's copy of the table. Used by the engine thread
- * only; live and eviction counts are mirrored into {@link CacheCounters}, which any thread may read.
+ * <p>Every page-table change is journalled for the backend's copy of the table. Used by one thread at a time (the
+ * engine thread, or the bookkeeping thread of its layer range in a large step, {@link LayerParallel}); live and
+ * eviction counts are mirrored into {@link CacheCounters}, which any thread may read.
  */
 public final class HeadCache {
 

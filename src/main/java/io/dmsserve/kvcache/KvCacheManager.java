@@ -16,7 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>A step is {@link #reserve}d (slots for its tokens, worst case), run by the backend, then
  * {@link #commit}ted with the decisions it made: flags arriving after the step are enough, because a
  * flagged token leaves the cache only a window later. All calls but {@link #statistics()} come from the
- * engine thread.
+ * engine thread; a large step's reservation and commit spread its layers over bookkeeping threads and return once
+ * they are done ({@link LayerParallel}).
  */
 public final class KvCacheManager {
 
