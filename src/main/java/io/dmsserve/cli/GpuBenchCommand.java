@@ -15,12 +15,15 @@ import io.dmsserve.scheduler.StepExecutor;
 import java.io.PrintStream;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Random;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code java -jar dms-serve.jar gpubench --model DIR ...}: the CUDA backend driven directly (no scheduler, no
@@ -212,20 +215,34 @@ public final class GpuBenchCommand {
         return bytes;
     }
 
-    private static String json(String what, Object... pairs) {
-        StringBuilder s = new StringBuilder("{\"what\":\"").append(what).append('"');
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /**
+     * One JSON line: {@code what} then the pairs in order, written by Jackson (strings escaped as JSON needs);
+     * floating-point values rounded to 6 significant digits, as the figures are read.
+     */
+    static String json(String what, Object... pairs) {
+        ObjectNode line = JSON.createObjectNode().put("what", what);
         for (int i = 0; i < pairs.length; i += 2) {
+            String key = String.valueOf(pairs[i]);
             Object v = pairs[i + 1];
-            s.append(",\"").append(pairs[i]).append("\":");
-            if (v instanceof Number n) {
-                s.append(v instanceof Double || v instanceof Float ? String.format(Locale.ROOT, "%.6g", n.doubleValue())
-                        : v.toString());
+            if (v instanceof Double || v instanceof Float) {
+                double d = ((Number) v).doubleValue();
+                if (Double.isFinite(d)) {
+                    line.put(key, new BigDecimal(d).round(SIGNIFICANT).stripTrailingZeros());
+                } else {
+                    line.putNull(key);  // JSON has no NaN or infinity
+                }
+            } else if (v instanceof Number n) {
+                line.put(key, n.longValue());
             } else {
-                s.append('"').append(String.valueOf(v).replace("\"", "'")).append('"');
+                line.put(key, String.valueOf(v));
             }
         }
-        return s.append('}').toString();
+        return JSON.writeValueAsString(line);
     }
+
+    private static final MathContext SIGNIFICANT = new MathContext(6);
 
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"

@@ -1,0 +1,34 @@
+package io.dmsserve.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** gpubench's JSON lines: valid JSON whatever the strings hold, figures to 6 significant digits, keys in order. */
+class GpuBenchCommandTest {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @Test
+    void linesAreJsonWithTheFiguresRoundedAndTheStringsEscaped() {
+        String line = GpuBenchCommand.json("run", "model", "/tmp/a \"quoted\" \\ path", "policy",
+                "dms(window=512, threshold=-119.565384)", "batch", 16, "pages", 14486753L, "tokens_per_s", 1240.30412,
+                "tiny", 0.0000123456789, "zero", 0.0, "threshold", -119.5653839111328f, "nan", Double.NaN);
+        JsonNode node = JSON.readTree(line);
+        assertThat(node.propertyNames()).containsExactly("what", "model", "policy", "batch", "pages", "tokens_per_s",
+                "tiny", "zero", "threshold", "nan");
+        assertThat(node.get("what").asString()).isEqualTo("run");
+        assertThat(node.get("model").asString()).isEqualTo("/tmp/a \"quoted\" \\ path");
+        assertThat(node.get("policy").asString()).isEqualTo("dms(window=512, threshold=-119.565384)");
+        assertThat(node.get("batch").asLong()).isEqualTo(16);
+        assertThat(node.get("pages").asLong()).isEqualTo(14486753L);
+        assertThat(node.get("tokens_per_s").asDouble()).isEqualTo(1240.30);
+        assertThat(node.get("tiny").asDouble()).isEqualTo(0.0000123457);
+        assertThat(node.get("zero").asDouble()).isZero();
+        assertThat(node.get("threshold").asDouble()).isEqualTo(-119.565);
+        assertThat(node.get("nan").isNull()).as("JSON has no NaN").isTrue();
+        assertThat(line).startsWith("{\"what\":\"run\"").doesNotContain("\n");
+    }
+}
