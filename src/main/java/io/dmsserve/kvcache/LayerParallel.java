@@ -45,13 +45,17 @@ final class LayerParallel {
         List<ForkJoinTask<?>> tasks = new ArrayList<>(parts - 1);
         RuntimeException[] failure = new RuntimeException[parts];
         Error[] error = new Error[parts];
-        for (int p = 1; p < parts; p++) {
-            int part = p;
-            tasks.add(threads.submit(() -> runPart(body, layers, parts, part, failure, error)));
-        }
-        runPart(body, layers, parts, 0, failure, error);
-        for (ForkJoinTask<?> task : tasks) {
-            task.join();  // runPart catches everything: join returns normally
+        try {
+            for (int p = 1; p < parts; p++) {
+                int part = p;
+                tasks.add(threads.submit(() -> runPart(body, layers, parts, part, failure, error)));
+            }
+            runPart(body, layers, parts, 0, failure, error);
+        } finally {
+            // Also when a submission failed (no thread could be made): no range may still run once this returns.
+            for (ForkJoinTask<?> task : tasks) {
+                task.join();  // runPart catches everything: join returns normally
+            }
         }
         for (int p = 0; p < parts; p++) {
             if (error[p] != null) {

@@ -143,7 +143,7 @@ public final class CudaBackend implements Backend {
 
     /** As above; {@code graphs} false runs every step launch by launch. */
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs) {
-        this(checkpoint, cuda, graphs, Integer.getInteger(GRAPH_CHECK_PROPERTY, 256));
+        this(checkpoint, cuda, graphs, graphCheckEvery(System.getProperty(GRAPH_CHECK_PROPERTY, "256")));
     }
 
     /** As above; every {@code graphCheckEvery}-th step replayed by shape is checked against its graph (0: never). */
@@ -206,6 +206,20 @@ public final class CudaBackend implements Backend {
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
         log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free", cuda.info(),
                 gb(totalBytes(checkpoint, tied)), gb(freeMemory()));
+    }
+
+    /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */
+    static int graphCheckEvery(String value) {
+        try {
+            int every = Integer.parseInt(value.trim());
+            if (every >= 0) {
+                return every;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException(GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check),"
+                + " got '" + value + "'");
     }
 
     /** 0 for {@code auto}, else the waves asked for. */
@@ -688,8 +702,8 @@ public final class CudaBackend implements Backend {
         cuda.makeCurrent();
         matMul.close();
         long[] counts = graphs.counts();
-        log.info("CUDA backend closed: {} steps ran as a graph ({} captured), {} decode steps launch by launch",
-                counts[0], counts[1], counts[2]);
+        log.info("CUDA backend closed: {} steps ran as a graph ({} captured, {} found by shape without recording), {}"
+                + " decode steps launch by launch", counts[0], counts[1], counts[3], counts[2]);
         graphs.close();
         if (scratch != null) {
             scratch.close();

@@ -45,6 +45,17 @@ class CudaBackendLayoutTest {
     }
 
     @Test
+    void theGraphCheckIntervalIsAWholeNumber() {
+        assertThat(CudaBackend.graphCheckEvery("256")).isEqualTo(256);
+        assertThat(CudaBackend.graphCheckEvery("0")).as("never").isZero();
+        assertThat(CudaBackend.graphCheckEvery(" 1 ")).isEqualTo(1);
+        for (String bad : new String[] {"-1", "often", "", "1.5"}) {
+            assertThatThrownBy(() -> CudaBackend.graphCheckEvery(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.graph-check-every must be a whole number from 0");
+        }
+    }
+
+    @Test
     void aScratchSizeGrowsOnlyWhenOutgrown() {
         assertThat(CudaBackend.grow(5, 0, 16)).as("first size").isEqualTo(16);
         assertThat(CudaBackend.grow(100, 0, 16)).isEqualTo(100);
