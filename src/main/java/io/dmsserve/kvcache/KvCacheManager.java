@@ -154,8 +154,9 @@ public final class KvCacheManager {
             step[i] = sequence(sequenceIds[i]);
             reservations[i] = step[i].newReservation(lengths[i]);
         }
-        long headSteps = (long) step.length * layers * kvHeads;
-        LayerParallel.run(layers, headSteps, (from, to) -> {
+        // Threads only for sequences that evict: reserving one slot a head is too little work to gain from them (the
+        // H200 host, 16 x 4K without eviction: 0.88 ms of engine time a step serial, 0.93-0.97 ms on threads).
+        LayerParallel.run(layers, evicting(step) * layers * kvHeads, (from, to) -> {
             for (int i = 0; i < step.length; i++) {
                 step[i].reserveLayers(reservations[i], from, to);
             }
@@ -176,15 +177,20 @@ public final class KvCacheManager {
         for (int i = 0; i < step.length; i++) {
             first[i] = step[i].beginCommit(decisions[i]);
         }
-        long evicting = 0;  // a sequence whose policy keeps everything has nothing to do per head
-        for (SequenceKv sequence : step) {
-            evicting += sequence.policy().evicts() ? 1 : 0;
-        }
-        LayerParallel.run(layers, evicting * layers * kvHeads, (from, to) -> {
+        // A sequence whose policy keeps everything has nothing to do per head.
+        LayerParallel.run(layers, evicting(step) * layers * kvHeads, (from, to) -> {
             for (int i = 0; i < step.length; i++) {
                 step[i].commitLayers(decisions[i], first[i], from, to);
             }
         });
+    }
+
+    private static long evicting(SequenceKv[] step) {
+        long count = 0;
+        for (SequenceKv sequence : step) {
+            count += sequence.policy().evicts() ? 1 : 0;
+        }
+        return count;
     }
 
     /** Returns every page of the sequence to the pool and frees its row. Releasing twice is harmless. */
