@@ -96,15 +96,19 @@ public final class HeadCache {
 
     /** Token position stored in a local slot, or −1 when the slot is empty. */
     public int position(int localSlot) {
-        int[] row = slots[pageOf(localSlot)];
-        int entry = row == null ? FREE : row[offsetOf(localSlot)];
+        int entry = entry(localSlot);
         return entry == FREE ? FREE : entry & ~FLAGGED;
     }
 
     public boolean flagged(int localSlot) {
-        int[] row = slots[pageOf(localSlot)];
-        int entry = row == null ? FREE : row[offsetOf(localSlot)];
+        int entry = entry(localSlot);
         return entry != FREE && (entry & FLAGGED) != 0;
+    }
+
+    /** A local slot's entry: its position with the FLAGGED bit, or FREE. */
+    private int entry(int localSlot) {
+        int[] row = slots[pageOf(localSlot)];
+        return row == null ? FREE : row[offsetOf(localSlot)];
     }
 
     /** Pool page of a page-table entry, or −1 for a hole. */
