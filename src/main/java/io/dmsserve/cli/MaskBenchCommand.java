@@ -64,7 +64,7 @@ public final class MaskBenchCommand {
                 Grammars grammars = new Grammars(vocabulary);
                 for (String pass : List.of("cold", "warm")) {
                     double[] cpuMs = new double[steps];
-                    double[] stepMs = walk(grammars, batch, steps, bytes.length, cpuMs);
+                    double[] stepMs = walk(grammars, batch, steps, cpuMs);
                     out.printf("batch %d, %s: mask + advance per step: mean %.3f ms, median %.3f ms, max %.3f ms"
                             + " (%d steps); this thread's CPU: mean %.3f ms, max %.3f ms%n", batch, pass, mean(stepMs),
                             median(stepMs), max(stepMs), stepMs.length, mean(cpuMs), max(cpuMs));
@@ -79,7 +79,7 @@ public final class MaskBenchCommand {
      * in {@code cpuMs} the thread's CPU time (what the work costs when the machine is shared: the wall time also
      * counts the time other processes held the cores; NaN where the JVM cannot tell).
      */
-    private static double[] walk(Grammars grammars, int batch, int steps, int vocab, double[] cpuMs) {
+    private static double[] walk(Grammars grammars, int batch, int steps, double[] cpuMs) {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         boolean cpu = threads.isCurrentThreadCpuTimeSupported();
         Grammar grammar = grammars.schema(JsonMapper.builder().build().readTree(SCHEMA));
@@ -105,7 +105,7 @@ public final class MaskBenchCommand {
             stepMs[step] = (System.nanoTime() - start) / 1e6;
             cpuMs[step] = cpu ? (threads.getCurrentThreadCpuTime() - cpuStart) / 1e6 : Double.NaN;
             for (int s = 0; s < batch; s++) {
-                last[s] = pick(masks[s], randoms.get(s), vocab);
+                last[s] = pick(masks[s], randoms.get(s));
             }
         }
         return stepMs;
@@ -114,16 +114,17 @@ public final class MaskBenchCommand {
     /**
      * A random allowed token: the k-th set bit of the mask, k uniform (the same choice as picking from a list of
      * the allowed ids, without boxing ~150k of them per sequence and step, whose garbage made the timed steps pay
-     * for collections that the engine does not cause).
+     * for collections that the engine does not cause). A mask sets no bit at or above the vocabulary's size (the
+     * grammar and the vocabulary only set ids below it).
      */
-    static int pick(long[] mask, Random random, int vocab) {
+    static int pick(long[] mask, Random random) {
         int allowed = 0;
-        for (int w = 0; w < mask.length; w++) {
-            allowed += Long.bitCount(w == mask.length - 1 ? mask[w] & lastWord(vocab) : mask[w]);
+        for (long word : mask) {
+            allowed += Long.bitCount(word);
         }
         int k = random.nextInt(allowed);
         for (int w = 0; ; w++) {
-            long bits = w == mask.length - 1 ? mask[w] & lastWord(vocab) : mask[w];
+            long bits = mask[w];
             int count = Long.bitCount(bits);
             if (k < count) {
                 for (int i = 0; i < k; i++) {
@@ -133,11 +134,6 @@ public final class MaskBenchCommand {
             }
             k -= count;
         }
-    }
-
-    /** The bits of a mask's last word that are token ids below vocab. */
-    private static long lastWord(int vocab) {
-        return (vocab & 63) == 0 ? -1L : (1L << vocab) - 1;
     }
 
     private static double mean(double[] v) {

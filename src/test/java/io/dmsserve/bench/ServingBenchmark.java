@@ -116,6 +116,9 @@ public final class ServingBenchmark {
     private static int run(ServingModel model, Scheduler scheduler, int port, int[] concurrency, int tokens,
             int repetitions, int minTokens, int promptTokens, Path report, Path jsonl) throws IOException {
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        if (jsonl != null) {
+            Files.createDirectories(jsonl.toAbsolutePath().getParent());  // once; each level appends a line
+        }
         HttpLoad http = new HttpLoad(port, model.id());
         DirectLoad direct = new DirectLoad(scheduler, model.eosTokenIds());
         int maxLevel = Arrays.stream(concurrency).max().orElse(1);
@@ -172,8 +175,6 @@ public final class ServingBenchmark {
             rows.add(row);
             System.out.println(row.line());
             if (jsonl != null) {
-                Path parent = jsonl.toAbsolutePath().getParent();
-                Files.createDirectories(parent);
                 Files.writeString(jsonl, row.json(model, tokens, repetitions, meanPromptTokens) + "\n",
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             }
