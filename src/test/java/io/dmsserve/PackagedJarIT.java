@@ -2,8 +2,8 @@ package io.dmsserve;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dmsserve.tools.HostTools;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -51,15 +51,10 @@ class PackagedJarIT {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
-    }
 
     @Test
     void serviceAnswersHealthWithinAMinute() throws Exception {
-        int port = freePort();
+        int port = HostTools.freePort();
         Path log = Files.createTempFile("dms-serve", ".log");
         Process server = new ProcessBuilder(JAVA, "-jar", JAR.toString(), "--server.port=" + port,
                 "--server.address=127.0.0.1").redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -102,7 +97,7 @@ class PackagedJarIT {
      */
     @Test
     void aKvCacheLargerThanTheHeapIsRefusedWithOneClearMessage() throws Exception {
-        Run run = run(List.of(JAVA, "-Xmx256m", "-jar", JAR.toString(), "--server.port=" + freePort(),
+        Run run = run(List.of(JAVA, "-Xmx256m", "-jar", JAR.toString(), "--server.port=" + HostTools.freePort(),
                 "--server.address=127.0.0.1", "--dms.kv-cache.memory=1GB"), Duration.ofSeconds(60));
         String printed = run.out() + run.err();
         assertThat(run.exit()).as(printed).isNotZero();

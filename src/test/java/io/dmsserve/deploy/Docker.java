@@ -1,6 +1,6 @@
 package io.dmsserve.deploy;
 
-import java.io.File;
+import io.dmsserve.tools.HostTools;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,20 +26,10 @@ final class Docker {
     }
 
     static String require(String name) {
-        return require(name, ".ci/run installs Debian's docker.io and docker-compose; without Docker run"
+        return HostTools.require(name, ".ci/run installs Debian's docker.io and docker-compose; without Docker run"
                 + " ./mvnw verify -Pno-docker");
     }
 
-    /** The absolute path of an executable on the PATH, or a failure saying how to get it (never a skip). */
-    static String require(String name, String howToGetIt) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            Path candidate = Path.of(dir, name);
-            if (Files.isExecutable(candidate)) {
-                return candidate.toString();
-            }
-        }
-        throw new IllegalStateException(name + " is not on the PATH: " + howToGetIt);
-    }
 
     /** The engine answers, and the base image is there; fails (never skips) saying how to get them. */
     static void requireEngineAndBaseImage() throws Exception {

@@ -6,13 +6,13 @@ import com.github.dockerjava.api.command.InspectImageResponse;
 import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Volume;
+import io.dmsserve.tools.HostTools;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -62,7 +62,7 @@ class DockerImageIT {
     static void buildAndStart() throws Exception {
         Docker.requireEngineAndBaseImage();
         buildImage();
-        int port = freePort();
+        int port = HostTools.freePort();
         base = "http://127.0.0.1:" + port;
         container = new GenericContainer<>(DockerImageName.parse(IMAGE))
                 .withNetworkMode("host")
@@ -249,9 +249,4 @@ class DockerImageIT {
         return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
-    }
 }

@@ -2,6 +2,7 @@ package io.dmsserve.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dmsserve.tools.HostTools;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.fabric8.openshift.api.model.monitoring.v1.PrometheusRule;
 import java.nio.file.Files;
@@ -24,7 +25,7 @@ class HelmRulesIT {
                 .one(PrometheusRule.class, Chart.FULLNAME);
         Files.writeString(dir.resolve("alerts.yml"), new KubernetesSerialization().asYaml(rule.getSpec()));
         Files.copy(Path.of("observability/prometheus/alerts_test.yml"), dir.resolve("alerts_test.yml"));
-        String promtool = Docker.require("promtool", "install Debian's prometheus package (.ci/run does)");
+        String promtool = HostTools.require("promtool", "install Debian's prometheus package (.ci/run does)");
 
         String check = Docker.check(new ProcessBuilder(promtool, "check", "rules", dir.resolve("alerts.yml").toString()),
                 Duration.ofMinutes(1));

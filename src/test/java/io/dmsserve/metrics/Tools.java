@@ -1,7 +1,6 @@
 package io.dmsserve.metrics;
 
-import java.io.File;
-import java.nio.file.Files;
+import io.dmsserve.tools.HostTools;
 import java.nio.file.Path;
 
 /** Finds the Prometheus tools the observability tests run; .ci/run installs Debian's prometheus package. */
@@ -13,15 +12,9 @@ final class Tools {
     private Tools() {
     }
 
-    /** The absolute path of an executable on the PATH, or a failure saying how to get it (never a skip). */
+    /** The absolute path of a Prometheus tool on the PATH, or a failure saying how to get it (never a skip). */
     static String require(String name) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-            Path candidate = Path.of(dir, name);
-            if (Files.isExecutable(candidate)) {
-                return candidate.toString();
-            }
-        }
-        throw new IllegalStateException(name + " is not on the PATH: install Debian's prometheus package, which"
-                + " brings prometheus and promtool (.ci/run does: apt-get install prometheus)");
+        return HostTools.require(name, "install Debian's prometheus package, which brings prometheus and promtool"
+                + " (.ci/run does: apt-get install prometheus)");
     }
 }
