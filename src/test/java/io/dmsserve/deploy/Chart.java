@@ -38,10 +38,15 @@ final class Chart {
 
     /** The manifests' text for the default values plus the given values files and --set pairs. */
     static String template(Map<String, ?> set, Path... valuesFiles) {
-        TemplateCommand command = new Helm(DIR).template().withName(RELEASE).withNamespace(NAMESPACE)
+        return template(DIR, set, valuesFiles);
+    }
+
+    /** The same for the chart in {@code chartDir}. */
+    private static String template(Path chartDir, Map<String, ?> set, Path... valuesFiles) {
+        TemplateCommand command = new Helm(chartDir).template().withName(RELEASE).withNamespace(NAMESPACE)
                 .withKubeVersion("1.31.0");
         for (Path file : valuesFiles) {
-            command = command.withValuesFile(file);
+            command = command.withValuesFile(file.toAbsolutePath());
         }
         for (Map.Entry<String, ?> e : set.entrySet()) {
             command = command.set(e.getKey(), e.getValue());
@@ -72,15 +77,7 @@ final class Chart {
             Files.writeString(copy.resolve("templates/tests/test-completion.yaml"),
                     text.replace("helm.sh/hook: test", "dms-serve.test/hook: test")
                             .replace("helm.sh/hook-delete-policy", "dms-serve.test/hook-delete-policy"));
-            TemplateCommand command = new Helm(copy).template().withName(RELEASE).withNamespace(NAMESPACE)
-                    .withKubeVersion("1.31.0");
-            for (Path file : valuesFiles) {
-                command = command.withValuesFile(file.toAbsolutePath());
-            }
-            for (Map.Entry<String, ?> e : set.entrySet()) {
-                command = command.set(e.getKey(), e.getValue());
-            }
-            return Rendered.of(command.call()).one(Pod.class, FULLNAME + "-test");
+            return Rendered.of(template(copy, set, valuesFiles)).one(Pod.class, FULLNAME + "-test");
         } finally {
             try (Stream<Path> files = Files.walk(copy)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {

@@ -29,7 +29,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -60,7 +59,7 @@ class HelmChartTest {
     @Test
     void lintFailsOnValuesTheSchemaRefuses(@TempDir Path copy) throws IOException {
         // The lint above can fail: the same chart with one default the schema refuses.
-        copyChart(copy);
+        Chart.copyTree(Chart.DIR, copy);
         Path values = copy.resolve("values.yaml");
         String text = Files.readString(values);
         String broken = text.replaceFirst("(?m)^  count: 1$", "  count: -1");
@@ -458,9 +457,5 @@ class HelmChartTest {
         try (Stream<Path> files = Files.list(dir)) {
             return files.map(p -> p.getFileName().toString()).sorted().toList();
         }
-    }
-
-    private static void copyChart(Path target) throws IOException {
-        Chart.copyTree(Chart.DIR, target);
     }
 }
