@@ -220,18 +220,21 @@ class DockerImageIT {
         // BASE is what the Service's address would be, the key what the Secret would hold.
         Pod pod = Chart.testPod(Map.of("apiKeys.existingSecret", "keys"));
         Container test = pod.getSpec().getContainers().get(0);
-        List<String> command = new ArrayList<>(List.of("env", "BASE=" + base, "DMS_API_KEYS=" + KEY + ",sk-other"));
-        command.addAll(test.getCommand());
-        command.addAll(test.getArgs());
-        var result = container.execInContainer(command.toArray(String[]::new));
+        var result = helmTest(test, KEY + ",sk-other");
         assertThat(result.getExitCode()).as(result.getStdout() + result.getStderr()).isZero();
         assertThat(result.getStdout()).contains("health and one streamed completion: OK");
 
         // And it can fail: a wrong key is refused, so the script exits non-zero.
-        List<String> wrong = new ArrayList<>(List.of("env", "BASE=" + base, "DMS_API_KEYS=sk-wrong"));
-        wrong.addAll(test.getCommand());
-        wrong.addAll(test.getArgs());
-        assertThat(container.execInContainer(wrong.toArray(String[]::new)).getExitCode()).isNotZero();
+        assertThat(helmTest(test, "sk-wrong").getExitCode()).isNotZero();
+    }
+
+    /** The test pod's command and arguments run in the container, with the Service's address and these keys. */
+    private static org.testcontainers.containers.Container.ExecResult helmTest(Container test, String keys)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("env", "BASE=" + base, "DMS_API_KEYS=" + keys));
+        command.addAll(test.getCommand());
+        command.addAll(test.getArgs());
+        return container.execInContainer(command.toArray(String[]::new));
     }
 
     private static HttpResponse<String> get(String path) throws IOException, InterruptedException {
