@@ -10,6 +10,6 @@ for policy in ${POLICIES:-dms none}; do
     [[ $policy == dms ]] && extra=(--evict-rate 0.875)
     echo "=== 16x32K policy=$policy" >> "$OUT/bench.log"
     timeout "${LIMIT:-200}" "${java[@]}" io.dmsserve.DmsServeApplication gpubench --model "$model" --batch 16 \
-        --prompt "${PROMPT:-32768}" --decode 32 --policy "$policy" "${extra[@]}" 2>>"$OUT/bench.log" \
+        --prompt "${PROMPT:-32768}" --decode 32 --policy "$policy" "${extra[@]}" "${bench_args[@]}" 2>>"$OUT/bench.log" \
         | tee -a "$OUT/bench.jsonl"
 done

@@ -17,6 +17,6 @@ for tensor in ${TENSOR:-true false}; do
         echo "=== tensor-decode=$tensor batch=$batch policy=$policy prompt=${PROMPT:-4096}" >> "$OUT/bench.log"
         timeout "${LIMIT:-150}" "${java[@]}" -Ddms.cuda.tensor-decode=$tensor io.dmsserve.DmsServeApplication gpubench \
             --model "$model" --batch "$batch" --prompt "${PROMPT:-4096}" --decode "${DECODE:-64}" --policy "$policy" \
-            "${extra[@]}" 2>>"$OUT/bench.log" | sed "s/^{/{\"tensor_decode\":$tensor,/" | tee -a "$OUT/bench.jsonl"
+            "${extra[@]}" "${bench_args[@]}" 2>>"$OUT/bench.log" | sed "s/^{/{\"tensor_decode\":$tensor,/" | tee -a "$OUT/bench.jsonl"
     done
 done

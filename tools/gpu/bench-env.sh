@@ -4,6 +4,8 @@ model=/tmp/qwen3-8b-random
 cp="classes:$(ls lib/*.jar | paste -sd:)"
 # JAVA_OPTS: extra JVM options for every run, e.g. "-Ddms.cuda.attention-waves=1" or "-Ddms.cuda.graphs=false".
 read -ra java_opts <<< "${JAVA_OPTS:-}"
+# BENCH_ARGS: extra gpubench options for bench-attention.sh and bench-32k.sh, e.g. "--overlap false".
+read -ra bench_args <<< "${BENCH_ARGS:-}"
 java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g "${java_opts[@]}" -cp "$cp")
 
 # ensure_model: makes the checkpoint unless it is there (about 30 s on the H200 host), output to $OUT/bench.log.

@@ -6,6 +6,7 @@ import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.ModelConfig;
 import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.Tensor;
 import io.dmsserve.engine.cuda.CudaBackend;
@@ -63,14 +64,14 @@ public final class GpuBenchCommand {
                         "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold));
                 // Warm-up: every kernel once, at the shapes of the run, and enough decode steps for the JIT to compile
                 // the host's step path (64 timed steps after only 4 warm ones measured up to 1 ms more host work a step).
-                runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, o.batch, o.chunk, random, null, backend);
-                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.batch, o.chunk, random, out, backend);
+                runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, o, random, backend);
+                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o, random, backend);
                 CudaBackend.StepTimes t = r.decodeTimes();
                 double perStep = 1e6 * Math.max(1, t.steps());
                 long weights = weightBytesReadPerToken(checkpoint);
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
-                        "prompt", o.prompt, "decode", o.decode,
+                        "prompt", o.prompt, "decode", o.decode, "overlap", o.overlap,
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
                         "decode_tokens_per_s", (double) o.batch * o.decode / r.decodeSeconds,
@@ -103,6 +104,16 @@ public final class GpuBenchCommand {
             CudaBackend.StepTimes decodeTimes, long decodeGcMillis) {
     }
 
+    /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
+    private static List<StepExecutor.Work> decodeStep(long base, int[] next, boolean fedBack) {
+        List<StepExecutor.Work> step = new ArrayList<>(next.length);
+        for (int s = 0; s < next.length; s++) {
+            int token = fedBack ? SequenceStep.FED_BACK : next[s];
+            step.add(StepExecutor.Work.greedy(base + s, new int[] {token}, true, LogitsRequest.NONE));
+        }
+        return step;
+    }
+
     /** Milliseconds the JVM's collectors have spent so far (their own accounting). */
     private static long gcMillis() {
         long total = 0;
@@ -112,8 +123,14 @@ public final class GpuBenchCommand {
         return total;
     }
 
+    /**
+     * With {@code o.overlap}, each decode step is submitted before the one before it is read, its tokens fed back on
+     * the device, as the scheduler runs an unchanged batch ({@code dms.scheduler.overlap}).
+     */
     private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
-            int decode, int batch, int chunk, Random random, PrintStream progress, CudaBackend backend) {
+            int decode, Options o, Random random, CudaBackend backend) {
+        int batch = o.batch;
+        int chunk = o.chunk;
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
         long start = System.nanoTime();
@@ -135,12 +152,11 @@ public final class GpuBenchCommand {
         long gcBefore = gcMillis();
         backend.takeStepTimes();
         start = System.nanoTime();
+        StepExecutor.Submitted ahead = null;
         for (int t = 0; t < decode; t++) {
-            List<StepExecutor.Work> step = new ArrayList<>(batch);
-            for (int s = 0; s < batch; s++) {
-                step.add(StepExecutor.Work.greedy(base + s, new int[] {next[s]}, true, LogitsRequest.NONE));
-            }
-            StepOutput output = engine.run(step);
+            StepExecutor.Submitted current = ahead != null ? ahead : engine.submit(decodeStep(base, next, false));
+            ahead = o.overlap && t + 1 < decode ? engine.submit(decodeStep(base, next, true)) : null;
+            StepOutput output = engine.await(current);
             for (int s = 0; s < batch; s++) {
                 next[s] = output.get(s).token();
             }
@@ -246,7 +262,8 @@ public final class GpuBenchCommand {
 
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
-                + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]";
+                + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]"
+                + " [--overlap true|false]";
         String model;
         int batch = 1;
         int prompt = 512;
@@ -258,6 +275,7 @@ public final class GpuBenchCommand {
         int pageSize = 16;
         double fraction = 0.9;
         long seed = 1;
+        boolean overlap = true;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -278,6 +296,11 @@ public final class GpuBenchCommand {
                     case "--page-size" -> o.pageSize = Integer.parseInt(v);
                     case "--fraction" -> o.fraction = Double.parseDouble(v);
                     case "--seed" -> o.seed = Long.parseLong(v);
+                    case "--overlap" -> o.overlap = switch (v) {
+                        case "true" -> true;
+                        case "false" -> false;
+                        default -> throw new IllegalArgumentException("--overlap takes true or false, not '" + v + "'");
+                    };
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
                 }
             }

@@ -15,14 +15,16 @@ import org.springframework.validation.annotation.Validated;
  * @param stepTokens tokens per engine step: decode tokens first, prefill chunks in what is left (at least a
  *     quarter of it)
  * @param deadline longest time a request may take
+ * @param overlap submit each decode step of an unchanged batch before reading the one before, the sampled tokens
+ *     fed back on the device: the host's work for a step overlaps the device's for the one before
  */
 @Validated
 @ConfigurationProperties("dms.scheduler")
 public record SchedulerProperties(@DefaultValue("512") @Min(0) int maxWaiting,
         @DefaultValue("256") @Min(1) int maxRunning, @DefaultValue("256") @Min(1) int stepTokens,
-        @DefaultValue("10m") Duration deadline) {
+        @DefaultValue("10m") Duration deadline, @DefaultValue("true") boolean overlap) {
 
     public SchedulerSettings settings() {
-        return new SchedulerSettings(maxWaiting, maxRunning, stepTokens, deadline);
+        return new SchedulerSettings(maxWaiting, maxRunning, stepTokens, deadline, overlap);
     }
 }

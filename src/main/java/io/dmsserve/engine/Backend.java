@@ -35,6 +35,19 @@ public interface Backend extends AutoCloseable {
     StepOutput step(StepPlan plan);
 
     /**
+     * Queues a step and returns before its output is read, so that the host can prepare the next step while this
+     * one runs. At most two steps are pending: the caller awaits the older before submitting a third, and a step
+     * that returns logits before submitting another. A one-token step may take {@link SequenceStep#FED_BACK} as its
+     * token: the token its sequence sampled in the step submitted just before, which the backend reads where that
+     * step left it (on a GPU, without a copy to the host and back). Such a sequence asks for no penalties, whose
+     * counts are kept from the tokens fed. The default runs the step at once.
+     */
+    default PendingStep submit(StepPlan plan) {
+        StepOutput output = step(plan);
+        return () -> output;
+    }
+
+    /**
      * The device's memory now, for metrics; empty where there is no separate device (the CPU backend's KV
      * pool is on the Java heap, which the JVM's own meters cover). May be called from any thread.
      */

@@ -21,9 +21,20 @@ import io.dmsserve.sampling.SamplingParams;
 public record SequenceStep(long sequenceId, int[] tokens, SlotReservation kv, DmsRule rule, int promptLength,
         SamplingParams sampling, long seed, long drawIndex, long[] allowedTokens, LogitsRequest logits) {
 
+    /**
+     * The token of a one-token step that is the one this sequence sampled in the step submitted just before
+     * ({@link Backend#submit}): the host submits the step before that token reaches it.
+     */
+    public static final int FED_BACK = -1;
+
     public SequenceStep {
         if (tokens == null || tokens.length == 0) {
             throw new IllegalArgumentException("a step needs at least one token for sequence " + sequenceId);
+        }
+        if (fedBack(tokens) && (tokens.length != 1 || sampling == null || sampling.penalized())) {
+            throw new IllegalArgumentException("sequence " + sequenceId + " feeds back the token it sampled in a step of "
+                    + tokens.length + " tokens" + (tokens.length == 1 ? " with penalties" : "")
+                    + "; only a one-token step without penalties can");
         }
         if (kv.length() != tokens.length) {
             throw new IllegalArgumentException("sequence " + sequenceId + " has " + tokens.length + " tokens but "
@@ -44,5 +55,14 @@ public record SequenceStep(long sequenceId, int[] tokens, SlotReservation kv, Dm
 
     public boolean samples() {
         return drawIndex >= 0;
+    }
+
+    /** Whether the token is {@link #FED_BACK}, read by the backend from the step before. */
+    public boolean fedBack() {
+        return fedBack(tokens);
+    }
+
+    private static boolean fedBack(int[] tokens) {
+        return tokens != null && tokens.length > 0 && tokens[0] == FED_BACK;
     }
 }

@@ -16,7 +16,8 @@ public final class SequenceKv {
     private final HeadCache[][] heads; // (layer, kvHead)
     private final int kvHeads;
     private int processed;
-    private int reserved;               // tokens reserved by the step in flight, not yet committed
+    private int reserved;               // tokens reserved by the oldest step in flight, not yet committed
+    private int reservedNext;           // tokens reserved by a second step queued behind it (0: none)
     private boolean released;
 
     SequenceKv(long id, int row, EvictionPolicy policy, HeadCache[][] heads) {
@@ -47,6 +48,17 @@ public final class SequenceKv {
     /** Tokens processed so far (the position of the next token). */
     public int processed() {
         return processed;
+    }
+
+    /**
+     * Whether a step of {@code length} tokens may be reserved now, behind the step in flight, before that one's
+     * decisions come back: the slots it frees must not depend on them. The step in flight (positions p .. p + L − 1)
+     * decides the flags of tokens up to p + L − 2, and the new step, from p + L, evicts flagged tokens up to
+     * p + L − w − 1 (DESIGN.md §3 step 6), so that needs w ≥ L + 1. A sequence that never evicts can always.
+     * At most two steps are in flight.
+     */
+    public boolean canReserveAhead() {
+        return reservedNext == 0 && (reserved == 0 || !policy.evicts() || policy.window() >= reserved + 1);
     }
 
     /** Live slots per (layer, kvHead) of this sequence. */
@@ -95,13 +107,24 @@ public final class SequenceKv {
     /**
      * The empty reservation of a step of {@code length} tokens, filled layer range by layer range; the step counts
      * as in flight from here (a failure while filling it leaves the sequence to be released, as the caller must).
+     * A second step may be reserved behind one in flight when {@link #canReserveAhead()}; its tokens follow that
+     * step's, and the two commit in order.
      */
     SlotReservation newReservation(int length) {
-        if (reserved != 0) {
-            throw new IllegalStateException("sequence " + id + " already has a step in flight");
+        if (length < 1) {
+            throw new IllegalArgumentException("a step of " + length + " tokens for sequence " + id);
         }
-        reserved = length;
-        return new SlotReservation(row, processed, length, new int[heads.length * kvHeads * length],
+        int first = processed + reserved;
+        if (reserved == 0) {
+            reserved = length;
+        } else if (canReserveAhead()) {
+            reservedNext = length;
+        } else {
+            throw new IllegalStateException("sequence " + id + " has a step of " + reserved + " tokens in flight"
+                    + (reservedNext > 0 ? " and another behind it" : " and a DMS window of " + policy.window()
+                    + ", too short to reserve the next step before its decisions come back"));
+        }
+        return new SlotReservation(row, first, length, new int[heads.length * kvHeads * length],
                 new int[heads.length * kvHeads]);
     }
 
@@ -111,6 +134,7 @@ public final class SequenceKv {
      */
     void reserveLayers(SlotReservation reservation, int from, int to) {
         int length = reservation.length();
+        int first = reservation.first();
         int[] slots = reservation.slots();        // (layer, kvHead, length)
         int[] previous = reservation.previousSlots(); // (layer, kvHead)
         for (int l = from; l < to; l++) {
@@ -118,10 +142,10 @@ public final class SequenceKv {
                 HeadCache head = heads[l][h];
                 int base = (l * kvHeads + h) * length;
                 previous[l * kvHeads + h] = head.lastPhysicalSlot();
-                head.evictBefore(processed);
+                head.evictBefore(first);
                 try {
                     for (int c = 0; c < length; c++) {
-                        slots[base + c] = head.reserve(processed + c);
+                        slots[base + c] = head.reserve(first + c);
                     }
                 } finally {
                     head.publishReserved(); // what it got, also when the pool ran out half-way
@@ -139,7 +163,7 @@ public final class SequenceKv {
         commitLayers(decisions, first, 0, heads.length);
     }
 
-    /** Checks the decisions against the step in flight and advances; returns the step's first position. */
+    /** Checks the decisions against the oldest step in flight and advances; returns the step's first position. */
     int beginCommit(Decisions decisions) {
         if (decisions.length() != reserved) {
             throw new IllegalArgumentException("decisions for " + decisions.length() + " tokens, but sequence " + id
@@ -147,7 +171,8 @@ public final class SequenceKv {
         }
         int first = processed;
         processed += reserved;
-        reserved = 0;
+        reserved = reservedNext;
+        reservedNext = 0;
         return first;
     }
 

@@ -2,6 +2,7 @@ package io.dmsserve.scheduler;
 
 import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.kvcache.KvCacheFullException;
 import io.dmsserve.kvcache.KvCacheManager;
@@ -29,6 +30,7 @@ final class EngineLoop {
     private final RequestQueue queue;
     private final StepPlanner planner;
     private final int contextLength;
+    private final boolean overlap;
     private final StepPlanner.Pages pages;
     private final List<Sequence> running = new ArrayList<>(); // engine thread only, oldest first
     private volatile Thread thread;    // a new one at each start: a paused application context restarts it
@@ -54,11 +56,12 @@ final class EngineLoop {
     private volatile long activeAsOfMillis = System.currentTimeMillis();
     private final ArrayDeque<SequenceView> recent = new ArrayDeque<>(); // guarded by itself, newest first
     private long lastPublished;
-    EngineLoop(StepExecutor executor, RequestQueue queue, StepPlanner planner, int contextLength) {
+    EngineLoop(StepExecutor executor, RequestQueue queue, StepPlanner planner, int contextLength, boolean overlap) {
         this.executor = executor;
         this.queue = queue;
         this.planner = planner;
         this.contextLength = contextLength;
+        this.overlap = overlap;
         KvCacheManager cache = executor.cache();
         this.pages = new StepPlanner.Pages() {
             @Override
@@ -144,6 +147,7 @@ final class EngineLoop {
                 // what ran, release its pages, go on.
                 log.error("engine step failed; failing its {} sequences", running.size(), e);
                 failedSteps.incrementAndGet();
+                executor.abandon();
                 RuntimeException failure = e instanceof RuntimeException runtime ? runtime
                         : new IllegalStateException("the engine step failed: " + e, e);
                 for (Sequence sequence : List.copyOf(running)) {
@@ -232,23 +236,104 @@ final class EngineLoop {
                     sequence.request.sampling(), sequence.seed, samples ? sequence.generated : -1, allowed,
                     LogitsRequest.NONE));
         }
+        runSteps(batch, work, observer);
+    }
+
+    /**
+     * Runs the planned step. While the batch can do nothing but decode again, the next step is submitted before
+     * this one is read, its tokens fed back by the backend ({@link SequenceStep#FED_BACK}), so that the host's work
+     * for step n + 1 (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends,
+     * work or a task arrives, a limit is near) the step in flight is read too, and the next step is planned.
+     */
+    private void runSteps(List<Sequence> batch, List<StepExecutor.Work> work, SchedulerObserver observer) {
+        StepExecutor.Submitted current = executor.submit(work);
         long started = System.nanoTime();
-        StepOutput output = executor.run(work);
+        while (true) {
+            List<StepExecutor.Work> nextWork = overlap && canGoOn(batch, work) ? fedBack(batch) : null;
+            StepExecutor.Submitted next = nextWork == null ? null : executor.submit(nextWork);
+            StepOutput output = executor.await(current);
+            long ended = System.nanoTime();
+            boolean all = take(batch, work, output, ended - started, observer);
+            if (next == null) {
+                return;
+            }
+            current = next;
+            work = nextWork;
+            started = ended;
+            if (!all) {
+                output = executor.await(current);
+                take(batch, work, output, System.nanoTime() - started, observer);
+                return;
+            }
+            runningCount = running.size();
+            publish();
+        }
+    }
+
+    /**
+     * Whether the step after {@code work} (just submitted) may be submitted before it is read: nothing waits to be
+     * planned, every sequence samples a token the next step can feed back (no penalties or grammar, which need it
+     * on the host), is far from its limits, may reserve ahead (DMS window), and the pool holds the worst case.
+     */
+    private boolean canGoOn(List<Sequence> batch, List<StepExecutor.Work> work) {
+        if (stopping || !queue.quiet()) {
+            return false;
+        }
+        long now = System.nanoTime();
+        KvCacheManager cache = executor.cache();
+        long pagesNeeded = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            Sequence sequence = batch.get(i);
+            GenerationRequest request = sequence.request;
+            if (work.get(i).drawIndex() < 0 || sequence.cancelled() || now > sequence.deadlineNanos
+                    || request.sampling().penalized() || request.constraint() != null
+                    || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength
+                    || !cache.sequence(sequence.id).canReserveAhead()) {
+                return false;
+            }
+            pagesNeeded += pages.toStore(sequence.id, 1);
+        }
+        return pagesNeeded <= cache.freePages();
+    }
+
+    /** The next decode step of the batch, each token the one its sequence samples in the step in flight. */
+    private static List<StepExecutor.Work> fedBack(List<Sequence> batch) {
+        List<StepExecutor.Work> work = new ArrayList<>(batch.size());
+        for (Sequence sequence : batch) {
+            work.add(new StepExecutor.Work(sequence.id, new int[] {SequenceStep.FED_BACK}, sequence.promptLength(),
+                    sequence.request.sampling(), sequence.seed, sequence.generated + 1, null, LogitsRequest.NONE));
+        }
+        return work;
+    }
+
+    /**
+     * A step's output into its sequences, skipping those that ended or were cancelled while it was in flight;
+     * whether every sequence of the batch still runs afterwards.
+     */
+    private boolean take(List<Sequence> batch, List<StepExecutor.Work> work, StepOutput output, long nanos,
+            SchedulerObserver observer) {
         long ended = System.nanoTime();
         steps.incrementAndGet();
         int tokens = 0;
         for (StepExecutor.Work w : work) {
             tokens += w.tokens().length;
         }
-        observer.step(batch.size(), tokens, ended - started);
+        observer.step(batch.size(), tokens, nanos);
+        boolean all = true;
         for (int i = 0; i < batch.size(); i++) {
             Sequence sequence = batch.get(i);
+            if (sequence.done || sequence.cancelled()) {
+                all = false;  // a cancelled sequence takes no more tokens; the loop ends it before the next plan
+                continue;
+            }
             sequence.fed += work.get(i).tokens().length;
             SequenceOutput out = output.get(i);
             if (out.token() >= 0) {
                 emit(sequence, out.token(), out.logprobs(), ended, observer);
             }
+            all &= !sequence.done && !sequence.cancelled();
         }
+        return all;
     }
 
     /**
@@ -299,6 +384,7 @@ final class EngineLoop {
     }
 
     private void finish(Sequence sequence, FinishReason reason) {
+        sequence.done = true;
         remember(sequence, reason.name());
         running.remove(sequence);
         executor.release(sequence.id);
@@ -320,6 +406,7 @@ final class EngineLoop {
     }
 
     private void fail(Sequence sequence, RuntimeException error) {
+        sequence.done = true;
         remember(sequence, "error");
         running.remove(sequence);
         executor.release(sequence.id);

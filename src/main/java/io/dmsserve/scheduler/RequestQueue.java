@@ -116,6 +116,16 @@ final class RequestQueue {
         }
     }
 
+    /** Engine thread: whether nothing waits (no sequence, no task) and the queue is open. */
+    boolean quiet() {
+        lock.lock();
+        try {
+            return !closed && waiting.isEmpty() && tasks.isEmpty();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Engine thread: blocks until there is something to do; false once closed. */
     boolean awaitWork(boolean running) {
         lock.lock();

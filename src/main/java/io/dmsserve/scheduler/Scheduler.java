@@ -43,7 +43,7 @@ public final class Scheduler implements AutoCloseable {
         this.contextLength = executor.backend().config().maxPositionEmbeddings();
         this.queue = new RequestQueue(settings.maxRunning(), settings.maxWaiting());
         this.planner = new StepPlanner(settings.maxRunning(), settings.stepTokens());
-        this.loop = new EngineLoop(executor, queue, planner, contextLength);
+        this.loop = new EngineLoop(executor, queue, planner, contextLength, settings.overlap());
         this.maxRunning = settings.maxRunning();
         this.maxWaiting = settings.maxWaiting();
     }

@@ -25,6 +25,7 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
     int fed;
     int generated;
     boolean open;              // holds pages in the KV cache
+    boolean done;              // engine thread: finished or failed; a step still in flight for it is ignored
     private volatile boolean cancelled;
 
     Sequence(long id, GenerationRequest request, EvictionPolicy policy, long seed, long submittedNanos,

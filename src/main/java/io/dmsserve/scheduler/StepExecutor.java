@@ -5,14 +5,17 @@ import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.KvGeometry;
 import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.PendingStep;
 import io.dmsserve.engine.SequenceOutput;
 import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.StepPlan;
 import io.dmsserve.kvcache.CacheStatistics;
 import io.dmsserve.kvcache.KvCacheManager;
+import io.dmsserve.kvcache.SequenceKv;
 import io.dmsserve.kvcache.SlotReservation;
 import io.dmsserve.sampling.SamplingParams;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,6 +39,7 @@ public final class StepExecutor implements AutoCloseable {
 
     private final Backend backend;
     private final KvCacheManager cache;
+    private final ArrayDeque<Submitted> inFlight = new ArrayDeque<>(2); // submitted, oldest first
 
     public StepExecutor(Backend backend, KvCacheManager cache) {
         this.backend = backend;
@@ -81,7 +85,16 @@ public final class StepExecutor implements AutoCloseable {
         cache.open(sequenceId, policy);
     }
 
+    /**
+     * Frees the sequence's pages now, also while a step of it is in flight: the device runs steps in order, so a
+     * page given to another sequence is written only by a later step; that step's decisions are then not committed.
+     */
     public void release(long sequenceId) {
+        for (Submitted submitted : inFlight) {
+            for (int i = 0; i < submitted.ids.length; i++) {
+                submitted.released[i] |= submitted.ids[i] == sequenceId;
+            }
+        }
         cache.release(sequenceId);
     }
 
@@ -90,6 +103,28 @@ public final class StepExecutor implements AutoCloseable {
      * the bookkeeping. On a failure the sequences of the step must be released.
      */
     public StepOutput run(List<Work> work) {
+        return await(submit(work));
+    }
+
+    /** A step reserved and queued on the backend, its decisions not yet committed ({@link #await}). */
+    public static final class Submitted {
+        private final long[] ids;
+        private final boolean[] released;
+        private final PendingStep pending;
+
+        private Submitted(long[] ids, PendingStep pending) {
+            this.ids = ids;
+            this.released = new boolean[ids.length];
+            this.pending = pending;
+        }
+    }
+
+    /**
+     * The first half of {@link #run}: reserves the step's slots and queues it on the backend. Up to two steps may be
+     * in flight; a sequence's second needs {@link SequenceKv#canReserveAhead()} and may feed back its token
+     * ({@link SequenceStep#FED_BACK}). Steps are awaited in the order submitted.
+     */
+    public Submitted submit(List<Work> work) {
         long[] ids = new long[work.size()];
         int[] lengths = new int[work.size()];
         for (int i = 0; i < ids.length; i++) {
@@ -104,20 +139,60 @@ public final class StepExecutor implements AutoCloseable {
                     cache.sequence(w.sequenceId()).policy().rule(), w.promptLength(), w.sampling(), w.seed(),
                     w.drawIndex(), w.allowedTokens(), w.logits()));
         }
-        StepOutput output = backend.step(new StepPlan(steps, cache.takeDelta()));
-        if (output.sequences().size() != steps.size()) {
-            throw new IllegalStateException("backend " + backend.name() + " answered " + output.sequences().size()
-                    + " sequences of a step of " + steps.size());
+        Submitted submitted = new Submitted(ids, backend.submit(new StepPlan(steps, cache.takeDelta())));
+        inFlight.addLast(submitted);
+        return submitted;
+    }
+
+    /**
+     * The second half of {@link #run}: the step's output, its decisions committed for the sequences not released
+     * since it was submitted.
+     */
+    public StepOutput await(Submitted submitted) {
+        if (inFlight.peekFirst() != submitted) {
+            throw new IllegalStateException("steps are awaited in the order they were submitted");
         }
-        long[] answered = new long[steps.size()];
-        Decisions[] decisions = new Decisions[steps.size()];
-        for (int i = 0; i < answered.length; i++) {
-            SequenceOutput out = output.sequences().get(i);
-            answered[i] = out.sequenceId();
-            decisions[i] = out.decisions();
+        inFlight.removeFirst();
+        StepOutput output = submitted.pending.await();
+        if (output.sequences().size() != submitted.ids.length) {
+            throw new IllegalStateException("backend " + backend.name() + " answered " + output.sequences().size()
+                    + " sequences of a step of " + submitted.ids.length);
+        }
+        int kept = 0;
+        for (boolean r : submitted.released) {
+            kept += r ? 0 : 1;
+        }
+        long[] answered = new long[kept];
+        Decisions[] decisions = new Decisions[kept];
+        for (int i = 0, j = 0; i < submitted.ids.length; i++) {
+            if (!submitted.released[i]) {
+                SequenceOutput out = output.sequences().get(i);
+                answered[j] = out.sequenceId();
+                decisions[j++] = out.decisions();
+            }
         }
         cache.commit(answered, decisions);
         return output;
+    }
+
+    /**
+     * After a failure: waits for the steps still in flight and drops their outputs and decisions (their sequences
+     * are being released), so that the next step starts with nothing queued.
+     */
+    public void abandon() {
+        while (!inFlight.isEmpty()) {
+            Submitted submitted = inFlight.removeFirst();
+            try {
+                submitted.pending.await();
+            } catch (RuntimeException e) {
+                // The failure being handled, or a step lost with it: nothing to read either way.
+            }
+        }
+    }
+
+    /** Steps submitted and not yet awaited. */
+    public int inFlight() {
+        return inFlight.size();
     }
 
     @Override

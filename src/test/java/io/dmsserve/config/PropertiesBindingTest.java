@@ -55,7 +55,7 @@ class PropertiesBindingTest {
             assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(16,
                     DataSize.ofMegabytes(256), null));
             assertThat(context.getBean(SchedulerProperties.class)).isEqualTo(new SchedulerProperties(512, 256, 256,
-                    Duration.ofMinutes(10)));
+                    Duration.ofMinutes(10), true));
             assertThat(context.getBean(ApiProperties.class).retryAfterSeconds()).isEqualTo(1);
             assertThat(context.getBean(CpuProperties.class).effectiveThreads())
                     .isEqualTo(Runtime.getRuntime().availableProcessors());
@@ -84,7 +84,8 @@ class PropertiesBindingTest {
                 "dms.scheduler.max-waiting=0",
                 "dms.scheduler.max-running=8",
                 "dms.scheduler.step-tokens=128",
-                "dms.scheduler.deadline=90s").run(context -> {
+                "dms.scheduler.deadline=90s",
+                "dms.scheduler.overlap=false").run(context -> {
                     assertThat(context).hasNotFailed();
                     ApiProperties api = context.getBean(ApiProperties.class);
                     assertThat(api).as("keys stripped, empty entries dropped").isEqualTo(new ApiProperties(
@@ -100,8 +101,10 @@ class PropertiesBindingTest {
                     assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(32,
                             DataSize.ofMegabytes(64), 0.9));
                     SchedulerProperties scheduler = context.getBean(SchedulerProperties.class);
-                    assertThat(scheduler).isEqualTo(new SchedulerProperties(0, 8, 128, Duration.ofSeconds(90)));
+                    assertThat(scheduler).isEqualTo(new SchedulerProperties(0, 8, 128, Duration.ofSeconds(90),
+                            false));
                     assertThat(scheduler.settings().maxRunning()).isEqualTo(8);
+                    assertThat(scheduler.settings().overlap()).isFalse();
                 });
     }
 

@@ -19,8 +19,10 @@ import io.dmsserve.sampling.Sampler;
 import io.dmsserve.sampling.TokenCounts;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -46,6 +48,7 @@ public final class CpuBackend implements Backend {
     private final MatMul matMul;
     private CpuKvStore store;
     private ChunkAttention attention;
+    private Map<Long, Integer> sampledBefore = Map.of(); // sequence id -> token, of the step before (FED_BACK)
     private TokenCounts[] counts;      // (rows) penalties' view of each sequence, when it asks for penalties
     private final boolean cudaPrecision;
     /** Above this many tokens a step, the CUDA backend's products take bf16 activations (MatMulKernel). */
@@ -134,6 +137,8 @@ public final class CpuBackend implements Backend {
         if (store == null) {
             throw new IllegalStateException("allocateKv must come before the first step");
         }
+        plan = withFedBackTokens(plan);
+        sampledBefore = Map.of(); // a step that fails half-way feeds nothing back
         store.apply(plan.pageTables());
         Batch batch = layout(plan);
         int n = batch.tokens;
@@ -199,10 +204,38 @@ public final class CpuBackend implements Backend {
             Ops.addInPlace(x, o, n * hidden);
         }
         List<SequenceOutput> outputs = new ArrayList<>(batch.size());
+        Map<Long, Integer> sampled = new HashMap<>();
         for (int r = 0; r < batch.size(); r++) {
-            outputs.add(output(batch, r, x, decisions, decisionLogits));
+            SequenceOutput out = output(batch, r, x, decisions, decisionLogits);
+            outputs.add(out);
+            if (out.token() >= 0) {
+                sampled.put(out.sequenceId(), out.token());
+            }
         }
+        sampledBefore = sampled;
         return new StepOutput(outputs);
+    }
+
+    /** The plan with each {@link SequenceStep#FED_BACK} token replaced by what its sequence sampled the step before. */
+    private StepPlan withFedBackTokens(StepPlan plan) {
+        List<SequenceStep> steps = null;
+        for (int i = 0; i < plan.sequences().size(); i++) {
+            SequenceStep s = plan.sequences().get(i);
+            if (!s.fedBack()) {
+                continue;
+            }
+            Integer token = sampledBefore.get(s.sequenceId());
+            if (token == null) {
+                throw new IllegalArgumentException("sequence " + s.sequenceId() + " feeds back a token, but it sampled"
+                        + " none in the step before");
+            }
+            if (steps == null) {
+                steps = new ArrayList<>(plan.sequences());
+            }
+            steps.set(i, new SequenceStep(s.sequenceId(), new int[] {token}, s.kv(), s.rule(), s.promptLength(),
+                    s.sampling(), s.seed(), s.drawIndex(), s.allowedTokens(), s.logits()));
+        }
+        return steps == null ? plan : new StepPlan(steps, plan.pageTables());
     }
 
     /**

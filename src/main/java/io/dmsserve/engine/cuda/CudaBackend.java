@@ -8,6 +8,7 @@ import io.dmsserve.engine.DeviceMemory;
 import io.dmsserve.engine.KvGeometry;
 import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.ModelConfig;
+import io.dmsserve.engine.PendingStep;
 import io.dmsserve.engine.SequenceOutput;
 import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
@@ -19,6 +20,7 @@ import io.dmsserve.sampling.Logprobs;
 import io.dmsserve.sampling.SamplingParams;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -105,6 +107,11 @@ public final class CudaBackend implements Backend {
     private Scratch scratch;
     private StepUpload upload;
     private int uploadBytes;
+    private final StepEvents stepEvents;
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>(2); // submitted, not yet awaited; oldest first
+    private int slot;                      // the host-memory slot (0, 1) of the next step: result and upload
+    private long[] sampledIds = new long[0]; // (sampled rows) sequence ids of the step submitted last
+    private Scratch sampledScratch;        // whose result holds that step's tokens
 
     /** One layer's weights on the device, bf16. */
     private record Layer(DeviceBuffer attnNorm, DeviceBuffer wqkv, DeviceBuffer qNorm, DeviceBuffer kNorm,
@@ -180,6 +187,7 @@ public final class CudaBackend implements Backend {
         this.pageTableKernel = new PageTableKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
         this.graphs = new StepGraphs(cuda, graphCheckEvery);
+        this.stepEvents = new StepEvents(cuda);
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -399,8 +407,24 @@ public final class CudaBackend implements Backend {
 
     @Override
     public StepOutput step(StepPlan plan) {
+        return submit(plan).await();
+    }
+
+    /**
+     * Queues the step: page-table delta, inputs, the forward pass (a graph where its shape allows), the copy of
+     * its results into this slot's host buffer, and the slot's event. Fed-back tokens are copied on the device from
+     * the result of the step submitted before, which runs first on the stream.
+     */
+    @Override
+    public PendingStep submit(StepPlan plan) {
         if (cache == null) {
             throw new IllegalStateException("allocateKv must come before the first step");
+        }
+        if (pending.size() == 2) {
+            throw new IllegalStateException("two steps are pending; await the older before submitting another");
+        }
+        if (!pending.isEmpty() && pending.peekLast().in.keepLogits) {
+            throw new IllegalStateException("await the step that returns logits before submitting another");
         }
         long entered = System.nanoTime();
         cuda.makeCurrent();
@@ -409,9 +433,19 @@ public final class CudaBackend implements Backend {
             tableLength[lengths[i]] = lengths[i + 1];
         }
         Layout in = new Layout(plan);
+        int[] feedFrom = feedSources(in);
+        boolean fits = scratch != null && scratch.fits(in.n, in.logitRows.length, in.sequences);
+        if (!fits && (!pending.isEmpty() || feedFrom != null)) {
+            throw new IllegalStateException("a step of " + in.n + " tokens outgrows the scratch that "
+                    + (pending.isEmpty() ? "holds the tokens it feeds back" : "the step pending before it uses")
+                    + "; run it after that step, with its tokens");
+        }
         ensureScratch(in.n, in.logitRows.length, in.sequences);
         Parts parts = uploadInputs(in, plan.pageTables());
         Scratch s = scratch;
+        if (feedFrom != null) {
+            feedBack(feedFrom, parts.tokens);
+        }
         boolean small = in.n <= MatMulKernel.MAX_GEMV_TOKENS;
         reserveWorkspaces(in, small);
 
@@ -423,18 +457,107 @@ public final class CudaBackend implements Backend {
         } else {
             forward(in, parts, small);
         }
-        // The step's one copy back, then its one synchronisation.
-        s.result.copyToAsync(0, s.resultHost, 0, s.resultBytes(in.n));
+        // The step's one copy back, then its mark: the host waits for that alone (Pending.await).
+        Pending step = new Pending(in, slot, s);
+        s.result.copyToAsync(0, s.resultHost[slot], 0, s.resultBytes(in.n));
+        stepEvents.record(slot);
+        slot ^= 1;
         long launched = System.nanoTime();
         queueNanos += launched - queued;
-        cuda.synchronize();
-        long synced = System.nanoTime();
-        StepOutput output = outputs(in);
-        timedSteps++;
         beforeSyncNanos += launched - entered;
-        syncNanos += synced - launched;
-        afterSyncNanos += System.nanoTime() - synced;
-        return output;
+        long[] ids = new long[in.sampled];
+        for (int i = 0; i < in.sequences; i++) {
+            if (in.sampleRow[i] >= 0) {
+                ids[in.sampleRow[i]] = in.steps.get(i).sequenceId();
+            }
+        }
+        sampledIds = ids;
+        sampledScratch = s;
+        pending.addLast(step);
+        return step;
+    }
+
+    /** A submitted step: its layout, and where its results land. */
+    private final class Pending implements PendingStep {
+        final Layout in;
+        final int slot;
+        final Scratch scratch;
+
+        Pending(Layout in, int slot, Scratch scratch) {
+            this.in = in;
+            this.slot = slot;
+            this.scratch = scratch;
+        }
+
+        @Override
+        public StepOutput await() {
+            if (pending.peekFirst() != this) {
+                throw new IllegalStateException("steps are awaited once each, in the order they were submitted");
+            }
+            long waiting = System.nanoTime();
+            try {
+                stepEvents.await(slot);
+            } catch (RuntimeException e) {
+                pending.clear();  // the steps queued behind a failed one are lost with it
+                sampledIds = new long[0];
+                throw e;
+            }
+            pending.removeFirst();
+            long synced = System.nanoTime();
+            StepOutput output = outputs(in, scratch, slot);
+            timedSteps++;
+            syncNanos += synced - waiting;
+            afterSyncNanos += System.nanoTime() - synced;
+            return output;
+        }
+    }
+
+    /**
+     * For each token, the sampled row of the step submitted before whose token it feeds back, or −1; null when the
+     * step feeds back none.
+     */
+    private int[] feedSources(Layout in) {
+        int[] from = null;
+        for (int i = 0; i < in.sequences; i++) {
+            SequenceStep step = in.steps.get(i);
+            if (!step.fedBack()) {
+                continue;
+            }
+            int row = -1;
+            for (int r = 0; r < sampledIds.length && row < 0; r++) {
+                row = sampledIds[r] == step.sequenceId() ? r : -1;
+            }
+            if (row < 0) {
+                throw new IllegalArgumentException("sequence " + step.sequenceId() + " feeds back a token, but it"
+                        + " sampled none in the step before");
+            }
+            if (from == null) {
+                from = new int[in.n];
+                Arrays.fill(from, -1);
+            }
+            from[in.firstToken[i]] = row;
+        }
+        if (from != null && sampledScratch != scratch) {
+            throw new IllegalStateException("the step before was sampled into another scratch");
+        }
+        return from;
+    }
+
+    /** Copies fed-back tokens from the step before's sampled rows, one copy per run of consecutive rows. */
+    private void feedBack(int[] from, DeviceBuffer tokens) {
+        DeviceBuffer sampled = scratch.result;
+        for (int t = 0; t < from.length; ) {
+            if (from[t] < 0) {
+                t++;
+                continue;
+            }
+            int start = t;
+            while (t + 1 < from.length && from[t + 1] == from[t] + 1) {
+                t++;
+            }
+            t++;
+            tokens.copyFromAsync(sampled, scratch.tokensAt + 4L * from[start], 4L * start, 4L * (t - start));
+        }
     }
 
     /** Embedding to sampling: kernels only, the same launches for the same shapes (a decode step's graph). */
@@ -637,9 +760,8 @@ public final class CudaBackend implements Backend {
                 cuda.stream()), "cuMemsetD8Async(" + bytes + " bytes)");
     }
 
-    private StepOutput outputs(Layout in) {
-        Scratch s = scratch;
-        ByteBuffer result = s.resultHost.buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    private StepOutput outputs(Layout in, Scratch s, int slot) {
+        ByteBuffer result = s.resultHost[slot].buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN);
         byte[] decisionBytes = new byte[in.n * layers * kvHeads];
         if (dms) {
             result.position((int) s.decisionsAt);
@@ -705,6 +827,7 @@ public final class CudaBackend implements Backend {
         log.info("CUDA backend closed: {} steps ran as a graph ({} captured, {} found by shape without recording), {}"
                 + " decode steps launch by launch", counts[0], counts[1], counts[3], counts[2]);
         graphs.close();
+        stepEvents.close();
         if (scratch != null) {
             scratch.close();
         }
@@ -790,7 +913,7 @@ public final class CudaBackend implements Backend {
                     thresholds[s * layers + l] = rule.threshold(l);
                 }
                 for (int c = 0; c < length; c++) {
-                    tokens[t + c] = checkToken(step.tokens()[c]);
+                    tokens[t + c] = step.fedBack() ? 0 : checkToken(step.tokens()[c]); // 0: copied over on the device
                     positions[t + c] = step.first() + c;
                     seqOfToken[t + c] = s;
                     (length == 1 ? decode : chunk).add(t + c);
@@ -978,6 +1101,7 @@ public final class CudaBackend implements Backend {
         if (upload == null || bytes > uploadBytes) {
             if (upload != null) {
                 graphs.clear();
+                cuda.synchronize();  // a queued step may still read it
                 upload.close();
             }
             uploadBytes = (int) Math.max(1 << 20, Math.min(Integer.MAX_VALUE, bytes * 2));
@@ -1084,7 +1208,7 @@ public final class CudaBackend implements Backend {
         DeviceBuffer logits;     // fp32 (rows, vocab)
         DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
         DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
-        PinnedBuffer resultHost;
+        PinnedBuffer[] resultHost = new PinnedBuffer[2]; // one per step slot: a step's copy lands while the host reads the other's
         long tokensAt;
         long logprobAt;
         long topIdsAt;
@@ -1126,7 +1250,8 @@ public final class CudaBackend implements Backend {
             decisionsAt = align(topLogprobsAt + 4L * sequences * TOP);
             long resultBytes = decisionsAt + (long) tokens * layers * kvHeads;
             result = cuda.allocate(resultBytes);
-            resultHost = cuda.allocatePinned(resultBytes);
+            resultHost[0] = cuda.allocatePinned(resultBytes);
+            resultHost[1] = cuda.allocatePinned(resultBytes);
         }
 
         private long align(long at) {
@@ -1148,6 +1273,7 @@ public final class CudaBackend implements Backend {
             long size = Math.max(count, partials * 2);
             if (partialO != null) {
                 graphs.clear();
+                cuda.synchronize();  // queued steps may still read them
                 partialO.close();
                 partialML.close();
                 partialO = null;
@@ -1168,8 +1294,10 @@ public final class CudaBackend implements Backend {
                     b.close();
                 }
             }
-            if (resultHost != null) {
-                resultHost.close();
+            for (PinnedBuffer host : resultHost) {
+                if (host != null) {
+                    host.close();
+                }
             }
         }
     }

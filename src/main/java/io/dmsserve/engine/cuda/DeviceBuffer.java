@@ -145,6 +145,15 @@ public final class DeviceBuffer implements AutoCloseable {
                 "cuMemcpyHtoDAsync(" + length + " bytes)");
     }
 
+    /** Queues a copy of {@code length} bytes of another device buffer, from {@code sourceOffset}, to {@code at}. */
+    public void copyFromAsync(DeviceBuffer source, long sourceOffset, long at, long length) {
+        range(at, length);
+        source.range(sourceOffset, length);
+        CudaContext.check(JCudaDriver.cuMemcpyDtoDAsync(pointer().withByteOffset(at),
+                source.pointer().withByteOffset(sourceOffset), length, context.stream()),
+                "cuMemcpyDtoDAsync(" + length + " bytes)");
+    }
+
     /** Queues a copy of {@code length} bytes from {@code at} to {@code target} at {@code targetOffset}. */
     public void copyToAsync(long at, PinnedBuffer target, long targetOffset, long length) {
         range(at, length);

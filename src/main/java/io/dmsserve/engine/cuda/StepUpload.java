@@ -11,17 +11,34 @@ final class StepUpload implements AutoCloseable {
 
     private static final int ALIGN = 16;
 
-    private final PinnedBuffer host;
+    // Two host buffers, taken in turn: the copy of one step's inputs may still be queued (behind the step before)
+    // while the host fills the next step's. The device buffer is one: the stream runs a step's reads before the
+    // next step's copy.
+    private final PinnedBuffer[] hosts = new PinnedBuffer[2];
     private final DeviceBuffer device;
+    private PinnedBuffer host;
     private int used;
 
     StepUpload(CudaContext context, int capacityBytes) {
-        this.host = context.allocatePinned(capacityBytes);
-        this.device = context.allocate(capacityBytes);
+        try {
+            hosts[0] = context.allocatePinned(capacityBytes);
+            hosts[1] = context.allocatePinned(capacityBytes);
+            this.device = context.allocate(capacityBytes);
+        } catch (RuntimeException e) {
+            for (PinnedBuffer h : hosts) {
+                if (h != null) {
+                    h.close();
+                }
+            }
+            throw e;
+        }
+        host = hosts[1];
     }
 
+    /** Starts a step's inputs, in the other host buffer than the step before's. */
     void reset() {
         used = 0;
+        host = host == hosts[0] ? hosts[1] : hosts[0];
     }
 
     /** Where a part lies in the buffer. */
@@ -73,6 +90,7 @@ final class StepUpload implements AutoCloseable {
     @Override
     public void close() {
         device.close();
-        host.close();
+        hosts[0].close();
+        hosts[1].close();
     }
 }

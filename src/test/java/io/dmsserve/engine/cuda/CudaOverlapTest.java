@@ -1,0 +1,140 @@
+package io.dmsserve.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.SequenceOutput;
+import io.dmsserve.engine.SequenceStep;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.cpu.GoldenCase;
+import io.dmsserve.sampling.SamplingParams;
+import io.dmsserve.scheduler.StepExecutor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Decode steps submitted before the step before them is read, their tokens fed back on the device
+ * ({@link SequenceStep#FED_BACK}), give bit for bit what the same steps give one at a time with the tokens sent
+ * from the host: tokens, logprobs and every decision flag. The run replays graphs by shape (each replay checked),
+ * releases a sequence while a step of it is in flight, and then feeds back from rows that are no longer
+ * consecutive.
+ */
+@Tag("gpu")
+class CudaOverlapTest {
+
+    private static final int STEPS = 40;
+    private static final int SEQUENCES = 4;
+
+    @Test
+    void overlappedStepsGiveWhatStepsOneAtATimeGive() {
+        if (!CudaAvailability.check().isEmpty()) {
+            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
+        }
+        try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
+            List<String> inTurn = run(dms, false);
+            List<String> overlapped = run(dms, true);
+            assertThat(inTurn).hasSize(SEQUENCES + STEPS * SEQUENCES - (STEPS - STEPS / 2 - 1));
+            for (int i = 0; i < inTurn.size(); i++) {
+                assertEquals(inTurn.get(i), overlapped.get(i), "output " + i);
+            }
+            System.out.printf("[gpu] overlapped steps: %d outputs of %d decode steps identical to steps run one at a"
+                    + " time%n", overlapped.size(), STEPS);
+        }
+    }
+
+    private static List<String> run(Checkpoint checkpoint, boolean overlap) {
+        CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, false), true, 1);
+        int vocab = checkpoint.config().vocabSize();
+        int layers = checkpoint.config().numLayers();
+        int kvHeads = checkpoint.config().numKvHeads();
+        SplittableRandom random = new SplittableRandom(23);
+        List<String> lines = new ArrayList<>();
+        try (StepExecutor engine = StepExecutor.allocate(backend, 4, 16L << 20, 8)) {
+            SamplingParams[] sampling = {
+                SamplingParams.GREEDY,
+                new SamplingParams(0.8, 0.9, 0, 0.02, 0, 0, 1, io.dmsserve.sampling.LogitBias.NONE, 7L, 3),
+                new SamplingParams(1.0, 1, 20, 0, 0, 0, 1, io.dmsserve.sampling.LogitBias.NONE, 9L, 0),
+                SamplingParams.GREEDY,
+            };
+            int[] next = new int[SEQUENCES];
+            for (int s = 0; s < SEQUENCES; s++) {
+                engine.open(s, EvictionPolicies.create("dms", 0f, checkpoint.config().dms()));
+                int[] tokens = random.ints(5 + 3 * s, 0, vocab).toArray();
+                SequenceOutput out = engine.run(List.of(new StepExecutor.Work(s, tokens, tokens.length, sampling[s],
+                        3 + s, 0, null, LogitsRequest.NONE))).sequences().get(0);
+                next[s] = out.token();
+                record(out, layers, kvHeads, lines);
+            }
+            // Sequence 1's last step is STEPS / 2 + 1; the overlapped run releases it while that step is in flight.
+            StepExecutor.Submitted ahead = null;
+            for (int t = 1; t <= STEPS; t++) {
+                List<Integer> batch = batch(t);
+                StepExecutor.Submitted current = ahead != null ? ahead
+                        : engine.submit(work(batch, next, sampling, t, false));
+                ahead = overlap && t < STEPS ? engine.submit(work(batch(t + 1), next, sampling, t + 1, true)) : null;
+                StepOutput output = engine.await(current);
+                for (int i = 0; i < batch.size(); i++) {
+                    SequenceOutput out = output.sequences().get(i);
+                    next[(int) out.sequenceId()] = out.token();
+                    record(out, layers, kvHeads, lines);
+                }
+                if (t == (overlap ? STEPS / 2 : STEPS / 2 + 1)) {
+                    engine.release(1);  // with overlap, while its last step (STEPS / 2 + 1) is in flight
+                }
+            }
+            assertThat(engine.inFlight()).isZero();
+            if (overlap) {
+                assertThat(backend.graphCounts()[3]).as("steps replayed by shape").isGreaterThan(STEPS / 2);
+            }
+            return lines;
+        }
+    }
+
+    /** Sequences 0 .. 3, without 1 after step STEPS / 2 + 1. */
+    private static List<Integer> batch(int t) {
+        List<Integer> batch = new ArrayList<>();
+        for (int s = 0; s < SEQUENCES; s++) {
+            if (s != 1 || t <= STEPS / 2 + 1) {
+                batch.add(s);
+            }
+        }
+        return batch;
+    }
+
+    private static List<StepExecutor.Work> work(List<Integer> batch, int[] next, SamplingParams[] sampling, int t,
+            boolean fedBack) {
+        List<StepExecutor.Work> work = new ArrayList<>();
+        for (int s : batch) {
+            int token = fedBack ? SequenceStep.FED_BACK : next[s];
+            work.add(new StepExecutor.Work(s, new int[] {token}, 5 + 3 * s, sampling[s], 3 + s, t, null,
+                    LogitsRequest.NONE));
+        }
+        return work;
+    }
+
+    private static void record(SequenceOutput out, int layers, int kvHeads, List<String> lines) {
+        StringBuilder line = new StringBuilder("seq " + out.sequenceId() + " token " + out.token());
+        if (out.logprobs() != null) {
+            line.append(" logprob ").append(out.logprobs().logprob()).append(' ')
+                    .append(Arrays.toString(out.logprobs().topIds())).append(' ')
+                    .append(Arrays.toString(out.logprobs().topLogprobs()));
+        }
+        line.append(" flags ");
+        for (int c = 0; c < out.decisions().length(); c++) {
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    line.append(out.decisions().flagged(c, l, h) ? '1' : '0');
+                }
+            }
+        }
+        lines.add(line.toString());
+    }
+}

@@ -1,0 +1,184 @@
+package io.dmsserve.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.engine.Backend;
+import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.engine.ModelConfig;
+import io.dmsserve.engine.PendingStep;
+import io.dmsserve.engine.SequenceStep;
+import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.StepPlan;
+import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.sampling.SamplingParams;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Decode steps submitted before the step before them is read, their tokens fed back by the backend
+ * ({@code dms.scheduler.overlap}): the same tokens, ends and pages as one step at a time, on the CPU backend and the
+ * tiny DMS model, with sequences that end at different steps, a stop token, cancellations and sampling.
+ */
+class OverlappedStepsTest {
+
+    private static final Path MODEL = Path.of("src/test/resources/golden/tiny-qwen3-dms");
+    private static Checkpoint checkpoint;
+
+    @BeforeAll
+    static void load() {
+        checkpoint = Checkpoint.open(MODEL);
+    }
+
+    @AfterAll
+    static void close() {
+        checkpoint.close();
+    }
+
+    /** What one run of the workload gave: per request, its tokens and how it ended; steps that fed tokens back. */
+    private record Run(List<int[]> tokens, List<FinishReason> ends, int fedBackSteps, int pagesInUse) {
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "dms"})
+    void overlappedStepsGiveWhatStepsOneAtATimeGive(String policy) throws Exception {
+        Run serial = run(policy, false);
+        Run overlapped = run(policy, true);
+        assertEquals(0, serial.fedBackSteps(), "without overlap no step feeds a token back");
+        assertTrue(overlapped.fedBackSteps() > 20, "overlapped steps ran: " + overlapped.fedBackSteps());
+        for (int i = 0; i < serial.tokens().size(); i++) {
+            assertArrayEquals(serial.tokens().get(i), overlapped.tokens().get(i), "request " + i);
+            assertEquals(serial.ends().get(i), overlapped.ends().get(i), "request " + i);
+        }
+        assertEquals(0, serial.pagesInUse());
+        assertEquals(0, overlapped.pagesInUse());
+    }
+
+    /**
+     * Twelve requests at once: greedy and seeded sampling, 3 to 40 tokens, one with a stop token that it reaches,
+     * two cancelled by their listener after a few tokens (while a step of theirs is in flight).
+     */
+    private Run run(String policyName, boolean overlap) throws Exception {
+        ModelConfig config = checkpoint.config();
+        CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
+                16);
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(16, 16, 64, Duration.ofMinutes(1),
+                        overlap), EvictionPolicies.create(policyName, 0f, config.dms())).start()) {
+            Random random = new Random(17);
+            List<RecordingListener> listeners = new ArrayList<>();
+            List<int[]> prompts = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                prompts.add(random.ints(3 + random.nextInt(30), 0, 450).toArray());
+            }
+            // The stop token: the first token from the 4th on that the greedy run of prompt 0 had not given before.
+            RecordingListener probe = new RecordingListener();
+            scheduler.submit(new GenerationRequest(prompts.get(0), 24, SamplingParams.GREEDY, Set.of(), null, null,
+                    probe));
+            probe.await();
+            int[] greedy = probe.ids();
+            int stopAt = 3;
+            while (stopAt < greedy.length && contains(greedy, stopAt, greedy[stopAt])) {
+                stopAt++;
+            }
+            assertTrue(stopAt < greedy.length, "prompt 0 gives a new token after its third");
+            int stop = greedy[stopAt];
+            for (int i = 0; i < 12; i++) {
+                RecordingListener listener = new RecordingListener(i == 4 || i == 9 ? 2 + i / 3 : Integer.MAX_VALUE);
+                SamplingParams sampling = i % 3 == 2 ? new SamplingParams(0.9, 0.95, 0, 1000L + i)
+                        : SamplingParams.GREEDY;
+                int maxTokens = 3 + (i * 7) % 38;
+                Set<Integer> stops = i == 0 ? Set.of(stop) : Set.of();
+                GenerationHandle handle = scheduler.submit(new GenerationRequest(prompts.get(i), i == 0 ? 40 : maxTokens,
+                        sampling, stops, null, null, listener));
+                listener.attach(handle);
+                listeners.add(listener);
+            }
+            List<int[]> tokens = new ArrayList<>();
+            List<FinishReason> ends = new ArrayList<>();
+            for (RecordingListener listener : listeners) {
+                ends.add(listener.await());
+                tokens.add(listener.ids());
+            }
+            assertEquals(FinishReason.STOP, ends.get(0), "request 0 reaches its stop token");
+            assertEquals(stopAt, tokens.get(0).length, "tokens before the stop token, which is not delivered");
+            assertEquals(FinishReason.CANCELLED, ends.get(4));
+            assertEquals(FinishReason.CANCELLED, ends.get(9));
+            return new Run(tokens, ends, backend.fedBack.get(), executor.statistics().pagesInUse());
+        }
+    }
+
+    private static boolean contains(int[] values, int before, int value) {
+        for (int i = 0; i < before; i++) {
+            if (values[i] == value) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The CPU backend, counting the steps that feed a token back. */
+    private static final class CountingBackend implements Backend {
+        final Backend inner;
+        final AtomicInteger fedBack = new AtomicInteger();
+
+        CountingBackend(Backend inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public ModelConfig config() {
+            return inner.config();
+        }
+
+        @Override
+        public long kvBytesPerPage(int pageSize) {
+            return inner.kvBytesPerPage(pageSize);
+        }
+
+        @Override
+        public long kvMemoryAvailable() {
+            return inner.kvMemoryAvailable();
+        }
+
+        @Override
+        public void allocateKv(KvGeometry geometry) {
+            inner.allocateKv(geometry);
+        }
+
+        @Override
+        public StepOutput step(StepPlan plan) {
+            return submit(plan).await();
+        }
+
+        @Override
+        public PendingStep submit(StepPlan plan) {
+            if (plan.sequences().stream().anyMatch(SequenceStep::fedBack)) {
+                fedBack.incrementAndGet();
+            }
+            return inner.submit(plan);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+}
