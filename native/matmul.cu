@@ -504,10 +504,10 @@ __device__ __forceinline__ void skinny_store(const float (&acc)[MT][NT][4], floa
 }
 
 // PIPE false: a warp loads U = 4 chunks of W, waits, multiplies, loads the next 4. PIPE true (dms_matmul_skinny_p_*):
-// double-buffered, 2 chunks a buffer: the next 2 chunks' loads are issued before the current 2 are multiplied, so
+// double-buffered, PU = 2 chunks a buffer: the next 2 chunks' loads are issued before the current 2 are multiplied, so
 // every warp keeps W requests in flight while it computes, in as many registers. The chunks are summed in the same
 // order either way: the same bits.
-template <int MT, int NT, bool PIPE>
+template <int MT, int NT, bool PIPE, int PU = 2>
 __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
     constexpr int WARPS = DMS_SKINNY_WARPS;
@@ -537,7 +537,7 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
     }
 
     if (PIPE) {
-        constexpr int U = 2;
+        constexpr int U = PU;
         uint4 wv[U][NT];
         skinny_load_w<NT, U>(wv, rows, warp, chunks);
         for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {

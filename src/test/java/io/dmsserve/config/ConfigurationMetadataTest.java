@@ -105,7 +105,7 @@ class ConfigurationMetadataTest {
             }
         }
         assertThat(documented.keySet()).as("documented dms.* properties").isEqualTo(declared.keySet());
-        assertThat(declared).hasSize(27); // 22 on main (metrics: 2, api: 2) + dms.admin: 5
+        assertThat(declared).hasSize(28); // 22 on main (metrics: 2, api: 2) + dms.admin: 5 + dms.scheduler.overlap
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())

@@ -1,0 +1,166 @@
+// skinny_bench.cu: times variants of the skinny decode-batch product (matmul.cu) at Qwen3-8B's shapes, to choose
+// among them on the GPU host without the JVM. Not part of the fatbin.
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o skinny_bench native/bench/skinny_bench.cu
+//   ./skinny_bench [n ...]          (default n = 16)
+// Each variant runs 50 launches captured in a CUDA graph, replayed 4 times, over rotating copies of W that together
+// exceed the 50 MB L2 (as in a decode step, where every product reads other weights); the figure is W's bytes over
+// the time (TB/s), next to a device-to-device copy measured the same way. Outputs are compared with the default
+// variant's, bit for bit.
+#include "../all.cu"
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#define CK(x)                                                                                \
+    do {                                                                                     \
+        cudaError_t e_ = (x);                                                                \
+        if (e_ != cudaSuccess) {                                                             \
+            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+            std::exit(1);                                                                    \
+        }                                                                                    \
+    } while (0)
+
+template <int MT, int NT, bool PIPE, int PU>
+__global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
+    variant(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc, int n,
+            int m, int k, int accumulate) {
+    matmul_skinny<MT, NT, PIPE, PU>(a, lda, w, c, ldc, n, m, k, accumulate);
+}
+
+typedef void (*Kernel)(const bf16_t*, int, const bf16_t*, float*, int, int, int, int, int);
+
+struct Variant {
+    const char* name;
+    Kernel kernel;
+    int nt;
+};
+
+static float timeGraph(cudaStream_t stream, const std::function<void(int)>& launch, int launches) {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < launches; i++) {
+        launch(i);
+    }
+    CK(cudaStreamEndCapture(stream, &graph));
+    CK(cudaGraphInstantiate(&exec, graph, 0));
+    CK(cudaGraphLaunch(exec, stream));  // warm
+    cudaEvent_t start, stop;
+    CK(cudaEventCreate(&start));
+    CK(cudaEventCreate(&stop));
+    CK(cudaEventRecord(start, stream));
+    const int replays = 4;
+    for (int r = 0; r < replays; r++) {
+        CK(cudaGraphLaunch(exec, stream));
+    }
+    CK(cudaEventRecord(stop, stream));
+    CK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, start, stop));
+    CK(cudaGraphExecDestroy(exec));
+    CK(cudaGraphDestroy(graph));
+    return ms * 1000.f / (replays * launches);  // µs a launch
+}
+
+template <int MT>
+static std::vector<Variant> variants() {
+    return {
+        {"p_n4_pu2 (default, m >= 8192)", variant<MT, 4, true, 2>, 4},
+        {"p_n2_pu2 (default, small m)", variant<MT, 2, true, 2>, 2},
+        {"n4_u4 (single-buffered)", variant<MT, 4, false, 2>, 4},
+        {"p_n4_pu4", variant<MT, 4, true, 4>, 4},
+        {"p_n2_pu4", variant<MT, 2, true, 4>, 2},
+        {"p_n2_pu3", variant<MT, 2, true, 3>, 2},
+        {"p_n1_pu4", variant<MT, 1, true, 4>, 1},
+        {"p_n1_pu8", variant<MT, 1, true, 8>, 1},
+        {"p_n2_pu6", variant<MT, 2, true, 6>, 2},
+    };
+}
+
+int main(int argc, char** argv) {
+    std::vector<int> ns;
+    for (int i = 1; i < argc; i++) {
+        ns.push_back(std::atoi(argv[i]));
+    }
+    if (ns.empty()) {
+        ns.push_back(16);
+    }
+    cudaStream_t stream;
+    CK(cudaStreamCreate(&stream));
+    const size_t pool = size_t(2) << 30;  // 2 GiB of W copies
+    bf16_t* w;
+    CK(cudaMalloc(&w, pool));
+    {
+        std::vector<uint16_t> host(1 << 24);
+        unsigned x = 12345;
+        for (auto& h : host) {
+            x = x * 1664525u + 1013904223u;
+            h = static_cast<uint16_t>(0x3c00 + ((x >> 16) & 0x1ff) - 0x100) | ((x >> 31) << 15);  // ±[2^-8, 2^-6)
+        }
+        for (size_t at = 0; at < pool; at += host.size() * 2) {
+            CK(cudaMemcpy(reinterpret_cast<char*>(w) + at, host.data(), std::min(host.size() * 2, pool - at),
+                          cudaMemcpyHostToDevice));
+        }
+    }
+    const int maxK = 12288;
+    bf16_t* a;
+    float* c;
+    float* ref;
+    CK(cudaMalloc(&a, size_t(64) * maxK * 2));
+    CK(cudaMemcpy(a, w, size_t(64) * maxK * 2, cudaMemcpyDeviceToDevice));
+    CK(cudaMalloc(&c, size_t(64) * 151936 * 4));
+    CK(cudaMalloc(&ref, size_t(64) * 151936 * 4));
+
+    // The copy ceiling, the same way: 50 copies of 64 MB, rotating over the pool.
+    {
+        const size_t bytes = size_t(64) << 20;
+        float us = timeGraph(stream, [&](int i) {
+            char* src = reinterpret_cast<char*>(w) + (size_t(2 * i) % 30) * bytes;
+            char* dst = reinterpret_cast<char*>(w) + (size_t(2 * i + 1) % 30) * bytes;
+            CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+        }, 50);
+        std::printf("{\"what\":\"copy\",\"MB\":64,\"us\":%.2f,\"TBps\":%.3f}\n", us, 2.0 * bytes / us / 1e6);
+    }
+    struct Shape {
+        const char* name;
+        int m, k;
+    } shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 24576, 4096}, {"down", 4096, 12288},
+                  {"lm_head", 151936, 4096}};
+    for (int n : ns) {
+        std::vector<Variant> vs = n <= 16 ? variants<1>() : n <= 32 ? variants<2>() : variants<4>();
+        for (const Shape& s : shapes) {
+            const size_t wBytes = size_t(s.m) * s.k * 2;
+            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            for (size_t v = 0; v < vs.size(); v++) {
+                const Variant& var = vs[v];
+                const int grid = (s.m + 8 * var.nt - 1) / (8 * var.nt);
+                float* out = v == 0 ? ref : c;
+                float us = timeGraph(stream, [&](int i) {
+                    const bf16_t* wi = w + (size_t(i) % copies) * size_t(s.m) * s.k;
+                    var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(a, s.k, wi, out, s.m, n, s.m, s.k, 0);
+                }, 50);
+                CK(cudaGetLastError());
+                // One more launch on copy 0 for the comparison (the graph's last launch read copy 49 % copies).
+                var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(a, s.k, w, out, s.m, n, s.m, s.k, 0);
+                CK(cudaStreamSynchronize(stream));
+                int differ = 0;
+                if (v > 0) {
+                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
+                    CK(cudaMemcpy(x.data(), ref, x.size() * 4, cudaMemcpyDeviceToHost));
+                    CK(cudaMemcpy(y.data(), c, y.size() * 4, cudaMemcpyDeviceToHost));
+                    for (size_t e = 0; e < x.size(); e++) {
+                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
+                    }
+                }
+                std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
+                            "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d}\n",
+                            n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ);
+            }
+        }
+    }
+    return 0;
+}
