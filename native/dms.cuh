@@ -144,6 +144,13 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 #endif
 }
 
+// silu(g) · u as Ops.swiglu computes it: silu(g) = g / (1 + e^-g) in double, rounded to fp32, times u in fp32
+// (swiglu.cu, and the w1|w3 GEMV that ends in it, matmul.cu).
+DMS_DEVICE float silu_mul(float g, float u) {
+    const float silu = static_cast<float>(static_cast<double>(g) / (1.0 + exp(-static_cast<double>(g))));
+    return __fmul_rn(silu, u);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reductions. Every lane of the warp must take part (full mask).
 

@@ -19,11 +19,17 @@
 // take the 16-byte path; anything else takes the scalar path (correct, slower).
 // Variants: T in {1, 2, 4, 8} (smallest T >= n), R in {1, 2, 4} (the launcher: most rows per block that
 // still give >= 4 blocks per multiprocessor).
-template <int T, int R>
+// SWIGLU (dms_gemv_swiglu_*): W is w1|w3 fused, m = 2 inter rows; block b takes the R / 2 gate rows from
+// j0 = b R / 2 and the up rows inter + j0 ... of the same features, and writes y[t][j] = silu(gate) · up
+// (dms::silu_mul) for its R / 2 features instead of the 2 inter sums: the SwiGLU kernel's launch saved. Each row
+// sums as in the plain kernel of the same block size, so the results are those of gemv + dms_swiglu, bit for bit.
+template <int T, int R, bool SWIGLU = false>
 __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
                                           float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {
     DMS_SHARED(float, partial, 32 * R * T);  // (warps, R * T)
-    const int row0 = blockIdx.x * R;
+    constexpr int H = SWIGLU ? R / 2 : R;  // outputs a block writes
+    const int inter = m / 2;
+    const int row0 = blockIdx.x * H;
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
@@ -39,7 +45,10 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     const bf16_t* rows[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        rows[r] = w + static_cast<size_t>(min(row0 + r, m - 1)) * k;  // a row past m is read, never stored
+        // A row past the end is read, never stored.
+        const int row = SWIGLU ? (r < H ? min(row0 + r, inter - 1) : inter + min(row0 + r - H, inter - 1))
+                               : min(row0 + r, m - 1);
+        rows[r] = w + static_cast<size_t>(row) * k;
     }
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
@@ -150,6 +159,22 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         }
     }
     __syncthreads();
+    if (SWIGLU) {
+        for (int e = threadIdx.x; e < H * T; e += blockDim.x) {
+            const int r = e / T;
+            const int t = e % T;
+            if (row0 + r < inter && t < n) {
+                float g = 0.f;
+                float u = 0.f;
+                for (int v = 0; v < warps; v++) {
+                    g += partial[v * R * T + e];
+                    u += partial[v * R * T + H * T + e];
+                }
+                y[static_cast<size_t>(t) * ldy + row0 + r] = dms::silu_mul(g, u);
+            }
+        }
+        return;
+    }
     for (int e = threadIdx.x; e < R * T; e += blockDim.x) {
         const int r = e / T;
         const int t = e % T;
@@ -182,6 +207,21 @@ DMS_GEMV(4, 4)
 DMS_GEMV(8, 1)
 DMS_GEMV(8, 2)
 DMS_GEMV(8, 4)
+
+#define DMS_GEMV_SWIGLU(T, R)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
+        dms_gemv_swiglu_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,      \
+                                         float* __restrict__ h, int ldh, int n, int inter, int k) {               \
+        gemv_bf16<T, R, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0);                                            \
+    }
+DMS_GEMV_SWIGLU(1, 2)
+DMS_GEMV_SWIGLU(1, 4)
+DMS_GEMV_SWIGLU(2, 2)
+DMS_GEMV_SWIGLU(2, 4)
+DMS_GEMV_SWIGLU(4, 2)
+DMS_GEMV_SWIGLU(4, 4)
+DMS_GEMV_SWIGLU(8, 2)
+DMS_GEMV_SWIGLU(8, 4)
 
 // ===================================================================================================
 // Tensor-core matmul: C (n, m) fp32 = A (n, k) bf16 · W (m, k)ᵀ bf16, fp32 accumulators.
@@ -659,6 +699,33 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
     DMS_CHECK(x != nullptr && w != nullptr && y != nullptr);
     DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
     launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream);
+    return cudaGetLastError();
+}
+
+// h (n, inter) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ) for w = w1|w3 (2 inter, k), n <= 8: the GEMV of the plain launcher (rows per
+// block for 2 inter rows, at least 2; the same block size), then dms_swiglu's formula on each feature's two sums.
+extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n, int inter,
+                                       int k, int multiprocessors, cudaStream_t stream) {
+    DMS_CHECK(x != nullptr && w != nullptr && h != nullptr);
+    DMS_CHECK(n >= 1 && n <= 8 && inter >= 1 && k >= 1 && ldx >= k && ldh >= inter && multiprocessors >= 1);
+    const int R = max(2, gemv_rows_per_block(2 * inter, multiprocessors));
+    const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
+    const int grid = (inter + R / 2 - 1) / (R / 2);
+    const int block = gemv_block(k);
+#define DMS_GEMV_SWIGLU_CASE(TT, RR)                                                                              \
+    if (T == TT && R == RR) {                                                                                    \
+        DMS_LAUNCH(dms_gemv_swiglu_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, h, ldh, n, inter, k);  \
+        return cudaGetLastError();                                                                               \
+    }
+    DMS_GEMV_SWIGLU_CASE(1, 2)
+    DMS_GEMV_SWIGLU_CASE(1, 4)
+    DMS_GEMV_SWIGLU_CASE(2, 2)
+    DMS_GEMV_SWIGLU_CASE(2, 4)
+    DMS_GEMV_SWIGLU_CASE(4, 2)
+    DMS_GEMV_SWIGLU_CASE(4, 4)
+    DMS_GEMV_SWIGLU_CASE(8, 2)
+    DMS_GEMV_SWIGLU_CASE(8, 4)
+#undef DMS_GEMV_SWIGLU_CASE
     return cudaGetLastError();
 }
 

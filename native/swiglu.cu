@@ -19,8 +19,7 @@ extern "C" __global__ void dms_swiglu_f32(const float* gate, int ldGate, const f
     const int j = static_cast<int>(index % inter);
     const float g = gate[static_cast<size_t>(t) * ldGate + j];
     const float u = up[static_cast<size_t>(t) * ldUp + j];
-    const float silu = static_cast<float>(static_cast<double>(g) / (1.0 + exp(-static_cast<double>(g))));
-    const float s = __fmul_rn(silu, u);
+    const float s = dms::silu_mul(g, u);
     if (out != nullptr) {
         out[static_cast<size_t>(t) * ldOut + j] = s;
     }

@@ -130,6 +130,38 @@ int main(int argc, char** argv) {
         int m, k;
     } shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 24576, 4096}, {"down", 4096, 12288},
                   {"lm_head", 151936, 4096}};
+    // Batch 1 takes the GEMV (fp32 activations): the launcher's choice (R rows a block, 256 threads for k = 4096)
+    // against other rows per block and block sizes.
+    {
+        float* x;
+        CK(cudaMalloc(&x, size_t(maxK) * 4));
+        CK(cudaMemset(x, 0, size_t(maxK) * 4));
+        typedef void (*Gemv)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
+        struct G {
+            const char* name;
+            Gemv kernel;
+            int rows;
+        } gs[] = {{"t1_r1", dms_gemv_bf16_t1_r1, 1}, {"t1_r2", dms_gemv_bf16_t1_r2, 2}, {"t1_r4", dms_gemv_bf16_t1_r4, 4}};
+        for (const Shape& s : shapes) {
+            const size_t wBytes = size_t(s.m) * s.k * 2;
+            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            const int chosen = gemv_rows_per_block(s.m, 132);
+            for (const G& g : gs) {
+                for (int block : {128, 256}) {
+                    const int grid = (s.m + g.rows - 1) / g.rows;
+                    float us = timeGraph(stream, [&](int i) {
+                        const bf16_t* wi = w + (size_t(i) % copies) * size_t(s.m) * s.k;
+                        g.kernel<<<grid, block, 0, stream>>>(x, s.k, wi, c, s.m, 1, s.m, s.k, 0);
+                    }, 50);
+                    CK(cudaGetLastError());
+                    std::printf("{\"what\":\"gemv\",\"n\":1,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s b%d%s\","
+                                "\"grid\":%d,\"us\":%.2f,\"TBps\":%.3f}\n", s.name, s.m, s.k, g.name, block,
+                                g.rows == chosen && block == gemv_block(s.k) ? " (launcher)" : "", grid, us,
+                                wBytes / us / 1e6);
+                }
+            }
+        }
+    }
     for (int n : ns) {
         std::vector<Variant> vs = n <= 16 ? variants<1>() : n <= 32 ? variants<2>() : variants<4>();
         for (const Shape& s : shapes) {

@@ -570,6 +570,49 @@ static void test_matmul() {
 // ---------------------------------------------------------------------------------------------------
 // swiglu (Ops.swiglu)
 
+// The w1|w3 GEMV that ends in SwiGLU equals the plain GEMV of the 2 inter rows followed by dms_swiglu, bit for bit,
+// and writes nothing past inter in a row of h.
+static void test_gemv_swiglu() {
+    Rng rng(41);
+    struct Case {
+        int n, inter, k;
+    };
+    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 300, 96}, Case{1, 5, 13}, Case{2, 129, 8},
+                   Case{1, 2048, 512}}) {
+        const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldh = c.inter + 3, m = 2 * c.inter;
+        Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));
+        Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
+        Buf<float> gu(static_cast<size_t>(c.n) * m);
+        Buf<float> want(static_cast<size_t>(c.n) * c.inter);
+        Buf<float> h(static_cast<size_t>(c.n) * ldh);
+        gu.poison();
+        want.poison();
+        h.poison();
+        const std::vector<float> h0 = h.host;
+        expect_ok(dms_gemv(x.dev, ldx, w.dev, gu.dev, m, c.n, m, c.k, 0, multiprocessors(), nullptr), "gemv");
+        expect_ok(dms_swiglu(gu.dev, m, gu.dev + c.inter, m, want.dev, c.inter, nullptr, 0, c.n, c.inter, nullptr),
+                  "swiglu");
+        expect_ok(dms_gemv_swiglu(x.dev, ldx, w.dev, h.dev, ldh, c.n, c.inter, c.k, multiprocessors(), nullptr),
+                  "gemv_swiglu");
+        want.down();
+        h.down();
+        for (int t = 0; t < c.n; t++) {
+            for (int j = 0; j < ldh; j++) {
+                const float got = h[static_cast<size_t>(t) * ldh + j];
+                const float expected = j < c.inter ? want[static_cast<size_t>(t) * c.inter + j] : h0[static_cast<size_t>(t) * ldh + j];
+                g_checks++;
+                if (memcmp(&got, &expected, 4) != 0) {
+                    fprintf(stderr, "FAIL gemv_swiglu n=%d inter=%d k=%d at (%d, %d): got %.9g want %.9g\n", c.n, c.inter,
+                            c.k, t, j, got, expected);
+                    g_failures++;
+                    t = c.n;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 static void test_swiglu() {
     Rng rng(6);
     const int n = 3, inter = 100;
@@ -1387,6 +1430,7 @@ int main(int argc, char** argv) {
         {"rmsnorm", test_rmsnorm},
         {"qknorm_rope", test_qknorm_rope},
         {"gemv", test_gemv},
+        {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},

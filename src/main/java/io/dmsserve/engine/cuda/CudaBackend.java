@@ -58,6 +58,11 @@ public final class CudaBackend implements Backend {
      * to merge. Dense lists are all about as long: one wave, as before.
      */
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
+    /**
+     * System property: {@code false} runs the small-batch (GEMV) w1|w3 product and SwiGLU as two launches, to compare;
+     * the default fuses them (the same bits, one launch a layer fewer).
+     */
+    public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -89,6 +94,7 @@ public final class CudaBackend implements Backend {
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
     private final int attentionWaves;  // 0: auto
+    private final boolean fusedSwiGlu;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -158,6 +164,7 @@ public final class CudaBackend implements Backend {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
+        this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -583,10 +590,15 @@ public final class CudaBackend implements Backend {
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
             rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,
                     small ? null : s.xbBf16);
-            project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
-            DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
-            swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, small ? s.gu : null, 2 * inter, small ? null : s.hBf16, inter,
-                    in.n, inter);
+            if (small && fusedSwiGlu) {
+                // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
+                matMul.gemvSwiGlu(s.xb, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
+            } else {
+                project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
+                DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
+                swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, small ? s.gu : null, 2 * inter, small ? null : s.hBf16,
+                        inter, in.n, inter);
+            }
             if (small) {
                 matMul.gemv(s.gu, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
             } else {

@@ -30,6 +30,7 @@ final class MatMulKernel implements AutoCloseable {
     private static final int[] ROWS = {1, 2, 4};
 
     private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
+    private final Kernel[][] gemvSwiGlu = new Kernel[TOKENS.length][2];  // rows 2, 4: one or two (gate, up) pairs
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel reduce;
@@ -53,6 +54,9 @@ final class MatMulKernel implements AutoCloseable {
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
+            }
+            for (int r = 0; r < 2; r++) {
+                gemvSwiGlu[t][r] = context.kernel("dms_gemv_swiglu_bf16_t" + TOKENS[t] + "_r" + (2 << r));
             }
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
@@ -98,6 +102,29 @@ final class MatMulKernel implements AutoCloseable {
         Kernel kernel = gemv[index(TOKENS, tokens)][index(ROWS, rows)];
         kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y)
                 .i32(ldy).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+    }
+
+    /**
+     * h (n, inter) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ) for the fused w1|w3 (2 inter, k): {@link #gemv} of the 2 inter rows and
+     * then {@link SwiGluKernel}'s formula, bit for bit, in one launch (each block sums a feature's gate and up rows).
+     *
+     * @param x fp32 rows of stride ldx
+     * @param w13 bf16 (2 inter, k): gate rows, then up rows
+     * @param h fp32 rows of stride ldh
+     */
+    void gemvSwiGlu(DeviceBuffer x, int ldx, DeviceBuffer w13, DeviceBuffer h, int ldh, int n, int inter, int k) {
+        require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
+        positive(inter, "inter");
+        positive(k, "k");
+        require(ldx >= k && ldh >= inter, "row strides must cover the rows (ldx >= k, ldh >= inter)");
+        holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
+        holds(w13, 2L * inter * k, 2, "w13 (2 inter, k) bf16");
+        holds(h, Checks.rows(n, ldh, inter), 4, "h (n, inter) fp32");
+        int rows = Math.max(2, rowsPerBlock(2 * inter, multiprocessors));
+        int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
+        Kernel kernel = gemvSwiGlu[index(TOKENS, tokens)][rows == 2 ? 0 : 1];
+        kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w13)
+                .ptr(h).i32(ldh).i32(n).i32(inter).i32(k));
     }
 
     /**

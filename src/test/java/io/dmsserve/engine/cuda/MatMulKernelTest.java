@@ -41,6 +41,43 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
+    /** The w1|w3 GEMV ending in SwiGLU gives the plain GEMV followed by the SwiGLU kernel, bit for bit. */
+    @Test
+    void gemvSwiGluIsGemvThenSwiGlu() {
+        SplittableRandom random = new SplittableRandom(41);
+        MatMulKernel kernel = new MatMulKernel(context);
+        SwiGluKernel swiGlu = new SwiGluKernel(context);
+        for (Shape s : new Shape[] {new Shape(1, 77, 72), new Shape(3, 100, 256), new Shape(8, 33, 1000),
+            new Shape(5, 300, 96), new Shape(1, 5, 13), new Shape(2, 129, 8), new Shape(1, 12288, 4096),
+            new Shape(7, 2047, 512)}) {
+            int inter = s.m();
+            int ldx = s.k() + (s.k() % 8 == 0 ? 8 : 3);
+            int ldh = inter + 3;
+            float[] x = randomFloats(random, s.n() * ldx, 1f);
+            DeviceBuffer xs = upload(x);
+            DeviceBuffer w = upload(randomBf16(random, 2 * inter * s.k(), 1f));
+            DeviceBuffer gu = poisoned(4L * s.n() * 2 * inter);
+            kernel.gemv(xs, ldx, w, gu, 2 * inter, s.n(), 2 * inter, s.k(), false);
+            DeviceBuffer want = poisoned(4L * s.n() * inter);
+            swiGlu.apply(gu, 2 * inter, gu.slice(4L * inter, gu.bytes() - 4L * inter), 2 * inter, want, inter, null, 0,
+                    s.n(), inter);
+            DeviceBuffer h = poisoned(4L * s.n() * ldh);
+            float[] before = h.toFloats();
+            kernel.gemvSwiGlu(xs, ldx, w, h, ldh, s.n(), inter, s.k());
+            float[] got = h.toFloats();
+            float[] expected = want.toFloats();
+            for (int t = 0; t < s.n(); t++) {
+                for (int j = 0; j < ldh; j++) {
+                    float e = j < inter ? expected[t * inter + j] : before[t * ldh + j];
+                    if (Float.floatToRawIntBits(got[t * ldh + j]) != Float.floatToRawIntBits(e)) {
+                        fail("gemvSwiGlu " + s + " at (" + t + ", " + j + "): " + got[t * ldh + j] + ", want " + e
+                                + (j < inter ? "" : " (padding, untouched)"));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void lmHeadShapedGemv() {
         SplittableRandom random = new SplittableRandom(40);
