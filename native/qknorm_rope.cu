@@ -23,13 +23,26 @@
 //   positions, seqOfToken int32 (n); thresholds fp32 (S, layers): the policy threshold of each sequence
 //               (+inf flags nothing); decisions uint8 (n, layers, kvHeads), written for layer `layer` only
 // grid (ceil(n * (heads + kvHeads) / (blockDim.x / 32))), block a multiple of 32 (128); D even, D <= 512.
-extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
-                                               const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
-                                               const float2* __restrict__ rope, int ropePositions,
-                                               const int* __restrict__ positions, int n, int heads, int kvHeads, int D,
-                                               float eps, int dms, double alphaScale, double alphaOffset,
-                                               const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
-                                               int layers, int layer, unsigned char* __restrict__ decisions) {
+//
+// dms_qknorm_rope_kv_f32: the same, and dms_kv_write_bf16's work for a decode step (every sequence feeds one
+// token, so a token's own slot flag is 0 and only the previous token's flag comes from this step): the k-head warp
+// writes bf16 of its roped k and of v[i][h] into slot slots[(layer kvHeads + h) n + i] (skipped when < 0), the
+// slot's position and flag 0; the decision head's owner lane writes its decision into the flag of
+// prevSlots[(layer kvHeads + h) S + seqOfToken[i]] (when decisions and prevSlots are given and that slot >= 0).
+// The values are those of qknorm_rope then kv_write, bit for bit, in one launch.
+//   v (fp32, rows of vStride), slots, prevSlots, keyCache, valueCache, slotPos, slotFlag: as dms_kv_write_bf16.
+template <bool KV>
+__device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
+                                            const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
+                                            const float2* __restrict__ rope, int ropePositions,
+                                            const int* __restrict__ positions, int n, int heads, int kvHeads, int D,
+                                            float eps, int dms, double alphaScale, double alphaOffset,
+                                            const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
+                                            int layers, int layer, unsigned char* __restrict__ decisions,
+                                            const float* __restrict__ v, int vStride, const int* __restrict__ slots,
+                                            const int* __restrict__ prevSlots, int S, bf16_t* __restrict__ keyCache,
+                                            bf16_t* __restrict__ valueCache, int* __restrict__ slotPos,
+                                            unsigned char* __restrict__ slotFlag) {
     const int lane = threadIdx.x & 31;
     const int perToken = heads + kvHeads;
     const long long warpIndex = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
@@ -84,9 +97,20 @@ extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStrid
         if (decisions != nullptr) {
             const float logit = static_cast<float>(static_cast<double>(lastChannel) * alphaScale - alphaOffset);
             const float threshold = thresholds[static_cast<size_t>(seqOfToken[i]) * layers + layer];
-            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + head / group] = logit > threshold ? 1 : 0;
+            const unsigned char decision = logit > threshold ? 1 : 0;
+            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + head / group] = decision;
+            if (KV && prevSlots != nullptr) {
+                const int prev = prevSlots[(static_cast<size_t>(layer) * kvHeads + head / group) * S + seqOfToken[i]];
+                if (prev >= 0) {
+                    slotFlag[prev] = decision;
+                }
+            }
         }
     }
+    const int slot = KV && !isQ ? slots[(static_cast<size_t>(layer) * kvHeads + head) * n + i] : -1;
+    bf16_t* kc = keyCache + static_cast<size_t>(slot < 0 ? 0 : slot) * D;
+    bf16_t* vc = valueCache + static_cast<size_t>(slot < 0 ? 0 : slot) * D;
+    const float* vr = KV ? v + static_cast<size_t>(i) * vStride + static_cast<size_t>(head) * D : nullptr;
 
     const int position = positions[i];
     const bool inTable = position >= 0 && position < ropePositions;
@@ -103,8 +127,43 @@ extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStrid
             }
             x[j] = y1;
             x[j + half] = y2;
+            if (KV && slot >= 0) {
+                kc[j] = dms::f32_to_bf16(y1);
+                kc[j + half] = dms::f32_to_bf16(y2);
+                vc[j] = dms::f32_to_bf16(vr[j]);
+                vc[j + half] = dms::f32_to_bf16(vr[j + half]);
+            }
         }
     }
+    if (KV && slot >= 0 && lane == 0) {
+        slotPos[slot] = position;
+        slotFlag[slot] = 0;
+    }
+}
+
+extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
+                                               const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
+                                               const float2* __restrict__ rope, int ropePositions,
+                                               const int* __restrict__ positions, int n, int heads, int kvHeads, int D,
+                                               float eps, int dms, double alphaScale, double alphaOffset,
+                                               const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
+                                               int layers, int layer, unsigned char* __restrict__ decisions) {
+    qknorm_rope<false>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
+                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, nullptr, 0,
+                       nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr);
+}
+
+extern "C" __global__ void dms_qknorm_rope_kv_f32(
+    float* __restrict__ q, int qStride, float* __restrict__ k, int kStride, const bf16_t* __restrict__ qNorm,
+    const bf16_t* __restrict__ kNorm, const float2* __restrict__ rope, int ropePositions,
+    const int* __restrict__ positions, int n, int heads, int kvHeads, int D, float eps, int dms, double alphaScale,
+    double alphaOffset, const int* __restrict__ seqOfToken, const float* __restrict__ thresholds, int layers, int layer,
+    unsigned char* __restrict__ decisions, const float* __restrict__ v, int vStride, const int* __restrict__ slots,
+    const int* __restrict__ prevSlots, int S, bf16_t* __restrict__ keyCache, bf16_t* __restrict__ valueCache,
+    int* __restrict__ slotPos, unsigned char* __restrict__ slotFlag) {
+    qknorm_rope<true>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
+                      dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v, vStride, slots,
+                      prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
 }
 
 static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm, const bf16_t* kNorm,
@@ -117,6 +176,32 @@ static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, con
     DMS_LAUNCH(dms_qknorm_rope_f32, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
                positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
                decisions);
+}
+
+// A decode step's qknorm_rope and kv_write in one launch: every token is the only one of its sequence in the step
+// (the caller's promise; seqOfToken maps token i to its sequence, S of them).
+extern "C" cudaError_t dms_qknorm_rope_kv(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm,
+                                          const bf16_t* kNorm, const float2* rope, int ropePositions,
+                                          const int* positions, int n, int heads, int kvHeads, int D, float eps,
+                                          int dms, double alphaScale, double alphaOffset, const int* seqOfToken,
+                                          const float* thresholds, int layers, int layer, unsigned char* decisions,
+                                          const float* v, int vStride, const int* slots, const int* prevSlots, int S,
+                                          bf16_t* keyCache, bf16_t* valueCache, int* slotPos, unsigned char* slotFlag,
+                                          cudaStream_t stream) {
+    DMS_CHECK(q != nullptr && k != nullptr && qNorm != nullptr && kNorm != nullptr && rope != nullptr);
+    DMS_CHECK(positions != nullptr && n > 0 && heads > 0 && kvHeads > 0 && heads % kvHeads == 0);
+    DMS_CHECK(D > 0 && D % 2 == 0 && D <= 64 * DMS_ROPE_PAIRS && ropePositions > 0);
+    DMS_CHECK(qStride >= heads * D && kStride >= kvHeads * D && vStride >= kvHeads * D);
+    DMS_CHECK(dms == 0 || decisions == nullptr || thresholds != nullptr);
+    DMS_CHECK(layers > 0 && layer >= 0 && layer < layers && S > 0 && seqOfToken != nullptr);
+    DMS_CHECK(v != nullptr && slots != nullptr && keyCache != nullptr && valueCache != nullptr && slotPos != nullptr &&
+              slotFlag != nullptr);
+    const int block = 128;
+    const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
+    DMS_LAUNCH(dms_qknorm_rope_kv_f32, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope,
+               ropePositions, positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
+               layers, layer, decisions, v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
+    return cudaGetLastError();
 }
 
 extern "C" cudaError_t dms_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm,

@@ -435,6 +435,119 @@ static void test_qknorm_rope() {
     }
 }
 
+// A decode step (every sequence one token): dms_qknorm_rope_kv equals dms_qknorm_rope then dms_kv_write, bit for bit:
+// q|k|v, decisions, both caches, slot positions and flags (the previous tokens' flags included); skipped slots
+// (-1) and sequences without a previous slot too, with and without DMS.
+static void test_qknorm_rope_kv() {
+    Rng rng(31);
+    struct Case {
+        int heads, kvHeads, D, n;
+        bool dms;
+    };
+    for (Case c : {Case{4, 2, 32, 7, true}, Case{8, 2, 128, 3, true}, Case{6, 3, 36, 5, false}, Case{4, 4, 4, 1, true},
+                   Case{2, 1, 200, 2, true}}) {
+        const int layers = 3, layer = 2, ropePositions = 300, pageSize = 4, pageCount = 40, S = c.n;
+        const float eps = 1e-6f;
+        const int stride = (c.heads + 2 * c.kvHeads) * c.D;
+        std::vector<float> qkv0 = random_f32(rng, static_cast<size_t>(c.n) * stride, 3.f);
+        Buf<uint16_t> qn(random_bf16(rng, c.D, 1.5f)), kn(random_bf16(rng, c.D, 1.5f));
+        Buf<float2> rope(rope_table(c.D, 1e6, ropePositions));
+        std::vector<int> pos(c.n), seq(c.n), firstH(S), lengthH(S, 1);
+        for (int i = 0; i < c.n; i++) {
+            seq[i] = i;
+            firstH[i] = i;
+            pos[i] = rng.below(ropePositions);
+        }
+        std::vector<float> thr(static_cast<size_t>(S) * layers);
+        for (auto& t : thr) {
+            t = (rng.below(5) - 2) * 0.05f;
+        }
+        std::vector<int> slotsH(static_cast<size_t>(layers) * c.kvHeads * c.n, -9), prevH(static_cast<size_t>(layers) * c.kvHeads * S, -9);
+        std::vector<int> free(pageSize * pageCount);
+        for (int i = 0; i < static_cast<int>(free.size()); i++) {
+            free[i] = i;
+        }
+        for (int i = static_cast<int>(free.size()) - 1; i > 0; i--) {
+            std::swap(free[i], free[rng.below(i + 1)]);
+        }
+        int next = 0;
+        for (int h = 0; h < c.kvHeads; h++) {
+            for (int i = 0; i < c.n; i++) {
+                slotsH[(static_cast<size_t>(layer) * c.kvHeads + h) * c.n + i] = (i == 1 && h == 0) ? -1 : free[next++];
+                prevH[(static_cast<size_t>(layer) * c.kvHeads + h) * S + i] = i == 0 && c.n > 1 ? -1 : free[next++];
+            }
+        }
+        Buf<int> positions(pos), seqOf(seq), first(firstH), length(lengthH), slots(slotsH), prev(prevH);
+        Buf<float> thresholds(thr);
+        struct Out {
+            Buf<float> qkv;
+            Buf<unsigned char> decisions;
+            Buf<uint16_t> kc, vc;
+            Buf<int> slotPos;
+            Buf<unsigned char> slotFlag;
+            Out(const std::vector<float>& qkv0, size_t decisionCount, size_t slotCount, int D)
+                : qkv(qkv0), decisions(decisionCount), kc(slotCount * D), vc(slotCount * D),
+                  slotPos(std::vector<int>(slotCount, -5)), slotFlag(std::vector<unsigned char>(slotCount, 7)) {
+                decisions.poison();
+                kc.poison();
+                vc.poison();
+            }
+        };
+        const size_t decisionCount = static_cast<size_t>(c.n) * layers * c.kvHeads;
+        const size_t slotCount = static_cast<size_t>(pageSize) * pageCount;
+        Out two(qkv0, decisionCount, slotCount, c.D), one(qkv0, decisionCount, slotCount, c.D);
+        unsigned char* dec2 = c.dms ? two.decisions.dev : nullptr;
+        unsigned char* dec1 = c.dms ? one.decisions.dev : nullptr;
+        const int qh = c.heads * c.D, kvh = c.kvHeads * c.D;
+        expect_ok(dms_qknorm_rope(two.qkv.dev, stride, two.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                                  positions.dev, c.n, c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, 100.0, 5.0, seqOf.dev,
+                                  thresholds.dev, layers, layer, dec2, nullptr),
+                  "qknorm_rope");
+        expect_ok(dms_kv_write(two.qkv.dev + qh, stride, two.qkv.dev + qh + kvh, stride, slots.dev, prev.dev, dec2,
+                               positions.dev, seqOf.dev, first.dev, length.dev, c.n, S, layers, layer, c.kvHeads, c.D,
+                               two.kc.dev, two.vc.dev, two.slotPos.dev, two.slotFlag.dev, nullptr),
+                  "kv_write");
+        expect_ok(dms_qknorm_rope_kv(one.qkv.dev, stride, one.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                                     positions.dev, c.n, c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, 100.0, 5.0,
+                                     seqOf.dev, thresholds.dev, layers, layer, dec1, one.qkv.dev + qh + kvh, stride,
+                                     slots.dev, prev.dev, S, one.kc.dev, one.vc.dev, one.slotPos.dev, one.slotFlag.dev,
+                                     nullptr),
+                  "qknorm_rope_kv");
+        for (Out* o : {&two, &one}) {
+            o->qkv.down();
+            o->decisions.down();
+            o->kc.down();
+            o->vc.down();
+            o->slotPos.down();
+            o->slotFlag.down();
+        }
+        auto same = [&](const char* what, const void* a, const void* b, size_t bytes) {
+            g_checks++;
+            if (memcmp(a, b, bytes) != 0) {
+                fprintf(stderr, "FAIL qknorm_rope_kv heads=%d D=%d n=%d dms=%d: %s differ from the two kernels'\n",
+                        c.heads, c.D, c.n, c.dms, what);
+                g_failures++;
+            }
+        };
+        same("q|k|v", one.qkv.host.data(), two.qkv.host.data(), qkv0.size() * 4);
+        same("decisions", one.decisions.host.data(), two.decisions.host.data(), one.decisions.size());
+        same("keys", one.kc.host.data(), two.kc.host.data(), one.kc.size() * 2);
+        same("values", one.vc.host.data(), two.vc.host.data(), one.vc.size() * 2);
+        same("slot positions", one.slotPos.host.data(), two.slotPos.host.data(), one.slotPos.size() * 4);
+        same("slot flags", one.slotFlag.host.data(), two.slotFlag.host.data(), one.slotFlag.size());
+        int flagged = 0;
+        for (size_t e = 0; e < one.slotFlag.size(); e++) {
+            flagged += one.slotFlag[e] == 1;
+        }
+        g_checks++;
+        if (c.dms && flagged == 0) {
+            fprintf(stderr, "FAIL qknorm_rope_kv heads=%d D=%d: no previous slot was flagged (the test checks nothing)\n",
+                    c.heads, c.D);
+            g_failures++;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // matmul: GEMV (fp32 x) and tensor cores (bf16 a)
 
@@ -1429,6 +1542,7 @@ int main(int argc, char** argv) {
         {"embedding", test_embedding},
         {"rmsnorm", test_rmsnorm},
         {"qknorm_rope", test_qknorm_rope},
+        {"qknorm_rope_kv", test_qknorm_rope_kv},
         {"gemv", test_gemv},
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},

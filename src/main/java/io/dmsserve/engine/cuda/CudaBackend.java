@@ -63,6 +63,11 @@ public final class CudaBackend implements Backend {
      * the default fuses them (the same bits, one launch a layer fewer).
      */
     public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
+    /**
+     * System property: {@code false} writes a decode step's keys and values with their own kernel after RoPE, to
+     * compare; the default writes them from the RoPE kernel (the same bits, one launch a layer fewer).
+     */
+    public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -95,6 +100,7 @@ public final class CudaBackend implements Backend {
     private final boolean graphsEnabled;
     private final int attentionWaves;  // 0: auto
     private final boolean fusedSwiGlu;
+    private final boolean fusedKvWrite;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -165,6 +171,7 @@ public final class CudaBackend implements Backend {
         this.graphsEnabled = graphs;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
+        this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -579,13 +586,23 @@ public final class CudaBackend implements Backend {
             project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
-            qkNormRope.apply(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions, parts.positions,
-                    in.n, heads, kvHeads, headDim, eps, dms, dms ? config.dms().alphaScale() : 0,
-                    dms ? config.dms().initialAlphaOffset() : 0, parts.seqOfToken, parts.thresholds, in.sequences,
-                    layers, l, decisions);
-            kvWrite.write(k, qkvDim, v, qkvDim, parts.slots, parts.prevSlots, decisions, parts.positions,
-                    parts.seqOfToken, parts.seqFirst, parts.seqLength, in.n, in.sequences, layers, l, kvHeads, headDim,
-                    cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(), cache.slotCount());
+            double alphaScale = dms ? config.dms().alphaScale() : 0;
+            double alphaOffset = dms ? config.dms().initialAlphaOffset() : 0;
+            if (in.decodeOnly && fusedKvWrite) {
+                // A decode step: the keys and values go to their slots from the RoPE kernel itself.
+                qkNormRope.applyAndWrite(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions,
+                        parts.positions, in.n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset,
+                        parts.seqOfToken, parts.thresholds, layers, l, decisions,
+                        new QkNormRopeKernel.KvTarget(v, qkvDim, parts.slots, parts.prevSlots, in.sequences, cache));
+            } else {
+                qkNormRope.apply(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions, parts.positions,
+                        in.n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, parts.seqOfToken,
+                        parts.thresholds, in.sequences, layers, l, decisions);
+                kvWrite.write(k, qkvDim, v, qkvDim, parts.slots, parts.prevSlots, decisions, parts.positions,
+                        parts.seqOfToken, parts.seqFirst, parts.seqLength, in.n, in.sequences, layers, l, kvHeads,
+                        headDim, cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(),
+                        cache.slotCount());
+            }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
             rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,

@@ -11,13 +11,26 @@ import static io.dmsserve.engine.cuda.Checks.require;
 final class QkNormRopeKernel {
 
     static final String NAME = "dms_qknorm_rope_f32";
+    static final String KV_NAME = "dms_qknorm_rope_kv_f32";
     static final int MAX_HEAD_DIM = 512;
     private static final int BLOCK = 128;
 
     private final Kernel kernel;
+    private final Kernel withKv;
 
     QkNormRopeKernel(CudaContext context) {
         this.kernel = context.kernel(NAME);
+        this.withKv = context.kernel(KV_NAME);
+    }
+
+    /**
+     * Where a decode step's keys and values go ({@link #applyAndWrite}): as {@link KvWriteKernel#write} takes them.
+     *
+     * @param v fp32 token rows of stride vStride
+     * @param slots int32 (layers, kvHeads, n); prevSlots int32 (layers, kvHeads, S) or null
+     */
+    record KvTarget(DeviceBuffer v, int vStride, DeviceBuffer slots, DeviceBuffer prevSlots, int sequences,
+            AttentionKernel.Cache cache) {
     }
 
     /**
@@ -58,6 +71,52 @@ final class QkNormRopeKernel {
             DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads, int kvHeads, int headDim,
             float eps, boolean dms, double alphaScale, double alphaOffset, DeviceBuffer seqOfToken,
             DeviceBuffer thresholds, int sequences, int layers, int layer, DeviceBuffer decisions) {
+        check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
+                seqOfToken, thresholds, sequences, layers, layer, decisions);
+        int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
+        kernel.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
+                heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
+                decisions));
+    }
+
+    /**
+     * {@link #apply}, then {@link KvWriteKernel#write}'s work, in one launch, for a decode step: every sequence feeds
+     * one token (token i of sequence seqOfToken[i]), so its own slot's flag is 0 and the previous token's comes from
+     * this step's decision. The same values as the two kernels, bit for bit (native/test, QkNormRopeKernelTest).
+     */
+    void applyAndWrite(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm, DeviceBuffer kNorm,
+            DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads, int kvHeads, int headDim,
+            float eps, boolean dms, double alphaScale, double alphaOffset, DeviceBuffer seqOfToken,
+            DeviceBuffer thresholds, int layers, int layer, DeviceBuffer decisions, KvTarget kv) {
+        require(kv.sequences() == n, "a decode step has one token a sequence: " + n + " tokens, " + kv.sequences()
+                + " sequences");
+        require(kv.vStride() >= kvHeads * headDim, "v stride too small for the heads");
+        holds(kv.v(), Checks.rows(n, kv.vStride(), kvHeads * headDim), 4, "v (n, kvHeads, D) fp32");
+        holds(kv.slots(), (long) layers * kvHeads * n, 4, "slots (layers, kvHeads, n) int32");
+        if (kv.prevSlots() != null) {
+            holds(kv.prevSlots(), (long) layers * kvHeads * n, 4, "prevSlots (layers, kvHeads, S) int32");
+        }
+        holds(seqOfToken, n, 4, "seqOfToken (n) int32");
+        AttentionKernel.Cache cache = kv.cache();
+        require(cache.headDim() == headDim, "the cache holds heads of " + cache.headDim() + ", not " + headDim);
+        long slots = cache.slotCount();
+        holds(cache.keyCache(), slots * headDim, 2, "keyCache (slots, D) bf16");
+        holds(cache.valueCache(), slots * headDim, 2, "valueCache (slots, D) bf16");
+        holds(cache.slotPos(), slots, 4, "slotPos (slots) int32");
+        holds(cache.slotFlag(), slots, 1, "slotFlag (slots) uint8");
+        check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
+                seqOfToken, thresholds, n, layers, layer, decisions);
+        int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
+        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
+                heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
+                decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
+                .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
+    }
+
+    private static void check(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm,
+            DeviceBuffer kNorm, DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads,
+            int kvHeads, int headDim, boolean dms, DeviceBuffer seqOfToken, DeviceBuffer thresholds, int sequences,
+            int layers, int layer, DeviceBuffer decisions) {
         positive(n, "n");
         positive(heads, "heads");
         positive(kvHeads, "kvHeads");
@@ -78,10 +137,15 @@ final class QkNormRopeKernel {
             holds(thresholds, (long) sequences * layers, 4, "thresholds (S, layers) fp32");
             holds(decisions, (long) n * layers * kvHeads, 1, "decisions (n, layers, kvHeads) uint8");
         }
-        int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        kernel.launch(grid, 1, 1, BLOCK, 0, new KernelArgs().ptr(q).i32(qStride).ptr(k).i32(kStride).ptr(qNorm)
-                .ptr(kNorm).ptr(rope).i32(ropePositions).ptr(positions).i32(n).i32(heads).i32(kvHeads).i32(headDim)
-                .f32(eps).i32(dms ? 1 : 0).f64(alphaScale).f64(alphaOffset).ptr(dms ? seqOfToken : null)
-                .ptr(dms ? thresholds : null).i32(layers).i32(layer).ptr(dms ? decisions : null));
+    }
+
+    private static KernelArgs args(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm,
+            DeviceBuffer kNorm, DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads,
+            int kvHeads, int headDim, float eps, boolean dms, double alphaScale, double alphaOffset,
+            DeviceBuffer seqOfToken, DeviceBuffer thresholds, int layers, int layer, DeviceBuffer decisions) {
+        return new KernelArgs().ptr(q).i32(qStride).ptr(k).i32(kStride).ptr(qNorm).ptr(kNorm).ptr(rope)
+                .i32(ropePositions).ptr(positions).i32(n).i32(heads).i32(kvHeads).i32(headDim).f32(eps).i32(dms ? 1 : 0)
+                .f64(alphaScale).f64(alphaOffset).ptr(dms ? seqOfToken : null).ptr(dms ? thresholds : null).i32(layers)
+                .i32(layer).ptr(dms ? decisions : null);
     }
 }

@@ -102,4 +102,97 @@ class QkNormRopeKernelTest extends GpuTest {
             }
         }
     }
+
+    /**
+     * A decode step's fused kernel ({@link QkNormRopeKernel#applyAndWrite}) gives what qknorm_rope then kv_write give,
+     * bit for bit: q|k|v, decisions, keys, values, slot positions and flags, the previous tokens' flags included;
+     * skipped slots (-1) and a sequence without a previous slot; with and without DMS.
+     */
+    @Test
+    void fusedKvWriteIsRopeThenKvWrite() {
+        SplittableRandom random = new SplittableRandom(31);
+        QkNormRopeKernel kernel = new QkNormRopeKernel(context);
+        KvWriteKernel kvWrite = new KvWriteKernel(context);
+        int ropePositions = 4096;
+        for (Case c : new Case[] {new Case(4, 2, 32, 7, true), new Case(32, 8, 128, 16, true),
+            new Case(6, 3, 36, 5, false), new Case(4, 4, 4, 1, true), new Case(32, 8, 128, 3, false)}) {
+            int layers = 3;
+            int layer = 2;
+            int d = c.headDim();
+            int n = c.n();
+            int stride = (c.heads() + 2 * c.kvHeads()) * d;
+            int slotCount = 4 * 64;
+            float[] qkv0 = randomFloats(random, n * stride, 3f);
+            DeviceBuffer qNorm = upload(randomBf16(random, d, 1.5f));
+            DeviceBuffer kNorm = upload(randomBf16(random, d, 1.5f));
+            DeviceBuffer rope = upload(QkNormRopeKernel.ropeTable(d, 1e6, ropePositions));
+            int[] positions = new int[n];
+            int[] seqOfToken = new int[n];
+            int[] first = new int[n];
+            int[] length = new int[n];
+            float[] thresholds = new float[n * layers];
+            for (int i = 0; i < n; i++) {
+                seqOfToken[i] = i;
+                first[i] = i;
+                length[i] = 1;
+                positions[i] = random.nextInt(ropePositions);
+            }
+            for (int i = 0; i < thresholds.length; i++) {
+                thresholds[i] = (random.nextInt(5) - 2) * 0.05f;
+            }
+            int[] order = random.ints(0, slotCount).distinct().limit(2L * layers * c.kvHeads() * n).toArray();
+            int[] slots = new int[layers * c.kvHeads() * n];
+            int[] prevSlots = new int[layers * c.kvHeads() * n];
+            for (int e = 0; e < slots.length; e++) {
+                slots[e] = e % 7 == 3 ? -1 : order[e];
+                prevSlots[e] = e % 5 == 1 ? -1 : order[slots.length + e];
+            }
+            DeviceBuffer[] results = new DeviceBuffer[12];
+            for (int run = 0; run < 2; run++) {
+                DeviceBuffer qkv = upload(qkv0);
+                DeviceBuffer k = qkv.slice(4L * c.heads() * d, qkv.bytes() - 4L * c.heads() * d);
+                DeviceBuffer v = qkv.slice(4L * (c.heads() + c.kvHeads()) * d,
+                        qkv.bytes() - 4L * (c.heads() + c.kvHeads()) * d);
+                DeviceBuffer decisions = poisoned((long) n * layers * c.kvHeads());
+                DeviceBuffer keyCache = poisoned(2L * slotCount * d);
+                DeviceBuffer valueCache = poisoned(2L * slotCount * d);
+                DeviceBuffer slotPos = poisoned(4L * slotCount);
+                DeviceBuffer slotFlag = upload(new byte[slotCount]);
+                slotFlag.fill(7);
+                DeviceBuffer decided = c.dms() ? decisions : null;
+                DeviceBuffer pos = upload(positions);
+                DeviceBuffer seq = upload(seqOfToken);
+                DeviceBuffer thr = upload(thresholds);
+                DeviceBuffer slotBuffer = upload(slots);
+                DeviceBuffer prevBuffer = upload(prevSlots);
+                if (run == 0) {
+                    kernel.apply(qkv, stride, k, stride, qNorm, kNorm, rope, ropePositions, pos, n, c.heads(),
+                            c.kvHeads(), d, 1e-6f, c.dms(), 100, 5, seq, thr, n, layers, layer, decided);
+                    kvWrite.write(k, stride, v, stride, slotBuffer, prevBuffer, decided, pos, seq, upload(first),
+                            upload(length), n, n, layers, layer, c.kvHeads(), d, keyCache, valueCache, slotPos,
+                            slotFlag, slotCount);
+                } else {
+                    AttentionKernel.Cache cache = new AttentionKernel.Cache(keyCache, valueCache, slotPos, slotFlag, 4,
+                            64, null, null, n, layers, c.kvHeads(), 1, d);
+                    kernel.applyAndWrite(qkv, stride, k, stride, qNorm, kNorm, rope, ropePositions, pos, n, c.heads(),
+                            c.kvHeads(), d, 1e-6f, c.dms(), 100, 5, seq, thr, layers, layer, decided,
+                            new QkNormRopeKernel.KvTarget(v, stride, slotBuffer, prevBuffer, n, cache));
+                }
+                DeviceBuffer[] out = {qkv, decisions, keyCache, valueCache, slotPos, slotFlag};
+                System.arraycopy(out, 0, results, run * 6, 6);
+            }
+            String[] names = {"q|k|v", "decisions", "keys", "values", "slot positions", "slot flags"};
+            for (int r = 0; r < 6; r++) {
+                assertThat(results[6 + r].toBytes()).as("%s of %s", names[r], c).isEqualTo(results[r].toBytes());
+            }
+            byte[] flags = results[11].toBytes();
+            int flagged = 0;
+            for (byte f : flags) {
+                flagged += f == 1 ? 1 : 0;
+            }
+            if (c.dms()) {
+                assertThat(flagged).as("previous tokens flagged by this step's decisions (%s)", c).isPositive();
+            }
+        }
+    }
 }
