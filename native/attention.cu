@@ -914,42 +914,80 @@ DMS_ATTENTION_CHUNK(128)
 // ===================================================================================================
 // Merge. grid (heads, tokenCount), block a multiple of 32 (128). Entry e of tokenList (or e) is the token.
 //   out[i][qh][d] = sum_s e^(m_s - M) o_s[d] / sum_s e^(m_s - M) l_s, M = max_s m_s; 0 when nothing visible.
-extern "C" __global__ void dms_attention_merge(const float* __restrict__ partialO, const float2* __restrict__ partialML,
-                                               int splits, int splitStride, const int* __restrict__ tokenList,
-                                               int heads, int D, float* __restrict__ out, int outStride,
-                                               bf16_t* __restrict__ outBf16, int outBf16Stride) {
+// Block (head, token): out = Σ_s O_s e^(m_s − m) / Σ_s l_s e^(m_s − m) over the splits s with m_s > −∞, in split
+// order. The splits' weights are staged in shared memory a chunk at a time, and each thread loads 8 splits' O
+// before it adds them (in order, as one sequential loop would: the same bits), so that the loads overlap instead of
+// waiting one after another (at batch 1 the sequential loop took 11 µs a layer on the H200). Block 128 threads,
+// D <= 256 (two channels a thread).
+#define DMS_MERGE_CHUNK 128
+#define DMS_MERGE_AHEAD 8
+extern "C" __global__ void __launch_bounds__(DMS_MERGE_CHUNK)
+    dms_attention_merge(const float* __restrict__ partialO, const float2* __restrict__ partialML, int splits,
+                        int splitStride, const int* __restrict__ tokenList, int heads, int D, float* __restrict__ out,
+                        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride) {
+    DMS_SHARED(float, weight, DMS_MERGE_CHUNK);   // e^(m_s − m), for the chunk's splits
+    DMS_SHARED(float, rowSum, DMS_MERGE_CHUNK);   // l_s
+    DMS_SHARED(int, valid, DMS_MERGE_CHUNK);      // m_s > −∞
+    DMS_SHARED(float, scratch, 32);
     const int qh = blockIdx.x;
     const int i = tokenList != nullptr ? tokenList[blockIdx.y] : static_cast<int>(blockIdx.y);
     const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
     float m = -INFINITY;
-    for (int s = 0; s < splits; s++) {
+    for (int s = threadIdx.x; s < splits; s += blockDim.x) {
         m = fmaxf(m, partialML[base + s].x);
     }
+    m = dms::block_max(m, scratch);
     float l = 0.f;
+    float o[2] = {0.f, 0.f};  // channels threadIdx.x and threadIdx.x + blockDim.x
     if (m != -INFINITY) {
-        for (int s = 0; s < splits; s++) {
-            const float2 ml = partialML[base + s];
-            if (ml.x != -INFINITY) {
-                l += ml.y * expf(ml.x - m);
+        for (int s0 = 0; s0 < splits; s0 += DMS_MERGE_CHUNK) {
+            const int s = s0 + threadIdx.x;
+            if (threadIdx.x < DMS_MERGE_CHUNK) {
+                const float2 ml = s < splits ? partialML[base + s] : make_float2(-INFINITY, 0.f);
+                const bool ok = ml.x != -INFINITY;
+                weight[threadIdx.x] = ok ? expf(ml.x - m) : 0.f;
+                rowSum[threadIdx.x] = ml.y;
+                valid[threadIdx.x] = ok ? 1 : 0;
             }
-        }
-    }
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float o = 0.f;
-        if (m != -INFINITY) {
-            for (int s = 0; s < splits; s++) {
-                const float2 ml = partialML[base + s];
-                if (ml.x != -INFINITY) {
-                    o += partialO[(base + s) * D + d] * expf(ml.x - m);
+            __syncthreads();
+            const int count = min(DMS_MERGE_CHUNK, splits - s0);
+            for (int t0 = 0; t0 < count; t0 += DMS_MERGE_AHEAD) {
+                float v[DMS_MERGE_AHEAD][2];
+#pragma unroll
+                for (int u = 0; u < DMS_MERGE_AHEAD; u++) {
+#pragma unroll
+                    for (int c = 0; c < 2; c++) {
+                        const int d = threadIdx.x + c * blockDim.x;
+                        v[u][c] = t0 + u < count && d < D ? partialO[(base + s0 + t0 + u) * D + d] : 0.f;
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < DMS_MERGE_AHEAD; u++) {
+                    const int t = t0 + u;
+                    if (t < count && valid[t] != 0) {
+                        l += rowSum[t] * weight[t];
+#pragma unroll
+                        for (int c = 0; c < 2; c++) {
+                            o[c] += v[u][c] * weight[t];
+                        }
+                    }
                 }
             }
+            __syncthreads();
         }
-        const float value = l > 0.f ? o / l : 0.f;
-        if (out != nullptr) {
-            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-        }
-        if (outBf16 != nullptr) {
-            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
+    }
+#pragma unroll
+    for (int c = 0; c < 2; c++) {
+        const int d = threadIdx.x + c * blockDim.x;
+        if (d < D) {
+            const float value = l > 0.f ? o[c] / l : 0.f;
+            if (out != nullptr) {
+                out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
+            }
+            if (outBf16 != nullptr) {
+                outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] =
+                    dms::f32_to_bf16(value);
+            }
         }
     }
 }

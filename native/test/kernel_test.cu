@@ -1166,6 +1166,79 @@ static void check_attention_decode(const char* name, DecodeEntry entry, const st
     }
 }
 
+// The merge of split attention against the sequential sum it replaced (flash-decoding: out = Σ O_s e^(m_s − m) /
+// Σ l_s e^(m_s − m) in split order, empty splits skipped): bit for bit on the emulator, 1e-6 relative on a GPU;
+// up to 300 splits (more than one staged chunk), empty splits (m = −∞, garbage O) and an all-empty head.
+static void test_attention_merge() {
+    Rng rng(51);
+    for (int splits : {1, 7, 129, 300}) {
+        for (int D : {128, 36, 256}) {
+            const int heads = 3, n = 2, splitStride = splits + 2;
+            std::vector<float> o = random_f32(rng, static_cast<size_t>(n) * heads * splitStride * D, 2.f);
+            std::vector<float2> ml(static_cast<size_t>(n) * heads * splitStride);
+            for (size_t e = 0; e < ml.size(); e++) {
+                const bool empty = rng.below(5) == 0 || (e / splitStride == 4);  // head 1 of token 1: all empty
+                ml[e] = empty ? make_float2(-INFINITY, 0.f)
+                              : make_float2((rng.below(2000) - 1000) * 0.01f, 0.5f + rng.below(1000) * 0.01f);
+                if (empty) {
+                    for (int d = 0; d < D; d++) {
+                        o[e * D + d] = NAN;  // never read into the sum
+                    }
+                }
+            }
+            Buf<float> partialO(o);
+            Buf<float2> partialML(ml);
+            const int outStride = heads * D + 3;
+            Buf<float> out(static_cast<size_t>(n) * outStride);
+            out.poison();
+            dim3 grid(heads, n);
+            DMS_LAUNCH(dms_attention_merge, grid, 128, 0, nullptr, partialO.dev, partialML.dev, splits, splitStride,
+                       nullptr, heads, D, out.dev, outStride, nullptr, 0);
+            out.down();
+            for (int i = 0; i < n; i++) {
+                for (int h = 0; h < heads; h++) {
+                    const size_t base = (static_cast<size_t>(i) * heads + h) * splitStride;
+                    float m = -INFINITY;
+                    for (int s = 0; s < splits; s++) {
+                        m = fmaxf(m, ml[base + s].x);
+                    }
+                    float l = 0.f;
+                    std::vector<float> acc(D, 0.f);
+                    if (m != -INFINITY) {
+                        for (int s = 0; s < splits; s++) {
+                            if (ml[base + s].x != -INFINITY) {
+                                const float w = expf(ml[base + s].x - m);
+                                l += ml[base + s].y * w;
+                                for (int d = 0; d < D; d++) {
+                                    acc[d] += o[(base + s) * D + d] * w;
+                                }
+                            }
+                        }
+                    }
+                    for (int d = 0; d < D; d++) {
+                        const float want = l > 0.f ? acc[d] / l : 0.f;
+                        const float got = out[static_cast<size_t>(i) * outStride + h * D + d];
+                        g_checks++;
+#ifdef DMS_EMU
+                        const bool ok = memcmp(&got, &want, 4) == 0;
+#else
+                        const bool ok = std::fabs(got - want) <= 1e-6f * (1.f + std::fabs(want));
+#endif
+                        if (!ok) {
+                            fprintf(stderr, "FAIL attention_merge splits=%d D=%d token %d head %d channel %d: got %.9g want %.9g\n",
+                                    splits, D, i, h, d, got, want);
+                            g_failures++;
+                            d = D;
+                            h = heads;
+                            i = n;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void test_attention_decode() {
     check_attention_decode("attention_decode", dms_attention_decode,
                            {
@@ -1543,6 +1616,7 @@ int main(int argc, char** argv) {
         {"rmsnorm", test_rmsnorm},
         {"qknorm_rope", test_qknorm_rope},
         {"qknorm_rope_kv", test_qknorm_rope_kv},
+        {"attention_merge", test_attention_merge},
         {"gemv", test_gemv},
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},

@@ -121,7 +121,8 @@ class QkNormRopeKernelTest extends GpuTest {
             int d = c.headDim();
             int n = c.n();
             int stride = (c.heads() + 2 * c.kvHeads()) * d;
-            int slotCount = 4 * 64;
+            int pageCount = Math.max(64, layers * c.kvHeads() * n);  // room for 2 distinct slots a (layer, head, token)
+            int slotCount = 4 * pageCount;
             float[] qkv0 = randomFloats(random, n * stride, 3f);
             DeviceBuffer qNorm = upload(randomBf16(random, d, 1.5f));
             DeviceBuffer kNorm = upload(randomBf16(random, d, 1.5f));
@@ -173,7 +174,7 @@ class QkNormRopeKernelTest extends GpuTest {
                             slotFlag, slotCount);
                 } else {
                     AttentionKernel.Cache cache = new AttentionKernel.Cache(keyCache, valueCache, slotPos, slotFlag, 4,
-                            64, null, null, n, layers, c.kvHeads(), 1, d);
+                            pageCount, null, null, n, layers, c.kvHeads(), 1, d);
                     kernel.applyAndWrite(qkv, stride, k, stride, qNorm, kNorm, rope, ropePositions, pos, n, c.heads(),
                             c.kvHeads(), d, 1e-6f, c.dms(), 100, 5, seq, thr, layers, layer, decided,
                             new QkNormRopeKernel.KvTarget(v, stride, slotBuffer, prevBuffer, n, cache));
