@@ -16,6 +16,8 @@ set -uo pipefail
 mkdir -p "$OUT"
 ensure_model
 log="$OUT/bench.log"
+# HTTP_ARGS: more properties for the server, e.g. "--dms.scheduler.overlap=false".
+read -ra http_args <<< "${HTTP_ARGS:-}"
 
 echo "=== serving over HTTP and direct, cuda, concurrency ${CONCURRENCY:-1,8,64}" >> "$log"
 start=$(date +%s)
@@ -27,7 +29,7 @@ timeout -s QUIT -k 10 "${LIMIT:-170}" ./jre/bin/java --add-modules jdk.incubator
     --min-tokens="${MIN_TOKENS:-256}" --prompt-tokens="${PROMPT:-0}" \
     --report="$OUT/serving-gpu.md" --jsonl="$OUT/bench.jsonl" \
     --dms.model.path="$model" --dms.backend=cuda --dms.kv-cache.fraction="${KV_FRACTION:-0.5}" \
-    --dms.model.policy="${POLICY:-auto}" --logging.level.io.dmsserve.config=INFO \
+    --dms.model.policy="${POLICY:-auto}" --logging.level.io.dmsserve.config=INFO "${http_args[@]}" \
     2>>"$log" | tee -a "$log" | grep '^concurrency'
 echo "=== serving rc=${PIPESTATUS[0]} $(( $(date +%s) - start ))s" | tee -a "$log"
 

@@ -67,6 +67,51 @@ class OverlappedStepsTest {
     }
 
     /**
+     * A prompt admitted with others but waiting for its prefill (the step's token budget went to them) must not wait
+     * while the others decode overlapped: overlap needs every running sequence in the step. With 16 tokens a step, A
+     * (4 tokens) and B (12) fill the first step and both sample; C (40 tokens) is prefilled in the steps after.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aPromptWaitingForItsPrefillIsNotHeldBackByOverlappedSteps(boolean overlap) throws Exception {
+        List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
+                8);
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 16, Duration.ofMinutes(1),
+                        overlap), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
+            Random random = new Random(3);
+            List<RecordingListener> listeners = new ArrayList<>();
+            List<GenerationRequest> requests = new ArrayList<>();
+            String[] names = {"A", "B", "C"};
+            int[] prompts = {4, 12, 40};
+            for (int i = 0; i < 3; i++) {
+                String name = names[i];
+                RecordingListener listener = new RecordingListener() {
+                    @Override
+                    public synchronized boolean onToken(int tokenId) {
+                        order.add(name);
+                        return super.onToken(tokenId);
+                    }
+                };
+                listeners.add(listener);
+                requests.add(new GenerationRequest(random.ints(prompts[i], 0, 450).toArray(), i == 2 ? 5 : 30,
+                        SamplingParams.GREEDY, Set.of(), null, null, listener));
+            }
+            scheduler.submitAll(requests);
+            for (RecordingListener listener : listeners) {
+                assertEquals(FinishReason.LENGTH, listener.await());
+            }
+            int aTokensBeforeC = order.subList(0, order.indexOf("C")).stream().filter("A"::equals).toList().size();
+            assertTrue(aTokensBeforeC < 8, "C's first token came after " + aTokensBeforeC + " of A's: " + order);
+            assertEquals(0, executor.statistics().pagesInUse());
+            if (overlap) {
+                assertTrue(backend.fedBack.get() > 10, "steps overlapped once C decoded too: " + backend.fedBack.get());
+            }
+        }
+    }
+
+    /**
      * Twelve requests at once: greedy and seeded sampling, 3 to 40 tokens, one with a stop token that it reaches,
      * two cancelled by their listener after a few tokens (while a step of theirs is in flight).
      */
