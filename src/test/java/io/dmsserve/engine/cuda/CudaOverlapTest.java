@@ -14,7 +14,6 @@ import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.StepExecutor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Tag;
@@ -71,7 +70,7 @@ class CudaOverlapTest {
                 SequenceOutput out = engine.run(List.of(new StepExecutor.Work(s, tokens, tokens.length, sampling[s],
                         3 + s, 0, null, LogitsRequest.NONE))).sequences().get(0);
                 next[s] = out.token();
-                record(out, layers, kvHeads, lines);
+                CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
             }
             // Sequence 1's last step is STEPS / 2 + 1; the overlapped run releases it while that step is in flight.
             StepExecutor.Submitted ahead = null;
@@ -84,7 +83,7 @@ class CudaOverlapTest {
                 for (int i = 0; i < batch.size(); i++) {
                     SequenceOutput out = output.sequences().get(i);
                     next[(int) out.sequenceId()] = out.token();
-                    record(out, layers, kvHeads, lines);
+                    CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
                 }
                 if (t == (overlap ? STEPS / 2 : STEPS / 2 + 1)) {
                     engine.release(1);  // with overlap, while its last step (STEPS / 2 + 1) is in flight
@@ -118,23 +117,5 @@ class CudaOverlapTest {
                     LogitsRequest.NONE));
         }
         return work;
-    }
-
-    private static void record(SequenceOutput out, int layers, int kvHeads, List<String> lines) {
-        StringBuilder line = new StringBuilder("seq " + out.sequenceId() + " token " + out.token());
-        if (out.logprobs() != null) {
-            line.append(" logprob ").append(out.logprobs().logprob()).append(' ')
-                    .append(Arrays.toString(out.logprobs().topIds())).append(' ')
-                    .append(Arrays.toString(out.logprobs().topLogprobs()));
-        }
-        line.append(" flags ");
-        for (int c = 0; c < out.decisions().length(); c++) {
-            for (int l = 0; l < layers; l++) {
-                for (int h = 0; h < kvHeads; h++) {
-                    line.append(out.decisions().flagged(c, l, h) ? '1' : '0');
-                }
-            }
-        }
-        lines.add(line.toString());
     }
 }

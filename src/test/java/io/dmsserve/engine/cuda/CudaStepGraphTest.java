@@ -124,7 +124,8 @@ class CudaStepGraphTest {
         }
     }
 
-    private static void record(SequenceOutput out, int layers, int kvHeads, List<String> lines, List<float[]> logits) {
+    /** One output as a line (token, logprobs, every decision flag) and its logits rows, for bit-for-bit comparisons. */
+    static void record(SequenceOutput out, int layers, int kvHeads, List<String> lines, List<float[]> logits) {
         StringBuilder line = new StringBuilder("seq " + out.sequenceId() + " token " + out.token());
         if (out.logprobs() != null) {
             line.append(" logprob ").append(out.logprobs().logprob()).append(' ')
