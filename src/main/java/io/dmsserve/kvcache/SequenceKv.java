@@ -51,11 +51,11 @@ public final class SequenceKv {
     }
 
     /**
-     * Whether a step of {@code length} tokens may be reserved now, behind the step in flight, before that one's
-     * decisions come back: the slots it frees must not depend on them. The step in flight (positions p .. p + L − 1)
-     * decides the flags of tokens up to p + L − 2, and the new step, from p + L, evicts flagged tokens up to
-     * p + L − w − 1 (DESIGN.md §3 step 6), so that needs w ≥ L + 1. A sequence that never evicts can always.
-     * At most two steps are in flight.
+     * Whether the next step may be reserved now, behind the step in flight, before that one's decisions come back:
+     * the slots it frees must not depend on them. With the step in flight at positions p .. p + L − 1, the flags
+     * known are those of tokens up to p − 2 (the decision at position t flags token t − 1), and the new step, from
+     * p + L, evicts flagged tokens up to p + L − w − 1 (DESIGN.md §3 step 6): known when w ≥ L + 1. A sequence
+     * that never evicts can always. At most two steps are in flight.
      */
     public boolean canReserveAhead() {
         return reservedNext == 0 && (reserved == 0 || !policy.evicts() || policy.window() >= reserved + 1);

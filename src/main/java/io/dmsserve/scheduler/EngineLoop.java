@@ -246,8 +246,8 @@ final class EngineLoop {
      * work or a task arrives, a limit is near) the step in flight is read too, and the next step is planned.
      */
     private void runSteps(List<Sequence> batch, List<StepExecutor.Work> work, SchedulerObserver observer) {
-        StepExecutor.Submitted current = executor.submit(work);
         long started = System.nanoTime();
+        StepExecutor.Submitted current = executor.submit(work);
         while (true) {
             List<StepExecutor.Work> nextWork = overlap && canGoOn(batch, work) ? fedBack(batch) : null;
             StepExecutor.Submitted next = nextWork == null ? null : executor.submit(nextWork);
@@ -272,18 +272,19 @@ final class EngineLoop {
 
     /**
      * Whether the step after {@code work} (just submitted) may be submitted before it is read: nothing waits to be
-     * planned (no request, no task, and every running sequence is in the step: one admitted but still waiting for
-     * its prefill would otherwise wait until a sequence of the step ends), every sequence samples a token the next
+     * planned (no task, no request that could join the batch or has been cancelled, and every running sequence is
+     * in the step: one admitted but still waiting for its prefill would otherwise wait until a sequence of the step
+     * ends), every sequence samples a token the next
      * step can feed back (no penalties or grammar, which need it on the host), is far from its limits, may reserve
      * ahead (DMS window), and the pool holds the worst case: a new page in every head. That bound costs nothing to
      * compute; the exact one scans each head's window (288 heads of up to 513 entries a sequence on Qwen3-8B),
      * which slowed 64 streams by milliseconds a step.
      */
     private boolean canGoOn(List<Sequence> batch, List<StepExecutor.Work> work) {
-        if (stopping || batch.size() != running.size() || !queue.quiet()) {
+        long now = System.nanoTime();
+        if (stopping || batch.size() != running.size() || !queue.quiet(planner.full(running.size()), now)) {
             return false;
         }
-        long now = System.nanoTime();
         KvCacheManager cache = executor.cache();
         if ((long) batch.size() * cache.layers() * cache.kvHeads() > cache.freePages()) {
             return false;

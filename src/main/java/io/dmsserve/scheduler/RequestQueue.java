@@ -116,11 +116,29 @@ final class RequestQueue {
         }
     }
 
-    /** Engine thread: whether nothing waits (no sequence, no task) and the queue is open. */
-    boolean quiet() {
+    /**
+     * Engine thread: whether the next step needs no planning from the queue's side: it is open, no task waits, and
+     * no sequence waits, or none could join ({@code batchFull}) and none of them was cancelled or expired (those end
+     * in the next plan).
+     */
+    boolean quiet(boolean batchFull, long now) {
         lock.lock();
         try {
-            return !closed && waiting.isEmpty() && tasks.isEmpty();
+            if (closed || !tasks.isEmpty()) {
+                return false;
+            }
+            if (waiting.isEmpty()) {
+                return true;
+            }
+            if (!batchFull) {
+                return false;
+            }
+            for (Sequence sequence : waiting) {
+                if (sequence.cancelled() || now > sequence.deadlineNanos) {
+                    return false;
+                }
+            }
+            return true;
         } finally {
             lock.unlock();
         }

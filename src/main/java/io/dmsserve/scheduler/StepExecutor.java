@@ -184,8 +184,8 @@ public final class StepExecutor implements AutoCloseable {
             Submitted submitted = inFlight.removeFirst();
             try {
                 submitted.pending.await();
-            } catch (RuntimeException e) {
-                // The failure being handled, or a step lost with it: nothing to read either way.
+            } catch (Throwable e) {
+                // The failure being handled (even an OutOfMemoryError), or a step lost with it: nothing to read.
             }
         }
     }

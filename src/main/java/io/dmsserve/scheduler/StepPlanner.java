@@ -77,6 +77,11 @@ final class StepPlanner {
      * Sequences in the batch from the next plan on. Lowering it preempts nobody: the batch shrinks as sequences
      * end, because admission waits for room.
      */
+    /** Whether a batch of {@code running} sequences has no room for another. */
+    boolean full(int running) {
+        return running >= maxRunning;
+    }
+
     void maxRunning(int maxRunning) {
         this.maxRunning = maxRunning;
     }

@@ -54,16 +54,103 @@ class OverlappedStepsTest {
     @ParameterizedTest
     @ValueSource(strings = {"none", "dms"})
     void overlappedStepsGiveWhatStepsOneAtATimeGive(String policy) throws Exception {
-        Run serial = run(policy, false);
-        Run overlapped = run(policy, true);
-        assertEquals(0, serial.fedBackSteps(), "without overlap no step feeds a token back");
-        assertTrue(overlapped.fedBackSteps() > 20, "overlapped steps ran: " + overlapped.fedBackSteps());
-        for (int i = 0; i < serial.tokens().size(); i++) {
-            assertArrayEquals(serial.tokens().get(i), overlapped.tokens().get(i), "request " + i);
-            assertEquals(serial.ends().get(i), overlapped.ends().get(i), "request " + i);
+        Run serial = run(policy, false, false);
+        // The CPU backend runs a step when it is submitted; deferred, it runs it when it is read, as a device that
+        // is a step behind would: step n + 1 is then planned and reserved before step n has run.
+        for (boolean deferred : new boolean[] {false, true}) {
+            Run overlapped = run(policy, true, deferred);
+            assertTrue(overlapped.fedBackSteps() > 20, "overlapped steps ran: " + overlapped.fedBackSteps());
+            for (int i = 0; i < serial.tokens().size(); i++) {
+                assertArrayEquals(serial.tokens().get(i), overlapped.tokens().get(i), "request " + i);
+                assertEquals(serial.ends().get(i), overlapped.ends().get(i), "request " + i);
+            }
+            assertEquals(0, overlapped.pagesInUse());
         }
+        assertEquals(0, serial.fedBackSteps(), "without overlap no step feeds a token back");
         assertEquals(0, serial.pagesInUse());
-        assertEquals(0, overlapped.pagesInUse());
+    }
+
+    /**
+     * A step that fails while the next one is in flight fails the running sequences, drops the step in flight, and
+     * leaves nothing behind: the pool empties, nothing stays queued, and the next request is served.
+     */
+    @org.junit.jupiter.api.Test
+    void aStepThatFailsWhileTheNextIsInFlightLeavesNothingBehind() throws Exception {
+        CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        backend.deferred = true;
+        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
+                8);
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 64, Duration.ofMinutes(1),
+                        true), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
+            Random random = new Random(8);
+            List<RecordingListener> listeners = new ArrayList<>();
+            List<GenerationRequest> requests = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                RecordingListener listener = new RecordingListener();
+                listeners.add(listener);
+                requests.add(new GenerationRequest(random.ints(5 + i, 0, 450).toArray(), 30, SamplingParams.GREEDY,
+                        Set.of(), null, null, listener));
+            }
+            backend.failAtAwait = 6;  // an overlapped decode step: the steps before it prefilled and began decoding
+            scheduler.submitAll(requests);
+            for (RecordingListener listener : listeners) {
+                org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                        listener::await);
+            }
+            assertTrue(backend.fedBack.get() > 0, "the failing step had a step behind it: " + backend.fedBack.get());
+            assertEquals(0, executor.inFlight());
+            assertEquals(0, executor.statistics().pagesInUse());
+            RecordingListener after = new RecordingListener();
+            scheduler.submit(new GenerationRequest(random.ints(7, 0, 450).toArray(), 12, SamplingParams.GREEDY,
+                    Set.of(), null, null, after));
+            assertEquals(FinishReason.LENGTH, after.await());
+            assertEquals(12, after.ids().length);
+            assertEquals(0, executor.statistics().pagesInUse());
+        }
+    }
+
+    /**
+     * A full batch overlaps while a request waits for a place (it could not join anyway), and a waiting request that
+     * is cancelled still ends at once rather than when a place frees.
+     */
+    @org.junit.jupiter.api.Test
+    void aFullBatchOverlapsWhileRequestsWaitAndAWaitingCancellationEndsAtOnce() throws Exception {
+        CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
+                8);
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 2, 64, Duration.ofMinutes(1),
+                        true), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
+            Random random = new Random(9);
+            List<String> ends = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<RecordingListener> listeners = new ArrayList<>();
+            List<GenerationRequest> requests = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int index = i;
+                RecordingListener listener = new RecordingListener() {
+                    @Override
+                    public void onComplete(FinishReason reason, Usage usage) {
+                        ends.add(index + " " + reason);
+                        super.onComplete(reason, usage);
+                    }
+                };
+                listeners.add(listener);
+                requests.add(new GenerationRequest(random.ints(6, 0, 450).toArray(), i < 2 ? 60 : 5,
+                        SamplingParams.GREEDY, Set.of(), null, null, listener));
+            }
+            List<GenerationHandle> handles = scheduler.submitAll(requests);
+            while (listeners.get(0).ids().length < 10) {
+                Thread.sleep(1);
+            }
+            int fedBackBefore = backend.fedBack.get();
+            handles.get(3).cancel();  // waiting: the batch holds 0 and 1
+            assertEquals(FinishReason.CANCELLED, listeners.get(3).await());
+            assertTrue(listeners.get(0).ids().length < 60, "the waiting request ended before a place freed: " + ends);
+            assertTrue(fedBackBefore > 5, "the full batch overlapped while 2 and 3 waited: " + fedBackBefore);
+            for (int i = 0; i < 3; i++) {
+                assertEquals(FinishReason.LENGTH, listeners.get(i).await(), "request " + i);
+            }
+            assertEquals(0, executor.statistics().pagesInUse());
+        }
     }
 
     /**
@@ -115,9 +202,10 @@ class OverlappedStepsTest {
      * Twelve requests at once: greedy and seeded sampling, 3 to 40 tokens, one with a stop token that it reaches,
      * two cancelled by their listener after a few tokens (while a step of theirs is in flight).
      */
-    private Run run(String policyName, boolean overlap) throws Exception {
+    private Run run(String policyName, boolean overlap, boolean deferred) throws Exception {
         ModelConfig config = checkpoint.config();
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        backend.deferred = deferred;
         try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
                 16);
                 Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(16, 16, 64, Duration.ofMinutes(1),
@@ -174,10 +262,16 @@ class OverlappedStepsTest {
         return false;
     }
 
-    /** The CPU backend, counting the steps that feed a token back. */
+    /**
+     * The CPU backend, counting the steps that feed a token back; {@code deferred}: each step runs when it is read,
+     * not when it is submitted; {@code failAtAwait}: the n-th read (from 1) fails.
+     */
     private static final class CountingBackend implements Backend {
         final Backend inner;
         final AtomicInteger fedBack = new AtomicInteger();
+        final AtomicInteger awaits = new AtomicInteger();
+        volatile boolean deferred;
+        volatile int failAtAwait = -1;
 
         CountingBackend(Backend inner) {
             this.inner = inner;
@@ -218,7 +312,13 @@ class OverlappedStepsTest {
             if (plan.sequences().stream().anyMatch(SequenceStep::fedBack)) {
                 fedBack.incrementAndGet();
             }
-            return inner.submit(plan);
+            PendingStep pending = deferred ? () -> inner.step(plan) : inner.submit(plan);
+            return () -> {
+                if (awaits.incrementAndGet() == failAtAwait) {
+                    throw new IllegalStateException("a device fault, injected at read " + failAtAwait);
+                }
+                return pending.await();
+            };
         }
 
         @Override

@@ -237,8 +237,12 @@ final class AttentionKernel {
         }
     }
 
+    /** The merge's block: one thread for each of two channels (D <= 256), 128 splits staged at a time. */
+    private static final int MERGE_BLOCK = 128;
+
     private void merge(int heads, int headDim, DeviceBuffer tokenList, int tokenCount, Split split, Output output) {
-        merge.launch(heads, tokenCount, 1, 128, 0, new KernelArgs().ptr(split.partialO()).ptr(split.partialML())
+        require(headDim <= 2 * MERGE_BLOCK, "the split merge takes head_dim up to " + 2 * MERGE_BLOCK + ", got " + headDim);
+        merge.launch(heads, tokenCount, 1, MERGE_BLOCK, 0, new KernelArgs().ptr(split.partialO()).ptr(split.partialML())
                 .i32(split.splits()).i32(split.splitStride()).ptr(tokenList).i32(heads).i32(headDim)
                 .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride()));
     }
