@@ -7,6 +7,7 @@
 // the time (TB/s), next to a device-to-device copy measured the same way. Outputs are compared with the default
 // variant's, bit for bit.
 #include "../all.cu"
+#include "skinny_cp.cuh"
 
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,7 @@ struct Variant {
     const char* name;
     Kernel kernel;
     int nt;
+    int smem;  // dynamic shared memory (the cp.async variants)
 };
 
 static float timeGraph(cudaStream_t stream, const std::function<void(int)>& launch, int launches) {
@@ -68,17 +70,26 @@ static float timeGraph(cudaStream_t stream, const std::function<void(int)>& laun
 
 template <int MT>
 static std::vector<Variant> variants() {
-    return {
-        {"p_n4_pu2 (default, m >= 8192)", variant<MT, 4, true, 2>, 4},
-        {"p_n2_pu2 (default, small m)", variant<MT, 2, true, 2>, 2},
-        {"n4_u4 (single-buffered)", variant<MT, 4, false, 2>, 4},
-        {"p_n4_pu4", variant<MT, 4, true, 4>, 4},
-        {"p_n2_pu4", variant<MT, 2, true, 4>, 2},
-        {"p_n2_pu3", variant<MT, 2, true, 3>, 2},
-        {"p_n1_pu4", variant<MT, 1, true, 4>, 1},
-        {"p_n1_pu8", variant<MT, 1, true, 8>, 1},
-        {"p_n2_pu6", variant<MT, 2, true, 6>, 2},
+    std::vector<Variant> v = {
+        {"p_n4_pu2 (default, m >= 8192)", variant<MT, 4, true, 2>, 4, 0},
+        {"p_n2_pu2 (default, small m)", variant<MT, 2, true, 2>, 2, 0},
+        {"n4_u4 (single-buffered)", variant<MT, 4, false, 2>, 4, 0},
+        {"p_n2_pu4", variant<MT, 2, true, 4>, 2, 0},
     };
+    if (MT == 1) {  // skinny_cp.cuh: W through shared memory by cp.async (n <= 16)
+        v.push_back({"cp_n2_s4_k512", skinny_cp<2, 4, 512>, 2, skinny_cp_smem<2, 4, 512>()});
+        v.push_back({"cp_n2_s6_k256", skinny_cp<2, 6, 256>, 2, skinny_cp_smem<2, 6, 256>()});
+        v.push_back({"cp_n4_s4_k256", skinny_cp<4, 4, 256>, 4, skinny_cp_smem<4, 4, 256>()});
+        v.push_back({"cp_n4_s3_k512", skinny_cp<4, 3, 512>, 4, skinny_cp_smem<4, 3, 512>()});
+        v.push_back({"cp_n1_s4_k1024", skinny_cp<1, 4, 1024>, 1, skinny_cp_smem<1, 4, 1024>()});
+        v.push_back({"cp_n1_s8_k512", skinny_cp<1, 8, 512>, 1, skinny_cp_smem<1, 8, 512>()});
+    }
+    for (const Variant& x : v) {
+        if (x.smem > 48 * 1024) {
+            CK(cudaFuncSetAttribute(x.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, x.smem));
+        }
+    }
+    return v;
 }
 
 int main(int argc, char** argv) {
@@ -173,24 +184,28 @@ int main(int argc, char** argv) {
                 float* out = v == 0 ? ref : c;
                 float us = timeGraph(stream, [&](int i) {
                     const bf16_t* wi = w + (size_t(i) % copies) * size_t(s.m) * s.k;
-                    var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(a, s.k, wi, out, s.m, n, s.m, s.k, 0);
+                    var.kernel<<<grid, DMS_SKINNY_WARPS * 32, var.smem, stream>>>(a, s.k, wi, out, s.m, n, s.m, s.k, 0);
                 }, 50);
                 CK(cudaGetLastError());
                 // One more launch on copy 0 for the comparison (the graph's last launch read copy 49 % copies).
-                var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(a, s.k, w, out, s.m, n, s.m, s.k, 0);
+                var.kernel<<<grid, DMS_SKINNY_WARPS * 32, var.smem, stream>>>(a, s.k, w, out, s.m, n, s.m, s.k, 0);
                 CK(cudaStreamSynchronize(stream));
                 int differ = 0;
+                double maxDiff = 0, maxRef = 0;
                 if (v > 0) {
                     std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
                     CK(cudaMemcpy(x.data(), ref, x.size() * 4, cudaMemcpyDeviceToHost));
                     CK(cudaMemcpy(y.data(), c, y.size() * 4, cudaMemcpyDeviceToHost));
                     for (size_t e = 0; e < x.size(); e++) {
                         differ += std::memcmp(&x[e], &y[e], 4) != 0;
+                        maxDiff = std::max(maxDiff, std::fabs(double(x[e]) - y[e]));
+                        maxRef = std::max(maxRef, std::fabs(double(x[e])));
                     }
                 }
                 std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
-                            "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d}\n",
-                            n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ);
+                            "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,\"max_rel\":%.3g}\n",
+                            n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ,
+                            maxRef > 0 ? maxDiff / maxRef : 0.0);
             }
         }
     }

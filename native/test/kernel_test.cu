@@ -7,6 +7,7 @@
 // The Java tests tagged "gpu" (src/test/java/io/dmsserve/engine/cuda) are the project's tests of record;
 // this driver exists so the kernels' logic can be checked where there is no GPU, and natively where there is.
 #include "../all.cu"
+#include "../bench/skinny_cp.cuh"  // skinny_bench's experimental product, checked here too
 
 #include <algorithm>
 #include <cmath>
@@ -616,6 +617,53 @@ static void test_gemv() {
             }
         }
     }
+}
+
+// skinny_bench's cp.async-staged product (native/bench/skinny_cp.cuh) against the fatbin's skinny product: the same
+// sums in another order, so within 1e-5 of the row's magnitude; a partial last stage, odd m, n from 1 to 16.
+template <int NT, int STAGES, int KS>
+static void check_skinny_cp(Rng& rng, const char* name) {
+    struct Case {
+        int n, m, k;
+    };
+    for (Case c : {Case{16, 77, 96}, Case{1, 40, 512}, Case{9, 300, 1056}, Case{16, 33, 2048}}) {
+        const int lda = c.k + 8, ldc = c.m + 3;
+        Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * lda, 1.f));
+        Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+        Buf<float> want(static_cast<size_t>(c.n) * ldc), got(static_cast<size_t>(c.n) * ldc);
+        want.poison();
+        got.poison();
+        expect_ok(dms_matmul_skinny(a.dev, lda, w.dev, want.dev, ldc, c.n, c.m, c.k, 0, 2, 1, nullptr), "skinny");
+        const int grid = (c.m + 8 * NT - 1) / (8 * NT);
+        DMS_LAUNCH((skinny_cp<NT, STAGES, KS>), grid, 256, (skinny_cp_smem<NT, STAGES, KS>()), nullptr, a.dev, lda,
+                   w.dev, got.dev, ldc, c.n, c.m, c.k, 0);
+        want.down();
+        got.down();
+        for (int t = 0; t < c.n; t++) {
+            float scale = 0.f;
+            for (int j = 0; j < c.m; j++) {
+                scale = std::max(scale, std::fabs(want[static_cast<size_t>(t) * ldc + j]));
+            }
+            for (int j = 0; j < ldc; j++) {
+                const float x = got[static_cast<size_t>(t) * ldc + j], y = want[static_cast<size_t>(t) * ldc + j];
+                g_checks++;
+                const bool ok = j < c.m ? std::fabs(x - y) <= 1e-5f * scale + 1e-6f : memcmp(&x, &y, 4) == 0;
+                if (!ok) {
+                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d at (%d, %d): got %g want %g\n", name, c.n, c.m, c.k, t, j, x, y);
+                    g_failures++;
+                    t = c.n;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+static void test_skinny_cp() {
+    Rng rng(61);
+    check_skinny_cp<2, 4, 512>(rng, "skinny_cp n2 s4 k512");
+    check_skinny_cp<4, 3, 256>(rng, "skinny_cp n4 s3 k256");
+    check_skinny_cp<1, 4, 1024>(rng, "skinny_cp n1 s4 k1024");
 }
 
 static void test_matmul() {
@@ -1620,6 +1668,7 @@ int main(int argc, char** argv) {
         {"gemv", test_gemv},
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
+        {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},
         {"kv_write", test_kv_write},
