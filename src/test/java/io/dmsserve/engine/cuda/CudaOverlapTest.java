@@ -38,19 +38,26 @@ class CudaOverlapTest {
             fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
         }
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            List<String> inTurn = run(dms, false);
-            List<String> overlapped = run(dms, true);
+            List<String> inTurn = run(dms, false, false);
+            List<String> overlapped = run(dms, true, false);
+            // The device held back before every step submitted ahead: the host fills step n + 2's inputs while step
+            // n + 1's copy of its own is still queued, which the double-buffered host memory must survive.
+            List<String> lagging = run(dms, true, true);
             assertThat(inTurn).hasSize(SEQUENCES + STEPS * SEQUENCES - (STEPS - STEPS / 2 - 1));
             for (int i = 0; i < inTurn.size(); i++) {
                 assertEquals(inTurn.get(i), overlapped.get(i), "output " + i);
+                assertEquals(inTurn.get(i), lagging.get(i), "output " + i + ", the device lagging");
             }
             System.out.printf("[gpu] overlapped steps: %d outputs of %d decode steps identical to steps run one at a"
-                    + " time%n", overlapped.size(), STEPS);
+                    + " time, also with the device held back before each step%n", overlapped.size(), STEPS);
         }
     }
 
-    private static List<String> run(Checkpoint checkpoint, boolean overlap) {
-        CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, false), true, 1);
+    /** @param lag queue a 2 GB memset (about half a millisecond) on the stream before each step submitted ahead */
+    private static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
+        CudaContext context = CudaContext.open(0, false);
+        CudaBackend backend = new CudaBackend(checkpoint, context, true, 1);
+        DeviceBuffer delay = lag ? context.allocate(2L << 30) : null;
         int vocab = checkpoint.config().vocabSize();
         int layers = checkpoint.config().numLayers();
         int kvHeads = checkpoint.config().numKvHeads();
@@ -78,6 +85,10 @@ class CudaOverlapTest {
                 List<Integer> batch = batch(t);
                 StepExecutor.Submitted current = ahead != null ? ahead
                         : engine.submit(work(batch, next, sampling, t, false));
+                if (delay != null && overlap && t < STEPS) {
+                    CudaContext.check(jcuda.driver.JCudaDriver.cuMemsetD8Async(delay.pointer(), (byte) t,
+                            delay.bytes(), context.stream()), "cuMemsetD8Async");
+                }
                 ahead = overlap && t < STEPS ? engine.submit(work(batch(t + 1), next, sampling, t + 1, true)) : null;
                 StepOutput output = engine.await(current);
                 for (int i = 0; i < batch.size(); i++) {
@@ -90,6 +101,9 @@ class CudaOverlapTest {
                 }
             }
             assertThat(engine.inFlight()).isZero();
+            if (delay != null) {
+                delay.close();  // every step that followed it was read
+            }
             if (overlap) {
                 assertThat(backend.graphCounts()[3]).as("steps replayed by shape").isGreaterThan(STEPS / 2);
             }
