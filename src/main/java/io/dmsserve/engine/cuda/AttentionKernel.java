@@ -127,10 +127,22 @@ final class AttentionKernel {
 
     /** As above for {@code waves} waves of three blocks per multiprocessor. */
     static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves) {
+        return pagesPerSplit(maxPages, pageSize, blocks, multiprocessors, waves, MIN_SPLIT_SLOTS);
+    }
+
+    /**
+     * The fewest slots a split takes by default: smaller splits cost more merging. Chosen when the merge summed the
+     * splits one load at a time; since it loads 8 ahead, fewer slots may pay at batch 1, where 8 kv heads x 16
+     * splits of 256 slots give 128 blocks at 4K context (to measure: {@code dms.cuda.min-split-slots}).
+     */
+    static final int MIN_SPLIT_SLOTS = 256;
+
+    /** As above with at least {@code minSlots} slots a split (fewer only when the list is shorter). */
+    static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves, int minSlots) {
         long target = 3L * multiprocessors * waves;
         int splits = (int) Math.max(1, Math.min(maxPages, target / Math.max(1, blocks)));
         int perSplit = (maxPages + splits - 1) / splits;
-        int minPages = Math.max(1, 256 / pageSize);  // at least 256 slots per split, or the merge costs more
+        int minPages = Math.max(1, minSlots / pageSize);
         return Math.max(1, Math.max(perSplit, Math.min(minPages, maxPages)));
     }
 

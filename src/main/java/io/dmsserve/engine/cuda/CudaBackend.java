@@ -68,6 +68,11 @@ public final class CudaBackend implements Backend {
      * compare; the default writes them from the RoPE kernel (the same bits, one launch a layer fewer).
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
+    /**
+     * System property: the fewest slots an attention split takes (default 256), to compare smaller splits now that
+     * the merge loads splits ahead; a whole number from 16.
+     */
+    public static final String MIN_SPLIT_SLOTS_PROPERTY = "dms.cuda.min-split-slots";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -101,6 +106,7 @@ public final class CudaBackend implements Backend {
     private final int attentionWaves;  // 0: auto
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
+    private final int minSplitSlots;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -172,6 +178,8 @@ public final class CudaBackend implements Backend {
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
+        this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
+                String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -242,6 +250,20 @@ public final class CudaBackend implements Backend {
         }
         throw new IllegalArgumentException(GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check),"
                 + " got '" + value + "'");
+    }
+
+    /** The fewest slots an attention split takes: a whole number from 16. */
+    static int minSplitSlots(String value) {
+        try {
+            int slots = Integer.parseInt(value.trim());
+            if (slots >= 16) {
+                return slots;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException(MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16, got '" + value
+                + "'");
     }
 
     /** 0 for {@code auto}, else the waves asked for. */
@@ -734,7 +756,8 @@ public final class CudaBackend implements Backend {
 
     /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
     private int split(int maxPages, long blocks, int multiprocessors, int waves) {
-        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves);
+        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves,
+                minSplitSlots);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 

@@ -44,6 +44,21 @@ class CudaBackendLayoutTest {
         }
     }
 
+    /** Batch 1 at 4K (256 pages of 16 per head, 8 kv heads): 16 splits of 256 slots by default, more when smaller. */
+    @Test
+    void theFewestSlotsASplitTakesIsAWholeNumberThatSizesTheSplits() {
+        assertThat(AttentionKernel.splits(256, AttentionKernel.pagesPerSplit(256, 16, 8, 132, 1))).isEqualTo(16);
+        assertThat(AttentionKernel.splits(256, AttentionKernel.pagesPerSplit(256, 16, 8, 132, 1, 64)))
+                .as("64 slots: the one-wave target of 396 blocks decides").isEqualTo(43);
+        assertThat(AttentionKernel.pagesPerSplit(3, 16, 8, 132, 1, 1024)).as("never more than the list").isEqualTo(3);
+        assertThat(CudaBackend.minSplitSlots("256")).isEqualTo(256);
+        assertThat(CudaBackend.minSplitSlots(" 64 ")).isEqualTo(64);
+        for (String bad : new String[] {"8", "-1", "many", ""}) {
+            assertThatThrownBy(() -> CudaBackend.minSplitSlots(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.min-split-slots must be a whole number from 16");
+        }
+    }
+
     @Test
     void theGraphCheckIntervalIsAWholeNumber() {
         assertThat(CudaBackend.graphCheckEvery("256")).isEqualTo(256);
