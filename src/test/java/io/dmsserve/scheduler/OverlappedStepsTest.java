@@ -78,8 +78,7 @@ class OverlappedStepsTest {
     void aStepThatFailsWhileTheNextIsInFlightLeavesNothingBehind() throws Exception {
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
         backend.deferred = true;
-        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
-                8);
+        try (StepExecutor executor = executor(backend, 8);
                 Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 64, Duration.ofMinutes(1),
                         true), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
             Random random = new Random(8);
@@ -116,8 +115,7 @@ class OverlappedStepsTest {
     @org.junit.jupiter.api.Test
     void aFullBatchOverlapsWhileRequestsWaitAndAWaitingCancellationEndsAtOnce() throws Exception {
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
-        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
-                8);
+        try (StepExecutor executor = executor(backend, 8);
                 Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 2, 64, Duration.ofMinutes(1),
                         true), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
             Random random = new Random(9);
@@ -163,8 +161,7 @@ class OverlappedStepsTest {
     void aPromptWaitingForItsPrefillIsNotHeldBackByOverlappedSteps(boolean overlap) throws Exception {
         List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
-        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
-                8);
+        try (StepExecutor executor = executor(backend, 8);
                 Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 16, Duration.ofMinutes(1),
                         overlap), EvictionPolicies.create("dms", 0f, checkpoint.config().dms())).start()) {
             Random random = new Random(3);
@@ -206,8 +203,7 @@ class OverlappedStepsTest {
         ModelConfig config = checkpoint.config();
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
         backend.deferred = deferred;
-        try (StepExecutor executor = StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4),
-                16);
+        try (StepExecutor executor = executor(backend, 16);
                 Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(16, 16, 64, Duration.ofMinutes(1),
                         overlap), EvictionPolicies.create(policyName, 0f, config.dms())).start()) {
             Random random = new Random(17);
@@ -260,6 +256,11 @@ class OverlappedStepsTest {
             }
         }
         return false;
+    }
+
+    /** The backend with a pool of 16,384 pages of 4 tokens (more than any test here needs), for {@code rows} sequences. */
+    private static StepExecutor executor(Backend backend, int rows) {
+        return StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4), rows);
     }
 
     /**
