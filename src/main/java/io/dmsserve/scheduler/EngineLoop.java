@@ -271,14 +271,17 @@ final class EngineLoop {
     }
 
     /**
-     * Whether the step after {@code work} (just submitted) may be submitted before it is read: nothing waits to be
-     * planned (no task, no request that could join the batch or has been cancelled, and every running sequence is
-     * in the step: one admitted but still waiting for its prefill would otherwise wait until a sequence of the step
-     * ends), every sequence samples a token the next
-     * step can feed back (no penalties or grammar, which need it on the host), is far from its limits, may reserve
-     * ahead (DMS window), and the pool holds the worst case: a new page in every head. That bound costs nothing to
-     * compute; the exact one scans each head's window (288 heads of up to 513 entries a sequence on Qwen3-8B),
-     * which slowed 64 streams by milliseconds a step.
+     * Whether the step after {@code work} (just submitted) may be submitted before it is read:
+     * <ul>
+     *   <li>nothing waits to be planned: no task, no request that could join the batch or was cancelled, and every
+     *       running sequence is in the step (one admitted but still waiting for its prefill would otherwise wait
+     *       until a sequence of the step ends);</li>
+     *   <li>every sequence samples a token the next step can feed back (no penalties or grammar, which need it on
+     *       the host), is far from its limits and may reserve ahead (DMS window);</li>
+     *   <li>the pool holds the worst case, a new page in every head. That bound costs nothing to compute; the exact
+     *       one scans each head's window (288 heads of up to 513 entries a sequence on Qwen3-8B), which slowed 64
+     *       streams by milliseconds a step.</li>
+     * </ul>
      */
     private boolean canGoOn(List<Sequence> batch, List<StepExecutor.Work> work) {
         long now = System.nanoTime();
