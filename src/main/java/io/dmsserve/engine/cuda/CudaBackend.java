@@ -240,46 +240,31 @@ public final class CudaBackend implements Backend {
 
     /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */
     static int graphCheckEvery(String value) {
-        try {
-            int every = Integer.parseInt(value.trim());
-            if (every >= 0) {
-                return every;
-            }
-        } catch (NumberFormatException e) {
-            // the message below
-        }
-        throw new IllegalArgumentException(GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check),"
-                + " got '" + value + "'");
+        return wholeNumber(value, 0, Integer.MAX_VALUE, GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never"
+                + " check)");
     }
 
     /** The fewest slots an attention split takes: a whole number from 16. */
     static int minSplitSlots(String value) {
-        try {
-            int slots = Integer.parseInt(value.trim());
-            if (slots >= 16) {
-                return slots;
-            }
-        } catch (NumberFormatException e) {
-            // the message below
-        }
-        throw new IllegalArgumentException(MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16, got '" + value
-                + "'");
+        return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
 
     /** 0 for {@code auto}, else the waves asked for. */
     static int attentionWaves(String value) {
-        if ("auto".equals(value)) {
-            return 0;
-        }
+        return "auto".equals(value) ? 0 : wholeNumber(value, 1, 8, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 8");
+    }
+
+    /** {@code value} as a whole number in [min, max], or an error that starts with {@code rule}. */
+    private static int wholeNumber(String value, int min, int max, String rule) {
         try {
-            int waves = Integer.parseInt(value);
-            if (waves >= 1 && waves <= 8) {
-                return waves;
+            int number = Integer.parseInt(value.trim());
+            if (number >= min && number <= max) {
+                return number;
             }
         } catch (NumberFormatException e) {
             // the message below
         }
-        throw new IllegalArgumentException(ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 8, got '" + value + "'");
+        throw new IllegalArgumentException(rule + ", got '" + value + "'");
     }
 
     /**
