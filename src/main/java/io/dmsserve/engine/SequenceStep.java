@@ -57,6 +57,12 @@ public record SequenceStep(long sequenceId, int[] tokens, SlotReservation kv, Dm
         return drawIndex >= 0;
     }
 
+    /** The same step with other tokens (as many: the reservation is for them). */
+    public SequenceStep withTokens(int[] newTokens) {
+        return new SequenceStep(sequenceId, newTokens, kv, rule, promptLength, sampling, seed, drawIndex, allowedTokens,
+                logits);
+    }
+
     /** Whether the token is {@link #FED_BACK}, read by the backend from the step before. */
     public boolean fedBack() {
         return fedBack(tokens);

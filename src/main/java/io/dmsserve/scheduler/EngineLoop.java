@@ -295,7 +295,7 @@ final class EngineLoop {
         for (int i = 0; i < batch.size(); i++) {
             Sequence sequence = batch.get(i);
             GenerationRequest request = sequence.request;
-            if (work.get(i).drawIndex() < 0 || sequence.cancelled() || now > sequence.deadlineNanos
+            if (work.get(i).drawIndex() < 0 || sequence.over(now)
                     || request.sampling().penalized() || request.constraint() != null
                     || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength
                     || !cache.sequence(sequence.id).canReserveAhead()) {

@@ -134,7 +134,7 @@ final class RequestQueue {
                 return false;
             }
             for (Sequence sequence : waiting) {
-                if (sequence.cancelled() || now > sequence.deadlineNanos) {
+                if (sequence.over(now)) {
                     return false;
                 }
             }
@@ -166,7 +166,7 @@ final class RequestQueue {
         try {
             for (Iterator<Sequence> it = waiting.iterator(); it.hasNext();) {
                 Sequence sequence = it.next();
-                if (sequence.cancelled() || now > sequence.deadlineNanos) {
+                if (sequence.over(now)) {
                     it.remove();
                     ended.add(sequence);
                 }

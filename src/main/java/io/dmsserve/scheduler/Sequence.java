@@ -51,6 +51,11 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
         return cancelled;
     }
 
+    /** Cancelled, or past its deadline at {@code now}: it ends at the next plan. */
+    boolean over(long now) {
+        return cancelled || now > deadlineNanos;
+    }
+
     /** For log lines: the client's request id when it has one. */
     String label() {
         return request.requestId() != null ? request.requestId() + " (sequence " + id + ")" : "sequence " + id;

@@ -14,9 +14,8 @@ import org.springframework.context.annotation.Bean;
  * long generations last long whatever the machine's speed. Tests of the service get one by importing
  * {@link Wrap}, which wraps the application's backend bean.
  */
-public final class GatedBackend implements Backend {
+public final class GatedBackend extends DelegatingBackend {
 
-    private final Backend backend;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition opened = lock.newCondition();
     private boolean closed;
@@ -24,7 +23,7 @@ public final class GatedBackend implements Backend {
     private final AtomicInteger waiting = new AtomicInteger();
 
     public GatedBackend(Backend backend) {
-        this.backend = backend;
+        super(backend);
     }
 
     /** Steps wait from now on, until {@link #release()}. */
@@ -88,38 +87,13 @@ public final class GatedBackend implements Backend {
                 Thread.currentThread().interrupt();
             }
         }
-        return backend.step(plan);
-    }
-
-    @Override
-    public String name() {
-        return backend.name();
-    }
-
-    @Override
-    public ModelConfig config() {
-        return backend.config();
-    }
-
-    @Override
-    public long kvBytesPerPage(int pageSize) {
-        return backend.kvBytesPerPage(pageSize);
-    }
-
-    @Override
-    public long kvMemoryAvailable() {
-        return backend.kvMemoryAvailable();
-    }
-
-    @Override
-    public void allocateKv(KvGeometry geometry) {
-        backend.allocateKv(geometry);
+        return inner.step(plan);
     }
 
     @Override
     public void close() {
         release();
-        backend.close();
+        super.close();
     }
 
     /** Imported by a service test: the application's backend bean, behind a gate. */

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.engine.Backend;
 import io.dmsserve.engine.Checkpoint;
-import io.dmsserve.engine.KvGeometry;
+import io.dmsserve.engine.DelegatingBackend;
 import io.dmsserve.engine.ModelConfig;
 import io.dmsserve.engine.PendingStep;
 import io.dmsserve.engine.SequenceStep;
@@ -267,40 +267,14 @@ class OverlappedStepsTest {
      * The CPU backend, counting the steps that feed a token back; {@code deferred}: each step runs when it is read,
      * not when it is submitted; {@code failAtAwait}: the n-th read (from 1) fails.
      */
-    private static final class CountingBackend implements Backend {
-        final Backend inner;
+    private static final class CountingBackend extends DelegatingBackend {
         final AtomicInteger fedBack = new AtomicInteger();
         final AtomicInteger awaits = new AtomicInteger();
         volatile boolean deferred;
         volatile int failAtAwait = -1;
 
         CountingBackend(Backend inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
-
-        @Override
-        public ModelConfig config() {
-            return inner.config();
-        }
-
-        @Override
-        public long kvBytesPerPage(int pageSize) {
-            return inner.kvBytesPerPage(pageSize);
-        }
-
-        @Override
-        public long kvMemoryAvailable() {
-            return inner.kvMemoryAvailable();
-        }
-
-        @Override
-        public void allocateKv(KvGeometry geometry) {
-            inner.allocateKv(geometry);
+            super(inner);
         }
 
         @Override
@@ -320,11 +294,6 @@ class OverlappedStepsTest {
                 }
                 return pending.await();
             };
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

@@ -232,8 +232,7 @@ public final class CpuBackend implements Backend {
             if (steps == null) {
                 steps = new ArrayList<>(plan.sequences());
             }
-            steps.set(i, new SequenceStep(s.sequenceId(), new int[] {token}, s.kv(), s.rule(), s.promptLength(),
-                    s.sampling(), s.seed(), s.drawIndex(), s.allowedTokens(), s.logits()));
+            steps.set(i, s.withTokens(new int[] {token}));
         }
         return steps == null ? plan : new StepPlan(steps, plan.pageTables());
     }
