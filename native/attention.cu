@@ -445,9 +445,7 @@ __device__ __forceinline__ void attention_decode_tc(
             for (int half = 0; half < 2; half++) {
                 const float x0 = real ? qr[4 * ks + 2 * half] : 0.f;
                 const float x1 = real ? qr[4 * ks + 2 * half + 1] : 0.f;
-                const uint32_t hi = dms::pack_bf16x2_rn(x0, x1);
-                qa[ks][2 * half] = hi;
-                qa[ks][2 * half + 1] = dms::pack_bf16x2_rn(x0 - dms::bf16_lo(hi), x1 - dms::bf16_hi(hi));
+                dms::split_bf16x2(x0, x1, qa[ks][2 * half], qa[ks][2 * half + 1]);
             }
         }
     }
@@ -559,9 +557,7 @@ __device__ __forceinline__ void attention_decode_tc(
                 const float p0 = expf(sc[n][0] - mrow);
                 const float p1 = expf(sc[n][1] - mrow);
                 lsum += p0 + p1;
-                const uint32_t hi = dms::pack_bf16x2_rn(p0, p1);
-                pa[2 * n] = hi;
-                pa[2 * n + 1] = dms::pack_bf16x2_rn(p0 - dms::bf16_lo(hi), p1 - dms::bf16_hi(hi));
+                dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
             }
             // O += P V.
 #pragma unroll

@@ -102,6 +102,14 @@ DMS_DEVICE uint32_t pack_bf16x2_rn(float lo, float hi) {
 #endif
 }
 
+// Two fp32 values as bf16 high parts and the rest: x = bf16(x) + bf16(x - bf16(x)) to about 2^-17 of x (x - bf16(x)
+// is exact in fp32). The tensor cores multiply both parts: an fp32 operand at twice the mma work (q and P in
+// attention.cu, the activations of the split products in matmul.cu).
+DMS_DEVICE void split_bf16x2(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+    hi = pack_bf16x2_rn(x0, x1);
+    lo = pack_bf16x2_rn(x0 - bf16_lo(hi), x1 - bf16_hi(hi));
+}
+
 // Two bf16 from two words interleaved: (low half of a, low half of b) and (high half of a, high half of b).
 DMS_DEVICE uint32_t interleave_lo(uint32_t a, uint32_t b) {
     return (a & 0xffffu) | (b << 16);

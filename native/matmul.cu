@@ -5,6 +5,9 @@
 //   dms_gemv_bf16_t{T}_r{R}  small n (1..8 tokens: decode): fp32 activations, bandwidth-bound
 //   dms_matmul_bf16_bm{64,128}  larger n (prefill, big decode batches): bf16 activations on tensor cores
 //                               (mma.sync m16n8k16, fp32 accumulators), the same code on sm_80 and sm_90a
+//   dms_matmul_skinny_*         9..64 tokens (decode batches): W streamed into the mma fragments
+//   *_split_*                   the two above on fp32 activations, each a bf16 high part plus its bf16 rest: the
+//                               CPU's fp32 products to about 2^-17 instead of 2^-9, for twice the mma work
 #include "dms.cuh"
 
 // ===================================================================================================
@@ -224,14 +227,19 @@ DMS_GEMV_SWIGLU(8, 2)
 DMS_GEMV_SWIGLU(8, 4)
 
 // ===================================================================================================
-// Tensor-core matmul: C (n, m) fp32 = A (n, k) bf16 · W (m, k)ᵀ bf16, fp32 accumulators.
-//   a    bf16 (n, k), row stride lda (activations: rmsnorm/swiglu/attention bf16 outputs)
+// Tensor-core matmul: C (n, m) fp32 = A (n, k) · W (m, k)ᵀ bf16, fp32 accumulators.
+//   a    bf16 (n, k), row stride lda (activations: rmsnorm/swiglu/attention bf16 outputs); or, in the split
+//        kernels (dms_matmul_split_*), fp32 (n, k): each value goes to the tensor cores as its bf16 high part and
+//        the bf16 rest (dms::split_bf16x2), two mma each, so the product sees the activations to about 2^-17
+//        instead of bf16's 2^-9 (what the CPU reference computes in fp32; the DMS decisions follow it)
 //   w    bf16 (m, k), row stride k
 //   c    fp32 (n, m), row stride ldc; c = AWᵀ, or c += AWᵀ when accumulate != 0
 // Block tile BM tokens x 128 features x 32 k, 8 warps (2 along tokens x 4 along features, each warp
-// BM/2 x 32), 4-stage cp.async pipeline, ldmatrix fragments, mma.sync.m16n8k16 bf16.
-// grid (ceil(m / 128), ceil(n / BM), splits), block 256, dynamic shared memory kMatmulSmem(BM) bytes (> 48 KB:
-// the launcher raises cudaFuncAttributeMaxDynamicSharedMemorySize; Java: cuFuncSetAttribute).
+// BM/2 x 32), cp.async pipeline of 4 stages (3 for split: fp32 A tiles take twice the bytes, and two blocks
+// of 128 tokens still fit a multiprocessor), ldmatrix fragments (split: float2 reads of the fp32 tile, rows of
+// 40 floats so that a half-warp's reads hit 16 distinct bank pairs), mma.sync.m16n8k16 bf16.
+// grid (ceil(m / 128), ceil(n / BM), splits), block 256, dynamic shared memory matmul_smem_bytes(BM, split)
+// bytes (> 48 KB: the launcher raises cudaFuncAttributeMaxDynamicSharedMemorySize; Java: cuFuncSetAttribute).
 // Split-K (small n: a decode batch has too few tiles of 128 features to fill the device): with partial !=
 // null, block z sums only k tiles [z * kTilesPerSplit, (z + 1) * kTilesPerSplit) and stores its fp32 sums
 // to partial (splits, n, m); dms_matmul_reduce then adds the splits in order (deterministic: no atomics).
@@ -241,61 +249,89 @@ DMS_GEMV_SWIGLU(8, 4)
 #define DMS_MM_BK 32
 #define DMS_MM_PAD 8  // bf16 per smem row beyond BK: rows 80 bytes apart, so ldmatrix has no bank conflicts
 #define DMS_MM_LD (DMS_MM_BK + DMS_MM_PAD)
-#define DMS_MM_STAGES 4
+#define DMS_MM_LDF (DMS_MM_BK + 8)  // floats per smem row of a split kernel's fp32 A tile (160 bytes)
 
-__host__ __device__ constexpr int matmul_smem_bytes(int bm) {
-    return DMS_MM_STAGES * (bm + DMS_MM_BN) * DMS_MM_LD * 2;
+__host__ __device__ constexpr int matmul_stages(bool split) {
+    return split ? 3 : 4;
 }
 
-template <int BM>
-__device__ __forceinline__ void matmul_load_stage(bf16_t* As, bf16_t* Ws, const bf16_t* __restrict__ a, int lda,
+// Bytes of one stage's A tile (BM rows) and of a whole stage.
+__host__ __device__ constexpr int matmul_a_tile_bytes(int bm, bool split) {
+    return split ? bm * DMS_MM_LDF * 4 : bm * DMS_MM_LD * 2;
+}
+
+__host__ __device__ constexpr int matmul_smem_bytes(int bm, bool split = false) {
+    return matmul_stages(split) * (matmul_a_tile_bytes(bm, split) + DMS_MM_BN * DMS_MM_LD * 2);
+}
+
+// One stage: the A tile (BM rows x 32 k, bf16 or fp32) into As, the W tile (128 rows x 32 k) into Ws.
+template <int BM, bool SPLIT>
+__device__ __forceinline__ void matmul_load_stage(unsigned char* As, bf16_t* Ws, const void* __restrict__ a, int lda,
                                                   const bf16_t* __restrict__ w, int n, int m, int k, int row0,
                                                   int col0, int k0, bool async) {
-    // A: BM rows x 4 chunks of 8; W: 128 rows x 4 chunks.
-    constexpr int aChunks = BM * 4;
+    // 16-byte chunks: A rows hold 4 (bf16) or 8 (fp32), W rows 4.
+    constexpr int aEl = SPLIT ? 4 : 2;        // bytes of an A element
+    constexpr int aPerChunk = 16 / aEl;       // A elements a chunk
+    constexpr int aPerRow = DMS_MM_BK / aPerChunk;
+    constexpr int aLd = SPLIT ? DMS_MM_LDF : DMS_MM_LD;  // A elements per smem row
+    constexpr int aChunks = BM * aPerRow;
     constexpr int wChunks = DMS_MM_BN * 4;
+    const unsigned char* ab = static_cast<const unsigned char*>(a);
     for (int e = threadIdx.x; e < aChunks + wChunks; e += 256) {
         const bool isA = e < aChunks;
         const int c = isA ? e : e - aChunks;
-        const int r = c >> 2;
-        const int kc = (c & 3) * 8;
+        const int per = isA ? aPerRow : 4;
+        const int r = c / per;
+        const int kc = (c % per) * (isA ? aPerChunk : 8);
         const int gk = k0 + kc;
-        bf16_t* dst = (isA ? As : Ws) + r * DMS_MM_LD + kc;
+        const int el = isA ? aEl : 2;
+        unsigned char* dst = isA ? As + (static_cast<size_t>(r) * aLd + kc) * aEl
+                                 : reinterpret_cast<unsigned char*>(Ws + r * DMS_MM_LD + kc);
         const int grow = (isA ? row0 : col0) + r;
         const int limit = isA ? n : m;
-        const bf16_t* base = isA ? a : w;
+        const unsigned char* base = isA ? ab : reinterpret_cast<const unsigned char*>(w);
         const size_t ld = isA ? static_cast<size_t>(lda) : static_cast<size_t>(k);
         if (async) {
             const bool valid = grow < limit && gk < k;  // k % 8 == 0: a chunk is all in or all out
-            const bf16_t* src = valid ? base + static_cast<size_t>(grow) * ld + gk : base;
+            const unsigned char* src = valid ? base + (static_cast<size_t>(grow) * ld + gk) * el : base;
             dms::cp_async16(dst, src, valid);
         } else {
-            uint32_t packed[4];
+            // Element by element: 16 bytes of 8 bf16 or 4 fp32, zeros past n, m or k.
+            uint32_t words[4];
 #pragma unroll
             for (int p = 0; p < 4; p++) {
-                uint32_t lo = 0, hi = 0;
-                if (grow < limit && gk + 2 * p < k) {
-                    lo = base[static_cast<size_t>(grow) * ld + gk + 2 * p];
+                if (el == 4) {
+                    words[p] = grow < limit && gk + p < k
+                                   ? reinterpret_cast<const uint32_t*>(base)[static_cast<size_t>(grow) * ld + gk + p]
+                                   : 0u;
+                } else {
+                    const bf16_t* b16 = reinterpret_cast<const bf16_t*>(base);
+                    uint32_t lo = 0, hi = 0;
+                    if (grow < limit && gk + 2 * p < k) {
+                        lo = b16[static_cast<size_t>(grow) * ld + gk + 2 * p];
+                    }
+                    if (grow < limit && gk + 2 * p + 1 < k) {
+                        hi = b16[static_cast<size_t>(grow) * ld + gk + 2 * p + 1];
+                    }
+                    words[p] = lo | (hi << 16);
                 }
-                if (grow < limit && gk + 2 * p + 1 < k) {
-                    hi = base[static_cast<size_t>(grow) * ld + gk + 2 * p + 1];
-                }
-                packed[p] = lo | (hi << 16);
             }
-            *reinterpret_cast<uint4*>(dst) = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+            *reinterpret_cast<uint4*>(dst) = make_uint4(words[0], words[1], words[2], words[3]);
         }
     }
 }
 
-template <int BM>
-__device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
-                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
-                                            int kTilesPerSplit, float* __restrict__ partial) {
+template <int BM, bool SPLIT>
+__device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+                                          float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
+                                          int kTilesPerSplit, float* __restrict__ partial) {
     constexpr int MT = BM / 32;  // m16 tiles per warp along tokens (warp tile BM/2 rows)
     constexpr int NT = 4;        // n8 tiles per warp along features (warp tile 32 columns)
+    constexpr int STAGES = matmul_stages(SPLIT);
+    constexpr int A_TILE = matmul_a_tile_bytes(BM, SPLIT);
     DMS_DYNAMIC_SMEM(smem);
-    bf16_t* As = reinterpret_cast<bf16_t*>(smem);                                   // [STAGES][BM][LD]
-    bf16_t* Ws = As + DMS_MM_STAGES * BM * DMS_MM_LD;                               // [STAGES][BN][LD]
+    unsigned char* As = smem;                                                        // [STAGES][BM][LD or LDF]
+    bf16_t* Ws = reinterpret_cast<bf16_t*>(smem + STAGES * A_TILE);                  // [STAGES][BN][LD]
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int wm = warp >> 2;  // 0..1
@@ -321,35 +357,53 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
 
     // Prologue: stages 0 .. STAGES-2 in flight.
 #pragma unroll
-    for (int s = 0; s < DMS_MM_STAGES - 1; s++) {
+    for (int s = 0; s < STAGES - 1; s++) {
         if (s < kTiles) {
-            matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0, col0,
-                                  (kt0 + s) * DMS_MM_BK, async);
+            matmul_load_stage<BM, SPLIT>(As + s * A_TILE, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0,
+                                         col0, (kt0 + s) * DMS_MM_BK, async);
         }
         dms::cp_async_commit();
     }
 
+    const int g = lane >> 2;
+    const int q = lane & 3;
     for (int kt = 0; kt < kTiles; kt++) {
-        dms::cp_async_wait<DMS_MM_STAGES - 2>();
+        dms::cp_async_wait<STAGES - 2>();
         __syncthreads();  // stage kt is visible to all; every warp is done with stage kt - 1
         {
-            const int next = kt + DMS_MM_STAGES - 1;
+            const int next = kt + STAGES - 1;
             if (next < kTiles) {
-                const int s = next % DMS_MM_STAGES;
-                matmul_load_stage<BM>(As + s * BM * DMS_MM_LD, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0,
-                                      col0, (kt0 + next) * DMS_MM_BK, async);
+                const int s = next % STAGES;
+                matmul_load_stage<BM, SPLIT>(As + s * A_TILE, Ws + s * DMS_MM_BN * DMS_MM_LD, a, lda, w, n, m, k, row0,
+                                             col0, (kt0 + next) * DMS_MM_BK, async);
             }
             dms::cp_async_commit();
         }
-        const bf16_t* At = As + (kt % DMS_MM_STAGES) * BM * DMS_MM_LD;
-        const bf16_t* Wt = Ws + (kt % DMS_MM_STAGES) * DMS_MM_BN * DMS_MM_LD;
+        const unsigned char* At = As + (kt % STAGES) * A_TILE;
+        const bf16_t* Wt = Ws + (kt % STAGES) * DMS_MM_BN * DMS_MM_LD;
 #pragma unroll
         for (int kk = 0; kk < DMS_MM_BK; kk += 16) {
             uint32_t af[MT][4];
+            uint32_t afRest[SPLIT ? MT : 1][4];  // split: the bf16 rest of each A value
 #pragma unroll
             for (int i = 0; i < MT; i++) {
-                const bf16_t* p = At + (wm * (BM / 2) + i * 16 + (lane & 15)) * DMS_MM_LD + kk + (lane >> 4) * 8;
-                dms::ldmatrix_x4(af[i], p);
+                if constexpr (SPLIT) {
+                    // The fragment's four pairs: rows g, g + 8 at k 2q (a0, a1) and 2q + 8 (a2, a3).
+                    const float* p = reinterpret_cast<const float*>(At) +
+                                     (wm * (BM / 2) + i * 16 + g) * DMS_MM_LDF + kk + 2 * q;
+                    const float2 v[4] = {*reinterpret_cast<const float2*>(p),
+                                         *reinterpret_cast<const float2*>(p + 8 * DMS_MM_LDF),
+                                         *reinterpret_cast<const float2*>(p + 8),
+                                         *reinterpret_cast<const float2*>(p + 8 * DMS_MM_LDF + 8)};
+#pragma unroll
+                    for (int r = 0; r < 4; r++) {
+                        dms::split_bf16x2(v[r].x, v[r].y, af[i][r], afRest[i][r]);
+                    }
+                } else {
+                    const bf16_t* p = reinterpret_cast<const bf16_t*>(At) +
+                                      (wm * (BM / 2) + i * 16 + (lane & 15)) * DMS_MM_LD + kk + (lane >> 4) * 8;
+                    dms::ldmatrix_x4(af[i], p);
+                }
             }
             uint32_t bfr[NT][2];
 #pragma unroll
@@ -368,14 +422,15 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
                     dms::mma_bf16_16816(acc[i][j], af[i], bfr[j]);
+                    if constexpr (SPLIT) {
+                        dms::mma_bf16_16816(acc[i][j], afRest[i], bfr[j]);
+                    }
                 }
             }
         }
     }
     dms::cp_async_wait<0>();
 
-    const int g = lane >> 2;
-    const int q = lane & 3;
 #pragma unroll
     for (int i = 0; i < MT; i++) {
 #pragma unroll
@@ -409,21 +464,16 @@ __device__ __forceinline__ void matmul_bf16(const bf16_t* __restrict__ a, int ld
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm128(const bf16_t* __restrict__ a, int lda,
-                                                                        const bf16_t* __restrict__ w,
-                                                                        float* __restrict__ c, int ldc, int n, int m,
-                                                                        int k, int accumulate, int kTilesPerSplit,
-                                                                        float* __restrict__ partial) {
-    matmul_bf16<128>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);
-}
-
-extern "C" __global__ void __launch_bounds__(256) dms_matmul_bf16_bm64(const bf16_t* __restrict__ a, int lda,
-                                                                       const bf16_t* __restrict__ w,
-                                                                       float* __restrict__ c, int ldc, int n, int m,
-                                                                       int k, int accumulate, int kTilesPerSplit,
-                                                                       float* __restrict__ partial) {
-    matmul_bf16<64>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);
-}
+#define DMS_MATMUL(NAME, BM, SPLIT, AT)                                                                           \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
+        NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
+             int n, int m, int k, int accumulate, int kTilesPerSplit, float* __restrict__ partial) {              \
+        matmul_tc<BM, SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);                    \
+    }
+DMS_MATMUL(dms_matmul_bf16_bm128, 128, false, bf16_t)
+DMS_MATMUL(dms_matmul_bf16_bm64, 64, false, bf16_t)
+DMS_MATMUL(dms_matmul_split_bm128, 128, true, float)
+DMS_MATMUL(dms_matmul_split_bm64, 64, true, float)
 
 // c (n, m) = (accumulate ? c : 0) + sum over z = 0 .. splits-1 of partial (splits, n, m), in that order.
 // grid ceil(n m / 256), block 256.
@@ -456,7 +506,9 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
 // and B share gives the same sum. Lane (g = lane / 4, q = lane % 4) loads W[col g][8q .. 8q + 8) and
 // a[row g or g + 8][8q .. 8q + 8) of the chunk; its registers hold physical k 8q + {0-1, 2-3} for step 0 and
 // 8q + {4-5, 6-7} for step 1, which the fragment layout reads as logical k 2q + {0-1} and 2q + 8 + {0-1}.
-//   a   bf16 (n, k), rows of lda (activations; read through L1, every block reads them)
+//   a   bf16 (n, k), rows of lda (activations; read through L1, every block reads them); fp32 in the split kernels
+//       (dms_matmul_skinny_split_*: high parts and rests, four mma a chunk and tile instead of two, as the tiled
+//       split kernels)
 //   w   bf16 (m, k)
 //   c   fp32 (n, m), rows of ldc
 // grid ceil(m / 8 NT), block 256, no dynamic shared memory. k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned.
@@ -477,9 +529,11 @@ __device__ __forceinline__ void skinny_load_w(uint4 (&wv)[U][NT], const bf16_t* 
 }
 
 // acc += the tokens' chunks c0 + u WARPS (u < U, those before `chunks`) times the W fragments held in wv.
-template <int MT, int NT, int U>
+// SPLIT: a is fp32; each lane's 8 values of a row go to the tensor cores as bf16 high parts and rests
+// (dms::split_bf16x2), the rests in a second pair of mma.
+template <int MT, int NT, int U, bool SPLIT>
 __device__ __forceinline__ void skinny_mma(float (&acc)[MT][NT][4], const uint4 (&wv)[U][NT],
-                                           const bf16_t* __restrict__ a, int lda, int n, int c0, int chunks, int g,
+                                           const void* __restrict__ a, int lda, int n, int c0, int chunks, int g,
                                            int q) {
 #pragma unroll
     for (int u = 0; u < U; u++) {
@@ -490,18 +544,50 @@ __device__ __forceinline__ void skinny_mma(float (&acc)[MT][NT][4], const uint4 
 #pragma unroll
         for (int t = 0; t < MT; t++) {
             const int r0 = 16 * t + g;
-            const uint4 lo = r0 < n ? dms::load16_ro(a + static_cast<size_t>(r0) * lda + 32 * ch + 8 * q)
-                                    : make_uint4(0, 0, 0, 0);
-            const uint4 hi = r0 + 8 < n ? dms::load16_ro(a + static_cast<size_t>(r0 + 8) * lda + 32 * ch + 8 * q)
-                                        : make_uint4(0, 0, 0, 0);
+            // Row g's and row g + 8's k 8q .. 8q + 8 of the chunk as bf16 pairs (hi), and their rests (rest).
+            uint4 lo, hi;
+            uint4 loRest = make_uint4(0, 0, 0, 0), hiRest = make_uint4(0, 0, 0, 0);
+            if constexpr (SPLIT) {
+                const float* af = static_cast<const float*>(a);
+                float v[2][8];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int r = r0 + 8 * h;
+                    const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+                    const float* src = af + static_cast<size_t>(r) * lda + 32 * ch + 8 * q;
+                    const float4 x0 = r < n ? dms::load16f_ro(src) : z;
+                    const float4 x1 = r < n ? dms::load16f_ro(src + 4) : z;
+                    v[h][0] = x0.x, v[h][1] = x0.y, v[h][2] = x0.z, v[h][3] = x0.w;
+                    v[h][4] = x1.x, v[h][5] = x1.y, v[h][6] = x1.z, v[h][7] = x1.w;
+                }
+                dms::split_bf16x2(v[0][0], v[0][1], lo.x, loRest.x);
+                dms::split_bf16x2(v[0][2], v[0][3], lo.y, loRest.y);
+                dms::split_bf16x2(v[0][4], v[0][5], lo.z, loRest.z);
+                dms::split_bf16x2(v[0][6], v[0][7], lo.w, loRest.w);
+                dms::split_bf16x2(v[1][0], v[1][1], hi.x, hiRest.x);
+                dms::split_bf16x2(v[1][2], v[1][3], hi.y, hiRest.y);
+                dms::split_bf16x2(v[1][4], v[1][5], hi.z, hiRest.z);
+                dms::split_bf16x2(v[1][6], v[1][7], hi.w, hiRest.w);
+            } else {
+                const bf16_t* ab = static_cast<const bf16_t*>(a);
+                lo = r0 < n ? dms::load16_ro(ab + static_cast<size_t>(r0) * lda + 32 * ch + 8 * q) : make_uint4(0, 0, 0, 0);
+                hi = r0 + 8 < n ? dms::load16_ro(ab + static_cast<size_t>(r0 + 8) * lda + 32 * ch + 8 * q)
+                                : make_uint4(0, 0, 0, 0);
+            }
             const uint32_t a0[4] = {lo.x, hi.x, lo.y, hi.y};
             const uint32_t a1[4] = {lo.z, hi.z, lo.w, hi.w};
+            const uint32_t a0Rest[4] = {loRest.x, hiRest.x, loRest.y, hiRest.y};
+            const uint32_t a1Rest[4] = {loRest.z, hiRest.z, loRest.w, hiRest.w};
 #pragma unroll
             for (int j = 0; j < NT; j++) {
                 const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
                 const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
                 dms::mma_bf16_16816(acc[t][j], a0, b0);
                 dms::mma_bf16_16816(acc[t][j], a1, b1);
+                if constexpr (SPLIT) {
+                    dms::mma_bf16_16816(acc[t][j], a0Rest, b0);
+                    dms::mma_bf16_16816(acc[t][j], a1Rest, b1);
+                }
             }
         }
     }
@@ -547,8 +633,8 @@ __device__ __forceinline__ void skinny_store(const float (&acc)[MT][NT][4], floa
 // double-buffered, PU = 2 chunks a buffer: the next 2 chunks' loads are issued before the current 2 are multiplied, so
 // every warp keeps W requests in flight while it computes, in as many registers. The chunks are summed in the same
 // order either way: the same bits.
-template <int MT, int NT, bool PIPE, int PU = 2>
-__device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+template <int MT, int NT, bool PIPE, bool SPLIT = false, int PU = 2>
+__device__ __forceinline__ void matmul_skinny(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
     constexpr int WARPS = DMS_SKINNY_WARPS;
     DMS_SHARED(float, red, WARPS * NT * 4 * 32);  // (warp, tile, register, lane) of one m16 tile
@@ -583,7 +669,7 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
         for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
             uint4 next[U][NT];
             skinny_load_w<NT, U>(next, rows, c0 + WARPS * U, chunks);
-            skinny_mma<MT, NT, U>(acc, wv, a, lda, n, c0, chunks, g, q);
+            skinny_mma<MT, NT, U, SPLIT>(acc, wv, a, lda, n, c0, chunks, g, q);
 #pragma unroll
             for (int u = 0; u < U; u++) {
 #pragma unroll
@@ -597,7 +683,7 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
         for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
             uint4 wv[U][NT];
             skinny_load_w<NT, U>(wv, rows, c0, chunks);
-            skinny_mma<MT, NT, U>(acc, wv, a, lda, n, c0, chunks, g, q);
+            skinny_mma<MT, NT, U, SPLIT>(acc, wv, a, lda, n, c0, chunks, g, q);
         }
     }
     skinny_store<MT, NT>(acc, red, c, ldc, n, m, col0, accumulate, warp, lane);
@@ -613,6 +699,18 @@ __device__ __forceinline__ void matmul_skinny(const bf16_t* __restrict__ a, int 
         dms_matmul_skinny_p_m##MT##_n##NT(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w,   \
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {  \
         matmul_skinny<MT, NT, true>(a, lda, w, c, ldc, n, m, k, accumulate);                                      \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
+        dms_matmul_skinny_split_m##MT##_n##NT(const float* __restrict__ a, int lda, const bf16_t* __restrict__ w, \
+                                              float* __restrict__ c, int ldc, int n, int m, int k,                \
+                                              int accumulate) {                                                   \
+        matmul_skinny<MT, NT, false, true>(a, lda, w, c, ldc, n, m, k, accumulate);                               \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)                                          \
+        dms_matmul_skinny_split_p_m##MT##_n##NT(const float* __restrict__ a, int lda,                             \
+                                                const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
+                                                int n, int m, int k, int accumulate) {                            \
+        matmul_skinny<MT, NT, true, true>(a, lda, w, c, ldc, n, m, k, accumulate);                                \
     }
 DMS_SKINNY(1, 2)
 DMS_SKINNY(1, 4)
@@ -669,23 +767,34 @@ static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int 
 #undef DMS_GEMV_CASE
 }
 
-static void launch_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+template <typename AT>
+static void launch_matmul(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                           int accumulate, int splits, float* workspace, cudaStream_t stream) {
+    constexpr bool split = sizeof(AT) == 4;  // fp32 activations: the split kernels
     const bool wide = n > 64;
     const int kTiles = (k + DMS_MM_BK - 1) / DMS_MM_BK;
     const int perSplit = (kTiles + splits - 1) / splits;
     splits = (kTiles + perSplit - 1) / perSplit;  // no empty split
     float* partial = splits > 1 ? workspace : nullptr;
     dim3 grid((m + DMS_MM_BN - 1) / DMS_MM_BN, wide ? (n + 127) / 128 : (n + 63) / 64, splits);
-    if (wide) {
-        cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(128));
-        DMS_LAUNCH(dms_matmul_bf16_bm128, grid, 256, matmul_smem_bytes(128), stream, a, lda, w, c, ldc, n, m, k,
-                   accumulate, perSplit, partial);
+    const int smem = matmul_smem_bytes(wide ? 128 : 64, split);
+#define DMS_MATMUL_LAUNCH(KERNEL)                                                                                \
+    cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);                             \
+    DMS_LAUNCH(KERNEL, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate, perSplit, partial);
+    if constexpr (split) {
+        if (wide) {
+            DMS_MATMUL_LAUNCH(dms_matmul_split_bm128)
+        } else {
+            DMS_MATMUL_LAUNCH(dms_matmul_split_bm64)
+        }
     } else {
-        cudaFuncSetAttribute(dms_matmul_bf16_bm64, cudaFuncAttributeMaxDynamicSharedMemorySize, matmul_smem_bytes(64));
-        DMS_LAUNCH(dms_matmul_bf16_bm64, grid, 256, matmul_smem_bytes(64), stream, a, lda, w, c, ldc, n, m, k,
-                   accumulate, perSplit, partial);
+        if (wide) {
+            DMS_MATMUL_LAUNCH(dms_matmul_bf16_bm128)
+        } else {
+            DMS_MATMUL_LAUNCH(dms_matmul_bf16_bm64)
+        }
     }
+#undef DMS_MATMUL_LAUNCH
     if (partial != nullptr) {
         const size_t count = static_cast<size_t>(n) * m;
         DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m,
@@ -729,22 +838,31 @@ extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w,
     return cudaGetLastError();
 }
 
-// c (n, m) = a (n, k) bf16 · Wᵀ, n <= 64, on tensor cores with W streamed into the fragments (decode batches).
-extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
-                                         int k, int accumulate, int tiles, int pipelined, cudaStream_t stream) {
+template <typename AT>
+static cudaError_t launch_skinny(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                 int accumulate, int tiles, int pipelined, cudaStream_t stream) {
+    constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(tiles == 2 || tiles == 4);
     const int grid = (m + 8 * tiles - 1) / (8 * tiles);
+#define DMS_SKINNY_LAUNCH(NAME)                                                                                  \
+    DMS_LAUNCH(NAME, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c, ldc, n, m, k, accumulate)
 #define DMS_SKINNY_CASE(MT, NT)                                                                                  \
     if ((n + 15) / 16 <= MT && (MT == 1 || (n + 15) / 16 > MT / 2) && tiles == NT) {                            \
-        if (pipelined != 0) {                                                                                    \
-            DMS_LAUNCH(dms_matmul_skinny_p_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c,  \
-                       ldc, n, m, k, accumulate);                                                                \
+        if constexpr (split) {                                                                                   \
+            if (pipelined != 0) {                                                                                \
+                DMS_SKINNY_LAUNCH(dms_matmul_skinny_split_p_m##MT##_n##NT);                                      \
+            } else {                                                                                             \
+                DMS_SKINNY_LAUNCH(dms_matmul_skinny_split_m##MT##_n##NT);                                        \
+            }                                                                                                    \
         } else {                                                                                                 \
-            DMS_LAUNCH(dms_matmul_skinny_m##MT##_n##NT, grid, DMS_SKINNY_WARPS * 32, 0, stream, a, lda, w, c,    \
-                       ldc, n, m, k, accumulate);                                                                \
+            if (pipelined != 0) {                                                                                \
+                DMS_SKINNY_LAUNCH(dms_matmul_skinny_p_m##MT##_n##NT);                                            \
+            } else {                                                                                             \
+                DMS_SKINNY_LAUNCH(dms_matmul_skinny_m##MT##_n##NT);                                              \
+            }                                                                                                    \
         }                                                                                                        \
         return cudaGetLastError();                                                                               \
     }
@@ -755,12 +873,25 @@ extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t*
     DMS_SKINNY_CASE(4, 2)
     DMS_SKINNY_CASE(4, 4)
 #undef DMS_SKINNY_CASE
+#undef DMS_SKINNY_LAUNCH
     return cudaGetLastError();
 }
 
-// c (n, m) = a (n, k) bf16 · Wᵀ on tensor cores; k split `splits` ways (1: no split) through workspace fp32
-// (splits, n, m).
-extern "C" cudaError_t dms_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+// c (n, m) = a (n, k) bf16 · Wᵀ, n <= 64, on tensor cores with W streamed into the fragments (decode batches).
+extern "C" cudaError_t dms_matmul_skinny(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                         int k, int accumulate, int tiles, int pipelined, cudaStream_t stream) {
+    return launch_skinny(a, lda, w, c, ldc, n, m, k, accumulate, tiles, pipelined, stream);
+}
+
+// As dms_matmul_skinny for fp32 activations, each split into bf16 high part and rest.
+extern "C" cudaError_t dms_matmul_skinny_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n,
+                                               int m, int k, int accumulate, int tiles, int pipelined,
+                                               cudaStream_t stream) {
+    return launch_skinny(a, lda, w, c, ldc, n, m, k, accumulate, tiles, pipelined, stream);
+}
+
+template <typename AT>
+static cudaError_t checked_matmul(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                   int accumulate, int splits, float* workspace, cudaStream_t stream) {
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && m >= 1 && k >= 1 && lda >= k && ldc >= m);
@@ -768,4 +899,17 @@ extern "C" cudaError_t dms_matmul(const bf16_t* a, int lda, const bf16_t* w, flo
     DMS_CHECK(splits >= 1 && splits <= 65535 && (splits == 1 || workspace != nullptr));
     launch_matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits, workspace, stream);
     return cudaGetLastError();
+}
+
+// c (n, m) = a (n, k) bf16 · Wᵀ on tensor cores; k split `splits` ways (1: no split) through workspace fp32
+// (splits, n, m).
+extern "C" cudaError_t dms_matmul(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                  int accumulate, int splits, float* workspace, cudaStream_t stream) {
+    return checked_matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits, workspace, stream);
+}
+
+// As dms_matmul for fp32 activations, each split into bf16 high part and rest (the split kernels).
+extern "C" cudaError_t dms_matmul_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                        int k, int accumulate, int splits, float* workspace, cudaStream_t stream) {
+    return checked_matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits, workspace, stream);
 }

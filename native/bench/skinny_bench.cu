@@ -29,7 +29,7 @@ template <int MT, int NT, bool PIPE, int PU>
 __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
     variant(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc, int n,
             int m, int k, int accumulate) {
-    matmul_skinny<MT, NT, PIPE, PU>(a, lda, w, c, ldc, n, m, k, accumulate);
+    matmul_skinny<MT, NT, PIPE, false, PU>(a, lda, w, c, ldc, n, m, k, accumulate);
 }
 
 typedef void (*Kernel)(const bf16_t*, int, const bf16_t*, float*, int, int, int, int, int);

@@ -666,6 +666,9 @@ static void test_skinny_cp() {
     check_skinny_cp<1, 4, 1024>(rng, "skinny_cp n1 s4 k1024");
 }
 
+// The tensor-core products against double sums. bf16 activations: the sums of the exact products. split (fp32
+// activations as bf16 high part + rest): within 2^-16 of the fp32 activations' sums, a bound that bf16 activations
+// (2^-9) would miss by far (checked: the same fp32 activations rounded to bf16 fail it).
 static void test_matmul() {
     Rng rng(5);
     struct Case {
@@ -674,6 +677,7 @@ static void test_matmul() {
     for (Case c : {Case{17, 77, 72, 72}, Case{100, 130, 136, 144}, Case{9, 256, 64, 64}, Case{130, 40, 100, 100},
                    Case{65, 129, 33, 35}, Case{16, 75, 288, 296}, Case{33, 40, 64, 72}, Case{1, 70, 512, 512},
                    Case{64, 33, 96, 96}, Case{24, 48, 2048, 2056}}) {
+        for (int split : {0, 1})
         for (int accumulate : {0, 1})
         // split-K (decode batches): the same sums, added split by split; 0: skinny; -1: skinny, double-buffered
         for (int splits : {1, 3, 0, -1}) {
@@ -684,6 +688,7 @@ static void test_matmul() {
             Buf<float> workspace(static_cast<size_t>(std::max(splits, 1)) * c.n * c.m);
             workspace.poison();
             Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
+            Buf<float> af(random_f32(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> out(static_cast<size_t>(c.n) * ldc);
             if (accumulate) {
@@ -693,13 +698,19 @@ static void test_matmul() {
                 out.poison();
             }
             std::vector<float> c0 = out.host;
+            const int tiles = c.n % 2 == 0 ? 2 : 4;
             if (splits <= 0) {
-                expect_ok(dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate,
-                                            c.n % 2 == 0 ? 2 : 4, splits < 0 ? 1 : 0, nullptr),
+                expect_ok(split ? dms_matmul_skinny_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate,
+                                                          tiles, splits < 0 ? 1 : 0, nullptr)
+                                : dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, tiles,
+                                                    splits < 0 ? 1 : 0, nullptr),
                           "matmul_skinny");
             } else {
-                expect_ok(dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
-                                     workspace.dev, nullptr), "matmul");
+                expect_ok(split ? dms_matmul_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
+                                                   workspace.dev, nullptr)
+                                : dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
+                                             workspace.dev, nullptr),
+                          "matmul");
             }
             out.down();
             int bad = 0;
@@ -707,16 +718,19 @@ static void test_matmul() {
                 for (int r = 0; r < c.m && bad < 3; r++) {
                     double s = accumulate ? c0[static_cast<size_t>(t) * ldc + r] : 0.0, mag = 0;
                     for (int j = 0; j < c.k; j++) {
-                        const double p = static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j])) *
-                                         from_bf16(w[static_cast<size_t>(r) * c.k + j]);
+                        const double x = split ? static_cast<double>(af[static_cast<size_t>(t) * c.lda + j])
+                                               : static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j]));
+                        const double p = x * from_bf16(w[static_cast<size_t>(r) * c.k + j]);
                         s += p;
                         mag += std::fabs(p);
                     }
                     const float g = out[static_cast<size_t>(t) * ldc + r];
                     g_checks++;
-                    if (!(std::fabs(g - s) <= mag * 1e-6 * std::sqrt(static_cast<double>(c.k)) + 1e-5)) {
-                        fprintf(stderr, "FAIL matmul n=%d m=%d k=%d acc=%d splits=%d at (%d,%d): got %g want %g\n", c.n,
-                                c.m, c.k, accumulate, splits, t, r, g, s);
+                    const double tol = mag * ((split ? 0x1.0p-16 : 0.0) + 1e-6 * std::sqrt(static_cast<double>(c.k)))
+                                       + 1e-5;
+                    if (!(std::fabs(g - s) <= tol)) {
+                        fprintf(stderr, "FAIL matmul%s n=%d m=%d k=%d acc=%d splits=%d at (%d,%d): got %g want %g\n",
+                                split ? " split" : "", c.n, c.m, c.k, accumulate, splits, t, r, g, s);
                         bad++;
                     }
                 }

@@ -50,22 +50,27 @@ public final class CpuBackend implements Backend {
     private ChunkAttention attention;
     private Map<Long, Integer> sampledBefore = Map.of(); // sequence id -> token, of the step before (FED_BACK)
     private TokenCounts[] counts;      // (rows) penalties' view of each sequence, when it asks for penalties
-    private final boolean cudaPrecision;
+    private final boolean bf16Kv;           // keys and values rounded to bf16 in the cache, as the CUDA backend stores them
+    private final boolean bf16Activations;  // activations rounded to bf16 before the products of steps above 8 tokens
     /** Above this many tokens a step, the CUDA backend's products take bf16 activations (MatMulKernel). */
     private static final int CUDA_GEMV_TOKENS = 8;
 
     /** @param threads worker threads for matrix products and attention */
     public CpuBackend(Checkpoint checkpoint, int threads) {
-        this(checkpoint, threads, false);
+        this(checkpoint, threads, false, false);
     }
 
     /**
-     * @param cudaPrecision round what the CUDA backend stores in bf16 the same way: keys and values in the cache,
-     *     and the activations of a step of more than 8 tokens before each product (the tensor-core path), so the
-     *     two backends can be compared like for like; fp32 otherwise
+     * Rounds what the CUDA backend keeps in bf16 the same way, so the two backends can be compared like for like;
+     * fp32 otherwise.
+     *
+     * @param bf16Kv keys and values in the cache
+     * @param bf16Activations the activations of a step of more than 8 tokens before each product (the tensor-core path
+     *     of a CUDA backend whose products take bf16 activations rather than split fp32 ones)
      */
-    public CpuBackend(Checkpoint checkpoint, int threads, boolean cudaPrecision) {
-        this.cudaPrecision = cudaPrecision;
+    public CpuBackend(Checkpoint checkpoint, int threads, boolean bf16Kv, boolean bf16Activations) {
+        this.bf16Kv = bf16Kv;
+        this.bf16Activations = bf16Activations;
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -122,7 +127,7 @@ public final class CpuBackend implements Backend {
         if (store != null) {
             throw new IllegalStateException("the KV store is already allocated");
         }
-        this.store = new CpuKvStore(geometry, layerCount, kvHeads, headDim, cudaPrecision);
+        this.store = new CpuKvStore(geometry, layerCount, kvHeads, headDim, bf16Kv);
         this.attention = new ChunkAttention(heads, kvHeads, layerCount, headDim, store, parallel);
         this.counts = new TokenCounts[geometry.rows()];
     }
@@ -158,11 +163,11 @@ public final class CpuBackend implements Backend {
         float[] decisionLogits = config.isDms() && plan.sequences().stream()
                 .anyMatch(s -> s.logits() != LogitsRequest.NONE) ? new float[decisions.length] : null;
 
-        boolean bf16Activations = cudaPrecision && n > CUDA_GEMV_TOKENS;
+        boolean roundActivations = bf16Activations && n > CUDA_GEMV_TOKENS;
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = layers[l];
             Ops.rmsNorm(x, xb, w.attnNorm(), n, hidden, eps);
-            roundIf(bf16Activations, xb);
+            roundIf(roundActivations, xb);
             matMul.apply(xb, n, w.wq(), q);
             matMul.apply(xb, n, w.wk(), k);
             matMul.apply(xb, n, w.wv(), v);
@@ -190,16 +195,16 @@ public final class CpuBackend implements Backend {
                 SequenceStep s = batch.steps.get(r);
                 attention.run(s.kv().row(), l, q, batch.rowStarts[r], s.length(), s.first(), s.rule().window(), att);
             }
-            roundIf(bf16Activations, att);
+            roundIf(roundActivations, att);
             matMul.apply(att, n, w.wo(), o);
             Ops.addInPlace(x, o, n * hidden);
 
             Ops.rmsNorm(x, xb, w.ffnNorm(), n, hidden, eps);
-            roundIf(bf16Activations, xb);
+            roundIf(roundActivations, xb);
             matMul.apply(xb, n, w.w1(), gate);
             matMul.apply(xb, n, w.w3(), up);
             Ops.swiglu(gate, up, n * config.intermediateSize());
-            roundIf(bf16Activations, gate);
+            roundIf(roundActivations, gate);
             matMul.apply(gate, n, w.w2(), o);
             Ops.addInPlace(x, o, n * hidden);
         }
@@ -311,7 +316,7 @@ public final class CpuBackend implements Backend {
             Ops.rmsNorm(x, (firstRow + i) * hidden, normed, i * hidden, finalNorm, hidden, eps);
         }
         int vocab = config.vocabSize();
-        roundIf(cudaPrecision && rows > CUDA_GEMV_TOKENS, normed);
+        roundIf(bf16Activations && rows > CUDA_GEMV_TOKENS, normed);
         float[] flat = new float[rows * vocab];                    // (rows, vocab)
         matMul.apply(normed, rows, lmHead, flat);
         float[] last = Arrays.copyOfRange(flat, (rows - 1) * vocab, rows * vocab);

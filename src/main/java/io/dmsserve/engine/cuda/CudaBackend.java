@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * parameters), kernels only, and one copy back (token ids, decision bytes, logprobs) followed by the step's
  * one synchronisation; no host work per layer. Full logits come back only when the plan asks for them.
  * Up to {@value MatMulKernel#MAX_GEMV_TOKENS} tokens a step, products take the bandwidth-bound fp32 path;
- * more, the tensor-core path with bf16 activations.
+ * more, the tensor-core path, on fp32 activations split into bf16 high parts and rests (the default,
+ * {@link #ACTIVATIONS_PROPERTY}) or on bf16 activations.
  */
 public final class CudaBackend implements Backend {
 
@@ -73,6 +74,14 @@ public final class CudaBackend implements Backend {
      * the merge loads splits ahead; a whole number from 16.
      */
     public static final String MIN_SPLIT_SLOTS_PROPERTY = "dms.cuda.min-split-slots";
+    /**
+     * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}
+     * (the default): fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products
+     * to about 2^-17, so the DMS decisions of prefill follow the CPU reference's. {@code bf16}: rounded to bf16 (2^-9),
+     * which sends a decision logit near the threshold to the other side now and then (9 of 30,000 in the long golden
+     * run, H200, 2026-11-29).
+     */
+    public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -107,6 +116,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
+    private final boolean splitActivations;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -180,6 +190,7 @@ public final class CudaBackend implements Backend {
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
+        this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "split"));
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -247,6 +258,24 @@ public final class CudaBackend implements Backend {
     /** The fewest slots an attention split takes: a whole number from 16. */
     static int minSplitSlots(String value) {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
+    }
+
+    /** {@code split} (true) or {@code bf16} (false): {@link #ACTIVATIONS_PROPERTY}. */
+    static boolean splitActivations(String value) {
+        return switch (value.trim()) {
+            case "split" -> true;
+            case "bf16" -> false;
+            default -> throw new IllegalArgumentException(ACTIVATIONS_PROPERTY + " must be split or bf16, got '" + value
+                    + "'");
+        };
+    }
+
+    /**
+     * Whether the tensor-core products round their activations to bf16 ({@link #ACTIVATIONS_PROPERTY} {@code bf16}):
+     * what a CPU reference must round to compare like for like.
+     */
+    public boolean bf16Activations() {
+        return !splitActivations;
     }
 
     /** 0 for {@code auto}, else the waves asked for. */
@@ -588,8 +617,9 @@ public final class CudaBackend implements Backend {
         DeviceBuffer decisions = dms ? s.result.slice(s.decisionsAt, (long) in.n * layers * kvHeads) : null;
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
-            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,
-                    small ? null : s.xbBf16);
+            boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
+            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                    f32 ? null : s.xbBf16);
             project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
@@ -612,19 +642,19 @@ public final class CudaBackend implements Backend {
             }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
-            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, small ? s.xb : null,
-                    small ? null : s.xbBf16);
+            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                    f32 ? null : s.xbBf16);
             if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
                 matMul.gemvSwiGlu(s.xb, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
             } else {
                 project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
                 DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
-                swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, small ? s.gu : null, 2 * inter, small ? null : s.hBf16,
+                swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter, f32 ? null : s.hBf16,
                         inter, in.n, inter);
             }
-            if (small) {
-                matMul.gemv(s.gu, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+            if (f32) {
+                project(small, s.gu, null, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
             } else {
                 matMul.matmul(s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
             }
@@ -632,8 +662,9 @@ public final class CudaBackend implements Backend {
         int rows = in.logitRows.length;
         if (rows > 0) {
             boolean smallRows = rows <= MatMulKernel.MAX_GEMV_TOKENS;
-            rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, smallRows ? s.normed : null,
-                    smallRows ? null : s.normedBf16);
+            boolean f32 = smallRows || splitActivations;
+            rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, f32 ? s.normed : null,
+                    f32 ? null : s.normedBf16);
             project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false);
             if (in.sampled > 0) {
                 sampling.sample(s.logits, vocab, in.keepLogits ? s.processed : s.logits, vocab, in.sampled, vocab,
@@ -711,11 +742,16 @@ public final class CudaBackend implements Backend {
         matMul.reserve(bytes);
     }
 
-    /** out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path, bf16 on the tensor cores. */
+    /**
+     * out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path; on the tensor cores fp32 split into high
+     * parts and rests, or bf16 ({@link #ACTIVATIONS_PROPERTY}). ld is the activations' row stride in elements.
+     */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate) {
         if (small) {
             matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate);
+        } else if (splitActivations) {
+            matMul.matmulSplit(f32, ld, w, out, ldOut, n, m, k, accumulate);
         } else {
             matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
         }
@@ -726,7 +762,7 @@ public final class CudaBackend implements Backend {
         Scratch s = scratch;
         AttentionKernel.Queries queries = new AttentionKernel.Queries(s.qkv, qkvDim, heads, parts.positions,
                 parts.seqOfToken, in.n, parts.seqRow, parts.seqWindow, in.sequences);
-        AttentionKernel.Output output = small ? new AttentionKernel.Output(s.att, qDim, null, 0)
+        AttentionKernel.Output output = small || splitActivations ? new AttentionKernel.Output(s.att, qDim, null, 0)
                 : new AttentionKernel.Output(null, 0, s.attBf16, qDim);
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         if (in.decodeTokens.length > 0) {

@@ -18,6 +18,10 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *       (mma.sync m16n8k16, fp32 accumulators), 4-stage cp.async pipeline. When the tiles of 128 features do not
  *       fill the device (a decode batch: 32 tiles for a 4096-wide product) k is split across blocks whose sums
  *       a reduce kernel adds in split order: deterministic, the same for the same shape.</li>
+ *   <li>{@link #matmulSplit}: the two tensor-core paths above on fp32 activations, each value a bf16 high part plus
+ *       its bf16 rest, multiplied by W in two mma (the split kernels, {@code dms_matmul_*split*}): the fp32 products
+ *       to about 2^-17 of each activation instead of bf16's 2^-9, for twice the mma work and twice the activation
+ *       bytes (3 pipeline stages instead of 4 for the tiled kernel, its fp32 tiles being twice as large).</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -33,6 +37,8 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel[][] gemvSwiGlu = new Kernel[TOKENS.length][2];  // rows 2, 4: one or two (gate, up) pairs
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
+    private final Kernel splitWide;    // fp32 activations as high + rest, 128 tokens per block
+    private final Kernel splitNarrow;  // the same, 64 tokens per block
     private final Kernel reduce;
     /**
      * System property: {@code false} runs the skinny product single-buffered (a warp loads 4 chunks of W, waits, then
@@ -41,6 +47,7 @@ final class MatMulKernel implements AutoCloseable {
      */
     static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
+    private final Kernel[][] skinnySplit = new Kernel[3][2];
     private final CudaContext context;
     private final int multiprocessors;
     private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
@@ -59,13 +66,16 @@ final class MatMulKernel implements AutoCloseable {
                 gemvSwiGlu[t][r] = context.kernel("dms_gemv_swiglu_bf16_t" + TOKENS[t] + "_r" + (2 << r));
             }
         }
-        this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128));
-        this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64));
+        this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128, false));
+        this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64, false));
+        this.splitWide = context.kernel("dms_matmul_split_bm128", sharedBytes(128, true));
+        this.splitNarrow = context.kernel("dms_matmul_split_bm64", sharedBytes(64, true));
         this.reduce = context.kernel("dms_matmul_reduce");
         for (int i = 0; i < skinny.length; i++) {
             for (int j = 0; j < 2; j++) {
-                skinny[i][j] = context.kernel("dms_matmul_skinny_" + (pipelined ? "p_" : "") + "m" + (1 << i) + "_n"
-                        + (2 << j));
+                String shape = (pipelined ? "p_" : "") + "m" + (1 << i) + "_n" + (2 << j);
+                skinny[i][j] = context.kernel("dms_matmul_skinny_" + shape);
+                skinnySplit[i][j] = context.kernel("dms_matmul_skinny_split_" + shape);
             }
         }
         this.context = context;
@@ -76,9 +86,12 @@ final class MatMulKernel implements AutoCloseable {
         return "dms_gemv_bf16_t" + tokens + "_r" + rows;
     }
 
-    /** 4 stages of an A tile (bm, 32 + 8) and a W tile (128, 32 + 8), bf16. */
-    static int sharedBytes(int bm) {
-        return 4 * (bm + MATMUL_BN) * 40 * 2;
+    /**
+     * The stages of an A tile (bm, 32 + 8) and a W tile (128, 32 + 8), bf16: 4 of them; split, 3 with the A tile
+     * fp32 (native/matmul.cu, matmul_smem_bytes).
+     */
+    static int sharedBytes(int bm, boolean split) {
+        return split ? 3 * (bm * 40 * 4 + MATMUL_BN * 40 * 2) : 4 * (bm + MATMUL_BN) * 40 * 2;
     }
 
     /**
@@ -136,10 +149,25 @@ final class MatMulKernel implements AutoCloseable {
      */
     void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
+        product(false, a, lda, w, c, ldc, n, m, k, accumulate);
+    }
+
+    /**
+     * As {@link #matmul} on fp32 activations, each split into a bf16 high part and its bf16 rest.
+     *
+     * @param a fp32 rows of stride lda
+     */
+    void matmulSplit(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate) {
+        product(true, a, lda, w, c, ldc, n, m, k, accumulate);
+    }
+
+    private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
+            int k, boolean accumulate) {
         if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
-            skinny(a, lda, w, c, ldc, n, m, k, accumulate);
+            skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else {
-            matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
+            matmul(split, a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
         }
     }
 
@@ -155,31 +183,39 @@ final class MatMulKernel implements AutoCloseable {
         return n <= MAX_SKINNY_TOKENS && k % 32 == 0 && lda % 8 == 0;
     }
 
-    /** The skinny kernel alone: n <= 64, k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned. */
-    void skinny(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+    /**
+     * The skinny kernel alone: n <= 64, k % 32 == 0, lda % 8 == 0, a and w 16-byte aligned.
+     *
+     * @param split a is fp32 (the split kernel), else bf16
+     */
+    void skinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
         require(n >= 1 && n <= MAX_SKINNY_TOKENS, "the skinny product takes 1 to 64 tokens, got " + n);
         positive(m, "m");
         require(k >= 32 && k % 32 == 0, "the skinny product needs k a multiple of 32, got " + k);
         require(lda >= k && lda % 8 == 0 && ldc >= m, "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the skinny product needs 16-byte aligned a and w");
-        holds(a, Checks.rows(n, lda, k), 2, "a (n, k) bf16");
+        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
         holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
         int tiles = skinnyTiles(m, multiprocessors);
-        Kernel kernel = skinny[n <= 16 ? 0 : n <= 32 ? 1 : 2][tiles == 2 ? 0 : 1];
+        Kernel kernel = (split ? skinnySplit : skinny)[n <= 16 ? 0 : n <= 32 ? 1 : 2][tiles == 2 ? 0 : 1];
         kernel.launch(Checks.ceilDiv(m, 8 * tiles), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
                 .i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
     }
 
-    /** As above with k split {@code splits} ways (1: no split; fewer when k has fewer tiles of 32). */
-    void matmul(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+    /**
+     * The tiled tensor-core kernel with k split {@code splits} ways (1: no split; fewer when k has fewer tiles of 32).
+     *
+     * @param split a is fp32 (the split kernels), else bf16
+     */
+    void matmul(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate, int splits) {
         positive(n, "n");
         positive(m, "m");
         positive(k, "k");
         require(lda >= k && ldc >= m, "row strides must cover the rows (lda >= k, ldc >= m)");
-        holds(a, Checks.rows(n, lda, k), 2, "a (n, k) bf16");
+        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
         holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
         boolean useWide = n > 64;
@@ -190,8 +226,9 @@ final class MatMulKernel implements AutoCloseable {
         int perSplit = Checks.ceilDiv(kTiles, splits);
         splits = Checks.ceilDiv(kTiles, perSplit);  // no empty split
         DeviceBuffer partial = splits > 1 ? workspace((long) splits * n * m * 4) : null;
-        (useWide ? wide : narrow).launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), splits, MATMUL_BLOCK,
-                sharedBytes(bm), new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
+        Kernel kernel = split ? (useWide ? splitWide : splitNarrow) : (useWide ? wide : narrow);
+        kernel.launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), splits, MATMUL_BLOCK,
+                sharedBytes(bm, split), new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
                         .i32(accumulate ? 1 : 0).i32(perSplit).ptr(partial));
         if (partial != null) {
             long count = (long) n * m;

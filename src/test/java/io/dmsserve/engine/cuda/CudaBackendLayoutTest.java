@@ -60,6 +60,16 @@ class CudaBackendLayoutTest {
     }
 
     @Test
+    void theProductsActivationsAreSplitOrBf16() {
+        assertThat(CudaBackend.splitActivations("split")).isTrue();
+        assertThat(CudaBackend.splitActivations(" bf16 ")).isFalse();
+        for (String bad : new String[] {"fp32", "", "BF16"}) {
+            assertThatThrownBy(() -> CudaBackend.splitActivations(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.activations must be split or bf16, got '" + bad + "'");
+        }
+    }
+
+    @Test
     void theGraphCheckIntervalIsAWholeNumber() {
         assertThat(CudaBackend.graphCheckEvery("256")).isEqualTo(256);
         assertThat(CudaBackend.graphCheckEvery("0")).as("never").isZero();

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
  * reference takes A rounded to bf16 as the kernel does, so only the accumulation order differs: 2e-6 * sqrt(k)
  * of the sum of |products|. Odd sizes (m, n, k not multiples of any tile; k % 8 != 0 takes the scalar/element
  * paths), row strides wider than the rows (the padding must stay untouched), plain and accumulating (y +=).
+ * The split kernels (fp32 A as bf16 high part + rest) against sums of the fp32 activations.
  */
 class MatMulKernelTest extends GpuTest {
 
@@ -128,7 +129,7 @@ class MatMulKernelTest extends GpuTest {
             Shape s = new Shape(c[0], c[1], c[2]);
             int splits = c[3] == 0 ? MatMulKernel.splits(s.n(), s.m(), s.k(), context.info().multiprocessors()) : c[3];
             twice(random, "split-K x" + splits, s, 8, (a, lda, w, out, ldc, accumulate) ->
-                    kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits), null);
+                    kernel.matmul(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits), null);
         }
     }
 
@@ -145,15 +146,93 @@ class MatMulKernelTest extends GpuTest {
             new Shape(17, 50, 1024), new Shape(32, 129, 512), new Shape(33, 31, 256), new Shape(64, 200, 12288),
             new Shape(12, 6144, 64)}) {
             twice(random, "skinny", s, 16, (a, lda, w, out, ldc, accumulate) ->
-                    kernel.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    kernel.skinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                     (a, lda, w, out, ldc, accumulate) ->  // matmul routes these sizes to the skinny kernel
                             kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
             // The double-buffered kernels sum the chunks in the same order: the same bits.
             twice(random, "skinny, double-buffered", s, 16, (a, lda, w, out, ldc, accumulate) ->
-                    pipelined.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    pipelined.skinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                     (a, lda, w, out, ldc, accumulate) ->
-                            kernel.skinny(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
+                            kernel.skinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
         }
+    }
+
+    /**
+     * The split kernels (fp32 activations as bf16 high part + rest): tiled (prefill sizes, odd ones, split-K) and
+     * skinny, against sums in double of the fp32 activations within 2^-16 + 2e-6 sqrt(k) of the sum of |products|,
+     * and at least 16 times closer at worst than the bf16 product of the same activations rounded.
+     */
+    @Test
+    void splitActivationsMatchFp32Sums() {
+        SplittableRandom random = new SplittableRandom(53);
+        MatMulKernel kernel = new MatMulKernel(context);
+        for (Shape s : new Shape[] {new Shape(17, 77, 72), new Shape(100, 130, 136), new Shape(130, 40, 100),
+            new Shape(65, 129, 33), new Shape(300, 1000, 512), new Shape(16, 4096, 4096), new Shape(33, 31, 256),
+            new Shape(64, 200, 12288), new Shape(9, 333, 96), new Shape(40, 130, 520)}) {
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int lda = s.k() % 8 == 0 ? s.k() + 8 : s.k() + 3;
+                int ldc = s.m() + 3;
+                float[] x = randomFloats(random, s.n() * lda, 1f);
+                short[] xb = new short[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    xb[i] = HalfAccess.floatToBf16(x[i]);
+                }
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                DeviceBuffer dw = upload(w);
+                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                DeviceBuffer split = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                DeviceBuffer rounded = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                float[] before = split.toFloats();
+                kernel.matmulSplit(upload(x), lda, dw, split, ldc, s.n(), s.m(), s.k(), accumulate);
+                kernel.matmul(upload(xb), lda, dw, rounded, ldc, s.n(), s.m(), s.k(), accumulate);
+                String what = "split " + s + (accumulate ? " +=" : "");
+                float[] got = split.toFloats();
+                check(what, got, before, x, lda, widen(w), s, ldc, accumulate, 2e-6, 0x1.0p-16);
+                double splitError = worstRelative(got, before, x, lda, widen(w), s, ldc, accumulate);
+                double bf16Error = worstRelative(rounded.toFloats(), before, x, lda, widen(w), s, ldc, accumulate);
+                assertThat(splitError).as(what + ": worst error against bf16 activations' " + bf16Error)
+                        .isLessThan(bf16Error / 16);
+            }
+        }
+        // The split-K path of the split kernels (decode batches past the skinny kernel's rules).
+        Shape s = new Shape(13, 200, 4104);
+        twiceSplit(random, kernel, s, 3);
+    }
+
+    private void twiceSplit(SplittableRandom random, MatMulKernel kernel, Shape s, int splits) {
+        int lda = s.k() + 8;
+        int ldc = s.m() + 3;
+        float[] x = randomFloats(random, s.n() * lda, 1f);
+        short[] w = randomBf16(random, s.m() * s.k(), 1f);
+        DeviceBuffer dx = upload(x);
+        DeviceBuffer dw = upload(w);
+        DeviceBuffer one = poisoned(4L * s.n() * ldc);
+        DeviceBuffer two = poisoned(4L * s.n() * ldc);
+        float[] before = one.toFloats();
+        kernel.matmul(true, dx, lda, dw, one, ldc, s.n(), s.m(), s.k(), false, splits);
+        kernel.matmul(true, dx, lda, dw, two, ldc, s.n(), s.m(), s.k(), false, splits);
+        check("split, split-K x" + splits + " " + s, one.toFloats(), before, x, lda, widen(w), s, ldc, false, 2e-6,
+                0x1.0p-16);
+        assertThat(two.toFloats()).as("split-K again").isEqualTo(one.toFloats());
+    }
+
+    /** The largest |got - sum| / (sum of |products|) over the outputs. */
+    private static double worstRelative(float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
+            boolean accumulate) {
+        double worst = 0;
+        for (int t = 0; t < s.n(); t++) {
+            for (int r = 0; r < s.m(); r++) {
+                double sum = accumulate ? before[t * ldy + r] : 0;
+                double magnitude = accumulate ? Math.abs(before[t * ldy + r]) : 0;
+                for (int j = 0; j < s.k(); j++) {
+                    double p = (double) w[r * s.k() + j] * x[t * ldx + j];
+                    sum += p;
+                    magnitude += Math.abs(p);
+                }
+                worst = Math.max(worst, Math.abs(got[t * ldy + r] - sum) / magnitude);
+            }
+        }
+        return worst;
     }
 
     interface Product {
@@ -209,7 +288,13 @@ class MatMulKernelTest extends GpuTest {
 
     private static void check(String what, float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
             boolean accumulate, double perSqrtK) {
-        double tolerance = perSqrtK * Math.sqrt(s.k());
+        check(what, got, before, x, ldx, w, s, ldy, accumulate, perSqrtK, 0);
+    }
+
+    /** As above, the tolerance per sum of |products| being perSqrtK · sqrt(k) + representation. */
+    private static void check(String what, float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
+            boolean accumulate, double perSqrtK, double representation) {
+        double tolerance = perSqrtK * Math.sqrt(s.k()) + representation;
         for (int t = 0; t < s.n(); t++) {
             for (int r = 0; r < s.m(); r++) {
                 double sum = accumulate ? before[t * ldy + r] : 0;
