@@ -27,7 +27,9 @@ classpath="$here/junit/junit-platform-console-standalone.jar:$here/classes:$here
 for jar in "$here"/lib/*.jar; do
     classpath+=":$jar"
 done
-"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m -Ddms.cuda.graph-check-every=1 \
+# JAVA_OPTS (word-split) adds JVM options, e.g. JAVA_OPTS=-Ddms.cuda.activations=bf16.
+# shellcheck disable=SC2086
+"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m -Ddms.cuda.graph-check-every=1 ${JAVA_OPTS:-} \
     -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
     -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out" --fail-if-no-tests "$@" \
