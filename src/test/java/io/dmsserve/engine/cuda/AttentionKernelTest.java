@@ -42,15 +42,18 @@ class AttentionKernelTest extends GpuTest {
                 poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
     }
 
+    /** The tensor-core kernels with 4 and with 8 warps a block (and auto's choice), the others on CUDA cores. */
     @Test
     void decodeMatchesTheScalarMaskedAttention() {
-        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, true));
+        for (int warps : new int[] {4, 8, 0}) {
+            decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, true, warps));
+        }
     }
 
     /** The CUDA-core kernel for every head size, head_dim 64 and 128 included (what tensor-decode=false runs). */
     @Test
     void cudaCoreDecodeMatchesTheScalarMaskedAttention() {
-        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, false));
+        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, false, 0));
     }
 
     private void decodeMatchesTheScalarMaskedAttention(AttentionKernel kernel) {
