@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * parameters), kernels only, and one copy back (token ids, decision bytes, logprobs) followed by the step's
  * one synchronisation; no host work per layer. Full logits come back only when the plan asks for them.
  * Up to {@value MatMulKernel#MAX_GEMV_TOKENS} tokens a step, products take the bandwidth-bound fp32 path;
- * more, the tensor-core path, on fp32 activations split into bf16 high parts and rests (the default,
- * {@link #ACTIVATIONS_PROPERTY}) or on bf16 activations.
+ * more, the tensor-core path, on fp32 activations split into bf16 high parts and rests (DMS checkpoints, by
+ * default) or on bf16 activations ({@link #ACTIVATIONS_PROPERTY}).
  */
 public final class CudaBackend implements Backend {
 
@@ -75,11 +75,12 @@ public final class CudaBackend implements Backend {
      */
     public static final String MIN_SPLIT_SLOTS_PROPERTY = "dms.cuda.min-split-slots";
     /**
-     * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}
-     * (the default): fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products
-     * to about 2^-17, so the DMS decisions of prefill follow the CPU reference's. {@code bf16}: rounded to bf16 (2^-9),
-     * which sends a decision logit near the threshold to the other side now and then (9 of 30,000 in the long golden
-     * run, H200, 2026-11-29).
+     * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}:
+     * fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products to about
+     * 2^-17, so the DMS decisions follow the CPU reference's (H200, 2026-11-29: 0 of 30,000 differ in the long golden
+     * run; prefill at about half the tokens/s). {@code bf16}: rounded to bf16 (2^-9), which sends a decision logit near
+     * the threshold to the other side now and then (9 of 30,000, the farthest 0.56 from it). {@code auto} (the
+     * default): split for a DMS checkpoint, whose decisions depend on it, bf16 for a dense one.
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
     private static final long STAGING_BYTES = 64L << 20;
@@ -190,7 +191,8 @@ public final class CudaBackend implements Backend {
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
-        this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "split"));
+        this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
+                checkpoint.config().isDms());
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -260,13 +262,14 @@ public final class CudaBackend implements Backend {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
 
-    /** {@code split} (true) or {@code bf16} (false): {@link #ACTIVATIONS_PROPERTY}. */
-    static boolean splitActivations(String value) {
+    /** {@code split} (true), {@code bf16} (false), or {@code auto}: split for a DMS checkpoint. */
+    static boolean splitActivations(String value, boolean dmsCheckpoint) {
         return switch (value.trim()) {
             case "split" -> true;
             case "bf16" -> false;
-            default -> throw new IllegalArgumentException(ACTIVATIONS_PROPERTY + " must be split or bf16, got '" + value
-                    + "'");
+            case "auto" -> dmsCheckpoint;
+            default -> throw new IllegalArgumentException(ACTIVATIONS_PROPERTY + " must be auto, split or bf16, got '"
+                    + value + "'");
         };
     }
 

@@ -76,12 +76,14 @@ class CudaBackendLayoutTest {
     }
 
     @Test
-    void theProductsActivationsAreSplitOrBf16() {
-        assertThat(CudaBackend.splitActivations("split")).isTrue();
-        assertThat(CudaBackend.splitActivations(" bf16 ")).isFalse();
+    void theProductsActivationsAreSplitOrBf16OrAutosChoice() {
+        assertThat(CudaBackend.splitActivations("split", false)).isTrue();
+        assertThat(CudaBackend.splitActivations(" bf16 ", true)).isFalse();
+        assertThat(CudaBackend.splitActivations("auto", true)).as("a DMS checkpoint").isTrue();
+        assertThat(CudaBackend.splitActivations("auto", false)).as("a dense one").isFalse();
         for (String bad : new String[] {"fp32", "", "BF16"}) {
-            assertThatThrownBy(() -> CudaBackend.splitActivations(bad)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("dms.cuda.activations must be split or bf16, got '" + bad + "'");
+            assertThatThrownBy(() -> CudaBackend.splitActivations(bad, true)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.activations must be auto, split or bf16, got '" + bad + "'");
         }
     }
 
