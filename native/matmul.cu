@@ -236,8 +236,10 @@ DMS_GEMV_SWIGLU(8, 4)
 //   c    fp32 (n, m), row stride ldc; c = AWᵀ, or c += AWᵀ when accumulate != 0
 // Block tile BM tokens x 128 features x 32 k, 8 warps (2 along tokens x 4 along features, each warp
 // BM/2 x 32), cp.async pipeline of 4 stages (3 for split: fp32 A tiles take twice the bytes, and two blocks
-// of 128 tokens still fit a multiprocessor), ldmatrix fragments (split: float2 reads of the fp32 tile, rows of
-// 40 floats so that a half-warp's reads hit 16 distinct bank pairs), mma.sync.m16n8k16 bf16.
+// of 128 tokens still fit a multiprocessor), ldmatrix fragments, mma.sync.m16n8k16 bf16. Split: once a stage
+// has landed, the block converts its fp32 A tile (rows of 40 floats) into a bf16 high tile and a bf16 rest tile
+// (one element per thread and pass, not once per warp that reads it), then a barrier, then the warps take both
+// by ldmatrix as the bf16 kernels take their A tile.
 // grid (ceil(m / 128), ceil(n / BM), splits), block 256, dynamic shared memory matmul_smem_bytes(BM, split)
 // bytes (> 48 KB: the launcher raises cudaFuncAttributeMaxDynamicSharedMemorySize; Java: cuFuncSetAttribute).
 // Split-K (small n: a decode batch has too few tiles of 128 features to fill the device): with partial !=
@@ -260,8 +262,10 @@ __host__ __device__ constexpr int matmul_a_tile_bytes(int bm, bool split) {
     return split ? bm * DMS_MM_LDF * 4 : bm * DMS_MM_LD * 2;
 }
 
+// The stages, and for split the converted high and rest tiles of the current stage (bm rows of LD bf16 each).
 __host__ __device__ constexpr int matmul_smem_bytes(int bm, bool split = false) {
-    return matmul_stages(split) * (matmul_a_tile_bytes(bm, split) + DMS_MM_BN * DMS_MM_LD * 2);
+    return matmul_stages(split) * (matmul_a_tile_bytes(bm, split) + DMS_MM_BN * DMS_MM_LD * 2) +
+           (split ? 2 * bm * DMS_MM_LD * 2 : 0);
 }
 
 // One stage: the A tile (BM rows x 32 k, bf16 or fp32) into As, the W tile (128 rows x 32 k) into Ws.
@@ -332,6 +336,7 @@ __device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, c
     DMS_DYNAMIC_SMEM(smem);
     unsigned char* As = smem;                                                        // [STAGES][BM][LD or LDF]
     bf16_t* Ws = reinterpret_cast<bf16_t*>(smem + STAGES * A_TILE);                  // [STAGES][BN][LD]
+    bf16_t* Ahi = Ws + STAGES * DMS_MM_BN * DMS_MM_LD;  // split: [2][BM][LD], the high tile, then the rest tile
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int wm = warp >> 2;  // 0..1
@@ -381,28 +386,33 @@ __device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, c
         }
         const unsigned char* At = As + (kt % STAGES) * A_TILE;
         const bf16_t* Wt = Ws + (kt % STAGES) * DMS_MM_BN * DMS_MM_LD;
+        if constexpr (SPLIT) {
+            // The fp32 tile into the high and rest tiles: 4 values a thread and pass.
+            const float* Af = reinterpret_cast<const float*>(At);
+            for (int e = threadIdx.x; e < BM * (DMS_MM_BK / 4); e += 256) {
+                const int r = e / (DMS_MM_BK / 4);
+                const int c = (e % (DMS_MM_BK / 4)) * 4;
+                const float4 v = *reinterpret_cast<const float4*>(Af + r * DMS_MM_LDF + c);
+                uint2 hi, lo;
+                dms::split_bf16x2(v.x, v.y, hi.x, lo.x);
+                dms::split_bf16x2(v.z, v.w, hi.y, lo.y);
+                *reinterpret_cast<uint2*>(Ahi + r * DMS_MM_LD + c) = hi;
+                *reinterpret_cast<uint2*>(Ahi + BM * DMS_MM_LD + r * DMS_MM_LD + c) = lo;
+            }
+            __syncthreads();  // the converted tiles are visible to every warp
+        }
 #pragma unroll
         for (int kk = 0; kk < DMS_MM_BK; kk += 16) {
             uint32_t af[MT][4];
             uint32_t afRest[SPLIT ? MT : 1][4];  // split: the bf16 rest of each A value
 #pragma unroll
             for (int i = 0; i < MT; i++) {
+                const int offset = (wm * (BM / 2) + i * 16 + (lane & 15)) * DMS_MM_LD + kk + (lane >> 4) * 8;
                 if constexpr (SPLIT) {
-                    // The fragment's four pairs: rows g, g + 8 at k 2q (a0, a1) and 2q + 8 (a2, a3).
-                    const float* p = reinterpret_cast<const float*>(At) +
-                                     (wm * (BM / 2) + i * 16 + g) * DMS_MM_LDF + kk + 2 * q;
-                    const float2 v[4] = {*reinterpret_cast<const float2*>(p),
-                                         *reinterpret_cast<const float2*>(p + 8 * DMS_MM_LDF),
-                                         *reinterpret_cast<const float2*>(p + 8),
-                                         *reinterpret_cast<const float2*>(p + 8 * DMS_MM_LDF + 8)};
-#pragma unroll
-                    for (int r = 0; r < 4; r++) {
-                        dms::split_bf16x2(v[r].x, v[r].y, af[i][r], afRest[i][r]);
-                    }
+                    dms::ldmatrix_x4(af[i], Ahi + offset);
+                    dms::ldmatrix_x4(afRest[i], Ahi + BM * DMS_MM_LD + offset);
                 } else {
-                    const bf16_t* p = reinterpret_cast<const bf16_t*>(At) +
-                                      (wm * (BM / 2) + i * 16 + (lane & 15)) * DMS_MM_LD + kk + (lane >> 4) * 8;
-                    dms::ldmatrix_x4(af[i], p);
+                    dms::ldmatrix_x4(af[i], reinterpret_cast<const bf16_t*>(At) + offset);
                 }
             }
             uint32_t bfr[NT][2];

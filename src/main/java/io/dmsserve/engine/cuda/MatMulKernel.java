@@ -21,7 +21,8 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *   <li>{@link #matmulSplit}: the two tensor-core paths above on fp32 activations, each value a bf16 high part plus
  *       its bf16 rest, multiplied by W in two mma (the split kernels, {@code dms_matmul_*split*}): the fp32 products
  *       to about 2^-17 of each activation instead of bf16's 2^-9, for twice the mma work and twice the activation
- *       bytes (3 pipeline stages instead of 4 for the tiled kernel, its fp32 tiles being twice as large).</li>
+ *       bytes (3 pipeline stages instead of 4 for the tiled kernel, its fp32 tiles being twice as large; each
+ *       stage converted once into high and rest tiles that the warps read by ldmatrix).</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -88,10 +89,11 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * The stages of an A tile (bm, 32 + 8) and a W tile (128, 32 + 8), bf16: 4 of them; split, 3 with the A tile
-     * fp32 (native/matmul.cu, matmul_smem_bytes).
+     * fp32, and the current stage's A converted to a bf16 high and a bf16 rest tile (native/matmul.cu,
+     * matmul_smem_bytes).
      */
     static int sharedBytes(int bm, boolean split) {
-        return split ? 3 * (bm * 40 * 4 + MATMUL_BN * 40 * 2) : 4 * (bm + MATMUL_BN) * 40 * 2;
+        return split ? 3 * (bm * 40 * 4 + MATMUL_BN * 40 * 2) + 2 * bm * 40 * 2 : 4 * (bm + MATMUL_BN) * 40 * 2;
     }
 
     /**
