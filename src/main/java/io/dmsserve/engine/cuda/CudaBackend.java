@@ -70,6 +70,12 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
+     * System property: {@code false} runs a small step's (up to 8 tokens) RMSNorms before q|k|v and before w1|w3 as
+     * launches of their own, to compare; the default folds each into the GEMV that follows (two launches a layer
+     * fewer; the same values up to fp32 rounding).
+     */
+    public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
+    /**
      * System property: the fewest slots an attention split takes (default 256), to compare smaller splits now that
      * the merge loads splits ahead; a whole number from 16.
      */
@@ -116,6 +122,7 @@ public final class CudaBackend implements Backend {
     private final int attentionWaves;  // 0: auto
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
+    private final boolean fusedNorm;
     private final int minSplitSlots;
     private final boolean splitActivations;
 
@@ -189,6 +196,7 @@ public final class CudaBackend implements Backend {
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
+        this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
@@ -621,9 +629,13 @@ public final class CudaBackend implements Backend {
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
             boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
-            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                    f32 ? null : s.xbBf16);
-            project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
+            if (small && fusedNorm) {
+                matMul.gemvNorm(s.x, hidden, w.attnNorm(), eps, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden);
+            } else {
+                rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                        f32 ? null : s.xbBf16);
+                project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
+            }
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
@@ -645,12 +657,16 @@ public final class CudaBackend implements Backend {
             }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
-            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                    f32 ? null : s.xbBf16);
-            if (small && fusedSwiGlu) {
+            if (small && fusedSwiGlu && fusedNorm) {
+                // h = silu(gate) · up of RMSNorm(x), into gu's first half, in one launch.
+                matMul.gemvSwiGluNorm(s.x, hidden, w.ffnNorm(), eps, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
+            } else if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
+                rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, s.xb, null);
                 matMul.gemvSwiGlu(s.xb, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
             } else {
+                rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                        f32 ? null : s.xbBf16);
                 project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
                 DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
                 swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter, f32 ? null : s.hBf16,

@@ -79,6 +79,78 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
+    /**
+     * The GEMVs on RMSNorm(x) against the RMSNorm kernel followed by the plain GEMVs: within 4e-6 · sqrt(k) of each
+     * sum's magnitude (the scale applied after the sum, the squares summed in another order); y's padding untouched.
+     */
+    @Test
+    void gemvNormIsRmsNormThenGemv() {
+        SplittableRandom random = new SplittableRandom(42);
+        MatMulKernel kernel = new MatMulKernel(context);
+        RmsNormKernel rmsNorm = new RmsNormKernel(context);
+        for (Shape s : new Shape[] {new Shape(1, 77, 72), new Shape(3, 100, 256), new Shape(8, 33, 1000),
+            new Shape(1, 4096, 4096), new Shape(1, 5, 13), new Shape(7, 2047, 512), new Shape(2, 12288, 4096)}) {
+            float eps = 1e-6f;
+            float[] x = randomFloats(random, s.n() * s.k(), 2f);
+            DeviceBuffer xs = upload(x);
+            short[] g = randomBf16(random, s.k(), 1f);
+            DeviceBuffer norm = upload(g);
+            short[] w = randomBf16(random, 2 * s.m() * s.k(), 1f);
+            DeviceBuffer ws = upload(w);
+            DeviceBuffer normed = poisoned(4L * s.n() * s.k());
+            rmsNorm.apply(xs, null, norm, null, s.n(), s.n(), s.k(), eps, normed, null);
+            float[] xb = normed.toFloats();
+            int ldy = s.m() + 3;
+            DeviceBuffer want = poisoned(4L * s.n() * ldy);
+            DeviceBuffer got = poisoned(4L * s.n() * ldy);
+            float[] before = got.toFloats();
+            kernel.gemv(normed, s.k(), ws, want, ldy, s.n(), s.m(), s.k(), false);
+            kernel.gemvNorm(xs, s.k(), norm, eps, ws, got, ldy, s.n(), s.m(), s.k());
+            compareNormed("gemvNorm " + s, got.toFloats(), want.toFloats(), before, xb, widen(w), s, ldy, s.m(), false);
+            DeviceBuffer hWant = poisoned(4L * s.n() * ldy);
+            DeviceBuffer hGot = poisoned(4L * s.n() * ldy);
+            kernel.gemvSwiGlu(normed, s.k(), ws, hWant, ldy, s.n(), s.m(), s.k());
+            kernel.gemvSwiGluNorm(xs, s.k(), norm, eps, ws, hGot, ldy, s.n(), s.m(), s.k());
+            compareNormed("gemvSwiGluNorm " + s, hGot.toFloats(), hWant.toFloats(), before, xb, widen(w), s, ldy, s.m(),
+                    true);
+        }
+    }
+
+    /**
+     * got against want within 4e-6 sqrt(k) of the sums' magnitude (SwiGLU: |up| d(gate) 1.1 + |gate| d(up)); the
+     * padding of got's rows untouched.
+     */
+    private static void compareNormed(String what, float[] got, float[] want, float[] before, float[] xb, float[] w,
+            Shape s, int ld, int width, boolean swiglu) {
+        double perSum = 4e-6 * Math.sqrt(s.k());
+        for (int t = 0; t < s.n(); t++) {
+            for (int j = 0; j < ld; j++) {
+                int e = t * ld + j;
+                if (j >= width) {
+                    assertThat(Float.floatToRawIntBits(got[e])).as("%s: padding (%d, %d) untouched", what, t, j)
+                            .isEqualTo(Float.floatToRawIntBits(before[e]));
+                    continue;
+                }
+                double[] sums = new double[2];
+                double[] magnitudes = new double[2];
+                for (int part = 0; part < (swiglu ? 2 : 1); part++) {
+                    int row = j + part * s.m();
+                    for (int q = 0; q < s.k(); q++) {
+                        double p = (double) w[row * s.k() + q] * xb[t * s.k() + q];
+                        sums[part] += p;
+                        magnitudes[part] += Math.abs(p);
+                    }
+                }
+                double bound = swiglu ? perSum * (1.1 * Math.abs(sums[1]) * magnitudes[0]
+                        + Math.abs(sums[0]) * magnitudes[1]) : perSum * magnitudes[0];
+                if (!(Math.abs(got[e] - want[e]) <= bound + 1e-6)) {
+                    fail(String.format("%s at (%d, %d): %.9g, the unfused kernels %.9g (bound %.3g)", what, t, j, got[e],
+                            want[e], bound + 1e-6));
+                }
+            }
+        }
+    }
+
     @Test
     void lmHeadShapedGemv() {
         SplittableRandom random = new SplittableRandom(40);
