@@ -45,8 +45,8 @@ DMS_DEVICE bool dms_visible(int p, int f, int q, int window) {
 // Lanes: LPK = lanes per key = smallest power of two >= ceil(D / 8) (D <= 256); lane holds channels
 // [8 c, 8 c + 8) of its key, c = lane % LPK; 32 / LPK keys per pass, 8 passes of loads in flight.
 // Each warp takes tiles of 32 list slots; within a tile only visible slots are read.
-__host__ __device__ constexpr int attention_decode_smem(int G, int D, int warps = DMS_ATT_WARPS) {
-    return warps * G * (D + 2) * 4;
+__host__ __device__ constexpr int attention_decode_smem(int G, int D) {
+    return DMS_ATT_WARPS * G * (D + 2) * 4;
 }
 
 // What a decode block (split, kv head h, token entry z) scans: page-table entries [e0, e1) of its (sequence, layer,
@@ -85,20 +85,19 @@ DMS_DEVICE DecodeBlock decode_block(const int* __restrict__ pageTable, const int
 __device__ __forceinline__ void attention_decode_finish(const float* merge, int G, int D, int h, int i, int heads,
                                                         int split, int splits, int splitStride, float* __restrict__ out,
                                                         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride,
-                                                        float* __restrict__ partialO, float2* __restrict__ partialML,
-                                                        int warps = DMS_ATT_WARPS) {
+                                                        float* __restrict__ partialO, float2* __restrict__ partialML) {
     const int rowFloats = D + 2;
     for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
         const int g = e / D;
         const int d = e % D;
         float m = -INFINITY;
-        for (int w = 0; w < warps; w++) {
+        for (int w = 0; w < DMS_ATT_WARPS; w++) {
             m = fmaxf(m, merge[(w * G + g) * rowFloats]);
         }
         float l = 0.f;
         float o = 0.f;
         if (m != -INFINITY) {
-            for (int w = 0; w < warps; w++) {
+            for (int w = 0; w < DMS_ATT_WARPS; w++) {
                 const float* mr = merge + (w * G + g) * rowFloats;
                 if (mr[0] != -INFINITY) {
                     const float c = expf(mr[0] - m);
@@ -404,10 +403,7 @@ DMS_ATTENTION_DECODE(8)
 // of channel n = g8; n tile j holds channels 64 (j / 8) + 8 n + j % 8, so one 16-byte load of a key row gives
 // the lane its channel in 8 n tiles, and two keys' loads are interleaved into B fragments (b0: keys 2 q4,
 // 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
-// WARPS: 4 (dms_attention_decode_tc_d*), or 8 (dms_attention_decode_tc_w8_d*: block 256, twice the K/V loads in
-// flight a block, for grids of few blocks such as batch 1, where a block is alone on its multiprocessor; shared
-// memory attention_decode_smem(G, D, 8)). Warp w takes the tiles w, w + WARPS, ...: another summation order.
-template <int D, int WARPS = DMS_ATT_WARPS>
+template <int D>
 __device__ __forceinline__ void attention_decode_tc(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
@@ -419,7 +415,7 @@ __device__ __forceinline__ void attention_decode_tc(
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
     constexpr int VL = D / 64;   // 16-byte loads of a value row per lane
-    DMS_SHARED(int, slotList, WARPS * 32);  // (warp, visible key) -> slot
+    DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);  // (warp, visible key) -> slot
     DMS_DYNAMIC_SMEM(smem);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
@@ -467,7 +463,7 @@ __device__ __forceinline__ void attention_decode_tc(
 
     // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
     // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
-    constexpr int STEP = WARPS * 32;
+    constexpr int STEP = DMS_ATT_WARPS * 32;
     const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
     const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
     int tile = listStart + warp * 32;
@@ -605,15 +601,12 @@ __device__ __forceinline__ void attention_decode_tc(
     }
     __syncthreads();
     attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
-                            partialO, partialML, WARPS);
+                            partialO, partialML);
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(DMS_DECODE_PARAMS) { \
         DMS_DECODE_CALL(attention_decode_tc<DD>);                                                                 \
-    }                                                                                                             \
-    extern "C" __global__ void __launch_bounds__(256) dms_attention_decode_tc_w8_d##DD(DMS_DECODE_PARAMS) {        \
-        DMS_DECODE_CALL((attention_decode_tc<DD, 8>));                                                            \
     }
 DMS_ATTENTION_DECODE_TC(64)
 DMS_ATTENTION_DECODE_TC(128)
@@ -1071,22 +1064,20 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
     }
 }
 
-static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount, int warps,
-                                       cudaStream_t stream) {
+static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount,
+                                      cudaStream_t stream) {
     dim3 grid(a.splits, a.kvHeads, tokenCount);
-    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D, warps);
-#define DMS_DECODE_TC_CASE(NAME, DD, WW)                                                                            \
-    if (a.D == DD && warps == WW) {                                                                                 \
-        DMS_LAUNCH(NAME, grid, WW * 32, smem, stream, a.q, a.qStride,                                               \
+    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
+#define DMS_DECODE_TC_CASE(DD)                                                                                      \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_decode_tc_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,           \
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
                    tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
                    a.outBf16, a.outBf16Stride, a.partialO, a.partialML);                                            \
     }
-    DMS_DECODE_TC_CASE(dms_attention_decode_tc_d64, 64, 4)
-    DMS_DECODE_TC_CASE(dms_attention_decode_tc_d128, 128, 4)
-    DMS_DECODE_TC_CASE(dms_attention_decode_tc_w8_d64, 64, 8)
-    DMS_DECODE_TC_CASE(dms_attention_decode_tc_w8_d128, 128, 8)
+    DMS_DECODE_TC_CASE(64)
+    DMS_DECODE_TC_CASE(128)
 #undef DMS_DECODE_TC_CASE
     if (a.splits > 1) {
         launch_attention_merge(a, tokenList, tokenCount, stream);
@@ -1124,25 +1115,14 @@ extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* token
     return cudaGetLastError();
 }
 
-static cudaError_t checked_attention_decode_tc(const AttentionArgs& args, const int* tokenList, int tokenCount,
-                                               int warps, cudaStream_t stream) {
-    DMS_CHECK(attention_args_ok(args));
-    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
-              dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
-    launch_attention_decode_tc(args, tokenList, tokenCount, warps, stream);
-    return cudaGetLastError();
-}
-
 // The same on tensor cores: D 64 or 128, G <= 8, 16-byte aligned caches.
 extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* tokenList, int tokenCount,
                                                cudaStream_t stream) {
-    return checked_attention_decode_tc(args, tokenList, tokenCount, 4, stream);
-}
-
-// The same with 8 warps a block (dms_attention_decode_tc_w8_d*).
-extern "C" cudaError_t dms_attention_decode_tc_w8(AttentionArgs args, const int* tokenList, int tokenCount,
-                                                  cudaStream_t stream) {
-    return checked_attention_decode_tc(args, tokenList, tokenCount, 8, stream);
+    DMS_CHECK(attention_args_ok(args));
+    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
+              dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
+    launch_attention_decode_tc(args, tokenList, tokenCount, stream);
+    return cudaGetLastError();
 }
 
 // Chunk attention for query tiles (first token, count <= 64 / G) of one sequence each; tokenList lists

@@ -1417,10 +1417,9 @@ static void test_attention_decode() {
                            8);
 }
 
-// The tensor-core decode kernels (4 and 8 warps a block) against the same reference and tolerance as the CUDA-core one.
+// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
 static void test_attention_decode_tc() {
-    for (auto entry : {dms_attention_decode_tc, dms_attention_decode_tc_w8})
-    check_attention_decode(entry == dms_attention_decode_tc ? "attention_decode_tc" : "attention_decode_tc_w8", entry,
+    check_attention_decode("attention_decode_tc", dms_attention_decode_tc,
                            {
                                {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
                                {16, 2, 64, 16, {130}, {1}, {20}},

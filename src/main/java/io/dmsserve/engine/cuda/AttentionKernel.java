@@ -35,12 +35,6 @@ final class AttentionKernel {
     private static final int[] CHUNK_HEAD_DIMS = {32, 64, 128};
     /** System property: {@code false} decodes on CUDA cores for every head size (the tensor-core kernel's A/B). */
     static final String TENSOR_DECODE_PROPERTY = "dms.cuda.tensor-decode";
-    /**
-     * System property: warps a tensor-core decode block takes, {@code 4}, {@code 8}, or {@code auto} (the default): 8
-     * when the grid has fewer blocks than two per multiprocessor (batch 1, where each block is alone on its
-     * multiprocessor and twice the warps keep twice the K/V loads in flight), else 4.
-     */
-    static final String DECODE_WARPS_PROPERTY = "dms.cuda.decode-warps";
 
     /**
      * The paged cache of the KV contract (native/README.md).
@@ -87,33 +81,22 @@ final class AttentionKernel {
 
     private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
     private final Kernel[] tensorDecode;
-    private final Kernel[] tensorDecodeWide;  // 8 warps a block
-    private final int decodeWarps;             // 0: auto
-    private final int multiprocessors;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
     AttentionKernel(CudaContext context) {
-        this(context, !"false".equals(System.getProperty(TENSOR_DECODE_PROPERTY)),
-                decodeWarps(System.getProperty(DECODE_WARPS_PROPERTY, "auto")));
+        this(context, !"false".equals(System.getProperty(TENSOR_DECODE_PROPERTY)));
     }
 
-    /**
-     * @param tensorDecode decode head_dim 64 and 128 on tensor cores (else CUDA cores for every size)
-     * @param decodeWarps warps of a tensor-core decode block: 4, 8, or 0 for {@code auto}
-     */
-    AttentionKernel(CudaContext context, boolean tensorDecode, int decodeWarps) {
+    /** @param tensorDecode decode head_dim 64 and 128 on tensor cores (else CUDA cores for every size) */
+    AttentionKernel(CudaContext context, boolean tensorDecode) {
         for (int i = 0; i < DECODE_GROUPS.length; i++) {
             decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
         }
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
-        this.tensorDecodeWide = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
-            this.tensorDecodeWide[i] = context.kernel("dms_attention_decode_tc_w8_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
-        this.decodeWarps = decodeWarps;
-        this.multiprocessors = context.info().multiprocessors();
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
         }
@@ -121,30 +104,7 @@ final class AttentionKernel {
     }
 
     static int decodeSharedBytes(int group, int headDim) {
-        return decodeSharedBytes(group, headDim, WARPS);
-    }
-
-    static int decodeSharedBytes(int group, int headDim, int warps) {
-        return warps * group * (headDim + 2) * 4;
-    }
-
-    /** {@link #DECODE_WARPS_PROPERTY}: 4, 8, or 0 for {@code auto}. */
-    static int decodeWarps(String value) {
-        return switch (value.trim()) {
-            case "auto" -> 0;
-            case "4" -> 4;
-            case "8" -> 8;
-            default -> throw new IllegalArgumentException(DECODE_WARPS_PROPERTY + " must be auto, 4 or 8, got '" + value
-                    + "'");
-        };
-    }
-
-    /** Warps of a tensor-core decode block for a grid of {@code blocks}: the setting, or auto's choice. */
-    static int decodeWarps(int setting, long blocks, int multiprocessors) {
-        if (setting != 0) {
-            return setting;
-        }
-        return blocks < 2L * multiprocessors ? 8 : 4;
+        return WARPS * group * (headDim + 2) * 4;
     }
 
     static int chunkSharedBytes(int headDim) {
@@ -227,22 +187,16 @@ final class AttentionKernel {
         } else {
             require(tokenCount <= queries.n(), "tokenCount exceeds n");
         }
-        int warps = WARPS;
-        Kernel kernel = tensorDecodeKernel(cache.headDim(), tensorDecode);
+        Kernel kernel = tensorDecodeKernel(cache.headDim());
         if (kernel == null) {
             int variant = 0;
             while (DECODE_GROUPS[variant] < group) {
                 variant++;
             }
             kernel = decode[variant];
-        } else {
-            warps = decodeWarps(decodeWarps, (long) split.splits() * cache.kvHeads() * tokenCount, multiprocessors);
-            if (warps == 8) {
-                kernel = tensorDecodeKernel(cache.headDim(), tensorDecodeWide);
-            }
         }
-        kernel.launch(split.splits(), cache.kvHeads(), tokenCount, warps * 32,
-                decodeSharedBytes(group, cache.headDim(), warps), common(cache, queries, layer).ptr(tokenList)
+        kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
+                decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
                         .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
@@ -256,10 +210,10 @@ final class AttentionKernel {
      * The tensor-core decode kernel for this head size, or null. Groups up to 8 (decode's own limit); the caches are
      * whole allocations, so 16-byte aligned as the kernel needs.
      */
-    private static Kernel tensorDecodeKernel(int headDim, Kernel[] kernels) {
-        for (int i = 0; kernels != null && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
+    private Kernel tensorDecodeKernel(int headDim) {
+        for (int i = 0; tensorDecode != null && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             if (TENSOR_DECODE_HEAD_DIMS[i] == headDim) {
-                return kernels[i];
+                return tensorDecode[i];
             }
         }
         return null;

@@ -42,18 +42,15 @@ class AttentionKernelTest extends GpuTest {
                 poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
     }
 
-    /** The tensor-core kernels with 4 and with 8 warps a block (and auto's choice), the others on CUDA cores. */
     @Test
     void decodeMatchesTheScalarMaskedAttention() {
-        for (int warps : new int[] {4, 8, 0}) {
-            decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, true, warps));
-        }
+        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, true));
     }
 
     /** The CUDA-core kernel for every head size, head_dim 64 and 128 included (what tensor-decode=false runs). */
     @Test
     void cudaCoreDecodeMatchesTheScalarMaskedAttention() {
-        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, false, 0));
+        decodeMatchesTheScalarMaskedAttention(new AttentionKernel(context, false));
     }
 
     private void decodeMatchesTheScalarMaskedAttention(AttentionKernel kernel) {

@@ -59,22 +59,6 @@ class CudaBackendLayoutTest {
         }
     }
 
-    /** auto: 8 warps a tensor-core decode block below two blocks a multiprocessor (batch 1 at 4K: 16 x 8 blocks). */
-    @Test
-    void decodeWarpsAreFourEightOrAutosChoice() {
-        assertThat(AttentionKernel.decodeWarps(0, 16 * 8, 132)).as("batch 1, 4K").isEqualTo(8);
-        assertThat(AttentionKernel.decodeWarps(0, 16L * 8 * 16, 132)).as("batch 16").isEqualTo(4);
-        assertThat(AttentionKernel.decodeWarps(4, 1, 132)).isEqualTo(4);
-        assertThat(AttentionKernel.decodeWarps(8, 1 << 20, 132)).isEqualTo(8);
-        assertThat(AttentionKernel.decodeWarps(" auto")).isZero();
-        assertThat(AttentionKernel.decodeWarps("8")).isEqualTo(8);
-        assertThat(AttentionKernel.decodeSharedBytes(4, 128, 8)).isEqualTo(8 * 4 * 130 * 4);
-        for (String bad : new String[] {"2", "16", "", "eight"}) {
-            assertThatThrownBy(() -> AttentionKernel.decodeWarps(bad)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("dms.cuda.decode-warps must be auto, 4 or 8, got '" + bad + "'");
-        }
-    }
-
     @Test
     void theProductsActivationsAreSplitOrBf16OrAutosChoice() {
         assertThat(CudaBackend.splitActivations("split", false)).isTrue();
