@@ -26,17 +26,10 @@
 // j0 = b R / 2 and the up rows inter + j0 ... of the same features, and writes y[t][j] = silu(gate) · up
 // (dms::silu_mul) for its R / 2 features instead of the 2 inter sums: the SwiGLU kernel's launch saved. Each row
 // sums as in the plain kernel of the same block size, so the results are those of gemv + dms_swiglu, bit for bit.
-// NORM (dms_gemv_norm_*, dms_gemv_swiglu_norm_*): x is the residual stream and the product is of its RMSNorm,
-// x_j · scale · g_j with g bf16 (k) and scale = 1 / sqrt(sum_j x_j^2 / k + eps) (dms_rmsnorm_f32's formula): the
-// block sums x_j^2 from the x values it reads anyway, multiplies each by g_j, and scales its sums at the end, so the
-// RMSNorm's launch is saved. The same value as dms_rmsnorm_f32 then the GEMV up to fp32 rounding (the scale applied
-// after the sum, the squares summed in another order).
-template <int T, int R, bool SWIGLU = false, bool NORM = false>
+template <int T, int R, bool SWIGLU = false>
 __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
-                                          float* __restrict__ y, int ldy, int n, int m, int k, int accumulate,
-                                          const bf16_t* __restrict__ g = nullptr, float eps = 0.f) {
-    constexpr int PS = R * T + (NORM ? T : 0);  // partials a warp: its R * T sums, then (NORM) its T sums of squares
-    DMS_SHARED(float, partial, 32 * PS);  // (warps, PS)
+                                          float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {
+    DMS_SHARED(float, partial, 32 * R * T);  // (warps, R * T)
     constexpr int H = SWIGLU ? R / 2 : R;  // outputs a block writes
     const int inter = m / 2;
     const int row0 = blockIdx.x * H;
@@ -45,12 +38,10 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     const int warps = blockDim.x >> 5;
 
     float acc[R][T];
-    float squares[T];  // NORM: this thread's part of each token's sum of x^2
 #pragma unroll
-    for (int t = 0; t < T; t++) {
-        squares[t] = 0.f;
+    for (int r = 0; r < R; r++) {
 #pragma unroll
-        for (int r = 0; r < R; r++) {
+        for (int t = 0; t < T; t++) {
             acc[r][t] = 0.f;
         }
     }
@@ -63,24 +54,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         rows[r] = w + static_cast<size_t>(row) * k;
     }
 
-    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(g);
-    // NORM: x_j^2 into the token's squares, then x_j g_j (the 8 values of chunk c of a token's row).
-    const auto normed = [&](float4& x0, float4& x1, const float (&gf)[8], int t) {
-        if constexpr (NORM) {
-            float sq = squares[t];
-            sq = fmaf(x0.x, x0.x, sq);
-            sq = fmaf(x0.y, x0.y, sq);
-            sq = fmaf(x0.z, x0.z, sq);
-            sq = fmaf(x0.w, x0.w, sq);
-            sq = fmaf(x1.x, x1.x, sq);
-            sq = fmaf(x1.y, x1.y, sq);
-            sq = fmaf(x1.z, x1.z, sq);
-            sq = fmaf(x1.w, x1.w, sq);
-            squares[t] = sq;
-            x0.x *= gf[0], x0.y *= gf[1], x0.z *= gf[2], x0.w *= gf[3];
-            x1.x *= gf[4], x1.y *= gf[5], x1.z *= gf[6], x1.w *= gf[7];
-        }
-    };
+    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
     if (vec) {
         const int chunks = k >> 3;
         const int stride = blockDim.x;
@@ -101,17 +75,12 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
                 for (int r = 0; r < R; r++) {
                     dms::unpack_bf16x8(wv[u][r], wf[r]);
                 }
-                float gf[8];
-                if constexpr (NORM) {
-                    dms::unpack_bf16x8(dms::load16_ro(g + 8 * (c + u * stride)), gf);
-                }
 #pragma unroll
                 for (int t = 0; t < T; t++) {
                     if (t < n) {
                         const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
-                        float4 x0 = dms::load16f_ro(xr);
-                        float4 x1 = dms::load16f_ro(xr + 4);
-                        normed(x0, x1, gf, t);
+                        const float4 x0 = dms::load16f_ro(xr);
+                        const float4 x1 = dms::load16f_ro(xr + 4);
 #pragma unroll
                         for (int r = 0; r < R; r++) {
                             float s = acc[r][t];
@@ -140,17 +109,12 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             for (int r = 0; r < R; r++) {
                 dms::unpack_bf16x8(wv[r], wf[r]);
             }
-            float gf[8];
-            if constexpr (NORM) {
-                dms::unpack_bf16x8(dms::load16_ro(g + 8 * c), gf);
-            }
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 if (t < n) {
                     const float* xr = x + static_cast<size_t>(t) * ldx + 8 * c;
-                    float4 x0 = dms::load16f_ro(xr);
-                    float4 x1 = dms::load16f_ro(xr + 4);
-                    normed(x0, x1, gf, t);
+                    const float4 x0 = dms::load16f_ro(xr);
+                    const float4 x1 = dms::load16f_ro(xr + 4);
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float s = acc[r][t];
@@ -177,11 +141,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 if (t < n) {
-                    float xv = x[static_cast<size_t>(t) * ldx + j];
-                    if constexpr (NORM) {
-                        squares[t] = fmaf(xv, xv, squares[t]);
-                        xv *= dms::bf16_to_f32(g[j]);
-                    }
+                    const float xv = x[static_cast<size_t>(t) * ldx + j];
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         acc[r][t] = fmaf(wf[r], xv, acc[r][t]);
@@ -197,50 +157,23 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         for (int t = 0; t < T; t++) {
             const float s = dms::warp_sum(acc[r][t]);
             if (lane == 0) {
-                partial[warp * PS + r * T + t] = s;
-            }
-        }
-    }
-    if constexpr (NORM) {
-#pragma unroll
-        for (int t = 0; t < T; t++) {
-            const float s = dms::warp_sum(squares[t]);
-            if (lane == 0) {
-                partial[warp * PS + R * T + t] = s;
+                partial[warp * R * T + r * T + t] = s;
             }
         }
     }
     __syncthreads();
-    // NORM: token t's scale, from its sum of squares added in warp order (the same in every thread and block).
-    const auto scaleOf = [&](int t) {
-        if constexpr (NORM) {
-            float sum = 0.f;
-            for (int v = 0; v < warps; v++) {
-                sum += partial[v * PS + R * T + t];
-            }
-            const float meanSquare = __fadd_rn(__fdiv_rn(sum, static_cast<float>(k)), eps);
-            return static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
-        } else {
-            return 1.f;
-        }
-    };
     if (SWIGLU) {
         for (int e = threadIdx.x; e < H * T; e += blockDim.x) {
             const int r = e / T;
             const int t = e % T;
             if (row0 + r < inter && t < n) {
-                float gate = 0.f;
+                float g = 0.f;
                 float u = 0.f;
                 for (int v = 0; v < warps; v++) {
-                    gate += partial[v * PS + e];
-                    u += partial[v * PS + H * T + e];
+                    g += partial[v * R * T + e];
+                    u += partial[v * R * T + H * T + e];
                 }
-                if constexpr (NORM) {
-                    const float scale = scaleOf(t);
-                    gate *= scale;
-                    u *= scale;
-                }
-                y[static_cast<size_t>(t) * ldy + row0 + r] = dms::silu_mul(gate, u);
+                y[static_cast<size_t>(t) * ldy + row0 + r] = dms::silu_mul(g, u);
             }
         }
         return;
@@ -251,10 +184,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         if (row0 + r < m && t < n) {
             float s = 0.f;
             for (int v = 0; v < warps; v++) {
-                s += partial[v * PS + e];
-            }
-            if constexpr (NORM) {
-                s *= scaleOf(t);
+                s += partial[v * R * T + e];
             }
             float* out = y + static_cast<size_t>(t) * ldy + row0 + r;
             *out = accumulate != 0 ? *out + s : s;
@@ -295,42 +225,6 @@ DMS_GEMV_SWIGLU(4, 2)
 DMS_GEMV_SWIGLU(4, 4)
 DMS_GEMV_SWIGLU(8, 2)
 DMS_GEMV_SWIGLU(8, 4)
-
-// The two GEMVs above on RMSNorm(x) with weight g (NORM): x is the residual stream, k its width.
-#define DMS_GEMV_NORM(T, R)                                                                                       \
-    extern "C" __global__ void __launch_bounds__(256)                                                             \
-        dms_gemv_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ g,        \
-                                       float eps, const bf16_t* __restrict__ w, float* __restrict__ y, int ldy,   \
-                                       int n, int m, int k) {                                                     \
-        gemv_bf16<T, R, false, true>(x, ldx, w, y, ldy, n, m, k, 0, g, eps);                                      \
-    }
-#define DMS_GEMV_SWIGLU_NORM(T, R)                                                                                \
-    extern "C" __global__ void __launch_bounds__(256)                                                             \
-        dms_gemv_swiglu_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ g, \
-                                              float eps, const bf16_t* __restrict__ w, float* __restrict__ h,     \
-                                              int ldh, int n, int inter, int k) {                                 \
-        gemv_bf16<T, R, true, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0, g, eps);                               \
-    }
-DMS_GEMV_NORM(1, 1)
-DMS_GEMV_NORM(1, 2)
-DMS_GEMV_NORM(1, 4)
-DMS_GEMV_NORM(2, 1)
-DMS_GEMV_NORM(2, 2)
-DMS_GEMV_NORM(2, 4)
-DMS_GEMV_NORM(4, 1)
-DMS_GEMV_NORM(4, 2)
-DMS_GEMV_NORM(4, 4)
-DMS_GEMV_NORM(8, 1)
-DMS_GEMV_NORM(8, 2)
-DMS_GEMV_NORM(8, 4)
-DMS_GEMV_SWIGLU_NORM(1, 2)
-DMS_GEMV_SWIGLU_NORM(1, 4)
-DMS_GEMV_SWIGLU_NORM(2, 2)
-DMS_GEMV_SWIGLU_NORM(2, 4)
-DMS_GEMV_SWIGLU_NORM(4, 2)
-DMS_GEMV_SWIGLU_NORM(4, 4)
-DMS_GEMV_SWIGLU_NORM(8, 2)
-DMS_GEMV_SWIGLU_NORM(8, 4)
 
 // ===================================================================================================
 // Tensor-core matmul: C (n, m) fp32 = A (n, k) · W (m, k)ᵀ bf16, fp32 accumulators.
@@ -951,61 +845,6 @@ extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w,
     DMS_GEMV_SWIGLU_CASE(8, 2)
     DMS_GEMV_SWIGLU_CASE(8, 4)
 #undef DMS_GEMV_SWIGLU_CASE
-    return cudaGetLastError();
-}
-
-// y (n, m) = RMSNorm(x; g, eps) · Wᵀ, n <= 8, x the residual stream (n, k): the GEMV's rows and block for (m, k).
-extern "C" cudaError_t dms_gemv_norm(const float* x, int ldx, const bf16_t* g, float eps, const bf16_t* w, float* y,
-                                     int ldy, int n, int m, int k, int multiprocessors, cudaStream_t stream) {
-    DMS_CHECK(x != nullptr && g != nullptr && w != nullptr && y != nullptr && eps >= 0.f);
-    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
-    const int R = gemv_rows_per_block(m, multiprocessors);
-    const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-#define DMS_GEMV_NORM_CASE(TT, RR)                                                                                \
-    if (T == TT && R == RR) {                                                                                    \
-        DMS_LAUNCH(dms_gemv_norm_bf16_t##TT##_r##RR, (m + R - 1) / R, gemv_block(k), 0, stream, x, ldx, g, eps, w, \
-                   y, ldy, n, m, k);                                                                             \
-        return cudaGetLastError();                                                                               \
-    }
-    DMS_GEMV_NORM_CASE(1, 1)
-    DMS_GEMV_NORM_CASE(1, 2)
-    DMS_GEMV_NORM_CASE(1, 4)
-    DMS_GEMV_NORM_CASE(2, 1)
-    DMS_GEMV_NORM_CASE(2, 2)
-    DMS_GEMV_NORM_CASE(2, 4)
-    DMS_GEMV_NORM_CASE(4, 1)
-    DMS_GEMV_NORM_CASE(4, 2)
-    DMS_GEMV_NORM_CASE(4, 4)
-    DMS_GEMV_NORM_CASE(8, 1)
-    DMS_GEMV_NORM_CASE(8, 2)
-    DMS_GEMV_NORM_CASE(8, 4)
-#undef DMS_GEMV_NORM_CASE
-    return cudaGetLastError();
-}
-
-// h (n, inter) = silu(RMSNorm(x) · W1ᵀ) ⊙ (RMSNorm(x) · W3ᵀ), n <= 8: dms_gemv_swiglu on the normed x.
-extern "C" cudaError_t dms_gemv_swiglu_norm(const float* x, int ldx, const bf16_t* g, float eps, const bf16_t* w,
-                                            float* h, int ldh, int n, int inter, int k, int multiprocessors,
-                                            cudaStream_t stream) {
-    DMS_CHECK(x != nullptr && g != nullptr && w != nullptr && h != nullptr && eps >= 0.f);
-    DMS_CHECK(n >= 1 && n <= 8 && inter >= 1 && k >= 1 && ldx >= k && ldh >= inter && multiprocessors >= 1);
-    const int R = max(2, gemv_rows_per_block(2 * inter, multiprocessors));
-    const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-#define DMS_GEMV_SWIGLU_NORM_CASE(TT, RR)                                                                         \
-    if (T == TT && R == RR) {                                                                                    \
-        DMS_LAUNCH(dms_gemv_swiglu_norm_bf16_t##TT##_r##RR, (inter + R / 2 - 1) / (R / 2), gemv_block(k), 0,     \
-                   stream, x, ldx, g, eps, w, h, ldh, n, inter, k);                                              \
-        return cudaGetLastError();                                                                               \
-    }
-    DMS_GEMV_SWIGLU_NORM_CASE(1, 2)
-    DMS_GEMV_SWIGLU_NORM_CASE(1, 4)
-    DMS_GEMV_SWIGLU_NORM_CASE(2, 2)
-    DMS_GEMV_SWIGLU_NORM_CASE(2, 4)
-    DMS_GEMV_SWIGLU_NORM_CASE(4, 2)
-    DMS_GEMV_SWIGLU_NORM_CASE(4, 4)
-    DMS_GEMV_SWIGLU_NORM_CASE(8, 2)
-    DMS_GEMV_SWIGLU_NORM_CASE(8, 4)
-#undef DMS_GEMV_SWIGLU_NORM_CASE
     return cudaGetLastError();
 }
 

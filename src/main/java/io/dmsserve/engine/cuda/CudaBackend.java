@@ -70,12 +70,6 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
-     * System property: {@code true} folds a small step's (up to 8 tokens) RMSNorms before q|k|v and before w1|w3 into
-     * the GEMV that follows (two launches a layer fewer; the same values up to fp32 rounding). Off by default: on the
-     * H200 (2026-11-29) batch 1 decoded at 189.4 tokens/s with it against 193.0 without, in the same run.
-     */
-    public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
-    /**
      * System property: the fewest slots an attention split takes (default 256), to compare smaller splits now that
      * the merge loads splits ahead; a whole number from 16.
      */
@@ -122,7 +116,6 @@ public final class CudaBackend implements Backend {
     private final int attentionWaves;  // 0: auto
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
-    private final boolean fusedNorm;
     private final int minSplitSlots;
     private final boolean splitActivations;
 
@@ -196,7 +189,6 @@ public final class CudaBackend implements Backend {
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
-        this.fusedNorm = "true".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
@@ -629,13 +621,9 @@ public final class CudaBackend implements Backend {
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
             boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
-            if (small && fusedNorm) {
-                matMul.gemvNorm(s.x, hidden, w.attnNorm(), eps, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden);
-            } else {
-                rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                        f32 ? null : s.xbBf16);
-                project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
-            }
+            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                    f32 ? null : s.xbBf16);
+            project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
@@ -657,16 +645,12 @@ public final class CudaBackend implements Backend {
             }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
-            if (small && fusedSwiGlu && fusedNorm) {
-                // h = silu(gate) · up of RMSNorm(x), into gu's first half, in one launch.
-                matMul.gemvSwiGluNorm(s.x, hidden, w.ffnNorm(), eps, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
-            } else if (small && fusedSwiGlu) {
+            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                    f32 ? null : s.xbBf16);
+            if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
-                rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, s.xb, null);
                 matMul.gemvSwiGlu(s.xb, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
             } else {
-                rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                        f32 ? null : s.xbBf16);
                 project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
                 DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
                 swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter, f32 ? null : s.hBf16,

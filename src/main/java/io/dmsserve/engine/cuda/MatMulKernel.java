@@ -36,8 +36,6 @@ final class MatMulKernel implements AutoCloseable {
 
     private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
     private final Kernel[][] gemvSwiGlu = new Kernel[TOKENS.length][2];  // rows 2, 4: one or two (gate, up) pairs
-    private final Kernel[][] gemvNorm = new Kernel[TOKENS.length][ROWS.length];
-    private final Kernel[][] gemvSwiGluNorm = new Kernel[TOKENS.length][2];
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel splitWide;    // fp32 activations as high + rest, 128 tokens per block
@@ -65,12 +63,8 @@ final class MatMulKernel implements AutoCloseable {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
             }
-            for (int r = 0; r < ROWS.length; r++) {
-                gemvNorm[t][r] = context.kernel("dms_gemv_norm_bf16_t" + TOKENS[t] + "_r" + ROWS[r]);
-            }
             for (int r = 0; r < 2; r++) {
                 gemvSwiGlu[t][r] = context.kernel("dms_gemv_swiglu_bf16_t" + TOKENS[t] + "_r" + (2 << r));
-                gemvSwiGluNorm[t][r] = context.kernel("dms_gemv_swiglu_norm_bf16_t" + TOKENS[t] + "_r" + (2 << r));
             }
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128, false));
@@ -146,52 +140,6 @@ final class MatMulKernel implements AutoCloseable {
         Kernel kernel = gemvSwiGlu[index(TOKENS, tokens)][rows == 2 ? 0 : 1];
         kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w13)
                 .ptr(h).i32(ldh).i32(n).i32(inter).i32(k));
-    }
-
-    /**
-     * y (n, m) = RMSNorm(x) · Wᵀ: {@link #gemv} of {@link RmsNormKernel}'s output without its launch. The block sums
-     * each token's squares from the x it reads anyway, multiplies x by the norm weight and scales its sums at the end
-     * (scale = 1 / sqrt(mean square + eps) as RmsNormKernel computes it), so the result is the two kernels' up to
-     * fp32 rounding.
-     *
-     * @param x fp32 residual rows (n, k) of stride ldx
-     * @param norm bf16 (k): the RMSNorm's weight
-     * @param y fp32 rows of stride ldy
-     */
-    void gemvNorm(DeviceBuffer x, int ldx, DeviceBuffer norm, float eps, DeviceBuffer w, DeviceBuffer y, int ldy,
-            int n, int m, int k) {
-        require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
-        positive(m, "m");
-        positive(k, "k");
-        require(eps >= 0, "eps must be at least 0");
-        require(ldx >= k && ldy >= m, "row strides must cover the rows (ldx >= k, ldy >= m)");
-        holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
-        holds(norm, k, 2, "norm (k) bf16");
-        holds(w, (long) m * k, 2, "w (m, k) bf16");
-        holds(y, Checks.rows(n, ldy, m), 4, "y (n, m) fp32");
-        int rows = rowsPerBlock(m, multiprocessors);
-        int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-        gemvNorm[index(TOKENS, tokens)][index(ROWS, rows)].launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0,
-                new KernelArgs().ptr(x).i32(ldx).ptr(norm).f32(eps).ptr(w).ptr(y).i32(ldy).i32(n).i32(m).i32(k));
-    }
-
-    /** {@link #gemvSwiGlu} on RMSNorm(x), as {@link #gemvNorm}. */
-    void gemvSwiGluNorm(DeviceBuffer x, int ldx, DeviceBuffer norm, float eps, DeviceBuffer w13, DeviceBuffer h, int ldh,
-            int n, int inter, int k) {
-        require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
-        positive(inter, "inter");
-        positive(k, "k");
-        require(eps >= 0, "eps must be at least 0");
-        require(ldx >= k && ldh >= inter, "row strides must cover the rows (ldx >= k, ldh >= inter)");
-        holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
-        holds(norm, k, 2, "norm (k) bf16");
-        holds(w13, 2L * inter * k, 2, "w13 (2 inter, k) bf16");
-        holds(h, Checks.rows(n, ldh, inter), 4, "h (n, inter) fp32");
-        int rows = Math.max(2, rowsPerBlock(2 * inter, multiprocessors));
-        int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-        gemvSwiGluNorm[index(TOKENS, tokens)][rows == 2 ? 0 : 1].launch(Checks.ceilDiv(inter, rows / 2), 1, 1,
-                gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(norm).f32(eps).ptr(w13).ptr(h).i32(ldh).i32(n)
-                        .i32(inter).i32(k));
     }
 
     /**
