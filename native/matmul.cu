@@ -236,7 +236,7 @@ DMS_GEMV_SWIGLU(8, 4)
 //   c    fp32 (n, m), row stride ldc; c = AWᵀ, or c += AWᵀ when accumulate != 0
 // Block tile BM tokens x 128 features x 32 k, 8 warps (2 along tokens x 4 along features, each warp
 // BM/2 x 32), cp.async pipeline of 4 stages (3 for split: fp32 A tiles take twice the bytes, and two blocks
-// of 128 tokens still fit a multiprocessor), ldmatrix fragments, mma.sync.m16n8k16 bf16. Split: once a stage
+// of 128 tokens still fit an H100 / H200 multiprocessor), ldmatrix fragments, mma.sync.m16n8k16 bf16. Split: once a stage
 // has landed, the block converts its fp32 A tile (rows of 40 floats) into a bf16 high tile and a bf16 rest tile
 // (one element per thread and pass, not once per warp that reads it), then a barrier, then the warps take both
 // by ldmatrix as the bf16 kernels take their A tile.
@@ -267,6 +267,10 @@ __host__ __device__ constexpr int matmul_smem_bytes(int bm, bool split = false) 
     return matmul_stages(split) * (matmul_a_tile_bytes(bm, split) + DMS_MM_BN * DMS_MM_LD * 2) +
            (split ? 2 * bm * DMS_MM_LD * 2 : 0);
 }
+
+// MatMulKernel.sharedBytes mirrors these (CudaAvailabilityTest checks the Java side).
+static_assert(matmul_smem_bytes(128, false) == 81920 && matmul_smem_bytes(64, false) == 61440, "bf16 tiles");
+static_assert(matmul_smem_bytes(128, true) == 112640 && matmul_smem_bytes(64, true) == 71680, "split tiles");
 
 // One stage: the A tile (BM rows x 32 k, bf16 or fp32) into As, the W tile (128 rows x 32 k) into Ws.
 template <int BM, bool SPLIT>

@@ -16,6 +16,7 @@ out="$(cd "$out" && pwd)"
 cd "$here"  # tests read fixtures from src/test/resources (a link to test-classes)
 {
     cat "$here/BUILD-INFO"
+    echo "--- JAVA_OPTS: ${JAVA_OPTS:-(none)}"
     echo "--- nvidia-smi"
     nvidia-smi 2>&1 || echo "(nvidia-smi not available)"
 } > "$out/environment.txt"

@@ -52,7 +52,10 @@ public final class CpuBackend implements Backend {
     private TokenCounts[] counts;      // (rows) penalties' view of each sequence, when it asks for penalties
     private final boolean bf16Kv;           // keys and values rounded to bf16 in the cache, as the CUDA backend stores them
     private final boolean bf16Activations;  // activations rounded to bf16 before the products of steps above 8 tokens
-    /** Above this many tokens a step, the CUDA backend's products take bf16 activations (MatMulKernel). */
+    /**
+     * Above this many tokens a step the CUDA backend's products run on the tensor cores (MatMulKernel), whose
+     * activations are bf16 where it rounds them ({@code dms.cuda.activations=bf16}, or a dense checkpoint by default).
+     */
     private static final int CUDA_GEMV_TOKENS = 8;
 
     /** @param threads worker threads for matrix products and attention */

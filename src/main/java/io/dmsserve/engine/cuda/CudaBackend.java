@@ -273,14 +273,6 @@ public final class CudaBackend implements Backend {
         };
     }
 
-    /**
-     * Whether the tensor-core products round their activations to bf16 ({@link #ACTIVATIONS_PROPERTY} {@code bf16}):
-     * what a CPU reference must round to compare like for like.
-     */
-    public boolean bf16Activations() {
-        return !splitActivations;
-    }
-
     /** 0 for {@code auto}, else the waves asked for. */
     static int attentionWaves(String value) {
         return "auto".equals(value) ? 0 : wholeNumber(value, 1, 8, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 8");
@@ -731,7 +723,7 @@ public final class CudaBackend implements Backend {
         long bytes = 0;
         if (!small) {
             int[][] shapes = {{qkvDim, hidden, hidden}, {hidden, qDim, qDim}, {2 * inter, hidden, hidden},
-                {hidden, inter, inter}};
+                {hidden, inter, splitActivations ? 2 * inter : inter}};  // (m, k, lda): w2 reads h from gu when split
             for (int[] shape : shapes) {
                 if (!MatMulKernel.skinnyTakes(in.n, shape[1], shape[2])) {
                     bytes = Math.max(bytes, MatMulKernel.workspaceBytes(in.n, shape[0], shape[1], multiprocessors));
@@ -1273,7 +1265,7 @@ public final class CudaBackend implements Backend {
         final int sequences;
         DeviceBuffer x;          // fp32 (tokens, hidden) residual stream
         DeviceBuffer xb;         // fp32 (tokens, hidden) normed
-        DeviceBuffer xbBf16;     // bf16 (tokens, hidden)
+        DeviceBuffer xbBf16;     // bf16 (tokens, hidden); the four bf16 buffers are null with split activations
         DeviceBuffer qkv;        // fp32 (tokens, q | k | v)
         DeviceBuffer att;        // fp32 (tokens, heads · headDim)
         DeviceBuffer attBf16;    // bf16 (tokens, heads · headDim)
@@ -1309,14 +1301,14 @@ public final class CudaBackend implements Backend {
         private void allocate() {
             x = cuda.allocate(4L * tokens * hidden);
             xb = cuda.allocate(4L * tokens * hidden);
-            xbBf16 = cuda.allocate(2L * tokens * hidden);
+            xbBf16 = bf16(2L * tokens * hidden);
             qkv = cuda.allocate(4L * tokens * qkvDim);
             att = cuda.allocate(4L * tokens * qDim);
-            attBf16 = cuda.allocate(2L * tokens * qDim);
+            attBf16 = bf16(2L * tokens * qDim);
             gu = cuda.allocate(4L * tokens * 2 * inter);
-            hBf16 = cuda.allocate(2L * tokens * inter);
+            hBf16 = bf16(2L * tokens * inter);
             normed = cuda.allocate(4L * rows * hidden);
-            normedBf16 = cuda.allocate(2L * rows * hidden);
+            normedBf16 = bf16(2L * rows * hidden);
             logits = cuda.allocate(4L * rows * vocab);
             processed = cuda.allocate(4L * rows * vocab);
             tokensAt = 0;
@@ -1328,6 +1320,11 @@ public final class CudaBackend implements Backend {
             result = cuda.allocate(resultBytes);
             resultHost[0] = cuda.allocatePinned(resultBytes);
             resultHost[1] = cuda.allocatePinned(resultBytes);
+        }
+
+        /** A bf16 activation buffer: only the bf16 tensor-core products read them (null when they split fp32). */
+        private DeviceBuffer bf16(long bytes) {
+            return splitActivations ? null : cuda.allocate(bytes);
         }
 
         private long align(long at) {

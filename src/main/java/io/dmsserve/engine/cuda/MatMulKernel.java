@@ -22,7 +22,9 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *       its bf16 rest, multiplied by W in two mma (the split kernels, {@code dms_matmul_*split*}): the fp32 products
  *       to about 2^-17 of each activation instead of bf16's 2^-9, for twice the mma work and twice the activation
  *       bytes (3 pipeline stages instead of 4 for the tiled kernel, its fp32 tiles being twice as large; each
- *       stage converted once into high and rest tiles that the warps read by ldmatrix).</li>
+ *       stage converted once into high and rest tiles that the warps read by ldmatrix). Its 128-token tiles take
+ *       110 KB of shared memory (two blocks a multiprocessor on an H100 / H200); a device that cannot give a block
+ *       that much takes tiles of 64 tokens (70 KB) for every n.</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -38,7 +40,8 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel[][] gemvSwiGlu = new Kernel[TOKENS.length][2];  // rows 2, 4: one or two (gate, up) pairs
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
-    private final Kernel splitWide;    // fp32 activations as high + rest, 128 tokens per block
+    private final Kernel splitWide;    // fp32 activations as high + rest, 128 tokens per block; null where the device
+                                       // cannot give a block its 110 KB (99 KB opt-in on compute 8.6 / 8.9)
     private final Kernel splitNarrow;  // the same, 64 tokens per block
     private final Kernel reduce;
     /**
@@ -69,7 +72,8 @@ final class MatMulKernel implements AutoCloseable {
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128, false));
         this.narrow = context.kernel("dms_matmul_bf16_bm64", sharedBytes(64, false));
-        this.splitWide = context.kernel("dms_matmul_split_bm128", sharedBytes(128, true));
+        this.splitWide = context.info().sharedMemoryPerBlockOptin() >= sharedBytes(128, true)
+                ? context.kernel("dms_matmul_split_bm128", sharedBytes(128, true)) : null;
         this.splitNarrow = context.kernel("dms_matmul_split_bm64", sharedBytes(64, true));
         this.reduce = context.kernel("dms_matmul_reduce");
         for (int i = 0; i < skinny.length; i++) {
@@ -220,7 +224,7 @@ final class MatMulKernel implements AutoCloseable {
         holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
         holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
-        boolean useWide = n > 64;
+        boolean useWide = n > 64 && (!split || splitWide != null);  // else tiles of 64 tokens for any n
         int bm = useWide ? 128 : 64;
         require((n + bm - 1) / bm <= 65535, "too many rows for one launch: " + n);
         require(splits >= 1 && splits <= 65535, "splits must be in [1, 65535], got " + splits);
@@ -241,8 +245,8 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * How many ways to split k: enough blocks for about three per multiprocessor (a bm64 block takes 60 KB of
-     * shared memory, so three fit), each split at least 4 tiles of 32; 1 when the tiles already fill the device
-     * (prefill, the lm_head).
+     * shared memory, 70 KB split, so three fit on an H100 / H200), each split at least 4 tiles of 32; 1 when the tiles
+     * already fill the device (prefill, the lm_head).
      */
     static int splits(int n, int m, int k, int multiprocessors) {
         long blocks = (long) Checks.ceilDiv(m, MATMUL_BN) * Checks.ceilDiv(n, n > 64 ? 128 : 64);

@@ -90,7 +90,8 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.gemvBlock(4096)).isEqualTo(256);
         assertThat(MatMulKernel.gemvBlock(72)).isEqualTo(32);
         assertThat(MatMulKernel.sharedBytes(128, false)).isEqualTo(81920);
-        // 3 stages, A in fp32, and the high and rest tiles: two blocks of 128 tokens still fit an H200 multiprocessor
+        // 3 stages, A in fp32, and the high and rest tiles: two blocks of 128 tokens still fit an H100 / H200
+        // multiprocessor; a device with less opt-in shared memory takes the 64-token tiles (MatMulKernel)
         assertThat(MatMulKernel.sharedBytes(128, true)).isEqualTo(112640);
         assertThat(MatMulKernel.sharedBytes(64, true)).isEqualTo(71680);
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
