@@ -6,8 +6,11 @@
 // exceed the 50 MB L2 (as in a decode step, where every product reads other weights); the figure is W's bytes over
 // the time (TB/s), next to a device-to-device copy measured the same way. Outputs are compared with the default
 // variant's, bit for bit.
+//   ./skinny_bench [n ...] then, for each n <= 64, the split skinny kernels (fp32 activations) and, last, the tiled
+//   prefill products at 2048 tokens (bf16, split, split with ORDER = 1: mma_order.cuh) in TFLOP/s.
 #include "../all.cu"
 #include "skinny_cp.cuh"
+#include "mma_order.cuh"
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,12 +28,21 @@
         }                                                                                    \
     } while (0)
 
-template <int MT, int NT, bool PIPE, int PU>
+template <int MT, int NT, bool PIPE, int PU, int ORDER = 0>
 __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
     variant(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc, int n,
             int m, int k, int accumulate) {
-    matmul_skinny<MT, NT, PIPE, false, PU>(a, lda, w, c, ldc, n, m, k, accumulate);
+    matmul_skinny<MT, NT, PIPE, false, PU, ORDER>(a, lda, w, c, ldc, n, m, k, accumulate);
 }
+
+// The split skinny kernels (fp32 activations), production order and ORDER = 1.
+template <int MT, int NT, int ORDER>
+__global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
+    split_variant(const float* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,
+                  int n, int m, int k, int accumulate) {
+    matmul_skinny<MT, NT, true, true, 2, ORDER>(a, lda, w, c, ldc, n, m, k, accumulate);
+}
+typedef void (*SplitKernel)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
 
 typedef void (*Kernel)(const bf16_t*, int, const bf16_t*, float*, int, int, int, int, int);
 
@@ -75,6 +87,8 @@ static std::vector<Variant> variants() {
         {"p_n2_pu2 (default, small m)", variant<MT, 2, true, 2>, 2, 0},
         {"n4_u4 (single-buffered)", variant<MT, 4, false, 2>, 4, 0},
         {"p_n2_pu4", variant<MT, 2, true, 4>, 2, 0},
+        {"p_n4_pu2 order1", variant<MT, 4, true, 2, 1>, 4, 0},
+        {"p_n2_pu2 order1", variant<MT, 2, true, 2, 1>, 2, 0},
     };
     if (MT == 1) {  // skinny_cp.cuh: W through shared memory by cp.async (n <= 16)
         v.push_back({"cp_n2_s4_k512", skinny_cp<2, 4, 512>, 2, skinny_cp_smem<2, 4, 512>()});
@@ -206,6 +220,126 @@ int main(int argc, char** argv) {
                             "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,\"max_rel\":%.3g}\n",
                             n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ,
                             maxRef > 0 ? maxDiff / maxRef : 0.0);
+            }
+        }
+    }
+    // The split skinny kernels: fp32 activations (the copy of W's first bytes read as floats: finite, varied).
+    float* af;
+    CK(cudaMalloc(&af, size_t(64) * maxK * 4));
+    {
+        std::vector<float> host(size_t(64) * maxK);
+        unsigned x = 777;
+        for (auto& v : host) {
+            x = x * 1664525u + 1013904223u;
+            v = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;  // [-1, 1)
+        }
+        CK(cudaMemcpy(af, host.data(), host.size() * 4, cudaMemcpyHostToDevice));
+    }
+    for (int n : ns) {
+        if (n > 64) {
+            continue;
+        }
+        struct SV {
+            const char* name;
+            SplitKernel kernel;
+            int nt;
+        };
+        std::vector<SV> svs;
+        if (n <= 16) {
+            svs = {{"split p_n4", split_variant<1, 4, 0>, 4}, {"split p_n4 order1", split_variant<1, 4, 1>, 4},
+                   {"split p_n2", split_variant<1, 2, 0>, 2}, {"split p_n2 order1", split_variant<1, 2, 1>, 2}};
+        } else if (n <= 32) {
+            svs = {{"split p_n4", split_variant<2, 4, 0>, 4}, {"split p_n4 order1", split_variant<2, 4, 1>, 4}};
+        } else {
+            svs = {{"split p_n4", split_variant<4, 4, 0>, 4}, {"split p_n4 order1", split_variant<4, 4, 1>, 4}};
+        }
+        for (const Shape& s : shapes) {
+            const size_t wBytes = size_t(s.m) * s.k * 2;
+            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            for (size_t v = 0; v < svs.size(); v++) {
+                const SV& var = svs[v];
+                const int grid = (s.m + 8 * var.nt - 1) / (8 * var.nt);
+                float* out = v % 2 == 0 ? ref : c;  // each order1 row is compared with the row before it
+                float us = timeGraph(stream, [&](int i) {
+                    const bf16_t* wi = w + (size_t(i) % copies) * size_t(s.m) * s.k;
+                    var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(af, s.k, wi, out, s.m, n, s.m, s.k, 0);
+                }, 50);
+                CK(cudaGetLastError());
+                var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(af, s.k, w, out, s.m, n, s.m, s.k, 0);
+                CK(cudaStreamSynchronize(stream));
+                int differ = 0;
+                if (v % 2 == 1) {
+                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
+                    CK(cudaMemcpy(x.data(), ref, x.size() * 4, cudaMemcpyDeviceToHost));
+                    CK(cudaMemcpy(y.data(), c, y.size() * 4, cudaMemcpyDeviceToHost));
+                    for (size_t e = 0; e < x.size(); e++) {
+                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
+                    }
+                }
+                std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
+                            "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d}\n", n, s.name, s.m,
+                            s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ);
+            }
+        }
+    }
+
+    // Prefill: the tiled products at 2048 tokens, bf16 (dms_matmul_bf16_bm128), split (dms_matmul_split_bm128), and
+    // split with ORDER = 1; TFLOP/s of 2 n m k. 10 launches a graph, W rotating over its copies.
+    {
+        const int n = 2048;
+        bf16_t* ab;
+        float* a32;
+        float* out;
+        float* out2;
+        CK(cudaMalloc(&ab, size_t(n) * maxK * 2));
+        CK(cudaMalloc(&a32, size_t(n) * maxK * 4));
+        CK(cudaMemcpy(ab, w, size_t(n) * maxK * 2, cudaMemcpyDeviceToDevice));
+        for (int r = 0; r < n; r += 64) {
+            CK(cudaMemcpy(a32 + size_t(r) * maxK, af, size_t(64) * maxK * 4, cudaMemcpyDeviceToDevice));
+        }
+        CK(cudaMalloc(&out, size_t(n) * 24576 * 4));
+        CK(cudaMalloc(&out2, size_t(n) * 24576 * 4));
+        const int smemB = matmul_smem_bytes(128, false), smemS = matmul_smem_bytes(128, true);
+        CK(cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemB));
+        CK(cudaFuncSetAttribute(dms_matmul_split_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemS));
+        CK(cudaFuncSetAttribute(tiled_order<128, true, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, smemS));
+        for (const Shape& s : shapes) {
+            if (s.m > 24576) {
+                continue;  // the lm_head runs on the last token only
+            }
+            const size_t wBytes = size_t(s.m) * s.k * 2;
+            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 8)));
+            const dim3 grid((s.m + 127) / 128, (n + 127) / 128);
+            for (int v = 0; v < 3; v++) {
+                float* dst = v == 2 ? out2 : out;
+                const auto launch = [&](const bf16_t* wi) {
+                    if (v == 0) {
+                        dms_matmul_bf16_bm128<<<grid, 256, smemB, stream>>>(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
+                                                                            nullptr);
+                    } else if (v == 1) {
+                        dms_matmul_split_bm128<<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
+                                                                             nullptr);
+                    } else {
+                        tiled_order<128, true, 1><<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0);
+                    }
+                };
+                float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); }, 10);
+                CK(cudaGetLastError());
+                launch(w);
+                CK(cudaStreamSynchronize(stream));
+                int differ = 0;
+                if (v == 2) {
+                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
+                    CK(cudaMemcpy(x.data(), out, x.size() * 4, cudaMemcpyDeviceToHost));
+                    CK(cudaMemcpy(y.data(), out2, y.size() * 4, cudaMemcpyDeviceToHost));
+                    for (size_t e = 0; e < x.size(); e++) {
+                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
+                    }
+                }
+                static const char* names[] = {"bf16 bm128", "split bm128", "split bm128 order1"};
+                std::printf("{\"what\":\"prefill\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
+                            "\"us\":%.1f,\"TFLOPs\":%.1f,\"differ_from_split\":%d}\n", n, s.name, s.m, s.k, names[v], us,
+                            2.0 * n * s.m * s.k / us / 1e6, differ);
             }
         }
     }
