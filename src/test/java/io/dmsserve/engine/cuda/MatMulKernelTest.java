@@ -187,9 +187,10 @@ class MatMulKernelTest extends GpuTest {
                 kernel.matmul(upload(xb), lda, dw, rounded, ldc, s.n(), s.m(), s.k(), accumulate);
                 String what = "split " + s + (accumulate ? " +=" : "");
                 float[] got = split.toFloats();
-                check(what, got, before, x, lda, widen(w), s, ldc, accumulate, 2e-6, 0x1.0p-16);
-                double splitError = worstRelative(got, before, x, lda, widen(w), s, ldc, accumulate);
-                double bf16Error = worstRelative(rounded.toFloats(), before, x, lda, widen(w), s, ldc, accumulate);
+                Sums sums = Sums.of(before, x, lda, widen(w), s, ldc, accumulate);
+                check(what, got, before, sums, s, ldc, 2e-6 * Math.sqrt(s.k()) + 0x1.0p-16);
+                double splitError = sums.worstRelative(got, s, ldc);
+                double bf16Error = sums.worstRelative(rounded.toFloats(), s, ldc);
                 assertThat(splitError).as(what + ": worst error against bf16 activations' " + bf16Error)
                         .isLessThan(bf16Error / 16);
             }
@@ -216,23 +217,42 @@ class MatMulKernelTest extends GpuTest {
         assertThat(two.toFloats()).as("split-K again").isEqualTo(one.toFloats());
     }
 
-    /** The largest |got - sum| / (sum of |products|) over the outputs. */
-    private static double worstRelative(float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
-            boolean accumulate) {
-        double worst = 0;
-        for (int t = 0; t < s.n(); t++) {
-            for (int r = 0; r < s.m(); r++) {
-                double sum = accumulate ? before[t * ldy + r] : 0;
-                double magnitude = accumulate ? Math.abs(before[t * ldy + r]) : 0;
-                for (int j = 0; j < s.k(); j++) {
-                    double p = (double) w[r * s.k() + j] * x[t * ldx + j];
-                    sum += p;
-                    magnitude += Math.abs(p);
+    /**
+     * The reference of an output (n, m): each element's sum in double of the exact products (plus its value before,
+     * when accumulating), and the sum of their magnitudes, the scale of its tolerance.
+     */
+    private record Sums(double[] sum, double[] magnitude) {
+
+        static Sums of(float[] before, float[] x, int ldx, float[] w, Shape s, int ldy, boolean accumulate) {
+            double[] sum = new double[s.n() * s.m()];
+            double[] magnitude = new double[sum.length];
+            for (int t = 0; t < s.n(); t++) {
+                for (int r = 0; r < s.m(); r++) {
+                    double total = accumulate ? before[t * ldy + r] : 0;
+                    double scale = accumulate ? Math.abs(before[t * ldy + r]) : 0;
+                    for (int j = 0; j < s.k(); j++) {
+                        double p = (double) w[r * s.k() + j] * x[t * ldx + j];
+                        total += p;
+                        scale += Math.abs(p);
+                    }
+                    sum[t * s.m() + r] = total;
+                    magnitude[t * s.m() + r] = scale;
                 }
-                worst = Math.max(worst, Math.abs(got[t * ldy + r] - sum) / magnitude);
             }
+            return new Sums(sum, magnitude);
         }
-        return worst;
+
+        /** The largest |got - sum| / (sum of |products|) over the outputs (rows of ldy). */
+        double worstRelative(float[] got, Shape s, int ldy) {
+            double worst = 0;
+            for (int t = 0; t < s.n(); t++) {
+                for (int r = 0; r < s.m(); r++) {
+                    int e = t * s.m() + r;
+                    worst = Math.max(worst, Math.abs(got[t * ldy + r] - sum[e]) / magnitude[e]);
+                }
+            }
+            return worst;
+        }
     }
 
     interface Product {
@@ -294,16 +314,16 @@ class MatMulKernelTest extends GpuTest {
     /** As above, the tolerance per sum of |products| being perSqrtK · sqrt(k) + representation. */
     private static void check(String what, float[] got, float[] before, float[] x, int ldx, float[] w, Shape s, int ldy,
             boolean accumulate, double perSqrtK, double representation) {
-        double tolerance = perSqrtK * Math.sqrt(s.k()) + representation;
+        check(what, got, before, Sums.of(before, x, ldx, w, s, ldy, accumulate), s, ldy,
+                perSqrtK * Math.sqrt(s.k()) + representation);
+    }
+
+    /** got within tolerance · (sum of |products|) + 1e-6 of each sum; the padding of its rows untouched. */
+    private static void check(String what, float[] got, float[] before, Sums sums, Shape s, int ldy, double tolerance) {
         for (int t = 0; t < s.n(); t++) {
             for (int r = 0; r < s.m(); r++) {
-                double sum = accumulate ? before[t * ldy + r] : 0;
-                double magnitude = accumulate ? Math.abs(before[t * ldy + r]) : 0;
-                for (int j = 0; j < s.k(); j++) {
-                    double p = (double) w[r * s.k() + j] * x[t * ldx + j];
-                    sum += p;
-                    magnitude += Math.abs(p);
-                }
+                double sum = sums.sum()[t * s.m() + r];
+                double magnitude = sums.magnitude()[t * s.m() + r];
                 float value = got[t * ldy + r];
                 if (!(Math.abs(value - sum) <= tolerance * magnitude + 1e-6)) {
                     fail(String.format("%s: y[%d][%d] = %.9g, expected %.9g (tolerance %.3g)", what, t, r, value, sum,
