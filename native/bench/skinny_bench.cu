@@ -53,6 +53,27 @@ struct Variant {
     int smem;  // dynamic shared memory (the cp.async variants)
 };
 
+// Two device outputs of count floats compared: how many differ in their bits, and the largest difference relative to
+// the largest |reference|.
+struct Comparison {
+    int differ = 0;
+    double maxRel = 0;
+};
+static Comparison compare(const float* reference, const float* other, size_t count) {
+    std::vector<float> x(count), y(count);
+    CK(cudaMemcpy(x.data(), reference, count * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(y.data(), other, count * 4, cudaMemcpyDeviceToHost));
+    Comparison r;
+    double maxDiff = 0, maxRef = 0;
+    for (size_t e = 0; e < count; e++) {
+        r.differ += std::memcmp(&x[e], &y[e], 4) != 0;
+        maxDiff = std::max(maxDiff, std::fabs(double(x[e]) - y[e]));
+        maxRef = std::max(maxRef, std::fabs(double(x[e])));
+    }
+    r.maxRel = maxRef > 0 ? maxDiff / maxRef : 0.0;
+    return r;
+}
+
 static float timeGraph(cudaStream_t stream, const std::function<void(int)>& launch, int launches) {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
@@ -204,22 +225,10 @@ int main(int argc, char** argv) {
                 // One more launch on copy 0 for the comparison (the graph's last launch read copy 49 % copies).
                 var.kernel<<<grid, DMS_SKINNY_WARPS * 32, var.smem, stream>>>(a, s.k, w, out, s.m, n, s.m, s.k, 0);
                 CK(cudaStreamSynchronize(stream));
-                int differ = 0;
-                double maxDiff = 0, maxRef = 0;
-                if (v > 0) {
-                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
-                    CK(cudaMemcpy(x.data(), ref, x.size() * 4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(y.data(), c, y.size() * 4, cudaMemcpyDeviceToHost));
-                    for (size_t e = 0; e < x.size(); e++) {
-                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
-                        maxDiff = std::max(maxDiff, std::fabs(double(x[e]) - y[e]));
-                        maxRef = std::max(maxRef, std::fabs(double(x[e])));
-                    }
-                }
+                const Comparison cmp = v > 0 ? compare(ref, c, size_t(n) * s.m) : Comparison();
                 std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
                             "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,\"max_rel\":%.3g}\n",
-                            n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ,
-                            maxRef > 0 ? maxDiff / maxRef : 0.0);
+                            n, s.name, s.m, s.k, var.name, grid, copies, us, wBytes / us / 1e6, cmp.differ, cmp.maxRel);
             }
         }
     }
@@ -267,15 +276,7 @@ int main(int argc, char** argv) {
                 CK(cudaGetLastError());
                 var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(af, s.k, w, out, s.m, n, s.m, s.k, 0);
                 CK(cudaStreamSynchronize(stream));
-                int differ = 0;
-                if (v % 2 == 1) {
-                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
-                    CK(cudaMemcpy(x.data(), ref, x.size() * 4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(y.data(), c, y.size() * 4, cudaMemcpyDeviceToHost));
-                    for (size_t e = 0; e < x.size(); e++) {
-                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
-                    }
-                }
+                const int differ = v % 2 == 1 ? compare(ref, c, size_t(n) * s.m).differ : 0;
                 std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
                             "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d}\n", n, s.name, s.m,
                             s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ);
@@ -327,15 +328,7 @@ int main(int argc, char** argv) {
                 CK(cudaGetLastError());
                 launch(w);
                 CK(cudaStreamSynchronize(stream));
-                int differ = 0;
-                if (v == 2) {
-                    std::vector<float> x(size_t(n) * s.m), y(size_t(n) * s.m);
-                    CK(cudaMemcpy(x.data(), out, x.size() * 4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(y.data(), out2, y.size() * 4, cudaMemcpyDeviceToHost));
-                    for (size_t e = 0; e < x.size(); e++) {
-                        differ += std::memcmp(&x[e], &y[e], 4) != 0;
-                    }
-                }
+                const int differ = v == 2 ? compare(out, out2, size_t(n) * s.m).differ : 0;
                 static const char* names[] = {"bf16 bm128", "split bm128", "split bm128 order1"};
                 std::printf("{\"what\":\"prefill\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
                             "\"us\":%.1f,\"TFLOPs\":%.1f,\"differ_from_split\":%d}\n", n, s.name, s.m, s.k, names[v], us,
