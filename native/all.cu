@@ -4,6 +4,7 @@
 #include "rmsnorm.cu"
 #include "qknorm_rope.cu"
 #include "matmul.cu"
+#include "matmul_sm90.cu"
 #include "swiglu.cu"
 #include "kv_write.cu"
 #include "attention.cu"

@@ -326,6 +326,9 @@ DMS_DEVICE void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b
 
 #else
 
+DMS_DEVICE uint32_t smem_addr(const void* p) {
+    return emu::smem_addr(p);
+}
 DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
     emu::cp_async16(smem, gmem, valid);
 }

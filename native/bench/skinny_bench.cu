@@ -7,7 +7,8 @@
 // the time (TB/s), next to a device-to-device copy measured the same way. Outputs are compared with the default
 // variant's, bit for bit.
 //   ./skinny_bench [n ...] then, for each n <= 64, the split skinny kernels (fp32 activations) and, last, the tiled
-//   prefill products at 2048 tokens (bf16, split, split with ORDER = 1: mma_order.cuh) in TFLOP/s.
+//   prefill products at 2048 tokens (mma.sync and wgmma, bf16 and split) in TFLOP/s.
+//   ./skinny_bench prefill          the copy ceiling and the prefill products only.
 #include "../all.cu"
 #include "skinny_cp.cuh"
 #include "mma_order.cuh"
@@ -129,10 +130,11 @@ static std::vector<Variant> variants() {
 
 int main(int argc, char** argv) {
     std::vector<int> ns;
-    for (int i = 1; i < argc; i++) {
+    const bool prefillOnly = argc > 1 && std::strcmp(argv[1], "prefill") == 0;  // the copy and the prefill products
+    for (int i = prefillOnly ? 2 : 1; i < argc; i++) {
         ns.push_back(std::atoi(argv[i]));
     }
-    if (ns.empty()) {
+    if (ns.empty() && !prefillOnly) {
         ns.push_back(16);
     }
     cudaStream_t stream;
@@ -178,7 +180,7 @@ int main(int argc, char** argv) {
                   {"lm_head", 151936, 4096}};
     // Batch 1 takes the GEMV (fp32 activations): the launcher's choice (R rows a block, 256 threads for k = 4096)
     // against other rows per block and block sizes.
-    {
+    if (!prefillOnly) {
         float* x;
         CK(cudaMalloc(&x, size_t(maxK) * 4));
         CK(cudaMemset(x, 0, size_t(maxK) * 4));
@@ -284,26 +286,28 @@ int main(int argc, char** argv) {
         }
     }
 
-    // Prefill: the tiled products at 2048 tokens, bf16 (dms_matmul_bf16_bm128), split (dms_matmul_split_bm128), and
-    // split with ORDER = 1; TFLOP/s of 2 n m k. 10 launches a graph, W rotating over its copies.
+    // Prefill: the tiled products at 2048 tokens, mma.sync (dms_matmul_{bf16,split}_bm128) and wgmma
+    // (dms_matmul_wg_{bf16,split}_n{256,128}, matmul_sm90.cu); TFLOP/s of 2 n m k. 10 launches a graph, W rotating over
+    // its copies. Each wgmma output is compared with the mma.sync kernel's of the same activations.
     {
         const int n = 2048;
         bf16_t* ab;
         float* a32;
+        float* refB;
+        float* refS;
         float* out;
-        float* out2;
         CK(cudaMalloc(&ab, size_t(n) * maxK * 2));
         CK(cudaMalloc(&a32, size_t(n) * maxK * 4));
         CK(cudaMemcpy(ab, w, size_t(n) * maxK * 2, cudaMemcpyDeviceToDevice));
         for (int r = 0; r < n; r += 64) {
             CK(cudaMemcpy(a32 + size_t(r) * maxK, af, size_t(64) * maxK * 4, cudaMemcpyDeviceToDevice));
         }
+        CK(cudaMalloc(&refB, size_t(n) * 24576 * 4));
+        CK(cudaMalloc(&refS, size_t(n) * 24576 * 4));
         CK(cudaMalloc(&out, size_t(n) * 24576 * 4));
-        CK(cudaMalloc(&out2, size_t(n) * 24576 * 4));
         const int smemB = matmul_smem_bytes(128, false), smemS = matmul_smem_bytes(128, true);
         CK(cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemB));
         CK(cudaFuncSetAttribute(dms_matmul_split_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemS));
-        CK(cudaFuncSetAttribute(tiled_order<128, true, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, smemS));
         for (const Shape& s : shapes) {
             if (s.m > 24576) {
                 continue;  // the lm_head runs on the last token only
@@ -311,8 +315,11 @@ int main(int argc, char** argv) {
             const size_t wBytes = size_t(s.m) * s.k * 2;
             const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 8)));
             const dim3 grid((s.m + 127) / 128, (n + 127) / 128);
-            for (int v = 0; v < 3; v++) {
-                float* dst = v == 2 ? out2 : out;
+            static const char* names[] = {"bf16 bm128", "split bm128", "wg bf16 n256", "wg bf16 n128", "wg split n256",
+                                          "wg split n128"};
+            for (int v = 0; v < 6; v++) {
+                const bool split = v == 1 || v >= 4;
+                float* dst = v == 0 ? refB : v == 1 ? refS : out;
                 const auto launch = [&](const bf16_t* wi) {
                     if (v == 0) {
                         dms_matmul_bf16_bm128<<<grid, 256, smemB, stream>>>(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
@@ -320,19 +327,22 @@ int main(int argc, char** argv) {
                     } else if (v == 1) {
                         dms_matmul_split_bm128<<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
                                                                              nullptr);
+                    } else if (split) {
+                        CK(dms_matmul_wg_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 4 ? 256 : 128, stream));
                     } else {
-                        tiled_order<128, true, 1><<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0);
+                        CK(dms_matmul_wg(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 2 ? 256 : 128, stream));
                     }
                 };
+                launch(w);  // outside the capture: the launcher's cudaFuncSetAttribute
+                CK(cudaStreamSynchronize(stream));
                 float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); }, 10);
                 CK(cudaGetLastError());
                 launch(w);
                 CK(cudaStreamSynchronize(stream));
-                const int differ = v == 2 ? compare(out, out2, size_t(n) * s.m).differ : 0;
-                static const char* names[] = {"bf16 bm128", "split bm128", "split bm128 order1"};
+                const Comparison cmp = v >= 2 ? compare(split ? refS : refB, out, size_t(n) * s.m) : Comparison();
                 std::printf("{\"what\":\"prefill\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
-                            "\"us\":%.1f,\"TFLOPs\":%.1f,\"differ_from_split\":%d}\n", n, s.name, s.m, s.k, names[v], us,
-                            2.0 * n * s.m * s.k / us / 1e6, differ);
+                            "\"us\":%.1f,\"TFLOPs\":%.1f,\"differ_from_mma_sync\":%d,\"max_rel\":%.3g}\n", n, s.name,
+                            s.m, s.k, names[v], us, 2.0 * n * s.m * s.k / us / 1e6, cmp.differ, cmp.maxRel);
             }
         }
     }

@@ -221,11 +221,20 @@ namespace emu {
 
 enum class State { runnable, wait_block, wait_warp, done };
 
+// One wgmma.mma_async issued and not yet waited for (see wgmma below).
+struct WgmmaOp {
+    float* d;
+    int n;
+    uint64_t descA, descB;
+};
+
 struct Fiber {
     ucontext_t ctx;
     uint3 tid;
     int linear;
     State state;
+    std::vector<WgmmaOp> wgmmaOpen;                 // issued since the last commit
+    std::vector<std::vector<WgmmaOp>> wgmmaGroups;  // committed, oldest first
 };
 
 struct WarpState {
@@ -385,6 +394,9 @@ inline T exchange(T v, int src, int kind) {
 inline void fiber_entry() {
     Runtime& r = rt();
     (*r.body)();
+    if (!g_cur->wgmmaOpen.empty() || !g_cur->wgmmaGroups.empty()) {
+        fail("the thread returned with wgmma operations it never waited for");
+    }
     // The thread has returned: it no longer counts for barriers.
     g_cur->state = State::done;
     r.live--;
@@ -460,6 +472,8 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     f.tid = {static_cast<unsigned>(t % block.x), static_cast<unsigned>((t / block.x) % block.y),
                              static_cast<unsigned>(t / (block.x * block.y))};
                     f.state = State::runnable;
+                    f.wgmmaOpen.clear();
+                    f.wgmmaGroups.clear();
                     getcontext(&f.ctx);
                     f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
                     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -564,6 +578,73 @@ inline void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2])
         c[i] = s;
     }
     warp_barrier(kMma);
+}
+
+// The shared-memory address of p (dynamic shared memory only: the offset from its start, as a kernel with no static
+// shared memory sees it on the device).
+inline uint32_t smem_addr(const void* p) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    Runtime& r = rt();
+    if (b < r.dynamic || b >= r.dynamic + r.dynamic_bytes) {
+        fail("a shared-memory address outside the dynamic shared memory");
+    }
+    return static_cast<uint32_t>(b - r.dynamic);
+}
+
+// wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16 with A and B from shared memory, K-major tiles in the 128-byte
+// swizzle (descriptor layout 1, stride byte offset 1024; the only layout the kernels use, anything else fails). The
+// operation runs when the thread waits for its group (wgmma_wait), not when it is issued: the latest moment the tensor
+// cores may read the tiles, so a kernel that overwrites a stage before waiting reads the new data here and fails its
+// test. Each thread computes its own fragment: acc[4 j + e] is row 16 (warp % 4) + lane / 4 + 8 (e / 2), column
+// 8 j + 2 (lane % 4) + e % 2; sums of exact products in fp32, in k order.
+inline void wgmma(float* d, int n, uint64_t descA, uint64_t descB) {
+    g_cur->wgmmaOpen.push_back({d, n, descA, descB});
+}
+inline void wgmma_commit() {
+    g_cur->wgmmaGroups.push_back(std::move(g_cur->wgmmaOpen));
+    g_cur->wgmmaOpen.clear();
+}
+inline float wgmma_operand(uint64_t desc, int row, int k) {
+    Runtime& r = rt();
+    const uint32_t start = static_cast<uint32_t>(desc & 0x3fff) << 4;
+    const uint32_t stride = static_cast<uint32_t>((desc >> 32) & 0x3fff) << 4;
+    if ((desc >> 62) != 1 || stride != 1024 || ((desc >> 49) & 7) != 0) {
+        fail("wgmma descriptor: only K-major tiles in the 128-byte swizzle (stride 1024, base offset 0) are emulated");
+    }
+    const uint32_t addr = start + (row / 8) * stride + (row % 8) * 128 + 2 * k;
+    const uint32_t phys = addr ^ (((addr >> 7) & 7) << 4);
+    if (phys + 2 > r.dynamic_bytes) {
+        fail("wgmma reads past the dynamic shared memory");
+    }
+    uint16_t h;
+    memcpy(&h, r.dynamic + phys, 2);
+    return __uint_as_float(static_cast<uint32_t>(h) << 16);
+}
+inline void wgmma_run(const WgmmaOp& op) {
+    const int t = g_cur->linear % 128;
+    const int warpInGroup = t / 32, l = t % 32;
+    for (int j = 0; j < op.n / 8; j++) {
+        for (int e = 0; e < 4; e++) {
+            const int row = 16 * warpInGroup + l / 4 + 8 * (e / 2);
+            const int col = 8 * j + 2 * (l % 4) + e % 2;
+            float s = op.d[4 * j + e];
+            for (int k = 0; k < 16; k++) {
+                s += wgmma_operand(op.descA, row, k) * wgmma_operand(op.descB, col, k);
+            }
+            op.d[4 * j + e] = s;
+        }
+    }
+}
+inline void wgmma_wait(int pending) {
+    if (!g_cur->wgmmaOpen.empty()) {
+        fail("wgmma waited for with operations not committed");
+    }
+    while (static_cast<int>(g_cur->wgmmaGroups.size()) > pending) {
+        for (const WgmmaOp& op : g_cur->wgmmaGroups.front()) {
+            wgmma_run(op);
+        }
+        g_cur->wgmmaGroups.erase(g_cur->wgmmaGroups.begin());
+    }
 }
 
 inline void cp_async16(void* smem, const void* gmem, bool valid) {

@@ -790,6 +790,75 @@ static void test_matmul() {
     }
 }
 
+// The warpgroup products (matmul_sm90.cu) against double sums: odd n, m and k (partial tiles in every direction, a
+// k tail of 8), enough k tiles to reuse every pipeline stage, more token tiles than a raster group, both tile widths,
+// bf16 and split, c = and c +=. The
+// emulator runs each wgmma when its thread waits for it, so a stage overwritten too early shows here.
+static void test_matmul_wg() {
+    Rng rng(29);
+    struct Case {
+        int n, m, k, lda;
+    };
+    for (Case c : {Case{130, 300, 520, 528}, Case{1, 7, 8, 8}, Case{64, 256, 64, 64}, Case{129, 129, 200, 200},
+                   Case{200, 40, 1032, 1040}, Case{1100, 300, 72, 80}}) {  // the last: two groups of token tiles
+        for (int split : {0, 1})
+        for (int bn : {128, 256})
+        for (int accumulate : {0, 1}) {
+            const int ldc = c.m + 5;
+            Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
+            Buf<float> af(random_f32(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+            Buf<float> out(static_cast<size_t>(c.n) * ldc);
+            if (accumulate) {
+                out.host = random_f32(rng, out.size(), 1.f);
+                out.up();
+            } else {
+                out.poison();
+            }
+            std::vector<float> c0 = out.host;
+            expect_ok(split ? dms_matmul_wg_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, bn,
+                                                  nullptr)
+                            : dms_matmul_wg(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, bn, nullptr),
+                      "matmul_wg");
+            out.down();
+            int bad = 0;
+            for (int t = 0; t < c.n && bad < 3; t++) {
+                for (int r = 0; r < ldc && bad < 3; r++) {
+                    const float g = out[static_cast<size_t>(t) * ldc + r];
+                    if (r >= c.m) {  // past m: untouched
+                        const float before = c0[static_cast<size_t>(t) * ldc + r];
+                        g_checks++;
+                        if (memcmp(&g, &before, 4) != 0) {
+                            fprintf(stderr, "FAIL matmul_wg wrote past m at (%d,%d)\n", t, r);
+                            bad++;
+                        }
+                        continue;
+                    }
+                    double s = accumulate ? c0[static_cast<size_t>(t) * ldc + r] : 0.0, mag = 0;
+                    for (int j = 0; j < c.k; j++) {
+                        const double x = split ? static_cast<double>(af[static_cast<size_t>(t) * c.lda + j])
+                                               : static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j]));
+                        const double p = x * from_bf16(w[static_cast<size_t>(r) * c.k + j]);
+                        s += p;
+                        mag += std::fabs(p);
+                    }
+                    g_checks++;
+                    const double tol = mag * ((split ? 0x1.0p-16 : 0.0) + 1e-6 * std::sqrt(static_cast<double>(c.k)))
+                                       + 1e-5;
+                    if (!(std::fabs(g - s) <= tol)) {
+                        fprintf(stderr, "FAIL matmul_wg%s bn=%d n=%d m=%d k=%d acc=%d at (%d,%d): got %g want %g\n",
+                                split ? " split" : "", bn, c.n, c.m, c.k, accumulate, t, r, g, s);
+                        bad++;
+                    }
+                }
+            }
+            if (bad) {
+                g_failures++;
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // swiglu (Ops.swiglu)
 
@@ -1730,6 +1799,7 @@ int main(int argc, char** argv) {
         {"gemv", test_gemv},
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
+        {"matmul_wg", test_matmul_wg},
         {"skinny_cp", test_skinny_cp},
         {"mma_order", test_mma_order},
         {"swiglu", test_swiglu},

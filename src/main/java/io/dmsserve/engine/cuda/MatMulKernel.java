@@ -25,6 +25,11 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *       stage converted once into high and rest tiles that the warps read by ldmatrix). Its 128-token tiles take
  *       110 KB of shared memory (two blocks a multiprocessor on an H100 / H200); a device that cannot give a block
  *       that much takes tiles of 64 tokens (70 KB) for every n.</li>
+ *   <li>On compute 9.0 (H100, H200), the products whose tiles fill the device without splitting k (prefill) take the
+ *       warpgroup kernels of native/matmul_sm90.cu instead ({@code dms_matmul_wg_*}): wgmma.mma_async with both tiles
+ *       read from shared memory in the 128-byte swizzle, tiles of 128 tokens x 256 features (128 where 256 would not
+ *       give every multiprocessor a tile), bf16 or split activations as above. {@link #WGMMA_PROPERTY} {@code =false}
+ *       keeps the mma.sync kernels, to compare.</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -45,6 +50,17 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel splitNarrow;  // the same, 64 tokens per block
     private final Kernel reduce;
     /**
+     * System property: {@code false} keeps the mma.sync tiled kernels where the warpgroup (wgmma) kernels would run;
+     * {@code always} gives the warpgroup kernels every product past the skinny kernel's that they can take, however
+     * few its tiles (a test's way to run them on a small model); default {@code true}: the products whose tiles fill
+     * the device.
+     */
+    static final String WGMMA_PROPERTY = "dms.cuda.wgmma";
+    static final int WG_BM = 128;
+    private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
+    private final Kernel[] wgSplit;  // split activations
+    private final boolean wgAlways;
+    /**
      * System property: {@code false} runs the skinny product single-buffered (a warp loads 4 chunks of W, waits, then
      * multiplies), to compare. The default, double-buffered (a warp's next 2 chunks loaded before its current 2 are
      * multiplied, the same bits), measured 0.10-0.13 ms a batch-16 step faster on the H200 (run 3, 2026-11-29).
@@ -62,6 +78,17 @@ final class MatMulKernel implements AutoCloseable {
 
     /** @param pipelined the double-buffered skinny kernels ({@code dms_matmul_skinny_p_*}) */
     MatMulKernel(CudaContext context, boolean pipelined) {
+        this(context, pipelined, System.getProperty(WGMMA_PROPERTY, "true"));
+    }
+
+    /**
+     * @param pipelined the double-buffered skinny kernels ({@code dms_matmul_skinny_p_*})
+     * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
+     */
+    MatMulKernel(CudaContext context, boolean pipelined, String wgmma) {
+        require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
+                WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
+        this.wgAlways = wgmma.equals("always");
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
@@ -76,6 +103,15 @@ final class MatMulKernel implements AutoCloseable {
                 ? context.kernel("dms_matmul_split_bm128", sharedBytes(128, true)) : null;
         this.splitNarrow = context.kernel("dms_matmul_split_bm64", sharedBytes(64, true));
         this.reduce = context.kernel("dms_matmul_reduce");
+        if (!wgmma.equals("false") && hasWgmma(context.info())) {
+            wg = new Kernel[] {context.kernel("dms_matmul_wg_bf16_n256", wgSharedBytes(256, false)),
+                context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
+            wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
+                context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
+        } else {
+            wg = null;
+            wgSplit = null;
+        }
         for (int i = 0; i < skinny.length; i++) {
             for (int j = 0; j < 2; j++) {
                 String shape = (pipelined ? "p_" : "") + "m" + (1 << i) + "_n" + (2 << j);
@@ -98,6 +134,48 @@ final class MatMulKernel implements AutoCloseable {
      */
     static int sharedBytes(int bm, boolean split) {
         return split ? 3 * (bm * 40 * 4 + MATMUL_BN * 40 * 2) + 2 * bm * 40 * 2 : 4 * (bm + MATMUL_BN) * 40 * 2;
+    }
+
+    /**
+     * Whether the device runs the warpgroup kernels: compute 9.0 (their sm_90a code; elsewhere the fatbin's builds of
+     * them trap) with room for their shared memory.
+     */
+    static boolean hasWgmma(DeviceInfo info) {
+        return info.computeMajor() == 9 && info.computeMinor() == 0
+                && info.sharedMemoryPerBlockOptin() >= wgSharedBytes(256, false);
+    }
+
+    /**
+     * A warpgroup kernel's stages (4; split with tiles of 256 features, 3) of a 128 x 64 bf16 A tile (split: a high and
+     * a rest tile) and a (bn x 64) bf16 W tile, plus 1024 bytes to align them (native/matmul_sm90.cu,
+     * matmul_wg_smem_bytes).
+     */
+    static int wgSharedBytes(int bn, boolean split) {
+        int stages = split && bn == 256 ? 3 : 4;
+        return stages * ((split ? 2 : 1) * WG_BM * 64 * 2 + bn * 64 * 2) + 1024;
+    }
+
+    /**
+     * The feature tile of the warpgroup kernel for a product of these sizes: 256 when those tiles give every
+     * multiprocessor one, else 128 when those do, else 0 (the mma.sync kernels, which split k when the tiles are few).
+     */
+    static int wgTile(int n, int m, int multiprocessors) {
+        long rows = Checks.ceilDiv(n, WG_BM);
+        if (rows * Checks.ceilDiv(m, 256) >= multiprocessors) {
+            return 256;
+        }
+        return rows * Checks.ceilDiv(m, 128) >= multiprocessors ? 128 : 0;
+    }
+
+    /** Whether the warpgroup kernels take this product (aligned operands assumed). */
+    boolean wgTakes(int n, int m, int k, int lda) {
+        return wg != null && k % 8 == 0 && lda % 8 == 0 && (wgAlways || wgTile(n, m, multiprocessors) > 0);
+    }
+
+    /** The warpgroup kernel's feature tile for a product it takes. */
+    private int wgTileFor(int n, int m) {
+        int bn = wgTile(n, m, multiprocessors);
+        return bn > 0 ? bn : m > 128 ? 256 : 128;
     }
 
     /**
@@ -172,6 +250,8 @@ final class MatMulKernel implements AutoCloseable {
             int k, boolean accumulate) {
         if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
+        } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
+            warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m));
         } else {
             matmul(split, a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
         }
@@ -208,6 +288,36 @@ final class MatMulKernel implements AutoCloseable {
         Kernel kernel = (split ? skinnySplit : skinny)[n <= 16 ? 0 : n <= 32 ? 1 : 2][tiles == 2 ? 0 : 1];
         kernel.launch(Checks.ceilDiv(m, 8 * tiles), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
                 .i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+    }
+
+    /**
+     * The warpgroup kernel alone (compute 9.0): k % 8 == 0, lda % 8 == 0, a and w 16-byte aligned.
+     *
+     * @param split a is fp32 (the split kernel), else bf16
+     * @param bn the feature tile, 256 or 128
+     */
+    void warpgroup(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate, int bn) {
+        require(wg != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
+        require(bn == 256 || bn == 128, "the warpgroup products take tiles of 256 or 128 features, got " + bn);
+        positive(n, "n");
+        positive(m, "m");
+        require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
+        require(lda >= k && lda % 8 == 0 && ldc >= m, "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
+        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
+        require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
+        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        Kernel kernel = (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
+        kernel.launch((int) tiles, 1, 1, 256, wgSharedBytes(bn, split),  // 1-D: the kernel orders its tiles
+                new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+    }
+
+    /** Whether this device runs the warpgroup kernels (compute 9.0, and not switched off). */
+    boolean warpgroupKernels() {
+        return wg != null;
     }
 
     /**

@@ -94,6 +94,18 @@ class CudaAvailabilityTest {
         // multiprocessor; a device with less opt-in shared memory takes the 64-token tiles (MatMulKernel)
         assertThat(MatMulKernel.sharedBytes(128, true)).isEqualTo(112640);
         assertThat(MatMulKernel.sharedBytes(64, true)).isEqualTo(71680);
+        // matmul_sm90.cu's static_asserts: 4 stages of 48 KB (bf16, 256 features), 3 of 64 KB (split), + 1 KB alignment
+        assertThat(MatMulKernel.wgSharedBytes(256, false)).isEqualTo(197632);
+        assertThat(MatMulKernel.wgSharedBytes(128, false)).isEqualTo(132096);
+        assertThat(MatMulKernel.wgSharedBytes(256, true)).isEqualTo(197632);
+        assertThat(MatMulKernel.wgSharedBytes(128, true)).isEqualTo(197632);
+        // the warpgroup kernels' feature tile: 256 where those tiles give 132 multiprocessors one each, else 128, else
+        // none (mma.sync with split-K)
+        assertThat(MatMulKernel.wgTile(2048, 4096, 132)).isEqualTo(256);
+        assertThat(MatMulKernel.wgTile(1024, 4096, 132)).isEqualTo(128);
+        assertThat(MatMulKernel.wgTile(1024, 6144, 132)).isEqualTo(256);
+        assertThat(MatMulKernel.wgTile(256, 4096, 132)).isZero();
+        assertThat(MatMulKernel.wgTile(128, 151936, 132)).isEqualTo(256);
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
         assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
         assertThat(AttentionKernel.tiles(new int[] {0, 3}, new int[] {3, 40}, 4, 2))

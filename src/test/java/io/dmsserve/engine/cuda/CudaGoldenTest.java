@@ -261,6 +261,20 @@ class CudaGoldenTest {
      */
     @Test
     void aLongMixedRunKeepsTheCpusLiveCounts() {
+        longMixedRun("true");
+    }
+
+    /**
+     * The same run with every tensor-core product the warpgroup kernels can take on them ({@code dms.cuda.wgmma=always}
+     * on an H100 / H200): the tiny model's products are too small for the automatic choice, which gives them only to
+     * products whose tiles fill the device (prefill of the 8B model).
+     */
+    @Test
+    void aLongMixedRunOnTheWarpgroupKernelsKeepsTheCpusLiveCounts() {
+        longMixedRun("always");
+    }
+
+    private void longMixedRun(String wgmma) {
         Random random = new Random(17);
         int[] prompts = {1500, 1200, 1400};
         int decode = 300;
@@ -273,8 +287,8 @@ class CudaGoldenTest {
         float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true, bf16Activations(dms)), 16, 64L << 20,
                         4);
-                StepExecutor gpu = StepExecutor.allocate(new CudaBackend(dms, CudaContext.open(0, true)), 16,
-                        64L << 20, 4)) {
+                StepExecutor gpu = StepExecutor.allocate(withWgmma(wgmma, () -> new CudaBackend(dms,
+                        CudaContext.open(0, true))), 16, 64L << 20, 4)) {
             int[][] tokens = new int[prompts.length][];
             int[] fed = new int[prompts.length];
             for (int s = 0; s < prompts.length; s++) {
@@ -334,8 +348,23 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run (%s activations): %d decisions compared, %d differ (%d within 1e-3 of"
-                + " the threshold, the farthest %.4g from it)%n", bf16Activations(dms) ? "bf16" : "split", compared, differ,
-                near, farthest);
+        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s): %d decisions compared, %d differ (%d within"
+                + " 1e-3 of the threshold, the farthest %.4g from it)%n", bf16Activations(dms) ? "bf16" : "split", wgmma,
+                compared, differ, near, farthest);
+    }
+
+    /** The backend made with {@code dms.cuda.wgmma} set to {@code value} (read when its products are set up). */
+    private static CudaBackend withWgmma(String value, java.util.function.Supplier<CudaBackend> make) {
+        String before = System.getProperty(MatMulKernel.WGMMA_PROPERTY);
+        System.setProperty(MatMulKernel.WGMMA_PROPERTY, value);
+        try {
+            return make.get();
+        } finally {
+            if (before == null) {
+                System.clearProperty(MatMulKernel.WGMMA_PROPERTY);
+            } else {
+                System.setProperty(MatMulKernel.WGMMA_PROPERTY, before);
+            }
+        }
     }
 }

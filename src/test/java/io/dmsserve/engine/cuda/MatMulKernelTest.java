@@ -200,6 +200,64 @@ class MatMulKernelTest extends GpuTest {
         twiceSplit(random, kernel, s, 3);
     }
 
+    /**
+     * The warpgroup kernels (compute 9.0: every H100 / H200 runs them): both feature tiles, bf16 against sums in double
+     * of the rounded activations and the same bits twice; split against sums of the fp32 activations within 2^-16 +
+     * 2e-6 sqrt(k), and 16 times closer at worst than bf16. Odd n, m and k: partial tiles in every direction, a k tail
+     * of 8 past the tiles of 64, enough k tiles to reuse every pipeline stage; prefill sizes take them through matmul.
+     */
+    @Test
+    void warpgroupMatchesDoubleAndRepeatsExactly() {
+        assertThat(MatMulKernel.hasWgmma(context.info())).as("an H100 / H200 runs the warpgroup kernels")
+                .isEqualTo(context.info().computeMajor() == 9 && context.info().computeMinor() == 0);
+        MatMulKernel kernel = new MatMulKernel(context);
+        if (!kernel.warpgroupKernels()) {
+            fail("no warpgroup kernels on " + context.info().name() + " (compute " + context.info().computeMajor() + "."
+                    + context.info().computeMinor() + "): this test needs an H100 / H200");
+        }
+        int sms = context.info().multiprocessors();
+        assertThat(kernel.wgTakes(2048, 4096, 4096, 4096)).as("a prefill product takes them").isTrue();
+        SplittableRandom random = new SplittableRandom(54);
+        for (Shape s : new Shape[] {new Shape(130, 300, 520), new Shape(1, 7, 8), new Shape(129, 129, 200),
+            new Shape(600, 1000, 1032), new Shape(2048, 4096, 4096)}) {
+            for (int bn : new int[] {256, 128}) {
+                twice(random, "warpgroup bn" + bn, s, 8, (a, lda, w, out, ldc, accumulate) ->
+                        kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn), null);
+                for (boolean accumulate : new boolean[] {false, true}) {
+                    int lda = s.k() + 8;
+                    int ldc = s.m() + 3;
+                    float[] x = randomFloats(random, s.n() * lda, 1f);
+                    short[] xb = new short[x.length];
+                    for (int i = 0; i < x.length; i++) {
+                        xb[i] = HalfAccess.floatToBf16(x[i]);
+                    }
+                    short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                    DeviceBuffer dw = upload(w);
+                    float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                    DeviceBuffer split = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                    DeviceBuffer rounded = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                    float[] before = split.toFloats();
+                    kernel.warpgroup(true, upload(x), lda, dw, split, ldc, s.n(), s.m(), s.k(), accumulate, bn);
+                    kernel.warpgroup(false, upload(xb), lda, dw, rounded, ldc, s.n(), s.m(), s.k(), accumulate, bn);
+                    String what = "warpgroup split bn" + bn + " " + s + (accumulate ? " +=" : "");
+                    float[] got = split.toFloats();
+                    Sums sums = Sums.of(before, x, lda, widen(w), s, ldc, accumulate);
+                    check(what, got, before, sums, s, ldc, 2e-6 * Math.sqrt(s.k()) + 0x1.0p-16);
+                    assertThat(sums.worstRelative(got, s, ldc)).as(what + " against bf16 activations")
+                            .isLessThan(sums.worstRelative(rounded.toFloats(), s, ldc) / 16);
+                }
+            }
+        }
+        // Through matmul / matmulSplit: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
+        Shape s = new Shape(1100, 4096, 512);
+        int bn = MatMulKernel.wgTile(s.n(), s.m(), sms);
+        assertThat(bn).isPositive();
+        twice(random, "matmul routed to warpgroup", s, 8, (a, lda, w, out, ldc, accumulate) ->
+                kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                (a, lda, w, out, ldc, accumulate) ->
+                        kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
+    }
+
     private void twiceSplit(SplittableRandom random, MatMulKernel kernel, Shape s, int splits) {
         int lda = s.k() + 8;
         int ldc = s.m() + 3;
