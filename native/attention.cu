@@ -621,12 +621,17 @@ DMS_ATTENTION_DECODE_TC(128)
 // in fp32 registers (flash-attention 2). Q and P each go to the tensor cores as two bf16 parts (high, and
 // the rounded rest), so they keep about 16 bits: rounding them to one bf16 moved DMS decisions against
 // the fp32 CPU reference (CudaGoldenTest: 24 of 30,000 flipped, none within 1e-3 of the threshold).
+// Double-buffered: the metadata and the K/V loads of key tile t + 1 are issued before tile t is multiplied, so the
+// loads of one tile overlap the mma of the other (the sums are those of the single-buffered loop, bit for bit).
+// Blocks take the query tiles last to first: a sequence's later tiles see more keys, and started first they do not
+// leave a tail of long blocks after the short ones.
 #define DMS_CHUNK_ROWS 64
 #define DMS_CHUNK_KEYS 64
 
 __host__ __device__ constexpr int attention_chunk_smem(int D) {
-    // K and V tiles [64][D + 8] bf16 (Q is staged in the K tile first), then slot, position, flag of 64 keys.
-    return 2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4 + 16;
+    // Two buffers of: K and V tiles [64][D + 8] bf16 (Q is staged in buffer 0's first), then slot, position, flag of
+    // 64 keys.
+    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + 16;
 }
 
 template <int D>
@@ -642,11 +647,12 @@ __device__ __forceinline__ void attention_chunk(
     constexpr int DT = D / 8;    // n8 tiles of O
     constexpr int ST = DMS_CHUNK_KEYS / 8;  // n8 tiles of S
     DMS_DYNAMIC_SMEM(smem);
-    bf16_t* Ks = reinterpret_cast<bf16_t*>(smem);       // [64][LD]; Q [64][LD] before the key loop
-    bf16_t* Vs = Ks + DMS_CHUNK_KEYS * LD;              // [64][LD]
-    int* kslot = reinterpret_cast<int*>(Vs + DMS_CHUNK_KEYS * LD);
-    int* kpos = kslot + DMS_CHUNK_KEYS;
-    int* kflag = kpos + DMS_CHUNK_KEYS;
+    constexpr int KV_TILE = DMS_CHUNK_KEYS * LD;        // bf16 of one K or V tile
+    bf16_t* Kbuf = reinterpret_cast<bf16_t*>(smem);     // [2][64][LD]; Q [64][LD] in buffer 0 before the key loop
+    bf16_t* Vbuf = Kbuf + 2 * KV_TILE;                  // [2][64][LD]
+    int* metaBuf = reinterpret_cast<int*>(Vbuf + 2 * KV_TILE);  // [2][slot, position, flag][64]
+    bf16_t* Ks = Kbuf;
+    bf16_t* Vs = Vbuf;
     DMS_SHARED(int, range, 2);                          // min and max query position of the tile
 
     const int tid = threadIdx.x;
@@ -654,7 +660,7 @@ __device__ __forceinline__ void attention_chunk(
     const int warp = tid >> 5;
     const int g8 = lane >> 2;
     const int q4 = lane & 3;
-    const int2 tile = tiles[blockIdx.x];
+    const int2 tile = tiles[gridDim.x - 1 - blockIdx.x];  // last to first: the longest first
     const int h = blockIdx.y;
     const int split = blockIdx.z;
     const int G = heads / kvHeads;
@@ -721,9 +727,11 @@ __device__ __forceinline__ void attention_chunk(
     float mrow[2] = {-INFINITY, -INFINITY};
     float lrow[2] = {0.f, 0.f};
 
-    for (int kt = listStart; kt < listEnd; kt += DMS_CHUNK_KEYS) {
+    // Key tile kt's metadata into buffer b: how many of its keys some query of the tile can see (a barrier).
+    const auto readMeta = [&](int kt, int b) {
         int useful = 0;
         if (tid < DMS_CHUNK_KEYS) {
+            int* kslot = metaBuf + b * 3 * DMS_CHUNK_KEYS;
             const int index = kt + tid;
             int slot = -1, p = -1, f = 0;
             if (index < listEnd) {
@@ -737,23 +745,52 @@ __device__ __forceinline__ void attention_chunk(
             // Visible to some query of the tile: p <= qmax, and not evicted for the earliest query.
             useful = p >= 0 && p <= qmax && !(f != 0 && qmin - p > window);
             kslot[tid] = useful ? slot : -1;
-            kpos[tid] = useful ? p : -1;
-            kflag[tid] = f;
+            kslot[DMS_CHUNK_KEYS + tid] = useful ? p : -1;
+            kslot[2 * DMS_CHUNK_KEYS + tid] = f;
         }
-        if (__syncthreads_count(useful) == 0) {
-            continue;
-        }
+        return __syncthreads_count(useful);
+    };
+    // Its visible keys' K and V rows into buffer b by cp.async (the others zero-filled).
+    const auto loadKv = [&](int b) {
+        const int* kslot = metaBuf + b * 3 * DMS_CHUNK_KEYS;
+        bf16_t* Kb = Kbuf + b * KV_TILE;
+        bf16_t* Vb = Vbuf + b * KV_TILE;
         for (int c = tid; c < DMS_CHUNK_KEYS * (D / 8); c += blockDim.x) {
             const int key = c / (D / 8);
             const int ch = (c % (D / 8)) * 8;
             const int slot = kslot[key];
             const size_t offset = static_cast<size_t>(slot >= 0 ? slot : 0) * D + ch;
-            dms::cp_async16(Ks + key * LD + ch, cache.keyCache + offset, slot >= 0);
-            dms::cp_async16(Vs + key * LD + ch, cache.valueCache + offset, slot >= 0);
+            dms::cp_async16(Kb + key * LD + ch, cache.keyCache + offset, slot >= 0);
+            dms::cp_async16(Vb + key * LD + ch, cache.valueCache + offset, slot >= 0);
+        }
+    };
+    int b = 0;
+    int usefulNow = listStart < listEnd ? readMeta(listStart, 0) : 0;
+    if (usefulNow != 0) {
+        loadKv(0);
+    }
+    dms::cp_async_commit();
+    for (int kt = listStart; kt < listEnd; kt += DMS_CHUNK_KEYS) {
+        // Tile kt + 64 into the other buffer, free since the barrier that ended tile kt - 64.
+        int usefulNext = 0;
+        if (kt + DMS_CHUNK_KEYS < listEnd) {
+            usefulNext = readMeta(kt + DMS_CHUNK_KEYS, b ^ 1);
+            if (usefulNext != 0) {
+                loadKv(b ^ 1);
+            }
         }
         dms::cp_async_commit();
-        dms::cp_async_wait<0>();
-        __syncthreads();
+        if (usefulNow == 0) {
+            b ^= 1;
+            usefulNow = usefulNext;
+            continue;  // no query of the tile sees any of its keys (no barrier needed: nothing of buffer b was read)
+        }
+        dms::cp_async_wait<1>();  // this thread's loads of tile kt have landed
+        __syncthreads();          // and every thread's
+        Ks = Kbuf + b * KV_TILE;
+        Vs = Vbuf + b * KV_TILE;
+        const int* kpos = metaBuf + b * 3 * DMS_CHUNK_KEYS + DMS_CHUNK_KEYS;
+        const int* kflag = kpos + DMS_CHUNK_KEYS;
 
         // S = Q Kᵀ for this warp's 16 rows x 64 keys.
         float sacc[ST][4];
@@ -843,8 +880,11 @@ __device__ __forceinline__ void attention_chunk(
                 dms::mma_bf16_16816(oacc[2 * dp + 1], pal[kk], b1);
             }
         }
-        __syncthreads();  // the next key tile overwrites Ks, Vs and the metadata
+        __syncthreads();  // buffer b is free: the tile after next overwrites its K, V and metadata
+        b ^= 1;
+        usefulNow = usefulNext;
     }
+    dms::cp_async_wait<0>();
 
 #pragma unroll
     for (int r = 0; r < 2; r++) {

@@ -107,8 +107,9 @@ final class AttentionKernel {
         return WARPS * group * (headDim + 2) * 4;
     }
 
+    /** Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys' metadata. */
     static int chunkSharedBytes(int headDim) {
-        return 2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4 + 16;
+        return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + 16;
     }
 
     static boolean chunkSupports(int headDim, int group) {
