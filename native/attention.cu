@@ -1130,6 +1130,8 @@ static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, in
     const int smem = attention_chunk_smem(a.D);
 #define DMS_CHUNK_CASE(DD)                                                                                          \
     if (a.D == DD) {                                                                                                \
+        /* two buffers of K/V tiles: past the 48 KB default for D = 128 */                                          \
+        cudaFuncSetAttribute(dms_attention_chunk_d##DD, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);         \
         DMS_LAUNCH(dms_attention_chunk_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache,  \
                    a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers,   \
                    a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tiles, a.heads, \
