@@ -329,9 +329,7 @@ __device__ __forceinline__ void matmul_load_stage(unsigned char* As, bf16_t* Ws,
     }
 }
 
-// ORDER (skinny_bench's A/B, not in the fatbin): 0 issues each accumulator's high and rest mma back to back, 1 issues
-// every high mma of the k step, then every rest mma. Each accumulator sums in the same order: the same bits.
-template <int BM, bool SPLIT, int ORDER = 0>
+template <int BM, bool SPLIT>
 __device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
                                           int kTilesPerSplit, float* __restrict__ partial) {
@@ -438,16 +436,7 @@ __device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, c
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
                     dms::mma_bf16_16816(acc[i][j], af[i], bfr[j]);
-                    if constexpr (SPLIT && ORDER == 0) {
-                        dms::mma_bf16_16816(acc[i][j], afRest[i], bfr[j]);
-                    }
-                }
-            }
-            if constexpr (SPLIT && ORDER == 1) {
-#pragma unroll
-                for (int i = 0; i < MT; i++) {
-#pragma unroll
-                    for (int j = 0; j < NT; j++) {
+                    if constexpr (SPLIT) {
                         dms::mma_bf16_16816(acc[i][j], afRest[i], bfr[j]);
                     }
                 }
@@ -556,9 +545,7 @@ __device__ __forceinline__ void skinny_load_w(uint4 (&wv)[U][NT], const bf16_t* 
 // acc += the tokens' chunks c0 + u WARPS (u < U, those before `chunks`) times the W fragments held in wv.
 // SPLIT: a is fp32; each lane's 8 values of a row go to the tensor cores as bf16 high parts and rests
 // (dms::split_bf16x2), the rests in a second pair of mma.
-// ORDER (skinny_bench's A/B, not in the fatbin): 0 issues a tile's two (four, split) mma back to back, 1 issues each of
-// them for every tile before the next: the same order within each accumulator, the same bits.
-template <int MT, int NT, int U, bool SPLIT, int ORDER = 0>
+template <int MT, int NT, int U, bool SPLIT>
 __device__ __forceinline__ void skinny_mma(float (&acc)[MT][NT][4], const uint4 (&wv)[U][NT],
                                            const void* __restrict__ a, int lda, int n, int c0, int chunks, int g,
                                            int q) {
@@ -605,28 +592,15 @@ __device__ __forceinline__ void skinny_mma(float (&acc)[MT][NT][4], const uint4 
             const uint32_t a1[4] = {lo.z, hi.z, lo.w, hi.w};
             const uint32_t a0Rest[4] = {loRest.x, hiRest.x, loRest.y, hiRest.y};
             const uint32_t a1Rest[4] = {loRest.z, hiRest.z, loRest.w, hiRest.w};
-            if constexpr (ORDER == 0) {
 #pragma unroll
-                for (int j = 0; j < NT; j++) {
-                    const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
-                    const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
-                    dms::mma_bf16_16816(acc[t][j], a0, b0);
-                    dms::mma_bf16_16816(acc[t][j], a1, b1);
-                    if constexpr (SPLIT) {
-                        dms::mma_bf16_16816(acc[t][j], a0Rest, b0);
-                        dms::mma_bf16_16816(acc[t][j], a1Rest, b1);
-                    }
-                }
-            } else {
-                constexpr int PASSES = SPLIT ? 4 : 2;
-#pragma unroll
-                for (int pass = 0; pass < PASSES; pass++) {
-                    const uint32_t* ap = pass == 0 ? a0 : pass == 1 ? a1 : pass == 2 ? a0Rest : a1Rest;
-#pragma unroll
-                    for (int j = 0; j < NT; j++) {
-                        const uint32_t b[2] = {(pass & 1) ? wv[u][j].z : wv[u][j].x, (pass & 1) ? wv[u][j].w : wv[u][j].y};
-                        dms::mma_bf16_16816(acc[t][j], ap, b);
-                    }
+            for (int j = 0; j < NT; j++) {
+                const uint32_t b0[2] = {wv[u][j].x, wv[u][j].y};
+                const uint32_t b1[2] = {wv[u][j].z, wv[u][j].w};
+                dms::mma_bf16_16816(acc[t][j], a0, b0);
+                dms::mma_bf16_16816(acc[t][j], a1, b1);
+                if constexpr (SPLIT) {
+                    dms::mma_bf16_16816(acc[t][j], a0Rest, b0);
+                    dms::mma_bf16_16816(acc[t][j], a1Rest, b1);
                 }
             }
         }
@@ -673,7 +647,7 @@ __device__ __forceinline__ void skinny_store(const float (&acc)[MT][NT][4], floa
 // double-buffered, PU = 2 chunks a buffer: the next 2 chunks' loads are issued before the current 2 are multiplied, so
 // every warp keeps W requests in flight while it computes, in as many registers. The chunks are summed in the same
 // order either way: the same bits.
-template <int MT, int NT, bool PIPE, bool SPLIT = false, int PU = 2, int ORDER = 0>
+template <int MT, int NT, bool PIPE, bool SPLIT = false, int PU = 2>
 __device__ __forceinline__ void matmul_skinny(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
     constexpr int WARPS = DMS_SKINNY_WARPS;
@@ -709,7 +683,7 @@ __device__ __forceinline__ void matmul_skinny(const void* __restrict__ a, int ld
         for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
             uint4 next[U][NT];
             skinny_load_w<NT, U>(next, rows, c0 + WARPS * U, chunks);
-            skinny_mma<MT, NT, U, SPLIT, ORDER>(acc, wv, a, lda, n, c0, chunks, g, q);
+            skinny_mma<MT, NT, U, SPLIT>(acc, wv, a, lda, n, c0, chunks, g, q);
 #pragma unroll
             for (int u = 0; u < U; u++) {
 #pragma unroll
@@ -723,7 +697,7 @@ __device__ __forceinline__ void matmul_skinny(const void* __restrict__ a, int ld
         for (int c0 = warp; c0 < chunks; c0 += WARPS * U) {
             uint4 wv[U][NT];
             skinny_load_w<NT, U>(wv, rows, c0, chunks);
-            skinny_mma<MT, NT, U, SPLIT, ORDER>(acc, wv, a, lda, n, c0, chunks, g, q);
+            skinny_mma<MT, NT, U, SPLIT>(acc, wv, a, lda, n, c0, chunks, g, q);
         }
     }
     skinny_store<MT, NT>(acc, red, c, ldc, n, m, col0, accumulate, warp, lane);

@@ -11,7 +11,6 @@
 //   ./skinny_bench prefill          the copy ceiling and the prefill products only.
 #include "../all.cu"
 #include "skinny_cp.cuh"
-#include "mma_order.cuh"
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,19 +28,19 @@
         }                                                                                    \
     } while (0)
 
-template <int MT, int NT, bool PIPE, int PU, int ORDER = 0>
+template <int MT, int NT, bool PIPE, int PU>
 __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
     variant(const bf16_t* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc, int n,
             int m, int k, int accumulate) {
-    matmul_skinny<MT, NT, PIPE, false, PU, ORDER>(a, lda, w, c, ldc, n, m, k, accumulate);
+    matmul_skinny<MT, NT, PIPE, false, PU>(a, lda, w, c, ldc, n, m, k, accumulate);
 }
 
-// The split skinny kernels (fp32 activations), production order and ORDER = 1.
-template <int MT, int NT, int ORDER>
+// The split skinny kernels (fp32 activations).
+template <int MT, int NT>
 __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
     split_variant(const float* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,
                   int n, int m, int k, int accumulate) {
-    matmul_skinny<MT, NT, true, true, 2, ORDER>(a, lda, w, c, ldc, n, m, k, accumulate);
+    matmul_skinny<MT, NT, true, true, 2>(a, lda, w, c, ldc, n, m, k, accumulate);
 }
 typedef void (*SplitKernel)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
 
@@ -109,8 +108,6 @@ static std::vector<Variant> variants() {
         {"p_n2_pu2 (default, small m)", variant<MT, 2, true, 2>, 2, 0},
         {"n4_u4 (single-buffered)", variant<MT, 4, false, 2>, 4, 0},
         {"p_n2_pu4", variant<MT, 2, true, 4>, 2, 0},
-        {"p_n4_pu2 order1", variant<MT, 4, true, 2, 1>, 4, 0},
-        {"p_n2_pu2 order1", variant<MT, 2, true, 2, 1>, 2, 0},
     };
     if (MT == 1) {  // skinny_cp.cuh: W through shared memory by cp.async (n <= 16)
         v.push_back({"cp_n2_s4_k512", skinny_cp<2, 4, 512>, 2, skinny_cp_smem<2, 4, 512>()});
@@ -257,12 +254,11 @@ int main(int argc, char** argv) {
         };
         std::vector<SV> svs;
         if (n <= 16) {
-            svs = {{"split p_n4", split_variant<1, 4, 0>, 4}, {"split p_n4 order1", split_variant<1, 4, 1>, 4},
-                   {"split p_n2", split_variant<1, 2, 0>, 2}, {"split p_n2 order1", split_variant<1, 2, 1>, 2}};
+            svs = {{"split p_n4", split_variant<1, 4>, 4}, {"split p_n2", split_variant<1, 2>, 2}};
         } else if (n <= 32) {
-            svs = {{"split p_n4", split_variant<2, 4, 0>, 4}, {"split p_n4 order1", split_variant<2, 4, 1>, 4}};
+            svs = {{"split p_n4", split_variant<2, 4>, 4}, {"split p_n2", split_variant<2, 2>, 2}};
         } else {
-            svs = {{"split p_n4", split_variant<4, 4, 0>, 4}, {"split p_n4 order1", split_variant<4, 4, 1>, 4}};
+            svs = {{"split p_n4", split_variant<4, 4>, 4}, {"split p_n2", split_variant<4, 2>, 2}};
         }
         for (const Shape& s : shapes) {
             const size_t wBytes = size_t(s.m) * s.k * 2;
@@ -270,7 +266,7 @@ int main(int argc, char** argv) {
             for (size_t v = 0; v < svs.size(); v++) {
                 const SV& var = svs[v];
                 const int grid = (s.m + 8 * var.nt - 1) / (8 * var.nt);
-                float* out = v % 2 == 0 ? ref : c;  // each order1 row is compared with the row before it
+                float* out = v == 0 ? ref : c;  // the second tile width compared with the first
                 float us = timeGraph(stream, [&](int i) {
                     const bf16_t* wi = w + (size_t(i) % copies) * size_t(s.m) * s.k;
                     var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(af, s.k, wi, out, s.m, n, s.m, s.k, 0);
@@ -278,7 +274,7 @@ int main(int argc, char** argv) {
                 CK(cudaGetLastError());
                 var.kernel<<<grid, DMS_SKINNY_WARPS * 32, 0, stream>>>(af, s.k, w, out, s.m, n, s.m, s.k, 0);
                 CK(cudaStreamSynchronize(stream));
-                const int differ = v % 2 == 1 ? compare(ref, c, size_t(n) * s.m).differ : 0;
+                const int differ = v > 0 ? compare(ref, c, size_t(n) * s.m).differ : 0;
                 std::printf("{\"what\":\"skinny\",\"n\":%d,\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
                             "\"grid\":%d,\"copies\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d}\n", n, s.name, s.m,
                             s.k, var.name, grid, copies, us, wBytes / us / 1e6, differ);
