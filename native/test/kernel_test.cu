@@ -669,9 +669,71 @@ static void test_skinny_cp() {
     check_skinny_cp<1, 4, 1024>(rng, "skinny_cp n1 s4 k1024");
 }
 
-// The tensor-core products against double sums. bf16 activations: the sums of the exact products. split (fp32
-// activations as bf16 high part + rest): within 2^-16 of the fp32 activations' sums, a bound that bf16 activations
-// (2^-9) would miss by far (checked: the same fp32 activations rounded to bf16 fail it).
+// A product's inputs: bf16 activations and fp32 ones of the same shape (the split kernels'), W, and c (n, ldc), random
+// when accumulating, else poisoned; c0 keeps c as it was, padding past m included.
+struct ProductInputs {
+    int n, m, k, lda, ldc, accumulate;
+    Buf<uint16_t> a;
+    Buf<float> af;
+    Buf<uint16_t> w;
+    Buf<float> out;
+    std::vector<float> c0;
+    ProductInputs(Rng& rng, int n_, int m_, int k_, int lda_, int ldc_, int accumulate_)
+        : n(n_), m(m_), k(k_), lda(lda_), ldc(ldc_), accumulate(accumulate_),
+          a(random_bf16(rng, static_cast<size_t>(n_) * lda_, 1.f)), af(random_f32(rng, static_cast<size_t>(n_) * lda_, 1.f)),
+          w(random_bf16(rng, static_cast<size_t>(m_) * k_, 1.f)), out(static_cast<size_t>(n_) * ldc_) {
+        if (accumulate) {
+            out.host = random_f32(rng, out.size(), 1.f);
+            out.up();
+        } else {
+            out.poison();
+        }
+        c0 = out.host;
+    }
+};
+
+// The product in p.out (brought down here) against double sums of the activations (bf16, or the fp32 ones when split)
+// times W: within 1e-6 sqrt(k) of the sum of |products| (plus 2^-16 of it when split, a bound that bf16 activations,
+// 2^-9, miss by far), and the padding past m untouched. One failure counted per call, at most 3 elements printed.
+static void check_product(const char* what, ProductInputs& p, bool split) {
+    p.out.down();
+    int bad = 0;
+    for (int t = 0; t < p.n && bad < 3; t++) {
+        for (int r = 0; r < p.ldc && bad < 3; r++) {
+            const float g = p.out[static_cast<size_t>(t) * p.ldc + r];
+            const float before = p.c0[static_cast<size_t>(t) * p.ldc + r];
+            g_checks++;
+            if (r >= p.m) {
+                if (memcmp(&g, &before, 4) != 0) {
+                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: wrote past m at (%d,%d)\n", what, p.n, p.m, p.k,
+                            p.accumulate, t, r);
+                    bad++;
+                }
+                continue;
+            }
+            double sum = p.accumulate ? before : 0.0, mag = 0;
+            for (int j = 0; j < p.k; j++) {
+                const size_t at = static_cast<size_t>(t) * p.lda + j;
+                const double x = split ? static_cast<double>(p.af[at]) : static_cast<double>(from_bf16(p.a[at]));
+                const double product = x * from_bf16(p.w[static_cast<size_t>(r) * p.k + j]);
+                sum += product;
+                mag += std::fabs(product);
+            }
+            const double tol = mag * ((split ? 0x1.0p-16 : 0.0) + 1e-6 * std::sqrt(static_cast<double>(p.k))) + 1e-5;
+            if (!(std::fabs(g - sum) <= tol)) {
+                fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d at (%d,%d): got %g want %g\n", what, p.n, p.m, p.k,
+                        p.accumulate, t, r, g, sum);
+                bad++;
+            }
+        }
+    }
+    if (bad) {
+        g_failures++;
+    }
+}
+
+// The tensor-core products (matmul.cu: tiled, split-K, skinny plain and double-buffered) against double sums, bf16 and
+// split activations (checked: the same fp32 activations rounded to bf16 fail the split bound).
 static void test_matmul() {
     Rng rng(5);
     struct Case {
@@ -687,68 +749,33 @@ static void test_matmul() {
             if (splits <= 0 && (c.n > 64 || c.k % 32 != 0 || c.lda % 8 != 0)) {
                 continue;
             }
-            const int ldc = c.m + 3;
             Buf<float> workspace(static_cast<size_t>(std::max(splits, 1)) * c.n * c.m);
             workspace.poison();
-            Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
-            Buf<float> af(random_f32(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
-            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
-            Buf<float> out(static_cast<size_t>(c.n) * ldc);
-            if (accumulate) {
-                out.host = random_f32(rng, out.size(), 1.f);
-                out.up();
-            } else {
-                out.poison();
-            }
-            std::vector<float> c0 = out.host;
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 3, accumulate);
             const int tiles = c.n % 2 == 0 ? 2 : 4;
             if (splits <= 0) {
-                expect_ok(split ? dms_matmul_skinny_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate,
-                                                          tiles, splits < 0 ? 1 : 0, nullptr)
-                                : dms_matmul_skinny(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, tiles,
-                                                    splits < 0 ? 1 : 0, nullptr),
+                expect_ok(split ? dms_matmul_skinny_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                          accumulate, tiles, splits < 0 ? 1 : 0, nullptr)
+                                : dms_matmul_skinny(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate,
+                                                    tiles, splits < 0 ? 1 : 0, nullptr),
                           "matmul_skinny");
             } else {
-                expect_ok(split ? dms_matmul_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
-                                                   workspace.dev, nullptr)
-                                : dms_matmul(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, splits,
-                                             workspace.dev, nullptr),
+                expect_ok(split ? dms_matmul_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                   accumulate, splits, workspace.dev, nullptr)
+                                : dms_matmul(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate,
+                                             splits, workspace.dev, nullptr),
                           "matmul");
             }
-            out.down();
-            int bad = 0;
-            for (int t = 0; t < c.n && bad < 3; t++) {
-                for (int r = 0; r < c.m && bad < 3; r++) {
-                    double s = accumulate ? c0[static_cast<size_t>(t) * ldc + r] : 0.0, mag = 0;
-                    for (int j = 0; j < c.k; j++) {
-                        const double x = split ? static_cast<double>(af[static_cast<size_t>(t) * c.lda + j])
-                                               : static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j]));
-                        const double p = x * from_bf16(w[static_cast<size_t>(r) * c.k + j]);
-                        s += p;
-                        mag += std::fabs(p);
-                    }
-                    const float g = out[static_cast<size_t>(t) * ldc + r];
-                    g_checks++;
-                    const double tol = mag * ((split ? 0x1.0p-16 : 0.0) + 1e-6 * std::sqrt(static_cast<double>(c.k)))
-                                       + 1e-5;
-                    if (!(std::fabs(g - s) <= tol)) {
-                        fprintf(stderr, "FAIL matmul%s n=%d m=%d k=%d acc=%d splits=%d at (%d,%d): got %g want %g\n",
-                                split ? " split" : "", c.n, c.m, c.k, accumulate, splits, t, r, g, s);
-                        bad++;
-                    }
-                }
-            }
-            if (bad) {
-                g_failures++;
-            }
+            const std::string what = std::string(split ? "matmul split" : "matmul") + " splits=" + std::to_string(splits);
+            check_product(what.c_str(), p, split);
         }
     }
 }
 
 // The warpgroup products (matmul_sm90.cu) against double sums: odd n, m and k (partial tiles in every direction, a
 // k tail of 8), enough k tiles to reuse every pipeline stage, more token tiles than a raster group, both tile widths,
-// bf16 and split, c = and c +=. The
-// emulator runs each wgmma when its thread waits for it, so a stage overwritten too early shows here.
+// bf16 and split, c = and c +=. The emulator runs each wgmma when its thread waits for it, so a stage overwritten too
+// early shows here.
 static void test_matmul_wg() {
     Rng rng(29);
     struct Case {
@@ -759,57 +786,14 @@ static void test_matmul_wg() {
         for (int split : {0, 1})
         for (int bn : {128, 256})
         for (int accumulate : {0, 1}) {
-            const int ldc = c.m + 5;
-            Buf<uint16_t> a(random_bf16(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
-            Buf<float> af(random_f32(rng, static_cast<size_t>(c.n) * c.lda, 1.f));
-            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
-            Buf<float> out(static_cast<size_t>(c.n) * ldc);
-            if (accumulate) {
-                out.host = random_f32(rng, out.size(), 1.f);
-                out.up();
-            } else {
-                out.poison();
-            }
-            std::vector<float> c0 = out.host;
-            expect_ok(split ? dms_matmul_wg_split(af.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, bn,
-                                                  nullptr)
-                            : dms_matmul_wg(a.dev, c.lda, w.dev, out.dev, ldc, c.n, c.m, c.k, accumulate, bn, nullptr),
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
+            expect_ok(split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate,
+                                                  bn, nullptr)
+                            : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate, bn,
+                                            nullptr),
                       "matmul_wg");
-            out.down();
-            int bad = 0;
-            for (int t = 0; t < c.n && bad < 3; t++) {
-                for (int r = 0; r < ldc && bad < 3; r++) {
-                    const float g = out[static_cast<size_t>(t) * ldc + r];
-                    if (r >= c.m) {  // past m: untouched
-                        const float before = c0[static_cast<size_t>(t) * ldc + r];
-                        g_checks++;
-                        if (memcmp(&g, &before, 4) != 0) {
-                            fprintf(stderr, "FAIL matmul_wg wrote past m at (%d,%d)\n", t, r);
-                            bad++;
-                        }
-                        continue;
-                    }
-                    double s = accumulate ? c0[static_cast<size_t>(t) * ldc + r] : 0.0, mag = 0;
-                    for (int j = 0; j < c.k; j++) {
-                        const double x = split ? static_cast<double>(af[static_cast<size_t>(t) * c.lda + j])
-                                               : static_cast<double>(from_bf16(a[static_cast<size_t>(t) * c.lda + j]));
-                        const double p = x * from_bf16(w[static_cast<size_t>(r) * c.k + j]);
-                        s += p;
-                        mag += std::fabs(p);
-                    }
-                    g_checks++;
-                    const double tol = mag * ((split ? 0x1.0p-16 : 0.0) + 1e-6 * std::sqrt(static_cast<double>(c.k)))
-                                       + 1e-5;
-                    if (!(std::fabs(g - s) <= tol)) {
-                        fprintf(stderr, "FAIL matmul_wg%s bn=%d n=%d m=%d k=%d acc=%d at (%d,%d): got %g want %g\n",
-                                split ? " split" : "", bn, c.n, c.m, c.k, accumulate, t, r, g, s);
-                        bad++;
-                    }
-                }
-            }
-            if (bad) {
-                g_failures++;
-            }
+            const std::string what = std::string(split ? "matmul_wg split" : "matmul_wg") + " bn=" + std::to_string(bn);
+            check_product(what.c_str(), p, split);
         }
     }
 }

@@ -169,31 +169,10 @@ class MatMulKernelTest extends GpuTest {
         for (Shape s : new Shape[] {new Shape(17, 77, 72), new Shape(100, 130, 136), new Shape(130, 40, 100),
             new Shape(65, 129, 33), new Shape(300, 1000, 512), new Shape(16, 4096, 4096), new Shape(33, 31, 256),
             new Shape(64, 200, 12288), new Shape(9, 333, 96), new Shape(40, 130, 520)}) {
-            for (boolean accumulate : new boolean[] {false, true}) {
-                int lda = s.k() % 8 == 0 ? s.k() + 8 : s.k() + 3;
-                int ldc = s.m() + 3;
-                float[] x = randomFloats(random, s.n() * lda, 1f);
-                short[] xb = new short[x.length];
-                for (int i = 0; i < x.length; i++) {
-                    xb[i] = HalfAccess.floatToBf16(x[i]);
-                }
-                short[] w = randomBf16(random, s.m() * s.k(), 1f);
-                DeviceBuffer dw = upload(w);
-                float[] c0 = randomFloats(random, s.n() * ldc, 1f);
-                DeviceBuffer split = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                DeviceBuffer rounded = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                float[] before = split.toFloats();
-                kernel.matmulSplit(upload(x), lda, dw, split, ldc, s.n(), s.m(), s.k(), accumulate);
-                kernel.matmul(upload(xb), lda, dw, rounded, ldc, s.n(), s.m(), s.k(), accumulate);
-                String what = "split " + s + (accumulate ? " +=" : "");
-                float[] got = split.toFloats();
-                Sums sums = Sums.of(before, x, lda, widen(w), s, ldc, accumulate);
-                check(what, got, before, sums, s, ldc, 2e-6 * Math.sqrt(s.k()) + 0x1.0p-16);
-                double splitError = sums.worstRelative(got, s, ldc);
-                double bf16Error = sums.worstRelative(rounded.toFloats(), s, ldc);
-                assertThat(splitError).as(what + ": worst error against bf16 activations' " + bf16Error)
-                        .isLessThan(bf16Error / 16);
-            }
+            int lda = s.k() % 8 == 0 ? s.k() + 8 : s.k() + 3;
+            splitBeatsRounded(random, "split", s, lda, (a, ld, w, out, ldc, accumulate) ->
+                    kernel.matmulSplit(a, ld, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    (a, ld, w, out, ldc, accumulate) -> kernel.matmul(a, ld, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
         }
         // The split-K path of the split kernels (decode batches past the skinny kernel's rules).
         Shape s = new Shape(13, 200, 4104);
@@ -223,29 +202,10 @@ class MatMulKernelTest extends GpuTest {
             for (int bn : new int[] {256, 128}) {
                 twice(random, "warpgroup bn" + bn, s, 8, (a, lda, w, out, ldc, accumulate) ->
                         kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn), null);
-                for (boolean accumulate : new boolean[] {false, true}) {
-                    int lda = s.k() + 8;
-                    int ldc = s.m() + 3;
-                    float[] x = randomFloats(random, s.n() * lda, 1f);
-                    short[] xb = new short[x.length];
-                    for (int i = 0; i < x.length; i++) {
-                        xb[i] = HalfAccess.floatToBf16(x[i]);
-                    }
-                    short[] w = randomBf16(random, s.m() * s.k(), 1f);
-                    DeviceBuffer dw = upload(w);
-                    float[] c0 = randomFloats(random, s.n() * ldc, 1f);
-                    DeviceBuffer split = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                    DeviceBuffer rounded = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
-                    float[] before = split.toFloats();
-                    kernel.warpgroup(true, upload(x), lda, dw, split, ldc, s.n(), s.m(), s.k(), accumulate, bn);
-                    kernel.warpgroup(false, upload(xb), lda, dw, rounded, ldc, s.n(), s.m(), s.k(), accumulate, bn);
-                    String what = "warpgroup split bn" + bn + " " + s + (accumulate ? " +=" : "");
-                    float[] got = split.toFloats();
-                    Sums sums = Sums.of(before, x, lda, widen(w), s, ldc, accumulate);
-                    check(what, got, before, sums, s, ldc, 2e-6 * Math.sqrt(s.k()) + 0x1.0p-16);
-                    assertThat(sums.worstRelative(got, s, ldc)).as(what + " against bf16 activations")
-                            .isLessThan(sums.worstRelative(rounded.toFloats(), s, ldc) / 16);
-                }
+                splitBeatsRounded(random, "warpgroup split bn" + bn, s, s.k() + 8, (a, lda, w, out, ldc, accumulate) ->
+                        kernel.warpgroup(true, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn),
+                        (a, lda, w, out, ldc, accumulate) ->
+                                kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
             }
         }
         // Through matmul / matmulSplit: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
@@ -256,6 +216,39 @@ class MatMulKernelTest extends GpuTest {
                 kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                 (a, lda, w, out, ldc, accumulate) ->
                         kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
+    }
+
+    /**
+     * Plain and accumulating: {@code split} on fp32 activations against sums in double of them, within 2^-16 + 2e-6
+     * sqrt(k) of the sum of |products|, and at least 16 times closer at worst than {@code rounded} on the same
+     * activations rounded to bf16.
+     */
+    private void splitBeatsRounded(SplittableRandom random, String name, Shape s, int lda, Product split,
+            Product rounded) {
+        for (boolean accumulate : new boolean[] {false, true}) {
+            int ldc = s.m() + 3;
+            float[] x = randomFloats(random, s.n() * lda, 1f);
+            short[] xb = new short[x.length];
+            for (int i = 0; i < x.length; i++) {
+                xb[i] = HalfAccess.floatToBf16(x[i]);
+            }
+            short[] w = randomBf16(random, s.m() * s.k(), 1f);
+            DeviceBuffer dw = upload(w);
+            float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+            DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+            DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+            float[] before = one.toFloats();
+            split.run(upload(x), lda, dw, one, ldc, accumulate);
+            rounded.run(upload(xb), lda, dw, two, ldc, accumulate);
+            String what = name + " " + s + (accumulate ? " +=" : "");
+            float[] got = one.toFloats();
+            Sums sums = Sums.of(before, x, lda, widen(w), s, ldc, accumulate);
+            check(what, got, before, sums, s, ldc, 2e-6 * Math.sqrt(s.k()) + 0x1.0p-16);
+            double splitError = sums.worstRelative(got, s, ldc);
+            double bf16Error = sums.worstRelative(two.toFloats(), s, ldc);
+            assertThat(splitError).as(what + ": worst error against bf16 activations' " + bf16Error)
+                    .isLessThan(bf16Error / 16);
+        }
     }
 
     private void twiceSplit(SplittableRandom random, MatMulKernel kernel, Shape s, int splits) {
