@@ -12,7 +12,8 @@
 // the 128-byte swizzle the descriptor names (a row of 64 bf16 = 128 bytes; its 16-byte chunk c at chunk c ^ (row % 8)
 // within each 1024-byte group of 8 rows), so the tensor cores read them without bank conflicts.
 // Pipeline (no warp specialisation, every thread loads and multiplies): STAGES shared-memory stages, tiles loaded
-// STAGES - 2 ahead by cp.async (zero-filled past n, m and k); bf16: issued after the step's wgmma, split: before. A stage is reused only after the wgmma groups that read
+// STAGES - 2 ahead by cp.async (zero-filled past n, m and k); bf16: issued after the step's wgmma, split: before.
+// A stage is reused only after the wgmma groups that read
 // it have completed: each warpgroup waits for its group kt - 1 once group kt is issued (wgmma.wait_group 1), and the
 // barrier at the top of step kt + 1 orders that wait of both warpgroups before the loads into stage (kt - 1) % STAGES.
 // cp.async writes through the generic proxy, wgmma reads through the async proxy: each thread fences
@@ -196,7 +197,8 @@ DMS_DEVICE void wg_fetch_f32(float4 (&v)[8], const float* __restrict__ a, int ld
         const int e = threadIdx.x + 256 * i;
         const int gr = row0 + (e >> 4);
         const int gk = k0 + (e & 15) * 4;
-        v[i] = gr < n && gk < k ? dms::load16f_ro(a + static_cast<size_t>(gr) * lda + gk) : make_float4(0.f, 0.f, 0.f, 0.f);
+        v[i] = gr < n && gk < k ? dms::load16f_ro(a + static_cast<size_t>(gr) * lda + gk)
+                                : make_float4(0.f, 0.f, 0.f, 0.f);
     }
 }
 

@@ -279,7 +279,8 @@ final class MatMulKernel implements AutoCloseable {
         require(n >= 1 && n <= MAX_SKINNY_TOKENS, "the skinny product takes 1 to 64 tokens, got " + n);
         positive(m, "m");
         require(k >= 32 && k % 32 == 0, "the skinny product needs k a multiple of 32, got " + k);
-        require(lda >= k && lda % 8 == 0 && ldc >= m, "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(lda >= k && lda % 8 == 0 && ldc >= m,
+                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the skinny product needs 16-byte aligned a and w");
         holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
@@ -303,7 +304,8 @@ final class MatMulKernel implements AutoCloseable {
         positive(n, "n");
         positive(m, "m");
         require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
-        require(lda >= k && lda % 8 == 0 && ldc >= m, "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(lda >= k && lda % 8 == 0 && ldc >= m,
+                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
         require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);

@@ -172,7 +172,8 @@ class MatMulKernelTest extends GpuTest {
             int lda = s.k() % 8 == 0 ? s.k() + 8 : s.k() + 3;
             splitBeatsRounded(random, "split", s, lda, (a, ld, w, out, ldc, accumulate) ->
                     kernel.matmulSplit(a, ld, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
-                    (a, ld, w, out, ldc, accumulate) -> kernel.matmul(a, ld, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
+                    (a, ld, w, out, ldc, accumulate) ->
+                            kernel.matmul(a, ld, w, out, ldc, s.n(), s.m(), s.k(), accumulate));
         }
         // The split-K path of the split kernels (decode batches past the skinny kernel's rules).
         Shape s = new Shape(13, 200, 4104);
@@ -208,7 +209,7 @@ class MatMulKernelTest extends GpuTest {
                                 kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
             }
         }
-        // Through matmul / matmulSplit: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
+        // Through matmul: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
         Shape s = new Shape(1100, 4096, 264);
         int bn = MatMulKernel.wgTile(s.n(), s.m(), sms);
         assertThat(bn).isPositive();
