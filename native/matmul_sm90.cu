@@ -379,10 +379,25 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(bn == 128 || bn == 256);
     DMS_CHECK(static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn) <= 0x7fffffff);
+#ifndef DMS_EMU
+    // Only sm_90a has these kernels' code (elsewhere they trap, which would poison the context): compute 9.0 only.
+    int device = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 ||
+        minor != 0) {
+        return cudaErrorNotSupported;
+    }
+#endif
     const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn));
     const int smem = matmul_wg_smem_bytes(bn, split);
 #define DMS_MATMUL_WG_LAUNCH(KERNEL)                                                                              \
-    cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);                             \
+    {                                                                                                             \
+        const cudaError_t e = cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);   \
+        if (e != cudaSuccess) {                                                                                   \
+            return e;                                                                                             \
+        }                                                                                                         \
+    }                                                                                                             \
     DMS_LAUNCH(KERNEL, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
     if constexpr (split) {
         if (bn == 256) {
@@ -401,7 +416,8 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     return cudaGetLastError();
 }
 
-// c (n, m) = a (n, k) bf16 · Wᵀ (or c +=) on the warpgroup tensor cores (compute 9.0 only), tiles of 128 x bn.
+// c (n, m) = a (n, k) bf16 · Wᵀ (or c +=) on the warpgroup tensor cores, tiles of 128 x bn; cudaErrorNotSupported on a
+// device other than compute 9.0.
 extern "C" cudaError_t dms_matmul_wg(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                      int accumulate, int bn, cudaStream_t stream) {
     return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, stream);

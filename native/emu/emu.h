@@ -87,13 +87,17 @@ typedef void* cudaStream_t;
 enum {
     cudaSuccess = 0,
     cudaErrorInvalidValue = 1,
+    cudaErrorNotSupported = 801,
     cudaErrorLaunchFailure = 719,
 };
 inline cudaError_t cudaGetLastError() {
     return cudaSuccess;
 }
 inline const char* cudaGetErrorString(cudaError_t e) {
-    return e == cudaSuccess ? "no error" : e == cudaErrorInvalidValue ? "invalid argument" : "launch failure";
+    return e == cudaSuccess                ? "no error"
+           : e == cudaErrorInvalidValue    ? "invalid argument"
+           : e == cudaErrorNotSupported    ? "operation not supported"
+                                           : "launch failure";
 }
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 template <class F>

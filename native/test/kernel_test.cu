@@ -787,11 +787,15 @@ static void test_matmul_wg() {
         for (int bn : {128, 256})
         for (int accumulate : {0, 1}) {
             ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
-            expect_ok(split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate,
-                                                  bn, nullptr)
-                            : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate, bn,
-                                            nullptr),
-                      "matmul_wg");
+            const cudaError_t e = split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                              accumulate, bn, nullptr)
+                                        : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                        accumulate, bn, nullptr);
+            if (e == cudaErrorNotSupported) {
+                fprintf(stderr, "matmul_wg: not on this device (compute 9.0 only); nothing checked\n");
+                return;
+            }
+            expect_ok(e, "matmul_wg");
             const std::string what = std::string(split ? "matmul_wg split" : "matmul_wg") + " bn=" + std::to_string(bn);
             check_product(what.c_str(), p, split);
         }
