@@ -333,9 +333,11 @@ DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
     emu::cp_async16(smem, gmem, valid);
 }
 DMS_DEVICE void cp_async_commit() {
+    emu::cp_async_commit();
 }
 template <int N>
 DMS_DEVICE void cp_async_wait() {
+    emu::cp_async_wait(N);
 }
 DMS_DEVICE void ldmatrix_x4(uint32_t r[4], const void* smem_row) {
     emu::ldmatrix_x4(r, smem_row, false);

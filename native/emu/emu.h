@@ -7,7 +7,13 @@
 //   - a missing barrier shows as a read of poison: shared memory (DMS_SHARED, DMS_DYNAMIC_SMEM) is filled
 //     with 0xFF bytes (NaN as float or bf16, -1 as int) at the start of every block;
 //   - threads waiting at different barriers report a deadlock with the kernel's name.
-// What it does not model: memory ordering between blocks (blocks run one after another), timing, the
+//   - asynchronous copies and products land as late as the device allows: cp.async writes shared memory when its
+//     thread waits for the copy's group, wgmma.mma_async runs when its thread waits for its group, so a stage read
+//     before its copies were waited for, or overwritten before the products that read it were, shows;
+//   - the dynamic shared memory's address starts at 1040, not at a multiple of 1024, so tiles that need 1024-byte
+//     alignment (the 128-byte swizzle) must be aligned by the kernel, as on the device.
+// What it does not model: memory ordering between blocks (blocks run one after another), timing, the order in which
+// warps run between barriers (round robin: a missing barrier between warps may go unseen), proxy fences, the
 // rounding order inside mma (sums of exact products in fp32, in k order), and anything not used here.
 #pragma once
 
@@ -225,6 +231,12 @@ namespace emu {
 
 enum class State { runnable, wait_block, wait_warp, done };
 
+// One cp.async of 16 bytes issued and not yet waited for: the bytes it read, written to dst at cp_async_wait.
+struct CpAsyncCopy {
+    unsigned char* dst;
+    unsigned char bytes[16];
+};
+
 // One wgmma.mma_async issued and not yet waited for (see wgmma below).
 struct WgmmaOp {
     float* d;
@@ -239,6 +251,8 @@ struct Fiber {
     State state;
     std::vector<WgmmaOp> wgmmaOpen;                 // issued since the last commit
     std::vector<std::vector<WgmmaOp>> wgmmaGroups;  // committed, oldest first
+    std::vector<CpAsyncCopy> copyOpen;                 // cp.async issued since the last commit
+    std::vector<std::vector<CpAsyncCopy>> copyGroups;  // committed, oldest first
 };
 
 struct WarpState {
@@ -478,6 +492,8 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     f.state = State::runnable;
                     f.wgmmaOpen.clear();
                     f.wgmmaGroups.clear();
+                    f.copyOpen.clear();
+                    f.copyGroups.clear();
                     getcontext(&f.ctx);
                     f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
                     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -584,15 +600,17 @@ inline void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2])
     warp_barrier(kMma);
 }
 
-// The shared-memory address of p (dynamic shared memory only: the offset from its start, as a kernel with no static
-// shared memory sees it on the device).
+// The shared-memory address of p (dynamic shared memory only). The emulated window starts at kSharedBase, 16-byte
+// aligned but not 1024-byte aligned, so that a kernel which needs 1024-byte aligned tiles must align them itself (as
+// on the device, where static shared memory may come first).
+constexpr uint32_t kSharedBase = 1040;
 inline uint32_t smem_addr(const void* p) {
     const unsigned char* b = static_cast<const unsigned char*>(p);
     Runtime& r = rt();
     if (b < r.dynamic || b >= r.dynamic + r.dynamic_bytes) {
         fail("a shared-memory address outside the dynamic shared memory");
     }
-    return static_cast<uint32_t>(b - r.dynamic);
+    return kSharedBase + static_cast<uint32_t>(b - r.dynamic);
 }
 
 // wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16 with A and B from shared memory, K-major tiles in the 128-byte
@@ -616,12 +634,12 @@ inline float wgmma_operand(uint64_t desc, int row, int k) {
         fail("wgmma descriptor: only K-major tiles in the 128-byte swizzle (stride 1024, base offset 0) are emulated");
     }
     const uint32_t addr = start + (row / 8) * stride + (row % 8) * 128 + 2 * k;
-    const uint32_t phys = addr ^ (((addr >> 7) & 7) << 4);
-    if (phys + 2 > r.dynamic_bytes) {
-        fail("wgmma reads past the dynamic shared memory");
+    const uint32_t phys = addr ^ (((addr >> 7) & 7) << 4);  // the 128-byte swizzle, on the absolute address
+    if (phys < kSharedBase || phys + 2 > kSharedBase + r.dynamic_bytes) {
+        fail("wgmma reads outside the dynamic shared memory");
     }
     uint16_t h;
-    memcpy(&h, r.dynamic + phys, 2);
+    memcpy(&h, r.dynamic + (phys - kSharedBase), 2);
     return __uint_as_float(static_cast<uint32_t>(h) << 16);
 }
 inline void wgmma_run(const WgmmaOp& op) {
@@ -651,14 +669,33 @@ inline void wgmma_wait(int pending) {
     }
 }
 
+// cp.async.cg 16 bytes: the source is read now (nothing a kernel copies changes while it runs), the shared memory is
+// written when the thread waits for the copy's group (cp_async_wait), the latest moment the device may write it: a
+// kernel that reads a stage before waiting for it, or waits for too few groups, reads the poison or the stage's old
+// tile. Copies never committed are never written (cp.async.wait_group waits for committed groups only).
 inline void cp_async16(void* smem, const void* gmem, bool valid) {
     if ((reinterpret_cast<uintptr_t>(smem) & 15) != 0 || (valid && (reinterpret_cast<uintptr_t>(gmem) & 15) != 0)) {
         fail("cp.async 16-byte copy with an unaligned address");
     }
+    CpAsyncCopy copy;
+    copy.dst = static_cast<unsigned char*>(smem);
     if (valid) {
-        memcpy(smem, gmem, 16);
+        memcpy(copy.bytes, gmem, 16);
     } else {
-        memset(smem, 0, 16);
+        memset(copy.bytes, 0, 16);
+    }
+    g_cur->copyOpen.push_back(copy);
+}
+inline void cp_async_commit() {
+    g_cur->copyGroups.push_back(std::move(g_cur->copyOpen));
+    g_cur->copyOpen.clear();
+}
+inline void cp_async_wait(int pending) {
+    while (static_cast<int>(g_cur->copyGroups.size()) > pending) {
+        for (const CpAsyncCopy& copy : g_cur->copyGroups.front()) {
+            memcpy(copy.dst, copy.bytes, 16);
+        }
+        g_cur->copyGroups.erase(g_cur->copyGroups.begin());
     }
 }
 
