@@ -6,7 +6,7 @@
 //   - a warp collective needs all 32 lanes of the warp (full mask, converged), as on Volta and later;
 //   - a missing barrier shows as a read of poison: shared memory (DMS_SHARED, DMS_DYNAMIC_SMEM) is filled
 //     with 0xFF bytes (NaN as float or bf16, -1 as int) at the start of every block;
-//   - threads waiting at different barriers report a deadlock with the kernel's name.
+//   - threads waiting at different barriers report a deadlock with the kernel's name;
 //   - asynchronous copies and products land as late as the device allows: cp.async writes shared memory when its
 //     thread waits for the copy's group, wgmma.mma_async runs when its thread waits for its group, so a stage read
 //     before its copies were waited for, or overwritten before the products that read it were, shows;
@@ -445,6 +445,31 @@ inline unsigned char* dynamic_smem() {
     return rt().dynamic;
 }
 
+// The order in which the scheduler runs the runnable threads, each until its next synchronisation point, from
+// DMS_EMU_ORDER:
+//   unset or "forward"  round robin from thread 0: warps move in near lockstep, one warp collective a pass;
+//   "ahead"             always the first runnable thread from thread 0 again: warp 0 runs until it waits at a block
+//                       barrier before warp 1 starts, and so on (the most skew between warps);
+//   "behind"            the same from the last thread: the last warp runs ahead.
+// A barrier missing between one warp's reads of shared memory and another warp's writes shows under "ahead" or
+// "behind" where round robin hides it. Returns whether to restart the order after every thread that ran.
+inline bool schedule(std::vector<int>& order) {
+    static const char* mode = getenv("DMS_EMU_ORDER");
+    const int n = static_cast<int>(order.size());
+    if (mode == nullptr || strcmp(mode, "forward") == 0) {
+        return false;
+    }
+    const bool behind = strcmp(mode, "behind") == 0;
+    if (!behind && strcmp(mode, "ahead") != 0) {
+        fprintf(stderr, "emu: DMS_EMU_ORDER must be forward, ahead or behind, not '%s'\n", mode);
+        abort();
+    }
+    for (int i = 0; i < n; i++) {
+        order[i] = behind ? n - 1 - i : i;
+    }
+    return true;
+}
+
 template <class F>
 inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& kernel) {
     Runtime& r = rt();
@@ -501,19 +526,27 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     makecontext(&f.ctx, fiber_entry, 0);
                 }
                 int done = 0;
+                std::vector<int> order(threads);
+                for (int t = 0; t < threads; t++) {
+                    order[t] = t;
+                }
                 while (done < threads) {
                     bool progress = false;
-                    done = 0;
-                    for (int t = 0; t < threads; t++) {
-                        Fiber& f = r.fibers[t];
+                    const bool greedy = schedule(order);
+                    for (int i = 0; i < threads; i++) {
+                        Fiber& f = r.fibers[order[i]];
                         if (f.state == State::runnable) {
                             g_cur = &f;
                             swapcontext(&r.scheduler, &f.ctx);
                             progress = true;
+                            if (greedy) {
+                                break;  // the first runnable thread in the order again: it runs ahead
+                            }
                         }
-                        if (f.state == State::done) {
-                            done++;
-                        }
+                    }
+                    done = 0;
+                    for (int t = 0; t < threads; t++) {
+                        done += r.fibers[t].state == State::done;
                     }
                     if (!progress && done < threads) {
                         g_cur = nullptr;

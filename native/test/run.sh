@@ -3,7 +3,8 @@
 #   native/test/run.sh            on the CPU emulator (g++, any machine); a small sampling chunk (64) so
 #                                 that multi-chunk walks are exercised on small vocabularies
 #   native/test/run.sh --gpu      with nvcc on a CUDA host (the real kernels, sm_90a/sm_80)
-# Extra arguments name the tests to run (default: all).
+# Extra arguments name the tests to run (default: all). DMS_EMU_ORDER=forward|ahead|behind picks the emulator's thread
+# order (native/emu/emu.h, schedule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${TMPDIR:-/tmp}/dms-kernel-test"

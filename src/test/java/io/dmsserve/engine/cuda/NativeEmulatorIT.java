@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
  * The kernels' own tests (native/test/kernel_test.cu) on the CPU emulator (native/emu/emu.h): every kernel of the
  * fatbin, compiled by g++ as plain C++ with the same sources, against its reference on random inputs with odd sizes
  * and poisoned outputs. CI has no GPU; this is where a kernel change that breaks a result fails it (the GPU runs the
- * same tests with nvcc: tools/gpu/run-native-tests.sh). About a minute and a half.
+ * same tests with nvcc: tools/gpu/run-native-tests.sh). Three runs in parallel, one per thread order of the emulator;
+ * about a minute and a half each.
  */
 class NativeEmulatorIT {
 
@@ -26,28 +27,44 @@ class NativeEmulatorIT {
             "kv_write", "attention_decode", "attention_decode_tc", "attention_chunk", "sampling_small", "sampling_large",
             "sampling_counts");
 
+    /**
+     * The emulator's thread orders (DMS_EMU_ORDER): round robin, and each warp in turn running ahead of the others from
+     * the first and from the last, where a barrier missing between warps shows.
+     */
+    private static final List<String> ORDERS = List.of("forward", "ahead", "behind");
+
     @Test
     void everyKernelTestPassesOnTheEmulator() throws Exception {
         HostTools.require("g++", ".ci/run installs Debian's g++ (the emulator builds native/test/kernel_test.cu with it)");
-        Path tmp = Files.createTempDirectory("dms-emu");
-        Path log = tmp.resolve("kernel-test.log");
-        ProcessBuilder builder = new ProcessBuilder("bash", "native/test/run.sh").redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        builder.environment().put("TMPDIR", tmp.toString());
-        Process process = builder.start();
-        boolean ended = process.waitFor(10, TimeUnit.MINUTES);
-        if (!ended) {
-            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        List<Process> processes = new java.util.ArrayList<>();
+        List<Path> logs = new java.util.ArrayList<>();
+        for (String order : ORDERS) {  // in parallel, each with its own build folder
+            Path tmp = Files.createTempDirectory("dms-emu-" + order);
+            Path log = tmp.resolve("kernel-test.log");
+            ProcessBuilder builder = new ProcessBuilder("bash", "native/test/run.sh").redirectErrorStream(true)
+                    .redirectOutput(log.toFile());
+            builder.environment().put("TMPDIR", tmp.toString());
+            builder.environment().put("DMS_EMU_ORDER", order);
+            processes.add(builder.start());
+            logs.add(log);
         }
-        String out = Files.readString(log, StandardCharsets.UTF_8);
-        assertThat(ended).as("native/test/run.sh ended within 10 minutes:\n" + out).isTrue();
-        assertThat(process.exitValue()).as("native/test/run.sh exit status:\n" + out).isZero();
-        for (String test : TESTS) {
-            assertThat(out).as("test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
+        for (int i = 0; i < ORDERS.size(); i++) {
+            Process process = processes.get(i);
+            boolean ended = process.waitFor(10, TimeUnit.MINUTES);
+            if (!ended) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            String out = Files.readString(logs.get(i), StandardCharsets.UTF_8);
+            String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " native/test/run.sh";
+            assertThat(ended).as(what + " ended within 10 minutes:\n" + out).isTrue();
+            assertThat(process.exitValue()).as(what + " exit status:\n" + out).isZero();
+            for (String test : TESTS) {
+                assertThat(out).as(what + ", test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
+            }
+            Matcher total = Pattern.compile("(?m)^(\\d+) checks, (\\d+) failures$").matcher(out);
+            assertThat(total.find()).as(what + ", the summary line:\n" + out).isTrue();
+            assertThat(Long.parseLong(total.group(2))).as(what + ", failures").isZero();
+            assertThat(Long.parseLong(total.group(1))).as(what + ", checks made").isGreaterThan(1_000_000);
         }
-        Matcher total = Pattern.compile("(?m)^(\\d+) checks, (\\d+) failures$").matcher(out);
-        assertThat(total.find()).as("the summary line:\n" + out).isTrue();
-        assertThat(Long.parseLong(total.group(2))).as("failures").isZero();
-        assertThat(Long.parseLong(total.group(1))).as("checks made").isGreaterThan(1_000_000);
     }
 }
