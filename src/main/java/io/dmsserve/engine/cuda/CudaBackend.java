@@ -78,7 +78,7 @@ public final class CudaBackend implements Backend {
      * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}:
      * fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products to about
      * 2^-17, so the DMS decisions follow the CPU reference's (H200, 2026-11-29: 0 of 30,000 differ in the long golden
-     * run; prefill at about half the tokens/s). {@code bf16}: rounded to bf16 (2^-9), which sends a decision logit near
+     * run; prefill at about three quarters of bf16's tokens/s with the warpgroup products, half with mma.sync). {@code bf16}: rounded to bf16 (2^-9), which sends a decision logit near
      * the threshold to the other side now and then (9 of 30,000, the farthest 0.56 from it). {@code auto} (the
      * default): split for a DMS checkpoint, whose decisions depend on it, bf16 for a dense one.
      */
@@ -610,9 +610,9 @@ public final class CudaBackend implements Backend {
         Scratch s = scratch;
         embeddingKernel.gather(embedding, vocab, hidden, parts.tokens, in.n, s.x);
         DeviceBuffer decisions = dms ? s.result.slice(s.decisionsAt, (long) in.n * layers * kvHeads) : null;
+        boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
-            boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
             rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
                     f32 ? null : s.xbBf16);
             project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
@@ -657,9 +657,9 @@ public final class CudaBackend implements Backend {
         int rows = in.logitRows.length;
         if (rows > 0) {
             boolean smallRows = rows <= MatMulKernel.MAX_GEMV_TOKENS;
-            boolean f32 = smallRows || splitActivations;
-            rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, f32 ? s.normed : null,
-                    f32 ? null : s.normedBf16);
+            boolean rowsF32 = smallRows || splitActivations;
+            rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, rowsF32 ? s.normed : null,
+                    rowsF32 ? null : s.normedBf16);
             project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false);
             if (in.sampled > 0) {
                 sampling.sample(s.logits, vocab, in.keepLogits ? s.processed : s.logits, vocab, in.sampled, vocab,
