@@ -244,15 +244,41 @@ struct WgmmaOp {
     uint64_t descA, descB;
 };
 
+// A thread's asynchronous operations of one kind (cp.async, wgmma): issued, committed as groups, and carried out
+// oldest group first when the thread waits for all but its `pending` newest groups (as wait_group does).
+template <class Op>
+struct AsyncGroups {
+    std::vector<Op> open;                 // issued since the last commit
+    std::vector<std::vector<Op>> groups;  // committed, oldest first
+    void commit() {
+        groups.push_back(std::move(open));
+        open.clear();
+    }
+    template <class Run>
+    void wait(int pending, Run run) {
+        while (static_cast<int>(groups.size()) > pending) {
+            for (const Op& op : groups.front()) {
+                run(op);
+            }
+            groups.erase(groups.begin());
+        }
+    }
+    bool empty() const {
+        return open.empty() && groups.empty();
+    }
+    void clear() {
+        open.clear();
+        groups.clear();
+    }
+};
+
 struct Fiber {
     ucontext_t ctx;
     uint3 tid;
     int linear;
     State state;
-    std::vector<WgmmaOp> wgmmaOpen;                 // issued since the last commit
-    std::vector<std::vector<WgmmaOp>> wgmmaGroups;  // committed, oldest first
-    std::vector<CpAsyncCopy> copyOpen;                 // cp.async issued since the last commit
-    std::vector<std::vector<CpAsyncCopy>> copyGroups;  // committed, oldest first
+    AsyncGroups<WgmmaOp> wgmma;
+    AsyncGroups<CpAsyncCopy> copies;
 };
 
 struct WarpState {
@@ -412,7 +438,7 @@ inline T exchange(T v, int src, int kind) {
 inline void fiber_entry() {
     Runtime& r = rt();
     (*r.body)();
-    if (!g_cur->wgmmaOpen.empty() || !g_cur->wgmmaGroups.empty()) {
+    if (!g_cur->wgmma.empty()) {
         fail("the thread returned with wgmma operations it never waited for");
     }
     // The thread has returned: it no longer counts for barriers.
@@ -515,10 +541,8 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     f.tid = {static_cast<unsigned>(t % block.x), static_cast<unsigned>((t / block.x) % block.y),
                              static_cast<unsigned>(t / (block.x * block.y))};
                     f.state = State::runnable;
-                    f.wgmmaOpen.clear();
-                    f.wgmmaGroups.clear();
-                    f.copyOpen.clear();
-                    f.copyGroups.clear();
+                    f.wgmma.clear();
+                    f.copies.clear();
                     getcontext(&f.ctx);
                     f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
                     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -653,11 +677,10 @@ inline uint32_t smem_addr(const void* p) {
 // test. Each thread computes its own fragment: acc[4 j + e] is row 16 (warp % 4) + lane / 4 + 8 (e / 2), column
 // 8 j + 2 (lane % 4) + e % 2; sums of exact products in fp32, in k order.
 inline void wgmma(float* d, int n, uint64_t descA, uint64_t descB) {
-    g_cur->wgmmaOpen.push_back({d, n, descA, descB});
+    g_cur->wgmma.open.push_back({d, n, descA, descB});
 }
 inline void wgmma_commit() {
-    g_cur->wgmmaGroups.push_back(std::move(g_cur->wgmmaOpen));
-    g_cur->wgmmaOpen.clear();
+    g_cur->wgmma.commit();
 }
 inline float wgmma_operand(uint64_t desc, int row, int k) {
     Runtime& r = rt();
@@ -691,15 +714,10 @@ inline void wgmma_run(const WgmmaOp& op) {
     }
 }
 inline void wgmma_wait(int pending) {
-    if (!g_cur->wgmmaOpen.empty()) {
+    if (!g_cur->wgmma.open.empty()) {
         fail("wgmma waited for with operations not committed");
     }
-    while (static_cast<int>(g_cur->wgmmaGroups.size()) > pending) {
-        for (const WgmmaOp& op : g_cur->wgmmaGroups.front()) {
-            wgmma_run(op);
-        }
-        g_cur->wgmmaGroups.erase(g_cur->wgmmaGroups.begin());
-    }
+    g_cur->wgmma.wait(pending, wgmma_run);
 }
 
 // cp.async.cg 16 bytes: the source is read now (nothing a kernel copies changes while it runs), the shared memory is
@@ -717,19 +735,13 @@ inline void cp_async16(void* smem, const void* gmem, bool valid) {
     } else {
         memset(copy.bytes, 0, 16);
     }
-    g_cur->copyOpen.push_back(copy);
+    g_cur->copies.open.push_back(copy);
 }
 inline void cp_async_commit() {
-    g_cur->copyGroups.push_back(std::move(g_cur->copyOpen));
-    g_cur->copyOpen.clear();
+    g_cur->copies.commit();
 }
 inline void cp_async_wait(int pending) {
-    while (static_cast<int>(g_cur->copyGroups.size()) > pending) {
-        for (const CpAsyncCopy& copy : g_cur->copyGroups.front()) {
-            memcpy(copy.dst, copy.bytes, 16);
-        }
-        g_cur->copyGroups.erase(g_cur->copyGroups.begin());
-    }
+    g_cur->copies.wait(pending, [](const CpAsyncCopy& copy) { memcpy(copy.dst, copy.bytes, 16); });
 }
 
 }  // namespace emu
