@@ -138,6 +138,16 @@ DMS_DEVICE float4 load16f_ro(const void* p) {
     return __ldg(reinterpret_cast<const float4*>(p));
 }
 
+// 16-byte load at L2 (not L1, which is not coherent across multiprocessors): for data other blocks of the same kernel
+// wrote before a __threadfence and an atomic that ordered them (a split-K reduction by the last block of a tile).
+DMS_DEVICE float4 load16f_cg(const void* p) {
+#ifdef DMS_EMU
+    return *reinterpret_cast<const float4*>(p);
+#else
+    return __ldcg(reinterpret_cast<const float4*>(p));
+#endif
+}
+
 // 16-byte load of data read once (weights in a GEMV, K/V in attention): read-only path, not kept in L1, so
 // that L1 keeps what is reused (the activations).
 DMS_DEVICE uint4 load16_stream(const void* p) {

@@ -86,6 +86,16 @@ DMS_DEVICE void wgmma_hold(float& r) {
 
 #if defined(DMS_WGMMA)
 // D (64 x N fp32, the warpgroup's fragments) += A (64 x 16 bf16, descA) · B (N x 16 bf16, descB)ᵀ.
+DMS_DEVICE void wgmma_m64n16k16(float (&d)[8], uint64_t descA, uint64_t descB) {
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "setp.ne.b32 p, %10, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+        : "l"(descA), "l"(descB), "r"(1));
+}
+
 DMS_DEVICE void wgmma_m64n128k16(float (&d)[64], uint64_t descA, uint64_t descB) {
     asm volatile(
         "{\n.reg .pred p;\n"
@@ -159,6 +169,9 @@ DMS_DEVICE void wgmma_hold(float&) {
 template <int R>
 DMS_DEVICE void wgmma_m64k16(float (&d)[R], uint64_t descA, uint64_t descB) {
     emu::wgmma(d, 2 * R, descA, descB);
+}
+DMS_DEVICE void wgmma_m64n16k16(float (&d)[8], uint64_t descA, uint64_t descB) {
+    wgmma_m64k16(d, descA, descB);
 }
 DMS_DEVICE void wgmma_m64n128k16(float (&d)[64], uint64_t descA, uint64_t descB) {
     wgmma_m64k16(d, descA, descB);

@@ -125,13 +125,98 @@ static std::vector<Variant> variants() {
     return v;
 }
 
+struct Shape {
+    const char* name;
+    int m, k;
+};
+
+// ./skinny_bench wgs [n ...]: at each n <= 16 and shape, the skinny kernel the launcher takes (matmul.cu, mma.sync,
+// W into registers) against the warpgroup decode product (matmul_sm90_skinny.cu) with k split 1, 2, 3, 4, 6, 8 ways
+// and the launcher's choice, bf16 and split activations; TB/s of W as above. The outputs differ from the skinny
+// kernel's in their bits (another summation order): max_rel is the largest difference over the largest |value|.
+static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vector<int>& ns, const Shape* shapes,
+                     int shapeCount) {
+    const int maxK = 12288;
+    bf16_t* a;
+    float* af;
+    float* ref;
+    float* out;
+    float* partial;
+    int* counters;
+    CK(cudaMalloc(&a, size_t(16) * maxK * 2));
+    CK(cudaMemcpy(a, w, size_t(16) * maxK * 2, cudaMemcpyDeviceToDevice));
+    CK(cudaMalloc(&af, size_t(16) * maxK * 4));
+    {
+        std::vector<float> host(size_t(16) * maxK);
+        unsigned x = 777;
+        for (auto& v : host) {
+            x = x * 1664525u + 1013904223u;
+            v = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;  // [-1, 1)
+        }
+        CK(cudaMemcpy(af, host.data(), host.size() * 4, cudaMemcpyHostToDevice));
+    }
+    CK(cudaMalloc(&ref, size_t(16) * 151936 * 4));
+    CK(cudaMalloc(&out, size_t(16) * 151936 * 4));
+    const int maxTiles = (151936 + 63) / 64;
+    CK(cudaMalloc(&partial, size_t(8) * maxTiles * 1024 * 4));
+    CK(cudaMalloc(&counters, size_t(maxTiles) * 4));
+    CK(cudaMemset(counters, 0, size_t(maxTiles) * 4));
+    int sms = 0;
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    for (int n : ns) {
+        if (n > 16) {
+            continue;
+        }
+        for (int split : {1, 0}) {
+            for (int si = 0; si < shapeCount; si++) {
+                const Shape& s = shapes[si];
+                const size_t wBytes = size_t(s.m) * s.k * 2;
+                const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+                const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
+                const int chosen = matmul_wgs_splits(s.m, s.k, sms);
+                // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways
+                const int splitsOf[] = {0, 1, 2, 3, 4, 6, 8};
+                for (int v = 0; v < 7; v++) {
+                    const int splits = splitsOf[v];
+                    float* dst = v == 0 ? ref : out;
+                    const auto launch = [&](const bf16_t* wi) {
+                        if (v == 0) {
+                            CK(split ? dms_matmul_skinny_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1, stream)
+                                     : dms_matmul_skinny(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1, stream));
+                        } else {
+                            CK(split ? dms_matmul_wgs_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, splits, partial,
+                                                            counters, stream)
+                                     : dms_matmul_wgs(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, splits, partial, counters,
+                                                      stream));
+                        }
+                    };
+                    launch(w);  // outside the capture: the launcher's cudaFuncSetAttribute
+                    CK(cudaStreamSynchronize(stream));
+                    float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); },
+                                         50);
+                    launch(w);
+                    CK(cudaStreamSynchronize(stream));
+                    const Comparison cmp = v > 0 ? compare(ref, out, size_t(n) * s.m) : Comparison();
+                    std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
+                                "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
+                                "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
+                                v == 0 ? "skinny (launcher)" : splits == chosen ? "wgs (launcher)" : "wgs", splits, us,
+                                wBytes / us / 1e6, cmp.differ, cmp.maxRel);
+                    std::fflush(stdout);
+                }
+            }
+        }
+    }
+}
+
 int main(int argc, char** argv) {
     std::vector<int> ns;
     const bool prefillOnly = argc > 1 && std::strcmp(argv[1], "prefill") == 0;  // the copy and the prefill products
-    for (int i = prefillOnly ? 2 : 1; i < argc; i++) {
+    const bool wgsOnly = argc > 1 && std::strcmp(argv[1], "wgs") == 0;  // the copy and the warpgroup decode products
+    for (int i = prefillOnly || wgsOnly ? 2 : 1; i < argc; i++) {
         ns.push_back(std::atoi(argv[i]));
     }
-    if (ns.empty() && !prefillOnly) {
+    if (ns.empty() && !prefillOnly) {  // wgs: n = 16 too
         ns.push_back(16);
     }
     cudaStream_t stream;
@@ -170,11 +255,12 @@ int main(int argc, char** argv) {
         }, 50);
         std::printf("{\"what\":\"copy\",\"MB\":64,\"us\":%.2f,\"TBps\":%.3f}\n", us, 2.0 * bytes / us / 1e6);
     }
-    struct Shape {
-        const char* name;
-        int m, k;
-    } shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 24576, 4096}, {"down", 4096, 12288},
+    Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 24576, 4096}, {"down", 4096, 12288},
                   {"lm_head", 151936, 4096}};
+    if (wgsOnly) {
+        benchWgs(stream, w, pool, ns, shapes, sizeof(shapes) / sizeof(shapes[0]));
+        return 0;
+    }
     // Batch 1 takes the GEMV (fp32 activations): the launcher's choice (R rows a block, 256 threads for k = 4096)
     // against other rows per block and block sizes.
     if (!prefillOnly) {

@@ -802,6 +802,75 @@ static void test_matmul_wg() {
     }
 }
 
+// The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 16 tokens, odd m (a partial
+// feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
+// k split 1 to 5 ways (uneven splits, the last-block reduction) on a poisoned workspace, bf16 and split, c = and c +=.
+// Each case runs twice: the second launch needs the counters the first one's last blocks reset, and gives the same
+// bits.
+static void test_matmul_wgs() {
+    Rng rng(31);
+    struct Case {
+        int n, m, k, lda;
+    };
+    for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
+                   Case{16, 300, 4096, 4096}, Case{11, 65, 2056, 2064}}) {
+        const int kTiles = (c.k + 63) / 64;
+        for (int split : {0, 1})
+        for (int accumulate : {0, 1})
+        for (int splits : {1, 2, 3, 5}) {
+            if (splits > kTiles) {
+                continue;
+            }
+            const int tiles = (c.m + 63) / 64;
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * 1024);
+            partial.poison();
+            Buf<int> counters(static_cast<size_t>(tiles));
+            std::fill(counters.host.begin(), counters.host.end(), 0);
+            counters.up();
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
+            std::vector<float> first;
+            for (int run = 0; run < 2; run++) {
+                if (run == 1) {
+                    p.out.host = p.c0;
+                    p.out.up();
+                }
+                const cudaError_t e = split ? dms_matmul_wgs_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m,
+                                                                   c.k, accumulate, splits, partial.dev, counters.dev,
+                                                                   nullptr)
+                                            : dms_matmul_wgs(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                             accumulate, splits, partial.dev, counters.dev, nullptr);
+                if (e == cudaErrorNotSupported) {
+                    fprintf(stderr, "matmul_wgs: not on this device (compute 9.0 only); nothing checked\n");
+                    return;
+                }
+                expect_ok(e, "matmul_wgs");
+                const std::string what = std::string(split ? "matmul_wgs split" : "matmul_wgs") + " splits=" +
+                                         std::to_string(splits) + " run=" + std::to_string(run);
+                check_product(what.c_str(), p, split);
+                if (run == 0) {
+                    first = p.out.host;
+                } else {
+                    g_checks++;
+                    if (memcmp(first.data(), p.out.host.data(), first.size() * 4) != 0) {
+                        fprintf(stderr, "FAIL %s n=%d m=%d k=%d: the second launch differs from the first\n",
+                                what.c_str(), c.n, c.m, c.k);
+                        g_failures++;
+                    }
+                }
+            }
+            counters.down();
+            for (int t = 0; t < tiles; t++) {
+                g_checks++;
+                if (counters.host[t] != 0) {
+                    fprintf(stderr, "FAIL matmul_wgs: counter %d left at %d\n", t, counters.host[t]);
+                    g_failures++;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // swiglu (Ops.swiglu)
 
@@ -1743,6 +1812,7 @@ int main(int argc, char** argv) {
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
         {"matmul_wg", test_matmul_wg},
+        {"matmul_wgs", test_matmul_wgs},
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},

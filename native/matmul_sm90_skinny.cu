@@ -1,0 +1,292 @@
+// matmul_sm90_skinny.cu: decode-batch products (up to 16 tokens) on Hopper's warpgroup tensor cores (sm_90a).
+// Java: MatMulKernel (on compute 9.0 it takes these where matmul.cu's skinny kernels run elsewhere); CPU: cpu/MatMul.
+//
+// C (n, m) fp32 = A (n, k) · W (m, k)ᵀ, or C += when accumulate, n <= 16. A decode batch reads every weight once a
+// step, so the product is bound by W's bytes. matmul.cu's skinny kernel holds W's loads in registers (about 32 KB in
+// flight a multiprocessor: 2.2-3.5 TB/s at batch 16, docs/benchmarks.md). Here W streams into shared memory by
+// cp.async, STAGES deep (two blocks a multiprocessor keep 64-80 KB of W in flight, in no registers), and the tensor
+// cores read it there with the operands swapped: W is wgmma's A (64 features x 16 k, the M side), the tokens its B
+// (the N side, 16), so one m64n16k16 per k step of 16 multiplies the block's 64 features by every token.
+//   dms_matmul_wgs_bf16_n16   a bf16 (n, k): the X tile copied by cp.async into the 128-byte swizzle, as W's
+//   dms_matmul_wgs_split_n16  a fp32 (n, k): copied as fp32; each thread converts the values it copied into a bf16 high
+//                             tile and a rest tile (dms::split_bf16x2), two wgmma per k step (the fp32 activations to
+//                             about 2^-17, as the other split kernels)
+//   w bf16 (m, k), rows of k; c fp32 (n, m), rows of ldc.
+// Block: one warpgroup (128 threads), 64 features, the k tiles (of 64) [kb, ke) of split z; 1-D grid, block
+// b = z tilesM + tile. With splits > 1 (the launcher's choice for small m, so that every multiprocessor gets blocks)
+// each block stores its fragments in partial (tile, z: 1024 floats in fragment order), and the last block of a tile to
+// finish (counters[tile], atomic; that block resets it) adds the splits in z order, so the sums are the same from run
+// to run. Pipeline: loads STAGES - 2 tiles ahead, as matmul_sm90.cu: a stage is reloaded only after the barrier that
+// follows every warp's wgmma.wait_group 1 on the group that read it; split's high/rest pairs rotate over 3 (a pair is
+// rewritten two steps after the group that read it was waited for, the barrier between).
+// grid ceil(m / 64) splits, block 128, dynamic shared memory matmul_wgs_smem_bytes(split) (1024-aligned inside).
+// k % 8 == 0, lda % 8 == 0, 16-byte aligned a, w and partial; 1 <= splits <= ceil(k / 64).
+#include "dms.cuh"
+
+#define DMS_WGS_BM 64   // features a block (wgmma's M)
+#define DMS_WGS_BN 16   // tokens (wgmma's N)
+#define DMS_WGS_BK 64   // k a stage: one 128-byte swizzled row
+#define DMS_WGS_THREADS 128
+
+__host__ __device__ constexpr int matmul_wgs_stages(bool split) {
+    return split ? 8 : 10;
+}
+
+// One stage: the W tile (64 x 64 bf16, swizzled), then the activations: bf16 16 x 64 swizzled, or fp32 16 x 64 plain.
+__host__ __device__ constexpr int matmul_wgs_stage_bytes(bool split) {
+    return DMS_WGS_BM * DMS_WGS_BK * 2 + DMS_WGS_BN * DMS_WGS_BK * (split ? 4 : 2);
+}
+
+__host__ __device__ constexpr int matmul_wgs_smem_bytes(bool split) {
+    return matmul_wgs_stages(split) * matmul_wgs_stage_bytes(split) + (split ? 3 * 2 * DMS_WGS_BN * DMS_WGS_BK * 2 : 0) +
+           1024;  // + the alignment slack
+}
+
+// MatMulKernel.wgsSharedBytes mirrors these; two blocks a multiprocessor fit in the H100 / H200's 228 KB.
+static_assert(matmul_wgs_smem_bytes(false) == 103424 && matmul_wgs_smem_bytes(true) == 111616, "sizes");
+static_assert(2 * (matmul_wgs_smem_bytes(true) + 1024) <= 228 * 1024, "two blocks a multiprocessor");
+
+// Partial sums a tile and split: the block's 64 x 16 fragments.
+#define DMS_WGS_PARTIAL (DMS_WGS_BM * DMS_WGS_BN)
+
+template <bool SPLIT>
+__device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
+                                           int splits, float* __restrict__ partial, int* __restrict__ counters) {
+#if defined(DMS_WGMMA)
+    constexpr int STAGES = matmul_wgs_stages(SPLIT);
+    constexpr int STAGE = matmul_wgs_stage_bytes(SPLIT);
+    constexpr int W_TILE = DMS_WGS_BM * DMS_WGS_BK * 2;
+    constexpr int X_TILE = DMS_WGS_BN * DMS_WGS_BK * 2;  // one bf16 activation tile
+    DMS_DYNAMIC_SMEM(raw);
+    unsigned char* smem = raw + ((1024 - (dms::smem_addr(raw) & 1023)) & 1023);
+    unsigned char* pairs = smem + STAGES * STAGE;  // split: 3 x (high tile, rest tile)
+    DMS_SHARED(int, last, 1);
+    const int tid = threadIdx.x;
+    const int tilesM = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
+    const int tile = static_cast<int>(blockIdx.x) % tilesM;
+    const int z = static_cast<int>(blockIdx.x) / tilesM;
+    const int row0 = tile * DMS_WGS_BM;
+    const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
+    const int kb = static_cast<int>(static_cast<long long>(z) * kTiles / splits);
+    const int count = static_cast<int>(static_cast<long long>(z + 1) * kTiles / splits) - kb;
+    const bf16_t* a16 = static_cast<const bf16_t*>(a);
+    const float* a32 = static_cast<const float*>(a);
+
+    // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each), then the tokens' 16 rows; zeros past
+    // m, n and k (k % 8 == 0: a chunk is all in or all out).
+    auto loadStage = [&](int i) {
+        unsigned char* st = smem + (i % STAGES) * STAGE;
+        const int k0 = (kb + i) * DMS_WGS_BK;
+#pragma unroll
+        for (int u = 0; u < DMS_WGS_BM * 8 / DMS_WGS_THREADS; u++) {
+            const int e = tid + u * DMS_WGS_THREADS;
+            const int r = e >> 3;
+            const int gk = k0 + (e & 7) * 8;
+            const bool valid = row0 + r < m && gk < k;
+            dms::cp_async16(st + wg_swizzle(r, e & 7), valid ? w + static_cast<size_t>(row0 + r) * k + gk : w, valid);
+        }
+        if constexpr (SPLIT) {
+#pragma unroll
+            for (int u = 0; u < DMS_WGS_BN * 16 / DMS_WGS_THREADS; u++) {
+                const int e = tid + u * DMS_WGS_THREADS;
+                const int r = e >> 4;
+                const int gk = k0 + (e & 15) * 4;
+                const bool valid = r < n && gk < k;
+                dms::cp_async16(st + W_TILE + e * 16, valid ? a32 + static_cast<size_t>(r) * lda + gk : a32, valid);
+            }
+        } else {
+            const int r = tid >> 3;
+            const int gk = k0 + (tid & 7) * 8;
+            const bool valid = r < n && gk < k;
+            dms::cp_async16(st + W_TILE + wg_swizzle(r, tid & 7), valid ? a16 + static_cast<size_t>(r) * lda + gk : a16,
+                            valid);
+        }
+    };
+    // Split: the fp32 values this thread copied into stage i % STAGES, as high and rest parts into pair i % 3.
+    auto convert = [&](int i) {
+        const unsigned char* src = smem + (i % STAGES) * STAGE + W_TILE;
+        unsigned char* hi = pairs + (i % 3) * 2 * X_TILE;
+#pragma unroll
+        for (int u = 0; u < DMS_WGS_BN * 16 / DMS_WGS_THREADS; u++) {
+            const int e = tid + u * DMS_WGS_THREADS;
+            const float4 v = *reinterpret_cast<const float4*>(src + e * 16);
+            const int at = wg_swizzle(e >> 4, (e & 15) >> 1) + (e & 1) * 8;
+            uint2 h, r;
+            dms::split_bf16x2(v.x, v.y, h.x, r.x);
+            dms::split_bf16x2(v.z, v.w, h.y, r.y);
+            *reinterpret_cast<uint2*>(hi + at) = h;
+            *reinterpret_cast<uint2*>(hi + X_TILE + at) = r;
+        }
+    };
+
+    float acc[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        acc[i] = 0.f;
+    }
+#pragma unroll
+    for (int s = 0; s < STAGES - 2; s++) {
+        if (s < count) {
+            loadStage(s);
+        }
+        dms::cp_async_commit();
+    }
+    for (int i = 0; i < count; i++) {
+        dms::cp_async_wait<STAGES - 3>();  // this thread's copies of tile i have landed
+        if constexpr (SPLIT) {
+            convert(i);  // its own copies: no barrier needed before
+        }
+        dms::fence_proxy_async();  // this thread's shared-memory writes visible to the tensor cores
+        __syncthreads();           // every thread's; every warp has waited for the group of tile i - 2
+        if (i + STAGES - 2 < count) {
+            loadStage(i + STAGES - 2);  // into stage (i - 2) % STAGES
+        }
+        dms::cp_async_commit();
+        const uint32_t wAddr = dms::smem_addr(smem + (i % STAGES) * STAGE);
+        const uint32_t xAddr = SPLIT ? dms::smem_addr(pairs + (i % 3) * 2 * X_TILE) : wAddr + W_TILE;
+        dms::wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < DMS_WGS_BK / 16; kk++) {
+            const uint64_t descW = dms::wgmma_desc(wAddr + 32 * kk);  // k step kk: 32 bytes into each row
+            dms::wgmma_m64n16k16(acc, descW, dms::wgmma_desc(xAddr + 32 * kk));
+            if constexpr (SPLIT) {
+                dms::wgmma_m64n16k16(acc, descW, dms::wgmma_desc(xAddr + X_TILE + 32 * kk));
+            }
+        }
+        dms::wgmma_commit();
+        dms::wgmma_wait<1>();  // the group of tile i - 1 is done
+    }
+    dms::wgmma_wait<0>();
+    dms::cp_async_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        dms::wgmma_hold(acc[i]);
+    }
+
+    if (splits > 1) {
+        float* mine = partial + (static_cast<size_t>(tile) * splits + z) * DMS_WGS_PARTIAL + tid * 8;
+        *reinterpret_cast<float4*>(mine) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+        *reinterpret_cast<float4*>(mine + 4) = make_float4(acc[4], acc[5], acc[6], acc[7]);
+        __threadfence();  // this thread's partial sums before the block's count
+        __syncthreads();
+        if (tid == 0) {
+            last[0] = atomicAdd(counters + tile, 1) == splits - 1;
+        }
+        __syncthreads();
+        if (last[0] == 0) {
+            return;
+        }
+        __threadfence();  // the other blocks' partial sums after their counts
+        const float* sums = partial + static_cast<size_t>(tile) * splits * DMS_WGS_PARTIAL + tid * 8;
+        for (int s = 0; s < splits; s++) {
+            const float4 p0 = dms::load16f_cg(sums + static_cast<size_t>(s) * DMS_WGS_PARTIAL);
+            const float4 p1 = dms::load16f_cg(sums + static_cast<size_t>(s) * DMS_WGS_PARTIAL + 4);
+            const float p[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                acc[e] = s == 0 ? p[e] : acc[e] + p[e];
+            }
+        }
+        if (tid == 0) {
+            counters[tile] = 0;  // for the next launch (stream order)
+        }
+    }
+    // Fragment of thread t (warp v = t / 32, lane g = t % 32 / 4, q = t % 4): acc[4 j + e] is feature (M row)
+    // 16 v + g + 8 (e / 2), token (N column) 8 j + 2 q + e % 2.
+    const int lane = tid & 31;
+    const int feature0 = row0 + (tid >> 5) * 16 + (lane >> 2);
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int token = 8 * j + 2 * (lane & 3) + (e & 1);
+            const int feature = feature0 + 8 * (e >> 1);
+            if (token < n && feature < m) {
+                float* out = c + static_cast<size_t>(token) * ldc + feature;
+                *out = accumulate != 0 ? *out + acc[4 * j + e] : acc[4 * j + e];
+            }
+        }
+    }
+#else
+    __trap();
+#endif
+}
+
+#define DMS_MATMUL_WGS(NAME, SPLIT, AT)                                                                           \
+    extern "C" __global__ void __launch_bounds__(DMS_WGS_THREADS)                                                  \
+        NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
+             int n, int m, int k, int accumulate, int splits, float* __restrict__ partial,                        \
+             int* __restrict__ counters) {                                                                        \
+        matmul_wgs<SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters);                     \
+    }
+DMS_MATMUL_WGS(dms_matmul_wgs_bf16_n16, false, bf16_t)
+DMS_MATMUL_WGS(dms_matmul_wgs_split_n16, true, float)
+
+// How many ways the launcher splits k (MatMulKernel.wgsSplits mirrors it): the fewest splits that give every
+// multiprocessor two blocks, at most 8, each split at least 4 tiles of 64.
+static int matmul_wgs_splits(int m, int k, int multiprocessors) {
+    const int tiles = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
+    const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
+    const int most = std::max(1, std::min(8, kTiles / 4));
+    int s = 1;
+    while (s < most && static_cast<long long>(tiles) * s < 2LL * multiprocessors) {
+        s++;
+    }
+    return s;
+}
+
+template <typename AT>
+static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                     int accumulate, int splits, float* partial, int* counters, cudaStream_t stream) {
+    constexpr bool split = sizeof(AT) == 4;
+    DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
+    DMS_CHECK(n >= 1 && n <= DMS_WGS_BN && m >= 1 && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
+    DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
+    const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
+    DMS_CHECK(splits >= 1 && splits <= kTiles);
+    DMS_CHECK(splits == 1 || (partial != nullptr && counters != nullptr && dms::aligned16(partial)));
+    const long long blocks = static_cast<long long>((m + DMS_WGS_BM - 1) / DMS_WGS_BM) * splits;
+    DMS_CHECK(blocks <= 0x7fffffff);
+#ifndef DMS_EMU
+    int device = 0, major = 0, minor = 0;  // sm_90a code only (elsewhere the kernels trap): compute 9.0
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 ||
+        minor != 0) {
+        return cudaErrorNotSupported;
+    }
+#endif
+    const int smem = matmul_wgs_smem_bytes(split);
+#define DMS_MATMUL_WGS_LAUNCH(KERNEL)                                                                             \
+    {                                                                                                             \
+        const cudaError_t e = cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);   \
+        if (e != cudaSuccess) {                                                                                   \
+            return e;                                                                                             \
+        }                                                                                                         \
+    }                                                                                                             \
+    DMS_LAUNCH(KERNEL, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda, w, c, ldc, n, m, k,     \
+               accumulate, splits, partial, counters);
+    if constexpr (split) {
+        DMS_MATMUL_WGS_LAUNCH(dms_matmul_wgs_split_n16)
+    } else {
+        DMS_MATMUL_WGS_LAUNCH(dms_matmul_wgs_bf16_n16)
+    }
+#undef DMS_MATMUL_WGS_LAUNCH
+    return cudaGetLastError();
+}
+
+// c (n, m) = a (n, k) bf16 · Wᵀ (or c +=), n <= 16, on the warpgroup tensor cores with k split `splits` ways (partial:
+// splits ceil(m / 64) 1024 floats, counters: ceil(m / 64) ints, zero before the first launch; both unused when
+// splits == 1); cudaErrorNotSupported on a device other than compute 9.0.
+extern "C" cudaError_t dms_matmul_wgs(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                      int accumulate, int splits, float* partial, int* counters, cudaStream_t stream) {
+    return launch_matmul_wgs(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters, stream);
+}
+
+// As dms_matmul_wgs for fp32 activations, each split into a bf16 high part and its bf16 rest.
+extern "C" cudaError_t dms_matmul_wgs_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                            int k, int accumulate, int splits, float* partial, int* counters,
+                                            cudaStream_t stream) {
+    return launch_matmul_wgs(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters, stream);
+}
