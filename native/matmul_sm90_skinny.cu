@@ -37,9 +37,9 @@ __host__ __device__ constexpr int matmul_wgs_stage_bytes(bool split) {
     return DMS_WGS_BM * DMS_WGS_BK * 2 + DMS_WGS_BN * DMS_WGS_BK * (split ? 4 : 2);
 }
 
-__host__ __device__ constexpr int matmul_wgs_smem_bytes(bool split) {
-    return matmul_wgs_stages(split) * matmul_wgs_stage_bytes(split) + (split ? 3 * 2 * DMS_WGS_BN * DMS_WGS_BK * 2 : 0) +
-           1024;  // + the alignment slack
+__host__ __device__ constexpr int matmul_wgs_smem_bytes(bool split, int stages = -1) {
+    return (stages < 0 ? matmul_wgs_stages(split) : stages) * matmul_wgs_stage_bytes(split) +
+           (split ? 3 * 2 * DMS_WGS_BN * DMS_WGS_BK * 2 : 0) + 1024;  // + the alignment slack
 }
 
 // MatMulKernel.wgsSharedBytes mirrors these; two blocks a multiprocessor fit in the H100 / H200's 228 KB.
@@ -49,12 +49,12 @@ static_assert(2 * (matmul_wgs_smem_bytes(true) + 1024) <= 228 * 1024, "two block
 // Partial sums a tile and split: the block's 64 x 16 fragments.
 #define DMS_WGS_PARTIAL (DMS_WGS_BM * DMS_WGS_BN)
 
-template <bool SPLIT>
+template <bool SPLIT, int STAGES = matmul_wgs_stages(SPLIT)>
 __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
                                            int splits, float* __restrict__ partial, int* __restrict__ counters) {
 #if defined(DMS_WGMMA)
-    constexpr int STAGES = matmul_wgs_stages(SPLIT);
+    static_assert(STAGES >= 3, "tiles are loaded STAGES - 2 ahead");
     constexpr int STAGE = matmul_wgs_stage_bytes(SPLIT);
     constexpr int W_TILE = DMS_WGS_BM * DMS_WGS_BK * 2;
     constexpr int X_TILE = DMS_WGS_BN * DMS_WGS_BK * 2;  // one bf16 activation tile
@@ -223,17 +223,32 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
 DMS_MATMUL_WGS(dms_matmul_wgs_bf16_n16, false, bf16_t)
 DMS_MATMUL_WGS(dms_matmul_wgs_split_n16, true, float)
 
-// How many ways the launcher splits k (MatMulKernel.wgsSplits mirrors it): the fewest splits that give every
-// multiprocessor two blocks, at most 8, each split at least 4 tiles of 64.
-static int matmul_wgs_splits(int m, int k, int multiprocessors) {
-    const int tiles = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
+// How many ways to split k (MatMulKernel.wgsSplits mirrors it), at most 8 with at least 4 tiles of 64 each. A wave is
+// one block a multiprocessor for bf16 activations and two for split ones. Tiles fewer than a wave: the most splits
+// whose blocks still fit in one wave. Otherwise the split whose blocks fill the last of their waves best, the fewest
+// among equals. Measured on the H200 (skinny_bench wgs, 2026-11-30), this picks the fastest split of every Qwen3-8B
+// product at 16 tokens: bf16 blocks run fastest one to a multiprocessor, the split kernel's (which converts its
+// activations between the copies and the wgmma) two to one.
+static int matmul_wgs_splits(int m, int k, int multiprocessors, bool split) {
+    const long long tiles = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
     const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
     const int most = std::max(1, std::min(8, kTiles / 4));
-    int s = 1;
-    while (s < most && static_cast<long long>(tiles) * s < 2LL * multiprocessors) {
-        s++;
+    const long long wave = static_cast<long long>(multiprocessors) * (split ? 2 : 1);
+    if (tiles <= wave) {
+        return static_cast<int>(std::max(1LL, std::min<long long>(most, wave / tiles)));
     }
-    return s;
+    int best = 1;
+    long long bestNum = 0, bestDen = 1;  // the fill of the last wave: blocks / (waves wave), as a fraction
+    for (int s = 1; s <= most; s++) {
+        const long long blocks = tiles * s;
+        const long long den = (blocks + wave - 1) / wave * wave;
+        if (blocks * bestDen > bestNum * den) {
+            best = s;
+            bestNum = blocks;
+            bestDen = den;
+        }
+    }
+    return best;
 }
 
 template <typename AT>

@@ -130,6 +130,26 @@ struct Shape {
     int m, k;
 };
 
+// The warpgroup decode product at other pipeline depths than the launcher's.
+template <bool SPLIT, int STAGES>
+__global__ void __launch_bounds__(DMS_WGS_THREADS)
+    wgs_stages(const void* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k, int accumulate,
+               int splits, float* partial, int* counters) {
+    matmul_wgs<SPLIT, STAGES>(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters);
+}
+typedef void (*WgsKernel)(const void*, int, const bf16_t*, float*, int, int, int, int, int, int, float*, int*);
+
+static void launchWgsStages(bool split, int stages, const void* a, int lda, const bf16_t* w, float* c, int ldc, int n,
+                            int m, int k, int splits, float* partial, int* counters, cudaStream_t stream) {
+    WgsKernel kernel = split ? (stages == 5 ? wgs_stages<true, 5> : wgs_stages<true, 12>)
+                             : (stages == 7 ? wgs_stages<false, 7> : wgs_stages<false, 16>);
+    const int smem = matmul_wgs_smem_bytes(split, stages);
+    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    const int blocks = (m + DMS_WGS_BM - 1) / DMS_WGS_BM * splits;
+    kernel<<<blocks, DMS_WGS_THREADS, smem, stream>>>(a, lda, w, c, ldc, n, m, k, 0, splits, partial, counters);
+    CK(cudaGetLastError());
+}
+
 // ./skinny_bench wgs [n ...]: at each n <= 16 and shape, the skinny kernel the launcher takes (matmul.cu, mma.sync,
 // W into registers) against the warpgroup decode product (matmul_sm90_skinny.cu) with k split 1, 2, 3, 4, 6, 8 ways
 // and the launcher's choice, bf16 and split activations; TB/s of W as above. The outputs differ from the skinny
@@ -173,21 +193,34 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                 const size_t wBytes = size_t(s.m) * s.k * 2;
                 const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
                 const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
-                const int chosen = matmul_wgs_splits(s.m, s.k, sms);
-                // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways
-                const int splitsOf[] = {0, 1, 2, 3, 4, 6, 8};
-                for (int v = 0; v < 7; v++) {
-                    const int splits = splitsOf[v];
+                const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0);
+                // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways; then other
+                // pipeline depths (3 or 1 blocks a multiprocessor) split 1, 2, 4 ways
+                struct WV {
+                    int splits, stages;
+                };
+                std::vector<WV> wvs = {{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {6, 0}, {8, 0}};
+                for (int stages : split ? std::vector<int>{5, 12} : std::vector<int>{7, 16}) {
+                    for (int sp : {1, 2, 4}) {
+                        wvs.push_back({sp, stages});
+                    }
+                }
+                for (size_t v = 0; v < wvs.size(); v++) {
+                    const int splits = wvs[v].splits;
+                    const int stages = wvs[v].stages;
                     float* dst = v == 0 ? ref : out;
                     const auto launch = [&](const bf16_t* wi) {
                         if (v == 0) {
                             CK(split ? dms_matmul_skinny_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1, stream)
                                      : dms_matmul_skinny(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1, stream));
-                        } else {
+                        } else if (stages == 0) {
                             CK(split ? dms_matmul_wgs_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, splits, partial,
                                                             counters, stream)
                                      : dms_matmul_wgs(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, splits, partial, counters,
                                                       stream));
+                        } else {
+                            launchWgsStages(split != 0, stages, split ? static_cast<const void*>(af) : a, s.k, wi, dst,
+                                            s.m, n, s.m, s.k, splits, partial, counters, stream);
                         }
                     };
                     launch(w);  // outside the capture: the launcher's cudaFuncSetAttribute
@@ -200,7 +233,8 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                     std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
                                 "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
                                 "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
-                                v == 0 ? "skinny (launcher)" : splits == chosen ? "wgs (launcher)" : "wgs", splits, us,
+                                v == 0 ? "skinny (launcher)" : stages != 0 ? (stages == 5 || stages == 7 ? "wgs 3/SM"
+                                : "wgs 1/SM") : splits == chosen ? "wgs (launcher)" : "wgs", splits, us,
                                 wBytes / us / 1e6, cmp.differ, cmp.maxRel);
                     std::fflush(stdout);
                 }

@@ -725,14 +725,12 @@ public final class CudaBackend implements Backend {
             int[][] shapes = {{qkvDim, hidden, hidden}, {hidden, qDim, qDim}, {2 * inter, hidden, hidden},
                 {hidden, inter, splitActivations ? 2 * inter : inter}};  // (m, k, lda): w2 reads h from gu when split
             for (int[] shape : shapes) {
-                if (!MatMulKernel.skinnyTakes(in.n, shape[1], shape[2])) {
-                    bytes = Math.max(bytes, MatMulKernel.workspaceBytes(in.n, shape[0], shape[1], multiprocessors));
-                }
+                bytes = Math.max(bytes, matMul.workspaceBytes(splitActivations, in.n, shape[0], shape[1], shape[2]));
             }
         }
         int rows = in.logitRows.length;
-        if (rows > MatMulKernel.MAX_GEMV_TOKENS && !MatMulKernel.skinnyTakes(rows, hidden, hidden)) {
-            bytes = Math.max(bytes, MatMulKernel.workspaceBytes(rows, vocab, hidden, multiprocessors));
+        if (rows > MatMulKernel.MAX_GEMV_TOKENS) {
+            bytes = Math.max(bytes, matMul.workspaceBytes(splitActivations, rows, vocab, hidden, hidden));
         }
         matMul.reserve(bytes);
     }

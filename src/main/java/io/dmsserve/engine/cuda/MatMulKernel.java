@@ -66,6 +66,13 @@ final class MatMulKernel implements AutoCloseable {
      * multiplied, the same bits), measured 0.10-0.13 ms a batch-16 step faster on the H200 (run 3, 2026-11-29).
      */
     static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
+    static final int MAX_WGS_TOKENS = 16;
+    static final int WGS_BM = 64;
+    static final int WGS_BK = 64;
+    /** Feature tiles a split warpgroup decode product may have: one counter each. */
+    static final int WGS_COUNTERS = 4096;
+    private final Kernel[] wgs;             // decode batches on wgmma, bf16 and split; null off compute 9.0
+    private final DeviceBuffer wgsCounters;  // int (WGS_COUNTERS): zero between launches (the last block resets its)
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final Kernel[][] skinnySplit = new Kernel[3][2];
     private final CudaContext context;
@@ -108,9 +115,14 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
+            wgs = new Kernel[] {context.kernel("dms_matmul_wgs_bf16_n16", wgsSharedBytes(false)),
+                context.kernel("dms_matmul_wgs_split_n16", wgsSharedBytes(true))};
+            wgsCounters = context.upload(new int[WGS_COUNTERS]);
         } else {
             wg = null;
             wgSplit = null;
+            wgs = null;
+            wgsCounters = null;
         }
         for (int i = 0; i < skinny.length; i++) {
             for (int j = 0; j < 2; j++) {
@@ -165,6 +177,56 @@ final class MatMulKernel implements AutoCloseable {
             return 256;
         }
         return rows * Checks.ceilDiv(m, 128) >= multiprocessors ? 128 : 0;
+    }
+
+    /**
+     * The warpgroup decode product's stages (10 bf16, 8 split) of a 64 x 64 bf16 W tile and the tokens' 16 x 64 tile
+     * (bf16, or fp32 when split), split's three pairs of bf16 high and rest tiles, plus 1024 bytes to align them
+     * (native/matmul_sm90_skinny.cu, matmul_wgs_smem_bytes): two blocks a multiprocessor on an H100 / H200.
+     */
+    static int wgsSharedBytes(boolean split) {
+        int stages = split ? 8 : 10;
+        return stages * (WGS_BM * WGS_BK * 2 + MAX_WGS_TOKENS * WGS_BK * (split ? 4 : 2))
+                + (split ? 3 * 2 * MAX_WGS_TOKENS * WGS_BK * 2 : 0) + 1024;
+    }
+
+    /**
+     * How many ways the warpgroup decode product splits k (native/matmul_sm90_skinny.cu, matmul_wgs_splits), at most 8
+     * with at least 4 tiles of 64 each. A wave is one block a multiprocessor for bf16 activations, two for split ones.
+     * Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose blocks
+     * fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of each
+     * Qwen3-8B product at 16 tokens (skinny_bench wgs, 2026-11-30).
+     */
+    static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
+        long tiles = Checks.ceilDiv(m, WGS_BM);
+        int kTiles = Checks.ceilDiv(k, WGS_BK);
+        int most = Math.max(1, Math.min(8, kTiles / 4));
+        long wave = (long) multiprocessors * (split ? 2 : 1);
+        if (tiles <= wave) {
+            return (int) Math.max(1, Math.min(most, wave / tiles));
+        }
+        int best = 1;
+        long bestNum = 0;
+        long bestDen = 1;
+        for (int s = 1; s <= most; s++) {
+            long blocks = tiles * s;
+            long den = (blocks + wave - 1) / wave * wave;
+            if (blocks * bestDen > bestNum * den) {
+                best = s;
+                bestNum = blocks;
+                bestDen = den;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Whether the warpgroup decode product takes this product (aligned operands assumed): compute 9.0, 1 to 16 tokens,
+     * k and lda multiples of 8, and a counter for every feature tile when it splits k.
+     */
+    boolean wgsTakes(boolean split, int n, int m, int k, int lda) {
+        return wgs != null && n >= 1 && n <= MAX_WGS_TOKENS && k % 8 == 0 && lda % 8 == 0
+                && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplits(m, k, multiprocessors, split) == 1);
     }
 
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
@@ -248,7 +310,9 @@ final class MatMulKernel implements AutoCloseable {
 
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate) {
-        if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
+        if (wgsTakes(split, n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
+            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, split));
+        } else if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m));
@@ -317,6 +381,39 @@ final class MatMulKernel implements AutoCloseable {
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
     }
 
+    /**
+     * The warpgroup decode product alone (compute 9.0): W streamed through shared memory into wgmma with the tokens as
+     * its N side, k split {@code splits} ways and the splits added in order by the last block of each feature tile.
+     * 1 to 16 tokens, k % 8 == 0, lda % 8 == 0, a and w 16-byte aligned.
+     *
+     * @param split a is fp32 (the split kernel), else bf16
+     * @param splits 1 to min(ceil(k / 64), ...); more than 1 takes workspace
+     */
+    void warpgroupSkinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
+            int k, boolean accumulate, int splits) {
+        require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
+        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
+        positive(m, "m");
+        require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
+        require(lda >= k && lda % 8 == 0 && ldc >= m,
+                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
+        int tiles = Checks.ceilDiv(m, WGS_BM);
+        require(splits >= 1 && splits <= Checks.ceilDiv(k, WGS_BK), "splits must be in [1, ceil(k / 64)], got " + splits);
+        require(splits == 1 || tiles <= WGS_COUNTERS, "a split product takes at most " + WGS_COUNTERS + " tiles of 64");
+        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
+        (split ? wgs[1] : wgs[0]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(split), new KernelArgs().ptr(a)
+                .i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0).i32(splits).ptr(partial)
+                .ptr(splits > 1 ? wgsCounters : null));
+    }
+
+    private static long wgsWorkspaceBytes(int m, int splits) {
+        return (long) splits * Checks.ceilDiv(m, WGS_BM) * WGS_BM * MAX_WGS_TOKENS * 4;
+    }
+
     /** Whether this device runs the warpgroup kernels (compute 9.0, and not switched off). */
     boolean warpgroupKernels() {
         return wg != null;
@@ -370,7 +467,22 @@ final class MatMulKernel implements AutoCloseable {
         return (int) Math.max(1, Math.min(Math.min(most, 32), (target + blocks - 1) / blocks));
     }
 
-    /** Bytes of workspace {@link #matmul} needs for this product with the automatic split (0: no split). */
+    /**
+     * Bytes of workspace {@link #matmul} or {@link #matmulSplit} needs for this product on this device, on the kernel
+     * they would choose for 16-byte aligned operands (0: none).
+     */
+    long workspaceBytes(boolean split, int n, int m, int k, int lda) {
+        if (wgsTakes(split, n, m, k, lda)) {
+            int splits = wgsSplits(m, k, multiprocessors, split);
+            return splits > 1 ? wgsWorkspaceBytes(m, splits) : 0;
+        }
+        if (skinnyTakes(n, k, lda) || wgTakes(n, m, k, lda)) {
+            return 0;
+        }
+        return workspaceBytes(n, m, k, multiprocessors);
+    }
+
+    /** Bytes of workspace the tiled kernel needs for this product with the automatic split (0: no split). */
     static long workspaceBytes(int n, int m, int k, int multiprocessors) {
         int splits = splits(n, m, k, multiprocessors);
         int kTiles = Checks.ceilDiv(k, K_TILE);
@@ -417,6 +529,9 @@ final class MatMulKernel implements AutoCloseable {
         if (workspace != null) {
             workspace.close();
             workspace = null;
+        }
+        if (wgsCounters != null) {
+            wgsCounters.close();
         }
     }
 

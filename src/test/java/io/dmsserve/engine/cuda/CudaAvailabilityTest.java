@@ -106,6 +106,22 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgTile(1024, 6144, 132)).isEqualTo(256);
         assertThat(MatMulKernel.wgTile(256, 4096, 132)).isZero();
         assertThat(MatMulKernel.wgTile(128, 151936, 132)).isEqualTo(256);
+        // matmul_sm90_skinny.cu's static_asserts: 10 stages of 10 KB (bf16), 8 of 12 KB and 3 pairs of 4 KB (split)
+        assertThat(MatMulKernel.wgsSharedBytes(false)).isEqualTo(103424);
+        assertThat(MatMulKernel.wgsSharedBytes(true)).isEqualTo(111616);
+        // its splits of k at Qwen3-8B's shapes on 132 multiprocessors, the fastest of each measured on the H200
+        // (skinny_bench wgs, 2026-11-30): q|k|v, o, gate|up, down, lm_head; bf16 (a wave of 132 blocks), then split (264)
+        int[][] shapes = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}, {151936, 4096}};
+        int[] bf16 = new int[5];
+        int[] split = new int[5];
+        for (int i = 0; i < 5; i++) {
+            bf16[i] = MatMulKernel.wgsSplits(shapes[i][0], shapes[i][1], 132, false);
+            split[i] = MatMulKernel.wgsSplits(shapes[i][0], shapes[i][1], 132, true);
+        }
+        assertThat(bf16).containsExactly(1, 2, 1, 2, 1);
+        assertThat(split).containsExactly(2, 4, 2, 4, 1);
+        assertThat(MatMulKernel.wgsSplits(100, 64, 132, true)).isEqualTo(1);  // one k tile: at most 8, 4 tiles a split
+        assertThat(MatMulKernel.wgsSplits(64, 4096, 132, true)).isEqualTo(8);
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
         assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
         assertThat(AttentionKernel.tiles(new int[] {0, 3}, new int[] {3, 40}, 4, 2))

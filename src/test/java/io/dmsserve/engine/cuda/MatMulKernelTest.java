@@ -140,8 +140,10 @@ class MatMulKernelTest extends GpuTest {
     @Test
     void skinnyMatchesDoubleAndRepeatsExactly() {
         SplittableRandom random = new SplittableRandom(52);
-        MatMulKernel kernel = new MatMulKernel(context, false);
-        MatMulKernel pipelined = new MatMulKernel(context, true);
+        // "false": no warpgroup kernels, so that matmul routes every size here to the skinny kernel (on compute 9.0 the
+        // warpgroup decode product takes those of up to 16 tokens: warpgroupSkinnyMatchesDoubleAndRepeatsExactly)
+        MatMulKernel kernel = new MatMulKernel(context, false, "false");
+        MatMulKernel pipelined = new MatMulKernel(context, true, "false");
         for (Shape s : new Shape[] {new Shape(1, 77, 32), new Shape(9, 333, 96), new Shape(16, 4096, 4096),
             new Shape(17, 50, 1024), new Shape(32, 129, 512), new Shape(33, 31, 256), new Shape(64, 200, 12288),
             new Shape(12, 6144, 64)}) {
@@ -221,6 +223,53 @@ class MatMulKernelTest extends GpuTest {
                 kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                 (a, lda, w, out, ldc, accumulate) ->
                         kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
+    }
+
+    /**
+     * The warpgroup decode product (compute 9.0; elsewhere, that no product takes it): bf16 against sums in double of
+     * the rounded activations and the same bits twice (the second launch needs the tile counters the first one's last
+     * blocks reset); split against sums of the fp32 activations within 2^-16 + 2e-6 sqrt(k), 16 times closer at worst
+     * than bf16. k unsplit, split 3 ways and as the launcher splits it; 1 to 16 tokens, odd m, a k tail of 8, k of 12288
+     * (every stage reused); decode batches of up to 16 tokens take it through matmul and matmulSplit.
+     */
+    @Test
+    void warpgroupSkinnyMatchesDoubleAndRepeatsExactly() {
+        MatMulKernel kernel = new MatMulKernel(context, true, "true");  // whatever -Ddms.cuda.wgmma the run sets
+        if (!MatMulKernel.hasWgmma(context.info())) {
+            assertThat(kernel.wgsTakes(false, 16, 4096, 4096, 4096)).as("a decode batch on " + context.info().name())
+                    .isFalse();
+            return;
+        }
+        int sms = context.info().multiprocessors();
+        assertThat(kernel.wgsTakes(true, 16, 4096, 4096, 4096)).as("a decode batch takes it").isTrue();
+        assertThat(kernel.wgsTakes(true, 17, 4096, 4096, 4096)).as("17 tokens do not").isFalse();
+        assertThat(kernel.workspaceBytes(true, 16, 4096, 4096, 4096)).as("o at 16 tokens splits k 4 ways")
+                .isEqualTo(4L * 64 * 1024 * 4);
+        SplittableRandom random = new SplittableRandom(55);
+        for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
+            new Shape(9, 130, 12288), new Shape(16, 4096, 4096)}) {
+            int auto = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false);
+            for (int splits : new int[] {1, 3, auto}) {
+                if (splits > (s.k() + 63) / 64) {
+                    continue;
+                }
+                twice(random, "warpgroup decode x" + splits, s, 8, (a, lda, w, out, ldc, accumulate) ->
+                        kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits),
+                        null);
+                splitBeatsRounded(random, "warpgroup decode split x" + splits, s, s.k() + 8,
+                        (a, lda, w, out, ldc, accumulate) -> kernel.warpgroupSkinny(true, a, lda, w, out, ldc, s.n(),
+                                s.m(), s.k(), accumulate, splits),
+                        (a, lda, w, out, ldc, accumulate) -> kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(),
+                                s.m(), s.k(), accumulate, splits));
+            }
+        }
+        // Through matmul: a decode batch of 16 takes it with the launcher's split (the same bits as calling it).
+        Shape s = new Shape(16, 4096, 4096);
+        int splits = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false);
+        twice(random, "matmul routed to the warpgroup decode product", s, 8, (a, lda, w, out, ldc, accumulate) ->
+                kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                (a, lda, w, out, ldc, accumulate) ->
+                        kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits));
     }
 
     /**
