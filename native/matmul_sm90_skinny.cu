@@ -4,7 +4,7 @@
 // C (n, m) fp32 = A (n, k) · W (m, k)ᵀ, or C += when accumulate, n <= 16. A decode batch reads every weight once a
 // step, so the product is bound by W's bytes. matmul.cu's skinny kernel holds W's loads in registers (about 32 KB in
 // flight a multiprocessor: 2.2-3.5 TB/s at batch 16, docs/benchmarks.md). Here W streams into shared memory by
-// cp.async, STAGES deep (two blocks a multiprocessor keep 64-80 KB of W in flight, in no registers), and the tensor
+// cp.async, STAGES deep (48-64 KB of W in flight a multiprocessor, in no registers), and the tensor
 // cores read it there with the operands swapped: W is wgmma's A (64 features x 16 k, the M side), the tokens its B
 // (the N side, 16), so one m64n16k16 per k step of 16 multiplies the block's 64 features by every token.
 //   dms_matmul_wgs_bf16_n16   a bf16 (n, k): the X tile copied by cp.async into the 128-byte swizzle, as W's
@@ -28,8 +28,10 @@
 #define DMS_WGS_BK 64   // k a stage: one 128-byte swizzled row
 #define DMS_WGS_THREADS 128
 
+// bf16: 10 stages, two blocks a multiprocessor; split: 5 stages, three blocks (measured faster than 8 stages and two
+// blocks for every Qwen3-8B product at 16 tokens but o and down, which are within 5%: skinny_bench wgs, 2026-11-30).
 __host__ __device__ constexpr int matmul_wgs_stages(bool split) {
-    return split ? 8 : 10;
+    return split ? 5 : 10;
 }
 
 // One stage: the W tile (64 x 64 bf16, swizzled), then the activations: bf16 16 x 64 swizzled, or fp32 16 x 64 plain.
@@ -42,9 +44,11 @@ __host__ __device__ constexpr int matmul_wgs_smem_bytes(bool split, int stages =
            (split ? 3 * 2 * DMS_WGS_BN * DMS_WGS_BK * 2 : 0) + 1024;  // + the alignment slack
 }
 
-// MatMulKernel.wgsSharedBytes mirrors these; two blocks a multiprocessor fit in the H100 / H200's 228 KB.
-static_assert(matmul_wgs_smem_bytes(false) == 103424 && matmul_wgs_smem_bytes(true) == 111616, "sizes");
-static_assert(2 * (matmul_wgs_smem_bytes(true) + 1024) <= 228 * 1024, "two blocks a multiprocessor");
+// MatMulKernel.wgsSharedBytes mirrors these; two bf16 blocks or three split ones a multiprocessor fit in the H100 /
+// H200's 228 KB (each block also takes 1 KB of the system's).
+static_assert(matmul_wgs_smem_bytes(false) == 103424 && matmul_wgs_smem_bytes(true) == 74752, "sizes");
+static_assert(2 * (matmul_wgs_smem_bytes(false) + 1024) <= 228 * 1024, "two bf16 blocks a multiprocessor");
+static_assert(3 * (matmul_wgs_smem_bytes(true) + 1024) <= 228 * 1024, "three split blocks a multiprocessor");
 
 // Partial sums a tile and split: the block's 64 x 16 fragments.
 #define DMS_WGS_PARTIAL (DMS_WGS_BM * DMS_WGS_BN)
@@ -224,16 +228,17 @@ DMS_MATMUL_WGS(dms_matmul_wgs_bf16_n16, false, bf16_t)
 DMS_MATMUL_WGS(dms_matmul_wgs_split_n16, true, float)
 
 // How many ways to split k (MatMulKernel.wgsSplits mirrors it), at most 8 with at least 4 tiles of 64 each. A wave is
-// one block a multiprocessor for bf16 activations and two for split ones. Tiles fewer than a wave: the most splits
+// one block a multiprocessor for bf16 activations and three for split ones. Tiles fewer than a wave: the most splits
 // whose blocks still fit in one wave. Otherwise the split whose blocks fill the last of their waves best, the fewest
 // among equals. Measured on the H200 (skinny_bench wgs, 2026-11-30), this picks the fastest split of every Qwen3-8B
-// product at 16 tokens: bf16 blocks run fastest one to a multiprocessor, the split kernel's (which converts its
-// activations between the copies and the wgmma) two to one.
+// product at 16 tokens but o (5% slower than its best) and down (within 1%): bf16 blocks run fastest one to a
+// multiprocessor (two fit), the split kernel's, which convert their activations between the copies and the wgmma,
+// three to one.
 static int matmul_wgs_splits(int m, int k, int multiprocessors, bool split) {
     const long long tiles = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
     const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
     const int most = std::max(1, std::min(8, kTiles / 4));
-    const long long wave = static_cast<long long>(multiprocessors) * (split ? 2 : 1);
+    const long long wave = static_cast<long long>(multiprocessors) * (split ? 3 : 1);
     if (tiles <= wave) {
         return static_cast<int>(std::max(1LL, std::min<long long>(most, wave / tiles)));
     }

@@ -141,7 +141,7 @@ typedef void (*WgsKernel)(const void*, int, const bf16_t*, float*, int, int, int
 
 static void launchWgsStages(bool split, int stages, const void* a, int lda, const bf16_t* w, float* c, int ldc, int n,
                             int m, int k, int splits, float* partial, int* counters, cudaStream_t stream) {
-    WgsKernel kernel = split ? (stages == 5 ? wgs_stages<true, 5> : wgs_stages<true, 12>)
+    WgsKernel kernel = split ? (stages == 8 ? wgs_stages<true, 8> : wgs_stages<true, 12>)
                              : (stages == 7 ? wgs_stages<false, 7> : wgs_stages<false, 16>);
     const int smem = matmul_wgs_smem_bytes(split, stages);
     CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
@@ -195,13 +195,14 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                 const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
                 const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0);
                 // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways; then other
-                // pipeline depths (3 or 1 blocks a multiprocessor) split 1, 2, 4 ways
+                // pipeline depths (split: 8 stages, two blocks a multiprocessor, and 12, one; bf16: 7, three, and 16,
+                // one) split 1, 2, 4, 6 ways
                 struct WV {
                     int splits, stages;
                 };
                 std::vector<WV> wvs = {{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {6, 0}, {8, 0}};
-                for (int stages : split ? std::vector<int>{5, 12} : std::vector<int>{7, 16}) {
-                    for (int sp : {1, 2, 4}) {
+                for (int stages : split ? std::vector<int>{8, 12} : std::vector<int>{7, 16}) {
+                    for (int sp : {1, 2, 4, 6}) {
                         wvs.push_back({sp, stages});
                     }
                 }
@@ -233,8 +234,9 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                     std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
                                 "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
                                 "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
-                                v == 0 ? "skinny (launcher)" : stages != 0 ? (stages == 5 || stages == 7 ? "wgs 3/SM"
-                                : "wgs 1/SM") : splits == chosen ? "wgs (launcher)" : "wgs", splits, us,
+                                v == 0 ? "skinny (launcher)" : stages == 8 ? "wgs 8 stages (2/SM)" : stages == 7
+                                ? "wgs 7 stages (3/SM)" : stages != 0 ? "wgs 12-16 stages (1/SM)" : splits == chosen
+                                ? "wgs (launcher)" : "wgs", splits, us,
                                 wBytes / us / 1e6, cmp.differ, cmp.maxRel);
                     std::fflush(stdout);
                 }

@@ -180,28 +180,31 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     /**
-     * The warpgroup decode product's stages (10 bf16, 8 split) of a 64 x 64 bf16 W tile and the tokens' 16 x 64 tile
+     * The warpgroup decode product's stages (10 bf16, 5 split) of a 64 x 64 bf16 W tile and the tokens' 16 x 64 tile
      * (bf16, or fp32 when split), split's three pairs of bf16 high and rest tiles, plus 1024 bytes to align them
-     * (native/matmul_sm90_skinny.cu, matmul_wgs_smem_bytes): two blocks a multiprocessor on an H100 / H200.
+     * (native/matmul_sm90_skinny.cu, matmul_wgs_smem_bytes): two bf16 blocks or three split ones a multiprocessor on
+     * an H100 / H200.
      */
     static int wgsSharedBytes(boolean split) {
-        int stages = split ? 8 : 10;
+        int stages = split ? 5 : 10;
         return stages * (WGS_BM * WGS_BK * 2 + MAX_WGS_TOKENS * WGS_BK * (split ? 4 : 2))
                 + (split ? 3 * 2 * MAX_WGS_TOKENS * WGS_BK * 2 : 0) + 1024;
     }
 
     /**
      * How many ways the warpgroup decode product splits k (native/matmul_sm90_skinny.cu, matmul_wgs_splits), at most 8
-     * with at least 4 tiles of 64 each. A wave is one block a multiprocessor for bf16 activations, two for split ones.
+     * with at least 4 tiles of 64 each. A wave is one block a multiprocessor for bf16 activations, three for split
+     * ones.
      * Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose blocks
      * fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of each
-     * Qwen3-8B product at 16 tokens (skinny_bench wgs, 2026-11-30).
+     * Qwen3-8B product at 16 tokens but split o (5% slower than its best) and down (within 1%) (skinny_bench wgs,
+     * 2026-11-30).
      */
     static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
         long tiles = Checks.ceilDiv(m, WGS_BM);
         int kTiles = Checks.ceilDiv(k, WGS_BK);
         int most = Math.max(1, Math.min(8, kTiles / 4));
-        long wave = (long) multiprocessors * (split ? 2 : 1);
+        long wave = (long) multiprocessors * (split ? 3 : 1);
         if (tiles <= wave) {
             return (int) Math.max(1, Math.min(most, wave / tiles));
         }
