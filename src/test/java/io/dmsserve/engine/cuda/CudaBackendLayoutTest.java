@@ -31,10 +31,12 @@ class CudaBackendLayoutTest {
     @Test
     void attentionWavesFollowTheLongestListOverTheMeanInPowersOfTwo() {
         assertThat(CudaBackend.autoWaves(100, 100L * 288, 288)).as("equal lists: one wave").isEqualTo(1);
-        assertThat(CudaBackend.autoWaves(100, 60L * 288, 288)).as("longest 1.7x the mean").isEqualTo(1);
+        assertThat(CudaBackend.autoWaves(100, 90L * 288, 288)).as("longest 1.1x the mean").isEqualTo(1);
+        assertThat(CudaBackend.autoWaves(100, 60L * 288, 288)).as("longest 1.7x the mean").isEqualTo(2);
         assertThat(CudaBackend.autoWaves(100, 50L * 288, 288)).isEqualTo(2);
-        assertThat(CudaBackend.autoWaves(300, 100L * 288, 288)).as("3x: the power of two below").isEqualTo(2);
-        assertThat(CudaBackend.autoWaves(1000, 100L * 288, 288)).as("at most 4").isEqualTo(4);
+        assertThat(CudaBackend.autoWaves(300, 100L * 288, 288)).as("3x: the power of two above").isEqualTo(4);
+        assertThat(CudaBackend.autoWaves(700, 100L * 288, 288)).as("7x").isEqualTo(8);
+        assertThat(CudaBackend.autoWaves(1000, 100L * 288, 288)).as("at most 8").isEqualTo(8);
         assertThat(CudaBackend.autoWaves(5, 0, 288)).as("nothing listed yet").isEqualTo(1);
         assertThat(CudaBackend.attentionWaves("auto")).isZero();
         assertThat(CudaBackend.attentionWaves("2")).isEqualTo(2);
