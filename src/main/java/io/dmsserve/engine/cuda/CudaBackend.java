@@ -52,7 +52,7 @@ public final class CudaBackend implements Backend {
      */
     public static final String GRAPH_CHECK_PROPERTY = "dms.cuda.graph-check-every";
     /**
-     * System property: waves of decode attention blocks the page lists are split for, 1 to 8, or {@code auto} (the
+     * System property: waves of decode attention blocks the page lists are split for, 1 to 16, or {@code auto} (the
      * default): the power of two (up to 8) at or above the step's longest page list over its mean one (less a
      * quarter). DMS heads keep different numbers of tokens, and a grid sized by the longest list leaves the blocks
      * of the shorter ones idle inside the one wave; smaller splits let the block scheduler even that out, at the cost
@@ -276,7 +276,7 @@ public final class CudaBackend implements Backend {
 
     /** 0 for {@code auto}, else the waves asked for. */
     static int attentionWaves(String value) {
-        return "auto".equals(value) ? 0 : wholeNumber(value, 1, 8, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 8");
+        return "auto".equals(value) ? 0 : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
     }
 
     /** {@code value} as a whole number in [min, max], or an error that starts with {@code rule}. */

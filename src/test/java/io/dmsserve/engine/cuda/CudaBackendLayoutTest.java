@@ -40,9 +40,10 @@ class CudaBackendLayoutTest {
         assertThat(CudaBackend.autoWaves(5, 0, 288)).as("nothing listed yet").isEqualTo(1);
         assertThat(CudaBackend.attentionWaves("auto")).isZero();
         assertThat(CudaBackend.attentionWaves("2")).isEqualTo(2);
-        for (String bad : new String[] {"0", "9", "two", ""}) {
+        assertThat(CudaBackend.attentionWaves("16")).isEqualTo(16);
+        for (String bad : new String[] {"0", "17", "two", ""}) {
             assertThatThrownBy(() -> CudaBackend.attentionWaves(bad)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("dms.cuda.attention-waves must be auto or 1 to 8");
+                    .hasMessageContaining("dms.cuda.attention-waves must be auto or 1 to 16");
         }
     }
 
