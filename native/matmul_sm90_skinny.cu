@@ -29,7 +29,7 @@
 #define DMS_WGS_THREADS 128
 
 // bf16: 10 stages, two blocks a multiprocessor; split: 5 stages, three blocks (measured faster than 8 stages and two
-// blocks for every Qwen3-8B product at 16 tokens but o and down, which are within 5%: skinny_bench wgs, 2026-11-30).
+// blocks for every Qwen3-8B product at 16 tokens but o, 3% slower: skinny_bench wgs, 2026-11-30).
 __host__ __device__ constexpr int matmul_wgs_stages(bool split) {
     return split ? 5 : 10;
 }
@@ -231,9 +231,8 @@ DMS_MATMUL_WGS(dms_matmul_wgs_split_n16, true, float)
 // one block a multiprocessor for bf16 activations and three for split ones. Tiles fewer than a wave: the most splits
 // whose blocks still fit in one wave. Otherwise the split whose blocks fill the last of their waves best, the fewest
 // among equals. Measured on the H200 (skinny_bench wgs, 2026-11-30), this picks the fastest split of every Qwen3-8B
-// product at 16 tokens but o (5% slower than its best) and down (within 1%): bf16 blocks run fastest one to a
-// multiprocessor (two fit), the split kernel's, which convert their activations between the copies and the wgmma,
-// three to one.
+// product at 16 tokens but split o (3% slower than its best): bf16 blocks run fastest one to a multiprocessor (two
+// fit), the split kernel's, which convert their activations between the copies and the wgmma, three to one.
 static int matmul_wgs_splits(int m, int k, int multiprocessors, bool split) {
     const long long tiles = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
     const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;

@@ -197,8 +197,7 @@ final class MatMulKernel implements AutoCloseable {
      * ones.
      * Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose blocks
      * fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of each
-     * Qwen3-8B product at 16 tokens but split o (5% slower than its best) and down (within 1%) (skinny_bench wgs,
-     * 2026-11-30).
+     * Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
      */
     static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
         long tiles = Checks.ceilDiv(m, WGS_BM);

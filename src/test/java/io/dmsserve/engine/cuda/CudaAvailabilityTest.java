@@ -110,7 +110,7 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgsSharedBytes(false)).isEqualTo(103424);
         assertThat(MatMulKernel.wgsSharedBytes(true)).isEqualTo(74752);
         // its splits of k at Qwen3-8B's shapes on 132 multiprocessors, the fastest of each measured on the H200
-        // (skinny_bench wgs, 2026-11-30; split o and down within 5% of it): q|k|v, o, gate|up, down, lm_head; bf16 (a
+        // (skinny_bench wgs, 2026-11-30; split o 3% behind it): q|k|v, o, gate|up, down, lm_head; bf16 (a
         // wave of 132 blocks), then split (396)
         int[][] shapes = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}, {151936, 4096}};
         int[] bf16 = new int[5];
