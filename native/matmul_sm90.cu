@@ -383,6 +383,20 @@ DMS_MATMUL_WG(dms_matmul_wg_bf16_n128, 128, false, bf16_t)
 DMS_MATMUL_WG(dms_matmul_wg_split_n256, 256, true, float)
 DMS_MATMUL_WG(dms_matmul_wg_split_n128, 128, true, float)
 
+// Whether the current device is compute 9.0, the only one with these kernels' code (sm_90a; elsewhere they trap, which
+// would poison the context). The emulator runs them anywhere.
+static bool dms_compute90() {
+#ifdef DMS_EMU
+    return true;
+#else
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
+           minor == 0;
+#endif
+}
+
 template <typename AT>
 static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                     int accumulate, int bn, cudaStream_t stream) {
@@ -392,16 +406,9 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(bn == 128 || bn == 256);
     DMS_CHECK(static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn) <= 0x7fffffff);
-#ifndef DMS_EMU
-    // Only sm_90a has these kernels' code (elsewhere they trap, which would poison the context): compute 9.0 only.
-    int device = 0, major = 0, minor = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 ||
-        minor != 0) {
+    if (!dms_compute90()) {
         return cudaErrorNotSupported;
     }
-#endif
     const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn));
     const int smem = matmul_wg_smem_bytes(bn, split);
 #define DMS_MATMUL_WG_LAUNCH(KERNEL)                                                                              \

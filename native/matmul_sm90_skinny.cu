@@ -267,15 +267,9 @@ static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, floa
     DMS_CHECK(splits == 1 || (partial != nullptr && counters != nullptr && dms::aligned16(partial)));
     const long long blocks = static_cast<long long>((m + DMS_WGS_BM - 1) / DMS_WGS_BM) * splits;
     DMS_CHECK(blocks <= 0x7fffffff);
-#ifndef DMS_EMU
-    int device = 0, major = 0, minor = 0;  // sm_90a code only (elsewhere the kernels trap): compute 9.0
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess || major != 9 ||
-        minor != 0) {
+    if (!dms_compute90()) {  // matmul_sm90.cu
         return cudaErrorNotSupported;
     }
-#endif
     const int smem = matmul_wgs_smem_bytes(split);
 #define DMS_MATMUL_WGS_LAUNCH(KERNEL)                                                                             \
     {                                                                                                             \
