@@ -720,10 +720,29 @@ inline void wgmma_wait(int pending) {
     g_cur->wgmma.wait(pending, wgmma_run);
 }
 
+// Whether cp.async also writes its shared memory when issued (DMS_EMU_COPIES=eager), the earliest moment the device
+// may, as well as when its thread waits for it (unset or "late": only then).
+inline bool eager_copies() {
+    static const int eager = [] {
+        const char* mode = getenv("DMS_EMU_COPIES");
+        if (mode == nullptr || strcmp(mode, "late") == 0) {
+            return 0;
+        }
+        if (strcmp(mode, "eager") != 0) {
+            fprintf(stderr, "emu: DMS_EMU_COPIES must be late or eager, not '%s'\n", mode);
+            abort();
+        }
+        return 1;
+    }();
+    return eager != 0;
+}
+
 // cp.async.cg 16 bytes: the source is read now (nothing a kernel copies changes while it runs), the shared memory is
 // written when the thread waits for the copy's group (cp_async_wait), the latest moment the device may write it: a
 // kernel that reads a stage before waiting for it, or waits for too few groups, reads the poison or the stage's old
-// tile. Copies never committed are never written (cp.async.wait_group waits for committed groups only).
+// tile. Copies never committed are never written (cp.async.wait_group waits for committed groups only). With
+// DMS_EMU_COPIES=eager the copy is also written when issued, the earliest moment: a kernel that reloads a stage
+// while a wgmma that reads it is still in flight (the emulator runs a wgmma when its thread waits for it) fails.
 inline void cp_async16(void* smem, const void* gmem, bool valid) {
     if ((reinterpret_cast<uintptr_t>(smem) & 15) != 0 || (valid && (reinterpret_cast<uintptr_t>(gmem) & 15) != 0)) {
         fail("cp.async 16-byte copy with an unaligned address");
@@ -734,6 +753,9 @@ inline void cp_async16(void* smem, const void* gmem, bool valid) {
         memcpy(copy.bytes, gmem, 16);
     } else {
         memset(copy.bytes, 0, 16);
+    }
+    if (eager_copies()) {
+        memcpy(copy.dst, copy.bytes, 16);
     }
     g_cur->copies.open.push_back(copy);
 }

@@ -804,29 +804,48 @@ static void test_matmul_wg() {
 
 // The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 16 tokens, odd m (a partial
 // feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
-// k split 1 to 5 ways (uneven splits, the last-block reduction) on a poisoned workspace, bf16 and split, c = and c +=.
-// Each case runs twice: the second launch needs the counters the first one's last blocks reset, and gives the same
-// bits.
+// k split 1 to 8 ways and as many as it has tiles (uneven splits, the last-block reduction) on a poisoned workspace,
+// bf16 and split, c = and c +=. One counters buffer serves every case, as MatMulKernel's serves every product; each
+// case runs twice: the second launch needs the counters the first one's last blocks reset, and gives the same bits.
+// The split rule (matmul_wgs_splits) gives MatMulKernel.wgsSplits's choices at Qwen3-8B's shapes (CudaAvailabilityTest).
 static void test_matmul_wgs() {
+    {
+        const int shapes[5][2] = {{6144, 4096}, {4096, 4096}, {24576, 4096}, {4096, 12288}, {151936, 4096}};
+        const int bf16[5] = {1, 2, 1, 2, 1}, split[5] = {4, 6, 1, 6, 1};
+        for (int i = 0; i < 5; i++) {
+            g_checks += 2;
+            if (matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, false) != bf16[i] ||
+                matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, true) != split[i]) {
+                fprintf(stderr, "FAIL matmul_wgs_splits m=%d k=%d: %d and %d, want %d and %d\n", shapes[i][0],
+                        shapes[i][1], matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, false),
+                        matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, true), bf16[i], split[i]);
+                g_failures++;
+            }
+        }
+    }
     Rng rng(31);
     struct Case {
         int n, m, k, lda;
     };
+    Buf<int> counters(8);  // every case's tiles (at most 5)
+    std::fill(counters.host.begin(), counters.host.end(), 0);
+    counters.up();
     for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
                    Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
         const int kTiles = (c.k + 63) / 64;
+        std::vector<int> counts = {1, 2, 3, 8};
+        if (kTiles > 8) {
+            counts.push_back(kTiles);  // one k tile a split
+        }
         for (int split : {0, 1})
         for (int accumulate : {0, 1})
-        for (int splits : {1, 2, 3, 5}) {
+        for (int splits : counts) {
             if (splits > kTiles) {
                 continue;
             }
             const int tiles = (c.m + 63) / 64;
             Buf<float> partial(static_cast<size_t>(splits) * tiles * 1024);
             partial.poison();
-            Buf<int> counters(static_cast<size_t>(tiles));
-            std::fill(counters.host.begin(), counters.host.end(), 0);
-            counters.up();
             ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
             std::vector<float> first;
             for (int run = 0; run < 2; run++) {
@@ -859,7 +878,7 @@ static void test_matmul_wgs() {
                 }
             }
             counters.down();
-            for (int t = 0; t < tiles; t++) {
+            for (int t = 0; t < static_cast<int>(counters.size()); t++) {
                 g_checks++;
                 if (counters.host[t] != 0) {
                     fprintf(stderr, "FAIL matmul_wgs: counter %d left at %d\n", t, counters.host[t]);

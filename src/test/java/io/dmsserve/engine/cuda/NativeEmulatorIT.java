@@ -33,18 +33,26 @@ class NativeEmulatorIT {
      */
     private static final List<String> ORDERS = List.of("forward", "ahead", "behind");
 
+    /**
+     * When each run's cp.async copies land (DMS_EMU_COPIES): at the wait, the latest moment (a stage read before its
+     * wait shows), or also at the issue, the earliest (a stage reloaded while a wgmma still reads it shows).
+     */
+    private static final List<String> COPIES = List.of("late", "late", "eager");
+
     @Test
     void everyKernelTestPassesOnTheEmulator() throws Exception {
         HostTools.require("g++", ".ci/run installs Debian's g++ (the emulator builds native/test/kernel_test.cu with it)");
         List<Process> processes = new java.util.ArrayList<>();
         List<Path> logs = new java.util.ArrayList<>();
-        for (String order : ORDERS) {  // in parallel, each with its own build folder
+        for (int i = 0; i < ORDERS.size(); i++) {  // in parallel, each with its own build folder
+            String order = ORDERS.get(i);
             Path tmp = Files.createTempDirectory("dms-emu-" + order);
             Path log = tmp.resolve("kernel-test.log");
             ProcessBuilder builder = new ProcessBuilder("bash", "native/test/run.sh").redirectErrorStream(true)
                     .redirectOutput(log.toFile());
             builder.environment().put("TMPDIR", tmp.toString());
             builder.environment().put("DMS_EMU_ORDER", order);
+            builder.environment().put("DMS_EMU_COPIES", COPIES.get(i));
             processes.add(builder.start());
             logs.add(log);
         }
@@ -55,7 +63,7 @@ class NativeEmulatorIT {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
             String out = Files.readString(logs.get(i), StandardCharsets.UTF_8);
-            String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " native/test/run.sh";
+            String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " DMS_EMU_COPIES=" + COPIES.get(i) + " native/test/run.sh";
             assertThat(ended).as(what + " ended within 10 minutes:\n" + out).isTrue();
             assertThat(process.exitValue()).as(what + " exit status:\n" + out).isZero();
             for (String test : TESTS) {
