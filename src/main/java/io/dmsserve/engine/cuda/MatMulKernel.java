@@ -224,10 +224,10 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * Whether the warpgroup decode product takes this product (aligned operands assumed): compute 9.0, 1 to 16 tokens,
-     * k and lda multiples of 8, and a counter for every feature tile when it splits k.
+     * k and lda >= k multiples of 8, and a counter for every feature tile when it splits k.
      */
     boolean wgsTakes(boolean split, int n, int m, int k, int lda) {
-        return wgs != null && n >= 1 && n <= MAX_WGS_TOKENS && k % 8 == 0 && lda % 8 == 0
+        return wgs != null && n >= 1 && n <= MAX_WGS_TOKENS && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0
                 && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplits(m, k, multiprocessors, split) == 1);
     }
 
