@@ -2,7 +2,9 @@
 # Nsight Compute's duration of every kernel of a few decode steps in the middle of a gpubench run (from the unpacked
 # bundle; REPO and OUT set): BATCH (default 1) sequences of PROMPT (default 4096) tokens, POLICY none (default) or dms
 # (EVICT, default 0.875, the rate the threshold is set for); KERNELS, a regex, profiles only the kernels it matches
-# (SKIP and COUNT then count those: e.g. KERNELS='attention_decode|attention_merge' at 16 x 32K). One metric
+# (SKIP and COUNT then count those); STEPS=N profiles only the launches of the last N timed decode steps (e.g. at
+# 16 x 32K: POLICY=dms BATCH=16 PROMPT=32768 DECODE=12 STEPS=3 COUNT=2000; without it, SKIP must pass the warm-up's
+# 48 decode steps and the prefill: a kernel filter with SKIP=288 landed in the warm-up, docs/benchmarks.md). One metric
 # (gpu__time_duration.sum), so each launch is measured once; graph nodes count as launches. Writes
 # $OUT/ncu-step.csv and prints the per-kernel sums of the launches measured (tools/gpu/ncu_sums.py).
 set -uo pipefail
@@ -13,7 +15,14 @@ filter=()
 [[ -n ${KERNELS:-} ]] && filter=(-k "regex:$KERNELS")
 extra=()
 [[ ${POLICY:-none} == dms ]] && extra=(--evict-rate "${EVICT:-0.875}")
-timeout "${LIMIT:-240}" ncu --clock-control none --target-processes all "${filter[@]}" --launch-skip "${SKIP:-30000}" \
+range=(--launch-skip "${SKIP:-30000}")
+if [[ -n ${STEPS:-} ]]; then
+    # Only the launches of the last STEPS timed decode steps (gpubench --profile-steps: cuProfilerStart / Stop), SKIP
+    # counted from there (default 0): no guessing how many launches the prefill and the warm-up made.
+    range=(--profile-from-start off --launch-skip "${SKIP:-0}")
+    extra+=(--profile-steps "$STEPS")
+fi
+timeout "${LIMIT:-240}" ncu --clock-control none --target-processes all "${filter[@]}" "${range[@]}" \
     --launch-count "${COUNT:-800}" --metrics gpu__time_duration.sum --csv \
     "${java[@]}" io.dmsserve.DmsServeApplication gpubench --model "$model" --batch "${BATCH:-1}" \
     --prompt "${PROMPT:-4096}" --decode "${DECODE:-64}" --policy "${POLICY:-none}" "${extra[@]}" \

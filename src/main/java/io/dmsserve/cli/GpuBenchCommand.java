@@ -64,8 +64,8 @@ public final class GpuBenchCommand {
                         "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold));
                 // Warm-up: every kernel once, at the shapes of the run, and enough decode steps for the JIT to compile
                 // the host's step path (64 timed steps after only 4 warm ones measured up to 1 ms more host work a step).
-                runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, o, random, backend);
-                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o, random, backend);
+                runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, 0, o, random, backend);
+                Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.profileSteps, o, random, backend);
                 CudaBackend.StepTimes t = r.decodeTimes();
                 double perStep = 1e6 * Math.max(1, t.steps());
                 long weights = weightBytesReadPerToken(checkpoint);
@@ -128,7 +128,7 @@ public final class GpuBenchCommand {
      * the device, as the scheduler runs an unchanged batch ({@code dms.scheduler.overlap}).
      */
     private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
-            int decode, Options o, Random random, CudaBackend backend) {
+            int decode, int profileSteps, Options o, Random random, CudaBackend backend) {
         int batch = o.batch;
         int chunk = o.chunk;
         long base = 1_000_000L * (1 + random.nextInt(1000));
@@ -154,6 +154,9 @@ public final class GpuBenchCommand {
         start = System.nanoTime();
         StepExecutor.Submitted ahead = null;
         for (int t = 0; t < decode; t++) {
+            if (profileSteps > 0 && t == decode - profileSteps) {
+                backend.profiler(true);  // the launches from here on (with overlap, the step in flight was launched)
+            }
             StepExecutor.Submitted current = ahead != null ? ahead : engine.submit(decodeStep(base, next, false));
             ahead = o.overlap && t + 1 < decode ? engine.submit(decodeStep(base, next, true)) : null;
             StepOutput output = engine.await(current);
@@ -162,6 +165,9 @@ public final class GpuBenchCommand {
             }
         }
         double decodeSeconds = (System.nanoTime() - start) / 1e9;
+        if (profileSteps > 0) {
+            backend.profiler(false);
+        }
         CudaBackend.StepTimes decodeTimes = backend.takeStepTimes();
         long decodeGcMillis = gcMillis() - gcBefore;
         CacheStatistics stats = engine.statistics();
@@ -263,7 +269,7 @@ public final class GpuBenchCommand {
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
                 + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]"
-                + " [--overlap true|false]";
+                + " [--overlap true|false] [--profile-steps N]";
         String model;
         int batch = 1;
         int prompt = 512;
@@ -276,6 +282,8 @@ public final class GpuBenchCommand {
         double fraction = 0.9;
         long seed = 1;
         boolean overlap = true;
+        /** The last N timed decode steps' launches between cuProfilerStart and cuProfilerStop (0: none). */
+        int profileSteps = 0;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -296,6 +304,7 @@ public final class GpuBenchCommand {
                     case "--page-size" -> o.pageSize = Integer.parseInt(v);
                     case "--fraction" -> o.fraction = Double.parseDouble(v);
                     case "--seed" -> o.seed = Long.parseLong(v);
+                    case "--profile-steps" -> o.profileSteps = Integer.parseInt(v);
                     case "--overlap" -> o.overlap = switch (v) {
                         case "true" -> true;
                         case "false" -> false;
@@ -306,6 +315,10 @@ public final class GpuBenchCommand {
             }
             if (o.model == null || o.batch < 1 || o.prompt < 1 || o.decode < 1 || o.chunk < 1) {
                 throw new IllegalArgumentException("--model is required; counts must be positive");
+            }
+            if (o.profileSteps < 0 || o.profileSteps > o.decode) {
+                throw new IllegalArgumentException("--profile-steps must be 0 to --decode (" + o.decode + "), got "
+                        + o.profileSteps);
             }
             return o;
         }

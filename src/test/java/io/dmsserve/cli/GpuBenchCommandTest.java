@@ -31,4 +31,18 @@ class GpuBenchCommandTest {
         assertThat(node.get("nan").isNull()).as("JSON has no NaN").isTrue();
         assertThat(line).startsWith("{\"what\":\"run\"").doesNotContain("\n");
     }
+
+    @Test
+    void profileStepsMustFitInTheDecodeSteps() {
+        for (String[] bad : new String[][] {{"--profile-steps", "5"}, {"--profile-steps", "-1"}}) {
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            String[] args = {"--model", "/nowhere", "--decode", "4", bad[0], bad[1]};
+            int status = GpuBenchCommand.run(args, new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+                    new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            assertThat(status).isEqualTo(2);
+            assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+                    .contains("gpubench: --profile-steps must be 0 to --decode (4), got " + bad[1])
+                    .contains("[--profile-steps N]");
+        }
+    }
 }

@@ -174,6 +174,11 @@ public final class CudaBackend implements Backend {
      * Streams the checkpoint's weights to the device through a pinned staging buffer (never whole on the
      * Java heap), converting f16/f32 tensors to bf16 on the way.
      */
+    /** {@link CudaContext#profiler}: gpubench's {@code --profile-steps}. */
+    public void profiler(boolean on) {
+        cuda.profiler(on);
+    }
+
     public CudaBackend(Checkpoint checkpoint, CudaContext cuda) {
         this(checkpoint, cuda, !"false".equals(System.getProperty(GRAPHS_PROPERTY)));
     }

@@ -146,6 +146,20 @@ public final class CudaContext implements AutoCloseable {
         check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
+    /**
+     * Starts or stops the CUDA profiler's collection for this context (cuProfilerStart / cuProfilerStop): a tool run with
+     * collection off at the start (Nsight Compute's {@code --profile-from-start off}) measures only what is launched in
+     * between. Without a profiler attached it does nothing.
+     */
+    public void profiler(boolean on) {
+        makeCurrent();
+        if (on) {
+            check(JCudaDriver.cuProfilerStart(), "cuProfilerStart");
+        } else {
+            check(JCudaDriver.cuProfilerStop(), "cuProfilerStop");
+        }
+    }
+
     /** The stream of every launch and asynchronous copy of this context. */
     public CUstream stream() {
         return stream;
