@@ -30,6 +30,11 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *       read from shared memory in the 128-byte swizzle, tiles of 128 tokens x 256 features (128 where 256 would not
  *       give every multiprocessor a tile), bf16 or split activations as above. {@link #WGMMA_PROPERTY} {@code =false}
  *       keeps the mma.sync kernels, to compare.</li>
+ *   <li>On compute 9.0, decode batches of up to 16 tokens take the warpgroup decode product of
+ *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}): W streamed through
+ *       shared memory by cp.async into wgmma as its 64-feature side, the tokens its N side, k split across blocks
+ *       ({@link #wgsSplits}) and the splits added in order by the last block of each feature tile (deterministic);
+ *       3.5 TB/s for a layer's four products at 16 tokens on the H200, where the skinny kernel reads 2.8.</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -194,10 +199,9 @@ final class MatMulKernel implements AutoCloseable {
     /**
      * How many ways the warpgroup decode product splits k (native/matmul_sm90_skinny.cu, matmul_wgs_splits), at most 8
      * with at least 4 tiles of 64 each. A wave is one block a multiprocessor for bf16 activations, three for split
-     * ones.
-     * Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose blocks
-     * fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of each
-     * Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
+     * ones. Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose
+     * blocks fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of
+     * each Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
      */
     static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
         long tiles = Checks.ceilDiv(m, WGS_BM);
@@ -389,7 +393,7 @@ final class MatMulKernel implements AutoCloseable {
      * 1 to 16 tokens, k % 8 == 0, lda % 8 == 0, a and w 16-byte aligned.
      *
      * @param split a is fp32 (the split kernel), else bf16
-     * @param splits 1 to min(ceil(k / 64), ...); more than 1 takes workspace
+     * @param splits 1 to ceil(k / 64); more than 1 takes workspace (and at most {@link #WGS_COUNTERS} feature tiles)
      */
     void warpgroupSkinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate, int splits) {
