@@ -154,6 +154,7 @@ DMS_DEVICE void wgmma_m64n256k16(float (&d)[128], uint64_t descA, uint64_t descB
 #else
 
 DMS_DEVICE void fence_proxy_async() {
+    emu::fence_proxy_async();
 }
 DMS_DEVICE void wgmma_fence() {
 }

@@ -279,6 +279,7 @@ struct Fiber {
     State state;
     AsyncGroups<WgmmaOp> wgmma;
     AsyncGroups<CpAsyncCopy> copies;
+    std::vector<int> unfenced;  // 16-byte chunks of dynamic shared memory its cp.async wrote since its last proxy fence
 };
 
 struct WarpState {
@@ -311,6 +312,9 @@ struct Runtime {
     std::vector<std::pair<const void*, size_t>> sites;
     unsigned char* dynamic = nullptr;
     size_t dynamic_bytes = 0;
+    // Per 16-byte chunk of the dynamic shared memory: 1 + the thread whose cp.async wrote it last, until that thread's
+    // next fence.proxy.async (0: none pending). wgmma reads through the async proxy, so it must not read such a chunk.
+    std::vector<int> unfenced;
     long long switches = 0;
 };
 
@@ -527,6 +531,7 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                 r.arena_used = 0;
                 r.sites.clear();
                 memset(r.dynamic, 0xff, smem > 0 ? smem : 16);
+                r.unfenced.assign((smem + 15) / 16, 0);
                 r.live = threads;
                 r.arrived_block = 0;
                 r.barrier_generation = 0;
@@ -543,6 +548,7 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     f.state = State::runnable;
                     f.wgmma.clear();
                     f.copies.clear();
+                    f.unfenced.clear();
                     getcontext(&f.ctx);
                     f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
                     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -694,6 +700,12 @@ inline float wgmma_operand(uint64_t desc, int row, int k) {
     if (phys < kSharedBase || phys + 2 > kSharedBase + r.dynamic_bytes) {
         fail("wgmma reads outside the dynamic shared memory");
     }
+    if (r.unfenced[(phys - kSharedBase) / 16] != 0) {
+        static char what[160];
+        snprintf(what, sizeof what, "wgmma reads shared memory that thread %d's cp.async wrote, with no "
+                 "fence.proxy.async by that thread since", r.unfenced[(phys - kSharedBase) / 16] - 1);
+        fail(what);
+    }
     uint16_t h;
     memcpy(&h, r.dynamic + (phys - kSharedBase), 2);
     return __uint_as_float(static_cast<uint32_t>(h) << 16);
@@ -718,6 +730,30 @@ inline void wgmma_wait(int pending) {
         fail("wgmma waited for with operations not committed");
     }
     g_cur->wgmma.wait(pending, wgmma_run);
+}
+
+// A cp.async copy written into shared memory by the current thread: in the dynamic shared memory, its chunk is
+// marked as written through the generic proxy until the thread's next fence.proxy.async.
+inline void cp_async_land(const CpAsyncCopy& copy) {
+    memcpy(copy.dst, copy.bytes, 16);
+    Runtime& r = rt();
+    if (copy.dst >= r.dynamic && copy.dst < r.dynamic + r.dynamic_bytes) {
+        const int chunk = static_cast<int>((copy.dst - r.dynamic) / 16);
+        r.unfenced[chunk] = g_cur->linear + 1;
+        g_cur->unfenced.push_back(chunk);
+    }
+}
+
+// fence.proxy.async.shared::cta: the thread's shared-memory writes so far are visible to the async proxy (wgmma).
+// Modelled for the writes of its cp.async copies that have landed (plain stores are not tracked).
+inline void fence_proxy_async() {
+    Runtime& r = rt();
+    for (int chunk : g_cur->unfenced) {
+        if (r.unfenced[chunk] == g_cur->linear + 1) {
+            r.unfenced[chunk] = 0;
+        }
+    }
+    g_cur->unfenced.clear();
 }
 
 // Whether cp.async also writes its shared memory when issued (DMS_EMU_COPIES=eager), the earliest moment the device
@@ -755,7 +791,7 @@ inline void cp_async16(void* smem, const void* gmem, bool valid) {
         memset(copy.bytes, 0, 16);
     }
     if (eager_copies()) {
-        memcpy(copy.dst, copy.bytes, 16);
+        cp_async_land(copy);
     }
     g_cur->copies.open.push_back(copy);
 }
@@ -763,7 +799,7 @@ inline void cp_async_commit() {
     g_cur->copies.commit();
 }
 inline void cp_async_wait(int pending) {
-    g_cur->copies.wait(pending, [](const CpAsyncCopy& copy) { memcpy(copy.dst, copy.bytes, 16); });
+    g_cur->copies.wait(pending, cp_async_land);
 }
 
 }  // namespace emu
