@@ -299,7 +299,8 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
                 wg_fetch_f32(staged, a32, lda, row0, n, (kt + 1) * DMS_WG_BK, k);
             }
         }
-        // bf16: tile kt's wgmma first, queued behind tile kt - 1's, then the loads (3-7% faster than loads first, run 7).
+        // bf16: tile kt's wgmma first, queued behind tile kt - 1's, then the loads (3-7% faster than loads first,
+        // run 7).
         const unsigned char* st = smem + (kt % STAGES) * STAGE;
         const uint32_t aAddr = dms::smem_addr(st) + wg * (64 * 128);
         const uint32_t wAddr = dms::smem_addr(st + (SPLIT ? 2 : 1) * A_TILE);
@@ -398,6 +399,17 @@ static bool dms_compute90() {
 #endif
 }
 
+// Opts KERNEL in to `smem` bytes of dynamic shared memory (the warpgroup kernels take more than the default 48 KB),
+// returning the error if that fails, then launches it: the launchers here and in matmul_sm90_skinny.cu.
+#define DMS_LAUNCH_SMEM(KERNEL, grid, block, smem, stream, ...)                                                   \
+    {                                                                                                             \
+        const cudaError_t e_ = cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);  \
+        if (e_ != cudaSuccess) {                                                                                  \
+            return e_;                                                                                            \
+        }                                                                                                         \
+    }                                                                                                             \
+    DMS_LAUNCH(KERNEL, grid, block, smem, stream, __VA_ARGS__)
+
 template <typename AT>
 static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                     int accumulate, int bn, cudaStream_t stream) {
@@ -412,28 +424,19 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     }
     const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn));
     const int smem = matmul_wg_smem_bytes(bn, split);
-#define DMS_MATMUL_WG_LAUNCH(KERNEL)                                                                              \
-    {                                                                                                             \
-        const cudaError_t e = cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);   \
-        if (e != cudaSuccess) {                                                                                   \
-            return e;                                                                                             \
-        }                                                                                                         \
-    }                                                                                                             \
-    DMS_LAUNCH(KERNEL, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
     if constexpr (split) {
         if (bn == 256) {
-            DMS_MATMUL_WG_LAUNCH(dms_matmul_wg_split_n256)
+            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
         } else {
-            DMS_MATMUL_WG_LAUNCH(dms_matmul_wg_split_n128)
+            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
         }
     } else {
         if (bn == 256) {
-            DMS_MATMUL_WG_LAUNCH(dms_matmul_wg_bf16_n256)
+            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
         } else {
-            DMS_MATMUL_WG_LAUNCH(dms_matmul_wg_bf16_n128)
+            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
         }
     }
-#undef DMS_MATMUL_WG_LAUNCH
     return cudaGetLastError();
 }
 

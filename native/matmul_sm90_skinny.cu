@@ -271,21 +271,13 @@ static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, floa
         return cudaErrorNotSupported;
     }
     const int smem = matmul_wgs_smem_bytes(split);
-#define DMS_MATMUL_WGS_LAUNCH(KERNEL)                                                                             \
-    {                                                                                                             \
-        const cudaError_t e = cudaFuncSetAttribute(KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);   \
-        if (e != cudaSuccess) {                                                                                   \
-            return e;                                                                                             \
-        }                                                                                                         \
-    }                                                                                                             \
-    DMS_LAUNCH(KERNEL, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda, w, c, ldc, n, m, k,     \
-               accumulate, splits, partial, counters);
     if constexpr (split) {
-        DMS_MATMUL_WGS_LAUNCH(dms_matmul_wgs_split_n16)
+        DMS_LAUNCH_SMEM(dms_matmul_wgs_split_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda,
+                        w, c, ldc, n, m, k, accumulate, splits, partial, counters);
     } else {
-        DMS_MATMUL_WGS_LAUNCH(dms_matmul_wgs_bf16_n16)
+        DMS_LAUNCH_SMEM(dms_matmul_wgs_bf16_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda,
+                        w, c, ldc, n, m, k, accumulate, splits, partial, counters);
     }
-#undef DMS_MATMUL_WGS_LAUNCH
     return cudaGetLastError();
 }
 
