@@ -130,6 +130,25 @@ struct Shape {
     int m, k;
 };
 
+// count fp32 activations on the device, varied and finite in [-1, 1) (the same sequence every run).
+static float* randomActivations(size_t count) {
+    std::vector<float> host(count);
+    unsigned x = 777;
+    for (auto& v : host) {
+        x = x * 1664525u + 1013904223u;
+        v = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;
+    }
+    float* dev;
+    CK(cudaMalloc(&dev, count * 4));
+    CK(cudaMemcpy(dev, host.data(), count * 4, cudaMemcpyHostToDevice));
+    return dev;
+}
+
+// How many copies of a W of wBytes the decode-product timings rotate over: past 400 MB in all (8 L2s), within the pool.
+static int rotatingCopies(size_t pool, size_t wBytes) {
+    return static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+}
+
 // The warpgroup decode product at other pipeline depths than the launcher's.
 template <bool SPLIT, int STAGES>
 __global__ void __launch_bounds__(DMS_WGS_THREADS)
@@ -158,23 +177,13 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                      int shapeCount) {
     const int maxK = 12288;
     bf16_t* a;
-    float* af;
     float* ref;
     float* out;
     float* partial;
     int* counters;
     CK(cudaMalloc(&a, size_t(16) * maxK * 2));
     CK(cudaMemcpy(a, w, size_t(16) * maxK * 2, cudaMemcpyDeviceToDevice));
-    CK(cudaMalloc(&af, size_t(16) * maxK * 4));
-    {
-        std::vector<float> host(size_t(16) * maxK);
-        unsigned x = 777;
-        for (auto& v : host) {
-            x = x * 1664525u + 1013904223u;
-            v = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;  // [-1, 1)
-        }
-        CK(cudaMemcpy(af, host.data(), host.size() * 4, cudaMemcpyHostToDevice));
-    }
+    float* af = randomActivations(size_t(16) * maxK);
     CK(cudaMalloc(&ref, size_t(16) * 151936 * 4));
     CK(cudaMalloc(&out, size_t(16) * 151936 * 4));
     const int maxTiles = (151936 + 63) / 64;
@@ -191,7 +200,7 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
             for (int si = 0; si < shapeCount; si++) {
                 const Shape& s = shapes[si];
                 const size_t wBytes = size_t(s.m) * s.k * 2;
-                const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+                const int copies = rotatingCopies(pool, wBytes);
                 const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
                 const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0);
                 // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways; then other
@@ -311,7 +320,7 @@ int main(int argc, char** argv) {
         } gs[] = {{"t1_r1", dms_gemv_bf16_t1_r1, 1}, {"t1_r2", dms_gemv_bf16_t1_r2, 2}, {"t1_r4", dms_gemv_bf16_t1_r4, 4}};
         for (const Shape& s : shapes) {
             const size_t wBytes = size_t(s.m) * s.k * 2;
-            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            const int copies = rotatingCopies(pool, wBytes);
             const int chosen = gemv_rows_per_block(s.m, 132);
             for (const G& g : gs) {
                 for (int block : {128, 256}) {
@@ -333,7 +342,7 @@ int main(int argc, char** argv) {
         std::vector<Variant> vs = n <= 16 ? variants<1>() : n <= 32 ? variants<2>() : variants<4>();
         for (const Shape& s : shapes) {
             const size_t wBytes = size_t(s.m) * s.k * 2;
-            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            const int copies = rotatingCopies(pool, wBytes);
             for (size_t v = 0; v < vs.size(); v++) {
                 const Variant& var = vs[v];
                 const int grid = (s.m + 8 * var.nt - 1) / (8 * var.nt);
@@ -354,17 +363,7 @@ int main(int argc, char** argv) {
         }
     }
     // The split skinny kernels: fp32 activations (the copy of W's first bytes read as floats: finite, varied).
-    float* af;
-    CK(cudaMalloc(&af, size_t(64) * maxK * 4));
-    {
-        std::vector<float> host(size_t(64) * maxK);
-        unsigned x = 777;
-        for (auto& v : host) {
-            x = x * 1664525u + 1013904223u;
-            v = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;  // [-1, 1)
-        }
-        CK(cudaMemcpy(af, host.data(), host.size() * 4, cudaMemcpyHostToDevice));
-    }
+    float* af = randomActivations(size_t(64) * maxK);
     for (int n : ns) {
         if (n > 64) {
             continue;
@@ -384,7 +383,7 @@ int main(int argc, char** argv) {
         }
         for (const Shape& s : shapes) {
             const size_t wBytes = size_t(s.m) * s.k * 2;
-            const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 400 * (1 << 20) / wBytes + 1)));
+            const int copies = rotatingCopies(pool, wBytes);
             for (size_t v = 0; v < svs.size(); v++) {
                 const SV& var = svs[v];
                 const int grid = (s.m + 8 * var.nt - 1) / (8 * var.nt);
