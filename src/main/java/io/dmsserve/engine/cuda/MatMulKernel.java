@@ -352,9 +352,7 @@ final class MatMulKernel implements AutoCloseable {
         require(lda >= k && lda % 8 == 0 && ldc >= m,
                 "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the skinny product needs 16-byte aligned a and w");
-        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
-        holds(w, (long) m * k, 2, "w (m, k) bf16");
-        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         int tiles = skinnyTiles(m, multiprocessors);
         Kernel kernel = (split ? skinnySplit : skinny)[n <= 16 ? 0 : n <= 32 ? 1 : 2][tiles == 2 ? 0 : 1];
         kernel.launch(Checks.ceilDiv(m, 8 * tiles), 1, 1, 256, 0, new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c)
@@ -373,15 +371,10 @@ final class MatMulKernel implements AutoCloseable {
         require(bn == 256 || bn == 128, "the warpgroup products take tiles of 256 or 128 features, got " + bn);
         positive(n, "n");
         positive(m, "m");
-        require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
-        require(lda >= k && lda % 8 == 0 && ldc >= m,
-                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
-        require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
+        requireWarpgroupLayout(a, lda, w, ldc, m, k);
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
         require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
-        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
-        holds(w, (long) m * k, 2, "w (m, k) bf16");
-        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         Kernel kernel = (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
         kernel.launch((int) tiles, 1, 1, 256, wgSharedBytes(bn, split),  // 1-D: the kernel orders its tiles
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
@@ -400,20 +393,31 @@ final class MatMulKernel implements AutoCloseable {
         require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
         require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
         positive(m, "m");
-        require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
-        require(lda >= k && lda % 8 == 0 && ldc >= m,
-                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
-        require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
+        requireWarpgroupLayout(a, lda, w, ldc, m, k);
         int tiles = Checks.ceilDiv(m, WGS_BM);
         require(splits >= 1 && splits <= Checks.ceilDiv(k, WGS_BK), "splits must be in [1, ceil(k / 64)], got " + splits);
         require(splits == 1 || tiles <= WGS_COUNTERS, "a split product takes at most " + WGS_COUNTERS + " tiles of 64");
-        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
-        holds(w, (long) m * k, 2, "w (m, k) bf16");
-        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
         (split ? wgs[1] : wgs[0]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(split), new KernelArgs().ptr(a)
                 .i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0).i32(splits).ptr(partial)
                 .ptr(splits > 1 ? wgsCounters : null));
+    }
+
+    /** The buffers of a product hold its operands: a (n, k) with rows of lda (fp32 when split, else bf16), w, c. */
+    private static void holdsOperands(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc,
+            int n, int m, int k) {
+        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+    }
+
+    /** What both warpgroup kernels' cp.async tiles need: k and lda multiples of 8, 16-byte aligned a and w. */
+    private static void requireWarpgroupLayout(DeviceBuffer a, int lda, DeviceBuffer w, int ldc, int m, int k) {
+        require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
+        require(lda >= k && lda % 8 == 0 && ldc >= m,
+                "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
+        require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
     }
 
     private static long wgsWorkspaceBytes(int m, int splits) {
@@ -436,9 +440,7 @@ final class MatMulKernel implements AutoCloseable {
         positive(m, "m");
         positive(k, "k");
         require(lda >= k && ldc >= m, "row strides must cover the rows (lda >= k, ldc >= m)");
-        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
-        holds(w, (long) m * k, 2, "w (m, k) bf16");
-        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         boolean useWide = n > 64 && (!split || splitWide != null);  // else tiles of 64 tokens for any n
         int bm = useWide ? 128 : 64;
         require((n + bm - 1) / bm <= 65535, "too many rows for one launch: " + n);
