@@ -79,9 +79,10 @@ public final class CudaBackend implements Backend {
      * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}:
      * fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products to about
      * 2^-17, so the DMS decisions follow the CPU reference's (H200, 2026-11-29: 0 of 30,000 differ in the long golden
-     * run; prefill at about three quarters of bf16's tokens/s with the warpgroup products, half with mma.sync). {@code bf16}: rounded to bf16 (2^-9), which sends a decision logit near
-     * the threshold to the other side now and then (9 of 30,000, the farthest 0.56 from it). {@code auto} (the
-     * default): split for a DMS checkpoint, whose decisions depend on it, bf16 for a dense one.
+     * run; prefill at about three quarters of bf16's tokens/s with the warpgroup products, half with mma.sync).
+     * {@code bf16}: rounded to bf16 (2^-9), which sends a decision logit near the threshold to the other side now and
+     * then (9 of 30,000, the farthest 0.56 from it). {@code auto} (the default): split for a DMS checkpoint, whose
+     * decisions depend on it, bf16 for a dense one.
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
     private static final long STAGING_BYTES = 64L << 20;
@@ -281,7 +282,8 @@ public final class CudaBackend implements Backend {
 
     /** 0 for {@code auto}, else the waves asked for. */
     static int attentionWaves(String value) {
-        return "auto".equals(value) ? 0 : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
+        return "auto".equals(value) ? 0
+                : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
     }
 
     /** {@code value} as a whole number in [min, max], or an error that starts with {@code rule}. */

@@ -147,9 +147,9 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Starts or stops the CUDA profiler's collection for this context (cuProfilerStart / cuProfilerStop): a tool run with
-     * collection off at the start (Nsight Compute's {@code --profile-from-start off}) measures only what is launched in
-     * between. Without a profiler attached it does nothing.
+     * Starts or stops the CUDA profiler's collection for this context (cuProfilerStart / cuProfilerStop): a tool run
+     * with collection off at the start (Nsight Compute's {@code --profile-from-start off}) measures only what is
+     * launched in between. Without a profiler attached it does nothing.
      */
     public void profiler(boolean on) {
         makeCurrent();

@@ -395,7 +395,8 @@ final class MatMulKernel implements AutoCloseable {
         positive(m, "m");
         requireWarpgroupLayout(a, lda, w, ldc, m, k);
         int tiles = Checks.ceilDiv(m, WGS_BM);
-        require(splits >= 1 && splits <= Checks.ceilDiv(k, WGS_BK), "splits must be in [1, ceil(k / 64)], got " + splits);
+        require(splits >= 1 && splits <= Checks.ceilDiv(k, WGS_BK),
+                "splits must be in [1, ceil(k / 64)], got " + splits);
         require(splits == 1 || tiles <= WGS_COUNTERS, "a split product takes at most " + WGS_COUNTERS + " tiles of 64");
         holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
