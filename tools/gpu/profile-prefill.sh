@@ -3,16 +3,9 @@
 # sequence of PROMPT (default 4096) tokens in chunks of 2048, no eviction, two decode steps. Only the kernels that
 # prefill runs and decode does not are measured (KERNELS, a regular expression over kernel names: the products, the
 # chunk attention, SwiGLU, q/k norm with RoPE, the KV write), so the decode steps of the run's warm-up and the
-# kernels both share (RMSNorm, the embedding) are left out. Writes $OUT/ncu-prefill.csv and prints the per-kernel
-# sums (tools/gpu/ncu_sums.py); the warm-up's 64-token prefill is in them too (about 1% of the launches' time).
-set -uo pipefail
+# kernels both share (RMSNorm, the embedding) are left out. profile-step.sh with those settings: writes
+# $OUT/ncu-prefill.csv and prints the per-kernel sums (tools/gpu/ncu_sums.py); the warm-up's 64-token prefill is in
+# them too (about 1% of the launches' time).
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/bench-env.sh"
-ensure_model
-kernels="${KERNELS:-matmul_wg|matmul_bf16|matmul_split|matmul_reduce|attention_chunk|attention_merge|swiglu_f32|qknorm_rope_f32|kv_write_bf16}"
-timeout "${LIMIT:-240}" ncu --clock-control none --target-processes all --kernel-name "regex:$kernels" \
-    --launch-count "${COUNT:-800}" --metrics gpu__time_duration.sum --csv \
-    "${java[@]}" io.dmsserve.DmsServeApplication gpubench --model "$model" --batch 1 \
-    --prompt "${PROMPT:-4096}" --decode 2 --policy none > "$OUT/ncu-prefill.csv" 2> "$OUT/ncu-prefill.err"
-echo "ncu rc=$?" >> "$OUT/bench.log"
-python3 "$REPO/tools/gpu/ncu_sums.py" "$OUT/ncu-prefill.csv" | tee -a "$OUT/bench.log"
+KERNELS="${KERNELS:-matmul_wg|matmul_bf16|matmul_split|matmul_reduce|attention_chunk|attention_merge|swiglu_f32|qknorm_rope_f32|kv_write_bf16}" \
+    BATCH=1 DECODE=2 POLICY=none SKIP=0 STEPS= NAME=ncu-prefill exec "$here/profile-step.sh"

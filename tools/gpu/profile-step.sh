@@ -6,7 +6,8 @@
 # 16 x 32K: POLICY=dms BATCH=16 PROMPT=32768 DECODE=12 STEPS=3 COUNT=2000; without it, SKIP must pass the warm-up's
 # 48 decode steps and the prefill: a kernel filter with SKIP=288 landed in the warm-up, docs/benchmarks.md). One metric
 # (gpu__time_duration.sum), so each launch is measured once; graph nodes count as launches. Writes
-# $OUT/ncu-step.csv and prints the per-kernel sums of the launches measured (tools/gpu/ncu_sums.py).
+# $OUT/$NAME.csv (NAME default ncu-step) and prints the per-kernel sums of the launches measured
+# (tools/gpu/ncu_sums.py).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -26,6 +27,6 @@ timeout "${LIMIT:-240}" ncu --clock-control none --target-processes all "${filte
     --launch-count "${COUNT:-800}" --metrics gpu__time_duration.sum --csv \
     "${java[@]}" io.dmsserve.DmsServeApplication gpubench --model "$model" --batch "${BATCH:-1}" \
     --prompt "${PROMPT:-4096}" --decode "${DECODE:-64}" --policy "${POLICY:-none}" "${extra[@]}" \
-    > "$OUT/ncu-step.csv" 2> "$OUT/ncu-step.err"
+    > "$OUT/${NAME:-ncu-step}.csv" 2> "$OUT/${NAME:-ncu-step}.err"
 echo "ncu rc=$?" >> "$OUT/bench.log"
-python3 "$REPO/tools/gpu/ncu_sums.py" "$OUT/ncu-step.csv" | tee -a "$OUT/bench.log"
+python3 "$REPO/tools/gpu/ncu_sums.py" "$OUT/${NAME:-ncu-step}.csv" | tee -a "$OUT/bench.log"
