@@ -488,11 +488,11 @@ final class MatMulKernel implements AutoCloseable {
         if (skinnyTakes(n, k, lda) || wgTakes(n, m, k, lda)) {
             return 0;
         }
-        return workspaceBytes(n, m, k, multiprocessors);
+        return tiledWorkspaceBytes(n, m, k, multiprocessors);
     }
 
     /** Bytes of workspace the tiled kernel needs for this product with the automatic split (0: no split). */
-    static long workspaceBytes(int n, int m, int k, int multiprocessors) {
+    private static long tiledWorkspaceBytes(int n, int m, int k, int multiprocessors) {
         int splits = splits(n, m, k, multiprocessors);
         int kTiles = Checks.ceilDiv(k, K_TILE);
         splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, splits));
