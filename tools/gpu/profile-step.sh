@@ -5,9 +5,11 @@
 # (SKIP and COUNT then count those); STEPS=N profiles only the launches of the last N timed decode steps (e.g. at
 # 16 x 32K: POLICY=dms BATCH=16 PROMPT=32768 DECODE=12 STEPS=3 COUNT=2000; without it, SKIP must pass the warm-up's
 # 48 decode steps and the prefill: a kernel filter with SKIP=288 landed in the warm-up, docs/benchmarks.md). One metric
-# (gpu__time_duration.sum), so each launch is measured once; graph nodes count as launches. Writes
-# $OUT/$NAME.csv (NAME default ncu-step) and prints the per-kernel sums of the launches measured
-# (tools/gpu/ncu_sums.py).
+# (gpu__time_duration.sum; METRICS, a comma list with it, measures more at the cost of replays; SECTIONS, a space
+# list of Nsight sections, replaces the metrics), so each launch is measured once; graph nodes count as launches
+# (a kernel filter matched no graph node on the H200, 2026-11-30: with KERNELS, set
+# JAVA_OPTS=-Ddms.cuda.graphs=false). Writes $OUT/$NAME.csv (NAME default ncu-step) and prints the per-kernel sums
+# of the launches measured (tools/gpu/ncu_sums.py).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -23,8 +25,15 @@ if [[ -n ${STEPS:-} ]]; then
     range=(--profile-from-start off --launch-skip "${SKIP:-0}")
     extra+=(--profile-steps "$STEPS")
 fi
+what=(--metrics "${METRICS:-gpu__time_duration.sum}")
+if [[ -n ${SECTIONS:-} ]]; then
+    what=()
+    for section in $SECTIONS; do
+        what+=(--section "$section")
+    done
+fi
 timeout "${LIMIT:-240}" ncu --clock-control none --target-processes all "${filter[@]}" "${range[@]}" \
-    --launch-count "${COUNT:-800}" --metrics gpu__time_duration.sum --csv \
+    --launch-count "${COUNT:-800}" "${what[@]}" --csv \
     "${java[@]}" io.dmsserve.DmsServeApplication gpubench --model "$model" --batch "${BATCH:-1}" \
     --prompt "${PROMPT:-4096}" --decode "${DECODE:-64}" --policy "${POLICY:-none}" "${extra[@]}" \
     > "$OUT/${NAME:-ncu-step}.csv" 2> "$OUT/${NAME:-ncu-step}.err"

@@ -93,9 +93,13 @@ final class AttentionKernel {
         for (int i = 0; i < DECODE_GROUPS.length; i++) {
             decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
         }
+        // A device that cannot give a block the ring (Hopper and Ampere can: 227 and 163 KiB) decodes on CUDA cores.
+        tensorDecode &= context.info().sharedMemoryPerBlockOptin() >= tensorDecodeSharedBytes(128);
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
-            this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
+            int headDim = TENSOR_DECODE_HEAD_DIMS[i];
+            this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + headDim,
+                    tensorDecodeSharedBytes(headDim));
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
@@ -105,6 +109,18 @@ final class AttentionKernel {
 
     static int decodeSharedBytes(int group, int headDim) {
         return WARPS * group * (headDim + 2) * 4;
+    }
+
+    /** Rounds of 16 keys' K and V rows the tensor-core decode kernel keeps in flight per warp (DMS_ATT_TC_STAGES). */
+    static final int TENSOR_DECODE_STAGES = 3;
+
+    /**
+     * The tensor-core decode kernel's ring (attention.cu, attention_decode_tc_smem): per warp, TENSOR_DECODE_STAGES
+     * rounds of 16 keys' K and V rows, 64 headDim bytes each (96 KiB a block at head_dim 128: two blocks a
+     * multiprocessor).
+     */
+    static int tensorDecodeSharedBytes(int headDim) {
+        return WARPS * TENSOR_DECODE_STAGES * 64 * headDim;
     }
 
     /** Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys' metadata. */
@@ -189,15 +205,17 @@ final class AttentionKernel {
             require(tokenCount <= queries.n(), "tokenCount exceeds n");
         }
         Kernel kernel = tensorDecodeKernel(cache.headDim());
+        int sharedBytes = tensorDecodeSharedBytes(cache.headDim());
         if (kernel == null) {
             int variant = 0;
             while (DECODE_GROUPS[variant] < group) {
                 variant++;
             }
             kernel = decode[variant];
+            sharedBytes = decodeSharedBytes(group, cache.headDim());
         }
         kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
-                decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
+                sharedBytes, common(cache, queries, layer).ptr(tokenList)
                         .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())

@@ -124,6 +124,8 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgsSplits(100, 64, 132, true)).isEqualTo(1);  // one k tile: at most 8, 4 tiles a split
         assertThat(MatMulKernel.wgsSplits(64, 4096, 132, true)).isEqualTo(8);
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
+        assertThat(RmsNormKernel.block(32, 4096)).isEqualTo(1024);
+        assertThat(RmsNormKernel.block(33, 4096)).isEqualTo(256);
         assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
         assertThat(AttentionKernel.tiles(new int[] {0, 3}, new int[] {3, 40}, 4, 2))
                 .containsExactly(0, 3, 3, 16, 19, 16, 35, 8);
