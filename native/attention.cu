@@ -478,50 +478,66 @@ __device__ __forceinline__ void attention_decode_tc(
     int* myList = slotList + warp * 32;
     uint4* ring = reinterpret_cast<uint4*>(smem) + warp * DMS_ATT_TC_STAGES * CHUNKS * 32;  // [stage][chunk][lane]
 
-    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
-    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
+    // The list metadata is read ahead, so that starting a tile waits for no load: the slot positions and flags of
+    // the tile two ahead and the page entries of the tile three ahead are loaded when a tile starts. The producer
+    // below may start tiles back to back (a ring emptied while it waited), so one tile ahead was not enough: the
+    // visibility ballot then waited for the load just issued.
     constexpr int STEP = DMS_ATT_WARPS * 32;
     const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
     const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
+    const auto posOf = [&](int slot) { return slot >= 0 ? cache.slotPos[slot] : -1; };
+    const auto flagOf = [&](int slot) { return slot >= 0 ? static_cast<int>(cache.slotFlag[slot]) : 0; };
     int tile = listStart + warp * 32;
-    int nextPage = pageOf(tile + STEP + lane);
-    int slot = slotOf(pageOf(tile + lane), tile + lane);
-    int pos = slot >= 0 ? cache.slotPos[slot] : -1;
-    int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
+    int page2 = pageOf(tile + 2 * STEP + lane);  // the page entry of this lane's slot in the tile two ahead
+    int slot1 = slotOf(pageOf(tile + STEP + lane), tile + STEP + lane);
+    int pos1 = posOf(slot1);
+    int flag1 = flagOf(slot1);
+    int slot0 = slotOf(pageOf(tile + lane), tile + lane);
+    int pos0 = posOf(slot0);
+    int flag0 = flagOf(slot0);
     // Rounds of up to 16 visible keys (a tile's first 16, then the rest): `issued` of them copied or in flight into
     // the ring by cp.async, `consumed` of them multiplied; the key count of round r in bits 5 (r % STAGES) of
     // roundKeys. A lane copies and later reads only its own 16-byte chunks, so its cp.async.wait_group suffices.
+    // The producer issues rounds while the ring has room, a tile's second round apart from its first if need be,
+    // so that STAGES - 1 rounds are in flight while one is multiplied.
     int issued = 0;
     int consumed = 0;
     uint32_t roundKeys = 0;
+    bool started = false;  // the tile at `tile` has its visible slots in myList and `count` set
+    int count = 0;         // its visible slots
+    int tileRound = 0;     // its rounds issued
     for (;;) {
-        // Producer: the rounds of whole tiles, while they fit in the ring.
-        while (tile < listEnd) {
-            const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
-            const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-            const int count = __popc(mask);
-            const int need = (count + 15) >> 4;
-            if (issued - consumed + need > DMS_ATT_TC_STAGES) {
-                break;  // this tile again once a round is consumed (its metadata stays in registers)
+        while (tile < listEnd && issued - consumed < DMS_ATT_TC_STAGES) {
+            if (!started) {
+                const bool visible = slot0 >= 0 && dms_visible(pos0, flag0, qpos, window);
+                const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+                count = __popc(mask);
+                if (visible) {
+                    myList[__popc(mask & ((1u << lane) - 1u))] = slot0;
+                }
+                __syncwarp();
+                const int page3 = pageOf(tile + 3 * STEP + lane);
+                slot0 = slot1;
+                pos0 = pos1;
+                flag0 = flag1;
+                slot1 = slotOf(page2, tile + 2 * STEP + lane);
+                pos1 = posOf(slot1);
+                flag1 = flagOf(slot1);
+                page2 = page3;
+                started = true;
+                tileRound = 0;
             }
-            const int laterPage = pageOf(tile + 2 * STEP + lane);
-            const int nextSlot = slotOf(nextPage, tile + STEP + lane);
-            const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
-            const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
-            if (visible) {
-                myList[__popc(mask & ((1u << lane) - 1u))] = slot;
-            }
-            __syncwarp();
-            for (int r = 0; r < need; r++) {
-                const int keys = min(16, count - 16 * r);
-                const int stage = (issued + r) % DMS_ATT_TC_STAGES;
+            if (16 * tileRound < count) {
+                const int keys = min(16, count - 16 * tileRound);
+                const int stage = issued % DMS_ATT_TC_STAGES;
                 roundKeys = (roundKeys & ~(31u << (5 * stage))) | (static_cast<uint32_t>(keys) << (5 * stage));
+                const int* list = myList + 16 * tileRound;
                 uint4* chunk = ring + stage * CHUNKS * 32 + lane;
-                // K rows 16 r + g8 and 16 r + 8 + g8; V rows 16 r + 2 q4 + {0, 1, 8, 9}; missing keys zero-filled.
+                // K rows g8 and 8 + g8 of the round; V rows 2 q4 + {0, 1, 8, 9}; missing keys zero-filled.
 #pragma unroll
                 for (int n = 0; n < 2; n++) {
                     const int key = 8 * n + g8;
-                    const int ks = key < keys ? myList[16 * r + key] : 0;
+                    const int ks = key < keys ? list[key] : 0;
                     const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks) * D + q4 * (D / 4);
 #pragma unroll
                     for (int c = 0; c < KL; c++) {
@@ -531,7 +547,7 @@ __device__ __forceinline__ void attention_decode_tc(
 #pragma unroll
                 for (int u = 0; u < 4; u++) {
                     const int key = 2 * q4 + (u & 1) + 8 * (u >> 1);
-                    const int vs = key < keys ? myList[16 * r + key] : 0;
+                    const int vs = key < keys ? list[key] : 0;
                     const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs) * D + 8 * g8;
 #pragma unroll
                     for (int c = 0; c < VL; c++) {
@@ -539,17 +555,17 @@ __device__ __forceinline__ void attention_decode_tc(
                     }
                 }
                 dms::cp_async_commit();
+                issued++;
+                tileRound++;
             }
-            __syncwarp();  // the next tile rewrites myList
-            issued += need;
-            nextPage = laterPage;
-            slot = nextSlot;
-            pos = nextPos;
-            flag = nextFlag;
-            tile += STEP;
+            if (16 * tileRound >= count) {
+                __syncwarp();  // the next tile rewrites myList
+                started = false;
+                tile += STEP;
+            }
         }
         if (consumed == issued) {
-            break;  // the list is done (a tile always fits in an empty ring)
+            break;  // the list is done (the loop above leaves with nothing issued only past the list's end)
         }
         // Consumer: round `consumed` landed; the later ones stay in flight.
         const int later = issued - consumed - 1;

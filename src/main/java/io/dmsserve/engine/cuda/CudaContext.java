@@ -213,8 +213,9 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * The kernel of this name in the fatbin; a kernel that needs more than 48 KB of dynamic shared memory
-     * is given the limit here.
+     * The kernel of this name in the fatbin; a kernel whose dynamic shared memory, with its static, comes to more than
+     * 48 KB is given the limit here (the static counts: 48 KB of dynamic memory beside 512 static bytes failed to
+     * launch with CUDA_ERROR_INVALID_VALUE on the H200, 2026-11-30).
      *
      * @throws CudaException when the fatbin has no such kernel, or the device cannot give it that much memory
      */
@@ -223,13 +224,17 @@ public final class CudaContext implements AutoCloseable {
         if (kernel == null) {
             CUfunction function = new CUfunction();
             check(JCudaDriver.cuModuleGetFunction(function, module, name), "cuModuleGetFunction(" + name + ")");
-            kernel = new Kernel(this, name, function);
+            int[] staticBytes = new int[1];
+            check(JCudaDriver.cuFuncGetAttribute(staticBytes, CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
+                    function), "cuFuncGetAttribute(" + name + ", static shared memory)");
+            kernel = new Kernel(this, name, function, staticBytes[0]);
             kernels.put(name, kernel);
         }
-        if (dynamicSharedBytes > DEFAULT_SHARED_LIMIT && dynamicSharedBytes > kernel.sharedLimit) {
-            if (dynamicSharedBytes > info.sharedMemoryPerBlockOptin()) {
-                throw new CudaException(name + " needs " + dynamicSharedBytes + " bytes of shared memory per block; "
-                        + info.name() + " allows " + info.sharedMemoryPerBlockOptin());
+        if (dynamicSharedBytes > kernel.sharedLimit) {
+            if (kernel.staticSharedBytes + dynamicSharedBytes > info.sharedMemoryPerBlockOptin()) {
+                throw new CudaException(name + " needs " + dynamicSharedBytes + " bytes of dynamic shared memory per "
+                        + "block beside " + kernel.staticSharedBytes + " static; " + info.name() + " allows "
+                        + info.sharedMemoryPerBlockOptin() + " in all");
             }
             check(JCudaDriver.cuFuncSetAttribute(kernel.function,
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, dynamicSharedBytes),

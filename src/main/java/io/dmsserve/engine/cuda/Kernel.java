@@ -9,13 +9,18 @@ final class Kernel {
 
     final String name;
     final CUfunction function;
-    int sharedLimit = CudaContext.DEFAULT_SHARED_LIMIT;
+    /** Its static shared memory (bytes), which counts against the same per-block limit as the dynamic. */
+    final int staticSharedBytes;
+    /** The dynamic shared memory (bytes) it may launch with: the default 48 KB less the static until opted in. */
+    int sharedLimit;
     private final CudaContext context;
 
-    Kernel(CudaContext context, String name, CUfunction function) {
+    Kernel(CudaContext context, String name, CUfunction function, int staticSharedBytes) {
         this.context = context;
         this.name = name;
         this.function = function;
+        this.staticSharedBytes = staticSharedBytes;
+        this.sharedLimit = CudaContext.DEFAULT_SHARED_LIMIT - staticSharedBytes;
     }
 
     /**
