@@ -49,13 +49,6 @@ __host__ __device__ constexpr int attention_decode_smem(int G, int D) {
     return DMS_ATT_WARPS * G * (D + 2) * 4;
 }
 
-// The tensor-core decode kernel's ring: per warp DMS_ATT_TC_STAGES rounds of 16 keys' K and V rows, D / 8 16-byte
-// chunks per lane (64 D bytes a round); the warps' merge rows reuse it at the end.
-#define DMS_ATT_TC_STAGES 3
-__host__ __device__ constexpr int attention_decode_tc_smem(int D) {
-    return DMS_ATT_WARPS * DMS_ATT_TC_STAGES * 64 * D;
-}
-
 // What a decode block (split, kv head h, token entry z) scans: page-table entries [e0, e1) of its (sequence, layer,
 // h) list as slots [listStart, listEnd), for the query at qpos of a sequence with DMS window `window`.
 struct DecodeBlock {
@@ -87,10 +80,9 @@ DMS_DEVICE DecodeBlock decode_block(const int* __restrict__ pageTable, const int
     return b;
 }
 
-// The block's warps merged: shared (warp, g) -> [m, l, o[D]] at merge + warp * warpFloats + g * (D + 2) (m = -inf,
-// l = 0 for a warp that saw nothing) to out / outBf16 (one split) or to this split's partials.
-__device__ __forceinline__ void attention_decode_finish(const float* merge, int warpFloats, int G, int D, int h, int i,
-                                                        int heads,
+// The block's warps merged: shared (warp, g) -> [m, l, o[D]] (m = -inf, l = 0 for a warp that saw nothing) to
+// out / outBf16 (one split) or to this split's partials.
+__device__ __forceinline__ void attention_decode_finish(const float* merge, int G, int D, int h, int i, int heads,
                                                         int split, int splits, int splitStride, float* __restrict__ out,
                                                         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride,
                                                         float* __restrict__ partialO, float2* __restrict__ partialML) {
@@ -100,13 +92,13 @@ __device__ __forceinline__ void attention_decode_finish(const float* merge, int 
         const int d = e % D;
         float m = -INFINITY;
         for (int w = 0; w < DMS_ATT_WARPS; w++) {
-            m = fmaxf(m, merge[w * warpFloats + g * rowFloats]);
+            m = fmaxf(m, merge[(w * G + g) * rowFloats]);
         }
         float l = 0.f;
         float o = 0.f;
         if (m != -INFINITY) {
             for (int w = 0; w < DMS_ATT_WARPS; w++) {
-                const float* mr = merge + w * warpFloats + g * rowFloats;
+                const float* mr = merge + (w * G + g) * rowFloats;
                 if (mr[0] != -INFINITY) {
                     const float c = expf(mr[0] - m);
                     l += mr[1] * c;
@@ -364,8 +356,8 @@ __device__ __forceinline__ void attention_decode(
         }
     }
     __syncthreads();
-    attention_decode_finish(merge, G * (D + 2), G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16,
-                            outBf16Stride, partialO, partialML);
+    attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
+                            partialO, partialML);
 }
 
 // The decode entry points' parameters (native/README.md), and the call of a body template with them.
@@ -395,17 +387,10 @@ DMS_ATTENTION_DECODE(4)
 DMS_ATTENTION_DECODE(8)
 
 // ===================================================================================================
-// Decode on tensor cores: dms_attention_decode_tc_d{64,128}, G <= 8. Grid, block, arguments, tiles of 32 list
-// slots and outputs as dms_attention_decode_g*; dynamic shared memory attention_decode_tc_smem(D) bytes.
+// Decode on tensor cores: dms_attention_decode_tc_d{64,128}, G <= 8. Grid, block, shared memory
+// (attention_decode_smem(G, D)), arguments, tiles of 32 list slots and outputs as dms_attention_decode_g*.
 // The CUDA-core kernel spends ~0.23 warp instructions per byte of K/V (ncu: issue-bound at 1.9 TB/s);
 // here mma.sync m16n8k16 does the dot products and the weighted sums, ~0.02 instructions per byte.
-//
-// Each warp is its own pipeline: a tile's visible keys make one or two rounds of up to 16, whose K and V rows go by
-// cp.async into the warp's ring of DMS_ATT_TC_STAGES rounds while the round before is multiplied. When the rows
-// went straight to registers, a warp waited for every round's loads and then computed with none in flight: at
-// 16 x 32K with DMS the kernel read 2.6 TB/s (54% of the DRAM peak, 12 warps a multiprocessor, 5.4 of its 9.9
-// cycles between instructions waiting for loads; Nsight Compute, H200, 2026-11-30). Rounds are those of the
-// register version, so the sums are the same, bit for bit.
 //
 // Precision (fp32 as the CUDA-core kernel, to about 2^-16): rows g and g + 8 of the 16-row A operand carry
 // query head g's bf16 high part and its rounded rest, q = hi + lo; S = row g + row g + 8. P likewise.
@@ -430,7 +415,6 @@ __device__ __forceinline__ void attention_decode_tc(
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
     constexpr int VL = D / 64;   // 16-byte loads of a value row per lane
-    constexpr int CHUNKS = 2 * KL + 4 * VL;  // 16-byte copies of a round per lane (D / 8)
     DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);  // (warp, visible key) -> slot
     DMS_DYNAMIC_SMEM(smem);
     const int lane = threadIdx.x & 31;
@@ -476,128 +460,55 @@ __device__ __forceinline__ void attention_decode_tc(
     float mrow = -INFINITY;  // head g8's running maximum (the same in the 4 lanes of a quad)
     float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
     int* myList = slotList + warp * 32;
-    uint4* ring = reinterpret_cast<uint4*>(smem) + warp * DMS_ATT_TC_STAGES * CHUNKS * 32;  // [stage][chunk][lane]
 
-    // The list metadata is read ahead, so that starting a tile waits for no load: the slot positions and flags of
-    // the tile two ahead and the page entries of the tile three ahead are loaded when a tile starts. The producer
-    // below may start tiles back to back (a ring emptied while it waited), so one tile ahead was not enough: the
-    // visibility ballot then waited for the load just issued.
+    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
+    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
     constexpr int STEP = DMS_ATT_WARPS * 32;
     const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
     const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
-    const auto posOf = [&](int slot) { return slot >= 0 ? cache.slotPos[slot] : -1; };
-    const auto flagOf = [&](int slot) { return slot >= 0 ? static_cast<int>(cache.slotFlag[slot]) : 0; };
     int tile = listStart + warp * 32;
-    int page2 = pageOf(tile + 2 * STEP + lane);  // the page entry of this lane's slot in the tile two ahead
-    int slot1 = slotOf(pageOf(tile + STEP + lane), tile + STEP + lane);
-    int pos1 = posOf(slot1);
-    int flag1 = flagOf(slot1);
-    int slot0 = slotOf(pageOf(tile + lane), tile + lane);
-    int pos0 = posOf(slot0);
-    int flag0 = flagOf(slot0);
-    // Rounds of up to 16 visible keys (a tile's first 16, then the rest): `issued` of them copied or in flight into
-    // the ring by cp.async, `consumed` of them multiplied; the key count of round r in bits 5 (r % STAGES) of
-    // roundKeys. A lane copies and later reads only its own 16-byte chunks, so its cp.async.wait_group suffices.
-    // The producer issues rounds while the ring has room, a tile's second round apart from its first if need be,
-    // so that STAGES - 1 rounds are in flight while one is multiplied.
-    int issued = 0;
-    int consumed = 0;
-    uint32_t roundKeys = 0;
-    bool started = false;  // the tile at `tile` has its visible slots in myList and `count` set
-    int count = 0;         // its visible slots
-    int tileRound = 0;     // its rounds issued
-    for (;;) {
-        while (tile < listEnd && issued - consumed < DMS_ATT_TC_STAGES) {
-            if (!started) {
-                const bool visible = slot0 >= 0 && dms_visible(pos0, flag0, qpos, window);
-                const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-                count = __popc(mask);
-                if (visible) {
-                    myList[__popc(mask & ((1u << lane) - 1u))] = slot0;
-                }
-                __syncwarp();
-                const int page3 = pageOf(tile + 3 * STEP + lane);
-                slot0 = slot1;
-                pos0 = pos1;
-                flag0 = flag1;
-                slot1 = slotOf(page2, tile + 2 * STEP + lane);
-                pos1 = posOf(slot1);
-                flag1 = flagOf(slot1);
-                page2 = page3;
-                started = true;
-                tileRound = 0;
-            }
-            if (16 * tileRound < count) {
-                const int keys = min(16, count - 16 * tileRound);
-                const int stage = issued % DMS_ATT_TC_STAGES;
-                roundKeys = (roundKeys & ~(31u << (5 * stage))) | (static_cast<uint32_t>(keys) << (5 * stage));
-                const int* list = myList + 16 * tileRound;
-                uint4* chunk = ring + stage * CHUNKS * 32 + lane;
-                // K rows g8 and 8 + g8 of the round; V rows 2 q4 + {0, 1, 8, 9}; missing keys zero-filled.
-#pragma unroll
-                for (int n = 0; n < 2; n++) {
-                    const int key = 8 * n + g8;
-                    const int ks = key < keys ? list[key] : 0;
-                    const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks) * D + q4 * (D / 4);
-#pragma unroll
-                    for (int c = 0; c < KL; c++) {
-                        dms::cp_async16(chunk + (n * KL + c) * 32, kp + 8 * c, key < keys);
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    const int key = 2 * q4 + (u & 1) + 8 * (u >> 1);
-                    const int vs = key < keys ? list[key] : 0;
-                    const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs) * D + 8 * g8;
-#pragma unroll
-                    for (int c = 0; c < VL; c++) {
-                        dms::cp_async16(chunk + (2 * KL + u * VL + c) * 32, vp + 64 * c, key < keys);
-                    }
-                }
-                dms::cp_async_commit();
-                issued++;
-                tileRound++;
-            }
-            if (16 * tileRound >= count) {
-                __syncwarp();  // the next tile rewrites myList
-                started = false;
-                tile += STEP;
-            }
+    int nextPage = pageOf(tile + STEP + lane);
+    int slot = slotOf(pageOf(tile + lane), tile + lane);
+    int pos = slot >= 0 ? cache.slotPos[slot] : -1;
+    int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
+    for (; tile < listEnd; tile += STEP) {
+        const int laterPage = pageOf(tile + 2 * STEP + lane);
+        const int nextSlot = slotOf(nextPage, tile + STEP + lane);
+        const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
+        const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
+        const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
+        const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+        const int count = __popc(mask);
+        if (visible) {
+            myList[__popc(mask & ((1u << lane) - 1u))] = slot;
         }
-        if (consumed == issued) {
-            break;  // the list is done (the loop above leaves with nothing issued only past the list's end)
-        }
-        // Consumer: round `consumed` landed; the later ones stay in flight.
-        const int later = issued - consumed - 1;
-        if (later >= 2) {
-            dms::cp_async_wait<2>();
-        } else if (later == 1) {
-            dms::cp_async_wait<1>();
-        } else {
-            dms::cp_async_wait<0>();
-        }
-        const int stage = consumed % DMS_ATT_TC_STAGES;
-        const int count = static_cast<int>((roundKeys >> (5 * stage)) & 31u);
-        consumed++;
-        const uint4* chunk = ring + stage * CHUNKS * 32 + lane;
-        {
+        __syncwarp();
+
+        for (int kb = 0; kb < count; kb += 16) {
+            // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
             uint4 kr[2][KL];
 #pragma unroll
             for (int n = 0; n < 2; n++) {
+                const int key = kb + 8 * n + g8;
+                const int ks = key < count ? myList[key] : -1;
+                const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
 #pragma unroll
                 for (int c = 0; c < KL; c++) {
-                    kr[n][c] = chunk[(n * KL + c) * 32];
+                    kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
                 }
             }
             uint4 vr[4][VL];
 #pragma unroll
             for (int u = 0; u < 4; u++) {
+                const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
+                const int vs = key < count ? myList[key] : -1;
+                const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
 #pragma unroll
                 for (int c = 0; c < VL; c++) {
-                    vr[u][c] = chunk[(2 * KL + u * VL + c) * 32];
+                    vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
                 }
             }
-            // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys 8 n + 2 q4 + {0, 1}.
+            // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
             float sacc[2][4];
 #pragma unroll
             for (int n = 0; n < 2; n++) {
@@ -619,14 +530,14 @@ __device__ __forceinline__ void attention_decode_tc(
             for (int n = 0; n < 2; n++) {
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
-                    const int key = 8 * n + 2 * q4 + e;
+                    const int key = kb + 8 * n + 2 * q4 + e;
                     sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
                     tileMax = fmaxf(tileMax, sc[n][e]);
                 }
             }
             tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
             tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
-            const float mNew = fmaxf(mrow, tileMax);  // finite: key 0 of a round is visible
+            const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
             const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
             mrow = mNew;
             if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
@@ -664,17 +575,19 @@ __device__ __forceinline__ void attention_decode_tc(
                 }
             }
         }
+        __syncwarp();  // the next tile rewrites myList
+        nextPage = laterPage;
+        slot = nextSlot;
+        pos = nextPos;
+        flag = nextFlag;
     }
 
-    // This warp's (m, l, o) of head g8 into its own part of the ring, now idle (every copy waited for; the
-    // __syncwarp orders the other lanes' last reads of their chunks before these writes): [m, l, o[D]] per g.
+    // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).
     lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 1);
     lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 2);
-    __syncwarp();
     float* merge = reinterpret_cast<float*>(smem);
-    constexpr int WARP_FLOATS = DMS_ATT_TC_STAGES * CHUNKS * 32 * 4;  // a warp's part of the ring, in floats
     if (g8 < G) {
-        float* mr = merge + warp * WARP_FLOATS + g8 * (D + 2);
+        float* mr = merge + (warp * G + g8) * (D + 2);
         if (q4 == 0) {
             mr[0] = mrow;
             mr[1] = lsum;
@@ -687,8 +600,8 @@ __device__ __forceinline__ void attention_decode_tc(
         }
     }
     __syncthreads();
-    attention_decode_finish(merge, WARP_FLOATS, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16,
-                            outBf16Stride, partialO, partialML);
+    attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
+                            partialO, partialML);
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
@@ -1194,10 +1107,9 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
 static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount,
                                       cudaStream_t stream) {
     dim3 grid(a.splits, a.kvHeads, tokenCount);
-    const int smem = attention_decode_tc_smem(a.D);
+    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
 #define DMS_DECODE_TC_CASE(DD)                                                                                      \
     if (a.D == DD) {                                                                                                \
-        cudaFuncSetAttribute(dms_attention_decode_tc_d##DD, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);     \
         DMS_LAUNCH(dms_attention_decode_tc_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,           \
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \

@@ -1472,8 +1472,8 @@ static void test_attention_decode_tc() {
                                {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
                                {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
                                {7, 1, 64, 4, {37}, {3}, {5}},
-                               // a list of 75 tiles a warp's ring of 3 rounds wraps many times over, some tiles full
-                               // (two rounds), some with few visible slots
+                               // a list of 75 tiles: each warp takes many, some full (two rounds of 16 keys), some
+                               // with few visible slots
                                {8, 2, 128, 16, {1200}, {1}, {100}},
                            },
                            18);

@@ -6,10 +6,13 @@
 # 16 x 32K: POLICY=dms BATCH=16 PROMPT=32768 DECODE=12 STEPS=3 COUNT=2000; without it, SKIP must pass the warm-up's
 # 48 decode steps and the prefill: a kernel filter with SKIP=288 landed in the warm-up, docs/benchmarks.md). One metric
 # (gpu__time_duration.sum; METRICS, a comma list with it, measures more at the cost of replays; SECTIONS, a space
-# list of Nsight sections, replaces the metrics), so each launch is measured once; graph nodes count as launches
-# (a kernel filter matched no graph node on the H200, 2026-11-30: with KERNELS, set
-# JAVA_OPTS=-Ddms.cuda.graphs=false). Writes $OUT/$NAME.csv (NAME default ncu-step) and prints the per-kernel sums
-# of the launches measured (tools/gpu/ncu_sums.py).
+# list of Nsight sections, replaces the metrics), so each launch is measured once; graph nodes count as launches.
+# On the H200 (2026-11-30) ncu profiled nothing under STEPS with a kernel filter, or with more than the one metric
+# (graphs on or off): take sections or metrics without STEPS, with KERNELS, JAVA_OPTS=-Ddms.cuda.graphs=false and
+# SKIP counting the filtered launches of the calibration, the warm-up's 48 decode steps and the timed run (e.g. the
+# decode attention of the third timed step: SKIP=1800 COUNT=2); every launch is then slowed, so the 16 x 32K prefill
+# took about 4 minutes. Writes $OUT/$NAME.csv (NAME default ncu-step) and prints the per-kernel sums of the launches
+# measured (tools/gpu/ncu_sums.py).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"

@@ -83,7 +83,6 @@ final class AttentionKernel {
     private final Kernel[] tensorDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
-    private final int sharedPerBlockOptin;
 
     AttentionKernel(CudaContext context) {
         this(context, !"false".equals(System.getProperty(TENSOR_DECODE_PROPERTY)));
@@ -94,14 +93,9 @@ final class AttentionKernel {
         for (int i = 0; i < DECODE_GROUPS.length; i++) {
             decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
         }
-        // A device that cannot give a block the ring (Hopper and Ampere can: 227 and 163 KiB) decodes on CUDA cores.
-        this.sharedPerBlockOptin = context.info().sharedMemoryPerBlockOptin();
-        tensorDecode &= sharedPerBlockOptin >= tensorDecodeSharedBytes(128) + 512;
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
-            int headDim = TENSOR_DECODE_HEAD_DIMS[i];
-            this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + headDim,
-                    tensorDecodeSharedBytes(headDim));
+            this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
@@ -111,18 +105,6 @@ final class AttentionKernel {
 
     static int decodeSharedBytes(int group, int headDim) {
         return WARPS * group * (headDim + 2) * 4;
-    }
-
-    /** Rounds of 16 keys' K and V rows the tensor-core decode kernel keeps in flight per warp (DMS_ATT_TC_STAGES). */
-    static final int TENSOR_DECODE_STAGES = 3;
-
-    /**
-     * The tensor-core decode kernel's ring (attention.cu, attention_decode_tc_smem): per warp, TENSOR_DECODE_STAGES
-     * rounds of 16 keys' K and V rows, 64 headDim bytes each (96 KiB a block at head_dim 128: two blocks a
-     * multiprocessor).
-     */
-    static int tensorDecodeSharedBytes(int headDim) {
-        return WARPS * TENSOR_DECODE_STAGES * 64 * headDim;
     }
 
     /** Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys' metadata. */
@@ -158,13 +140,7 @@ final class AttentionKernel {
 
     /** As above with at least {@code minSlots} slots a split (fewer only when the list is shorter). */
     static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves, int minSlots) {
-        return pagesPerSplit(maxPages, pageSize, blocks, multiprocessors, waves, minSlots, 3);
-    }
-
-    /** As above for waves of {@code blocksPerMultiprocessor} blocks a multiprocessor. */
-    static int pagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves, int minSlots,
-            int blocksPerMultiprocessor) {
-        long target = (long) blocksPerMultiprocessor * multiprocessors * waves;
+        long target = 3L * multiprocessors * waves;
         int splits = (int) Math.max(1, Math.min(maxPages, target / Math.max(1, blocks)));
         int perSplit = (maxPages + splits - 1) / splits;
         int minPages = Math.max(1, minSlots / pageSize);
@@ -213,17 +189,15 @@ final class AttentionKernel {
             require(tokenCount <= queries.n(), "tokenCount exceeds n");
         }
         Kernel kernel = tensorDecodeKernel(cache.headDim());
-        int sharedBytes = tensorDecodeSharedBytes(cache.headDim());
         if (kernel == null) {
             int variant = 0;
             while (DECODE_GROUPS[variant] < group) {
                 variant++;
             }
             kernel = decode[variant];
-            sharedBytes = decodeSharedBytes(group, cache.headDim());
         }
         kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
-                sharedBytes, common(cache, queries, layer).ptr(tokenList)
+                decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
                         .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
@@ -231,22 +205,6 @@ final class AttentionKernel {
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
-    }
-
-    /**
-     * Decode blocks a multiprocessor holds at once for this head size: three by the registers (168 a thread), fewer
-     * where the tensor-core kernel's ring does not fit three times (two at head_dim 128 on Hopper). The splits are
-     * sized for waves of this many: sized for three, two waves and a half of the ring kernel's blocks ran at 16 x 32K
-     * dense (H200, 2026-11-30: 48.7 ms a step against 26.2).
-     */
-    int decodeBlocksPerMultiprocessor(int headDim) {
-        if (tensorDecodeKernel(headDim) == null) {
-            return 3;
-        }
-        // Static and the driver's reserved shared memory beside the ring; a multiprocessor has the opt-in limit plus
-        // that reserve (228 KiB on Hopper, 164 on Ampere's A100).
-        int perBlock = tensorDecodeSharedBytes(headDim) + 512 + 1024;
-        return Math.max(1, Math.min(3, (sharedPerBlockOptin + 1024) / perBlock));
     }
 
     /**

@@ -727,10 +727,9 @@ public final class CudaBackend implements Backend {
         int multiprocessors = cuda.info().multiprocessors();
         int waves = attentionWaves > 0 ? attentionWaves : autoWaves(in.longestList, in.listPages, in.lists);
         in.decodeSplit = in.decodeTokens.length == 0 ? null
-                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
-                        attention.decodeBlocksPerMultiprocessor(headDim));
+                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves);
         in.chunkSplit = in.tiles.length == 0 ? null
-                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, 3);
+                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
         if (most > 1) {
             scratch.ensurePartials((long) in.n * heads * most);
@@ -783,13 +782,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /**
-     * How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks, in waves of
-     * {@code perMultiprocessor} blocks a multiprocessor.
-     */
-    private int split(int maxPages, long blocks, int multiprocessors, int waves, int perMultiprocessor) {
+    /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
+    private int split(int maxPages, long blocks, int multiprocessors, int waves) {
         int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves,
-                minSplitSlots, perMultiprocessor);
+                minSplitSlots);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 
