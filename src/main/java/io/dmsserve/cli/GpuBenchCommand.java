@@ -12,6 +12,9 @@ import io.dmsserve.engine.Tensor;
 import io.dmsserve.engine.cuda.CudaBackend;
 import io.dmsserve.engine.cuda.CudaContext;
 import io.dmsserve.kvcache.CacheStatistics;
+import io.dmsserve.kvcache.HeadCache;
+import io.dmsserve.kvcache.KvCacheManager;
+import io.dmsserve.kvcache.SequenceKv;
 import io.dmsserve.scheduler.StepExecutor;
 import java.io.PrintStream;
 import java.lang.management.GarbageCollectorMXBean;
@@ -90,6 +93,10 @@ public final class GpuBenchCommand {
                         "backend_queue_ms_per_step", t.queueNanos() / perStep,
                         "device_wait_ms_per_step", t.syncNanos() / perStep,
                         "gc_ms_in_decode", r.decodeGcMillis()));
+                Lists l = r.lists();
+                out.println(json("lists", "mean_pages", l.meanPages(), "median_pages", l.medianPages(), "p90_pages",
+                        l.p90Pages(), "max_pages", l.maxPages(), "worst_layer_longest_over_mean",
+                        l.worstLayerRatio(), "live_share_of_listed_slots", l.liveShare()));
             }
             return 0;
         } catch (RuntimeException e) {
@@ -101,7 +108,7 @@ public final class GpuBenchCommand {
     /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
     record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
-            CudaBackend.StepTimes decodeTimes, long decodeGcMillis) {
+            CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -174,12 +181,56 @@ public final class GpuBenchCommand {
         long live = stats.totalLiveTokens();
         long processed = (long) batch * (prompt + decode) * config.numLayers() * config.numKvHeads();
         long perSlot = 4L * config.headDim() + 5;
+        Lists lists = Lists.of(engine.cache(), base, batch);
         for (int s = 0; s < batch; s++) {
             engine.release(base + s);
         }
         return new Result((long) batch * prompt, prefill, decodeSeconds, 1.0 - (double) live / processed,
                 (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim(),
-                decodeTimes, decodeGcMillis);
+                decodeTimes, decodeGcMillis, lists);
+    }
+
+    /**
+     * The page lists the decode attention scans at the end of a timed run, one per (sequence, layer, kv head): their
+     * lengths in page-table entries (mean, median, 90th percentile, longest), the largest over layers of a layer's
+     * longest list over its mean one (what a grid sized by the longest list leaves idle), and the share of the
+     * listed slots that hold a live token. What a standalone attention benchmark needs to copy the run's lists.
+     */
+    record Lists(double meanPages, int medianPages, int p90Pages, int maxPages, double worstLayerRatio,
+            double liveShare) {
+
+        static Lists of(KvCacheManager cache, long base, int batch) {
+            int layers = cache.layers();
+            int kvHeads = cache.kvHeads();
+            int[] pages = new int[batch * layers * kvHeads];
+            long liveTokens = 0;
+            double worst = 0;
+            int at = 0;
+            for (int l = 0; l < layers; l++) {
+                long layerSum = 0;
+                int layerMax = 0;
+                for (int s = 0; s < batch; s++) {
+                    SequenceKv sequence = cache.sequence(base + s);
+                    for (int h = 0; h < kvHeads; h++) {
+                        HeadCache head = sequence.head(l, h);
+                        int size = head.pageTableSize();
+                        pages[at++] = size;
+                        layerSum += size;
+                        layerMax = Math.max(layerMax, size);
+                        liveTokens += head.live();
+                    }
+                }
+                if (layerSum > 0) {
+                    worst = Math.max(worst, (double) layerMax * batch * kvHeads / layerSum);
+                }
+            }
+            int[] sorted = pages.clone();
+            Arrays.sort(sorted);
+            long total = Arrays.stream(sorted).asLongStream().sum();
+            return new Lists((double) total / sorted.length, sorted[sorted.length / 2],
+                    sorted[Math.min(sorted.length - 1, sorted.length * 9 / 10)], sorted[sorted.length - 1], worst,
+                    total == 0 ? 0 : (double) liveTokens / (total * cache.pageSize()));
+        }
     }
 
     /** Bisects the threshold until about {@code rate} of a 1,024-token prompt's decisions flag. */

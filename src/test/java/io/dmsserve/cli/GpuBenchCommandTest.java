@@ -2,6 +2,9 @@ package io.dmsserve.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dmsserve.dms.Decisions;
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.kvcache.KvCacheManager;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -44,5 +47,27 @@ class GpuBenchCommandTest {
                     .contains("gpubench: --profile-steps must be 0 to --decode (4), got " + bad[1])
                     .contains("[--profile-steps N]");
         }
+    }
+
+    /**
+     * The lists line: two sequences of 10 and 4 tokens, nothing evicted, pages of 4, 2 layers x 2 kv heads: lists of
+     * 3 and 1 pages (four each), 14 live tokens in 16 slots a pair of lists.
+     */
+    @Test
+    void listStatisticsCountEveryHeadsPageTable() {
+        KvCacheManager cache = new KvCacheManager(2, 2, 4, 64, 4, 16);
+        int[] lengths = {10, 4};
+        for (int s = 0; s < lengths.length; s++) {
+            cache.open(100 + s, EvictionPolicies.create("none", 0f, null));
+            cache.reserve(100 + s, lengths[s]);
+            cache.commit(100 + s, new Decisions(lengths[s], 2, 2, new byte[lengths[s] * 4], 0));
+        }
+        GpuBenchCommand.Lists lists = GpuBenchCommand.Lists.of(cache, 100, 2);
+        assertThat(lists.meanPages()).isEqualTo(2.0);
+        assertThat(lists.medianPages()).isEqualTo(3);
+        assertThat(lists.p90Pages()).isEqualTo(3);
+        assertThat(lists.maxPages()).isEqualTo(3);
+        assertThat(lists.worstLayerRatio()).isEqualTo(1.5);
+        assertThat(lists.liveShare()).isEqualTo(14.0 / 16);
     }
 }
