@@ -10,6 +10,7 @@
 //   prefill products at 2048 tokens (mma.sync and wgmma, bf16 and split) in TFLOP/s.
 //   ./skinny_bench prefill          the copy ceiling and the prefill products only.
 #include "../all.cu"
+#include "bench_util.cuh"
 #include "skinny_cp.cuh"
 
 #include <cstdio>
@@ -18,15 +19,6 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
-
-#define CK(x)                                                                                \
-    do {                                                                                     \
-        cudaError_t e_ = (x);                                                                \
-        if (e_ != cudaSuccess) {                                                             \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                    \
-        }                                                                                    \
-    } while (0)
 
 template <int MT, int NT, bool PIPE, int PU>
 __global__ void __launch_bounds__(DMS_SKINNY_WARPS * 32)
@@ -72,33 +64,6 @@ static Comparison compare(const float* reference, const float* other, size_t cou
     }
     r.maxRel = maxRef > 0 ? maxDiff / maxRef : 0.0;
     return r;
-}
-
-static float timeGraph(cudaStream_t stream, const std::function<void(int)>& launch, int launches) {
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < launches; i++) {
-        launch(i);
-    }
-    CK(cudaStreamEndCapture(stream, &graph));
-    CK(cudaGraphInstantiate(&exec, graph, 0));
-    CK(cudaGraphLaunch(exec, stream));  // warm
-    cudaEvent_t start, stop;
-    CK(cudaEventCreate(&start));
-    CK(cudaEventCreate(&stop));
-    CK(cudaEventRecord(start, stream));
-    const int replays = 4;
-    for (int r = 0; r < replays; r++) {
-        CK(cudaGraphLaunch(exec, stream));
-    }
-    CK(cudaEventRecord(stop, stream));
-    CK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, start, stop));
-    CK(cudaGraphExecDestroy(exec));
-    CK(cudaGraphDestroy(graph));
-    return ms * 1000.f / (replays * launches);  // µs a launch
 }
 
 template <int MT>
