@@ -1,0 +1,53 @@
+package io.dmsserve.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dmsserve.tools.HostTools;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The benchmarks of native/bench (run by hand on the GPU host, never by the fatbin build) still compile against the
+ * kernels they include: nvcc compiles each, host code and sm_90a PTX (ptxas, the slow part, is left out), in
+ * parallel, about 15 s. A kernel change that breaks a benchmark fails here, not on the GPU host.
+ */
+class NativeBenchCompileIT {
+
+    @Test
+    void everyBenchmarkCompiles() throws Exception {
+        String nvcc = HostTools.require("nvcc", "CI has nvcc 13 (the fatbin build needs it too)");
+        List<Path> sources;
+        try (Stream<Path> files = Files.list(Path.of("native/bench"))) {
+            sources = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList();
+        }
+        assertThat(sources).as("native/bench/*.cu").extracting(p -> p.getFileName().toString())
+                .contains("attention_bench.cu", "skinny_bench.cu");
+        Path tmp = Files.createTempDirectory("dms-bench-compile");
+        List<Process> processes = new ArrayList<>();
+        List<Path> logs = new ArrayList<>();
+        for (Path source : sources) {
+            String name = source.getFileName().toString().replace(".cu", "");
+            Path log = tmp.resolve(name + ".log");
+            processes.add(new ProcessBuilder(nvcc, "-std=c++17", "-gencode=arch=compute_90a,code=compute_90a", "-c",
+                    "-o", tmp.resolve(name + ".o").toString(), source.toString()).redirectErrorStream(true)
+                    .redirectOutput(log.toFile()).start());
+            logs.add(log);
+        }
+        for (int i = 0; i < sources.size(); i++) {
+            Process process = processes.get(i);
+            boolean ended = process.waitFor(5, TimeUnit.MINUTES);
+            if (!ended) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            String out = Files.readString(logs.get(i), StandardCharsets.UTF_8);
+            assertThat(ended).as("nvcc " + sources.get(i) + " ended within 5 minutes:\n" + out).isTrue();
+            assertThat(process.exitValue()).as("nvcc " + sources.get(i) + ":\n" + out).isZero();
+        }
+    }
+}
