@@ -1,7 +1,7 @@
 // attention_bench.cu: times the decode attention (attention.cu: the tensor-core and the CUDA-core kernels, each with
-// its merge) on synthetic page lists shaped like a gpubench run's, across split counts, without the JVM: a 16 x 32K
-// gpubench run spends a minute and a half on its prefill before the first decode step, this a second. Not part of
-// the fatbin.
+// its merge) on synthetic page lists shaped like a gpubench run's, across split counts, without the JVM or a model:
+// a 16 x 32K gpubench run spends a minute and a half on its prefill before the first decode step, this builds its
+// lists directly. Not part of the fatbin.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o attention_bench native/bench/attention_bench.cu
 //   ./attention_bench [key=value ...]
 //     batch=16 kvheads=8 heads=32 d=128 page=16   the shape (Qwen3-8B's, 16 sequences)
