@@ -403,14 +403,14 @@ DMS_ATTENTION_DECODE(8)
 // of channel n = g8; n tile j holds channels 64 (j / 8) + 8 n + j % 8, so one 16-byte load of a key row gives
 // the lane its channel in 8 n tiles, and two keys' loads are interleaved into B fragments (b0: keys 2 q4,
 // 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
-template <int D>
-__device__ __forceinline__ void attention_decode_tc(
-    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
-    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
-    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
-    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
-    float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
-    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+// One block's part of one page list: where() gives the part (a DecodeBlock), h is the kv head, `split` where the
+// partials go (out / outBf16 directly when splits == 1). Ends with a __syncthreads and the block's writes.
+template <int D, typename Where>
+__device__ __forceinline__ void attention_decode_tc_list(
+    const float* __restrict__ q, int qStride, AttentionCache cache, Where where, int h, int kvHeads,
+    int pageSize, int heads, float scale, int split, int splits, int splitStride, float* __restrict__ out,
+    int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,
+    float2* __restrict__ partialML) {
     constexpr int KS = D / 16;   // k steps of S
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
@@ -421,11 +421,8 @@ __device__ __forceinline__ void attention_decode_tc(
     const int warp = threadIdx.x >> 5;
     const int g8 = lane >> 2;
     const int q4 = lane & 3;
-    const int split = blockIdx.x;
-    const int h = blockIdx.y;
     const int G = heads / kvHeads;
-    const DecodeBlock block = decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize,
-                                           positions, seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
+    const DecodeBlock block = where();
     const int i = block.i;
     const int window = block.window;
     const int qpos = block.qpos;
@@ -602,6 +599,22 @@ __device__ __forceinline__ void attention_decode_tc(
     __syncthreads();
     attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
                             partialO, partialML);
+}
+
+template <int D>
+__device__ __forceinline__ void attention_decode_tc(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
+    float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    const auto where = [&]() {
+        return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
+                            seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
+    };
+    attention_decode_tc_list<D>(q, qStride, cache, where, blockIdx.y, kvHeads, pageSize, heads, scale, blockIdx.x,
+                                splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \

@@ -3,10 +3,15 @@ package io.dmsserve.tools;
 import java.io.File;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
-/** What the integration tests need from the machine: executables on the PATH, and free loopback ports. */
+/**
+ * What the integration tests need from the machine: executables on the PATH, free loopback ports, and the end of a
+ * tool they started.
+ */
 public final class HostTools {
 
     private HostTools() {
@@ -28,5 +33,25 @@ public final class HostTools {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
+    }
+
+    /**
+     * Waits up to {@code minutes} for a process whose output goes to {@code log}, killing it past that, and returns
+     * the output; fails, with {@code what} and the output, if it ran out of time or exited non-zero.
+     */
+    public static String awaitSuccess(Process process, Path log, int minutes, String what)
+            throws IOException, InterruptedException {
+        boolean ended = process.waitFor(minutes, TimeUnit.MINUTES);
+        if (!ended) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        if (!ended) {
+            throw new AssertionError(what + " did not end within " + minutes + " minutes:\n" + out);
+        }
+        if (process.exitValue() != 0) {
+            throw new AssertionError(what + " exited with " + process.exitValue() + ":\n" + out);
+        }
+        return out;
     }
 }

@@ -3,12 +3,10 @@ package io.dmsserve.engine.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dmsserve.tools.HostTools;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -40,14 +38,7 @@ class NativeBenchCompileIT {
             logs.add(log);
         }
         for (int i = 0; i < sources.size(); i++) {
-            Process process = processes.get(i);
-            boolean ended = process.waitFor(5, TimeUnit.MINUTES);
-            if (!ended) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(logs.get(i), StandardCharsets.UTF_8);
-            assertThat(ended).as("nvcc " + sources.get(i) + " ended within 5 minutes:\n" + out).isTrue();
-            assertThat(process.exitValue()).as("nvcc " + sources.get(i) + ":\n" + out).isZero();
+            HostTools.awaitSuccess(processes.get(i), logs.get(i), 5, "nvcc " + sources.get(i));
         }
     }
 }

@@ -3,11 +3,9 @@ package io.dmsserve.engine.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dmsserve.tools.HostTools;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -57,15 +55,8 @@ class NativeEmulatorIT {
             logs.add(log);
         }
         for (int i = 0; i < ORDERS.size(); i++) {
-            Process process = processes.get(i);
-            boolean ended = process.waitFor(10, TimeUnit.MINUTES);
-            if (!ended) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-            String out = Files.readString(logs.get(i), StandardCharsets.UTF_8);
             String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " DMS_EMU_COPIES=" + COPIES.get(i) + " native/test/run.sh";
-            assertThat(ended).as(what + " ended within 10 minutes:\n" + out).isTrue();
-            assertThat(process.exitValue()).as(what + " exit status:\n" + out).isZero();
+            String out = HostTools.awaitSuccess(processes.get(i), logs.get(i), 10, what);
             for (String test : TESTS) {
                 assertThat(out).as(what + ", test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
             }
