@@ -625,6 +625,170 @@ DMS_ATTENTION_DECODE_TC(64)
 DMS_ATTENTION_DECODE_TC(128)
 
 // ===================================================================================================
+// Decode on tensor cores with balanced blocks: dms_attention_decode_tcb_d{64,128}, G <= 8. grid (blocks), block
+// 128, dynamic shared memory attention_decode_tcb_smem(G, D, lists), lists = tokenCount x kvHeads <= 4096.
+// The split grid gives every page list the same number of blocks, sized by the longest list: with DMS the lists
+// differ, so many blocks have nothing to read and the rest leave a partial last wave (16 x 32K DMS: the
+// multiprocessors idle 23% of the decode attention; Nsight Compute, H200, 2026-11-30). Here the layer's lists are laid
+// end to end, list j = (token entry j / kvHeads, kv head j % kvHeads), T pages in all, and block b takes pages
+// [b T / blocks, (b + 1) T / blocks): every block reads as many pages (one more at most; blocks beyond T pages have
+// none, and leave at once). A list crossed by k blocks
+// gets k parts; its part from block b goes to split slot b - first(j), first(j) the block holding the list's first page
+// (a page p lies in block ((p + 1) blocks - 1) / T), so every list's parts are slots 0 .. k - 1, and the block holding
+// its first page (the last block for lists that start at T, empty ones) marks slots k .. splitStride - 1 empty
+// (m = -inf) for dms_attention_merge. splitStride must exceed the parts of the longest list: at most
+// ceil(longest x blocks / T) + 1. Every part, even a whole list, goes through the partials and the merge.
+__host__ __device__ constexpr int attention_decode_tcb_smem(int G, int D, int lists) {
+    return attention_decode_smem(G, D) + 4 * (lists + 1);
+}
+
+// start[0 .. lists]: on entry start[j + 1] is list j's length; on exit start[j] is the sum of the lengths before
+// list j (start[lists] the total). Each thread takes a run of entries; one __syncthreads between reading the lengths
+// and writing the sums, and a thread keeps its run's last length, which the next thread's first write replaces.
+DMS_DEVICE void attention_prefix_pages(int* start, int lists, int* warpSums) {
+    const int per = (lists + blockDim.x - 1) / blockDim.x;
+    const int a = min(lists, static_cast<int>(threadIdx.x) * per);
+    const int b = min(lists, a + per);
+    int sum = 0;
+    for (int j = a; j < b; j++) {
+        sum += start[j + 1];
+    }
+    const int lastLength = b > a ? start[b] : 0;
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    int inclusive = sum;
+    for (int o = 1; o < 32; o <<= 1) {
+        const int v = __shfl_up_sync(DMS_FULL_MASK, inclusive, o);
+        if (lane >= o) {
+            inclusive += v;
+        }
+    }
+    if (lane == 31) {
+        warpSums[warp] = inclusive;
+    }
+    __syncthreads();
+    int run = inclusive - sum;
+    for (int w = 0; w < warp; w++) {
+        run += warpSums[w];
+    }
+    for (int j = a; j < b; j++) {
+        const int length = j + 1 < b ? start[j + 1] : lastLength;
+        start[j] = run;
+        run += length;
+    }
+    if (b == lists && b > a) {
+        start[lists] = run;
+    }
+    if (lists == 0 && threadIdx.x == 0) {
+        start[0] = 0;
+    }
+    __syncthreads();
+}
+
+template <int D>
+__device__ __forceinline__ void attention_decode_tc_balanced(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
+    int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
+    DMS_DYNAMIC_SMEM(smem);
+    const int G = heads / kvHeads;
+    const int lists = tokenCount * kvHeads;
+    int* start = reinterpret_cast<int*>(smem + attention_decode_smem(G, D));
+    const auto tokenOf = [&](int j) { return tokenList != nullptr ? tokenList[j / kvHeads] : j / kvHeads; };
+    const auto headOf = [&](int i, int h) {
+        return (static_cast<size_t>(seqRow[seqOfToken[i]]) * layers + layer) * kvHeads + h;
+    };
+    for (int j = threadIdx.x; j < lists; j += blockDim.x) {
+        start[j + 1] = pageTableLen[headOf(tokenOf(j), j % kvHeads)];
+    }
+    __syncthreads();
+    attention_prefix_pages(start, lists, warpSums);
+    // Past T blocks some would hold no page, and a list's parts would skip slots: the blocks beyond T (beyond 1 when
+    // T is 0, the one then marking every list empty) have nothing to do.
+    const long long T = start[lists];
+    const long long blocks = max(1LL, min(static_cast<long long>(gridDim.x), T));
+    const long long b = blockIdx.x;
+    if (b >= blocks) {
+        return;
+    }
+    const long long b0 = b * T / blocks;
+    const long long b1 = (b + 1) * T / blocks;
+    const bool last = b + 1 == blocks;
+    const auto blockOf = [&](long long p) { return static_cast<int>(((p + 1) * blocks - 1) / T); };
+    // The first list that ends after b0 or starts at or after it (the lists before lie wholly before the block).
+    int lo = 0;
+    int hi = lists;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (start[mid] >= b0 || start[mid + 1] > b0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    for (int j = lo; j < lists; j++) {
+        const long long s0 = start[j];
+        const long long s1 = start[j + 1];
+        if (s0 >= b1 && !last) {
+            break;
+        }
+        const int i = tokenOf(j);
+        const int h = j % kvHeads;
+        const long long p0 = max(b0, s0);
+        const long long p1 = min(b1, s1);
+        if (p0 < p1) {
+            const int part = static_cast<int>(b) - blockOf(s0);
+            const auto where = [&]() {
+                DecodeBlock d;
+                d.i = i;
+                d.window = seqWindow[seqOfToken[i]];
+                d.qpos = positions[i];
+                d.table = pageTable + headOf(i, h) * maxPagesPerHead;
+                d.listStart = static_cast<int>(p0 - s0) * pageSize;
+                d.listEnd = static_cast<int>(p1 - s0) * pageSize;
+                return d;
+            };
+            attention_decode_tc_list<D>(q, qStride, cache, where, h, kvHeads, pageSize, heads, scale, part, splitStride,
+                                        splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
+            __syncthreads();  // the next part rewrites the merge rows
+        }
+        if (s0 >= b0 && (s0 < b1 || last)) {
+            // This block holds the list's first page (or the list starts at T): the slots past its parts are empty.
+            const int parts = s1 > s0 ? blockOf(s1 - 1) - blockOf(s0) + 1 : 0;
+            for (int e = threadIdx.x; e < G * splitStride; e += blockDim.x) {
+                const int g = e / splitStride;
+                const int slot = e % splitStride;
+                if (slot >= parts) {
+                    partialML[(static_cast<size_t>(i) * heads + h * G + g) * splitStride + slot] =
+                        make_float2(-INFINITY, 0.f);
+                }
+            }
+        }
+    }
+}
+
+#define DMS_ATTENTION_DECODE_TCB(DD)                                                                              \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) dms_attention_decode_tcb_d##DD(            \
+        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
+        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
+        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
+        int tokenCount, int heads, float scale, int splitStride, float* __restrict__ partialO,                    \
+        float2* __restrict__ partialML) {                                                                         \
+        attention_decode_tc_balanced<DD>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag},      \
+                                         pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads,        \
+                                         pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList,           \
+                                         tokenCount, heads, scale, splitStride, partialO, partialML);             \
+    }
+DMS_ATTENTION_DECODE_TCB(64)
+DMS_ATTENTION_DECODE_TCB(128)
+
+// ===================================================================================================
 // Chunk (prefill). grid (tileCount, kvHeads, splits), block 128 (4 warps), dynamic shared memory
 // attention_chunk_smem(D) bytes. tiles[b] = (first token index, token count) of query tile b: tokens
 // of ONE sequence, count <= 64 / G. The block's 64 query rows are (token t, group head g) = row / G,
@@ -1171,6 +1335,41 @@ extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* token
 }
 
 // The same on tensor cores: D 64 or 128, G <= 8, 16-byte aligned caches.
+// The balanced grid's most lists a launch (its shared memory holds their page starts).
+#define DMS_ATT_TCB_MAX_LISTS 4096
+
+static void launch_attention_decode_tcb(const AttentionArgs& a, const int* tokenList, int tokenCount, int blocks,
+                                        cudaStream_t stream) {
+    const int smem = attention_decode_tcb_smem(a.heads / a.kvHeads, a.D, tokenCount * a.kvHeads);
+#define DMS_DECODE_TCB_CASE(DD)                                                                                    \
+    if (a.D == DD) {                                                                                               \
+        DMS_LAUNCH(dms_attention_decode_tcb_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,       \
+                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
+                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
+                   tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML);               \
+    }
+    DMS_DECODE_TCB_CASE(64)
+    DMS_DECODE_TCB_CASE(128)
+#undef DMS_DECODE_TCB_CASE
+    launch_attention_merge(a, tokenList, tokenCount, stream);
+}
+
+// Decode attention on tensor cores with `blocks` balanced blocks (dms_attention_decode_tcb_d*) and the merge: args as
+// dms_attention_decode_tc, with splits == splitStride >= 2 (the merge reads every slot; pagesPerSplit is unused) and
+// splitStride above the parts of the longest list (ceil(longest x blocks / T) + 1, T the lists' pages in all);
+// tokenCount x kvHeads <= DMS_ATT_TCB_MAX_LISTS.
+extern "C" cudaError_t dms_attention_decode_tc_balanced(AttentionArgs args, const int* tokenList, int tokenCount,
+                                                        int blocks, cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(args));
+    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
+              dms::aligned16(args.valueCache) && tokenCount > 0 && blocks >= 1 && blocks <= 65535 &&
+              static_cast<long long>(tokenCount) * args.kvHeads <= DMS_ATT_TCB_MAX_LISTS);
+    DMS_CHECK(args.splitStride >= 2 && args.splits == args.splitStride && args.partialO != nullptr &&
+              args.partialML != nullptr);
+    launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, stream);
+    return cudaGetLastError();
+}
+
 extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* tokenList, int tokenCount,
                                                cudaStream_t stream) {
     DMS_CHECK(attention_args_ok(args));

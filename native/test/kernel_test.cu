@@ -210,6 +210,15 @@ static void expect_ok(cudaError_t e, const char* what) {
     device_sync(what);
 }
 
+// An entry point's own argument check refused the call (and launched nothing).
+static void expect_refused(cudaError_t e, const char* what) {
+    g_checks++;
+    if (e != cudaErrorInvalidValue) {
+        fprintf(stderr, "FAIL %s: expected the entry point to refuse, got %d\n", what, static_cast<int>(e));
+        g_failures++;
+    }
+}
+
 static std::vector<uint16_t> random_bf16(Rng& rng, size_t n, float scale) {
     std::vector<uint16_t> v(n);
     for (auto& x : v) {
@@ -1462,6 +1471,85 @@ static void test_attention_decode() {
                            8);
 }
 
+// The balanced tensor-core decode grid against the same reference: many block counts (one, fewer than the lists,
+// more than the pages), with the split stride its bound gives and one more; a token list.
+static void test_attention_decode_tc_balanced() {
+    Rng rng(21);
+    const std::vector<DecodeCase> cases = {
+        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+        {16, 2, 64, 16, {130}, {1}, {20}},
+        {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
+        {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
+        {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
+        {8, 2, 128, 16, {1200, 5, 300}, {1, 1, 2}, {100, 4, 1000000}},
+    };
+    for (const DecodeCase& c : cases) {
+        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
+        const std::vector<float> want = ref_attention(sc, false);
+        AttnDevice dv(sc);
+        // The lists of the launch: token t's kv head h, its length in pages.
+        long long total = 0;
+        int longest = 0;
+        for (int t = 0; t < sc.n; t++) {
+            for (int h = 0; h < sc.kvHeads; h++) {
+                const int len = sc.tableLen[(static_cast<size_t>(sc.seqRow[sc.seqOfToken[t]]) * sc.layers + sc.layer) *
+                                                sc.kvHeads + h];
+                total += len;
+                longest = std::max(longest, len);
+            }
+        }
+        for (int blocks : {1, 2, 5, 13, 100, 1000}) {
+            const int bound = static_cast<int>((static_cast<long long>(longest) * blocks + total - 1) / total) + 1;
+            for (int splitStride : {std::max(2, bound), bound + 3}) {
+                Buf<float> out(want.size());
+                Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
+                Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+                out.poison();
+                po.poison();
+                pml.poison();
+                AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, po.dev, pml.dev);
+                expect_ok(dms_attention_decode_tc_balanced(a, nullptr, sc.n, blocks, nullptr), "attention_decode_tcb");
+                out.down();
+                char what[112];
+                snprintf(what, sizeof what, "attention_decode_tcb G=%d D=%d blocks=%d stride=%d", c.heads / c.kvHeads,
+                         c.D, blocks, splitStride);
+                expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
+            }
+        }
+        if (sc.n >= 2) {  // a token list: only its tokens written
+            const int splitStride = longest * 7 + 2;  // above any bound for 7 blocks (T >= 1)
+            Buf<float> out(want.size());
+            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
+            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            out.poison();
+            Buf<int> list(std::vector<int>{sc.n - 1, 0});
+            AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, po.dev, pml.dev);
+            expect_ok(dms_attention_decode_tc_balanced(a, list.dev, 2, 7, nullptr), "attention_decode_tcb");
+            out.down();
+            const size_t row = static_cast<size_t>(sc.heads) * sc.D;
+            expect_close("tcb token list, first", &out[(sc.n - 1) * row], &want[(sc.n - 1) * row], row, 2e-6, 2e-5);
+            expect_close("tcb token list, second", &out[0], &want[0], row, 2e-6, 2e-5);
+            g_checks++;
+            if (sc.n > 2 && !std::isnan(out[row])) {
+                fprintf(stderr, "FAIL attention_decode_tcb wrote a token not in the list\n");
+                g_failures++;
+            }
+        }
+    }
+    // Bad arguments are refused: a stride of 1, more lists than the shared memory holds.
+    AttnScene sc = make_scene(rng, 8, 2, 128, 16, {40}, {1}, {4});
+    AttnDevice dv(sc);
+    Buf<float> out(static_cast<size_t>(sc.n) * sc.heads * sc.D);
+    Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * 4 * sc.D);
+    Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * 4);
+    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 1, 1, out.dev, nullptr, po.dev, pml.dev), nullptr,
+                                                    sc.n, 4, nullptr),
+                   "attention_decode_tcb stride 1");
+    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 4, 4, out.dev, nullptr, po.dev, pml.dev), nullptr,
+                                                    DMS_ATT_TCB_MAX_LISTS, 4, nullptr),
+                   "attention_decode_tcb too many lists");
+}
+
 // The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
 static void test_attention_decode_tc() {
     check_attention_decode("attention_decode_tc", dms_attention_decode_tc,
@@ -1841,6 +1929,7 @@ int main(int argc, char** argv) {
         {"kv_write", test_kv_write},
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},
+        {"attention_decode_tcb", test_attention_decode_tc_balanced},
         {"attention_chunk", test_attention_chunk},
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},
