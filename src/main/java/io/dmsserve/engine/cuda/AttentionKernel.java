@@ -79,8 +79,12 @@ final class AttentionKernel {
         }
     }
 
+    /** The balanced grid's most lists (tokens x kv heads) a launch: its blocks sum the page starts in shared memory. */
+    static final int BALANCED_MAX_LISTS = 4096;
+
     private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
     private final Kernel[] tensorDecode;
+    private final Kernel[] balancedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
@@ -94,8 +98,10 @@ final class AttentionKernel {
             decode[i] = context.kernel("dms_attention_decode_g" + DECODE_GROUPS[i]);
         }
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
+        this.balancedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
+            this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
@@ -205,6 +211,68 @@ final class AttentionKernel {
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
+    }
+
+    /** Whether {@link #decodeBalanced} takes these: tensor-core kernels for this head size, and few enough lists. */
+    boolean balancedTakes(int headDim, int group, int tokenCount, int kvHeads) {
+        return tensorDecodeKernel(headDim) != null && group <= MAX_DECODE_GROUP
+                && (long) tokenCount * kvHeads <= BALANCED_MAX_LISTS;
+    }
+
+    /**
+     * The dynamic shared memory of the balanced grid (attention.cu, attention_decode_tcb_smem): the warps' merge rows,
+     * then the lists' page starts.
+     */
+    static int balancedSharedBytes(int group, int headDim, int lists) {
+        return decodeSharedBytes(group, headDim) + 4 * (lists + 1);
+    }
+
+    /**
+     * The partial slots a balanced launch of {@code blocks} blocks needs in every layer whose decode lists are at most
+     * {@code longestPages} long and at least {@code fewestPages} in all (the layer with the fewest): above the longest
+     * list's parts, which is at most ceil(longest x blocks / pages) + 1, and at most longest + 1 (a layer of fewer
+     * pages than blocks gives a block a page at most). At least 2: the balanced grid always merges.
+     */
+    static int balancedStride(int longestPages, long fewestPages, int blocks) {
+        long byBlocks = ((long) longestPages * blocks + Math.max(1, fewestPages) - 1) / Math.max(1, fewestPages) + 1;
+        return (int) Math.max(2, Math.min(longestPages + 1L, byBlocks));
+    }
+
+    /**
+     * Decode attention over a balanced grid of {@code blocks} blocks (attention.cu, dms_attention_decode_tcb_d*): the
+     * layer's page lists end to end, every block the same number of pages, however the lists differ in length; then
+     * the merge. {@code split} has splits == splitStride >= 2, at least {@link #balancedStride} (pagesPerSplit unused).
+     */
+    void decodeBalanced(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, int blocks,
+            Split split, Output output) {
+        int group = check(cache, queries, layer, split, output);
+        positive(tokenCount, "tokenCount");
+        require(balancedTakes(cache.headDim(), group, tokenCount, cache.kvHeads()),
+                "the balanced decode grid takes head_dim 64 or 128 on tensor cores, up to " + MAX_DECODE_GROUP
+                        + " query heads per kv head and " + BALANCED_MAX_LISTS + " lists (tokens x kv heads); got"
+                        + " head_dim " + cache.headDim() + ", group " + group + ", "
+                        + (long) tokenCount * cache.kvHeads() + " lists");
+        require(blocks >= 1 && blocks <= 65535, "blocks must be in [1, 65535], got " + blocks);
+        require(split.splits() >= 2 && split.splits() == split.splitStride(),
+                "the balanced grid merges every slot: splits == splitStride >= 2, got " + split.splits() + " and "
+                        + split.splitStride());
+        if (tokenList != null) {
+            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
+        } else {
+            require(tokenCount <= queries.n(), "tokenCount exceeds n");
+        }
+        Kernel kernel = null;
+        for (int i = 0; i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
+            if (TENSOR_DECODE_HEAD_DIMS[i] == cache.headDim()) {
+                kernel = balancedDecode[i];
+            }
+        }
+        int lists = tokenCount * cache.kvHeads();
+        kernel.launch(blocks, 1, 1, WARPS * 32, balancedSharedBytes(group, cache.headDim(), lists),
+                common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
+                        .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO())
+                        .ptr(split.partialML()));
+        merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
     }
 
     /**

@@ -61,6 +61,14 @@ public final class CudaBackend implements Backend {
      */
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     /**
+     * System property: {@code true} runs decode attention over the balanced grid (attention.cu,
+     * dms_attention_decode_tcb_d*: every block the same number of pages, the lists laid end to end) with three blocks
+     * a multiprocessor, a whole number the blocks themselves, {@code false} (the default) the split grid. The split
+     * grid gives every list as many blocks as the longest needs: at 16 x 32K with DMS the multiprocessors sat idle
+     * 23% of the decode attention (Nsight Compute, H200, 2026-11-30). Not yet measured on the GPU: off until it is.
+     */
+    public static final String ATTENTION_BALANCE_PROPERTY = "dms.cuda.attention-balance";
+    /**
      * System property: {@code false} runs the small-batch (GEMV) w1|w3 product and SwiGLU as two launches, to compare;
      * the default fuses them (the same bits, one launch a layer fewer).
      */
@@ -116,6 +124,7 @@ public final class CudaBackend implements Backend {
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
     private final int attentionWaves;  // 0: auto
+    private final int balancedBlocks;  // 0: the split grid
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
@@ -194,6 +203,8 @@ public final class CudaBackend implements Backend {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
+        this.balancedBlocks = balancedBlocks(System.getProperty(ATTENTION_BALANCE_PROPERTY, "false"),
+                cuda.info().multiprocessors());
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
@@ -284,6 +295,12 @@ public final class CudaBackend implements Backend {
     static int attentionWaves(String value) {
         return "auto".equals(value) ? 0
                 : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
+    }
+
+    /** 0 for {@code false}, three blocks a multiprocessor for {@code true}, else the blocks asked for. */
+    static int balancedBlocks(String value, int multiprocessors) {
+        return "false".equals(value) ? 0 : "true".equals(value) ? 3 * multiprocessors
+                : wholeNumber(value, 1, 65535, ATTENTION_BALANCE_PROPERTY + " must be false, true or 1 to 65535");
     }
 
     /** {@code value} as a whole number in [min, max], or an error that starts with {@code rule}. */
@@ -726,7 +743,13 @@ public final class CudaBackend implements Backend {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         int multiprocessors = cuda.info().multiprocessors();
         int waves = attentionWaves > 0 ? attentionWaves : autoWaves(in.longestList, in.listPages, in.lists);
+        in.decodeBalanced = balancedBlocks > 0 && in.decodeTokens.length > 0
+                && attention.balancedTakes(headDim, heads / kvHeads, in.decodeTokens.length, kvHeads);
+        // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
+        // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null
+                : in.decodeBalanced ? AttentionKernel.balancedStride(maxPages, roundPagesDown(in.fewestDecodePages),
+                        balancedBlocks)
                 : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves);
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1);
@@ -772,7 +795,10 @@ public final class CudaBackend implements Backend {
         AttentionKernel.Output output = small || splitActivations ? new AttentionKernel.Output(s.att, qDim, null, 0)
                 : new AttentionKernel.Output(null, 0, s.attBf16, qDim);
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
-        if (in.decodeTokens.length > 0) {
+        if (in.decodeBalanced) {
+            attention.decodeBalanced(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length, balancedBlocks,
+                    split(maxPages, in.decodeSplit), output);
+        } else if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
                     split(maxPages, in.decodeSplit), output);
         }
@@ -943,6 +969,8 @@ public final class CudaBackend implements Backend {
         final long listPages;       // the page lists' entries summed over the step's sequences, layers and heads
         final long lists;           // how many lists that sum covers
         final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
+        final long fewestDecodePages; // the decode tokens' lists summed per layer, the layer with the fewest
+        boolean decodeBalanced;     // decode attention over the balanced grid, decodeSplit its partial slots
         Integer decodeSplit;        // page-list splits of the decode and chunk attention (reserveWorkspaces)
         Integer chunkSplit;
         final int[] logitRows;      // token index of each logits row: the sampled rows first
@@ -980,6 +1008,7 @@ public final class CudaBackend implements Backend {
             List<Integer> chunk = new ArrayList<>();
             int most = 1;
             long pagesListed = 0;
+            long[] decodePages = new long[layers];  // per layer, the decode tokens' lists summed
             int t = 0;
             for (int s = 0; s < sequences; s++) {
                 SequenceStep step = steps.get(s);
@@ -1008,6 +1037,9 @@ public final class CudaBackend implements Backend {
                 for (int head = seqRow[s] * tables, end = head + tables; head < end; head++) {
                     most = Math.max(most, tableLength[head]);
                     pagesListed += tableLength[head];
+                    if (length == 1) {
+                        decodePages[(head - seqRow[s] * tables) / kvHeads] += tableLength[head];
+                    }
                 }
                 t += length;
             }
@@ -1021,6 +1053,7 @@ public final class CudaBackend implements Backend {
             maxPages = decodeOnly ? roundPages(most) : most;
             longestList = most;
             listPages = pagesListed;
+            fewestDecodePages = Arrays.stream(decodePages).min().orElse(0);
             lists = (long) sequences * layers * kvHeads;
             tiles = AttentionKernel.tiles(firstToken, lengths, group, 2);
 
@@ -1242,6 +1275,12 @@ public final class CudaBackend implements Backend {
     static int roundPages(int pages) {
         int step = Math.max(1, Integer.highestOneBit(Math.max(1, pages)) / 8);
         return (pages + step - 1) / step * step;
+    }
+
+    /** {@code pages} rounded down to a multiple of an eighth of the power of two at or below it (0 stays 0). */
+    static long roundPagesDown(long pages) {
+        long step = Math.max(1, Long.highestOneBit(Math.max(1, pages)) / 8);
+        return pages / step * step;
     }
 
     private static StepUpload.Part put(StepUpload u, int[] values) {

@@ -97,6 +97,57 @@ class AttentionKernelTest extends GpuTest {
         }
     }
 
+    /**
+     * The balanced grid (dms_attention_decode_tcb_d*) against the same reference: one block to more blocks than pages,
+     * the stride {@link AttentionKernel#balancedStride} gives for the scene's lists; a token list.
+     */
+    @Test
+    void balancedDecodeMatchesTheScalarMaskedAttention() {
+        SplittableRandom random = new SplittableRandom(18);
+        AttentionKernel kernel = new AttentionKernel(context, true);
+        for (Case c : new Case[] {
+            new Case(32, 8, 128, 16, new int[] {40, 75, 1, 700}, new int[] {1, 3, 1, 1},
+                    new int[] {4, 1_000_000, 0, 512}),
+            new Case(16, 2, 64, 16, new int[] {130}, new int[] {1}, new int[] {20}),
+            new Case(40, 8, 128, 64, new int[] {300, 50}, new int[] {1, 1}, new int[] {64, 5}),
+            new Case(7, 1, 64, 4, new int[] {37, 2}, new int[] {3, 1}, new int[] {5, 0}),
+            new Case(6, 2, 128, 16, new int[] {1500, 3, 900}, new int[] {2, 1, 1}, new int[] {512, 1, 64})}) {
+            AttentionScene sc = new AttentionScene(random, c.heads(), c.kvHeads(), c.headDim(), c.pageSize(),
+                    c.contexts(), c.lengths(), c.windows());
+            float[] want = sc.reference(false);
+            AttentionKernel.Cache cache = cache(sc);
+            AttentionKernel.Queries queries = queries(sc);
+            int width = sc.heads * sc.headDim;
+            // Strides from a layer of 1 page (the largest the bound gives); kernel_test takes the scene's own total.
+            for (int blocks : new int[] {1, 7, 100, 400}) {
+                int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, blocks);
+                AttentionKernel.Split split = new AttentionKernel.Split(1, stride, stride,
+                        poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
+                DeviceBuffer out = poisoned(4L * sc.n * width);
+                kernel.decodeBalanced(cache, queries, sc.layer, null, sc.n, blocks, split,
+                        new AttentionKernel.Output(out, width, null, 0));
+                assertClose("balanced decode G=" + c.heads() / c.kvHeads() + " D=" + c.headDim() + " blocks=" + blocks
+                        + " stride=" + stride, out.toFloats(), want, 2e-6, 2e-5);
+            }
+            if (sc.n >= 2) {
+                int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, 9);
+                AttentionKernel.Split split = new AttentionKernel.Split(1, stride, stride,
+                        poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
+                DeviceBuffer out = poisoned(4L * sc.n * width);
+                kernel.decodeBalanced(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2, 9, split,
+                        new AttentionKernel.Output(out, width, null, 0));
+                float[] got = out.toFloats();
+                assertClose("balanced token list, last token", Arrays.copyOfRange(got, (sc.n - 1) * width,
+                        sc.n * width), Arrays.copyOfRange(want, (sc.n - 1) * width, sc.n * width), 2e-6, 2e-5);
+                assertClose("balanced token list, first token", Arrays.copyOfRange(got, 0, width),
+                        Arrays.copyOfRange(want, 0, width), 2e-6, 2e-5);
+                if (sc.n > 2) {
+                    assertThat(got[width]).as("a token not in the list is not written").isNaN();
+                }
+            }
+        }
+    }
+
     @Test
     void chunkMatchesTheScalarMaskedAttentionAndTheDecodeKernel() {
         SplittableRandom random = new SplittableRandom(9);

@@ -133,6 +133,19 @@ class CudaAvailabilityTest {
         // Two waves: twice the splits for the same lists (16 x 8 blocks of 2,048 pages: 3 then 6 a list).
         assertThat(AttentionKernel.splits(2048, AttentionKernel.pagesPerSplit(2048, 16, 128, 132))).isEqualTo(3);
         assertThat(AttentionKernel.splits(2048, AttentionKernel.pagesPerSplit(2048, 16, 128, 132, 2))).isEqualTo(6);
+        // The balanced grid's partial slots: the longest list's parts at most, never below 2.
+        assertThat(AttentionKernel.balancedStride(400, 36_000, 396)).isEqualTo(6);   // ceil(400 x 396 / 36,000) + 1
+        assertThat(AttentionKernel.balancedStride(400, 100, 396)).isEqualTo(401);    // fewer pages than blocks
+        assertThat(AttentionKernel.balancedStride(1, 1_000_000, 396)).isEqualTo(2);
+        assertThat(AttentionKernel.balancedStride(5, 0, 396)).isEqualTo(6);
+        assertThat(CudaBackend.roundPagesDown(36_000)).isEqualTo(32_768);  // a multiple of 32,768 / 8 = 4,096
+        assertThat(CudaBackend.roundPagesDown(41_000)).isEqualTo(40_960);
+        assertThat(CudaBackend.roundPagesDown(7)).isEqualTo(7);
+        assertThat(CudaBackend.roundPagesDown(0)).isZero();
+        assertThat(CudaBackend.balancedBlocks("false", 132)).isZero();
+        assertThat(CudaBackend.balancedBlocks("true", 132)).isEqualTo(396);
+        assertThat(CudaBackend.balancedBlocks("800", 132)).isEqualTo(800);
+        assertThatThrownBy(() -> CudaBackend.balancedBlocks("0", 132)).hasMessageContaining("attention-balance");
         assertThat(QkNormRopeKernel.ropeTable(4, 10000, 2)).containsExactly(1f, 0f, 1f, 0f, (float) Math.cos(1),
                 (float) Math.sin(1), (float) Math.cos(0.01), (float) Math.sin(0.01));
     }

@@ -274,6 +274,15 @@ class CudaGoldenTest {
         longMixedRun("always");
     }
 
+    /** The same run with the decode attention over the balanced grid ({@code dms.cuda.attention-balance}). */
+    @Test
+    void aLongMixedRunWithBalancedDecodeAttentionKeepsTheCpusLiveCounts() {
+        withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true", () -> {
+            longMixedRun("true");
+            return null;
+        });
+    }
+
     private void longMixedRun(String wgmma) {
         Random random = new Random(17);
         int[] prompts = {1500, 1200, 1400};
@@ -287,8 +296,8 @@ class CudaGoldenTest {
         float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true, bf16Activations(dms)), 16, 64L << 20,
                         4);
-                StepExecutor gpu = StepExecutor.allocate(withWgmma(wgmma, () -> new CudaBackend(dms,
-                        CudaContext.open(0, true))), 16, 64L << 20, 4)) {
+                StepExecutor gpu = StepExecutor.allocate(withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma,
+                        () -> new CudaBackend(dms, CudaContext.open(0, true))), 16, 64L << 20, 4)) {
             int[][] tokens = new int[prompts.length][];
             int[] fed = new int[prompts.length];
             for (int s = 0; s < prompts.length; s++) {
@@ -348,22 +357,23 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s): %d decisions compared, %d differ (%d within"
-                + " 1e-3 of the threshold, the farthest %.4g from it)%n", bf16Activations(dms) ? "bf16" : "split", wgmma,
-                compared, differ, near, farthest);
+        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s, attention-balance=%s): %d decisions"
+                + " compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g from it)%n",
+                bf16Activations(dms) ? "bf16" : "split", wgmma,
+                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false"), compared, differ, near, farthest);
     }
 
-    /** The backend made with {@code dms.cuda.wgmma} set to {@code value} (read when its products are set up). */
-    private static CudaBackend withWgmma(String value, java.util.function.Supplier<CudaBackend> make) {
-        String before = System.getProperty(MatMulKernel.WGMMA_PROPERTY);
-        System.setProperty(MatMulKernel.WGMMA_PROPERTY, value);
+    /** What {@code make} gives with the system property {@code name} set to {@code value} (read when it runs). */
+    private static <T> T withProperty(String name, String value, java.util.function.Supplier<T> make) {
+        String before = System.getProperty(name);
+        System.setProperty(name, value);
         try {
             return make.get();
         } finally {
             if (before == null) {
-                System.clearProperty(MatMulKernel.WGMMA_PROPERTY);
+                System.clearProperty(name);
             } else {
-                System.setProperty(MatMulKernel.WGMMA_PROPERTY, before);
+                System.setProperty(name, before);
             }
         }
     }
