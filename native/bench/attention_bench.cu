@@ -8,8 +8,10 @@
 //     pages=288 spread=0.5                         DMS lists: pages uniform in pages x [1 - spread, 1 + spread]
 //     live=0.97                                    the share of listed slots that hold a visible token
 //     dense=2048                                   dense lists (32K tokens), all slots visible; 0 skips the case
-//     kernels=tc,tc4,g                             tc: dms_attention_decode_tc, tc4: the same held to 128 registers
-//                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode
+//     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
+//                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
+//                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
+//                                                  multiprocessor
 //     launches=20                                  launches a timed graph holds
 // gpubench's "lists" line gives pages (mean_pages), the spread (max_pages / mean_pages - 1 at most) and live
 // (live_share_of_listed_slots) of a real run. One layer's lists are about 300 MB (DMS) and 2 GB (dense), beyond the
@@ -100,7 +102,7 @@ struct Options {
     int batch = 16, kvHeads = 8, heads = 32, D = 128, pageSize = 16;
     int pages = 288, dense = 2048, launches = 20;
     double spread = 0.5, live = 0.97;
-    std::string kernels = "tc,tc4,g";
+    std::string kernels = "tc,tc4,g,tcb";
 };
 
 static Options parse(int argc, char** argv) {
@@ -338,6 +340,51 @@ int main(int argc, char** argv) {
                             "\"us\":%.2f,\"merge_us\":%.2f,\"TBps\":%.3f,\"vs_unsplit\":%.2e}\n",
                             name.c_str(), kernel, splits, splits == rule ? "true" : "false", us, mergeUs,
                             kvBytes / us / 1e6, unsplit.empty() ? 0.0 : maxRelDiff(unsplit, result));
+                std::fflush(stdout);
+            }
+        }
+        // The balanced grid (dms_attention_decode_tc_balanced): blocks of the same number of pages, 2 to 6 a
+        // multiprocessor's worth, each with the stride its bound gives; compared with the tensor-core kernel unsplit.
+        if (("," + o.kernels + ",").find(",tcb,") != std::string::npos) {
+            std::vector<float> reference;
+            {
+                AttentionArgs a = sc.args;
+                a.splits = 1;
+                a.pagesPerSplit = rulePages;
+                a.splitStride = 1;
+                a.partialO = nullptr;
+                a.partialML = nullptr;
+                CK(dms_attention_decode_tc(a, nullptr, o.batch, stream));
+                CK(cudaStreamSynchronize(stream));
+                reference = download(sc.out, sc.outCount);
+            }
+            for (int perMultiprocessor : {2, 3, 4, 6}) {
+                const int blocks = perMultiprocessor * multiprocessors;
+                const long long bound = (static_cast<long long>(sc.maxPages) * std::min<long long>(blocks, total) +
+                                         total - 1) / total + 1;
+                const int stride = static_cast<int>(std::max(2LL, bound));
+                if (stride > maxSplits) {
+                    continue;
+                }
+                AttentionArgs a = sc.args;
+                a.splits = stride;
+                a.pagesPerSplit = 1;
+                a.splitStride = stride;
+                a.partialO = partialO;
+                a.partialML = partialML;
+                const auto launch = [&](int) {
+                    CK(dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream));
+                };
+                launch(0);
+                CK(cudaStreamSynchronize(stream));
+                const std::vector<float> result = download(sc.out, sc.outCount);
+                const float us = timeGraph(stream, launch, o.launches);
+                const float mergeUs = timeGraph(
+                    stream, [&](int) { launch_attention_merge(a, nullptr, o.batch, stream); }, o.launches);
+                std::printf("{\"what\":\"attention\",\"case\":\"%s\",\"kernel\":\"tcb\",\"blocks\":%d,\"splits\":%d,"
+                            "\"rule\":false,\"us\":%.2f,\"merge_us\":%.2f,\"TBps\":%.3f,\"vs_unsplit\":%.2e}\n",
+                            name.c_str(), blocks, stride, us, mergeUs, kvBytes / us / 1e6,
+                            maxRelDiff(reference, result));
                 std::fflush(stdout);
             }
         }
