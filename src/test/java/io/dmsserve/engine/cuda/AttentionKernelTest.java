@@ -85,14 +85,7 @@ class AttentionKernelTest extends GpuTest {
                 DeviceBuffer out = poisoned(4L * sc.n * width);
                 kernel.decode(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2,
                         AttentionKernel.Split.none(sc.maxLength()), new AttentionKernel.Output(out, width, null, 0));
-                float[] got = out.toFloats();
-                assertClose("decode token list, last token", Arrays.copyOfRange(got, (sc.n - 1) * width, sc.n * width),
-                        Arrays.copyOfRange(want, (sc.n - 1) * width, sc.n * width), 2e-6, 2e-5);
-                assertClose("decode token list, first token", Arrays.copyOfRange(got, 0, width),
-                        Arrays.copyOfRange(want, 0, width), 2e-6, 2e-5);
-                if (sc.n > 2) {
-                    assertThat(got[width]).as("a token not in the list is not written").isNaN();
-                }
+                assertTokenList("decode", out.toFloats(), want, sc.n, width);
             }
         }
     }
@@ -136,15 +129,19 @@ class AttentionKernelTest extends GpuTest {
                 DeviceBuffer out = poisoned(4L * sc.n * width);
                 kernel.decodeBalanced(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2, 9, split,
                         new AttentionKernel.Output(out, width, null, 0));
-                float[] got = out.toFloats();
-                assertClose("balanced token list, last token", Arrays.copyOfRange(got, (sc.n - 1) * width,
-                        sc.n * width), Arrays.copyOfRange(want, (sc.n - 1) * width, sc.n * width), 2e-6, 2e-5);
-                assertClose("balanced token list, first token", Arrays.copyOfRange(got, 0, width),
-                        Arrays.copyOfRange(want, 0, width), 2e-6, 2e-5);
-                if (sc.n > 2) {
-                    assertThat(got[width]).as("a token not in the list is not written").isNaN();
-                }
+                assertTokenList("balanced decode", out.toFloats(), want, sc.n, width);
             }
+        }
+    }
+
+    /** A launch for the token list {n - 1, 0}: those two rows as the reference's, the row between not written. */
+    private static void assertTokenList(String what, float[] got, float[] want, int n, int width) {
+        assertClose(what + " token list, last token", Arrays.copyOfRange(got, (n - 1) * width, n * width),
+                Arrays.copyOfRange(want, (n - 1) * width, n * width), 2e-6, 2e-5);
+        assertClose(what + " token list, first token", Arrays.copyOfRange(got, 0, width),
+                Arrays.copyOfRange(want, 0, width), 2e-6, 2e-5);
+        if (n > 2) {
+            assertThat(got[width]).as(what + ": a token not in the list is not written").isNaN();
         }
     }
 
