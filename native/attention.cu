@@ -739,8 +739,8 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
         const int h = j % kvHeads;
         const long long p0 = max(b0, s0);
         const long long p1 = min(b1, s1);
-        if (p0 < p1) {
-            const int part = static_cast<int>(b) - blockOf(s0);
+        const int part = p0 < p1 ? static_cast<int>(b) - blockOf(s0) : 0;
+        if (p0 < p1 && part < splitStride) {  // (a stride below the bound loses parts, never writes past the partials)
             const auto where = [&]() {
                 DecodeBlock d;
                 d.i = i;
