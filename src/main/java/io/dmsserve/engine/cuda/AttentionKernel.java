@@ -189,11 +189,7 @@ final class AttentionKernel {
         require(cache.headDim() <= MAX_DECODE_HEAD_DIM, "decode attention takes head_dim up to " + MAX_DECODE_HEAD_DIM);
         positive(tokenCount, "tokenCount");
         require(tokenCount <= 65535, "at most 65535 tokens per launch");
-        if (tokenList != null) {
-            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
-        } else {
-            require(tokenCount <= queries.n(), "tokenCount exceeds n");
-        }
+        checkTokens(queries, tokenList, tokenCount);
         Kernel kernel = tensorDecodeKernel(cache.headDim());
         if (kernel == null) {
             int variant = 0;
@@ -256,17 +252,8 @@ final class AttentionKernel {
         require(split.splits() >= 2 && split.splits() == split.splitStride(),
                 "the balanced grid merges every slot: splits == splitStride >= 2, got " + split.splits() + " and "
                         + split.splitStride());
-        if (tokenList != null) {
-            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
-        } else {
-            require(tokenCount <= queries.n(), "tokenCount exceeds n");
-        }
-        Kernel kernel = null;
-        for (int i = 0; i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
-            if (TENSOR_DECODE_HEAD_DIMS[i] == cache.headDim()) {
-                kernel = balancedDecode[i];
-            }
-        }
+        checkTokens(queries, tokenList, tokenCount);
+        Kernel kernel = balancedDecode[tensorDecodeIndex(cache.headDim())];
         int lists = tokenCount * cache.kvHeads();
         kernel.launch(blocks, 1, 1, WARPS * 32, balancedSharedBytes(group, cache.headDim(), lists),
                 common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
@@ -280,12 +267,18 @@ final class AttentionKernel {
      * whole allocations, so 16-byte aligned as the kernel needs.
      */
     private Kernel tensorDecodeKernel(int headDim) {
-        for (int i = 0; tensorDecode != null && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
+        int i = tensorDecodeIndex(headDim);
+        return tensorDecode == null || i < 0 ? null : tensorDecode[i];
+    }
+
+    /** The index of this head size in the tensor-core kernel tables (tensorDecode, balancedDecode), or -1. */
+    private static int tensorDecodeIndex(int headDim) {
+        for (int i = 0; i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             if (TENSOR_DECODE_HEAD_DIMS[i] == headDim) {
-                return tensorDecode[i];
+                return i;
             }
         }
-        return null;
+        return -1;
     }
 
     /**
@@ -331,6 +324,15 @@ final class AttentionKernel {
     /** The CPU's scale: 1 / sqrt(head_dim) in double, rounded to fp32 (ChunkAttention). */
     static float scale(int headDim) {
         return (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    /** tokenList holds tokenCount int32 token indices, or (null) the tokens 0 .. tokenCount - 1 are queries. */
+    private static void checkTokens(Queries queries, DeviceBuffer tokenList, int tokenCount) {
+        if (tokenList != null) {
+            holds(tokenList, tokenCount, 4, "tokenList (tokenCount) int32");
+        } else {
+            require(tokenCount <= queries.n(), "tokenCount exceeds n");
+        }
     }
 
     private static KernelArgs common(Cache cache, Queries queries, int layer) {
