@@ -37,9 +37,18 @@ class AttentionKernelTest extends GpuTest {
         if (splits == 1) {
             return AttentionKernel.Split.none(sc.maxLength());
         }
-        int stride = splits + 1;
+        return split(sc, pagesPerSplit, splits, splits + 1);
+    }
+
+    /** A split with poisoned partials of `stride` slots a (token, head). */
+    private AttentionKernel.Split split(AttentionScene sc, int pagesPerSplit, int splits, int stride) {
         return new AttentionKernel.Split(pagesPerSplit, splits, stride,
                 poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
+    }
+
+    private static AttentionScene scene(SplittableRandom random, Case c) {
+        return new AttentionScene(random, c.heads(), c.kvHeads(), c.headDim(), c.pageSize(), c.contexts(), c.lengths(),
+                c.windows());
     }
 
     @Test
@@ -65,8 +74,7 @@ class AttentionKernelTest extends GpuTest {
             new Case(40, 8, 128, 64, new int[] {300, 50}, new int[] {1, 1}, new int[] {64, 5}),
             new Case(7, 1, 64, 4, new int[] {37, 2}, new int[] {3, 1}, new int[] {5, 0}),
             new Case(6, 2, 128, 16, new int[] {1500}, new int[] {2}, new int[] {512})}) {
-            AttentionScene sc = new AttentionScene(random, c.heads(), c.kvHeads(), c.headDim(), c.pageSize(),
-                    c.contexts(), c.lengths(), c.windows());
+            AttentionScene sc = scene(random, c);
             float[] want = sc.reference(false);
             AttentionKernel.Cache cache = cache(sc);
             AttentionKernel.Queries queries = queries(sc);
@@ -105,8 +113,7 @@ class AttentionKernelTest extends GpuTest {
             new Case(40, 8, 128, 64, new int[] {300, 50}, new int[] {1, 1}, new int[] {64, 5}),
             new Case(7, 1, 64, 4, new int[] {37, 2}, new int[] {3, 1}, new int[] {5, 0}),
             new Case(6, 2, 128, 16, new int[] {1500, 3, 900}, new int[] {2, 1, 1}, new int[] {512, 1, 64})}) {
-            AttentionScene sc = new AttentionScene(random, c.heads(), c.kvHeads(), c.headDim(), c.pageSize(),
-                    c.contexts(), c.lengths(), c.windows());
+            AttentionScene sc = scene(random, c);
             float[] want = sc.reference(false);
             AttentionKernel.Cache cache = cache(sc);
             AttentionKernel.Queries queries = queries(sc);
@@ -114,8 +121,7 @@ class AttentionKernelTest extends GpuTest {
             // Strides from a layer of 1 page (the largest the bound gives); kernel_test takes the scene's own total.
             for (int blocks : new int[] {1, 7, 100, 400}) {
                 int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, blocks);
-                AttentionKernel.Split split = new AttentionKernel.Split(1, stride, stride,
-                        poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
+                AttentionKernel.Split split = split(sc, 1, stride, stride);
                 DeviceBuffer out = poisoned(4L * sc.n * width);
                 kernel.decodeBalanced(cache, queries, sc.layer, null, sc.n, blocks, split,
                         new AttentionKernel.Output(out, width, null, 0));
@@ -124,8 +130,7 @@ class AttentionKernelTest extends GpuTest {
             }
             if (sc.n >= 2) {
                 int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, 9);
-                AttentionKernel.Split split = new AttentionKernel.Split(1, stride, stride,
-                        poisoned(4L * sc.n * sc.heads * stride * sc.headDim), poisoned(8L * sc.n * sc.heads * stride));
+                AttentionKernel.Split split = split(sc, 1, stride, stride);
                 DeviceBuffer out = poisoned(4L * sc.n * width);
                 kernel.decodeBalanced(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2, 9, split,
                         new AttentionKernel.Output(out, width, null, 0));
@@ -155,8 +160,7 @@ class AttentionKernelTest extends GpuTest {
             new Case(4, 1, 64, 16, new int[] {75}, new int[] {75}, new int[] {6}),
             new Case(10, 2, 64, 4, new int[] {50}, new int[] {13}, new int[] {1000}),
             new Case(16, 8, 128, 64, new int[] {1100}, new int[] {600}, new int[] {512})}) {
-            AttentionScene sc = new AttentionScene(random, c.heads(), c.kvHeads(), c.headDim(), c.pageSize(),
-                    c.contexts(), c.lengths(), c.windows());
+            AttentionScene sc = scene(random, c);
             float[] want = sc.reference(false);
             AttentionKernel.Cache cache = cache(sc);
             AttentionKernel.Queries queries = queries(sc);
