@@ -1340,6 +1340,17 @@ static void expect_token_list(const char* name, const std::vector<float>& out, c
     }
 }
 
+// The split partials of a scene's tokens, `stride` slots a (token, head), poisoned: partialO and partialML.
+struct Partials {
+    Buf<float> o;
+    Buf<float2> ml;
+    Partials(const AttnScene& sc, int stride)
+        : o(static_cast<size_t>(sc.n) * sc.heads * stride * sc.D), ml(static_cast<size_t>(sc.n) * sc.heads * stride) {
+        o.poison();
+        ml.poison();
+    }
+};
+
 struct DecodeCase {
     int heads, kvHeads, D, pageSize;
     std::vector<int> contexts, lengths, windows;
@@ -1363,13 +1374,11 @@ static void check_attention_decode(const char* name, DecodeEntry entry, const st
             const int splitStride = splits + 1;
             Buf<float> out(want.size());
             Buf<uint16_t> outB(want.size());
-            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
-            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            Partials part(sc, splitStride);
             out.poison();
             outB.poison();
-            po.poison();
-            pml.poison();
-            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
+            AttentionArgs a =
+                dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, part.o.dev, part.ml.dev);
             expect_ok(entry(a, nullptr, sc.n, nullptr), name);
             out.down();
             outB.down();
@@ -1512,12 +1521,9 @@ static void test_attention_decode_tc_balanced() {
             const int bound = static_cast<int>((static_cast<long long>(longest) * blocks + total - 1) / total) + 1;
             for (int splitStride : {std::max(2, bound), bound + 3}) {
                 Buf<float> out(want.size());
-                Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
-                Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+                Partials part(sc, splitStride);
                 out.poison();
-                po.poison();
-                pml.poison();
-                AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, po.dev, pml.dev);
+                AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, part.o.dev, part.ml.dev);
                 expect_ok(dms_attention_decode_tc_balanced(a, nullptr, sc.n, blocks, nullptr), "attention_decode_tcb");
                 out.down();
                 char what[112];
@@ -1529,11 +1535,10 @@ static void test_attention_decode_tc_balanced() {
         if (sc.n >= 2) {  // a token list: only its tokens written
             const int splitStride = longest * 7 + 2;  // above any bound for 7 blocks (T >= 1)
             Buf<float> out(want.size());
-            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
-            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            Partials part(sc, splitStride);
             out.poison();
             Buf<int> list(std::vector<int>{sc.n - 1, 0});
-            AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, po.dev, pml.dev);
+            AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, part.o.dev, part.ml.dev);
             expect_ok(dms_attention_decode_tc_balanced(a, list.dev, 2, 7, nullptr), "attention_decode_tcb");
             out.down();
             expect_token_list("attention_decode_tcb", out.host, want, sc);
@@ -1543,13 +1548,12 @@ static void test_attention_decode_tc_balanced() {
     AttnScene sc = make_scene(rng, 8, 2, 128, 16, {40}, {1}, {4});
     AttnDevice dv(sc);
     Buf<float> out(static_cast<size_t>(sc.n) * sc.heads * sc.D);
-    Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * 4 * sc.D);
-    Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * 4);
-    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 1, 1, out.dev, nullptr, po.dev, pml.dev), nullptr,
-                                                    sc.n, 4, nullptr),
+    Partials part(sc, 4);
+    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 1, 1, out.dev, nullptr, part.o.dev, part.ml.dev),
+                                                    nullptr, sc.n, 4, nullptr),
                    "attention_decode_tcb stride 1");
-    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 4, 4, out.dev, nullptr, po.dev, pml.dev), nullptr,
-                                                    DMS_ATT_TCB_MAX_LISTS, 4, nullptr),
+    expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 4, 4, out.dev, nullptr, part.o.dev, part.ml.dev),
+                                                    nullptr, DMS_ATT_TCB_MAX_LISTS, 4, nullptr),
                    "attention_decode_tcb too many lists");
 }
 
@@ -1609,11 +1613,11 @@ static void test_attention_chunk() {
             const int splitStride = splits;
             Buf<float> out(want.size());
             Buf<uint16_t> outB(want.size());
-            Buf<float> po(static_cast<size_t>(sc.n) * sc.heads * splitStride * sc.D);
-            Buf<float2> pml(static_cast<size_t>(sc.n) * sc.heads * splitStride);
+            Partials part(sc, splitStride);
             out.poison();
             outB.poison();
-            AttentionArgs a = dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, po.dev, pml.dev);
+            AttentionArgs a =
+                dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, part.o.dev, part.ml.dev);
             expect_ok(dms_attention_chunk(a, tiles.dev, static_cast<int>(tilesH.size()), list.dev, sc.n, nullptr),
                       "attention_chunk");
             out.down();
