@@ -1518,7 +1518,9 @@ static void test_attention_decode_tc_balanced() {
             }
         }
         for (int blocks : {1, 2, 5, 13, 100, 1000}) {
-            const int bound = static_cast<int>((static_cast<long long>(longest) * blocks + total - 1) / total) + 1;
+            // AttentionKernel.balancedStride: the parts of the longest list, at most longest + 1.
+            const long long byBlocks = (static_cast<long long>(longest) * blocks + total - 1) / total + 1;
+            const int bound = static_cast<int>(std::min<long long>(longest + 1, byBlocks));
             for (int splitStride : {std::max(2, bound), bound + 3}) {
                 Buf<float> out(want.size());
                 Partials part(sc, splitStride);
