@@ -243,6 +243,39 @@ static double maxRelDiff(const std::vector<float>& x, const std::vector<float>& 
     return ref > 0 ? diff / ref : diff;
 }
 
+// One configuration's run: the output of a first launch, then the µs a launch of the whole (attention and merge) and
+// of the merge alone (0 unsplit), each over graph-replayed launches.
+struct Measured {
+    std::vector<float> result;
+    float us = 0;
+    float mergeUs = 0;
+};
+
+static Measured measureLaunches(const Scene& sc, const AttentionArgs& a, int tokens, int launches, cudaStream_t stream,
+                                const std::function<cudaError_t()>& entry) {
+    Measured m;
+    CK(entry());
+    CK(cudaStreamSynchronize(stream));
+    m.result = download(sc.out, sc.outCount);
+    m.us = timeGraph(stream, [&](int) { CK(entry()); }, launches);
+    if (a.splits > 1) {
+        m.mergeUs = timeGraph(stream, [&](int) { launch_attention_merge(a, nullptr, tokens, stream); }, launches);
+        CK(cudaGetLastError());
+    }
+    return m;
+}
+
+// One JSON line: the configuration, its times, the visible K/V bytes over the time, and the largest difference from
+// the reference output relative to its largest |value| (0 without one).
+static void report(const std::string& name, const char* kernel, int blocks, int splits, bool rule, const Measured& m,
+                   double kvBytes, const std::vector<float>& reference) {
+    std::printf("{\"what\":\"attention\",\"case\":\"%s\",\"kernel\":\"%s\",\"blocks\":%d,\"splits\":%d,\"rule\":%s,"
+                "\"us\":%.2f,\"merge_us\":%.2f,\"TBps\":%.3f,\"vs_unsplit\":%.2e}\n",
+                name.c_str(), kernel, blocks, splits, rule ? "true" : "false", m.us, m.mergeUs, kvBytes / m.us / 1e6,
+                reference.empty() ? 0.0 : maxRelDiff(reference, m.result));
+    std::fflush(stdout);
+}
+
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     cudaStream_t stream;
@@ -292,6 +325,9 @@ int main(int argc, char** argv) {
         const int rulePages = roundPages(sc.maxPages);
         const int rule = ruleSplits(rulePages, o.pageSize, lists, multiprocessors, waves);
         const double kvBytes = 2.0 * sc.visibleSlots * o.D * 2;
+        const auto measure = [&](const AttentionArgs& a, const std::function<cudaError_t()>& entry) {
+            return measureLaunches(sc, a, o.batch, o.launches, stream, entry);
+        };
         std::printf("{\"what\":\"lists\",\"case\":\"%s\",\"lists\":%ld,\"mean_pages\":%.1f,\"max_pages\":%d,"
                     "\"visible_slots\":%ld,\"kv_MB\":%.1f,\"rule_waves\":%d,\"rule_splits\":%d}\n",
                     name.c_str(), lists, double(total) / lists, sc.maxPages, sc.visibleSlots, kvBytes / 1e6, waves,
@@ -318,29 +354,15 @@ int main(int argc, char** argv) {
                 a.splitStride = splits;
                 a.partialO = splits > 1 ? partialO : nullptr;
                 a.partialML = splits > 1 ? partialML : nullptr;
-                const auto launch = [&](int) {
-                    CK(which == "tc"    ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
-                       : which == "tc4" ? decode_tc4(a, o.batch, stream)
-                                        : dms_attention_decode(a, nullptr, o.batch, stream));
-                };
-                launch(0);
-                CK(cudaStreamSynchronize(stream));
-                const std::vector<float> result = download(sc.out, sc.outCount);
+                const Measured m = measure(a, [&]() {
+                    return which == "tc"    ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
+                           : which == "tc4" ? decode_tc4(a, o.batch, stream)
+                                            : dms_attention_decode(a, nullptr, o.batch, stream);
+                });
                 if (splits == 1) {
-                    unsplit = result;
+                    unsplit = m.result;
                 }
-                const float us = timeGraph(stream, launch, o.launches);
-                float mergeUs = 0;
-                if (splits > 1) {
-                    mergeUs = timeGraph(stream, [&](int) { launch_attention_merge(a, nullptr, o.batch, stream); },
-                                        o.launches);
-                    CK(cudaGetLastError());
-                }
-                std::printf("{\"what\":\"attention\",\"case\":\"%s\",\"kernel\":\"%s\",\"splits\":%d,\"rule\":%s,"
-                            "\"us\":%.2f,\"merge_us\":%.2f,\"TBps\":%.3f,\"vs_unsplit\":%.2e}\n",
-                            name.c_str(), kernel, splits, splits == rule ? "true" : "false", us, mergeUs,
-                            kvBytes / us / 1e6, unsplit.empty() ? 0.0 : maxRelDiff(unsplit, result));
-                std::fflush(stdout);
+                report(name, kernel, 0, splits, splits == rule, m, kvBytes, unsplit);
             }
         }
         // The balanced grid (dms_attention_decode_tc_balanced): blocks of the same number of pages, 2 to 6 a
@@ -372,20 +394,9 @@ int main(int argc, char** argv) {
                 a.splitStride = stride;
                 a.partialO = partialO;
                 a.partialML = partialML;
-                const auto launch = [&](int) {
-                    CK(dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream));
-                };
-                launch(0);
-                CK(cudaStreamSynchronize(stream));
-                const std::vector<float> result = download(sc.out, sc.outCount);
-                const float us = timeGraph(stream, launch, o.launches);
-                const float mergeUs = timeGraph(
-                    stream, [&](int) { launch_attention_merge(a, nullptr, o.batch, stream); }, o.launches);
-                std::printf("{\"what\":\"attention\",\"case\":\"%s\",\"kernel\":\"tcb\",\"blocks\":%d,\"splits\":%d,"
-                            "\"rule\":false,\"us\":%.2f,\"merge_us\":%.2f,\"TBps\":%.3f,\"vs_unsplit\":%.2e}\n",
-                            name.c_str(), blocks, stride, us, mergeUs, kvBytes / us / 1e6,
-                            maxRelDiff(reference, result));
-                std::fflush(stdout);
+                const Measured m =
+                    measure(a, [&]() { return dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream); });
+                report(name, "tcb", blocks, stride, false, m, kvBytes, reference);
             }
         }
     }
