@@ -969,7 +969,7 @@ public final class CudaBackend implements Backend {
         final long listPages;       // the page lists' entries summed over the step's sequences, layers and heads
         final long lists;           // how many lists that sum covers
         final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
-        final long fewestDecodePages; // the decode tokens' lists summed per layer, the layer with the fewest
+        final long fewestDecodePages; // the decode tokens' lists summed per layer, the fewest (balanced grid only)
         boolean decodeBalanced;     // decode attention over the balanced grid, decodeSplit its partial slots
         Integer decodeSplit;        // page-list splits of the decode and chunk attention (reserveWorkspaces)
         Integer chunkSplit;
@@ -1037,7 +1037,7 @@ public final class CudaBackend implements Backend {
                 for (int head = seqRow[s] * tables, end = head + tables; head < end; head++) {
                     most = Math.max(most, tableLength[head]);
                     pagesListed += tableLength[head];
-                    if (length == 1) {
+                    if (length == 1 && balancedBlocks > 0) {  // only the balanced grid asks
                         decodePages[(head - seqRow[s] * tables) / kvHeads] += tableLength[head];
                     }
                 }
