@@ -27,6 +27,8 @@
 #include "dms.cuh"
 
 #define DMS_ATT_WARPS 4
+// A warp's visible-key list in the tensor-core decode: fewer than 16 keys carried over plus a tile of 32.
+#define DMS_ATT_CARRY 48
 
 struct AttentionCache {
     const bf16_t* keyCache;
@@ -415,7 +417,7 @@ __device__ __forceinline__ void attention_decode_tc_list(
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
     constexpr int VL = D / 64;   // 16-byte loads of a value row per lane
-    DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);  // (warp, visible key) -> slot
+    DMS_SHARED(int, slotList, DMS_ATT_WARPS * DMS_ATT_CARRY);  // (warp, visible key) -> slot
     DMS_DYNAMIC_SMEM(smem);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
@@ -456,13 +458,106 @@ __device__ __forceinline__ void attention_decode_tc_list(
     }
     float mrow = -INFINITY;  // head g8's running maximum (the same in the 4 lanes of a quad)
     float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
-    int* myList = slotList + warp * 32;
+    int* myList = slotList + warp * DMS_ATT_CARRY;
 
     // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
     // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
     constexpr int STEP = DMS_ATT_WARPS * 32;
     const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
     const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
+    // One round: the visible keys kb .. min(kb + 16, count) - 1 of myList (kb < count).
+    const auto round = [&](int kb, int count) {
+        // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
+        uint4 kr[2][KL];
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+            const int key = kb + 8 * n + g8;
+            const int ks = key < count ? myList[key] : -1;
+            const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
+#pragma unroll
+            for (int c = 0; c < KL; c++) {
+                kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
+            }
+        }
+        uint4 vr[4][VL];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
+            const int vs = key < count ? myList[key] : -1;
+            const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
+#pragma unroll
+            for (int c = 0; c < VL; c++) {
+                vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
+            }
+        }
+        // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
+        float sacc[2][4];
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                sacc[n][e] = 0.f;
+            }
+#pragma unroll
+            for (int ks = 0; ks < KS; ks++) {
+                const uint4 w = kr[n][ks / 2];
+                const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
+                dms::mma_bf16_16816(sacc[n], qa[ks], b);
+            }
+        }
+        // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
+        float sc[2][2];
+        float tileMax = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int key = kb + 8 * n + 2 * q4 + e;
+                sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
+                tileMax = fmaxf(tileMax, sc[n][e]);
+            }
+        }
+        tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
+        tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
+        const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
+        const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
+        mrow = mNew;
+        if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
+            lsum *= correction;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    oacc[j][e] *= correction;
+                }
+            }
+        }
+        // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
+        uint32_t pa[4];
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+            const float p0 = expf(sc[n][0] - mrow);
+            const float p1 = expf(sc[n][1] - mrow);
+            lsum += p0 + p1;
+            dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
+        }
+        // O += P V.
+#pragma unroll
+        for (int c = 0; c < VL; c++) {
+#pragma unroll
+            for (int w = 0; w < 4; w++) {
+                const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
+                const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
+                const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
+                const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
+                const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
+                const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
+                dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
+                dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
+            }
+        }
+    };
+    int have = 0;  // visible keys carried in front of myList, fewer than 16
     int tile = listStart + warp * 32;
     int nextPage = pageOf(tile + STEP + lane);
     int slot = slotOf(pageOf(tile + lane), tile + lane);
@@ -475,108 +570,32 @@ __device__ __forceinline__ void attention_decode_tc_list(
         const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
         const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
         const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-        const int count = __popc(mask);
+        const int count = have + __popc(mask);
         if (visible) {
-            myList[__popc(mask & ((1u << lane) - 1u))] = slot;
+            myList[have + __popc(mask & ((1u << lane) - 1u))] = slot;
         }
         __syncwarp();
 
-        for (int kb = 0; kb < count; kb += 16) {
-            // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
-            uint4 kr[2][KL];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const int key = kb + 8 * n + g8;
-                const int ks = key < count ? myList[key] : -1;
-                const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
-#pragma unroll
-                for (int c = 0; c < KL; c++) {
-                    kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
-                }
-            }
-            uint4 vr[4][VL];
-#pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
-                const int vs = key < count ? myList[key] : -1;
-                const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
-#pragma unroll
-                for (int c = 0; c < VL; c++) {
-                    vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
-                }
-            }
-            // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
-            float sacc[2][4];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    sacc[n][e] = 0.f;
-                }
-#pragma unroll
-                for (int ks = 0; ks < KS; ks++) {
-                    const uint4 w = kr[n][ks / 2];
-                    const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
-                    dms::mma_bf16_16816(sacc[n], qa[ks], b);
-                }
-            }
-            // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
-            float sc[2][2];
-            float tileMax = -INFINITY;
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int key = kb + 8 * n + 2 * q4 + e;
-                    sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
-                    tileMax = fmaxf(tileMax, sc[n][e]);
-                }
-            }
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
-            const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
-            const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
-            mrow = mNew;
-            if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
-                lsum *= correction;
-#pragma unroll
-                for (int j = 0; j < NT; j++) {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        oacc[j][e] *= correction;
-                    }
-                }
-            }
-            // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
-            uint32_t pa[4];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const float p0 = expf(sc[n][0] - mrow);
-                const float p1 = expf(sc[n][1] - mrow);
-                lsum += p0 + p1;
-                dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
-            }
-            // O += P V.
-#pragma unroll
-            for (int c = 0; c < VL; c++) {
-#pragma unroll
-                for (int w = 0; w < 4; w++) {
-                    const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
-                    const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
-                    const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
-                    const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
-                    const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
-                    const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
-                }
-            }
+        // Full rounds of 16 now; the rest waits in front of myList for the next tile's keys, so that a list with
+        // evicted slots runs about visible / 16 rounds instead of two a tile (the loads are as many either way).
+        int kb = 0;
+        for (; kb + 16 <= count; kb += 16) {
+            round(kb, count);
         }
-        __syncwarp();  // the next tile rewrites myList
+        have = count - kb;
+        const int carried = lane < have ? myList[kb + lane] : 0;
+        __syncwarp();  // every lane has read its carried key before any is rewritten
+        if (lane < have) {
+            myList[lane] = carried;
+        }
+        __syncwarp();  // the next tile rewrites myList past the carried keys
         nextPage = laterPage;
         slot = nextSlot;
         pos = nextPos;
         flag = nextFlag;
+    }
+    if (have > 0) {
+        round(0, have);
     }
 
     // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).

@@ -61,11 +61,15 @@ public final class CudaBackend implements Backend {
      */
     public static final String ATTENTION_WAVES_PROPERTY = "dms.cuda.attention-waves";
     /**
-     * System property: {@code true} runs decode attention over the balanced grid (attention.cu,
-     * dms_attention_decode_tcb_d*: every block the same number of pages, the lists laid end to end) with three blocks
-     * a multiprocessor, a whole number the blocks themselves, {@code false} (the default) the split grid. The split
-     * grid gives every list as many blocks as the longest needs: at 16 x 32K with DMS the multiprocessors sat idle
-     * 23% of the decode attention (Nsight Compute, H200, 2026-11-30). Not yet measured on the GPU: off until it is.
+     * System property: how decode attention lays out its blocks. {@code auto} (the default) takes the balanced grid
+     * (attention.cu, dms_attention_decode_tcb_d*: every block the same number of pages, the lists laid end to end;
+     * three blocks a multiprocessor) when the step's lists are uneven enough that the split grid would take more than
+     * one wave ({@link #autoWaves} of 2 or more) and every layer has at least {@code minSplitSlots} of pages a block,
+     * else the split grid, which gives every list as many blocks as the longest needs. {@code true} takes the balanced
+     * grid whenever it can, {@code false} never, a whole number the balanced grid with that many blocks. Measured on
+     * the H200 (2026-11-30, docs/benchmarks.md "tenth pass"): 16 x 32K with DMS 1,749 tokens/s balanced against 1,603
+     * split (lists 1.66 times as long as their mean at most); at 4K, where the lists are even, balanced lost 3-7%
+     * (batch 1: 188 against 204 tokens/s with DMS; 16: 2,294 against 2,352).
      */
     public static final String ATTENTION_BALANCE_PROPERTY = "dms.cuda.attention-balance";
     /**
@@ -125,6 +129,7 @@ public final class CudaBackend implements Backend {
     private final boolean graphsEnabled;
     private final int attentionWaves;  // 0: auto
     private final int balancedBlocks;  // 0: the split grid
+    private final boolean balanceAuto;  // the balanced grid only where the lists are uneven (balanceHelps)
     private final boolean fusedSwiGlu;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
@@ -203,8 +208,9 @@ public final class CudaBackend implements Backend {
         this.cuda = cuda;
         this.graphsEnabled = graphs;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
-        this.balancedBlocks = balancedBlocks(System.getProperty(ATTENTION_BALANCE_PROPERTY, "false"),
-                cuda.info().multiprocessors());
+        String balance = System.getProperty(ATTENTION_BALANCE_PROPERTY, "auto");
+        this.balanceAuto = "auto".equals(balance);
+        this.balancedBlocks = balancedBlocks(balance, cuda.info().multiprocessors());
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
@@ -297,10 +303,20 @@ public final class CudaBackend implements Backend {
                 : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
     }
 
-    /** 0 for {@code false}, three blocks a multiprocessor for {@code true}, else the blocks asked for. */
+    /** 0 for {@code false}, three blocks a multiprocessor for {@code true} and {@code auto}, else the blocks asked for. */
     static int balancedBlocks(String value, int multiprocessors) {
-        return "false".equals(value) ? 0 : "true".equals(value) ? 3 * multiprocessors
-                : wholeNumber(value, 1, 65535, ATTENTION_BALANCE_PROPERTY + " must be false, true or 1 to 65535");
+        return "false".equals(value) ? 0 : "true".equals(value) || "auto".equals(value) ? 3 * multiprocessors
+                : wholeNumber(value, 1, 65535,
+                        ATTENTION_BALANCE_PROPERTY + " must be auto, false, true or 1 to 65535");
+    }
+
+    /**
+     * Whether {@code auto} takes the balanced grid: the split grid would take 2 or more waves for lists this uneven
+     * ({@code waves}, {@link #autoWaves}) and the layer with the fewest pages still gives every one of the
+     * {@code blocks} blocks {@code minPages} (the split grid's smallest split) or more.
+     */
+    static boolean balanceHelps(int waves, long fewestPages, int blocks, int minPages) {
+        return waves >= 2 && fewestPages >= (long) blocks * minPages;
     }
 
     /** {@code value} as a whole number in [min, max], or an error that starts with {@code rule}. */
@@ -744,7 +760,9 @@ public final class CudaBackend implements Backend {
         int multiprocessors = cuda.info().multiprocessors();
         int waves = attentionWaves > 0 ? attentionWaves : autoWaves(in.longestList, in.listPages, in.lists);
         in.decodeBalanced = balancedBlocks > 0 && in.decodeTokens.length > 0
-                && attention.balancedTakes(headDim, heads / kvHeads, in.decodeTokens.length, kvHeads);
+                && attention.balancedTakes(headDim, heads / kvHeads, in.decodeTokens.length, kvHeads)
+                && (!balanceAuto || balanceHelps(autoWaves(in.longestList, in.listPages, in.lists),
+                        in.fewestDecodePages, balancedBlocks, Math.max(1, minSplitSlots / geometry.pageSize())));
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null

@@ -123,7 +123,9 @@ class CudaAvailabilityTest {
         assertThat(split).containsExactly(4, 6, 1, 6, 1);
         assertThat(MatMulKernel.wgsSplits(100, 64, 132, true)).isEqualTo(1);  // one k tile: at most 8, 4 tiles a split
         assertThat(MatMulKernel.wgsSplits(64, 4096, 132, true)).isEqualTo(8);
-        assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(1024);
+        assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(512);
+        assertThat(RmsNormKernel.block(127, 4096)).isEqualTo(512);
+        assertThat(RmsNormKernel.block(128, 4096)).isEqualTo(256);
         assertThat(RmsNormKernel.block(17, 72)).isEqualTo(32);
         assertThat(AttentionKernel.tiles(new int[] {0, 3}, new int[] {3, 40}, 4, 2))
                 .containsExactly(0, 3, 3, 16, 19, 16, 35, 8);
@@ -144,6 +146,14 @@ class CudaAvailabilityTest {
         assertThat(CudaBackend.roundPagesDown(0)).isZero();
         assertThat(CudaBackend.balancedBlocks("false", 132)).isZero();
         assertThat(CudaBackend.balancedBlocks("true", 132)).isEqualTo(396);
+        assertThat(CudaBackend.balancedBlocks("auto", 132)).isEqualTo(396);
+        // auto: uneven lists (2 waves or more) with 16 pages or more a block in every layer.
+        assertThat(CudaBackend.balanceHelps(2, 396L * 16, 396, 16)).isTrue();
+        assertThat(CudaBackend.balanceHelps(2, 396L * 16 - 1, 396, 16)).isFalse();   // batch 1: too few pages
+        assertThat(CudaBackend.balanceHelps(1, 1_000_000, 396, 16)).isFalse();       // even lists: the split grid
+        // The H200 runs of 2026-11-30: 16 x 32K with DMS (longest 696 pages, mean 400) is uneven, 4K (189, 172.6) not.
+        assertThat(CudaBackend.autoWaves(696, 400L * 4608, 4608)).isEqualTo(2);
+        assertThat(CudaBackend.autoWaves(189, 172_600L * 4608 / 1000, 4608)).isEqualTo(1);
         assertThat(CudaBackend.balancedBlocks("800", 132)).isEqualTo(800);
         assertThatThrownBy(() -> CudaBackend.balancedBlocks("0", 132)).hasMessageContaining("attention-balance");
         assertThat(QkNormRopeKernel.ropeTable(4, 10000, 2)).containsExactly(1f, 0f, 1f, 0f, (float) Math.cos(1),
