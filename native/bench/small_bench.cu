@@ -1,7 +1,8 @@
 // small_bench.cu: the floor of the decode step's small kernels at 16 tokens, without the JVM or a model. A 16 x 32K
 // step runs 73 rmsnorms at 5.8 µs each (Nsight Compute, H200, 2026-11-30: 0.42 ms of the 9.9 ms step); this times
 // them in a graph of dependent launches as a step does, at every block size the kernel allows, next to an empty
-// kernel (the cost of a graph node alone) and SwiGLU. Not part of the fatbin.
+// kernel (the cost of a graph node alone), SwiGLU, and greedy sampling over Qwen3's vocabulary (logits processed in
+// place, as the backend does). Not part of the fatbin.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o small_bench native/bench/small_bench.cu
 //   ./small_bench [n=16] [hidden=4096]
 // Output, one JSON line each: the kernel, its block, the µs a launch (the mean of 4 replays of a graph of 73).
@@ -9,6 +10,7 @@
 #include "bench_util.cuh"
 
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 __global__ void empty_kernel(int* sink) {
@@ -68,6 +70,32 @@ int main(int argc, char** argv) {
         CK(dms_swiglu(gate, inter, up, inter, out, inter, nullptr, 0, n, inter, stream));
     }, launches);
     std::printf("{\"what\":\"swiglu\",\"rows\":%d,\"width\":%d,\"us\":%.2f}\n", n, inter, swiglu);
+    // Greedy sampling of every row over the 151,936-entry vocabulary, in place (processed = logits).
+    {
+        const int vocab = 151936;
+        float* logits;
+        SampleParams* params;
+        int* tokens;
+        CK(cudaMalloc(&logits, sizeof(float) * n * vocab));
+        CK(cudaMalloc(&params, sizeof(SampleParams) * n));
+        CK(cudaMalloc(&tokens, sizeof(int) * n));
+        fill_f32<<<256, 256, 0, stream>>>(logits, size_t(n) * vocab, 5);
+        std::vector<SampleParams> host(n);
+        for (auto& p : host) {
+            std::memset(&p, 0, sizeof p);
+            p.topP = 1;
+            p.repetitionPenalty = 1;
+            p.logprobs = -1;
+            p.maskOffset = -1;
+            p.countsRow = -1;
+        }
+        CK(cudaMemcpy(params, host.data(), sizeof(SampleParams) * n, cudaMemcpyHostToDevice));
+        const float us = timeGraph(stream, [&](int) {
+            CK(dms_sampling(logits, vocab, logits, vocab, n, vocab, params, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, tokens, nullptr, nullptr, nullptr, stream));
+        }, launches);
+        std::printf("{\"what\":\"sample_greedy\",\"rows\":%d,\"vocab\":%d,\"us\":%.2f}\n", n, vocab, us);
+    }
     CK(cudaStreamSynchronize(stream));
     return 0;
 }
