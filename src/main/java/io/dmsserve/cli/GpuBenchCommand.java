@@ -92,6 +92,10 @@ public final class GpuBenchCommand {
                         "backend_host_ms_per_step", (t.beforeSyncNanos() + t.afterSyncNanos()) / perStep,
                         "backend_queue_ms_per_step", t.queueNanos() / perStep,
                         "device_wait_ms_per_step", t.syncNanos() / perStep,
+                        // -Ddms.cuda.step-timing=true: the device's own time on a step's forward pass, and its
+                        // idle gap before the pass (waiting for the host to queue it); absent otherwise.
+                        "device_ms_per_step", t.gaps() > 0 ? t.deviceNanos() / perStep : null,
+                        "device_gap_ms_per_step", t.gaps() > 0 ? t.gapNanos() / 1e6 / t.gaps() : null,
                         "gc_ms_in_decode", r.decodeGcMillis()));
                 Lists l = r.lists();
                 out.println(json("lists", "mean_pages", l.meanPages(), "median_pages", l.medianPages(), "p90_pages",
@@ -292,13 +296,17 @@ public final class GpuBenchCommand {
 
     /**
      * One JSON line: {@code what} then the pairs in order, written by Jackson (strings escaped as JSON needs);
-     * floating-point values rounded to 6 significant digits, as the figures are read.
+     * floating-point values rounded to 6 significant digits, as the figures are read; pairs whose value is null left
+     * out.
      */
     static String json(String what, Object... pairs) {
         ObjectNode line = JSON.createObjectNode().put("what", what);
         for (int i = 0; i < pairs.length; i += 2) {
             String key = String.valueOf(pairs[i]);
             Object v = pairs[i + 1];
+            if (v == null) {
+                continue;  // a figure this run did not measure
+            }
             if (v instanceof Double || v instanceof Float) {
                 double d = ((Number) v).doubleValue();
                 if (Double.isFinite(d)) {

@@ -83,6 +83,12 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
+     * System property: {@code true} times every step's forward pass on the device with CUDA events, and the device's
+     * idle gap before it ({@link StepEvents}), for gpubench's {@code device_ms_per_step} and
+     * {@code device_gap_ms_per_step}. Off by default (two more events a step).
+     */
+    public static final String STEP_TIMING_PROPERTY = "dms.cuda.step-timing";
+    /**
      * System property: the fewest slots an attention split takes (default 256), to compare smaller splits now that
      * the merge loads splits ahead; a whole number from 16.
      */
@@ -246,7 +252,7 @@ public final class CudaBackend implements Backend {
         this.pageTableKernel = new PageTableKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
         this.graphs = new StepGraphs(cuda, graphCheckEvery);
-        this.stepEvents = new StepEvents(cuda);
+        this.stepEvents = new StepEvents(cuda, Boolean.parseBoolean(System.getProperty(STEP_TIMING_PROPERTY)));
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -475,9 +481,12 @@ public final class CudaBackend implements Backend {
 
     /**
      * Host time spent in {@link #step} since the last call, for gpubench: before the step's synchronisation
-     * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs).
+     * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs). With
+     * {@link #STEP_TIMING_PROPERTY}, also the device's time on the steps' forward passes and the idle gaps before
+     * them ({@code gaps} of them: none before the first); else those are 0.
      */
-    public record StepTimes(long steps, long beforeSyncNanos, long syncNanos, long afterSyncNanos, long queueNanos) {
+    public record StepTimes(long steps, long beforeSyncNanos, long syncNanos, long afterSyncNanos, long queueNanos,
+            long deviceNanos, long gapNanos, long gaps) {
     }
 
     private long timedSteps;
@@ -488,7 +497,9 @@ public final class CudaBackend implements Backend {
 
     /** As above; {@code queueNanos}, part of the time before the synchronisation, queues the forward pass. */
     public StepTimes takeStepTimes() {
-        StepTimes times = new StepTimes(timedSteps, beforeSyncNanos, syncNanos, afterSyncNanos, queueNanos);
+        long[] device = stepEvents.take();
+        StepTimes times = new StepTimes(timedSteps, beforeSyncNanos, syncNanos, afterSyncNanos, queueNanos,
+                device[0], device[1], device[2]);
         queueNanos = 0;
         timedSteps = 0;
         beforeSyncNanos = 0;
@@ -544,6 +555,7 @@ public final class CudaBackend implements Backend {
         applyPageTables(parts, plan.pageTables());
         countTokens(in, parts);
         long queued = System.nanoTime();
+        stepEvents.begin();
         if (in.decodeOnly && graphsEnabled) {
             graphs.run(graphShape(in, parts), () -> forward(in, parts, small));
         } else {

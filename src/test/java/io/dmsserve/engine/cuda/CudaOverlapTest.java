@@ -41,7 +41,8 @@ class CudaOverlapTest {
             List<String> inTurn = run(dms, false, false);
             List<String> overlapped = run(dms, true, false);
             // The device held back before every step submitted ahead: the host fills step n + 2's inputs while step
-            // n + 1's copy of its own is still queued, which the double-buffered host memory must survive.
+            // n + 1's copy of its own is still queued, which the double-buffered host memory must survive. This run
+            // also times its steps on the device (dms.cuda.step-timing), which must change nothing.
             List<String> lagging = run(dms, true, true);
             assertThat(inTurn).hasSize(SEQUENCES + STEPS * SEQUENCES - (STEPS - STEPS / 2 - 1));
             for (int i = 0; i < inTurn.size(); i++) {
@@ -53,10 +54,24 @@ class CudaOverlapTest {
         }
     }
 
-    /** @param lag queue a 2 GB memset (about half a millisecond) on the stream before each step submitted ahead */
+    /**
+     * @param lag queue a 2 GB memset (about half a millisecond) on the stream before each step submitted ahead, with
+     *     the steps timed on the device: the memsets must show in the idle gaps the timing reports between them
+     */
     private static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
         CudaContext context = CudaContext.open(0, false);
-        CudaBackend backend = new CudaBackend(checkpoint, context, true, 1);
+        String timing = System.getProperty(CudaBackend.STEP_TIMING_PROPERTY);
+        System.setProperty(CudaBackend.STEP_TIMING_PROPERTY, String.valueOf(lag));
+        CudaBackend backend;
+        try {
+            backend = new CudaBackend(checkpoint, context, true, 1);
+        } finally {
+            if (timing == null) {
+                System.clearProperty(CudaBackend.STEP_TIMING_PROPERTY);
+            } else {
+                System.setProperty(CudaBackend.STEP_TIMING_PROPERTY, timing);
+            }
+        }
         DeviceBuffer delay = lag ? context.allocate(2L << 30) : null;
         int vocab = checkpoint.config().vocabSize();
         int layers = checkpoint.config().numLayers();
@@ -106,6 +121,21 @@ class CudaOverlapTest {
             }
             if (overlap) {
                 assertThat(backend.graphCounts()[3]).as("steps replayed by shape").isGreaterThan(STEPS / 2);
+            }
+            CudaBackend.StepTimes times = backend.takeStepTimes();
+            if (lag) {
+                // Every step awaited, prefill ones included, has a gap before it but the first; STEPS - 1 of those
+                // gaps hold a 2 GB memset, which no device writes in under 0.2 ms.
+                assertThat(times.gaps()).isEqualTo(SEQUENCES + STEPS - 1);
+                assertThat(times.deviceNanos()).isPositive();
+                assertThat(times.gapNanos()).as("idle gaps with the memsets in them")
+                        .isGreaterThan((STEPS - 1) * 200_000L);
+                System.out.printf("[gpu] step timing: %.3f ms of device time a step, %.3f ms before each (a 2 GB"
+                        + " memset in most)%n", times.deviceNanos() / 1e6 / (SEQUENCES + STEPS),
+                        times.gapNanos() / 1e6 / times.gaps());
+            } else {
+                assertThat(times.gaps()).as("untimed").isZero();
+                assertThat(times.deviceNanos()).isZero();
             }
             return lines;
         }
