@@ -94,7 +94,7 @@ public final class GpuBenchCommand {
                         "device_wait_ms_per_step", t.syncNanos() / perStep,
                         // -Ddms.cuda.step-timing=true: the device's own time on a step's forward pass, and its
                         // idle gap before the pass (waiting for the host to queue it); absent otherwise.
-                        "device_ms_per_step", t.gaps() > 0 ? t.deviceNanos() / perStep : null,
+                        "device_ms_per_step", t.deviceNanos() > 0 ? t.deviceNanos() / perStep : null,
                         "device_gap_ms_per_step", t.gaps() > 0 ? t.gapNanos() / 1e6 / t.gaps() : null,
                         "gc_ms_in_decode", r.decodeGcMillis()));
                 Lists l = r.lists();

@@ -603,6 +603,7 @@ public final class CudaBackend implements Backend {
                 stepEvents.await(slot);
             } catch (RuntimeException e) {
                 pending.clear();  // the steps queued behind a failed one are lost with it
+                stepEvents.reset();
                 sampledIds = new long[0];
                 throw e;
             }
@@ -742,7 +743,7 @@ public final class CudaBackend implements Backend {
             p.slots, p.prevSlots, p.decodeTokens, p.tiles, p.chunkTokens, p.logitRows, p.thresholds, p.sampleParams,
             p.maskWords, p.biasIds, p.biasValues, scratch.x, scratch.result, scratch.partialO, scratch.partialML,
             matMul.workspace(), promptBits, outputCounts};
-        long[] shape = new long[11 + 2 * read.length];
+        long[] shape = new long[12 + 2 * read.length];
         int at = 0;
         shape[at++] = in.n;
         shape[at++] = in.sequences;
@@ -751,6 +752,7 @@ public final class CudaBackend implements Backend {
         shape[at++] = in.tiles.length;
         shape[at++] = in.maxPages;
         shape[at++] = in.decodeSplit == null ? 0 : in.decodeSplit;
+        shape[at++] = in.decodeBalanced ? 1 : 0;  // auto flips it with the lists, where the stride may stay the same
         shape[at++] = in.chunkSplit == null ? 0 : in.chunkSplit;
         shape[at++] = in.logitRows.length;
         shape[at++] = in.sampled;

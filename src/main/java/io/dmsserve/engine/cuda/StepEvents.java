@@ -12,8 +12,9 @@ import jcuda.driver.JCudaDriver;
  * <p>With timing on ({@code dms.cuda.step-timing}), each step also gets timed events around its forward pass:
  * {@link #begin} just before the pass is queued, the end with {@link #record}. After {@link #await}, the device's
  * time on the step (begin to end) and the time since the step before ended (that end to this begin: the device
- * idle, waiting for the host to queue the pass, plus the step's small uploads) are added up for gpubench: whether
- * the host's work per step stays off the device's critical path.
+ * idle, waiting for the host to queue the pass, plus what the step queues before it: its uploads, the page-table
+ * and count launches) are added up for gpubench: whether the host's work per step stays off the device's critical
+ * path.
  */
 final class StepEvents implements AutoCloseable {
 
@@ -80,6 +81,13 @@ final class StepEvents implements AutoCloseable {
             pairOfSlot[slot] = -1;
             lastAwaited = pair;
         }
+    }
+
+    /** After a failed step: the steps pending are dropped, so no pair is awaited and no gap runs from a lost one. */
+    void reset() {
+        pairOfSlot[0] = -1;
+        pairOfSlot[1] = -1;
+        lastAwaited = -1;
     }
 
     private static long elapsedNanos(CUevent from, CUevent to) {
