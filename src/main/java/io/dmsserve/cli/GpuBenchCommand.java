@@ -97,6 +97,13 @@ public final class GpuBenchCommand {
                         "device_ms_per_step", t.deviceNanos() > 0 ? t.deviceNanos() / perStep : null,
                         "device_gap_ms_per_step", t.gaps() > 0 ? t.gapNanos() / 1e6 / t.gaps() : null,
                         "gc_ms_in_decode", r.decodeGcMillis()));
+                // -Ddms.cuda.kernel-timing=true: each kernel's device time in the timed decode steps (launch by launch).
+                for (CudaBackend.KernelTime k : r.kernels()) {
+                    out.println(json("kernel", "kernel", k.kernel(), "launches_per_step",
+                            (double) k.launches() / Math.max(1, o.decode), "us_per_step",
+                            k.nanos() / 1e3 / Math.max(1, o.decode), "us_per_launch",
+                            k.nanos() / 1e3 / Math.max(1, k.launches())));
+                }
                 Lists l = r.lists();
                 out.println(json("lists", "mean_pages", l.meanPages(), "median_pages", l.medianPages(), "p90_pages",
                         l.p90Pages(), "max_pages", l.maxPages(), "worst_layer_longest_over_mean",
@@ -112,7 +119,7 @@ public final class GpuBenchCommand {
     /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
     record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
-            CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists) {
+            CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists, List<CudaBackend.KernelTime> kernels) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -162,6 +169,7 @@ public final class GpuBenchCommand {
         System.gc();
         long gcBefore = gcMillis();
         backend.takeStepTimes();
+        backend.takeKernelTimes();
         start = System.nanoTime();
         StepExecutor.Submitted ahead = null;
         for (int t = 0; t < decode; t++) {
@@ -180,6 +188,7 @@ public final class GpuBenchCommand {
             backend.profiler(false);
         }
         CudaBackend.StepTimes decodeTimes = backend.takeStepTimes();
+        List<CudaBackend.KernelTime> kernels = backend.takeKernelTimes();
         long decodeGcMillis = gcMillis() - gcBefore;
         CacheStatistics stats = engine.statistics();
         long live = stats.totalLiveTokens();
@@ -191,7 +200,7 @@ public final class GpuBenchCommand {
         }
         return new Result((long) batch * prompt, prefill, decodeSeconds, 1.0 - (double) live / processed,
                 (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim(),
-                decodeTimes, decodeGcMillis, lists);
+                decodeTimes, decodeGcMillis, lists, kernels);
     }
 
     /**

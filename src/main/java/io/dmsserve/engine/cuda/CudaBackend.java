@@ -89,6 +89,12 @@ public final class CudaBackend implements Backend {
      */
     public static final String STEP_TIMING_PROPERTY = "dms.cuda.step-timing";
     /**
+     * System property: {@code true} times every kernel launch on the device ({@link KernelTimer}) and runs every step
+     * launch by launch (a graph's kernels cannot be timed one by one), for gpubench's {@code kernels} line. A
+     * diagnostic: the events between launches slow the step itself. Off by default.
+     */
+    public static final String KERNEL_TIMING_PROPERTY = "dms.cuda.kernel-timing";
+    /**
      * System property: the fewest slots an attention split takes (default 256), to compare smaller splits now that
      * the merge loads splits ahead; a whole number from 16.
      */
@@ -159,6 +165,7 @@ public final class CudaBackend implements Backend {
     private StepUpload upload;
     private int uploadBytes;
     private final StepEvents stepEvents;
+    private final KernelTimer kernelTimer;  // null unless every launch is timed
     private final ArrayDeque<Pending> pending = new ArrayDeque<>(2); // submitted, not yet awaited; oldest first
     private int slot;                      // the host-memory slot (0, 1) of the next step: result and upload
     private long[] sampledIds = new long[0]; // (sampled rows) sequence ids of the step submitted last
@@ -212,7 +219,8 @@ public final class CudaBackend implements Backend {
     /** As above; every {@code graphCheckEvery}-th step replayed by shape is checked against its graph (0: never). */
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs, int graphCheckEvery) {
         this.cuda = cuda;
-        this.graphsEnabled = graphs;
+        this.kernelTimer = Boolean.parseBoolean(System.getProperty(KERNEL_TIMING_PROPERTY)) ? new KernelTimer() : null;
+        this.graphsEnabled = graphs && kernelTimer == null;
         this.attentionWaves = attentionWaves(System.getProperty(ATTENTION_WAVES_PROPERTY, "auto"));
         String balance = System.getProperty(ATTENTION_BALANCE_PROPERTY, "auto");
         this.balanceAuto = "auto".equals(balance);
@@ -253,6 +261,7 @@ public final class CudaBackend implements Backend {
         this.sampling = new SamplingKernel(cuda);
         this.graphs = new StepGraphs(cuda, graphCheckEvery);
         this.stepEvents = new StepEvents(cuda, Boolean.parseBoolean(System.getProperty(STEP_TIMING_PROPERTY)));
+        cuda.kernelTimer(kernelTimer);
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -495,6 +504,18 @@ public final class CudaBackend implements Backend {
     private long afterSyncNanos;
     private long queueNanos;
 
+    /** One kernel's launches ({@link #KERNEL_TIMING_PROPERTY}): their number and their summed device nanoseconds. */
+    public record KernelTime(String kernel, long launches, long nanos) {
+    }
+
+    /**
+     * With {@link #KERNEL_TIMING_PROPERTY}: each kernel's launches and device time since the last call, the longest
+     * total first; empty otherwise.
+     */
+    public List<KernelTime> takeKernelTimes() {
+        return kernelTimer == null ? List.of() : kernelTimer.take();
+    }
+
     /** As above; {@code queueNanos}, part of the time before the synchronisation, queues the forward pass. */
     public StepTimes takeStepTimes() {
         long[] device = stepEvents.take();
@@ -609,6 +630,9 @@ public final class CudaBackend implements Backend {
             }
             pending.removeFirst();
             long synced = System.nanoTime();
+            if (kernelTimer != null) {
+                kernelTimer.collect();  // the step's launches have run
+            }
             StepOutput output = outputs(in, scratch, slot);
             timedSteps++;
             syncNanos += synced - waiting;
@@ -810,12 +834,19 @@ public final class CudaBackend implements Backend {
      */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate) {
-        if (small) {
-            matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate);
-        } else if (splitActivations) {
-            matMul.matmulSplit(f32, ld, w, out, ldOut, n, m, k, accumulate);
-        } else {
-            matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
+        if (kernelTimer != null) {
+            cuda.timingLabel(m + "x" + k);  // the products share their kernels: timed apart by shape
+        }
+        try {
+            if (small) {
+                matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate);
+            } else if (splitActivations) {
+                matMul.matmulSplit(f32, ld, w, out, ldOut, n, m, k, accumulate);
+            } else {
+                matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
+            }
+        } finally {
+            cuda.timingLabel(null);
         }
     }
 
@@ -966,6 +997,10 @@ public final class CudaBackend implements Backend {
                 + " decode steps launch by launch", counts[0], counts[1], counts[3], counts[2]);
         graphs.close();
         stepEvents.close();
+        if (kernelTimer != null) {
+            cuda.kernelTimer(null);
+            kernelTimer.close();
+        }
         if (scratch != null) {
             scratch.close();
         }

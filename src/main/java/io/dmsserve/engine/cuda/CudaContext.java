@@ -45,6 +45,8 @@ public final class CudaContext implements AutoCloseable {
     private final CUstream stream;
     private final DeviceInfo info;
     private final boolean checkLaunches;
+    private KernelTimer kernelTimer;
+    private String timingLabel;
     private final Map<String, Kernel> kernels = new HashMap<>();
     private StepGraphs.Recording recording; // launches are recorded, not run, while set
     private boolean capturing;              // the stream is being captured into a graph
@@ -262,6 +264,24 @@ public final class CudaContext implements AutoCloseable {
 
     boolean capturing() {
         return capturing;
+    }
+
+    /** The timer of every launch outside a graph ({@link KernelTimer}), or null: set by the backend that asks for it. */
+    KernelTimer kernelTimer() {
+        return kernelTimer;
+    }
+
+    void kernelTimer(KernelTimer timer) {
+        this.kernelTimer = timer;
+    }
+
+    /** With a kernel timer: what the next launches are timed as besides their kernel's name (null: the name alone). */
+    String timingLabel() {
+        return timingLabel;
+    }
+
+    void timingLabel(String label) {
+        this.timingLabel = label;
     }
 
     void capturing(boolean capturing) {

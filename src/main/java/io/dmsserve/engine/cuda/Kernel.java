@@ -44,8 +44,14 @@ final class Kernel {
 
     /** The launch itself, on the context's stream (queued, or captured while the stream captures). */
     void run(int gridX, int gridY, int gridZ, int block, int sharedBytes, KernelArgs args) {
+        KernelTimer timer = context.capturing() ? null : context.kernelTimer();
+        String label = timer == null ? null : context.timingLabel();
+        Object timed = timer == null ? null : timer.before(label == null ? name : name + " " + label, context.stream());
         int result = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
                 context.stream(), args.pointer(), null);
+        if (timed != null && result == CUresult.CUDA_SUCCESS) {
+            timer.after(timed, context.stream());
+        }
         if (result != CUresult.CUDA_SUCCESS) {
             throw new CudaException(name + ": cuLaunchKernel failed: " + CUresult.stringFor(result) + " (grid "
                     + gridX + "x" + gridY + "x" + gridZ + ", block " + block + ", " + sharedBytes
