@@ -148,6 +148,16 @@ DMS_DEVICE float4 load16f_cg(const void* p) {
 #endif
 }
 
+// The same for one value of any type (the attention's in-kernel merge reads other blocks' partials so).
+template <typename T>
+DMS_DEVICE T load_cg(const T* p) {
+#ifdef DMS_EMU
+    return *p;
+#else
+    return __ldcg(p);
+#endif
+}
+
 // 16-byte load of data read once (weights in a GEMV, K/V in attention): read-only path, not kept in L1, so
 // that L1 keeps what is reused (the activations).
 DMS_DEVICE uint4 load16_stream(const void* p) {
