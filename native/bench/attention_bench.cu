@@ -238,7 +238,11 @@ static std::vector<float> download(const float* p, size_t count) {
 static double maxRelDiff(const std::vector<float>& x, const std::vector<float>& y) {
     double diff = 0, ref = 0;
     for (size_t e = 0; e < x.size(); e++) {
-        diff = std::max(diff, std::fabs(double(x[e]) - y[e]));
+        const double d = std::fabs(double(x[e]) - y[e]);
+        if (!(d == d)) {
+            return INFINITY;  // an output not written (NaN): no maximum would show it
+        }
+        diff = std::max(diff, d);
         ref = std::max(ref, std::fabs(double(x[e])));
     }
     return ref > 0 ? diff / ref : diff;
@@ -255,6 +259,7 @@ struct Measured {
 static Measured measureLaunches(const Scene& sc, const AttentionArgs& a, int tokens, int launches, cudaStream_t stream,
                                 const std::function<cudaError_t()>& entry) {
     Measured m;
+    CK(cudaMemsetAsync(sc.out, 0xff, sc.outCount * sizeof(float), stream));  // NaN: an output not written shows
     CK(entry());
     CK(cudaStreamSynchronize(stream));
     m.result = download(sc.out, sc.outCount);

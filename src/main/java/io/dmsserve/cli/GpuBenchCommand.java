@@ -102,7 +102,8 @@ public final class GpuBenchCommand {
                     out.println(json("kernel", "kernel", k.kernel(), "launches_per_step",
                             (double) k.launches() / Math.max(1, o.decode), "us_per_step",
                             k.nanos() / 1e3 / Math.max(1, o.decode), "us_per_launch",
-                            k.nanos() / 1e3 / Math.max(1, k.launches())));
+                            k.nanos() / 1e3 / Math.max(1, k.launches()), "us_shortest_launch",
+                            k.shortestNanos() / 1e3));
                 }
                 Lists l = r.lists();
                 out.println(json("lists", "mean_pages", l.meanPages(), "median_pages", l.medianPages(), "p90_pages",

@@ -269,7 +269,9 @@ public final class CudaBackend implements Backend {
         this.sampling = new SamplingKernel(cuda);
         this.graphs = new StepGraphs(cuda, graphCheckEvery);
         this.stepEvents = new StepEvents(cuda, Boolean.parseBoolean(System.getProperty(STEP_TIMING_PROPERTY)));
-        cuda.kernelTimer(kernelTimer);
+        if (kernelTimer != null) {
+            cuda.kernelTimer(kernelTimer);  // (a backend without one leaves the context's as it is)
+        }
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
             Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
@@ -512,8 +514,11 @@ public final class CudaBackend implements Backend {
     private long afterSyncNanos;
     private long queueNanos;
 
-    /** One kernel's launches ({@link #KERNEL_TIMING_PROPERTY}): their number and their summed device nanoseconds. */
-    public record KernelTime(String kernel, long launches, long nanos) {
+    /**
+     * One kernel's launches ({@link #KERNEL_TIMING_PROPERTY}): their number, their summed device nanoseconds and the
+     * shortest (a launch's time can include the host's latency, {@link KernelTimer}).
+     */
+    public record KernelTime(String kernel, long launches, long nanos, long shortestNanos) {
     }
 
     /**
@@ -743,7 +748,7 @@ public final class CudaBackend implements Backend {
             if (f32) {
                 project(small, s.gu, null, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
             } else {
-                matMul.matmul(s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+                project(false, null, s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
             }
         }
         int rows = in.logitRows.length;
@@ -1007,7 +1012,9 @@ public final class CudaBackend implements Backend {
         graphs.close();
         stepEvents.close();
         if (kernelTimer != null) {
-            cuda.kernelTimer(null);
+            if (cuda.kernelTimer() == kernelTimer) {
+                cuda.kernelTimer(null);
+            }
             kernelTimer.close();
         }
         if (scratch != null) {

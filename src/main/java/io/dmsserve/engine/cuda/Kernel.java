@@ -44,6 +44,7 @@ final class Kernel {
 
     /** The launch itself, on the context's stream (queued, or captured while the stream captures). */
     void run(int gridX, int gridY, int gridZ, int block, int sharedBytes, KernelArgs args) {
+        // Timing turns step graphs off, so a launch runs where it is made and the label is the caller's.
         KernelTimer timer = context.capturing() ? null : context.kernelTimer();
         String label = timer == null ? null : context.timingLabel();
         Object timed = timer == null ? null : timer.before(label == null ? name : name + " " + label, context.stream());

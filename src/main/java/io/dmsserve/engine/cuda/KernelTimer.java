@@ -15,8 +15,10 @@ import jcuda.driver.JCudaDriver;
  * ({@code dms.cuda.kernel-timing}, which also turns step graphs off): where a step's time goes at the device's own
  * clocks, with the real page lists, without Nsight Compute (which locks the clocks at base and flushes the caches
  * between kernels: its 5.8 µs an RMSNorm at batch 16 were 2.7 µs in a graph, docs/benchmarks.md tenth pass).
- * The events between the launches cost host time and leave the device short gaps, so the step itself runs slower;
- * each kernel's own time is what is measured.
+ * The events between the launches cost host time and leave the device short gaps, so the step itself runs slower.
+ * Where the device has caught up with the host, a launch's "before" event completes before the host has queued the
+ * kernel, and that launch's time includes the host's latency: so each kernel also has its shortest launch, which is
+ * its own time where any launch found the device busy (the small kernels after a long one).
  *
  * <p>{@link #collect} reads the pairs whose end has completed, in launch order, and returns their events to a pool.
  */
@@ -66,9 +68,11 @@ final class KernelTimer implements AutoCloseable {
             }
             CudaContext.check(state, "cuEventQuery (kernel timing)");
             CudaContext.check(JCudaDriver.cuEventElapsedTime(ms, pair.before, pair.after), "cuEventElapsedTime");
-            long[] t = totals.computeIfAbsent(pair.kernel, k -> new long[2]);
+            long[] t = totals.computeIfAbsent(pair.kernel, k -> new long[] {0, 0, Long.MAX_VALUE});
+            long nanos = Math.round(ms[0] * 1e6);
             t[0]++;
-            t[1] += Math.round(ms[0] * 1e6);
+            t[1] += nanos;
+            t[2] = Math.min(t[2], nanos);
             queued.removeFirst();
             free.add(pair.before);
             free.add(pair.after);
@@ -79,7 +83,7 @@ final class KernelTimer implements AutoCloseable {
     List<CudaBackend.KernelTime> take() {
         collect();
         List<CudaBackend.KernelTime> times = new ArrayList<>();
-        totals.forEach((kernel, t) -> times.add(new CudaBackend.KernelTime(kernel, t[0], t[1])));
+        totals.forEach((kernel, t) -> times.add(new CudaBackend.KernelTime(kernel, t[0], t[1], t[2])));
         totals.clear();
         times.sort(Comparator.comparingLong(CudaBackend.KernelTime::nanos).reversed());
         return times;
