@@ -1457,14 +1457,16 @@ static void launch_attention_decode_tcb(const AttentionArgs& a, const int* token
 // dms_attention_decode_tc, with splits == splitStride >= 2 (the merge reads every slot; pagesPerSplit is unused) and
 // splitStride above the parts of the longest list (ceil(longest x blocks / T) + 1, T the lists' pages in all);
 // tokenCount x kvHeads <= DMS_ATT_TCB_MAX_LISTS.
+static bool attention_tcb_ok(const AttentionArgs& a, int tokenCount, int blocks) {
+    return attention_args_ok(a) && a.heads / a.kvHeads <= 8 && (a.D == 64 || a.D == 128) &&
+           dms::aligned16(a.keyCache) && dms::aligned16(a.valueCache) && tokenCount > 0 && blocks >= 1 &&
+           blocks <= 65535 && static_cast<long long>(tokenCount) * a.kvHeads <= DMS_ATT_TCB_MAX_LISTS &&
+           a.splitStride >= 2 && a.splits == a.splitStride && a.partialO != nullptr && a.partialML != nullptr;
+}
+
 extern "C" cudaError_t dms_attention_decode_tc_balanced(AttentionArgs args, const int* tokenList, int tokenCount,
                                                         int blocks, cudaStream_t stream) {
-    DMS_CHECK(attention_args_ok(args));
-    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
-              dms::aligned16(args.valueCache) && tokenCount > 0 && blocks >= 1 && blocks <= 65535 &&
-              static_cast<long long>(tokenCount) * args.kvHeads <= DMS_ATT_TCB_MAX_LISTS);
-    DMS_CHECK(args.splitStride >= 2 && args.splits == args.splitStride && args.partialO != nullptr &&
-              args.partialML != nullptr);
+    DMS_CHECK(attention_tcb_ok(args, tokenCount, blocks));
     launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, nullptr, stream);
     return cudaGetLastError();
 }
@@ -1475,13 +1477,7 @@ extern "C" cudaError_t dms_attention_decode_tc_balanced(AttentionArgs args, cons
 extern "C" cudaError_t dms_attention_decode_tc_balanced_merged(AttentionArgs args, const int* tokenList,
                                                                int tokenCount, int blocks, int* counters,
                                                                cudaStream_t stream) {
-    DMS_CHECK(counters != nullptr);
-    DMS_CHECK(attention_args_ok(args));
-    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
-              dms::aligned16(args.valueCache) && tokenCount > 0 && blocks >= 1 && blocks <= 65535 &&
-              static_cast<long long>(tokenCount) * args.kvHeads <= DMS_ATT_TCB_MAX_LISTS);
-    DMS_CHECK(args.splitStride >= 2 && args.splits == args.splitStride && args.partialO != nullptr &&
-              args.partialML != nullptr);
+    DMS_CHECK(counters != nullptr && attention_tcb_ok(args, tokenCount, blocks));
     launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, counters, stream);
     return cudaGetLastError();
 }
