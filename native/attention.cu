@@ -362,22 +362,26 @@ __device__ __forceinline__ void attention_decode(
                             partialO, partialML);
 }
 
-// The decode entry points' parameters (native/README.md), and the call of a body template with them.
-#define DMS_DECODE_PARAMS                                                                                         \
+// What every attention kernel takes first (the queries, the cache, the page tables, the tokens' sequences), and the
+// same names passed on with the cache's four as one AttentionCache.
+#define DMS_CACHE_PARAMS                                                                                          \
     const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                                \
         const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
         const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
         const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
         int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
-        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
-        int heads, int D, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,   \
-        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
-        float2* __restrict__ partialML
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow
+#define DMS_CACHE_ARGS                                                                                            \
+    q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen, maxPagesPerHead, \
+        layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow
+// The decode entry points' parameters (native/README.md), and the call of a body template with them.
+#define DMS_DECODE_PARAMS                                                                                         \
+    DMS_CACHE_PARAMS, const int* __restrict__ tokenList, int heads, int D, float scale, int pagesPerSplit,        \
+        int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,        \
+        int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML
 #define DMS_DECODE_CALL(body)                                                                                     \
-    body(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen,            \
-         maxPagesPerHead, layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList,  \
-         heads, D, scale, pagesPerSplit, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,   \
-         partialML)
+    body(DMS_CACHE_ARGS, tokenList, heads, D, scale, pagesPerSplit, splits, splitStride, out, outStride, outBf16, \
+         outBf16Stride, partialO, partialML)
 
 #define DMS_ATTENTION_DECODE(GM)                                                                                  \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_g##GM(DMS_DECODE_PARAMS) { \
@@ -853,18 +857,10 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
 }
 
 #define DMS_TCB_PARAMS                                                                                            \
-    const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                                \
-        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
-        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
-        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
-        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
-        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int* __restrict__ tokenList,     \
-        int tokenCount, int heads, float scale, int splitStride, float* __restrict__ partialO,                    \
-        float2* __restrict__ partialML
+    DMS_CACHE_PARAMS, const int* __restrict__ tokenList, int tokenCount, int heads, float scale, int splitStride, \
+        float* __restrict__ partialO, float2* __restrict__ partialML
 #define DMS_TCB_ARGS                                                                                              \
-    q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable, pageTableLen, maxPagesPerHead, \
-        layers, layer, kvHeads, pageSize, positions, seqOfToken, seqRow, seqWindow, tokenList, tokenCount, heads,  \
-        scale, splitStride, partialO, partialML
+    DMS_CACHE_ARGS, tokenList, tokenCount, heads, scale, splitStride, partialO, partialML
 // dms_attention_decode_tcb_d*: partials, merged by a launch after; dms_attention_decode_tcbm_d*: merged in the kernel.
 #define DMS_ATTENTION_DECODE_TCB(DD)                                                                              \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3)                                            \
@@ -1196,20 +1192,12 @@ __device__ __forceinline__ void attention_chunk(
 }
 
 #define DMS_ATTENTION_CHUNK(DD)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_chunk_d##DD(                  \
-        const float* __restrict__ q, int qStride, const bf16_t* __restrict__ keyCache,                            \
-        const bf16_t* __restrict__ valueCache, const int* __restrict__ slotPos,                                   \
-        const unsigned char* __restrict__ slotFlag, const int* __restrict__ pageTable,                            \
-        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,            \
-        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                      \
-        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int2* __restrict__ tiles,        \
-        int heads, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,          \
-        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,             \
-        float2* __restrict__ partialML) {                                                                         \
-        attention_chunk<DD>(q, qStride, AttentionCache{keyCache, valueCache, slotPos, slotFlag}, pageTable,       \
-                            pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,           \
-                            seqOfToken, seqRow, seqWindow, tiles, heads, scale, pagesPerSplit, splits,            \
-                            splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);            \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_chunk_d##DD(                   \
+        DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,              \
+        int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,        \
+        int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {                        \
+        attention_chunk<DD>(DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out,         \
+                            outStride, outBf16, outBf16Stride, partialO, partialML);                              \
     }
 DMS_ATTENTION_CHUNK(32)
 DMS_ATTENTION_CHUNK(64)
