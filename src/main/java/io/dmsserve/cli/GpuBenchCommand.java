@@ -120,7 +120,8 @@ public final class GpuBenchCommand {
     /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
     record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
-            CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists, List<CudaBackend.KernelTime> kernels) {
+            CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists,
+            List<CudaBackend.KernelTime> kernels) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */

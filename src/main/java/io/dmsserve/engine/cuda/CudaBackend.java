@@ -809,11 +809,12 @@ public final class CudaBackend implements Backend {
     private void reserveWorkspaces(Layout in, boolean small) {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         int multiprocessors = cuda.info().multiprocessors();
-        int waves = attentionWaves > 0 ? attentionWaves : autoWaves(in.longestList, in.listPages, in.lists);
+        int listWaves = autoWaves(in.longestList, in.listPages, in.lists);  // what the lists' unevenness asks
+        int waves = attentionWaves > 0 ? attentionWaves : listWaves;
         in.decodeBalanced = balancedBlocks > 0 && in.decodeTokens.length > 0
                 && attention.balancedTakes(headDim, heads / kvHeads, in.decodeTokens.length, kvHeads)
-                && (!balanceAuto || balanceHelps(autoWaves(in.longestList, in.listPages, in.lists),
-                        in.fewestDecodePages, balancedBlocks, Math.max(1, minSplitSlots / geometry.pageSize())));
+                && (!balanceAuto || balanceHelps(listWaves, in.fewestDecodePages, balancedBlocks,
+                        Math.max(1, minSplitSlots / geometry.pageSize())));
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null

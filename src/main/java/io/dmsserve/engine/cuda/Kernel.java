@@ -47,7 +47,8 @@ final class Kernel {
         // Timing turns step graphs off, so a launch runs where it is made and the label is the caller's.
         KernelTimer timer = context.capturing() ? null : context.kernelTimer();
         String label = timer == null ? null : context.timingLabel();
-        Object timed = timer == null ? null : timer.before(label == null ? name : name + " " + label, context.stream());
+        KernelTimer.Pair timed = timer == null ? null
+                : timer.before(label == null ? name : name + " " + label, context.stream());
         int result = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
                 context.stream(), args.pointer(), null);
         if (timed != null && result == CUresult.CUDA_SUCCESS) {

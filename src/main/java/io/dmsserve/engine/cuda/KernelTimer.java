@@ -24,7 +24,8 @@ import jcuda.driver.JCudaDriver;
  */
 final class KernelTimer implements AutoCloseable {
 
-    private record Pair(String kernel, CUevent before, CUevent after) {
+    /** A launch's events: {@link #before} makes one without its end, {@link #after} the whole pair. */
+    record Pair(String kernel, CUevent before, CUevent after) {
     }
 
     private final ArrayDeque<CUevent> free = new ArrayDeque<>();
@@ -42,16 +43,15 @@ final class KernelTimer implements AutoCloseable {
         return event;
     }
 
-    /** Records the event before {@code kernel}'s launch on {@code stream}; the returned pair gets its end in {@link #after}. */
-    Object before(String kernel, jcuda.driver.CUstream stream) {
+    /** Records the event before {@code kernel}'s launch on {@code stream}; the pair gets its end in {@link #after}. */
+    Pair before(String kernel, jcuda.driver.CUstream stream) {
         CUevent before = event();
         CudaContext.check(JCudaDriver.cuEventRecord(before, stream), "cuEventRecord (kernel timing)");
         return new Pair(kernel, before, null);
     }
 
-    /** Records the event after the launch {@code started} (from {@link #before}) and queues the pair. */
-    void after(Object started, jcuda.driver.CUstream stream) {
-        Pair begun = (Pair) started;
+    /** Records the event after the launch {@code begun} (from {@link #before}) and queues the pair. */
+    void after(Pair begun, jcuda.driver.CUstream stream) {
         CUevent after = event();
         CudaContext.check(JCudaDriver.cuEventRecord(after, stream), "cuEventRecord (kernel timing)");
         queued.addLast(new Pair(begun.kernel, begun.before, after));
