@@ -26,10 +26,17 @@
 // j0 = b R / 2 and the up rows inter + j0 ... of the same features, and writes y[t][j] = silu(gate) · up
 // (dms::silu_mul) for its R / 2 features instead of the 2 inter sums: the SwiGLU kernel's launch saved. Each row
 // sums as in the plain kernel of the same block size, so the results are those of gemv + dms_swiglu, bit for bit.
-template <int T, int R, bool SWIGLU = false>
+// NORM (dms_gemv_norm_*, dms_gemv_swiglu_norm_*): x is the residual stream and the RMSNorm that makes the product's
+// input (rmsnorm.cu, weight gamma bf16 (k)) is folded in: each thread multiplies the x it reads by gamma and sums its
+// squares; the block adds the squares as it adds the partial sums (the same order in every block) and scales each
+// token's sums by s_t = 1 / sqrt(mean_k x_t² + eps). The norm's launch saved; s comes after the sums instead of before
+// them, so the values differ from rmsnorm + gemv in the last bits (kernel_test gemv_norm).
+template <int T, int R, bool SWIGLU = false, bool NORM = false>
 __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
-                                          float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {
+                                          float* __restrict__ y, int ldy, int n, int m, int k, int accumulate,
+                                          const bf16_t* __restrict__ gamma = nullptr, float eps = 0.f) {
     DMS_SHARED(float, partial, 32 * R * T);  // (warps, R * T)
+    DMS_SHARED(float, squaresOf, NORM ? 32 * T : 1);  // (warps, T)
     constexpr int H = SWIGLU ? R / 2 : R;  // outputs a block writes
     const int inter = m / 2;
     const int row0 = blockIdx.x * H;
@@ -38,10 +45,12 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     const int warps = blockDim.x >> 5;
 
     float acc[R][T];
+    float squares[T];
 #pragma unroll
-    for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) {
+        squares[t] = 0.f;
 #pragma unroll
-        for (int t = 0; t < T; t++) {
+        for (int r = 0; r < R; r++) {
             acc[r][t] = 0.f;
         }
     }
@@ -54,7 +63,32 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         rows[r] = w + static_cast<size_t>(row) * k;
     }
 
-    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w);
+    const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
+    // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
+    auto normed = [&](int t, int c, float4& x0, float4& x1) {
+        if constexpr (NORM) {
+            float q = squares[t];
+            q = fmaf(x0.x, x0.x, q);
+            q = fmaf(x0.y, x0.y, q);
+            q = fmaf(x0.z, x0.z, q);
+            q = fmaf(x0.w, x0.w, q);
+            q = fmaf(x1.x, x1.x, q);
+            q = fmaf(x1.y, x1.y, q);
+            q = fmaf(x1.z, x1.z, q);
+            q = fmaf(x1.w, x1.w, q);
+            squares[t] = q;
+            float gf[8];
+            dms::unpack_bf16x8(dms::load16_ro(gamma + 8 * c), gf);
+            x0.x = __fmul_rn(x0.x, gf[0]);
+            x0.y = __fmul_rn(x0.y, gf[1]);
+            x0.z = __fmul_rn(x0.z, gf[2]);
+            x0.w = __fmul_rn(x0.w, gf[3]);
+            x1.x = __fmul_rn(x1.x, gf[4]);
+            x1.y = __fmul_rn(x1.y, gf[5]);
+            x1.z = __fmul_rn(x1.z, gf[6]);
+            x1.w = __fmul_rn(x1.w, gf[7]);
+        }
+    };
     if (vec) {
         const int chunks = k >> 3;
         const int stride = blockDim.x;
@@ -79,8 +113,9 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
                 for (int t = 0; t < T; t++) {
                     if (t < n) {
                         const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
-                        const float4 x0 = dms::load16f_ro(xr);
-                        const float4 x1 = dms::load16f_ro(xr + 4);
+                        float4 x0 = dms::load16f_ro(xr);
+                        float4 x1 = dms::load16f_ro(xr + 4);
+                        normed(t, c + u * stride, x0, x1);
 #pragma unroll
                         for (int r = 0; r < R; r++) {
                             float s = acc[r][t];
@@ -113,8 +148,9 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             for (int t = 0; t < T; t++) {
                 if (t < n) {
                     const float* xr = x + static_cast<size_t>(t) * ldx + 8 * c;
-                    const float4 x0 = dms::load16f_ro(xr);
-                    const float4 x1 = dms::load16f_ro(xr + 4);
+                    float4 x0 = dms::load16f_ro(xr);
+                    float4 x1 = dms::load16f_ro(xr + 4);
+                    normed(t, c, x0, x1);
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float s = acc[r][t];
@@ -141,7 +177,11 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 if (t < n) {
-                    const float xv = x[static_cast<size_t>(t) * ldx + j];
+                    float xv = x[static_cast<size_t>(t) * ldx + j];
+                    if constexpr (NORM) {
+                        squares[t] = fmaf(xv, xv, squares[t]);
+                        xv = __fmul_rn(xv, dms::bf16_to_f32(gamma[j]));
+                    }
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         acc[r][t] = fmaf(wf[r], xv, acc[r][t]);
@@ -161,7 +201,25 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             }
         }
     }
+    if constexpr (NORM) {
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            const float q = dms::warp_sum(squares[t]);
+            if (lane == 0) {
+                squaresOf[warp * T + t] = q;
+            }
+        }
+    }
     __syncthreads();
+    // Norm: token t's s, from the warps' squares in warp order.
+    auto scale = [&](int t) {
+        float q = 0.f;
+        for (int v = 0; v < warps; v++) {
+            q += squaresOf[v * T + t];
+        }
+        const float meanSquare = __fadd_rn(__fdiv_rn(q, static_cast<float>(k)), eps);
+        return static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
+    };
     if (SWIGLU) {
         for (int e = threadIdx.x; e < H * T; e += blockDim.x) {
             const int r = e / T;
@@ -172,6 +230,11 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
                 for (int v = 0; v < warps; v++) {
                     g += partial[v * R * T + e];
                     u += partial[v * R * T + H * T + e];
+                }
+                if constexpr (NORM) {
+                    const float st = scale(t);
+                    g = __fmul_rn(g, st);
+                    u = __fmul_rn(u, st);
                 }
                 y[static_cast<size_t>(t) * ldy + row0 + r] = dms::silu_mul(g, u);
             }
@@ -185,6 +248,9 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             float s = 0.f;
             for (int v = 0; v < warps; v++) {
                 s += partial[v * R * T + e];
+            }
+            if constexpr (NORM) {
+                s = __fmul_rn(s, scale(t));
             }
             float* out = y + static_cast<size_t>(t) * ldy + row0 + r;
             *out = accumulate != 0 ? *out + s : s;
@@ -225,6 +291,42 @@ DMS_GEMV_SWIGLU(4, 2)
 DMS_GEMV_SWIGLU(4, 4)
 DMS_GEMV_SWIGLU(8, 2)
 DMS_GEMV_SWIGLU(8, 4)
+
+#define DMS_GEMV_NORM(T, R)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
+        dms_gemv_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,        \
+                                       float* __restrict__ y, int ldy, int n, int m, int k, int accumulate,       \
+                                       const bf16_t* __restrict__ gamma, float eps) {                             \
+        gemv_bf16<T, R, false, true>(x, ldx, w, y, ldy, n, m, k, accumulate, gamma, eps);                         \
+    }
+DMS_GEMV_NORM(1, 1)
+DMS_GEMV_NORM(1, 2)
+DMS_GEMV_NORM(1, 4)
+DMS_GEMV_NORM(2, 1)
+DMS_GEMV_NORM(2, 2)
+DMS_GEMV_NORM(2, 4)
+DMS_GEMV_NORM(4, 1)
+DMS_GEMV_NORM(4, 2)
+DMS_GEMV_NORM(4, 4)
+DMS_GEMV_NORM(8, 1)
+DMS_GEMV_NORM(8, 2)
+DMS_GEMV_NORM(8, 4)
+
+#define DMS_GEMV_SWIGLU_NORM(T, R)                                                                                \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
+        dms_gemv_swiglu_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w, \
+                                              float* __restrict__ h, int ldh, int n, int inter, int k,            \
+                                              const bf16_t* __restrict__ gamma, float eps) {                      \
+        gemv_bf16<T, R, true, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0, gamma, eps);                          \
+    }
+DMS_GEMV_SWIGLU_NORM(1, 2)
+DMS_GEMV_SWIGLU_NORM(1, 4)
+DMS_GEMV_SWIGLU_NORM(2, 2)
+DMS_GEMV_SWIGLU_NORM(2, 4)
+DMS_GEMV_SWIGLU_NORM(4, 2)
+DMS_GEMV_SWIGLU_NORM(4, 4)
+DMS_GEMV_SWIGLU_NORM(8, 2)
+DMS_GEMV_SWIGLU_NORM(8, 4)
 
 // ===================================================================================================
 // Tensor-core matmul: C (n, m) fp32 = A (n, k) · W (m, k)ᵀ bf16, fp32 accumulators.
@@ -755,15 +857,23 @@ static int gemv_block(int k) {
 
 typedef void (*GemvKernel)(const float*, int, const bf16_t*, float*, int, int, int, int, int);
 
+// gamma != null: the norm kernels (dms_gemv_norm_*).
 static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
-                        int accumulate, int multiprocessors, cudaStream_t stream) {
+                        int accumulate, int multiprocessors, cudaStream_t stream, const bf16_t* gamma = nullptr,
+                        float eps = 0.f) {
     const int R = gemv_rows_per_block(m, multiprocessors);
     const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
     const int grid = (m + R - 1) / R;
     const int block = gemv_block(k);
 #define DMS_GEMV_CASE(TT, RR)                                                                                    \
     if (T == TT && R == RR) {                                                                                    \
-        DMS_LAUNCH(dms_gemv_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, y, ldy, n, m, k, accumulate); \
+        if (gamma != nullptr) {                                                                                  \
+            DMS_LAUNCH(dms_gemv_norm_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, y, ldy, n, m, k,      \
+                       accumulate, gamma, eps);                                                                  \
+        } else {                                                                                                 \
+            DMS_LAUNCH(dms_gemv_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, y, ldy, n, m, k,           \
+                       accumulate);                                                                              \
+        }                                                                                                        \
         return;                                                                                                  \
     }
     DMS_GEMV_CASE(1, 1)
@@ -827,8 +937,9 @@ extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float*
 
 // h (n, inter) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ) for w = w1|w3 (2 inter, k), n <= 8: the GEMV of the plain launcher (rows per
 // block for 2 inter rows, at least 2; the same block size), then dms_swiglu's formula on each feature's two sums.
-extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n, int inter,
-                                       int k, int multiprocessors, cudaStream_t stream) {
+static cudaError_t launch_gemv_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n, int inter,
+                                      int k, int multiprocessors, cudaStream_t stream, const bf16_t* gamma,
+                                      float eps) {
     DMS_CHECK(x != nullptr && w != nullptr && h != nullptr);
     DMS_CHECK(n >= 1 && n <= 8 && inter >= 1 && k >= 1 && ldx >= k && ldh >= inter && multiprocessors >= 1);
     const int R = max(2, gemv_rows_per_block(2 * inter, multiprocessors));
@@ -837,7 +948,13 @@ extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w,
     const int block = gemv_block(k);
 #define DMS_GEMV_SWIGLU_CASE(TT, RR)                                                                              \
     if (T == TT && R == RR) {                                                                                    \
-        DMS_LAUNCH(dms_gemv_swiglu_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, h, ldh, n, inter, k);  \
+        if (gamma != nullptr) {                                                                                  \
+            DMS_LAUNCH(dms_gemv_swiglu_norm_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, h, ldh, n,     \
+                       inter, k, gamma, eps);                                                                    \
+        } else {                                                                                                 \
+            DMS_LAUNCH(dms_gemv_swiglu_bf16_t##TT##_r##RR, grid, block, 0, stream, x, ldx, w, h, ldh, n, inter,   \
+                       k);                                                                                       \
+        }                                                                                                        \
         return cudaGetLastError();                                                                               \
     }
     DMS_GEMV_SWIGLU_CASE(1, 2)
@@ -850,6 +967,30 @@ extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w,
     DMS_GEMV_SWIGLU_CASE(8, 4)
 #undef DMS_GEMV_SWIGLU_CASE
     return cudaGetLastError();
+}
+
+extern "C" cudaError_t dms_gemv_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n, int inter,
+                                       int k, int multiprocessors, cudaStream_t stream) {
+    return launch_gemv_swiglu(x, ldx, w, h, ldh, n, inter, k, multiprocessors, stream, nullptr, 0.f);
+}
+
+// y (n, m) = rmsnorm(x) (n, k) · Wᵀ (or y +=), n <= 8, with RMSNorm (weight gamma bf16 (k); eps) folded in: x is the
+// residual stream (gemv_bf16's NORM).
+extern "C" cudaError_t dms_gemv_norm(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
+                                     int accumulate, const bf16_t* gamma, float eps, int multiprocessors,
+                                     cudaStream_t stream) {
+    DMS_CHECK(x != nullptr && w != nullptr && y != nullptr && gamma != nullptr && eps >= 0.f);
+    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
+    launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream, gamma, eps);
+    return cudaGetLastError();
+}
+
+// As dms_gemv_swiglu on rmsnorm(x), the norm folded in as in dms_gemv_norm.
+extern "C" cudaError_t dms_gemv_swiglu_norm(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n,
+                                            int inter, int k, const bf16_t* gamma, float eps, int multiprocessors,
+                                            cudaStream_t stream) {
+    DMS_CHECK(gamma != nullptr && eps >= 0.f);
+    return launch_gemv_swiglu(x, ldx, w, h, ldh, n, inter, k, multiprocessors, stream, gamma, eps);
 }
 
 template <typename AT>

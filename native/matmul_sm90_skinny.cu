@@ -11,6 +11,13 @@
 //   dms_matmul_wgs_split_n16  a fp32 (n, k): copied as fp32; each thread converts the values it copied into a bf16 high
 //                             tile and a rest tile (dms::split_bf16x2), two wgmma per k step (the fp32 activations to
 //                             about 2^-17, as the other split kernels)
+//   dms_matmul_wgs_split_norm_n16  as split, with the RMSNorm that makes a its input (rmsnorm.cu) folded in: a is the
+//                             residual stream x, and C = diag(s) · (x ⊙ γ) · Wᵀ with s_t = 1 / sqrt(mean_k x_t² + eps).
+//                             Each block multiplies its tiles by γ as it converts them and sums the squares of the x it
+//                             copied (its k range); the splits' sums of squares go with their partial sums, and the
+//                             block that writes C scales the token's sums by s: q|k|v and gate|up without the norm's
+//                             launch. s is taken after the products instead of before them, so the values differ from
+//                             rmsnorm + product in the last bits (kernel_test matmul_wgs_norm).
 //   w bf16 (m, k), rows of k; c fp32 (n, m), rows of ldc.
 // Block: one warpgroup (128 threads), 64 features, the k tiles (of 64) [kb, ke) of split z; 1-D grid, block
 // b = z tilesM + tile. With splits > 1 (the launcher's choice for small m, so that every multiprocessor gets blocks)
@@ -20,7 +27,9 @@
 // follows every warp's wgmma.wait_group 1 on the group that read it; split's high/rest pairs rotate over 3 (a pair is
 // rewritten two steps after the group that read it was waited for, the barrier between).
 // grid ceil(m / 64) splits, block 128, dynamic shared memory matmul_wgs_smem_bytes(split) (1024-aligned inside).
-// k % 8 == 0, lda % 8 == 0, 16-byte aligned a, w and partial; 1 <= splits <= ceil(k / 64).
+// k % 8 == 0, lda % 8 == 0, 16-byte aligned a, w and partial; 1 <= splits <= ceil(k / 64). Norm: gamma bf16 (k),
+// 16-byte aligned; the sums of squares of split z follow every partial sum (partial + splits tilesM 1024, 16 floats a
+// tile and split).
 #include "dms.cuh"
 
 #define DMS_WGS_BM 64   // features a block (wgmma's M)
@@ -53,12 +62,20 @@ static_assert(3 * (matmul_wgs_smem_bytes(true) + 1024) <= 228 * 1024, "three spl
 // Partial sums a tile and split: the block's 64 x 16 fragments.
 #define DMS_WGS_PARTIAL (DMS_WGS_BM * DMS_WGS_BN)
 
-template <bool SPLIT, int STAGES = matmul_wgs_stages(SPLIT)>
+// The RMSNorm scale of a token from its sum of squares over k, as rmsnorm.cu computes it.
+__device__ __forceinline__ float wgs_norm_scale(float sumSquares, int k, float eps) {
+    const float meanSquare = __fadd_rn(__fdiv_rn(sumSquares, static_cast<float>(k)), eps);
+    return static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
+}
+
+template <bool SPLIT, int STAGES = matmul_wgs_stages(SPLIT), bool NORM = false>
 __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
-                                           int splits, float* __restrict__ partial, int* __restrict__ counters) {
+                                           int splits, float* __restrict__ partial, int* __restrict__ counters,
+                                           const bf16_t* __restrict__ gamma = nullptr, float eps = 0.f) {
 #if defined(DMS_WGMMA)
     static_assert(STAGES >= 3, "tiles are loaded STAGES - 2 ahead");
+    static_assert(SPLIT || !NORM, "the norm is folded into the split kernel only");
     constexpr int STAGE = matmul_wgs_stage_bytes(SPLIT);
     constexpr int W_TILE = DMS_WGS_BM * DMS_WGS_BK * 2;
     constexpr int X_TILE = DMS_WGS_BN * DMS_WGS_BK * 2;  // one bf16 activation tile
@@ -66,6 +83,7 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     unsigned char* smem = raw + ((1024 - (dms::smem_addr(raw) & 1023)) & 1023);
     unsigned char* pairs = smem + STAGES * STAGE;  // split: 3 x (high tile, rest tile)
     DMS_SHARED(int, last, 1);
+    DMS_SHARED(float, scaleOf, NORM ? DMS_WGS_BN : 1);  // norm: each token's s
     const int tid = threadIdx.x;
     const int tilesM = (m + DMS_WGS_BM - 1) / DMS_WGS_BM;
     const int tile = static_cast<int>(blockIdx.x) % tilesM;
@@ -107,14 +125,29 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
                             valid);
         }
     };
-    // Split: the fp32 values this thread copied into stage i % STAGES, as high and rest parts into pair i % 3.
+    // Split: the fp32 values this thread copied into stage i % STAGES, as high and rest parts into pair i % 3. Norm:
+    // first the sum of their squares into squares[u] (rows tid / 16 and 8 + tid / 16), then times g, gamma's 4 values
+    // at the thread's k (the same for both rows), loaded an iteration ahead (gammaAt).
+    float squares[2] = {0.f, 0.f};
+    auto gammaAt = [&](int i) {
+        const int gk = (kb + i) * DMS_WGS_BK + (tid & 15) * 4;
+        return NORM && i < count && gk < k ? __ldg(reinterpret_cast<const uint2*>(gamma + gk)) : make_uint2(0u, 0u);
+    };
+    uint2 g = gammaAt(0);
     auto convert = [&](int i) {
         const unsigned char* src = smem + (i % STAGES) * STAGE + W_TILE;
         unsigned char* hi = pairs + (i % 3) * 2 * X_TILE;
 #pragma unroll
         for (int u = 0; u < DMS_WGS_BN * 16 / DMS_WGS_THREADS; u++) {
             const int e = tid + u * DMS_WGS_THREADS;
-            const float4 v = *reinterpret_cast<const float4*>(src + e * 16);
+            float4 v = *reinterpret_cast<const float4*>(src + e * 16);
+            if constexpr (NORM) {
+                squares[u] = fmaf(v.x, v.x, fmaf(v.y, v.y, fmaf(v.z, v.z, fmaf(v.w, v.w, squares[u]))));
+                v.x = __fmul_rn(v.x, dms::bf16_lo(g.x));
+                v.y = __fmul_rn(v.y, dms::bf16_hi(g.x));
+                v.z = __fmul_rn(v.z, dms::bf16_lo(g.y));
+                v.w = __fmul_rn(v.w, dms::bf16_hi(g.y));
+            }
             const int at = wg_swizzle(e >> 4, (e & 15) >> 1) + (e & 1) * 8;
             uint2 h, r;
             dms::split_bf16x2(v.x, v.y, h.x, r.x);
@@ -141,6 +174,9 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
         if constexpr (SPLIT) {
             convert(i);  // its own copies: no barrier needed before
         }
+        if constexpr (NORM) {
+            g = gammaAt(i + 1);  // an iteration to land in
+        }
         dms::fence_proxy_async();  // this thread's shared-memory writes visible to the tensor cores
         __syncthreads();           // every thread's; every warp has waited for the group of tile i - 2
         if (i + STAGES - 2 < count) {
@@ -166,6 +202,29 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         dms::wgmma_hold(acc[i]);
+    }
+    // Norm: a row's squares over the block's k range, summed across the 16 lanes that copied it (lanes 0-15 and
+    // 16-31 of a warp hold two rows), in the same order in every block.
+    float* const squaresOut = NORM ? partial + static_cast<size_t>(splits) * tilesM * DMS_WGS_PARTIAL : nullptr;
+    if constexpr (NORM) {
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+#pragma unroll
+            for (int o = 8; o >= 1; o >>= 1) {
+                squares[u] += __shfl_xor_sync(0xffffffffu, squares[u], o);
+            }
+        }
+        if ((tid & 15) == 0) {
+            const int r = tid >> 4;
+            if (splits > 1) {  // with the partial sums, for the block that adds them
+                float* mine = squaresOut + (static_cast<size_t>(tile) * splits + z) * DMS_WGS_BN;
+                mine[r] = squares[0];
+                mine[r + 8] = squares[1];
+            } else {
+                scaleOf[r] = wgs_norm_scale(squares[0], k, eps);
+                scaleOf[r + 8] = wgs_norm_scale(squares[1], k, eps);
+            }
+        }
     }
 
     if (splits > 1) {
@@ -195,6 +254,17 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
         if (tid == 0) {
             counters[tile] = 0;  // for the next launch (stream order)
         }
+        if (NORM && tid < DMS_WGS_BN) {  // the token's sum of squares over every split, in z order
+            const float* sums = squaresOut + static_cast<size_t>(tile) * splits * DMS_WGS_BN + tid;
+            float total = 0.f;
+            for (int s = 0; s < splits; s++) {
+                total += dms::load_cg(sums + static_cast<size_t>(s) * DMS_WGS_BN);
+            }
+            scaleOf[tid] = wgs_norm_scale(total, k, eps);
+        }
+    }
+    if constexpr (NORM) {
+        __syncthreads();  // scaleOf
     }
     // Fragment of thread t (warp v = t / 32, lane g = t % 32 / 4, q = t % 4): acc[4 j + e] is feature (M row)
     // 16 v + g + 8 (e / 2), token (N column) 8 j + 2 q + e % 2.
@@ -208,7 +278,8 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
             const int feature = feature0 + 8 * (e >> 1);
             if (token < n && feature < m) {
                 float* out = c + static_cast<size_t>(token) * ldc + feature;
-                *out = accumulate != 0 ? *out + acc[4 * j + e] : acc[4 * j + e];
+                const float v = NORM ? __fmul_rn(acc[4 * j + e], scaleOf[token]) : acc[4 * j + e];
+                *out = accumulate != 0 ? *out + v : v;
             }
         }
     }
@@ -226,6 +297,15 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     }
 DMS_MATMUL_WGS(dms_matmul_wgs_bf16_n16, false, bf16_t)
 DMS_MATMUL_WGS(dms_matmul_wgs_split_n16, true, float)
+
+extern "C" __global__ void __launch_bounds__(DMS_WGS_THREADS)
+    dms_matmul_wgs_split_norm_n16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
+                                  float* __restrict__ c, int ldc, int n, int m, int k, int accumulate, int splits,
+                                  float* __restrict__ partial, int* __restrict__ counters,
+                                  const bf16_t* __restrict__ gamma, float eps) {
+    matmul_wgs<true, matmul_wgs_stages(true), true>(x, ldx, w, c, ldc, n, m, k, accumulate, splits, partial, counters,
+                                                    gamma, eps);
+}
 
 // How many ways to split k (MatMulKernel.wgsSplits mirrors it), at most 8 with at least 4 tiles of 64 each. A wave is
 // one block a multiprocessor for bf16 activations and three for split ones. Tiles fewer than a wave: the most splits
@@ -257,11 +337,12 @@ static int matmul_wgs_splits(int m, int k, int multiprocessors, bool split) {
 
 template <typename AT>
 static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                                     int accumulate, int splits, float* partial, int* counters, cudaStream_t stream) {
+                                     int accumulate, int splits, float* partial, int* counters, cudaStream_t stream,
+                                     const bf16_t* gamma = nullptr, float eps = 0.f) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && n <= DMS_WGS_BN && m >= 1 && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
-    DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
+    DMS_CHECK(dms::aligned16(a) && dms::aligned16(w) && dms::aligned16(gamma));
     const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
     DMS_CHECK(splits >= 1 && splits <= kTiles);
     DMS_CHECK(splits == 1 || (partial != nullptr && counters != nullptr && dms::aligned16(partial)));
@@ -272,8 +353,13 @@ static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, floa
     }
     const int smem = matmul_wgs_smem_bytes(split);
     if constexpr (split) {
-        DMS_LAUNCH_SMEM(dms_matmul_wgs_split_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda,
-                        w, c, ldc, n, m, k, accumulate, splits, partial, counters);
+        if (gamma != nullptr) {
+            DMS_LAUNCH_SMEM(dms_matmul_wgs_split_norm_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem,
+                            stream, a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters, gamma, eps);
+        } else {
+            DMS_LAUNCH_SMEM(dms_matmul_wgs_split_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a,
+                            lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters);
+        }
     } else {
         DMS_LAUNCH_SMEM(dms_matmul_wgs_bf16_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream, a, lda,
                         w, c, ldc, n, m, k, accumulate, splits, partial, counters);
@@ -294,4 +380,14 @@ extern "C" cudaError_t dms_matmul_wgs_split(const float* a, int lda, const bf16_
                                             int k, int accumulate, int splits, float* partial, int* counters,
                                             cudaStream_t stream) {
     return launch_matmul_wgs(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters, stream);
+}
+
+// As dms_matmul_wgs_split with x the residual stream and RMSNorm (weight gamma bf16 (k), 16-byte aligned; eps) folded in:
+// c (n, m) = rmsnorm(x) · Wᵀ (or c +=). Split partial: splits ceil(m / 64) (1024 + 16) floats.
+extern "C" cudaError_t dms_matmul_wgs_split_norm(const float* x, int ldx, const bf16_t* w, float* c, int ldc, int n,
+                                                 int m, int k, int accumulate, int splits, float* partial,
+                                                 int* counters, const bf16_t* gamma, float eps,
+                                                 cudaStream_t stream) {
+    DMS_CHECK(gamma != nullptr && eps >= 0.f);
+    return launch_matmul_wgs(x, ldx, w, c, ldc, n, m, k, accumulate, splits, partial, counters, stream, gamma, eps);
 }

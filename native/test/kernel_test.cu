@@ -105,6 +105,9 @@ struct Buf {
     T& operator[](size_t i) {
         return host[i];
     }
+    const T& operator[](size_t i) const {
+        return host[i];
+    }
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -891,6 +894,212 @@ static void test_matmul_wgs() {
                 g_checks++;
                 if (counters.host[t] != 0) {
                     fprintf(stderr, "FAIL matmul_wgs: counter %d left at %d\n", t, counters.host[t]);
+                    g_failures++;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+// The products with RMSNorm folded in (dms_gemv_norm, dms_gemv_swiglu_norm, dms_matmul_wgs_split_norm) against
+// double sums of rmsnorm(x) = gamma x / sqrt(mean x² + eps) times W: within the fp32 bound of the plain products (plus
+// 2^-16 of the row's magnitude for the split tensor-core kernel), past m untouched. x is far from unit scale (the
+// residual stream's is not), so a missing or wrong s fails by orders of magnitude.
+struct NormInputs {
+    int n, k, ldx;
+    float eps = 1e-6f;
+    Buf<float> x;
+    Buf<uint16_t> gamma;
+    std::vector<double> scale;  // s_t in double
+    NormInputs(Rng& rng, int n_, int k_, int ldx_)
+        : n(n_), k(k_), ldx(ldx_), x(random_f32(rng, static_cast<size_t>(n_) * ldx_, 7.f)),
+          gamma(random_bf16(rng, static_cast<size_t>(k_), 1.f)) {
+        for (int t = 0; t < n; t++) {
+            double q = 0;
+            for (int j = 0; j < k; j++) {
+                const double v = x[static_cast<size_t>(t) * ldx + j];
+                q += v * v;
+            }
+            scale.push_back(1.0 / std::sqrt(q / k + eps));
+        }
+    }
+    double normed(int t, int j) const {
+        return x[static_cast<size_t>(t) * ldx + j] * scale[t] * from_bf16(gamma[j]);
+    }
+};
+
+// out (n, ldo) against row r of w dotted with rmsnorm(x) (through f: SwiGLU takes two rows), the first bad printed.
+template <typename F>
+static void check_norm_product(const char* what, const NormInputs& in, Buf<float>& out, int ldo, int m,
+                               const std::vector<float>& before, int accumulate, double extra, F want) {
+    out.down();
+    int bad = 0;
+    for (int t = 0; t < in.n && bad == 0; t++) {
+        for (int r = 0; r < ldo && bad == 0; r++) {
+            const float g = out[static_cast<size_t>(t) * ldo + r];
+            const float b = before[static_cast<size_t>(t) * ldo + r];
+            g_checks++;
+            if (r >= m) {
+                if (memcmp(&g, &b, 4) != 0) {
+                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d: wrote past m at (%d, %d)\n", what, in.n, m, in.k, t, r);
+                    bad++;
+                }
+                continue;
+            }
+            double mag = 0;
+            double sum = want(t, r, mag) + (accumulate ? b : 0.0);
+            const double tol = mag * (extra + 1e-6 * std::sqrt(static_cast<double>(in.k))) + 1e-5;
+            if (!(std::fabs(g - sum) <= tol)) {
+                fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d at (%d, %d): got %.9g want %.9g\n", what, in.n, m,
+                        in.k, accumulate, t, r, g, sum);
+                bad++;
+            }
+        }
+    }
+    g_failures += bad;
+}
+
+static double norm_dot(const NormInputs& in, const Buf<uint16_t>& w, int t, int r, double& mag) {
+    double s = 0;
+    for (int j = 0; j < in.k; j++) {
+        const double p = in.normed(t, j) * from_bf16(w[static_cast<size_t>(r) * in.k + j]);
+        s += p;
+        mag += std::fabs(p);
+    }
+    return s;
+}
+
+static void test_gemv_norm() {
+    Rng rng(43);
+    struct Case {
+        int n, m, k;
+    };
+    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 64, 100}, Case{2, 300, 4096},
+                   Case{1, 5, 13}, Case{7, 129, 8}}) {
+        for (int accumulate : {0, 1}) {
+            const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldy = c.m + 5;
+            NormInputs in(rng, c.n, c.k, ldx);
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+            Buf<float> y(static_cast<size_t>(c.n) * ldy);
+            if (accumulate) {
+                y.host = random_f32(rng, y.size(), 1.f);
+                y.up();
+            } else {
+                y.poison();
+            }
+            const std::vector<float> y0 = y.host;
+            expect_ok(dms_gemv_norm(in.x.dev, ldx, w.dev, y.dev, ldy, c.n, c.m, c.k, accumulate, in.gamma.dev, in.eps,
+                                    multiprocessors(), nullptr),
+                      "gemv_norm");
+            check_norm_product("gemv_norm", in, y, ldy, c.m, y0, accumulate, 0.0,
+                               [&](int t, int r, double& mag) { return norm_dot(in, w, t, r, mag); });
+        }
+    }
+    // The entry point's checks: no gamma, a negative eps.
+    Buf<float> x(8), y(8);
+    Buf<uint16_t> w(8);
+    g_checks += 2;
+    if (dms_gemv_norm(x.dev, 8, w.dev, y.dev, 1, 1, 1, 8, 0, nullptr, 1e-6f, 1, nullptr) != cudaErrorInvalidValue ||
+        dms_gemv_norm(x.dev, 8, w.dev, y.dev, 1, 1, 1, 8, 0, w.dev, -1.f, 1, nullptr) != cudaErrorInvalidValue) {
+        fprintf(stderr, "FAIL gemv_norm: a null gamma or a negative eps was taken\n");
+        g_failures++;
+    }
+}
+
+static void test_gemv_swiglu_norm() {
+    Rng rng(47);
+    struct Case {
+        int n, inter, k;
+    };
+    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 300, 96}, Case{1, 5, 13},
+                   Case{2, 129, 8}, Case{1, 2048, 512}}) {
+        const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldh = c.inter + 3, m = 2 * c.inter;
+        NormInputs in(rng, c.n, c.k, ldx);
+        Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
+        Buf<float> h(static_cast<size_t>(c.n) * ldh);
+        h.poison();
+        const std::vector<float> h0 = h.host;
+        expect_ok(dms_gemv_swiglu_norm(in.x.dev, ldx, w.dev, h.dev, ldh, c.n, c.inter, c.k, in.gamma.dev, in.eps,
+                                       multiprocessors(), nullptr),
+                  "gemv_swiglu_norm");
+        // silu(g) u: its error is about |u| times g's plus |silu(g)| times u's.
+        check_norm_product("gemv_swiglu_norm", in, h, ldh, c.inter, h0, 0, 0.0, [&](int t, int j, double& mag) {
+            double mg = 0, mu = 0;
+            const double g = norm_dot(in, w, t, j, mg), u = norm_dot(in, w, t, c.inter + j, mu);
+            const double silu = g / (1 + std::exp(-g));
+            mag = mg * (std::fabs(u) + 1) + mu * std::fabs(silu);
+            return silu * u;
+        });
+    }
+}
+
+// dms_matmul_wgs_split_norm on the warpgroup decode product: 1 to 8 splits, every launch twice (the same bits; the
+// counters back at zero), partial poisoned.
+static void test_matmul_wgs_norm() {
+    Rng rng(53);
+    struct Case {
+        int n, m, k, ldx;
+    };
+    Buf<int> counters(8);
+    std::fill(counters.host.begin(), counters.host.end(), 0);
+    counters.up();
+    for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
+                   Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
+        const int kTiles = (c.k + 63) / 64;
+        for (int accumulate : {0, 1})
+        for (int splits : {1, 2, 3, 8, kTiles}) {
+            if (splits > kTiles) {
+                continue;
+            }
+            const int tiles = (c.m + 63) / 64, ldc = c.m + 5;
+            NormInputs in(rng, c.n, c.k, c.ldx);
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * (1024 + 16));
+            partial.poison();
+            Buf<float> out(static_cast<size_t>(c.n) * ldc);
+            std::vector<float> c0;
+            if (accumulate) {
+                out.host = random_f32(rng, out.size(), 1.f);
+                out.up();
+            } else {
+                out.poison();
+            }
+            c0 = out.host;
+            std::vector<float> first;
+            for (int run = 0; run < 2; run++) {
+                if (run == 1) {
+                    out.host = c0;
+                    out.up();
+                }
+                const cudaError_t e = dms_matmul_wgs_split_norm(in.x.dev, c.ldx, w.dev, out.dev, ldc, c.n, c.m, c.k,
+                                                                accumulate, splits, partial.dev, counters.dev,
+                                                                in.gamma.dev, in.eps, nullptr);
+                if (e == cudaErrorNotSupported) {
+                    fprintf(stderr, "matmul_wgs_norm: not on this device (compute 9.0 only); nothing checked\n");
+                    return;
+                }
+                expect_ok(e, "matmul_wgs_norm");
+                const std::string what = "matmul_wgs_norm splits=" + std::to_string(splits) + " run=" +
+                                         std::to_string(run);
+                check_norm_product(what.c_str(), in, out, ldc, c.m, c0, accumulate, 0x1.0p-16,
+                                   [&](int t, int r, double& mag) { return norm_dot(in, w, t, r, mag); });
+                if (run == 0) {
+                    first = out.host;
+                } else {
+                    g_checks++;
+                    if (memcmp(first.data(), out.host.data(), first.size() * 4) != 0) {
+                        fprintf(stderr, "FAIL %s n=%d m=%d k=%d: the second launch differs from the first\n",
+                                what.c_str(), c.n, c.m, c.k);
+                        g_failures++;
+                    }
+                }
+            }
+            counters.down();
+            for (int t = 0; t < static_cast<int>(counters.size()); t++) {
+                g_checks++;
+                if (counters.host[t] != 0) {
+                    fprintf(stderr, "FAIL matmul_wgs_norm: counter %d left at %d\n", t, counters.host[t]);
                     g_failures++;
                     break;
                 }
@@ -1976,6 +2185,9 @@ int main(int argc, char** argv) {
         {"matmul", test_matmul},
         {"matmul_wg", test_matmul_wg},
         {"matmul_wgs", test_matmul_wgs},
+        {"matmul_wgs_norm", test_matmul_wgs_norm},
+        {"gemv_norm", test_gemv_norm},
+        {"gemv_swiglu_norm", test_gemv_swiglu_norm},
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},

@@ -89,6 +89,13 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
+     * System property: {@code false} runs the RMSNorm before q|k|v and before gate|up as its own launch, to compare;
+     * the default folds it into the product where the product's kernel takes it (the GEMV of up to 8 tokens, the
+     * warpgroup decode product of up to 16 on split activations: {@link MatMulKernel#normFolds}), two launches a layer
+     * fewer. The last bits differ: the scale multiplies the sums instead of the inputs.
+     */
+    public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
+    /**
      * System property: {@code true} times every step's forward pass on the device with CUDA events, and the device's
      * idle gap before it ({@link StepEvents}), for gpubench's {@code device_ms_per_step} and
      * {@code device_gap_ms_per_step}. Off by default (two more events a step).
@@ -150,6 +157,7 @@ public final class CudaBackend implements Backend {
     private final boolean balanceAuto;  // the balanced grid only where the lists are uneven (balanceHelps)
     private final boolean mergeHere;    // the balanced grid merges in its kernel
     private final boolean fusedSwiGlu;
+    private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
     private final boolean splitActivations;
@@ -234,6 +242,7 @@ public final class CudaBackend implements Backend {
         this.balancedBlocks = balancedBlocks(balance, cuda.info().multiprocessors());
         this.mergeHere = Boolean.parseBoolean(System.getProperty(ATTENTION_MERGE_HERE_PROPERTY));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
+        this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
@@ -710,9 +719,13 @@ public final class CudaBackend implements Backend {
         boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
-            rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                    f32 ? null : s.xbBf16);
-            project(small, s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
+            MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm());
+            if (attnNorm == null) {
+                rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                        f32 ? null : s.xbBf16);
+            }
+            project(small, attnNorm != null ? s.x : s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim,
+                    hidden, false, attnNorm);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
@@ -733,22 +746,27 @@ public final class CudaBackend implements Backend {
                         cache.slotCount());
             }
             attend(in, parts, l, small);
-            project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true);
-            rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                    f32 ? null : s.xbBf16);
+            project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
+            MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm());
+            if (ffnNorm == null) {
+                rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                        f32 ? null : s.xbBf16);
+            }
+            DeviceBuffer ffnIn = ffnNorm != null ? s.x : s.xb;
             if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
-                matMul.gemvSwiGlu(s.xb, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden);
+                matMul.gemvSwiGlu(ffnIn, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden, ffnNorm);
             } else {
-                project(small, s.xb, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
+                project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,
+                        ffnNorm);
                 DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
                 swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter, f32 ? null : s.hBf16,
                         inter, in.n, inter);
             }
             if (f32) {
-                project(small, s.gu, null, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+                project(small, s.gu, null, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true, null);
             } else {
-                project(false, null, s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+                project(false, null, s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true, null);
             }
         }
         int rows = in.logitRows.length;
@@ -757,7 +775,8 @@ public final class CudaBackend implements Backend {
             boolean rowsF32 = smallRows || splitActivations;
             rmsNorm.apply(s.x, null, finalNorm, parts.logitRows, rows, in.n, hidden, eps, rowsF32 ? s.normed : null,
                     rowsF32 ? null : s.normedBf16);
-            project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false);
+            project(smallRows, s.normed, s.normedBf16, hidden, lmHead, s.logits, vocab, rows, vocab, hidden, false,
+                    null);
             if (in.sampled > 0) {
                 sampling.sample(s.logits, vocab, in.keepLogits ? s.processed : s.logits, vocab, in.sampled, vocab,
                         parts.sampleParams, parts.maskWords, parts.biasIds, parts.biasValues, promptBits,
@@ -846,14 +865,26 @@ public final class CudaBackend implements Backend {
      * out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path; on the tensor cores fp32 split into high
      * parts and rests, or bf16 ({@link #ACTIVATIONS_PROPERTY}). ld is the activations' row stride in elements.
      */
+    /**
+     * The RMSNorm before a product of the residual stream (m features) to fold into it ({@link #FUSED_NORM_PROPERTY}),
+     * or null when it runs as its own launch.
+     */
+    private MatMulKernel.Norm foldedNorm(boolean small, int n, int m, DeviceBuffer weight) {
+        return fusedNorm && matMul.normFolds(small, splitActivations, scratch.x, hidden, n, m, hidden, weight)
+                ? new MatMulKernel.Norm(weight, eps) : null;
+    }
+
+    /** @param norm the RMSNorm folded in ({@link #foldedNorm}): then {@code f32} is the residual stream */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
-            int ldOut, int n, int m, int k, boolean accumulate) {
+            int ldOut, int n, int m, int k, boolean accumulate, MatMulKernel.Norm norm) {
         if (kernelTimer != null) {
             cuda.timingLabel(m + "x" + k);  // the products share their kernels: timed apart by shape
         }
         try {
             if (small) {
-                matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate);
+                matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate, norm);
+            } else if (norm != null) {
+                matMul.matmulSplit(f32, ld, w, out, ldOut, n, m, k, accumulate, norm);
             } else if (splitActivations) {
                 matMul.matmulSplit(f32, ld, w, out, ldOut, n, m, k, accumulate);
             } else {

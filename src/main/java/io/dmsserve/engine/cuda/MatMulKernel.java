@@ -39,6 +39,20 @@ import static io.dmsserve.engine.cuda.Checks.require;
  */
 final class MatMulKernel implements AutoCloseable {
 
+    /**
+     * The RMSNorm a product's input comes from, folded into the product (native/matmul.cu's gemv NORM,
+     * native/matmul_sm90_skinny.cu's norm kernel): the product reads the residual stream x itself and computes
+     * rmsnorm(x) · Wᵀ, the norm's launch saved ({@link #normFolds}).
+     *
+     * @param weight bf16 (k): input_layernorm / post_attention_layernorm
+     */
+    record Norm(DeviceBuffer weight, float eps) {
+        Norm {
+            require(weight != null, "a folded norm needs its weight");
+            require(eps >= 0, "eps must be >= 0");
+        }
+    }
+
     static final int MAX_GEMV_TOKENS = 8;
     static final int MATMUL_BLOCK = 256;
     static final int MATMUL_BN = 128;
@@ -48,6 +62,8 @@ final class MatMulKernel implements AutoCloseable {
 
     private final Kernel[][] gemv = new Kernel[TOKENS.length][ROWS.length];
     private final Kernel[][] gemvSwiGlu = new Kernel[TOKENS.length][2];  // rows 2, 4: one or two (gate, up) pairs
+    private final Kernel[][] gemvNorm = new Kernel[TOKENS.length][ROWS.length];  // with the norm folded in
+    private final Kernel[][] gemvSwiGluNorm = new Kernel[TOKENS.length][2];
     private final Kernel wide;    // 128 tokens per block
     private final Kernel narrow;  // 64 tokens per block
     private final Kernel splitWide;    // fp32 activations as high + rest, 128 tokens per block; null where the device
@@ -76,7 +92,8 @@ final class MatMulKernel implements AutoCloseable {
     static final int WGS_BK = 64;
     /** Feature tiles a split warpgroup decode product may have: one counter each. */
     static final int WGS_COUNTERS = 4096;
-    private final Kernel[] wgs;             // decode batches on wgmma, bf16 and split; null off compute 9.0
+    private final Kernel[] wgs;             // decode batches on wgmma, bf16, split and split with the norm folded in;
+                                            // null off compute 9.0
     private final DeviceBuffer wgsCounters;  // int (WGS_COUNTERS): zero between launches (the last block resets its)
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final Kernel[][] skinnySplit = new Kernel[3][2];
@@ -104,9 +121,11 @@ final class MatMulKernel implements AutoCloseable {
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
+                gemvNorm[t][r] = context.kernel("dms_gemv_norm_bf16_t" + TOKENS[t] + "_r" + ROWS[r]);
             }
             for (int r = 0; r < 2; r++) {
                 gemvSwiGlu[t][r] = context.kernel("dms_gemv_swiglu_bf16_t" + TOKENS[t] + "_r" + (2 << r));
+                gemvSwiGluNorm[t][r] = context.kernel("dms_gemv_swiglu_norm_bf16_t" + TOKENS[t] + "_r" + (2 << r));
             }
         }
         this.wide = context.kernel("dms_matmul_bf16_bm128", sharedBytes(128, false));
@@ -121,7 +140,8 @@ final class MatMulKernel implements AutoCloseable {
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
             wgs = new Kernel[] {context.kernel("dms_matmul_wgs_bf16_n16", wgsSharedBytes(false)),
-                context.kernel("dms_matmul_wgs_split_n16", wgsSharedBytes(true))};
+                context.kernel("dms_matmul_wgs_split_n16", wgsSharedBytes(true)),
+                context.kernel("dms_matmul_wgs_split_norm_n16", wgsSharedBytes(true))};
             wgsCounters = context.upload(new int[WGS_COUNTERS]);
         } else {
             wg = null;
@@ -255,6 +275,15 @@ final class MatMulKernel implements AutoCloseable {
      */
     void gemv(DeviceBuffer x, int ldx, DeviceBuffer w, DeviceBuffer y, int ldy, int n, int m, int k,
             boolean accumulate) {
+        gemv(x, ldx, w, y, ldy, n, m, k, accumulate, null);
+    }
+
+    /**
+     * As above on rmsnorm(x) when {@code norm} is given: x is then the residual stream, normed inside the product
+     * (the last bits differ from {@link RmsNormKernel} then the product: the scale comes after the sums).
+     */
+    void gemv(DeviceBuffer x, int ldx, DeviceBuffer w, DeviceBuffer y, int ldy, int n, int m, int k,
+            boolean accumulate, Norm norm) {
         require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
         positive(m, "m");
         positive(k, "k");
@@ -264,9 +293,21 @@ final class MatMulKernel implements AutoCloseable {
         holds(y, Checks.rows(n, ldy, m), 4, "y (n, m) fp32");
         int rows = rowsPerBlock(m, multiprocessors);
         int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-        Kernel kernel = gemv[index(TOKENS, tokens)][index(ROWS, rows)];
-        kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y)
-                .i32(ldy).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+        holdsNorm(norm, k);
+        Kernel kernel = (norm != null ? gemvNorm : gemv)[index(TOKENS, tokens)][index(ROWS, rows)];
+        KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(n).i32(m).i32(k)
+                .i32(accumulate ? 1 : 0);
+        kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, norm != null ? normArgs(args, norm) : args);
+    }
+
+    private static void holdsNorm(Norm norm, int k) {
+        if (norm != null) {
+            holds(norm.weight(), k, 2, "norm weight (k) bf16");
+        }
+    }
+
+    private static KernelArgs normArgs(KernelArgs args, Norm norm) {
+        return args.ptr(norm.weight()).f32(norm.eps());
     }
 
     /**
@@ -278,6 +319,13 @@ final class MatMulKernel implements AutoCloseable {
      * @param h fp32 rows of stride ldh
      */
     void gemvSwiGlu(DeviceBuffer x, int ldx, DeviceBuffer w13, DeviceBuffer h, int ldh, int n, int inter, int k) {
+        gemvSwiGlu(x, ldx, w13, h, ldh, n, inter, k, null);
+    }
+
+    /** As above on rmsnorm(x) when {@code norm} is given, as {@link #gemv(DeviceBuffer, int, DeviceBuffer,
+     * DeviceBuffer, int, int, int, int, boolean, Norm)}. */
+    void gemvSwiGlu(DeviceBuffer x, int ldx, DeviceBuffer w13, DeviceBuffer h, int ldh, int n, int inter, int k,
+            Norm norm) {
         require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
         positive(inter, "inter");
         positive(k, "k");
@@ -287,9 +335,10 @@ final class MatMulKernel implements AutoCloseable {
         holds(h, Checks.rows(n, ldh, inter), 4, "h (n, inter) fp32");
         int rows = Math.max(2, rowsPerBlock(2 * inter, multiprocessors));
         int tokens = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-        Kernel kernel = gemvSwiGlu[index(TOKENS, tokens)][rows == 2 ? 0 : 1];
-        kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0, new KernelArgs().ptr(x).i32(ldx).ptr(w13)
-                .ptr(h).i32(ldh).i32(n).i32(inter).i32(k));
+        holdsNorm(norm, k);
+        Kernel kernel = (norm != null ? gemvSwiGluNorm : gemvSwiGlu)[index(TOKENS, tokens)][rows == 2 ? 0 : 1];
+        KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w13).ptr(h).i32(ldh).i32(n).i32(inter).i32(k);
+        kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0, norm != null ? normArgs(args, norm) : args);
     }
 
     /**
@@ -312,6 +361,28 @@ final class MatMulKernel implements AutoCloseable {
     void matmulSplit(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
         product(true, a, lda, w, c, ldc, n, m, k, accumulate);
+    }
+
+    /**
+     * Whether a product of these sizes on this input can take its RMSNorm folded in: the GEMV ({@code small}), or on
+     * split activations the warpgroup decode product (compute 9.0, 1 to 16 tokens). The other kernels take a normed
+     * input.
+     */
+    boolean normFolds(boolean small, boolean split, DeviceBuffer a, int lda, int n, int m, int k, DeviceBuffer weight) {
+        return weight.aligned(16) && (small ? n >= 1 && n <= MAX_GEMV_TOKENS
+                : split && wgsTakes(true, n, m, k, lda) && a.aligned(16));
+    }
+
+    /**
+     * {@link #matmulSplit} on rmsnorm(a), a the residual stream, the norm folded into the warpgroup decode product
+     * (where {@link #normFolds} holds).
+     */
+    void matmulSplit(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate, Norm norm) {
+        require(norm != null && normFolds(false, true, a, lda, n, m, k, norm.weight()) && w.aligned(16),
+                "the norm folds only into the warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " tokens");
+        holdsNorm(norm, k);
+        warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, true), norm);
     }
 
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
@@ -390,6 +461,13 @@ final class MatMulKernel implements AutoCloseable {
      */
     void warpgroupSkinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate, int splits) {
+        warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, splits, null);
+    }
+
+    /** As above with the norm folded in when {@code norm} is given (split activations only). */
+    void warpgroupSkinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
+            int k, boolean accumulate, int splits, Norm norm) {
+        require(norm == null || split, "the norm folds into the split kernel only");
         require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
         require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
         positive(m, "m");
@@ -399,10 +477,12 @@ final class MatMulKernel implements AutoCloseable {
                 "splits must be in [1, ceil(k / 64)], got " + splits);
         require(splits == 1 || tiles <= WGS_COUNTERS, "a split product takes at most " + WGS_COUNTERS + " tiles of 64");
         holdsOperands(split, a, lda, w, c, ldc, n, m, k);
+        holdsNorm(norm, k);
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
-        (split ? wgs[1] : wgs[0]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(split), new KernelArgs().ptr(a)
-                .i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0).i32(splits).ptr(partial)
-                .ptr(splits > 1 ? wgsCounters : null));
+        KernelArgs args = new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
+                .i32(accumulate ? 1 : 0).i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
+        (norm != null ? wgs[2] : split ? wgs[1] : wgs[0]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(split),
+                norm != null ? normArgs(args, norm) : args);
     }
 
     /** The buffers of a product hold its operands: a (n, k) with rows of lda (fp32 when split, else bf16), w, c. */
@@ -421,8 +501,9 @@ final class MatMulKernel implements AutoCloseable {
         require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
     }
 
+    /** Each tile and split's 64 x 16 partial sums, then (the norm kernel's) its 16 tokens' sums of squares. */
     private static long wgsWorkspaceBytes(int m, int splits) {
-        return (long) splits * Checks.ceilDiv(m, WGS_BM) * WGS_BM * MAX_WGS_TOKENS * 4;
+        return (long) splits * Checks.ceilDiv(m, WGS_BM) * (WGS_BM + 1) * MAX_WGS_TOKENS * 4;
     }
 
     /** Whether this device runs the warpgroup kernels (compute 9.0, and not switched off). */

@@ -245,7 +245,7 @@ class MatMulKernelTest extends GpuTest {
         assertThat(kernel.wgsTakes(true, 17, 4096, 4096, 4096)).as("17 tokens do not").isFalse();
         int oSplits = MatMulKernel.wgsSplits(4096, 4096, sms, true);  // 6 on the H200's 132 multiprocessors
         assertThat(kernel.workspaceBytes(true, 16, 4096, 4096, 4096)).as("split o at 16 tokens: its partial sums")
-                .isEqualTo(oSplits > 1 ? oSplits * 64L * 1024 * 4 : 0);
+                .isEqualTo(oSplits > 1 ? oSplits * 64L * (1024 + 16) * 4 : 0);  // + the norm kernel's squares
         SplittableRandom random = new SplittableRandom(55);
         for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
             new Shape(9, 130, 12288), new Shape(16, 4096, 4096)}) {
@@ -271,6 +271,133 @@ class MatMulKernelTest extends GpuTest {
                 kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
                 (a, lda, w, out, ldc, accumulate) ->
                         kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits));
+    }
+
+    /**
+     * The products with RMSNorm folded in ({@link MatMulKernel.Norm}): the GEMV, the GEMV ending in SwiGLU and the split
+     * warpgroup decode product on the residual stream x against double sums of rmsnorm(x) = gamma x / sqrt(mean x² +
+     * eps) times W, within the bounds of the plain products; the warpgroup one split 1, 3 and the launcher's ways, twice
+     * with the same bits. x is far from unit scale, as the residual stream is: a missing scale fails by far. Routing:
+     * {@link MatMulKernel#normFolds} holds for the GEMV and 1 to 16 split tokens, not for 17 or bf16 activations.
+     */
+    @Test
+    void foldedNormMatchesDouble() {
+        MatMulKernel kernel = new MatMulKernel(context, true, "true");
+        SplittableRandom random = new SplittableRandom(61);
+        float eps = 1e-6f;
+        for (Shape s : new Shape[] {new Shape(1, 77, 72), new Shape(3, 100, 256), new Shape(8, 33, 1000),
+            new Shape(1, 5, 13), new Shape(4, 4096, 4096)}) {
+            for (boolean accumulate : new boolean[] {false, true}) {
+                int ldx = s.k() + (s.k() % 8 == 0 ? 8 : 3);
+                int ldy = s.m() + 5;
+                Normed in = Normed.of(random, s.n(), s.k(), ldx, eps);
+                short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                DeviceBuffer y = accumulate ? upload(randomFloats(random, s.n() * ldy, 1f)) : poisoned(4L * s.n() * ldy);
+                float[] before = y.toFloats();
+                MatMulKernel.Norm norm = new MatMulKernel.Norm(upload(in.gamma()), eps);
+                assertThat(kernel.normFolds(true, false, upload(in.x()), ldx, s.n(), s.m(), s.k(), norm.weight()))
+                        .as("the GEMV takes the norm").isTrue();
+                kernel.gemv(upload(in.x()), ldx, upload(w), y, ldy, s.n(), s.m(), s.k(), accumulate, norm);
+                check("gemv, norm folded, " + s + (accumulate ? " +=" : ""), y.toFloats(), before, in.normed(), ldx,
+                        widen(w), s, ldy, accumulate, 2e-6);
+            }
+        }
+        for (Shape s : new Shape[] {new Shape(1, 77, 72), new Shape(8, 33, 1000), new Shape(2, 129, 8),
+            new Shape(1, 12288, 4096)}) {
+            int inter = s.m();
+            int ldx = s.k() + (s.k() % 8 == 0 ? 8 : 3);
+            Normed in = Normed.of(random, s.n(), s.k(), ldx, eps);
+            short[] w = randomBf16(random, 2 * inter * s.k(), 1f);
+            DeviceBuffer got = poisoned(4L * s.n() * inter);
+            kernel.gemvSwiGlu(upload(in.x()), ldx, upload(w), got, inter, s.n(), inter, s.k(),
+                    new MatMulKernel.Norm(upload(in.gamma()), eps));
+            float[] h = got.toFloats();
+            float[] wf = widen(w);
+            for (int t = 0; t < s.n(); t++) {
+                for (int j = 0; j < inter; j++) {
+                    double g = 0;
+                    double u = 0;
+                    double gMagnitude = 0;
+                    double uMagnitude = 0;
+                    for (int i = 0; i < s.k(); i++) {
+                        double xi = in.normed()[t * ldx + i];
+                        g += xi * wf[j * s.k() + i];
+                        u += xi * wf[(inter + j) * s.k() + i];
+                        gMagnitude += Math.abs(xi * wf[j * s.k() + i]);
+                        uMagnitude += Math.abs(xi * wf[(inter + j) * s.k() + i]);
+                    }
+                    double silu = g / (1 + Math.exp(-g));
+                    // silu(g) u: off by about |u| times g's error plus |silu(g)| times u's
+                    double tolerance = (gMagnitude * (Math.abs(u) + 1) + uMagnitude * Math.abs(silu)) * 2e-6
+                            * Math.sqrt(s.k()) + 1e-5;
+                    if (!(Math.abs(h[t * inter + j] - silu * u) <= tolerance)) {
+                        fail(String.format("gemvSwiGlu, norm folded, %s: h[%d][%d] = %.9g, expected %.9g", s, t, j,
+                                h[t * inter + j], silu * u));
+                    }
+                }
+            }
+        }
+        if (!MatMulKernel.hasWgmma(context.info())) {
+            return;
+        }
+        int sms = context.info().multiprocessors();
+        for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
+            new Shape(16, 6144, 4096)}) {
+            int ldx = s.k() + 8;
+            int ldc = s.m() + 3;
+            for (int splits : new int[] {1, 3, MatMulKernel.wgsSplits(s.m(), s.k(), sms, true)}) {
+                if (splits > (s.k() + 63) / 64) {
+                    continue;
+                }
+                for (boolean accumulate : new boolean[] {false, true}) {
+                    Normed in = Normed.of(random, s.n(), s.k(), ldx, eps);
+                    short[] w = randomBf16(random, s.m() * s.k(), 1f);
+                    DeviceBuffer dx = upload(in.x());
+                    DeviceBuffer dw = upload(w);
+                    float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                    DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                    DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                    float[] before = one.toFloats();
+                    MatMulKernel.Norm norm = new MatMulKernel.Norm(upload(in.gamma()), eps);
+                    kernel.warpgroupSkinny(true, dx, ldx, dw, one, ldc, s.n(), s.m(), s.k(), accumulate, splits, norm);
+                    kernel.warpgroupSkinny(true, dx, ldx, dw, two, ldc, s.n(), s.m(), s.k(), accumulate, splits, norm);
+                    String what = "warpgroup decode, norm folded, x" + splits + " " + s + (accumulate ? " +=" : "");
+                    check(what, one.toFloats(), before, in.normed(), ldx, widen(w), s, ldc, accumulate, 2e-6,
+                            0x1.0p-16);
+                    assertThat(two.toFloats()).as(what + ", again").isEqualTo(one.toFloats());
+                }
+            }
+        }
+        // Routing: matmulSplit with a norm takes 1 to 16 tokens of split activations, nothing else.
+        DeviceBuffer x = upload(randomFloats(random, 17 * 4096, 1f));
+        DeviceBuffer gamma = upload(randomBf16(random, 4096, 1f));
+        assertThat(kernel.normFolds(false, true, x, 4096, 16, 6144, 4096, gamma)).as("16 split tokens").isTrue();
+        assertThat(kernel.normFolds(false, true, x, 4096, 17, 6144, 4096, gamma)).as("17 tokens").isFalse();
+        assertThat(kernel.normFolds(false, false, x, 4096, 16, 6144, 4096, gamma)).as("bf16 activations").isFalse();
+        DeviceBuffer out = poisoned(4L * 17 * 6144);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> kernel.matmulSplit(x, 4096,
+                upload(randomBf16(random, 6144 * 4096, 1f)), out, 6144, 17, 6144, 4096, false,
+                new MatMulKernel.Norm(gamma, eps)));
+    }
+
+    /** Residual-stream rows x (n, ldx; far from unit scale), a norm weight, and rmsnorm(x) computed in double. */
+    private record Normed(float[] x, short[] gamma, float[] normed) {
+        static Normed of(SplittableRandom random, int n, int k, int ldx, float eps) {
+            float[] x = randomFloats(random, n * ldx, 7f);
+            short[] gamma = randomBf16(random, k, 1f);
+            float[] normed = new float[x.length];
+            for (int t = 0; t < n; t++) {
+                double squares = 0;
+                for (int j = 0; j < k; j++) {
+                    squares += (double) x[t * ldx + j] * x[t * ldx + j];
+                }
+                double scale = 1 / Math.sqrt(squares / k + eps);
+                for (int j = 0; j < k; j++) {
+                    normed[t * ldx + j] = (float) (x[t * ldx + j] * scale * bf16(gamma[j]));
+                }
+            }
+            return new Normed(x, gamma, normed);
+        }
     }
 
     /**
