@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The checks after a kernel or backend change, then where a 16 x 32K DMS step's time goes, in one device call
-# (about 8 minutes on the H200), from the unpacked bundle with REPO and OUT set and the kernel_test and
-# attention_bench binaries at $KT and $AB:
-#   kernel_test (every case); the gpu suite (SUITE=0 skips it); attention_bench on lists shaped like the 32K run
-#   (tcb against tcbm, the merge in the balanced kernel); 16 x 32K with DMS under step timing, by default and with
-#   the merge in the balanced kernel; then once under kernel timing (graphs off, a line per kernel).
+# The checks after a kernel or backend change, then an A/B of one JVM option and where a step's time goes, in one
+# device call (about 8 minutes on the H200), from the unpacked bundle with REPO and OUT set and the kernel_test binary at
+# $KT (and attention_bench at $AB, optional):
+#   kernel_test (every case); the gpu suite (SUITE=0 skips it); attention_bench on lists shaped like a 16 x 32K DMS
+#   step (ATTENTION_BENCH="pages=400 spread=0.74 live=0.72 kernels=tcb,tcbm", when $AB is set); then for each of A and
+#   B (JVM options, default A="" and B=""; B empty skips it): 16 x 32K with DMS under step timing and batch 1 at 4K;
+#   then, under kernel timing (graphs off, a line per kernel), the runs named in KERNELS (default "b1": batch 1 at 4K;
+#   "32k" adds 16 x 32K DMS).
 # A part is skipped when less than its time is left of BUDGET seconds (default 560), so the call ends inside the
 # device tool's limit with the files written so far.
 # Files: $OUT/kt.log, $OUT/t/summary.txt, $OUT/t/all.log, $OUT/gpu-lines.txt, $OUT/bench.jsonl, $OUT/bench.log,
-# $OUT/ab.jsonl.
+# $OUT/ab.jsonl; each gpubench line gets "variant" (A, B or kernels).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -23,14 +25,34 @@ if [[ ${SUITE:-1} != 0 ]]; then
 fi
 stamp model
 ensure_model
-stamp attention_bench
-timeout 60 "$AB" pages=400 spread=0.74 live=0.72 kernels=tcb,tcbm > "$OUT/ab.jsonl" 2>> "$OUT/bench.log"
-run32k() { # label, extra JVM options
-    stamp "32k $1"
-    JAVA_OPTS="${JAVA_OPTS:-} $2" POLICIES=dms LIMIT=${LIMIT:-150} "$here/bench-32k.sh" > /dev/null
+if [[ -n ${AB:-} ]]; then
+    stamp attention_bench
+    timeout 60 "$AB" ${ATTENTION_BENCH:-pages=400 spread=0.74 live=0.72 kernels=tcb,tcbm} > "$OUT/ab.jsonl" \
+        2>> "$OUT/bench.log"
+fi
+# run variant batch prompt decode policy evict jvm-options...
+run() {
+    local variant=$1 batch=$2 prompt=$3 decode=$4 policy=$5 evict=$6
+    shift 6
+    local extra=()
+    [[ $policy == dms ]] && extra=(--evict-rate "$evict")
+    stamp "$variant batch=$batch prompt=$prompt policy=$policy $*"
+    timeout "${LIMIT:-150}" "${java[@]}" "$@" io.dmsserve.DmsServeApplication gpubench --model "$model" \
+        --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" 2>>"$OUT/bench.log" \
+        | sed "s/^{/{\"variant\":\"$variant\",/" >> "$OUT/bench.jsonl"
 }
-fits 80 step && run32k step "-Ddms.cuda.step-timing=true"
-fits 80 merge && run32k merge "-Ddms.cuda.step-timing=true -Ddms.cuda.attention-merge-here=true"
-fits 100 kernels && run32k kernels "-Ddms.cuda.kernel-timing=true"
-fits 80 step2 && run32k step2 "-Ddms.cuda.step-timing=true"
+for variant in A B; do
+    opts=${!variant:-}
+    [[ $variant == B && -z $opts ]] && continue
+    read -ra o <<< "$opts"
+    fits 75 "$variant 32k" && run "$variant" 16 32768 32 dms 0.875 -Ddms.cuda.step-timing=true "${o[@]}"
+    fits 40 "$variant b1" && run "$variant" 1 4096 64 none 0 -Ddms.cuda.step-timing=true "${o[@]}"
+done
+read -ra o <<< "${A:-}"
+for k in ${KERNELS:-b1}; do
+    case $k in
+        b1) fits 40 "kernels b1" && run kernels 1 4096 64 none 0 -Ddms.cuda.kernel-timing=true "${o[@]}" ;;
+        32k) fits 80 "kernels 32k" && run kernels 16 32768 32 dms 0.875 -Ddms.cuda.kernel-timing=true "${o[@]}" ;;
+    esac
+done
 stamp done

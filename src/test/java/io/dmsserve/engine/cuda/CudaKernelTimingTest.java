@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * With {@code dms.cuda.kernel-timing}, every launch of a decode step is timed on the device: as many RMSNorm
- * launches as the forward pass makes (two a layer and the final one), each kernel with device time, the products
+ * launches as the forward pass makes (the final one, and two a layer as their own launches or folded into the q|k|v and
+ * gate|up GEMVs, {@code dms.cuda.fused-norm}), each kernel with device time, the products
  * apart by their shape, all of them together within the steps' wall time, and no step graph (a graph's kernels
  * cannot be timed one by one).
  */
@@ -51,7 +52,12 @@ class CudaKernelTimingTest {
                 List<CudaBackend.KernelTime> times = backend.takeKernelTimes();
                 Map<String, CudaBackend.KernelTime> byName = times.stream()
                         .collect(Collectors.toMap(CudaBackend.KernelTime::kernel, k -> k));
-                assertThat(byName.get("dms_rmsnorm_f32").launches()).isEqualTo(STEPS * (2L * layers + 1));
+                boolean folded = !"false".equals(System.getProperty(CudaBackend.FUSED_NORM_PROPERTY));
+                long foldedLaunches = times.stream().filter(k -> k.kernel().contains("_norm_"))
+                        .mapToLong(CudaBackend.KernelTime::launches).sum();
+                assertThat(byName.get("dms_rmsnorm_f32").launches()).as("RMSNorm launches")
+                        .isEqualTo(STEPS * (folded ? 1L : 2L * layers + 1));
+                assertThat(foldedLaunches).as("GEMVs with the norm folded in").isEqualTo(folded ? STEPS * 2L * layers : 0);
                 assertThat(times).allSatisfy(k -> {
                     assertThat(k.shortestNanos()).as(k.kernel()).isPositive();
                     assertThat(k.shortestNanos() * k.launches()).as(k.kernel()).isLessThanOrEqualTo(k.nanos());
