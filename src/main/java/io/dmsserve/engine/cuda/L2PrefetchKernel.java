@@ -10,6 +10,7 @@ import static io.dmsserve.engine.cuda.Checks.require;
 final class L2PrefetchKernel {
 
     static final String NAME = "dms_prefetch_l2";
+    private static final long CHUNK = 16 * 1024;  // native DMS_PREFETCH_CHUNK: a thread's
 
     private final Kernel kernel;
 
@@ -21,6 +22,7 @@ final class L2PrefetchKernel {
     void prefetch(DeviceBuffer bytes) {
         require(bytes.aligned(16) && bytes.bytes() > 0 && bytes.bytes() % 16 == 0,
                 "a prefetch takes a 16-byte aligned buffer of a multiple of 16 bytes");
-        kernel.launch(1, 1, 1, 32, 0, new KernelArgs().ptr(bytes).i64(bytes.bytes()));
+        long chunks = Checks.ceilDiv(bytes.bytes(), CHUNK);
+        kernel.launch(Checks.ceilDiv(chunks, 32), 1, 1, 32, 0, new KernelArgs().ptr(bytes).i64(bytes.bytes()));
     }
 }

@@ -98,13 +98,15 @@ final class StepEvents implements AutoCloseable {
 
     /**
      * With timing: the device's nanoseconds on the passes of the steps awaited since the last call, the idle gaps
-     * before them (none before the first step ever awaited), and how many gaps; zeros without timing.
+     * before them, and how many gaps; zeros without timing. The first step awaited after a call has no gap: what the
+     * host did between two windows (gpubench collects the prefill's garbage there, for hundreds of ms) is no step's.
      */
     long[] take() {
         long[] taken = {deviceNanos, gapNanos, gaps};
         deviceNanos = 0;
         gapNanos = 0;
         gaps = 0;
+        lastAwaited = -1;
         return taken;
     }
 
