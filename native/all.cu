@@ -11,4 +11,3 @@
 #include "attention.cu"
 #include "sampling.cu"
 #include "page_table.cu"
-#include "prefetch.cu"

@@ -1108,25 +1108,6 @@ static void test_matmul_wgs_norm() {
     }
 }
 
-// dms_prefetch: a hint that changes nothing (the bytes stay as they were) and runs on any size that is a multiple of 16,
-// including one that ends inside a chunk; its checks refuse an unaligned start, a size not a multiple of 16, none.
-static void test_prefetch() {
-    Rng rng(59);
-    Buf<float> data(random_f32(rng, (3 << 16) + 12, 1.f));
-    const std::vector<float> before = data.host;
-    expect_ok(dms_prefetch(data.dev, static_cast<long long>(data.size()) * 4, nullptr), "prefetch");
-    expect_ok(dms_prefetch(data.dev + 4, 16, nullptr), "prefetch of 16 bytes");
-    data.down();
-    expect_equal("prefetch leaves the bytes", data.host.data(), before.data(), before.size());
-    g_checks += 3;
-    if (dms_prefetch(data.dev + 1, 16, nullptr) != cudaErrorInvalidValue ||
-        dms_prefetch(data.dev, 20, nullptr) != cudaErrorInvalidValue ||
-        dms_prefetch(data.dev, 0, nullptr) != cudaErrorInvalidValue) {
-        fprintf(stderr, "FAIL prefetch: an unaligned start, a size of 20 or of 0 was taken\n");
-        g_failures++;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // swiglu (Ops.swiglu)
 
@@ -2207,7 +2188,6 @@ int main(int argc, char** argv) {
         {"matmul_wgs_norm", test_matmul_wgs_norm},
         {"gemv_norm", test_gemv_norm},
         {"gemv_swiglu_norm", test_gemv_swiglu_norm},
-        {"prefetch", test_prefetch},
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},

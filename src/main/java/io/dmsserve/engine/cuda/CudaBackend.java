@@ -96,11 +96,6 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
     /**
-     * System property: {@code true} asks for each layer's W_o in L2 ({@link L2PrefetchKernel}) just before a decode
-     * step's attention, so that the o product after it can read W_o from there. Off until measured on the GPU.
-     */
-    public static final String PREFETCH_WO_PROPERTY = "dms.cuda.prefetch-wo";
-    /**
      * System property: {@code true} times every step's forward pass on the device with CUDA events, and the device's
      * idle gap before it ({@link StepEvents}), for gpubench's {@code device_ms_per_step} and
      * {@code device_gap_ms_per_step}. Off by default (two more events a step).
@@ -163,7 +158,6 @@ public final class CudaBackend implements Backend {
     private final boolean mergeHere;    // the balanced grid merges in its kernel
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
-    private final L2PrefetchKernel prefetch;  // null unless PREFETCH_WO_PROPERTY
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
     private final boolean splitActivations;
@@ -249,8 +243,6 @@ public final class CudaBackend implements Backend {
         this.mergeHere = Boolean.parseBoolean(System.getProperty(ATTENTION_MERGE_HERE_PROPERTY));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
-        this.prefetch = Boolean.parseBoolean(System.getProperty(PREFETCH_WO_PROPERTY)) ? new L2PrefetchKernel(cuda)
-                : null;
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
@@ -752,9 +744,6 @@ public final class CudaBackend implements Backend {
                         parts.seqOfToken, parts.seqFirst, parts.seqLength, in.n, in.sequences, layers, l, kvHeads,
                         headDim, cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(),
                         cache.slotCount());
-            }
-            if (prefetch != null && in.decodeOnly) {
-                prefetch.prefetch(w.wo());  // read by the o product after the attention
             }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);

@@ -30,11 +30,6 @@ final class KernelArgs {
         return sign(value);
     }
 
-    KernelArgs i64(long value) {
-        values.add(Pointer.to(new long[] {value}));
-        return sign(value);
-    }
-
     KernelArgs f32(float value) {
         values.add(Pointer.to(new float[] {value}));
         return sign(Float.floatToRawIntBits(value));
