@@ -264,18 +264,11 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
                                   float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {          \
         gemv_bf16<T, R>(x, ldx, w, y, ldy, n, m, k, accumulate);                                                  \
     }
-DMS_GEMV(1, 1)
-DMS_GEMV(1, 2)
-DMS_GEMV(1, 4)
-DMS_GEMV(2, 1)
-DMS_GEMV(2, 2)
-DMS_GEMV(2, 4)
-DMS_GEMV(4, 1)
-DMS_GEMV(4, 2)
-DMS_GEMV(4, 4)
-DMS_GEMV(8, 1)
-DMS_GEMV(8, 2)
-DMS_GEMV(8, 4)
+// The GEMV's (tokens, rows) variants, and the SwiGLU GEMV's (rows of one or two (gate, up) pairs): each kernel list
+// and launcher below walks these.
+#define DMS_GEMV_SHAPES(X) X(1, 1) X(1, 2) X(1, 4) X(2, 1) X(2, 2) X(2, 4) X(4, 1) X(4, 2) X(4, 4) X(8, 1) X(8, 2) X(8, 4)
+#define DMS_GEMV_SWIGLU_SHAPES(X) X(1, 2) X(1, 4) X(2, 2) X(2, 4) X(4, 2) X(4, 4) X(8, 2) X(8, 4)
+DMS_GEMV_SHAPES(DMS_GEMV)
 
 #define DMS_GEMV_SWIGLU(T, R)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256)                                                             \
@@ -283,14 +276,7 @@ DMS_GEMV(8, 4)
                                          float* __restrict__ h, int ldh, int n, int inter, int k) {               \
         gemv_bf16<T, R, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0);                                            \
     }
-DMS_GEMV_SWIGLU(1, 2)
-DMS_GEMV_SWIGLU(1, 4)
-DMS_GEMV_SWIGLU(2, 2)
-DMS_GEMV_SWIGLU(2, 4)
-DMS_GEMV_SWIGLU(4, 2)
-DMS_GEMV_SWIGLU(4, 4)
-DMS_GEMV_SWIGLU(8, 2)
-DMS_GEMV_SWIGLU(8, 4)
+DMS_GEMV_SWIGLU_SHAPES(DMS_GEMV_SWIGLU)
 
 #define DMS_GEMV_NORM(T, R)                                                                                       \
     extern "C" __global__ void __launch_bounds__(256)                                                             \
@@ -299,18 +285,7 @@ DMS_GEMV_SWIGLU(8, 4)
                                        const bf16_t* __restrict__ gamma, float eps) {                             \
         gemv_bf16<T, R, false, true>(x, ldx, w, y, ldy, n, m, k, accumulate, gamma, eps);                         \
     }
-DMS_GEMV_NORM(1, 1)
-DMS_GEMV_NORM(1, 2)
-DMS_GEMV_NORM(1, 4)
-DMS_GEMV_NORM(2, 1)
-DMS_GEMV_NORM(2, 2)
-DMS_GEMV_NORM(2, 4)
-DMS_GEMV_NORM(4, 1)
-DMS_GEMV_NORM(4, 2)
-DMS_GEMV_NORM(4, 4)
-DMS_GEMV_NORM(8, 1)
-DMS_GEMV_NORM(8, 2)
-DMS_GEMV_NORM(8, 4)
+DMS_GEMV_SHAPES(DMS_GEMV_NORM)
 
 #define DMS_GEMV_SWIGLU_NORM(T, R)                                                                                \
     extern "C" __global__ void __launch_bounds__(256)                                                             \
@@ -319,14 +294,7 @@ DMS_GEMV_NORM(8, 4)
                                               const bf16_t* __restrict__ gamma, float eps) {                      \
         gemv_bf16<T, R, true, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0, gamma, eps);                          \
     }
-DMS_GEMV_SWIGLU_NORM(1, 2)
-DMS_GEMV_SWIGLU_NORM(1, 4)
-DMS_GEMV_SWIGLU_NORM(2, 2)
-DMS_GEMV_SWIGLU_NORM(2, 4)
-DMS_GEMV_SWIGLU_NORM(4, 2)
-DMS_GEMV_SWIGLU_NORM(4, 4)
-DMS_GEMV_SWIGLU_NORM(8, 2)
-DMS_GEMV_SWIGLU_NORM(8, 4)
+DMS_GEMV_SWIGLU_SHAPES(DMS_GEMV_SWIGLU_NORM)
 
 // ===================================================================================================
 // Tensor-core matmul: C (n, m) fp32 = A (n, k) · W (m, k)ᵀ bf16, fp32 accumulators.
@@ -876,18 +844,7 @@ static void launch_gemv(const float* x, int ldx, const bf16_t* w, float* y, int 
         }                                                                                                        \
         return;                                                                                                  \
     }
-    DMS_GEMV_CASE(1, 1)
-    DMS_GEMV_CASE(1, 2)
-    DMS_GEMV_CASE(1, 4)
-    DMS_GEMV_CASE(2, 1)
-    DMS_GEMV_CASE(2, 2)
-    DMS_GEMV_CASE(2, 4)
-    DMS_GEMV_CASE(4, 1)
-    DMS_GEMV_CASE(4, 2)
-    DMS_GEMV_CASE(4, 4)
-    DMS_GEMV_CASE(8, 1)
-    DMS_GEMV_CASE(8, 2)
-    DMS_GEMV_CASE(8, 4)
+    DMS_GEMV_SHAPES(DMS_GEMV_CASE)
 #undef DMS_GEMV_CASE
 }
 
@@ -957,14 +914,7 @@ static cudaError_t launch_gemv_swiglu(const float* x, int ldx, const bf16_t* w, 
         }                                                                                                        \
         return cudaGetLastError();                                                                               \
     }
-    DMS_GEMV_SWIGLU_CASE(1, 2)
-    DMS_GEMV_SWIGLU_CASE(1, 4)
-    DMS_GEMV_SWIGLU_CASE(2, 2)
-    DMS_GEMV_SWIGLU_CASE(2, 4)
-    DMS_GEMV_SWIGLU_CASE(4, 2)
-    DMS_GEMV_SWIGLU_CASE(4, 4)
-    DMS_GEMV_SWIGLU_CASE(8, 2)
-    DMS_GEMV_SWIGLU_CASE(8, 4)
+    DMS_GEMV_SWIGLU_SHAPES(DMS_GEMV_SWIGLU_CASE)
 #undef DMS_GEMV_SWIGLU_CASE
     return cudaGetLastError();
 }

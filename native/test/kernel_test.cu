@@ -819,6 +819,33 @@ static void test_matmul_wg() {
 // k split 1 to 8 ways and as many as it has tiles (uneven splits, the last-block reduction) on a poisoned workspace,
 // bf16 and split, c = and c +=. One counters buffer serves every case, as MatMulKernel's serves every product; each
 // case runs twice: the second launch needs the counters the first one's last blocks reset, and gives the same bits.
+// Run 0 keeps its output in first; run 1 (the tile counters that run 0's last blocks reset) must give the same bits.
+static void expect_repeat(const std::string& what, std::vector<float>& first, const std::vector<float>& got, int run,
+                          int n, int m, int k) {
+    if (run == 0) {
+        first = got;
+        return;
+    }
+    g_checks++;
+    if (memcmp(first.data(), got.data(), first.size() * 4) != 0) {
+        fprintf(stderr, "FAIL %s n=%d m=%d k=%d: the second launch differs from the first\n", what.c_str(), n, m, k);
+        g_failures++;
+    }
+}
+
+// Every tile counter back at zero after a split product (its last block resets it for the next launch).
+static void expect_counters_zero(const char* what, Buf<int>& counters) {
+    counters.down();
+    for (int t = 0; t < static_cast<int>(counters.size()); t++) {
+        g_checks++;
+        if (counters.host[t] != 0) {
+            fprintf(stderr, "FAIL %s: counter %d left at %d\n", what, t, counters.host[t]);
+            g_failures++;
+            break;
+        }
+    }
+}
+
 // The split rule (matmul_wgs_splits) gives MatMulKernel.wgsSplits's choices at Qwen3-8B's shapes (CudaAvailabilityTest).
 static void test_matmul_wgs() {
     {
@@ -878,26 +905,9 @@ static void test_matmul_wgs() {
                 const std::string what = std::string(split ? "matmul_wgs split" : "matmul_wgs") + " splits=" +
                                          std::to_string(splits) + " run=" + std::to_string(run);
                 check_product(what.c_str(), p, split);
-                if (run == 0) {
-                    first = p.out.host;
-                } else {
-                    g_checks++;
-                    if (memcmp(first.data(), p.out.host.data(), first.size() * 4) != 0) {
-                        fprintf(stderr, "FAIL %s n=%d m=%d k=%d: the second launch differs from the first\n",
-                                what.c_str(), c.n, c.m, c.k);
-                        g_failures++;
-                    }
-                }
+                expect_repeat(what, first, p.out.host, run, c.n, c.m, c.k);
             }
-            counters.down();
-            for (int t = 0; t < static_cast<int>(counters.size()); t++) {
-                g_checks++;
-                if (counters.host[t] != 0) {
-                    fprintf(stderr, "FAIL matmul_wgs: counter %d left at %d\n", t, counters.host[t]);
-                    g_failures++;
-                    break;
-                }
-            }
+            expect_counters_zero("matmul_wgs", counters);
         }
     }
 }
@@ -1084,26 +1094,9 @@ static void test_matmul_wgs_norm() {
                                          std::to_string(run);
                 check_norm_product(what.c_str(), in, out, ldc, c.m, c0, accumulate, 0x1.0p-16,
                                    [&](int t, int r, double& mag) { return norm_dot(in, w, t, r, mag); });
-                if (run == 0) {
-                    first = out.host;
-                } else {
-                    g_checks++;
-                    if (memcmp(first.data(), out.host.data(), first.size() * 4) != 0) {
-                        fprintf(stderr, "FAIL %s n=%d m=%d k=%d: the second launch differs from the first\n",
-                                what.c_str(), c.n, c.m, c.k);
-                        g_failures++;
-                    }
-                }
+                expect_repeat(what, first, out.host, run, c.n, c.m, c.k);
             }
-            counters.down();
-            for (int t = 0; t < static_cast<int>(counters.size()); t++) {
-                g_checks++;
-                if (counters.host[t] != 0) {
-                    fprintf(stderr, "FAIL matmul_wgs_norm: counter %d left at %d\n", t, counters.host[t]);
-                    g_failures++;
-                    break;
-                }
-            }
+            expect_counters_zero("matmul_wgs_norm", counters);
         }
     }
 }

@@ -8,14 +8,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
-stamp() { echo "=== $(date -u +%H:%M:%S) $*" >> "$OUT/bench.log"; }
-stamp kernel_test
-timeout 120 "$KT" > "$OUT/kt.log" 2>&1
-echo "kernel_test rc=$?" >> "$OUT/kt.log"
-if [[ ${SUITE:-1} != 0 ]]; then
-    stamp suite
-    "$here/gpu-suite.sh"
-fi
+checks
 ensure_model
 for policy in ${POLICIES:-dms}; do
     for balance in false true; do

@@ -12,3 +12,17 @@ java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g "${java_opts[@]}"
 ensure_model() {
     [[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
 }
+
+# stamp: a timed line in $OUT/bench.log (the A/B scripts' sections).
+stamp() { echo "=== $(date -u +%H:%M:%S) +${SECONDS}s $*" >> "$OUT/bench.log"; }
+
+# checks: every kernel_test case ($KT) into $OUT/kt.log, then the gpu suite unless SUITE=0 (the A/B scripts' start).
+checks() {
+    stamp kernel_test
+    timeout 120 "$KT" > "$OUT/kt.log" 2>&1
+    echo "kernel_test rc=$?" >> "$OUT/kt.log"
+    if [[ ${SUITE:-1} != 0 ]]; then
+        stamp suite
+        "$(dirname "${BASH_SOURCE[0]}")/gpu-suite.sh"
+    fi
+}

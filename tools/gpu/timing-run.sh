@@ -15,15 +15,8 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
-stamp() { echo "=== $(date -u +%H:%M:%S) +${SECONDS}s $*" >> "$OUT/bench.log"; }
 fits() { (( SECONDS + $1 < ${BUDGET:-560} )) || { stamp "skipped $2: ${SECONDS}s gone"; return 1; }; }
-stamp kernel_test
-timeout 120 "$KT" > "$OUT/kt.log" 2>&1
-echo "kernel_test rc=$?" >> "$OUT/kt.log"
-if [[ ${SUITE:-1} != 0 ]]; then
-    stamp suite
-    "$here/gpu-suite.sh"
-fi
+checks
 stamp model
 ensure_model
 if [[ -n ${AB:-} ]]; then
