@@ -719,7 +719,7 @@ public final class CudaBackend implements Backend {
         boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
-            MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm());
+            MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm(), w.wqkv());
             if (attnNorm == null) {
                 rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
                         f32 ? null : s.xbBf16);
@@ -747,7 +747,7 @@ public final class CudaBackend implements Backend {
             }
             attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
-            MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm());
+            MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm(), w.w13());
             if (ffnNorm == null) {
                 rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
                         f32 ? null : s.xbBf16);
@@ -866,11 +866,13 @@ public final class CudaBackend implements Backend {
      * parts and rests, or bf16 ({@link #ACTIVATIONS_PROPERTY}). ld is the activations' row stride in elements.
      */
     /**
-     * The RMSNorm before a product of the residual stream (m features) to fold into it ({@link #FUSED_NORM_PROPERTY}),
-     * or null when it runs as its own launch.
+     * The RMSNorm before a product of the residual stream (m features, weights {@code w}) to fold into it
+     * ({@link #FUSED_NORM_PROPERTY}), or null when it runs as its own launch (also where {@code w} is not 16-byte
+     * aligned, which the warpgroup product needs).
      */
-    private MatMulKernel.Norm foldedNorm(boolean small, int n, int m, DeviceBuffer weight) {
-        return fusedNorm && matMul.normFolds(small, splitActivations, scratch.x, hidden, n, m, hidden, weight)
+    private MatMulKernel.Norm foldedNorm(boolean small, int n, int m, DeviceBuffer weight, DeviceBuffer w) {
+        return fusedNorm && (small || w.aligned(16))
+                && matMul.normFolds(small, splitActivations, scratch.x, hidden, n, m, hidden, weight)
                 ? new MatMulKernel.Norm(weight, eps) : null;
     }
 
