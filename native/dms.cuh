@@ -53,6 +53,10 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
     kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
 #endif
 
+// The largest k (inner dimension) a product takes: k tile starts plus a tile's columns stay inside int
+// (MatMulKernel.MAX_K mirrors it).
+#define DMS_MAX_K (1 << 30)
+
 // Host entry points return this when their own argument checks fail (the launch was not made).
 #define DMS_CHECK(condition)                  \
     do {                                      \

@@ -887,7 +887,7 @@ static void launch_matmul(const AT* a, int lda, const bf16_t* w, float* c, int l
 extern "C" cudaError_t dms_gemv(const float* x, int ldx, const bf16_t* w, float* y, int ldy, int n, int m, int k,
                                 int accumulate, int multiprocessors, cudaStream_t stream) {
     DMS_CHECK(x != nullptr && w != nullptr && y != nullptr);
-    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
+    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && k <= DMS_MAX_K && ldx >= k && ldy >= m && multiprocessors >= 1);
     launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream);
     return cudaGetLastError();
 }
@@ -898,7 +898,8 @@ static cudaError_t launch_gemv_swiglu(const float* x, int ldx, const bf16_t* w, 
                                       int k, int multiprocessors, cudaStream_t stream, const bf16_t* gamma,
                                       float eps) {
     DMS_CHECK(x != nullptr && w != nullptr && h != nullptr);
-    DMS_CHECK(n >= 1 && n <= 8 && inter >= 1 && k >= 1 && ldx >= k && ldh >= inter && multiprocessors >= 1);
+    DMS_CHECK(n >= 1 && n <= 8 && inter >= 1 && k >= 1 && k <= DMS_MAX_K &&
+              ldx >= k && ldh >= inter && multiprocessors >= 1);
     const int R = max(2, gemv_rows_per_block(2 * inter, multiprocessors));
     const int T = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
     const int grid = (inter + R / 2 - 1) / (R / 2);
@@ -930,7 +931,7 @@ extern "C" cudaError_t dms_gemv_norm(const float* x, int ldx, const bf16_t* w, f
                                      int accumulate, const bf16_t* gamma, float eps, int multiprocessors,
                                      cudaStream_t stream) {
     DMS_CHECK(x != nullptr && w != nullptr && y != nullptr && gamma != nullptr && eps >= 0.f);
-    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && ldx >= k && ldy >= m && multiprocessors >= 1);
+    DMS_CHECK(n >= 1 && n <= 8 && m >= 1 && k >= 1 && k <= DMS_MAX_K && ldx >= k && ldy >= m && multiprocessors >= 1);
     launch_gemv(x, ldx, w, y, ldy, n, m, k, accumulate, multiprocessors, stream, gamma, eps);
     return cudaGetLastError();
 }
@@ -948,7 +949,8 @@ static cudaError_t launch_skinny(const AT* a, int lda, const bf16_t* w, float* c
                                  int accumulate, int tiles, int pipelined, cudaStream_t stream) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
-    DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
+    DMS_CHECK(n >= 1 && n <= 64 && m >= 1 && k >= 32 && k <= DMS_MAX_K &&
+              k % 32 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(tiles == 2 || tiles == 4);
     const int grid = (m + 8 * tiles - 1) / (8 * tiles);
@@ -999,7 +1001,7 @@ template <typename AT>
 static cudaError_t checked_matmul(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                   int accumulate, int splits, float* workspace, cudaStream_t stream) {
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
-    DMS_CHECK(n >= 1 && m >= 1 && k >= 1 && lda >= k && ldc >= m);
+    DMS_CHECK(n >= 1 && m >= 1 && k >= 1 && k <= DMS_MAX_K && lda >= k && ldc >= m);
     DMS_CHECK((n + 63) / 64 <= 65535);
     DMS_CHECK(splits >= 1 && splits <= 65535 && (splits == 1 || workspace != nullptr));
     launch_matmul(a, lda, w, c, ldc, n, m, k, accumulate, splits, workspace, stream);

@@ -415,7 +415,7 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
                                     int accumulate, int bn, cudaStream_t stream) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
-    DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
+    DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(bn == 128 || bn == 256);
     DMS_CHECK(static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn) <= 0x7fffffff);

@@ -341,7 +341,8 @@ static cudaError_t launch_matmul_wgs(const AT* a, int lda, const bf16_t* w, floa
                                      const bf16_t* gamma = nullptr, float eps = 0.f) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
-    DMS_CHECK(n >= 1 && n <= DMS_WGS_BN && m >= 1 && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
+    DMS_CHECK(n >= 1 && n <= DMS_WGS_BN && m >= 1 && k >= 8 && k <= DMS_MAX_K &&
+              k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w) && dms::aligned16(gamma));
     const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
     DMS_CHECK(splits >= 1 && splits <= kTiles);

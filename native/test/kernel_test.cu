@@ -846,6 +846,32 @@ static void expect_counters_zero(const char* what, Buf<int>& counters) {
     }
 }
 
+// Every product's entry refuses k past DMS_MAX_K before it launches (its k tile starts would leave int): no memory is
+// read, so one small buffer stands for every operand.
+static void test_matmul_k_limit() {
+    Buf<float> f(64);
+    Buf<uint16_t> h(64);
+    Buf<int> counters(1);
+    const int k = DMS_MAX_K + 64;
+    const cudaError_t got[] = {
+        dms_gemv(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, nullptr),
+        dms_gemv_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, h.dev, 1e-6f, 1, nullptr),
+        dms_gemv_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, nullptr),
+        dms_matmul(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, nullptr),
+        dms_matmul_skinny(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 2, 1, nullptr),
+        dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, nullptr),
+        dms_matmul_wgs(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_split_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
+    };
+    for (size_t i = 0; i < sizeof(got) / sizeof(got[0]); i++) {
+        g_checks++;
+        if (got[i] != cudaErrorInvalidValue) {
+            fprintf(stderr, "FAIL matmul_k_limit: entry %zu took k = %d (%d)\n", i, k, static_cast<int>(got[i]));
+            g_failures++;
+        }
+    }
+}
+
 // The split rule (matmul_wgs_splits) gives MatMulKernel.wgsSplits's choices at Qwen3-8B's shapes (CudaAvailabilityTest).
 static void test_matmul_wgs() {
     {
@@ -2179,6 +2205,7 @@ int main(int argc, char** argv) {
         {"matmul_wg", test_matmul_wg},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
+        {"matmul_k_limit", test_matmul_k_limit},
         {"gemv_norm", test_gemv_norm},
         {"gemv_swiglu_norm", test_gemv_swiglu_norm},
         {"skinny_cp", test_skinny_cp},

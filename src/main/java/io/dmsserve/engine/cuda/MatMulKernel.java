@@ -54,6 +54,11 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     static final int MAX_GEMV_TOKENS = 8;
+    /**
+     * The largest k a product takes: the kernels index k tiles in int (a tile's start plus its 63 or 127 columns), so
+     * k stays well inside it (native DMS_MAX_K).
+     */
+    static final int MAX_K = 1 << 30;
     static final int MATMUL_BLOCK = 256;
     static final int MATMUL_BN = 128;
     static final int K_TILE = 32;
@@ -286,7 +291,7 @@ final class MatMulKernel implements AutoCloseable {
             boolean accumulate, Norm norm) {
         require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
         positive(m, "m");
-        positive(k, "k");
+        kRange(k);
         require(ldx >= k && ldy >= m, "row strides must cover the rows (ldx >= k, ldy >= m)");
         holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
         holds(w, (long) m * k, 2, "w (m, k) bf16");
@@ -298,6 +303,10 @@ final class MatMulKernel implements AutoCloseable {
         KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(n).i32(m).i32(k)
                 .i32(accumulate ? 1 : 0);
         kernel.launch(Checks.ceilDiv(m, rows), 1, 1, gemvBlock(k), 0, norm != null ? normArgs(args, norm) : args);
+    }
+
+    private static void kRange(int k) {
+        require(k >= 1 && k <= MAX_K, "k must be in [1, " + MAX_K + "], got " + k);
     }
 
     private static void holdsNorm(Norm norm, int k) {
@@ -328,7 +337,7 @@ final class MatMulKernel implements AutoCloseable {
             Norm norm) {
         require(n >= 1 && n <= MAX_GEMV_TOKENS, "gemv takes 1 to " + MAX_GEMV_TOKENS + " tokens, got " + n);
         positive(inter, "inter");
-        positive(k, "k");
+        kRange(k);
         require(ldx >= k && ldh >= inter, "row strides must cover the rows (ldx >= k, ldh >= inter)");
         holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
         holds(w13, 2L * inter * k, 2, "w13 (2 inter, k) bf16");
@@ -420,6 +429,7 @@ final class MatMulKernel implements AutoCloseable {
         require(n >= 1 && n <= MAX_SKINNY_TOKENS, "the skinny product takes 1 to 64 tokens, got " + n);
         positive(m, "m");
         require(k >= 32 && k % 32 == 0, "the skinny product needs k a multiple of 32, got " + k);
+        kRange(k);
         require(lda >= k && lda % 8 == 0 && ldc >= m,
                 "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the skinny product needs 16-byte aligned a and w");
@@ -496,6 +506,7 @@ final class MatMulKernel implements AutoCloseable {
     /** What both warpgroup kernels' cp.async tiles need: k and lda multiples of 8, 16-byte aligned a and w. */
     private static void requireWarpgroupLayout(DeviceBuffer a, int lda, DeviceBuffer w, int ldc, int m, int k) {
         require(k >= 8 && k % 8 == 0, "the warpgroup products need k a multiple of 8, got " + k);
+        kRange(k);
         require(lda >= k && lda % 8 == 0 && ldc >= m,
                 "row strides must cover the rows (lda >= k, lda % 8 == 0, ldc >= m)");
         require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
@@ -520,7 +531,7 @@ final class MatMulKernel implements AutoCloseable {
             boolean accumulate, int splits) {
         positive(n, "n");
         positive(m, "m");
-        positive(k, "k");
+        kRange(k);
         require(lda >= k && ldc >= m, "row strides must cover the rows (lda >= k, ldc >= m)");
         holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         boolean useWide = n > 64 && (!split || splitWide != null);  // else tiles of 64 tokens for any n

@@ -380,6 +380,20 @@ class MatMulKernelTest extends GpuTest {
                 new MatMulKernel.Norm(gamma, eps)));
     }
 
+    /** k past {@link MatMulKernel#MAX_K} is refused before a launch, whichever kernel would take the product. */
+    @Test
+    void kPastTheLimitIsRefused() {
+        MatMulKernel kernel = new MatMulKernel(context);
+        DeviceBuffer f = poisoned(256);
+        int k = MatMulKernel.MAX_K + 64;
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> kernel.gemv(f, k, f, f, 1, 1, 1, k, false));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> kernel.matmul(f, k, f, f, 1, 16, 1, k, false));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> kernel.matmul(true, f, k, f, f, 1, 100, 1, k, false, 1));
+    }
+
     /** Residual-stream rows x (n, ldx; far from unit scale), a norm weight, and rmsnorm(x) computed in double. */
     private record Normed(float[] x, short[] gamma, float[] normed) {
         static Normed of(SplittableRandom random, int n, int k, int ldx, float eps) {
