@@ -79,6 +79,11 @@ public final class GpuBenchCommand {
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
                         "decode_tokens_per_s", (double) o.batch * o.decode / r.decodeSeconds,
                         "ms_per_step", r.decodeSeconds * 1e3 / o.decode,
+                        // From the first step's result to the last: the steps after the first, without the host's
+                        // planning and queuing of the first (which nothing overlaps; after a long prefill that kept
+                        // every token it took about 80 ms on the H200, 2026-11-30).
+                        "steady_tokens_per_s",
+                        o.decode > 1 ? (double) o.batch * (o.decode - 1) / r.steadySeconds() : null,
                         "decode_bytes_per_step_GB", perStepBytes / 1e9,
                         "decode_implied_TBps", perStepBytes / (r.decodeSeconds / o.decode) / 1e12,
                         "evicted_fraction", r.evictedFraction, "kv_bytes_per_token", r.kvBytesPerToken,
@@ -118,7 +123,8 @@ public final class GpuBenchCommand {
     }
 
     /** A timed batch: every sequence's prompt in chunks, then decode steps of the whole batch. */
-    record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double evictedFraction,
+    record Result(long prefillTokens, double prefillSeconds, double decodeSeconds, double steadySeconds,
+            double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
             CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists,
             List<CudaBackend.KernelTime> kernels) {
@@ -173,6 +179,7 @@ public final class GpuBenchCommand {
         backend.takeStepTimes();
         backend.takeKernelTimes();
         start = System.nanoTime();
+        long firstOut = start;
         StepExecutor.Submitted ahead = null;
         for (int t = 0; t < decode; t++) {
             if (profileSteps > 0 && t == decode - profileSteps) {
@@ -184,8 +191,13 @@ public final class GpuBenchCommand {
             for (int s = 0; s < batch; s++) {
                 next[s] = output.get(s).token();
             }
+            if (t == 0) {
+                firstOut = System.nanoTime();
+            }
         }
-        double decodeSeconds = (System.nanoTime() - start) / 1e9;
+        long end = System.nanoTime();
+        double decodeSeconds = (end - start) / 1e9;
+        double steadySeconds = (end - firstOut) / 1e9;
         if (profileSteps > 0) {
             backend.profiler(false);
         }
@@ -200,9 +212,9 @@ public final class GpuBenchCommand {
         for (int s = 0; s < batch; s++) {
             engine.release(base + s);
         }
-        return new Result((long) batch * prompt, prefill, decodeSeconds, 1.0 - (double) live / processed,
-                (double) live * perSlot / ((long) batch * (prompt + decode)), live, processed, live * 4L * config.headDim(),
-                decodeTimes, decodeGcMillis, lists, kernels);
+        return new Result((long) batch * prompt, prefill, decodeSeconds, steadySeconds,
+                1.0 - (double) live / processed, (double) live * perSlot / ((long) batch * (prompt + decode)), live,
+                processed, live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels);
     }
 
     /**
