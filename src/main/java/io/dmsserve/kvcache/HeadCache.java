@@ -7,7 +7,7 @@ import java.util.Arrays;
  * tokens in different heads.
  *
  * <p>Slots are addressed locally as {@code pageIndex * pageSize + offset}; the physical slot in the pool
- * is {@code pageTable[pageIndex] * pageSize + offset}. A step first {@linkplain #reserve reserves} a slot
+ * is {@code page(pageIndex) * pageSize + offset}. A step first {@linkplain #reserve reserves} a slot
  * for each of its tokens; once its decisions are back, flagged tokens are {@linkplain #flag marked} and
  * those out of the window {@linkplain #evictThrough evicted}: the slot goes back on this head's free list
  * and is overwritten in place by a later token (keys are cached after RoPE, so slot order is irrelevant
@@ -42,16 +42,23 @@ public final class HeadCache {
     private final boolean tracksWindow;
     private final int window;
 
-    private int[] pageTable = new int[2];  // (pageIndex) -> pool page id, FREE for a returned page
-    private int pageTableSize;
+    private int pageTableSize;             // page-table entries, holes included
     private int holesFrom;                 // no FREE entry below this index: the first-hole search starts here
-    // Per page-table entry, one row: slots[pageIndex][offset] = the token's position, with FLAGGED set when its
-    // decision flagged it, or FREE; slots[pageIndex][pageSize] = the tokens stored in the page. A null row: all FREE.
-    // One row a page (not one array a head): growing a head copies references, not slots. With one array, every head
-    // of a sequence crossing a power-of-two length copied its whole history in the same step (16 x 288 heads at 32K:
-    // 140 ms of one decode step on the build machine, 26 ms a step over the H200 run's 32 timed steps); and a
-    // reservation touches one row instead of a position, a flag and an occupancy array.
-    private int[][] slots = new int[2][];
+    // Per page-table entry, one row of rowInts ints: row[offset] = the token's position, with FLAGGED set when its
+    // decision flagged it, or FREE; row[pageSize] = the tokens stored in the page; row[pageSize + 1] = the entry's pool
+    // page, FREE for a hole (the page went back to the pool). The rows lie in primitive blocks of BLOCK rows,
+    // blocks[pageIndex >>> BLOCK_SHIFT], at (pageIndex & BLOCK_MASK) * rowInts; the first block grows from 2 rows by
+    // doubling, every later one is made whole. So a growing table never copies more than a block, and no reference
+    // array points at a row per page. Before: a page-id array and an array of row objects per head, both doubling; in
+    // the 16 x 32K no-eviction run every head doubled both at 2,048 pages in the first decode step (4,608 heads x 2 x
+    // 16 KB allocated and copied, 37,000 page faults), and the first step that stored rows into the old gen's row
+    // arrays paid G1's card refinement for them (20-30 ms of CPU on the build machine): together the 75-80 ms before
+    // the H200 run's first decode pass. 9.4 million row objects also made the prefill's young collections slow.
+    private static final int BLOCK_SHIFT = 6;
+    private static final int BLOCK = 1 << BLOCK_SHIFT;
+    private static final int BLOCK_MASK = BLOCK - 1;
+    private final int rowInts;                 // pageSize + 2
+    private int[][] blocks = new int[1][];
     private int[] freeSlots = new int[16];     // stack of empty local slots in pages we hold
     private int freeCount;
     private int live;
@@ -75,6 +82,7 @@ public final class HeadCache {
         this.maxPages = maxPages;
         this.pageSize = pageSize;
         this.pageShift = Integer.bitCount(pageSize) == 1 ? Integer.numberOfTrailingZeros(pageSize) : -1;
+        this.rowInts = pageSize + 2;
         this.tracksWindow = tracksWindow;
         this.window = window;
     }
@@ -107,13 +115,23 @@ public final class HeadCache {
 
     /** A local slot's entry: its position with the FLAGGED bit, or FREE. */
     private int entry(int localSlot) {
-        int[] row = slots[pageOf(localSlot)];
-        return row == null ? FREE : row[offsetOf(localSlot)];
+        int pageIndex = pageOf(localSlot);
+        return pageIndex >= pageTableSize ? FREE : block(pageIndex)[rowAt(pageIndex) + offsetOf(localSlot)];
     }
 
-    /** Pool page of a page-table entry, or −1 for a hole. */
+    /** The block holding a page-table entry's row (an entry below pageTableSize). */
+    private int[] block(int pageIndex) {
+        return blocks[pageIndex >>> BLOCK_SHIFT];
+    }
+
+    /** Where a page-table entry's row starts in its block. */
+    private int rowAt(int pageIndex) {
+        return (pageIndex & BLOCK_MASK) * rowInts;
+    }
+
+    /** Pool page of a page-table entry, or −1 for a hole (or an entry past the table's end). */
     public int page(int pageIndex) {
-        return pageTable[pageIndex];
+        return pageIndex >= pageTableSize ? FREE : block(pageIndex)[rowAt(pageIndex) + pageSize + 1];
     }
 
     /** Entries of the page table (holes included). */
@@ -123,7 +141,7 @@ public final class HeadCache {
 
     /** Slot index in the pool's storage for a local slot; only meaningful when the slot holds a token. */
     public int physicalSlot(int localSlot) {
-        return pageTable[pageOf(localSlot)] * pageSize + offsetOf(localSlot);
+        return page(pageOf(localSlot)) * pageSize + offsetOf(localSlot);
     }
 
     public int live() {
@@ -190,9 +208,10 @@ public final class HeadCache {
         int slot = freeSlots[--freeCount];
         int pageIndex = pageOf(slot);
         int offset = offsetOf(slot);
-        int[] row = slots[pageIndex];
-        row[offset] = position;
-        row[pageSize]++;
+        int[] block = blocks[pageIndex >>> BLOCK_SHIFT];
+        int row = (pageIndex & BLOCK_MASK) * rowInts;
+        block[row + offset] = position;
+        block[row + pageSize]++;
         live++;
         seen++;
         unpublished++;
@@ -204,7 +223,7 @@ public final class HeadCache {
             pushRing(slot);
         }
         lastSlot = slot;
-        return pageTable[pageIndex] * pageSize + offset;
+        return block[row + pageSize + 1] * pageSize + offset;
     }
 
     /**
@@ -237,7 +256,8 @@ public final class HeadCache {
             return;
         }
         int slot = ring[(ringHead + position - ringStart) % ring.length];
-        slots[pageOf(slot)][offsetOf(slot)] |= FLAGGED;
+        int pageIndex = pageOf(slot);
+        block(pageIndex)[rowAt(pageIndex) + offsetOf(slot)] |= FLAGGED;
     }
 
     /**
@@ -266,9 +286,11 @@ public final class HeadCache {
     /** Returns every page to the pool. The head is empty afterwards. */
     void release() {
         for (int i = 0; i < pageTableSize; i++) {
-            if (pageTable[i] != FREE) {
-                allocator.release(pageTable[i]);
-                pageTable[i] = FREE;
+            int[] block = block(i);
+            int at = rowAt(i) + pageSize + 1;
+            if (block[at] != FREE) {
+                allocator.release(block[at]);
+                block[at] = FREE;
             }
         }
         if (pageTableSize > 0) {
@@ -286,7 +308,7 @@ public final class HeadCache {
         freeCount = 0;
         ringSize = 0;
         lastSlot = FREE;
-        Arrays.fill(slots, null);
+        blocks = new int[1][];
     }
 
     private void pushRing(int slot) {
@@ -304,10 +326,11 @@ public final class HeadCache {
 
     private void freeSlot(int slot) {
         int pageIndex = pageOf(slot);
-        int[] row = slots[pageIndex];
-        row[offsetOf(slot)] = FREE;
+        int[] block = block(pageIndex);
+        int row = rowAt(pageIndex);
+        block[row + offsetOf(slot)] = FREE;
         live--;
-        if (--row[pageSize] == 0) {
+        if (--block[row + pageSize] == 0) {
             returnPage(pageIndex);
         } else {
             pushFree(slot);
@@ -316,8 +339,10 @@ public final class HeadCache {
 
     /** A page with no token left goes back to the pool, so other sequences can use it. */
     private void returnPage(int pageIndex) {
-        allocator.release(pageTable[pageIndex]);
-        pageTable[pageIndex] = FREE;
+        int[] block = block(pageIndex);
+        int at = rowAt(pageIndex) + pageSize + 1;
+        allocator.release(block[at]);
+        block[at] = FREE;
         holesFrom = Math.min(holesFrom, pageIndex);
         heldPages--;
         counters.pages(counterIndex, -1);
@@ -347,14 +372,12 @@ public final class HeadCache {
             pageTableSize++;
             delta.length(table, pageTableSize);
         }
-        pageTable[pageIndex] = page;
         holesFrom = pageIndex + 1;  // firstHole found no FREE entry below pageIndex
-        if (slots[pageIndex] == null) {
-            int[] row = new int[pageSize + 1];
-            Arrays.fill(row, 0, pageSize, FREE);
-            slots[pageIndex] = row;
-        }
-        slots[pageIndex][pageSize] = 0;
+        int[] block = block(pageIndex);
+        int row = rowAt(pageIndex);
+        Arrays.fill(block, row, row + pageSize, FREE);  // a new row, or a hole's (all FREE already)
+        block[row + pageSize] = 0;
+        block[row + pageSize + 1] = page;
         heldPages++;
         counters.pages(counterIndex, 1);
         delta.page(table, pageIndex, page);
@@ -372,17 +395,28 @@ public final class HeadCache {
      */
     private int firstHole() {
         int i = holesFrom;
-        while (i < pageTableSize && pageTable[i] != FREE) {
+        while (i < pageTableSize && page(i) != FREE) {
             i++;
         }
         return i;
     }
 
+    /** Room for the row of entry pageTableSize: the first block doubles up to BLOCK rows, later ones come whole. */
     private void growTables() {
-        if (pageTableSize == pageTable.length) {
-            int length = pageTable.length * 2;
-            pageTable = Arrays.copyOf(pageTable, length);
-            slots = Arrays.copyOf(slots, length);
+        int index = pageTableSize >>> BLOCK_SHIFT;
+        if (index == 0) {
+            int rows = blocks[0] == null ? 0 : blocks[0].length / rowInts;
+            if (pageTableSize == rows) {
+                blocks[0] = rows == 0 ? new int[2 * rowInts]
+                        : Arrays.copyOf(blocks[0], Math.min(2 * rows, BLOCK) * rowInts);
+            }
+            return;
+        }
+        if (index == blocks.length) {
+            blocks = Arrays.copyOf(blocks, 2 * blocks.length);
+        }
+        if (blocks[index] == null) {
+            blocks[index] = new int[BLOCK * rowInts];
         }
     }
 
