@@ -665,42 +665,6 @@ __host__ __device__ constexpr int attention_decode_tcb_smem(int G, int D, int li
     return attention_decode_smem(G, D) + 4 * (lists + 1);
 }
 
-// One list's merge by one block: query heads h G .. h G + G - 1 of token i, from its first `parts` partial slots,
-// in slot order with the arithmetic of dms_attention_merge (the slots past them hold nothing), into out / outBf16.
-// Partials written by other blocks are read past L1 (ld.global.cg).
-DMS_DEVICE void attention_merge_parts(const float* partialO, const float2* partialML, int parts, int splitStride, int i,
-                                      int h, int G, int D, int heads, float* __restrict__ out, int outStride,
-                                      bf16_t* __restrict__ outBf16, int outBf16Stride) {
-    for (int e = threadIdx.x; e < G * D; e += blockDim.x) {
-        const int qh = h * G + e / D;
-        const int d = e % D;
-        const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
-        float m = -INFINITY;
-        for (int s = 0; s < parts; s++) {
-            m = fmaxf(m, dms::load_cg(&partialML[base + s]).x);
-        }
-        float l = 0.f;
-        float o = 0.f;
-        if (m != -INFINITY) {
-            for (int s = 0; s < parts; s++) {
-                const float2 ml = dms::load_cg(&partialML[base + s]);
-                if (ml.x != -INFINITY) {
-                    const float weight = expf(ml.x - m);
-                    l += ml.y * weight;
-                    o += dms::load_cg(&partialO[(base + s) * D + d]) * weight;
-                }
-            }
-        }
-        const float value = l > 0.f ? o / l : 0.f;
-        if (out != nullptr) {
-            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-        }
-        if (outBf16 != nullptr) {
-            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
-        }
-    }
-}
-
 // start[0 .. lists]: on entry start[j + 1] is list j's length; on exit start[j] is the sum of the lengths before
 // list j (start[lists] the total). Each thread takes a run of entries; one __syncthreads between reading the lengths
 // and writing the sums, and a thread keeps its run's last length, which the next thread's first write replaces.
@@ -744,16 +708,14 @@ DMS_DEVICE void attention_prefix_pages(int* start, int lists, int* warpSums) {
     __syncthreads();
 }
 
-template <int D, bool MERGE>
+template <int D>
 __device__ __forceinline__ void attention_decode_tc_balanced(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
-    int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML, int* __restrict__ counters,
-    float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride) {
+    int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
-    DMS_SHARED(int, lastPart, 1);
     DMS_DYNAMIC_SMEM(smem);
     const int G = heads / kvHeads;
     const int lists = tokenCount * kvHeads;
@@ -814,34 +776,9 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
             };
             attention_decode_tc_list<D>(q, qStride, cache, where, h, kvHeads, pageSize, heads, scale, part, splitStride,
                                         splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
-            if constexpr (MERGE) {
-                // The merge here: the block that writes a list's last part merges its parts, as the wgs products
-                // add their splits. Every thread's partials before the count; the others' read after it.
-                __threadfence();
-                __syncthreads();
-                const int parts = min(blockOf(s1 - 1) - blockOf(s0) + 1, splitStride);
-                if (threadIdx.x == 0) {
-                    lastPart[0] = atomicAdd(counters + j, 1) == parts - 1;
-                }
-                __syncthreads();
-                if (lastPart[0] != 0) {
-                    __threadfence();
-                    attention_merge_parts(partialO, partialML, parts, splitStride, i, h, G, D, heads, out, outStride,
-                                          outBf16, outBf16Stride);
-                    if (threadIdx.x == 0) {
-                        counters[j] = 0;  // for the next launch (stream order)
-                    }
-                }
-            }
             __syncthreads();  // the next part rewrites the merge rows
         }
-        if constexpr (MERGE) {
-            if (s1 == s0 && s0 >= b0 && (s0 < b1 || last)) {
-                // An empty list (no part, so no merging block): its owner writes what the merge gives, zeros.
-                attention_merge_parts(partialO, partialML, 0, splitStride, i, h, G, D, heads, out, outStride, outBf16,
-                                      outBf16Stride);
-            }
-        } else if (s0 >= b0 && (s0 < b1 || last)) {
+        if (s0 >= b0 && (s0 < b1 || last)) {
             // This block holds the list's first page (or the list starts at T): the slots past its parts are empty.
             const int parts = s1 > s0 ? blockOf(s1 - 1) - blockOf(s0) + 1 : 0;
             for (int e = threadIdx.x; e < G * splitStride; e += blockDim.x) {
@@ -861,16 +798,12 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
         float* __restrict__ partialO, float2* __restrict__ partialML
 #define DMS_TCB_ARGS                                                                                              \
     DMS_CACHE_ARGS, tokenList, tokenCount, heads, scale, splitStride, partialO, partialML
-// dms_attention_decode_tcb_d*: partials, merged by a launch after; dms_attention_decode_tcbm_d*: merged in the kernel.
+// dms_attention_decode_tcb_d*: partials, merged by a launch after (a merge in the kernel, by the block that writes a
+// list's last part, measured slower on the H200: docs/benchmarks.md, eleventh pass).
 #define DMS_ATTENTION_DECODE_TCB(DD)                                                                              \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3)                                            \
         dms_attention_decode_tcb_d##DD(DMS_TCB_PARAMS) {                                                          \
-        attention_decode_tc_balanced<DD, false>(DMS_TCB_ARGS, nullptr, nullptr, 0, nullptr, 0);                   \
-    }                                                                                                             \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) dms_attention_decode_tcbm_d##DD(           \
-        DMS_TCB_PARAMS, int* __restrict__ counters, float* __restrict__ out, int outStride,                       \
-        bf16_t* __restrict__ outBf16, int outBf16Stride) {                                                        \
-        attention_decode_tc_balanced<DD, true>(DMS_TCB_ARGS, counters, out, outStride, outBf16, outBf16Stride);   \
+        attention_decode_tc_balanced<DD>(DMS_TCB_ARGS);                                                           \
     }
 DMS_ATTENTION_DECODE_TCB(64)
 DMS_ATTENTION_DECODE_TCB(128)
@@ -1418,27 +1351,19 @@ extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* token
 #define DMS_ATT_TCB_MAX_LISTS 4096
 
 static void launch_attention_decode_tcb(const AttentionArgs& a, const int* tokenList, int tokenCount, int blocks,
-                                        int* counters, cudaStream_t stream) {
+                                        cudaStream_t stream) {
     const int smem = attention_decode_tcb_smem(a.heads / a.kvHeads, a.D, tokenCount * a.kvHeads);
 #define DMS_DECODE_TCB_CASE(DD)                                                                                    \
-    if (a.D == DD && counters == nullptr) {                                                                        \
+    if (a.D == DD) {                                                                                               \
         DMS_LAUNCH(dms_attention_decode_tcb_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,       \
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
                    tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML);               \
-    } else if (a.D == DD) {                                                                                        \
-        DMS_LAUNCH(dms_attention_decode_tcbm_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,      \
-                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
-                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
-                   tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML, counters, a.out, \
-                   a.outStride, a.outBf16, a.outBf16Stride);                                                       \
     }
     DMS_DECODE_TCB_CASE(64)
     DMS_DECODE_TCB_CASE(128)
 #undef DMS_DECODE_TCB_CASE
-    if (counters == nullptr) {
-        launch_attention_merge(a, tokenList, tokenCount, stream);
-    }
+    launch_attention_merge(a, tokenList, tokenCount, stream);
 }
 
 // Decode attention on tensor cores with `blocks` balanced blocks (dms_attention_decode_tcb_d*) and the merge: args as
@@ -1455,18 +1380,7 @@ static bool attention_tcb_ok(const AttentionArgs& a, int tokenCount, int blocks)
 extern "C" cudaError_t dms_attention_decode_tc_balanced(AttentionArgs args, const int* tokenList, int tokenCount,
                                                         int blocks, cudaStream_t stream) {
     DMS_CHECK(attention_tcb_ok(args, tokenCount, blocks));
-    launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, nullptr, stream);
-    return cudaGetLastError();
-}
-
-// The same with the merge in the kernel: the block that writes a list's last part merges it (dms_attention_merge's
-// arithmetic, in the same slot order), so no merge launch follows. counters: int32 (tokenCount x kvHeads), zeros on
-// entry; the merging blocks leave them zeros.
-extern "C" cudaError_t dms_attention_decode_tc_balanced_merged(AttentionArgs args, const int* tokenList,
-                                                               int tokenCount, int blocks, int* counters,
-                                                               cudaStream_t stream) {
-    DMS_CHECK(counters != nullptr && attention_tcb_ok(args, tokenCount, blocks));
-    launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, counters, stream);
+    launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, stream);
     return cudaGetLastError();
 }
 

@@ -152,7 +152,8 @@ DMS_DEVICE float4 load16f_cg(const void* p) {
 #endif
 }
 
-// The same for one value of any type (the attention's in-kernel merge reads other blocks' partials so).
+// The same for one value of any type (the split decode product's last block reads the other blocks' sums of squares
+// so).
 template <typename T>
 DMS_DEVICE T load_cg(const T* p) {
 #ifdef DMS_EMU

@@ -8,11 +8,10 @@
 //     pages=288 spread=0.5                         DMS lists: pages uniform in pages x [1 - spread, 1 + spread]
 //     live=0.97                                    the share of listed slots that hold a visible token
 //     dense=2048                                   dense lists (32K tokens), all slots visible; 0 skips the case
-//     kernels=tc,tc4,g,tcb,tcbm                    tc: dms_attention_decode_tc, tc4: the same held to 128 registers
+//     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
 //                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
 //                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
-//                                                  multiprocessor, tcbm: the same grids merging in the kernel
-//                                                  (dms_attention_decode_tc_balanced_merged; with tcb)
+//                                                  multiprocessor
 //     launches=20                                  launches a timed graph holds
 // gpubench's "lists" line gives pages (mean_pages), the spread (max_pages / mean_pages - 1 at most) and live
 // (live_share_of_listed_slots) of a real run. One layer's lists are about 300 MB (DMS) and 2 GB (dense), beyond the
@@ -103,7 +102,7 @@ struct Options {
     int batch = 16, kvHeads = 8, heads = 32, D = 128, pageSize = 16;
     int pages = 288, dense = 2048, launches = 20;
     double spread = 0.5, live = 0.97;
-    std::string kernels = "tc,tc4,g,tcb,tcbm";
+    std::string kernels = "tc,tc4,g,tcb";
 };
 
 static Options parse(int argc, char** argv) {
@@ -321,9 +320,6 @@ int main(int argc, char** argv) {
     float2* partialML = nullptr;
     CK(cudaMalloc(&partialO, static_cast<size_t>(o.batch) * o.heads * maxSplits * o.D * 4));
     CK(cudaMalloc(&partialML, static_cast<size_t>(o.batch) * o.heads * maxSplits * 8));
-    int* counters = nullptr;  // the merged balanced grid's, zero between launches
-    CK(cudaMalloc(&counters, static_cast<size_t>(DMS_ATT_TCB_MAX_LISTS) * 4));
-    CK(cudaMemset(counters, 0, static_cast<size_t>(DMS_ATT_TCB_MAX_LISTS) * 4));
 
     unsigned seed = 5;
     for (const auto& [name, lengths] : cases) {
@@ -406,14 +402,6 @@ int main(int argc, char** argv) {
                 const Measured m =
                     measure(a, [&]() { return dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream); });
                 report(name, "tcb", blocks, stride, false, m, kvBytes, reference);
-                if (("," + o.kernels + ",").find(",tcbm,") != std::string::npos) {
-                    // The same grid with the merge in the kernel (no merge launch): us is the whole attention.
-                    Measured merged = measure(a, [&]() {
-                        return dms_attention_decode_tc_balanced_merged(a, nullptr, o.batch, blocks, counters, stream);
-                    });
-                    merged.mergeUs = 0;
-                    report(name, "tcbm", blocks, stride, false, merged, kvBytes, reference);
-                }
             }
         }
     }

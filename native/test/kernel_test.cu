@@ -1760,37 +1760,6 @@ static void test_attention_decode_tc_balanced() {
                 snprintf(what, sizeof what, "attention_decode_tcb G=%d D=%d blocks=%d stride=%d", c.heads / c.kvHeads,
                          c.D, blocks, splitStride);
                 expect_close(what, out.host.data(), want.data(), want.size(), 2e-6, 2e-5);
-                // The merge in the kernel: the same slots merged in the same order, so the same values as the merge
-                // launch (to fp32 rounding); twice, so the counters must come back to zero; bf16 out too.
-                Buf<int> counters(std::vector<int>(static_cast<size_t>(sc.n) * sc.kvHeads, 0));
-                Buf<bf16_t> outB(want.size());
-                for (int launch = 0; launch < 2; launch++) {
-                    Buf<float> merged(want.size());
-                    Partials part2(sc, splitStride);
-                    merged.poison();
-                    outB.poison();
-                    AttentionArgs m = dv.args(sc, 1, splitStride, splitStride, merged.dev, outB.dev, part2.o.dev,
-                                              part2.ml.dev);
-                    expect_ok(dms_attention_decode_tc_balanced_merged(m, nullptr, sc.n, blocks, counters.dev, nullptr),
-                              "attention_decode_tcb merged");
-                    merged.down();
-                    outB.down();
-                    snprintf(what, sizeof what, "attention_decode_tcb merged G=%d D=%d blocks=%d stride=%d launch %d",
-                             c.heads / c.kvHeads, c.D, blocks, splitStride, launch);
-                    expect_close(what, merged.host.data(), out.host.data(), want.size(), 1e-6, 1e-6);
-                    std::vector<float> rounded(want.size());
-                    for (size_t e = 0; e < want.size(); e++) {
-                        rounded[e] = round_bf16(merged.host[e]);
-                    }
-                    std::vector<float> gotB(want.size());
-                    for (size_t e = 0; e < want.size(); e++) {
-                        gotB[e] = from_bf16(outB.host[e]);
-                    }
-                    expect_equal(what, gotB.data(), rounded.data(), rounded.size());
-                    counters.down();
-                    expect_equal("attention_decode_tcb merged counters back at zero", counters.host.data(),
-                                 std::vector<int>(counters.host.size(), 0).data(), counters.host.size());
-                }
             }
         }
         if (sc.n >= 2) {  // a token list: only its tokens written
@@ -1803,15 +1772,6 @@ static void test_attention_decode_tc_balanced() {
             expect_ok(dms_attention_decode_tc_balanced(a, list.dev, 2, 7, nullptr), "attention_decode_tcb");
             out.down();
             expect_token_list("attention_decode_tcb", out.host, want, sc);
-            Buf<int> counters(std::vector<int>(static_cast<size_t>(2) * sc.kvHeads, 0));
-            Buf<float> merged(want.size());
-            Partials part2(sc, splitStride);
-            merged.poison();
-            AttentionArgs m = dv.args(sc, 1, splitStride, splitStride, merged.dev, nullptr, part2.o.dev, part2.ml.dev);
-            expect_ok(dms_attention_decode_tc_balanced_merged(m, list.dev, 2, 7, counters.dev, nullptr),
-                      "attention_decode_tcb merged");
-            merged.down();
-            expect_token_list("attention_decode_tcb merged", merged.host, want, sc);
         }
     }
     // Bad arguments are refused: a stride of 1, more lists than the shared memory holds.
@@ -1825,10 +1785,6 @@ static void test_attention_decode_tc_balanced() {
     expect_refused(dms_attention_decode_tc_balanced(dv.args(sc, 1, 4, 4, out.dev, nullptr, part.o.dev, part.ml.dev),
                                                     nullptr, DMS_ATT_TCB_MAX_LISTS, 4, nullptr),
                    "attention_decode_tcb too many lists");
-    expect_refused(dms_attention_decode_tc_balanced_merged(dv.args(sc, 1, 4, 4, out.dev, nullptr, part.o.dev,
-                                                                   part.ml.dev),
-                                                           nullptr, sc.n, 4, nullptr, nullptr),
-                   "attention_decode_tcb merged without counters");
 }
 
 // The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.

@@ -3,7 +3,7 @@
 # device call (about 8 minutes on the H200), from the unpacked bundle with REPO and OUT set and the kernel_test binary at
 # $KT (and attention_bench at $AB, optional):
 #   kernel_test (every case); the gpu suite (SUITE=0 skips it); attention_bench on lists shaped like a 16 x 32K DMS
-#   step (ATTENTION_BENCH="pages=400 spread=0.74 live=0.72 kernels=tcb,tcbm", when $AB is set); then for each of A and
+#   step (ATTENTION_BENCH="pages=400 spread=0.74 live=0.72 kernels=tc,tcb", when $AB is set); then for each of A and
 #   B (JVM options, default A="" and B=""; B empty skips it): 16 x 32K with DMS under step timing and batch 1 at 4K;
 #   then under A's options the runs named in EXTRA (default none: "dms32k" 16 x 32K with DMS again, "none32k" 16 x
 #   32K without eviction, our own DMS-off figure); then, under kernel timing (graphs off, a line per kernel), the runs
@@ -21,7 +21,7 @@ stamp model
 ensure_model
 if [[ -n ${AB:-} ]]; then
     stamp attention_bench
-    timeout 60 "$AB" ${ATTENTION_BENCH:-pages=400 spread=0.74 live=0.72 kernels=tcb,tcbm} > "$OUT/ab.jsonl" \
+    timeout 60 "$AB" ${ATTENTION_BENCH:-pages=400 spread=0.74 live=0.72 kernels=tc,tcb} > "$OUT/ab.jsonl" \
         2>> "$OUT/bench.log"
 fi
 # run variant batch prompt decode policy evict jvm-options...

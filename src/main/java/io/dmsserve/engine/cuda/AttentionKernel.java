@@ -85,11 +85,8 @@ final class AttentionKernel {
     private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
     private final Kernel[] tensorDecode;
     private final Kernel[] balancedDecode;
-    private final Kernel[] balancedMerged;  // the same grid merging in its kernel
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
-    // int (BALANCED_MAX_LISTS): zero between launches (the block that merges a list in the kernel resets its)
-    private final DeviceBuffer balancedCounters;
 
     AttentionKernel(CudaContext context) {
         this(context, !"false".equals(System.getProperty(TENSOR_DECODE_PROPERTY)));
@@ -102,17 +99,14 @@ final class AttentionKernel {
         }
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         this.balancedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
-        this.balancedMerged = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
-            this.balancedMerged[i] = context.kernel("dms_attention_decode_tcbm_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
         }
         this.merge = context.kernel("dms_attention_merge");
-        this.balancedCounters = tensorDecode ? context.upload(new int[BALANCED_MAX_LISTS]) : null;
     }
 
     static int decodeSharedBytes(int group, int headDim) {
@@ -243,12 +237,10 @@ final class AttentionKernel {
     /**
      * Decode attention over a balanced grid of {@code blocks} blocks (attention.cu, dms_attention_decode_tcb_d*): the
      * layer's page lists end to end, every block the same number of pages, however the lists differ in length; then
-     * the merge: a launch of its own, or with {@code mergeHere} in the kernel, by the block that writes each list's
-     * last part (the same slots in the same order). {@code split} has splits == splitStride >= 2, at least
-     * {@link #balancedStride} (pagesPerSplit unused).
+     * the merge. {@code split} has splits == splitStride >= 2, at least {@link #balancedStride} (pagesPerSplit unused).
      */
     void decodeBalanced(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, int blocks,
-            Split split, Output output, boolean mergeHere) {
+            Split split, Output output) {
         int group = check(cache, queries, layer, split, output);
         positive(tokenCount, "tokenCount");
         require(balancedTakes(cache.headDim(), group, tokenCount, cache.kvHeads()),
@@ -261,25 +253,13 @@ final class AttentionKernel {
                 "the balanced grid merges every slot: splits == splitStride >= 2, got " + split.splits() + " and "
                         + split.splitStride());
         checkTokens(queries, tokenList, tokenCount);
+        Kernel kernel = balancedDecode[tensorDecodeIndex(cache.headDim())];
         int lists = tokenCount * cache.kvHeads();
-        KernelArgs args = common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
-                .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO()).ptr(split.partialML());
-        int shared = balancedSharedBytes(group, cache.headDim(), lists);
-        if (mergeHere) {
-            balancedMerged[tensorDecodeIndex(cache.headDim())].launch(blocks, 1, 1, WARPS * 32, shared,
-                    args.ptr(balancedCounters).ptr(output.out()).i32(output.outStride()).ptr(output.outBf16())
-                            .i32(output.outBf16Stride()));
-        } else {
-            balancedDecode[tensorDecodeIndex(cache.headDim())].launch(blocks, 1, 1, WARPS * 32, shared, args);
-            merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
-        }
-    }
-
-    /** Frees the balanced grid's counters. */
-    void close() {
-        if (balancedCounters != null) {
-            balancedCounters.close();
-        }
+        kernel.launch(blocks, 1, 1, WARPS * 32, balancedSharedBytes(group, cache.headDim(), lists),
+                common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
+                        .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO())
+                        .ptr(split.partialML()));
+        merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
     }
 
     /**

@@ -73,12 +73,6 @@ public final class CudaBackend implements Backend {
      */
     public static final String ATTENTION_BALANCE_PROPERTY = "dms.cuda.attention-balance";
     /**
-     * System property: {@code true} merges the balanced grid's parts in its own kernel (the block that writes a list's
-     * last part merges it, dms_attention_decode_tc_balanced_merged) instead of a merge launch after it: one launch a
-     * layer fewer. Off until measured on the GPU.
-     */
-    public static final String ATTENTION_MERGE_HERE_PROPERTY = "dms.cuda.attention-merge-here";
-    /**
      * System property: {@code false} runs the small-batch (GEMV) w1|w3 product and SwiGLU as two launches, to compare;
      * the default fuses them (the same bits, one launch a layer fewer).
      */
@@ -155,7 +149,6 @@ public final class CudaBackend implements Backend {
     private final int attentionWaves;  // 0: auto
     private final int balancedBlocks;  // 0: the split grid
     private final boolean balanceAuto;  // the balanced grid only where the lists are uneven (balanceHelps)
-    private final boolean mergeHere;    // the balanced grid merges in its kernel
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
@@ -240,7 +233,6 @@ public final class CudaBackend implements Backend {
         String balance = System.getProperty(ATTENTION_BALANCE_PROPERTY, "auto");
         this.balanceAuto = "auto".equals(balance);
         this.balancedBlocks = balancedBlocks(balance, cuda.info().multiprocessors());
-        this.mergeHere = Boolean.parseBoolean(System.getProperty(ATTENTION_MERGE_HERE_PROPERTY));
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
@@ -907,7 +899,7 @@ public final class CudaBackend implements Backend {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         if (in.decodeBalanced) {
             attention.decodeBalanced(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length, balancedBlocks,
-                    split(maxPages, in.decodeSplit), output, mergeHere);
+                    split(maxPages, in.decodeSplit), output);
         } else if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
                     split(maxPages, in.decodeSplit), output);
@@ -1039,7 +1031,6 @@ public final class CudaBackend implements Backend {
         }
         cuda.makeCurrent();
         matMul.close();
-        attention.close();
         long[] counts = graphs.counts();
         log.info("CUDA backend closed: {} steps ran as a graph ({} captured, {} found by shape without recording), {}"
                 + " decode steps launch by launch", counts[0], counts[1], counts[3], counts[2]);

@@ -100,8 +100,7 @@ class AttentionKernelTest extends GpuTest {
 
     /**
      * The balanced grid (dms_attention_decode_tcb_d*) against the same reference: one block to more blocks than pages,
-     * the stride {@link AttentionKernel#balancedStride} gives for the scene's lists; a token list; the merge launched
-     * after it and done in it.
+     * the stride {@link AttentionKernel#balancedStride} gives for the scene's lists; a token list.
      */
     @Test
     void balancedDecodeMatchesTheScalarMaskedAttention() {
@@ -122,35 +121,20 @@ class AttentionKernelTest extends GpuTest {
             // Strides from a layer of 1 page (the largest the bound gives); kernel_test takes the scene's own total.
             for (int blocks : new int[] {1, 7, 100, 400}) {
                 int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, blocks);
-                float[] merged = null;
-                // The merge launched after the kernel, then in it (twice: its counters must come back to zero).
-                for (int run = 0; run < 3; run++) {
-                    boolean here = run > 0;
-                    AttentionKernel.Split split = split(sc, 1, stride, stride);
-                    DeviceBuffer out = poisoned(4L * sc.n * width);
-                    kernel.decodeBalanced(cache, queries, sc.layer, null, sc.n, blocks, split,
-                            new AttentionKernel.Output(out, width, null, 0), here);
-                    String what = "balanced decode G=" + c.heads() / c.kvHeads() + " D=" + c.headDim() + " blocks="
-                            + blocks + " stride=" + stride + (here ? " merged in the kernel, run " + run : "");
-                    float[] got = out.toFloats();
-                    assertClose(what, got, want, 2e-6, 2e-5);
-                    if (here) {
-                        assertClose(what + " against the merge launch", got, merged, 1e-6, 1e-6);
-                    } else {
-                        merged = got;
-                    }
-                }
+                AttentionKernel.Split split = split(sc, 1, stride, stride);
+                DeviceBuffer out = poisoned(4L * sc.n * width);
+                kernel.decodeBalanced(cache, queries, sc.layer, null, sc.n, blocks, split,
+                        new AttentionKernel.Output(out, width, null, 0));
+                assertClose("balanced decode G=" + c.heads() / c.kvHeads() + " D=" + c.headDim() + " blocks=" + blocks
+                        + " stride=" + stride, out.toFloats(), want, 2e-6, 2e-5);
             }
             if (sc.n >= 2) {
                 int stride = AttentionKernel.balancedStride(sc.maxLength(), 1, 9);
-                for (boolean here : new boolean[] {false, true}) {
-                    AttentionKernel.Split split = split(sc, 1, stride, stride);
-                    DeviceBuffer out = poisoned(4L * sc.n * width);
-                    kernel.decodeBalanced(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2, 9, split,
-                            new AttentionKernel.Output(out, width, null, 0), here);
-                    assertTokenList("balanced decode" + (here ? " merged in the kernel" : ""), out.toFloats(), want,
-                            sc.n, width);
-                }
+                AttentionKernel.Split split = split(sc, 1, stride, stride);
+                DeviceBuffer out = poisoned(4L * sc.n * width);
+                kernel.decodeBalanced(cache, queries, sc.layer, upload(new int[] {sc.n - 1, 0}), 2, 9, split,
+                        new AttentionKernel.Output(out, width, null, 0));
+                assertTokenList("balanced decode", out.toFloats(), want, sc.n, width);
             }
         }
     }

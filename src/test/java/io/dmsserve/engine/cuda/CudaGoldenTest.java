@@ -283,16 +283,6 @@ class CudaGoldenTest {
         });
     }
 
-    /** The same with the balanced grid merging in its kernel ({@code dms.cuda.attention-merge-here}). */
-    @Test
-    void aLongMixedRunWithTheMergeInTheBalancedKernelKeepsTheCpusLiveCounts() {
-        withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
-                () -> withProperty(CudaBackend.ATTENTION_MERGE_HERE_PROPERTY, "true", () -> {
-                    longMixedRun("true");
-                    return null;
-                }));
-    }
-
     private void longMixedRun(String wgmma) {
         Random random = new Random(17);
         int[] prompts = {1500, 1200, 1400};
@@ -367,12 +357,10 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s, attention-balance=%s, merge-here=%s): %d"
-                + " decisions compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g from it)%n",
+        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s, attention-balance=%s): %d decisions"
+                + " compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g from it)%n",
                 bf16Activations(dms) ? "bf16" : "split", wgmma,
-                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"),
-                System.getProperty(CudaBackend.ATTENTION_MERGE_HERE_PROPERTY, "false"), compared, differ, near,
-                farthest);
+                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false"), compared, differ, near, farthest);
     }
 
     /** What {@code make} gives with the system property {@code name} set to {@code value} (read when it runs). */
