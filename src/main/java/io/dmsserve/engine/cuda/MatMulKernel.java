@@ -478,6 +478,7 @@ final class MatMulKernel implements AutoCloseable {
     void warpgroupSkinny(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate, int splits, Norm norm) {
         require(norm == null || split, "the norm folds into the split kernel only");
+        require(norm == null || norm.weight().aligned(16), "a folded norm's weight must be 16-byte aligned");
         require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
         require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
         positive(m, "m");
