@@ -564,15 +564,25 @@ static void test_qknorm_rope_kv() {
 // ---------------------------------------------------------------------------------------------------
 // matmul: GEMV (fp32 x) and tensor cores (bf16 a)
 
+// The GEMV tests' shapes (n tokens, m rows, k), the plain and the norm one alike: odd sizes, k % 8 != 0 for the scalar
+// path, 2 to 8 tokens; and the SwiGLU GEMV's (n, inter, k). Rows of x are padded past k (gemv_ldx).
+struct GemvCase {
+    int n, m, k;
+};
+static const GemvCase kGemvCases[] = {{1, 77, 72}, {3, 100, 256}, {8, 33, 1000}, {5, 64, 100}, {2, 300, 4096},
+                                      {1, 5, 13},  {7, 129, 8}};
+static const GemvCase kGemvSwigluCases[] = {{1, 77, 72}, {3, 100, 256}, {8, 33, 1000}, {5, 300, 96},
+                                            {1, 5, 13},  {2, 129, 8},   {1, 2048, 512}};
+
+static int gemv_ldx(int k) {
+    return k + (k % 8 == 0 ? 8 : 3);
+}
+
 static void test_gemv() {
     Rng rng(4);
-    struct Case {
-        int n, m, k;
-    };
-    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 64, 100}, Case{2, 300, 4096},
-                   Case{1, 5, 13}, Case{7, 129, 8}}) {
+    for (const GemvCase& c : kGemvCases) {
         for (int accumulate : {0, 1}) {
-            const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldy = c.m + 5;
+            const int ldx = gemv_ldx(c.k), ldy = c.m + 5;
             Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> y(static_cast<size_t>(c.n) * ldy);
@@ -1008,13 +1018,9 @@ static double norm_dot(const NormInputs& in, const Buf<uint16_t>& w, int t, int 
 
 static void test_gemv_norm() {
     Rng rng(43);
-    struct Case {
-        int n, m, k;
-    };
-    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 64, 100}, Case{2, 300, 4096},
-                   Case{1, 5, 13}, Case{7, 129, 8}}) {
+    for (const GemvCase& c : kGemvCases) {
         for (int accumulate : {0, 1}) {
-            const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldy = c.m + 5;
+            const int ldx = gemv_ldx(c.k), ldy = c.m + 5;
             NormInputs in(rng, c.n, c.k, ldx);
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> y(static_cast<size_t>(c.n) * ldy);
@@ -1045,12 +1051,11 @@ static void test_gemv_norm() {
 
 static void test_gemv_swiglu_norm() {
     Rng rng(47);
-    struct Case {
-        int n, inter, k;
-    };
-    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 300, 96}, Case{1, 5, 13},
-                   Case{2, 129, 8}, Case{1, 2048, 512}}) {
-        const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldh = c.inter + 3, m = 2 * c.inter;
+    for (const GemvCase& g : kGemvSwigluCases) {
+        const struct {
+            int n, inter, k;
+        } c{g.n, g.m, g.k};
+        const int ldx = gemv_ldx(c.k), ldh = c.inter + 3, m = 2 * c.inter;
         NormInputs in(rng, c.n, c.k, ldx);
         Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
         Buf<float> h(static_cast<size_t>(c.n) * ldh);
@@ -1134,12 +1139,11 @@ static void test_matmul_wgs_norm() {
 // and writes nothing past inter in a row of h.
 static void test_gemv_swiglu() {
     Rng rng(41);
-    struct Case {
-        int n, inter, k;
-    };
-    for (Case c : {Case{1, 77, 72}, Case{3, 100, 256}, Case{8, 33, 1000}, Case{5, 300, 96}, Case{1, 5, 13}, Case{2, 129, 8},
-                   Case{1, 2048, 512}}) {
-        const int ldx = c.k + (c.k % 8 == 0 ? 8 : 3), ldh = c.inter + 3, m = 2 * c.inter;
+    for (const GemvCase& g : kGemvSwigluCases) {
+        const struct {
+            int n, inter, k;
+        } c{g.n, g.m, g.k};
+        const int ldx = gemv_ldx(c.k), ldh = c.inter + 3, m = 2 * c.inter;
         Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));
         Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
         Buf<float> gu(static_cast<size_t>(c.n) * m);

@@ -63,6 +63,21 @@ class KvCacheManagerTest {
     }
 
     /** DESIGN.md §3 step 8: with T processed, token k is gone iff flag[k] and k ≤ T − w − 2. */
+    /**
+     * Commits the step of tokens [processed, processed + length) of the one-head sequence {@code id}: token k's
+     * decision flags token k - 1 as {@code flag} says; then the device tables take the delta and must mirror the head.
+     */
+    static void commitFlags(KvCacheManager cache, long id, boolean[] flag, int processed, int length,
+            DeviceTables device, HeadCache head) {
+        byte[] bits = new byte[length];
+        for (int c = 0; c < length; c++) {
+            bits[c] = (byte) (processed + c > 0 && flag[processed + c - 1] ? 1 : 0);
+        }
+        cache.commit(id, new Decisions(length, 1, 1, bits, 0));
+        device.apply(cache.takeDelta());
+        device.assertMirrors(head, 0);
+    }
+
     static TreeSet<Integer> expected(boolean[] flag, int processed, int w) {
         TreeSet<Integer> positions = new TreeSet<>();
         for (int k = 0; k < processed; k++) {
@@ -185,13 +200,7 @@ class KvCacheManagerTest {
                 cache.reserve(trial, length);
                 assertTrue(cache.statistics().pagesInUse() <= pagesBefore + worstCase, "the worst case bounds the"
                         + " pages a step takes");
-                byte[] bits = new byte[length];
-                for (int c = 0; c < length; c++) {
-                    bits[c] = (byte) (processed + c > 0 && flag[processed + c - 1] ? 1 : 0);
-                }
-                cache.commit(trial, new Decisions(length, 1, 1, bits, 0));
-                device.apply(cache.takeDelta());
-                device.assertMirrors(head, 0);
+                commitFlags(cache, trial, flag, processed, length, device, head);
                 processed += length;
                 assertEquals(expected(flag, processed, w), stored(head), "trial " + trial + " after " + processed);
                 assertEquals(stored(head).size(), head.live());
@@ -229,13 +238,7 @@ class KvCacheManagerTest {
             while (processed < tokens) {
                 int length = Math.min(tokens - processed, 1 + random.nextInt(random.nextBoolean() ? 1 : 80));
                 cache.reserve(trial, length);
-                byte[] bits = new byte[length];
-                for (int c = 0; c < length; c++) {
-                    bits[c] = (byte) (processed + c > 0 && flag[processed + c - 1] ? 1 : 0);
-                }
-                cache.commit(trial, new Decisions(length, 1, 1, bits, 0));
-                device.apply(cache.takeDelta());
-                device.assertMirrors(head, 0);
+                commitFlags(cache, trial, flag, processed, length, device, head);
                 processed += length;
                 assertEquals(expected(flag, processed, w), stored(head), "trial " + trial + " after " + processed);
                 assertEquals(head.pages(), cache.statistics().pagesInUse());
