@@ -854,21 +854,20 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path; on the tensor cores fp32 split into high
-     * parts and rests, or bf16 ({@link #ACTIVATIONS_PROPERTY}). ld is the activations' row stride in elements.
-     */
-    /**
      * The RMSNorm before a product of the residual stream (m features, weights {@code w}) to fold into it
-     * ({@link #FUSED_NORM_PROPERTY}), or null when it runs as its own launch (also where {@code w} is not 16-byte
-     * aligned, which the warpgroup product needs).
+     * ({@link #FUSED_NORM_PROPERTY}), or null when it runs as its own launch ({@link MatMulKernel#normFolds}).
      */
     private MatMulKernel.Norm foldedNorm(boolean small, int n, int m, DeviceBuffer weight, DeviceBuffer w) {
-        return fusedNorm && (small || w.aligned(16))
-                && matMul.normFolds(small, splitActivations, scratch.x, hidden, n, m, hidden, weight)
+        return fusedNorm && matMul.normFolds(small, splitActivations, scratch.x, hidden, w, n, m, hidden, weight)
                 ? new MatMulKernel.Norm(weight, eps) : null;
     }
 
-    /** @param norm the RMSNorm folded in ({@link #foldedNorm}): then {@code f32} is the residual stream */
+    /**
+     * out (n, m) = in (n, k) · Wᵀ: fp32 activations on the bandwidth path; on the tensor cores fp32 split into high
+     * parts and rests, or bf16 ({@link #ACTIVATIONS_PROPERTY}). ld is the activations' row stride in elements.
+     *
+     * @param norm the RMSNorm folded in ({@link #foldedNorm}), or null: with one, {@code f32} is the residual stream
+     */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate, MatMulKernel.Norm norm) {
         if (kernelTimer != null) {

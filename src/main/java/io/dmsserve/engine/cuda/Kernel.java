@@ -53,6 +53,8 @@ final class Kernel {
                 context.stream(), args.pointer(), null);
         if (timed != null && result == CUresult.CUDA_SUCCESS) {
             timer.after(timed, context.stream());
+        } else if (timed != null) {
+            timer.abandon(timed);
         }
         if (result != CUresult.CUDA_SUCCESS) {
             throw new CudaException(name + ": cuLaunchKernel failed: " + CUresult.stringFor(result) + " (grid "

@@ -57,6 +57,11 @@ final class KernelTimer implements AutoCloseable {
         queued.addLast(new Pair(begun.kernel, begun.before, after));
     }
 
+    /** A launch that failed after {@link #before}: its event goes back to the pool, untimed. */
+    void abandon(Pair begun) {
+        free.add(begun.before);
+    }
+
     /** Adds up the queued launches whose end has completed, in launch order, stopping at the first still running. */
     void collect() {
         float[] ms = new float[1];

@@ -374,12 +374,13 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * Whether a product of these sizes on this input can take its RMSNorm folded in: the GEMV ({@code small}), or on
-     * split activations the warpgroup decode product (compute 9.0, 1 to 16 tokens). The other kernels take a normed
-     * input.
+     * split activations the warpgroup decode product (compute 9.0, 1 to 16 tokens, a and w 16-byte aligned). The
+     * other kernels take a normed input.
      */
-    boolean normFolds(boolean small, boolean split, DeviceBuffer a, int lda, int n, int m, int k, DeviceBuffer weight) {
+    boolean normFolds(boolean small, boolean split, DeviceBuffer a, int lda, DeviceBuffer w, int n, int m, int k,
+            DeviceBuffer weight) {
         return weight.aligned(16) && (small ? n >= 1 && n <= MAX_GEMV_TOKENS
-                : split && wgsTakes(true, n, m, k, lda) && a.aligned(16));
+                : split && wgsTakes(true, n, m, k, lda) && a.aligned(16) && w.aligned(16));
     }
 
     /**
@@ -388,9 +389,8 @@ final class MatMulKernel implements AutoCloseable {
      */
     void matmulSplit(DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate, Norm norm) {
-        require(norm != null && normFolds(false, true, a, lda, n, m, k, norm.weight()) && w.aligned(16),
+        require(norm != null && normFolds(false, true, a, lda, w, n, m, k, norm.weight()),
                 "the norm folds only into the warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " tokens");
-        holdsNorm(norm, k);
         warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, true), norm);
     }
 

@@ -295,9 +295,10 @@ class MatMulKernelTest extends GpuTest {
                 DeviceBuffer y = accumulate ? upload(randomFloats(random, s.n() * ldy, 1f)) : poisoned(4L * s.n() * ldy);
                 float[] before = y.toFloats();
                 MatMulKernel.Norm norm = new MatMulKernel.Norm(upload(in.gamma()), eps);
-                assertThat(kernel.normFolds(true, false, upload(in.x()), ldx, s.n(), s.m(), s.k(), norm.weight()))
+                DeviceBuffer dw = upload(w);
+                assertThat(kernel.normFolds(true, false, upload(in.x()), ldx, dw, s.n(), s.m(), s.k(), norm.weight()))
                         .as("the GEMV takes the norm").isTrue();
-                kernel.gemv(upload(in.x()), ldx, upload(w), y, ldy, s.n(), s.m(), s.k(), accumulate, norm);
+                kernel.gemv(upload(in.x()), ldx, dw, y, ldy, s.n(), s.m(), s.k(), accumulate, norm);
                 check("gemv, norm folded, " + s + (accumulate ? " +=" : ""), y.toFloats(), before, in.normed(), ldx,
                         widen(w), s, ldy, accumulate, 2e-6);
             }
@@ -371,13 +372,16 @@ class MatMulKernelTest extends GpuTest {
         // Routing: matmulSplit with a norm takes 1 to 16 tokens of split activations, nothing else.
         DeviceBuffer x = upload(randomFloats(random, 17 * 4096, 1f));
         DeviceBuffer gamma = upload(randomBf16(random, 4096, 1f));
-        assertThat(kernel.normFolds(false, true, x, 4096, 16, 6144, 4096, gamma)).as("16 split tokens").isTrue();
-        assertThat(kernel.normFolds(false, true, x, 4096, 17, 6144, 4096, gamma)).as("17 tokens").isFalse();
-        assertThat(kernel.normFolds(false, false, x, 4096, 16, 6144, 4096, gamma)).as("bf16 activations").isFalse();
+        DeviceBuffer wqkv = upload(randomBf16(random, 6144 * 4096, 1f));
+        assertThat(kernel.normFolds(false, true, x, 4096, wqkv, 16, 6144, 4096, gamma)).as("16 split tokens").isTrue();
+        assertThat(kernel.normFolds(false, true, x, 4096, wqkv, 17, 6144, 4096, gamma)).as("17 tokens").isFalse();
+        assertThat(kernel.normFolds(false, false, x, 4096, wqkv, 16, 6144, 4096, gamma)).as("bf16 activations")
+                .isFalse();
+        assertThat(kernel.normFolds(false, true, x, 4096, wqkv.slice(2, wqkv.bytes() - 16), 16, 6144, 4096, gamma))
+                .as("weights not 16-byte aligned").isFalse();
         DeviceBuffer out = poisoned(4L * 17 * 6144);
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> kernel.matmulSplit(x, 4096,
-                upload(randomBf16(random, 6144 * 4096, 1f)), out, 6144, 17, 6144, 4096, false,
-                new MatMulKernel.Norm(gamma, eps)));
+                wqkv, out, 6144, 17, 6144, 4096, false, new MatMulKernel.Norm(gamma, eps)));
     }
 
     /** k past {@link MatMulKernel#MAX_K} is refused before a launch, whichever kernel would take the product. */
