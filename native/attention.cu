@@ -135,6 +135,7 @@ __device__ __forceinline__ void attention_decode(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int D, float scale,
     int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    dms::pdl_begin();
     DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);        // (warp, visible key) -> slot
     DMS_SHARED(float, weights, DMS_ATT_WARPS * GM * 32);  // (warp, g, visible key) -> score, then e^(s - m)
     DMS_DYNAMIC_SMEM(smem);
@@ -632,6 +633,7 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    dms::pdl_begin();
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
@@ -715,6 +717,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
     int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    dms::pdl_begin();
     DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
     DMS_DYNAMIC_SMEM(smem);
     const int G = heads / kvHeads;
@@ -839,6 +842,7 @@ __device__ __forceinline__ void attention_chunk(
     const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
     int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
     int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    dms::pdl_begin();
     constexpr int LD = D + 8;    // bf16 per smem row: rows (D + 8) * 2 bytes apart, no ldmatrix conflicts
     constexpr int KS = D / 16;   // k16 steps of Q Kᵀ
     constexpr int DT = D / 8;    // n8 tiles of O
@@ -1150,6 +1154,7 @@ extern "C" __global__ void __launch_bounds__(DMS_MERGE_CHUNK)
     dms_attention_merge(const float* __restrict__ partialO, const float2* __restrict__ partialML, int splits,
                         int splitStride, const int* __restrict__ tokenList, int heads, int D, float* __restrict__ out,
                         int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride) {
+    dms::pdl_begin();
     DMS_SHARED(float, weight, DMS_MERGE_CHUNK);   // e^(m_s − m), for the chunk's splits
     DMS_SHARED(float, rowSum, DMS_MERGE_CHUNK);   // l_s
     DMS_SHARED(int, valid, DMS_MERGE_CHUNK);      // m_s > −∞

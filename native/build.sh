@@ -33,6 +33,23 @@ if ! "$nvcc" -fatbin -O3 -std=c++17 "${archs[@]}" -Xptxas -v -o "$fatbin.tmp" na
     rm -f "$fatbin.tmp"
     exit 1
 fi
+# Every kernel starts with the programmatic-launch wait (dms.cuh, pdl_wait): Java may launch any of them so. Checked on
+# the sm_90a PTX, where the wait is compiled in; a kernel without it fails the build.
+if ! "$nvcc" -ptx -O3 -std=c++17 -arch=sm_90a -o "$build/all-sm90a.ptx" native/all.cu > "$build/ptx.log" 2>&1; then
+    cat "$build/ptx.log" >&2
+    rm -f "$fatbin.tmp"
+    exit 1
+fi
+missing="$(awk '/\.entry / { if (name != "" && !seen) print name; match($0, /\.entry [A-Za-z0-9_]+/);
+                              name = substr($0, RSTART + 7, RLENGTH - 7); seen = 0 }
+               /griddepcontrol\.wait/ { seen = 1 }
+               END { if (name != "" && !seen) print name }' "$build/all-sm90a.ptx")"
+if [[ -n "$missing" ]]; then
+    echo "[cuda-kernels] kernels without griddepcontrol.wait (dms::pdl_wait at their start, dms.cuh):" >&2
+    echo "$missing" >&2
+    rm -f "$fatbin.tmp"
+    exit 1
+fi
 mv "$fatbin.tmp" "$fatbin"
 rm -f "$marker"
 {

@@ -177,6 +177,38 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 #endif
 }
 
+// Programmatic dependent launch (sm_90; Java launches with it when dms.cuda.pdl is on: CudaContext, PdlLaunch). A
+// kernel launched so may start while the kernel before it in the stream is still running, once every block of that
+// one has called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_trigger and then pdl_wait at its
+// start, before it reads anything another kernel writes and before it writes anything: pdl_wait returns when the
+// kernel before has completed and its writes are visible (and that one waited for its own, so all earlier work is
+// done too). What a kernel may do before pdl_wait: read weights (no kernel writes them), e.g. a product's first W
+// tiles. native/build.sh checks that every entry of the sm_90a PTX has the wait. Without the launch attribute, on
+// sm_80 and in the emulator both are no-ops.
+DMS_DEVICE void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+DMS_DEVICE void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+// A hint to bring the line at p into L2 (a GEMV's first W chunks before pdl_wait).
+DMS_DEVICE void prefetch_l2(const void* p) {
+#ifndef DMS_EMU
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
+#else
+    (void)p;
+#endif
+}
+// Both, at a kernel's start.
+DMS_DEVICE void pdl_begin() {
+    pdl_trigger();
+    pdl_wait();
+}
+
 // silu(g) · u as Ops.swiglu computes it: silu(g) = g / (1 + e^-g) in double, rounded to fp32, times u in fp32
 // (swiglu.cu, and the w1|w3 GEMV that ends in it, matmul.cu).
 DMS_DEVICE float silu_mul(float g, float u) {

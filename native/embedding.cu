@@ -11,6 +11,7 @@
 // reading outside the table and makes it visible).
 extern "C" __global__ void dms_embedding_bf16(const bf16_t* __restrict__ embedding, const int* __restrict__ tokens,
                                               int n, int hidden, int vocab, float* __restrict__ x) {
+    dms::pdl_begin();
     const int i = blockIdx.x;
     if (i >= n) {
         return;

@@ -27,6 +27,7 @@ extern "C" __global__ void dms_kv_write_bf16(const float* __restrict__ k, int kS
                                         int kvHeads, int D, bf16_t* __restrict__ keyCache,
                                         bf16_t* __restrict__ valueCache, int* __restrict__ slotPos,
                                         unsigned char* __restrict__ slotFlag) {
+    dms::pdl_begin();
     const int lane = threadIdx.x & 31;
     const long long warpIndex = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
     if (warpIndex >= static_cast<long long>(n) * kvHeads) {

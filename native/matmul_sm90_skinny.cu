@@ -95,9 +95,10 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     const bf16_t* a16 = static_cast<const bf16_t*>(a);
     const float* a32 = static_cast<const float*>(a);
 
-    // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each), then the tokens' 16 rows; zeros past
-    // m, n and k (k % 8 == 0: a chunk is all in or all out).
-    auto loadStage = [&](int i) {
+    // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each) by loadW, the tokens' 16 rows by loadX
+    // (apart, so that a launch copies its first W tiles before pdl_wait); zeros past m, n and k (k % 8 == 0: a chunk is
+    // all in or all out).
+    auto loadW = [&](int i) {
         unsigned char* st = smem + (i % STAGES) * STAGE;
         const int k0 = (kb + i) * DMS_WGS_BK;
 #pragma unroll
@@ -108,6 +109,10 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
             const bool valid = row0 + r < m && gk < k;
             dms::cp_async16(st + wg_swizzle(r, e & 7), valid ? w + static_cast<size_t>(row0 + r) * k + gk : w, valid);
         }
+    };
+    auto loadX = [&](int i) {
+        unsigned char* st = smem + (i % STAGES) * STAGE;
+        const int k0 = (kb + i) * DMS_WGS_BK;
         if constexpr (SPLIT) {
 #pragma unroll
             for (int u = 0; u < DMS_WGS_BN * 16 / DMS_WGS_THREADS; u++) {
@@ -162,10 +167,19 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     for (int i = 0; i < 8; i++) {
         acc[i] = 0.f;
     }
+    // The first STAGES - 2 W tiles before pdl_wait (weights: no kernel writes them), in the first commit group.
+    dms::pdl_trigger();
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
         if (s < count) {
-            loadStage(s);
+            loadW(s);
+        }
+    }
+    dms::pdl_wait();
+#pragma unroll
+    for (int s = 0; s < STAGES - 2; s++) {
+        if (s < count) {
+            loadX(s);
         }
         dms::cp_async_commit();
     }
@@ -180,7 +194,8 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
         dms::fence_proxy_async();  // this thread's shared-memory writes visible to the tensor cores
         __syncthreads();           // every thread's; every warp has waited for the group of tile i - 2
         if (i + STAGES - 2 < count) {
-            loadStage(i + STAGES - 2);  // into stage (i - 2) % STAGES
+            loadW(i + STAGES - 2);  // into stage (i - 2) % STAGES
+            loadX(i + STAGES - 2);
         }
         dms::cp_async_commit();
         const uint32_t wAddr = dms::smem_addr(smem + (i % STAGES) * STAGE);

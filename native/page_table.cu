@@ -21,6 +21,7 @@ extern "C" __global__ void dms_page_table_apply(int* __restrict__ pageTable, int
                                                 const int* __restrict__ freshPages, int freshCount, int pageSize,
                                                 int pageCount, int* __restrict__ slotPos,
                                                 unsigned char* __restrict__ slotFlag, int* __restrict__ error) {
+    dms::pdl_begin();
     const long long items = static_cast<long long>(tableCount) + lenCount + static_cast<long long>(freshCount) * pageSize;
     for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < items;
          e += static_cast<long long>(gridDim.x) * blockDim.x) {

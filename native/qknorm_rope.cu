@@ -148,6 +148,7 @@ extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStrid
                                                float eps, int dms, double alphaScale, double alphaOffset,
                                                const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
                                                int layers, int layer, unsigned char* __restrict__ decisions) {
+    dms::pdl_begin();
     qknorm_rope<false>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
                        dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, nullptr, 0,
                        nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr);
@@ -161,6 +162,7 @@ extern "C" __global__ void dms_qknorm_rope_kv_f32(
     unsigned char* __restrict__ decisions, const float* __restrict__ v, int vStride, const int* __restrict__ slots,
     const int* __restrict__ prevSlots, int S, bf16_t* __restrict__ keyCache, bf16_t* __restrict__ valueCache,
     int* __restrict__ slotPos, unsigned char* __restrict__ slotFlag) {
+    dms::pdl_begin();
     qknorm_rope<true>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v, vStride, slots,
                       prevSlots, S, keyCache, valueCache, slotPos, slotFlag);

@@ -21,6 +21,7 @@ extern "C" __global__ void __launch_bounds__(1024) dms_rmsnorm_f32(float* __rest
                                                                    const int* __restrict__ rowIndex, int n, int hidden,
                                                                    float eps, float* __restrict__ out,
                                                                    bf16_t* __restrict__ outBf16) {
+    dms::pdl_begin();
     DMS_SHARED(float, scratch, 32);
     const int i = blockIdx.x;
     if (i >= n) {

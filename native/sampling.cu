@@ -411,6 +411,7 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
                const int* __restrict__ biasIds, const float* __restrict__ biasValues,
                const unsigned* __restrict__ promptBits, int* __restrict__ outputCounts, int* __restrict__ tokens,
                float* __restrict__ logprobs, int* __restrict__ topIds, float* __restrict__ topLogprobs) {
+    dms::pdl_begin();
     DMS_DYNAMIC_SMEM(smem);
     DMS_SHARED(int, ints, 32);
     DMS_SHARED(double, doubles, 32);
@@ -673,6 +674,7 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
 extern "C" __global__ void dms_sampling_count(const int* __restrict__ tokenIds, const int* __restrict__ countRows,
                                               int count, int vocab, unsigned* __restrict__ promptBits,
                                               int* __restrict__ outputCounts) {
+    dms::pdl_begin();
     const int e = blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= count) {
         return;

@@ -11,6 +11,7 @@
 // grid (ceil(n * inter / blockDim.x)), block a multiple of 32 (256); elementwise, no shared memory.
 extern "C" __global__ void dms_swiglu_f32(const float* gate, int ldGate, const float* up, int ldUp, float* out, int ldOut,
                                           bf16_t* __restrict__ outBf16, int ldOutBf16, int n, int inter) {
+    dms::pdl_begin();
     const long long index = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= static_cast<long long>(n) * inter) {
         return;

@@ -6,7 +6,7 @@ cp="classes:$(ls lib/*.jar | paste -sd:)"
 read -ra java_opts <<< "${JAVA_OPTS:-}"
 # BENCH_ARGS: extra gpubench options for bench-attention.sh and bench-32k.sh, e.g. "--overlap false".
 read -ra bench_args <<< "${BENCH_ARGS:-}"
-java=(./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g "${java_opts[@]}" -cp "$cp")
+java=(./jre/bin/java --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xmx8g "${java_opts[@]}" -cp "$cp")
 
 # ensure_model: makes the checkpoint unless it is there (about 30 s on the H200 host), output to $OUT/bench.log.
 ensure_model() {

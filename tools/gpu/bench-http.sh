@@ -23,7 +23,7 @@ echo "=== serving over HTTP and direct, cuda, concurrency ${CONCURRENCY:-1,8,64}
 start=$(date +%s)
 # The benchmark is a test class: test-classes joins the bundle's classpath. Past LIMIT the JVM gets SIGQUIT (every
 # thread's stack into the log), then is killed 10 s later.
-timeout -s QUIT -k 10 "${LIMIT:-170}" ./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g \
+timeout -s QUIT -k 10 "${LIMIT:-170}" ./jre/bin/java --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xmx8g \
     -cp "test-classes:$cp" io.dmsserve.bench.ServingBenchmark \
     --concurrency="${CONCURRENCY:-1,8,64}" --tokens="${TOKENS:-64}" --repetitions="${REPETITIONS:-3}" \
     --min-tokens="${MIN_TOKENS:-256}" --prompt-tokens="${PROMPT:-0}" \

@@ -108,7 +108,7 @@ modules="java.base,java.compiler,java.desktop,java.instrument,java.logging,java.
 modules+=",java.net.http,java.prefs,java.scripting,java.sql,java.xml,jdk.jfr,jdk.management,jdk.unsupported"
 modules+=",jdk.incubator.vector,jdk.crypto.ec,jdk.attach,jdk.zipfs,jdk.net,jdk.naming.dns,java.security.jgss"
 modules+=",java.security.sasl,java.transaction.xa,java.rmi,java.management.rmi,jdk.httpserver,jdk.charsets"
-modules+=",jdk.management.agent"
+modules+=",jdk.management.agent,jdk.incubator.foreign"
 found="$(jdeps --multi-release 17 --ignore-missing-deps --print-module-deps -q \
     --class-path "$(cat target/gpu-bundle-classpath.txt)" target/classes target/test-classes 2>/dev/null || true)"
 for jar in "$out"/lib/*.jar; do

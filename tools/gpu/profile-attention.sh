@@ -8,7 +8,7 @@ ensure_model
 timeout 300 ncu --clock-control none --target-processes all -k regex:dms_attention_decode --launch-skip 148 \
     --launch-count 2 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
     --section Occupancy --section LaunchStats --section SchedulerStats \
-    ./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "$cp" -Ddms.cuda.graphs=false \
+    ./jre/bin/java --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xmx8g -cp "$cp" -Ddms.cuda.graphs=false \
     io.dmsserve.DmsServeApplication gpubench --model "$model" --batch 16 --prompt 4096 --decode 2 --policy none \
     > "$OUT/ncu-attention.txt" 2> "$OUT/ncu-attention.err"
 echo "ncu rc=$?"

@@ -10,7 +10,7 @@ ensure_model
 timeout 400 ncu --clock-control none --target-processes all -k "regex:${KERNELS:-dms_matmul_skinny|dms_attention_decode}" \
     --launch-skip "${SKIP:-432}" --launch-count "${COUNT:-181}" \
     --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,launch__grid_size \
-    --csv ./jre/bin/java --add-modules jdk.incubator.vector -Xmx8g -cp "$cp" -Ddms.cuda.graphs=false \
+    --csv ./jre/bin/java --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xmx8g -cp "$cp" -Ddms.cuda.graphs=false \
     io.dmsserve.DmsServeApplication gpubench --model "$model" --batch "${BATCH:-16}" --prompt "${PROMPT:-4096}" \
     --decode 2 --policy none > "$OUT/ncu-b16.csv" 2> "$OUT/ncu-b16.err"
 echo "ncu rc=$?"

@@ -30,7 +30,7 @@ for jar in "$here"/lib/*.jar; do
 done
 # JAVA_OPTS (word-split) adds JVM options, e.g. JAVA_OPTS=-Ddms.cuda.activations=bf16.
 # shellcheck disable=SC2086
-"$here/jre/bin/java" --add-modules jdk.incubator.vector -Xss4m -Ddms.cuda.graph-check-every=1 ${JAVA_OPTS:-} \
+"$here/jre/bin/java" --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xss4m -Ddms.cuda.graph-check-every=1 ${JAVA_OPTS:-} \
     -Djava.io.tmpdir="${TMPDIR:-/tmp}" \
     -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
     --disable-banner --disable-ansi-colors --details=tree --reports-dir="$out" --fail-if-no-tests "$@" \

@@ -53,7 +53,8 @@ public final class GpuBenchCommand {
         try (Checkpoint checkpoint = Checkpoint.open(Path.of(o.model))) {
             ModelConfig config = checkpoint.config();
             long start = System.nanoTime();
-            CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open());
+            CudaContext context = CudaContext.open();
+            CudaBackend backend = new CudaBackend(checkpoint, context);
             double loadSeconds = (System.nanoTime() - start) / 1e9;
             long kvBytes = (long) (backend.kvMemoryAvailable() * o.fraction);
             try (StepExecutor engine = StepExecutor.allocate(backend, o.pageSize, kvBytes, o.batch + 1)) {
@@ -64,7 +65,8 @@ public final class GpuBenchCommand {
                 EvictionPolicy policy = EvictionPolicies.create(o.policy, threshold, config.dms());
                 Random random = new Random(o.seed);
                 out.println(json("load", "seconds", loadSeconds, "kv_pages", engine.cache().pageCount(),
-                        "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold));
+                        "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold, "pdl",
+                        context.pdlState()));
                 // Warm-up: every kernel once, at the shapes of the run, and enough decode steps for the JIT to compile
                 // the host's step path (64 timed steps after only 4 warm ones measured up to 1 ms more host work a step).
                 runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, 0, o, random, backend);

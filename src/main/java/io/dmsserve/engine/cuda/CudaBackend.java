@@ -297,8 +297,8 @@ public final class CudaBackend implements Backend {
         }
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
-        log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free", cuda.info(),
-                gb(totalBytes(checkpoint, tied)), gb(freeMemory()));
+        log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free; programmatic dependent launch {}",
+                cuda.info(), gb(totalBytes(checkpoint, tied)), gb(freeMemory()), cuda.pdlState());
     }
 
     /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */

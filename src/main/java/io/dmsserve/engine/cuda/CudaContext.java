@@ -36,6 +36,11 @@ public final class CudaContext implements AutoCloseable {
 
     /** System property: synchronise after every launch, so that a faulting kernel is named. */
     public static final String CHECK_LAUNCHES_PROPERTY = "dms.cuda.check-launches";
+    /**
+     * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 and
+     * later, when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain).
+     */
+    public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -45,6 +50,9 @@ public final class CudaContext implements AutoCloseable {
     private final CUstream stream;
     private final DeviceInfo info;
     private final boolean checkLaunches;
+    private final PdlLaunch pdl;         // null: plain launches
+    private final String pdlState;
+    private final long streamAddress;
     private KernelTimer kernelTimer;
     private String timingLabel;
     private final Map<String, Kernel> kernels = new HashMap<>();
@@ -60,6 +68,45 @@ public final class CudaContext implements AutoCloseable {
         this.stream = stream;
         this.info = info;
         this.checkLaunches = checkLaunches;
+        String why = pdlUnavailable(info);
+        PdlLaunch launcher = null;
+        if (why == null) {
+            try {
+                launcher = PdlLaunch.open();
+            } catch (UnsupportedOperationException | LinkageError e) {
+                why = e.getMessage();
+            }
+        }
+        this.pdl = launcher;
+        this.pdlState = launcher != null ? "on" : "off (" + why + ")";
+        this.streamAddress = launcher != null ? NativeAddress.of(stream) : 0;
+    }
+
+    /** Why this context launches plainly, or null when it may try programmatic dependent launch. */
+    private static String pdlUnavailable(DeviceInfo info) {
+        if (!Boolean.getBoolean(PDL_PROPERTY)) {
+            return PDL_PROPERTY + " is not true";
+        }
+        if (info.computeMajor() < 9) {
+            return "compute " + info.computeMajor() + "." + info.computeMinor() + " has none (9.0 and later)";
+        }
+        if (ModuleLayer.boot().findModule(PdlLaunch.MODULE).isEmpty()) {
+            return "the JVM was started without --add-modules=" + PdlLaunch.MODULE;
+        }
+        return null;
+    }
+
+    /** Whether kernels are launched with programmatic dependent launch: "on", or "off (why)". */
+    public String pdlState() {
+        return pdlState;
+    }
+
+    PdlLaunch pdl() {
+        return pdl;
+    }
+
+    long streamAddress() {
+        return streamAddress;
     }
 
     /** Device 0, launches checked when {@value #CHECK_LAUNCHES_PROPERTY} is true. */

@@ -58,6 +58,14 @@ public final class DeviceBuffer implements AutoCloseable {
         return offset % alignment == 0;
     }
 
+    /** The device address of this buffer's first byte (for launches made without JCuda: PdlLaunch). */
+    long address() {
+        if (closed) {
+            throw new IllegalStateException("device buffer used after close");
+        }
+        return NativeAddress.of(base) + offset;
+    }
+
     CUdeviceptr pointer() {
         if (closed) {
             throw new IllegalStateException("device buffer used after close");

@@ -14,6 +14,7 @@ final class Kernel {
     /** The dynamic shared memory (bytes) it may launch with: the default 48 KB less the static until opted in. */
     int sharedLimit;
     private final CudaContext context;
+    private long address;  // of function, for PdlLaunch (0: not read yet)
 
     Kernel(CudaContext context, String name, CUfunction function, int staticSharedBytes) {
         this.context = context;
@@ -42,6 +43,13 @@ final class Kernel {
         run(gridX, gridY, gridZ, block, sharedBytes, args);
     }
 
+    private long address() {
+        if (address == 0) {
+            address = NativeAddress.of(function);
+        }
+        return address;
+    }
+
     /** The launch itself, on the context's stream (queued, or captured while the stream captures). */
     void run(int gridX, int gridY, int gridZ, int block, int sharedBytes, KernelArgs args) {
         // Timing turns step graphs off, so a launch runs where it is made and the label is the caller's.
@@ -49,15 +57,19 @@ final class Kernel {
         String label = timer == null ? null : context.timingLabel();
         KernelTimer.Pair timed = timer == null ? null
                 : timer.before(label == null ? name : name + " " + label, context.stream());
-        int result = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
-                context.stream(), args.pointer(), null);
+        PdlLaunch pdl = context.pdl();
+        int result = pdl != null
+                ? pdl.launch(address(), gridX, gridY, gridZ, block, sharedBytes, context.streamAddress(), args)
+                : JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,
+                        context.stream(), args.pointer(), null);
         if (timed != null && result == CUresult.CUDA_SUCCESS) {
             timer.after(timed, context.stream());
         } else if (timed != null) {
             timer.abandon(timed);
         }
         if (result != CUresult.CUDA_SUCCESS) {
-            throw new CudaException(name + ": cuLaunchKernel failed: " + CUresult.stringFor(result) + " (grid "
+            throw new CudaException(name + ": " + (pdl != null ? "cuLaunchKernelEx" : "cuLaunchKernel") + " failed: "
+                    + CUresult.stringFor(result) + " (grid "
                     + gridX + "x" + gridY + "x" + gridZ + ", block " + block + ", " + sharedBytes
                     + " bytes of shared memory)");
         }

@@ -58,7 +58,7 @@ class CudaOverlapTest {
      * @param lag queue a 2 GB memset (about half a millisecond) on the stream before each step submitted ahead, with
      *     the steps timed on the device: the memsets must show in the idle gaps the timing reports between them
      */
-    private static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
+    static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
         CudaContext context = CudaContext.open(0, false);
         String timing = System.getProperty(CudaBackend.STEP_TIMING_PROPERTY);
         System.setProperty(CudaBackend.STEP_TIMING_PROPERTY, String.valueOf(lag));
