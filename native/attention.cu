@@ -135,7 +135,7 @@ __device__ __forceinline__ void attention_decode(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int D, float scale,
     int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     DMS_SHARED(int, slotList, DMS_ATT_WARPS * 32);        // (warp, visible key) -> slot
     DMS_SHARED(float, weights, DMS_ATT_WARPS * GM * 32);  // (warp, g, visible key) -> score, then e^(s - m)
     DMS_DYNAMIC_SMEM(smem);
@@ -633,7 +633,7 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
@@ -717,7 +717,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
     int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
     DMS_DYNAMIC_SMEM(smem);
     const int G = heads / kvHeads;
@@ -842,7 +842,7 @@ __device__ __forceinline__ void attention_chunk(
     const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
     int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
     int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     constexpr int LD = D + 8;    // bf16 per smem row: rows (D + 8) * 2 bytes apart, no ldmatrix conflicts
     constexpr int KS = D / 16;   // k16 steps of Q Kᵀ
     constexpr int DT = D / 8;    // n8 tiles of O

@@ -178,13 +178,24 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 }
 
 // Programmatic dependent launch (sm_90; Java launches with it when dms.cuda.pdl is on: CudaContext, PdlLaunch). A
-// kernel launched so may start while the kernel before it in the stream is still running, once every block of that
-// one has called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_trigger and then pdl_wait at its
-// start, before it reads anything another kernel writes and before it writes anything: pdl_wait returns when the
-// kernel before has completed and its writes are visible (and that one waited for its own, so all earlier work is
-// done too). What a kernel may do before pdl_wait: read weights (no kernel writes them), e.g. a product's first W
-// tiles. native/build.sh checks that every entry of the sm_90a PTX has the wait. Without the launch attribute, on
-// sm_80 and in the emulator both are no-ops.
+// kernel launched so may start while the kernel before it in the stream still runs, once every block of that one has
+// called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_wait at its start, before it reads anything
+// another kernel writes and before it writes anything: pdl_wait returns when the kernel before has completed and its
+// writes are visible (and that one waited for its own, so all earlier work is done too). Before pdl_wait a kernel may
+// only read weights (no kernel writes them): the warpgroup decode product copies its first W tiles there.
+// native/build.sh checks that every entry of the sm_90a PTX has the wait. Without the launch attribute, on sm_80 and
+// in the emulator the calls do nothing.
+//
+// Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only;
+// 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late: the decode
+// products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait. A trigger
+// early in a long kernel puts the next kernel's blocks on the multiprocessors for all of it, waiting.
+#ifdef DMS_EMU
+static int dms_pdl_trigger_at = 1;
+#else
+__device__ int dms_pdl_trigger_at = 1;
+#endif
+
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -195,18 +206,25 @@ DMS_DEVICE void pdl_wait() {
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
 #endif
 }
-// A hint to bring the line at p into L2 (a GEMV's first W chunks before pdl_wait).
-DMS_DEVICE void prefetch_l2(const void* p) {
-#ifndef DMS_EMU
-    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
-#else
-    (void)p;
-#endif
-}
-// Both, at a kernel's start.
+// A short kernel's start: the wait, then the trigger unless triggers are at exit.
 DMS_DEVICE void pdl_begin() {
-    pdl_trigger();
     pdl_wait();
+    if (dms_pdl_trigger_at != 0) {
+        pdl_trigger();
+    }
+}
+// A long kernel's start: the wait, then the trigger only when every kernel triggers at its start.
+DMS_DEVICE void pdl_begin_long() {
+    pdl_wait();
+    if (dms_pdl_trigger_at == 2) {
+        pdl_trigger();
+    }
+}
+// A long kernel's main loop done (its loads issued): the trigger when triggers are late.
+DMS_DEVICE void pdl_late() {
+    if (dms_pdl_trigger_at == 1) {
+        pdl_trigger();
+    }
 }
 
 // silu(g) · u as Ops.swiglu computes it: silu(g) = g / (1 + e^-g) in double, rounded to fp32, times u in fp32

@@ -64,22 +64,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     }
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
-    // This thread's first W chunks (the loop's first iteration) asked into L2 before pdl_wait: weights, which no kernel
-    // writes, so under a programmatic launch they stream in while the kernel before finishes.
-    dms::pdl_trigger();
-    if (vec) {
-#pragma unroll
-        for (int u = 0; u < 2; u++) {
-            const int c = threadIdx.x + u * blockDim.x;
-            if (c < (k >> 3)) {
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    dms::prefetch_l2(rows[r] + 8 * c);
-                }
-            }
-        }
-    }
-    dms::pdl_wait();
+    dms::pdl_begin_long();
     // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
     auto normed = [&](int t, int c, float4& x0, float4& x1) {
         if constexpr (NORM) {
@@ -206,6 +191,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             }
         }
     }
+    dms::pdl_late();
 
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -419,7 +405,7 @@ template <int BM, bool SPLIT>
 __device__ __forceinline__ void matmul_tc(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
                                           int kTilesPerSplit, float* __restrict__ partial) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     constexpr int MT = BM / 32;  // m16 tiles per warp along tokens (warp tile BM/2 rows)
     constexpr int NT = 4;        // n8 tiles per warp along features (warp tile 32 columns)
     constexpr int STAGES = matmul_stages(SPLIT);
@@ -738,7 +724,7 @@ __device__ __forceinline__ void skinny_store(const float (&acc)[MT][NT][4], floa
 template <int MT, int NT, bool PIPE, bool SPLIT = false, int PU = 2>
 __device__ __forceinline__ void matmul_skinny(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                               float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     constexpr int WARPS = DMS_SKINNY_WARPS;
     DMS_SHARED(float, red, WARPS * NT * 4 * 32);  // (warp, tile, register, lane) of one m16 tile
     const int lane = threadIdx.x & 31;

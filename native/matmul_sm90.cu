@@ -235,7 +235,7 @@ DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, c
 template <int BN, bool SPLIT>
 __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
 #if defined(DMS_WGMMA)
     constexpr int STAGES = matmul_wg_stages(BN, SPLIT);
     constexpr int A_TILE = DMS_WG_BM * DMS_WG_BK * 2;  // one bf16 A tile

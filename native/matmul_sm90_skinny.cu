@@ -168,14 +168,13 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
         acc[i] = 0.f;
     }
     // The first STAGES - 2 W tiles before pdl_wait (weights: no kernel writes them), in the first commit group.
-    dms::pdl_trigger();
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
         if (s < count) {
             loadW(s);
         }
     }
-    dms::pdl_wait();
+    dms::pdl_begin_long();
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
         if (s < count) {
@@ -214,6 +213,7 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     }
     dms::wgmma_wait<0>();
     dms::cp_async_wait<0>();
+    dms::pdl_late();
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         dms::wgmma_hold(acc[i]);

@@ -411,7 +411,7 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
                const int* __restrict__ biasIds, const float* __restrict__ biasValues,
                const unsigned* __restrict__ promptBits, int* __restrict__ outputCounts, int* __restrict__ tokens,
                float* __restrict__ logprobs, int* __restrict__ topIds, float* __restrict__ topLogprobs) {
-    dms::pdl_begin();
+    dms::pdl_begin_long();
     DMS_DYNAMIC_SMEM(smem);
     DMS_SHARED(int, ints, 32);
     DMS_SHARED(double, doubles, 32);

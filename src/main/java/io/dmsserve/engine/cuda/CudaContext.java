@@ -41,6 +41,13 @@ public final class CudaContext implements AutoCloseable {
      * later, when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain).
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
+    /**
+     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code late} (default:
+     * short kernels at their start, the decode products after their main loop, the rest at exit), {@code start} (every
+     * kernel at its start) or {@code exit} (native/dms.cuh, dms_pdl_trigger_at).
+     */
+    public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
+    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start");  // dms_pdl_trigger_at 0, 1, 2
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -77,8 +84,21 @@ public final class CudaContext implements AutoCloseable {
                 why = e.getMessage();
             }
         }
+        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "late");
+        if (!PDL_TRIGGERS.contains(trigger)) {
+            throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
+                    + trigger + "'");
+        }
+        if (launcher != null) {
+            CUdeviceptr at = new CUdeviceptr();
+            long[] size = {0};
+            check(JCudaDriver.cuModuleGetGlobal(at, size, module, "dms_pdl_trigger_at"),
+                    "cuModuleGetGlobal(dms_pdl_trigger_at)");
+            check(JCudaDriver.cuMemcpyHtoD(at, Pointer.to(new int[] {PDL_TRIGGERS.indexOf(trigger)}), 4),
+                    "cuMemcpyHtoD(dms_pdl_trigger_at)");
+        }
         this.pdl = launcher;
-        this.pdlState = launcher != null ? "on" : "off (" + why + ")";
+        this.pdlState = launcher != null ? "on, trigger " + trigger : "off (" + why + ")";
         this.streamAddress = launcher != null ? NativeAddress.of(stream) : 0;
     }
 

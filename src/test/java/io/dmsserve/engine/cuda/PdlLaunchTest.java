@@ -30,13 +30,21 @@ class PdlLaunchTest extends GpuTest {
 
     @Test
     void dependentChainsGiveTheSerialResults() {
-        withPdl(() -> {
-            try (CudaContext pdl = CudaContext.open(0, false)) {
-                assertThat(pdl.pdlState()).isEqualTo("on");
-                chains(pdl);
+        for (String trigger : new String[] {"exit", "late", "start"}) {
+            String before = System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY);
+            System.setProperty(CudaContext.PDL_TRIGGER_PROPERTY, trigger);
+            try {
+                withPdl(() -> {
+                    try (CudaContext pdl = CudaContext.open(0, false)) {
+                        assertThat(pdl.pdlState()).isEqualTo("on, trigger " + trigger);
+                        chains(pdl);
+                    }
+                    return null;
+                });
+            } finally {
+                restore(CudaContext.PDL_TRIGGER_PROPERTY, before);
             }
-            return null;
-        });
+        }
     }
 
     @Test
@@ -59,11 +67,15 @@ class PdlLaunchTest extends GpuTest {
         try {
             return body.get();
         } finally {
-            if (before == null) {
-                System.clearProperty(CudaContext.PDL_PROPERTY);
-            } else {
-                System.setProperty(CudaContext.PDL_PROPERTY, before);
-            }
+            restore(CudaContext.PDL_PROPERTY, before);
+        }
+    }
+
+    private static void restore(String property, String value) {
+        if (value == null) {
+            System.clearProperty(property);
+        } else {
+            System.setProperty(property, value);
         }
     }
 
@@ -119,8 +131,9 @@ class PdlLaunchTest extends GpuTest {
                     }
                 }
             }
-            System.out.printf("[gpu] programmatic launches: %d x 3 dependent launches (RMSNorm with its add, split"
-                    + " warpgroup product in %d splits, GEMV) give the serial results exactly%n", CHAIN, splits);
+            System.out.printf("[gpu] programmatic launches (%s): %d x 3 dependent launches (RMSNorm with its add, split"
+                    + " warpgroup product in %d splits, GEMV) give the serial results exactly%n", pdl.pdlState(), CHAIN,
+                    splits);
         }
     }
 
