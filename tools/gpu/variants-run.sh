@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# An A/B/C... of JVM option sets in one device call, from the unpacked bundle with REPO and OUT set and the kernel_test
+# binary at $KT: every kernel_test case; the gpu suite (CLASSES limits it, SUITE=0 skips it); then for each variant
+# of VARIANTS (option sets separated by ';', e.g. VARIANTS="-Ddms.cuda.pdl=false;-Ddms.cuda.pdl=true"): 16 x 32K with
+# DMS (--evict-rate 0.875) and batch 1 at 4K under step timing; then, under the first variant's options, the runs named
+# in EXTRA ("none32k": 16 x 32K without eviction, our own DMS-off figure; "dms32k": DMS again). A part is skipped
+# when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
+# "variant" (its index, from 0).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/bench-env.sh"
+fits() { (( SECONDS + $1 < ${BUDGET:-540} )) || { stamp "skipped $2: ${SECONDS}s gone"; return 1; }; }
+checks
+stamp model
+ensure_model
+# run variant batch prompt decode policy jvm-options...
+run() {
+    local variant=$1 batch=$2 prompt=$3 decode=$4 policy=$5
+    shift 5
+    local extra=()
+    [[ $policy == dms ]] && extra=(--evict-rate 0.875)
+    stamp "$variant batch=$batch prompt=$prompt policy=$policy $*"
+    timeout "${LIMIT:-150}" "${java[@]}" -Ddms.cuda.step-timing=true "$@" io.dmsserve.DmsServeApplication gpubench \
+        --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" \
+        2>>"$OUT/bench.log" | sed "s/^{/{\"variant\":\"$variant\",/" >> "$OUT/bench.jsonl"
+}
+IFS=';' read -ra variants <<< "${VARIANTS:-}"
+[[ ${#variants[@]} -gt 0 ]] || variants=("")
+for i in "${!variants[@]}"; do
+    read -ra o <<< "${variants[$i]}"
+    fits 75 "variant $i 32k" && run "$i" 16 32768 32 dms "${o[@]}"
+    fits 40 "variant $i b1" && run "$i" 1 4096 64 none "${o[@]}"
+done
+read -ra o <<< "${variants[0]}"
+for e in ${EXTRA:-}; do
+    case $e in
+        dms32k) fits 75 "extra $e" && run 0 16 32768 32 dms "${o[@]}" ;;
+        none32k) fits 110 "extra $e" && run 0 16 32768 32 none "${o[@]}" ;;
+    esac
+done
+stamp done
