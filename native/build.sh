@@ -44,6 +44,8 @@ missing="$(awk '/\.entry / { if (name != "" && !seen) print name; match($0, /\.e
                               name = substr($0, RSTART + 7, RLENGTH - 7); seen = 0 }
                /griddepcontrol\.wait/ { seen = 1 }
                END { if (name != "" && !seen) print name }' "$build/all-sm90a.ptx")"
+# The trigger setting CudaContext writes by name (cuModuleGetGlobal): an unmangled global.
+grep -q '^\.global .* dms_pdl_trigger_at' "$build/all-sm90a.ptx" || missing+=" (no global dms_pdl_trigger_at)"
 if [[ -n "$missing" ]]; then
     echo "[cuda-kernels] kernels without griddepcontrol.wait (dms::pdl_wait at their start, dms.cuh):" >&2
     echo "$missing" >&2

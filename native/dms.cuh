@@ -65,6 +65,14 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
         }                                     \
     } while (0)
 
+// Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start. Outside
+// the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
+#ifdef DMS_EMU
+static int dms_pdl_trigger_at = 1;
+#else
+extern "C" __device__ int dms_pdl_trigger_at = 1;
+#endif
+
 namespace dms {
 
 // ---------------------------------------------------------------------------------------------------
@@ -190,12 +198,6 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late: the decode
 // products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait. A trigger
 // early in a long kernel puts the next kernel's blocks on the multiprocessors for all of it, waiting.
-#ifdef DMS_EMU
-static int dms_pdl_trigger_at = 1;
-#else
-__device__ int dms_pdl_trigger_at = 1;
-#endif
-
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
