@@ -18,6 +18,12 @@
 //                             block that writes C scales the token's sums by s: q|k|v and gate|up without the norm's
 //                             launch. s is taken after the products instead of before them, so the values differ from
 //                             rmsnorm + product in the last bits (kernel_test matmul_wgs_norm).
+//   dms_matmul_wgs_split_swiglu_n16, dms_matmul_wgs_split_swiglu_norm_n16  split (and split_norm) on w1|w3 (m = 2 inter
+//                             rows) ending in SwiGLU: h (n, inter) = silu(gate) · up, the MLP's two launches in one. A
+//                             block's 64 rows are 32 features' gate and up rows, interleaved by 8 so that each thread's
+//                             fragment holds both sums of a (token, feature); the same tiles, splits and k ranges as
+//                             the plain product of the 2 inter rows, so h is that product then dms_swiglu, bit for bit
+//                             (kernel_test matmul_wgs_swiglu).
 //   w bf16 (m, k), rows of k; c fp32 (n, m), rows of ldc.
 // Block: one warpgroup (128 threads), 64 features, the k tiles (of 64) [kb, ke) of split z; 1-D grid, block
 // b = z tilesM + tile. With splits > 1 (the launcher's choice for small m, so that every multiprocessor gets blocks)
@@ -68,7 +74,9 @@ __device__ __forceinline__ float wgs_norm_scale(float sumSquares, int k, float e
     return static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
 }
 
-template <bool SPLIT, int STAGES = matmul_wgs_stages(SPLIT), bool NORM = false>
+// SWIGLU: W is w1|w3 fused (m = 2 inter rows: gate rows, then up rows) and c is h (n, inter), ldc = ldh (the kernels
+// dms_matmul_wgs_split_swiglu*_n16 below); accumulate is not read.
+template <bool SPLIT, int STAGES = matmul_wgs_stages(SPLIT), bool NORM = false, bool SWIGLU = false>
 __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                            float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
                                            int splits, float* __restrict__ partial, int* __restrict__ counters,
@@ -76,6 +84,7 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
 #if defined(DMS_WGMMA)
     static_assert(STAGES >= 3, "tiles are loaded STAGES - 2 ahead");
     static_assert(SPLIT || !NORM, "the norm is folded into the split kernel only");
+    static_assert(SPLIT || !SWIGLU, "SwiGLU is folded into the split kernel only");
     constexpr int STAGE = matmul_wgs_stage_bytes(SPLIT);
     constexpr int W_TILE = DMS_WGS_BM * DMS_WGS_BK * 2;
     constexpr int X_TILE = DMS_WGS_BN * DMS_WGS_BK * 2;  // one bf16 activation tile
@@ -97,7 +106,10 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
 
     // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each) by loadW, the tokens' 16 rows by loadX
     // (apart, so that a launch copies its first W tiles before pdl_wait); zeros past m, n and k (k % 8 == 0: a chunk is
-    // all in or all out).
+    // all in or all out). SWIGLU: local row r is feature f = 32 tile + 8 (r / 16) + r % 8 of the tile's 32, its gate
+    // row f where r & 8 is 0, else its up row inter + f (zeros for f >= inter), so that a thread's fragment holds a
+    // feature's gate and up sums (the epilogue); the same 64 rows a block, the same tiles (ceil(2 inter / 64) =
+    // ceil(inter / 32)) and k ranges as the plain product of the 2 inter rows.
     auto loadW = [&](int i) {
         unsigned char* st = smem + (i % STAGES) * STAGE;
         const int k0 = (kb + i) * DMS_WGS_BK;
@@ -106,8 +118,17 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
             const int e = tid + u * DMS_WGS_THREADS;
             const int r = e >> 3;
             const int gk = k0 + (e & 7) * 8;
-            const bool valid = row0 + r < m && gk < k;
-            dms::cp_async16(st + wg_swizzle(r, e & 7), valid ? w + static_cast<size_t>(row0 + r) * k + gk : w, valid);
+            if constexpr (SWIGLU) {
+                const int inter = m >> 1;
+                const int f = tile * (DMS_WGS_BM / 2) + (r >> 4) * 8 + (r & 7);
+                const bool valid = f < inter && gk < k;
+                const int wr = (r & 8) != 0 ? inter + f : f;
+                dms::cp_async16(st + wg_swizzle(r, e & 7), valid ? w + static_cast<size_t>(wr) * k + gk : w, valid);
+            } else {
+                const bool valid = row0 + r < m && gk < k;
+                dms::cp_async16(st + wg_swizzle(r, e & 7), valid ? w + static_cast<size_t>(row0 + r) * k + gk : w,
+                                valid);
+            }
         }
     };
     auto loadX = [&](int i) {
@@ -284,17 +305,37 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     // Fragment of thread t (warp v = t / 32, lane g = t % 32 / 4, q = t % 4): acc[4 j + e] is feature (M row)
     // 16 v + g + 8 (e / 2), token (N column) 8 j + 2 q + e % 2.
     const int lane = tid & 31;
-    const int feature0 = row0 + (tid >> 5) * 16 + (lane >> 2);
+    if constexpr (SWIGLU) {
+        // Local rows 16 v + g (the gate) and 16 v + g + 8 (the up) are feature 32 tile + 8 v + g (loadW): acc[4 j +
+        // e] and acc[4 j + e + 2], e < 2, are its gate and up sums for token 8 j + 2 q + e. Each sum as the plain
+        // product writes it (times s with the norm), then dms_swiglu_f32's formula: the same bits as the two launches.
+        const int inter = m >> 1;
+        const int feature = tile * (DMS_WGS_BM / 2) + (tid >> 5) * 8 + (lane >> 2);
 #pragma unroll
-    for (int j = 0; j < 2; j++) {
+        for (int j = 0; j < 2; j++) {
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int token = 8 * j + 2 * (lane & 3) + (e & 1);
-            const int feature = feature0 + 8 * (e >> 1);
-            if (token < n && feature < m) {
-                float* out = c + static_cast<size_t>(token) * ldc + feature;
-                const float v = NORM ? __fmul_rn(acc[4 * j + e], scaleOf[token]) : acc[4 * j + e];
-                *out = accumulate != 0 ? *out + v : v;
+            for (int e = 0; e < 2; e++) {
+                const int token = 8 * j + 2 * (lane & 3) + e;
+                if (token < n && feature < inter) {
+                    const float gate = NORM ? __fmul_rn(acc[4 * j + e], scaleOf[token]) : acc[4 * j + e];
+                    const float up = NORM ? __fmul_rn(acc[4 * j + e + 2], scaleOf[token]) : acc[4 * j + e + 2];
+                    c[static_cast<size_t>(token) * ldc + feature] = dms::silu_mul(gate, up);
+                }
+            }
+        }
+    } else {
+        const int feature0 = row0 + (tid >> 5) * 16 + (lane >> 2);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int token = 8 * j + 2 * (lane & 3) + (e & 1);
+                const int feature = feature0 + 8 * (e >> 1);
+                if (token < n && feature < m) {
+                    float* out = c + static_cast<size_t>(token) * ldc + feature;
+                    const float v = NORM ? __fmul_rn(acc[4 * j + e], scaleOf[token]) : acc[4 * j + e];
+                    *out = accumulate != 0 ? *out + v : v;
+                }
             }
         }
     }
@@ -320,6 +361,26 @@ extern "C" __global__ void __launch_bounds__(DMS_WGS_THREADS)
                                   const bf16_t* __restrict__ gamma, float eps) {
     matmul_wgs<true, matmul_wgs_stages(true), true>(x, ldx, w, c, ldc, n, m, k, accumulate, splits, partial, counters,
                                                     gamma, eps);
+}
+
+// The gate|up product of the fused w1|w3 (2 inter, k) on split activations, ending in SwiGLU: h (n, inter), rows of
+// ldh, = silu(x · W1ᵀ) ⊙ (x · W3ᵀ), the grid, splits, workspace and counters of the plain product of the 2 inter rows.
+extern "C" __global__ void __launch_bounds__(DMS_WGS_THREADS)
+    dms_matmul_wgs_split_swiglu_n16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
+                                    float* __restrict__ h, int ldh, int n, int inter, int k, int splits,
+                                    float* __restrict__ partial, int* __restrict__ counters) {
+    matmul_wgs<true, matmul_wgs_stages(true), false, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0, splits, partial,
+                                                           counters);
+}
+
+// As above on rmsnorm(x), the norm folded in as in dms_matmul_wgs_split_norm_n16.
+extern "C" __global__ void __launch_bounds__(DMS_WGS_THREADS)
+    dms_matmul_wgs_split_swiglu_norm_n16(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,
+                                         float* __restrict__ h, int ldh, int n, int inter, int k, int splits,
+                                         float* __restrict__ partial, int* __restrict__ counters,
+                                         const bf16_t* __restrict__ gamma, float eps) {
+    matmul_wgs<true, matmul_wgs_stages(true), true, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0, splits, partial,
+                                                          counters, gamma, eps);
 }
 
 // How many ways to split k (MatMulKernel.wgsSplits mirrors it), at most 8 with at least 4 tiles of 64 each. A wave is
@@ -406,4 +467,50 @@ extern "C" cudaError_t dms_matmul_wgs_split_norm(const float* x, int ldx, const 
                                                  cudaStream_t stream) {
     DMS_CHECK(gamma != nullptr && eps >= 0.f);
     return launch_matmul_wgs(x, ldx, w, c, ldc, n, m, k, accumulate, splits, partial, counters, stream, gamma, eps);
+}
+
+// The split product of the 2 inter rows of w1|w3 ending in SwiGLU (gamma null: no norm): launch_matmul_wgs's checks for
+// m = 2 inter, h (n, inter) in place of c (no accumulate), the same grid, splits and workspace.
+static cudaError_t launch_matmul_wgs_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n,
+                                            int inter, int k, int splits, float* partial, int* counters,
+                                            cudaStream_t stream, const bf16_t* gamma, float eps) {
+    DMS_CHECK(x != nullptr && w != nullptr && h != nullptr);
+    DMS_CHECK(n >= 1 && n <= DMS_WGS_BN && inter >= 1 && inter <= 0x3fffffff && k >= 8 && k <= DMS_MAX_K &&
+              k % 8 == 0 && ldx >= k && ldx % 8 == 0 && ldh >= inter);
+    DMS_CHECK(dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma));
+    const int kTiles = (k + DMS_WGS_BK - 1) / DMS_WGS_BK;
+    DMS_CHECK(splits >= 1 && splits <= kTiles);
+    DMS_CHECK(splits == 1 || (partial != nullptr && counters != nullptr && dms::aligned16(partial)));
+    const long long blocks = static_cast<long long>((2 * inter + DMS_WGS_BM - 1) / DMS_WGS_BM) * splits;
+    DMS_CHECK(blocks <= 0x7fffffff);
+    if (!dms_compute90()) {
+        return cudaErrorNotSupported;
+    }
+    const int smem = matmul_wgs_smem_bytes(true);
+    if (gamma != nullptr) {
+        DMS_LAUNCH_SMEM(dms_matmul_wgs_split_swiglu_norm_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem,
+                        stream, x, ldx, w, h, ldh, n, inter, k, splits, partial, counters, gamma, eps);
+    } else {
+        DMS_LAUNCH_SMEM(dms_matmul_wgs_split_swiglu_n16, static_cast<unsigned>(blocks), DMS_WGS_THREADS, smem, stream,
+                        x, ldx, w, h, ldh, n, inter, k, splits, partial, counters);
+    }
+    return cudaGetLastError();
+}
+
+// h (n, inter) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ) for w = w1|w3 (2 inter, k), x fp32 (n, k) split, n <= 16, into h's rows of
+// ldh (gate|up's first half: ldh = 2 inter): dms_matmul_wgs_split of the 2 inter rows then dms_swiglu, bit for bit, in
+// one launch. splits, partial and counters as dms_matmul_wgs_split's for m = 2 inter.
+extern "C" cudaError_t dms_matmul_wgs_swiglu(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n,
+                                             int inter, int k, int splits, float* partial, int* counters,
+                                             cudaStream_t stream) {
+    return launch_matmul_wgs_swiglu(x, ldx, w, h, ldh, n, inter, k, splits, partial, counters, stream, nullptr, 0.f);
+}
+
+// As dms_matmul_wgs_swiglu on rmsnorm(x), the norm folded in as in dms_matmul_wgs_split_norm: dms_matmul_wgs_split_norm
+// of the 2 inter rows then dms_swiglu, bit for bit. Split partial: splits ceil(inter / 32) (1024 + 16) floats.
+extern "C" cudaError_t dms_matmul_wgs_swiglu_norm(const float* x, int ldx, const bf16_t* w, float* h, int ldh, int n,
+                                                  int inter, int k, int splits, float* partial, int* counters,
+                                                  const bf16_t* gamma, float eps, cudaStream_t stream) {
+    DMS_CHECK(gamma != nullptr && eps >= 0.f);
+    return launch_matmul_wgs_swiglu(x, ldx, w, h, ldh, n, inter, k, splits, partial, counters, stream, gamma, eps);
 }

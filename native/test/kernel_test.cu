@@ -872,6 +872,8 @@ static void test_matmul_k_limit() {
         dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, nullptr),
         dms_matmul_wgs(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_split_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
+        dms_matmul_wgs_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_swiglu_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
     };
     for (size_t i = 0; i < sizeof(got) / sizeof(got[0]); i++) {
         g_checks++;
@@ -1129,6 +1131,101 @@ static void test_matmul_wgs_norm() {
             }
             expect_counters_zero("matmul_wgs_norm", counters);
         }
+    }
+}
+
+// dms_matmul_wgs_swiglu(_norm): the warpgroup gate|up product with SwiGLU in its epilogue equals the plain split
+// product of the 2 inter rows (dms_matmul_wgs_split(_norm)) into gu (n, 2 inter) then dms_swiglu in place, bit for bit,
+// in the backend's layout: h is gu's first half (rows of 2 inter), the second half untouched. inter not a multiple of
+// 32 (a partial feature-pair tile), k of one tile, a k tail of 8, 1 to 16 tokens, x rows padded or not, k unsplit and
+// split (uneven splits, one tile a split, the launcher's rule), partial poisoned; every fused launch twice (the second
+// needs the counters the first one's last blocks reset).
+static void test_matmul_wgs_swiglu() {
+    Rng rng(59);
+    struct Case {
+        int n, inter, k, ldx;
+    };
+    Buf<int> counters(16);  // every case's tiles (at most 11)
+    std::fill(counters.host.begin(), counters.host.end(), 0);
+    counters.up();
+    for (Case c : {Case{16, 333, 1000, 1008}, Case{1, 32, 64, 64}, Case{5, 40, 72, 80}, Case{16, 100, 72, 72},
+                   Case{5, 333, 64, 72}, Case{1, 100, 1000, 1000}, Case{16, 40, 1000, 1000}, Case{5, 32, 1000, 1008},
+                   Case{1, 333, 72, 72}, Case{13, 40, 8, 8}}) {
+        const int m = 2 * c.inter, tiles = (m + 63) / 64, kTiles = (c.k + 63) / 64;
+        std::vector<int> counts;
+        for (int s : {1, 2, 3, kTiles, matmul_wgs_splits(m, c.k, multiprocessors(), true)}) {
+            if (s <= kTiles && std::find(counts.begin(), counts.end(), s) == counts.end()) {
+                counts.push_back(s);
+            }
+        }
+        for (int norm : {0, 1})
+        for (int splits : counts) {
+            NormInputs in(rng, c.n, c.k, c.ldx);  // x far from unit scale: the norm's input
+            Buf<float> plain(random_f32(rng, static_cast<size_t>(c.n) * c.ldx, 1.f));
+            const float* x = norm ? in.x.dev : plain.dev;
+            Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * (1024 + 16));
+            partial.poison();
+            Buf<float> gu(static_cast<size_t>(c.n) * m);
+            gu.poison();
+            const cudaError_t e = norm ? dms_matmul_wgs_split_norm(x, c.ldx, w.dev, gu.dev, m, c.n, m, c.k, 0, splits,
+                                                                   partial.dev, counters.dev, in.gamma.dev, in.eps,
+                                                                   nullptr)
+                                       : dms_matmul_wgs_split(x, c.ldx, w.dev, gu.dev, m, c.n, m, c.k, 0, splits,
+                                                              partial.dev, counters.dev, nullptr);
+            if (e == cudaErrorNotSupported) {
+                fprintf(stderr, "matmul_wgs_swiglu: not on this device (compute 9.0 only); nothing checked\n");
+                return;
+            }
+            expect_ok(e, "matmul_wgs_swiglu: the product");
+            expect_ok(dms_swiglu(gu.dev, m, gu.dev + c.inter, m, gu.dev, m, nullptr, 0, c.n, c.inter, nullptr),
+                      "matmul_wgs_swiglu: swiglu");
+            gu.down();
+            Buf<float> h(static_cast<size_t>(c.n) * m);
+            for (int run = 0; run < 2; run++) {
+                h.poison();
+                partial.poison();
+                expect_ok(norm ? dms_matmul_wgs_swiglu_norm(x, c.ldx, w.dev, h.dev, m, c.n, c.inter, c.k, splits,
+                                                            partial.dev, counters.dev, in.gamma.dev, in.eps, nullptr)
+                               : dms_matmul_wgs_swiglu(x, c.ldx, w.dev, h.dev, m, c.n, c.inter, c.k, splits,
+                                                       partial.dev, counters.dev, nullptr),
+                          "matmul_wgs_swiglu");
+                h.down();
+                const uint32_t poison = 0xffffffffu;
+                for (int t = 0; t < c.n; t++) {
+                    for (int j = 0; j < m; j++) {
+                        const size_t at = static_cast<size_t>(t) * m + j;
+                        g_checks++;
+                        if (memcmp(&h[at], j < c.inter ? static_cast<const void*>(&gu[at]) : &poison, 4) != 0) {
+                            fprintf(stderr,
+                                    "FAIL matmul_wgs_swiglu%s n=%d inter=%d k=%d splits=%d run=%d at (%d, %d): got "
+                                    "%.9g want %.9g%s\n", norm ? " norm" : "", c.n, c.inter, c.k, splits, run, t, j, h[at],
+                                    j < c.inter ? gu[at] : NAN, j < c.inter ? "" : " (up half, untouched)");
+                            g_failures++;
+                            t = c.n;
+                            break;
+                        }
+                    }
+                }
+            }
+            expect_counters_zero("matmul_wgs_swiglu", counters);
+        }
+    }
+    // The entry points' checks: no gamma, a negative eps, 17 tokens, ldh < inter, ldx % 8 != 0, splits past k's tiles.
+    Buf<float> f(16 * 136);
+    Buf<uint16_t> w(2 * 8 * 64);
+    const cudaError_t refused[] = {
+        dms_matmul_wgs_swiglu_norm(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, nullptr, 1e-6f,
+                                   nullptr),
+        dms_matmul_wgs_swiglu_norm(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, w.dev, -1.f,
+                                   nullptr),
+        dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 16, 17, 8, 64, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 7, 1, 8, 64, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_swiglu(f.dev, 68, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 2, f.dev, counters.dev, nullptr),
+    };
+    for (cudaError_t r : refused) {
+        expect_refused(r, "matmul_wgs_swiglu: bad arguments");
     }
 }
 
@@ -2165,6 +2262,7 @@ int main(int argc, char** argv) {
         {"matmul_wg", test_matmul_wg},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
+        {"matmul_wgs_swiglu", test_matmul_wgs_swiglu},
         {"matmul_k_limit", test_matmul_k_limit},
         {"gemv_norm", test_gemv_norm},
         {"gemv_swiglu_norm", test_gemv_swiglu_norm},

@@ -73,8 +73,10 @@ public final class CudaBackend implements Backend {
      */
     public static final String ATTENTION_BALANCE_PROPERTY = "dms.cuda.attention-balance";
     /**
-     * System property: {@code false} runs the small-batch (GEMV) w1|w3 product and SwiGLU as two launches, to compare;
-     * the default fuses them (the same bits, one launch a layer fewer).
+     * System property: {@code false} runs the w1|w3 product and SwiGLU as two launches, to compare; the default fuses
+     * them where the product's kernel takes SwiGLU in its epilogue (the GEMV of up to 8 tokens, the warpgroup decode
+     * product of up to 16 on split activations: {@link MatMulKernel#wgsSwiGluTakes}): the same bits, one launch a layer
+     * fewer.
      */
     public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
     /**
@@ -748,6 +750,10 @@ public final class CudaBackend implements Backend {
             if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
                 matMul.gemvSwiGlu(ffnIn, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden, ffnNorm);
+            } else if (fusedSwiGlu && splitActivations
+                    && matMul.wgsSwiGluTakes(ffnIn, hidden, w.w13(), in.n, inter, hidden, ffnNorm)) {
+                // 9 to 16 tokens on compute 9.0: the same in the warpgroup decode product's launch (its epilogue).
+                projectSwiGlu(ffnIn, w.w13(), in.n, ffnNorm);
             } else {
                 project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,
                         ffnNorm);
@@ -883,6 +889,24 @@ public final class CudaBackend implements Backend {
             } else {
                 matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
             }
+        } finally {
+            cuda.timingLabel(null);
+        }
+    }
+
+    /**
+     * h (n, inter) = silu(f32 · W1ᵀ) ⊙ (f32 · W3ᵀ) into gu's first half (rows of 2 inter), w13 the fused w1|w3: the
+     * gate|up product of {@link #project} and SwiGLU in one launch ({@link MatMulKernel#matmulSplitSwiGlu}), timed
+     * under the product's shape as project's.
+     *
+     * @param norm the RMSNorm folded in, or null: with one, {@code f32} is the residual stream
+     */
+    private void projectSwiGlu(DeviceBuffer f32, DeviceBuffer w13, int n, MatMulKernel.Norm norm) {
+        if (kernelTimer != null) {
+            cuda.timingLabel(2 * inter + "x" + hidden);
+        }
+        try {
+            matMul.matmulSplitSwiGlu(f32, hidden, w13, scratch.gu, 2 * inter, n, inter, hidden, norm);
         } finally {
             cuda.timingLabel(null);
         }
@@ -1427,7 +1451,8 @@ public final class CudaBackend implements Backend {
         DeviceBuffer qkv;        // fp32 (tokens, q | k | v)
         DeviceBuffer att;        // fp32 (tokens, heads · headDim)
         DeviceBuffer attBf16;    // bf16 (tokens, heads · headDim)
-        DeviceBuffer gu;         // fp32 (tokens, gate | up); silu(gate) · up in place on the fp32 path
+        DeviceBuffer gu;         // fp32 (tokens, gate | up); silu(gate) · up over gate on the fp32 path (in place, or
+                                 // from a product ending in SwiGLU, which leaves up unwritten)
         DeviceBuffer hBf16;      // bf16 (tokens, inter)
         DeviceBuffer normed;     // fp32 (rows, hidden)
         DeviceBuffer normedBf16; // bf16 (rows, hidden)

@@ -34,7 +34,9 @@ import static io.dmsserve.engine.cuda.Checks.require;
  *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}): W streamed through
  *       shared memory by cp.async into wgmma as its 64-feature side, the tokens its N side, k split across blocks
  *       ({@link #wgsSplits}) and the splits added in order by the last block of each feature tile (deterministic);
- *       3.5 TB/s for a layer's four products at 16 tokens on the H200, where the skinny kernel reads 2.8.</li>
+ *       3.5 TB/s for a layer's four products at 16 tokens on the H200, where the skinny kernel reads 2.8.
+ *       {@link #matmulSplitSwiGlu}: its gate|up product ending in SwiGLU, one launch where the product and
+ *       {@link SwiGluKernel} take two (the same bits).</li>
  * </ul>
  */
 final class MatMulKernel implements AutoCloseable {
@@ -93,12 +95,15 @@ final class MatMulKernel implements AutoCloseable {
      */
     static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
     static final int MAX_WGS_TOKENS = 16;
+    /** The largest inter of a gate|up product ending in SwiGLU ({@link #matmulSplitSwiGlu}): 2 inter stays an int. */
+    static final int MAX_WGS_INTER = (1 << 30) - 1;
     static final int WGS_BM = 64;
     static final int WGS_BK = 64;
     /** Feature tiles a split warpgroup decode product may have: one counter each. */
     static final int WGS_COUNTERS = 4096;
-    private final Kernel[] wgs;             // decode batches on wgmma, bf16, split and split with the norm folded in;
-                                            // null off compute 9.0
+    private final Kernel[] wgs;             // decode batches on wgmma, bf16, split and split with the norm folded in,
+                                            // then split ending in SwiGLU without and with the norm; null off
+                                            // compute 9.0
     private final DeviceBuffer wgsCounters;  // int (WGS_COUNTERS): zero between launches (the last block resets its)
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final Kernel[][] skinnySplit = new Kernel[3][2];
@@ -146,7 +151,9 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
             wgs = new Kernel[] {context.kernel("dms_matmul_wgs_bf16_n16", wgsSharedBytes(false)),
                 context.kernel("dms_matmul_wgs_split_n16", wgsSharedBytes(true)),
-                context.kernel("dms_matmul_wgs_split_norm_n16", wgsSharedBytes(true))};
+                context.kernel("dms_matmul_wgs_split_norm_n16", wgsSharedBytes(true)),
+                context.kernel("dms_matmul_wgs_split_swiglu_n16", wgsSharedBytes(true)),
+                context.kernel("dms_matmul_wgs_split_swiglu_norm_n16", wgsSharedBytes(true))};
             wgsCounters = context.upload(new int[WGS_COUNTERS]);
         } else {
             wg = null;
@@ -392,6 +399,67 @@ final class MatMulKernel implements AutoCloseable {
         require(norm != null && normFolds(false, true, a, lda, w, n, m, k, norm.weight()),
                 "the norm folds only into the warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " tokens");
         warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, true), norm);
+    }
+
+    /**
+     * Whether {@link #matmulSplitSwiGlu} takes the gate|up product of these sizes: where {@link #matmulSplit} of its
+     * 2 inter rows takes the warpgroup decode product (compute 9.0, 1 to 16 tokens, k and ldx >= k multiples of 8, x
+     * and w13 16-byte aligned), with the norm where {@link #normFolds} holds for that product. Elsewhere the product
+     * and {@link SwiGluKernel} run apart.
+     */
+    boolean wgsSwiGluTakes(DeviceBuffer x, int ldx, DeviceBuffer w13, int n, int inter, int k, Norm norm) {
+        return inter >= 1 && inter <= MAX_WGS_INTER && wgsTakes(true, n, 2 * inter, k, ldx) && x.aligned(16)
+                && w13.aligned(16) && (norm == null || normFolds(false, true, x, ldx, w13, n, 2 * inter, k,
+                        norm.weight()));
+    }
+
+    /**
+     * h (n, inter) = silu(x · W1ᵀ) ⊙ (x · W3ᵀ) for the fused w1|w3 on split activations: {@link #matmulSplit} of the
+     * 2 inter rows (on rmsnorm(x) when {@code norm} is given) then {@link SwiGluKernel}, bit for bit, in one launch of
+     * the warpgroup decode product (where {@link #wgsSwiGluTakes} holds) with the same split of k and workspace.
+     *
+     * @param x fp32 rows of stride ldx (the residual stream when {@code norm} is given)
+     * @param w13 bf16 (2 inter, k): gate rows, then up rows
+     * @param h fp32 rows of stride ldh: the gate|up buffer's first half (ldh = 2 inter) in the forward pass
+     * @param norm the RMSNorm folded in, or null
+     */
+    void matmulSplitSwiGlu(DeviceBuffer x, int ldx, DeviceBuffer w13, DeviceBuffer h, int ldh, int n, int inter, int k,
+            Norm norm) {
+        require(wgsSwiGluTakes(x, ldx, w13, n, inter, k, norm), "the gate|up product ends in SwiGLU only in the"
+                + " warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " split tokens (compute 9.0), got n = " + n
+                + ", inter = " + inter + ", k = " + k + ", ldx = " + ldx);
+        warpgroupSkinnySwiGlu(x, ldx, w13, h, ldh, n, inter, k, wgsSplits(2 * inter, k, multiprocessors, true), norm);
+    }
+
+    /**
+     * The warpgroup decode product of the fused w1|w3 ending in SwiGLU alone (compute 9.0), k split {@code splits}
+     * ways: {@link #warpgroupSkinny} of the 2 inter rows on split activations then {@link SwiGluKernel}, bit for bit
+     * (each block takes 32 features' gate and up rows, so a thread holds both sums of a feature). No accumulate.
+     *
+     * @param splits 1 to ceil(k / 64), as for the plain product of 2 inter rows
+     */
+    void warpgroupSkinnySwiGlu(DeviceBuffer x, int ldx, DeviceBuffer w13, DeviceBuffer h, int ldh, int n, int inter,
+            int k, int splits, Norm norm) {
+        require(norm == null || norm.weight().aligned(16), "a folded norm's weight must be 16-byte aligned");
+        require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
+        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
+        require(inter >= 1 && inter <= MAX_WGS_INTER, "inter must be in [1, " + MAX_WGS_INTER + "], got " + inter);
+        int m = 2 * inter;
+        require(ldh >= inter, "h's row stride must cover its rows (ldh >= inter), got " + ldh);
+        requireWarpgroupLayout(x, ldx, w13, ldh, inter, k);
+        int tiles = Checks.ceilDiv(m, WGS_BM);
+        require(splits >= 1 && splits <= Checks.ceilDiv(k, WGS_BK),
+                "splits must be in [1, ceil(k / 64)], got " + splits);
+        require(splits == 1 || tiles <= WGS_COUNTERS, "a split product takes at most " + WGS_COUNTERS + " tiles of 64");
+        holds(x, Checks.rows(n, ldx, k), 4, "x (n, k) fp32");
+        holds(w13, (long) m * k, 2, "w13 (2 inter, k) bf16");
+        holds(h, Checks.rows(n, ldh, inter), 4, "h (n, inter) fp32");
+        holdsNorm(norm, k);
+        DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
+        KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w13).ptr(h).i32(ldh).i32(n).i32(inter).i32(k)
+                .i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
+        (norm != null ? wgs[4] : wgs[3]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(true),
+                norm != null ? normArgs(args, norm) : args);
     }
 
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,

@@ -384,6 +384,91 @@ class MatMulKernelTest extends GpuTest {
                 wqkv, out, 6144, 17, 6144, 4096, false, new MatMulKernel.Norm(gamma, eps)));
     }
 
+    /**
+     * The warpgroup gate|up product ending in SwiGLU (compute 9.0; elsewhere, that nothing takes it) gives the product
+     * of the 2 inter rows (the norm folded in, or not) followed by the SwiGLU kernel in place, bit for bit, in the
+     * forward pass's layout (h over gu's first half, rows of 2 inter; the up half untouched): matmulSplitSwiGlu against
+     * matmulSplit, and k split 1 and 3 ways and as the launcher splits it against warpgroupSkinny split the same ways.
+     * inter not a multiple of 32 (a partial tile), a k tail of 8, k of one tile, 1 to 16 tokens, Qwen3-8B's gate|up at
+     * 16 tokens (inter 12288, k 4096). Routing: it takes what matmulSplit gives the warpgroup decode product.
+     */
+    @Test
+    void warpgroupSwiGluIsProductThenSwiGlu() {
+        MatMulKernel kernel = new MatMulKernel(context, true, "true");  // whatever -Ddms.cuda.wgmma the run sets
+        SplittableRandom random = new SplittableRandom(63);
+        DeviceBuffer x16 = upload(randomFloats(random, 17 * 4096, 1f));
+        DeviceBuffer w13 = upload(randomBf16(random, 2 * 64 * 4096, 1f));
+        if (!MatMulKernel.hasWgmma(context.info())) {
+            assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 16, 64, 4096, null)).as("on " + context.info().name())
+                    .isFalse();
+            return;
+        }
+        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 16, 64, 4096, null)).as("16 split tokens").isTrue();
+        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 17, 64, 4096, null)).as("17 tokens").isFalse();
+        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13.slice(2, w13.bytes() - 16), 16, 64, 4096, null))
+                .as("weights not 16-byte aligned").isFalse();
+        assertThat(kernel.wgsSwiGluTakes(x16, 4100, w13, 16, 64, 4096, null)).as("ldx % 8 != 0").isFalse();
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> kernel.matmulSplitSwiGlu(
+                x16, 4096, w13, poisoned(4L * 17 * 128), 128, 17, 64, 4096, null));
+        SwiGluKernel swiGlu = new SwiGluKernel(context);
+        int sms = context.info().multiprocessors();
+        float eps = 1e-6f;
+        // Shape(n, inter, k)
+        for (Shape s : new Shape[] {new Shape(16, 333, 1000), new Shape(5, 40, 72), new Shape(1, 100, 1032),
+            new Shape(13, 32, 8), new Shape(16, 12288, 4096)}) {
+            int n = s.n();
+            int inter = s.m();
+            int k = s.k();
+            int m = 2 * inter;
+            int ldx = k + 8;
+            for (boolean normed : new boolean[] {false, true}) {
+                Normed in = Normed.of(random, n, k, ldx, eps);  // x far from unit scale, as the residual stream
+                DeviceBuffer x = upload(normed ? in.x() : randomFloats(random, n * ldx, 1f));
+                DeviceBuffer w = upload(randomBf16(random, m * k, 1f));
+                MatMulKernel.Norm norm = normed ? new MatMulKernel.Norm(upload(in.gamma()), eps) : null;
+                String what = "gate|up ending in SwiGLU " + s + (normed ? ", norm folded" : "");
+                assertThat(kernel.wgsSwiGluTakes(x, ldx, w, n, inter, k, norm)).as(what + " taken").isTrue();
+                DeviceBuffer gu = poisoned(4L * n * m);
+                if (normed) {
+                    kernel.matmulSplit(x, ldx, w, gu, m, n, m, k, false, norm);
+                } else {
+                    kernel.matmulSplit(x, ldx, w, gu, m, n, m, k, false);
+                }
+                swiGlu.apply(gu, m, gu.slice(4L * inter, gu.bytes() - 4L * inter), m, gu, m, null, 0, n, inter);
+                DeviceBuffer h = poisoned(4L * n * m);
+                float[] before = h.toFloats();
+                kernel.matmulSplitSwiGlu(x, ldx, w, h, m, n, inter, k, norm);
+                sameBits(what, h.toFloats(), gu.toFloats(), before, n, inter, m);
+                int auto = MatMulKernel.wgsSplits(m, k, sms, true);
+                for (int splits : new int[] {1, 3, auto}) {
+                    if (splits > (k + 63) / 64) {
+                        continue;
+                    }
+                    DeviceBuffer product = poisoned(4L * n * m);
+                    kernel.warpgroupSkinny(true, x, ldx, w, product, m, n, m, k, false, splits, norm);
+                    swiGlu.apply(product, m, product.slice(4L * inter, product.bytes() - 4L * inter), m, product, m,
+                            null, 0, n, inter);
+                    DeviceBuffer fused = poisoned(4L * n * m);
+                    kernel.warpgroupSkinnySwiGlu(x, ldx, w, fused, m, n, inter, k, splits, norm);
+                    sameBits(what + " x" + splits, fused.toFloats(), product.toFloats(), before, n, inter, m);
+                }
+            }
+        }
+    }
+
+    /** got's rows (n of ld) hold want's first inter values bit for bit, and the rest of each row as before. */
+    private static void sameBits(String what, float[] got, float[] want, float[] before, int n, int inter, int ld) {
+        for (int t = 0; t < n; t++) {
+            for (int j = 0; j < ld; j++) {
+                float expected = j < inter ? want[t * ld + j] : before[t * ld + j];
+                if (Float.floatToRawIntBits(got[t * ld + j]) != Float.floatToRawIntBits(expected)) {
+                    fail(what + " at (" + t + ", " + j + "): " + got[t * ld + j] + ", want " + expected
+                            + (j < inter ? "" : " (the up half, untouched)"));
+                }
+            }
+        }
+    }
+
     /** k past {@link MatMulKernel#MAX_K} is refused before a launch, whichever kernel would take the product. */
     @Test
     void kPastTheLimitIsRefused() {
