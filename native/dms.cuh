@@ -70,7 +70,9 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
 #ifdef DMS_EMU
 static int dms_pdl_trigger_at = 1;
 #else
-extern "C" __device__ int dms_pdl_trigger_at = 1;
+extern "C" {
+__device__ int dms_pdl_trigger_at = 1;
+}
 #endif
 
 namespace dms {
