@@ -68,10 +68,10 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
 // Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start. Outside
 // the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
 #ifdef DMS_EMU
-static int dms_pdl_trigger_at = 1;
+static int dms_pdl_trigger_at = 0;
 #else
 extern "C" {
-__device__ int dms_pdl_trigger_at = 1;
+__device__ int dms_pdl_trigger_at = 0;
 }
 #endif
 
@@ -196,10 +196,11 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // native/build.sh checks that every entry of the sm_90a PTX has the wait. Without the launch attribute, on sm_80 and
 // in the emulator the calls do nothing.
 //
-// Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only;
-// 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late: the decode
-// products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait. A trigger
-// early in a long kernel puts the next kernel's blocks on the multiprocessors for all of it, waiting.
+// Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only
+// (the default); 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late:
+// the decode products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait.
+// On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the next kernel's blocks sit on the multiprocessors,
+// waiting, while the one before still runs) and batch 1 about 1% faster; 0 neither (docs/benchmarks.md).
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");

@@ -38,13 +38,15 @@ public final class CudaContext implements AutoCloseable {
     public static final String CHECK_LAUNCHES_PROPERTY = "dms.cuda.check-launches";
     /**
      * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 and
-     * later, when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain).
+     * later, when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain). Off by
+     * default: on the H200 it measured no steady-state gain (docs/benchmarks.md, twelfth pass).
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
-     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code late} (default:
-     * short kernels at their start, the decode products after their main loop, the rest at exit), {@code start} (every
-     * kernel at its start) or {@code exit} (native/dms.cuh, dms_pdl_trigger_at).
+     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code exit} (default),
+     * {@code late} (short kernels at their start, the decode products after their main loop, the rest at exit) or
+     * {@code start} (every kernel at its start); native/dms.cuh, dms_pdl_trigger_at. On the H200 (2026-11-30) late and
+     * start made 16 x 32K DMS decode 13% slower and batch 1 about 1% faster; exit neither (docs/benchmarks.md).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
     private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start");  // dms_pdl_trigger_at 0, 1, 2
@@ -84,11 +86,7 @@ public final class CudaContext implements AutoCloseable {
                 why = e.getMessage();
             }
         }
-        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "late");
-        if (!PDL_TRIGGERS.contains(trigger)) {
-            throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
-                    + trigger + "'");
-        }
+        String trigger = pdlTrigger();
         if (launcher != null) {
             CUdeviceptr at = new CUdeviceptr();
             long[] size = {0};
@@ -100,6 +98,16 @@ public final class CudaContext implements AutoCloseable {
         this.pdl = launcher;
         this.pdlState = launcher != null ? "on, trigger " + trigger : "off (" + why + ")";
         this.streamAddress = launcher != null ? NativeAddress.of(stream) : 0;
+    }
+
+    /** {@link #PDL_TRIGGER_PROPERTY}'s value, checked. */
+    private static String pdlTrigger() {
+        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "exit");
+        if (!PDL_TRIGGERS.contains(trigger)) {
+            throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
+                    + trigger + "'");
+        }
+        return trigger;
     }
 
     /** Why this context launches plainly, or null when it may try programmatic dependent launch. */
@@ -139,6 +147,7 @@ public final class CudaContext implements AutoCloseable {
      * @throws CudaException when a driver call fails on the way
      */
     public static CudaContext open(int deviceIndex, boolean checkLaunches) {
+        pdlTrigger();  // a bad value fails before anything is allocated
         List<String> reasons = CudaAvailability.check();
         if (!reasons.isEmpty()) {
             throw new CudaUnavailableException(reasons);
