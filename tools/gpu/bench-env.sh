@@ -26,3 +26,14 @@ checks() {
         "$(dirname "${BASH_SOURCE[0]}")/gpu-suite.sh"
     fi
 }
+
+# fits SECONDS WHAT: whether a part of SECONDS still fits in BUDGET seconds of the script (default 540; the device
+# tool's limit is 600 a call), else a "skipped" line in $OUT/bench.log (the A/B scripts).
+fits() { (( SECONDS + $1 < ${BUDGET:-540} )) || { stamp "skipped $2: ${SECONDS}s gone"; return 1; }; }
+
+# prepare: checks, then the checkpoint (the A/B scripts' start).
+prepare() {
+    checks
+    stamp model
+    ensure_model
+}

@@ -8,17 +8,14 @@
 #   then under A's options the runs named in EXTRA (default none: "dms32k" 16 x 32K with DMS again, "none32k" 16 x
 #   32K without eviction, our own DMS-off figure); then, under kernel timing (graphs off, a line per kernel), the runs
 #   named in KERNELS (default "b1": batch 1 at 4K; "32k" adds 16 x 32K DMS; "" none).
-# A part is skipped when less than its time is left of BUDGET seconds (default 560), so the call ends inside the
+# A part is skipped when less than its time is left of BUDGET seconds (default 540), so the call ends inside the
 # device tool's limit with the files written so far.
 # Files: $OUT/kt.log, $OUT/t/summary.txt, $OUT/t/all.log, $OUT/gpu-lines.txt, $OUT/bench.jsonl, $OUT/bench.log,
 # $OUT/ab.jsonl; each gpubench line gets "variant" (A, B or kernels).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
-fits() { (( SECONDS + $1 < ${BUDGET:-560} )) || { stamp "skipped $2: ${SECONDS}s gone"; return 1; }; }
-checks
-stamp model
-ensure_model
+prepare
 if [[ -n ${AB:-} ]]; then
     stamp attention_bench
     timeout 60 "$AB" ${ATTENTION_BENCH:-pages=400 spread=0.74 live=0.72 kernels=tc,tcb} > "$OUT/ab.jsonl" \

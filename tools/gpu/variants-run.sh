@@ -9,10 +9,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
-fits() { (( SECONDS + $1 < ${BUDGET:-540} )) || { stamp "skipped $2: ${SECONDS}s gone"; return 1; }; }
-checks
-stamp model
-ensure_model
+prepare
 # run variant batch prompt decode policy jvm-options...
 run() {
     local variant=$1 batch=$2 prompt=$3 decode=$4 policy=$5
