@@ -904,9 +904,7 @@ static void test_matmul_wgs() {
     struct Case {
         int n, m, k, lda;
     };
-    Buf<int> counters(8);  // every case's tiles (at most 5)
-    std::fill(counters.host.begin(), counters.host.end(), 0);
-    counters.up();
+    Buf<int> counters(std::vector<int>(8, 0));  // every case's tiles (at most 5)
     for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
                    Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
         const int kTiles = (c.k + 63) / 64;
@@ -1084,9 +1082,7 @@ static void test_matmul_wgs_norm() {
     struct Case {
         int n, m, k, ldx;
     };
-    Buf<int> counters(8);
-    std::fill(counters.host.begin(), counters.host.end(), 0);
-    counters.up();
+    Buf<int> counters(std::vector<int>(8, 0));
     for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
                    Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
         const int kTiles = (c.k + 63) / 64;
@@ -1145,9 +1141,7 @@ static void test_matmul_wgs_swiglu() {
     struct Case {
         int n, inter, k, ldx;
     };
-    Buf<int> counters(16);  // every case's tiles (at most 11)
-    std::fill(counters.host.begin(), counters.host.end(), 0);
-    counters.up();
+    Buf<int> counters(std::vector<int>(16, 0));  // every case's tiles (at most 11)
     for (Case c : {Case{16, 333, 1000, 1008}, Case{1, 32, 64, 64}, Case{5, 40, 72, 80}, Case{16, 100, 72, 72},
                    Case{5, 333, 64, 72}, Case{1, 100, 1000, 1000}, Case{16, 40, 1000, 1000}, Case{5, 32, 1000, 1008},
                    Case{1, 333, 72, 72}, Case{13, 40, 8, 8}}) {
