@@ -4,6 +4,11 @@ import static io.dmsserve.engine.cuda.Checks.holds;
 import static io.dmsserve.engine.cuda.Checks.positive;
 import static io.dmsserve.engine.cuda.Checks.require;
 
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 /**
  * native/matmul.cu: y = x · Wᵀ for bf16 weights W (out_features, in_features) as the checkpoint stores them
  * (wq wk wv wo, w1 = gate_proj, w2 = down_proj, w3 = up_proj, lm_head; cpu/MatMul).
@@ -95,6 +100,14 @@ final class MatMulKernel implements AutoCloseable {
      */
     static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
     static final int MAX_WGS_TOKENS = 16;
+    /**
+     * System property: the warpgroup decode product's split of k for given shapes instead of {@link #wgsSplits}'s,
+     * as comma-separated {@code MxK=S} (the product's features and inner size, as kernel timing labels them), e.g.
+     * {@code 4096x4096=3,6144x4096=2}: the splits were chosen alone in skinny_bench (L2 warm), and in a step they may
+     * do otherwise. Checked when the products are made ({@link #parseWgsSplits}).
+     */
+    static final String WGS_SPLITS_PROPERTY = "dms.cuda.wgs-splits";
+    private static final Pattern SPLITS_ENTRY = Pattern.compile("\\s*(\\d{1,9})x(\\d{1,9})=(\\d{1,9})\\s*");
     /** The largest inter of a gate|up product ending in SwiGLU ({@link #matmulSplitSwiGlu}): 2 inter stays an int. */
     static final int MAX_WGS_INTER = (1 << 30) - 1;
     static final int WGS_BM = 64;
@@ -109,6 +122,7 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel[][] skinnySplit = new Kernel[3][2];
     private final CudaContext context;
     private final int multiprocessors;
+    private final Map<Long, Integer> splitsByShape;  // WGS_SPLITS_PROPERTY: (m << 32 | k) to splits
     private DeviceBuffer workspace;  // fp32 (splits, n, m) of split-K products; grown on demand
 
     MatMulKernel(CudaContext context) {
@@ -170,6 +184,7 @@ final class MatMulKernel implements AutoCloseable {
         }
         this.context = context;
         this.multiprocessors = context.info().multiprocessors();
+        this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));
     }
 
     static String gemvName(int tokens, int rows) {
@@ -259,12 +274,57 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     /**
+     * This device's split of k for the warpgroup decode product of m x k: {@link #WGS_SPLITS_PROPERTY}'s, else
+     * {@link #wgsSplits}'s.
+     */
+    int wgsSplitsFor(int m, int k, boolean split) {
+        Integer chosen = splitsByShape.get((long) m << 32 | k);
+        return chosen != null ? chosen : wgsSplits(m, k, multiprocessors, split);
+    }
+
+    /**
+     * {@link #WGS_SPLITS_PROPERTY}'s value as (m << 32 | k) to splits: empty for an empty value.
+     *
+     * @throws IllegalArgumentException naming the property and the entry: not {@code MxK=S} with positive whole
+     *     numbers, S past ceil(K / 64), more than one split of a product with more than {@link #WGS_COUNTERS} tiles of
+     *     64 features, or a shape named twice
+     */
+    static Map<Long, Integer> parseWgsSplits(String value) {
+        Map<Long, Integer> splits = new HashMap<>();
+        if (value.isBlank()) {
+            return splits;
+        }
+        for (String entry : value.split(",", -1)) {
+            Matcher match = SPLITS_ENTRY.matcher(entry);
+            if (!match.matches()) {
+                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip()
+                        + "' is not MxK=S (for example 4096x4096=3)");
+            }
+            int m = Integer.parseInt(match.group(1));
+            int k = Integer.parseInt(match.group(2));
+            int s = Integer.parseInt(match.group(3));
+            if (m < 1 || k < 1 || s < 1 || s > Checks.ceilDiv(k, WGS_BK)) {
+                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip() + "' needs M, K >= 1 and S"
+                        + " in [1, ceil(K / 64)]");
+            }
+            if (s > 1 && Checks.ceilDiv(m, WGS_BM) > WGS_COUNTERS) {
+                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip() + "' splits a product of"
+                        + " more than " + WGS_COUNTERS + " tiles of 64 features");
+            }
+            if (splits.put((long) m << 32 | k, s) != null) {
+                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": " + m + "x" + k + " is named twice");
+            }
+        }
+        return splits;
+    }
+
+    /**
      * Whether the warpgroup decode product takes this product (aligned operands assumed): compute 9.0, 1 to 16 tokens,
      * k and lda >= k multiples of 8, and a counter for every feature tile when it splits k.
      */
     boolean wgsTakes(boolean split, int n, int m, int k, int lda) {
         return wgs != null && n >= 1 && n <= MAX_WGS_TOKENS && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0
-                && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplits(m, k, multiprocessors, split) == 1);
+                && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplitsFor(m, k, split) == 1);
     }
 
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
@@ -398,7 +458,7 @@ final class MatMulKernel implements AutoCloseable {
             boolean accumulate, Norm norm) {
         require(norm != null && normFolds(false, true, a, lda, w, n, m, k, norm.weight()),
                 "the norm folds only into the warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " tokens");
-        warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, true), norm);
+        warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, true), norm);
     }
 
     /**
@@ -428,7 +488,7 @@ final class MatMulKernel implements AutoCloseable {
         require(wgsSwiGluTakes(x, ldx, w13, n, inter, k, norm), "the gate|up product ends in SwiGLU only in the"
                 + " warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " split tokens (compute 9.0), got n = " + n
                 + ", inter = " + inter + ", k = " + k + ", ldx = " + ldx);
-        warpgroupSkinnySwiGlu(x, ldx, w13, h, ldh, n, inter, k, wgsSplits(2 * inter, k, multiprocessors, true), norm);
+        warpgroupSkinnySwiGlu(x, ldx, w13, h, ldh, n, inter, k, wgsSplitsFor(2 * inter, k, true), norm);
     }
 
     /**
@@ -465,7 +525,7 @@ final class MatMulKernel implements AutoCloseable {
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate) {
         if (wgsTakes(split, n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
-            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplits(m, k, multiprocessors, split));
+            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split));
         } else if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
@@ -643,7 +703,7 @@ final class MatMulKernel implements AutoCloseable {
      */
     long workspaceBytes(boolean split, int n, int m, int k, int lda) {
         if (wgsTakes(split, n, m, k, lda)) {
-            int splits = wgsSplits(m, k, multiprocessors, split);
+            int splits = wgsSplitsFor(m, k, split);
             return splits > 1 ? wgsWorkspaceBytes(m, splits) : 0;
         }
         if (skinnyTakes(n, k, lda) || wgTakes(n, m, k, lda)) {

@@ -123,6 +123,20 @@ class CudaAvailabilityTest {
         assertThat(split).containsExactly(4, 6, 1, 6, 1);
         assertThat(MatMulKernel.wgsSplits(100, 64, 132, true)).isEqualTo(1);  // one k tile: at most 8, 4 tiles a split
         assertThat(MatMulKernel.wgsSplits(64, 4096, 132, true)).isEqualTo(8);
+    }
+
+    @Test
+    void chosenSplitsAreParsedAndChecked() {
+        assertThat(MatMulKernel.parseWgsSplits("")).isEmpty();
+        assertThat(MatMulKernel.parseWgsSplits("4096x4096=3, 6144x4096=1,4096x12288=192"))
+                .containsExactlyInAnyOrderEntriesOf(java.util.Map.of(4096L << 32 | 4096, 3, 6144L << 32 | 4096, 1,
+                        4096L << 32 | 12288, 192));
+        for (String bad : new String[] {"4096x4096", "4096*4096=3", "4096x4096=0", "4096x4096=65", "0x64=1",
+            "4096x4096=3,4096x4096=2", "300000x64=1,300000x128=2", "4096x4096=3,"}) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> MatMulKernel.parseWgsSplits(bad)).as(bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith(
+                            MatMulKernel.WGS_SPLITS_PROPERTY);
+        }
         assertThat(RmsNormKernel.block(1, 4096)).isEqualTo(512);
         assertThat(RmsNormKernel.block(127, 4096)).isEqualTo(512);
         assertThat(RmsNormKernel.block(128, 4096)).isEqualTo(256);
