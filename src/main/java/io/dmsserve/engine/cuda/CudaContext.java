@@ -124,7 +124,7 @@ public final class CudaContext implements AutoCloseable {
         return null;
     }
 
-    /** Whether kernels are launched with programmatic dependent launch: "on", or "off (why)". */
+    /** Whether kernels are launched with programmatic dependent launch: "on, trigger exit" (late, start) or "off (why)". */
     public String pdlState() {
         return pdlState;
     }
