@@ -37,8 +37,8 @@ public final class CudaContext implements AutoCloseable {
     /** System property: synchronise after every launch, so that a faulting kernel is named. */
     public static final String CHECK_LAUNCHES_PROPERTY = "dms.cuda.check-launches";
     /**
-     * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 and
-     * later, when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain). Off by
+     * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 (the
+     * fatbin's sm_90a code, which has the kernels' waits), when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain). Off by
      * default: on the H200 it measured no steady-state gain (docs/benchmarks.md, twelfth pass).
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
@@ -115,8 +115,11 @@ public final class CudaContext implements AutoCloseable {
         if (!Boolean.getBoolean(PDL_PROPERTY)) {
             return PDL_PROPERTY + " is not true";
         }
-        if (info.computeMajor() < 9) {
-            return "compute " + info.computeMajor() + "." + info.computeMinor() + " has none (9.0 and later)";
+        if (info.computeMajor() != 9 || info.computeMinor() != 0) {
+            // The fatbin's sm_90a code has the kernels' griddepcontrol.wait; elsewhere the driver compiles the
+            // compute_80 PTX, where it is compiled out, and a programmatic launch would race.
+            return "compute " + info.computeMajor() + "." + info.computeMinor() + " runs kernels built without its"
+                    + " wait (9.0 only)";
         }
         if (ModuleLayer.boot().findModule(PdlLaunch.MODULE).isEmpty()) {
             return "the JVM was started without --add-modules=" + PdlLaunch.MODULE;
@@ -399,6 +402,9 @@ public final class CudaContext implements AutoCloseable {
         JCudaDriver.cuStreamSynchronize(stream);
         JCudaDriver.cuStreamDestroy(stream);
         JCudaDriver.cuModuleUnload(module);
+        if (pdl != null) {
+            pdl.close();
+        }
         JCudaDriver.cuDevicePrimaryCtxRelease(device);
     }
 

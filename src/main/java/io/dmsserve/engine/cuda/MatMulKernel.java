@@ -142,6 +142,7 @@ final class MatMulKernel implements AutoCloseable {
         require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
+        this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));  // before any allocation
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
                 gemv[t][r] = context.kernel(gemvName(TOKENS[t], ROWS[r]));
@@ -184,7 +185,6 @@ final class MatMulKernel implements AutoCloseable {
         }
         this.context = context;
         this.multiprocessors = context.info().multiprocessors();
-        this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));
     }
 
     static String gemvName(int tokens, int rows) {

@@ -26,7 +26,7 @@ import jdk.incubator.foreign.SymbolLookup;
  * <p>One launch at a time (the context's stream is used from one thread): the config, attribute, argument pointers
  * and values are one native block, rewritten each launch.
  */
-final class PdlLaunch {
+final class PdlLaunch implements AutoCloseable {
 
     static final String MODULE = "jdk.incubator.foreign";
 
@@ -41,13 +41,23 @@ final class PdlLaunch {
     private static final long BYTES = VALUES + 8L * MAX_ARGS;
 
     private final MethodHandle launchKernelEx;
+    private final ResourceScope scope;  // the native block's, closed with the context
     private final MemorySegment block;
     private final long blockAddress;
 
     private PdlLaunch(MethodHandle launchKernelEx) {
         this.launchKernelEx = launchKernelEx;
-        this.block = MemorySegment.allocateNative(BYTES, 16, ResourceScope.globalScope());
+        this.scope = ResourceScope.newSharedScope();
+        this.block = MemorySegment.allocateNative(BYTES, 16, scope);
         this.blockAddress = block.address().toRawLongValue();
+    }
+
+    /** Frees the native block (CudaContext.close). */
+    @Override
+    public synchronized void close() {
+        if (scope.isAlive()) {
+            scope.close();
+        }
     }
 
     /**
@@ -74,7 +84,7 @@ final class PdlLaunch {
     }
 
     /** cuLaunchKernelEx of {@code function} on {@code stream} with the programmatic attribute; the CUresult. */
-    synchronized int launch(long function, int gridX, int gridY, int gridZ, int block, int sharedBytes, long stream,
+    synchronized int launch(long function, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, long stream,
             KernelArgs args) {
         int count = args.count();
         if (count > MAX_ARGS) {
@@ -84,7 +94,7 @@ final class PdlLaunch {
         MemoryAccess.setIntAtOffset(b, CONFIG, gridX);
         MemoryAccess.setIntAtOffset(b, CONFIG + 4, gridY);
         MemoryAccess.setIntAtOffset(b, CONFIG + 8, gridZ);
-        MemoryAccess.setIntAtOffset(b, CONFIG + 12, block);
+        MemoryAccess.setIntAtOffset(b, CONFIG + 12, blockX);
         MemoryAccess.setIntAtOffset(b, CONFIG + 16, 1);
         MemoryAccess.setIntAtOffset(b, CONFIG + 20, 1);
         MemoryAccess.setIntAtOffset(b, CONFIG + 24, sharedBytes);

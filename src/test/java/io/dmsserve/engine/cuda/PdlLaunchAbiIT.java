@@ -44,11 +44,13 @@ class PdlLaunchAbiIT {
         Process probe = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         String out = HostTools.awaitSuccess(probe, log, 2, "the launch probe");
 
-        assertThat(out).contains("grid 3 4 5 block 128 1 1 shared 4096 stream abcd attrs 1\n")
-                .contains("attr 6 1\n")  // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, allowed
-                .contains("function 1234 extra 0\n")
-                .contains("args -7 1.5 2.25 0 123456\n")
-                .contains("result 700\n");  // CUDA_ERROR_ILLEGAL_ADDRESS, passed on
+        String launch = "grid 3 4 5 block 128 1 1 shared 4096 stream abcd attrs 1\n"
+                + "attr 6 1\n"  // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, allowed
+                + "function 1234 extra 0\n";
+        assertThat(out).contains(launch + "args -7 1.5 2.25 7f0012345678 123456\n"
+                + "result 700\n"  // CUDA_ERROR_ILLEGAL_ADDRESS, passed on
+                + launch + "args -7 1.5 2.25 0 123456\n"  // the null pointer's 8 bytes over the value before
+                + "result 700\n");
     }
 
     /** The CUDA toolkit's include folder: beside the nvcc on the PATH, else /usr/local/cuda's. */

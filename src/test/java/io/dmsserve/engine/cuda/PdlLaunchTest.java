@@ -13,37 +13,35 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Programmatic dependent launch ({@link PdlLaunch}, {@value CudaContext#PDL_PROPERTY}): a kernel may start while the
- * one before it drains, so a kernel that read or wrote before its pdl_wait would race. Here launches are not
- * synchronised (unlike the other kernel tests) so that they do overlap:
+ * one before it drains, so a kernel that read or wrote before its pdl_wait would race with the one just before it.
+ * Here launches are not synchronised (unlike the other kernel tests), so that they do overlap, under every trigger
+ * setting:
  * <ul>
- *   <li>long chains of dependent launches (each reads what the one before wrote, and overwrites what it read) of the
- *       RMSNorm with its residual add, the split warpgroup decode product (its first W tiles copied before the wait;
- *       counters and partials shared from launch to launch) and the GEMV (its W prefetched before the wait), mixed, give
- *       exactly the serial result: integer-valued inputs, so every sum is exact in any order;</li>
+ *   <li>a chain where each launch depends on the one just before it: a GEMV reads the residual stream the RMSNorm's
+ *       add just wrote (read after write), the next RMSNorm add overwrites what that GEMV read (write after read), and
+ *       the split warpgroup decode product runs twice in a row on the same output, partials and counters (its first W
+ *       tiles copied before the wait); integer-valued data, so every sum is exact in any order and the result must be
+ *       the serial one exactly;</li>
  *   <li>the tiny DMS model's overlapped decode steps, replayed as graphs, give bit for bit the tokens, logprobs and
  *       decisions of plain launches.</li>
  * </ul>
  */
 class PdlLaunchTest extends GpuTest {
 
-    private static final int CHAIN = 200;
+    private static final int CHAIN = 100;
+
+    private static final String[] TRIGGERS = {"exit", "late", "start"};
 
     @Test
     void dependentChainsGiveTheSerialResults() {
-        for (String trigger : new String[] {"exit", "late", "start"}) {
-            String before = System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY);
-            System.setProperty(CudaContext.PDL_TRIGGER_PROPERTY, trigger);
-            try {
-                withPdl(() -> {
-                    try (CudaContext pdl = CudaContext.open(0, false)) {
-                        assertThat(pdl.pdlState()).isEqualTo("on, trigger " + trigger);
-                        chains(pdl);
-                    }
-                    return null;
-                });
-            } finally {
-                restore(CudaContext.PDL_TRIGGER_PROPERTY, before);
-            }
+        for (String trigger : TRIGGERS) {
+            withPdl(trigger, () -> {
+                try (CudaContext pdl = CudaContext.open(0, false)) {
+                    assertThat(pdl.pdlState()).isEqualTo("on, trigger " + trigger);
+                    chains(pdl);
+                }
+                return null;
+            });
         }
     }
 
@@ -51,23 +49,33 @@ class PdlLaunchTest extends GpuTest {
     void decodeStepsGiveWhatPlainLaunchesGive() {
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
             List<String> plain = CudaOverlapTest.run(dms, true, false);
-            List<String> programmatic = withPdl(() -> CudaOverlapTest.run(dms, true, false));
-            assertThat(programmatic).hasSameSizeAs(plain);
-            for (int i = 0; i < plain.size(); i++) {
-                assertEquals(plain.get(i), programmatic.get(i), "output " + i);
+            for (String trigger : TRIGGERS) {
+                List<String> programmatic = withPdl(trigger, () -> {
+                    try (CudaContext probe = CudaContext.open(0, false)) {  // what the run's own context gets
+                        assertThat(probe.pdlState()).isEqualTo("on, trigger " + trigger);
+                    }
+                    return CudaOverlapTest.run(dms, true, false);
+                });
+                assertThat(programmatic).hasSameSizeAs(plain);
+                for (int i = 0; i < plain.size(); i++) {
+                    assertEquals(plain.get(i), programmatic.get(i), "trigger " + trigger + ", output " + i);
+                }
             }
-            System.out.printf("[gpu] programmatic launches: %d outputs of overlapped decode steps identical to plain"
-                    + " launches%n", plain.size());
+            System.out.printf("[gpu] programmatic launches (triggers %s): %d outputs of overlapped decode steps"
+                    + " identical to plain launches%n", String.join(", ", TRIGGERS), plain.size());
         }
     }
 
-    private static <T> T withPdl(Supplier<T> body) {
-        String before = System.getProperty(CudaContext.PDL_PROPERTY);
+    private static <T> T withPdl(String trigger, Supplier<T> body) {
+        String on = System.getProperty(CudaContext.PDL_PROPERTY);
+        String at = System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY);
         System.setProperty(CudaContext.PDL_PROPERTY, "true");
+        System.setProperty(CudaContext.PDL_TRIGGER_PROPERTY, trigger);
         try {
             return body.get();
         } finally {
-            restore(CudaContext.PDL_PROPERTY, before);
+            restore(CudaContext.PDL_PROPERTY, on);
+            restore(CudaContext.PDL_TRIGGER_PROPERTY, at);
         }
     }
 
@@ -82,59 +90,83 @@ class PdlLaunchTest extends GpuTest {
     private static void chains(CudaContext pdl) {
         SplittableRandom random = new SplittableRandom(71);
         int rows = 37;
-        int hidden = 1000;
+        int hidden = 512;
+        int gemvTokens = 3;
+        int m2 = 1000;  // the GEMV over the residual stream: W2 (m2, hidden)
         int n = 16;
         int m = 4096;  // 64 feature tiles: the product splits k (6 ways on 132 multiprocessors)
         int k = 4096;
-        int gemvTokens = 3;
-        float[] x0 = ints(random, rows * hidden, 8);
-        float[] delta = ints(random, rows * hidden, 3);
+        float[] x0 = ints(random, rows * hidden, 2);
+        float[] delta = ints(random, rows * hidden, 1);
         short[] gamma = new short[hidden];
         for (int i = 0; i < hidden; i++) {
             gamma[i] = HalfAccess.floatToBf16(1f);
         }
+        float[] w2Values = ints(random, m2 * hidden, 1);
         float[] a = ints(random, n * k, 2);
         float[] wValues = ints(random, m * k, 2);
-        short[] w = new short[m * k];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = HalfAccess.floatToBf16(wValues[i]);
+        // Serial results, exact in fp32 (every partial sum an integer below 2^24): after iteration i (from 1) the
+        // residual rows are x0 + 2 i delta; the GEMV of iteration i read x0 + (2 i - 1) delta.
+        long[] y2 = new long[gemvTokens * m2];
+        for (int i = 1; i <= CHAIN; i++) {
+            for (int t = 0; t < gemvTokens; t++) {
+                for (int f = 0; f < m2; f++) {
+                    long dot = 0;
+                    for (int j = 0; j < hidden; j++) {
+                        long xj = (long) x0[t * hidden + j] + (2L * i - 1) * (long) delta[t * hidden + j];
+                        dot += xj * (long) w2Values[f * hidden + j];
+                    }
+                    y2[t * m2 + f] += dot;
+                }
+            }
         }
         try (DeviceBuffer x = pdl.upload(x0); DeviceBuffer d = pdl.upload(delta); DeviceBuffer g = pdl.upload(gamma);
-                DeviceBuffer normed = pdl.allocate(4L * rows * hidden); DeviceBuffer aDev = pdl.upload(a);
-                DeviceBuffer wDev = pdl.upload(w); DeviceBuffer c = pdl.upload(new float[n * m]);
-                DeviceBuffer y = pdl.upload(new float[gemvTokens * m]); MatMulKernel products = new MatMulKernel(pdl)) {
+                DeviceBuffer normed = pdl.allocate(4L * rows * hidden); DeviceBuffer w2 = pdl.upload(bf16(w2Values));
+                DeviceBuffer y2Dev = pdl.upload(new float[gemvTokens * m2]); DeviceBuffer aDev = pdl.upload(a);
+                DeviceBuffer wDev = pdl.upload(bf16(wValues)); DeviceBuffer c = pdl.upload(new float[n * m]);
+                MatMulKernel products = new MatMulKernel(pdl)) {
             RmsNormKernel rms = new RmsNormKernel(pdl);
             int splits = MatMulKernel.wgsSplits(m, k, pdl.info().multiprocessors(), true);
             assertThat(splits).isGreaterThan(1);
             products.reserve(products.workspaceBytes(true, n, m, k, k));
             for (int i = 0; i < CHAIN; i++) {
-                rms.apply(x, d, g, null, rows, rows, hidden, 1e-6f, normed, null);
+                rms.apply(x, d, g, null, rows, rows, hidden, 1e-6f, normed, null);  // x += delta
+                products.gemv(x, hidden, w2, y2Dev, m2, gemvTokens, m2, hidden, true, null);  // reads that x
+                rms.apply(x, d, g, null, rows, rows, hidden, 1e-6f, normed, null);  // overwrites what it read
                 products.warpgroupSkinny(true, aDev, k, wDev, c, m, n, m, k, true, splits);
-                products.gemv(aDev, k, wDev, y, m, gemvTokens, m, k, true, null);
+                products.warpgroupSkinny(true, aDev, k, wDev, c, m, n, m, k, true, splits);  // the same c, counters
             }
             pdl.synchronize();
             float[] xBack = x.toFloats();
             for (int i = 0; i < x0.length; i++) {
-                assertEquals(x0[i] + CHAIN * delta[i], xBack[i], "x[" + i + "] after " + CHAIN + " residual adds");
+                assertEquals(x0[i] + 2 * CHAIN * delta[i], xBack[i], "x[" + i + "] after " + 2 * CHAIN + " adds");
+            }
+            float[] y2Back = y2Dev.toFloats();
+            for (int i = 0; i < y2.length; i++) {
+                assertEquals((float) y2[i], y2Back[i], "GEMV of the residual stream, element " + i);
             }
             float[] cBack = c.toFloats();
-            float[] yBack = y.toFloats();
             for (int t = 0; t < n; t++) {
                 for (int f = 0; f < m; f++) {
                     float dot = 0;
                     for (int j = 0; j < k; j++) {
                         dot += a[t * k + j] * wValues[f * k + j];
                     }
-                    assertEquals(CHAIN * dot, cBack[t * m + f], "product (" + t + ", " + f + ")");
-                    if (t < gemvTokens) {
-                        assertEquals(CHAIN * dot, yBack[t * m + f], "GEMV (" + t + ", " + f + ")");
-                    }
+                    assertEquals(2 * CHAIN * dot, cBack[t * m + f], "product (" + t + ", " + f + ")");
                 }
             }
-            System.out.printf("[gpu] programmatic launches (%s): %d x 3 dependent launches (RMSNorm with its add, split"
-                    + " warpgroup product in %d splits, GEMV) give the serial results exactly%n", pdl.pdlState(), CHAIN,
-                    splits);
+            System.out.printf("[gpu] programmatic launches (%s): %d rounds of dependent launches (RMSNorm add, GEMV"
+                    + " of its output, RMSNorm add, split warpgroup product x2 in %d splits) give the serial results"
+                    + " exactly%n", pdl.pdlState(), CHAIN, splits);
         }
+    }
+
+    private static short[] bf16(float[] values) {
+        short[] bits = new short[values.length];
+        for (int i = 0; i < values.length; i++) {
+            bits[i] = HalfAccess.floatToBf16(values[i]);
+        }
+        return bits;
     }
 
     /** Integer values in [-bound, bound], never zero. */
