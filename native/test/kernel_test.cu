@@ -578,6 +578,17 @@ static int gemv_ldx(int k) {
     return k + (k % 8 == 0 ? 8 : 3);
 }
 
+// A product's output before its launch: random values to add to when it accumulates, else poisoned; what it held.
+static std::vector<float> start_output(Rng& rng, Buf<float>& out, int accumulate) {
+    if (accumulate) {
+        out.host = random_f32(rng, out.size(), 1.f);
+        out.up();
+    } else {
+        out.poison();
+    }
+    return out.host;
+}
+
 static void test_gemv() {
     Rng rng(4);
     for (const GemvCase& c : kGemvCases) {
@@ -586,13 +597,7 @@ static void test_gemv() {
             Buf<float> x(random_f32(rng, static_cast<size_t>(c.n) * ldx, 1.f));
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> y(static_cast<size_t>(c.n) * ldy);
-            if (accumulate) {
-                y.host = random_f32(rng, y.size(), 1.f);
-                y.up();
-            } else {
-                y.poison();
-            }
-            std::vector<float> y0 = y.host;
+            std::vector<float> y0 = start_output(rng, y, accumulate);
             expect_ok(dms_gemv(x.dev, ldx, w.dev, y.dev, ldy, c.n, c.m, c.k, accumulate, multiprocessors(), nullptr), "gemv");
             y.down();
             std::vector<float> got, want;
@@ -704,13 +709,7 @@ struct ProductInputs {
         : n(n_), m(m_), k(k_), lda(lda_), ldc(ldc_), accumulate(accumulate_),
           a(random_bf16(rng, static_cast<size_t>(n_) * lda_, 1.f)), af(random_f32(rng, static_cast<size_t>(n_) * lda_, 1.f)),
           w(random_bf16(rng, static_cast<size_t>(m_) * k_, 1.f)), out(static_cast<size_t>(n_) * ldc_) {
-        if (accumulate) {
-            out.host = random_f32(rng, out.size(), 1.f);
-            out.up();
-        } else {
-            out.poison();
-        }
-        c0 = out.host;
+        c0 = start_output(rng, out, accumulate);
     }
 };
 
@@ -1024,13 +1023,7 @@ static void test_gemv_norm() {
             NormInputs in(rng, c.n, c.k, ldx);
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
             Buf<float> y(static_cast<size_t>(c.n) * ldy);
-            if (accumulate) {
-                y.host = random_f32(rng, y.size(), 1.f);
-                y.up();
-            } else {
-                y.poison();
-            }
-            const std::vector<float> y0 = y.host;
+            const std::vector<float> y0 = start_output(rng, y, accumulate);
             expect_ok(dms_gemv_norm(in.x.dev, ldx, w.dev, y.dev, ldy, c.n, c.m, c.k, accumulate, in.gamma.dev, in.eps,
                                     multiprocessors(), nullptr),
                       "gemv_norm");
@@ -1097,14 +1090,7 @@ static void test_matmul_wgs_norm() {
             Buf<float> partial(static_cast<size_t>(splits) * tiles * (1024 + 16));
             partial.poison();
             Buf<float> out(static_cast<size_t>(c.n) * ldc);
-            std::vector<float> c0;
-            if (accumulate) {
-                out.host = random_f32(rng, out.size(), 1.f);
-                out.up();
-            } else {
-                out.poison();
-            }
-            c0 = out.host;
+            const std::vector<float> c0 = start_output(rng, out, accumulate);
             std::vector<float> first;
             for (int run = 0; run < 2; run++) {
                 if (run == 1) {
