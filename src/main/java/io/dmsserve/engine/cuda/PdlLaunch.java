@@ -50,6 +50,15 @@ final class PdlLaunch implements AutoCloseable {
         this.scope = ResourceScope.newSharedScope();
         this.block = MemorySegment.allocateNative(BYTES, 16, scope);
         this.blockAddress = block.address().toRawLongValue();
+        // What every launch shares: 1 x 1 of blockDim y and z, the one attribute and where it lies; the rest of the
+        // attribute's value (and its padding) zero.
+        block.fill((byte) 0);
+        MemoryAccess.setIntAtOffset(block, CONFIG + 16, 1);
+        MemoryAccess.setIntAtOffset(block, CONFIG + 20, 1);
+        MemoryAccess.setLongAtOffset(block, CONFIG + 40, blockAddress + ATTRIBUTE);
+        MemoryAccess.setIntAtOffset(block, CONFIG + 48, 1);
+        MemoryAccess.setIntAtOffset(block, ATTRIBUTE, ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        MemoryAccess.setIntAtOffset(block, ATTRIBUTE + 8, 1);  // programmaticStreamSerializationAllowed
     }
 
     /** Frees the native block (CudaContext.close). */
@@ -95,18 +104,8 @@ final class PdlLaunch implements AutoCloseable {
         MemoryAccess.setIntAtOffset(b, CONFIG + 4, gridY);
         MemoryAccess.setIntAtOffset(b, CONFIG + 8, gridZ);
         MemoryAccess.setIntAtOffset(b, CONFIG + 12, blockX);
-        MemoryAccess.setIntAtOffset(b, CONFIG + 16, 1);
-        MemoryAccess.setIntAtOffset(b, CONFIG + 20, 1);
         MemoryAccess.setIntAtOffset(b, CONFIG + 24, sharedBytes);
         MemoryAccess.setLongAtOffset(b, CONFIG + 32, stream);
-        MemoryAccess.setLongAtOffset(b, CONFIG + 40, blockAddress + ATTRIBUTE);
-        MemoryAccess.setIntAtOffset(b, CONFIG + 48, 1);
-        MemoryAccess.setIntAtOffset(b, ATTRIBUTE, ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
-        MemoryAccess.setIntAtOffset(b, ATTRIBUTE + 4, 0);
-        for (long at = ATTRIBUTE + 8; at < ATTRIBUTE + 72; at += 8) {
-            MemoryAccess.setLongAtOffset(b, at, 0L);
-        }
-        MemoryAccess.setIntAtOffset(b, ATTRIBUTE + 8, 1);  // programmaticStreamSerializationAllowed
         for (int i = 0; i < count; i++) {
             long value = VALUES + 8L * i;
             if (args.wide(i)) {
