@@ -11,7 +11,8 @@
 //     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
 //                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
 //                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
-//                                                  multiprocessor
+//                                                  multiprocessor (tcb_per_sm)
+//     tcb_per_sm=2,3,4,6                           the balanced grid's blocks a multiprocessor
 //     launches=20                                  launches a timed graph holds
 // gpubench's "lists" line gives pages (mean_pages), the spread (max_pages / mean_pages - 1 at most) and live
 // (live_share_of_listed_slots) of a real run. One layer's lists are about 300 MB (DMS) and 2 GB (dense), beyond the
@@ -103,6 +104,7 @@ struct Options {
     int pages = 288, dense = 2048, launches = 20;
     double spread = 0.5, live = 0.97;
     std::string kernels = "tc,tc4,g,tcb";
+    std::vector<int> tcbPerSm = {2, 3, 4, 6};
 };
 
 static Options parse(int argc, char** argv) {
@@ -126,6 +128,19 @@ static Options parse(int argc, char** argv) {
         else if (key == "spread") o.spread = std::atof(v);
         else if (key == "live") o.live = std::atof(v);
         else if (key == "kernels") o.kernels = v;
+        else if (key == "tcb_per_sm") {
+            o.tcbPerSm.clear();
+            for (const char* c = v; *c != 0;) {
+                char* end = nullptr;
+                const long n = std::strtol(c, &end, 10);
+                if (end == c || n < 1 || n > 64 || (*end != ',' && *end != 0)) {
+                    std::fprintf(stderr, "tcb_per_sm is a list of whole numbers 1 to 64, got '%s'\n", v);
+                    std::exit(2);
+                }
+                o.tcbPerSm.push_back(static_cast<int>(n));
+                c = *end == ',' ? end + 1 : end;
+            }
+        }
         else {
             std::fprintf(stderr, "unknown key '%s'\n", key.c_str());
             std::exit(2);
@@ -385,7 +400,7 @@ int main(int argc, char** argv) {
                 CK(cudaStreamSynchronize(stream));
                 reference = download(sc.out, sc.outCount);
             }
-            for (int perMultiprocessor : {2, 3, 4, 6}) {
+            for (int perMultiprocessor : o.tcbPerSm) {
                 const int blocks = perMultiprocessor * multiprocessors;
                 const long long bound = (static_cast<long long>(sc.maxPages) * std::min<long long>(blocks, total) +
                                          total - 1) / total + 1;
