@@ -21,6 +21,7 @@ public final class DeviceBuffer implements AutoCloseable {
     private final long bytes;
     private final boolean owner;
     private boolean closed;
+    private long baseAddress;         // of the allocation, read from base when first asked (0: not yet)
 
     DeviceBuffer(CudaContext context, CUdeviceptr base, long bytes) {
         this(context, base, ALLOCATIONS.incrementAndGet(), 0, bytes, true);
@@ -63,7 +64,10 @@ public final class DeviceBuffer implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("device buffer used after close");
         }
-        return NativeAddress.of(base) + offset;
+        if (baseAddress == 0) {
+            baseAddress = NativeAddress.of(base);  // by reflection, once: the allocation never moves
+        }
+        return baseAddress + offset;
     }
 
     CUdeviceptr pointer() {

@@ -2,6 +2,7 @@ package io.dmsserve.engine.cuda;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.List;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
@@ -14,49 +15,42 @@ import jcuda.Pointer;
  */
 final class KernelArgs {
 
-    private static final long[] NULL = {0L};
-    private final List<NativePointerObject> values = new ArrayList<>();
-    // The same values as raw bits for PdlLaunch: a scalar's bits (8 bytes wide for f64), a buffer read when asked.
+    // Each argument once: a buffer (null for a scalar or a null pointer) and a scalar's bits (8 bytes wide for f64).
+    // JCuda's pointer objects are made from them only when JCuda launches (pointer()); PdlLaunch reads raw().
     private final List<DeviceBuffer> buffers = new ArrayList<>();
     private long[] raw = new long[16];
-    private long wide;  // bit i: argument i takes 8 bytes (pointers, f64)
+    private final BitSet wide = new BitSet();  // bit i: argument i takes 8 bytes (pointers, f64)
     private long[] signature = new long[32];
     private int length;
 
     KernelArgs ptr(DeviceBuffer buffer) {
-        values.add(buffer == null ? Pointer.to(NULL) : Pointer.to(buffer.pointer()));
-        raw(0, true, buffer);
+        add(0, true, buffer);
         sign(buffer == null ? 0 : buffer.allocation());
         return sign(buffer == null ? 0 : buffer.offset());
     }
 
     KernelArgs i32(int value) {
-        values.add(Pointer.to(new int[] {value}));
-        raw(value, false, null);
+        add(value, false, null);
         return sign(value);
     }
 
     KernelArgs f32(float value) {
-        values.add(Pointer.to(new float[] {value}));
-        raw(Float.floatToRawIntBits(value), false, null);
+        add(Float.floatToRawIntBits(value), false, null);
         return sign(Float.floatToRawIntBits(value));
     }
 
     KernelArgs f64(double value) {
-        values.add(Pointer.to(new double[] {value}));
-        raw(Double.doubleToRawLongBits(value), true, null);
+        add(Double.doubleToRawLongBits(value), true, null);
         return sign(Double.doubleToRawLongBits(value));
     }
 
-    private void raw(long bits, boolean eightBytes, DeviceBuffer buffer) {
+    private void add(long bits, boolean eightBytes, DeviceBuffer buffer) {
         int i = buffers.size();
         if (i == raw.length) {
             raw = Arrays.copyOf(raw, 2 * i);
         }
         raw[i] = bits;
-        if (eightBytes && i < 64) {
-            wide |= 1L << i;
-        }
+        wide.set(i, eightBytes);
         buffers.add(buffer);
     }
 
@@ -67,7 +61,7 @@ final class KernelArgs {
 
     /** Whether argument i takes 8 bytes (a pointer or a double); otherwise 4. */
     boolean wide(int i) {
-        return i < 64 && (wide >>> i & 1) != 0;
+        return wide.get(i);
     }
 
     /** Argument i's bits: a buffer's device address (0 for null), a scalar's bits. */
@@ -98,7 +92,14 @@ final class KernelArgs {
         System.arraycopy(signature, 0, target, at, length);
     }
 
+    /** The arguments as JCuda's kernelParams: a pointer to each value (a device pointer, 4 or 8 bytes of bits). */
     Pointer pointer() {
-        return Pointer.to(values.toArray(new NativePointerObject[0]));
+        NativePointerObject[] values = new NativePointerObject[buffers.size()];
+        for (int i = 0; i < values.length; i++) {
+            DeviceBuffer buffer = buffers.get(i);
+            values[i] = buffer != null ? Pointer.to(buffer.pointer())
+                    : wide(i) ? Pointer.to(new long[] {raw[i]}) : Pointer.to(new int[] {(int) raw[i]});
+        }
+        return Pointer.to(values);
     }
 }

@@ -45,6 +45,23 @@ class KernelArgsTest {
     }
 
     @Test
+    void rawArgumentsKeepTheirBitsAndWidths() {
+        DeviceBuffer a = allocation(1024);  // an unset CUdeviceptr: the allocation's address reads 0
+        KernelArgs args = new KernelArgs().ptr(null).i32(-3).f32(1.5f).f64(2.25).ptr(a.slice(64, 8));
+        assertThat(args.count()).isEqualTo(5);
+        assertThat(args.wide(0)).isTrue();
+        assertThat(args.raw(0)).isZero();
+        assertThat(args.wide(1)).isFalse();
+        assertThat((int) args.raw(1)).isEqualTo(-3);
+        assertThat(args.wide(2)).isFalse();
+        assertThat((int) args.raw(2)).isEqualTo(Float.floatToRawIntBits(1.5f));
+        assertThat(args.wide(3)).isTrue();
+        assertThat(args.raw(3)).isEqualTo(Double.doubleToRawLongBits(2.25));
+        assertThat(args.wide(4)).isTrue();
+        assertThat(args.raw(4)).isEqualTo(64);
+    }
+
+    @Test
     void longArgumentListsKeepEveryValue() {
         KernelArgs args = new KernelArgs();
         for (int i = 0; i < 100; i++) {
@@ -53,5 +70,9 @@ class KernelArgsTest {
         long[] signature = args.signature();
         assertThat(signature).hasSize(100);
         assertThat(signature[99]).isEqualTo(99);
+        assertThat(args.count()).isEqualTo(100);
+        assertThat(args.raw(99)).isEqualTo(99);
+        assertThat(args.wide(99)).isFalse();
+        assertThat(new KernelArgs().i32(1).ptr(null).f64(1).ptr(null).i32(0).wide(99)).isFalse();
     }
 }
