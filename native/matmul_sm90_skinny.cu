@@ -241,7 +241,9 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     }
     // Norm: a row's squares over the block's k range, summed across the 16 lanes that copied it (lanes 0-15 and
     // 16-31 of a warp hold two rows), in the same order in every block.
-    float* const squaresOut = NORM ? partial + static_cast<size_t>(splits) * tilesM * DMS_WGS_PARTIAL : nullptr;
+    // (after the partial sums; only split products have them: unsplit, partial may be null)
+    float* const squaresOut =
+        NORM && splits > 1 ? partial + static_cast<size_t>(splits) * tilesM * DMS_WGS_PARTIAL : nullptr;
     if constexpr (NORM) {
 #pragma unroll
         for (int u = 0; u < 2; u++) {
