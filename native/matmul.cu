@@ -65,14 +65,8 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
     dms::pdl_begin_long();
-    // Norm: gamma's 8 values at chunk c, read once for every token of the chunk (gammaAt); then for token t the
-    // squares of x's 8 values into squares[t], and the values times gamma's (normed).
-    auto gammaAt = [&](int c, float (&gf)[8]) {
-        if constexpr (NORM) {
-            dms::unpack_bf16x8(dms::load16_ro(gamma + 8 * c), gf);
-        }
-    };
-    auto normed = [&](int t, const float (&gf)[8], float4& x0, float4& x1) {
+    // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
+    auto normed = [&](int t, int c, float4& x0, float4& x1) {
         if constexpr (NORM) {
             float q = squares[t];
             q = fmaf(x0.x, x0.x, q);
@@ -84,6 +78,8 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             q = fmaf(x1.z, x1.z, q);
             q = fmaf(x1.w, x1.w, q);
             squares[t] = q;
+            float gf[8];
+            dms::unpack_bf16x8(dms::load16_ro(gamma + 8 * c), gf);
             x0.x = __fmul_rn(x0.x, gf[0]);
             x0.y = __fmul_rn(x0.y, gf[1]);
             x0.z = __fmul_rn(x0.z, gf[2]);
@@ -114,15 +110,13 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
                 for (int r = 0; r < R; r++) {
                     dms::unpack_bf16x8(wv[u][r], wf[r]);
                 }
-                float gf[8];
-                gammaAt(c + u * stride, gf);
 #pragma unroll
                 for (int t = 0; t < T; t++) {
                     if (t < n) {
                         const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
                         float4 x0 = dms::load16f_ro(xr);
                         float4 x1 = dms::load16f_ro(xr + 4);
-                        normed(t, gf, x0, x1);
+                        normed(t, c + u * stride, x0, x1);
 #pragma unroll
                         for (int r = 0; r < R; r++) {
                             float s = acc[r][t];
@@ -151,15 +145,13 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             for (int r = 0; r < R; r++) {
                 dms::unpack_bf16x8(wv[r], wf[r]);
             }
-            float gf[8];
-            gammaAt(c, gf);
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 if (t < n) {
                     const float* xr = x + static_cast<size_t>(t) * ldx + 8 * c;
                     float4 x0 = dms::load16f_ro(xr);
                     float4 x1 = dms::load16f_ro(xr + 4);
-                    normed(t, gf, x0, x1);
+                    normed(t, c, x0, x1);
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float s = acc[r][t];
@@ -183,14 +175,13 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             for (int r = 0; r < R; r++) {
                 wf[r] = dms::bf16_to_f32(rows[r][j]);
             }
-            [[maybe_unused]] const float g = NORM ? dms::bf16_to_f32(gamma[j]) : 0.f;  // once for every token
 #pragma unroll
             for (int t = 0; t < T; t++) {
                 if (t < n) {
                     float xv = x[static_cast<size_t>(t) * ldx + j];
                     if constexpr (NORM) {
                         squares[t] = fmaf(xv, xv, squares[t]);
-                        xv = __fmul_rn(xv, g);
+                        xv = __fmul_rn(xv, dms::bf16_to_f32(gamma[j]));
                     }
 #pragma unroll
                     for (int r = 0; r < R; r++) {
