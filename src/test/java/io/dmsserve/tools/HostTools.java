@@ -36,14 +36,14 @@ public final class HostTools {
     }
 
     /**
-     * Waits up to {@code minutes} for a process whose output goes to {@code log}, killing it past that, and returns
-     * the output; fails, with {@code what} and the output, if it ran out of time or exited non-zero.
+     * Waits up to {@code minutes} for a process whose output goes to {@code log}, killing it and its descendants past
+     * that, and returns the output; fails, with {@code what} and the output, if it ran out of time or exited non-zero.
      */
     public static String awaitSuccess(Process process, Path log, int minutes, String what)
             throws IOException, InterruptedException {
         boolean ended = process.waitFor(minutes, TimeUnit.MINUTES);
         if (!ended) {
-            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            kill(process);
         }
         String out = Files.readString(log, StandardCharsets.UTF_8);
         if (!ended) {
@@ -53,5 +53,14 @@ public final class HostTools {
             throw new AssertionError(what + " exited with " + process.exitValue() + ":\n" + out);
         }
         return out;
+    }
+
+    /**
+     * Kills a process and every process it started (a script's compiler or the program it runs), and waits up to 10
+     * seconds for it: a test that gives up on a tool leaves nothing running into the tests after it.
+     */
+    public static void kill(Process process) throws InterruptedException {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
 }

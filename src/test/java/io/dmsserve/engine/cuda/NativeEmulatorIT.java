@@ -56,16 +56,26 @@ class NativeEmulatorIT {
             processes.add(builder.start());
             logs.add(log);
         }
-        for (int i = 0; i < ORDERS.size(); i++) {
-            String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " DMS_EMU_COPIES=" + COPIES.get(i) + " native/test/run.sh";
-            String out = HostTools.awaitSuccess(processes.get(i), logs.get(i), 10, what);
-            for (String test : TESTS) {
-                assertThat(out).as(what + ", test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
+        try {
+            for (int i = 0; i < ORDERS.size(); i++) {
+                String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " DMS_EMU_COPIES=" + COPIES.get(i)
+                        + " native/test/run.sh";
+                String out = HostTools.awaitSuccess(processes.get(i), logs.get(i), 10, what);
+                for (String test : TESTS) {
+                    assertThat(out).as(what + ", test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
+                }
+                Matcher total = Pattern.compile("(?m)^(\\d+) checks, (\\d+) failures$").matcher(out);
+                assertThat(total.find()).as(what + ", the summary line:\n" + out).isTrue();
+                assertThat(Long.parseLong(total.group(2))).as(what + ", failures").isZero();
+                assertThat(Long.parseLong(total.group(1))).as(what + ", checks made").isGreaterThan(1_000_000);
             }
-            Matcher total = Pattern.compile("(?m)^(\\d+) checks, (\\d+) failures$").matcher(out);
-            assertThat(total.find()).as(what + ", the summary line:\n" + out).isTrue();
-            assertThat(Long.parseLong(total.group(2))).as(what + ", failures").isZero();
-            assertThat(Long.parseLong(total.group(1))).as(what + ", checks made").isGreaterThan(1_000_000);
+        } finally {
+            // One run failing or out of time leaves the others running: they would load the tests after this one.
+            for (Process process : processes) {
+                if (process.isAlive()) {
+                    HostTools.kill(process);
+                }
+            }
         }
     }
 }
