@@ -37,8 +37,16 @@ class NativeBenchCompileIT {
                     .redirectOutput(log.toFile()).start());
             logs.add(log);
         }
-        for (int i = 0; i < sources.size(); i++) {
-            HostTools.awaitSuccess(processes.get(i), logs.get(i), 5, "nvcc " + sources.get(i));
+        try {
+            for (int i = 0; i < sources.size(); i++) {
+                HostTools.awaitSuccess(processes.get(i), logs.get(i), 5, "nvcc " + sources.get(i));
+            }
+        } finally {  // one compile failing leaves none of the others running
+            for (Process process : processes) {
+                if (process.isAlive()) {
+                    HostTools.kill(process);
+                }
+            }
         }
     }
 }
