@@ -6,6 +6,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -62,5 +63,14 @@ public final class HostTools {
     public static void kill(Process process) throws InterruptedException {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** {@link #kill}s those of {@code processes} still running (a test's other tools, after one failed). */
+    public static void killAlive(List<Process> processes) throws InterruptedException {
+        for (Process process : processes) {
+            if (process.isAlive()) {
+                kill(process);
+            }
+        }
     }
 }

@@ -38,8 +38,9 @@ public final class CudaContext implements AutoCloseable {
     public static final String CHECK_LAUNCHES_PROPERTY = "dms.cuda.check-launches";
     /**
      * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 (the
-     * fatbin's sm_90a code, which has the kernels' waits), when the JVM allows it (otherwise {@link #pdlState()} says why not and launches are plain). Off by
-     * default: on the H200 it measured no steady-state gain (docs/benchmarks.md, twelfth pass).
+     * fatbin's sm_90a code, which has the kernels' waits), when the JVM allows it (otherwise {@link #pdlState()} says
+     * why not and launches are plain). Off by default: on the H200 it measured no steady-state gain
+     * (docs/benchmarks.md, twelfth pass).
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
@@ -127,7 +128,10 @@ public final class CudaContext implements AutoCloseable {
         return null;
     }
 
-    /** Whether kernels are launched with programmatic dependent launch: "on, trigger exit" (late, start) or "off (why)". */
+    /**
+     * Whether kernels are launched with programmatic dependent launch: "on, trigger exit" (late, start) or
+     * "off (why)".
+     */
     public String pdlState() {
         return pdlState;
     }

@@ -42,11 +42,7 @@ class NativeBenchCompileIT {
                 HostTools.awaitSuccess(processes.get(i), logs.get(i), 5, "nvcc " + sources.get(i));
             }
         } finally {  // one compile failing leaves none of the others running
-            for (Process process : processes) {
-                if (process.isAlive()) {
-                    HostTools.kill(process);
-                }
-            }
+            HostTools.killAlive(processes);
         }
     }
 }

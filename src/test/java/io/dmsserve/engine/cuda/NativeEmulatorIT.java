@@ -75,11 +75,7 @@ class NativeEmulatorIT {
             }
         } finally {
             // One run failing or out of time leaves the others running: they would load the tests after this one.
-            for (Process process : processes) {
-                if (process.isAlive()) {
-                    HostTools.kill(process);
-                }
-            }
+            HostTools.killAlive(processes);
         }
     }
 }
