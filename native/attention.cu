@@ -717,7 +717,9 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
     int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin_long();
+    // Before the wait (dms.cuh, pdl_wait): the lists' lengths, their prefix and this block's first list, from the page
+    // table's lengths and the step's sequence rows, which the step's first launches wrote, never the launch just before
+    // (q/k norm and RoPE, the KV write). Under a programmatic launch this overlaps that launch.
     DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
     DMS_DYNAMIC_SMEM(smem);
     const int G = heads / kvHeads;
@@ -738,7 +740,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     const long long blocks = max(1LL, min(static_cast<long long>(gridDim.x), T));
     const long long b = blockIdx.x;
     if (b >= blocks) {
-        return;
+        return;  // (block 0 never leaves here: it waits, so a launch after this one still follows the one before)
     }
     const long long b0 = b * T / blocks;
     const long long b1 = (b + 1) * T / blocks;
@@ -755,6 +757,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
             lo = mid + 1;
         }
     }
+    dms::pdl_begin_long();
     for (int j = lo; j < lists; j++) {
         const long long s0 = start[j];
         const long long s1 = start[j + 1];

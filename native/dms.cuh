@@ -192,13 +192,18 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_wait at its start, before it reads anything
 // another kernel writes and before it writes anything: pdl_wait returns when the kernel before has completed and its
 // writes are visible (and that one waited for its own, so all earlier work is done too). Before pdl_wait a kernel may
-// only read weights (no kernel writes them): the warpgroup decode product copies its first W tiles there.
+// read weights (no kernel writes them: the warpgroup decode product copies its first W tiles there), and what launches
+// two or more before it wrote, never what the launch just before writes: a block triggers only after its wait (or
+// exits), and in every kernel at least one block waits, so a kernel starts only once the one two before it has
+// completed. The balanced decode attention lays out its page lists there (page-table lengths, the step's rows).
 // native/build.sh checks that every entry of the sm_90a PTX has the wait. Without the launch attribute, on sm_80 and
 // in the emulator the calls do nothing.
 //
 // Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only
 // (the default); 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late:
-// the decode products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait.
+// the decode products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait;
+// 3 (short) short kernels right after their wait, long ones at exit: only a long kernel after a short one (the decode
+// attention after the KV write, the o product after the merge) starts early, over the short one's few blocks.
 // On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the next kernel's blocks sit on the multiprocessors,
 // waiting, while the one before still runs) and batch 1 about 1% faster; 0 neither (docs/benchmarks.md).
 DMS_DEVICE void pdl_trigger() {

@@ -151,6 +151,7 @@ public final class CudaBackend implements Backend {
     private final int attentionWaves;  // 0: auto
     private final int balancedBlocks;  // 0: the split grid
     private final boolean balanceAuto;  // the balanced grid only where the lists are uneven (balanceHelps)
+    private long balancedSteps;  // steps whose decode attention took the balanced grid (tests ask)
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
@@ -449,6 +450,11 @@ public final class CudaBackend implements Backend {
     @Override
     public ModelConfig config() {
         return config;
+    }
+
+    /** Steps so far whose decode attention took the balanced grid ({@link #ATTENTION_BALANCE_PROPERTY}). */
+    long balancedSteps() {
+        return balancedSteps;
     }
 
     /** Keys and values in bf16, a position (int32) and a flag (byte) per slot. */
@@ -832,6 +838,7 @@ public final class CudaBackend implements Backend {
                 && attention.balancedTakes(headDim, heads / kvHeads, in.decodeTokens.length, kvHeads)
                 && (!balanceAuto || balanceHelps(listWaves, in.fewestDecodePages, balancedBlocks,
                         Math.max(1, minSplitSlots / geometry.pageSize())));
+        balancedSteps += in.decodeBalanced ? 1 : 0;
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null

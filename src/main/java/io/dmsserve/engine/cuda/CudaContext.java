@@ -45,12 +45,14 @@ public final class CudaContext implements AutoCloseable {
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
      * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code exit} (default),
-     * {@code late} (short kernels at their start, the decode products after their main loop, the rest at exit) or
-     * {@code start} (every kernel at its start); native/dms.cuh, dms_pdl_trigger_at. On the H200 (2026-11-30) late and
-     * start made 16 x 32K DMS decode 13% slower and batch 1 about 1% faster; exit neither (docs/benchmarks.md).
+     * {@code late} (short kernels at their start, the decode products after their main loop, the rest at exit),
+     * {@code start} (every kernel at its start) or {@code short} (short kernels at their start, the rest at exit);
+     * native/dms.cuh, dms_pdl_trigger_at. On the H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower
+     * and batch 1 about 1% faster; exit neither (docs/benchmarks.md).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
-    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start");  // dms_pdl_trigger_at 0, 1, 2
+    // dms_pdl_trigger_at 0, 1, 2, 3
+    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 

@@ -14,6 +14,7 @@ import io.dmsserve.engine.cpu.CpuBackend;
 import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.scheduler.GreedyTrace;
 import io.dmsserve.scheduler.StepExecutor;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -22,8 +23,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The CUDA backend against the CPU reference on the golden checkpoints (and, through the CPU's own golden
@@ -261,7 +264,7 @@ class CudaGoldenTest {
      */
     @Test
     void aLongMixedRunKeepsTheCpusLiveCounts() {
-        longMixedRun("true");
+        longMixedRun(dms, "true");
     }
 
     /**
@@ -271,19 +274,30 @@ class CudaGoldenTest {
      */
     @Test
     void aLongMixedRunOnTheWarpgroupKernelsKeepsTheCpusLiveCounts() {
-        longMixedRun("always");
+        longMixedRun(dms, "always");
     }
 
-    /** The same run with the decode attention over the balanced grid ({@code dms.cuda.attention-balance}). */
-    @Test
-    void aLongMixedRunWithBalancedDecodeAttentionKeepsTheCpusLiveCounts() {
-        withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true", () -> {
-            longMixedRun("true");
-            return null;
-        });
+    /**
+     * The same run with the decode attention over the balanced grid ({@code dms.cuda.attention-balance}), on a
+     * checkpoint with head_dim 64 ({@link WideDmsCheckpoint}: the golden checkpoints' 32 has no balanced grid), with
+     * plain launches and with programmatic ones whose short kernels trigger at their start, so that the attention's
+     * blocks lay out their lists before their wait while the KV write before them still runs (native/dms.cuh).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"plain", "short"})
+    void aLongMixedRunWithBalancedDecodeAttentionKeepsTheCpusLiveCounts(String launch, @TempDir Path dir) {
+        try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
+            boolean plain = launch.equals("plain");
+            long balanced = withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
+                    () -> withProperty(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
+                            () -> withProperty(CudaContext.PDL_TRIGGER_PROPERTY, plain ? "exit" : launch,
+                                    () -> longMixedRun(wide, "true"))));
+            assertThat(balanced).as("decode steps on the balanced grid").isGreaterThanOrEqualTo(300);
+        }
     }
 
-    private void longMixedRun(String wgmma) {
+    /** Returns the steps whose decode attention took the balanced grid. */
+    private long longMixedRun(Checkpoint dms, String wgmma) {
         Random random = new Random(17);
         int[] prompts = {1500, 1200, 1400};
         int decode = 300;
@@ -294,10 +308,16 @@ class CudaGoldenTest {
         int near = 0;
         int differ = 0;
         float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
+        CudaContext context = CudaContext.open(0, true);  // the backend owns it from here
+        if (Boolean.getBoolean(CudaContext.PDL_PROPERTY)) {
+            assertThat(context.pdlState())
+                    .isEqualTo("on, trigger " + System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY));
+        }
+        CudaBackend backend = withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true, bf16Activations(dms)), 16, 64L << 20,
                         4);
-                StepExecutor gpu = StepExecutor.allocate(withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma,
-                        () -> new CudaBackend(dms, CudaContext.open(0, true))), 16, 64L << 20, 4)) {
+                StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4)) {
+
             int[][] tokens = new int[prompts.length][];
             int[] fed = new int[prompts.length];
             for (int s = 0; s < prompts.length; s++) {
@@ -357,10 +377,15 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run (%s activations, wgmma=%s, attention-balance=%s): %d decisions"
-                + " compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g from it)%n",
+        System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, pdl=%s"
+                + " trigger %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g"
+                + " from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
                 bf16Activations(dms) ? "bf16" : "split", wgmma,
-                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false"), compared, differ, near, farthest);
+                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"),
+                Boolean.getBoolean(CudaContext.PDL_PROPERTY),
+                System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "exit"), compared, differ, near, farthest,
+                backend.balancedSteps());
+        return backend.balancedSteps();
     }
 
     /** What {@code make} gives with the system property {@code name} set to {@code value} (read when it runs). */
