@@ -710,10 +710,6 @@ DMS_DEVICE void attention_prefix_pages(int* start, int lists, int* warpSums) {
     __syncthreads();
 }
 
-// Pages whose K and V a balanced block asks L2 for before its wait, when the launch before it may still run: the first
-// round of its 4 warps (128 slots, 8 pages of 16).
-#define DMS_TCB_PREFETCH_PAGES 8
-
 template <int D>
 __device__ __forceinline__ void attention_decode_tc_balanced(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
@@ -759,28 +755,6 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
             hi = mid;
         } else {
             lo = mid + 1;
-        }
-    }
-    if (dms_pdl_trigger_at != 0 && lo < lists) {
-        // The launch before may still run (it triggered us early): ask L2 for the K and V rows of this block's first
-        // DMS_TCB_PREFETCH_PAGES pages meanwhile, so that the first loads after the wait find them there. The page
-        // table is the step's; a row the KV write is writing stays coherent in L2. (Plain launches skip it: there
-        // the loads follow at once.)
-        const int s0 = start[lo];
-        const int p0 = static_cast<int>(max(b0, static_cast<long long>(s0)));
-        const int pages = static_cast<int>(min(min(b1, static_cast<long long>(start[lo + 1])) - p0,
-                                               static_cast<long long>(DMS_TCB_PREFETCH_PAGES)));
-        const int* table = pageTable + headOf(tokenOf(lo), lo % kvHeads) * maxPagesPerHead + (p0 - s0);
-        const int lines = pageSize * D * 2 / 128;  // a page's K (or V): pageSize rows of D bf16, 128-byte lines
-#pragma unroll 1
-        for (int e = threadIdx.x; e < pages * 2 * lines; e += blockDim.x) {
-            const int page = table[e / (2 * lines)];
-            const int r = e % (2 * lines);
-            if (page >= 0) {
-                const bf16_t* rows = (r < lines ? cache.keyCache : cache.valueCache) +
-                                     static_cast<size_t>(page) * pageSize * D;
-                dms::prefetch_l2(reinterpret_cast<const char*>(rows) + (r % lines) * 128);
-            }
         }
     }
     dms::pdl_begin_long();
@@ -830,29 +804,12 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
         float* __restrict__ partialO, float2* __restrict__ partialML
 #define DMS_TCB_ARGS                                                                                              \
     DMS_CACHE_ARGS, tokenList, tokenCount, heads, scale, splitStride, partialO, partialML
-// At its exit a block asks L2 for its share of `lines` 128-byte lines from `next` (null: none), block b lines
-// [b lines / grid, (b + 1) lines / grid): the weights of the product after the attention (the o projection, 33.5 MB
-// in Qwen3-8B, fits the H200's L2), so that they come from DRAM during the attention's tail, while the blocks still
-// running leave it bandwidth to spare, and from L2 in that product.
-DMS_DEVICE void attention_prefetch_next(const unsigned char* next, int lines) {
-    if (next == nullptr) {
-        return;
-    }
-    const long long first = static_cast<long long>(blockIdx.x) * lines / gridDim.x;
-    const long long end = static_cast<long long>(blockIdx.x + 1) * lines / gridDim.x;
-#pragma unroll 1
-    for (long long e = first + threadIdx.x; e < end; e += blockDim.x) {
-        dms::prefetch_l2(next + e * 128);
-    }
-}
-
 // dms_attention_decode_tcb_d*: partials, merged by a launch after (a merge in the kernel, by the block that writes a
-// list's last part, measured slower on the H200: docs/benchmarks.md, eleventh pass); then the prefetch above.
+// list's last part, measured slower on the H200: docs/benchmarks.md, eleventh pass).
 #define DMS_ATTENTION_DECODE_TCB(DD)                                                                              \
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3)                                            \
-        dms_attention_decode_tcb_d##DD(DMS_TCB_PARAMS, const unsigned char* __restrict__ next, int nextLines) {    \
+        dms_attention_decode_tcb_d##DD(DMS_TCB_PARAMS) {                                                          \
         attention_decode_tc_balanced<DD>(DMS_TCB_ARGS);                                                           \
-        attention_prefetch_next(next, nextLines);                                                                 \
     }
 DMS_ATTENTION_DECODE_TCB(64)
 DMS_ATTENTION_DECODE_TCB(128)
@@ -1301,8 +1258,6 @@ struct AttentionArgs {
     int outBf16Stride;
     float* partialO;
     float2* partialML;
-    const void* next;  // the balanced grid only: 128-byte lines its blocks ask L2 for at their exit (null: none)
-    int nextLines;
 };
 
 static bool attention_args_ok(const AttentionArgs& a) {
@@ -1411,8 +1366,7 @@ static void launch_attention_decode_tcb(const AttentionArgs& a, const int* token
         DMS_LAUNCH(dms_attention_decode_tcb_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,       \
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
-                   tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML,                \
-                   static_cast<const unsigned char*>(a.next), a.nextLines);                                        \
+                   tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML);               \
     }
     DMS_DECODE_TCB_CASE(64)
     DMS_DECODE_TCB_CASE(128)

@@ -383,10 +383,6 @@ DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
 DMS_DEVICE void cp_async_commit() {
     asm volatile("cp.async.commit_group;\n" ::);
 }
-// Asks L2 for the 128-byte line holding gmem; reads nothing into the thread (L2 stays coherent with other writers).
-DMS_DEVICE void prefetch_l2(const void* gmem) {
-    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(gmem));
-}
 template <int N>
 DMS_DEVICE void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
@@ -423,8 +419,6 @@ DMS_DEVICE void cp_async16(void* smem, const void* gmem, bool valid) {
 }
 DMS_DEVICE void cp_async_commit() {
     emu::cp_async_commit();
-}
-DMS_DEVICE void prefetch_l2(const void*) {
 }
 template <int N>
 DMS_DEVICE void cp_async_wait() {

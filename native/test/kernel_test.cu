@@ -1628,8 +1628,6 @@ struct AttnDevice {
         a.outBf16Stride = sc.heads * sc.D;
         a.partialO = po;
         a.partialML = pml;
-        a.next = nullptr;
-        a.nextLines = 0;
         return a;
     }
 };
@@ -1837,9 +1835,6 @@ static void test_attention_decode_tc_balanced() {
                 Partials part(sc, splitStride);
                 out.poison();
                 AttentionArgs a = dv.args(sc, 1, splitStride, splitStride, out.dev, nullptr, part.o.dev, part.ml.dev);
-                // The blocks' prefetch at exit (of some buffer: here the keys, 128-byte lines) changes nothing.
-                a.next = dv.keys.dev;
-                a.nextLines = static_cast<int>(dv.keys.host.size() * sizeof dv.keys.host[0] / 128);
                 expect_ok(dms_attention_decode_tc_balanced(a, nullptr, sc.n, blocks, nullptr), "attention_decode_tcb");
                 out.down();
                 char what[112];

@@ -238,11 +238,9 @@ final class AttentionKernel {
      * Decode attention over a balanced grid of {@code blocks} blocks (attention.cu, dms_attention_decode_tcb_d*): the
      * layer's page lists end to end, every block the same number of pages, however the lists differ in length; then
      * the merge. {@code split} has splits == splitStride >= 2, at least {@link #balancedStride} (pagesPerSplit unused).
-     * {@code next} (or null): what the launch after the merge reads first, the o projection's weights; the blocks ask
-     * L2 for it as they finish, so that it comes from DRAM during the attention's tail (its whole 128-byte lines).
      */
     void decodeBalanced(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, int blocks,
-            Split split, Output output, DeviceBuffer next) {
+            Split split, Output output) {
         int group = check(cache, queries, layer, split, output);
         positive(tokenCount, "tokenCount");
         require(balancedTakes(cache.headDim(), group, tokenCount, cache.kvHeads()),
@@ -260,13 +258,8 @@ final class AttentionKernel {
         kernel.launch(blocks, 1, 1, WARPS * 32, balancedSharedBytes(group, cache.headDim(), lists),
                 common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
                         .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO())
-                        .ptr(split.partialML()).ptr(next).i32(next == null ? 0 : nextLines(next)));
+                        .ptr(split.partialML()));
         merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
-    }
-
-    /** The whole 128-byte lines of a buffer, at most Integer.MAX_VALUE (the kernel's count). */
-    static int nextLines(DeviceBuffer next) {
-        return (int) Math.min(Integer.MAX_VALUE, next.bytes() / 128);
     }
 
     /**

@@ -85,12 +85,6 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
-     * System property: {@code false} keeps the balanced decode attention's blocks from asking L2, as they finish, for
-     * the o projection's weights (the launch after its merge reads them first); by default they do where the weights
-     * take at most three quarters of the L2 cache (Qwen3-8B on an H200: 33.5 of 50 MB).
-     */
-    public static final String PREFETCH_NEXT_PROPERTY = "dms.cuda.attention-prefetch-next";
-    /**
      * System property: {@code false} runs the RMSNorm before q|k|v and before gate|up as its own launch, to compare;
      * the default folds it into the product where the product's kernel takes it (the GEMV of up to 8 tokens, the
      * warpgroup decode product of up to 16 on split activations: {@link MatMulKernel#normFolds}), two launches a layer
@@ -161,7 +155,6 @@ public final class CudaBackend implements Backend {
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
-    private final boolean prefetchNext;  // the balanced attention asks L2 for the o weights (PREFETCH_NEXT_PROPERTY)
     private final int minSplitSlots;
     private final boolean splitActivations;
 
@@ -246,9 +239,6 @@ public final class CudaBackend implements Backend {
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
-        this.prefetchNext = !"false".equals(System.getProperty(PREFETCH_NEXT_PROPERTY))
-                && (long) checkpoint.config().hiddenSize() * checkpoint.config().numHeads()
-                        * checkpoint.config().headDim() * 2 <= cuda.info().l2CacheBytes() * 3L / 4;
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
@@ -755,7 +745,7 @@ public final class CudaBackend implements Backend {
                         headDim, cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(),
                         cache.slotCount());
             }
-            attend(in, parts, l, small, prefetchNext ? w.wo() : null);
+            attend(in, parts, l, small);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
             MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm(), w.w13());
             if (ffnNorm == null) {
@@ -930,7 +920,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** Decode tokens (their sequence feeds one token) and prefill tiles, each with its own split of the pages. */
-    private void attend(Layout in, Parts parts, int layer, boolean small, DeviceBuffer next) {
+    private void attend(Layout in, Parts parts, int layer, boolean small) {
         Scratch s = scratch;
         AttentionKernel.Queries queries = new AttentionKernel.Queries(s.qkv, qkvDim, heads, parts.positions,
                 parts.seqOfToken, in.n, parts.seqRow, parts.seqWindow, in.sequences);
@@ -939,7 +929,7 @@ public final class CudaBackend implements Backend {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         if (in.decodeBalanced) {
             attention.decodeBalanced(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length, balancedBlocks,
-                    split(maxPages, in.decodeSplit), output, next);
+                    split(maxPages, in.decodeSplit), output);
         } else if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
                     split(maxPages, in.decodeSplit), output);
