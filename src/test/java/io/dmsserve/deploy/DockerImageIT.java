@@ -150,7 +150,8 @@ class DockerImageIT {
         InspectImageResponse image = DockerClientFactory.instance().client().inspectImageCmd(IMAGE).exec();
         assertThat(image.getConfig().getUser()).isEqualTo("10001:10001");
         assertThat(image.getConfig().getVolumes()).containsKey("/models");
-        assertThat(image.getConfig().getEntrypoint()).contains("--add-modules=jdk.incubator.vector");
+        assertThat(image.getConfig().getEntrypoint()).contains("--add-modules=jdk.incubator.vector",
+                "--add-modules=jdk.incubator.foreign", "--enable-native-access=ALL-UNNAMED");
         assertThat(image.getConfig().getHealthcheck().getTest()).anyMatch(s -> s.contains("/actuator/health/readiness"));
         assertThat(container.getCurrentContainerInfo().getState().getHealth().getStatus()).isEqualTo("healthy");
         // The jlinked JRE has the Vector API and the flag reaches it: the engine says which kernels it chose.

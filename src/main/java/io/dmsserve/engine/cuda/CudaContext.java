@@ -39,16 +39,18 @@ public final class CudaContext implements AutoCloseable {
     /**
      * System property: launch every kernel with programmatic dependent launch ({@link PdlLaunch}) on compute 9.0 (the
      * fatbin's sm_90a code, which has the kernels' waits), when the JVM allows it (otherwise {@link #pdlState()} says
-     * why not and launches are plain). Off by default: on the H200 it measured no steady-state gain
-     * (docs/benchmarks.md, twelfth pass).
+     * why not and launches are plain). On by default ({@code false} launches plainly): with the trigger {@code short}
+     * it measured 1.3-1.6% more steady tokens/s at 16 x 32K DMS and 1.1% at batch 1 on the H200 (2026-11-30,
+     * docs/benchmarks.md, fourteenth pass). The JVM needs {@code --add-modules=jdk.incubator.foreign
+     * --enable-native-access=ALL-UNNAMED} (the image's entry point passes them).
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
-     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code exit} (default),
-     * {@code late} (short kernels at their start, the decode products after their main loop, the rest at exit),
-     * {@code start} (every kernel at its start) or {@code short} (short kernels at their start, the rest at exit);
+     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code short} (default:
+     * short kernels at their start, the rest at exit), {@code exit}, {@code late} (short kernels at their start, the
+     * decode products after their main loop, the rest at exit) or {@code start} (every kernel at its start);
      * native/dms.cuh, dms_pdl_trigger_at. On the H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower
-     * and batch 1 about 1% faster; exit neither (docs/benchmarks.md).
+     * and batch 1 about 1% faster; exit neither; short both faster (docs/benchmarks.md, fourteenth pass).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
     // dms_pdl_trigger_at 0, 1, 2, 3
@@ -105,7 +107,7 @@ public final class CudaContext implements AutoCloseable {
 
     /** {@link #PDL_TRIGGER_PROPERTY}'s value, checked. */
     private static String pdlTrigger() {
-        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "exit");
+        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "short");
         if (!PDL_TRIGGERS.contains(trigger)) {
             throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
                     + trigger + "'");
@@ -113,10 +115,19 @@ public final class CudaContext implements AutoCloseable {
         return trigger;
     }
 
+    /** {@link #PDL_PROPERTY}: true unless set to false (anything but true or false is refused). */
+    static boolean pdlWanted() {
+        String value = System.getProperty(PDL_PROPERTY, "true");
+        if (!value.equals("true") && !value.equals("false")) {
+            throw new IllegalArgumentException(PDL_PROPERTY + " must be true or false, got '" + value + "'");
+        }
+        return value.equals("true");
+    }
+
     /** Why this context launches plainly, or null when it may try programmatic dependent launch. */
     private static String pdlUnavailable(DeviceInfo info) {
-        if (!Boolean.getBoolean(PDL_PROPERTY)) {
-            return PDL_PROPERTY + " is not true";
+        if (!pdlWanted()) {
+            return PDL_PROPERTY + " is false";
         }
         if (info.computeMajor() != 9 || info.computeMinor() != 0) {
             // The fatbin's sm_90a code has the kernels' griddepcontrol.wait; elsewhere the driver compiles the
@@ -156,7 +167,8 @@ public final class CudaContext implements AutoCloseable {
      * @throws CudaException when a driver call fails on the way
      */
     public static CudaContext open(int deviceIndex, boolean checkLaunches) {
-        pdlTrigger();  // a bad value fails before anything is allocated
+        pdlWanted();  // a bad value fails before anything is allocated
+        pdlTrigger();
         List<String> reasons = CudaAvailability.check();
         if (!reasons.isEmpty()) {
             throw new CudaUnavailableException(reasons);

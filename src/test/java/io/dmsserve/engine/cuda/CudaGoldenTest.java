@@ -309,9 +309,9 @@ class CudaGoldenTest {
         int differ = 0;
         float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
         CudaContext context = CudaContext.open(0, true);  // the backend owns it from here
-        if (Boolean.getBoolean(CudaContext.PDL_PROPERTY)) {
+        if (CudaContext.pdlWanted()) {
             assertThat(context.pdlState())
-                    .isEqualTo("on, trigger " + System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY));
+                    .isEqualTo("on, trigger " + System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "short"));
         }
         CudaBackend backend = withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true, bf16Activations(dms)), 16, 64L << 20,
@@ -382,8 +382,7 @@ class CudaGoldenTest {
                 + " from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
                 bf16Activations(dms) ? "bf16" : "split", wgmma,
                 System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"),
-                Boolean.getBoolean(CudaContext.PDL_PROPERTY),
-                System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "exit"), compared, differ, near, farthest,
+                CudaContext.pdlWanted(), System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "short"), compared, differ, near, farthest,
                 backend.balancedSteps());
         return backend.balancedSteps();
     }

@@ -48,7 +48,12 @@ class PdlLaunchTest extends GpuTest {
     @Test
     void decodeStepsGiveWhatPlainLaunchesGive() {
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            List<String> plain = CudaOverlapTest.run(dms, true, false);
+            List<String> plain = withoutPdl(() -> {
+                try (CudaContext probe = CudaContext.open(0, false)) {
+                    assertThat(probe.pdlState()).isEqualTo("off (" + CudaContext.PDL_PROPERTY + " is false)");
+                }
+                return CudaOverlapTest.run(dms, true, false);
+            });
             for (String trigger : TRIGGERS) {
                 List<String> programmatic = withPdl(trigger, () -> {
                     try (CudaContext probe = CudaContext.open(0, false)) {  // what the run's own context gets
@@ -76,6 +81,16 @@ class PdlLaunchTest extends GpuTest {
         } finally {
             restore(CudaContext.PDL_PROPERTY, on);
             restore(CudaContext.PDL_TRIGGER_PROPERTY, at);
+        }
+    }
+
+    private static <T> T withoutPdl(Supplier<T> body) {
+        String on = System.getProperty(CudaContext.PDL_PROPERTY);
+        System.setProperty(CudaContext.PDL_PROPERTY, "false");
+        try {
+            return body.get();
+        } finally {
+            restore(CudaContext.PDL_PROPERTY, on);
         }
     }
 
