@@ -23,7 +23,7 @@ class WideDmsCheckpointTest {
             assertThat(wide.config().headDim()).isEqualTo(64);
             assertThat(wide.config().isDms()).isTrue();
             int prompt = 200;
-            int[] tokens = new SplittableRandom(5).ints(prompt, 0, WideDmsCheckpoint.VOCAB).toArray();
+            int[] tokens = new SplittableRandom(5).ints(prompt, 0, WideDmsCheckpoint.SHAPE.vocab()).toArray();
             try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(wide, 1, true, false), 2, 16L << 20, 4)) {
                 cpu.open(0, EvictionPolicies.create("dms", 0f, wide.config().dms()));
                 cpu.run(List.of(new StepExecutor.Work(0, tokens, prompt, SamplingParams.GREEDY, 0, 0, null,
@@ -34,7 +34,7 @@ class WideDmsCheckpointTest {
                         live += count;
                     }
                 }
-                long held = (long) prompt * WideDmsCheckpoint.LAYERS * WideDmsCheckpoint.KV_HEADS;
+                long held = (long) prompt * WideDmsCheckpoint.SHAPE.layers() * WideDmsCheckpoint.SHAPE.kvHeads();
                 // The window (16) keeps the last tokens; of the rest, random decisions evict about half.
                 assertThat(live).isBetween(held / 5, held * 4 / 5);
                 cpu.release(0);
