@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
@@ -53,6 +55,14 @@ public final class CudaContext implements AutoCloseable {
      * and batch 1 about 1% faster; exit neither; short both faster (docs/benchmarks.md, fourteenth pass).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
+    /**
+     * System property: a regular expression over kernel names (e.g. {@code dms_matmul_wgs_split_n16}); under
+     * {@link #PDL_PROPERTY} the kernels it matches whole are launched plainly, so they start only once the launch
+     * before has completed. For experiments that place the early starts kernel by kernel (which edge of the
+     * {@code late} trigger costs 13% at 16 x 32K); none by default. A kernel launched plainly keeps the rule of
+     * native/dms.cuh (it starts after the launch before it, hence after the one two before).
+     */
+    public static final String PDL_PLAIN_PROPERTY = "dms.cuda.pdl-plain";
     // dms_pdl_trigger_at 0, 1, 2, 3
     private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short");
     /** Dynamic shared memory a block may use without opting in. */
@@ -65,6 +75,7 @@ public final class CudaContext implements AutoCloseable {
     private final DeviceInfo info;
     private final boolean checkLaunches;
     private final PdlLaunch pdl;         // null: plain launches
+    private final Pattern pdlPlain;      // kernels launched plainly under pdl (PDL_PLAIN_PROPERTY), or null
     private final String pdlState;
     private final long streamAddress;
     private KernelTimer kernelTimer;
@@ -92,6 +103,7 @@ public final class CudaContext implements AutoCloseable {
             }
         }
         String trigger = pdlTrigger();
+        this.pdlPlain = pdlPlain(System.getProperty(PDL_PLAIN_PROPERTY, ""));
         if (launcher != null) {
             CUdeviceptr at = new CUdeviceptr();
             long[] size = {0};
@@ -101,7 +113,8 @@ public final class CudaContext implements AutoCloseable {
                     "cuMemcpyHtoD(dms_pdl_trigger_at)");
         }
         this.pdl = launcher;
-        this.pdlState = launcher != null ? "on, trigger " + trigger : "off (" + why + ")";
+        this.pdlState = launcher == null ? "off (" + why + ")"
+                : "on, trigger " + trigger + (pdlPlain != null ? ", plain " + pdlPlain.pattern() : "");
         this.streamAddress = launcher != null ? NativeAddress.of(stream) : 0;
     }
 
@@ -149,8 +162,22 @@ public final class CudaContext implements AutoCloseable {
         return pdlState;
     }
 
-    PdlLaunch pdl() {
-        return pdl;
+    /** The launcher for this kernel: null where launches are plain (no programmatic launch, or the kernel is named). */
+    PdlLaunch pdl(String kernel) {
+        return pdl == null || pdlPlain != null && pdlPlain.matcher(kernel).matches() ? null : pdl;
+    }
+
+    /** {@link #PDL_PLAIN_PROPERTY}'s pattern, or null when empty. */
+    static Pattern pdlPlain(String regex) {
+        if (regex.isEmpty()) {
+            return null;
+        }
+        try {
+            return Pattern.compile(regex);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException(PDL_PLAIN_PROPERTY + " must be a regular expression over kernel names,"
+                    + " got '" + regex + "': " + e.getDescription(), e);
+        }
     }
 
     long streamAddress() {
@@ -169,6 +196,7 @@ public final class CudaContext implements AutoCloseable {
     public static CudaContext open(int deviceIndex, boolean checkLaunches) {
         pdlWanted();  // a bad value fails before anything is allocated
         pdlTrigger();
+        pdlPlain(System.getProperty(PDL_PLAIN_PROPERTY, ""));
         List<String> reasons = CudaAvailability.check();
         if (!reasons.isEmpty()) {
             throw new CudaUnavailableException(reasons);

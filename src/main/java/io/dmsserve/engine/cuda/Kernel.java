@@ -57,7 +57,7 @@ final class Kernel {
         String label = timer == null ? null : context.timingLabel();
         KernelTimer.Pair timed = timer == null ? null
                 : timer.before(label == null ? name : name + " " + label, context.stream());
-        PdlLaunch pdl = context.pdl();
+        PdlLaunch pdl = context.pdl(name);
         int result = pdl != null
                 ? pdl.launch(address(), gridX, gridY, gridZ, block, sharedBytes, context.streamAddress(), args)
                 : JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,

@@ -173,4 +173,36 @@ class CudaAvailabilityTest {
         assertThat(QkNormRopeKernel.ropeTable(4, 10000, 2)).containsExactly(1f, 0f, 1f, 0f, (float) Math.cos(1),
                 (float) Math.sin(1), (float) Math.cos(0.01), (float) Math.sin(0.01));
     }
+
+    @Test
+    void kernelsLaunchedPlainlyArePickedByWholeName() {
+        assertThat(CudaContext.pdlPlain("")).isNull();
+        java.util.regex.Pattern plain = CudaContext.pdlPlain("dms_matmul_wgs_split_n16|dms_attention_merge");
+        assertThat(plain.matcher("dms_matmul_wgs_split_n16").matches()).isTrue();
+        assertThat(plain.matcher("dms_attention_merge").matches()).isTrue();
+        // Whole names only: the norm-folded product keeps its programmatic launch.
+        assertThat(plain.matcher("dms_matmul_wgs_split_norm_n16").matches()).isFalse();
+        assertThatThrownBy(() -> CudaContext.pdlPlain("dms_matmul_(")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(CudaContext.PDL_PLAIN_PROPERTY).hasMessageContaining("dms_matmul_(");
+    }
+
+    @Test
+    void programmaticLaunchIsOnUnlessSetToFalse() {
+        String before = System.getProperty(CudaContext.PDL_PROPERTY);
+        try {
+            System.clearProperty(CudaContext.PDL_PROPERTY);
+            assertThat(CudaContext.pdlWanted()).isTrue();
+            System.setProperty(CudaContext.PDL_PROPERTY, "false");
+            assertThat(CudaContext.pdlWanted()).isFalse();
+            System.setProperty(CudaContext.PDL_PROPERTY, "yes");
+            assertThatThrownBy(CudaContext::pdlWanted).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("must be true or false, got 'yes'");
+        } finally {
+            if (before == null) {
+                System.clearProperty(CudaContext.PDL_PROPERTY);
+            } else {
+                System.setProperty(CudaContext.PDL_PROPERTY, before);
+            }
+        }
+    }
 }

@@ -66,8 +66,23 @@ class PdlLaunchTest extends GpuTest {
                     assertEquals(plain.get(i), programmatic.get(i), "trigger " + trigger + ", output " + i);
                 }
             }
-            System.out.printf("[gpu] programmatic launches (triggers %s): %d outputs of overlapped decode steps"
-                    + " identical to plain launches%n", String.join(", ", TRIGGERS), plain.size());
+            // Some kernels launched plainly among programmatic ones (dms.cuda.pdl-plain), under the late trigger.
+            String some = "dms_gemv_norm_bf16_.*|dms_attention_merge|dms_qknorm_rope_kv_f32";
+            String before = System.getProperty(CudaContext.PDL_PLAIN_PROPERTY);
+            System.setProperty(CudaContext.PDL_PLAIN_PROPERTY, some);
+            try {
+                List<String> mixed = withPdl("late", () -> {
+                    try (CudaContext probe = CudaContext.open(0, false)) {
+                        assertThat(probe.pdlState()).isEqualTo("on, trigger late, plain " + some);
+                    }
+                    return CudaOverlapTest.run(dms, true, false);
+                });
+                assertThat(mixed).isEqualTo(plain);
+            } finally {
+                restore(CudaContext.PDL_PLAIN_PROPERTY, before);
+            }
+            System.out.printf("[gpu] programmatic launches (triggers %s; late with %s plain): %d outputs of overlapped"
+                    + " decode steps identical to plain launches%n", String.join(", ", TRIGGERS), some, plain.size());
         }
     }
 
