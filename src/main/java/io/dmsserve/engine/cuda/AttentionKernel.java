@@ -104,7 +104,8 @@ final class AttentionKernel {
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
-            chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
+            chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i],
+                    chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
         }
         this.merge = context.kernel("dms_attention_merge");
     }
@@ -113,7 +114,10 @@ final class AttentionKernel {
         return WARPS * group * (headDim + 2) * 4;
     }
 
-    /** Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys' metadata. */
+    /**
+     * Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys'
+     * metadata.
+     */
     static int chunkSharedBytes(int headDim) {
         return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + 16;
     }
@@ -315,7 +319,8 @@ final class AttentionKernel {
     private static final int MERGE_BLOCK = 128;
 
     private void merge(int heads, int headDim, DeviceBuffer tokenList, int tokenCount, Split split, Output output) {
-        require(headDim <= 2 * MERGE_BLOCK, "the split merge takes head_dim up to " + 2 * MERGE_BLOCK + ", got " + headDim);
+        require(headDim <= 2 * MERGE_BLOCK,
+                "the split merge takes head_dim up to " + 2 * MERGE_BLOCK + ", got " + headDim);
         merge.launch(heads, tokenCount, 1, MERGE_BLOCK, 0, new KernelArgs().ptr(split.partialO()).ptr(split.partialML())
                 .i32(split.splits()).i32(split.splitStride()).ptr(tokenList).i32(heads).i32(headDim)
                 .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride()));
@@ -375,7 +380,8 @@ final class AttentionKernel {
         }
         if (output.outBf16() != null) {
             require(output.outBf16Stride() >= width, "outBf16Stride must be >= heads * head_dim");
-            holds(output.outBf16(), Checks.rows(queries.n(), output.outBf16Stride(), width), 2, "outBf16 (n, heads, D) bf16");
+            holds(output.outBf16(), Checks.rows(queries.n(), output.outBf16Stride(), width), 2,
+                    "outBf16 (n, heads, D) bf16");
         }
         positive(split.pagesPerSplit(), "pagesPerSplit");
         require(split.splits() >= 1 && split.splits() <= 65535, "splits must be in [1, 65535]");

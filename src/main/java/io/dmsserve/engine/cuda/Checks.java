@@ -20,8 +20,8 @@ final class Checks {
     static void holds(DeviceBuffer buffer, long elements, int elementBytes, String what) {
         require(buffer != null, what + " is required");
         long needed = elements * elementBytes;
-        require(buffer.bytes() >= needed, what + " needs " + needed + " bytes (" + elements + " elements), the buffer has "
-                + buffer.bytes());
+        require(buffer.bytes() >= needed, what + " needs " + needed + " bytes (" + elements
+                + " elements), the buffer has " + buffer.bytes());
     }
 
     /** As {@link #holds}, when the buffer is given. */

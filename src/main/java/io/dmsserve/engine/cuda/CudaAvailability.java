@@ -90,9 +90,11 @@ public final class CudaAvailability {
         int[] minor = {0};
         if (JCudaDriver.cuDeviceGet(device, 0) != CUresult.CUDA_SUCCESS
                 || JCudaDriver.cuDeviceGetAttribute(major,
-                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device) != CUresult.CUDA_SUCCESS
+                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device)
+                        != CUresult.CUDA_SUCCESS
                 || JCudaDriver.cuDeviceGetAttribute(minor,
-                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device) != CUresult.CUDA_SUCCESS) {
+                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device)
+                        != CUresult.CUDA_SUCCESS) {
             return List.of("CUDA device 0 cannot be queried");
         }
         if (major[0] < MIN_COMPUTE_MAJOR) {

@@ -306,8 +306,8 @@ public final class CudaBackend implements Backend {
 
     /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */
     static int graphCheckEvery(String value) {
-        return wholeNumber(value, 0, Integer.MAX_VALUE, GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never"
-                + " check)");
+        return wholeNumber(value, 0, Integer.MAX_VALUE,
+                GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check)");
     }
 
     /** The fewest slots an attention split takes: a whole number from 16. */
@@ -332,7 +332,9 @@ public final class CudaBackend implements Backend {
                 : wholeNumber(value, 1, 16, ATTENTION_WAVES_PROPERTY + " must be auto or 1 to 16");
     }
 
-    /** 0 for {@code false}, three blocks a multiprocessor for {@code true} and {@code auto}, else the blocks asked for. */
+    /**
+     * 0 for {@code false}, three blocks a multiprocessor for {@code true} and {@code auto}, else the blocks asked for.
+     */
     static int balancedBlocks(String value, int multiprocessors) {
         return "false".equals(value) ? 0 : "true".equals(value) || "auto".equals(value) ? 3 * multiprocessors
                 : wholeNumber(value, 1, 65535,
@@ -1210,7 +1212,8 @@ public final class CudaBackend implements Backend {
             sampled = rows.size();
             for (int s = 0; s < sequences; s++) {
                 SequenceStep step = steps.get(s);
-                int count = step.logits() == LogitsRequest.ALL ? lengths[s] : step.logits() == LogitsRequest.LAST ? 1 : 0;
+                int count = step.logits() == LogitsRequest.ALL ? lengths[s]
+                        : step.logits() == LogitsRequest.LAST ? 1 : 0;
                 int[] own = new int[count];
                 for (int r = 0; r < count; r++) {
                     int token = firstToken[s] + lengths[s] - count + r;
@@ -1298,7 +1301,8 @@ public final class CudaBackend implements Backend {
 
         private int checkToken(int token) {
             if (token < 0 || token >= vocab) {
-                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+                throw new IllegalArgumentException(
+                        "token id " + token + " is outside the vocabulary [0, " + vocab + ")");
             }
             return token;
         }
@@ -1345,7 +1349,8 @@ public final class CudaBackend implements Backend {
             in.slots, in.prevSlots, in.decodeTokens, in.tiles, in.chunkTokens, in.logitRows, in.maskWords, in.biasIds,
             tablePairs, delta.lengthWrites(), delta.freshPages(), in.promptCountTokens, in.promptCountRows,
             in.outputCountTokens, in.outputCountRows};
-        long bytes = 16L * (ints.length + 3) + in.thresholds.length * 4L + in.sampleParams.length + biasValues.length * 4L;
+        long bytes = 16L * (ints.length + 3) + in.thresholds.length * 4L + in.sampleParams.length
+                + biasValues.length * 4L;
         for (int[] array : ints) {
             bytes += array == null ? 0 : array.length * 4L;
         }
@@ -1466,7 +1471,8 @@ public final class CudaBackend implements Backend {
         DeviceBuffer logits;     // fp32 (rows, vocab)
         DeviceBuffer processed;  // fp32 (rows, vocab): kept apart when the raw logits go back
         DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
-        PinnedBuffer[] resultHost = new PinnedBuffer[2]; // one per step slot: a step's copy lands while the host reads the other's
+        // one per step slot: a step's copy lands while the host reads the other's
+        PinnedBuffer[] resultHost = new PinnedBuffer[2];
         long tokensAt;
         long logprobAt;
         long topIdsAt;

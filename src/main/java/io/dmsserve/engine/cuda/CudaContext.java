@@ -391,7 +391,9 @@ public final class CudaContext implements AutoCloseable {
         return capturing;
     }
 
-    /** The timer of every launch outside a graph ({@link KernelTimer}), or null: set by the backend that asks for it. */
+    /**
+     * The timer of every launch outside a graph ({@link KernelTimer}), or null: set by the backend that asks for it.
+     */
     KernelTimer kernelTimer() {
         return kernelTimer;
     }

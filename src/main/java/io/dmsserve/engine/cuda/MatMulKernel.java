@@ -304,8 +304,8 @@ final class MatMulKernel implements AutoCloseable {
             int k = Integer.parseInt(match.group(2));
             int s = Integer.parseInt(match.group(3));
             if (m < 1 || k < 1 || s < 1 || s > Checks.ceilDiv(k, WGS_BK)) {
-                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip() + "' needs M, K >= 1 and S"
-                        + " in [1, ceil(K / 64)]");
+                throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip()
+                        + "' needs M, K >= 1 and S in [1, ceil(K / 64)]");
             }
             if (s > 1 && Checks.ceilDiv(m, WGS_BM) > WGS_COUNTERS) {
                 throw new IllegalArgumentException(WGS_SPLITS_PROPERTY + ": '" + entry.strip() + "' splits a product of"
@@ -414,7 +414,8 @@ final class MatMulKernel implements AutoCloseable {
         holdsNorm(norm, k);
         Kernel kernel = (norm != null ? gemvSwiGluNorm : gemvSwiGlu)[index(TOKENS, tokens)][rows == 2 ? 0 : 1];
         KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w13).ptr(h).i32(ldh).i32(n).i32(inter).i32(k);
-        kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0, norm != null ? normArgs(args, norm) : args);
+        kernel.launch(Checks.ceilDiv(inter, rows / 2), 1, 1, gemvBlock(k), 0,
+                norm != null ? normArgs(args, norm) : args);
     }
 
     /**

@@ -74,8 +74,8 @@ final class QkNormRopeKernel {
         check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
                 seqOfToken, thresholds, sequences, layers, layer, decisions);
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        kernel.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
-                heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
+        kernel.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions,
+                n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
                 decisions));
     }
 
@@ -107,9 +107,9 @@ final class QkNormRopeKernel {
         check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
                 seqOfToken, thresholds, n, layers, layer, decisions);
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
-                heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
-                decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
+        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
+                layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
                 .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
     }
 

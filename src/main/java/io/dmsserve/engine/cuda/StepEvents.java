@@ -68,7 +68,9 @@ final class StepEvents implements AutoCloseable {
         }
     }
 
-    /** Waits until the stream has run everything queued before slot {@code slot}'s mark; a kernel's fault shows here. */
+    /**
+     * Waits until the stream has run everything queued before slot {@code slot}'s mark; a kernel's fault shows here.
+     */
     void await(int slot) {
         CudaContext.check(JCudaDriver.cuEventSynchronize(events[slot]), "cuEventSynchronize (a step's kernels)");
         int pair = pairOfSlot[slot];

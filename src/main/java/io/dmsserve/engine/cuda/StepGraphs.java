@@ -60,8 +60,8 @@ final class StepGraphs implements AutoCloseable {
 
     /**
      * Queues the step {@code body} launches. When {@code shape} was seen before with a graph, replays that graph
-     * without recording (checked every {@code checkEvery}-th time); otherwise records and runs as {@link #run(Recording)}
-     * does, remembering the shape when the step runs as a graph.
+     * without recording (checked every {@code checkEvery}-th time); otherwise records and runs as
+     * {@link #run(Recording)} does, remembering the shape when the step runs as a graph.
      *
      * @param shape everything the step's launches depend on: equal shapes must record equal signatures
      * @throws IllegalStateException when a check finds a shape whose step records another signature than its graph

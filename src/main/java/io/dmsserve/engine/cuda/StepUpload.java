@@ -47,13 +47,15 @@ final class StepUpload implements AutoCloseable {
 
     Part put(int[] values) {
         Part part = reserve(values.length * 4);
-        host.buffer().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).position(part.offset()).asIntBuffer().put(values);
+        host.buffer().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).position(part.offset()).asIntBuffer()
+                .put(values);
         return part;
     }
 
     Part put(float[] values) {
         Part part = reserve(values.length * 4);
-        host.buffer().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).position(part.offset()).asFloatBuffer().put(values);
+        host.buffer().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).position(part.offset()).asFloatBuffer()
+                .put(values);
         return part;
     }
 
