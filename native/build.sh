@@ -33,7 +33,7 @@ if ! "$nvcc" -fatbin -O3 -std=c++17 "${archs[@]}" -Xptxas -v -o "$fatbin.tmp" na
     rm -f "$fatbin.tmp"
     exit 1
 fi
-# Every kernel starts with the programmatic-launch wait (dms.cuh, pdl_wait): Java may launch any of them so. Checked on
+# Every kernel has the programmatic-launch wait (dms.cuh, pdl_wait): Java may launch any of them so. Checked on
 # the sm_90a PTX, where the wait is compiled in; a kernel without it fails the build.
 if ! "$nvcc" -ptx -O3 -std=c++17 -arch=sm_90a -o "$build/all-sm90a.ptx" native/all.cu > "$build/ptx.log" 2>&1; then
     cat "$build/ptx.log" >&2

@@ -65,7 +65,8 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
         }                                     \
     } while (0)
 
-// Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start. Outside
+// Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start, 3 short
+// kernels after their wait (CudaContext's default). Outside
 // the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
 #ifdef DMS_EMU
 static int dms_pdl_trigger_at = 0;
@@ -189,8 +190,8 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 
 // Programmatic dependent launch (sm_90; Java launches with it when dms.cuda.pdl is on: CudaContext, PdlLaunch). A
 // kernel launched so may start while the kernel before it in the stream still runs, once every block of that one has
-// called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_wait at its start, before it reads anything
-// another kernel writes and before it writes anything: pdl_wait returns when the kernel before has completed and its
+// called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_wait before it writes anything and before it
+// reads what the kernel just before it writes: pdl_wait returns when the kernel before has completed and its
 // writes are visible (and that one waited for its own, so all earlier work is done too). Before pdl_wait a kernel may
 // read weights (no kernel writes them: the warpgroup decode product copies its first W tiles there), and what launches
 // two or more before it wrote, never what the launch just before writes: a block triggers only after its wait (or
@@ -200,12 +201,13 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // in the emulator the calls do nothing.
 //
 // Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only
-// (the default); 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late:
+// (the value without programmatic launch); 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late:
 // the decode products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait;
-// 3 (short) short kernels right after their wait, long ones at exit: only a long kernel after a short one (the decode
-// attention after the KV write, the o product after the merge) starts early, over the short one's few blocks.
-// On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the next kernel's blocks sit on the multiprocessors,
-// waiting, while the one before still runs) and batch 1 about 1% faster; 0 neither (docs/benchmarks.md).
+// 3 (short, CudaContext's default) short kernels right after their wait, long ones at exit: only a kernel after a
+// short one starts early, over the short one's few blocks (in a decode step the attention after the q/k norm and RoPE
+// with its KV write, the o product after the merge). On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the
+// next kernel's blocks sit on the multiprocessors, waiting, while the one before still runs) and batch 1 about 1%
+// faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass).
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");

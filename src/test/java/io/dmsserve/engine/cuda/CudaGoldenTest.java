@@ -264,7 +264,7 @@ class CudaGoldenTest {
      */
     @Test
     void aLongMixedRunKeepsTheCpusLiveCounts() {
-        longMixedRun(dms, "true");
+        longMixedRun(dms, "true", null);
     }
 
     /**
@@ -274,14 +274,15 @@ class CudaGoldenTest {
      */
     @Test
     void aLongMixedRunOnTheWarpgroupKernelsKeepsTheCpusLiveCounts() {
-        longMixedRun(dms, "always");
+        longMixedRun(dms, "always", null);
     }
 
     /**
      * The same run with the decode attention over the balanced grid ({@code dms.cuda.attention-balance}), on a
      * checkpoint with head_dim 64 ({@link WideDmsCheckpoint}: the golden checkpoints' 32 has no balanced grid), with
      * plain launches and with programmatic ones whose short kernels trigger at their start, so that the attention's
-     * blocks lay out their lists before their wait while the KV write before them still runs (native/dms.cuh).
+     * blocks lay out their lists before their wait while the launch before them (q/k norm and RoPE with the KV write)
+     * still runs (native/dms.cuh). That run leaves launches unchecked, so that launches outside graphs overlap too.
      */
     @ParameterizedTest
     @ValueSource(strings = {"plain", "short"})
@@ -291,13 +292,17 @@ class CudaGoldenTest {
             long balanced = withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
                     () -> withProperty(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
                             () -> withProperty(CudaContext.PDL_TRIGGER_PROPERTY, plain ? "exit" : launch,
-                                    () -> longMixedRun(wide, "true"))));
+                                    () -> longMixedRun(wide, "true", launch))));
             assertThat(balanced).as("decode steps on the balanced grid").isGreaterThanOrEqualTo(300);
         }
     }
 
-    /** Returns the steps whose decode attention took the balanced grid. */
-    private long longMixedRun(Checkpoint dms, String wgmma) {
+    /**
+     * Returns the steps whose decode attention took the balanced grid. {@code launch}: null for the defaults (launches
+     * checked), {@code plain} (checked) or a trigger of programmatic launch, which the context must then be running
+     * (launches unchecked: a check synchronises after each launch outside a graph).
+     */
+    private long longMixedRun(Checkpoint dms, String wgmma, String launch) {
         Random random = new Random(17);
         int[] prompts = {1500, 1200, 1400};
         int decode = 300;
@@ -308,12 +313,18 @@ class CudaGoldenTest {
         int near = 0;
         int differ = 0;
         float farthest = 0f;  // the largest distance from the threshold of a CPU logit whose decision differs
-        CudaContext context = CudaContext.open(0, true);  // the backend owns it from here
-        if (CudaContext.pdlWanted()) {
-            assertThat(context.pdlState())
-                    .isEqualTo("on, trigger " + System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "short"));
+        CudaContext context = CudaContext.open(0, launch == null || launch.equals("plain"));
+        CudaBackend backend;
+        try {
+            if (launch != null) {
+                assertThat(context.pdlState()).isEqualTo(launch.equals("plain")
+                        ? "off (" + CudaContext.PDL_PROPERTY + " is false)" : "on, trigger " + launch);
+            }
+            backend = withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
+        } catch (RuntimeException | AssertionError e) {
+            context.close();  // the backend owns it once made
+            throw e;
         }
-        CudaBackend backend = withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
         try (StepExecutor cpu = StepExecutor.allocate(new CpuBackend(dms, 2, true, bf16Activations(dms)), 16, 64L << 20,
                         4);
                 StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4)) {
@@ -377,13 +388,12 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, pdl=%s"
-                + " trigger %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g"
+        System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, programmatic"
+                + " launch %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the farthest %.4g"
                 + " from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
                 bf16Activations(dms) ? "bf16" : "split", wgmma,
-                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"),
-                CudaContext.pdlWanted(), System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY, "short"), compared, differ, near, farthest,
-                backend.balancedSteps());
+                System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), compared,
+                differ, near, farthest, backend.balancedSteps());
         return backend.balancedSteps();
     }
 
