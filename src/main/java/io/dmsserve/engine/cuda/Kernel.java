@@ -14,6 +14,7 @@ final class Kernel {
     /** The dynamic shared memory (bytes) it may launch with: the default 48 KB less the static until opted in. */
     int sharedLimit;
     private final CudaContext context;
+    private final PdlLaunch pdl;  // null: launched plainly (CudaContext.pdl)
     private long address;  // of function, for PdlLaunch (0: not read yet)
 
     Kernel(CudaContext context, String name, CUfunction function, int staticSharedBytes) {
@@ -22,6 +23,7 @@ final class Kernel {
         this.function = function;
         this.staticSharedBytes = staticSharedBytes;
         this.sharedLimit = CudaContext.DEFAULT_SHARED_LIMIT - staticSharedBytes;
+        this.pdl = context.pdl(name);
     }
 
     /**
@@ -57,7 +59,6 @@ final class Kernel {
         String label = timer == null ? null : context.timingLabel();
         KernelTimer.Pair timed = timer == null ? null
                 : timer.before(label == null ? name : name + " " + label, context.stream());
-        PdlLaunch pdl = context.pdl(name);
         int result = pdl != null
                 ? pdl.launch(address(), gridX, gridY, gridZ, block, sharedBytes, context.streamAddress(), args)
                 : JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1, 1, sharedBytes,

@@ -188,21 +188,9 @@ class CudaAvailabilityTest {
 
     @Test
     void programmaticLaunchIsOnUnlessSetToFalse() {
-        String before = System.getProperty(CudaContext.PDL_PROPERTY);
-        try {
-            System.clearProperty(CudaContext.PDL_PROPERTY);
-            assertThat(CudaContext.pdlWanted()).isTrue();
-            System.setProperty(CudaContext.PDL_PROPERTY, "false");
-            assertThat(CudaContext.pdlWanted()).isFalse();
-            System.setProperty(CudaContext.PDL_PROPERTY, "yes");
-            assertThatThrownBy(CudaContext::pdlWanted).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("must be true or false, got 'yes'");
-        } finally {
-            if (before == null) {
-                System.clearProperty(CudaContext.PDL_PROPERTY);
-            } else {
-                System.setProperty(CudaContext.PDL_PROPERTY, before);
-            }
-        }
+        assertThat(SystemProperty.with(CudaContext.PDL_PROPERTY, null, CudaContext::pdlWanted)).isTrue();
+        assertThat(SystemProperty.with(CudaContext.PDL_PROPERTY, "false", CudaContext::pdlWanted)).isFalse();
+        assertThatThrownBy(() -> SystemProperty.with(CudaContext.PDL_PROPERTY, "yes", CudaContext::pdlWanted))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be true or false, got 'yes'");
     }
 }

@@ -289,9 +289,9 @@ class CudaGoldenTest {
     void aLongMixedRunWithBalancedDecodeAttentionKeepsTheCpusLiveCounts(String launch, @TempDir Path dir) {
         try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
             boolean plain = launch.equals("plain");
-            long balanced = withProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
-                    () -> withProperty(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
-                            () -> withProperty(CudaContext.PDL_TRIGGER_PROPERTY, plain ? "exit" : launch,
+            long balanced = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
+                    () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
+                            () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY, plain ? "exit" : launch,
                                     () -> longMixedRun(wide, "true", launch))));
             assertThat(balanced).as("decode steps on the balanced grid").isGreaterThanOrEqualTo(300);
         }
@@ -320,7 +320,7 @@ class CudaGoldenTest {
                 assertThat(context.pdlState()).isEqualTo(launch.equals("plain")
                         ? "off (" + CudaContext.PDL_PROPERTY + " is false)" : "on, trigger " + launch);
             }
-            backend = withProperty(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
+            backend = SystemProperty.with(MatMulKernel.WGMMA_PROPERTY, wgmma, () -> new CudaBackend(dms, context));
         } catch (RuntimeException | AssertionError e) {
             context.close();  // the backend owns it once made
             throw e;
@@ -395,20 +395,5 @@ class CudaGoldenTest {
                 System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), compared,
                 differ, near, farthest, backend.balancedSteps());
         return backend.balancedSteps();
-    }
-
-    /** What {@code make} gives with the system property {@code name} set to {@code value} (read when it runs). */
-    private static <T> T withProperty(String name, String value, java.util.function.Supplier<T> make) {
-        String before = System.getProperty(name);
-        System.setProperty(name, value);
-        try {
-            return make.get();
-        } finally {
-            if (before == null) {
-                System.clearProperty(name);
-            } else {
-                System.setProperty(name, before);
-            }
-        }
     }
 }

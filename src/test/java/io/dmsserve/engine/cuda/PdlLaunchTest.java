@@ -48,7 +48,7 @@ class PdlLaunchTest extends GpuTest {
     @Test
     void decodeStepsGiveWhatPlainLaunchesGive() {
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            List<String> plain = withoutPdl(() -> {
+            List<String> plain = SystemProperty.with(CudaContext.PDL_PROPERTY, "false", () -> {
                 try (CudaContext probe = CudaContext.open(0, false)) {
                     assertThat(probe.pdlState()).isEqualTo("off (" + CudaContext.PDL_PROPERTY + " is false)");
                 }
@@ -68,53 +68,22 @@ class PdlLaunchTest extends GpuTest {
             }
             // Some kernels launched plainly among programmatic ones (dms.cuda.pdl-plain), under the late trigger.
             String some = "dms_gemv_norm_bf16_.*|dms_attention_merge|dms_qknorm_rope_kv_f32";
-            String before = System.getProperty(CudaContext.PDL_PLAIN_PROPERTY);
-            System.setProperty(CudaContext.PDL_PLAIN_PROPERTY, some);
-            try {
-                List<String> mixed = withPdl("late", () -> {
-                    try (CudaContext probe = CudaContext.open(0, false)) {
-                        assertThat(probe.pdlState()).isEqualTo("on, trigger late, plain " + some);
-                    }
-                    return CudaOverlapTest.run(dms, true, false);
-                });
-                assertThat(mixed).isEqualTo(plain);
-            } finally {
-                restore(CudaContext.PDL_PLAIN_PROPERTY, before);
-            }
+            List<String> mixed = SystemProperty.with(CudaContext.PDL_PLAIN_PROPERTY, some,
+                    () -> withPdl("late", () -> {
+                        try (CudaContext probe = CudaContext.open(0, false)) {
+                            assertThat(probe.pdlState()).isEqualTo("on, trigger late, plain " + some);
+                        }
+                        return CudaOverlapTest.run(dms, true, false);
+                    }));
+            assertThat(mixed).isEqualTo(plain);
             System.out.printf("[gpu] programmatic launches (triggers %s; late with %s plain): %d outputs of overlapped"
                     + " decode steps identical to plain launches%n", String.join(", ", TRIGGERS), some, plain.size());
         }
     }
 
     private static <T> T withPdl(String trigger, Supplier<T> body) {
-        String on = System.getProperty(CudaContext.PDL_PROPERTY);
-        String at = System.getProperty(CudaContext.PDL_TRIGGER_PROPERTY);
-        System.setProperty(CudaContext.PDL_PROPERTY, "true");
-        System.setProperty(CudaContext.PDL_TRIGGER_PROPERTY, trigger);
-        try {
-            return body.get();
-        } finally {
-            restore(CudaContext.PDL_PROPERTY, on);
-            restore(CudaContext.PDL_TRIGGER_PROPERTY, at);
-        }
-    }
-
-    private static <T> T withoutPdl(Supplier<T> body) {
-        String on = System.getProperty(CudaContext.PDL_PROPERTY);
-        System.setProperty(CudaContext.PDL_PROPERTY, "false");
-        try {
-            return body.get();
-        } finally {
-            restore(CudaContext.PDL_PROPERTY, on);
-        }
-    }
-
-    private static void restore(String property, String value) {
-        if (value == null) {
-            System.clearProperty(property);
-        } else {
-            System.setProperty(property, value);
-        }
+        return SystemProperty.with(CudaContext.PDL_PROPERTY, "true",
+                () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY, trigger, body));
     }
 
     private static void chains(CudaContext pdl) {
