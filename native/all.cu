@@ -11,3 +11,4 @@
 #include "attention.cu"
 #include "sampling.cu"
 #include "page_table.cu"
+#include "page_copy.cu"

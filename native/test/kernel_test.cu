@@ -1338,6 +1338,77 @@ static void test_page_table() {
     expect_equal("page_table error bits", error.host.data(), &wantError, 1);
 }
 
+// Two shapes: headDim 128, pages of 16 (16-byte copies) and headDim 36, pages of 3 (2-byte copies: 216 bytes a
+// page). Random sources, poisoned targets; pages not named keep their bytes; a bad pair is skipped and reported.
+static void test_page_copy() {
+    Rng rng(31);
+    for (int shape = 0; shape < 2; shape++) {
+        const int headDim = shape == 0 ? 128 : 36, pageSize = shape == 0 ? 16 : 3, pageCount = 9;
+        const size_t elems = static_cast<size_t>(pageCount) * pageSize * headDim;
+        Buf<bf16_t> keys(elems), values(elems);
+        Buf<int> slotPos(static_cast<size_t>(pageCount) * pageSize);
+        Buf<unsigned char> slotFlag(static_cast<size_t>(pageCount) * pageSize);
+        for (size_t i = 0; i < elems; i++) {
+            keys[i] = static_cast<bf16_t>(rng.next());
+            values[i] = static_cast<bf16_t>(rng.next());
+        }
+        for (size_t i = 0; i < slotPos.size(); i++) {
+            slotPos[i] = static_cast<int>(rng.next() % 100000) - 1;
+            slotFlag[i] = static_cast<unsigned char>(rng.next() & 1);
+        }
+        // Targets 4, 7, 8 poisoned; sources 0, 2, 5; the pair (3, 9) names no page.
+        for (int page : {4, 7, 8}) {
+            for (size_t i = 0; i < static_cast<size_t>(pageSize) * headDim; i++) {
+                keys[page * static_cast<size_t>(pageSize) * headDim + i] = 0xffff;
+                values[page * static_cast<size_t>(pageSize) * headDim + i] = 0xffff;
+            }
+            for (int o = 0; o < pageSize; o++) {
+                slotPos[page * pageSize + o] = -7;
+                slotFlag[page * pageSize + o] = 0xff;
+            }
+        }
+        keys.up();
+        values.up();
+        slotPos.up();
+        slotFlag.up();
+        std::vector<bf16_t> wantKeys = keys.host, wantValues = values.host;
+        std::vector<int> wantPos = slotPos.host;
+        std::vector<unsigned char> wantFlag = slotFlag.host;
+        const std::vector<int> pairs = {0, 4, 5, 7, 3, 9, 2, 8};
+        for (size_t e = 0; e < pairs.size(); e += 2) {
+            const int source = pairs[e], target = pairs[e + 1];
+            if (target >= pageCount) {
+                continue;
+            }
+            const size_t page = static_cast<size_t>(pageSize) * headDim;
+            std::copy(wantKeys.begin() + source * page, wantKeys.begin() + (source + 1) * page,
+                      wantKeys.begin() + target * page);
+            std::copy(wantValues.begin() + source * page, wantValues.begin() + (source + 1) * page,
+                      wantValues.begin() + target * page);
+            std::copy(wantPos.begin() + source * pageSize, wantPos.begin() + (source + 1) * pageSize,
+                      wantPos.begin() + target * pageSize);
+            std::copy(wantFlag.begin() + source * pageSize, wantFlag.begin() + (source + 1) * pageSize,
+                      wantFlag.begin() + target * pageSize);
+        }
+        Buf<int> pairBuf(pairs);
+        Buf<int> error(std::vector<int>{0});
+        expect_ok(dms_page_copy(pairBuf.dev, 4, pageSize, headDim, pageCount, keys.dev, values.dev, slotPos.dev,
+                                slotFlag.dev, error.dev, nullptr),
+                  "page_copy");
+        keys.down();
+        values.down();
+        slotPos.down();
+        slotFlag.down();
+        error.down();
+        expect_equal("page_copy keys", keys.host.data(), wantKeys.data(), elems);
+        expect_equal("page_copy values", values.host.data(), wantValues.data(), elems);
+        expect_equal("page_copy slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
+        expect_equal("page_copy slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+        const int wantError = 16;
+        expect_equal("page_copy error bits", error.host.data(), &wantError, 1);
+    }
+}
+
 static void test_kv_write() {
     Rng rng(7);
     for (int D : {128, 36}) {
@@ -2249,6 +2320,7 @@ int main(int argc, char** argv) {
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},
+        {"page_copy", test_page_copy},
         {"kv_write", test_kv_write},
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},

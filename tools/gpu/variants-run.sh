@@ -3,7 +3,10 @@
 # binary at $KT: every kernel_test case; the gpu suite (CLASSES limits it, SUITE=0 skips it); then for each variant
 # of VARIANTS (option sets separated by ';', e.g. VARIANTS="-Ddms.cuda.pdl=false;-Ddms.cuda.pdl=true"): 16 x 32K with
 # DMS (--evict-rate 0.875) and batch 1 at 4K under step timing; then, under the first variant's options, the runs named
-# in EXTRA ("none32k": 16 x 32K without eviction, our own DMS-off figure; "dms32k": DMS again). A part is skipped
+# in EXTRA ("none32k": 16 x 32K without eviction, our own DMS-off figure; "dms32k": DMS again; "largest": 32K decode
+# at each policy's largest batch, DMS_MAX (174) with DMS and OFF_MAX (24) without, 16 sequences prefilled and the rest
+# their forks, gpubench --distinct 16; "distinct4": 16 x 32K DMS with 4 prefilled and 12 forks, the forks' control
+# against the variant's own 16 x 32K DMS). A part is skipped
 # when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
 # "variant" (its index, from 0).
 set -uo pipefail
@@ -18,9 +21,10 @@ run() {
     [[ $policy == dms ]] && extra=(--evict-rate 0.875)
     stamp "$variant batch=$batch prompt=$prompt policy=$policy $*"
     timeout "${LIMIT:-150}" "${java[@]}" -Ddms.cuda.step-timing=true "$@" io.dmsserve.DmsServeApplication gpubench \
-        --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" \
+        --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" "${gb[@]}" \
         2>>"$OUT/bench.log" | sed "s/^{/{\"variant\":\"$variant\",/" >> "$OUT/bench.jsonl"
 }
+gb=()  # extra gpubench options of a run (--distinct N)
 IFS=';' read -ra variants <<< "${VARIANTS:-}"
 [[ ${#variants[@]} -gt 0 ]] || variants=("")
 for i in "${!variants[@]}"; do
@@ -33,6 +37,15 @@ for e in ${EXTRA:-}; do
     case $e in
         dms32k) fits 75 "extra $e" && run 0 16 32768 32 dms "${o[@]}" ;;
         none32k) fits 110 "extra $e" && run 0 16 32768 32 none "${o[@]}" ;;
+        largest)
+            gb=(--distinct 16)
+            fits 130 "extra $e dms" && LIMIT=200 run 0 "${DMS_MAX:-174}" 32768 32 dms "${o[@]}"
+            fits 100 "extra $e none" && LIMIT=200 run 0 "${OFF_MAX:-24}" 32768 32 none "${o[@]}"
+            gb=() ;;
+        distinct4)
+            gb=(--distinct 4)
+            fits 60 "extra $e" && run 0 16 32768 32 dms "${o[@]}"
+            gb=() ;;
     esac
 done
 stamp done

@@ -77,6 +77,7 @@ public final class GpuBenchCommand {
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
                         "prompt", o.prompt, "decode", o.decode, "overlap", o.overlap,
+                        "distinct", o.distinct > 0 ? Math.min(o.distinct, o.batch) : o.batch,
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
                         "decode_tokens_per_s", (double) o.batch * o.decode / r.decodeSeconds,
@@ -162,7 +163,8 @@ public final class GpuBenchCommand {
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
         long start = System.nanoTime();
-        for (int s = 0; s < batch; s++) {
+        int distinct = o.distinct > 0 ? Math.min(o.distinct, batch) : batch;
+        for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
             for (int at = 0; at < prompt; at += chunk) {
@@ -173,6 +175,19 @@ public final class GpuBenchCommand {
             }
         }
         double prefill = (System.nanoTime() - start) / 1e9;
+        // --distinct: the other sequences are copies of the prefilled ones (KvCacheManager#fork), whose pages one
+        // untimed decode step copies on the device; then every sequence is prompt + 1 tokens long.
+        int untimed = distinct < batch ? 1 : 0;
+        for (int s = distinct; s < batch; s++) {
+            engine.fork(base + s % distinct, base + s);
+            next[s] = next[s % distinct];
+        }
+        if (untimed > 0) {
+            StepOutput output = engine.run(decodeStep(base, next, false));
+            for (int s = 0; s < batch; s++) {
+                next[s] = output.get(s).token();
+            }
+        }
         // The prefill leaves gigabytes of young KV bookkeeping (16 x 32K tokens x 288 heads) that the first young
         // collection copies: on the H200 host that pause (hundreds of ms) fell into 32 timed decode steps and read as
         // 17-26 ms of engine time a step. Collect it before timing; collections inside the window are reported.
@@ -208,14 +223,15 @@ public final class GpuBenchCommand {
         long decodeGcMillis = gcMillis() - gcBefore;
         CacheStatistics stats = engine.statistics();
         long live = stats.totalLiveTokens();
-        long processed = (long) batch * (prompt + decode) * config.numLayers() * config.numKvHeads();
+        long processed = (long) batch * (prompt + untimed + decode) * config.numLayers() * config.numKvHeads();
         long perSlot = 4L * config.headDim() + 5;
         Lists lists = Lists.of(engine.cache(), base, batch);
         for (int s = 0; s < batch; s++) {
             engine.release(base + s);
         }
-        return new Result((long) batch * prompt, prefill, decodeSeconds, steadySeconds,
-                1.0 - (double) live / processed, (double) live * perSlot / ((long) batch * (prompt + decode)), live,
+        return new Result((long) distinct * prompt, prefill, decodeSeconds, steadySeconds,
+                1.0 - (double) live / processed,
+                (double) live * perSlot / ((long) batch * (prompt + untimed + decode)), live,
                 processed, live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels);
     }
 
@@ -353,7 +369,7 @@ public final class GpuBenchCommand {
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
                 + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]"
-                + " [--overlap true|false] [--profile-steps N]";
+                + " [--overlap true|false] [--profile-steps N] [--distinct N]";
         String model;
         int batch = 1;
         int prompt = 512;
@@ -368,6 +384,11 @@ public final class GpuBenchCommand {
         boolean overlap = true;
         /** The last N timed decode steps' launches between cuProfilerStart and cuProfilerStop (0: none). */
         int profileSteps = 0;
+        /**
+         * Sequences prefilled (0: all); the others are forks of them, sequence s a copy of s mod N: a batch larger
+         * than one device call could prefill (174 x 32K with DMS), with the page lists of N real ones.
+         */
+        int distinct = 0;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -389,6 +410,7 @@ public final class GpuBenchCommand {
                     case "--fraction" -> o.fraction = Double.parseDouble(v);
                     case "--seed" -> o.seed = Long.parseLong(v);
                     case "--profile-steps" -> o.profileSteps = Integer.parseInt(v);
+                    case "--distinct" -> o.distinct = Integer.parseInt(v);
                     case "--overlap" -> o.overlap = switch (v) {
                         case "true" -> true;
                         case "false" -> false;
@@ -396,6 +418,10 @@ public final class GpuBenchCommand {
                     };
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
                 }
+            }
+            if (o.distinct < 0) {
+                throw new IllegalArgumentException("--distinct must be >= 0 (0: every sequence prefilled), got "
+                        + o.distinct);
             }
             if (o.model == null || o.batch < 1 || o.prompt < 1 || o.decode < 1 || o.chunk < 1) {
                 throw new IllegalArgumentException("--model is required; counts must be positive");

@@ -14,7 +14,10 @@ final class DeltaBuilder {
 
     private final Writes pages = new Writes();    // (head << 32 | pageIndex) -> page id or −1
     private final Writes lengths = new Writes();  // head -> length
-    private final Writes fresh = new Writes();    // page -> 0 (a set)
+    private final Writes fresh = new Writes();    // page -> 0 (a set), or CANCELLED
+    private int[] copies = new int[0];            // (source, target) pairs in the order made
+    private int copyCount;                        // pairs
+    private static final int CANCELLED = 1;
 
     synchronized void page(int head, int pageIndex, int page) {
         pages.put((long) head << 32 | pageIndex, page);
@@ -28,8 +31,24 @@ final class DeltaBuilder {
         fresh.put(page, 0);
     }
 
+    /**
+     * A fork's copy of page source into page target. Copies run before fresh pages are emptied, so a target made
+     * fresh earlier in this delta (handed out and given back since the last step) is no longer emptied.
+     */
+    synchronized void copy(int source, int target) {
+        if (fresh.contains(target)) {
+            fresh.put(target, CANCELLED);
+        }
+        if (2 * copyCount == copies.length) {
+            copies = Arrays.copyOf(copies, Math.max(64, 2 * copies.length));
+        }
+        copies[2 * copyCount] = source;
+        copies[2 * copyCount + 1] = target;
+        copyCount++;
+    }
+
     synchronized PageTableDelta take() {
-        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0) {
+        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0 && copyCount == 0) {
             return PageTableDelta.EMPTY;
         }
         int[] pageWrites = new int[pages.size * 3];
@@ -43,14 +62,22 @@ final class DeltaBuilder {
             lengthWrites[2 * i] = (int) lengths.keys[i];
             lengthWrites[2 * i + 1] = lengths.values[i];
         }
-        int[] freshPages = new int[fresh.size];
+        int kept = 0;
         for (int i = 0; i < fresh.size; i++) {
-            freshPages[i] = (int) fresh.keys[i];
+            kept += fresh.values[i] == CANCELLED ? 0 : 1;
         }
+        int[] freshPages = new int[kept];
+        for (int i = 0, j = 0; i < fresh.size; i++) {
+            if (fresh.values[i] != CANCELLED) {
+                freshPages[j++] = (int) fresh.keys[i];
+            }
+        }
+        int[] pageCopies = Arrays.copyOf(copies, 2 * copyCount);
         pages.clear();
         lengths.clear();
         fresh.clear();
-        return new PageTableDelta(pageWrites, lengthWrites, freshPages);
+        copyCount = 0;
+        return new PageTableDelta(pageWrites, lengthWrites, freshPages, pageCopies);
     }
 
     /**
@@ -87,6 +114,19 @@ final class DeltaBuilder {
                 if (keys[entry - 1] == key) {
                     values[entry - 1] = value;
                     return;
+                }
+            }
+        }
+
+        boolean contains(long key) {
+            int mask = index.length - 1;
+            for (int h = hash(key) & mask; ; h = (h + 1) & mask) {
+                int entry = index[h];
+                if (entry == 0) {
+                    return false;
+                }
+                if (keys[entry - 1] == key) {
+                    return true;
                 }
             }
         }

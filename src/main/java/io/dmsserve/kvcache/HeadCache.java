@@ -283,6 +283,75 @@ public final class HeadCache {
         return evicted;
     }
 
+    /**
+     * Makes this head, new and empty, a copy of {@code source} (the same head of a sequence with no step in flight):
+     * the same local slots, positions, flags, free slots and window, in pages of its own that the backend fills by
+     * copying the source's ({@link DeltaBuilder#copy}); holes stay holes. The backend's table gets every entry, holes
+     * included (a row's earlier sequence may have left page ids there).
+     *
+     * @throws KvCacheFullException when the pool runs out half-way; the caller then releases this head, which gives
+     *     back exactly the pages it took
+     */
+    void copyFrom(HeadCache source) {
+        if (pageTableSize != 0 || seen != 0) {
+            throw new IllegalStateException("a head copies into an empty head only");
+        }
+        if (source.pageSize != pageSize || source.tracksWindow != tracksWindow || source.window != window) {
+            throw new IllegalArgumentException("a head of pages of " + source.pageSize + " tokens, window "
+                    + source.window + ", copied into one of " + pageSize + ", window " + window);
+        }
+        if (source.unpublished != 0) {
+            throw new IllegalStateException("the head being copied has a reservation in flight");
+        }
+        if (source.pageTableSize > maxPages) {
+            throw new IllegalStateException("a head of " + source.pageTableSize + " page-table entries copied into a"
+                    + " table of " + maxPages);
+        }
+        blocks = new int[source.blocks.length][];
+        for (int b = 0; b < blocks.length; b++) {
+            blocks[b] = source.blocks[b] == null ? null : source.blocks[b].clone();
+        }
+        pageTableSize = source.pageTableSize;
+        holesFrom = source.holesFrom;
+        freeSlots = source.freeSlots.clone();
+        freeCount = source.freeCount;
+        lastSlot = source.lastSlot;
+        ring = source.ring.clone();
+        ringHead = source.ringHead;
+        ringSize = source.ringSize;
+        ringStart = source.ringStart;
+        // Every entry a hole first, so that a failure half-way gives back only pages this head took.
+        int[] from = new int[pageTableSize];
+        for (int i = 0; i < pageTableSize; i++) {
+            int at = rowAt(i) + pageSize + 1;
+            from[i] = block(i)[at];
+            block(i)[at] = FREE;
+        }
+        if (pageTableSize > 0) {
+            delta.length(table, pageTableSize);
+        }
+        for (int i = 0; i < pageTableSize; i++) {
+            if (from[i] == FREE) {
+                delta.page(table, i, FREE);
+                continue;
+            }
+            int page = allocator.allocate();
+            if (page < 0) {
+                throw new KvCacheFullException("KV cache is full: all " + allocator.pageCount() + " pages of "
+                        + pageSize + " tokens are in use");
+            }
+            block(i)[rowAt(i) + pageSize + 1] = page;
+            heldPages++;
+            counters.pages(counterIndex, 1);
+            delta.page(table, i, page);
+            delta.copy(from[i], page);
+        }
+        live = source.live;
+        seen = source.seen;
+        counters.live(counterIndex, live);
+        counters.seen(counterIndex, seen);
+    }
+
     /** Returns every page to the pool. The head is empty afterwards. */
     void release() {
         for (int i = 0; i < pageTableSize; i++) {

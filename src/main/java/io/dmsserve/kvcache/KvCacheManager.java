@@ -116,6 +116,39 @@ public final class KvCacheManager {
         return sequence;
     }
 
+    /**
+     * Opens sequence {@code targetId} as a copy of {@code sourceId}'s cache between two steps: every head with the
+     * same tokens, positions, flags and window in pages of its own, which the next step's delta has the backend copy
+     * ({@link PageTableDelta#pageCopies}) before it writes anything. The two then go on independently, and a step of
+     * the copy computes what the same step of the source would. Only the KV cache is copied: what a backend keeps by
+     * row besides it (penalty counts) is not, so {@code StepExecutor#fork} refuses penalties for a copy.
+     *
+     * @throws IllegalStateException when the source has a step in flight, or the target is open
+     * @throws KvCacheFullException when the pool has fewer free pages than the source holds (nothing is opened)
+     */
+    public SequenceKv fork(long sourceId, long targetId) {
+        SequenceKv source = sequence(sourceId);
+        if (!source.idle()) {
+            throw new IllegalStateException("sequence " + sourceId + " has a step in flight; fork it between steps");
+        }
+        if (sequences.containsKey(targetId)) {
+            throw new IllegalStateException("sequence " + targetId + " is already open");
+        }
+        int pages = source.pages();
+        if (pages > allocator.freePages()) {
+            throw new KvCacheFullException("KV cache is full: a copy of sequence " + sourceId + " needs " + pages
+                    + " pages, " + allocator.freePages() + " of " + allocator.pageCount() + " are free");
+        }
+        SequenceKv target = open(targetId, source.policy());
+        try {
+            target.copyFrom(source);
+        } catch (RuntimeException e) {
+            release(targetId);
+            throw e;
+        }
+        return target;
+    }
+
     public SequenceKv sequence(long sequenceId) {
         SequenceKv sequence = sequences.get(sequenceId);
         if (sequence == null) {

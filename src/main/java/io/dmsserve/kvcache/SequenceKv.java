@@ -198,6 +198,21 @@ public final class SequenceKv {
         }
     }
 
+    /** Whether no step of this sequence is in flight (reserved and not yet committed). */
+    public boolean idle() {
+        return reserved == 0;
+    }
+
+    /** Makes this sequence, just opened, a copy of {@code source} (idle), head by head (HeadCache#copyFrom). */
+    void copyFrom(SequenceKv source) {
+        for (int l = 0; l < heads.length; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                heads[l][h].copyFrom(source.heads[l][h]);
+            }
+        }
+        processed = source.processed;
+    }
+
     void release() {
         if (released) {
             return;

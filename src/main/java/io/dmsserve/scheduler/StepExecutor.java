@@ -17,7 +17,9 @@ import io.dmsserve.kvcache.SlotReservation;
 import io.dmsserve.sampling.SamplingParams;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A backend and the KV bookkeeping that feeds it: one step is reserved in the cache manager, sent down as
@@ -40,6 +42,7 @@ public final class StepExecutor implements AutoCloseable {
     private final Backend backend;
     private final KvCacheManager cache;
     private final ArrayDeque<Submitted> inFlight = new ArrayDeque<>(2); // submitted, oldest first
+    private final Set<Long> copies = new HashSet<>();                   // sequences opened by fork
 
     public StepExecutor(Backend backend, KvCacheManager cache) {
         this.backend = backend;
@@ -86,6 +89,17 @@ public final class StepExecutor implements AutoCloseable {
     }
 
     /**
+     * Opens {@code targetId} as a copy of {@code sourceId}'s KV cache ({@link KvCacheManager#fork}); the next step
+     * copies the pages on the backend before it runs. The source must have no step in flight. A copy's steps may
+     * not ask for penalties: their counts are kept by the backend from the tokens each row was fed, and the fork
+     * does not copy them.
+     */
+    public void fork(long sourceId, long targetId) {
+        cache.fork(sourceId, targetId);
+        copies.add(targetId);
+    }
+
+    /**
      * Frees the sequence's pages now, also while a step of it is in flight: the device runs steps in order, so a
      * page given to another sequence is written only by a later step; that step's decisions are then not committed.
      */
@@ -96,6 +110,7 @@ public final class StepExecutor implements AutoCloseable {
             }
         }
         cache.release(sequenceId);
+        copies.remove(sequenceId);
     }
 
     /**
@@ -130,6 +145,10 @@ public final class StepExecutor implements AutoCloseable {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = work.get(i).sequenceId();
             lengths[i] = work.get(i).tokens().length;
+            if (work.get(i).sampling().penalized() && copies.contains(ids[i])) {
+                throw new IllegalArgumentException("sequence " + ids[i] + " is a fork's copy, whose penalty counts"
+                        + " were not copied: it cannot sample with penalties");
+            }
         }
         List<SlotReservation> reservations = cache.reserve(ids, lengths);
         List<SequenceStep> steps = new ArrayList<>(work.size());

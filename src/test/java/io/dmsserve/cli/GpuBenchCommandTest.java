@@ -70,4 +70,16 @@ class GpuBenchCommandTest {
         assertThat(lists.worstLayerRatio()).isEqualTo(1.5);
         assertThat(lists.liveShare()).isEqualTo(14.0 / 16);
     }
+
+    @Test
+    void distinctMustNotBeNegative() {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        String[] args = {"--model", "/nowhere", "--batch", "8", "--distinct", "-1"};
+        int status = GpuBenchCommand.run(args, new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+                new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .contains("gpubench: --distinct must be >= 0 (0: every sequence prefilled), got -1")
+                .contains("[--distinct N]");
+    }
 }

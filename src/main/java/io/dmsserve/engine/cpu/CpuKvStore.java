@@ -50,8 +50,20 @@ final class CpuKvStore {
         return 2L * pageSize * headDim * Float.BYTES + pageSize * (Integer.BYTES + 1L);
     }
 
-    /** Applies a step's page-table changes (entries are distinct: order does not matter). */
+    /**
+     * Applies a step's page-table changes: the forks' page copies first, one after another; then the fresh pages
+     * emptied and the table entries written (distinct entries: their order does not matter).
+     */
     void apply(PageTableDelta delta) {
+        int[] copies = delta.pageCopies();
+        for (int i = 0; i < copies.length; i += 2) {
+            int source = copies[i];
+            int target = copies[i + 1];
+            System.arraycopy(keys[source], 0, keys[target], 0, keys[source].length);
+            System.arraycopy(values[source], 0, values[target], 0, values[source].length);
+            System.arraycopy(slotPosition, source * pageSize, slotPosition, target * pageSize, pageSize);
+            System.arraycopy(slotFlagged, source * pageSize, slotFlagged, target * pageSize, pageSize);
+        }
         for (int page : delta.freshPages()) {
             Arrays.fill(slotPosition, page * pageSize, (page + 1) * pageSize, EMPTY);
             Arrays.fill(slotFlagged, page * pageSize, (page + 1) * pageSize, false);

@@ -145,6 +145,7 @@ public final class CudaBackend implements Backend {
     private final AttentionKernel attention;
     private final SwiGluKernel swiGlu;
     private final PageTableKernel pageTableKernel;
+    private final PageCopyKernel pageCopyKernel;
     private final SamplingKernel sampling;
     private final StepGraphs graphs;
     private final boolean graphsEnabled;
@@ -270,6 +271,7 @@ public final class CudaBackend implements Backend {
         this.attention = new AttentionKernel(cuda);
         this.swiGlu = new SwiGluKernel(cuda);
         this.pageTableKernel = new PageTableKernel(cuda);
+        this.pageCopyKernel = new PageCopyKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
         this.graphs = new StepGraphs(cuda, graphCheckEvery);
         this.stepEvents = new StepEvents(cuda, Boolean.parseBoolean(System.getProperty(STEP_TIMING_PROPERTY)));
@@ -958,6 +960,16 @@ public final class CudaBackend implements Backend {
     }
 
     private void applyPageTables(Parts parts, PageTableDelta delta) {
+        if (delta.pageCopies().length > 0) {
+            // A fork's pages, round after round (each round's pairs independent), before fresh pages are emptied.
+            int[] rounds = delta.copyRounds(geometry.pageCount());
+            for (int r = 0; r + 1 < rounds.length; r++) {
+                int count = rounds[r + 1] - rounds[r];
+                pageCopyKernel.copy(parts.pageCopies.slice(8L * rounds[r], 8L * count), count, geometry.pageSize(),
+                        headDim, geometry.pageCount(), cache.keyCache(), cache.valueCache(), cache.slotPos(),
+                        cache.slotFlag(), tableErrors);
+            }
+        }
         int tableCount = delta.pageWrites().length / 3;
         int lenCount = delta.lengthWrites().length / 2;
         int freshCount = delta.freshPages().length;
@@ -1335,6 +1347,7 @@ public final class CudaBackend implements Backend {
         DeviceBuffer promptCountRows;
         DeviceBuffer outputCountTokens;
         DeviceBuffer outputCountRows;
+        DeviceBuffer pageCopies;
     }
 
     private Parts uploadInputs(Layout in, PageTableDelta delta) {
@@ -1348,7 +1361,7 @@ public final class CudaBackend implements Backend {
         int[][] ints = {in.tokens, in.positions, in.seqOfToken, in.firstToken, in.lengths, in.seqRow, in.seqWindow,
             in.slots, in.prevSlots, in.decodeTokens, in.tiles, in.chunkTokens, in.logitRows, in.maskWords, in.biasIds,
             tablePairs, delta.lengthWrites(), delta.freshPages(), in.promptCountTokens, in.promptCountRows,
-            in.outputCountTokens, in.outputCountRows};
+            in.outputCountTokens, in.outputCountRows, delta.pageCopies()};
         long bytes = 16L * (ints.length + 3) + in.thresholds.length * 4L + in.sampleParams.length
                 + biasValues.length * 4L;
         for (int[] array : ints) {
@@ -1408,6 +1421,7 @@ public final class CudaBackend implements Backend {
         p.promptCountRows = views[19];
         p.outputCountTokens = views[20];
         p.outputCountRows = views[21];
+        p.pageCopies = views[22];
         p.thresholds = u.view(thresholds);
         p.sampleParams = u.view(params);
         p.biasValues = bias == null ? null : u.view(bias);

@@ -17,7 +17,7 @@ class CudaContextTest extends GpuTest {
             "dms_matmul_bf16_bm64", "dms_matmul_bf16_bm128", "dms_swiglu_f32", "dms_kv_write_bf16",
             "dms_attention_decode_g1", "dms_attention_decode_g2", "dms_attention_decode_g4", "dms_attention_decode_g8",
             "dms_attention_chunk_d32", "dms_attention_chunk_d64", "dms_attention_chunk_d128", "dms_attention_merge",
-            "dms_sample", "dms_sampling_count", "dms_page_table_apply");
+            "dms_sample", "dms_sampling_count", "dms_page_table_apply", "dms_page_copy_bf16");
 
     @Test
     void deviceIsUsable() {
