@@ -3,11 +3,12 @@
 # binary at $KT: every kernel_test case; the gpu suite (CLASSES limits it, SUITE=0 skips it); then for each variant
 # of VARIANTS (option sets separated by ';', e.g. VARIANTS="-Ddms.cuda.pdl=false;-Ddms.cuda.pdl=true"): 16 x 32K with
 # DMS (--evict-rate 0.875) and batch 1 at 4K under step timing; then, under the first variant's options, the runs named
-# in EXTRA ("none32k": 16 x 32K without eviction, our own DMS-off figure; "dms32k": DMS again; "largest": 32K decode
-# at each policy's largest batch, DMS_MAX (174) with DMS and OFF_MAX (24) without, 16 sequences prefilled and the rest
-# their forks, gpubench --distinct 16; "distinct4": 16 x 32K DMS with 4 prefilled and 12 forks, the forks' control
-# against the variant's own 16 x 32K DMS). A part is skipped
-# when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
+# in EXTRA: "none32k", 16 x 32K without eviction (our own DMS-off figure); "dms32k", DMS again; "largest", 32K decode
+# at each policy's largest batch, 16 sequences prefilled and the rest their forks (gpubench --distinct 16): DMS_MAX
+# sequences with DMS (by default one less than the 16-sequence DMS run's held pages leave room for) and OFF_MAX (24;
+# 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then its largest batch so; "distinct4",
+# 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS). A part is
+# skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
 # "variant" (its index, from 0).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,7 +25,21 @@ run() {
         --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" "${gb[@]}" \
         2>>"$OUT/bench.log" | sed "s/^{/{\"variant\":\"$variant\",/" >> "$OUT/bench.jsonl"
 }
-gb=()  # extra gpubench options of a run (--distinct N)
+gb=()  # extra gpubench options of a run (--distinct N, --chunk N)
+# fit CHUNK: one less than the sequences_fit of the last 16-sequence DMS run at that prefill chunk (0: none ran), the
+# largest 32K DMS batch with room for its decode steps.
+fit() {
+    python3 - "$OUT/bench.jsonl" "$1" <<'PY'
+import json, math, sys
+best = None
+for line in open(sys.argv[1]):
+    if '"what":"run"' in line:
+        d = json.loads(line[line.index('{'):])
+        if d.get('batch') == 16 and str(d.get('policy', '')).startswith('dms') and d.get('chunk') == int(sys.argv[2]):
+            best = d
+print(math.floor(best['sequences_fit']) - 1 if best and best.get('sequences_fit') else 0)
+PY
+}
 IFS=';' read -ra variants <<< "${VARIANTS:-}"
 [[ ${#variants[@]} -gt 0 ]] || variants=("")
 for i in "${!variants[@]}"; do
@@ -39,8 +54,16 @@ for e in ${EXTRA:-}; do
         none32k) fits 110 "extra $e" && run 0 16 32768 32 none "${o[@]}" ;;
         largest)
             gb=(--distinct 16)
-            fits 130 "extra $e dms" && LIMIT=200 run 0 "${DMS_MAX:-174}" 32768 32 dms "${o[@]}"
-            fits 100 "extra $e none" && LIMIT=200 run 0 "${OFF_MAX:-24}" 32768 32 none "${o[@]}"
+            n=${DMS_MAX:-$(fit 2048)}
+            (( n > 0 )) && fits 130 "extra $e dms" && LIMIT=200 run 0 "$n" 32768 32 dms "${o[@]}"
+            (( ${OFF_MAX:-24} > 0 )) && fits 100 "extra $e none" && LIMIT=200 run 0 "${OFF_MAX:-24}" 32768 32 none "${o[@]}"
+            gb=() ;;
+        chunk256)
+            gb=(--chunk 256)
+            fits 100 "extra $e 16" && LIMIT=200 run 0 16 32768 32 dms "${o[@]}"
+            gb=(--distinct 16 --chunk 256)
+            n=$(fit 256)
+            (( n > 0 )) && fits 140 "extra $e largest" && LIMIT=220 run 0 "$n" 32768 32 dms "${o[@]}"
             gb=() ;;
         distinct4)
             gb=(--distinct 4)

@@ -76,7 +76,7 @@ public final class GpuBenchCommand {
                 long weights = weightBytesReadPerToken(checkpoint);
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
-                        "prompt", o.prompt, "decode", o.decode, "overlap", o.overlap,
+                        "prompt", o.prompt, "decode", o.decode, "chunk", o.chunk, "overlap", o.overlap,
                         "distinct", o.distinct > 0 ? Math.min(o.distinct, o.batch) : o.batch,
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
@@ -91,6 +91,18 @@ public final class GpuBenchCommand {
                         "decode_implied_TBps", perStepBytes / (r.decodeSeconds / o.decode) / 1e12,
                         "evicted_fraction", r.evictedFraction, "kv_bytes_per_token", r.kvBytesPerToken,
                         "live_tokens", r.liveTokens, "processed_tokens", r.processedTokens,
+                        // What the pool gives up, by whole pages: a page stays held while one of its slots is
+                        // live, so after a chunked DMS prefill about 7/8 of the last chunk's slots are free slots
+                        // in held pages until later tokens refill them. Per sequence at the end of the run, the
+                        // bytes per token they make (slot bytes x held slots / tokens processed), and how many
+                        // sequences of this length the pool holds at that many pages each.
+                        "pages_per_sequence", (double) r.pagesHeld / o.batch,
+                        "held_kv_bytes_per_token", (double) r.pagesHeld * o.pageSize * (4L * config.headDim() + 5)
+                                / ((double) o.batch * (o.prompt + (o.distinct > 0 && o.distinct < o.batch ? 1 : 0)
+                                + o.decode)),
+                        "live_share_of_held_slots", (double) r.liveTokens / Math.max(1, r.pagesHeld * o.pageSize),
+                        "sequences_fit", r.pagesHeld == 0 ? null
+                                : (double) (engine.cache().pageCount() / (r.pagesHeld / (double) o.batch)),
                         // Where a decode step's wall time goes: the engine's own work (planning, KV bookkeeping)
                         // outside the backend, the backend's host work before its synchronisation, the wait for
                         // the device in it, and the outputs after it; of the backend's, queuing the forward pass
@@ -130,7 +142,7 @@ public final class GpuBenchCommand {
             double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
             CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists,
-            List<CudaBackend.KernelTime> kernels) {
+            List<CudaBackend.KernelTime> kernels, long pagesHeld) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -226,13 +238,17 @@ public final class GpuBenchCommand {
         long processed = (long) batch * (prompt + untimed + decode) * config.numLayers() * config.numKvHeads();
         long perSlot = 4L * config.headDim() + 5;
         Lists lists = Lists.of(engine.cache(), base, batch);
+        long pagesHeld = 0;
+        for (int s = 0; s < batch; s++) {
+            pagesHeld += engine.cache().pagesHeld(base + s);
+        }
         for (int s = 0; s < batch; s++) {
             engine.release(base + s);
         }
         return new Result((long) distinct * prompt, prefill, decodeSeconds, steadySeconds,
                 1.0 - (double) live / processed,
                 (double) live * perSlot / ((long) batch * (prompt + untimed + decode)), live,
-                processed, live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels);
+                processed, live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels, pagesHeld);
     }
 
     /**
