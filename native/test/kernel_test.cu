@@ -1409,6 +1409,80 @@ static void test_page_copy() {
     }
 }
 
+// Runs of slots moved (some 16-byte aligned, some not: headDim 36 and odd starts), one run of slots emptied, one bad
+// triple; random sources, poisoned targets; slots not named keep their bytes.
+static void test_slot_move() {
+    Rng rng(37);
+    for (int headDim : {128, 36}) {
+        const int slotCount = 40;
+        const size_t elems = static_cast<size_t>(slotCount) * headDim;
+        Buf<bf16_t> keys(elems), values(elems);
+        Buf<int> slotPos(slotCount);
+        Buf<unsigned char> slotFlag(slotCount);
+        for (size_t i = 0; i < elems; i++) {
+            keys[i] = static_cast<bf16_t>(rng.next());
+            values[i] = static_cast<bf16_t>(rng.next());
+        }
+        for (int i = 0; i < slotCount; i++) {
+            slotPos[i] = static_cast<int>(rng.next() % 100000);
+            slotFlag[i] = static_cast<unsigned char>(rng.next() & 1);
+        }
+        // Sources in [0, 16), targets in [16, 40): (1 -> 17, 3 slots), (8 -> 24, 8), (5 -> 33, 1), empty 34..36,
+        // a bad one reaching past the end.
+        const std::vector<int> moves = {1, 17, 3, 8, 24, 8, 5, 33, 1, -1, 34, 3, 2, 39, 2};
+        for (int t = 16; t < slotCount; t++) {
+            for (int j = 0; j < headDim; j++) {
+                keys[static_cast<size_t>(t) * headDim + j] = 0xffff;
+                values[static_cast<size_t>(t) * headDim + j] = 0xffff;
+            }
+            slotPos[t] = -7;
+            slotFlag[t] = 0xff;
+        }
+        keys.up();
+        values.up();
+        slotPos.up();
+        slotFlag.up();
+        std::vector<bf16_t> wantKeys = keys.host, wantValues = values.host;
+        std::vector<int> wantPos = slotPos.host;
+        std::vector<unsigned char> wantFlag = slotFlag.host;
+        for (size_t e = 0; e + 2 < moves.size(); e += 3) {
+            const int source = moves[e], target = moves[e + 1], n = moves[e + 2];
+            if (target + n > slotCount) {
+                continue;
+            }
+            for (int i = 0; i < n; i++) {
+                if (source < 0) {
+                    wantPos[target + i] = -1;
+                    wantFlag[target + i] = 0;
+                    continue;
+                }
+                for (int j = 0; j < headDim; j++) {
+                    wantKeys[static_cast<size_t>(target + i) * headDim + j] = keys[static_cast<size_t>(source + i) * headDim + j];
+                    wantValues[static_cast<size_t>(target + i) * headDim + j] = values[static_cast<size_t>(source + i) * headDim + j];
+                }
+                wantPos[target + i] = slotPos[source + i];
+                wantFlag[target + i] = slotFlag[source + i];
+            }
+        }
+        Buf<int> moveBuf(moves);
+        Buf<int> error(std::vector<int>{0});
+        expect_ok(dms_slot_move(moveBuf.dev, 5, headDim, slotCount, keys.dev, values.dev, slotPos.dev, slotFlag.dev,
+                                error.dev, nullptr),
+                  "slot_move");
+        keys.down();
+        values.down();
+        slotPos.down();
+        slotFlag.down();
+        error.down();
+        expect_equal("slot_move keys", keys.host.data(), wantKeys.data(), elems);
+        expect_equal("slot_move values", values.host.data(), wantValues.data(), elems);
+        expect_equal("slot_move slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
+        expect_equal("slot_move slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+        const int wantError = 32;
+        expect_equal("slot_move error bits", error.host.data(), &wantError, 1);
+    }
+}
+
 static void test_kv_write() {
     Rng rng(7);
     for (int D : {128, 36}) {
@@ -2321,6 +2395,7 @@ int main(int argc, char** argv) {
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},
         {"page_copy", test_page_copy},
+        {"slot_move", test_slot_move},
         {"kv_write", test_kv_write},
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},

@@ -57,7 +57,7 @@ public final class GpuBenchCommand {
             CudaBackend backend = new CudaBackend(checkpoint, context);
             double loadSeconds = (System.nanoTime() - start) / 1e9;
             long kvBytes = (long) (backend.kvMemoryAvailable() * o.fraction);
-            try (StepExecutor engine = StepExecutor.allocate(backend, o.pageSize, kvBytes, o.batch + 1)) {
+            try (StepExecutor engine = StepExecutor.allocate(backend, o.pageSize, kvBytes, o.batch + 1, o.repack)) {
                 float threshold = o.threshold;
                 if (o.evictRate >= 0) {
                     threshold = calibrate(engine, config, o.evictRate, o.seed);
@@ -77,6 +77,7 @@ public final class GpuBenchCommand {
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
                         "prompt", o.prompt, "decode", o.decode, "chunk", o.chunk, "overlap", o.overlap,
+                        "repack", o.repack,
                         "distinct", o.distinct > 0 ? Math.min(o.distinct, o.batch) : o.batch,
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
@@ -385,7 +386,7 @@ public final class GpuBenchCommand {
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
                 + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]"
-                + " [--overlap true|false] [--profile-steps N] [--distinct N]";
+                + " [--overlap true|false] [--profile-steps N] [--distinct N] [--repack true|false]";
         String model;
         int batch = 1;
         int prompt = 512;
@@ -398,6 +399,8 @@ public final class GpuBenchCommand {
         double fraction = 0.9;
         long seed = 1;
         boolean overlap = true;
+        /** Whether commits repack sparse heads (KvCacheManager#commit); the engine's default. */
+        boolean repack = KvCacheManager.REPACK_DEFAULT;
         /** The last N timed decode steps' launches between cuProfilerStart and cuProfilerStop (0: none). */
         int profileSteps = 0;
         /**
@@ -405,6 +408,14 @@ public final class GpuBenchCommand {
          * than one device call could prefill (174 x 32K with DMS), with the page lists of N real ones.
          */
         int distinct = 0;
+
+        private static boolean bool(String option, String v) {
+            return switch (v) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new IllegalArgumentException(option + " takes true or false, not '" + v + "'");
+            };
+        }
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -427,11 +438,8 @@ public final class GpuBenchCommand {
                     case "--seed" -> o.seed = Long.parseLong(v);
                     case "--profile-steps" -> o.profileSteps = Integer.parseInt(v);
                     case "--distinct" -> o.distinct = Integer.parseInt(v);
-                    case "--overlap" -> o.overlap = switch (v) {
-                        case "true" -> true;
-                        case "false" -> false;
-                        default -> throw new IllegalArgumentException("--overlap takes true or false, not '" + v + "'");
-                    };
+                    case "--overlap" -> o.overlap = bool("--overlap", v);
+                    case "--repack" -> o.repack = bool("--repack", v);
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
                 }
             }

@@ -128,7 +128,7 @@ class EngineConfiguration {
                         + mb(backend.kvMemoryAvailable()) + " free holds no KV page of " + perPage + " bytes",
                         "Raise dms.kv-cache.fraction, or free memory for the " + backend.name() + " backend.");
             }
-            return StepExecutor.allocate(backend, kvCache.pageSize(), memory, rows);
+            return StepExecutor.allocate(backend, kvCache.pageSize(), memory, rows, kvCache.repack());
         }
         long memory = kvCache.memory().toBytes();
         if (memory < perPage) {
@@ -147,7 +147,7 @@ class EngineConfiguration {
                     "Lower dms.kv-cache.memory to at most " + mb(allowed)
                             + (heap ? ", or give the JVM a larger heap (-Xmx)." : "."));
         }
-        return StepExecutor.allocate(backend, kvCache.pageSize(), memory, rows);
+        return StepExecutor.allocate(backend, kvCache.pageSize(), memory, rows, kvCache.repack());
     }
 
     private static String mb(long bytes) {

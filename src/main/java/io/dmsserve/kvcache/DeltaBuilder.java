@@ -17,6 +17,8 @@ final class DeltaBuilder {
     private final Writes fresh = new Writes();    // page -> 0 (a set), or CANCELLED
     private int[] copies = new int[0];            // (source, target) pairs in the order made
     private int copyCount;                        // pairs
+    private int[] moves = new int[0];             // (source slot or −1, target slot, count) triples
+    private int moveCount;                        // triples
     private static final int CANCELLED = 1;
 
     synchronized void page(int head, int pageIndex, int page) {
@@ -36,9 +38,7 @@ final class DeltaBuilder {
      * fresh earlier in this delta (handed out and given back since the last step) is no longer emptied.
      */
     synchronized void copy(int source, int target) {
-        if (fresh.contains(target)) {
-            fresh.put(target, CANCELLED);
-        }
+        filled(target);
         if (2 * copyCount == copies.length) {
             copies = Arrays.copyOf(copies, Math.max(64, 2 * copies.length));
         }
@@ -47,8 +47,34 @@ final class DeltaBuilder {
         copyCount++;
     }
 
+    /**
+     * A page a copy or repack fills: if it was made fresh earlier in this delta (handed out and given back since the
+     * last step), it is no longer emptied, which would come after the copies and moves.
+     */
+    synchronized void filled(int page) {
+        if (fresh.contains(page)) {
+            fresh.put(page, CANCELLED);
+        }
+    }
+
+    /** A repack's move of count slots (source −1: empty the targets instead). */
+    synchronized void move(int source, int target, int count) {
+        if (3 * moveCount == moves.length) {
+            moves = Arrays.copyOf(moves, Math.max(96, 2 * moves.length));
+        }
+        moves[3 * moveCount] = source;
+        moves[3 * moveCount + 1] = target;
+        moves[3 * moveCount + 2] = count;
+        moveCount++;
+    }
+
+    /** Whether page copies or slot moves wait for the next step (a repack then waits: see KvCacheManager#commit). */
+    synchronized boolean moving() {
+        return copyCount > 0 || moveCount > 0;
+    }
+
     synchronized PageTableDelta take() {
-        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0 && copyCount == 0) {
+        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0 && copyCount == 0 && moveCount == 0) {
             return PageTableDelta.EMPTY;
         }
         int[] pageWrites = new int[pages.size * 3];
@@ -73,11 +99,13 @@ final class DeltaBuilder {
             }
         }
         int[] pageCopies = Arrays.copyOf(copies, 2 * copyCount);
+        int[] slotMoves = Arrays.copyOf(moves, 3 * moveCount);
         pages.clear();
         lengths.clear();
         fresh.clear();
         copyCount = 0;
-        return new PageTableDelta(pageWrites, lengthWrites, freshPages, pageCopies);
+        moveCount = 0;
+        return new PageTableDelta(pageWrites, lengthWrites, freshPages, pageCopies, slotMoves);
     }
 
     /**

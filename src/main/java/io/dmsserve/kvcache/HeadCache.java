@@ -352,6 +352,122 @@ public final class HeadCache {
         counters.seen(counterIndex, seen);
     }
 
+    /**
+     * Whether repacking would give back pages: at least two pages' worth of free slots in the pages this head holds.
+     * A chunked DMS prefill leaves about 7/8 of its last chunk's slots free in held pages (a page goes back only once
+     * all its tokens are gone), which later tokens would refill only one a step.
+     */
+    boolean compactable() {
+        return freeCount >= 2 * pageSize && unpublished == 0;
+    }
+
+    /**
+     * Repacks the live tokens, in their order, into the first slots of ceil(live / pageSize) pages newly taken from the
+     * pool, and hands the pages held before to {@code released} (the caller gives them back once every head of the
+     * commit has repacked, so that no repack's new pages are another's old ones). Order is kept: table entry by entry,
+     * slot by slot, so that an attention that scans the lists in order sums the same tokens in the same order. The
+     * delta moves every token's key, value, position and flag to its new slot ({@link DeltaBuilder#move}), empties the
+     * last page's unused slots, and rewrites the table. Nothing changes when the pool lacks the pages.
+     *
+     * @return whether the head was repacked
+     */
+    boolean compact(IntList released) {
+        int newPages = (live + pageSize - 1) / pageSize;
+        if (newPages >= heldPages) {
+            return false;
+        }
+        int[] pages = new int[newPages];
+        for (int i = 0; i < newPages; i++) {
+            pages[i] = allocator.allocate();
+            if (pages[i] < 0) {
+                for (int j = 0; j < i; j++) {
+                    allocator.release(pages[j]);
+                }
+                return false;
+            }
+        }
+        int[] newSlot = new int[slotCapacity()];
+        int[][] newBlocks = new int[Math.max(1, (newPages + BLOCK - 1) >>> BLOCK_SHIFT)][];
+        for (int b = 0; b < newBlocks.length; b++) {
+            newBlocks[b] = new int[(b == 0 ? Math.max(2, Math.min(BLOCK, newPages)) : BLOCK) * rowInts];  // growTables
+        }
+        int next = 0;           // the next new local slot
+        int runFrom = -1;       // a run of moves: old physical slots runFrom.., new ones runTo.., runLength of them
+        int runTo = -1;
+        int runLength = 0;
+        for (int i = 0; i < pageTableSize; i++) {
+            int[] block = block(i);
+            int row = rowAt(i);
+            int page = block[row + pageSize + 1];
+            if (page == FREE) {
+                continue;
+            }
+            for (int offset = 0; offset < pageSize; offset++) {
+                int entry = block[row + offset];
+                int local = i * pageSize + offset;
+                if (entry == FREE) {
+                    newSlot[local] = FREE;
+                    continue;
+                }
+                int target = next++;
+                newSlot[local] = target;
+                int[] to = newBlocks[(target / pageSize) >>> BLOCK_SHIFT];
+                int toRow = ((target / pageSize) & BLOCK_MASK) * rowInts;
+                to[toRow + target % pageSize] = entry;
+                to[toRow + pageSize]++;
+                int from = page * pageSize + offset;
+                int toPhysical = pages[target / pageSize] * pageSize + target % pageSize;
+                // A run stays within one source page and one target page (a backend may keep pages apart).
+                if (runLength > 0 && from == runFrom + runLength && toPhysical == runTo + runLength
+                        && offset != 0 && target % pageSize != 0) {
+                    runLength++;
+                } else {
+                    if (runLength > 0) {
+                        delta.move(runFrom, runTo, runLength);
+                    }
+                    runFrom = from;
+                    runTo = toPhysical;
+                    runLength = 1;
+                }
+            }
+            released.add(page);
+        }
+        if (runLength > 0) {
+            delta.move(runFrom, runTo, runLength);
+        }
+        for (int p = 0; p < newPages; p++) {
+            int[] to = newBlocks[p >>> BLOCK_SHIFT];
+            int row = (p & BLOCK_MASK) * rowInts;
+            for (int offset = to[row + pageSize]; offset < pageSize; offset++) {
+                to[row + offset] = FREE;
+            }
+            to[row + pageSize + 1] = pages[p];
+            delta.page(table, p, pages[p]);
+            delta.filled(pages[p]);
+        }
+        if (live % pageSize != 0) {   // the last page's unused slots must read empty before a token takes them
+            delta.move(-1, pages[newPages - 1] * pageSize + live % pageSize, pageSize - live % pageSize);
+        }
+        delta.length(table, newPages);
+        counters.pages(counterIndex, newPages - heldPages);
+        for (int i = 0; i < ringSize; i++) {
+            int at = (ringHead + i) % ring.length;
+            ring[at] = newSlot[ring[at]];
+        }
+        if (lastSlot != FREE) {
+            lastSlot = newSlot[lastSlot];
+        }
+        blocks = newBlocks;
+        pageTableSize = newPages;
+        holesFrom = newPages;
+        heldPages = newPages;
+        freeCount = 0;
+        for (int slot = newPages * pageSize - 1; slot >= live; slot--) {
+            pushFree(slot);
+        }
+        return true;
+    }
+
     /** Returns every page to the pool. The head is empty afterwards. */
     void release() {
         for (int i = 0; i < pageTableSize; i++) {

@@ -21,6 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KvCacheManager {
 
+    /** Whether engines repack by default (StepExecutor.allocate). */
+    public static final boolean REPACK_DEFAULT = true;
+
     private final int layers;
     private final int kvHeads;
     private final int pageSize;
@@ -31,12 +34,24 @@ public final class KvCacheManager {
     private final ArrayDeque<Integer> freeRows = new ArrayDeque<>();
     private final int rows;
     private final Map<Long, SequenceKv> sequences = new ConcurrentHashMap<>();
+    private final boolean repack;
+    private final IntList repackReleases = new IntList();
 
     /**
      * @param rows sequences open at once (the backend's page-table rows)
      * @param maxPagesPerHead entries of one page table: enough for the context length
      */
     public KvCacheManager(int layers, int kvHeads, int pageSize, int pageCount, int rows, int maxPagesPerHead) {
+        this(layers, kvHeads, pageSize, pageCount, rows, maxPagesPerHead, false);
+    }
+
+    /**
+     * @param repack whether a commit repacks the heads it leaves with two pages' worth of free slots (see
+     *     {@link #commit(long[], Decisions[])})
+     */
+    public KvCacheManager(int layers, int kvHeads, int pageSize, int pageCount, int rows, int maxPagesPerHead,
+            boolean repack) {
+        this.repack = repack;
         if (pageSize <= 0 || rows <= 0 || maxPagesPerHead <= 0) {
             throw new IllegalArgumentException("page size, rows and pages per head must be positive, got " + pageSize
                     + ", " + rows + ", " + maxPagesPerHead);
@@ -168,7 +183,7 @@ public final class KvCacheManager {
 
     /** After the step: the decisions it made flag tokens; those out of the window leave. */
     public void commit(long sequenceId, Decisions decisions) {
-        sequence(sequenceId).commit(decisions);
+        commit(new long[] {sequenceId}, new Decisions[] {decisions});
     }
 
     /**
@@ -194,21 +209,35 @@ public final class KvCacheManager {
         return List.of(reservations);
     }
 
-    /** {@link #commit(long, Decisions)} for every sequence of a step, as {@link #reserve(long[], int[])}. */
+    /**
+     * {@link #commit(long, Decisions)} for every sequence of a step, as {@link #reserve(long[], int[])}. With repacking
+     * on, a head that evicted its way to two pages' worth of free slots in the pages it holds is repacked into
+     * ceil(live / pageSize) new pages, tokens in order (HeadCache#compact), and the old pages go back to the pool once
+     * every head of the commit is done. After a chunked DMS prefill that gives back about 7/8 of the last chunk's
+     * slots at once. Only for a sequence with no further step in flight (whose reserved slots would move), and only
+     * when no page copy or slot move is waiting for the next step (so that one step's moves never read what another
+     * copy or repack writes).
+     */
     public void commit(long[] sequenceIds, Decisions[] decisions) {
         if (sequenceIds.length != decisions.length) {
             throw new IllegalArgumentException(sequenceIds.length + " sequences but " + decisions.length + " decisions");
         }
         SequenceKv[] step = sequences(sequenceIds);
         int[] first = new int[step.length];
+        boolean quiet = repack && !delta.moving();
+        IntList[] releases = new IntList[step.length];
         for (int i = 0; i < step.length; i++) {
             first[i] = step[i].beginCommit(decisions[i]);
+            releases[i] = quiet && step[i].idle() ? repackReleases : null;
         }
         LayerParallel.run(layers, evictingHeads(step), (from, to) -> {
             for (int i = 0; i < step.length; i++) {
-                step[i].commitLayers(decisions[i], first[i], from, to);
+                step[i].commitLayers(decisions[i], first[i], from, to, releases[i]);
             }
         });
+        for (int page : repackReleases.take()) {
+            allocator.release(page);
+        }
     }
 
     /** The open sequences of a step, in order (any unknown id fails before any work). */

@@ -15,19 +15,30 @@ import java.util.Arrays;
  * @param pageCopies (source, target) pairs of a {@linkplain KvCacheManager#fork fork}: the keys, values and slot
  *     metadata of page source go to page target, pair after pair in this order (a later pair may read what an
  *     earlier one wrote), all of them before the fresh pages are emptied and before the step writes any slot
+ * @param slotMoves (source slot, target slot, count) triples of a repack ({@link KvCacheManager} compacts a head
+ *     whose held pages are mostly free slots): count slots from source on go to target on, keys, values and
+ *     metadata; source −1 empties the target slots instead. They come first, before the page copies: no two
+ *     triples touch the same slot, and no triple reads a slot another writes, so they may run in any order
  */
-public record PageTableDelta(int[] pageWrites, int[] lengthWrites, int[] freshPages, int[] pageCopies) {
+public record PageTableDelta(int[] pageWrites, int[] lengthWrites, int[] freshPages, int[] pageCopies,
+        int[] slotMoves) {
 
-    public static final PageTableDelta EMPTY = new PageTableDelta(new int[0], new int[0], new int[0], new int[0]);
+    public static final PageTableDelta EMPTY = new PageTableDelta(new int[0], new int[0], new int[0], new int[0],
+            new int[0]);
 
-    /** A delta without page copies. */
+    /** A delta without page copies or slot moves. */
     public PageTableDelta(int[] pageWrites, int[] lengthWrites, int[] freshPages) {
-        this(pageWrites, lengthWrites, freshPages, new int[0]);
+        this(pageWrites, lengthWrites, freshPages, new int[0], new int[0]);
+    }
+
+    /** A delta without slot moves. */
+    public PageTableDelta(int[] pageWrites, int[] lengthWrites, int[] freshPages, int[] pageCopies) {
+        this(pageWrites, lengthWrites, freshPages, pageCopies, new int[0]);
     }
 
     public boolean isEmpty() {
         return pageWrites.length == 0 && lengthWrites.length == 0 && freshPages.length == 0
-                && pageCopies.length == 0;
+                && pageCopies.length == 0 && slotMoves.length == 0;
     }
 
     /**

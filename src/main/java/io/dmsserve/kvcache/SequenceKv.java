@@ -160,7 +160,7 @@ public final class SequenceKv {
      */
     void commit(Decisions decisions) {
         int first = beginCommit(decisions);
-        commitLayers(decisions, first, 0, heads.length);
+        commitLayers(decisions, first, 0, heads.length, null);
     }
 
     /** Checks the decisions against the oldest step in flight and advances; returns the step's first position. */
@@ -176,8 +176,12 @@ public final class SequenceKv {
         return first;
     }
 
-    /** {@link #commit}'s flags and evictions for layers [from, to), after {@link #beginCommit}; as reserveLayers. */
-    void commitLayers(Decisions decisions, int first, int from, int to) {
+    /**
+     * {@link #commit}'s flags and evictions for layers [from, to), after {@link #beginCommit}; as reserveLayers. With
+     * {@code repackReleases}, a head left with two pages' worth of free slots is repacked (HeadCache#compact), its old
+     * pages added there for the caller to give back.
+     */
+    void commitLayers(Decisions decisions, int first, int from, int to, IntList repackReleases) {
         if (!policy.evicts()) {
             return;
         }
@@ -194,6 +198,9 @@ public final class SequenceKv {
                 }
                 head.countFlags(flags);
                 head.evictThrough(lastEvictable);
+                if (repackReleases != null && head.compactable()) {
+                    head.compact(repackReleases);
+                }
             }
         }
     }

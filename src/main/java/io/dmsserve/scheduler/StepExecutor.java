@@ -56,6 +56,11 @@ public final class StepExecutor implements AutoCloseable {
      * @throws IllegalArgumentException when the memory holds no page, or more than the backend can take
      */
     public static StepExecutor allocate(Backend backend, int pageSize, long kvBytes, int rows) {
+        return allocate(backend, pageSize, kvBytes, rows, KvCacheManager.REPACK_DEFAULT);
+    }
+
+    /** {@link #allocate(Backend, int, long, int)}, repacking heads or not ({@link KvCacheManager#commit}). */
+    public static StepExecutor allocate(Backend backend, int pageSize, long kvBytes, int rows, boolean repack) {
         long bytesPerPage = backend.kvBytesPerPage(pageSize);
         long pageCount = kvBytes / bytesPerPage;
         if (pageCount < 1 || pageCount > Integer.MAX_VALUE / pageSize) {
@@ -69,7 +74,7 @@ public final class StepExecutor implements AutoCloseable {
         backend.allocateKv(geometry);
         var config = backend.config();
         return new StepExecutor(backend, new KvCacheManager(config.numLayers(), config.numKvHeads(), pageSize,
-                (int) pageCount, rows, perHead));
+                (int) pageCount, rows, perHead, repack));
     }
 
     public Backend backend() {

@@ -22,7 +22,7 @@ class KvSizingTest {
             long perPage = backend.kvBytesPerPage(16);
             long before = backend.kvMemoryAvailable();
             try (StepExecutor executor = EngineConfiguration.allocate(backend,
-                    new KvCacheProperties(16, DataSize.ofMegabytes(1), 0.02), 4)) {
+                    new KvCacheProperties(16, DataSize.ofMegabytes(1), 0.02, true), 4)) {
                 long pool = (long) executor.cache().pageCount() * perPage;
                 assertThat(pool).isLessThanOrEqualTo((long) (0.02 * Math.max(before, backend.kvMemoryAvailable())))
                         .isGreaterThan(DataSize.ofMegabytes(1).toBytes());
@@ -36,11 +36,11 @@ class KvSizingTest {
             CpuBackend backend = new CpuBackend(checkpoint, 1);
             long perPage = backend.kvBytesPerPage(16);
             try (StepExecutor executor = EngineConfiguration.allocate(backend,
-                    new KvCacheProperties(16, DataSize.ofBytes(10 * perPage + 7), null), 4)) {
+                    new KvCacheProperties(16, DataSize.ofBytes(10 * perPage + 7), null, true), 4)) {
                 assertThat(executor.cache().pageCount()).isEqualTo(10);
             }
             assertThatThrownBy(() -> EngineConfiguration.allocate(new CpuBackend(checkpoint, 1),
-                    new KvCacheProperties(16, DataSize.ofBytes(perPage - 1), null), 4))
+                    new KvCacheProperties(16, DataSize.ofBytes(perPage - 1), null, true), 4))
                     .isInstanceOf(ModelStartupException.class)
                     .hasMessageStartingWith("dms.kv-cache.memory=")
                     .hasMessageContaining("holds no KV page");

@@ -51,10 +51,28 @@ final class CpuKvStore {
     }
 
     /**
-     * Applies a step's page-table changes: the forks' page copies first, one after another; then the fresh pages
-     * emptied and the table entries written (distinct entries: their order does not matter).
+     * Applies a step's page-table changes: the repacks' slot moves first, then the forks' page copies one after
+     * another; then the fresh pages emptied and the table entries written (distinct entries: their order does not
+     * matter).
      */
     void apply(PageTableDelta delta) {
+        int[] moves = delta.slotMoves();
+        for (int i = 0; i < moves.length; i += 3) {
+            int target = moves[i + 1];
+            int count = moves[i + 2];
+            if (moves[i] < 0) {
+                Arrays.fill(slotPosition, target, target + count, EMPTY);
+                Arrays.fill(slotFlagged, target, target + count, false);
+                continue;
+            }
+            int source = moves[i];
+            System.arraycopy(keys[source / pageSize], offset(source), keys[target / pageSize], offset(target),
+                    count * headDim);
+            System.arraycopy(values[source / pageSize], offset(source), values[target / pageSize], offset(target),
+                    count * headDim);
+            System.arraycopy(slotPosition, source, slotPosition, target, count);
+            System.arraycopy(slotFlagged, source, slotFlagged, target, count);
+        }
         int[] copies = delta.pageCopies();
         for (int i = 0; i < copies.length; i += 2) {
             int source = copies[i];

@@ -960,6 +960,12 @@ public final class CudaBackend implements Backend {
     }
 
     private void applyPageTables(Parts parts, PageTableDelta delta) {
+        if (delta.slotMoves().length > 0) {
+            // Repacked heads' tokens to their new slots: first, before the page copies and the fresh pages' reset.
+            pageCopyKernel.move(parts.slotMoves, delta.slotMoves().length / 3, headDim,
+                    Math.toIntExact(geometry.slots()), cache.keyCache(), cache.valueCache(), cache.slotPos(),
+                    cache.slotFlag(), tableErrors);
+        }
         if (delta.pageCopies().length > 0) {
             // A fork's pages, round after round (each round's pairs independent), before fresh pages are emptied.
             int[] rounds = delta.copyRounds(geometry.pageCount());
@@ -1348,6 +1354,7 @@ public final class CudaBackend implements Backend {
         DeviceBuffer outputCountTokens;
         DeviceBuffer outputCountRows;
         DeviceBuffer pageCopies;
+        DeviceBuffer slotMoves;
     }
 
     private Parts uploadInputs(Layout in, PageTableDelta delta) {
@@ -1361,7 +1368,7 @@ public final class CudaBackend implements Backend {
         int[][] ints = {in.tokens, in.positions, in.seqOfToken, in.firstToken, in.lengths, in.seqRow, in.seqWindow,
             in.slots, in.prevSlots, in.decodeTokens, in.tiles, in.chunkTokens, in.logitRows, in.maskWords, in.biasIds,
             tablePairs, delta.lengthWrites(), delta.freshPages(), in.promptCountTokens, in.promptCountRows,
-            in.outputCountTokens, in.outputCountRows, delta.pageCopies()};
+            in.outputCountTokens, in.outputCountRows, delta.pageCopies(), delta.slotMoves()};
         long bytes = 16L * (ints.length + 3) + in.thresholds.length * 4L + in.sampleParams.length
                 + biasValues.length * 4L;
         for (int[] array : ints) {
@@ -1422,6 +1429,7 @@ public final class CudaBackend implements Backend {
         p.outputCountTokens = views[20];
         p.outputCountRows = views[21];
         p.pageCopies = views[22];
+        p.slotMoves = views[23];
         p.thresholds = u.view(thresholds);
         p.sampleParams = u.view(params);
         p.biasValues = bias == null ? null : u.view(bias);
