@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Repacking on the CUDA backend (the workload of RepackedSequencesTest): the repacks' slot moves run on the device
- * (dms_slot_move_bf16) before anything reads the moved slots, and a run with repacking on decodes as one with it off,
- * token for token, with the same live tokens per (layer, kv head), in fewer pages.
+ * (dms_slot_move_bf16) before anything reads the moved slots, and in this workload a run with repacking on decodes as
+ * one with it off, token for token, with the same live tokens per (layer, kv head), in fewer pages.
  */
 @Tag("gpu")
 class CudaRepackTest {
