@@ -1338,6 +1338,25 @@ static void test_page_table() {
     expect_equal("page_table error bits", error.host.data(), &wantError, 1);
 }
 
+// The KV store after a copy kernel: downloads keys, values, positions, flags and the error word, and compares each
+// with what the test expects (page_copy, slot_move).
+static void expect_kv(const char* op, Buf<bf16_t>& keys, Buf<bf16_t>& values, Buf<int>& slotPos,
+                      Buf<unsigned char>& slotFlag, Buf<int>& error, const std::vector<bf16_t>& wantKeys,
+                      const std::vector<bf16_t>& wantValues, const std::vector<int>& wantPos,
+                      const std::vector<unsigned char>& wantFlag, int wantError) {
+    keys.down();
+    values.down();
+    slotPos.down();
+    slotFlag.down();
+    error.down();
+    const std::string name(op);
+    expect_equal((name + " keys").c_str(), keys.host.data(), wantKeys.data(), wantKeys.size());
+    expect_equal((name + " values").c_str(), values.host.data(), wantValues.data(), wantValues.size());
+    expect_equal((name + " slotPos").c_str(), slotPos.host.data(), wantPos.data(), wantPos.size());
+    expect_equal((name + " slotFlag").c_str(), slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+    expect_equal((name + " error bits").c_str(), error.host.data(), &wantError, 1);
+}
+
 // Two shapes: headDim 128, pages of 16 (16-byte copies) and headDim 36, pages of 3 (2-byte copies: 216 bytes a
 // page). Random sources, poisoned targets; pages not named keep their bytes; a bad pair is skipped and reported.
 static void test_page_copy() {
@@ -1395,17 +1414,7 @@ static void test_page_copy() {
         expect_ok(dms_page_copy(pairBuf.dev, 4, pageSize, headDim, pageCount, keys.dev, values.dev, slotPos.dev,
                                 slotFlag.dev, error.dev, nullptr),
                   "page_copy");
-        keys.down();
-        values.down();
-        slotPos.down();
-        slotFlag.down();
-        error.down();
-        expect_equal("page_copy keys", keys.host.data(), wantKeys.data(), elems);
-        expect_equal("page_copy values", values.host.data(), wantValues.data(), elems);
-        expect_equal("page_copy slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
-        expect_equal("page_copy slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
-        const int wantError = 16;
-        expect_equal("page_copy error bits", error.host.data(), &wantError, 1);
+        expect_kv("page_copy", keys, values, slotPos, slotFlag, error, wantKeys, wantValues, wantPos, wantFlag, 16);
     }
 }
 
@@ -1469,17 +1478,7 @@ static void test_slot_move() {
         expect_ok(dms_slot_move(moveBuf.dev, 5, headDim, slotCount, keys.dev, values.dev, slotPos.dev, slotFlag.dev,
                                 error.dev, nullptr),
                   "slot_move");
-        keys.down();
-        values.down();
-        slotPos.down();
-        slotFlag.down();
-        error.down();
-        expect_equal("slot_move keys", keys.host.data(), wantKeys.data(), elems);
-        expect_equal("slot_move values", values.host.data(), wantValues.data(), elems);
-        expect_equal("slot_move slotPos", slotPos.host.data(), wantPos.data(), wantPos.size());
-        expect_equal("slot_move slotFlag", slotFlag.host.data(), wantFlag.data(), wantFlag.size());
-        const int wantError = 32;
-        expect_equal("slot_move error bits", error.host.data(), &wantError, 1);
+        expect_kv("slot_move", keys, values, slotPos, slotFlag, error, wantKeys, wantValues, wantPos, wantFlag, 32);
     }
 }
 

@@ -20,14 +20,20 @@ import org.junit.jupiter.api.Test;
  */
 class ForkTest {
 
+    /** A cache of one layer, one head, pages of 4, 20 pages: sequence 1 has stored {@code tokens}, none flagged. */
+    private static KvCacheManager oneHead(int tokens) {
+        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 4, 16);
+        cache.open(1, window(2));
+        cache.reserve(1, tokens);
+        cache.commit(1, new Decisions(tokens, 1, 1, new byte[tokens], 0));
+        cache.takeDelta();
+        return cache;
+    }
+
     /** One layer, one head, pages of 4: sequence 1 stores 10 tokens (pages 0, 1, 2); its copy gets 3, 4, 5. */
     @Test
     void aCopyTakesPagesOfItsOwnAndTheDeltaCopiesThemInTableOrder() {
-        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 4, 16);
-        cache.open(1, window(2));
-        cache.reserve(1, 10);
-        cache.commit(1, new Decisions(10, 1, 1, new byte[10], 0));
-        cache.takeDelta();
+        KvCacheManager cache = oneHead(10);
         SequenceKv copy = cache.fork(1, 2);
         PageTableDelta delta = cache.takeDelta();
         assertArrayEquals(new int[] {0, 3, 1, 4, 2, 5}, delta.pageCopies());
@@ -143,11 +149,7 @@ class ForkTest {
 
     @Test
     void aCopyOfACopyBeforeAnyStepCopiesInTwoRounds() {
-        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 4, 16);
-        cache.open(1, window(2));
-        cache.reserve(1, 5);
-        cache.commit(1, new Decisions(5, 1, 1, new byte[5], 0));
-        cache.takeDelta();
+        KvCacheManager cache = oneHead(5);
         cache.fork(1, 2);
         cache.fork(2, 3);
         PageTableDelta delta = cache.takeDelta();
@@ -172,11 +174,7 @@ class ForkTest {
     /** A page handed out fresh and given back since the last step, then taken by a copy: the copy fills it. */
     @Test
     void aFreshPageTakenByACopyIsNotEmptiedAfterTheCopy() {
-        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 4, 16);
-        cache.open(1, window(2));
-        cache.reserve(1, 4);
-        cache.commit(1, new Decisions(4, 1, 1, new byte[4], 0));
-        cache.takeDelta();
+        KvCacheManager cache = oneHead(4);
         cache.open(9, window(2));
         cache.reserve(9, 2);   // page 1, fresh
         cache.release(9);      // back on top of the pool

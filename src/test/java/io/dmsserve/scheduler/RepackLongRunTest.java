@@ -6,15 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
-import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.cpu.CpuBackend;
-import io.dmsserve.sampling.SamplingParams;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,35 +27,19 @@ class RepackLongRunTest {
                 StepExecutor on = StepExecutor.allocate(new CpuBackend(dms, 2, true, false), 16, 64L << 20, 4, true);
                 StepExecutor off = StepExecutor.allocate(new CpuBackend(dms, 2, true, false), 16, 64L << 20, 4,
                         false)) {
-            Random random = new Random(17);
-            int[] prompts = {1500, 1200, 1400};
-            int decode = 300;
+            LongMixedWorkload workload = new LongMixedWorkload(dms.config().vocabSize());
             EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
-            int[][] tokens = new int[prompts.length][];
-            int[] fed = new int[prompts.length];
-            for (int s = 0; s < prompts.length; s++) {
-                tokens[s] = random.ints(prompts[s] + decode, 0, dms.config().vocabSize()).toArray();
+            for (int s = 0; s < workload.sequences(); s++) {
                 on.open(s, policy);
                 off.open(s, policy);
             }
-            boolean more = true;
             double maxDiff = 0;
             int flips = 0;
             double farthest = 0;
-            while (more) {
-                List<StepExecutor.Work> work = new ArrayList<>();
-                for (int s = 0; s < prompts.length; s++) {
-                    if (fed[s] == tokens[s].length) {
-                        continue;
-                    }
-                    int length = fed[s] < prompts[s] ? Math.min(prompts[s] - fed[s], 1 + random.nextInt(96)) : 1;
-                    work.add(new StepExecutor.Work(s, Arrays.copyOfRange(tokens[s], fed[s], fed[s] + length),
-                            prompts[s], SamplingParams.GREEDY, 0, 0, null, LogitsRequest.LAST));
-                }
+            for (List<StepExecutor.Work> work = workload.next(); !work.isEmpty(); work = workload.next()) {
                 StepOutput a = on.run(work);
                 StepOutput b = off.run(work);
                 for (int i = 0; i < work.size(); i++) {
-                    int s = (int) work.get(i).sequenceId();
                     float[] x = a.get(i).decisionLogits();
                     float[] y = b.get(i).decisionLogits();
                     for (int j = 0; j < x.length; j++) {
@@ -69,16 +49,12 @@ class RepackLongRunTest {
                             farthest = Math.max(farthest, Math.abs(y[j]));
                         }
                     }
-                    fed[s] += work.get(i).tokens().length;
                 }
-                more = false;
-                for (int s = 0; s < prompts.length; s++) {
-                    more |= fed[s] < tokens[s].length;
-                }
+                workload.advance(work);
             }
             assertEquals(0, flips, "decisions that differ (the farthest " + farthest + " from the threshold)");
             assertTrue(maxDiff < 0.05, "decision logits differ by up to " + maxDiff);
-            for (int s = 0; s < prompts.length; s++) {
+            for (int s = 0; s < workload.sequences(); s++) {
                 assertEquals(Arrays.deepToString(off.cache().sequence(s).liveCounts()),
                         Arrays.deepToString(on.cache().sequence(s).liveCounts()));
             }

@@ -13,11 +13,11 @@ import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.cpu.CpuBackend;
 import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.scheduler.GreedyTrace;
+import io.dmsserve.scheduler.LongMixedWorkload;
 import io.dmsserve.scheduler.StepExecutor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -303,9 +303,6 @@ class CudaGoldenTest {
      * (launches unchecked: a check synchronises after each launch outside a graph).
      */
     private long longMixedRun(Checkpoint dms, String wgmma, String launch) {
-        Random random = new Random(17);
-        int[] prompts = {1500, 1200, 1400};
-        int decode = 300;
         EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
         int layers = dms.config().numLayers();
         int kvHeads = dms.config().numKvHeads();
@@ -329,24 +326,12 @@ class CudaGoldenTest {
                         4);
                 StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4)) {
 
-            int[][] tokens = new int[prompts.length][];
-            int[] fed = new int[prompts.length];
-            for (int s = 0; s < prompts.length; s++) {
-                tokens[s] = random.ints(prompts[s] + decode, 0, dms.config().vocabSize()).toArray();
+            LongMixedWorkload workload = new LongMixedWorkload(dms.config().vocabSize());
+            for (int s = 0; s < workload.sequences(); s++) {
                 cpu.open(s, policy);
                 gpu.open(s, policy);
             }
-            boolean more = true;
-            while (more) {
-                List<StepExecutor.Work> work = new ArrayList<>();
-                for (int s = 0; s < prompts.length; s++) {
-                    if (fed[s] == tokens[s].length) {
-                        continue;
-                    }
-                    int length = fed[s] < prompts[s] ? Math.min(prompts[s] - fed[s], 1 + random.nextInt(96)) : 1;
-                    work.add(new StepExecutor.Work(s, java.util.Arrays.copyOfRange(tokens[s], fed[s], fed[s] + length),
-                            prompts[s], io.dmsserve.sampling.SamplingParams.GREEDY, 0, 0, null, LogitsRequest.LAST));
-                }
+            for (List<StepExecutor.Work> work = workload.next(); !work.isEmpty(); work = workload.next()) {
                 StepOutput want = cpu.run(work);
                 StepOutput got = gpu.run(work);
                 for (int i = 0; i < work.size(); i++) {
@@ -361,8 +346,8 @@ class CudaGoldenTest {
                                 if (w.decisions().flagged(c, l, h) != g.decisions().flagged(c, l, h)) {
                                     float logit = w.decisionLogits()[(c * layers + l) * kvHeads + h];
                                     if (Math.abs(logit) >= decisionBound(dms)) {
-                                        fail("sequence " + s + " position " + (fed[s] + c) + " layer " + l + " head " + h
-                                                + ": the decisions differ with a CPU logit of " + logit);
+                                        fail("sequence " + s + " position " + (workload.fed(s) + c) + " layer " + l
+                                                + " head " + h + ": the decisions differ with a CPU logit of " + logit);
                                     }
                                     differ++;
                                     near += Math.abs(logit) < DECISION_NEAR ? 1 : 0;
@@ -371,14 +356,10 @@ class CudaGoldenTest {
                             }
                         }
                     }
-                    fed[s] += length;
                 }
-                more = false;
-                for (int s = 0; s < prompts.length; s++) {
-                    more |= fed[s] < tokens[s].length;
-                }
+                workload.advance(work);
             }
-            for (int s = 0; s < prompts.length; s++) {
+            for (int s = 0; s < workload.sequences(); s++) {
                 if (differ == 0) {
                     assertThat(gpu.cache().sequence(s).liveCounts()).as("sequence " + s)
                             .isDeepEqualTo(cpu.cache().sequence(s).liveCounts());
