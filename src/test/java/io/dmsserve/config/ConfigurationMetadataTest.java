@@ -105,7 +105,8 @@ class ConfigurationMetadataTest {
             }
         }
         assertThat(documented.keySet()).as("documented dms.* properties").isEqualTo(declared.keySet());
-        assertThat(declared).hasSize(28); // 22 on main (metrics: 2, api: 2) + dms.admin: 5 + dms.scheduler.overlap
+        assertThat(declared).hasSize(29); // 22 on main (metrics: 2, api: 2) + dms.admin: 5 + dms.scheduler.overlap
+        // + dms.kv-cache.repack
         for (Map.Entry<String, String> entry : declared.entrySet()) {
             JsonNode property = documented.get(entry.getKey());
             assertThat(property.path("description").asString()).as("description of %s", entry.getKey())
