@@ -365,8 +365,9 @@ public final class HeadCache {
      * Repacks the live tokens, in their order, into the first slots of ceil(live / pageSize) pages newly taken from the
      * pool, and hands the pages held before to {@code released} (the caller gives them back once every head of the
      * commit has repacked, so that no repack's new pages are another's old ones). Order is kept, table entry by entry and
-     * slot by slot, so that the next step's attention sums the same tokens in the same order; later tokens then take the
-     * tail rather than the holes, so sums further on may differ in their last bits from an unrepacked head's. The
+     * slot by slot, so that an attention that sums slot by slot (the CPU's) sums the same tokens in the same order in the
+     * next step; one that groups by pages or tiles (the GPU's splits) regroups them, and later tokens take the tail
+     * rather than the holes, so sums may differ in their last bits from an unrepacked head's. The
      * delta moves every token's key, value, position and flag to its new slot ({@link DeltaBuilder#move}), empties the
      * last page's unused slots, and rewrites the table. Nothing changes when the pool lacks the pages.
      *
