@@ -511,6 +511,19 @@ public final class CudaBackend implements Backend {
                 gb(tables * (geometry.maxPagesPerHead() + 1L) * 4));
     }
 
+    /** The device's KV metadata at one moment, for tests: page tables, their lengths, slot positions and flags. */
+    record KvMetadata(int[] pageTable, int[] pageTableLen, int[] slotPos, byte[] slotFlag, int maxPagesPerHead,
+            int pageSize) {
+    }
+
+    /** For tests: waits for the steps queued so far and reads the device's KV metadata back. */
+    KvMetadata kvMetadata() {
+        cuda.makeCurrent();
+        cuda.synchronize();
+        return new KvMetadata(cache.pageTable().toInts(), cache.pageTableLen().toInts(), cache.slotPos().toInts(),
+                cache.slotFlag().toBytes(), cache.maxPagesPerHead(), cache.pageSize());
+    }
+
     /**
      * Host time spent in {@link #step} since the last call, for gpubench: before the step's synchronisation
      * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs). With

@@ -2,14 +2,27 @@ package io.dmsserve.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.dmsserve.dms.DmsRules;
+import io.dmsserve.dms.EvictionPolicies;
+import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.cpu.GoldenCase;
+import io.dmsserve.kvcache.HeadCache;
+import io.dmsserve.kvcache.SequenceKv;
+import io.dmsserve.scheduler.LongMixedWorkload;
 import io.dmsserve.scheduler.RepackedSequencesTest;
+import io.dmsserve.scheduler.StepExecutor;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Repacking on the CUDA backend (the workload of RepackedSequencesTest): the repacks' slot moves run on the device
@@ -44,6 +57,78 @@ class CudaRepackTest {
             System.out.printf("[gpu] repack: %d decode steps of 3 sequences identical with repacking on and off; %d"
                     + " pages after the prefill against %d%n", on.tokens().size(), on.pagesAfterPrefill(),
                     off.pagesAfterPrefill());
+        }
+    }
+
+    /**
+     * The device's KV metadata mirrors the host's bookkeeping after every step of the long mixed run (LongMixedWorkload,
+     * the run where repacking on flipped one decision 0.019 from the threshold, 2026-11-30), repacking on and off: each
+     * table's length and entries are the head's, every live token's slot holds its position and its flag, and no other
+     * slot of a listed page is one the next query could see. A fault of the device path would show here as a mismatch;
+     * numerical drift cannot.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void theDevicesMetadataMirrorsTheBookkeepingThroughTheLongRun(boolean repack) {
+        if (!CudaAvailability.check().isEmpty()) {
+            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
+        }
+        try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
+                CudaBackend backend = new CudaBackend(dms, CudaContext.open())) {
+            StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4, repack);
+            EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
+            LongMixedWorkload workload = new LongMixedWorkload(dms.config().vocabSize());
+            for (int s = 0; s < workload.sequences(); s++) {
+                gpu.open(s, policy);
+            }
+            int steps = 0;
+            for (List<StepExecutor.Work> work = workload.next(); !work.isEmpty(); work = workload.next()) {
+                gpu.run(work);
+                workload.advance(work);
+                steps++;
+                CudaBackend.KvMetadata device = backend.kvMetadata();
+                for (int s = 0; s < workload.sequences(); s++) {
+                    assertMirrors(gpu.cache().sequence(s), device, policy.window(), dms.config().numLayers(),
+                            dms.config().numKvHeads(), "step " + steps + ", sequence " + s);
+                }
+            }
+            System.out.printf("[gpu] device KV metadata mirrors the bookkeeping after each of %d steps of the long mixed"
+                    + " run, repacking %s%n", steps, repack ? "on" : "off");
+        }
+    }
+
+    private static void assertMirrors(SequenceKv sequence, CudaBackend.KvMetadata device, int window, int layers,
+            int kvHeads, String what) {
+        int invisible = DmsRules.lastEvictable(sequence.processed(), window);
+        int pageSize = device.pageSize();
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                HeadCache head = sequence.head(l, h);
+                int table = (sequence.row() * layers + l) * kvHeads + h;
+                assertEquals(head.pageTableSize(), device.pageTableLen()[table], what + ": length of table " + table);
+                Map<Integer, Boolean> host = new TreeMap<>();
+                for (int e = 0; e < head.pageTableSize(); e++) {
+                    assertEquals(head.page(e), device.pageTable()[table * device.maxPagesPerHead() + e],
+                            what + ": entry " + e + " of table " + table);
+                }
+                for (int slot = 0; slot < head.slotCapacity(); slot++) {
+                    if (head.position(slot) >= 0) {
+                        host.put(head.position(slot), head.flagged(slot));
+                    }
+                }
+                Map<Integer, Boolean> seen = new TreeMap<>();
+                for (int e = 0; e < head.pageTableSize(); e++) {
+                    int page = head.page(e);
+                    for (int o = 0; page >= 0 && o < pageSize; o++) {
+                        int position = device.slotPos()[page * pageSize + o];
+                        boolean flagged = device.slotFlag()[page * pageSize + o] != 0;
+                        if (position >= 0 && !(flagged && position <= invisible)) {
+                            assertNull(seen.put(position, flagged), what + ": position " + position + " twice");
+                        }
+                    }
+                }
+                assertEquals(host, seen, what + ", head " + l + "," + h + ": positions and flags the next query sees");
+            }
         }
     }
 }
