@@ -24,9 +24,11 @@ run() {
     stamp "$variant batch=$batch prompt=$prompt policy=$policy $*"
     timeout "${LIMIT:-150}" "${java[@]}" -Ddms.cuda.step-timing=true "$@" io.dmsserve.DmsServeApplication gpubench \
         --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" "${gb[@]}" \
+        "${gb_all[@]}" \
         2>>"$OUT/bench.log" | sed "s/^{/{\"variant\":\"$variant\",/" >> "$OUT/bench.jsonl"
 }
 gb=()  # extra gpubench options of a run (--distinct N, --chunk N)
+read -ra gb_all <<< "${GB_ARGS:-}"  # GB_ARGS: gpubench options for every run, e.g. "--repack true"
 # fit CHUNK: one less than the sequences_fit of the last 16-sequence DMS run at that prefill chunk (0: none ran), the
 # largest 32K DMS batch with room for its decode steps.
 fit() {
