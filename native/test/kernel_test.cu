@@ -1338,147 +1338,121 @@ static void test_page_table() {
     expect_equal("page_table error bits", error.host.data(), &wantError, 1);
 }
 
-// The KV store after a copy kernel: downloads keys, values, positions, flags and the error word, and compares each
-// with what the test expects (page_copy, slot_move).
-static void expect_kv(const char* op, Buf<bf16_t>& keys, Buf<bf16_t>& values, Buf<int>& slotPos,
-                      Buf<unsigned char>& slotFlag, Buf<int>& error, const std::vector<bf16_t>& wantKeys,
-                      const std::vector<bf16_t>& wantValues, const std::vector<int>& wantPos,
-                      const std::vector<unsigned char>& wantFlag, int wantError) {
-    keys.down();
-    values.down();
-    slotPos.down();
-    slotFlag.down();
-    error.down();
-    const std::string name(op);
-    expect_equal((name + " keys").c_str(), keys.host.data(), wantKeys.data(), wantKeys.size());
-    expect_equal((name + " values").c_str(), values.host.data(), wantValues.data(), wantValues.size());
-    expect_equal((name + " slotPos").c_str(), slotPos.host.data(), wantPos.data(), wantPos.size());
-    expect_equal((name + " slotFlag").c_str(), slotFlag.host.data(), wantFlag.data(), wantFlag.size());
-    expect_equal((name + " error bits").c_str(), error.host.data(), &wantError, 1);
-}
+// A KV store for the copy kernels' tests: keys and values (slots, headDim) and slot metadata random, the slots
+// `poisoned` names poisoned (keys and values 0xffff, position -7, flag 0xff), all uploaded; `want*` start as the
+// contents and are edited into what the kernel must leave (copy, empty), then checked (expect).
+struct KvStore {
+    const int headDim;
+    Buf<bf16_t> keys, values;
+    Buf<int> slotPos;
+    Buf<unsigned char> slotFlag;
+    Buf<int> error;
+    std::vector<bf16_t> wantKeys, wantValues;
+    std::vector<int> wantPos;
+    std::vector<unsigned char> wantFlag;
+
+    KvStore(Rng& rng, int slots, int headDim, const std::function<bool(int)>& poisoned)
+        : headDim(headDim), keys(static_cast<size_t>(slots) * headDim), values(static_cast<size_t>(slots) * headDim),
+          slotPos(slots), slotFlag(slots), error(std::vector<int>{0}) {
+        for (int t = 0; t < slots; t++) {
+            for (int j = 0; j < headDim; j++) {
+                keys[at(t, j)] = poisoned(t) ? 0xffff : static_cast<bf16_t>(rng.next());
+                values[at(t, j)] = poisoned(t) ? 0xffff : static_cast<bf16_t>(rng.next());
+            }
+            slotPos[t] = poisoned(t) ? -7 : static_cast<int>(rng.next() % 100000) - 1;
+            slotFlag[t] = poisoned(t) ? 0xff : static_cast<unsigned char>(rng.next() & 1);
+        }
+        keys.up();
+        values.up();
+        slotPos.up();
+        slotFlag.up();
+        wantKeys = keys.host;
+        wantValues = values.host;
+        wantPos = slotPos.host;
+        wantFlag = slotFlag.host;
+    }
+    size_t at(int slot, int j) const {
+        return static_cast<size_t>(slot) * headDim + j;
+    }
+    // The kernel must copy slot source (as uploaded) into slot target.
+    void copy(int source, int target) {
+        for (int j = 0; j < headDim; j++) {
+            wantKeys[at(target, j)] = keys[at(source, j)];
+            wantValues[at(target, j)] = values[at(source, j)];
+        }
+        wantPos[target] = slotPos[source];
+        wantFlag[target] = slotFlag[source];
+    }
+    // The kernel must empty slot target (position -1, flag 0; keys and values kept).
+    void empty(int target) {
+        wantPos[target] = -1;
+        wantFlag[target] = 0;
+    }
+    // Downloads everything and compares it with the wants.
+    void expect(const char* op, int wantError) {
+        keys.down();
+        values.down();
+        slotPos.down();
+        slotFlag.down();
+        error.down();
+        const std::string name(op);
+        expect_equal((name + " keys").c_str(), keys.host.data(), wantKeys.data(), wantKeys.size());
+        expect_equal((name + " values").c_str(), values.host.data(), wantValues.data(), wantValues.size());
+        expect_equal((name + " slotPos").c_str(), slotPos.host.data(), wantPos.data(), wantPos.size());
+        expect_equal((name + " slotFlag").c_str(), slotFlag.host.data(), wantFlag.data(), wantFlag.size());
+        expect_equal((name + " error bits").c_str(), error.host.data(), &wantError, 1);
+    }
+};
 
 // Two shapes: headDim 128, pages of 16 (16-byte copies) and headDim 36, pages of 3 (2-byte copies: 216 bytes a
-// page). Random sources, poisoned targets; pages not named keep their bytes; a bad pair is skipped and reported.
+// page). Random sources, poisoned targets (pages 4, 7, 8); pages not named keep their bytes; the pair (3, 9) names no
+// page and is skipped and reported.
 static void test_page_copy() {
     Rng rng(31);
     for (int shape = 0; shape < 2; shape++) {
         const int headDim = shape == 0 ? 128 : 36, pageSize = shape == 0 ? 16 : 3, pageCount = 9;
-        const size_t elems = static_cast<size_t>(pageCount) * pageSize * headDim;
-        Buf<bf16_t> keys(elems), values(elems);
-        Buf<int> slotPos(static_cast<size_t>(pageCount) * pageSize);
-        Buf<unsigned char> slotFlag(static_cast<size_t>(pageCount) * pageSize);
-        for (size_t i = 0; i < elems; i++) {
-            keys[i] = static_cast<bf16_t>(rng.next());
-            values[i] = static_cast<bf16_t>(rng.next());
-        }
-        for (size_t i = 0; i < slotPos.size(); i++) {
-            slotPos[i] = static_cast<int>(rng.next() % 100000) - 1;
-            slotFlag[i] = static_cast<unsigned char>(rng.next() & 1);
-        }
-        // Targets 4, 7, 8 poisoned; sources 0, 2, 5; the pair (3, 9) names no page.
-        for (int page : {4, 7, 8}) {
-            for (size_t i = 0; i < static_cast<size_t>(pageSize) * headDim; i++) {
-                keys[page * static_cast<size_t>(pageSize) * headDim + i] = 0xffff;
-                values[page * static_cast<size_t>(pageSize) * headDim + i] = 0xffff;
-            }
-            for (int o = 0; o < pageSize; o++) {
-                slotPos[page * pageSize + o] = -7;
-                slotFlag[page * pageSize + o] = 0xff;
-            }
-        }
-        keys.up();
-        values.up();
-        slotPos.up();
-        slotFlag.up();
-        std::vector<bf16_t> wantKeys = keys.host, wantValues = values.host;
-        std::vector<int> wantPos = slotPos.host;
-        std::vector<unsigned char> wantFlag = slotFlag.host;
+        KvStore kv(rng, pageCount * pageSize, headDim, [&](int slot) {
+            const int page = slot / pageSize;
+            return page == 4 || page == 7 || page == 8;
+        });
         const std::vector<int> pairs = {0, 4, 5, 7, 3, 9, 2, 8};
         for (size_t e = 0; e < pairs.size(); e += 2) {
-            const int source = pairs[e], target = pairs[e + 1];
-            if (target >= pageCount) {
-                continue;
+            for (int o = 0; pairs[e + 1] < pageCount && o < pageSize; o++) {
+                kv.copy(pairs[e] * pageSize + o, pairs[e + 1] * pageSize + o);
             }
-            const size_t page = static_cast<size_t>(pageSize) * headDim;
-            std::copy(wantKeys.begin() + source * page, wantKeys.begin() + (source + 1) * page,
-                      wantKeys.begin() + target * page);
-            std::copy(wantValues.begin() + source * page, wantValues.begin() + (source + 1) * page,
-                      wantValues.begin() + target * page);
-            std::copy(wantPos.begin() + source * pageSize, wantPos.begin() + (source + 1) * pageSize,
-                      wantPos.begin() + target * pageSize);
-            std::copy(wantFlag.begin() + source * pageSize, wantFlag.begin() + (source + 1) * pageSize,
-                      wantFlag.begin() + target * pageSize);
         }
         Buf<int> pairBuf(pairs);
-        Buf<int> error(std::vector<int>{0});
-        expect_ok(dms_page_copy(pairBuf.dev, 4, pageSize, headDim, pageCount, keys.dev, values.dev, slotPos.dev,
-                                slotFlag.dev, error.dev, nullptr),
+        expect_ok(dms_page_copy(pairBuf.dev, 4, pageSize, headDim, pageCount, kv.keys.dev, kv.values.dev,
+                                kv.slotPos.dev, kv.slotFlag.dev, kv.error.dev, nullptr),
                   "page_copy");
-        expect_kv("page_copy", keys, values, slotPos, slotFlag, error, wantKeys, wantValues, wantPos, wantFlag, 16);
+        kv.expect("page_copy", 16);
     }
 }
 
 // Runs of slots moved (some 16-byte aligned, some not: headDim 36 and odd starts), one run of slots emptied, one bad
-// triple; random sources, poisoned targets; slots not named keep their bytes.
+// triple; random sources in [0, 16), poisoned targets in [16, 40); slots not named keep their bytes.
 static void test_slot_move() {
     Rng rng(37);
     for (int headDim : {128, 36}) {
         const int slotCount = 40;
-        const size_t elems = static_cast<size_t>(slotCount) * headDim;
-        Buf<bf16_t> keys(elems), values(elems);
-        Buf<int> slotPos(slotCount);
-        Buf<unsigned char> slotFlag(slotCount);
-        for (size_t i = 0; i < elems; i++) {
-            keys[i] = static_cast<bf16_t>(rng.next());
-            values[i] = static_cast<bf16_t>(rng.next());
-        }
-        for (int i = 0; i < slotCount; i++) {
-            slotPos[i] = static_cast<int>(rng.next() % 100000);
-            slotFlag[i] = static_cast<unsigned char>(rng.next() & 1);
-        }
-        // Sources in [0, 16), targets in [16, 40): (1 -> 17, 3 slots), (8 -> 24, 8), (5 -> 33, 1), empty 34..36,
-        // a bad one reaching past the end.
+        KvStore kv(rng, slotCount, headDim, [](int slot) { return slot >= 16; });
+        // (1 -> 17, 3 slots), (8 -> 24, 8), (5 -> 33, 1), empty 34..36, a bad one reaching past the end.
         const std::vector<int> moves = {1, 17, 3, 8, 24, 8, 5, 33, 1, -1, 34, 3, 2, 39, 2};
-        for (int t = 16; t < slotCount; t++) {
-            for (int j = 0; j < headDim; j++) {
-                keys[static_cast<size_t>(t) * headDim + j] = 0xffff;
-                values[static_cast<size_t>(t) * headDim + j] = 0xffff;
-            }
-            slotPos[t] = -7;
-            slotFlag[t] = 0xff;
-        }
-        keys.up();
-        values.up();
-        slotPos.up();
-        slotFlag.up();
-        std::vector<bf16_t> wantKeys = keys.host, wantValues = values.host;
-        std::vector<int> wantPos = slotPos.host;
-        std::vector<unsigned char> wantFlag = slotFlag.host;
         for (size_t e = 0; e + 2 < moves.size(); e += 3) {
             const int source = moves[e], target = moves[e + 1], n = moves[e + 2];
-            if (target + n > slotCount) {
-                continue;
-            }
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; target + n <= slotCount && i < n; i++) {
                 if (source < 0) {
-                    wantPos[target + i] = -1;
-                    wantFlag[target + i] = 0;
-                    continue;
+                    kv.empty(target + i);
+                } else {
+                    kv.copy(source + i, target + i);
                 }
-                for (int j = 0; j < headDim; j++) {
-                    wantKeys[static_cast<size_t>(target + i) * headDim + j] = keys[static_cast<size_t>(source + i) * headDim + j];
-                    wantValues[static_cast<size_t>(target + i) * headDim + j] = values[static_cast<size_t>(source + i) * headDim + j];
-                }
-                wantPos[target + i] = slotPos[source + i];
-                wantFlag[target + i] = slotFlag[source + i];
             }
         }
         Buf<int> moveBuf(moves);
-        Buf<int> error(std::vector<int>{0});
-        expect_ok(dms_slot_move(moveBuf.dev, 5, headDim, slotCount, keys.dev, values.dev, slotPos.dev, slotFlag.dev,
-                                error.dev, nullptr),
+        expect_ok(dms_slot_move(moveBuf.dev, 5, headDim, slotCount, kv.keys.dev, kv.values.dev, kv.slotPos.dev,
+                                kv.slotFlag.dev, kv.error.dev, nullptr),
                   "slot_move");
-        expect_kv("slot_move", keys, values, slotPos, slotFlag, error, wantKeys, wantValues, wantPos, wantFlag, 32);
+        kv.expect("slot_move", 32);
     }
 }
 

@@ -78,7 +78,7 @@ public final class GpuBenchCommand {
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
                         "prompt", o.prompt, "decode", o.decode, "chunk", o.chunk, "overlap", o.overlap,
                         "repack", o.repack,
-                        "distinct", o.distinct > 0 ? Math.min(o.distinct, o.batch) : o.batch,
+                        "distinct", o.prefilled(),
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
                         "decode_tokens_per_s", (double) o.batch * o.decode / r.decodeSeconds,
@@ -98,9 +98,7 @@ public final class GpuBenchCommand {
                         // bytes per token they make (slot bytes x held slots / tokens processed), and how many
                         // sequences of this length the pool holds at that many pages each.
                         "pages_per_sequence", (double) r.pagesHeld / o.batch,
-                        "held_kv_bytes_per_token", (double) r.pagesHeld * o.pageSize * (4L * config.headDim() + 5)
-                                / ((double) o.batch * (o.prompt + (o.distinct > 0 && o.distinct < o.batch ? 1 : 0)
-                                + o.decode)),
+                        "held_kv_bytes_per_token", r.heldKvBytesPerToken,
                         "live_share_of_held_slots", (double) r.liveTokens / Math.max(1, r.pagesHeld * o.pageSize),
                         "sequences_fit", r.pagesHeld == 0 ? null
                                 : (double) (engine.cache().pageCount() / (r.pagesHeld / (double) o.batch)),
@@ -143,7 +141,7 @@ public final class GpuBenchCommand {
             double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
             CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists,
-            List<CudaBackend.KernelTime> kernels, long pagesHeld) {
+            List<CudaBackend.KernelTime> kernels, long pagesHeld, double heldKvBytesPerToken) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -176,7 +174,7 @@ public final class GpuBenchCommand {
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
         long start = System.nanoTime();
-        int distinct = o.distinct > 0 ? Math.min(o.distinct, batch) : batch;
+        int distinct = o.prefilled();
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
@@ -236,7 +234,8 @@ public final class GpuBenchCommand {
         long decodeGcMillis = gcMillis() - gcBefore;
         CacheStatistics stats = engine.statistics();
         long live = stats.totalLiveTokens();
-        long processed = (long) batch * (prompt + untimed + decode) * config.numLayers() * config.numKvHeads();
+        long fedTokens = (long) batch * (prompt + untimed + decode);  // every sequence's
+        long processed = fedTokens * config.numLayers() * config.numKvHeads();  // token-heads
         long perSlot = 4L * config.headDim() + 5;
         Lists lists = Lists.of(engine.cache(), base, batch);
         long pagesHeld = 0;
@@ -247,9 +246,9 @@ public final class GpuBenchCommand {
             engine.release(base + s);
         }
         return new Result((long) distinct * prompt, prefill, decodeSeconds, steadySeconds,
-                1.0 - (double) live / processed,
-                (double) live * perSlot / ((long) batch * (prompt + untimed + decode)), live,
-                processed, live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels, pagesHeld);
+                1.0 - (double) live / processed, (double) live * perSlot / fedTokens, live, processed,
+                live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels, pagesHeld,
+                (double) pagesHeld * engine.cache().pageSize() * perSlot / fedTokens);
     }
 
     /**
@@ -408,6 +407,11 @@ public final class GpuBenchCommand {
          * than one device call could prefill (174 x 32K with DMS), with the page lists of N real ones.
          */
         int distinct = 0;
+
+        /** The sequences prefilled: --distinct, at most --batch, or all of them. */
+        int prefilled() {
+            return distinct > 0 ? Math.min(distinct, batch) : batch;
+        }
 
         private static boolean bool(String option, String v) {
             return switch (v) {
