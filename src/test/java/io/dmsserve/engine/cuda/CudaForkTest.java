@@ -1,7 +1,6 @@
 package io.dmsserve.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.cpu.GoldenCase;
@@ -19,9 +18,7 @@ class CudaForkTest {
 
     @Test
     void copiesDecodeAsTheirSourceOnTheDevice() {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         try (Checkpoint checkpoint = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
                 CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open())) {
             ForkedSequences.Outcome outcome = ForkedSequences.check(backend, 0f);

@@ -1,7 +1,6 @@
 package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.engine.Checkpoint;
@@ -29,9 +28,7 @@ class CudaKernelTimingTest {
 
     @Test
     void everyLaunchOfADecodeStepIsTimed() {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         String before = System.getProperty(CudaBackend.KERNEL_TIMING_PROPERTY);
         System.setProperty(CudaBackend.KERNEL_TIMING_PROPERTY, "true");
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {

@@ -2,7 +2,6 @@ package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.engine.Checkpoint;
@@ -34,9 +33,7 @@ class CudaOverlapTest {
 
     @Test
     void overlappedStepsGiveWhatStepsOneAtATimeGive() {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
             List<String> inTurn = run(dms, false, false);
             List<String> overlapped = run(dms, true, false);

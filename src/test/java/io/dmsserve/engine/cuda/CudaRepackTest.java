@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.dms.DmsRules;
 import io.dmsserve.dms.EvictionPolicies;
@@ -34,9 +33,7 @@ class CudaRepackTest {
 
     @Test
     void repackedAndUnrepackedRunsDecodeAlikeOnTheDevice() {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         try (Checkpoint checkpoint = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
             RepackedSequencesTest.Run on;
             RepackedSequencesTest.Run off;
@@ -70,9 +67,7 @@ class CudaRepackTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void theDevicesMetadataMirrorsTheBookkeepingThroughTheLongRun(boolean repack) {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
                 CudaBackend backend = new CudaBackend(dms, CudaContext.open())) {
             StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4, repack);

@@ -3,7 +3,6 @@ package io.dmsserve.engine.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.engine.Checkpoint;
@@ -34,9 +33,7 @@ class CudaStepGraphTest {
 
     @Test
     void graphsReplayTheStepsLaunchByLaunchResultsExactly() {
-        if (!CudaAvailability.check().isEmpty()) {
-            fail("CUDA is not available: " + String.join("; ", CudaAvailability.check()));
-        }
+        GpuTest.requireCuda();
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
             Run eager = run(dms, false, 0);
             // Replayed by shape without recording, never checked (what a server does between its checks) ...

@@ -28,12 +28,19 @@ abstract class GpuTest {
 
     @BeforeAll
     static void openContext() {
+        requireCuda();
+        context = CudaContext.open(0, true);
+    }
+
+    /**
+     * Fails with {@link CudaAvailability#check()}'s reasons where CUDA cannot be used: a gpu-tagged test runs only where
+     * a GPU is meant to be (-Pgpu, the bundle), so no GPU is a failure, never a skip.
+     */
+    static void requireCuda() {
         List<String> reasons = CudaAvailability.check();
         if (!reasons.isEmpty()) {
-            // A gpu-tagged test runs only where a GPU is meant to be (-Pgpu, the bundle): no GPU is a failure.
             fail("CUDA is not available: " + String.join("; ", reasons));
         }
-        context = CudaContext.open(0, true);
     }
 
     @AfterAll
