@@ -15,10 +15,8 @@ final class DeltaBuilder {
     private final Writes pages = new Writes();    // (head << 32 | pageIndex) -> page id or −1
     private final Writes lengths = new Writes();  // head -> length
     private final Writes fresh = new Writes();    // page -> 0 (a set), or CANCELLED
-    private int[] copies = new int[0];            // (source, target) pairs in the order made
-    private int copyCount;                        // pairs
-    private int[] moves = new int[0];             // (source slot or −1, target slot, count) triples
-    private int moveCount;                        // triples
+    private final IntList copies = new IntList(); // (source, target) pairs in the order made
+    private final IntList moves = new IntList();  // (source slot or −1, target slot, count) triples
     private static final int CANCELLED = 1;
 
     synchronized void page(int head, int pageIndex, int page) {
@@ -39,12 +37,8 @@ final class DeltaBuilder {
      */
     synchronized void copy(int source, int target) {
         filled(target);
-        if (2 * copyCount == copies.length) {
-            copies = Arrays.copyOf(copies, Math.max(64, 2 * copies.length));
-        }
-        copies[2 * copyCount] = source;
-        copies[2 * copyCount + 1] = target;
-        copyCount++;
+        copies.add(source);
+        copies.add(target);
     }
 
     /**
@@ -59,22 +53,18 @@ final class DeltaBuilder {
 
     /** A repack's move of count slots (source −1: empty the targets instead). */
     synchronized void move(int source, int target, int count) {
-        if (3 * moveCount == moves.length) {
-            moves = Arrays.copyOf(moves, Math.max(96, 2 * moves.length));
-        }
-        moves[3 * moveCount] = source;
-        moves[3 * moveCount + 1] = target;
-        moves[3 * moveCount + 2] = count;
-        moveCount++;
+        moves.add(source);
+        moves.add(target);
+        moves.add(count);
     }
 
     /** Whether page copies or slot moves wait for the next step (a repack then waits: see KvCacheManager#commit). */
     synchronized boolean moving() {
-        return copyCount > 0 || moveCount > 0;
+        return copies.size() > 0 || moves.size() > 0;
     }
 
     synchronized PageTableDelta take() {
-        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0 && copyCount == 0 && moveCount == 0) {
+        if (pages.size == 0 && lengths.size == 0 && fresh.size == 0 && !moving()) {
             return PageTableDelta.EMPTY;
         }
         int[] pageWrites = new int[pages.size * 3];
@@ -98,13 +88,11 @@ final class DeltaBuilder {
                 freshPages[j++] = (int) fresh.keys[i];
             }
         }
-        int[] pageCopies = Arrays.copyOf(copies, 2 * copyCount);
-        int[] slotMoves = Arrays.copyOf(moves, 3 * moveCount);
+        int[] pageCopies = copies.take();
+        int[] slotMoves = moves.take();
         pages.clear();
         lengths.clear();
         fresh.clear();
-        copyCount = 0;
-        moveCount = 0;
         return new PageTableDelta(pageWrites, lengthWrites, freshPages, pageCopies, slotMoves);
     }
 

@@ -2,7 +2,10 @@ package io.dmsserve.kvcache;
 
 import java.util.Arrays;
 
-/** A growing list of ints that several bookkeeping threads may add to (LayerParallel): the pages a commit releases. */
+/**
+ * A growing list of ints that several bookkeeping threads may add to (LayerParallel): the pages a commit releases, the
+ * delta's page copies and slot moves.
+ */
 final class IntList {
 
     private int[] values = new int[64];
@@ -15,6 +18,11 @@ final class IntList {
         values[size++] = value;
     }
 
+    synchronized int size() {
+        return size;
+    }
+
+    /** The values added since the last take, in order; the list is empty afterwards. */
     synchronized int[] take() {
         int[] out = Arrays.copyOf(values, size);
         size = 0;

@@ -154,15 +154,6 @@ public final class SequenceKv {
         }
     }
 
-    /**
-     * After the step: marks what its decisions flagged, evicts what left the window (DESIGN.md §3 steps 6
-     * and 8: with T processed, token k is gone iff flag[k] and k ≤ T − w − 2), and advances.
-     */
-    void commit(Decisions decisions) {
-        int first = beginCommit(decisions);
-        commitLayers(decisions, first, 0, heads.length, null);
-    }
-
     /** Checks the decisions against the oldest step in flight and advances; returns the step's first position. */
     int beginCommit(Decisions decisions) {
         if (decisions.length() != reserved) {
@@ -177,7 +168,9 @@ public final class SequenceKv {
     }
 
     /**
-     * {@link #commit}'s flags and evictions for layers [from, to), after {@link #beginCommit}; as reserveLayers. With
+     * After the step, for layers [from, to) and after {@link #beginCommit}: marks what its decisions flagged and evicts
+     * what left the window (DESIGN.md §3 steps 6 and 8: with T processed, token k is gone iff flag[k] and
+     * k ≤ T − w − 2); touches only those layers' heads, as reserveLayers. With
      * {@code repackReleases}, a head left with two pages' worth of free slots is repacked (HeadCache#compact), its old
      * pages added there for the caller to give back.
      */
