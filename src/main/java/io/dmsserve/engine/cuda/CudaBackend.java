@@ -525,6 +525,29 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * For tests: applies a page-table delta on its own, as the next step would before its forward pass, and waits for
+     * it, so that {@link #kvMetadata} can be compared with the host's bookkeeping after a commit (whose delta otherwise
+     * travels with the next step). No step may be pending.
+     */
+    void applyPageTables(PageTableDelta delta) {
+        if (cache == null || !pending.isEmpty()) {
+            throw new IllegalStateException("a delta applies on its own only between steps, after allocateKv");
+        }
+        cuda.makeCurrent();
+        noteLengths(delta);
+        applyPageTables(uploadInputs(new Layout(new StepPlan(List.of(), delta)), delta), delta);
+        cuda.synchronize();
+    }
+
+    /** The host's copy of the tables' lengths (what the attention's splits are sized by) after a delta. */
+    private void noteLengths(PageTableDelta delta) {
+        int[] lengths = delta.lengthWrites();
+        for (int i = 0; i < lengths.length; i += 2) {
+            tableLength[lengths[i]] = lengths[i + 1];
+        }
+    }
+
+    /**
      * Host time spent in {@link #step} since the last call, for gpubench: before the step's synchronisation
      * (page-table lengths, inputs, recording or launching), waiting in it, and after it (the outputs). With
      * {@link #STEP_TIMING_PROPERTY}, also the device's time on the steps' forward passes and the idle gaps before
@@ -591,10 +614,7 @@ public final class CudaBackend implements Backend {
         }
         long entered = System.nanoTime();
         cuda.makeCurrent();
-        int[] lengths = plan.pageTables().lengthWrites();
-        for (int i = 0; i < lengths.length; i += 2) {
-            tableLength[lengths[i]] = lengths[i + 1];
-        }
+        noteLengths(plan.pageTables());
         Layout in = new Layout(plan);
         int[] feedFrom = feedSources(in);
         boolean fits = scratch != null && scratch.fits(in.n, in.logitRows.length, in.sequences);
