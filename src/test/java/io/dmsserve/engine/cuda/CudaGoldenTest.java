@@ -47,7 +47,16 @@ import org.junit.jupiter.params.provider.ValueSource;
  *       amplified a hundredfold, moves it by up to about 1 (H200, 2026-11-29: 9 of 30,000 decisions of the long run
  *       differed, the farthest 0.56 from the threshold); in that mode a difference within {@value #DECISION_BF16}
  *       is counted as a precision case;</li>
- *   <li>live counts identical when no decision differs.</li>
+ *   <li>in the long mixed run (4,800 tokens), DMS decisions identical except within {@value #DECISION_LONG} of the
+ *       threshold (counted), and each (sequence, layer, head)'s live count within its differing decisions of the
+ *       CPU's (identical when none differs). Over thousands of tokens a last-bit difference in a key or value before
+ *       its bf16 rounding sends it to the other neighbour, and later layers carry that on: on the CPU alone, noise of
+ *       2^-17 on the stored keys and values (the split products' own agreement) moves that run's decision logits by up
+ *       to 0.019 and flips one, and repacking on against off (another summation order) moves them by up to 0.021
+ *       (RepackLongRunTest). So 1e-3 is kept for the golden traces above and the long run is held to about twice
+ *       the measured movement; the H200 (2026-11-30, repacking on in both engines, its device metadata checked equal
+ *       to the bookkeeping at every other step by CudaRepackTest) differed in 1 of 30,000 (sequence 0's last token),
+ *       0.019 from the threshold.</li>
  * </ul>
  * Each case prints one line of counts for the notes.
  */
@@ -58,6 +67,7 @@ class CudaGoldenTest {
     static final double MARGIN = 0.06;
     static final float DECISION_NEAR = 1e-3f;
     static final float DECISION_BF16 = 2f;
+    static final float DECISION_LONG = 0.05f;
 
     private static Checkpoint dense;
     private static Checkpoint dms;
@@ -107,6 +117,11 @@ class CudaGoldenTest {
     /** How far from the threshold a CPU decision logit may lie where the GPU's decision differs. */
     static float decisionBound(Checkpoint checkpoint) {
         return bf16Activations(checkpoint) ? DECISION_BF16 : DECISION_NEAR;
+    }
+
+    /** {@link #decisionBound} for the long mixed run (see the class comment). */
+    static float longRunBound(Checkpoint checkpoint) {
+        return bf16Activations(checkpoint) ? DECISION_BF16 : DECISION_LONG;
     }
 
     private static EvictionPolicy policy(GoldenCase golden) {
@@ -331,6 +346,7 @@ class CudaGoldenTest {
                 StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4, repack)) {
 
             LongMixedWorkload workload = new LongMixedWorkload(dms.config().vocabSize());
+            int[][][] flips = new int[workload.sequences()][layers][kvHeads];  // (sequence, layer, head): differing
             for (int s = 0; s < workload.sequences(); s++) {
                 cpu.open(s, policy);
                 gpu.open(s, policy);
@@ -349,7 +365,8 @@ class CudaGoldenTest {
                                 compared++;
                                 if (w.decisions().flagged(c, l, h) != g.decisions().flagged(c, l, h)) {
                                     float logit = w.decisionLogits()[(c * layers + l) * kvHeads + h];
-                                    if (Math.abs(logit) >= decisionBound(dms) && beyond.size() < 20) {
+                                    flips[s][l][h]++;
+                                    if (Math.abs(logit) >= longRunBound(dms) && beyond.size() < 20) {
                                         beyond.add("sequence " + s + " position " + (workload.fed(s) + c) + " layer "
                                                 + l + " head " + h + " (CPU logit " + logit + ")");
                                     }
@@ -364,9 +381,14 @@ class CudaGoldenTest {
                 workload.advance(work);
             }
             for (int s = 0; s < workload.sequences(); s++) {
-                if (differ == 0) {
-                    assertThat(gpu.cache().sequence(s).liveCounts()).as("sequence " + s)
-                            .isDeepEqualTo(cpu.cache().sequence(s).liveCounts());
+                int[][] got = gpu.cache().sequence(s).liveCounts();
+                int[][] want = cpu.cache().sequence(s).liveCounts();
+                for (int l = 0; l < layers; l++) {
+                    for (int h = 0; h < kvHeads; h++) {
+                        assertThat(Math.abs(got[l][h] - want[l][h])).as("sequence " + s + " layer " + l + " head " + h
+                                + ": live count " + got[l][h] + " against the CPU's " + want[l][h] + ", "
+                                + flips[s][l][h] + " decisions differing").isLessThanOrEqualTo(flips[s][l][h]);
+                    }
                 }
                 cpu.release(s);
                 gpu.release(s);
@@ -377,7 +399,7 @@ class CudaGoldenTest {
                     bf16Activations(dms) ? "bf16" : "split", wgmma,
                     System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), repack,
                     compared, differ, near, farthest, backend.balancedSteps());
-            assertThat(beyond).as("decisions that differ " + decisionBound(dms) + " or more from the threshold")
+            assertThat(beyond).as("decisions that differ " + longRunBound(dms) + " or more from the threshold")
                     .isEmpty();
             assertEquals(0, gpu.statistics().pagesInUse());
         }
