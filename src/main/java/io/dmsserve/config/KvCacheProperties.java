@@ -19,11 +19,11 @@ import org.springframework.validation.annotation.Validated;
  *     memory on the cuda backend, the heap on the cpu backend) instead of a fixed memory
  * @param repack whether a head that eviction left with two pages' worth of free slots in the pages it holds is
  *     repacked, its tokens in order, into as few pages as they fill (after a chunked DMS prefill that gives back
- *     about 7/8 of the last chunk's slots; KvCacheManager#commit). Off by default: see KvCacheManager.REPACK_DEFAULT
+ *     about 7/8 of the last chunk's slots; KvCacheManager#commit). On by default: see KvCacheManager.REPACK_DEFAULT
  */
 @Validated
 @ConfigurationProperties("dms.kv-cache")
 public record KvCacheProperties(@DefaultValue("16") @Min(1) @Max(4096) int pageSize,
         @DefaultValue("256MB") DataSize memory, @DecimalMin("0.01") @DecimalMax("0.95") Double fraction,
-        @DefaultValue("false") boolean repack) {
+        @DefaultValue("true") boolean repack) {
 }

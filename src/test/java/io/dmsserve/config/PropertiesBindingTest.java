@@ -53,7 +53,7 @@ class PropertiesBindingTest {
             assertThat(context.getBean(CpuProperties.class)).isEqualTo(new CpuProperties(0, CpuProperties.Kernels.AUTO));
             assertThat(context.getBean(BackendProperties.class)).isEqualTo(new BackendProperties(BackendKind.AUTO));
             assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(16,
-                    DataSize.ofMegabytes(256), null, false));
+                    DataSize.ofMegabytes(256), null, true));
             assertThat(context.getBean(SchedulerProperties.class)).isEqualTo(new SchedulerProperties(512, 256, 256,
                     Duration.ofMinutes(10), true));
             assertThat(context.getBean(ApiProperties.class).retryAfterSeconds()).isEqualTo(1);
@@ -81,7 +81,7 @@ class PropertiesBindingTest {
                 "dms.kv-cache.page-size=32",
                 "dms.kv-cache.memory=64MB",
                 "dms.kv-cache.fraction=0.9",
-                "dms.kv-cache.repack=true",
+                "dms.kv-cache.repack=false",
                 "dms.scheduler.max-waiting=0",
                 "dms.scheduler.max-running=8",
                 "dms.scheduler.step-tokens=128",
@@ -100,7 +100,7 @@ class PropertiesBindingTest {
                     assertThat(context.getBean(CpuProperties.class).effectiveThreads()).isEqualTo(3);
                     assertThat(context.getBean(BackendProperties.class)).isEqualTo(new BackendProperties(BackendKind.CUDA));
                     assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(32,
-                            DataSize.ofMegabytes(64), 0.9, true));
+                            DataSize.ofMegabytes(64), 0.9, false));
                     SchedulerProperties scheduler = context.getBean(SchedulerProperties.class);
                     assertThat(scheduler).isEqualTo(new SchedulerProperties(0, 8, 128, Duration.ofSeconds(90),
                             false));
