@@ -7,8 +7,8 @@
 # at each policy's largest batch, 16 sequences prefilled and the rest their forks (gpubench --distinct 16): DMS_MAX
 # sequences with DMS (by default one less than the 16-sequence DMS run's held pages leave room for) and OFF_MAX (24;
 # 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then its largest batch so; "distinct4",
-# 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack",
-# 16 x 32K DMS with repacking on (gpubench --repack true; dms.kv-cache.repack is off by default). A part is
+# 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack"
+# and "norepack", 16 x 32K DMS with repacking on and off (gpubench --repack; dms.kv-cache.repack is on by default). A part is
 # skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
 # "variant" (its index, from 0).
 set -uo pipefail
@@ -68,8 +68,8 @@ for e in ${EXTRA:-}; do
             n=$(fit 256)
             (( n > 0 )) && fits 140 "extra $e largest" && LIMIT=220 run 0 "$n" 32768 32 dms "${o[@]}"
             gb=() ;;
-        repack)
-            gb=(--repack true)
+        repack|norepack)
+            gb=(--repack "$([[ $e == repack ]] && echo true || echo false)")
             fits 75 "extra $e" && run 0 16 32768 32 dms "${o[@]}"
             gb=() ;;
         distinct4)

@@ -23,7 +23,8 @@ public final class KvCacheManager {
 
     /**
      * Whether engines repack by default (StepExecutor.allocate; dms.kv-cache.repack). On: after a chunked DMS prefill
-     * it gives back about 7/8 of the last chunk's slots (on the H200, 2026-11-30: 174 sequences of 32K in the pool
+     * (at its last chunk, the one that samples: see {@link #commit(long[], Decisions[], boolean[])}) it gives back about
+     * 7/8 of the last chunk's slots (on the H200, 2026-11-30: 174 sequences of 32K in the pool
      * instead of 126, and 2-3% faster decode). Its device path is checked by CudaRepackTest: the device's page tables,
      * slot positions and flags equal the host's bookkeeping through the long mixed run (H200, 2026-11-30, 4,006 slot
      * moves). In that run one DMS decision of 30,000 differs from the CPU's, 0.019 from the threshold, with repacking
@@ -228,8 +229,21 @@ public final class KvCacheManager {
      * copy or repack writes).
      */
     public void commit(long[] sequenceIds, Decisions[] decisions) {
-        if (sequenceIds.length != decisions.length) {
-            throw new IllegalArgumentException(sequenceIds.length + " sequences but " + decisions.length + " decisions");
+        commit(sequenceIds, decisions, null);
+    }
+
+    /**
+     * {@link #commit(long[], Decisions[])}, repacking only the sequences whose {@code settled} entry is set (null: every
+     * sequence may be repacked). The engine sets it for a step that sampled a token (a decode step or a prompt's last
+     * chunk), not for a prompt chunk that another chunk follows: that chunk refills the slots this one's evictions
+     * free, so repacking before it would move every live token for nothing (a 32K prompt in chunks of 256: about ten
+     * slot moves a prompt token in each head against none; H200, 2026-11-30, 16 x 32K DMS prefill 3,187 tokens/s
+     * repacking at every chunk against 5,155 without).
+     */
+    public void commit(long[] sequenceIds, Decisions[] decisions, boolean[] settled) {
+        if (sequenceIds.length != decisions.length || (settled != null && settled.length != decisions.length)) {
+            throw new IllegalArgumentException(sequenceIds.length + " sequences but " + decisions.length + " decisions"
+                    + (settled == null ? "" : " and " + settled.length + " settled flags"));
         }
         SequenceKv[] step = sequences(sequenceIds);
         int[] first = new int[step.length];
@@ -237,7 +251,7 @@ public final class KvCacheManager {
         IntList[] releases = new IntList[step.length];
         for (int i = 0; i < step.length; i++) {
             first[i] = step[i].beginCommit(decisions[i]);
-            releases[i] = quiet && step[i].idle() ? repackReleases : null;
+            releases[i] = quiet && step[i].idle() && (settled == null || settled[i]) ? repackReleases : null;
         }
         try {
             LayerParallel.run(layers, evictingHeads(step), (from, to) -> {

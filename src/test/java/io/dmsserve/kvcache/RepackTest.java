@@ -81,6 +81,27 @@ class RepackTest {
     }
 
     /**
+     * A commit whose sequence is not settled (a prompt chunk that another follows: StepExecutor sets it from whether
+     * the step sampled) leaves the head as it is; the next settled commit repacks it.
+     */
+    @Test
+    void anUnsettledCommitLeavesTheHeadForTheNextSettledOne() {
+        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 2, 16, true);
+        cache.open(1, window(2));
+        cache.reserve(1, 20);
+        cache.takeDelta();
+        cache.commit(new long[] {1}, new Decisions[] {new Decisions(20, 1, 1, flags(20), 0)}, new boolean[] {false});
+        assertEquals(4, cache.sequence(1).head(0, 0).pages(), "not repacked: page 1 emptied and went back");
+        assertEquals(0, cache.takeDelta().slotMoves().length);
+        cache.reserve(1, 1);
+        cache.takeDelta();
+        cache.commit(new long[] {1}, new Decisions[] {new Decisions(1, 1, 1, new byte[1], 0)}, new boolean[] {true});
+        assertEquals(2, cache.sequence(1).head(0, 0).pages(), "repacked: 7 tokens in 2 pages");
+        assertTrue(cache.takeDelta().slotMoves().length > 0);
+        assertEquals(new TreeSet<>(List.of(3, 9, 14, 17, 18, 19, 20)), stored(cache.sequence(1).head(0, 0)));
+    }
+
+    /**
      * Random flags, random chunks, several heads, repack on against off: the same positions stored in every head
      * after every step, never more pages held, and the backend's tables (DeviceTables) mirror the heads.
      */

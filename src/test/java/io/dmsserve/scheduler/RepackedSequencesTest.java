@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
  * Repacking on the CPU backend changes where tokens lie, not what the model decides: the tiny DMS model, three
  * sequences prefilled in chunks and decoded together, with repacking on and off, give the same greedy tokens and the
  * same live tokens per (layer, kv head) at every step of this workload, while the repacked pool holds fewer pages.
+ * A prompt chunk that another follows is not repacked (the next chunk refills its free slots): each sequence holds the
+ * same pages after those chunks either way, and fewer only from its last chunk, which samples, on.
  * (Logits may differ in their last bits: after a repack new tokens take the tail, not the holes, so the attention's
  * sums change order; RepackLongRunTest bounds that over a long run.)
  */
@@ -27,8 +29,11 @@ public class RepackedSequencesTest {
 
     private static final Path MODEL = Path.of("src/test/resources/golden/tiny-qwen3-dms");
 
-    /** Per step: every sequence's token, then its live counts; and the pages in use after the prefill. */
-    public record Run(List<int[]> tokens, List<int[][]> live, int pagesAfterPrefill) {
+    /**
+     * Per step: every sequence's token, then its live counts; the pages in use after the prefill; and the pages each
+     * sequence holds after each of its prompt chunks but the last.
+     */
+    public record Run(List<int[]> tokens, List<int[][]> live, int pagesAfterPrefill, List<Integer> chunkPages) {
     }
 
     @Test
@@ -51,6 +56,7 @@ public class RepackedSequencesTest {
             }
             assertTrue(on.pagesAfterPrefill() < off.pagesAfterPrefill(),
                     on.pagesAfterPrefill() + " pages repacked against " + off.pagesAfterPrefill());
+            assertEquals(off.chunkPages(), on.chunkPages(), "pages held after the chunks that another follows");
         }
     }
 
@@ -59,13 +65,18 @@ public class RepackedSequencesTest {
         StepExecutor engine = StepExecutor.allocate(backend, 4, 2048L * backend.kvBytesPerPage(4), 4, repack);
         Random random = new Random(3);
         int[] next = new int[3];
+        List<Integer> chunkPages = new ArrayList<>();
         for (int s = 0; s < 3; s++) {
             engine.open(s, EvictionPolicies.create("dms", 0f, backend.config().dms()));
             int[] prompt = random.ints(90 + 17 * s, 0, backend.config().vocabSize()).toArray();
             for (int at = 0; at < prompt.length; at += 24) {
                 int[] chunk = Arrays.copyOfRange(prompt, at, Math.min(prompt.length, at + 24));
-                next[s] = engine.run(List.of(StepExecutor.Work.greedy(s, chunk, at + 24 >= prompt.length,
-                        LogitsRequest.NONE))).get(0).token();
+                boolean last = at + 24 >= prompt.length;
+                next[s] = engine.run(List.of(StepExecutor.Work.greedy(s, chunk, last, LogitsRequest.NONE))).get(0)
+                        .token();
+                if (!last) {
+                    chunkPages.add(engine.cache().pagesHeld(s));
+                }
             }
         }
         int pages = engine.cache().pagesInUse();
@@ -93,6 +104,6 @@ public class RepackedSequencesTest {
             }
             perStep.add(rows);
         }
-        return new Run(tokens, perStep, pages);
+        return new Run(tokens, perStep, pages, chunkPages);
     }
 }
