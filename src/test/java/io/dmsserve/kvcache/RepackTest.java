@@ -28,6 +28,15 @@ class RepackTest {
         return bits;
     }
 
+    /** Pages of 4, window 2, repacking on: sequence 1's 20 tokens reserved in pages 0..4, the delta taken. */
+    private static KvCacheManager twentyTokensReserved() {
+        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 2, 16, true);
+        cache.open(1, window(2));
+        cache.reserve(1, 20);
+        cache.takeDelta();
+        return cache;
+    }
+
     /**
      * Pages of 4, window 2: 20 tokens in pages 0..4; the commit evicts 0..16 but 3, 9, 14. Page 1 empties and goes
      * back; pages 0, 2, 3, 4 keep 1, 1, 1, 3 tokens (10 free slots): repacked into pages 1 (back on top of the pool)
@@ -35,10 +44,7 @@ class RepackTest {
      */
     @Test
     void aSparseHeadMovesItsTokensInOrderIntoNewPages() {
-        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 2, 16, true);
-        cache.open(1, window(2));
-        cache.reserve(1, 20);
-        cache.takeDelta();
+        KvCacheManager cache = twentyTokensReserved();
         cache.commit(1, new Decisions(20, 1, 1, flags(20), 0));
         PageTableDelta delta = cache.takeDelta();
         assertArrayEquals(new int[] {3, 4, 1, 9, 5, 1, 14, 6, 1, 17, 7, 1, 18, 20, 2, -1, 22, 2}, delta.slotMoves());
@@ -86,10 +92,7 @@ class RepackTest {
      */
     @Test
     void anUnsettledCommitLeavesTheHeadForTheNextSettledOne() {
-        KvCacheManager cache = new KvCacheManager(1, 1, 4, 20, 2, 16, true);
-        cache.open(1, window(2));
-        cache.reserve(1, 20);
-        cache.takeDelta();
+        KvCacheManager cache = twentyTokensReserved();
         cache.commit(new long[] {1}, new Decisions[] {new Decisions(20, 1, 1, flags(20), 0)}, new boolean[] {false});
         assertEquals(4, cache.sequence(1).head(0, 0).pages(), "not repacked: page 1 emptied and went back");
         assertEquals(0, cache.takeDelta().slotMoves().length);
