@@ -152,6 +152,42 @@ class OverlappedStepsTest {
     }
 
     /**
+     * With overlap on, a DMS prompt's last chunk is still committed with no step of its sequence in flight, so the
+     * slots the chunks' evictions freed are repacked before decode goes on overlapped: three tokens into the decode
+     * (steps that fed tokens back), the pool holds fewer pages with repacking on than off. Were the step after the
+     * last chunk overlapped, the sequence would have a step in flight at every commit until its last tokens.
+     */
+    @org.junit.jupiter.api.Test
+    void aPromptsLastChunkIsRepackedBeforeDecodeOverlaps() throws Exception {
+        int[] pages = new int[2];
+        for (boolean repack : new boolean[] {true, false}) {
+            CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+            try (StepExecutor executor = StepExecutor.allocate(backend, 4,
+                            (32L << 20 >> 11) * backend.kvBytesPerPage(4), 8, repack);
+                    Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 64,
+                            Duration.ofMinutes(1), true), EvictionPolicies.create("dms", 0f,
+                                    checkpoint.config().dms())).start()) {
+                int[] seen = {-1};
+                RecordingListener listener = new RecordingListener() {
+                    @Override
+                    public synchronized boolean onToken(int tokenId) {
+                        if (tokens.size() == 3) {  // on the engine's thread, between its steps' commits
+                            seen[0] = executor.statistics().pagesInUse();
+                        }
+                        return super.onToken(tokenId);
+                    }
+                };
+                scheduler.submit(new GenerationRequest(new Random(5).ints(200, 0, 450).toArray(), 12,
+                        SamplingParams.GREEDY, Set.of(), null, null, listener));
+                assertEquals(FinishReason.LENGTH, listener.await());
+                assertTrue(backend.fedBack.get() > 3, "decode overlapped: " + backend.fedBack.get());
+                pages[repack ? 0 : 1] = seen[0];
+            }
+        }
+        assertTrue(pages[0] > 0 && pages[0] < pages[1], pages[0] + " pages repacked against " + pages[1]);
+    }
+
+    /**
      * A prompt admitted with others but waiting for its prefill (the step's token budget went to them) must not wait
      * while the others decode overlapped: overlap needs every running sequence in the step. With 16 tokens a step, A
      * (4 tokens) and B (12) fill the first step and both sample; C (40 tokens) is prefilled in the steps after.
