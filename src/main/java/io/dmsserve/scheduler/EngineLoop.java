@@ -278,7 +278,8 @@ final class EngineLoop {
      *       until a sequence of the step ends);</li>
      *   <li>every sequence samples a token the next step can feed back (no penalties or grammar, which need it on
      *       the host), is far from its limits and may reserve ahead (DMS window);</li>
-     *   <li>no sequence fed a prompt chunk in the step: its commit then finds the sequence with no step in flight and
+     *   <li>no sequence fed prompt tokens in the step (its {@code fed} still counts the tokens before it), however
+     *       few: its commit then finds the sequence with no step in flight and
      *       may repack the slots the chunk's evictions freed (KvCacheManager#commit; once overlapped decode runs, a
      *       sequence is repacked only when the batch changes). One step a request runs without overlap;</li>
      *   <li>the pool holds the worst case, a new page in every head. That bound costs nothing to compute; the exact
@@ -298,7 +299,7 @@ final class EngineLoop {
         for (int i = 0; i < batch.size(); i++) {
             Sequence sequence = batch.get(i);
             GenerationRequest request = sequence.request;
-            if (work.get(i).drawIndex() < 0 || work.get(i).tokens().length > 1 || sequence.over(now)
+            if (work.get(i).drawIndex() < 0 || sequence.fed < sequence.promptLength() || sequence.over(now)
                     || request.sampling().penalized() || request.constraint() != null
                     || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength
                     || !cache.sequence(sequence.id).canReserveAhead()) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dmsserve.dms.PolicyKind;
 import io.dmsserve.engine.BackendKind;
+import io.dmsserve.kvcache.KvCacheManager;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +54,7 @@ class PropertiesBindingTest {
             assertThat(context.getBean(CpuProperties.class)).isEqualTo(new CpuProperties(0, CpuProperties.Kernels.AUTO));
             assertThat(context.getBean(BackendProperties.class)).isEqualTo(new BackendProperties(BackendKind.AUTO));
             assertThat(context.getBean(KvCacheProperties.class)).isEqualTo(new KvCacheProperties(16,
-                    DataSize.ofMegabytes(256), null, true));
+                    DataSize.ofMegabytes(256), null, KvCacheManager.REPACK_DEFAULT));
             assertThat(context.getBean(SchedulerProperties.class)).isEqualTo(new SchedulerProperties(512, 256, 256,
                     Duration.ofMinutes(10), true));
             assertThat(context.getBean(ApiProperties.class).retryAfterSeconds()).isEqualTo(1);

@@ -155,10 +155,12 @@ class OverlappedStepsTest {
      * With overlap on, a DMS prompt's last chunk is still committed with no step of its sequence in flight, so the
      * slots the chunks' evictions freed are repacked before decode goes on overlapped: three tokens into the decode
      * (steps that fed tokens back), the pool holds fewer pages with repacking on than off. Were the step after the
-     * last chunk overlapped, the sequence would have a step in flight at every commit until its last tokens.
+     * last chunk overlapped, the sequence would have a step in flight at every commit until its last tokens. Chunks
+     * of 64: a last chunk of 8 tokens, and of one.
      */
-    @org.junit.jupiter.api.Test
-    void aPromptsLastChunkIsRepackedBeforeDecodeOverlaps() throws Exception {
+    @ParameterizedTest
+    @ValueSource(ints = {200, 193})
+    void aPromptsLastChunkIsRepackedBeforeDecodeOverlaps(int prompt) throws Exception {
         int[] pages = new int[2];
         for (boolean repack : new boolean[] {true, false}) {
             CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
@@ -177,7 +179,7 @@ class OverlappedStepsTest {
                         return super.onToken(tokenId);
                     }
                 };
-                scheduler.submit(new GenerationRequest(new Random(5).ints(200, 0, 450).toArray(), 12,
+                scheduler.submit(new GenerationRequest(new Random(5).ints(prompt, 0, 450).toArray(), 12,
                         SamplingParams.GREEDY, Set.of(), null, null, listener));
                 assertEquals(FinishReason.LENGTH, listener.await());
                 assertTrue(backend.fedBack.get() > 3, "decode overlapped: " + backend.fedBack.get());

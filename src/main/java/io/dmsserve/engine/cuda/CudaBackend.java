@@ -529,7 +529,7 @@ public final class CudaBackend implements Backend {
      * it, so that {@link #kvMetadata} can be compared with the host's bookkeeping after a commit (whose delta otherwise
      * travels with the next step). No step may be pending.
      */
-    void applyPageTables(PageTableDelta delta) {
+    void applyDeltaAlone(PageTableDelta delta) {
         if (cache == null || !pending.isEmpty()) {
             throw new IllegalStateException("a delta applies on its own only between steps, after allocateKv");
         }

@@ -380,6 +380,14 @@ class CudaGoldenTest {
                 }
                 workload.advance(work);
             }
+            System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, programmatic"
+                    + " launch %s, repack %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the"
+                    + " farthest %.4g from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
+                    bf16Activations(dms) ? "bf16" : "split", wgmma,
+                    System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), repack,
+                    compared, differ, near, farthest, backend.balancedSteps());
+            assertThat(beyond).as("decisions that differ " + longRunBound(dms) + " or more from the threshold")
+                    .isEmpty();
             for (int s = 0; s < workload.sequences(); s++) {
                 int[][] got = gpu.cache().sequence(s).liveCounts();
                 int[][] want = cpu.cache().sequence(s).liveCounts();
@@ -393,14 +401,6 @@ class CudaGoldenTest {
                 cpu.release(s);
                 gpu.release(s);
             }
-            System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, programmatic"
-                    + " launch %s, repack %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the"
-                    + " farthest %.4g from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
-                    bf16Activations(dms) ? "bf16" : "split", wgmma,
-                    System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), repack,
-                    compared, differ, near, farthest, backend.balancedSteps());
-            assertThat(beyond).as("decisions that differ " + longRunBound(dms) + " or more from the threshold")
-                    .isEmpty();
             assertEquals(0, gpu.statistics().pagesInUse());
         }
         return backend.balancedSteps();
