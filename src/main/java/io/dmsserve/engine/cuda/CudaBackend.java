@@ -511,9 +511,12 @@ public final class CudaBackend implements Backend {
                 gb(tables * (geometry.maxPagesPerHead() + 1L) * 4));
     }
 
-    /** The device's KV metadata at one moment, for tests: page tables, their lengths, slot positions and flags. */
+    /**
+     * The device's KV metadata at one moment, for tests: page tables, their lengths, slot positions and flags, and the
+     * error bits the page-table, copy and move kernels raise on an index out of range (0: none).
+     */
     record KvMetadata(int[] pageTable, int[] pageTableLen, int[] slotPos, byte[] slotFlag, int maxPagesPerHead,
-            int pageSize) {
+            int pageSize, int tableErrors) {
     }
 
     /** For tests: waits for the steps queued so far and reads the device's KV metadata back. */
@@ -521,7 +524,7 @@ public final class CudaBackend implements Backend {
         cuda.makeCurrent();
         cuda.synchronize();
         return new KvMetadata(cache.pageTable().toInts(), cache.pageTableLen().toInts(), cache.slotPos().toInts(),
-                cache.slotFlag().toBytes(), cache.maxPagesPerHead(), cache.pageSize());
+                cache.slotFlag().toBytes(), cache.maxPagesPerHead(), cache.pageSize(), tableErrors.toInts()[0]);
     }
 
     /**

@@ -114,6 +114,7 @@ class CudaRepackTest {
         PageTableDelta delta = gpu.cache().takeDelta();
         backend.applyDeltaAlone(delta);
         CudaBackend.KvMetadata device = backend.kvMetadata();
+        assertEquals(0, device.tableErrors(), what + ": error bits of the page-table, copy and move kernels");
         for (int s = 0; s < sequences; s++) {
             assertMirrors(gpu.cache().sequence(s), device, window, dms.config().numLayers(), dms.config().numKvHeads(),
                     what + ", sequence " + s);
