@@ -647,6 +647,7 @@ public final class CudaBackend implements Backend {
         // The step's one copy back, then its mark: the host waits for that alone (Pending.await).
         Pending step = new Pending(in, slot, s);
         s.result.copyToAsync(0, s.resultHost[slot], 0, s.resultBytes(in.n));
+        tableErrors.copyToAsync(0, s.tableErrorsHost[slot], 0, Integer.BYTES);  // 4 bytes more in the same wait
         stepEvents.record(slot);
         slot ^= 1;
         long launched = System.nanoTime();
@@ -684,6 +685,11 @@ public final class CudaBackend implements Backend {
             long waiting = System.nanoTime();
             try {
                 stepEvents.await(slot);
+                int bits = scratch.tableErrorsHost[slot].buffer().order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+                if (bits != 0) {
+                    tableErrors.fill(0);  // the word only accumulates: cleared for the steps after this failure
+                    throw new CudaException(tableErrorMessage(bits));
+                }
             } catch (RuntimeException e) {
                 pending.clear();  // the steps queued behind a failed one are lost with it
                 stepEvents.reset();
@@ -1472,6 +1478,28 @@ public final class CudaBackend implements Backend {
         return p;
     }
 
+    /**
+     * What the error bits of the page-table, copy and move kernels say (native/page_table.cu, page_copy.cu): the step
+     * fails with it, naming the kernel, since its KV metadata can no longer be trusted.
+     */
+    static String tableErrorMessage(int bits) {
+        String[] what = {"dms_page_table_apply: a page-table entry out of range",
+            "dms_page_table_apply: a page out of range", "dms_page_table_apply: a table length out of range",
+            "dms_page_table_apply: a fresh page out of range", "dms_page_copy_bf16: a page out of range",
+            "dms_slot_move_bf16: a slot run out of range"};
+        List<String> found = new ArrayList<>();
+        for (int b = 0; b < what.length; b++) {
+            if ((bits & (1 << b)) != 0) {
+                found.add(what[b]);
+            }
+        }
+        if ((bits & ~((1 << what.length) - 1)) != 0) {
+            found.add("unknown error bits " + Integer.toBinaryString(bits >>> what.length << what.length));
+        }
+        return "the step's page-table delta was refused on the device (" + String.join("; ", found)
+                + "); the step fails and the KV metadata of its sequences is not to be trusted";
+    }
+
     /** pages rounded up to a multiple of max(1, 2^floor(log2 pages) / 8). */
     static int roundPages(int pages) {
         int step = Math.max(1, Integer.highestOneBit(Math.max(1, pages)) / 8);
@@ -1531,6 +1559,7 @@ public final class CudaBackend implements Backend {
         DeviceBuffer result;     // tokens, logprob, top ids, top logprobs (sequences); decisions (tokens)
         // one per step slot: a step's copy lands while the host reads the other's
         PinnedBuffer[] resultHost = new PinnedBuffer[2];
+        PinnedBuffer[] tableErrorsHost = new PinnedBuffer[2];  // int32: tableErrors after the step's delta
         long tokensAt;
         long logprobAt;
         long topIdsAt;
@@ -1574,6 +1603,8 @@ public final class CudaBackend implements Backend {
             result = cuda.allocate(resultBytes);
             resultHost[0] = cuda.allocatePinned(resultBytes);
             resultHost[1] = cuda.allocatePinned(resultBytes);
+            tableErrorsHost[0] = cuda.allocatePinned(Integer.BYTES);
+            tableErrorsHost[1] = cuda.allocatePinned(Integer.BYTES);
         }
 
         /** A bf16 activation buffer: only the bf16 tensor-core products read them (null when they split fp32). */
@@ -1621,7 +1652,8 @@ public final class CudaBackend implements Backend {
                     b.close();
                 }
             }
-            for (PinnedBuffer host : resultHost) {
+            for (PinnedBuffer host : new PinnedBuffer[] {resultHost[0], resultHost[1], tableErrorsHost[0],
+                tableErrorsHost[1]}) {
                 if (host != null) {
                     host.close();
                 }

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The decode step's page bound: stable over stretches of the context (one graph), never far above the truth; the
- * attention waves chosen from the page lists.
+ * attention waves chosen from the page lists; the message a step fails with when its page-table delta is refused.
  */
 class CudaBackendLayoutTest {
 
@@ -99,5 +99,18 @@ class CudaBackendLayoutTest {
             tokens = CudaBackend.grow(512, tokens, 16);
         }
         assertThat(tokens).isEqualTo(512);
+    }
+
+    /** Each error bit of native/page_table.cu and page_copy.cu names its kernel and what was out of range. */
+    @Test
+    void aRefusedDeltaNamesTheKernelOfEachErrorBit() {
+        assertThat(CudaBackend.tableErrorMessage(2)).contains("dms_page_table_apply: a page out of range")
+                .doesNotContain("dms_page_copy_bf16").doesNotContain("dms_slot_move_bf16");
+        assertThat(CudaBackend.tableErrorMessage(1 | 8 | 32)).contains("a page-table entry out of range")
+                .contains("a fresh page out of range").contains("dms_slot_move_bf16: a slot run out of range")
+                .doesNotContain("a table length");
+        assertThat(CudaBackend.tableErrorMessage(16)).contains("dms_page_copy_bf16: a page out of range");
+        assertThat(CudaBackend.tableErrorMessage(4 | 64)).contains("a table length out of range")
+                .contains("unknown error bits 1000000");
     }
 }

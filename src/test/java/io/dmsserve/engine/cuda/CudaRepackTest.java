@@ -3,12 +3,14 @@ package io.dmsserve.engine.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.dmsserve.dms.DmsRules;
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.dms.EvictionPolicy;
 import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.LogitsRequest;
 import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.kvcache.HeadCache;
 import io.dmsserve.kvcache.PageTableDelta;
@@ -102,6 +104,33 @@ class CudaRepackTest {
             System.out.printf("[gpu] device KV metadata mirrors the bookkeeping after %d of the %d steps of the long"
                     + " mixed run (the others' deltas merged with the next step's), repacking %s (%d slot moves)%n",
                     checked, steps, repack ? "on" : "off", moves);
+        }
+    }
+
+    /**
+     * A page-table write the device refuses (a page past the pool) fails the next step with the kernel's name, not the
+     * process, and clears the error: after the failed sequence is released, another sequence's steps run.
+     */
+    @Test
+    void aRefusedPageTableWriteFailsTheStepAndTheNextRuns() {
+        GpuTest.requireCuda();
+        try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
+                CudaBackend backend = new CudaBackend(dms, CudaContext.open())) {
+            StepExecutor gpu = StepExecutor.allocate(backend, 16, 64L << 20, 4);
+            EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
+            int[] prompt = {5, 9, 13, 17, 21, 25, 29};
+            gpu.open(0, policy);
+            gpu.run(List.of(StepExecutor.Work.greedy(0, prompt, true, LogitsRequest.NONE)));
+            backend.applyDeltaAlone(new PageTableDelta(new int[] {0, 0, 1 << 30}, new int[0], new int[0]));
+            CudaException failure = assertThrows(CudaException.class,
+                    () -> gpu.run(List.of(StepExecutor.Work.greedy(0, new int[] {7}, true, LogitsRequest.NONE))));
+            assertTrue(failure.getMessage().contains("dms_page_table_apply: a page out of range"), failure.getMessage());
+            gpu.release(0);
+            gpu.open(1, policy);
+            int token = gpu.run(List.of(StepExecutor.Work.greedy(1, prompt, true, LogitsRequest.NONE))).get(0).token();
+            assertTrue(token >= 0, "the step after the failure sampled " + token);
+            assertEquals(0, backend.kvMetadata().tableErrors());
+            System.out.printf("[gpu] a refused page-table write failed its step: %s%n", failure.getMessage());
         }
     }
 
