@@ -29,10 +29,9 @@ class CudaKernelTimingTest {
     @Test
     void everyLaunchOfADecodeStepIsTimed() {
         GpuTest.requireCuda();
-        String before = System.getProperty(CudaBackend.KERNEL_TIMING_PROPERTY);
-        System.setProperty(CudaBackend.KERNEL_TIMING_PROPERTY, "true");
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            CudaBackend backend = new CudaBackend(dms, CudaContext.open(0, false), true, 0);
+            CudaBackend backend = SystemProperty.with(CudaBackend.KERNEL_TIMING_PROPERTY, "true",
+                    () -> new CudaBackend(dms, CudaContext.open(0, false), true, 0));
             int layers = dms.config().numLayers();
             try (StepExecutor engine = StepExecutor.allocate(backend, 2, 16L << 20, 4)) {
                 engine.open(0, EvictionPolicies.create("dms", 0f, dms.config().dms()));
@@ -68,12 +67,6 @@ class CudaKernelTimingTest {
                 System.out.printf("[gpu] kernel timing: %d kernels, %.1f µs of device time a decode step (wall %.1f"
                         + " µs), the longest %s%n", times.size(), total / 1e3 / STEPS, wallNanos / 1e3 / STEPS,
                         times.get(0).kernel());
-            }
-        } finally {
-            if (before == null) {
-                System.clearProperty(CudaBackend.KERNEL_TIMING_PROPERTY);
-            } else {
-                System.setProperty(CudaBackend.KERNEL_TIMING_PROPERTY, before);
             }
         }
     }

@@ -57,18 +57,8 @@ class CudaOverlapTest {
      */
     static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
         CudaContext context = CudaContext.open(0, false);
-        String timing = System.getProperty(CudaBackend.STEP_TIMING_PROPERTY);
-        System.setProperty(CudaBackend.STEP_TIMING_PROPERTY, String.valueOf(lag));
-        CudaBackend backend;
-        try {
-            backend = new CudaBackend(checkpoint, context, true, 1);
-        } finally {
-            if (timing == null) {
-                System.clearProperty(CudaBackend.STEP_TIMING_PROPERTY);
-            } else {
-                System.setProperty(CudaBackend.STEP_TIMING_PROPERTY, timing);
-            }
-        }
+        CudaBackend backend = SystemProperty.with(CudaBackend.STEP_TIMING_PROPERTY, String.valueOf(lag),
+                () -> new CudaBackend(checkpoint, context, true, 1));
         DeviceBuffer delay = lag ? context.allocate(2L << 30) : null;
         int vocab = checkpoint.config().vocabSize();
         int layers = checkpoint.config().numLayers();
