@@ -685,9 +685,10 @@ public final class CudaBackend implements Backend {
             long waiting = System.nanoTime();
             try {
                 stepEvents.await(slot);
-                int bits = scratch.tableErrorsHost[slot].buffer().order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+                int bits = scratch.tableErrorsHost[slot].buffer().duplicate().order(ByteOrder.LITTLE_ENDIAN).getInt(0);
                 if (bits != 0) {
-                    tableErrors.fill(0);  // the word only accumulates: cleared for the steps after this failure
+                    cuda.makeCurrent();
+                    tableErrors.fill(0);  // the word only accumulates: cleared (after the queued steps) for those after
                     throw new CudaException(tableErrorMessage(bits));
                 }
             } catch (RuntimeException e) {
@@ -1484,9 +1485,9 @@ public final class CudaBackend implements Backend {
      */
     static String tableErrorMessage(int bits) {
         String[] what = {"dms_page_table_apply: a page-table entry out of range",
-            "dms_page_table_apply: a page out of range", "dms_page_table_apply: a table length out of range",
+            "dms_page_table_apply: a page out of range", "dms_page_table_apply: a table or its length out of range",
             "dms_page_table_apply: a fresh page out of range", "dms_page_copy_bf16: a page out of range",
-            "dms_slot_move_bf16: a slot run out of range"};
+            "dms_slot_move_bf16: a slot run out of range or empty"};
         List<String> found = new ArrayList<>();
         for (int b = 0; b < what.length; b++) {
             if ((bits & (1 << b)) != 0) {
@@ -1496,8 +1497,8 @@ public final class CudaBackend implements Backend {
         if ((bits & ~((1 << what.length) - 1)) != 0) {
             found.add("unknown error bits " + Integer.toBinaryString(bits >>> what.length << what.length));
         }
-        return "the step's page-table delta was refused on the device (" + String.join("; ", found)
-                + "); the step fails and the KV metadata of its sequences is not to be trusted";
+        return "a page-table delta applied with this step or before it was refused on the device ("
+                + String.join("; ", found) + "); the step fails and the KV metadata of its sequences is not to be trusted";
     }
 
     /** pages rounded up to a multiple of max(1, 2^floor(log2 pages) / 8). */
