@@ -279,9 +279,9 @@ final class EngineLoop {
      *   <li>every sequence samples a token the next step can feed back (no penalties or grammar, which need it on
      *       the host), is far from its limits and may reserve ahead (DMS window);</li>
      *   <li>no sequence fed prompt tokens in the step (its {@code fed} still counts the tokens before it), however
-     *       few: its commit then finds the sequence with no step in flight and
-     *       may repack the slots the chunk's evictions freed (KvCacheManager#commit; once overlapped decode runs, a
-     *       sequence is repacked only when the batch changes). One step a request runs without overlap;</li>
+     *       few: its commit then finds the sequence with no step in flight and may repack the slots the chunk's
+     *       evictions freed (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only when the
+     *       batch changes). One step a request runs without overlap;</li>
      *   <li>the pool holds the worst case, a new page in every head. That bound costs nothing to compute; the exact
      *       one scans each head's window (288 heads of up to 513 entries a sequence on Qwen3-8B), which slowed 64
      *       streams by milliseconds a step.</li>

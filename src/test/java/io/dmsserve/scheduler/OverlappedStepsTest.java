@@ -14,6 +14,7 @@ import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.kvcache.KvCacheManager;
 import io.dmsserve.sampling.SamplingParams;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -164,8 +165,7 @@ class OverlappedStepsTest {
         int[] pages = new int[2];
         for (boolean repack : new boolean[] {true, false}) {
             CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
-            try (StepExecutor executor = StepExecutor.allocate(backend, 4,
-                            (32L << 20 >> 11) * backend.kvBytesPerPage(4), 8, repack);
+            try (StepExecutor executor = executor(backend, 8, repack);
                     Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 64,
                             Duration.ofMinutes(1), true), EvictionPolicies.create("dms", 0f,
                                     checkpoint.config().dms())).start()) {
@@ -298,7 +298,11 @@ class OverlappedStepsTest {
 
     /** The backend with a pool of 16,384 pages of 4 tokens (more than any test here needs), for {@code rows} sequences. */
     private static StepExecutor executor(Backend backend, int rows) {
-        return StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4), rows);
+        return executor(backend, rows, KvCacheManager.REPACK_DEFAULT);
+    }
+
+    private static StepExecutor executor(Backend backend, int rows, boolean repack) {
+        return StepExecutor.allocate(backend, 4, (32L << 20 >> 11) * backend.kvBytesPerPage(4), rows, repack);
     }
 
     /**
