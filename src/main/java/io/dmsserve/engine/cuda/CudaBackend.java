@@ -537,9 +537,36 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("a delta applies on its own only between steps, after allocateKv");
         }
         cuda.makeCurrent();
+        checkTableWrites(delta, tableLength.length, geometry.maxPagesPerHead());
         noteLengths(delta);
         applyPageTables(uploadInputs(new Layout(new StepPlan(List.of(), delta)), delta), delta);
         cuda.synchronize();
+    }
+
+    /**
+     * Refuses, before anything is queued, a delta whose page-table writes or lengths fall outside their table: the
+     * device tables lie end to end ({@code tables} of {@code maxPagesPerHead} entries), and dms_page_table_apply
+     * checks only the flat index, so entry {@code maxPagesPerHead} of one table would land silently in the next
+     * table's entry 0, and a length past the entries would let the attention read the next table's pages. (Page ids,
+     * fresh pages, copies and moves the kernels check on the device: {@link #tableErrorMessage}.)
+     */
+    static void checkTableWrites(PageTableDelta delta, int tables, int maxPagesPerHead) {
+        int[] writes = delta.pageWrites();
+        for (int i = 0; i < writes.length; i += 3) {
+            if (writes[i] < 0 || writes[i] >= tables || writes[i + 1] < 0 || writes[i + 1] >= maxPagesPerHead) {
+                throw new IllegalArgumentException("page-table delta refused before the step: write " + i / 3
+                        + " sets entry " + writes[i + 1] + " of table " + writes[i] + ", outside the " + tables
+                        + " tables of " + maxPagesPerHead + " entries each");
+            }
+        }
+        int[] lengths = delta.lengthWrites();
+        for (int i = 0; i < lengths.length; i += 2) {
+            if (lengths[i] < 0 || lengths[i] >= tables || lengths[i + 1] < 0 || lengths[i + 1] > maxPagesPerHead) {
+                throw new IllegalArgumentException("page-table delta refused before the step: length write " + i / 2
+                        + " gives table " + lengths[i] + " length " + lengths[i + 1] + ", outside the " + tables
+                        + " tables of " + maxPagesPerHead + " entries each");
+            }
+        }
     }
 
     /** The host's copy of the tables' lengths (what the attention's splits are sized by) after a delta. */
@@ -616,6 +643,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("await the step that returns logits before submitting another");
         }
         long entered = System.nanoTime();
+        checkTableWrites(plan.pageTables(), tableLength.length, geometry.maxPagesPerHead());
         cuda.makeCurrent();
         noteLengths(plan.pageTables());
         Layout in = new Layout(plan);

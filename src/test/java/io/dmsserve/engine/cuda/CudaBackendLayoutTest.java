@@ -3,6 +3,7 @@ package io.dmsserve.engine.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.dmsserve.kvcache.PageTableDelta;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -112,5 +113,28 @@ class CudaBackendLayoutTest {
         assertThat(CudaBackend.tableErrorMessage(16)).contains("dms_page_copy_bf16: a page out of range");
         assertThat(CudaBackend.tableErrorMessage(4 | 64)).contains("a table or its length out of range")
                 .contains("unknown error bits 1000000");
+    }
+
+    /**
+     * The host refuses what the device kernel cannot see: an entry past its table (which would land in the next
+     * table's first entry, a valid flat index) and a length past the entries; in-range writes and holes pass.
+     */
+    @Test
+    void aPageTableWriteOutsideItsTableIsRefusedBeforeTheStep() {
+        int tables = 6;
+        int entries = 4;
+        CudaBackend.checkTableWrites(new PageTableDelta(new int[] {0, 0, 7, 5, 3, -1}, new int[] {5, 4, 0, 0},
+                new int[0]), tables, entries);
+        assertThatThrownBy(() -> CudaBackend.checkTableWrites(new PageTableDelta(new int[] {0, 0, 7, 2, 4, 9},
+                new int[0], new int[0]), tables, entries)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("write 1 sets entry 4 of table 2, outside the 6 tables of 4 entries each");
+        assertThatThrownBy(() -> CudaBackend.checkTableWrites(new PageTableDelta(new int[] {6, 0, 7}, new int[0],
+                new int[0]), tables, entries)).hasMessageContaining("entry 0 of table 6");
+        assertThatThrownBy(() -> CudaBackend.checkTableWrites(new PageTableDelta(new int[] {1, -1, 7}, new int[0],
+                new int[0]), tables, entries)).hasMessageContaining("entry -1 of table 1");
+        assertThatThrownBy(() -> CudaBackend.checkTableWrites(new PageTableDelta(new int[0], new int[] {3, 5},
+                new int[0]), tables, entries)).hasMessageContaining("length write 0 gives table 3 length 5");
+        assertThatThrownBy(() -> CudaBackend.checkTableWrites(new PageTableDelta(new int[0], new int[] {0, 1, -1, 1},
+                new int[0]), tables, entries)).hasMessageContaining("length write 1 gives table -1 length 1");
     }
 }

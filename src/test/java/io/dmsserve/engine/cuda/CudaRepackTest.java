@@ -121,6 +121,15 @@ class CudaRepackTest {
             int[] prompt = {5, 9, 13, 17, 21, 25, 29};
             gpu.open(0, policy);
             gpu.run(List.of(StepExecutor.Work.greedy(0, prompt, true, LogitsRequest.NONE)));
+            // An entry past table 0 (the next table's entry 0 by flat index, which the kernel would take): refused on
+            // the host, nothing applied.
+            CudaBackend.KvMetadata before = backend.kvMetadata();
+            int entries = before.maxPagesPerHead();
+            PageTableDelta pastTable = new PageTableDelta(new int[] {0, entries, 3}, new int[0], new int[0]);
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> backend.applyDeltaAlone(pastTable));
+            assertTrue(refused.getMessage().contains("entry " + entries + " of table 0"), refused.getMessage());
+            assertArrayEquals(before.pageTable(), backend.kvMetadata().pageTable());
             backend.applyDeltaAlone(new PageTableDelta(new int[] {0, 0, 1 << 30}, new int[0], new int[0]));
             CudaException failure = assertThrows(CudaException.class,
                     () -> gpu.run(List.of(StepExecutor.Work.greedy(0, new int[] {7}, true, LogitsRequest.NONE))));
