@@ -10,7 +10,8 @@
 # 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack"
 # and "norepack", 16 x 32K DMS with repacking on and off (gpubench --repack; dms.kv-cache.repack is on by default). A part is
 # skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
-# "variant" (its index, from 0).
+# "variant" (its index, from 0). DECODE (default 32) sets the decode steps of the 16 x 32K and largest-batch runs: their
+# first step holds one-time costs (its graph's capture, no step to overlap with) that weigh 1/DECODE of the figure.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -47,34 +48,34 @@ IFS=';' read -ra variants <<< "${VARIANTS:-}"
 [[ ${#variants[@]} -gt 0 ]] || variants=("")
 for i in "${!variants[@]}"; do
     read -ra o <<< "${variants[$i]}"
-    fits 75 "variant $i 32k" && run "$i" 16 32768 32 dms "${o[@]}"
+    fits 75 "variant $i 32k" && run "$i" 16 32768 "${DECODE:-32}" dms "${o[@]}"
     fits 40 "variant $i b1" && run "$i" 1 4096 64 none "${o[@]}"
 done
 read -ra o <<< "${variants[0]}"
 for e in ${EXTRA:-}; do
     case $e in
-        dms32k) fits 75 "extra $e" && run 0 16 32768 32 dms "${o[@]}" ;;
-        none32k) fits 110 "extra $e" && run 0 16 32768 32 none "${o[@]}" ;;
+        dms32k) fits 75 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}" ;;
+        none32k) fits 110 "extra $e" && run 0 16 32768 "${DECODE:-32}" none "${o[@]}" ;;
         largest)
             gb=(--distinct 16)
             n=${DMS_MAX:-$(fit 2048)}
-            (( n > 0 )) && fits 130 "extra $e dms" && LIMIT=200 run 0 "$n" 32768 32 dms "${o[@]}"
-            (( ${OFF_MAX:-24} > 0 )) && fits 100 "extra $e none" && LIMIT=200 run 0 "${OFF_MAX:-24}" 32768 32 none "${o[@]}"
+            (( n > 0 )) && fits 130 "extra $e dms" && LIMIT=200 run 0 "$n" 32768 "${DECODE:-32}" dms "${o[@]}"
+            (( ${OFF_MAX:-24} > 0 )) && fits 100 "extra $e none" && LIMIT=200 run 0 "${OFF_MAX:-24}" 32768 "${DECODE:-32}" none "${o[@]}"
             gb=() ;;
         chunk256)
             gb=(--chunk 256)
-            fits 100 "extra $e 16" && LIMIT=200 run 0 16 32768 32 dms "${o[@]}"
+            fits 100 "extra $e 16" && LIMIT=200 run 0 16 32768 "${DECODE:-32}" dms "${o[@]}"
             gb=(--distinct 16 --chunk 256)
             n=$(fit 256)
-            (( n > 0 )) && fits 140 "extra $e largest" && LIMIT=220 run 0 "$n" 32768 32 dms "${o[@]}"
+            (( n > 0 )) && fits 140 "extra $e largest" && LIMIT=220 run 0 "$n" 32768 "${DECODE:-32}" dms "${o[@]}"
             gb=() ;;
         repack|norepack)
             gb=(--repack "$([[ $e == repack ]] && echo true || echo false)")
-            fits 75 "extra $e" && run 0 16 32768 32 dms "${o[@]}"
+            fits 75 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}"
             gb=() ;;
         distinct4)
             gb=(--distinct 4)
-            fits 60 "extra $e" && run 0 16 32768 32 dms "${o[@]}"
+            fits 60 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}"
             gb=() ;;
     esac
 done

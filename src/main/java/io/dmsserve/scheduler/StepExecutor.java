@@ -129,13 +129,13 @@ public final class StepExecutor implements AutoCloseable {
     /** A step reserved and queued on the backend, its decisions not yet committed ({@link #await}). */
     public static final class Submitted {
         private final long[] ids;
-        private final boolean[] samples;  // whether the step samples the sequence's next token: see KvCacheManager#commit
+        private final boolean[] settled;  // the step samples it: its commit may repack (KvCacheManager#commit)
         private final boolean[] released;
         private final PendingStep pending;
 
-        private Submitted(long[] ids, boolean[] samples, PendingStep pending) {
+        private Submitted(long[] ids, boolean[] settled, PendingStep pending) {
             this.ids = ids;
-            this.samples = samples;
+            this.settled = settled;
             this.released = new boolean[ids.length];
             this.pending = pending;
         }
@@ -149,11 +149,11 @@ public final class StepExecutor implements AutoCloseable {
     public Submitted submit(List<Work> work) {
         long[] ids = new long[work.size()];
         int[] lengths = new int[work.size()];
-        boolean[] samples = new boolean[work.size()];
+        boolean[] settled = new boolean[work.size()];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = work.get(i).sequenceId();
             lengths[i] = work.get(i).tokens().length;
-            samples[i] = work.get(i).drawIndex() >= 0;
+            settled[i] = work.get(i).drawIndex() >= 0;
             if (work.get(i).sampling().penalized() && copies.contains(ids[i])) {
                 throw new IllegalArgumentException("sequence " + ids[i] + " is a fork's copy, whose penalty counts"
                         + " were not copied: it cannot sample with penalties");
@@ -167,7 +167,7 @@ public final class StepExecutor implements AutoCloseable {
                     cache.sequence(w.sequenceId()).policy().rule(), w.promptLength(), w.sampling(), w.seed(),
                     w.drawIndex(), w.allowedTokens(), w.logits()));
         }
-        Submitted submitted = new Submitted(ids, samples, backend.submit(new StepPlan(steps, cache.takeDelta())));
+        Submitted submitted = new Submitted(ids, settled, backend.submit(new StepPlan(steps, cache.takeDelta())));
         inFlight.addLast(submitted);
         return submitted;
     }
@@ -197,7 +197,7 @@ public final class StepExecutor implements AutoCloseable {
             if (!submitted.released[i]) {
                 SequenceOutput out = output.sequences().get(i);
                 answered[j] = out.sequenceId();
-                settled[j] = submitted.samples[i];
+                settled[j] = submitted.settled[i];
                 decisions[j++] = out.decisions();
             }
         }

@@ -2,19 +2,26 @@ package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.dmsserve.dms.EvictionPolicies;
 import io.dmsserve.engine.Checkpoint;
+import io.dmsserve.engine.DelegatingBackend;
 import io.dmsserve.engine.LogitsRequest;
+import io.dmsserve.engine.PendingStep;
 import io.dmsserve.engine.SequenceOutput;
 import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
+import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.cpu.GoldenCase;
+import io.dmsserve.kvcache.PageTableDelta;
 import io.dmsserve.sampling.SamplingParams;
 import io.dmsserve.scheduler.StepExecutor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -48,6 +55,63 @@ class CudaOverlapTest {
             }
             System.out.printf("[gpu] overlapped steps: %d outputs of %d decode steps identical to steps run one at a"
                     + " time, also with the device held back before each step%n", overlapped.size(), STEPS);
+        }
+    }
+
+    /**
+     * A page-table delta the device refuses fails its own step, not the step in flight before it: the second step's
+     * page-table kernel runs after the first step's error word was copied back, so the first returns its tokens; the
+     * second fails naming the kernel; after {@link StepExecutor#abandon} a new sequence runs and the word reads 0.
+     */
+    @Test
+    void aRefusedDeltaFailsItsOwnStepNotTheStepInFlightBeforeIt() {
+        GpuTest.requireCuda();
+        try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"));
+                CudaBackend backend = new CudaBackend(dms, CudaContext.open(0, false), true, 1)) {
+            AtomicBoolean poison = new AtomicBoolean();
+            DelegatingBackend front = new DelegatingBackend(backend) {
+                @Override
+                public StepOutput step(StepPlan plan) {
+                    return submit(plan).await();
+                }
+
+                @Override
+                public PendingStep submit(StepPlan plan) {
+                    if (!poison.getAndSet(false)) {
+                        return inner.submit(plan);
+                    }
+                    PageTableDelta d = plan.pageTables();
+                    int[] writes = Arrays.copyOf(d.pageWrites(), d.pageWrites().length + 3);
+                    writes[writes.length - 1] = 1 << 30;  // table 0, entry 0 := a page past the pool
+                    return inner.submit(new StepPlan(plan.sequences(), new PageTableDelta(writes, d.lengthWrites(),
+                            d.freshPages(), d.pageCopies(), d.slotMoves())));
+                }
+            };
+            try (StepExecutor engine = StepExecutor.allocate(front, 4, 16L << 20, 8)) {
+                engine.open(0, EvictionPolicies.create("dms", 0f, dms.config().dms()));
+                int next = engine.run(List.of(StepExecutor.Work.greedy(0, new int[] {5, 9, 13, 17, 21}, true,
+                        LogitsRequest.NONE))).get(0).token();
+                StepExecutor.Submitted first = engine.submit(List.of(StepExecutor.Work.greedy(0, new int[] {next},
+                        true, LogitsRequest.NONE)));
+                poison.set(true);
+                StepExecutor.Submitted second = engine.submit(List.of(StepExecutor.Work.greedy(0,
+                        new int[] {SequenceStep.FED_BACK}, true, LogitsRequest.NONE)));
+                assertThat(engine.inFlight()).isEqualTo(2);
+                int token = engine.await(first).get(0).token();
+                assertThat(token).as("the step in flight before the refused one").isNotNegative();
+                CudaException failure = assertThrows(CudaException.class,
+                        () -> engine.await(second));
+                assertThat(failure.getMessage()).contains("dms_page_table_apply: a page out of range");
+                engine.abandon();
+                engine.release(0);
+                engine.open(1, EvictionPolicies.create("dms", 0f, dms.config().dms()));
+                int after = engine.run(List.of(StepExecutor.Work.greedy(1, new int[] {5, 9, 13}, true,
+                        LogitsRequest.NONE))).get(0).token();
+                assertThat(after).isNotNegative();
+                assertThat(backend.kvMetadata().tableErrors()).isZero();
+                System.out.printf("[gpu] a refused delta failed its own step (%s); the step before it returned token"
+                        + " %d%n", failure.getMessage(), token);
+            }
         }
     }
 
