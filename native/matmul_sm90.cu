@@ -26,7 +26,12 @@
 // the L2) once per token tile.
 // grid ceil(n / 128) * ceil(m / BN), block 256, dynamic shared memory matmul_wg_smem_bytes(BN, split) (a 1024-byte
 // aligned base is carved out of it). k % 8 == 0, lda % 8 == 0, 16-byte aligned a and w (the launcher checks; Java
-// takes matmul.cu's kernels otherwise). No split-K: Java takes this kernel only when its tiles fill the device.
+// takes matmul.cu's kernels otherwise).
+// Split-K (decode batches and prompt chunks past the skinny kernel's 64 tokens, whose tiles do not fill the device:
+// 128 tokens x 4096 features is 32 tiles for 132 multiprocessors): grid (tiles, splits); with partial != null, block
+// (b, z) sums only the k tiles [z kTilesPerSplit, (z + 1) kTilesPerSplit) and stores its fp32 sums to partial (splits,
+// n, m) (accumulate unread), and dms_matmul_reduce (matmul.cu) adds the splits in order: deterministic, as the mma.sync
+// kernels' split-K. With partial == null, kTilesPerSplit is unread and the block sums every k tile.
 // Other architectures: the kernels exist (sm_80 and PTX builds of the fatbin) but trap; Java never launches them
 // there.
 #include "dms.cuh"
@@ -234,7 +239,8 @@ DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, c
 
 template <int BN, bool SPLIT>
 __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
-                                          float* __restrict__ c, int ldc, int n, int m, int k, int accumulate) {
+                                          float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
+                                          int kTilesPerSplit, float* __restrict__ partial) {
     dms::pdl_begin_long();
 #if defined(DMS_WGMMA)
     constexpr int STAGES = matmul_wg_stages(BN, SPLIT);
@@ -253,7 +259,10 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     const int inGroup = static_cast<int>(blockIdx.x) % perGroup;
     const int row0 = (first + inGroup % rows) * DMS_WG_BM;
     const int col0 = inGroup / rows * BN;
-    const int kTiles = (k + DMS_WG_BK - 1) / DMS_WG_BK;
+    const int kTilesAll = (k + DMS_WG_BK - 1) / DMS_WG_BK;
+    // This block's k tiles: k0 on, kTiles of them (every tile unless split); kt below counts from k0.
+    const int k0 = partial != nullptr ? static_cast<int>(blockIdx.y) * kTilesPerSplit : 0;
+    const int kTiles = partial != nullptr ? min(kTilesPerSplit, kTilesAll - k0) : kTilesAll;
     const bf16_t* a16 = static_cast<const bf16_t*>(a);
     const float* a32 = static_cast<const float*>(a);
 
@@ -266,9 +275,9 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     auto loadStage = [&](int kt) {
         unsigned char* st = smem + (kt % STAGES) * STAGE;
         if constexpr (!SPLIT) {
-            wg_load_bf16(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, kt * DMS_WG_BK, k);
+            wg_load_bf16(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, (k0 + kt) * DMS_WG_BK, k);
         }
-        wg_load_bf16(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, kt * DMS_WG_BK, k);
+        wg_load_bf16(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, (k0 + kt) * DMS_WG_BK, k);
     };
 
     float4 staged[SPLIT ? 8 : 1];
@@ -281,7 +290,7 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
         dms::cp_async_commit();
     }
     if constexpr (SPLIT) {
-        wg_fetch_f32(staged, a32, lda, row0, n, 0, k);
+        wg_fetch_f32(staged, a32, lda, row0, n, k0 * DMS_WG_BK, k);
         wg_store_split(smem, smem + A_TILE, staged);
     }
 
@@ -297,7 +306,7 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
             }
             dms::cp_async_commit();
             if (kt + 1 < kTiles) {
-                wg_fetch_f32(staged, a32, lda, row0, n, (kt + 1) * DMS_WG_BK, k);
+                wg_fetch_f32(staged, a32, lda, row0, n, (k0 + kt + 1) * DMS_WG_BK, k);
             }
         }
         // bf16: tile kt's wgmma first, queued behind tile kt - 1's, then the loads (3-7% faster than loads first,
@@ -351,6 +360,10 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     const int v = (threadIdx.x >> 5) & 3;
     const int rowBase = row0 + wg * 64 + v * 16 + (lane >> 2);
     const int colBase = col0 + 2 * (lane & 3);
+    // Split: this split's slice of partial, rows of m, stored (the reduce accumulates).
+    float* const dst = partial != nullptr ? partial + static_cast<size_t>(blockIdx.y) * n * m : c;
+    const size_t ld = partial != nullptr ? static_cast<size_t>(m) : static_cast<size_t>(ldc);
+    const bool add = partial == nullptr && accumulate != 0;
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
 #pragma unroll
@@ -359,13 +372,13 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
             if (row >= n) {
                 continue;
             }
-            float* out = c + static_cast<size_t>(row) * ldc;
+            float* out = dst + static_cast<size_t>(row) * ld;
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 const int col = colBase + 8 * j + e;
                 if (col < m) {
                     const float val = acc[4 * j + 2 * h + e];
-                    out[col] = accumulate != 0 ? out[col] + val : val;
+                    out[col] = add ? out[col] + val : val;
                 }
             }
         }
@@ -378,8 +391,8 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
 #define DMS_MATMUL_WG(NAME, BN, SPLIT, AT)                                                                        \
     extern "C" __global__ void __launch_bounds__(256, 1)                                                          \
         NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
-             int n, int m, int k, int accumulate) {                                                               \
-        matmul_wg<BN, SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate);                                             \
+             int n, int m, int k, int accumulate, int kTilesPerSplit, float* __restrict__ partial) {              \
+        matmul_wg<BN, SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);                    \
     }
 DMS_MATMUL_WG(dms_matmul_wg_bf16_n256, 256, false, bf16_t)
 DMS_MATMUL_WG(dms_matmul_wg_bf16_n128, 128, false, bf16_t)
@@ -413,43 +426,62 @@ static bool dms_compute90() {
 
 template <typename AT>
 static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                                    int accumulate, int bn, cudaStream_t stream) {
+                                    int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
     DMS_CHECK(bn == 128 || bn == 256);
     DMS_CHECK(static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn) <= 0x7fffffff);
+    DMS_CHECK(splits >= 1 && splits <= 65535 && (splits == 1 || workspace != nullptr));
     if (!dms_compute90()) {
         return cudaErrorNotSupported;
     }
-    const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn));
+    const int kTiles = (k + DMS_WG_BK - 1) / DMS_WG_BK;
+    const int perSplit = (kTiles + splits - 1) / splits;
+    splits = (kTiles + perSplit - 1) / perSplit;  // no empty split
+    float* partial = splits > 1 ? workspace : nullptr;
+    const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn), splits);
     const int smem = matmul_wg_smem_bytes(bn, split);
     if constexpr (split) {
         if (bn == 256) {
-            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
         } else {
-            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+            DMS_LAUNCH_SMEM(dms_matmul_wg_split_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
         }
     } else {
         if (bn == 256) {
-            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
         } else {
-            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate);
+            DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_n128, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
         }
+    }
+    if (partial != nullptr) {
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) {
+            return e;
+        }
+        const size_t count = static_cast<size_t>(n) * m;
+        DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m,
+                   c, ldc, accumulate);
     }
     return cudaGetLastError();
 }
 
-// c (n, m) = a (n, k) bf16 · Wᵀ (or c +=) on the warpgroup tensor cores, tiles of 128 x bn; cudaErrorNotSupported on a
-// device other than compute 9.0.
+// c (n, m) = a (n, k) bf16 · Wᵀ (or c +=) on the warpgroup tensor cores, tiles of 128 x bn, k split `splits` ways (1:
+// no split) through workspace fp32 (splits, n, m); cudaErrorNotSupported on a device other than compute 9.0.
 extern "C" cudaError_t dms_matmul_wg(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                                     int accumulate, int bn, cudaStream_t stream) {
-    return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, stream);
+                                     int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
+    return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
 }
 
 // As dms_matmul_wg for fp32 activations, each split into a bf16 high part and its bf16 rest.
 extern "C" cudaError_t dms_matmul_wg_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
-                                           int k, int accumulate, int bn, cudaStream_t stream) {
-    return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, stream);
+                                           int k, int accumulate, int bn, int splits, float* workspace,
+                                           cudaStream_t stream) {
+    return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
 }

@@ -410,9 +410,10 @@ int main(int argc, char** argv) {
                         dms_matmul_split_bm128<<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
                                                                              nullptr);
                     } else if (split) {
-                        CK(dms_matmul_wg_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 4 ? 256 : 128, stream));
+                        CK(dms_matmul_wg_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 4 ? 256 : 128, 1, nullptr,
+                                                 stream));
                     } else {
-                        CK(dms_matmul_wg(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 2 ? 256 : 128, stream));
+                        CK(dms_matmul_wg(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 2 ? 256 : 128, 1, nullptr, stream));
                     }
                 };
                 launch(w);  // outside the capture: the launcher's cudaFuncSetAttribute

@@ -795,29 +795,39 @@ static void test_matmul() {
 
 // The warpgroup products (matmul_sm90.cu) against double sums: odd n, m and k (partial tiles in every direction, a
 // k tail of 8), enough k tiles to reuse every pipeline stage, more token tiles than a raster group, both tile widths,
-// bf16 and split, c = and c +=. The emulator runs each wgmma when its thread waits for it, so a stage overwritten too
-// early shows here.
+// bf16 and split, c = and c +=, k unsplit and split 2 and 3 ways (uneven: the last split shorter; 3 ways of 4 k tiles
+// gives 2 splits; 1 k tile stays unsplit; a split of one tile) on a poisoned workspace. The emulator runs each wgmma
+// when its thread waits for it, so a stage overwritten too early shows here.
 static void test_matmul_wg() {
     Rng rng(29);
     struct Case {
         int n, m, k, lda;
     };
     for (Case c : {Case{130, 300, 520, 528}, Case{1, 7, 8, 8}, Case{64, 256, 64, 64}, Case{129, 129, 200, 200},
-                   Case{200, 40, 1032, 1040}, Case{1100, 300, 72, 80}}) {  // the last: two groups of token tiles
+                   Case{200, 40, 1032, 1040}, Case{70, 136, 136, 136}, Case{1100, 300, 72, 80}}) {
+        // Case{70, 136, ...}: 3 k tiles, so 3 ways is a tile a split, the last one's k tail of 8; the last case: two
+        // groups of token tiles
         for (int split : {0, 1})
         for (int bn : {128, 256})
-        for (int accumulate : {0, 1}) {
+        for (int accumulate : {0, 1})
+        for (int splits : {1, 2, 3}) {
+            if (splits > 1 && c.n > 200) {
+                continue;  // the split cases' partial tiles and stages are the small cases'; the big one costs
+            }
+            Buf<float> workspace(static_cast<size_t>(splits) * c.n * c.m);
+            workspace.poison();
             ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
             const cudaError_t e = split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
-                                                              accumulate, bn, nullptr)
+                                                              accumulate, bn, splits, workspace.dev, nullptr)
                                         : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
-                                                        accumulate, bn, nullptr);
+                                                        accumulate, bn, splits, workspace.dev, nullptr);
             if (e == cudaErrorNotSupported) {
                 fprintf(stderr, "matmul_wg: not on this device (compute 9.0 only); nothing checked\n");
                 return;
             }
             expect_ok(e, "matmul_wg");
-            const std::string what = std::string(split ? "matmul_wg split" : "matmul_wg") + " bn=" + std::to_string(bn);
+            const std::string what = std::string(split ? "matmul_wg split" : "matmul_wg") + " bn=" + std::to_string(bn) +
+                                     " splits=" + std::to_string(splits);
             check_product(what.c_str(), p, split);
         }
     }
@@ -868,7 +878,7 @@ static void test_matmul_k_limit() {
         dms_gemv_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, nullptr),
         dms_matmul(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, nullptr),
         dms_matmul_skinny(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 2, 1, nullptr),
-        dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, nullptr),
+        dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, 1, nullptr, nullptr),
         dms_matmul_wgs(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_split_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
         dms_matmul_wgs_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, f.dev, counters.dev, nullptr),

@@ -12,6 +12,7 @@
 # skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
 # "variant" (its index, from 0). DECODE (default 32) sets the decode steps of the 16 x 32K and largest-batch runs: their
 # first step holds one-time costs (its graph's capture, no step to overlap with) that weigh 1/DECODE of the figure.
+# MAIN=0 skips the variants' own 16 x 32K and batch-1 runs (the EXTRA runs take the first variant's options).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -47,6 +48,7 @@ PY
 IFS=';' read -ra variants <<< "${VARIANTS:-}"
 [[ ${#variants[@]} -gt 0 ]] || variants=("")
 for i in "${!variants[@]}"; do
+    [[ ${MAIN:-1} != 0 ]] || break  # MAIN=0: only the EXTRA runs
     read -ra o <<< "${variants[$i]}"
     fits 75 "variant $i 32k" && run "$i" 16 32768 "${DECODE:-32}" dms "${o[@]}"
     fits 40 "variant $i b1" && run "$i" 1 4096 64 none "${o[@]}"

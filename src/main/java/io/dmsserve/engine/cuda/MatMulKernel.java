@@ -89,10 +89,20 @@ final class MatMulKernel implements AutoCloseable {
      * the device.
      */
     static final String WGMMA_PROPERTY = "dms.cuda.wgmma";
+    /**
+     * System property: {@code false} keeps the mma.sync tiled kernels (split-K) for the products past the skinny
+     * kernel's 64 tokens whose warpgroup tiles do not fill the device (large decode batches, the server's prompt
+     * chunks of 256), to compare. The default gives them the warpgroup kernels with k split ({@link #wgSplits}): on the
+     * H200 a 173-token decode step's 4096 x 12288 product took 337 us on the tiled kernel, mma.sync at 128-token tiles
+     * (docs/benchmarks.md, seventeenth pass).
+     */
+    static final String WG_SPLIT_K_PROPERTY = "dms.cuda.wg-split-k";
     static final int WG_BM = 128;
+    static final int WG_BK = 64;
     private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
     private final Kernel[] wgSplit;  // split activations
     private final boolean wgAlways;
+    private final boolean wgSplitK;  // WG_SPLIT_K_PROPERTY
     /**
      * System property: {@code false} runs the skinny product single-buffered (a warp loads 4 chunks of W, waits, then
      * multiplies), to compare. The default, double-buffered (a warp's next 2 chunks loaded before its current 2 are
@@ -142,6 +152,7 @@ final class MatMulKernel implements AutoCloseable {
         require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
+        this.wgSplitK = !"false".equals(System.getProperty(WG_SPLIT_K_PROPERTY));
         this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));  // before any allocation
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
@@ -221,7 +232,8 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * The feature tile of the warpgroup kernel for a product of these sizes: 256 when those tiles give every
-     * multiprocessor one, else 128 when those do, else 0 (the mma.sync kernels, which split k when the tiles are few).
+     * multiprocessor one, else 128 when those do, else 0 (too few tiles: the warpgroup kernel splits k past 64
+     * tokens, {@link #wgSplits}, and below the skinny kernels or the mma.sync ones take it).
      */
     static int wgTile(int n, int m, int multiprocessors) {
         long rows = Checks.ceilDiv(n, WG_BM);
@@ -229,6 +241,22 @@ final class MatMulKernel implements AutoCloseable {
             return 256;
         }
         return rows * Checks.ceilDiv(m, 128) >= multiprocessors ? 128 : 0;
+    }
+
+    /**
+     * How many ways the warpgroup kernel splits k for a product whose tiles of {@code bn} features do not fill the
+     * device: the most splits whose blocks still fit in one wave (one block a multiprocessor: the kernel's shared
+     * memory), each split at least 4 tiles of 64, at most 16; 1 when the tiles fill the device. With one block a
+     * multiprocessor, blocks past a wave would run a second one: 96 tiles unsplit take as long as 192 half-length
+     * blocks in two waves, without the reduce.
+     */
+    static int wgSplits(int n, int m, int k, int bn, int multiprocessors) {
+        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
+        if (tiles >= multiprocessors) {
+            return 1;
+        }
+        int most = Math.max(1, Checks.ceilDiv(k, WG_BK) / 4);
+        return (int) Math.max(1, Math.min(Math.min(most, 16), multiprocessors / tiles));
     }
 
     /**
@@ -329,13 +357,19 @@ final class MatMulKernel implements AutoCloseable {
 
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
     boolean wgTakes(int n, int m, int k, int lda) {
-        return wg != null && k % 8 == 0 && lda % 8 == 0 && (wgAlways || wgTile(n, m, multiprocessors) > 0);
+        return wg != null && k % 8 == 0 && lda % 8 == 0
+                && (wgAlways || wgTile(n, m, multiprocessors) > 0 || wgSplitK && n > MAX_SKINNY_TOKENS);
     }
 
-    /** The warpgroup kernel's feature tile for a product it takes. */
-    private int wgTileFor(int n, int m) {
+    /** The warpgroup kernel's feature tile for a product it takes: 128 where k is split (more, shorter blocks). */
+    int wgTileFor(int n, int m) {
         int bn = wgTile(n, m, multiprocessors);
-        return bn > 0 ? bn : m > 128 ? 256 : 128;
+        return bn > 0 ? bn : 128;
+    }
+
+    /** The warpgroup kernel's split of k for a product it takes ({@link #wgSplits}). */
+    int wgSplitsFor(int n, int m, int k) {
+        return wgSplits(n, m, k, wgTileFor(n, m), multiprocessors);
     }
 
     /**
@@ -530,7 +564,7 @@ final class MatMulKernel implements AutoCloseable {
         } else if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
-            warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m));
+            warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m), wgSplitsFor(n, m, k));
         } else {
             matmul(split, a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
         }
@@ -577,17 +611,37 @@ final class MatMulKernel implements AutoCloseable {
      */
     void warpgroup(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate, int bn) {
+        warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, bn, 1);
+    }
+
+    /**
+     * As above with k split {@code splits} ways (fewer when k has fewer tiles of 64): each split's sums go to the
+     * workspace and {@code dms_matmul_reduce} adds them in split order (deterministic).
+     */
+    void warpgroup(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate, int bn, int splits) {
         require(wg != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
         require(bn == 256 || bn == 128, "the warpgroup products take tiles of 256 or 128 features, got " + bn);
+        require(splits >= 1 && splits <= 65535, "splits must be in [1, 65535], got " + splits);
         positive(n, "n");
         positive(m, "m");
         requireWarpgroupLayout(a, lda, w, ldc, m, k);
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
         require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
         holdsOperands(split, a, lda, w, c, ldc, n, m, k);
+        int kTiles = Checks.ceilDiv(k, WG_BK);
+        int perSplit = Checks.ceilDiv(kTiles, splits);
+        splits = Checks.ceilDiv(kTiles, perSplit);  // no empty split
+        DeviceBuffer partial = splits > 1 ? workspace((long) splits * n * m * 4) : null;
         Kernel kernel = (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
-        kernel.launch((int) tiles, 1, 1, 256, wgSharedBytes(bn, split),  // 1-D: the kernel orders its tiles
-                new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0));
+        kernel.launch((int) tiles, splits, 1, 256, wgSharedBytes(bn, split),  // x 1-D: the kernel orders its tiles
+                new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0)
+                        .i32(perSplit).ptr(partial));
+        if (partial != null) {
+            long count = (long) n * m;
+            reduce.launch(Checks.ceilDiv(count, 256), 1, 1, 256, 0, new KernelArgs().ptr(partial)
+                    .i32(splits).i32(n).i32(m).ptr(c).i32(ldc).i32(accumulate ? 1 : 0));
+        }
     }
 
     /**
@@ -707,8 +761,13 @@ final class MatMulKernel implements AutoCloseable {
             int splits = wgsSplitsFor(m, k, split);
             return splits > 1 ? wgsWorkspaceBytes(m, splits) : 0;
         }
-        if (skinnyTakes(n, k, lda) || wgTakes(n, m, k, lda)) {
+        if (skinnyTakes(n, k, lda)) {
             return 0;
+        }
+        if (wgTakes(n, m, k, lda)) {
+            int kTiles = Checks.ceilDiv(k, WG_BK);
+            int splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, wgSplitsFor(n, m, k)));
+            return splits > 1 ? (long) splits * n * m * 4 : 0;
         }
         return tiledWorkspaceBytes(n, m, k, multiprocessors);
     }

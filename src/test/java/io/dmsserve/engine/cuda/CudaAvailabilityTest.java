@@ -106,6 +106,15 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgTile(1024, 6144, 132)).isEqualTo(256);
         assertThat(MatMulKernel.wgTile(256, 4096, 132)).isZero();
         assertThat(MatMulKernel.wgTile(128, 151936, 132)).isEqualTo(256);
+        // past 64 tokens, too few tiles split k into the most ways whose blocks fit one wave (tiles of 128 features):
+        // 173 tokens on 4096 x 12288 is 64 tiles, 2 ways; 6144 wide is 96 tiles, 1; 100 tokens on 4096 x 4096 is 32
+        // tiles, 4; a short k caps it at 4 tiles of 64 a split; tiles that fill the device are never split
+        assertThat(MatMulKernel.wgSplits(173, 4096, 12288, 128, 132)).isEqualTo(2);
+        assertThat(MatMulKernel.wgSplits(173, 6144, 4096, 128, 132)).isEqualTo(1);
+        assertThat(MatMulKernel.wgSplits(100, 4096, 4096, 128, 132)).isEqualTo(4);
+        assertThat(MatMulKernel.wgSplits(100, 256, 4096, 128, 132)).isEqualTo(16);
+        assertThat(MatMulKernel.wgSplits(100, 256, 520, 128, 132)).isEqualTo(2);
+        assertThat(MatMulKernel.wgSplits(2048, 4096, 4096, 256, 132)).isEqualTo(1);
         // matmul_sm90_skinny.cu's static_asserts: 10 stages of 10 KB (bf16), 5 of 12 KB and 3 pairs of 4 KB (split)
         assertThat(MatMulKernel.wgsSharedBytes(false)).isEqualTo(103424);
         assertThat(MatMulKernel.wgsSharedBytes(true)).isEqualTo(74752);

@@ -215,6 +215,40 @@ class MatMulKernelTest extends GpuTest {
                                 kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn));
             }
         }
+        // k split 2 and 3 ways (uneven: 9 tiles of 64 and a tail of 8; 3 tiles a split of one each), both widths.
+        for (Shape s : new Shape[] {new Shape(130, 300, 520), new Shape(70, 136, 136), new Shape(200, 40, 1032)}) {
+            for (int bn : new int[] {256, 128}) {
+                for (int splits : new int[] {2, 3}) {
+                    twice(random, "warpgroup bn" + bn + " split k " + splits, s, 8, (a, lda, w, out, ldc, accumulate)
+                            -> kernel.warpgroup(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, bn,
+                            splits), null);
+                    splitBeatsRounded(random, "warpgroup split bn" + bn + " split k " + splits, s, s.k() + 8,
+                            (a, lda, w, out, ldc, accumulate) -> kernel.warpgroup(true, a, lda, w, out, ldc, s.n(),
+                                    s.m(), s.k(), accumulate, bn, splits),
+                            (a, lda, w, out, ldc, accumulate) -> kernel.warpgroup(false, a, lda, w, out, ldc, s.n(),
+                                    s.m(), s.k(), accumulate, bn, splits));
+                }
+            }
+        }
+        // Through matmul and matmulSplit: a decode batch of 173 tokens, too few tiles for the device, takes the
+        // warpgroup kernel with k split (the same bits as calling it so), unless dms.cuda.wg-split-k=false.
+        Shape batch = new Shape(173, 4096, 1024);
+        int splits = kernel.wgSplitsFor(batch.n(), batch.m(), batch.k());
+        assertThat(MatMulKernel.wgTile(batch.n(), batch.m(), sms)).isZero();
+        assertThat(kernel.wgTakes(batch.n(), batch.m(), batch.k(), batch.k()))
+                .isEqualTo(!"false".equals(System.getProperty(MatMulKernel.WG_SPLIT_K_PROPERTY)));
+        if (kernel.wgTakes(batch.n(), batch.m(), batch.k(), batch.k())) {
+            assertThat(splits).as("k split for " + sms + " multiprocessors").isGreaterThan(1);
+            twice(random, "matmul routed to warpgroup split k", batch, 8, (a, lda, w, out, ldc, accumulate) ->
+                    kernel.matmul(a, lda, w, out, ldc, batch.n(), batch.m(), batch.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) -> kernel.warpgroup(false, a, lda, w, out, ldc, batch.n(),
+                            batch.m(), batch.k(), accumulate, 128, splits));
+            splitBeatsRounded(random, "matmulSplit routed to warpgroup split k", batch, batch.k() + 8,
+                    (a, lda, w, out, ldc, accumulate) -> kernel.matmulSplit(a, lda, w, out, ldc, batch.n(), batch.m(),
+                            batch.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) -> kernel.matmul(a, lda, w, out, ldc, batch.n(), batch.m(),
+                            batch.k(), accumulate));
+        }
         // Through matmul: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
         Shape s = new Shape(1100, 4096, 264);
         int bn = MatMulKernel.wgTile(s.n(), s.m(), sms);
