@@ -1,5 +1,6 @@
 // matmul_sm90.cu: the large products (prefill) on Hopper's warpgroup tensor cores: wgmma.mma_async (sm_90a).
-// Java: MatMulKernel (the wgmma kernels when the device is compute 9.0 and the tiles fill it); CPU: cpu/MatMul.
+// Java: MatMulKernel (the wgmma kernels when the device is compute 9.0 and the tiles fill it, or past 64 tokens with k
+// split); CPU: cpu/MatMul.
 //
 // C (n, m) fp32 = A (n, k) · W (m, k)ᵀ, or C += when accumulate, as dms_matmul_* of matmul.cu computes it:
 //   dms_matmul_wg_bf16_n{128,256}   a bf16 (n, k): the activations rounded to bf16 (dense checkpoints)
@@ -24,7 +25,7 @@
 // feature tile (Triton's grouped order), so a wave of blocks covers about 8 x 16 tiles and reads each W tile from
 // memory once for 8 token tiles, the rest from L2: row-major order walked all of a wide W (gate_up: 200 MB, four times
 // the L2) once per token tile.
-// grid ceil(n / 128) * ceil(m / BN), block 256, dynamic shared memory matmul_wg_smem_bytes(BN, split) (a 1024-byte
+// grid (ceil(n / 128) * ceil(m / BN), splits), block 256, dynamic shared memory matmul_wg_smem_bytes(BN, split) (a 1024-byte
 // aligned base is carved out of it). k % 8 == 0, lda % 8 == 0, 16-byte aligned a and w (the launcher checks; Java
 // takes matmul.cu's kernels otherwise).
 // Split-K (decode batches and prompt chunks past the skinny kernel's 64 tokens, whose tiles do not fill the device:

@@ -89,7 +89,7 @@ final class MatMulKernel implements AutoCloseable {
      * System property: {@code false} keeps the mma.sync tiled kernels where the warpgroup (wgmma) kernels would run;
      * {@code always} gives the warpgroup kernels every product past the skinny kernel's that they can take, however
      * few its tiles (a test's way to run them on a small model); default {@code true}: the products whose tiles fill
-     * the device.
+     * the device, and past 64 tokens those whose tiles do not, with k split ({@link #WG_SPLIT_K_PROPERTY}).
      */
     static final String WGMMA_PROPERTY = "dms.cuda.wgmma";
     /**
@@ -365,15 +365,18 @@ final class MatMulKernel implements AutoCloseable {
                 && (wgAlways || wgTile(n, m, multiprocessors) > 0 || wgSplitK && n > MAX_SKINNY_TOKENS);
     }
 
-    /** The warpgroup kernel's feature tile for a product it takes: 128 where k is split (more, shorter blocks). */
+    /**
+     * The warpgroup kernel's feature tile for a product it takes: 128 where its tiles do not fill the device (k split
+     * past 64 tokens, or {@code always}): more, shorter blocks.
+     */
     int wgTileFor(int n, int m) {
         int bn = wgTile(n, m, multiprocessors);
         return bn > 0 ? bn : 128;
     }
 
-    /** The warpgroup kernel's split of k for a product it takes ({@link #wgSplits}). */
+    /** The warpgroup kernel's split of k for a product it takes ({@link #wgSplits}; 1 under wg-split-k=false). */
     int wgSplitsFor(int n, int m, int k) {
-        return wgSplits(n, m, k, wgTileFor(n, m), multiprocessors);
+        return wgSplitK ? wgSplits(n, m, k, wgTileFor(n, m), multiprocessors) : 1;
     }
 
     /**
@@ -771,7 +774,9 @@ final class MatMulKernel implements AutoCloseable {
         if (wgTakes(n, m, k, lda)) {
             int kTiles = Checks.ceilDiv(k, WG_BK);
             int splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, wgSplitsFor(n, m, k)));
-            return splits > 1 ? (long) splits * n * m * 4 : 0;
+            // Operands that are not 16-byte aligned fall back to the tiled kernel (product): room for its split too,
+            // so that a step recorded as a graph never grows the workspace.
+            return Math.max(splits > 1 ? (long) splits * n * m * 4 : 0, tiledWorkspaceBytes(n, m, k, multiprocessors));
         }
         return tiledWorkspaceBytes(n, m, k, multiprocessors);
     }
