@@ -583,6 +583,14 @@ extern "C" __global__ void __launch_bounds__(256) dms_matmul_reduce(const float*
     *out = accumulate != 0 ? *out + sum : sum;
 }
 
+// The split-K products' second launch (here and in matmul_sm90.cu): dms_matmul_reduce over the n x m outputs.
+static void launch_matmul_reduce(const float* partial, int splits, int n, int m, float* c, int ldc, int accumulate,
+                                 cudaStream_t stream) {
+    const size_t count = static_cast<size_t>(n) * m;
+    DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m, c,
+               ldc, accumulate);
+}
+
 // ===================================================================================================
 // Skinny tensor-core product for decode batches: c (n, m) fp32 = a (n, k) bf16 · Wᵀ (or c +=), n <= 16 MT.
 // Bandwidth-bound like the GEMV: W streams from memory straight into mma fragments, no shared-memory tiles.
@@ -882,9 +890,7 @@ static void launch_matmul(const AT* a, int lda, const bf16_t* w, float* c, int l
     }
 #undef DMS_MATMUL_LAUNCH
     if (partial != nullptr) {
-        const size_t count = static_cast<size_t>(n) * m;
-        DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m,
-                   c, ldc, accumulate);
+        launch_matmul_reduce(partial, splits, n, m, c, ldc, accumulate, stream);
     }
 }
 

@@ -466,9 +466,7 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
         if (e != cudaSuccess) {
             return e;
         }
-        const size_t count = static_cast<size_t>(n) * m;
-        DMS_LAUNCH(dms_matmul_reduce, static_cast<unsigned>((count + 255) / 256), 256, 0, stream, partial, splits, n, m,
-                   c, ldc, accumulate);
+        launch_matmul_reduce(partial, splits, n, m, c, ldc, accumulate, stream);
     }
     return cudaGetLastError();
 }

@@ -638,15 +638,30 @@ final class MatMulKernel implements AutoCloseable {
         holdsOperands(split, a, lda, w, c, ldc, n, m, k);
         int kTiles = Checks.ceilDiv(k, WG_BK);
         int perSplit = Checks.ceilDiv(kTiles, splits);
-        splits = Checks.ceilDiv(kTiles, perSplit);  // no empty split
-        DeviceBuffer partial = splits > 1 ? workspace((long) splits * n * m * 4) : null;
+        splits = splitsUsed(kTiles, splits);
+        DeviceBuffer partial = splits > 1 ? workspace(splitBytes(splits, n, m)) : null;
         Kernel kernel = (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
         kernel.launch((int) tiles, splits, 1, 256, wgSharedBytes(bn, split),  // x 1-D: the kernel orders its tiles
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0)
                         .i32(perSplit).ptr(partial));
+        reduceSplits(partial, splits, c, ldc, n, m, accumulate);
+    }
+
+    /** The splits of k a split-K product runs when asked for {@code splits} over {@code kTiles} tiles: none empty. */
+    private static int splitsUsed(int kTiles, int splits) {
+        return Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, splits));
+    }
+
+    /** Workspace bytes of a split-K product's partial sums, fp32 (splits, n, m); 0 unsplit. */
+    private static long splitBytes(int splits, int n, int m) {
+        return splits > 1 ? (long) splits * n * m * 4 : 0;
+    }
+
+    /** c = (accumulate ? c : 0) + the splits' partial sums in split order (dms_matmul_reduce); nothing unsplit. */
+    private void reduceSplits(DeviceBuffer partial, int splits, DeviceBuffer c, int ldc, int n, int m,
+            boolean accumulate) {
         if (partial != null) {
-            long count = (long) n * m;
-            reduce.launch(Checks.ceilDiv(count, 256), 1, 1, 256, 0, new KernelArgs().ptr(partial)
+            reduce.launch(Checks.ceilDiv((long) n * m, 256), 1, 1, 256, 0, new KernelArgs().ptr(partial)
                     .i32(splits).i32(n).i32(m).ptr(c).i32(ldc).i32(accumulate ? 1 : 0));
         }
     }
@@ -731,17 +746,13 @@ final class MatMulKernel implements AutoCloseable {
         require(splits >= 1 && splits <= 65535, "splits must be in [1, 65535], got " + splits);
         int kTiles = Checks.ceilDiv(k, K_TILE);
         int perSplit = Checks.ceilDiv(kTiles, splits);
-        splits = Checks.ceilDiv(kTiles, perSplit);  // no empty split
-        DeviceBuffer partial = splits > 1 ? workspace((long) splits * n * m * 4) : null;
+        splits = splitsUsed(kTiles, splits);
+        DeviceBuffer partial = splits > 1 ? workspace(splitBytes(splits, n, m)) : null;
         Kernel kernel = split ? (useWide ? splitWide : splitNarrow) : (useWide ? wide : narrow);
         kernel.launch(Checks.ceilDiv(m, MATMUL_BN), Checks.ceilDiv(n, bm), splits, MATMUL_BLOCK,
                 sharedBytes(bm, split), new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
                         .i32(accumulate ? 1 : 0).i32(perSplit).ptr(partial));
-        if (partial != null) {
-            long count = (long) n * m;
-            reduce.launch(Checks.ceilDiv(count, 256), 1, 1, 256, 0, new KernelArgs().ptr(partial)
-                    .i32(splits).i32(n).i32(m).ptr(c).i32(ldc).i32(accumulate ? 1 : 0));
-        }
+        reduceSplits(partial, splits, c, ldc, n, m, accumulate);
     }
 
     /**
@@ -772,21 +783,17 @@ final class MatMulKernel implements AutoCloseable {
             return 0;
         }
         if (wgTakes(n, m, k, lda)) {
-            int kTiles = Checks.ceilDiv(k, WG_BK);
-            int splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, wgSplitsFor(n, m, k)));
             // Operands that are not 16-byte aligned fall back to the tiled kernel (product): room for its split too,
             // so that a step recorded as a graph never grows the workspace.
-            return Math.max(splits > 1 ? (long) splits * n * m * 4 : 0, tiledWorkspaceBytes(n, m, k, multiprocessors));
+            int splits = splitsUsed(Checks.ceilDiv(k, WG_BK), wgSplitsFor(n, m, k));
+            return Math.max(splitBytes(splits, n, m), tiledWorkspaceBytes(n, m, k, multiprocessors));
         }
         return tiledWorkspaceBytes(n, m, k, multiprocessors);
     }
 
     /** Bytes of workspace the tiled kernel needs for this product with the automatic split (0: no split). */
     private static long tiledWorkspaceBytes(int n, int m, int k, int multiprocessors) {
-        int splits = splits(n, m, k, multiprocessors);
-        int kTiles = Checks.ceilDiv(k, K_TILE);
-        splits = Checks.ceilDiv(kTiles, Checks.ceilDiv(kTiles, splits));
-        return splits > 1 ? (long) splits * n * m * 4 : 0;
+        return splitBytes(splitsUsed(Checks.ceilDiv(k, K_TILE), splits(n, m, k, multiprocessors)), n, m);
     }
 
     int multiprocessors() {
