@@ -102,6 +102,17 @@ DMS_DEVICE void wgmma_m64n16k16(float (&d)[8], uint64_t descA, uint64_t descB) {
         : "l"(descA), "l"(descB), "r"(1));
 }
 
+DMS_DEVICE void wgmma_m64n32k16(float (&d)[16], uint64_t descA, uint64_t descB) {
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "setp.ne.b32 p, %18, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "l"(descA), "l"(descB), "r"(1));
+}
+
 DMS_DEVICE void wgmma_m64n128k16(float (&d)[64], uint64_t descA, uint64_t descB) {
     asm volatile(
         "{\n.reg .pred p;\n"
@@ -178,6 +189,9 @@ DMS_DEVICE void wgmma_m64k16(float (&d)[R], uint64_t descA, uint64_t descB) {
     emu::wgmma(d, 2 * R, descA, descB);
 }
 DMS_DEVICE void wgmma_m64n16k16(float (&d)[8], uint64_t descA, uint64_t descB) {
+    wgmma_m64k16(d, descA, descB);
+}
+DMS_DEVICE void wgmma_m64n32k16(float (&d)[16], uint64_t descA, uint64_t descB) {
     wgmma_m64k16(d, descA, descB);
 }
 DMS_DEVICE void wgmma_m64n128k16(float (&d)[64], uint64_t descA, uint64_t descB) {

@@ -119,7 +119,7 @@ template <bool SPLIT, int STAGES>
 __global__ void __launch_bounds__(DMS_WGS_THREADS)
     wgs_stages(const void* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k, int accumulate,
                int splits, float* partial, int* counters) {
-    matmul_wgs<SPLIT, STAGES>(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters);
+    matmul_wgs<SPLIT, 16, STAGES>(a, lda, w, c, ldc, n, m, k, accumulate, splits, partial, counters);
 }
 typedef void (*WgsKernel)(const void*, int, const bf16_t*, float*, int, int, int, int, int, int, float*, int*);
 
@@ -127,14 +127,14 @@ static void launchWgsStages(bool split, int stages, const void* a, int lda, cons
                             int m, int k, int splits, float* partial, int* counters, cudaStream_t stream) {
     WgsKernel kernel = split ? (stages == 8 ? wgs_stages<true, 8> : wgs_stages<true, 12>)
                              : (stages == 7 ? wgs_stages<false, 7> : wgs_stages<false, 16>);
-    const int smem = matmul_wgs_smem_bytes(split, stages);
+    const int smem = matmul_wgs_smem_bytes(split, 16, stages);
     CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     const int blocks = (m + DMS_WGS_BM - 1) / DMS_WGS_BM * splits;
     kernel<<<blocks, DMS_WGS_THREADS, smem, stream>>>(a, lda, w, c, ldc, n, m, k, 0, splits, partial, counters);
     CK(cudaGetLastError());
 }
 
-// ./skinny_bench wgs [n ...]: at each n <= 16 and shape, the skinny kernel the launcher takes (matmul.cu, mma.sync,
+// ./skinny_bench wgs [n ...]: at each n <= 32 and shape, the skinny kernel the launcher takes (matmul.cu, mma.sync,
 // W into registers) against the warpgroup decode product (matmul_sm90_skinny.cu) with k split 1, 2, 3, 4, 6, 8 ways
 // and the launcher's choice, bf16 and split activations; TB/s of W as above. The outputs differ from the skinny
 // kernel's in their bits (another summation order): max_rel is the largest difference over the largest |value|.
@@ -146,19 +146,19 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
     float* out;
     float* partial;
     int* counters;
-    CK(cudaMalloc(&a, size_t(16) * maxK * 2));
-    CK(cudaMemcpy(a, w, size_t(16) * maxK * 2, cudaMemcpyDeviceToDevice));
-    float* af = randomActivations(size_t(16) * maxK);
-    CK(cudaMalloc(&ref, size_t(16) * 151936 * 4));
-    CK(cudaMalloc(&out, size_t(16) * 151936 * 4));
+    CK(cudaMalloc(&a, size_t(32) * maxK * 2));
+    CK(cudaMemcpy(a, w, size_t(32) * maxK * 2, cudaMemcpyDeviceToDevice));
+    float* af = randomActivations(size_t(32) * maxK);
+    CK(cudaMalloc(&ref, size_t(32) * 151936 * 4));
+    CK(cudaMalloc(&out, size_t(32) * 151936 * 4));
     const int maxTiles = (151936 + 63) / 64;
-    CK(cudaMalloc(&partial, size_t(8) * maxTiles * 1024 * 4));
+    CK(cudaMalloc(&partial, size_t(8) * maxTiles * 64 * 32 * 4));
     CK(cudaMalloc(&counters, size_t(maxTiles) * 4));
     CK(cudaMemset(counters, 0, size_t(maxTiles) * 4));
     int sms = 0;
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     for (int n : ns) {
-        if (n > 16) {
+        if (n > 32) {
             continue;
         }
         for (int split : {1, 0}) {
@@ -167,7 +167,7 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                 const size_t wBytes = size_t(s.m) * s.k * 2;
                 const int copies = rotatingCopies(pool, wBytes);
                 const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
-                const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0);
+                const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0, n);
                 // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways; then other
                 // pipeline depths (split: 8 stages, two blocks a multiprocessor, and 12, one; bf16: 7, three, and 16,
                 // one) split 1, 2, 4, 6 ways
@@ -175,7 +175,8 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                     int splits, stages;
                 };
                 std::vector<WV> wvs = {{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {6, 0}, {8, 0}};
-                for (int stages : split ? std::vector<int>{8, 12} : std::vector<int>{7, 16}) {
+                for (int stages : n > 16 ? std::vector<int>{} : split ? std::vector<int>{8, 12}  // (tiles of 16 only)
+                                                                      : std::vector<int>{7, 16}) {
                     for (int sp : {1, 2, 4, 6}) {
                         wvs.push_back({sp, stages});
                     }

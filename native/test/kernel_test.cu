@@ -907,6 +907,16 @@ static void test_matmul_wgs() {
                         matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, true), bf16[i], split[i]);
                 g_failures++;
             }
+            // 17 to 32 tokens (tiles of 32: two split blocks a multiprocessor, so a split wave of 264)
+            const int wide[5] = {2, 4, 2, 4, 1};
+            g_checks += 2;
+            if (matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, false, 32) != bf16[i] ||
+                matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, true, 32) != wide[i]) {
+                fprintf(stderr, "FAIL matmul_wgs_splits n=32 m=%d k=%d: %d and %d, want %d and %d\n", shapes[i][0],
+                        shapes[i][1], matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, false, 32),
+                        matmul_wgs_splits(shapes[i][0], shapes[i][1], 132, true, 32), bf16[i], wide[i]);
+                g_failures++;
+            }
         }
     }
     Rng rng(31);
@@ -914,8 +924,10 @@ static void test_matmul_wgs() {
         int n, m, k, lda;
     };
     Buf<int> counters(std::vector<int>(8, 0));  // every case's tiles (at most 5)
+    // 1 to 16 tokens take the _n16 kernels, 17 to 32 the _n32 ones (a tile of 32 with 15 tokens missing, and full).
     for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
-                   Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
+                   Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}, Case{17, 77, 1032, 1040},
+                   Case{32, 128, 64, 64}, Case{25, 300, 1600, 1608}, Case{32, 65, 712, 720}}) {
         const int kTiles = (c.k + 63) / 64;
         std::vector<int> counts = {1, 2, 3, 8};
         if (kTiles > 8) {
@@ -928,7 +940,7 @@ static void test_matmul_wgs() {
                 continue;
             }
             const int tiles = (c.m + 63) / 64;
-            Buf<float> partial(static_cast<size_t>(splits) * tiles * 1024);
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * 64 * 32);
             partial.poison();
             ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
             std::vector<float> first;
@@ -1087,7 +1099,8 @@ static void test_matmul_wgs_norm() {
     };
     Buf<int> counters(std::vector<int>(8, 0));
     for (Case c : {Case{16, 77, 1032, 1040}, Case{9, 128, 64, 64}, Case{1, 200, 712, 712}, Case{13, 64, 8, 8},
-                   Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}}) {
+                   Case{16, 300, 1600, 1608}, Case{11, 65, 2056, 2064}, Case{32, 77, 1032, 1040},
+                   Case{21, 300, 1600, 1608}, Case{17, 64, 8, 8}}) {
         const int kTiles = (c.k + 63) / 64;
         for (int accumulate : {0, 1})
         for (int splits : {1, 2, 3, 8, kTiles}) {
@@ -1097,7 +1110,7 @@ static void test_matmul_wgs_norm() {
             const int tiles = (c.m + 63) / 64, ldc = c.m + 5;
             NormInputs in(rng, c.n, c.k, c.ldx);
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(c.m) * c.k, 1.f));
-            Buf<float> partial(static_cast<size_t>(splits) * tiles * (1024 + 16));
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * (64 + 1) * 32);
             partial.poison();
             Buf<float> out(static_cast<size_t>(c.n) * ldc);
             const std::vector<float> c0 = start_output(rng, out, accumulate);
@@ -1129,7 +1142,7 @@ static void test_matmul_wgs_norm() {
 // dms_matmul_wgs_swiglu(_norm): the warpgroup gate|up product with SwiGLU in its epilogue equals the plain split
 // product of the 2 inter rows (dms_matmul_wgs_split(_norm)) into gu (n, 2 inter) then dms_swiglu in place, bit for bit,
 // in the backend's layout: h is gu's first half (rows of 2 inter), the second half untouched. inter not a multiple of
-// 32 (a partial feature-pair tile), k of one tile, a k tail of 8, 1 to 16 tokens, x rows padded or not, k unsplit and
+// 32 (a partial feature-pair tile), k of one tile, a k tail of 8, 1 to 32 tokens (both tiles of tokens), x rows padded or not, k unsplit and
 // split (uneven splits, one tile a split, the launcher's rule), partial poisoned; every fused launch twice (the second
 // needs the counters the first one's last blocks reset).
 static void test_matmul_wgs_swiglu() {
@@ -1140,10 +1153,11 @@ static void test_matmul_wgs_swiglu() {
     Buf<int> counters(std::vector<int>(16, 0));  // every case's tiles (at most 11)
     for (Case c : {Case{16, 333, 1000, 1008}, Case{1, 32, 64, 64}, Case{5, 40, 72, 80}, Case{16, 100, 72, 72},
                    Case{5, 333, 64, 72}, Case{1, 100, 1000, 1000}, Case{16, 40, 1000, 1000}, Case{5, 32, 1000, 1008},
-                   Case{1, 333, 72, 72}, Case{13, 40, 8, 8}}) {
+                   Case{1, 333, 72, 72}, Case{13, 40, 8, 8}, Case{32, 333, 1000, 1008}, Case{19, 40, 72, 80},
+                   Case{24, 100, 1000, 1000}}) {
         const int m = 2 * c.inter, tiles = (m + 63) / 64, kTiles = (c.k + 63) / 64;
         std::vector<int> counts;
-        for (int s : {1, 2, 3, kTiles, matmul_wgs_splits(m, c.k, multiprocessors(), true)}) {
+        for (int s : {1, 2, 3, kTiles, matmul_wgs_splits(m, c.k, multiprocessors(), true, c.n)}) {
             if (s <= kTiles && std::find(counts.begin(), counts.end(), s) == counts.end()) {
                 counts.push_back(s);
             }
@@ -1154,7 +1168,7 @@ static void test_matmul_wgs_swiglu() {
             Buf<float> plain(random_f32(rng, static_cast<size_t>(c.n) * c.ldx, 1.f));
             const float* x = norm ? in.x.dev : plain.dev;
             Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
-            Buf<float> partial(static_cast<size_t>(splits) * tiles * (1024 + 16));
+            Buf<float> partial(static_cast<size_t>(splits) * tiles * (64 + 1) * 32);
             partial.poison();
             Buf<float> gu(static_cast<size_t>(c.n) * m);
             gu.poison();
@@ -1201,15 +1215,15 @@ static void test_matmul_wgs_swiglu() {
             expect_counters_zero("matmul_wgs_swiglu", counters);
         }
     }
-    // The entry points' checks: no gamma, a negative eps, 17 tokens, ldh < inter, ldx % 8 != 0, splits past k's tiles.
-    Buf<float> f(16 * 136);
+    // The entry points' checks: no gamma, a negative eps, 33 tokens, ldh < inter, ldx % 8 != 0, splits past k's tiles.
+    Buf<float> f(33 * 136);
     Buf<uint16_t> w(2 * 8 * 64);
     const cudaError_t refused[] = {
         dms_matmul_wgs_swiglu_norm(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, nullptr, 1e-6f,
                                    nullptr),
         dms_matmul_wgs_swiglu_norm(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, w.dev, -1.f,
                                    nullptr),
-        dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 16, 17, 8, 64, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 16, 33, 8, 64, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 7, 1, 8, 64, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_swiglu(f.dev, 68, w.dev, f.dev, 16, 1, 8, 64, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_swiglu(f.dev, 64, w.dev, f.dev, 16, 1, 8, 64, 2, f.dev, counters.dev, nullptr),

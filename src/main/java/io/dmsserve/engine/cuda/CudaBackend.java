@@ -75,7 +75,7 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code false} runs the w1|w3 product and SwiGLU as two launches, to compare; the default fuses
      * them where the product's kernel takes SwiGLU in its epilogue (the GEMV of up to 8 tokens, the warpgroup decode
-     * product of up to 16 on split activations: {@link MatMulKernel#wgsSwiGluTakes}): the same bits, one launch a layer
+     * product of up to 32 on split activations: {@link MatMulKernel#wgsSwiGluTakes}): the same bits, one launch a layer
      * fewer.
      */
     public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
@@ -87,7 +87,7 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code false} runs the RMSNorm before q|k|v and before gate|up as its own launch, to compare;
      * the default folds it into the product where the product's kernel takes it (the GEMV of up to 8 tokens, the
-     * warpgroup decode product of up to 16 on split activations: {@link MatMulKernel#normFolds}), two launches a layer
+     * warpgroup decode product of up to 32 on split activations: {@link MatMulKernel#normFolds}), two launches a layer
      * fewer. The last bits differ: the scale multiplies the sums instead of the inputs.
      */
     public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
@@ -833,7 +833,7 @@ public final class CudaBackend implements Backend {
                 matMul.gemvSwiGlu(ffnIn, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden, ffnNorm);
             } else if (fusedSwiGlu && splitActivations
                     && matMul.wgsSwiGluTakes(ffnIn, hidden, w.w13(), in.n, inter, hidden, ffnNorm)) {
-                // 9 to 16 tokens on compute 9.0: the same in the warpgroup decode product's launch (its epilogue).
+                // 9 to 32 tokens on compute 9.0: the same in the warpgroup decode product's launch (its epilogue).
                 projectSwiGlu(ffnIn, w.w13(), in.n, ffnNorm);
             } else {
                 project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,

@@ -38,8 +38,9 @@ import java.util.regex.Pattern;
  *       features with k split ({@link #wgSplits}) and the splits added in order by the reduce kernel.
  *       {@link #WGMMA_PROPERTY} {@code =false} keeps the mma.sync kernels, to compare; {@link #WG_SPLIT_K_PROPERTY}
  *       {@code =false} keeps them for the split-K cases only.</li>
- *   <li>On compute 9.0, decode batches of up to 16 tokens take the warpgroup decode product of
- *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}): W streamed through
+ *   <li>On compute 9.0, decode batches of up to 32 tokens take the warpgroup decode product of
+ *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}, tiles of 16 tokens up
+ *       to 16, of 32 past: {@link #WGS_WIDE_PROPERTY}): W streamed through
  *       shared memory by cp.async into wgmma as its 64-feature side, the tokens its N side, k split across blocks
  *       ({@link #wgsSplits}) and the splits added in order by the last block of each feature tile (deterministic);
  *       3.5 TB/s for a layer's four products at 16 tokens on the H200, where the skinny kernel reads 2.8.
@@ -113,7 +114,15 @@ final class MatMulKernel implements AutoCloseable {
      * multiplied, the same bits), measured 0.10-0.13 ms a batch-16 step faster on the H200 (run 3, 2026-11-29).
      */
     static final String SKINNY_PIPELINE_PROPERTY = "dms.cuda.skinny-pipeline";
-    static final int MAX_WGS_TOKENS = 16;
+    /** Tokens the warpgroup decode product takes: kernels {@code _n16} for 1 to 16, {@code _n32} for 17 to 32. */
+    static final int MAX_WGS_TOKENS = 32;
+    /**
+     * System property: {@code false} leaves decode batches of 17 to 32 tokens to the mma.sync skinny kernel, to
+     * compare; by default the warpgroup decode product takes them (its {@code _n32} kernels: W through shared memory,
+     * 32 tokens a wgmma, two split blocks a multiprocessor).
+     */
+    static final String WGS_WIDE_PROPERTY = "dms.cuda.wgs-wide";
+    private final boolean wgsWide;
     /**
      * System property: the warpgroup decode product's split of k for given shapes instead of {@link #wgsSplits}'s,
      * as comma-separated {@code MxK=S} (the product's features and inner size, as kernel timing labels them), e.g.
@@ -128,9 +137,9 @@ final class MatMulKernel implements AutoCloseable {
     static final int WGS_BK = 64;
     /** Feature tiles a split warpgroup decode product may have: one counter each. */
     static final int WGS_COUNTERS = 4096;
-    private final Kernel[] wgs;             // decode batches on wgmma, bf16, split and split with the norm folded in,
-                                            // then split ending in SwiGLU without and with the norm; null off
-                                            // compute 9.0
+    private final Kernel[][] wgs;           // decode batches on wgmma, [_n16, _n32] x [bf16, split and split with the
+                                            // norm folded in, then split ending in SwiGLU without and with the norm];
+                                            // null off compute 9.0
     private final DeviceBuffer wgsCounters;  // int (WGS_COUNTERS): zero between launches (the last block resets its)
     private final Kernel[][] skinny = new Kernel[3][2];  // (16, 32, 64 tokens) x (16, 32 features a block)
     private final Kernel[][] skinnySplit = new Kernel[3][2];
@@ -157,6 +166,7 @@ final class MatMulKernel implements AutoCloseable {
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
         this.wgSplitK = !"false".equals(System.getProperty(WG_SPLIT_K_PROPERTY));
+        this.wgsWide = !"false".equals(System.getProperty(WGS_WIDE_PROPERTY));
         this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));  // before any allocation
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
@@ -179,11 +189,16 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
-            wgs = new Kernel[] {context.kernel("dms_matmul_wgs_bf16_n16", wgsSharedBytes(false)),
-                context.kernel("dms_matmul_wgs_split_n16", wgsSharedBytes(true)),
-                context.kernel("dms_matmul_wgs_split_norm_n16", wgsSharedBytes(true)),
-                context.kernel("dms_matmul_wgs_split_swiglu_n16", wgsSharedBytes(true)),
-                context.kernel("dms_matmul_wgs_split_swiglu_norm_n16", wgsSharedBytes(true))};
+            wgs = new Kernel[2][];
+            for (int b = 0; b < 2; b++) {
+                int bn = 16 << b;
+                String suffix = "_n" + bn;
+                wgs[b] = new Kernel[] {context.kernel("dms_matmul_wgs_bf16" + suffix, wgsSharedBytes(false, bn)),
+                    context.kernel("dms_matmul_wgs_split" + suffix, wgsSharedBytes(true, bn)),
+                    context.kernel("dms_matmul_wgs_split_norm" + suffix, wgsSharedBytes(true, bn)),
+                    context.kernel("dms_matmul_wgs_split_swiglu" + suffix, wgsSharedBytes(true, bn)),
+                    context.kernel("dms_matmul_wgs_split_swiglu_norm" + suffix, wgsSharedBytes(true, bn))};
+            }
             wgsCounters = context.upload(new int[WGS_COUNTERS]);
         } else {
             wg = null;
@@ -263,16 +278,30 @@ final class MatMulKernel implements AutoCloseable {
         return (int) Math.max(1, Math.min(Math.min(most, 16), multiprocessors / tiles));
     }
 
+    /** The warpgroup decode product's tile of tokens for n tokens: 16 up to 16, else 32. */
+    static int wgsTile(int n) {
+        return n <= 16 ? 16 : 32;
+    }
+
     /**
-     * The warpgroup decode product's stages (10 bf16, 5 split) of a 64 x 64 bf16 W tile and the tokens' 16 x 64 tile
+     * The warpgroup decode product's stages (10 bf16, 5 split) of a 64 x 64 bf16 W tile and the tokens' bn x 64 tile
      * (bf16, or fp32 when split), split's three pairs of bf16 high and rest tiles, plus 1024 bytes to align them
-     * (native/matmul_sm90_skinny.cu, matmul_wgs_smem_bytes): two bf16 blocks or three split ones a multiprocessor on
-     * an H100 / H200.
+     * (native/matmul_sm90_skinny.cu, matmul_wgs_smem_bytes): on an H100 / H200 two bf16 blocks or three split ones a
+     * multiprocessor for tiles of 16 tokens, one bf16 or two split for tiles of 32.
      */
-    static int wgsSharedBytes(boolean split) {
+    static int wgsSharedBytes(boolean split, int bn) {
         int stages = split ? 5 : 10;
-        return stages * (WGS_BM * WGS_BK * 2 + MAX_WGS_TOKENS * WGS_BK * (split ? 4 : 2))
-                + (split ? 3 * 2 * MAX_WGS_TOKENS * WGS_BK * 2 : 0) + 1024;
+        return stages * (WGS_BM * WGS_BK * 2 + bn * WGS_BK * (split ? 4 : 2))
+                + (split ? 3 * 2 * bn * WGS_BK * 2 : 0) + 1024;
+    }
+
+    /**
+     * Blocks of the warpgroup decode product a multiprocessor runs at once, a wave for {@link #wgsSplits}
+     * (native/matmul_sm90_skinny.cu, matmul_wgs_wave_blocks): bf16 one (they measured fastest so), split three for
+     * tiles of 16 tokens and two for tiles of 32 (their shared memory).
+     */
+    static int wgsWaveBlocks(boolean split, int bn) {
+        return split ? (bn == 16 ? 3 : 2) : 1;
     }
 
     /**
@@ -283,10 +312,15 @@ final class MatMulKernel implements AutoCloseable {
      * each Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
      */
     static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
+        return wgsSplits(m, k, multiprocessors, split, 16);
+    }
+
+    /** As above for a product of n tokens (a wave of {@link #wgsWaveBlocks} of its tile). */
+    static int wgsSplits(int m, int k, int multiprocessors, boolean split, int n) {
         long tiles = Checks.ceilDiv(m, WGS_BM);
         int kTiles = Checks.ceilDiv(k, WGS_BK);
         int most = Math.max(1, Math.min(8, kTiles / 4));
-        long wave = (long) multiprocessors * (split ? 3 : 1);
+        long wave = (long) multiprocessors * wgsWaveBlocks(split, wgsTile(n));
         if (tiles <= wave) {
             return (int) Math.max(1, Math.min(most, wave / tiles));
         }
@@ -310,8 +344,13 @@ final class MatMulKernel implements AutoCloseable {
      * {@link #wgsSplits}'s.
      */
     int wgsSplitsFor(int m, int k, boolean split) {
+        return wgsSplitsFor(m, k, split, 16);
+    }
+
+    /** As above for a product of n tokens. */
+    int wgsSplitsFor(int m, int k, boolean split, int n) {
         Integer chosen = splitsByShape.get((long) m << 32 | k);
-        return chosen != null ? chosen : wgsSplits(m, k, multiprocessors, split);
+        return chosen != null ? chosen : wgsSplits(m, k, multiprocessors, split, n);
     }
 
     /**
@@ -351,12 +390,13 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     /**
-     * Whether the warpgroup decode product takes this product (aligned operands assumed): compute 9.0, 1 to 16 tokens,
-     * k and lda >= k multiples of 8, and a counter for every feature tile when it splits k.
+     * Whether the warpgroup decode product takes this product (aligned operands assumed): compute 9.0, 1 to
+     * {@link #MAX_WGS_TOKENS} tokens (17 and more only under {@link #WGS_WIDE_PROPERTY}), k and lda >= k multiples of 8,
+     * and a counter for every feature tile when it splits k.
      */
     boolean wgsTakes(boolean split, int n, int m, int k, int lda) {
-        return wgs != null && n >= 1 && n <= MAX_WGS_TOKENS && k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0
-                && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplitsFor(m, k, split) == 1);
+        return wgs != null && n >= 1 && n <= wgsMaxTokens() && k >= 8 && k % 8 == 0 && lda >= k
+                && lda % 8 == 0 && (Checks.ceilDiv(m, WGS_BM) <= WGS_COUNTERS || wgsSplitsFor(m, k, split, n) == 1);
     }
 
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
@@ -500,7 +540,7 @@ final class MatMulKernel implements AutoCloseable {
             boolean accumulate, Norm norm) {
         require(norm != null && normFolds(false, true, a, lda, w, n, m, k, norm.weight()),
                 "the norm folds only into the warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " tokens");
-        warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, true), norm);
+        warpgroupSkinny(true, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, true, n), norm);
     }
 
     /**
@@ -530,7 +570,7 @@ final class MatMulKernel implements AutoCloseable {
         require(wgsSwiGluTakes(x, ldx, w13, n, inter, k, norm), "the gate|up product ends in SwiGLU only in the"
                 + " warpgroup decode product of 1 to " + MAX_WGS_TOKENS + " split tokens (compute 9.0), got n = " + n
                 + ", inter = " + inter + ", k = " + k + ", ldx = " + ldx);
-        warpgroupSkinnySwiGlu(x, ldx, w13, h, ldh, n, inter, k, wgsSplitsFor(2 * inter, k, true), norm);
+        warpgroupSkinnySwiGlu(x, ldx, w13, h, ldh, n, inter, k, wgsSplitsFor(2 * inter, k, true, n), norm);
     }
 
     /**
@@ -544,7 +584,8 @@ final class MatMulKernel implements AutoCloseable {
             int k, int splits, Norm norm) {
         require(norm == null || norm.weight().aligned(16), "a folded norm's weight must be 16-byte aligned");
         require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
-        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
+        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to " + MAX_WGS_TOKENS
+                + " tokens, got " + n);
         require(inter >= 1 && inter <= MAX_WGS_INTER, "inter must be in [1, " + MAX_WGS_INTER + "], got " + inter);
         int m = 2 * inter;
         require(ldh >= inter, "h's row stride must cover its rows (ldh >= inter), got " + ldh);
@@ -560,14 +601,15 @@ final class MatMulKernel implements AutoCloseable {
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
         KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w13).ptr(h).i32(ldh).i32(n).i32(inter).i32(k)
                 .i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
-        (norm != null ? wgs[4] : wgs[3]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(true),
+        int bn = wgsTile(n);
+        wgs[bn == 16 ? 0 : 1][norm != null ? 4 : 3].launch(tiles * splits, 1, 1, 128, wgsSharedBytes(true, bn),
                 norm != null ? normArgs(args, norm) : args);
     }
 
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate) {
         if (wgsTakes(split, n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
-            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split));
+            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split, n));
         } else if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
@@ -685,7 +727,8 @@ final class MatMulKernel implements AutoCloseable {
         require(norm == null || split, "the norm folds into the split kernel only");
         require(norm == null || norm.weight().aligned(16), "a folded norm's weight must be 16-byte aligned");
         require(wgs != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY + " not false)");
-        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to 16 tokens, got " + n);
+        require(n >= 1 && n <= MAX_WGS_TOKENS, "the warpgroup decode product takes 1 to " + MAX_WGS_TOKENS
+                + " tokens, got " + n);
         positive(m, "m");
         requireWarpgroupLayout(a, lda, w, ldc, m, k);
         int tiles = Checks.ceilDiv(m, WGS_BM);
@@ -697,8 +740,9 @@ final class MatMulKernel implements AutoCloseable {
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
         KernelArgs args = new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
                 .i32(accumulate ? 1 : 0).i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
-        (norm != null ? wgs[2] : split ? wgs[1] : wgs[0]).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(split),
-                norm != null ? normArgs(args, norm) : args);
+        int bn = wgsTile(n);
+        wgs[bn == 16 ? 0 : 1][norm != null ? 2 : split ? 1 : 0].launch(tiles * splits, 1, 1, 128,
+                wgsSharedBytes(split, bn), norm != null ? normArgs(args, norm) : args);
     }
 
     /** The buffers of a product hold its operands: a (n, k) with rows of lda (fp32 when split, else bf16), w, c. */
@@ -718,9 +762,17 @@ final class MatMulKernel implements AutoCloseable {
         require(a.aligned(16) && w.aligned(16), "the warpgroup products need 16-byte aligned a and w");
     }
 
-    /** Each tile and split's 64 x 16 partial sums, then (the norm kernel's) its 16 tokens' sums of squares. */
+    /**
+     * Each tile and split's 64 x bn partial sums, then (the norm kernel's) its bn tokens' sums of squares: reserved for
+     * the larger tile, bn = 32, so that a buffer sized for a product serves it at any token count.
+     */
     private static long wgsWorkspaceBytes(int m, int splits) {
         return (long) splits * Checks.ceilDiv(m, WGS_BM) * (WGS_BM + 1) * MAX_WGS_TOKENS * 4;
+    }
+
+    /** The most tokens the warpgroup decode product takes here: 32, or 16 under {@link #WGS_WIDE_PROPERTY} false. */
+    int wgsMaxTokens() {
+        return wgsWide ? MAX_WGS_TOKENS : 16;
     }
 
     /** Whether this device runs the warpgroup kernels (compute 9.0, and not switched off). */
@@ -776,7 +828,7 @@ final class MatMulKernel implements AutoCloseable {
      */
     long workspaceBytes(boolean split, int n, int m, int k, int lda) {
         if (wgsTakes(split, n, m, k, lda)) {
-            int splits = wgsSplitsFor(m, k, split);
+            int splits = wgsSplitsFor(m, k, split, n);
             return splits > 1 ? wgsWorkspaceBytes(m, splits) : 0;
         }
         if (skinnyTakes(n, k, lda)) {

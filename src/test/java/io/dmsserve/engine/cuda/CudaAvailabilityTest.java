@@ -116,8 +116,16 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgSplits(100, 256, 520, 128, 132)).isEqualTo(2);
         assertThat(MatMulKernel.wgSplits(2048, 4096, 4096, 256, 132)).isEqualTo(1);
         // matmul_sm90_skinny.cu's static_asserts: 10 stages of 10 KB (bf16), 5 of 12 KB and 3 pairs of 4 KB (split)
-        assertThat(MatMulKernel.wgsSharedBytes(false)).isEqualTo(103424);
-        assertThat(MatMulKernel.wgsSharedBytes(true)).isEqualTo(74752);
+        assertThat(MatMulKernel.wgsSharedBytes(false, 16)).isEqualTo(103424);
+        assertThat(MatMulKernel.wgsSharedBytes(true, 16)).isEqualTo(74752);
+        // tiles of 32 tokens: 10 stages of 12 KB (bf16, one block a multiprocessor), 5 of 16 KB and 3 pairs of 8 KB
+        // (split, two)
+        assertThat(MatMulKernel.wgsSharedBytes(false, 32)).isEqualTo(123904);
+        assertThat(MatMulKernel.wgsSharedBytes(true, 32)).isEqualTo(107520);
+        assertThat(2 * (MatMulKernel.wgsSharedBytes(true, 32) + 1024)).isLessThanOrEqualTo(228 * 1024);
+        assertThat(MatMulKernel.wgsTile(16)).isEqualTo(16);
+        assertThat(MatMulKernel.wgsTile(17)).isEqualTo(32);
+        assertThat(MatMulKernel.wgsTile(32)).isEqualTo(32);
         // its splits of k at Qwen3-8B's shapes on 132 multiprocessors, the fastest of each measured on the H200
         // (skinny_bench wgs, 2026-11-30; split o 3% behind it): q|k|v, o, gate|up, down, lm_head; bf16 (a
         // wave of 132 blocks), then split (396)
@@ -130,6 +138,16 @@ class CudaAvailabilityTest {
         }
         assertThat(bf16).containsExactly(1, 2, 1, 2, 1);
         assertThat(split).containsExactly(4, 6, 1, 6, 1);
+        // 17 to 32 tokens: the same for bf16 (one block a multiprocessor either way); split waves of 264 (kernel_test
+        // matmul_wgs checks matmul_wgs_splits gives these too)
+        int[] bf16Wide = new int[5];
+        int[] splitWide = new int[5];
+        for (int i = 0; i < 5; i++) {
+            bf16Wide[i] = MatMulKernel.wgsSplits(shapes[i][0], shapes[i][1], 132, false, 32);
+            splitWide[i] = MatMulKernel.wgsSplits(shapes[i][0], shapes[i][1], 132, true, 17);
+        }
+        assertThat(bf16Wide).containsExactly(1, 2, 1, 2, 1);
+        assertThat(splitWide).containsExactly(2, 4, 2, 4, 1);
         assertThat(MatMulKernel.wgsSplits(100, 64, 132, true)).isEqualTo(1);  // one k tile: at most 8, 4 tiles a split
         assertThat(MatMulKernel.wgsSplits(64, 4096, 132, true)).isEqualTo(8);
     }

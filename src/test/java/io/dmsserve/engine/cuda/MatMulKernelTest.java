@@ -266,8 +266,9 @@ class MatMulKernelTest extends GpuTest {
      * The warpgroup decode product (compute 9.0; elsewhere, that no product takes it): bf16 against sums in double of
      * the rounded activations and the same bits twice (the second launch needs the tile counters the first one's last
      * blocks reset); split against sums of the fp32 activations within 2^-16 + 2e-6 sqrt(k), 16 times closer at worst
-     * than bf16. k unsplit, split 3 ways and as the launcher splits it; 1 to 16 tokens, odd m, a k tail of 8, k of 12288
-     * (every stage reused); decode batches of up to 16 tokens take it through matmul and matmulSplit.
+     * than bf16. k unsplit, split 3 ways and as the launcher splits it; 1 to 32 tokens (both tiles of tokens: 16 and
+     * 32), odd m, a k tail of 8, k of 12288 (every stage reused); decode batches of up to 32 tokens take it through
+     * matmul and matmulSplit (16 under -Ddms.cuda.wgs-wide=false).
      */
     @Test
     void warpgroupSkinnyMatchesDoubleAndRepeatsExactly() {
@@ -278,15 +279,19 @@ class MatMulKernelTest extends GpuTest {
             return;
         }
         int sms = context.info().multiprocessors();
+        int most = kernel.wgsMaxTokens();
         assertThat(kernel.wgsTakes(true, 16, 4096, 4096, 4096)).as("a decode batch takes it").isTrue();
-        assertThat(kernel.wgsTakes(true, 17, 4096, 4096, 4096)).as("17 tokens do not").isFalse();
+        assertThat(kernel.wgsTakes(true, 17, 4096, 4096, 4096)).as("17 tokens").isEqualTo(most == 32);
+        assertThat(kernel.wgsTakes(true, 32, 4096, 4096, 4096)).as("32 tokens").isEqualTo(most == 32);
+        assertThat(kernel.wgsTakes(true, 33, 4096, 4096, 4096)).as("33 tokens do not").isFalse();
         int oSplits = MatMulKernel.wgsSplits(4096, 4096, sms, true);  // 6 on the H200's 132 multiprocessors
         assertThat(kernel.workspaceBytes(true, 16, 4096, 4096, 4096)).as("split o at 16 tokens: its partial sums")
-                .isEqualTo(oSplits > 1 ? oSplits * 64L * (1024 + 16) * 4 : 0);  // + the norm kernel's squares
+                .isEqualTo(oSplits > 1 ? oSplits * 64L * (64 + 1) * 32 * 4 : 0);  // (+ squares) for tiles of 32
         SplittableRandom random = new SplittableRandom(55);
         for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
-            new Shape(9, 130, 12288), new Shape(16, 4096, 4096)}) {
-            int auto = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false);
+            new Shape(9, 130, 12288), new Shape(16, 4096, 4096), new Shape(32, 333, 1032), new Shape(17, 200, 4104),
+            new Shape(24, 4096, 4096)}) {
+            int auto = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false, s.n());
             for (int splits : new int[] {1, 3, auto}) {
                 if (splits > (s.k() + 63) / 64) {
                     continue;
@@ -301,13 +306,14 @@ class MatMulKernelTest extends GpuTest {
                                 s.m(), s.k(), accumulate, splits));
             }
         }
-        // Through matmul: a decode batch of 16 takes it with the launcher's split (the same bits as calling it).
-        Shape s = new Shape(16, 4096, 4096);
-        int splits = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false);
-        twice(random, "matmul routed to the warpgroup decode product", s, 8, (a, lda, w, out, ldc, accumulate) ->
-                kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
-                (a, lda, w, out, ldc, accumulate) ->
-                        kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate, splits));
+        // Through matmul: decode batches of 16 and 32 take it with the launcher's split (the same bits as calling it).
+        for (Shape s : new Shape[] {new Shape(16, 4096, 4096), new Shape(most, 4096, 4096)}) {
+            int splits = MatMulKernel.wgsSplits(s.m(), s.k(), sms, false, s.n());
+            twice(random, "matmul routed to the warpgroup decode product", s, 8, (a, lda, w, out, ldc, accumulate) ->
+                    kernel.matmul(a, lda, w, out, ldc, s.n(), s.m(), s.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) -> kernel.warpgroupSkinny(false, a, lda, w, out, ldc, s.n(),
+                            s.m(), s.k(), accumulate, splits));
+        }
     }
 
     /**
@@ -315,7 +321,7 @@ class MatMulKernelTest extends GpuTest {
      * warpgroup decode product on the residual stream x against double sums of rmsnorm(x) = gamma x / sqrt(mean x² +
      * eps) times W, within the bounds of the plain products; the warpgroup one split 1, 3 and the launcher's ways, twice
      * with the same bits. x is far from unit scale, as the residual stream is: a missing scale fails by far. Routing:
-     * {@link MatMulKernel#normFolds} holds for the GEMV and 1 to 16 split tokens, not for 17 or bf16 activations.
+     * {@link MatMulKernel#normFolds} holds for the GEMV and 1 to 32 split tokens, not for 33 or bf16 activations.
      */
     @Test
     void foldedNormMatchesDouble() {
@@ -380,10 +386,10 @@ class MatMulKernelTest extends GpuTest {
         }
         int sms = context.info().multiprocessors();
         for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
-            new Shape(16, 6144, 4096)}) {
+            new Shape(16, 6144, 4096), new Shape(32, 333, 1032), new Shape(20, 6144, 4096)}) {
             int ldx = s.k() + 8;
             int ldc = s.m() + 3;
-            for (int splits : new int[] {1, 3, MatMulKernel.wgsSplits(s.m(), s.k(), sms, true)}) {
+            for (int splits : new int[] {1, 3, MatMulKernel.wgsSplits(s.m(), s.k(), sms, true, s.n())}) {
                 if (splits > (s.k() + 63) / 64) {
                     continue;
                 }
@@ -406,19 +412,23 @@ class MatMulKernelTest extends GpuTest {
                 }
             }
         }
-        // Routing: matmulSplit with a norm takes 1 to 16 tokens of split activations, nothing else.
-        DeviceBuffer x = upload(randomFloats(random, 17 * 4096, 1f));
+        // Routing: matmulSplit with a norm takes 1 to 32 tokens of split activations, nothing else.
+        int most = kernel.wgsMaxTokens();
+        DeviceBuffer x = upload(randomFloats(random, (most + 1) * 4096, 1f));
         DeviceBuffer gamma = upload(randomBf16(random, 4096, 1f));
         DeviceBuffer wqkv = upload(randomBf16(random, 6144 * 4096, 1f));
         assertThat(kernel.normFolds(false, true, x, 4096, wqkv, 16, 6144, 4096, gamma)).as("16 split tokens").isTrue();
-        assertThat(kernel.normFolds(false, true, x, 4096, wqkv, 17, 6144, 4096, gamma)).as("17 tokens").isFalse();
+        assertThat(kernel.normFolds(false, true, x, 4096, wqkv, most, 6144, 4096, gamma)).as(most + " split tokens")
+                .isTrue();
+        assertThat(kernel.normFolds(false, true, x, 4096, wqkv, most + 1, 6144, 4096, gamma)).as((most + 1) + " tokens")
+                .isFalse();
         assertThat(kernel.normFolds(false, false, x, 4096, wqkv, 16, 6144, 4096, gamma)).as("bf16 activations")
                 .isFalse();
         assertThat(kernel.normFolds(false, true, x, 4096, wqkv.slice(2, wqkv.bytes() - 16), 16, 6144, 4096, gamma))
                 .as("weights not 16-byte aligned").isFalse();
-        DeviceBuffer out = poisoned(4L * 17 * 6144);
+        DeviceBuffer out = poisoned(4L * (most + 1) * 6144);
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> kernel.matmulSplit(x, 4096,
-                wqkv, out, 6144, 17, 6144, 4096, false, new MatMulKernel.Norm(gamma, eps)));
+                wqkv, out, 6144, most + 1, 6144, 4096, false, new MatMulKernel.Norm(gamma, eps)));
     }
 
     /**
@@ -426,14 +436,14 @@ class MatMulKernelTest extends GpuTest {
      * of the 2 inter rows (the norm folded in, or not) followed by the SwiGLU kernel in place, bit for bit, in the
      * forward pass's layout (h over gu's first half, rows of 2 inter; the up half untouched): matmulSplitSwiGlu against
      * matmulSplit, and k split 1 and 3 ways and as the launcher splits it against warpgroupSkinny split the same ways.
-     * inter not a multiple of 32 (a partial tile), a k tail of 8, k of one tile, 1 to 16 tokens, Qwen3-8B's gate|up at
-     * 16 tokens (inter 12288, k 4096). Routing: it takes what matmulSplit gives the warpgroup decode product.
+     * inter not a multiple of 32 (a partial tile), a k tail of 8, k of one tile, 1 to 32 tokens, Qwen3-8B's gate|up at
+     * 16 and 32 tokens (inter 12288, k 4096). Routing: it takes what matmulSplit gives the warpgroup decode product.
      */
     @Test
     void warpgroupSwiGluIsProductThenSwiGlu() {
         MatMulKernel kernel = new MatMulKernel(context, true, "true");  // whatever -Ddms.cuda.wgmma the run sets
         SplittableRandom random = new SplittableRandom(63);
-        DeviceBuffer x16 = upload(randomFloats(random, 17 * 4096, 1f));
+        DeviceBuffer x16 = upload(randomFloats(random, 33 * 4096, 1f));
         DeviceBuffer w13 = upload(randomBf16(random, 2 * 64 * 4096, 1f));
         if (!MatMulKernel.hasWgmma(context.info())) {
             assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 16, 64, 4096, null)).as("on " + context.info().name())
@@ -441,19 +451,25 @@ class MatMulKernelTest extends GpuTest {
             return;
         }
         assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 16, 64, 4096, null)).as("16 split tokens").isTrue();
-        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, 17, 64, 4096, null)).as("17 tokens").isFalse();
+        int most = kernel.wgsMaxTokens();
+        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, most, 64, 4096, null)).as(most + " tokens").isTrue();
+        assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13, most + 1, 64, 4096, null)).as((most + 1) + " tokens")
+                .isFalse();
         assertThat(kernel.wgsSwiGluTakes(x16, 4096, w13.slice(2, w13.bytes() - 16), 16, 64, 4096, null))
                 .as("weights not 16-byte aligned").isFalse();
         assertThat(kernel.wgsSwiGluTakes(x16, 4100, w13, 16, 64, 4096, null)).as("ldx % 8 != 0").isFalse();
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> kernel.matmulSplitSwiGlu(
-                x16, 4096, w13, poisoned(4L * 17 * 128), 128, 17, 64, 4096, null));
+                x16, 4096, w13, poisoned(4L * 33 * 128), 128, most + 1, 64, 4096, null));
         SwiGluKernel swiGlu = new SwiGluKernel(context);
         int sms = context.info().multiprocessors();
         float eps = 1e-6f;
         // Shape(n, inter, k)
         for (Shape s : new Shape[] {new Shape(16, 333, 1000), new Shape(5, 40, 72), new Shape(1, 100, 1032),
-            new Shape(13, 32, 8), new Shape(16, 12288, 4096)}) {
+            new Shape(13, 32, 8), new Shape(16, 12288, 4096), new Shape(19, 40, 72), new Shape(32, 12288, 4096)}) {
             int n = s.n();
+            if (n > most) {
+                continue;  // -Ddms.cuda.wgs-wide=false: 17 to 32 tokens are not routed here
+            }
             int inter = s.m();
             int k = s.k();
             int m = 2 * inter;
@@ -476,7 +492,7 @@ class MatMulKernelTest extends GpuTest {
                 float[] before = h.toFloats();
                 kernel.matmulSplitSwiGlu(x, ldx, w, h, m, n, inter, k, norm);
                 sameBits(what, h.toFloats(), gu.toFloats(), before, n, inter, m);
-                int auto = MatMulKernel.wgsSplits(m, k, sms, true);
+                int auto = MatMulKernel.wgsSplits(m, k, sms, true, n);
                 for (int splits : new int[] {1, 3, auto}) {
                     if (splits > (k + 63) / 64) {
                         continue;
