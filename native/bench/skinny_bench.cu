@@ -146,11 +146,13 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
     float* out;
     float* partial;
     int* counters;
-    CK(cudaMalloc(&a, size_t(32) * maxK * 2));
-    CK(cudaMemcpy(a, w, size_t(32) * maxK * 2, cudaMemcpyDeviceToDevice));
-    float* af = randomActivations(size_t(32) * maxK);
-    CK(cudaMalloc(&ref, size_t(32) * 151936 * 4));
-    CK(cudaMalloc(&out, size_t(32) * 151936 * 4));
+    CK(cudaMalloc(&a, size_t(64) * maxK * 2));
+    CK(cudaMemcpy(a, w, size_t(64) * maxK * 2, cudaMemcpyDeviceToDevice));
+    float* af = randomActivations(size_t(64) * maxK);
+    CK(cudaMalloc(&ref, size_t(64) * 151936 * 4));
+    CK(cudaMalloc(&out, size_t(64) * 151936 * 4));
+    float* workspace;  // the warpgroup kernel's split-K partial sums: up to 16 splits of 64 x 151936
+    CK(cudaMalloc(&workspace, size_t(16) * 64 * 151936 * 4));
     const int maxTiles = (151936 + 63) / 64;
     CK(cudaMalloc(&partial, size_t(8) * maxTiles * 64 * 32 * 4));
     CK(cudaMalloc(&counters, size_t(maxTiles) * 4));
@@ -158,7 +160,50 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
     int sms = 0;
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     for (int n : ns) {
-        if (n > 32) {
+        if (n > 64) {
+            continue;
+        }
+        if (n > 32) {  // 33 to 64 tokens: the skinny kernel against the warpgroup kernel with k split
+            for (int split : {1, 0}) {
+                for (int si = 0; si < shapeCount; si++) {
+                    const Shape& s = shapes[si];
+                    const size_t wBytes = size_t(s.m) * s.k * 2;
+                    const int copies = rotatingCopies(pool, wBytes);
+                    const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
+                    const int wgTiles = (s.m + 127) / 128;  // MatMulKernel.wgSplits, tiles of 128 features
+                    const int rule = wgTiles >= sms ? 1 : std::max(1, std::min(std::min((s.k + 63) / 64 / 4, 16),
+                                                                                sms / wgTiles));
+                    for (int splits : {0, rule, 1, 2, 4, 8}) {  // 0: the skinny kernel
+                        float* dst = splits == 0 ? ref : out;
+                        const auto launch = [&](const bf16_t* wi) {
+                            if (splits == 0) {
+                                CK(split ? dms_matmul_skinny_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1,
+                                                                   stream)
+                                         : dms_matmul_skinny(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, tiles, 1, stream));
+                            } else {
+                                CK(split ? dms_matmul_wg_split(af, s.k, wi, dst, s.m, n, s.m, s.k, 0, 128, splits,
+                                                               workspace, stream)
+                                         : dms_matmul_wg(a, s.k, wi, dst, s.m, n, s.m, s.k, 0, 128, splits, workspace,
+                                                         stream));
+                            }
+                        };
+                        launch(w);
+                        CK(cudaStreamSynchronize(stream));
+                        float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); },
+                                             50);
+                        launch(w);
+                        CK(cudaStreamSynchronize(stream));
+                        const Comparison cmp = splits > 0 ? compare(ref, out, size_t(n) * s.m) : Comparison();
+                        std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
+                                    "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
+                                    "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
+                                    splits == 0 ? "skinny (launcher)" : splits == rule ? "wg split-K (rule)"
+                                                                                      : "wg split-K",
+                                    splits, us, wBytes / us / 1e6, cmp.differ, cmp.maxRel);
+                        std::fflush(stdout);
+                    }
+                }
+            }
             continue;
         }
         for (int split : {1, 0}) {

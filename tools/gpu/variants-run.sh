@@ -13,6 +13,9 @@
 # "variant" (its index, from 0). DECODE (default 32) sets the decode steps of the 16 x 32K and largest-batch runs: their
 # first step holds one-time costs (its graph's capture, no step to overlap with) that weigh 1/DECODE of the figure.
 # MAIN=0 skips the variants' own 16 x 32K and batch-1 runs (the EXTRA runs take the first variant's options).
+# EXTRA "mid": decode batches between 16 and 173 with DMS, one run for each entry "BATCH:OPTIONS" of MID (';'-separated,
+# default "32:;64:"): MID_PROMPT-token prompts (default 2048), 64 decode steps; its gpubench lines get "variant" m<j>,
+# j the entry's index.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -75,6 +78,12 @@ for e in ${EXTRA:-}; do
             gb=(--repack "$([[ $e == repack ]] && echo true || echo false)")
             fits 75 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}"
             gb=() ;;
+        mid)
+            IFS=';' read -ra mids <<< "${MID:-32:;64:}"
+            for j in "${!mids[@]}"; do
+                read -ra mo <<< "${mids[$j]#*:}"
+                fits 40 "extra mid ${mids[$j]}" && run "m$j" "${mids[$j]%%:*}" "${MID_PROMPT:-2048}" 64 dms "${mo[@]}"
+            done ;;
         distinct4)
             gb=(--distinct 4)
             fits 60 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}"

@@ -102,6 +102,13 @@ final class MatMulKernel implements AutoCloseable {
      * (docs/benchmarks.md, seventeenth pass).
      */
     static final String WG_SPLIT_K_PROPERTY = "dms.cuda.wg-split-k";
+    /**
+     * System property: the fewest tokens of a product the warpgroup kernel takes with k split where the skinny kernel
+     * would take it (default 65: past the skinny kernel's 64 tokens), to compare the two on decode batches of 33 to 64
+     * tokens; a whole number from 2 (below the warpgroup decode product's tokens it has no effect).
+     */
+    static final String WG_SPLIT_K_FROM_PROPERTY = "dms.cuda.wg-split-k-from";
+    private final int wgSplitKFrom;  // WG_SPLIT_K_FROM_PROPERTY
     static final int WG_BM = 128;
     static final int WG_BK = 64;
     private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
@@ -167,6 +174,7 @@ final class MatMulKernel implements AutoCloseable {
         this.wgAlways = wgmma.equals("always");
         this.wgSplitK = !"false".equals(System.getProperty(WG_SPLIT_K_PROPERTY));
         this.wgsWide = !"false".equals(System.getProperty(WGS_WIDE_PROPERTY));
+        this.wgSplitKFrom = wgSplitKFrom(System.getProperty(WG_SPLIT_K_FROM_PROPERTY, ""));
         this.splitsByShape = parseWgsSplits(System.getProperty(WGS_SPLITS_PROPERTY, ""));  // before any allocation
         for (int t = 0; t < TOKENS.length; t++) {
             for (int r = 0; r < ROWS.length; r++) {
@@ -402,7 +410,7 @@ final class MatMulKernel implements AutoCloseable {
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
     boolean wgTakes(int n, int m, int k, int lda) {
         return wg != null && k % 8 == 0 && lda % 8 == 0
-                && (wgAlways || wgTile(n, m, multiprocessors) > 0 || wgSplitK && n > MAX_SKINNY_TOKENS);
+                && (wgAlways || wgTile(n, m, multiprocessors) > 0 || wgSplitK && n >= wgSplitKFrom);
     }
 
     /**
@@ -610,7 +618,7 @@ final class MatMulKernel implements AutoCloseable {
             int k, boolean accumulate) {
         if (wgsTakes(split, n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split, n));
-        } else if (skinnyTakes(n, k, lda) && a.aligned(16) && w.aligned(16)) {
+        } else if (skinnyTakes(n, k, lda) && !splitKBeforeSkinny(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m), wgSplitsFor(n, m, k));
@@ -624,6 +632,28 @@ final class MatMulKernel implements AutoCloseable {
     /** Feature tiles of 8 a skinny block takes: 4, or 2 when blocks of 32 would not give two per multiprocessor. */
     static int skinnyTiles(int m, int multiprocessors) {
         return Checks.ceilDiv(m, 32) < 2 * multiprocessors ? 2 : 4;
+    }
+
+    /** {@link #WG_SPLIT_K_FROM_PROPERTY}'s value: 65 when empty. */
+    static int wgSplitKFrom(String value) {
+        if (value.isBlank()) {
+            return MAX_SKINNY_TOKENS + 1;
+        }
+        try {
+            int from = Integer.parseInt(value.strip());
+            if (from >= 2) {
+                return from;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new IllegalArgumentException(WG_SPLIT_K_FROM_PROPERTY + " must be a whole number from 2, got '" + value
+                + "'");
+    }
+
+    /** Whether a product the skinny kernel could take goes to the warpgroup kernel with k split instead. */
+    private boolean splitKBeforeSkinny(int n, int m, int k, int lda) {
+        return n >= wgSplitKFrom && wg != null && wgSplitK && wgTakes(n, m, k, lda);
     }
 
     /** Whether {@link #matmul} takes the skinny kernel for these sizes (given 16-byte aligned a and w). */
@@ -831,7 +861,7 @@ final class MatMulKernel implements AutoCloseable {
             int splits = wgsSplitsFor(m, k, split, n);
             return splits > 1 ? wgsWorkspaceBytes(m, splits) : 0;
         }
-        if (skinnyTakes(n, k, lda)) {
+        if (skinnyTakes(n, k, lda) && !splitKBeforeSkinny(n, m, k, lda)) {
             return 0;
         }
         if (wgTakes(n, m, k, lda)) {
