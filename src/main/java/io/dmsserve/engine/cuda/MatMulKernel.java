@@ -33,9 +33,10 @@ import java.util.regex.Pattern;
  *   <li>On compute 9.0 (H100, H200), the products whose tiles fill the device without splitting k (prefill) take the
  *       warpgroup kernels of native/matmul_sm90.cu instead ({@code dms_matmul_wg_*}): wgmma.mma_async with both tiles
  *       read from shared memory in the 128-byte swizzle, tiles of 128 tokens x 256 features (128 where 256 would not
- *       give every multiprocessor a tile), bf16 or split activations as above. Past 64 tokens, the products whose
- *       tiles are fewer (large decode batches, the server's prompt chunks of 256) take them too, on tiles of 128
- *       features with k split ({@link #wgSplits}) and the splits added in order by the reduce kernel.
+ *       give every multiprocessor a tile), bf16 or split activations as above. Past 32 tokens (the warpgroup decode
+ *       product's), the products whose tiles are fewer (decode batches of 33 and more, the server's prompt chunks of
+ *       256) take them too, on tiles of 128 features with k split ({@link #wgSplits}) and the splits added in order by
+ *       the reduce kernel ({@link #WG_SPLIT_K_FROM_PROPERTY}).
  *       {@link #WGMMA_PROPERTY} {@code =false} keeps the mma.sync kernels, to compare; {@link #WG_SPLIT_K_PROPERTY}
  *       {@code =false} keeps them for the split-K cases only.</li>
  *   <li>On compute 9.0, decode batches of up to 32 tokens take the warpgroup decode product of
@@ -90,13 +91,13 @@ final class MatMulKernel implements AutoCloseable {
      * System property: {@code false} keeps the mma.sync tiled kernels where the warpgroup (wgmma) kernels would run;
      * {@code always} gives the warpgroup kernels every product past the skinny kernel's that they can take, however
      * few its tiles (a test's way to run them on a small model); default {@code true}: the products whose tiles fill
-     * the device, and past 64 tokens those whose tiles do not, with k split ({@link #WG_SPLIT_K_PROPERTY}).
+     * the device, and past 32 tokens those whose tiles do not, with k split ({@link #WG_SPLIT_K_PROPERTY}).
      */
     static final String WGMMA_PROPERTY = "dms.cuda.wgmma";
     /**
-     * System property: {@code false} keeps the mma.sync tiled kernels (split-K) for the products past the skinny
-     * kernel's 64 tokens whose warpgroup tiles do not fill the device (large decode batches, the server's prompt
-     * chunks of 256), to compare. The default gives them the warpgroup kernels with k split ({@link #wgSplits}): on the
+     * System property: {@code false} keeps the mma.sync kernels (skinny up to 64 tokens, tiled with split-K past) for
+     * the products past 32 tokens whose warpgroup tiles do not fill the device (decode batches of 33 and more, the
+     * server's prompt chunks of 256), to compare. The default gives them the warpgroup kernels with k split ({@link #wgSplits}): on the
      * H200 a 173-token decode step's 4096 x 12288 product took 337 us on the tiled mma.sync kernel, and 173 x 32K DMS
      * decode went from 2,687-2,700 to 3,355 tokens/s, 64 HTTP streams of 511-token prompts from 537 to 743
      * (docs/benchmarks.md, seventeenth pass).
@@ -104,8 +105,10 @@ final class MatMulKernel implements AutoCloseable {
     static final String WG_SPLIT_K_PROPERTY = "dms.cuda.wg-split-k";
     /**
      * System property: the fewest tokens of a product the warpgroup kernel takes with k split where the skinny kernel
-     * would take it (default 65: past the skinny kernel's 64 tokens), to compare the two on decode batches of 33 to 64
-     * tokens; a whole number from 2 (below the warpgroup decode product's tokens it has no effect).
+     * would take it: by default 33, past the warpgroup decode product's 32 (on the H200 a decode batch of 64 with DMS
+     * ran 4,003 tokens/s so against 3,299 on the skinny kernel, and each Qwen3-8B product at 48 and 64 tokens was
+     * faster, skinny_bench wgs, 2026-12-01); 65 keeps the skinny kernel up to its 64 tokens. A whole number from 2
+     * (below the warpgroup decode product's tokens it has no effect).
      */
     static final String WG_SPLIT_K_FROM_PROPERTY = "dms.cuda.wg-split-k-from";
     private final int wgSplitKFrom;  // WG_SPLIT_K_FROM_PROPERTY
@@ -273,16 +276,21 @@ final class MatMulKernel implements AutoCloseable {
     /**
      * How many ways the warpgroup kernel splits k for a product whose tiles of {@code bn} features do not fill the
      * device: the most splits whose blocks still fit in one wave (one block a multiprocessor: the kernel's shared
-     * memory), each split at least 4 tiles of 64, at most 16; 1 when the tiles fill the device. With one block a
-     * multiprocessor, blocks past a wave would run a second one: 96 tiles unsplit take as long as 192 half-length
-     * blocks in two waves, without the reduce.
+     * memory), each split at least 4 tiles of 64, at most 16. With one block a multiprocessor, blocks past a wave would
+     * run a second one: 96 tiles unsplit take as long as 192 half-length blocks in two waves, without the reduce.
+     * Tiles that fill the device: 2 where two splits fill the last wave strictly better than one (192 tiles on 132
+     * multiprocessors leave the second wave 45% full, 384 half-length blocks fill 97% of three: gate|up at 64 tokens,
+     * 159 us against 184 on the H200, skinny_bench wgs 64, 2026-12-01), else 1.
      */
     static int wgSplits(int n, int m, int k, int bn, int multiprocessors) {
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
-        if (tiles >= multiprocessors) {
-            return 1;
-        }
         int most = Math.max(1, Checks.ceilDiv(k, WG_BK) / 4);
+        if (tiles >= multiprocessors) {
+            // fill of the last wave, one split against two: tiles / (waves wave) as fractions, cross-multiplied
+            long one = Checks.ceilDiv(tiles, multiprocessors);
+            long two = Checks.ceilDiv(2 * tiles, multiprocessors);
+            return most >= 2 && 2 * tiles * one > tiles * two ? 2 : 1;
+        }
         return (int) Math.max(1, Math.min(Math.min(most, 16), multiprocessors / tiles));
     }
 
@@ -415,7 +423,7 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * The warpgroup kernel's feature tile for a product it takes: 128 where its tiles do not fill the device (k split
-     * past 64 tokens, or {@code always}): more, shorter blocks.
+     * past 32 tokens, or {@code always}): more, shorter blocks.
      */
     int wgTileFor(int n, int m) {
         int bn = wgTile(n, m, multiprocessors);
@@ -634,10 +642,10 @@ final class MatMulKernel implements AutoCloseable {
         return Checks.ceilDiv(m, 32) < 2 * multiprocessors ? 2 : 4;
     }
 
-    /** {@link #WG_SPLIT_K_FROM_PROPERTY}'s value: 65 when empty. */
+    /** {@link #WG_SPLIT_K_FROM_PROPERTY}'s value: 33 when empty. */
     static int wgSplitKFrom(String value) {
         if (value.isBlank()) {
-            return MAX_SKINNY_TOKENS + 1;
+            return MAX_WGS_TOKENS + 1;
         }
         try {
             int from = Integer.parseInt(value.strip());

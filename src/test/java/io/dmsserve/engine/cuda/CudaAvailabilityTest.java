@@ -115,6 +115,18 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgSplits(100, 256, 4096, 128, 132)).isEqualTo(16);
         assertThat(MatMulKernel.wgSplits(100, 256, 520, 128, 132)).isEqualTo(2);
         assertThat(MatMulKernel.wgSplits(2048, 4096, 4096, 256, 132)).isEqualTo(1);
+        // tiles that fill the device: 2 where two splits fill the last wave better (gate|up at 64 tokens: 192 tiles of
+        // 128 leave the second wave 45% full, 384 fill 97% of three), else 1 (a tie: 256 tiles, 97% either way)
+        assertThat(MatMulKernel.wgSplits(64, 24576, 4096, 128, 132)).isEqualTo(2);
+        assertThat(MatMulKernel.wgSplits(256, 24576, 4096, 256, 132)).isEqualTo(2);
+        assertThat(MatMulKernel.wgSplits(64, 24576, 400, 128, 132)).isEqualTo(1);  // 7 k tiles: too few for 2
+        assertThat(MatMulKernel.wgSplits(2048, 24576, 4096, 256, 132)).isEqualTo(1);
+        assertThat(MatMulKernel.wgSplits(173, 24576, 4096, 128, 132)).isEqualTo(1);  // 384 tiles: 97% either way
+        // from how many tokens the warpgroup kernel with k split goes ahead of the skinny kernel
+        assertThat(MatMulKernel.wgSplitKFrom("")).isEqualTo(33);
+        assertThat(MatMulKernel.wgSplitKFrom(" 65 ")).isEqualTo(65);
+        assertThatThrownBy(() -> MatMulKernel.wgSplitKFrom("1")).hasMessageContaining("dms.cuda.wg-split-k-from");
+        assertThatThrownBy(() -> MatMulKernel.wgSplitKFrom("x")).hasMessageContaining("a whole number from 2");
         // matmul_sm90_skinny.cu's static_asserts: 10 stages of 10 KB (bf16), 5 of 12 KB and 3 pairs of 4 KB (split)
         assertThat(MatMulKernel.wgsSharedBytes(false, 16)).isEqualTo(103424);
         assertThat(MatMulKernel.wgsSharedBytes(true, 16)).isEqualTo(74752);

@@ -252,6 +252,19 @@ class MatMulKernelTest extends GpuTest {
                     (a, lda, w, out, ldc, accumulate) -> kernel.matmul(a, lda, w, out, ldc, batch.n(), batch.m(),
                             batch.k(), accumulate));
         }
+        // A decode batch of 48 tokens, past the warpgroup decode product's 32, takes the warpgroup kernel with k split
+        // ahead of the skinny kernel (dms.cuda.wg-split-k-from, by default 33).
+        Shape mid = new Shape(48, 4096, 1024);
+        boolean midTakes = !"false".equals(System.getProperty(MatMulKernel.WG_SPLIT_K_PROPERTY))
+                && MatMulKernel.wgSplitKFrom(System.getProperty(MatMulKernel.WG_SPLIT_K_FROM_PROPERTY, "")) <= 48;
+        assertThat(kernel.wgTakes(mid.n(), mid.m(), mid.k(), mid.k())).as("48 tokens").isEqualTo(midTakes);
+        if (midTakes) {
+            int midSplits = kernel.wgSplitsFor(mid.n(), mid.m(), mid.k());
+            twice(random, "matmul of 48 tokens routed to warpgroup split k", mid, 8, (a, lda, w, out, ldc, accumulate)
+                    -> kernel.matmul(a, lda, w, out, ldc, mid.n(), mid.m(), mid.k(), accumulate),
+                    (a, lda, w, out, ldc, accumulate) -> kernel.warpgroup(false, a, lda, w, out, ldc, mid.n(), mid.m(),
+                            mid.k(), accumulate, 128, midSplits));
+        }
         // Through matmul: a prefill-sized product takes the warpgroup kernel (the same bits as calling it).
         Shape s = new Shape(1100, 4096, 264);
         int bn = MatMulKernel.wgTile(s.n(), s.m(), sms);
