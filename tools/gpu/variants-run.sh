@@ -15,7 +15,8 @@
 # MAIN=0 skips the variants' own 16 x 32K and batch-1 runs (the EXTRA runs take the first variant's options).
 # EXTRA "mid": decode batches between 16 and 173 with DMS, one run for each entry "BATCH:OPTIONS" of MID (';'-separated,
 # default "32:;64:"): MID_PROMPT-token prompts (default 2048), 64 decode steps; its gpubench lines get "variant" m<j>,
-# j the entry's index.
+# j the entry's index. EVICT (default 0.875) is the share of decisions the DMS runs' threshold flags (gpubench
+# --evict-rate); the share evicted falls short of it by the window's tokens (0.8595 at 32K with 0.875).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -25,7 +26,7 @@ run() {
     local variant=$1 batch=$2 prompt=$3 decode=$4 policy=$5
     shift 5
     local extra=()
-    [[ $policy == dms ]] && extra=(--evict-rate 0.875)
+    [[ $policy == dms ]] && extra=(--evict-rate "${EVICT:-0.875}")
     stamp "$variant batch=$batch prompt=$prompt policy=$policy $*"
     timeout "${LIMIT:-150}" "${java[@]}" -Ddms.cuda.step-timing=true "$@" io.dmsserve.DmsServeApplication gpubench \
         --model "$model" --batch "$batch" --prompt "$prompt" --decode "$decode" --policy "$policy" "${extra[@]}" "${gb[@]}" \
