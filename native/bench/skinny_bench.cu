@@ -159,6 +159,24 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
     CK(cudaMemset(counters, 0, size_t(maxTiles) * 4));
     int sms = 0;
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    // One variant: launched once outside the capture (the launchers' cudaFuncSetAttribute), timed over the rotating
+    // copies of W, launched again and compared with the reference (the skinny kernel's output, unless it is that one).
+    const auto measure = [&](const Shape& s, int n, bool split, const std::function<void(const bf16_t*)>& launch,
+                             bool reference, const char* variant, int splits) {
+        const size_t wBytes = size_t(s.m) * s.k * 2;
+        const int copies = rotatingCopies(pool, wBytes);
+        launch(w);
+        CK(cudaStreamSynchronize(stream));
+        float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); }, 50);
+        launch(w);
+        CK(cudaStreamSynchronize(stream));
+        const Comparison cmp = reference ? Comparison() : compare(ref, out, size_t(n) * s.m);
+        std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,\"variant\":\"%s\","
+                    "\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,\"max_rel\":%.3g}\n", n,
+                    split ? "split" : "bf16", s.name, s.m, s.k, variant, splits, us, wBytes / us / 1e6, cmp.differ,
+                    cmp.maxRel);
+        std::fflush(stdout);
+    };
     for (int n : ns) {
         if (n > 64) {
             continue;
@@ -167,8 +185,6 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
             for (int split : {1, 0}) {
                 for (int si = 0; si < shapeCount; si++) {
                     const Shape& s = shapes[si];
-                    const size_t wBytes = size_t(s.m) * s.k * 2;
-                    const int copies = rotatingCopies(pool, wBytes);
                     const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
                     const int wgTiles = (s.m + 127) / 128;  // MatMulKernel.wgSplits, tiles of 128 features
                     const int rule = wgTiles >= sms ? 1 : std::max(1, std::min(std::min((s.k + 63) / 64 / 4, 16),
@@ -187,20 +203,9 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                                                          stream));
                             }
                         };
-                        launch(w);
-                        CK(cudaStreamSynchronize(stream));
-                        float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); },
-                                             50);
-                        launch(w);
-                        CK(cudaStreamSynchronize(stream));
-                        const Comparison cmp = splits > 0 ? compare(ref, out, size_t(n) * s.m) : Comparison();
-                        std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
-                                    "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
-                                    "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
-                                    splits == 0 ? "skinny (launcher)" : splits == rule ? "wg split-K (rule)"
-                                                                                      : "wg split-K",
-                                    splits, us, wBytes / us / 1e6, cmp.differ, cmp.maxRel);
-                        std::fflush(stdout);
+                        measure(s, n, split != 0, launch, splits == 0,
+                                splits == 0 ? "skinny (launcher)" : splits == rule ? "wg split-K (rule)" : "wg split-K",
+                                splits);
                     }
                 }
             }
@@ -209,8 +214,6 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
         for (int split : {1, 0}) {
             for (int si = 0; si < shapeCount; si++) {
                 const Shape& s = shapes[si];
-                const size_t wBytes = size_t(s.m) * s.k * 2;
-                const int copies = rotatingCopies(pool, wBytes);
                 const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
                 const int chosen = matmul_wgs_splits(s.m, s.k, sms, split != 0, n);
                 // variant 0: the skinny kernel; then the warpgroup kernel split 1, 2, 3, 4, 6, 8 ways; then other
@@ -244,21 +247,10 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                                             s.m, n, s.m, s.k, splits, partial, counters, stream);
                         }
                     };
-                    launch(w);  // outside the capture: the launcher's cudaFuncSetAttribute
-                    CK(cudaStreamSynchronize(stream));
-                    float us = timeGraph(stream, [&](int i) { launch(w + (size_t(i) % copies) * size_t(s.m) * s.k); },
-                                         50);
-                    launch(w);
-                    CK(cudaStreamSynchronize(stream));
-                    const Comparison cmp = v > 0 ? compare(ref, out, size_t(n) * s.m) : Comparison();
-                    std::printf("{\"what\":\"wgs\",\"n\":%d,\"act\":\"%s\",\"shape\":\"%s\",\"m\":%d,\"k\":%d,"
-                                "\"variant\":\"%s\",\"splits\":%d,\"us\":%.2f,\"TBps\":%.3f,\"differ\":%d,"
-                                "\"max_rel\":%.3g}\n", n, split ? "split" : "bf16", s.name, s.m, s.k,
-                                v == 0 ? "skinny (launcher)" : stages == 8 ? "wgs 8 stages (2/SM)" : stages == 7
-                                ? "wgs 7 stages (3/SM)" : stages != 0 ? "wgs 12-16 stages (1/SM)" : splits == chosen
-                                ? "wgs (launcher)" : "wgs", splits, us,
-                                wBytes / us / 1e6, cmp.differ, cmp.maxRel);
-                    std::fflush(stdout);
+                    measure(s, n, split != 0, launch, v == 0,
+                            v == 0 ? "skinny (launcher)" : stages == 8 ? "wgs 8 stages (2/SM)" : stages == 7
+                            ? "wgs 7 stages (3/SM)" : stages != 0 ? "wgs 12-16 stages (1/SM)" : splits == chosen
+                            ? "wgs (launcher)" : "wgs", splits);
                 }
             }
         }
