@@ -83,7 +83,7 @@ __device__ __forceinline__ float wgs_norm_scale(float sumSquares, int k, float e
 }
 
 // SWIGLU: W is w1|w3 fused (m = 2 inter rows: gate rows, then up rows) and c is h (n, inter), ldc = ldh (the kernels
-// dms_matmul_wgs_split_swiglu*_n16 below); accumulate is not read.
+// dms_matmul_wgs_split_swiglu*_n16 and _n32 below); accumulate is not read.
 template <int BN>
 __device__ __forceinline__ void wgmma_m64nBNk16(float (&d)[BN / 2], uint64_t descA, uint64_t descB) {
     if constexpr (BN == 16) {
@@ -126,7 +126,7 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
     const bf16_t* a16 = static_cast<const bf16_t*>(a);
     const float* a32 = static_cast<const float*>(a);
 
-    // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each) by loadW, the tokens' 16 rows by loadX
+    // Tile kb + i into stage i % STAGES: W's 64 rows (8 chunks of 16 bytes each) by loadW, the tokens' BN rows by loadX
     // (apart, so that a launch copies its first W tiles before pdl_wait); zeros past m, n and k (k % 8 == 0: a chunk is
     // all in or all out). SWIGLU: local row r is feature f = 32 tile + 8 (r / 16) + r % 8 of the tile's 32, its gate
     // row f where r & 8 is 0, else its up row inter + f (zeros for f >= inter), so that a thread's fragment holds a

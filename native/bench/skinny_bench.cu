@@ -186,9 +186,15 @@ static void benchWgs(cudaStream_t stream, bf16_t* w, size_t pool, const std::vec
                 for (int si = 0; si < shapeCount; si++) {
                     const Shape& s = shapes[si];
                     const int tiles = s.m / 32 < 2 * sms ? 2 : 4;  // MatMulKernel.skinnyTiles
-                    const int wgTiles = (s.m + 127) / 128;  // MatMulKernel.wgSplits, tiles of 128 features
-                    const int rule = wgTiles >= sms ? 1 : std::max(1, std::min(std::min((s.k + 63) / 64 / 4, 16),
-                                                                                sms / wgTiles));
+                    // MatMulKernel.wgSplits, tiles of 128 features: the most splits in one wave; where the tiles
+                    // fill one wave and part of a second, 2 if that fills the last wave better
+                    const int wgTiles = (s.m + 127) / 128;
+                    const int most = (s.k + 63) / 64 / 4;
+                    const int rule = wgTiles < sms ? std::max(1, std::min(std::min(most, 16), sms / wgTiles))
+                                     : wgTiles < 2 * sms && most >= 2 &&
+                                               2 * wgTiles * ((wgTiles + sms - 1) / sms) >
+                                                       wgTiles * ((2 * wgTiles + sms - 1) / sms)
+                                         ? 2 : 1;
                     for (int splits : {0, rule, 1, 2, 4, 8}) {  // 0: the skinny kernel
                         float* dst = splits == 0 ? ref : out;
                         const auto launch = [&](const bf16_t* wi) {

@@ -833,7 +833,8 @@ static void test_matmul_wg() {
     }
 }
 
-// The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 16 tokens, odd m (a partial
+// The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 32 tokens (both tiles of
+// tokens), odd m (a partial
 // feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
 // k split 1 to 8 ways and as many as it has tiles (uneven splits, the last-block reduction) on a poisoned workspace,
 // bf16 and split, c = and c +=. One counters buffer serves every case, as MatMulKernel's serves every product; each
@@ -966,6 +967,18 @@ static void test_matmul_wgs() {
             }
             expect_counters_zero("matmul_wgs", counters);
         }
+    }
+    // 33 tokens are past both tiles: every entry refuses them before it launches.
+    Buf<float> f(33 * 72);
+    Buf<uint16_t> h(33 * 72);
+    const cudaError_t refused[] = {
+        dms_matmul_wgs(h.dev, 64, h.dev, f.dev, 64, 33, 8, 64, 0, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_split(f.dev, 64, h.dev, f.dev, 64, 33, 8, 64, 0, 1, f.dev, counters.dev, nullptr),
+        dms_matmul_wgs_split_norm(f.dev, 64, h.dev, f.dev, 64, 33, 8, 64, 0, 1, f.dev, counters.dev, h.dev, 1e-6f,
+                                  nullptr),
+    };
+    for (cudaError_t r : refused) {
+        expect_refused(r, "matmul_wgs: 33 tokens");
     }
 }
 

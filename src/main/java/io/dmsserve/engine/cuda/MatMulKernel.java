@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
  *       stage converted once into high and rest tiles that the warps read by ldmatrix). Its 128-token tiles take
  *       110 KB of shared memory (two blocks a multiprocessor on an H100 / H200); a device that cannot give a block
  *       that much takes tiles of 64 tokens (70 KB) for every n.</li>
- *   <li>On compute 9.0 (H100, H200), the products whose tiles fill the device without splitting k (prefill) take the
+ *   <li>On compute 9.0 (H100, H200), the products whose tiles fill the device (prefill) take the
  *       warpgroup kernels of native/matmul_sm90.cu instead ({@code dms_matmul_wg_*}): wgmma.mma_async with both tiles
  *       read from shared memory in the 128-byte swizzle, tiles of 128 tokens x 256 features (128 where 256 would not
  *       give every multiprocessor a tile), bf16 or split activations as above. Past 32 tokens (the warpgroup decode
@@ -137,7 +137,8 @@ final class MatMulKernel implements AutoCloseable {
      * System property: the warpgroup decode product's split of k for given shapes instead of {@link #wgsSplits}'s,
      * as comma-separated {@code MxK=S} (the product's features and inner size, as kernel timing labels them), e.g.
      * {@code 4096x4096=3,6144x4096=2}: the splits were chosen alone in skinny_bench (L2 warm), and in a step they may
-     * do otherwise. Checked when the products are made ({@link #parseWgsSplits}).
+     * do otherwise. Checked when the products are made ({@link #parseWgsSplits}). A shape's split holds for every
+     * token count, both tiles of tokens (whose waves differ: 396 split blocks of 16 tokens on an H200, 264 of 32).
      */
     static final String WGS_SPLITS_PROPERTY = "dms.cuda.wgs-splits";
     private static final Pattern SPLITS_ENTRY = Pattern.compile("\\s*(\\d{1,9})x(\\d{1,9})=(\\d{1,9})\\s*");
@@ -262,8 +263,9 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * The feature tile of the warpgroup kernel for a product of these sizes: 256 when those tiles give every
-     * multiprocessor one, else 128 when those do, else 0 (too few tiles: the warpgroup kernel splits k past 64
-     * tokens, {@link #wgSplits}, and below the skinny kernels or the mma.sync ones take it).
+     * multiprocessor one, else 128 when those do, else 0 (too few tiles: the warpgroup kernel splits k from
+     * {@link #WG_SPLIT_K_FROM_PROPERTY}'s 33 tokens, {@link #wgSplits}, and below the warpgroup decode product, the
+     * skinny kernels or the mma.sync ones take it).
      */
     static int wgTile(int n, int m, int multiprocessors) {
         long rows = Checks.ceilDiv(n, WG_BM);
@@ -278,18 +280,22 @@ final class MatMulKernel implements AutoCloseable {
      * device: the most splits whose blocks still fit in one wave (one block a multiprocessor: the kernel's shared
      * memory), each split at least 4 tiles of 64, at most 16. With one block a multiprocessor, blocks past a wave would
      * run a second one: 96 tiles unsplit take as long as 192 half-length blocks in two waves, without the reduce.
-     * Tiles that fill the device: 2 where two splits fill the last wave strictly better than one (192 tiles on 132
-     * multiprocessors leave the second wave 45% full, 384 half-length blocks fill 97% of three: gate|up at 64 tokens,
-     * 159 us against 184 on the H200, skinny_bench wgs 64, 2026-12-01), else 1.
+     * Tiles that fill the device: 1, but for a decode batch of up to 64 tokens whose tiles fill one wave and part of a
+     * second, 2 where two splits fill the last wave strictly better (192 tiles on 132 multiprocessors leave the second
+     * wave 45% full, 384 half-length blocks fill 97% of three: gate|up at 64 tokens, 159 us against 184 on the H200,
+     * skinny_bench wgs 64, 2026-12-01). Larger batches and prefill, not measured so, keep 1.
      */
     static int wgSplits(int n, int m, int k, int bn, int multiprocessors) {
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, bn);
         int most = Math.max(1, Checks.ceilDiv(k, WG_BK) / 4);
         if (tiles >= multiprocessors) {
+            if (n > MAX_SKINNY_TOKENS || tiles >= 2L * multiprocessors || most < 2) {
+                return 1;
+            }
             // fill of the last wave, one split against two: tiles / (waves wave) as fractions, cross-multiplied
             long one = Checks.ceilDiv(tiles, multiprocessors);
             long two = Checks.ceilDiv(2 * tiles, multiprocessors);
-            return most >= 2 && 2 * tiles * one > tiles * two ? 2 : 1;
+            return 2 * tiles * one > tiles * two ? 2 : 1;
         }
         return (int) Math.max(1, Math.min(Math.min(most, 16), multiprocessors / tiles));
     }
@@ -322,8 +328,8 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * How many ways the warpgroup decode product splits k (native/matmul_sm90_skinny.cu, matmul_wgs_splits), at most 8
-     * with at least 4 tiles of 64 each. A wave is one block a multiprocessor for bf16 activations, three for split
-     * ones. Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose
+     * with at least 4 tiles of 64 each. A wave is {@link #wgsWaveBlocks} a multiprocessor: one for bf16 activations,
+     * three for split ones in tiles of 16 tokens, two in tiles of 32. Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose
      * blocks fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of
      * each Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
      */
@@ -418,12 +424,13 @@ final class MatMulKernel implements AutoCloseable {
     /** Whether the warpgroup kernels take this product (aligned operands assumed). */
     boolean wgTakes(int n, int m, int k, int lda) {
         return wg != null && k % 8 == 0 && lda % 8 == 0
-                && (wgAlways || wgTile(n, m, multiprocessors) > 0 || wgSplitK && n >= wgSplitKFrom);
+                && (wgAlways || wgTile(n, m, multiprocessors) > 0
+                        || wgSplitK && n >= Math.min(wgSplitKFrom, MAX_SKINNY_TOKENS + 1));
     }
 
     /**
      * The warpgroup kernel's feature tile for a product it takes: 128 where its tiles do not fill the device (k split
-     * past 32 tokens, or {@code always}): more, shorter blocks.
+     * from {@link #WG_SPLIT_K_FROM_PROPERTY}'s tokens, or {@code always}): more, shorter blocks.
      */
     int wgTileFor(int n, int m) {
         int bn = wgTile(n, m, multiprocessors);
@@ -539,7 +546,7 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * Whether a product of these sizes on this input can take its RMSNorm folded in: the GEMV ({@code small}), or on
-     * split activations the warpgroup decode product (compute 9.0, 1 to 16 tokens, a and w 16-byte aligned). The
+     * split activations the warpgroup decode product (compute 9.0, 1 to 32 tokens, a and w 16-byte aligned). The
      * other kernels take a normed input.
      */
     boolean normFolds(boolean small, boolean split, DeviceBuffer a, int lda, DeviceBuffer w, int n, int m, int k,
@@ -561,7 +568,7 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * Whether {@link #matmulSplitSwiGlu} takes the gate|up product of these sizes: where {@link #matmulSplit} of its
-     * 2 inter rows takes the warpgroup decode product (compute 9.0, 1 to 16 tokens, k and ldx >= k multiples of 8, x
+     * 2 inter rows takes the warpgroup decode product (compute 9.0, 1 to 32 tokens, k and ldx >= k multiples of 8, x
      * and w13 16-byte aligned), with the norm where {@link #normFolds} holds for that product. Elsewhere the product
      * and {@link SwiGluKernel} run apart.
      */
@@ -749,7 +756,7 @@ final class MatMulKernel implements AutoCloseable {
     /**
      * The warpgroup decode product alone (compute 9.0): W streamed through shared memory into wgmma with the tokens as
      * its N side, k split {@code splits} ways and the splits added in order by the last block of each feature tile.
-     * 1 to 16 tokens, k % 8 == 0, lda % 8 == 0, a and w 16-byte aligned.
+     * 1 to 32 tokens (tiles of 16 up to 16, of 32 past), k % 8 == 0, lda % 8 == 0, a and w 16-byte aligned.
      *
      * @param split a is fp32 (the split kernel), else bf16
      * @param splits 1 to ceil(k / 64); more than 1 takes workspace (and at most {@link #WGS_COUNTERS} feature tiles)

@@ -115,13 +115,17 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgSplits(100, 256, 4096, 128, 132)).isEqualTo(16);
         assertThat(MatMulKernel.wgSplits(100, 256, 520, 128, 132)).isEqualTo(2);
         assertThat(MatMulKernel.wgSplits(2048, 4096, 4096, 256, 132)).isEqualTo(1);
-        // tiles that fill the device: 2 where two splits fill the last wave better (gate|up at 64 tokens: 192 tiles of
-        // 128 leave the second wave 45% full, 384 fill 97% of three), else 1 (a tie: 256 tiles, 97% either way)
+        // tiles that fill the device: 1, but for a decode batch of up to 64 tokens whose tiles fill one wave and part
+        // of a second, 2 where two splits fill the last wave better (gate|up at 64 tokens: 192 tiles of 128 leave the
+        // second wave 45% full, 384 fill 97% of three)
         assertThat(MatMulKernel.wgSplits(64, 24576, 4096, 128, 132)).isEqualTo(2);
-        assertThat(MatMulKernel.wgSplits(256, 24576, 4096, 256, 132)).isEqualTo(2);
+        assertThat(MatMulKernel.wgSplits(33, 24576, 4096, 128, 132)).isEqualTo(2);
         assertThat(MatMulKernel.wgSplits(64, 24576, 400, 128, 132)).isEqualTo(1);  // 7 k tiles: too few for 2
-        assertThat(MatMulKernel.wgSplits(2048, 24576, 4096, 256, 132)).isEqualTo(1);
-        assertThat(MatMulKernel.wgSplits(173, 24576, 4096, 128, 132)).isEqualTo(1);  // 384 tiles: 97% either way
+        assertThat(MatMulKernel.wgSplits(64, 151936, 4096, 256, 132)).isEqualTo(1);  // the lm_head: 594 tiles
+        assertThat(MatMulKernel.wgSplits(65, 24576, 4096, 128, 132)).isEqualTo(1);  // past 64 tokens: not measured so
+        assertThat(MatMulKernel.wgSplits(173, 24576, 4096, 256, 132)).isEqualTo(1);  // the 173-token step, as before
+        assertThat(MatMulKernel.wgSplits(256, 24576, 4096, 256, 132)).isEqualTo(1);  // a prompt chunk of 256, as before
+        assertThat(MatMulKernel.wgSplits(3000, 6144, 4096, 256, 132)).isEqualTo(1);  // prefill
         // from how many tokens the warpgroup kernel with k split goes ahead of the skinny kernel
         assertThat(MatMulKernel.wgSplitKFrom("")).isEqualTo(33);
         assertThat(MatMulKernel.wgSplitKFrom(" 65 ")).isEqualTo(65);

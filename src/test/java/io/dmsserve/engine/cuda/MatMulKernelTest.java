@@ -260,6 +260,11 @@ class MatMulKernelTest extends GpuTest {
         assertThat(kernel.wgTakes(mid.n(), mid.m(), mid.k(), mid.k())).as("48 tokens").isEqualTo(midTakes);
         if (midTakes) {
             int midSplits = kernel.wgSplitsFor(mid.n(), mid.m(), mid.k());
+            // its workspace: the splits' partial sums (splits, n, m), or the tiled kernel's where that is more (the
+            // fallback for unaligned operands)
+            int midUsed = (16 + (16 + midSplits - 1) / midSplits - 1) / ((16 + midSplits - 1) / midSplits);
+            assertThat(kernel.workspaceBytes(false, mid.n(), mid.m(), mid.k(), mid.k()))
+                    .isGreaterThanOrEqualTo(midUsed > 1 ? (long) midUsed * mid.n() * mid.m() * 4 : 0);
             twice(random, "matmul of 48 tokens routed to warpgroup split k", mid, 8, (a, lda, w, out, ldc, accumulate)
                     -> kernel.matmul(a, lda, w, out, ldc, mid.n(), mid.m(), mid.k(), accumulate),
                     (a, lda, w, out, ldc, accumulate) -> kernel.warpgroup(false, a, lda, w, out, ldc, mid.n(), mid.m(),
@@ -300,6 +305,11 @@ class MatMulKernelTest extends GpuTest {
         int oSplits = MatMulKernel.wgsSplits(4096, 4096, sms, true);  // 6 on the H200's 132 multiprocessors
         assertThat(kernel.workspaceBytes(true, 16, 4096, 4096, 4096)).as("split o at 16 tokens: its partial sums")
                 .isEqualTo(oSplits > 1 ? oSplits * 64L * (64 + 1) * 32 * 4 : 0);  // (+ squares) for tiles of 32
+        if (most == 32) {
+            int oWide = MatMulKernel.wgsSplits(4096, 4096, sms, true, 24);  // 4 on the H200: waves of 2 blocks an SM
+            assertThat(kernel.workspaceBytes(true, 24, 4096, 4096, 4096)).as("split o at 24 tokens")
+                    .isEqualTo(oWide > 1 ? oWide * 64L * (64 + 1) * 32 * 4 : 0);
+        }
         SplittableRandom random = new SplittableRandom(55);
         for (Shape s : new Shape[] {new Shape(16, 333, 1032), new Shape(1, 77, 8), new Shape(13, 200, 4104),
             new Shape(9, 130, 12288), new Shape(16, 4096, 4096), new Shape(32, 333, 1032), new Shape(17, 200, 4104),
