@@ -1,5 +1,5 @@
 // matmul_sm90.cu: the large products (prefill) on Hopper's warpgroup tensor cores: wgmma.mma_async (sm_90a).
-// Java: MatMulKernel (the wgmma kernels when the device is compute 9.0 and the tiles fill it, or past 64 tokens with k
+// Java: MatMulKernel (the wgmma kernels when the device is compute 9.0 and the tiles fill it, or from 33 tokens with k
 // split); CPU: cpu/MatMul.
 //
 // C (n, m) fp32 = A (n, k) · W (m, k)ᵀ, or C += when accumulate, as dms_matmul_* of matmul.cu computes it:
@@ -28,7 +28,7 @@
 // grid (ceil(n / 128) * ceil(m / BN), splits), block 256, dynamic shared memory matmul_wg_smem_bytes(BN, split) (a 1024-byte
 // aligned base is carved out of it). k % 8 == 0, lda % 8 == 0, 16-byte aligned a and w (the launcher checks; Java
 // takes matmul.cu's kernels otherwise).
-// Split-K (decode batches and prompt chunks past the skinny kernel's 64 tokens, whose tiles do not fill the device:
+// Split-K (decode batches of 33 tokens and more and prompt chunks, whose tiles do not fill the device:
 // 128 tokens x 4096 features is 32 tiles for 132 multiprocessors): grid (tiles, splits); with partial != null, block
 // (b, z) sums only the k tiles [z kTilesPerSplit, (z + 1) kTilesPerSplit) and stores its fp32 sums to partial (splits,
 // n, m) (accumulate unread), and dms_matmul_reduce (matmul.cu) adds the splits in order: deterministic, as the mma.sync

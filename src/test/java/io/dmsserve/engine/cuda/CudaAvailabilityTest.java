@@ -106,9 +106,9 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgTile(1024, 6144, 132)).isEqualTo(256);
         assertThat(MatMulKernel.wgTile(256, 4096, 132)).isZero();
         assertThat(MatMulKernel.wgTile(128, 151936, 132)).isEqualTo(256);
-        // past 64 tokens, too few tiles split k into the most ways whose blocks fit one wave (tiles of 128 features):
+        // from 33 tokens, too few tiles split k into the most ways whose blocks fit one wave (tiles of 128 features):
         // 173 tokens on 4096 x 12288 is 64 tiles, 2 ways; 6144 wide is 96 tiles, 1; 100 tokens on 4096 x 4096 is 32
-        // tiles, 4; a short k caps it at 4 tiles of 64 a split; tiles that fill the device are never split
+        // tiles, 4; a short k caps it at 4 tiles of 64 a split; tiles that fill the device are split only as below
         assertThat(MatMulKernel.wgSplits(173, 4096, 12288, 128, 132)).isEqualTo(2);
         assertThat(MatMulKernel.wgSplits(173, 6144, 4096, 128, 132)).isEqualTo(1);
         assertThat(MatMulKernel.wgSplits(100, 4096, 4096, 128, 132)).isEqualTo(4);

@@ -141,7 +141,7 @@ class MatMulKernelTest extends GpuTest {
     void skinnyMatchesDoubleAndRepeatsExactly() {
         SplittableRandom random = new SplittableRandom(52);
         // "false": no warpgroup kernels, so that matmul routes every size here to the skinny kernel (on compute 9.0 the
-        // warpgroup decode product takes those of up to 16 tokens: warpgroupSkinnyMatchesDoubleAndRepeatsExactly)
+        // warpgroup decode product takes those of up to 32 tokens: warpgroupSkinnyMatchesDoubleAndRepeatsExactly)
         MatMulKernel kernel = new MatMulKernel(context, false, "false");
         MatMulKernel pipelined = new MatMulKernel(context, true, "false");
         for (Shape s : new Shape[] {new Shape(1, 77, 32), new Shape(9, 333, 96), new Shape(16, 4096, 4096),
