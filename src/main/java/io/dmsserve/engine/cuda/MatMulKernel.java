@@ -362,14 +362,9 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     /**
-     * This device's split of k for the warpgroup decode product of m x k: {@link #WGS_SPLITS_PROPERTY}'s, else
-     * {@link #wgsSplits}'s.
+     * This device's split of k for the warpgroup decode product of n tokens on m x k: {@link #WGS_SPLITS_PROPERTY}'s,
+     * else {@link #wgsSplits}'s.
      */
-    int wgsSplitsFor(int m, int k, boolean split) {
-        return wgsSplitsFor(m, k, split, 16);
-    }
-
-    /** As above for a product of n tokens. */
     int wgsSplitsFor(int m, int k, boolean split, int n) {
         Integer chosen = splitsByShape.get((long) m << 32 | k);
         return chosen != null ? chosen : wgsSplits(m, k, multiprocessors, split, n);
@@ -624,8 +619,7 @@ final class MatMulKernel implements AutoCloseable {
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
         KernelArgs args = new KernelArgs().ptr(x).i32(ldx).ptr(w13).ptr(h).i32(ldh).i32(n).i32(inter).i32(k)
                 .i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
-        int bn = wgsTile(n);
-        wgs[bn == 16 ? 0 : 1][norm != null ? 4 : 3].launch(tiles * splits, 1, 1, 128, wgsSharedBytes(true, bn),
+        wgsKernel(n, norm != null ? 4 : 3).launch(tiles * splits, 1, 1, 128, wgsSharedBytes(true, wgsTile(n)),
                 norm != null ? normArgs(args, norm) : args);
     }
 
@@ -668,7 +662,7 @@ final class MatMulKernel implements AutoCloseable {
 
     /** Whether a product the skinny kernel could take goes to the warpgroup kernel with k split instead. */
     private boolean splitKBeforeSkinny(int n, int m, int k, int lda) {
-        return n >= wgSplitKFrom && wg != null && wgSplitK && wgTakes(n, m, k, lda);
+        return wgSplitK && n >= wgSplitKFrom && wgTakes(n, m, k, lda);
     }
 
     /** Whether {@link #matmul} takes the skinny kernel for these sizes (given 16-byte aligned a and w). */
@@ -785,9 +779,8 @@ final class MatMulKernel implements AutoCloseable {
         DeviceBuffer partial = splits > 1 ? workspace(wgsWorkspaceBytes(m, splits)) : null;
         KernelArgs args = new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
                 .i32(accumulate ? 1 : 0).i32(splits).ptr(partial).ptr(splits > 1 ? wgsCounters : null);
-        int bn = wgsTile(n);
-        wgs[bn == 16 ? 0 : 1][norm != null ? 2 : split ? 1 : 0].launch(tiles * splits, 1, 1, 128,
-                wgsSharedBytes(split, bn), norm != null ? normArgs(args, norm) : args);
+        wgsKernel(n, norm != null ? 2 : split ? 1 : 0).launch(tiles * splits, 1, 1, 128,
+                wgsSharedBytes(split, wgsTile(n)), norm != null ? normArgs(args, norm) : args);
     }
 
     /** The buffers of a product hold its operands: a (n, k) with rows of lda (fp32 when split, else bf16), w, c. */
@@ -813,6 +806,14 @@ final class MatMulKernel implements AutoCloseable {
      */
     private static long wgsWorkspaceBytes(int m, int splits) {
         return (long) splits * Checks.ceilDiv(m, WGS_BM) * (WGS_BM + 1) * MAX_WGS_TOKENS * 4;
+    }
+
+    /**
+     * The warpgroup decode product's kernel for n tokens: its tile's ({@link #wgsTile}) of {@code variant} 0 bf16, 1
+     * split, 2 split with the norm, 3 split ending in SwiGLU, 4 that with the norm.
+     */
+    private Kernel wgsKernel(int n, int variant) {
+        return wgs[wgsTile(n) == 16 ? 0 : 1][variant];
     }
 
     /** The most tokens the warpgroup decode product takes here: 32, or 16 under {@link #WGS_WIDE_PROPERTY} false. */
