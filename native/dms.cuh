@@ -66,7 +66,7 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
     } while (0)
 
 // Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start, 3 short
-// kernels after their wait (CudaContext's default). Outside
+// kernels after their wait (CudaContext's default), 4 as 3 with the GEMVs late. Outside
 // the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
 #ifdef DMS_EMU
 static int dms_pdl_trigger_at = 0;
@@ -207,7 +207,9 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // short one starts early, over the short one's few blocks (in a decode step the attention after the q/k norm and RoPE
 // with its KV write, the o product after the merge). On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the
 // next kernel's blocks sit on the multiprocessors, waiting, while the one before still runs) and batch 1 about 1%
-// faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass).
+// faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass). 4 (gemv): as 3, and the GEMVs of
+// decode steps of 1 to 8 tokens after their main loop (the next GEMV's W loads, issued before its wait, then overlap
+// this one's reduction and exit).
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -235,6 +237,13 @@ DMS_DEVICE void pdl_begin_long() {
 // A long kernel's main loop done (its loads issued): the trigger when triggers are late.
 DMS_DEVICE void pdl_late() {
     if (dms_pdl_trigger_at == 1) {
+        pdl_trigger();
+    }
+}
+// The GEMV's (1 to 8 tokens, matmul.cu) main loop done: the trigger when triggers are late, or short with the GEMVs
+// late (4).
+DMS_DEVICE void pdl_late_gemv() {
+    if (dms_pdl_trigger_at == 1 || dms_pdl_trigger_at == 4) {
         pdl_trigger();
     }
 }

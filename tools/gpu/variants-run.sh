@@ -3,10 +3,10 @@
 # binary at $KT: every kernel_test case; the gpu suite (CLASSES limits it, SUITE=0 skips it); then for each variant
 # of VARIANTS (option sets separated by ';', e.g. VARIANTS="-Ddms.cuda.pdl=false;-Ddms.cuda.pdl=true"): 16 x 32K with
 # DMS (--evict-rate 0.875) and batch 1 at 4K under step timing; then, under the first variant's options, the runs named
-# in EXTRA: "none32k", 16 x 32K without eviction (our own DMS-off figure); "dms32k", DMS again; "largest", 32K decode
-# at each policy's largest batch, 16 sequences prefilled and the rest their forks (gpubench --distinct 16): DMS_MAX
-# sequences with DMS (by default one less than the 16-sequence DMS run's held pages leave room for) and OFF_MAX (24;
-# 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then its largest batch so; "distinct4",
+# in EXTRA: "none32k", 16 x 32K without eviction (our own DMS-off figure); "dms32k", DMS again; "b1", batch 1 at 4K
+# again; "largest", 32K decode at each policy's largest batch, 16 sequences prefilled and the rest their forks
+# (gpubench --distinct 16): DMS_MAX sequences with DMS (by default one less than the 16-sequence DMS run's held pages
+# leave room for) and OFF_MAX (24; 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then its largest batch so; "distinct4",
 # 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack"
 # and "norepack", 16 x 32K DMS with repacking on and off (gpubench --repack; dms.kv-cache.repack is on by default). A part is
 # skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
@@ -61,6 +61,7 @@ read -ra o <<< "${variants[0]}"
 for e in ${EXTRA:-}; do
     case $e in
         dms32k) fits 75 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}" ;;
+        b1) fits 40 "extra $e" && run 0 1 4096 64 none "${o[@]}" ;;
         none32k) fits 110 "extra $e" && run 0 16 32768 "${DECODE:-32}" none "${o[@]}" ;;
         largest)
             gb=(--distinct 16)

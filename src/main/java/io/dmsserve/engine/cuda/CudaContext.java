@@ -50,9 +50,10 @@ public final class CudaContext implements AutoCloseable {
     /**
      * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code short} (default:
      * short kernels at their start, the rest at exit), {@code exit}, {@code late} (short kernels at their start, the
-     * decode products after their main loop, the rest at exit) or {@code start} (every kernel at its start);
-     * native/dms.cuh, dms_pdl_trigger_at. On the H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower
-     * and batch 1 about 1% faster; exit neither; short both faster (docs/benchmarks.md, fourteenth pass).
+     * decode products after their main loop, the rest at exit), {@code start} (every kernel at its start) or
+     * {@code gemv} (as short, and the GEMVs of steps of 1 to 8 tokens after their main loop); native/dms.cuh,
+     * dms_pdl_trigger_at. On the H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower and batch 1 about
+     * 1% faster; exit neither; short both faster (docs/benchmarks.md, fourteenth pass).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
     /**
@@ -63,8 +64,8 @@ public final class CudaContext implements AutoCloseable {
      * native/dms.cuh (it starts after the launch before it, hence after the one two before).
      */
     public static final String PDL_PLAIN_PROPERTY = "dms.cuda.pdl-plain";
-    // dms_pdl_trigger_at 0, 1, 2, 3
-    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short");
+    // dms_pdl_trigger_at 0, 1, 2, 3, 4
+    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short", "gemv");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
