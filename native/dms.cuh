@@ -208,8 +208,7 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // with its KV write, the o product after the merge). On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the
 // next kernel's blocks sit on the multiprocessors, waiting, while the one before still runs) and batch 1 about 1%
 // faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass). 4 (gemv): as 3, and the GEMVs of
-// decode steps of 1 to 8 tokens after their main loop (the next GEMV's W loads, issued before its wait, then overlap
-// this one's reduction and exit).
+// decode steps of 1 to 8 tokens after their main loop, so that the next kernel's launch overlaps their reduction.
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");

@@ -64,24 +64,6 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     }
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
-    // The W chunks of the first iteration (a 4096-wide product's whole share of the block) are loaded before pdl_wait:
-    // weights, which no kernel writes (dms.cuh). Under a programmatic launch they stream while the kernel before ends.
-    const int chunks = k >> 3;
-    const int stride = blockDim.x;
-    const auto loadW = [&](int c, uint4 (&wv)[2][R]) {
-#pragma unroll
-        for (int u = 0; u < 2; u++) {
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                wv[u][r] = dms::load16_stream(rows[r] + 8 * (c + u * stride));
-            }
-        }
-    };
-    uint4 first[2][R];
-    const bool early = vec && static_cast<int>(threadIdx.x) + stride < chunks;
-    if (early) {
-        loadW(threadIdx.x, first);
-    }
     dms::pdl_begin_long();
     // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
     auto normed = [&](int t, int c, float4& x0, float4& x1) {
@@ -108,49 +90,49 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             x1.w = __fmul_rn(x1.w, gf[7]);
         }
     };
-    // Chunks c and c + stride of the block's rows into acc.
-    const auto iteration = [&](int c, const uint4 (&wv)[2][R]) {
+    if (vec) {
+        const int chunks = k >> 3;
+        const int stride = blockDim.x;
+        int c = threadIdx.x;
+        for (; c + stride < chunks; c += 2 * stride) {
+            uint4 wv[2][R];
 #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            float wf[R][8];
+            for (int u = 0; u < 2; u++) {
 #pragma unroll
-            for (int r = 0; r < R; r++) {
-                dms::unpack_bf16x8(wv[u][r], wf[r]);
+                for (int r = 0; r < R; r++) {
+                    wv[u][r] = dms::load16_stream(rows[r] + 8 * (c + u * stride));
+                }
             }
 #pragma unroll
-            for (int t = 0; t < T; t++) {
-                if (t < n) {
-                    const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
-                    float4 x0 = dms::load16f_ro(xr);
-                    float4 x1 = dms::load16f_ro(xr + 4);
-                    normed(t, c + u * stride, x0, x1);
+            for (int u = 0; u < 2; u++) {
+                float wf[R][8];
 #pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        float s = acc[r][t];
-                        s = fmaf(wf[r][0], x0.x, s);
-                        s = fmaf(wf[r][1], x0.y, s);
-                        s = fmaf(wf[r][2], x0.z, s);
-                        s = fmaf(wf[r][3], x0.w, s);
-                        s = fmaf(wf[r][4], x1.x, s);
-                        s = fmaf(wf[r][5], x1.y, s);
-                        s = fmaf(wf[r][6], x1.z, s);
-                        s = fmaf(wf[r][7], x1.w, s);
-                        acc[r][t] = s;
+                for (int r = 0; r < R; r++) {
+                    dms::unpack_bf16x8(wv[u][r], wf[r]);
+                }
+#pragma unroll
+                for (int t = 0; t < T; t++) {
+                    if (t < n) {
+                        const float* xr = x + static_cast<size_t>(t) * ldx + 8 * (c + u * stride);
+                        float4 x0 = dms::load16f_ro(xr);
+                        float4 x1 = dms::load16f_ro(xr + 4);
+                        normed(t, c + u * stride, x0, x1);
+#pragma unroll
+                        for (int r = 0; r < R; r++) {
+                            float s = acc[r][t];
+                            s = fmaf(wf[r][0], x0.x, s);
+                            s = fmaf(wf[r][1], x0.y, s);
+                            s = fmaf(wf[r][2], x0.z, s);
+                            s = fmaf(wf[r][3], x0.w, s);
+                            s = fmaf(wf[r][4], x1.x, s);
+                            s = fmaf(wf[r][5], x1.y, s);
+                            s = fmaf(wf[r][6], x1.z, s);
+                            s = fmaf(wf[r][7], x1.w, s);
+                            acc[r][t] = s;
+                        }
                     }
                 }
             }
-        }
-    };
-    if (vec) {
-        int c = threadIdx.x;
-        if (early) {  // the first iteration's W came before the wait
-            iteration(c, first);
-            c += 2 * stride;
-        }
-        for (; c + stride < chunks; c += 2 * stride) {
-            uint4 wv[2][R];
-            loadW(c, wv);
-            iteration(c, wv);
         }
         if (c < chunks) {
             uint4 wv[R];
@@ -278,11 +260,8 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     }
 }
 
-// One token's GEMVs held to 48 registers, five blocks a multiprocessor: loading W before the wait raised them from 44 to
-// 62-64 (four blocks), and the norm GEMVs at 61-64 registers made batch 1 5% slower (docs/benchmarks.md, thirteenth pass).
-#define DMS_GEMV_BLOCKS(T) ((T) == 1 ? 5 : 1)
 #define DMS_GEMV(T, R)                                                                                            \
-    extern "C" __global__ void __launch_bounds__(256, DMS_GEMV_BLOCKS(T))                                                             \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
         dms_gemv_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,             \
                                   float* __restrict__ y, int ldy, int n, int m, int k, int accumulate) {          \
         gemv_bf16<T, R>(x, ldx, w, y, ldy, n, m, k, accumulate);                                                  \
@@ -294,7 +273,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
 DMS_GEMV_SHAPES(DMS_GEMV)
 
 #define DMS_GEMV_SWIGLU(T, R)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(256, DMS_GEMV_BLOCKS(T))                                                             \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
         dms_gemv_swiglu_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,      \
                                          float* __restrict__ h, int ldh, int n, int inter, int k) {               \
         gemv_bf16<T, R, true>(x, ldx, w, h, ldh, n, 2 * inter, k, 0);                                            \
@@ -302,7 +281,7 @@ DMS_GEMV_SHAPES(DMS_GEMV)
 DMS_GEMV_SWIGLU_SHAPES(DMS_GEMV_SWIGLU)
 
 #define DMS_GEMV_NORM(T, R)                                                                                       \
-    extern "C" __global__ void __launch_bounds__(256, DMS_GEMV_BLOCKS(T))                                                             \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
         dms_gemv_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w,        \
                                        float* __restrict__ y, int ldy, int n, int m, int k, int accumulate,       \
                                        const bf16_t* __restrict__ gamma, float eps) {                             \
@@ -311,7 +290,7 @@ DMS_GEMV_SWIGLU_SHAPES(DMS_GEMV_SWIGLU)
 DMS_GEMV_SHAPES(DMS_GEMV_NORM)
 
 #define DMS_GEMV_SWIGLU_NORM(T, R)                                                                                \
-    extern "C" __global__ void __launch_bounds__(256, DMS_GEMV_BLOCKS(T))                                                             \
+    extern "C" __global__ void __launch_bounds__(256)                                                             \
         dms_gemv_swiglu_norm_bf16_t##T##_r##R(const float* __restrict__ x, int ldx, const bf16_t* __restrict__ w, \
                                               float* __restrict__ h, int ldh, int n, int inter, int k,            \
                                               const bf16_t* __restrict__ gamma, float eps) {                      \
