@@ -412,7 +412,7 @@ DMS_ATTENTION_DECODE(8)
 // 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
 // One block's part of one page list: where() gives the part (a DecodeBlock), h is the kv head, `split` where the
 // partials go (out / outBf16 directly when splits == 1). Ends with a __syncthreads and the block's writes.
-template <int D, int AHEAD, typename Where>
+template <int D, typename Where>
 __device__ __forceinline__ void attention_decode_tc_list(
     const float* __restrict__ q, int qStride, AttentionCache cache, Where where, int h, int kvHeads,
     int pageSize, int heads, float scale, int split, int splits, int splitStride, float* __restrict__ out,
@@ -465,345 +465,142 @@ __device__ __forceinline__ void attention_decode_tc_list(
     float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
     int* myList = slotList + warp * DMS_ATT_CARRY;
 
-    if constexpr (AHEAD == 0) {
-        // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
-        // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
-        constexpr int STEP = DMS_ATT_WARPS * 32;
-        const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
-        const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
-        // One round: the visible keys kb .. min(kb + 16, count) - 1 of myList (kb < count).
-        const auto round = [&](int kb, int count) {
-            // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
-            uint4 kr[2][KL];
+    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
+    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
+    constexpr int STEP = DMS_ATT_WARPS * 32;
+    const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
+    const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
+    // One round: the visible keys kb .. min(kb + 16, count) - 1 of myList (kb < count).
+    const auto round = [&](int kb, int count) {
+        // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
+        uint4 kr[2][KL];
 #pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const int key = kb + 8 * n + g8;
-                const int ks = key < count ? myList[key] : -1;
-                const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
+        for (int n = 0; n < 2; n++) {
+            const int key = kb + 8 * n + g8;
+            const int ks = key < count ? myList[key] : -1;
+            const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
 #pragma unroll
-                for (int c = 0; c < KL; c++) {
-                    kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
-                }
+            for (int c = 0; c < KL; c++) {
+                kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
             }
-            uint4 vr[4][VL];
+        }
+        uint4 vr[4][VL];
 #pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
-                const int vs = key < count ? myList[key] : -1;
-                const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
-#pragma unroll
-                for (int c = 0; c < VL; c++) {
-                    vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
-                }
-            }
-            // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
-            float sacc[2][4];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    sacc[n][e] = 0.f;
-                }
-#pragma unroll
-                for (int ks = 0; ks < KS; ks++) {
-                    const uint4 w = kr[n][ks / 2];
-                    const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
-                    dms::mma_bf16_16816(sacc[n], qa[ks], b);
-                }
-            }
-            // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
-            float sc[2][2];
-            float tileMax = -INFINITY;
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int key = kb + 8 * n + 2 * q4 + e;
-                    sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
-                    tileMax = fmaxf(tileMax, sc[n][e]);
-                }
-            }
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
-            const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
-            const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
-            mrow = mNew;
-            if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
-                lsum *= correction;
-#pragma unroll
-                for (int j = 0; j < NT; j++) {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        oacc[j][e] *= correction;
-                    }
-                }
-            }
-            // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
-            uint32_t pa[4];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const float p0 = expf(sc[n][0] - mrow);
-                const float p1 = expf(sc[n][1] - mrow);
-                lsum += p0 + p1;
-                dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
-            }
-            // O += P V.
+        for (int u = 0; u < 4; u++) {
+            const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
+            const int vs = key < count ? myList[key] : -1;
+            const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
 #pragma unroll
             for (int c = 0; c < VL; c++) {
-#pragma unroll
-                for (int w = 0; w < 4; w++) {
-                    const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
-                    const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
-                    const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
-                    const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
-                    const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
-                    const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
-                }
+                vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
             }
-        };
-        int have = 0;  // visible keys carried in front of myList, fewer than 16
-        int tile = listStart + warp * 32;
-        int nextPage = pageOf(tile + STEP + lane);
-        int slot = slotOf(pageOf(tile + lane), tile + lane);
-        int pos = slot >= 0 ? cache.slotPos[slot] : -1;
-        int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
-        for (; tile < listEnd; tile += STEP) {
-            const int laterPage = pageOf(tile + 2 * STEP + lane);
-            const int nextSlot = slotOf(nextPage, tile + STEP + lane);
-            const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
-            const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
-            const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
-            const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-            const int count = have + __popc(mask);
-            if (visible) {
-                myList[have + __popc(mask & ((1u << lane) - 1u))] = slot;
-            }
-            __syncwarp();
-
-            // Full rounds of 16 now; the rest waits in front of myList for the next tile's keys, so that a list with
-            // evicted slots runs about visible / 16 rounds instead of two a tile (the loads are as many either way).
-            int kb = 0;
-            for (; kb + 16 <= count; kb += 16) {
-                round(kb, count);
-            }
-            have = count - kb;
-            const int carried = lane < have ? myList[kb + lane] : 0;
-            __syncwarp();  // every lane has read its carried key before any is rewritten
-            if (lane < have) {
-                myList[lane] = carried;
-            }
-            __syncwarp();  // the next tile rewrites myList past the carried keys
-            nextPage = laterPage;
-            slot = nextSlot;
-            pos = nextPos;
-            flag = nextFlag;
-        }
-        if (have > 0) {
-            round(0, have);
-        }
-    } else {
-        // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
-        // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
-        constexpr int STEP = DMS_ATT_WARPS * 32;
-        const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
-        const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
-        // A round takes the visible keys kb .. min(kb + 16, count) - 1 of myList (kb < count), in four parts.
-        // K rows kb + g8 and kb + 8 + g8; missing keys read 0.
-        const auto loadK = [&](int kb, int count, uint4 (&kr)[2][KL]) {
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const int key = kb + 8 * n + g8;
-                const int ks = key < count ? myList[key] : -1;
-                const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
-#pragma unroll
-                for (int c = 0; c < KL; c++) {
-                    kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
-                }
-            }
-        };
-        // V rows kb + 2 q4 + {0, 1, 8, 9}.
-        const auto loadV = [&](int kb, int count, uint4 (&vr)[4][VL]) {
-#pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int key = kb + 2 * q4 + (u & 1) + 8 * (u >> 1);
-                const int vs = key < count ? myList[key] : -1;
-                const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
-#pragma unroll
-                for (int c = 0; c < VL; c++) {
-                    vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
-                }
-            }
-        };
-        // AHEAD == 2: Q's fragments in shared memory (the warp's copy, lane-major), 32 registers fewer than qa.
-        DMS_SHARED(uint4, qShared, AHEAD == 2 ? DMS_ATT_WARPS * KS * 32 : 1);
-        uint4* myQ = qShared + (AHEAD == 2 ? warp * KS * 32 : 0);
-        if constexpr (AHEAD == 2) {
-#pragma unroll
-            for (int ks = 0; ks < KS; ks++) {
-                myQ[ks * 32 + lane] = make_uint4(qa[ks][0], qa[ks][1], qa[ks][2], qa[ks][3]);
-            }
-            __syncwarp();
         }
         // S for 16 keys: sacc[n] = rows (g8, g8 + 8) x keys kb + 8 n + 2 q4 + {0, 1}.
-        const auto scores = [&](const uint4 (&kr)[2][KL], float (&sacc)[2][4]) {
+        float sacc[2][4];
 #pragma unroll
-            for (int n = 0; n < 2; n++) {
+        for (int n = 0; n < 2; n++) {
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    sacc[n][e] = 0.f;
-                }
+            for (int e = 0; e < 4; e++) {
+                sacc[n][e] = 0.f;
             }
 #pragma unroll
             for (int ks = 0; ks < KS; ks++) {
-                uint32_t a[4];
-                if constexpr (AHEAD == 2) {
-                    const uint4 f = myQ[ks * 32 + lane];
-                    a[0] = f.x;
-                    a[1] = f.y;
-                    a[2] = f.z;
-                    a[3] = f.w;
-                } else {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        a[e] = qa[ks][e];
-                    }
-                }
-#pragma unroll
-                for (int n = 0; n < 2; n++) {
-                    const uint4 w = kr[n][ks / 2];
-                    const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
-                    dms::mma_bf16_16816(sacc[n], a, b);
-                }
+                const uint4 w = kr[n][ks / 2];
+                const uint32_t b[2] = {(ks & 1) ? w.z : w.x, (ks & 1) ? w.w : w.y};
+                dms::mma_bf16_16816(sacc[n], qa[ks], b);
             }
-        };
-        // The online softmax of these scores, then O += P V.
-        const auto accumulate = [&](int kb, int count, const float (&sacc)[2][4], const uint4 (&vr)[4][VL]) {
-            // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
-            float sc[2][2];
-            float tileMax = -INFINITY;
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int key = kb + 8 * n + 2 * q4 + e;
-                    sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
-                    tileMax = fmaxf(tileMax, sc[n][e]);
-                }
-            }
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
-            tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
-            const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
-            const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
-            mrow = mNew;
-            if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
-                lsum *= correction;
-#pragma unroll
-                for (int j = 0; j < NT; j++) {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        oacc[j][e] *= correction;
-                    }
-                }
-            }
-            // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
-            uint32_t pa[4];
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const float p0 = expf(sc[n][0] - mrow);
-                const float p1 = expf(sc[n][1] - mrow);
-                lsum += p0 + p1;
-                dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
-            }
-            // O += P V.
-#pragma unroll
-            for (int c = 0; c < VL; c++) {
-#pragma unroll
-                for (int w = 0; w < 4; w++) {
-                    const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
-                    const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
-                    const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
-                    const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
-                    const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
-                    const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
-                    dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
-                }
-            }
-        };
-        // One round with nothing in flight before it: its loads, then its arithmetic.
-        const auto round = [&](int kb, int count) {
-            uint4 kr[2][KL];
-            loadK(kb, count, kr);
-            uint4 vr[4][VL];
-            loadV(kb, count, vr);
-            float sacc[2][4];
-            scores(kr, sacc);
-            accumulate(kb, count, sacc, vr);
-        };
-        int have = 0;  // visible keys waiting in front of myList
-        int tile = listStart + warp * 32;
-        int nextPage = pageOf(tile + STEP + lane);
-        int slot = slotOf(pageOf(tile + lane), tile + lane);
-        int pos = slot >= 0 ? cache.slotPos[slot] : -1;
-        int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
-        // The warp's next tile: its visible slots appended to myList at `have`, the metadata moved on a tile.
-        const auto nextTile = [&]() {
-            const int laterPage = pageOf(tile + 2 * STEP + lane);
-            const int nextSlot = slotOf(nextPage, tile + STEP + lane);
-            const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
-            const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
-            const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
-            const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
-            if (visible) {
-                myList[have + __popc(mask & ((1u << lane) - 1u))] = slot;
-            }
-            __syncwarp();
-            have += __popc(mask);
-            nextPage = laterPage;
-            slot = nextSlot;
-            pos = nextPos;
-            flag = nextFlag;
-            tile += STEP;
-        };
-        // The keys kb .. have - 1 moved to the front of myList.
-        const auto dropFront = [&](int kb) {
-            const int rest = have - kb;
-            const int carried = lane < rest ? myList[kb + lane] : 0;
-            __syncwarp();  // every lane has read its carried key before any is rewritten
-            if (lane < rest) {
-                myList[lane] = carried;
-            }
-            __syncwarp();  // the next tile rewrites myList past the carried keys
-            have = rest;
-        };
-        // The same rounds (the visible keys in list order, 16 at a time, the last one short) with the next round's K
-        // loaded while this round's softmax and P V run: a round waits for one load instead of two in a row. myList
-        // holds fewer than 16 keys carried plus one tile.
-        const auto fill = [&]() {
-            while (have < 16 && tile < listEnd) {
-                nextTile();
-            }
-        };
-        fill();
-        uint4 kr[2][KL];
-        if (have > 0) {
-            loadK(0, have, kr);
         }
-        while (have > 0) {
-            const int count = min(have, 16);
-            uint4 vr[4][VL];
-            loadV(0, count, vr);
-            float sacc[2][4];
-            scores(kr, sacc);
-            dropFront(count);
-            fill();
-            if (have > 0) {
-                loadK(0, have, kr);
+        // Online softmax for head g8 over these 16 keys (a quad of lanes holds them all).
+        float sc[2][2];
+        float tileMax = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int key = kb + 8 * n + 2 * q4 + e;
+                sc[n][e] = key < count ? (sacc[n][e] + sacc[n][2 + e]) * scale : -INFINITY;
+                tileMax = fmaxf(tileMax, sc[n][e]);
             }
-            accumulate(0, count, sacc, vr);
         }
+        tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 1));
+        tileMax = fmaxf(tileMax, __shfl_xor_sync(DMS_FULL_MASK, tileMax, 2));
+        const float mNew = fmaxf(mrow, tileMax);  // finite: key kb is visible
+        const float correction = expf(mrow - mNew);  // 0 the first time, exactly 1 when the maximum stays
+        mrow = mNew;
+        if (__any_sync(DMS_FULL_MASK, correction != 1.f)) {
+            lsum *= correction;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    oacc[j][e] *= correction;
+                }
+            }
+        }
+        // P as an A fragment: a0/a2 the high parts (keys 2 q4 + {0, 1}, + 8), a1/a3 the rest.
+        uint32_t pa[4];
+#pragma unroll
+        for (int n = 0; n < 2; n++) {
+            const float p0 = expf(sc[n][0] - mrow);
+            const float p1 = expf(sc[n][1] - mrow);
+            lsum += p0 + p1;
+            dms::split_bf16x2(p0, p1, pa[2 * n], pa[2 * n + 1]);
+        }
+        // O += P V.
+#pragma unroll
+        for (int c = 0; c < VL; c++) {
+#pragma unroll
+            for (int w = 0; w < 4; w++) {
+                const uint32_t a0 = w == 0 ? vr[0][c].x : w == 1 ? vr[0][c].y : w == 2 ? vr[0][c].z : vr[0][c].w;
+                const uint32_t a1 = w == 0 ? vr[1][c].x : w == 1 ? vr[1][c].y : w == 2 ? vr[1][c].z : vr[1][c].w;
+                const uint32_t a2 = w == 0 ? vr[2][c].x : w == 1 ? vr[2][c].y : w == 2 ? vr[2][c].z : vr[2][c].w;
+                const uint32_t a3 = w == 0 ? vr[3][c].x : w == 1 ? vr[3][c].y : w == 2 ? vr[3][c].z : vr[3][c].w;
+                const uint32_t blo[2] = {dms::interleave_lo(a0, a1), dms::interleave_lo(a2, a3)};
+                const uint32_t bhi[2] = {dms::interleave_hi(a0, a1), dms::interleave_hi(a2, a3)};
+                dms::mma_bf16_16816(oacc[8 * c + 2 * w], pa, blo);
+                dms::mma_bf16_16816(oacc[8 * c + 2 * w + 1], pa, bhi);
+            }
+        }
+    };
+    int have = 0;  // visible keys carried in front of myList, fewer than 16
+    int tile = listStart + warp * 32;
+    int nextPage = pageOf(tile + STEP + lane);
+    int slot = slotOf(pageOf(tile + lane), tile + lane);
+    int pos = slot >= 0 ? cache.slotPos[slot] : -1;
+    int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
+    for (; tile < listEnd; tile += STEP) {
+        const int laterPage = pageOf(tile + 2 * STEP + lane);
+        const int nextSlot = slotOf(nextPage, tile + STEP + lane);
+        const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
+        const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
+        const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
+        const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
+        const int count = have + __popc(mask);
+        if (visible) {
+            myList[have + __popc(mask & ((1u << lane) - 1u))] = slot;
+        }
+        __syncwarp();
+
+        // Full rounds of 16 now; the rest waits in front of myList for the next tile's keys, so that a list with
+        // evicted slots runs about visible / 16 rounds instead of two a tile (the loads are as many either way).
+        int kb = 0;
+        for (; kb + 16 <= count; kb += 16) {
+            round(kb, count);
+        }
+        have = count - kb;
+        const int carried = lane < have ? myList[kb + lane] : 0;
+        __syncwarp();  // every lane has read its carried key before any is rewritten
+        if (lane < have) {
+            myList[lane] = carried;
+        }
+        __syncwarp();  // the next tile rewrites myList past the carried keys
+        nextPage = laterPage;
+        slot = nextSlot;
+        pos = nextPos;
+        flag = nextFlag;
+    }
+    if (have > 0) {
+        round(0, have);
     }
 
     // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).
@@ -828,7 +625,7 @@ __device__ __forceinline__ void attention_decode_tc_list(
                             partialO, partialML);
 }
 
-template <int D, int AHEAD = 0>
+template <int D>
 __device__ __forceinline__ void attention_decode_tc(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
@@ -841,7 +638,7 @@ __device__ __forceinline__ void attention_decode_tc(
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
     };
-    attention_decode_tc_list<D, AHEAD>(q, qStride, cache, where, blockIdx.y, kvHeads, pageSize, heads, scale, blockIdx.x,
+    attention_decode_tc_list<D>(q, qStride, cache, where, blockIdx.y, kvHeads, pageSize, heads, scale, blockIdx.x,
                                 splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);
 }
 
@@ -913,7 +710,7 @@ DMS_DEVICE void attention_prefix_pages(int* start, int lists, int* warpSums) {
     __syncthreads();
 }
 
-template <int D, int AHEAD = 0>
+template <int D>
 __device__ __forceinline__ void attention_decode_tc_balanced(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
@@ -983,7 +780,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
                 d.listEnd = static_cast<int>(p1 - s0) * pageSize;
                 return d;
             };
-            attention_decode_tc_list<D, AHEAD>(q, qStride, cache, where, h, kvHeads, pageSize, heads, scale, part, splitStride,
+            attention_decode_tc_list<D>(q, qStride, cache, where, h, kvHeads, pageSize, heads, scale, part, splitStride,
                                         splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
             __syncthreads();  // the next part rewrites the merge rows
         }

@@ -66,7 +66,7 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
     } while (0)
 
 // Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start, 3 short
-// kernels after their wait (CudaContext's default), 4 as 3 with the GEMVs late. Outside
+// kernels after their wait, 4 as 3 with one token's GEMVs late (CudaContext's default). Outside
 // the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
 #ifdef DMS_EMU
 static int dms_pdl_trigger_at = 0;
@@ -201,14 +201,16 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // in the emulator the calls do nothing.
 //
 // Where a block triggers (dms_pdl_trigger_at, which CudaContext sets from dms.cuda.pdl-trigger): 0 at its exit only
-// (the value without programmatic launch); 1 (late) short kernels right after their wait (pdl_begin), long ones after their main loop (pdl_late:
-// the decode products) or at exit (attention, the prefill products, sampling); 2 every kernel right after its wait;
-// 3 (short, CudaContext's default) short kernels right after their wait, long ones at exit: only a kernel after a
+// (the value without programmatic launch); 1 (late) short kernels right after their wait (pdl_begin), long ones after
+// their main loop (pdl_late: the decode products) or at exit (attention, the prefill products, sampling); 2 every
+// kernel right after its wait; 3 (short) short kernels right after their wait, long ones at exit: only a kernel after a
 // short one starts early, over the short one's few blocks (in a decode step the attention after the q/k norm and RoPE
-// with its KV write, the o product after the merge). On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the
-// next kernel's blocks sit on the multiprocessors, waiting, while the one before still runs) and batch 1 about 1%
-// faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass). 4 (gemv): as 3, and the GEMVs of
-// decode steps of 1 to 8 tokens after their main loop, so that the next kernel's launch overlaps their reduction.
+// with its KV write, the o product after the merge); 4 (gemv, CudaContext's default) as 3, and the GEMVs of one-token
+// steps after their main loop (pdl_late_gemv), so that the next kernel's launch overlaps their reduction. On the H200,
+// 1 and 2 made a 16 x 32K DMS step 13% slower (the next kernel's blocks sit on the multiprocessors, waiting, while the
+// one before still runs) and batch 1 about 1% faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth
+// pass); 4 batch 1 1.1% faster than 3, steady, where triggering every GEMV of up to 8 tokens late made batch 8 1.2%
+// slower (nineteenth pass).
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -239,10 +241,11 @@ DMS_DEVICE void pdl_late() {
         pdl_trigger();
     }
 }
-// The GEMV's (1 to 8 tokens, matmul.cu) main loop done: the trigger when triggers are late, or short with the GEMVs
-// late (4).
+// The main loop of a GEMV of T tokens (matmul.cu) done: the trigger when triggers are late, or under 4 (gemv) for one
+// token.
+template <int T>
 DMS_DEVICE void pdl_late_gemv() {
-    if (dms_pdl_trigger_at == 1 || dms_pdl_trigger_at == 4) {
+    if (dms_pdl_trigger_at == 1 || (T == 1 && dms_pdl_trigger_at == 4)) {
         pdl_trigger();
     }
 }

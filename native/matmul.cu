@@ -191,7 +191,7 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
             }
         }
     }
-    dms::pdl_late_gemv();
+    dms::pdl_late_gemv<T>();
 
 #pragma unroll
     for (int r = 0; r < R; r++) {

@@ -11,9 +11,7 @@
 //     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
 //                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
 //                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
-//                                                  multiprocessor (tcb_per_sm); tca, tcba: tc and tcb with the
-//                                                  next round's K loaded ahead (their output bits against tc's, tcb's),
-//                                                  tcbq: tcba with Q in shared memory (d=128)
+//                                                  multiprocessor (tcb_per_sm)
 //     tcb_per_sm=2,3,4,6                           the balanced grid's blocks a multiprocessor
 //     launches=20                                  launches a timed graph holds
 // gpubench's "lists" line gives pages (mean_pages), the spread (max_pages / mean_pages - 1 at most) and live
@@ -65,69 +63,6 @@ static cudaError_t decode_tc4(const AttentionArgs& a, int tokenCount, cudaStream
         launch_attention_merge(a, nullptr, tokenCount, stream);
     }
     return cudaGetLastError();
-}
-
-// The tensor-core kernels with the next round's K loaded during a round's softmax and P V (attention.cu, AHEAD):
-// tca the split grid, tcba the balanced one. The same sums in the same order as tc and tcb: the bench counts the
-// output bits that differ from theirs.
-#define BENCH_TCA_D64 attention_decode_tc<64, 1>
-#define BENCH_TCA_D128 attention_decode_tc<128, 1>
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) bench_attention_decode_tca_d64(DMS_DECODE_PARAMS) {
-    DMS_DECODE_CALL(BENCH_TCA_D64);
-}
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) bench_attention_decode_tca_d128(DMS_DECODE_PARAMS) {
-    DMS_DECODE_CALL(BENCH_TCA_D128);
-}
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) bench_attention_decode_tcba_d64(DMS_TCB_PARAMS) {
-    attention_decode_tc_balanced<64, 1>(DMS_TCB_ARGS);
-}
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) bench_attention_decode_tcba_d128(DMS_TCB_PARAMS) {
-    attention_decode_tc_balanced<128, 1>(DMS_TCB_ARGS);
-}
-// tcbq: tcba with Q's fragments in shared memory instead of registers (d=128 only).
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) bench_attention_decode_tcbq_d128(DMS_TCB_PARAMS) {
-    attention_decode_tc_balanced<128, 2>(DMS_TCB_ARGS);
-}
-static cudaError_t decode_tca(const AttentionArgs& a, int tokenCount, cudaStream_t stream) {
-    dim3 grid(a.splits, a.kvHeads, tokenCount);
-    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
-    auto kernel = a.D == 64 ? bench_attention_decode_tca_d64 : bench_attention_decode_tca_d128;
-    kernel<<<grid, DMS_ATT_WARPS * 32, smem, stream>>>(
-        a.q, a.qStride, a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead,
-        a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, nullptr, a.heads,
-        a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16, a.outBf16Stride,
-        a.partialO, a.partialML);
-    if (a.splits > 1) {
-        launch_attention_merge(a, nullptr, tokenCount, stream);
-    }
-    return cudaGetLastError();
-}
-static cudaError_t decode_tcba(const AttentionArgs& a, int tokenCount, int blocks, bool qShared, cudaStream_t stream) {
-    const int smem = attention_decode_tcb_smem(a.heads / a.kvHeads, a.D, tokenCount * a.kvHeads);
-    auto kernel = qShared ? bench_attention_decode_tcbq_d128
-                  : a.D == 64 ? bench_attention_decode_tcba_d64 : bench_attention_decode_tcba_d128;
-    kernel<<<blocks, DMS_ATT_WARPS * 32, smem, stream>>>(
-        a.q, a.qStride, a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead,
-        a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, nullptr, tokenCount,
-        a.heads, a.scale, a.splitStride, a.partialO, a.partialML);
-    launch_attention_merge(a, nullptr, tokenCount, stream);
-    return cudaGetLastError();
-}
-
-// Output elements whose bits differ between two runs (meant to be 0).
-static long bitsDiffer(const std::vector<float>& x, const std::vector<float>& y) {
-    long differ = 0;
-    for (size_t e = 0; e < x.size(); e++) {
-        differ += std::memcmp(&x[e], &y[e], sizeof(float)) != 0;
-    }
-    return differ;
-}
-static void reportBits(const std::string& name, const char* kernel, const char* against, int blocks, int splits,
-                       long differ) {
-    std::printf("{\"what\":\"bits\",\"case\":\"%s\",\"kernel\":\"%s\",\"against\":\"%s\",\"blocks\":%d,"
-                "\"splits\":%d,\"differ\":%ld}\n",
-                name.c_str(), kernel, against, blocks, splits, differ);
-    std::fflush(stdout);
 }
 
 template <typename T>
@@ -422,8 +357,7 @@ int main(int argc, char** argv) {
             splitCounts.push_back(rule);
             std::sort(splitCounts.begin(), splitCounts.end());
         }
-        std::map<int, std::vector<float>> tcResults;  // by splits: tca must give the same bits
-        for (const char* kernel : {"tc", "tca", "tc4", "g"}) {
+        for (const char* kernel : {"tc", "tc4", "g"}) {
             if (("," + o.kernels + ",").find("," + std::string(kernel) + ",") == std::string::npos ||
                 (std::strcmp(kernel, "tc4") == 0 && o.D != 128)) {
                 continue;
@@ -442,7 +376,6 @@ int main(int argc, char** argv) {
                 a.partialML = splits > 1 ? partialML : nullptr;
                 const Measured m = measure(a, [&]() {
                     return which == "tc"    ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
-                           : which == "tca" ? decode_tca(a, o.batch, stream)
                            : which == "tc4" ? decode_tc4(a, o.batch, stream)
                                             : dms_attention_decode(a, nullptr, o.batch, stream);
                 });
@@ -450,19 +383,11 @@ int main(int argc, char** argv) {
                     unsplit = m.result;
                 }
                 report(name, kernel, 0, splits, splits == rule, m, kvBytes, unsplit);
-                if (which == "tc") {
-                    tcResults[splits] = m.result;
-                } else if (which == "tca" && tcResults.count(splits) != 0) {
-                    reportBits(name, kernel, "tc", 0, splits, bitsDiffer(tcResults[splits], m.result));
-                }
             }
         }
         // The balanced grid (dms_attention_decode_tc_balanced): blocks of the same number of pages, 2 to 6 a
         // multiprocessor's worth, each with the stride its bound gives; compared with the tensor-core kernel unsplit.
-        const bool tcb = ("," + o.kernels + ",").find(",tcb,") != std::string::npos;
-        const bool tcba = ("," + o.kernels + ",").find(",tcba,") != std::string::npos;
-        const bool tcbq = ("," + o.kernels + ",").find(",tcbq,") != std::string::npos && o.D == 128;
-        if (tcb || tcba || tcbq) {
+        if (("," + o.kernels + ",").find(",tcb,") != std::string::npos) {
             std::vector<float> reference;
             {
                 AttentionArgs a = sc.args;
@@ -489,24 +414,9 @@ int main(int argc, char** argv) {
                 a.splitStride = stride;
                 a.partialO = partialO;
                 a.partialML = partialML;
-                std::vector<float> plain;
-                if (tcb) {
-                    const Measured m = measure(
-                        a, [&]() { return dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream); });
-                    report(name, "tcb", blocks, stride, false, m, kvBytes, reference);
-                    plain = m.result;
-                }
-                for (const bool qShared : {false, true}) {
-                    if (!(qShared ? tcbq : tcba)) {
-                        continue;
-                    }
-                    const char* kernel = qShared ? "tcbq" : "tcba";
-                    const Measured m = measure(a, [&]() { return decode_tcba(a, o.batch, blocks, qShared, stream); });
-                    report(name, kernel, blocks, stride, false, m, kvBytes, reference);
-                    if (tcb) {
-                        reportBits(name, kernel, "tcb", blocks, stride, bitsDiffer(plain, m.result));
-                    }
-                }
+                const Measured m =
+                    measure(a, [&]() { return dms_attention_decode_tc_balanced(a, nullptr, o.batch, blocks, stream); });
+                report(name, "tcb", blocks, stride, false, m, kvBytes, reference);
             }
         }
     }

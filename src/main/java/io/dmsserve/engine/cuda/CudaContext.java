@@ -48,12 +48,13 @@ public final class CudaContext implements AutoCloseable {
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
-     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code short} (default:
-     * short kernels at their start, the rest at exit), {@code exit}, {@code late} (short kernels at their start, the
-     * decode products after their main loop, the rest at exit), {@code start} (every kernel at its start) or
-     * {@code gemv} (as short, and the GEMVs of steps of 1 to 8 tokens after their main loop); native/dms.cuh,
-     * dms_pdl_trigger_at. On the H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower and batch 1 about
-     * 1% faster; exit neither; short both faster (docs/benchmarks.md, fourteenth pass).
+     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code gemv} (default:
+     * as short, and the GEMVs of one-token steps after their main loop), {@code short} (short kernels at their start,
+     * the rest at exit), {@code exit}, {@code late} (short kernels at their start, the decode products after their main
+     * loop, the rest at exit) or {@code start} (every kernel at its start); native/dms.cuh, dms_pdl_trigger_at. On the
+     * H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower and batch 1 about 1% faster; exit neither;
+     * short both faster (docs/benchmarks.md, fourteenth pass); gemv batch 1 1.1% faster than short, steady, and steps
+     * of more than one token as short (2026-12-01, nineteenth pass).
      */
     public static final String PDL_TRIGGER_PROPERTY = "dms.cuda.pdl-trigger";
     /**
@@ -121,7 +122,7 @@ public final class CudaContext implements AutoCloseable {
 
     /** {@link #PDL_TRIGGER_PROPERTY}'s value, checked. */
     private static String pdlTrigger() {
-        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "short");
+        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "gemv");
         if (!PDL_TRIGGERS.contains(trigger)) {
             throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
                     + trigger + "'");
@@ -156,7 +157,7 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Whether kernels are launched with programmatic dependent launch: "on, trigger short" (exit, late, start), followed
+     * Whether kernels are launched with programmatic dependent launch: "on, trigger gemv" (short, exit, late, start), followed
      * by ", plain REGEX" where {@link #PDL_PLAIN_PROPERTY} names kernels launched plainly, or "off (why)".
      */
     public String pdlState() {
