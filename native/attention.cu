@@ -603,7 +603,6 @@ __device__ __forceinline__ void attention_decode_tc_list(
         round(0, have);
     }
 
-    dms::pdl_late_attention();  // the list read: the merge may launch (and wait) while the warps merge and write
     // This warp's (m, l, o) of head g8 into shared memory: [m, l, o[D]] per (warp, g).
     lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 1);
     lsum += __shfl_xor_sync(DMS_FULL_MASK, lsum, 2);

@@ -66,9 +66,8 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
     } while (0)
 
 // Where a block triggers under programmatic launch (dms::pdl_begin below): 0 at exit, 1 late, 2 at the start, 3 short
-// kernels after their wait, 4 as 3 with one token's GEMVs late, 5 as 4 with the decode attention late (CudaContext's
-// default). Outside the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and
-// sets it.
+// kernels after their wait, 4 as 3 with one token's GEMVs late (CudaContext's default). Outside
+// the namespace and extern "C", so that CudaContext finds it by this name (cuModuleGetGlobal) and sets it.
 #ifdef DMS_EMU
 static int dms_pdl_trigger_at = 0;
 #else
@@ -206,13 +205,12 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 // their main loop (pdl_late: the decode products) or at exit (attention, the prefill products, sampling); 2 every
 // kernel right after its wait; 3 (short) short kernels right after their wait, long ones at exit: only a kernel after a
 // short one starts early, over the short one's few blocks (in a decode step the attention after the q/k norm and RoPE
-// with its KV write, the o product after the merge); 4 (gemv) as 3, and the GEMVs of one-token steps after their main
-// loop (pdl_late_gemv), so that the next kernel's launch overlaps their reduction; 5 (attention, CudaContext's default)
-// as 4, and the tensor-core decode attention after each warp has read its list (pdl_late_attention), so that the merge
-// launches while the attention's blocks finish. On the H200, 1 and 2 made a 16 x 32K DMS step 13% slower (the next
-// kernel's blocks sit on the multiprocessors, waiting, while the one before still runs) and batch 1 about 1% faster; 0
-// neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth pass); 4 batch 1 1.1% faster than 3, steady, where
-// triggering every GEMV of up to 8 tokens late made batch 8 1.2% slower (nineteenth pass).
+// with its KV write, the o product after the merge); 4 (gemv, CudaContext's default) as 3, and the GEMVs of one-token
+// steps after their main loop (pdl_late_gemv), so that the next kernel's launch overlaps their reduction. On the H200,
+// 1 and 2 made a 16 x 32K DMS step 13% slower (the next kernel's blocks sit on the multiprocessors, waiting, while the
+// one before still runs) and batch 1 about 1% faster; 0 neither; 3 both 1-1.6% faster (docs/benchmarks.md, fourteenth
+// pass); 4 batch 1 1.1% faster than 3, steady, where triggering every GEMV of up to 8 tokens late made batch 8 1.2%
+// slower (nineteenth pass).
 DMS_DEVICE void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -247,13 +245,7 @@ DMS_DEVICE void pdl_late() {
 // token.
 template <int T>
 DMS_DEVICE void pdl_late_gemv() {
-    if (dms_pdl_trigger_at == 1 || (T == 1 && dms_pdl_trigger_at >= 4)) {
-        pdl_trigger();
-    }
-}
-// A tensor-core decode attention warp's list read (attention.cu): the trigger under 5 (attention).
-DMS_DEVICE void pdl_late_attention() {
-    if (dms_pdl_trigger_at == 5) {
+    if (dms_pdl_trigger_at == 1 || (T == 1 && dms_pdl_trigger_at == 4)) {
         pdl_trigger();
     }
 }

@@ -48,9 +48,8 @@ public final class CudaContext implements AutoCloseable {
      */
     public static final String PDL_PROPERTY = "dms.cuda.pdl";
     /**
-     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code attention}
-     * (default: as gemv, and the tensor-core decode attention once its warps have read their lists), {@code gemv} (as
-     * short, and the GEMVs of one-token steps after their main loop), {@code short} (short kernels at their start,
+     * System property: where a block lets the next kernel launch under {@link #PDL_PROPERTY}: {@code gemv} (default:
+     * as short, and the GEMVs of one-token steps after their main loop), {@code short} (short kernels at their start,
      * the rest at exit), {@code exit}, {@code late} (short kernels at their start, the decode products after their main
      * loop, the rest at exit) or {@code start} (every kernel at its start); native/dms.cuh, dms_pdl_trigger_at. On the
      * H200 (2026-11-30) late and start made 16 x 32K DMS decode 13% slower and batch 1 about 1% faster; exit neither;
@@ -66,8 +65,8 @@ public final class CudaContext implements AutoCloseable {
      * native/dms.cuh (it starts after the launch before it, hence after the one two before).
      */
     public static final String PDL_PLAIN_PROPERTY = "dms.cuda.pdl-plain";
-    // dms_pdl_trigger_at 0, 1, 2, 3, 4, 5
-    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short", "gemv", "attention");
+    // dms_pdl_trigger_at 0, 1, 2, 3, 4
+    private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short", "gemv");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -123,7 +122,7 @@ public final class CudaContext implements AutoCloseable {
 
     /** {@link #PDL_TRIGGER_PROPERTY}'s value, checked. */
     private static String pdlTrigger() {
-        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "attention");
+        String trigger = System.getProperty(PDL_TRIGGER_PROPERTY, "gemv");
         if (!PDL_TRIGGERS.contains(trigger)) {
             throw new IllegalArgumentException(PDL_TRIGGER_PROPERTY + " must be one of " + PDL_TRIGGERS + ", got '"
                     + trigger + "'");
@@ -158,7 +157,7 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Whether kernels are launched with programmatic dependent launch: "on, trigger attention" (gemv, short, exit, late, start), followed
+     * Whether kernels are launched with programmatic dependent launch: "on, trigger gemv" (short, exit, late, start), followed
      * by ", plain REGEX" where {@link #PDL_PLAIN_PROPERTY} names kernels launched plainly, or "off (why)".
      */
     public String pdlState() {

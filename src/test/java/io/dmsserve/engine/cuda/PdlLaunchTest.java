@@ -30,7 +30,7 @@ class PdlLaunchTest extends GpuTest {
 
     private static final int CHAIN = 100;
 
-    private static final String[] TRIGGERS = {"exit", "late", "start", "short", "gemv", "attention"};
+    private static final String[] TRIGGERS = {"exit", "late", "start", "short", "gemv"};
 
     @Test
     void dependentChainsGiveTheSerialResults() {
