@@ -11,8 +11,7 @@
 //     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
 //                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
 //                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
-//                                                  multiprocessor (tcb_per_sm); tcm: tc with the merge in the
-//                                                  kernel (d=128; its output bits against tc + merge's)
+//                                                  multiprocessor (tcb_per_sm)
 //     tcb_per_sm=2,3,4,6                           the balanced grid's blocks a multiprocessor
 //     launches=20                                  launches a timed graph holds
 // gpubench's "lists" line gives pages (mean_pages), the spread (max_pages / mean_pages - 1 at most) and live
@@ -64,86 +63,6 @@ static cudaError_t decode_tc4(const AttentionArgs& a, int tokenCount, cudaStream
         launch_attention_merge(a, nullptr, tokenCount, stream);
     }
     return cudaGetLastError();
-}
-
-// tcm: the split grid's tensor-core kernel with the merge in the kernel (an experiment for small batches, where the
-// merge's own launch is a third of the attention's time): each block writes its partials as tc does, then the last
-// block of a (token, kv head) to finish (a counter, reset by that block) merges its G heads' splits with the merge
-// kernel's arithmetic in the same order, so the output bits are tc + merge's (the bench counts any that differ).
-extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32)
-    bench_attention_decode_tcm_d128(DMS_DECODE_PARAMS, int* __restrict__ counters) {
-    DMS_DECODE_CALL(attention_decode_tc<128>);
-    DMS_SHARED(int, lastOne, 1);
-    DMS_SHARED(float, maxOf, 8);
-    const int h = blockIdx.y;
-    const int G = heads / kvHeads;
-    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
-    int* counter = counters + static_cast<size_t>(blockIdx.z) * kvHeads + h;
-    __threadfence();  // this block's partials before its count
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        lastOne[0] = atomicAdd(counter, 1) == splits - 1;
-    }
-    __syncthreads();
-    if (lastOne[0] == 0) {
-        return;
-    }
-    __threadfence();  // the other blocks' partials after their counts
-    if (static_cast<int>(threadIdx.x) < G) {
-        const size_t base = (static_cast<size_t>(i) * heads + h * G + threadIdx.x) * splitStride;
-        float m = -INFINITY;
-        for (int s = 0; s < splits; s++) {
-            m = fmaxf(m, __ldcg(&partialML[base + s]).x);
-        }
-        maxOf[threadIdx.x] = m;
-    }
-    __syncthreads();
-    for (int e = threadIdx.x; e < G * 128; e += blockDim.x) {
-        const int g = e / 128;
-        const int d = e % 128;
-        const int qh = h * G + g;
-        const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
-        const float m = maxOf[g];
-        float l = 0.f;
-        float o = 0.f;
-        if (m != -INFINITY) {
-            for (int s = 0; s < splits; s++) {
-                const float2 ml = __ldcg(&partialML[base + s]);
-                if (ml.x != -INFINITY) {
-                    const float w = expf(ml.x - m);
-                    l += ml.y * w;
-                    o += __ldcg(&partialO[(base + s) * 128 + d]) * w;
-                }
-            }
-        }
-        out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * 128 + d] = l > 0.f ? o / l : 0.f;
-    }
-    if (threadIdx.x == 0) {
-        *counter = 0;  // for the next launch (stream order)
-    }
-}
-static int* tcmCounters = nullptr;
-static cudaError_t decode_tcm(const AttentionArgs& a, int tokenCount, cudaStream_t stream) {
-    if (a.splits == 1) {
-        return dms_attention_decode_tc(a, nullptr, tokenCount, stream);
-    }
-    dim3 grid(a.splits, a.kvHeads, tokenCount);
-    bench_attention_decode_tcm_d128<<<grid, DMS_ATT_WARPS * 32, attention_decode_smem(a.heads / a.kvHeads, a.D),
-                                      stream>>>(a.q, a.qStride, a.keyCache, a.valueCache, a.slotPos, a.slotFlag,
-                                                a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers, a.layer,
-                                                a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow,
-                                                a.seqWindow, nullptr, a.heads, a.D, a.scale, a.pagesPerSplit,
-                                                a.splits, a.splitStride, a.out, a.outStride, a.outBf16,
-                                                a.outBf16Stride, a.partialO, a.partialML, tcmCounters);
-    return cudaGetLastError();
-}
-// Output elements whose bits differ between two runs (meant to be 0).
-static long bitsDiffer(const std::vector<float>& x, const std::vector<float>& y) {
-    long differ = 0;
-    for (size_t e = 0; e < x.size(); e++) {
-        differ += std::memcmp(&x[e], &y[e], sizeof(float)) != 0;
-    }
-    return differ;
 }
 
 template <typename T>
@@ -416,8 +335,6 @@ int main(int argc, char** argv) {
     float2* partialML = nullptr;
     CK(cudaMalloc(&partialO, static_cast<size_t>(o.batch) * o.heads * maxSplits * o.D * 4));
     CK(cudaMalloc(&partialML, static_cast<size_t>(o.batch) * o.heads * maxSplits * 8));
-    CK(cudaMalloc(&tcmCounters, static_cast<size_t>(o.batch) * o.kvHeads * sizeof(int)));
-    CK(cudaMemset(tcmCounters, 0, static_cast<size_t>(o.batch) * o.kvHeads * sizeof(int)));
 
     unsigned seed = 5;
     for (const auto& [name, lengths] : cases) {
@@ -440,10 +357,9 @@ int main(int argc, char** argv) {
             splitCounts.push_back(rule);
             std::sort(splitCounts.begin(), splitCounts.end());
         }
-        std::map<int, std::vector<float>> tcResults;  // by splits: tcm must give the same bits
-        for (const char* kernel : {"tc", "tcm", "tc4", "g"}) {
+        for (const char* kernel : {"tc", "tc4", "g"}) {
             if (("," + o.kernels + ",").find("," + std::string(kernel) + ",") == std::string::npos ||
-                ((std::strcmp(kernel, "tc4") == 0 || std::strcmp(kernel, "tcm") == 0) && o.D != 128)) {
+                (std::strcmp(kernel, "tc4") == 0 && o.D != 128)) {
                 continue;
             }
             const std::string which = kernel;
@@ -460,7 +376,6 @@ int main(int argc, char** argv) {
                 a.partialML = splits > 1 ? partialML : nullptr;
                 const Measured m = measure(a, [&]() {
                     return which == "tc"    ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
-                           : which == "tcm" ? decode_tcm(a, o.batch, stream)
                            : which == "tc4" ? decode_tc4(a, o.batch, stream)
                                             : dms_attention_decode(a, nullptr, o.batch, stream);
                 });
@@ -468,13 +383,6 @@ int main(int argc, char** argv) {
                     unsplit = m.result;
                 }
                 report(name, kernel, 0, splits, splits == rule, m, kvBytes, unsplit);
-                if (which == "tc") {
-                    tcResults[splits] = m.result;
-                } else if (which == "tcm" && tcResults.count(splits) != 0) {
-                    std::printf("{\"what\":\"bits\",\"case\":\"%s\",\"kernel\":\"tcm\",\"against\":\"tc\","
-                                "\"splits\":%d,\"differ\":%ld}\n",
-                                name.c_str(), splits, bitsDiffer(tcResults[splits], m.result));
-                }
             }
         }
         // The balanced grid (dms_attention_decode_tc_balanced): blocks of the same number of pages, 2 to 6 a
