@@ -73,7 +73,8 @@ static T* upload(const std::vector<T>& host) {
     return p;
 }
 
-// CudaBackend's rule (autoWaves, roundPages, AttentionKernel.pagesPerSplit with 256 slots at least, splits).
+// CudaBackend's rule for the decode grid (autoWaves, roundPages, AttentionKernel.decodePagesPerSplit: 256 slots at
+// least, down to 64 for lists under 4K, splits).
 static int autoWaves(long longest, long total, long lists) {
     const double ratio = static_cast<double>(longest) * lists / total;
     int waves = 1;
@@ -94,7 +95,8 @@ static int ruleSplits(int maxPages, int pageSize, long blocks, int multiprocesso
     const long target = 3L * multiprocessors * waves;
     const int splits = static_cast<int>(std::max(1L, std::min<long>(maxPages, target / std::max(1L, blocks))));
     const int perSplit = (maxPages + splits - 1) / splits;
-    const int minPages = std::max(1, 256 / pageSize);
+    const int floorPages = std::max(1, 256 / pageSize);
+    const int minPages = std::min(floorPages, std::max(std::max(1, floorPages / 4), (maxPages + 15) / 16));
     const int pagesPerSplit = std::max(1, std::max(perSplit, std::min(minPages, maxPages)));
     return std::max(1, (maxPages + pagesPerSplit - 1) / pagesPerSplit);
 }

@@ -157,6 +157,20 @@ final class AttentionKernel {
         return Math.max(1, Math.max(perSplit, Math.min(minPages, maxPages)));
     }
 
+    /**
+     * Pages per split of the decode grid: as {@link #pagesPerSplit(int, int, long, int, int, int)}, with the floor
+     * lowered for lists under 16 floors long, to a sixteenth of the list and at least a quarter of the floor. At
+     * batch 1 on the H200 (2026-12-01, attention_bench, docs/benchmarks.md nineteenth pass) the 256-slot floor split
+     * lists of 512 to 2K tokens 2 to 8 ways where 8 to 16 ways took 1.6-2.1 µs less a layer (9.1 against 11.2 µs at
+     * 512 tokens, 10.7 against 12.3 at 2K); from 4K (16 ways) the floor is as before.
+     */
+    static int decodePagesPerSplit(int maxPages, int pageSize, long blocks, int multiprocessors, int waves,
+            int minSlots) {
+        int minPages = Math.max(1, minSlots / pageSize);
+        int floor = Math.min(minPages, Math.max(Math.max(1, minPages / 4), (maxPages + 15) / 16));
+        return pagesPerSplit(maxPages, pageSize, blocks, multiprocessors, waves, floor * pageSize);
+    }
+
     static int splits(int maxPages, int pagesPerSplit) {
         return Math.max(1, (maxPages + pagesPerSplit - 1) / pagesPerSplit);
     }

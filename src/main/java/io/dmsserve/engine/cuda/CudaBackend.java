@@ -109,6 +109,12 @@ public final class CudaBackend implements Backend {
      */
     public static final String MIN_SPLIT_SLOTS_PROPERTY = "dms.cuda.min-split-slots";
     /**
+     * System property: {@code true} (default) lets the decode attention split lists shorter than 16 floors of
+     * {@link #MIN_SPLIT_SLOTS_PROPERTY} into smaller parts ({@link AttentionKernel#decodePagesPerSplit}); {@code false}
+     * keeps the floor for every list.
+     */
+    public static final String SHORT_SPLITS_PROPERTY = "dms.cuda.short-splits";
+    /**
      * System property: what the tensor-core products (steps of more than 8 tokens) take as activations. {@code split}:
      * fp32, each value a bf16 high part plus its bf16 rest, twice the mma work, the CPU's fp32 products to about
      * 2^-17, so the DMS decisions follow the CPU reference's (H200, 2026-11-29: 0 of 30,000 differ in the long golden
@@ -157,6 +163,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
+    private final boolean shortSplits;
     private final boolean splitActivations;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
@@ -242,6 +249,7 @@ public final class CudaBackend implements Backend {
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
+        this.shortSplits = !"false".equals(System.getProperty(SHORT_SPLITS_PROPERTY));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
                 checkpoint.config().isDms());
         this.config = checkpoint.config();
@@ -919,9 +927,9 @@ public final class CudaBackend implements Backend {
         in.decodeSplit = in.decodeTokens.length == 0 ? null
                 : in.decodeBalanced ? AttentionKernel.balancedStride(maxPages, roundPagesDown(in.fewestDecodePages),
                         balancedBlocks)
-                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves);
+                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves, shortSplits);
         in.chunkSplit = in.tiles.length == 0 ? null
-                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1);
+                : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
         if (most > 1) {
             scratch.ensurePartials((long) in.n * heads * most);
@@ -1015,10 +1023,16 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks. */
-    private int split(int maxPages, long blocks, int multiprocessors, int waves) {
-        int perSplit = AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves,
-                minSplitSlots);
+    /**
+     * How many ways the page lists split for a grid of {@code blocks} (token or tile) x kv head blocks; {@code short}:
+     * short lists take the decode grid's lower floor.
+     */
+    private int split(int maxPages, long blocks, int multiprocessors, int waves, boolean shortLists) {
+        int perSplit = shortLists
+                ? AttentionKernel.decodePagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves,
+                        minSplitSlots)
+                : AttentionKernel.pagesPerSplit(maxPages, geometry.pageSize(), blocks, multiprocessors, waves,
+                        minSplitSlots);
         return AttentionKernel.splits(maxPages, perSplit);
     }
 

@@ -55,6 +55,18 @@ class CudaBackendLayoutTest {
         assertThat(AttentionKernel.splits(256, AttentionKernel.pagesPerSplit(256, 16, 8, 132, 1, 64)))
                 .as("64 slots: the one-wave target of 396 blocks decides").isEqualTo(43);
         assertThat(AttentionKernel.pagesPerSplit(3, 16, 8, 132, 1, 1024)).as("never more than the list").isEqualTo(3);
+        // The decode grid's floor for short lists at batch 1 (8 lists, 132 multiprocessors, pages of 16, 256 slots):
+        // 512 tokens 8 ways, 1K and 2K 16 ways, from 4K as the plain floor (16 and 32 ways).
+        int[][] decode = {{32, 8}, {36, 9}, {64, 16}, {128, 16}, {256, 16}, {512, 32}, {2048, 49}, {3, 1}};
+        for (int[] c : decode) {
+            int perSplit = AttentionKernel.decodePagesPerSplit(c[0], 16, 8, 132, 1, 256);
+            assertThat(AttentionKernel.splits(c[0], perSplit)).as("%d pages", c[0]).isEqualTo(c[1]);
+        }
+        assertThat(AttentionKernel.splits(32, AttentionKernel.pagesPerSplit(32, 16, 8, 132, 1, 256)))
+                .as("the plain floor at 512 tokens").isEqualTo(2);
+        // 16 lists of 128 pages: the target's 3 splits a list are longer than either floor.
+        assertThat(AttentionKernel.decodePagesPerSplit(128, 16, 128, 132, 1, 256))
+                .isEqualTo(AttentionKernel.pagesPerSplit(128, 16, 128, 132, 1, 256));
         assertThat(CudaBackend.minSplitSlots("256")).isEqualTo(256);
         assertThat(CudaBackend.minSplitSlots(" 64 ")).isEqualTo(64);
         for (String bad : new String[] {"8", "-1", "many", ""}) {
