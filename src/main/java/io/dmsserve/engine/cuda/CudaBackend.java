@@ -109,9 +109,10 @@ public final class CudaBackend implements Backend {
      */
     public static final String MIN_SPLIT_SLOTS_PROPERTY = "dms.cuda.min-split-slots";
     /**
-     * System property: {@code true} (default) lets the decode attention split lists shorter than 16 floors of
-     * {@link #MIN_SPLIT_SLOTS_PROPERTY} into smaller parts ({@link AttentionKernel#decodePagesPerSplit}); {@code false}
-     * keeps the floor for every list.
+     * System property: {@code true} (default) lets the decode attention of a one-token step split lists shorter than
+     * 16 floors of {@link #MIN_SPLIT_SLOTS_PROPERTY} into smaller parts ({@link AttentionKernel#decodePagesPerSplit});
+     * {@code false} keeps the floor for every list. Batch 1 with 512-token prompts: 218.1 against 213.6-213.7 tokens/s
+     * steady (H200, 2026-12-01, docs/benchmarks.md nineteenth pass); larger steps keep the floor (not measured).
      */
     public static final String SHORT_SPLITS_PROPERTY = "dms.cuda.short-splits";
     /**
@@ -927,7 +928,8 @@ public final class CudaBackend implements Backend {
         in.decodeSplit = in.decodeTokens.length == 0 ? null
                 : in.decodeBalanced ? AttentionKernel.balancedStride(maxPages, roundPagesDown(in.fewestDecodePages),
                         balancedBlocks)
-                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves, shortSplits);
+                : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
+                        shortSplits && in.decodeTokens.length == 1);
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
