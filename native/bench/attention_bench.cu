@@ -73,8 +73,8 @@ static T* upload(const std::vector<T>& host) {
     return p;
 }
 
-// CudaBackend's rule for the decode grid (autoWaves, roundPages, AttentionKernel.decodePagesPerSplit: 256 slots at
-// least, down to 64 for lists under 4K, splits).
+// CudaBackend's rule for the decode grid (autoWaves, roundPages, AttentionKernel.pagesPerSplit with 256 slots at
+// least, splits; a one-token step, oneToken, AttentionKernel.decodePagesPerSplit: down to 64 for lists under 4K).
 static int autoWaves(long longest, long total, long lists) {
     const double ratio = static_cast<double>(longest) * lists / total;
     int waves = 1;
@@ -91,12 +91,13 @@ static int roundPages(int pages) {
     const int step = std::max(1, high / 8);
     return (pages + step - 1) / step * step;
 }
-static int ruleSplits(int maxPages, int pageSize, long blocks, int multiprocessors, int waves) {
+static int ruleSplits(int maxPages, int pageSize, long blocks, int multiprocessors, int waves, bool oneToken) {
     const long target = 3L * multiprocessors * waves;
     const int splits = static_cast<int>(std::max(1L, std::min<long>(maxPages, target / std::max(1L, blocks))));
     const int perSplit = (maxPages + splits - 1) / splits;
     const int floorPages = std::max(1, 256 / pageSize);
-    const int minPages = std::min(floorPages, std::max(std::max(1, floorPages / 4), (maxPages + 15) / 16));
+    const int minPages =
+        oneToken ? std::min(floorPages, std::max(std::max(1, floorPages / 4), (maxPages + 15) / 16)) : floorPages;
     const int pagesPerSplit = std::max(1, std::max(perSplit, std::min(minPages, maxPages)));
     return std::max(1, (maxPages + pagesPerSplit - 1) / pagesPerSplit);
 }
@@ -345,7 +346,7 @@ int main(int argc, char** argv) {
         const long lists = static_cast<long>(lengths.size());
         const int waves = autoWaves(sc.maxPages, total, lists);
         const int rulePages = roundPages(sc.maxPages);
-        const int rule = ruleSplits(rulePages, o.pageSize, lists, multiprocessors, waves);
+        const int rule = ruleSplits(rulePages, o.pageSize, lists, multiprocessors, waves, o.batch == 1);
         const double kvBytes = 2.0 * sc.visibleSlots * o.D * 2;
         const auto measure = [&](const AttentionArgs& a, const std::function<cudaError_t()>& entry) {
             return measureLaunches(sc, a, o.batch, o.launches, stream, entry);

@@ -6,8 +6,8 @@
 # in EXTRA: "none32k", 16 x 32K without eviction (our own DMS-off figure); "dms32k", DMS again; "b1", batch 1 at 4K
 # again; "largest", 32K decode at each policy's largest batch, 16 sequences prefilled and the rest their forks
 # (gpubench --distinct 16): DMS_MAX sequences with DMS (by default one less than the 16-sequence DMS run's held pages
-# leave room for) and OFF_MAX (24; 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then its largest batch so; "distinct4",
-# 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack"
+# leave room for) and OFF_MAX (24; 0 skips it) without; "chunk256", 16 x 32K DMS prefilled in chunks of 256, then
+# its largest batch so; "distinct4", 16 x 32K DMS with 4 prefilled and 12 forks (the forks' control against the variant's own 16 x 32K DMS); "repack"
 # and "norepack", 16 x 32K DMS with repacking on and off (gpubench --repack; dms.kv-cache.repack is on by default). A part is
 # skipped when less than its time is left of BUDGET seconds (default 540). Files as timing-run.sh; each gpubench line gets
 # "variant" (its index, from 0). DECODE (default 32) sets the decode steps of the 16 x 32K and largest-batch runs: their

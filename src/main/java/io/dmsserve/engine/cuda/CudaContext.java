@@ -157,8 +157,8 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /**
-     * Whether kernels are launched with programmatic dependent launch: "on, trigger gemv" (short, exit, late, start), followed
-     * by ", plain REGEX" where {@link #PDL_PLAIN_PROPERTY} names kernels launched plainly, or "off (why)".
+     * Whether kernels are launched with programmatic dependent launch: "on, trigger gemv" (short, exit, late, start),
+     * followed by ", plain REGEX" where {@link #PDL_PLAIN_PROPERTY} names kernels launched plainly, or "off (why)".
      */
     public String pdlState() {
         return pdlState;

@@ -329,8 +329,9 @@ final class MatMulKernel implements AutoCloseable {
     /**
      * How many ways the warpgroup decode product splits k (native/matmul_sm90_skinny.cu, matmul_wgs_splits), at most 8
      * with at least 4 tiles of 64 each. A wave is {@link #wgsWaveBlocks} a multiprocessor: one for bf16 activations,
-     * three for split ones in tiles of 16 tokens, two in tiles of 32. Fewer feature tiles than a wave: the most splits whose blocks fit in one wave; otherwise the split whose
-     * blocks fill the last of their waves best, the fewest among equals. On the H200 this picks the fastest split of
+     * three for split ones in tiles of 16 tokens, two in tiles of 32. Fewer feature tiles than a wave: the most splits
+     * whose blocks fit in one wave; otherwise the split whose blocks fill the last of their waves best, the fewest among
+     * equals. On the H200 this picks the fastest split of
      * each Qwen3-8B product at 16 tokens but split o, 3% slower than its best (skinny_bench wgs, 2026-11-30).
      */
     static int wgsSplits(int m, int k, int multiprocessors, boolean split) {
