@@ -412,9 +412,10 @@ DMS_ATTENTION_DECODE(8)
 // 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
 // One block's part of one page list: where() gives the part (a DecodeBlock), h is the kv head, `split` where the
 // partials go (out / outBf16 directly when splits == 1). Ends with a __syncthreads and the block's writes.
-template <int D, typename Where>
+template <int D, typename Where, typename Wait>
 __device__ __forceinline__ void attention_decode_tc_list(
-    const float* __restrict__ q, int qStride, AttentionCache cache, Where where, int h, int kvHeads,
+    const float* __restrict__ q, int qStride, AttentionCache cache, Where where, Wait wait, bool prefetch, int h,
+    int kvHeads,
     int pageSize, int heads, float scale, int split, int splits, int splitStride, float* __restrict__ out,
     int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,
     float2* __restrict__ partialML) {
@@ -436,6 +437,34 @@ __device__ __forceinline__ void attention_decode_tc_list(
     const int* table = block.table;
     const int listStart = block.listStart;
     const int listEnd = block.listEnd;
+
+    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
+    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
+    constexpr int STEP = DMS_ATT_WARPS * 32;
+    const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
+    const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
+    int tile = listStart + warp * 32;
+    int nextPage = pageOf(tile + STEP + lane);
+    int slot = slotOf(pageOf(tile + lane), tile + lane);
+    if (prefetch) {
+        // Before the wait (the page table and the step's rows are older than the launch just before, dms.cuh): ask
+        // L2 for the K and V rows of this warp's first two tiles whose slots look visible. The launch before writes
+        // the step's own slots, so their metadata may be stale here: read at L2 (load_cg, never kept in L1 for the
+        // loads after the wait), and used for nothing but the prefetch.
+        const auto ask = [&](int s) {
+            if (s >= 0 && dms_visible(dms::load_cg(cache.slotPos + s), dms::load_cg(cache.slotFlag + s), qpos, window)) {
+                const size_t row = static_cast<size_t>(s) * D;
+#pragma unroll
+                for (int b = 0; b < D * 2; b += 128) {
+                    dms::prefetch_l2(reinterpret_cast<const char*>(cache.keyCache + row) + b);
+                    dms::prefetch_l2(reinterpret_cast<const char*>(cache.valueCache + row) + b);
+                }
+            }
+        };
+        ask(slot);
+        ask(slotOf(nextPage, tile + STEP + lane));
+    }
+    wait();
 
     // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
     uint32_t qa[KS][4];
@@ -465,11 +494,6 @@ __device__ __forceinline__ void attention_decode_tc_list(
     float lsum = 0.f;        // this lane's part of the sum of e^(s - m)
     int* myList = slotList + warp * DMS_ATT_CARRY;
 
-    // The list metadata is read ahead, so that a tile's K/V loads wait for no dependent load: the page of the
-    // tile two ahead and the slot position and flag of the next tile are in flight while a tile is processed.
-    constexpr int STEP = DMS_ATT_WARPS * 32;
-    const auto pageOf = [&](int index) { return index < listEnd ? table[index / pageSize] : -1; };
-    const auto slotOf = [&](int page, int index) { return page >= 0 ? page * pageSize + index % pageSize : -1; };
     // One round: the visible keys kb .. min(kb + 16, count) - 1 of myList (kb < count).
     const auto round = [&](int kb, int count) {
         // Loads first (K rows kb + g8 and kb + 8 + g8; V rows kb + 2 q4 + {0, 1, 8, 9}); missing keys read 0.
@@ -563,9 +587,6 @@ __device__ __forceinline__ void attention_decode_tc_list(
         }
     };
     int have = 0;  // visible keys carried in front of myList, fewer than 16
-    int tile = listStart + warp * 32;
-    int nextPage = pageOf(tile + STEP + lane);
-    int slot = slotOf(pageOf(tile + lane), tile + lane);
     int pos = slot >= 0 ? cache.slotPos[slot] : -1;
     int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
     for (; tile < listEnd; tile += STEP) {
@@ -633,13 +654,25 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin_long();
+    // dms_attention_early (dms.cuh): 0 waits first; 1 reads the block's list (the step's rows, the page table: never
+    // what the launch just before writes) before its wait, so that under a programmatic launch it overlaps that
+    // launch (the q/k norm and RoPE with the KV write); 2 also asks L2 for the first tiles' K/V rows there.
+    const int early = dms_attention_early;
+    if (early == 0) {
+        dms::pdl_begin_long();
+    }
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
     };
-    attention_decode_tc_list<D>(q, qStride, cache, where, blockIdx.y, kvHeads, pageSize, heads, scale, blockIdx.x,
-                                splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML);
+    const auto wait = [&]() {
+        if (early != 0) {
+            dms::pdl_begin_long();
+        }
+    };
+    attention_decode_tc_list<D>(q, qStride, cache, where, wait, early == 2, blockIdx.y, kvHeads, pageSize, heads,
+                                scale, blockIdx.x, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,
+                                partialML);
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
@@ -780,8 +813,8 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
                 d.listEnd = static_cast<int>(p1 - s0) * pageSize;
                 return d;
             };
-            attention_decode_tc_list<D>(q, qStride, cache, where, h, kvHeads, pageSize, heads, scale, part, splitStride,
-                                        splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
+            attention_decode_tc_list<D>(q, qStride, cache, where, [] {}, false, h, kvHeads, pageSize, heads, scale,
+                                        part, splitStride, splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
             __syncthreads();  // the next part rewrites the merge rows
         }
         if (s0 >= b0 && (s0 < b1 || last)) {

@@ -75,6 +75,16 @@ extern "C" {
 __device__ int dms_pdl_trigger_at = 0;
 }
 #endif
+// What the split-grid tensor-core decode attention does before its wait (attention.cu, attention_decode_tc): 0 nothing,
+// 1 read its page list, 2 that and an L2 prefetch of its first K/V rows. CudaContext sets it from
+// dms.cuda.attention-early, by this name.
+#ifdef DMS_EMU
+static int dms_attention_early = 0;
+#else
+extern "C" {
+__device__ int dms_attention_early = 0;
+}
+#endif
 
 namespace dms {
 
@@ -171,6 +181,15 @@ DMS_DEVICE T load_cg(const T* p) {
     return *p;
 #else
     return __ldcg(p);
+#endif
+}
+
+// A hint that the 128-byte line at p will be read soon: fetched into L2 (not L1), nothing returned.
+DMS_DEVICE void prefetch_l2(const void* p) {
+#ifndef DMS_EMU
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
+#else
+    (void)p;
 #endif
 }
 

@@ -46,10 +46,8 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     const int lane = threadIdx.x & 31;
     const int perToken = heads + kvHeads;
     const long long warpIndex = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-    if (warpIndex >= static_cast<long long>(n) * perToken) {
-        return;
-    }
-    const int i = static_cast<int>(warpIndex / perToken);
+    const bool active = warpIndex < static_cast<long long>(n) * perToken;
+    const int i = active ? static_cast<int>(warpIndex / perToken) : 0;
     const int r = static_cast<int>(warpIndex % perToken);
     const bool isQ = r < heads;
     const int head = isQ ? r : r - heads;
@@ -58,6 +56,26 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     const bf16_t* weight = isQ ? qNorm : kNorm;
     const int half = D / 2;
 
+    // Before the wait (dms.cuh): the norm weights, the token's position and its RoPE row, which no launch of the step
+    // writes, so that under a programmatic launch their loads overlap the product before (which writes x).
+    float wa[DMS_ROPE_PAIRS];   // weight of channel j = lane + 32 c
+    float wb[DMS_ROPE_PAIRS];   // of channel j + D/2
+    float2 cs[DMS_ROPE_PAIRS];  // (cos, sin) of pair j; NaN for a position outside the table
+    const int position = active ? positions[i] : 0;
+    const bool inTable = position >= 0 && position < ropePositions;
+    const float2* ropeRow = rope + static_cast<size_t>(inTable ? position : 0) * half;
+#pragma unroll
+    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+        const int j = lane + 32 * c;
+        const bool in = active && j < half;
+        wa[c] = in ? dms::bf16_to_f32(weight[j]) : 0.f;
+        wb[c] = in ? dms::bf16_to_f32(weight[j + half]) : 0.f;
+        cs[c] = in && inTable ? ropeRow[j] : make_float2(NAN, NAN);
+    }
+    dms::pdl_begin();
+    if (!active) {
+        return;
+    }
     float a[DMS_ROPE_PAIRS];  // channel j = lane + 32 c
     float b[DMS_ROPE_PAIRS];  // channel j + D/2
     float sumSquares = 0.f;
@@ -75,8 +93,8 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
         const int j = lane + 32 * c;
         if (j < half) {
-            a[c] = __fmul_rn(dms::bf16_to_f32(weight[j]), __fmul_rn(a[c], scale));
-            b[c] = __fmul_rn(dms::bf16_to_f32(weight[j + half]), __fmul_rn(b[c], scale));
+            a[c] = __fmul_rn(wa[c], __fmul_rn(a[c], scale));
+            b[c] = __fmul_rn(wb[c], __fmul_rn(b[c], scale));
         }
     }
 
@@ -112,14 +130,11 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     bf16_t* vc = valueCache + static_cast<size_t>(slot < 0 ? 0 : slot) * D;
     const float* vr = KV ? v + static_cast<size_t>(i) * vStride + static_cast<size_t>(head) * D : nullptr;
 
-    const int position = positions[i];
-    const bool inTable = position >= 0 && position < ropePositions;
-    const float2* cs = rope + static_cast<size_t>(inTable ? position : 0) * half;
 #pragma unroll
     for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
         const int j = lane + 32 * c;
         if (j < half) {
-            const float2 t = inTable ? cs[j] : make_float2(NAN, NAN);
+            const float2 t = cs[c];
             float y1 = __fsub_rn(__fmul_rn(a[c], t.x), __fmul_rn(b[c], t.y));
             float y2 = __fadd_rn(__fmul_rn(b[c], t.x), __fmul_rn(a[c], t.y));
             if (owner && c == lastC) {
@@ -148,7 +163,6 @@ extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStrid
                                                float eps, int dms, double alphaScale, double alphaOffset,
                                                const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
                                                int layers, int layer, unsigned char* __restrict__ decisions) {
-    dms::pdl_begin();
     qknorm_rope<false>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
                        dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, nullptr, 0,
                        nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr);
@@ -162,7 +176,6 @@ extern "C" __global__ void dms_qknorm_rope_kv_f32(
     unsigned char* __restrict__ decisions, const float* __restrict__ v, int vStride, const int* __restrict__ slots,
     const int* __restrict__ prevSlots, int S, bf16_t* __restrict__ keyCache, bf16_t* __restrict__ valueCache,
     int* __restrict__ slotPos, unsigned char* __restrict__ slotFlag) {
-    dms::pdl_begin();
     qknorm_rope<true>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v, vStride, slots,
                       prevSlots, S, keyCache, valueCache, slotPos, slotFlag);

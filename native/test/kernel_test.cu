@@ -2024,20 +2024,37 @@ static void test_attention_decode_tc_balanced() {
 }
 
 // The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
+// dms_attention_early (dms.cuh) as CudaContext sets it: what the split-grid tensor-core decode does before its wait.
+static void set_attention_early(int early) {
+#ifdef DMS_EMU
+    dms_attention_early = early;
+#else
+    expect_ok(cudaMemcpyToSymbol(dms_attention_early, &early, sizeof early), "set dms_attention_early");
+#endif
+}
+
+// Every case under each of dms_attention_early's three values: the same list read before or after the wait, with or
+// without the L2 prefetch, gives the same outputs (without a programmatic launch the wait returns at once).
 static void test_attention_decode_tc() {
-    check_attention_decode("attention_decode_tc", dms_attention_decode_tc,
-                           {
-                               {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
-                               {16, 2, 64, 16, {130}, {1}, {20}},
-                               {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
-                               {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
-                               {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
-                               {7, 1, 64, 4, {37}, {3}, {5}},
-                               // a list of 75 tiles: each warp takes many, some full (two rounds of 16 keys), some
-                               // with few visible slots
-                               {8, 2, 128, 16, {1200}, {1}, {100}},
-                           },
-                           18);
+    for (int early : {0, 1, 2}) {
+        set_attention_early(early);
+        char name[48];
+        snprintf(name, sizeof name, "attention_decode_tc early=%d", early);
+        check_attention_decode(name, dms_attention_decode_tc,
+                               {
+                                   {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
+                                   {16, 2, 64, 16, {130}, {1}, {20}},
+                                   {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
+                                   {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
+                                   {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
+                                   {7, 1, 64, 4, {37}, {3}, {5}},
+                                   // a list of 75 tiles: each warp takes many, some full (two rounds of 16 keys), some
+                                   // with few visible slots
+                                   {8, 2, 128, 16, {1200}, {1}, {100}},
+                               },
+                               18);
+    }
+    set_attention_early(0);
 }
 
 static void test_attention_chunk() {

@@ -67,6 +67,16 @@ public final class CudaContext implements AutoCloseable {
     public static final String PDL_PLAIN_PROPERTY = "dms.cuda.pdl-plain";
     // dms_pdl_trigger_at 0, 1, 2, 3, 4
     private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short", "gemv");
+    /**
+     * System property: what the split-grid tensor-core decode attention does before its programmatic-launch wait, so
+     * that it overlaps the launch just before (the q/k norm and RoPE with the KV write): {@code off} (nothing: it waits
+     * first), {@code lists} (reads its page list: the step's rows and the page table, which the launch just before
+     * never writes) or {@code prefetch} (that, and asks L2 for its first tiles' K/V rows); native/dms.cuh,
+     * dms_attention_early.
+     */
+    public static final String ATTENTION_EARLY_PROPERTY = "dms.cuda.attention-early";
+    // dms_attention_early 0, 1, 2
+    private static final List<String> ATTENTION_EARLY = List.of("off", "lists", "prefetch");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -79,6 +89,7 @@ public final class CudaContext implements AutoCloseable {
     private final PdlLaunch pdl;         // null: plain launches
     private final Pattern pdlPlain;      // kernels launched plainly under pdl (PDL_PLAIN_PROPERTY), or null
     private final String pdlState;
+    private final String attentionEarly;
     private final long streamAddress;
     private KernelTimer kernelTimer;
     private String timingLabel;
@@ -114,6 +125,14 @@ public final class CudaContext implements AutoCloseable {
             check(JCudaDriver.cuMemcpyHtoD(at, Pointer.to(new int[] {PDL_TRIGGERS.indexOf(trigger)}), 4),
                     "cuMemcpyHtoD(dms_pdl_trigger_at)");
         }
+        this.attentionEarly = attentionEarlySetting();
+        if (!attentionEarly.equals(ATTENTION_EARLY.get(0))) {  // the module's own value is 0
+            CUdeviceptr early = new CUdeviceptr();
+            check(JCudaDriver.cuModuleGetGlobal(early, new long[1], module, "dms_attention_early"),
+                    "cuModuleGetGlobal(dms_attention_early)");
+            check(JCudaDriver.cuMemcpyHtoD(early, Pointer.to(new int[] {ATTENTION_EARLY.indexOf(attentionEarly)}), 4),
+                    "cuMemcpyHtoD(dms_attention_early)");
+        }
         this.pdl = launcher;
         this.pdlState = launcher == null ? "off (" + why + ")"
                 : "on, trigger " + trigger + (pdlPlain != null ? ", plain " + pdlPlain.pattern() : "");
@@ -128,6 +147,21 @@ public final class CudaContext implements AutoCloseable {
                     + trigger + "'");
         }
         return trigger;
+    }
+
+    /** {@link #ATTENTION_EARLY_PROPERTY}'s value, checked. */
+    private static String attentionEarlySetting() {
+        String early = System.getProperty(ATTENTION_EARLY_PROPERTY, "off");
+        if (!ATTENTION_EARLY.contains(early)) {
+            throw new IllegalArgumentException(ATTENTION_EARLY_PROPERTY + " must be one of " + ATTENTION_EARLY
+                    + ", got '" + early + "'");
+        }
+        return early;
+    }
+
+    /** What the decode attention does before its wait ({@link #ATTENTION_EARLY_PROPERTY}). */
+    public String attentionEarly() {
+        return attentionEarly;
     }
 
     /** {@link #PDL_PROPERTY}: true unless set to false (anything but true or false is refused). */
