@@ -85,6 +85,15 @@ extern "C" {
 __device__ int dms_attention_early = 0;
 }
 #endif
+// Whether the GEMVs (matmul.cu, gemv_bf16) ask L2 for their first W before their wait: 0 or 1. CudaContext sets it
+// from dms.cuda.gemv-prefetch, by this name.
+#ifdef DMS_EMU
+static int dms_gemv_prefetch = 0;
+#else
+extern "C" {
+__device__ int dms_gemv_prefetch = 0;
+}
+#endif
 
 namespace dms {
 

@@ -2399,6 +2399,27 @@ static void test_sampling_counts() {
     expect_equal("sampling_counts counts", counts.host.data(), wantCounts.data(), wantCounts.size());
 }
 
+// The four GEMV tests again with dms_gemv_prefetch on (dms.cuh; CudaContext sets it): the L2 prefetch before the
+// wait changes no output.
+static void test_gemv_prefetch() {
+    int on = 1;
+#ifdef DMS_EMU
+    dms_gemv_prefetch = on;
+#else
+    expect_ok(cudaMemcpyToSymbol(dms_gemv_prefetch, &on, sizeof on), "set dms_gemv_prefetch");
+#endif
+    test_gemv();
+    test_gemv_swiglu();
+    test_gemv_norm();
+    test_gemv_swiglu_norm();
+    int off = 0;
+#ifdef DMS_EMU
+    dms_gemv_prefetch = off;
+#else
+    expect_ok(cudaMemcpyToSymbol(dms_gemv_prefetch, &off, sizeof off), "set dms_gemv_prefetch");
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
@@ -2418,6 +2439,7 @@ int main(int argc, char** argv) {
         {"matmul_k_limit", test_matmul_k_limit},
         {"gemv_norm", test_gemv_norm},
         {"gemv_swiglu_norm", test_gemv_swiglu_norm},
+        {"gemv_prefetch", test_gemv_prefetch},
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},

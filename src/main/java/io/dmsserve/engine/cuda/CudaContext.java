@@ -77,6 +77,12 @@ public final class CudaContext implements AutoCloseable {
     public static final String ATTENTION_EARLY_PROPERTY = "dms.cuda.attention-early";
     // dms_attention_early 0, 1, 2
     private static final List<String> ATTENTION_EARLY = List.of("off", "lists", "prefetch");
+    /**
+     * System property: {@code true} has the GEMVs (one to eight tokens) ask L2 for the W of their main loop's first
+     * iteration before their programmatic-launch wait, so that under {@link #PDL_PROPERTY} those reads start while the
+     * launch before drains; native/dms.cuh, dms_gemv_prefetch. {@code false} by default.
+     */
+    public static final String GEMV_PREFETCH_PROPERTY = "dms.cuda.gemv-prefetch";
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -90,6 +96,7 @@ public final class CudaContext implements AutoCloseable {
     private final Pattern pdlPlain;      // kernels launched plainly under pdl (PDL_PLAIN_PROPERTY), or null
     private final String pdlState;
     private final String attentionEarly;
+    private final boolean gemvPrefetch;
     private final long streamAddress;
     private KernelTimer kernelTimer;
     private String timingLabel;
@@ -133,6 +140,13 @@ public final class CudaContext implements AutoCloseable {
             check(JCudaDriver.cuMemcpyHtoD(early, Pointer.to(new int[] {ATTENTION_EARLY.indexOf(attentionEarly)}), 4),
                     "cuMemcpyHtoD(dms_attention_early)");
         }
+        this.gemvPrefetch = booleanProperty(GEMV_PREFETCH_PROPERTY, false);
+        if (gemvPrefetch) {
+            CUdeviceptr at = new CUdeviceptr();
+            check(JCudaDriver.cuModuleGetGlobal(at, new long[1], module, "dms_gemv_prefetch"),
+                    "cuModuleGetGlobal(dms_gemv_prefetch)");
+            check(JCudaDriver.cuMemcpyHtoD(at, Pointer.to(new int[] {1}), 4), "cuMemcpyHtoD(dms_gemv_prefetch)");
+        }
         this.pdl = launcher;
         this.pdlState = launcher == null ? "off (" + why + ")"
                 : "on, trigger " + trigger + (pdlPlain != null ? ", plain " + pdlPlain.pattern() : "");
@@ -157,6 +171,20 @@ public final class CudaContext implements AutoCloseable {
                     + ", got '" + early + "'");
         }
         return early;
+    }
+
+    /** {@code true} or {@code false} (the default); anything else is refused. */
+    private static boolean booleanProperty(String name, boolean byDefault) {
+        String value = System.getProperty(name, String.valueOf(byDefault));
+        if (!value.equals("true") && !value.equals("false")) {
+            throw new IllegalArgumentException(name + " must be true or false, got '" + value + "'");
+        }
+        return Boolean.parseBoolean(value);
+    }
+
+    /** Whether the GEMVs prefetch their first W before their wait ({@link #GEMV_PREFETCH_PROPERTY}). */
+    public boolean gemvPrefetch() {
+        return gemvPrefetch;
     }
 
     /** What the decode attention does before its wait ({@link #ATTENTION_EARLY_PROPERTY}). */

@@ -66,16 +66,20 @@ class PdlLaunchTest extends GpuTest {
                     assertEquals(plain.get(i), programmatic.get(i), "trigger " + trigger + ", output " + i);
                 }
             }
-            // The decode attention reading its lists, and asking L2 for K/V, before its wait (dms.cuda.attention-early).
-            for (String early : new String[] {"lists", "prefetch"}) {
-                List<String> programmatic = SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, early,
-                        () -> withPdl("gemv", () -> {
-                            try (CudaContext probe = CudaContext.open(0, false)) {
-                                assertThat(probe.attentionEarly()).isEqualTo(early);
-                            }
-                            return CudaOverlapTest.run(dms, true, false);
-                        }));
-                assertThat(programmatic).as("attention early " + early).isEqualTo(plain);
+            // The decode attention reading its lists, and asking L2 for K/V, before its wait (dms.cuda.attention-early);
+            // the GEMVs asking L2 for their first W there (dms.cuda.gemv-prefetch).
+            for (String[] early : new String[][] {{"lists", "false"}, {"prefetch", "false"}, {"lists", "true"}}) {
+                List<String> programmatic = SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, early[0],
+                        () -> SystemProperty.with(CudaContext.GEMV_PREFETCH_PROPERTY, early[1],
+                                () -> withPdl("gemv", () -> {
+                                    try (CudaContext probe = CudaContext.open(0, false)) {
+                                        assertThat(probe.attentionEarly()).isEqualTo(early[0]);
+                                        assertThat(probe.gemvPrefetch()).isEqualTo(Boolean.parseBoolean(early[1]));
+                                    }
+                                    return CudaOverlapTest.run(dms, true, false);
+                                })));
+                assertThat(programmatic).as("attention early " + early[0] + ", gemv prefetch " + early[1])
+                        .isEqualTo(plain);
             }
             // Some kernels launched plainly among programmatic ones (dms.cuda.pdl-plain), under the late trigger.
             String some = "dms_gemv_norm_bf16_.*|dms_attention_merge|dms_qknorm_rope_kv_f32";
@@ -88,8 +92,9 @@ class PdlLaunchTest extends GpuTest {
                     }));
             assertThat(mixed).isEqualTo(plain);
             System.out.printf("[gpu] programmatic launches (triggers %s; gemv with the attention early, lists and"
-                    + " prefetch; late with %s plain): %d outputs of overlapped decode steps identical to plain"
-                    + " launches%n", String.join(", ", TRIGGERS), some, plain.size());
+                    + " prefetch, and with lists and the GEMVs' prefetch; late with %s plain): %d outputs of"
+                    + " overlapped decode steps identical to plain launches%n", String.join(", ", TRIGGERS), some,
+                    plain.size());
         }
     }
 
