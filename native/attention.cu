@@ -414,8 +414,7 @@ DMS_ATTENTION_DECODE(8)
 // partials go (out / outBf16 directly when splits == 1). Ends with a __syncthreads and the block's writes.
 template <int D, typename Where, typename Wait>
 __device__ __forceinline__ void attention_decode_tc_list(
-    const float* __restrict__ q, int qStride, AttentionCache cache, Where where, Wait wait, bool prefetch, int h,
-    int kvHeads,
+    const float* __restrict__ q, int qStride, AttentionCache cache, Where where, Wait wait, int h, int kvHeads,
     int pageSize, int heads, float scale, int split, int splits, int splitStride, float* __restrict__ out,
     int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,
     float2* __restrict__ partialML) {
@@ -446,25 +445,7 @@ __device__ __forceinline__ void attention_decode_tc_list(
     int tile = listStart + warp * 32;
     int nextPage = pageOf(tile + STEP + lane);
     int slot = slotOf(pageOf(tile + lane), tile + lane);
-    if (prefetch) {
-        // Before the wait (the page table and the step's rows are older than the launch just before, dms.cuh): ask
-        // L2 for the K and V rows of this warp's first two tiles whose slots look visible. The launch before writes
-        // the step's own slots, so their metadata may be stale here: read at L2 (load_cg, never kept in L1 for the
-        // loads after the wait), and used for nothing but the prefetch.
-        const auto ask = [&](int s) {
-            if (s >= 0 && dms_visible(dms::load_cg(cache.slotPos + s), dms::load_cg(cache.slotFlag + s), qpos, window)) {
-                const size_t row = static_cast<size_t>(s) * D;
-#pragma unroll
-                for (int b = 0; b < D * 2; b += 128) {
-                    dms::prefetch_l2(reinterpret_cast<const char*>(cache.keyCache + row) + b);
-                    dms::prefetch_l2(reinterpret_cast<const char*>(cache.valueCache + row) + b);
-                }
-            }
-        };
-        ask(slot);
-        ask(slotOf(nextPage, tile + STEP + lane));
-    }
-    wait();
+    wait();  // (the split grid's pdl_wait: its pages are read before it, the slots' metadata and q after)
 
     // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
     uint32_t qa[KS][4];
@@ -654,9 +635,9 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    // dms_attention_early (dms.cuh): 0 waits first; 1 reads the block's list (the step's rows, the page table: never
-    // what the launch just before writes) before its wait, so that under a programmatic launch it overlaps that
-    // launch (the q/k norm and RoPE with the KV write); 2 also asks L2 for the first tiles' K/V rows there.
+    // dms_attention_early (dms.cuh): 1 reads the block's list (the step's rows, the page table and the first two tiles'
+    // pages: never what the launch just before writes) before its wait, so that under a programmatic launch that
+    // chain of dependent loads overlaps the launch before (the q/k norm and RoPE with the KV write); 0 waits first.
     const int early = dms_attention_early;
     if (early == 0) {
         dms::pdl_begin_long();
@@ -670,8 +651,8 @@ __device__ __forceinline__ void attention_decode_tc(
             dms::pdl_begin_long();
         }
     };
-    attention_decode_tc_list<D>(q, qStride, cache, where, wait, early == 2, blockIdx.y, kvHeads, pageSize, heads,
-                                scale, blockIdx.x, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,
+    attention_decode_tc_list<D>(q, qStride, cache, where, wait, blockIdx.y, kvHeads, pageSize, heads, scale,
+                                blockIdx.x, splits, splitStride, out, outStride, outBf16, outBf16Stride, partialO,
                                 partialML);
 }
 
@@ -813,8 +794,8 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
                 d.listEnd = static_cast<int>(p1 - s0) * pageSize;
                 return d;
             };
-            attention_decode_tc_list<D>(q, qStride, cache, where, [] {}, false, h, kvHeads, pageSize, heads, scale,
-                                        part, splitStride, splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
+            attention_decode_tc_list<D>(q, qStride, cache, where, [] {}, h, kvHeads, pageSize, heads, scale, part,
+                                        splitStride, splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
             __syncthreads();  // the next part rewrites the merge rows
         }
         if (s0 >= b0 && (s0 < b1 || last)) {

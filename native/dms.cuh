@@ -75,23 +75,13 @@ extern "C" {
 __device__ int dms_pdl_trigger_at = 0;
 }
 #endif
-// What the split-grid tensor-core decode attention does before its wait (attention.cu, attention_decode_tc): 0 nothing,
-// 1 read its page list, 2 that and an L2 prefetch of its first K/V rows. CudaContext sets it from
-// dms.cuda.attention-early, by this name.
+// What the split-grid tensor-core decode attention does before its wait (attention.cu, attention_decode_tc): 1 (the
+// default) reads its page list, 0 nothing. CudaContext sets it from dms.cuda.attention-early, by this name.
 #ifdef DMS_EMU
-static int dms_attention_early = 0;
+static int dms_attention_early = 1;
 #else
 extern "C" {
-__device__ int dms_attention_early = 0;
-}
-#endif
-// Whether the GEMVs (matmul.cu, gemv_bf16) ask L2 for their first W before their wait: 0 or 1. CudaContext sets it
-// from dms.cuda.gemv-prefetch, by this name.
-#ifdef DMS_EMU
-static int dms_gemv_prefetch = 0;
-#else
-extern "C" {
-__device__ int dms_gemv_prefetch = 0;
+__device__ int dms_attention_early = 1;
 }
 #endif
 
@@ -190,15 +180,6 @@ DMS_DEVICE T load_cg(const T* p) {
     return *p;
 #else
     return __ldcg(p);
-#endif
-}
-
-// A hint that the 128-byte line at p will be read soon: fetched into L2 (not L1), nothing returned.
-DMS_DEVICE void prefetch_l2(const void* p) {
-#ifndef DMS_EMU
-    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
-#else
-    (void)p;
 #endif
 }
 

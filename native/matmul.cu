@@ -64,18 +64,6 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     }
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
-    if (dms_gemv_prefetch != 0) {
-        // Before the wait (weights: no kernel writes them): ask L2 for the W the first iteration of the main loop
-        // reads, up to 2 x blockDim 16-byte chunks of each row, so that under a programmatic launch those reads start
-        // while the launch before drains instead of after it. No registers held, unlike loading them (nineteenth pass).
-        const int lines = (min(k, 16 * static_cast<int>(blockDim.x)) * 2 + 127) / 128;  // of each row
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            for (int l = threadIdx.x; l < lines; l += blockDim.x) {
-                dms::prefetch_l2(reinterpret_cast<const char*>(rows[r]) + 128 * l);
-            }
-        }
-    }
     dms::pdl_begin_long();
     // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
     auto normed = [&](int t, int c, float4& x0, float4& x1) {

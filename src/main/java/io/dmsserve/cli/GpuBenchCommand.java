@@ -66,7 +66,7 @@ public final class GpuBenchCommand {
                 Random random = new Random(o.seed);
                 out.println(json("load", "seconds", loadSeconds, "kv_pages", engine.cache().pageCount(),
                         "page_size", o.pageSize, "kv_pool_GB", kvBytes / 1e9, "threshold", threshold, "pdl",
-                        context.pdlState(), "attention_early", context.attentionEarly(), "gemv_prefetch", context.gemvPrefetch()));
+                        context.pdlState(), "attention_early", context.attentionEarly()));
                 // Warm-up: every kernel once, at the shapes of the run, and enough decode steps for the JIT to compile
                 // the host's step path (64 timed steps after only 4 warm ones measured up to 1 ms more host work a step).
                 runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, 0, o, random, backend);

@@ -111,8 +111,9 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code true} (default) lets the decode attention of a one-token step split lists shorter than
      * 16 floors of {@link #MIN_SPLIT_SLOTS_PROPERTY} into smaller parts ({@link AttentionKernel#decodePagesPerSplit});
-     * {@code false} keeps the floor for every list. Batch 1 with 512-token prompts: 218.1 against 213.6-213.7 tokens/s
-     * steady (H200, 2026-12-01, docs/benchmarks.md nineteenth pass); larger steps keep the floor (not measured).
+     * {@code false} keeps the floor for every list, {@code all} lowers it for decode steps of any size too (to
+     * measure them). Batch 1 with 512-token prompts: 218.1 against 213.6-213.7 tokens/s steady (H200, 2026-12-01,
+     * docs/benchmarks.md nineteenth pass); larger steps keep the floor.
      */
     public static final String SHORT_SPLITS_PROPERTY = "dms.cuda.short-splits";
     /**
@@ -164,7 +165,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
-    private final boolean shortSplits;
+    private final int shortSplits;  // SHORT_SPLITS_PROPERTY: 0 false, 1 true (one-token steps), 2 all
     private final boolean splitActivations;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
@@ -250,7 +251,7 @@ public final class CudaBackend implements Backend {
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
-        this.shortSplits = !"false".equals(System.getProperty(SHORT_SPLITS_PROPERTY));
+        this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
                 checkpoint.config().isDms());
         this.config = checkpoint.config();
@@ -322,6 +323,16 @@ public final class CudaBackend implements Backend {
     }
 
     /** The fewest slots an attention split takes: a whole number from 16. */
+    /** {@link #SHORT_SPLITS_PROPERTY}: 0 for false, 1 for true, 2 for all; anything else is refused. */
+    static int shortSplits(String value) {
+        int at = List.of("false", "true", "all").indexOf(value);
+        if (at < 0) {
+            throw new IllegalArgumentException(SHORT_SPLITS_PROPERTY + " must be true, false or all, got '" + value
+                    + "'");
+        }
+        return at;
+    }
+
     static int minSplitSlots(String value) {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
@@ -929,7 +940,7 @@ public final class CudaBackend implements Backend {
                 : in.decodeBalanced ? AttentionKernel.balancedStride(maxPages, roundPagesDown(in.fewestDecodePages),
                         balancedBlocks)
                 : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
-                        shortSplits && in.decodeTokens.length == 1);
+                        shortSplits == 2 || shortSplits == 1 && in.decodeTokens.length == 1);
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);

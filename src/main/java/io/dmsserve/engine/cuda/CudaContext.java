@@ -69,20 +69,15 @@ public final class CudaContext implements AutoCloseable {
     private static final List<String> PDL_TRIGGERS = List.of("exit", "late", "start", "short", "gemv");
     /**
      * System property: what the split-grid tensor-core decode attention does before its programmatic-launch wait, so
-     * that it overlaps the launch just before (the q/k norm and RoPE with the KV write): {@code off} (nothing: it waits
-     * first), {@code lists} (reads its page list: the step's rows and the page table, which the launch just before
-     * never writes) or {@code prefetch} (that, and asks L2 for its first tiles' K/V rows); native/dms.cuh,
-     * dms_attention_early.
+     * that it overlaps the launch just before (the q/k norm and RoPE with the KV write): {@code lists} (the default:
+     * it reads its page list, the step's rows and the page table, which the launch just before never writes) or
+     * {@code off} (it waits first); native/dms.cuh, dms_attention_early. Batch 1 at 4K on the H200: lists 1.0-1.1%
+     * more steady tokens/s in five same-run pairs; an L2 prefetch of the first K/V rows there as well gained nothing
+     * (2026-12-01, docs/benchmarks.md, twentieth pass).
      */
     public static final String ATTENTION_EARLY_PROPERTY = "dms.cuda.attention-early";
-    // dms_attention_early 0, 1, 2
-    private static final List<String> ATTENTION_EARLY = List.of("off", "lists", "prefetch");
-    /**
-     * System property: {@code true} has the GEMVs (one to eight tokens) ask L2 for the W of their main loop's first
-     * iteration before their programmatic-launch wait, so that under {@link #PDL_PROPERTY} those reads start while the
-     * launch before drains; native/dms.cuh, dms_gemv_prefetch. {@code false} by default.
-     */
-    public static final String GEMV_PREFETCH_PROPERTY = "dms.cuda.gemv-prefetch";
+    // dms_attention_early 0, 1
+    private static final List<String> ATTENTION_EARLY = List.of("off", "lists");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
@@ -96,7 +91,6 @@ public final class CudaContext implements AutoCloseable {
     private final Pattern pdlPlain;      // kernels launched plainly under pdl (PDL_PLAIN_PROPERTY), or null
     private final String pdlState;
     private final String attentionEarly;
-    private final boolean gemvPrefetch;
     private final long streamAddress;
     private KernelTimer kernelTimer;
     private String timingLabel;
@@ -133,19 +127,12 @@ public final class CudaContext implements AutoCloseable {
                     "cuMemcpyHtoD(dms_pdl_trigger_at)");
         }
         this.attentionEarly = attentionEarlySetting();
-        if (!attentionEarly.equals(ATTENTION_EARLY.get(0))) {  // the module's own value is 0
+        if (!attentionEarly.equals(ATTENTION_EARLY.get(1))) {  // the module's own value is 1
             CUdeviceptr early = new CUdeviceptr();
             check(JCudaDriver.cuModuleGetGlobal(early, new long[1], module, "dms_attention_early"),
                     "cuModuleGetGlobal(dms_attention_early)");
             check(JCudaDriver.cuMemcpyHtoD(early, Pointer.to(new int[] {ATTENTION_EARLY.indexOf(attentionEarly)}), 4),
                     "cuMemcpyHtoD(dms_attention_early)");
-        }
-        this.gemvPrefetch = booleanProperty(GEMV_PREFETCH_PROPERTY, false);
-        if (gemvPrefetch) {
-            CUdeviceptr at = new CUdeviceptr();
-            check(JCudaDriver.cuModuleGetGlobal(at, new long[1], module, "dms_gemv_prefetch"),
-                    "cuModuleGetGlobal(dms_gemv_prefetch)");
-            check(JCudaDriver.cuMemcpyHtoD(at, Pointer.to(new int[] {1}), 4), "cuMemcpyHtoD(dms_gemv_prefetch)");
         }
         this.pdl = launcher;
         this.pdlState = launcher == null ? "off (" + why + ")"
@@ -165,26 +152,12 @@ public final class CudaContext implements AutoCloseable {
 
     /** {@link #ATTENTION_EARLY_PROPERTY}'s value, checked. */
     private static String attentionEarlySetting() {
-        String early = System.getProperty(ATTENTION_EARLY_PROPERTY, "off");
+        String early = System.getProperty(ATTENTION_EARLY_PROPERTY, "lists");
         if (!ATTENTION_EARLY.contains(early)) {
             throw new IllegalArgumentException(ATTENTION_EARLY_PROPERTY + " must be one of " + ATTENTION_EARLY
                     + ", got '" + early + "'");
         }
         return early;
-    }
-
-    /** {@code true} or {@code false} (the default); anything else is refused. */
-    private static boolean booleanProperty(String name, boolean byDefault) {
-        String value = System.getProperty(name, String.valueOf(byDefault));
-        if (!value.equals("true") && !value.equals("false")) {
-            throw new IllegalArgumentException(name + " must be true or false, got '" + value + "'");
-        }
-        return Boolean.parseBoolean(value);
-    }
-
-    /** Whether the GEMVs prefetch their first W before their wait ({@link #GEMV_PREFETCH_PROPERTY}). */
-    public boolean gemvPrefetch() {
-        return gemvPrefetch;
     }
 
     /** What the decode attention does before its wait ({@link #ATTENTION_EARLY_PROPERTY}). */

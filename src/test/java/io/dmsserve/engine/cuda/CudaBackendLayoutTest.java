@@ -73,6 +73,14 @@ class CudaBackendLayoutTest {
             assertThatThrownBy(() -> CudaBackend.minSplitSlots(bad)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("dms.cuda.min-split-slots must be a whole number from 16");
         }
+        // dms.cuda.short-splits: the short-list floor for no step, one-token steps (the default) or every decode step.
+        assertThat(CudaBackend.shortSplits("false")).isZero();
+        assertThat(CudaBackend.shortSplits("true")).isEqualTo(1);
+        assertThat(CudaBackend.shortSplits("all")).isEqualTo(2);
+        for (String bad : new String[] {"yes", "", "ALL"}) {
+            assertThatThrownBy(() -> CudaBackend.shortSplits(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.short-splits must be true, false or all, got '" + bad + "'");
+        }
     }
 
     @Test

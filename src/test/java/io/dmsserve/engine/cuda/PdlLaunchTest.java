@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  *       tiles copied before the wait); integer-valued data, so every sum is exact in any order and the result must be
  *       the serial one exactly;</li>
  *   <li>the tiny DMS model's overlapped decode steps, replayed as graphs, give bit for bit the tokens, logprobs and
- *       decisions of plain launches.</li>
+ *       decisions of plain launches, with the decode attention reading its page lists before its wait (the default)
+ *       and after it.</li>
  * </ul>
  */
 class PdlLaunchTest extends GpuTest {
@@ -66,21 +67,16 @@ class PdlLaunchTest extends GpuTest {
                     assertEquals(plain.get(i), programmatic.get(i), "trigger " + trigger + ", output " + i);
                 }
             }
-            // The decode attention reading its lists, and asking L2 for K/V, before its wait (dms.cuda.attention-early);
-            // the GEMVs asking L2 for their first W there (dms.cuda.gemv-prefetch).
-            for (String[] early : new String[][] {{"lists", "false"}, {"prefetch", "false"}, {"lists", "true"}}) {
-                List<String> programmatic = SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, early[0],
-                        () -> SystemProperty.with(CudaContext.GEMV_PREFETCH_PROPERTY, early[1],
-                                () -> withPdl("gemv", () -> {
-                                    try (CudaContext probe = CudaContext.open(0, false)) {
-                                        assertThat(probe.attentionEarly()).isEqualTo(early[0]);
-                                        assertThat(probe.gemvPrefetch()).isEqualTo(Boolean.parseBoolean(early[1]));
-                                    }
-                                    return CudaOverlapTest.run(dms, true, false);
-                                })));
-                assertThat(programmatic).as("attention early " + early[0] + ", gemv prefetch " + early[1])
-                        .isEqualTo(plain);
-            }
+            // The decode attention waiting before it reads its lists (dms.cuda.attention-early=off; the triggers
+            // above ran with the default, lists read before the wait).
+            List<String> waitFirst = SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "off",
+                    () -> withPdl("gemv", () -> {
+                        try (CudaContext probe = CudaContext.open(0, false)) {
+                            assertThat(probe.attentionEarly()).isEqualTo("off");
+                        }
+                        return CudaOverlapTest.run(dms, true, false);
+                    }));
+            assertThat(waitFirst).isEqualTo(plain);
             // Some kernels launched plainly among programmatic ones (dms.cuda.pdl-plain), under the late trigger.
             String some = "dms_gemv_norm_bf16_.*|dms_attention_merge|dms_qknorm_rope_kv_f32";
             List<String> mixed = SystemProperty.with(CudaContext.PDL_PLAIN_PROPERTY, some,
@@ -91,9 +87,9 @@ class PdlLaunchTest extends GpuTest {
                         return CudaOverlapTest.run(dms, true, false);
                     }));
             assertThat(mixed).isEqualTo(plain);
-            System.out.printf("[gpu] programmatic launches (triggers %s; gemv with the attention early, lists and"
-                    + " prefetch, and with lists and the GEMVs' prefetch; late with %s plain): %d outputs of"
-                    + " overlapped decode steps identical to plain launches%n", String.join(", ", TRIGGERS), some,
+            System.out.printf("[gpu] programmatic launches (triggers %s, the attention's lists before its wait; gemv"
+                    + " with them after it; late with %s plain): %d outputs of overlapped decode steps identical to"
+                    + " plain launches%n", String.join(", ", TRIGGERS), some,
                     plain.size());
         }
     }
