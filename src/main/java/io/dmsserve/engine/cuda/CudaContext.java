@@ -72,8 +72,8 @@ public final class CudaContext implements AutoCloseable {
      * that it overlaps the launch just before (the q/k norm and RoPE with the KV write): {@code lists} (the default:
      * it reads its page list, the step's rows and the page table, which the launch just before never writes) or
      * {@code off} (it waits first); native/dms.cuh, dms_attention_early. Batch 1 at 4K on the H200: lists 1.0-1.1%
-     * more steady tokens/s in five same-run pairs; an L2 prefetch of the first K/V rows there as well gained nothing
-     * (2026-12-01, docs/benchmarks.md, twentieth pass).
+     * more steady tokens/s in eight same-run pairs on three machines; an L2 prefetch of the first K/V rows there as
+     * well gained nothing (2026-12-01, docs/benchmarks.md, twentieth pass).
      */
     public static final String ATTENTION_EARLY_PROPERTY = "dms.cuda.attention-early";
     // dms_attention_early 0, 1
