@@ -733,8 +733,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     // Before the wait (dms.cuh, pdl_wait): the lists' lengths, their prefix and this block's first list, from the page
     // table's lengths and the step's sequence rows, which the step's first launches wrote, never the launch just before
-    // (q/k norm and RoPE, the KV write), and with dms_attention_early (the default) the first part's first pages as
-    // well. Under a programmatic launch this overlaps that launch.
+    // (q/k norm and RoPE, the KV write). Under a programmatic launch this overlaps that launch.
     DMS_SHARED(int, warpSums, DMS_ATT_WARPS);
     DMS_DYNAMIC_SMEM(smem);
     const int G = heads / kvHeads;
@@ -772,19 +771,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
             lo = mid + 1;
         }
     }
-    // dms_attention_early 1 (the default): the wait comes as late as in the split grid, once the first part's pages are
-    // read (in attention_decode_tc_list), or before this block's first write; 0: here.
-    const bool early = dms_attention_early != 0;
-    bool waited = !early;
-    if (!early) {
-        dms::pdl_begin_long();
-    }
-    const auto wait = [&]() {
-        if (!waited) {
-            dms::pdl_begin_long();
-            waited = true;
-        }
-    };
+    dms::pdl_begin_long();
     for (int j = lo; j < lists; j++) {
         const long long s0 = start[j];
         const long long s1 = start[j + 1];
@@ -807,14 +794,13 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
                 d.listEnd = static_cast<int>(p1 - s0) * pageSize;
                 return d;
             };
-            attention_decode_tc_list<D>(q, qStride, cache, where, wait, h, kvHeads, pageSize, heads, scale, part,
+            attention_decode_tc_list<D>(q, qStride, cache, where, [] {}, h, kvHeads, pageSize, heads, scale, part,
                                         splitStride, splitStride, nullptr, 0, nullptr, 0, partialO, partialML);
             __syncthreads();  // the next part rewrites the merge rows
         }
         if (s0 >= b0 && (s0 < b1 || last)) {
             // This block holds the list's first page (or the list starts at T): the slots past its parts are empty.
             const int parts = s1 > s0 ? blockOf(s1 - 1) - blockOf(s0) + 1 : 0;
-            wait();
             for (int e = threadIdx.x; e < G * splitStride; e += blockDim.x) {
                 const int g = e / splitStride;
                 const int slot = e % splitStride;

@@ -2427,12 +2427,6 @@ int main(int argc, char** argv) {
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},
         {"attention_decode_tcb", test_attention_decode_tc_balanced},
-        // the balanced grid with its wait first (dms_attention_early 0), as before the default's lists read ahead
-        {"attention_decode_tcb_wait", [] {
-             set_attention_early(0);
-             test_attention_decode_tc_balanced();
-             set_attention_early(1);
-         }},
         {"attention_chunk", test_attention_chunk},
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},
