@@ -461,9 +461,8 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
     // The logits of U ids are loaded before any is written back: L may be the logits themselves, so the compiler
     // would otherwise keep every load behind the previous store, one row's 150K logits in one dependent chain (the
     // batch-16 step's sampling took 66 µs under Nsight Compute, H200, 2026-11-30). A thread still visits its ids
-    // in increasing order. 16 rather than 8: a row is one block's, so its loads in flight are the block's (64 KB
-    // with 16; 32 would spill under the 1,024-thread bound).
-    constexpr int U = 16;
+    // in increasing order.
+    constexpr int U = 8;
     for (int base = threadIdx.x; base < vocab; base += U * blockDim.x) {
         float raw[U];
 #pragma unroll
