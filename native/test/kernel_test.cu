@@ -2023,7 +2023,6 @@ static void test_attention_decode_tc_balanced() {
                    "attention_decode_tcb too many lists");
 }
 
-// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one.
 // dms_attention_early (dms.cuh) as CudaContext sets it: what the split-grid tensor-core decode does before its wait.
 static void set_attention_early(int early) {
 #ifdef DMS_EMU
@@ -2033,8 +2032,9 @@ static void set_attention_early(int early) {
 #endif
 }
 
-// Every case under both of dms_attention_early's values: the list read before or after the wait gives the same
-// outputs (without a programmatic launch the wait returns at once; PdlLaunchTest overlaps the launches).
+// The tensor-core decode kernel against the same reference and tolerance as the CUDA-core one, under both of
+// dms_attention_early's values: the list read before or after the wait gives the same outputs (without a programmatic
+// launch the wait returns at once; PdlLaunchTest overlaps the launches).
 static void test_attention_decode_tc() {
     for (int early : {0, 1}) {
         set_attention_early(early);

@@ -111,9 +111,10 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code true} (default) lets the decode attention of a one-token step split lists shorter than
      * 16 floors of {@link #MIN_SPLIT_SLOTS_PROPERTY} into smaller parts ({@link AttentionKernel#decodePagesPerSplit});
-     * {@code false} keeps the floor for every list, {@code all} lowers it for decode steps of any size too (to
-     * measure them). Batch 1 with 512-token prompts: 218.1 against 213.6-213.7 tokens/s steady (H200, 2026-12-01,
-     * docs/benchmarks.md nineteenth pass); larger steps keep the floor.
+     * {@code false} keeps the floor for every list, {@code all} lowers it for decode steps of any size too. Batch 1
+     * with 512-token prompts: 218.1 against 213.6-213.7 tokens/s steady (H200, 2026-12-01, docs/benchmarks.md
+     * nineteenth pass), with 1K and 2K DMS prompts +2.0-2.1%; {@code all} made steps of 4 and 8 tokens 2.3-2.6% slower
+     * with 2K prompts (twentieth pass), so larger steps keep the floor.
      */
     public static final String SHORT_SPLITS_PROPERTY = "dms.cuda.short-splits";
     /**
@@ -322,7 +323,6 @@ public final class CudaBackend implements Backend {
                 GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check)");
     }
 
-    /** The fewest slots an attention split takes: a whole number from 16. */
     /** {@link #SHORT_SPLITS_PROPERTY}: 0 for false, 1 for true, 2 for all; anything else is refused. */
     static int shortSplits(String value) {
         int at = List.of("false", "true", "all").indexOf(value);
@@ -333,6 +333,7 @@ public final class CudaBackend implements Backend {
         return at;
     }
 
+    /** The fewest slots an attention split takes: a whole number from 16. */
     static int minSplitSlots(String value) {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }

@@ -151,7 +151,7 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /** {@link #ATTENTION_EARLY_PROPERTY}'s value, checked. */
-    private static String attentionEarlySetting() {
+    static String attentionEarlySetting() {
         String early = System.getProperty(ATTENTION_EARLY_PROPERTY, "lists");
         if (!ATTENTION_EARLY.contains(early)) {
             throw new IllegalArgumentException(ATTENTION_EARLY_PROPERTY + " must be one of " + ATTENTION_EARLY
@@ -234,6 +234,7 @@ public final class CudaContext implements AutoCloseable {
         pdlWanted();  // a bad value fails before anything is allocated
         pdlTrigger();
         pdlPlain(System.getProperty(PDL_PLAIN_PROPERTY, ""));
+        attentionEarlySetting();
         List<String> reasons = CudaAvailability.check();
         if (!reasons.isEmpty()) {
             throw new CudaUnavailableException(reasons);

@@ -230,6 +230,18 @@ class CudaAvailabilityTest {
     }
 
     @Test
+    void theAttentionReadsItsListsBeforeItsWaitUnlessSetOff() {
+        assertThat(SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, null, CudaContext::attentionEarlySetting))
+                .isEqualTo("lists");
+        assertThat(SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "off", CudaContext::attentionEarlySetting))
+                .isEqualTo("off");
+        // A bad value fails before any device work, also where CUDA cannot run (as here in CI).
+        assertThatThrownBy(() -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "prefetch",
+                () -> CudaContext.open(0, false))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("dms.cuda.attention-early must be one of [off, lists], got 'prefetch'");
+    }
+
+    @Test
     void programmaticLaunchIsOnUnlessSetToFalse() {
         assertThat(SystemProperty.with(CudaContext.PDL_PROPERTY, null, CudaContext::pdlWanted)).isTrue();
         assertThat(SystemProperty.with(CudaContext.PDL_PROPERTY, "false", CudaContext::pdlWanted)).isFalse();
