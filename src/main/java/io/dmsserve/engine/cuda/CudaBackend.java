@@ -166,7 +166,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final int minSplitSlots;
-    private final int shortSplits;  // SHORT_SPLITS_PROPERTY: 0 false, 1 true (one-token steps), 2 all
+    private final ShortSplits shortSplits;
     private final boolean splitActivations;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
@@ -323,14 +323,23 @@ public final class CudaBackend implements Backend {
                 GRAPH_CHECK_PROPERTY + " must be a whole number from 0 (0: never check)");
     }
 
-    /** {@link #SHORT_SPLITS_PROPERTY}: 0 for false, 1 for true, 2 for all; anything else is refused. */
-    static int shortSplits(String value) {
+    /** Which decode steps take the short-list floor ({@link #SHORT_SPLITS_PROPERTY}: false, true, all). */
+    enum ShortSplits {
+        NONE, ONE_TOKEN, ALL;
+
+        boolean lowers(int decodeTokens) {
+            return this == ALL || this == ONE_TOKEN && decodeTokens == 1;
+        }
+    }
+
+    /** {@link #SHORT_SPLITS_PROPERTY}'s value; anything but true, false or all is refused. */
+    static ShortSplits shortSplits(String value) {
         int at = List.of("false", "true", "all").indexOf(value);
         if (at < 0) {
             throw new IllegalArgumentException(SHORT_SPLITS_PROPERTY + " must be true, false or all, got '" + value
                     + "'");
         }
-        return at;
+        return ShortSplits.values()[at];
     }
 
     /** The fewest slots an attention split takes: a whole number from 16. */
@@ -941,7 +950,7 @@ public final class CudaBackend implements Backend {
                 : in.decodeBalanced ? AttentionKernel.balancedStride(maxPages, roundPagesDown(in.fewestDecodePages),
                         balancedBlocks)
                 : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
-                        shortSplits == 2 || shortSplits == 1 && in.decodeTokens.length == 1);
+                        shortSplits.lowers(in.decodeTokens.length));
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);

@@ -74,9 +74,10 @@ class CudaBackendLayoutTest {
                     .hasMessageContaining("dms.cuda.min-split-slots must be a whole number from 16");
         }
         // dms.cuda.short-splits: the short-list floor for no step, one-token steps (the default) or every decode step.
-        assertThat(CudaBackend.shortSplits("false")).isZero();
-        assertThat(CudaBackend.shortSplits("true")).isEqualTo(1);
-        assertThat(CudaBackend.shortSplits("all")).isEqualTo(2);
+        assertThat(CudaBackend.shortSplits("false").lowers(1)).isFalse();
+        assertThat(CudaBackend.shortSplits("true").lowers(1)).isTrue();
+        assertThat(CudaBackend.shortSplits("true").lowers(2)).isFalse();
+        assertThat(CudaBackend.shortSplits("all").lowers(8)).isTrue();
         for (String bad : new String[] {"yes", "", "ALL"}) {
             assertThatThrownBy(() -> CudaBackend.shortSplits(bad)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("dms.cuda.short-splits must be true, false or all, got '" + bad + "'");

@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.dmsserve.engine.Checkpoint;
 import io.dmsserve.engine.HalfAccess;
 import io.dmsserve.engine.cpu.GoldenCase;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Programmatic dependent launch ({@link PdlLaunch}, {@value CudaContext#PDL_PROPERTY}): a kernel may start while the
@@ -23,8 +25,10 @@ import org.junit.jupiter.api.Test;
  *       tiles copied before the wait); integer-valued data, so every sum is exact in any order and the result must be
  *       the serial one exactly;</li>
  *   <li>the tiny DMS model's overlapped decode steps, replayed as graphs, give bit for bit the tokens, logprobs and
- *       decisions of plain launches, with the decode attention reading its page lists before its wait (the default)
- *       and after it.</li>
+ *       decisions of plain launches;</li>
+ *   <li>on a head_dim-64 checkpoint, whose decode attention takes the tensor-core split grid (the tiny model's 32 takes
+ *       the CUDA-core kernel), the same with that attention reading its page lists before its wait (the default)
+ *       while the q/k norm with the KV write before it still runs.</li>
  * </ul>
  */
 class PdlLaunchTest extends GpuTest {
@@ -67,16 +71,6 @@ class PdlLaunchTest extends GpuTest {
                     assertEquals(plain.get(i), programmatic.get(i), "trigger " + trigger + ", output " + i);
                 }
             }
-            // The decode attention waiting before it reads its lists (dms.cuda.attention-early=off; the triggers
-            // above ran with the default, lists read before the wait).
-            List<String> waitFirst = SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "off",
-                    () -> withPdl("gemv", () -> {
-                        try (CudaContext probe = CudaContext.open(0, false)) {
-                            assertThat(probe.attentionEarly()).isEqualTo("off");
-                        }
-                        return CudaOverlapTest.run(dms, true, false);
-                    }));
-            assertThat(waitFirst).isEqualTo(plain);
             // Some kernels launched plainly among programmatic ones (dms.cuda.pdl-plain), under the late trigger.
             String some = "dms_gemv_norm_bf16_.*|dms_attention_merge|dms_qknorm_rope_kv_f32";
             List<String> mixed = SystemProperty.with(CudaContext.PDL_PLAIN_PROPERTY, some,
@@ -87,9 +81,38 @@ class PdlLaunchTest extends GpuTest {
                         return CudaOverlapTest.run(dms, true, false);
                     }));
             assertThat(mixed).isEqualTo(plain);
-            System.out.printf("[gpu] programmatic launches (triggers %s, the attention's lists before its wait; gemv"
-                    + " with them after it; late with %s plain): %d outputs of overlapped decode steps identical to"
-                    + " plain launches%n", String.join(", ", TRIGGERS), some,
+            System.out.printf("[gpu] programmatic launches (triggers %s; late with %s plain): %d outputs of overlapped"
+                    + " decode steps identical to plain launches%n", String.join(", ", TRIGGERS), some,
+                    plain.size());
+        }
+    }
+
+    /**
+     * The split-grid tensor-core decode attention reading its page lists before its wait
+     * ({@code dms.cuda.attention-early=lists}, the default) under programmatic launch, on a head_dim-64 checkpoint with
+     * the balanced grid off: the overlapped decode steps' outputs equal those of plain launches waiting first, bit for
+     * bit.
+     */
+    @Test
+    void theAttentionReadingItsListsBeforeItsWaitGivesWhatPlainLaunchesGive(@TempDir Path dir) {
+        try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
+            List<String> plain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "off",
+                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
+                                    () -> CudaOverlapTest.run(wide, true, false))));
+            List<String> early = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> withPdl("gemv", () -> {
+                        try (CudaContext probe = CudaContext.open(0, false)) {
+                            assertThat(probe.attentionEarly()).isEqualTo("lists");
+                        }
+                        return CudaOverlapTest.run(wide, true, false);
+                    }));
+            assertThat(early).hasSameSizeAs(plain);
+            for (int i = 0; i < plain.size(); i++) {
+                assertEquals(plain.get(i), early.get(i), "output " + i);
+            }
+            System.out.printf("[gpu] the split-grid decode attention's lists read before its wait (head_dim 64,"
+                    + " trigger gemv): %d outputs of overlapped decode steps identical to plain launches%n",
                     plain.size());
         }
     }
