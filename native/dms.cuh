@@ -240,34 +240,21 @@ DMS_DEVICE void prefetch_l2_bulk(const void* p, uint32_t bytes) {
     (void)bytes;
 #endif
 }
-// Warp 0's lanes ask L2 for [p + from, p + to) in pieces of 4 KB (offsets multiples of 16).
-DMS_DEVICE void prefetch_l2_range(const unsigned char* p, long long from, long long to) {
-    for (long long at = from + static_cast<long long>(threadIdx.x) * 4096; at < to; at += 32 * 4096LL) {
-        const long long n = to - at < 4096 ? to - at : 4096;
+// Block `block` of `blocks` asks L2 for its share of [p, p + bytes) (p and bytes multiples of 16; bytes 0: nothing):
+// warp 0's lanes, pieces of 4 KB. The decode attention's use: the o product's weights, read next, fetched while the
+// attention's few MB of K/V leave the memory idle (CudaBackend's dms.cuda.l2-prefetch-mb).
+DMS_DEVICE void prefetch_l2_share(const unsigned char* p, long long bytes, long long block, long long blocks) {
+    if (bytes <= 0 || threadIdx.x >= 32) {
+        return;
+    }
+    const long long per = ((bytes + blocks - 1) / blocks + 15) & ~15LL;
+    const long long begin = block * per;
+    const long long end = begin + per < bytes ? begin + per : bytes;
+    for (long long at = begin + static_cast<long long>(threadIdx.x) * 4096; at < end; at += 32 * 4096LL) {
+        const long long n = end - at < 4096 ? end - at : 4096;
         prefetch_l2_bulk(p + at, static_cast<uint32_t>(n));
     }
 }
-// Block `block` of `blocks` asks L2 for its share of [p1, p1 + n1) followed by [p2, p2 + n2) (16-byte aligned
-// multiples of 16 bytes; 0 bytes: none), by warp 0. The decode attention's use: the weights the step reads next (the o
-// product's, then gate|up's), fetched while the attention's few MB of K/V leave the memory mostly idle (CudaBackend's
-// dms.cuda.l2-prefetch-mb).
-DMS_DEVICE void prefetch_l2_share(const unsigned char* p1, long long n1, const unsigned char* p2, long long n2,
-                                  long long block, long long blocks) {
-    const long long total = n1 + n2;
-    if (total <= 0 || threadIdx.x >= 32) {
-        return;
-    }
-    const long long per = ((total + blocks - 1) / blocks + 15) & ~15LL;
-    const long long begin = block * per;
-    const long long end = begin + per < total ? begin + per : total;
-    if (begin < n1) {
-        prefetch_l2_range(p1, begin, end < n1 ? end : n1);
-    }
-    if (end > n1) {
-        prefetch_l2_range(p2, (begin > n1 ? begin : n1) - n1, end - n1);
-    }
-}
-
 // A short kernel's start: the wait, then the trigger unless triggers are at exit.
 DMS_DEVICE void pdl_begin() {
     pdl_wait();

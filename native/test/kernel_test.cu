@@ -1789,8 +1789,6 @@ struct AttnDevice {
         // dms_attention_decode_tc's L2 prefetch (g_decode_prefetch bytes of the key cache, a multiple of 16; 0 none)
         a.prefetch = g_decode_prefetch > 0 ? keys.dev : nullptr;
         a.prefetchBytes = std::min(g_decode_prefetch, static_cast<long long>(sc.keys.size() * 2) / 16 * 16);
-        a.prefetch2 = g_decode_prefetch > 0 ? values.dev : nullptr;  // and as much of the value cache after it
-        a.prefetch2Bytes = a.prefetchBytes;
         return a;
     }
 };

@@ -205,28 +205,16 @@ final class AttentionKernel {
     }
 
     /**
-     * What the tensor-core decode asks L2 for at its start, spread over its blocks: {@code first}, then {@code then}
-     * (either null for none; 16-byte aligned multiples of 16 bytes). Bytes the step reads next (the o product's
-     * weights, then gate|up's), so that they stream while the attention and its merge leave the memory mostly idle. A
-     * hint: the outputs are the same.
+     * As above; the tensor-core kernel also asks L2 for {@code prefetch} (16-byte aligned, a multiple of 16 bytes;
+     * null: nothing) at its start, spread over its blocks: bytes the step reads next (the o product's weights), so that
+     * they stream while this launch and the merge leave the memory mostly idle. A hint: the outputs are the same.
      */
-    record Prefetch(DeviceBuffer first, DeviceBuffer then) {
-
-        Prefetch {
-            for (DeviceBuffer b : new DeviceBuffer[] {first, then}) {
-                require(b == null || b.address() % 16 == 0 && b.bytes() % 16 == 0,
-                        "the decode attention's prefetch takes 16-byte aligned multiples of 16 bytes");
-            }
-        }
-
-        private static long bytes(DeviceBuffer b) {
-            return b == null ? 0 : b.bytes();
-        }
-    }
-
-    /** As above; the tensor-core kernel also asks L2 for {@code prefetch} (null: nothing). */
     void decode(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
-            Output output, Prefetch prefetch) {
+            Output output, DeviceBuffer prefetch) {
+        if (prefetch != null) {
+            require(prefetch.address() % 16 == 0 && prefetch.bytes() % 16 == 0,
+                    "the decode attention's prefetch takes 16-byte aligned multiples of 16 bytes");
+        }
         int group = check(cache, queries, layer, split, output);
         require(group <= MAX_DECODE_GROUP, "decode attention takes up to " + MAX_DECODE_GROUP
                 + " query heads per kv head, got " + group);
@@ -249,9 +237,7 @@ final class AttentionKernel {
                 .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
                 .ptr(split.partialO()).ptr(split.partialML());
         if (kernel == tensor) {
-            // dms_attention_decode_tc_d*'s last four
-            Prefetch p = prefetch != null ? prefetch : new Prefetch(null, null);
-            args.ptr(p.first()).i64(Prefetch.bytes(p.first())).ptr(p.then()).i64(Prefetch.bytes(p.then()));
+            args.ptr(prefetch).i64(prefetch == null ? 0 : prefetch.bytes());  // dms_attention_decode_tc_d*'s last two
         }
         kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
                 decodeSharedBytes(group, cache.headDim()), args);

@@ -128,8 +128,8 @@ public final class CudaBackend implements Backend {
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
     /**
-     * System property: MB of the o product's weights, then of gate|up's, that a one-to-8-token decode step's attention
-     * asks L2 for at its start (attention.cu, the split-grid tensor-core kernel; 0, the default: none). The
+     * System property: MB of the o product's weights that a one-to-8-token decode step's attention asks L2 for at its
+     * start (attention.cu, the split-grid tensor-core kernel; 0, the default: none; at most the whole matrix). The
      * attention reads a few MB of K/V far below the copy rate, so the memory is mostly idle until the o product, which
      * streams its weights launch by launch at 2.4 TB/s at batch 1 (twentieth pass); fetched ahead, they would be read
      * from L2. An experiment: a whole number from 0.
@@ -176,8 +176,8 @@ public final class CudaBackend implements Backend {
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
-    private final long l2PrefetchBytes;  // of each layer's o, then gate|up weights, for small decode steps (0: none)
-    private final AttentionKernel.Prefetch[] oPrefetch;  // by layer: what small decode steps' attention asks L2 for
+    private final long l2PrefetchBytes;  // of each layer's o weights, for small decode steps' attention (0: none)
+    private final DeviceBuffer[] oPrefetch;  // by layer: what the small decode steps' attention asks L2 for, or null
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -323,9 +323,9 @@ public final class CudaBackend implements Backend {
                         uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
             }
         }
-        this.oPrefetch = new AttentionKernel.Prefetch[layers];
+        this.oPrefetch = new DeviceBuffer[layers];
         for (int l = 0; l < layers; l++) {
-            oPrefetch[l] = prefetchOf(weights[l], l2PrefetchBytes);
+            oPrefetch[l] = prefetchOf(weights[l].wo(), l2PrefetchBytes);
         }
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
@@ -1062,21 +1062,14 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The first {@link #L2_PREFETCH_PROPERTY} MB of layer's o weights, then of its gate|up weights, or null. */
-    private AttentionKernel.Prefetch oPrefetch(int layer) {
+    /** The first {@link #L2_PREFETCH_PROPERTY} MB of layer's o weights (16-byte aligned), or null for none. */
+    private DeviceBuffer oPrefetch(int layer) {
         return oPrefetch[layer];
     }
 
-    /** The first {@code limit} bytes of o's weights, then of gate|up's; null for none. */
-    private static AttentionKernel.Prefetch prefetchOf(Layer w, long limit) {
-        DeviceBuffer o = head(w.wo(), limit);
-        DeviceBuffer gateUp = head(w.w13(), limit - w.wo().bytes());
-        return o == null ? null : new AttentionKernel.Prefetch(o, gateUp);
-    }
-
-    private static DeviceBuffer head(DeviceBuffer weight, long limit) {
+    private static DeviceBuffer prefetchOf(DeviceBuffer weight, long limit) {
         long bytes = Math.min(limit, weight.bytes()) & ~15L;
-        return bytes <= 0 || weight.address() % 16 != 0 ? null : weight.slice(0, bytes);
+        return bytes == 0 || weight.address() % 16 != 0 ? null : weight.slice(0, bytes);
     }
 
     /**

@@ -117,12 +117,13 @@ class AttentionKernelTest extends GpuTest {
         for (int i = 0; i < 2; i++) {
             DeviceBuffer out = poisoned(4L * sc.n * width);
             kernel.decode(cache, queries, sc.layer, null, sc.n, split(sc, 2), new AttentionKernel.Output(out, width,
-                    null, 0), i == 0 ? null : new AttentionKernel.Prefetch(weights, weights.slice(16, 1 << 20)));
+                    null, 0), i == 0 ? null : weights);
             outs[i] = out.toFloats();
         }
         assertClose("decode with the prefetch", outs[1], sc.reference(false), 2e-6, 2e-5);
         assertThat(outs[1]).as("the same bits with and without the prefetch").isEqualTo(outs[0]);
-        assertThatThrownBy(() -> new AttentionKernel.Prefetch(weights, weights.slice(0, 24)))
+        assertThatThrownBy(() -> kernel.decode(cache, queries, sc.layer, null, sc.n, split(sc, 2),
+                new AttentionKernel.Output(poisoned(4L * sc.n * width), width, null, 0), weights.slice(0, 24)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiples of 16 bytes");
     }
 
