@@ -634,13 +634,7 @@ __device__ __forceinline__ void attention_decode_tc(
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
-    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML,
-    const unsigned char* __restrict__ prefetch, long long prefetchBytes) {
-    // Before anything: L2 asked for the bytes the step reads next (the o product's weights; none when 0), so that they
-    // stream while this launch and the merge leave the memory mostly idle (nothing in the step writes them).
-    dms::prefetch_l2_share(prefetch, prefetchBytes, blockIdx.x + static_cast<long long>(gridDim.x) *
-                                                        (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z),
-                           static_cast<long long>(gridDim.x) * gridDim.y * gridDim.z);
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     // dms_attention_early (dms.cuh): 1 reads the block's list (the step's rows, the page table and the first two tiles'
     // pages: never what the launch just before writes) before its wait, so that under a programmatic launch that
     // chain of dependent loads overlaps the launch before (the q/k norm and RoPE with the KV write); 0 waits first.
@@ -663,11 +657,8 @@ __device__ __forceinline__ void attention_decode_tc(
 }
 
 #define DMS_ATTENTION_DECODE_TC(DD)                                                                               \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(               \
-        DMS_DECODE_PARAMS, const unsigned char* __restrict__ prefetch, long long prefetchBytes) {                 \
-        attention_decode_tc<DD>(DMS_CACHE_ARGS, tokenList, heads, D, scale, pagesPerSplit, splits, splitStride,   \
-                                out, outStride, outBf16, outBf16Stride, partialO, partialML, prefetch,           \
-                                prefetchBytes);                                                                   \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_decode_tc_d##DD(DMS_DECODE_PARAMS) { \
+        DMS_DECODE_CALL(attention_decode_tc<DD>);                                                                 \
     }
 DMS_ATTENTION_DECODE_TC(64)
 DMS_ATTENTION_DECODE_TC(128)
@@ -1281,9 +1272,6 @@ struct AttentionArgs {
     int outBf16Stride;
     float* partialO;
     float2* partialML;
-    // dms_attention_decode_tc only: bytes L2 is asked for at its start (16-byte aligned, a multiple of 16; 0: none).
-    const void* prefetch;
-    long long prefetchBytes;
 };
 
 static bool attention_args_ok(const AttentionArgs& a) {
@@ -1337,8 +1325,7 @@ static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenL
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
                    tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
-                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML,                                             \
-                   static_cast<const unsigned char*>(a.prefetch), a.prefetchBytes);                                 \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML);                                            \
     }
     DMS_DECODE_TC_CASE(64)
     DMS_DECODE_TC_CASE(128)
@@ -1424,8 +1411,6 @@ extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* to
     DMS_CHECK(attention_args_ok(args));
     DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
               dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
-    DMS_CHECK(args.prefetchBytes >= 0 && args.prefetchBytes % 16 == 0 &&
-              (args.prefetchBytes == 0 || (args.prefetch != nullptr && dms::aligned16(args.prefetch))));
     launch_attention_decode_tc(args, tokenList, tokenCount, stream);
     return cudaGetLastError();
 }

@@ -230,31 +230,6 @@ DMS_DEVICE void pdl_wait() {
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
 #endif
 }
-// Asks L2 for [p, p + bytes) without waiting (p and bytes multiples of 16; a hint: nothing tracks it, nothing needs
-// it done). Compute 9.0's bulk prefetch; a no-op elsewhere and in the emulator.
-DMS_DEVICE void prefetch_l2_bulk(const void* p, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-// Block `block` of `blocks` asks L2 for its share of [p, p + bytes) (p and bytes multiples of 16; bytes 0: nothing):
-// warp 0's lanes, pieces of 4 KB. The decode attention's use: the o product's weights, read next, fetched while the
-// attention's few MB of K/V leave the memory idle (CudaBackend's dms.cuda.l2-prefetch-mb).
-DMS_DEVICE void prefetch_l2_share(const unsigned char* p, long long bytes, long long block, long long blocks) {
-    if (bytes <= 0 || threadIdx.x >= 32) {
-        return;
-    }
-    const long long per = ((bytes + blocks - 1) / blocks + 15) & ~15LL;
-    const long long begin = block * per;
-    const long long end = begin + per < bytes ? begin + per : bytes;
-    for (long long at = begin + static_cast<long long>(threadIdx.x) * 4096; at < end; at += 32 * 4096LL) {
-        const long long n = end - at < 4096 ? end - at : 4096;
-        prefetch_l2_bulk(p + at, static_cast<uint32_t>(n));
-    }
-}
 // A short kernel's start: the wait, then the trigger unless triggers are at exit.
 DMS_DEVICE void pdl_begin() {
     pdl_wait();

@@ -1740,9 +1740,6 @@ static std::vector<float> ref_attention(const AttnScene& sc, bool roundQ) {
     return out;
 }
 
-// Bytes of the key cache the tensor-core decode attention asks L2 for (test_attention_decode_tc's third round).
-static long long g_decode_prefetch = 0;
-
 struct AttnDevice {
     Buf<uint16_t> keys, values;
     Buf<int> slotPos;
@@ -1786,9 +1783,6 @@ struct AttnDevice {
         a.outBf16Stride = sc.heads * sc.D;
         a.partialO = po;
         a.partialML = pml;
-        // dms_attention_decode_tc's L2 prefetch (g_decode_prefetch bytes of the key cache, a multiple of 16; 0 none)
-        a.prefetch = g_decode_prefetch > 0 ? keys.dev : nullptr;
-        a.prefetchBytes = std::min(g_decode_prefetch, static_cast<long long>(sc.keys.size() * 2) / 16 * 16);
         return a;
     }
 };
@@ -2061,27 +2055,6 @@ static void test_attention_decode_tc() {
                                18);
     }
     set_attention_early(1);
-    // With an L2 prefetch at the start (a hint: the same outputs), and a range the entry refuses.
-    g_decode_prefetch = 1 << 20;
-    check_attention_decode("attention_decode_tc prefetch", dms_attention_decode_tc,
-                           {
-                               {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
-                               {10, 2, 128, 32, {300, 70}, {2, 1}, {1000000, 8}},
-                               {7, 1, 64, 4, {37}, {3}, {5}},
-                           },
-                           19);
-    g_decode_prefetch = 0;
-    {
-        Rng rng(20);
-        AttnScene sc = make_scene(rng, 8, 2, 128, 16, {40}, {1}, {4});
-        AttnDevice dv(sc);
-        Buf<float> out(static_cast<size_t>(sc.n) * sc.heads * sc.D);
-        AttentionArgs a = dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr);
-        a.prefetch = dv.keys.dev;
-        a.prefetchBytes = 24;  // not a multiple of 16
-        expect_refused(dms_attention_decode_tc(a, nullptr, sc.n, nullptr),
-                       "attention_decode_tc with a prefetch of 24 bytes");
-    }
 }
 
 static void test_attention_chunk() {

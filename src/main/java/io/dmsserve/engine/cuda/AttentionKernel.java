@@ -201,20 +201,6 @@ final class AttentionKernel {
     /** Decode attention for tokenList (int32, tokenCount entries) or, when null, tokens 0 .. tokenCount-1. */
     void decode(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
             Output output) {
-        decode(cache, queries, layer, tokenList, tokenCount, split, output, null);
-    }
-
-    /**
-     * As above; the tensor-core kernel also asks L2 for {@code prefetch} (16-byte aligned, a multiple of 16 bytes;
-     * null: nothing) at its start, spread over its blocks: bytes the step reads next (the o product's weights), so that
-     * they stream while this launch and the merge leave the memory mostly idle. A hint: the outputs are the same.
-     */
-    void decode(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
-            Output output, DeviceBuffer prefetch) {
-        if (prefetch != null) {
-            require(prefetch.address() % 16 == 0 && prefetch.bytes() % 16 == 0,
-                    "the decode attention's prefetch takes 16-byte aligned multiples of 16 bytes");
-        }
         int group = check(cache, queries, layer, split, output);
         require(group <= MAX_DECODE_GROUP, "decode attention takes up to " + MAX_DECODE_GROUP
                 + " query heads per kv head, got " + group);
@@ -222,8 +208,7 @@ final class AttentionKernel {
         positive(tokenCount, "tokenCount");
         require(tokenCount <= 65535, "at most 65535 tokens per launch");
         checkTokens(queries, tokenList, tokenCount);
-        Kernel tensor = tensorDecodeKernel(cache.headDim());
-        Kernel kernel = tensor;
+        Kernel kernel = tensorDecodeKernel(cache.headDim());
         if (kernel == null) {
             int variant = 0;
             while (DECODE_GROUPS[variant] < group) {
@@ -231,16 +216,12 @@ final class AttentionKernel {
             }
             kernel = decode[variant];
         }
-        KernelArgs args = common(cache, queries, layer).ptr(tokenList)
-                .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
-                .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
-                .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
-                .ptr(split.partialO()).ptr(split.partialML());
-        if (kernel == tensor) {
-            args.ptr(prefetch).i64(prefetch == null ? 0 : prefetch.bytes());  // dms_attention_decode_tc_d*'s last two
-        }
         kernel.launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
-                decodeSharedBytes(group, cache.headDim()), args);
+                decodeSharedBytes(group, cache.headDim()), common(cache, queries, layer).ptr(tokenList)
+                        .i32(queries.heads()).i32(cache.headDim()).f32(scale(cache.headDim()))
+                        .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
+                        .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
+                        .ptr(split.partialO()).ptr(split.partialML()));
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }

@@ -127,14 +127,6 @@ public final class CudaBackend implements Backend {
      * decisions depend on it, bf16 for a dense one.
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
-    /**
-     * System property: MB of the o product's weights that a one-to-8-token decode step's attention asks L2 for at its
-     * start (attention.cu, the split-grid tensor-core kernel; 0, the default: none; at most the whole matrix). The
-     * attention reads a few MB of K/V far below the copy rate, so the memory is mostly idle until the o product, which
-     * streams its weights launch by launch at 2.4 TB/s at batch 1 (twentieth pass); fetched ahead, they would be read
-     * from L2. An experiment: a whole number from 0.
-     */
-    public static final String L2_PREFETCH_PROPERTY = "dms.cuda.l2-prefetch-mb";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -176,8 +168,6 @@ public final class CudaBackend implements Backend {
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
-    private final long l2PrefetchBytes;  // of each layer's o weights, for small decode steps' attention (0: none)
-    private final DeviceBuffer[] oPrefetch;  // by layer: what the small decode steps' attention asks L2 for, or null
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -263,8 +253,6 @@ public final class CudaBackend implements Backend {
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
-        this.l2PrefetchBytes = (long) wholeNumber(System.getProperty(L2_PREFETCH_PROPERTY, "0"), 0, 1 << 20,
-                L2_PREFETCH_PROPERTY + " must be a whole number of MB from 0") << 20;
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
                 checkpoint.config().isDms());
         this.config = checkpoint.config();
@@ -322,10 +310,6 @@ public final class CudaBackend implements Backend {
                                 checkpoint.tensor(p + "mlp.up_proj.weight")),
                         uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
             }
-        }
-        this.oPrefetch = new DeviceBuffer[layers];
-        for (int l = 0; l < layers; l++) {
-            oPrefetch[l] = prefetchOf(weights[l].wo(), l2PrefetchBytes);
         }
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
@@ -1054,22 +1038,12 @@ public final class CudaBackend implements Backend {
                     split(maxPages, in.decodeSplit), output);
         } else if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
-                    split(maxPages, in.decodeSplit), output, small && in.decodeOnly ? oPrefetch(layer) : null);
+                    split(maxPages, in.decodeSplit), output);
         }
         if (in.tiles.length > 0) {
             attention.chunk(cache, queries, layer, parts.tiles, in.tiles.length / 2, parts.chunkTokens,
                     in.chunkTokens.length, split(maxPages, in.chunkSplit), output);
         }
-    }
-
-    /** The first {@link #L2_PREFETCH_PROPERTY} MB of layer's o weights (16-byte aligned), or null for none. */
-    private DeviceBuffer oPrefetch(int layer) {
-        return oPrefetch[layer];
-    }
-
-    private static DeviceBuffer prefetchOf(DeviceBuffer weight, long limit) {
-        long bytes = Math.min(limit, weight.bytes()) & ~15L;
-        return bytes == 0 || weight.address() % 16 != 0 ? null : weight.slice(0, bytes);
     }
 
     /**

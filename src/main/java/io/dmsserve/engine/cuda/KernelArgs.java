@@ -39,11 +39,6 @@ final class KernelArgs {
         return sign(Float.floatToRawIntBits(value));
     }
 
-    KernelArgs i64(long value) {
-        add(value, true, null);
-        return sign(value);
-    }
-
     KernelArgs f64(double value) {
         add(Double.doubleToRawLongBits(value), true, null);
         return sign(Double.doubleToRawLongBits(value));

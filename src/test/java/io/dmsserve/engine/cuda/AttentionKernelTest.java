@@ -1,7 +1,6 @@
 package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -97,34 +96,6 @@ class AttentionKernelTest extends GpuTest {
                 assertTokenList("decode", out.toFloats(), want, sc.n, width);
             }
         }
-    }
-
-    /**
-     * The tensor-core decode asking L2 for a range at its start (what dms.cuda.l2-prefetch-mb gives it: the o
-     * product's weights) computes the same bits as without; a range that is not a multiple of 16 bytes is refused.
-     */
-    @Test
-    void decodeAskingL2ForTheNextWeightsGivesTheSameBits() {
-        AttentionKernel kernel = new AttentionKernel(context, true);
-        SplittableRandom random = new SplittableRandom(9);
-        AttentionScene sc = scene(random, new Case(32, 8, 128, 16, new int[] {40, 700}, new int[] {1, 1},
-                new int[] {4, 512}));
-        AttentionKernel.Cache cache = cache(sc);
-        AttentionKernel.Queries queries = queries(sc);
-        int width = sc.heads * sc.headDim;
-        DeviceBuffer weights = upload(new float[(3 << 20) / 4 + 4]);  // 3 MB and 16 bytes: several blocks' shares
-        float[][] outs = new float[2][];
-        for (int i = 0; i < 2; i++) {
-            DeviceBuffer out = poisoned(4L * sc.n * width);
-            kernel.decode(cache, queries, sc.layer, null, sc.n, split(sc, 2), new AttentionKernel.Output(out, width,
-                    null, 0), i == 0 ? null : weights);
-            outs[i] = out.toFloats();
-        }
-        assertClose("decode with the prefetch", outs[1], sc.reference(false), 2e-6, 2e-5);
-        assertThat(outs[1]).as("the same bits with and without the prefetch").isEqualTo(outs[0]);
-        assertThatThrownBy(() -> kernel.decode(cache, queries, sc.layer, null, sc.n, split(sc, 2),
-                new AttentionKernel.Output(poisoned(4L * sc.n * width), width, null, 0), weights.slice(0, 24)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiples of 16 bytes");
     }
 
     /**
