@@ -67,13 +67,17 @@ rm "$out/junit/junit-platform-console-standalone-$junit.jar"
 # AssertJ's soft assertions and assumptions only, which no test uses either (checked: the runner passes a
 # Spring Boot test, the CPU golden tests and the CUDA layer's plain tests without it).
 # The QUIC native library is HTTP/3's transport, which the service does not use (netty then reports QUIC as
-# unavailable); the other platforms' QUIC and DNS natives go with the rest of the foreign native libraries.
+# unavailable); the other platforms' QUIC and DNS natives go with the rest of the foreign native libraries. HTTP/3's
+# codec and QUIC's classes go with it; the configuration processor runs in javac only; commons-compress serves DJL's
+# archive downloads (the tokenizer's native library is read from its jar without it).
 { tr ':' '\n' < target/gpu-bundle-classpath.txt; echo; } | while read -r jar; do
     [[ -n "$jar" ]] || continue
     base="$(basename "$jar")"
     case "$base" in
         junit-jupiter*|junit-platform*|opentest4j-*|apiguardian-api-*) continue ;;
         mockito-*|byte-buddy-*|objenesis-*|netty-codec-native-quic-*) continue ;;
+        netty-codec-http3-*|netty-codec-classes-quic-*|spring-boot-configuration-processor-*) continue ;;
+        commons-compress-*) continue ;;
     esac
     status=0
     python3 tools/gpu/strip_jar.py "$jar" "$out/lib/$base" || status=$?
@@ -86,6 +90,18 @@ done
 echo "bundle: classes"
 cp -r target/classes "$out/classes"
 cp -r target/test-classes "$out/test-classes"
+# The GPU host is an H200: the bundle's kernels are the sm_90a code alone (the same nvcc and options as
+# native/build.sh; its sm_80 cubin and PTX weigh 1.3 MB of the archive).
+echo "bundle: sm_90a fatbin"
+if ! nvcc -fatbin -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$out/classes/native/dms-kernels.fatbin" \
+        native/all.cu > target/bundle-nvcc.log 2>&1; then
+    cat target/bundle-nvcc.log >&2
+    exit 1
+fi
+sed -i 's/^targets=.*/targets=sm_90a/' "$out/classes/native/dms-kernels.properties"
+# The Qwen3 tokenizer (11 MB, 1.4 MB of the archive) is in the working tree that every device call carries:
+# run-gpu-tests.sh links it from $REPO.
+rm "$out/test-classes/golden/qwen3-tokenizer/tokenizer.json"
 rm -rf "$out/test-classes/io/dmsserve/clients"
 # Test classes that name a left-out library (and their nested classes) go too, so that discovery loads every class.
 for package in com/tngtech/archunit com/networknt org/openqa/selenium org/testcontainers com/marcnuri io/fabric8 \
@@ -121,6 +137,8 @@ echo "bundle: jlink --add-modules $modules"
 jlink --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --compress=0 \
     --strip-native-debug-symbols=objcopy="$(command -v objcopy)" --exclude-files='glob:/java.desktop/lib/**' \
     --output "$out/jre"
+# jlink strips the debug sections; the symbol tables stay (0.8 MB of the archive): a crash report names fewer frames.
+find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} +
 
 cp tools/gpu/run-gpu-tests.sh tools/gpu/run-native-tests.sh "$out/"
 chmod +x "$out"/*.sh

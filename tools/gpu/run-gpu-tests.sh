@@ -14,6 +14,15 @@ shift
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cd "$here"  # tests read fixtures from src/test/resources (a link to test-classes)
+# The Qwen3 tokenizer is left out of the bundle (bundle.sh): linked from the checkout at $REPO.
+tokenizer=golden/qwen3-tokenizer/tokenizer.json
+if [[ ! -e "$here/test-classes/$tokenizer" ]]; then
+    if [[ ! -f "${REPO:-}/src/test/resources/$tokenizer" ]]; then
+        echo "run-gpu-tests: set REPO to a checkout of the repository: the bundle takes src/test/resources/$tokenizer from it" >&2
+        exit 2
+    fi
+    ln -s "$(cd "$REPO" && pwd)/src/test/resources/$tokenizer" "$here/test-classes/$tokenizer"
+fi
 {
     cat "$here/BUILD-INFO"
     echo "--- JAVA_OPTS: ${JAVA_OPTS:-(none)}"
