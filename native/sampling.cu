@@ -410,7 +410,8 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
                const SampleParams* __restrict__ params, const unsigned* __restrict__ maskWords,
                const int* __restrict__ biasIds, const float* __restrict__ biasValues,
                const unsigned* __restrict__ promptBits, int* __restrict__ outputCounts, int* __restrict__ tokens,
-               float* __restrict__ logprobs, int* __restrict__ topIds, float* __restrict__ topLogprobs) {
+               float* __restrict__ logprobs, int* __restrict__ topIds, float* __restrict__ topLogprobs,
+               unsigned long long* __restrict__ splitBest, unsigned* __restrict__ splitArrivals) {
     dms::pdl_begin_long();
     DMS_DYNAMIC_SMEM(smem);
     DMS_SHARED(int, ints, 32);
@@ -437,6 +438,16 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
     const unsigned* prompt =
         penalties && promptBits != nullptr ? promptBits + static_cast<size_t>(P.countsRow) * words : nullptr;
     const bool bias = P.biasCount > 0 && biasIds != nullptr && biasValues != nullptr;
+    // gridDim.y > 1: a plain greedy row (no temperature, no logprobs, no bias: one pass, no ordered walks) is split
+    // into gridDim.y slices of the vocabulary, one block each; the last block to finish merges the slices' argmaxes
+    // (splitBest, by splitArrivals[r], which it resets). Any other row is block 0's alone, as with one block a row.
+    const bool split = gridDim.y > 1 && !(P.temperature > 0.0) && P.logprobs < 0 && !bias;
+    if (!split && blockIdx.y != 0) {
+        return;
+    }
+    const int sliceIds = split ? (vocab + static_cast<int>(gridDim.y) - 1) / static_cast<int>(gridDim.y) : vocab;
+    const int lo = split ? min(vocab, static_cast<int>(blockIdx.y) * sliceIds) : 0;
+    const int hi = split ? min(vocab, lo + sliceIds) : vocab;
 
     // 1. Processed logits; the maximum and the greedy choice on the way.
     if (bias) {
@@ -463,17 +474,17 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
     // batch-16 step's sampling took 66 µs under Nsight Compute, H200, 2026-11-30). A thread still visits its ids
     // in increasing order.
     constexpr int U = 8;
-    for (int base = threadIdx.x; base < vocab; base += U * blockDim.x) {
+    for (int base = lo + threadIdx.x; base < hi; base += U * blockDim.x) {
         float raw[U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int id = base + u * static_cast<int>(blockDim.x);
-            raw[u] = id < vocab ? (bias ? L[id] : src[id]) : 0.f;
+            raw[u] = id < hi ? (bias ? L[id] : src[id]) : 0.f;
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int id = base + u * static_cast<int>(blockDim.x);
-            if (id >= vocab) {
+            if (id >= hi) {
                 break;
             }
             float l = raw[u];
@@ -538,6 +549,40 @@ extern "C" __global__ void __launch_bounds__(DMS_SAMPLE_THREADS)
         best = floats[0];
         bestId = argmaxId[0];
         __syncthreads();
+    }
+    if (split) {
+        // The slice's (value, id) out; the last block of the row merges them in slice order by the same rule
+        // (highest value, lowest id on ties, no candidate = id 0x7fffffff), so the token is the one-block token.
+        if (threadIdx.x == 0) {
+            splitBest[static_cast<size_t>(r) * gridDim.y + blockIdx.y] =
+                (static_cast<unsigned long long>(__float_as_uint(best)) << 32) | static_cast<unsigned>(bestId);
+            __threadfence();
+            ints[0] = atomicAdd(&splitArrivals[r], 1u) == gridDim.y - 1;
+        }
+        __syncthreads();
+        if (ints[0] == 0 || threadIdx.x != 0) {
+            return;
+        }
+        __threadfence();
+        const volatile unsigned long long* parts = splitBest + static_cast<size_t>(r) * gridDim.y;
+        best = -INFINITY;
+        bestId = 0x7fffffff;
+        for (unsigned y = 0; y < gridDim.y; y++) {
+            const unsigned long long k = parts[y];
+            const float v = __uint_as_float(static_cast<unsigned>(k >> 32));
+            const int id = static_cast<int>(k & 0xffffffffu);
+            if (v > best || (v == best && id < bestId)) {
+                best = v;
+                bestId = id;
+            }
+        }
+        splitArrivals[r] = 0;  // for the next launch (a graph's replay)
+        const int token = bestId == 0x7fffffff ? 0 : bestId;
+        tokens[r] = token;
+        if ((P.flags & 1) != 0 && penalties) {
+            outputCounts[static_cast<size_t>(P.countsRow) * vocab + token] += 1;
+        }
+        return;
     }
     if (bestId == 0x7fffffff) {
         bestId = 0;  // every logit NaN
@@ -695,21 +740,25 @@ extern "C" __global__ void dms_sampling_count(const int* __restrict__ tokenIds, 
 static void launch_sample(const float* logits, int ldLogits, float* processed, int ldProcessed, int rows, int vocab,
                           const SampleParams* params, const unsigned* maskWords, const int* biasIds,
                           const float* biasValues, const unsigned* promptBits, int* outputCounts, int* tokens,
-                          float* logprobs, int* topIds, float* topLogprobs, cudaStream_t stream) {
-    DMS_LAUNCH(dms_sample, rows, DMS_SAMPLE_THREADS, sample_smem_bytes(), stream, logits, ldLogits, processed,
-               ldProcessed, rows, vocab, params, maskWords, biasIds, biasValues, promptBits, outputCounts, tokens,
-               logprobs, topIds, topLogprobs);
+                          float* logprobs, int* topIds, float* topLogprobs, int splits, unsigned long long* splitBest,
+                          unsigned* splitArrivals, cudaStream_t stream) {
+    DMS_LAUNCH(dms_sample, dim3(rows, splits), DMS_SAMPLE_THREADS, sample_smem_bytes(), stream, logits, ldLogits,
+               processed, ldProcessed, rows, vocab, params, maskWords, biasIds, biasValues, promptBits, outputCounts,
+               tokens, logprobs, topIds, topLogprobs, splitBest, splitArrivals);
 }
 
 extern "C" cudaError_t dms_sampling(const float* logits, int ldLogits, float* processed, int ldProcessed, int rows,
                                     int vocab, const SampleParams* params, const unsigned* maskWords,
                                     const int* biasIds, const float* biasValues, const unsigned* promptBits,
                                     int* outputCounts, int* tokens, float* logprobs, int* topIds, float* topLogprobs,
+                                    int splits, unsigned long long* splitBest, unsigned* splitArrivals,
                                     cudaStream_t stream) {
     DMS_CHECK(logits != nullptr && processed != nullptr && params != nullptr && tokens != nullptr);
     DMS_CHECK(rows > 0 && vocab > 0 && ldLogits >= vocab && ldProcessed >= vocab);
+    DMS_CHECK(splits >= 1 && splits <= 64 && (splits == 1 || (splitBest != nullptr && splitArrivals != nullptr)));
     launch_sample(logits, ldLogits, processed, ldProcessed, rows, vocab, params, maskWords, biasIds, biasValues,
-                  promptBits, outputCounts, tokens, logprobs, topIds, topLogprobs, stream);
+                  promptBits, outputCounts, tokens, logprobs, topIds, topLogprobs, splits, splitBest, splitArrivals,
+                  stream);
     return cudaGetLastError();
 }
 

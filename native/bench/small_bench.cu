@@ -90,11 +90,20 @@ int main(int argc, char** argv) {
             p.countsRow = -1;
         }
         CK(cudaMemcpy(params, host.data(), sizeof(SampleParams) * n, cudaMemcpyHostToDevice));
-        const float us = timeGraph(stream, [&](int) {
-            CK(dms_sampling(logits, vocab, logits, vocab, n, vocab, params, nullptr, nullptr, nullptr, nullptr,
-                            nullptr, tokens, nullptr, nullptr, nullptr, stream));
-        }, launches);
-        std::printf("{\"what\":\"sample_greedy\",\"rows\":%d,\"vocab\":%d,\"us\":%.2f}\n", n, vocab, us);
+        unsigned long long* splitBest;
+        unsigned* splitArrivals;
+        CK(cudaMalloc(&splitBest, sizeof(unsigned long long) * n * 64));
+        CK(cudaMalloc(&splitArrivals, sizeof(unsigned) * n));
+        CK(cudaMemset(splitArrivals, 0, sizeof(unsigned) * n));
+        for (int splits : {1, 8, 16, 32, 64}) {
+            const float us = timeGraph(stream, [&](int) {
+                CK(dms_sampling(logits, vocab, logits, vocab, n, vocab, params, nullptr, nullptr, nullptr, nullptr,
+                                nullptr, tokens, nullptr, nullptr, nullptr, splits, splitBest, splitArrivals,
+                                stream));
+            }, launches);
+            std::printf("{\"what\":\"sample_greedy\",\"rows\":%d,\"vocab\":%d,\"splits\":%d,\"us\":%.2f}\n", n,
+                        vocab, splits, us);
+        }
     }
     CK(cudaStreamSynchronize(stream));
     return 0;

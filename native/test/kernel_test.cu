@@ -2250,7 +2250,9 @@ static SampleParams params(double temperature, double topP, int topK, double min
     return p;
 }
 
-static void test_sampling(int vocab, int rowsWanted, uint64_t seedBase) {
+// splits > 1: the rows split by vocabulary slices (dms_sample's plain greedy rows); greedy: most rows plain greedy
+// (temperature 0, no logprobs), with the same masks, bias and penalties as the mixed rows, one in ten sampled.
+static void test_sampling(int vocab, int rowsWanted, uint64_t seedBase, int splits = 1, bool greedy = false) {
     Rng rng(seedBase);
     std::vector<SampleParams> ps;
     // A spread of settings; several rows repeat a setting with other draws.
@@ -2269,6 +2271,10 @@ static void test_sampling(int vocab, int rowsWanted, uint64_t seedBase) {
             default: ps.push_back(params(1.0, 1, 100000, 0, seed, r)); break;      // top-k above vocab
         }
         ps.back().logprobs = r % 3 == 0 ? 20 : r % 3 == 1 ? 0 : (r % 2 ? 3 : -1);
+        if (greedy && r % 10 != 6) {
+            ps.back().temperature = 0;
+            ps.back().logprobs = r % 10 == 9 ? 0 : -1;  // one greedy row with a logprob: not split
+        }
     }
     const int rows = static_cast<int>(ps.size());
     const int words = (vocab + 31) / 32;
@@ -2341,9 +2347,16 @@ static void test_sampling(int vocab, int rowsWanted, uint64_t seedBase) {
     lps.poison();
     topL.poison();
     topI.poison();
+    Buf<unsigned long long> splitBest(static_cast<size_t>(rows) * splits);
+    Buf<unsigned> arrivals(std::vector<unsigned>(rows, 0));
+    splitBest.poison();
     expect_ok(dms_sampling(dl.dev, vocab, processed.dev, vocab, rows, vocab, dp.dev, dm.dev, dbi.dev, dbv.dev,
-                           dprompt.dev, dc.dev, tokens.dev, lps.dev, topI.dev, topL.dev, nullptr),
+                           dprompt.dev, dc.dev, tokens.dev, lps.dev, topI.dev, topL.dev, splits, splitBest.dev,
+                           arrivals.dev, nullptr),
               "sampling");
+    arrivals.down();
+    expect_equal("sampling split arrivals reset", arrivals.host.data(), std::vector<unsigned>(rows, 0).data(),
+                 static_cast<size_t>(rows));
     tokens.down();
     lps.down();
     topL.down();
@@ -2431,6 +2444,15 @@ int main(int argc, char** argv) {
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},
         {"sampling_counts", test_sampling_counts},
+        {"sampling_split", [] {
+             test_sampling(77, 20, 13, 3, true);
+             test_sampling(77, 20, 17, 64, true);  // slices of 2 ids, the last 25 empty
+             test_sampling(5000, 10, 14, 7, true);
+             test_sampling(5000, 10, 15, 16, false);  // mixed rows: only the plain greedy ones split
+#ifndef DMS_EMU
+             test_sampling(151936, 10, 16, 32, true);
+#endif
+         }},
 #ifndef DMS_EMU
         {"sampling_vocab", [] { test_sampling(151936, 30, 12); }},
 #endif

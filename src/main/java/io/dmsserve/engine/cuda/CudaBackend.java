@@ -127,6 +127,13 @@ public final class CudaBackend implements Backend {
      * decisions depend on it, bf16 for a dense one.
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
+    /**
+     * System property: blocks a plain greedy row of a step of up to {@value SamplingKernel#MAX_SPLIT_ROWS} rows takes
+     * in sampling, each a slice of the vocabulary ({@link SamplingKernel.Splits}): {@code auto} (the default, about a
+     * block a multiprocessor for the launch, at most 32 a row) or 1 to {@value SamplingKernel#MAX_SPLITS} (1: one
+     * block a row, as before). The token is the same either way.
+     */
+    public static final String SAMPLE_SPLITS_PROPERTY = "dms.cuda.sample-splits";
     private static final long STAGING_BYTES = 64L << 20;
     private static final int TOP = SamplingKernel.TOP;
 
@@ -168,6 +175,9 @@ public final class CudaBackend implements Backend {
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
+    private final int sampleSplits;  // per row; 0: auto (SamplingKernel.splitsFor)
+    private final DeviceBuffer sampleSplitBest;  // SamplingKernel.Splits' scratch, MAX_SPLIT_ROWS rows
+    private final DeviceBuffer sampleSplitArrivals;
 
     private final DeviceBuffer embedding;  // bf16 (vocab, hidden)
     private final DeviceBuffer lmHead;     // bf16 (vocab, hidden): the embedding when tied
@@ -253,6 +263,7 @@ public final class CudaBackend implements Backend {
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
+        this.sampleSplits = sampleSplits(System.getProperty(SAMPLE_SPLITS_PROPERTY, "auto"));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
                 checkpoint.config().isDms());
         this.config = checkpoint.config();
@@ -311,6 +322,9 @@ public final class CudaBackend implements Backend {
                         uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
             }
         }
+        this.sampleSplitBest = own(cuda.allocate(SamplingKernel.Splits.bestBytes()));
+        this.sampleSplitArrivals = own(cuda.allocate(4L * SamplingKernel.MAX_SPLIT_ROWS));
+        sampleSplitArrivals.fill(0);
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
         log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free; programmatic dependent launch {}",
@@ -340,6 +354,12 @@ public final class CudaBackend implements Backend {
                     + "'");
         }
         return ShortSplits.values()[at];
+    }
+
+    /** {@link #SAMPLE_SPLITS_PROPERTY}'s value: 0 for auto, else a whole number from 1 to the kernel's most. */
+    static int sampleSplits(String value) {
+        return "auto".equals(value.trim()) ? 0 : wholeNumber(value, 1, SamplingKernel.MAX_SPLITS,
+                SAMPLE_SPLITS_PROPERTY + " must be auto or a whole number from 1 to " + SamplingKernel.MAX_SPLITS);
     }
 
     /** The fewest slots an attention split takes: a whole number from 16. */
@@ -891,9 +911,16 @@ public final class CudaBackend implements Backend {
                         parts.sampleParams, parts.maskWords, parts.biasIds, parts.biasValues, promptBits,
                         outputCounts, geometry.rows(), s.result.slice(s.tokensAt, in.sampled * 4L),
                         s.result.slice(s.logprobAt, in.sampled * 4L), s.result.slice(s.topIdsAt, in.sampled * 4L * TOP),
-                        s.result.slice(s.topLogprobsAt, in.sampled * 4L * TOP));
+                        s.result.slice(s.topLogprobsAt, in.sampled * 4L * TOP), sampleSplits(in.sampled));
             }
         }
+    }
+
+    /** How sampling splits {@code rows} rows ({@link #SAMPLE_SPLITS_PROPERTY}). */
+    private SamplingKernel.Splits sampleSplits(int rows) {
+        int splits = SamplingKernel.splitsFor(rows, sampleSplits, cuda.info().multiprocessors());
+        return splits == 1 ? SamplingKernel.Splits.NONE
+                : new SamplingKernel.Splits(splits, sampleSplitBest, sampleSplitArrivals);
     }
 
     /**

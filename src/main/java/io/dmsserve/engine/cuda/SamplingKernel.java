@@ -7,7 +7,7 @@ import static io.dmsserve.engine.cuda.Checks.require;
 import java.nio.ByteBuffer;
 
 /**
- * native/sampling.cu: one block per row of logits: allowed-token mask, logit bias, repetition/presence/
+ * native/sampling.cu: one block per row of logits (a plain greedy row of a small step: several, {@link Splits}): allowed-token mask, logit bias, repetition/presence/
  * frequency penalties from per-row counts kept on the device, then greedy or temperature / min-p / top-k /
  * top-p and a counter-based draw; the token, its logprob and the top logprobs. The semantics (native/README.md,
  * sampling) are those of the Java sampler.
@@ -85,6 +85,47 @@ final class SamplingKernel {
         }
     }
 
+    /** Rows a launch splits by vocabulary slices at most ({@link #splitsFor}); the scratch is sized for these. */
+    static final int MAX_SPLIT_ROWS = 8;
+    /** Slices a row at most (the kernel's host entry takes up to 64). */
+    static final int MAX_SPLITS = 64;
+
+    /**
+     * How many blocks a row takes (grid y): with more than one, a plain greedy row (temperature 0, no logprobs, no
+     * bias) is split into that many slices of the vocabulary and the last block to finish merges their argmaxes (the
+     * same token as one block); other rows stay one block's. {@code best} holds (rows, count) 8-byte slice results,
+     * {@code arrivals} (rows) int32 counts, zero before the first launch (the kernel resets them).
+     */
+    record Splits(int count, DeviceBuffer best, DeviceBuffer arrivals) {
+
+        static final Splits NONE = new Splits(1, null, null);
+
+        Splits {
+            require(count >= 1 && count <= MAX_SPLITS, "splits must be in [1, " + MAX_SPLITS + "]");
+            require(count == 1 || best != null && arrivals != null, "more than one split needs its scratch");
+        }
+
+        /** Device bytes of {@code best} for {@link #MAX_SPLIT_ROWS} rows. */
+        static long bestBytes() {
+            return 8L * MAX_SPLIT_ROWS * MAX_SPLITS;
+        }
+    }
+
+    /**
+     * The splits for {@code rows} rows: {@code perRow} (0: auto, the blocks of about one block a multiprocessor for
+     * the launch, at most 32 a row) when rows <= {@link #MAX_SPLIT_ROWS}, else one. One block of 1,024 threads took
+     * 28 µs over the 151,936 logits of a batch-1 step, the whole of the step's sampling (H200, 2026-12-01).
+     */
+    static int splitsFor(int rows, int perRow, int multiprocessors) {
+        if (rows > MAX_SPLIT_ROWS) {
+            return 1;
+        }
+        if (perRow > 0) {
+            return Math.min(perRow, MAX_SPLITS);
+        }
+        return Math.max(1, Math.min(32, multiprocessors / rows));
+    }
+
     private final Kernel sample;
     private final Kernel count;
 
@@ -107,7 +148,20 @@ final class SamplingKernel {
             DeviceBuffer params, DeviceBuffer maskWords, DeviceBuffer biasIds, DeviceBuffer biasValues,
             DeviceBuffer promptBits, DeviceBuffer outputCounts, int countRows, DeviceBuffer tokens,
             DeviceBuffer logprobs, DeviceBuffer topIds, DeviceBuffer topLogprobs) {
+        sample(logits, ldLogits, processed, ldProcessed, rows, vocab, params, maskWords, biasIds, biasValues,
+                promptBits, outputCounts, countRows, tokens, logprobs, topIds, topLogprobs, Splits.NONE);
+    }
+
+    /** As above, rows split as {@code splits} says ({@link Splits}). */
+    void sample(DeviceBuffer logits, int ldLogits, DeviceBuffer processed, int ldProcessed, int rows, int vocab,
+            DeviceBuffer params, DeviceBuffer maskWords, DeviceBuffer biasIds, DeviceBuffer biasValues,
+            DeviceBuffer promptBits, DeviceBuffer outputCounts, int countRows, DeviceBuffer tokens,
+            DeviceBuffer logprobs, DeviceBuffer topIds, DeviceBuffer topLogprobs, Splits splits) {
         positive(rows, "rows");
+        if (splits.count() > 1) {
+            holds(splits.best(), (long) rows * splits.count(), 8, "split results (rows, splits) 8 bytes");
+            holds(splits.arrivals(), rows, 4, "split arrivals (rows) int32");
+        }
         positive(vocab, "vocab");
         require(ldLogits >= vocab && ldProcessed >= vocab, "row strides must be >= vocab");
         holds(logits, Checks.rows(rows, ldLogits, vocab), 4, "logits (rows, vocab) fp32");
@@ -127,9 +181,10 @@ final class SamplingKernel {
             holds(topIds, (long) rows * TOP, 4, "topIds (rows, 20) int32");
             holds(topLogprobs, (long) rows * TOP, 4, "topLogprobs (rows, 20) fp32");
         }
-        sample.launch(rows, 1, 1, THREADS, SHARED_BYTES, new KernelArgs().ptr(logits).i32(ldLogits).ptr(processed)
-                .i32(ldProcessed).i32(rows).i32(vocab).ptr(params).ptr(maskWords).ptr(biasIds).ptr(biasValues)
-                .ptr(promptBits).ptr(outputCounts).ptr(tokens).ptr(logprobs).ptr(topIds).ptr(topLogprobs));
+        sample.launch(rows, splits.count(), 1, THREADS, SHARED_BYTES, new KernelArgs().ptr(logits).i32(ldLogits)
+                .ptr(processed).i32(ldProcessed).i32(rows).i32(vocab).ptr(params).ptr(maskWords).ptr(biasIds)
+                .ptr(biasValues).ptr(promptBits).ptr(outputCounts).ptr(tokens).ptr(logprobs).ptr(topIds)
+                .ptr(topLogprobs).ptr(splits.best()).ptr(splits.arrivals()));
     }
 
     /**

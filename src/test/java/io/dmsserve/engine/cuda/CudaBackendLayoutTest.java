@@ -82,6 +82,19 @@ class CudaBackendLayoutTest {
             assertThatThrownBy(() -> CudaBackend.shortSplits(bad)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("dms.cuda.short-splits must be true, false or all, got '" + bad + "'");
         }
+        // dms.cuda.sample-splits: auto (0) or 1 to 64 blocks a plain greedy row; auto about a block a multiprocessor,
+        // at most 32 a row, and steps of more than 8 rows one block a row.
+        assertThat(CudaBackend.sampleSplits("auto")).isZero();
+        assertThat(CudaBackend.sampleSplits(" 16 ")).isEqualTo(16);
+        for (String bad : new String[] {"0", "65", "some", ""}) {
+            assertThatThrownBy(() -> CudaBackend.sampleSplits(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.sample-splits must be auto or a whole number from 1 to 64");
+        }
+        assertThat(SamplingKernel.splitsFor(1, 0, 132)).isEqualTo(32);
+        assertThat(SamplingKernel.splitsFor(8, 0, 132)).isEqualTo(16);
+        assertThat(SamplingKernel.splitsFor(8, 4, 132)).isEqualTo(4);
+        assertThat(SamplingKernel.splitsFor(9, 0, 132)).isEqualTo(1);
+        assertThat(SamplingKernel.splitsFor(9, 8, 132)).isEqualTo(1);
     }
 
     @Test

@@ -49,7 +49,24 @@ class SamplingKernelTest extends GpuTest {
         assertThat(counts.toInts()).containsExactly(wantCounts);
     }
 
+    /**
+     * Plain greedy rows split over vocabulary slices ({@link SamplingKernel.Splits}) give the one-block results: every
+     * row greedy but one in ten (sampled) and one with a logprob, with masks, bias and penalties as above; ties across
+     * slices from the rounded logits; more slices than the small vocabulary fills.
+     */
+    @Test
+    void splitGreedyRowsGiveTheSameTokens() {
+        run(77, 20, 12, 3, true);
+        run(77, 8, 13, 64, true);
+        run(151936, 8, 14, 32, true);
+        run(5000, 10, 15, 16, false);
+    }
+
     private void run(int vocab, int rows, long seed) {
+        run(vocab, rows, seed, 1, false);
+    }
+
+    private void run(int vocab, int rows, long seed, int splits, boolean greedy) {
         SplittableRandom random = new SplittableRandom(seed);
         SamplingKernel kernel = new SamplingKernel(context);
         int words = (vocab + 31) / 32;
@@ -116,6 +133,11 @@ class SamplingKernelTest extends GpuTest {
                 default -> new SamplingKernel.Params(1.0, 1, 1_000_000, 0, rep, presence, frequency, s, r, logprobs,
                         biasStart, biasCount, maskOffset, countsRow, penalties);
             };
+            if (greedy && kind != 6) {
+                p = new SamplingKernel.Params(0, p.topP(), p.topK(), p.minP(), p.repetitionPenalty(),
+                        p.presencePenalty(), p.frequencyPenalty(), p.seed(), p.drawIndex(), kind == 9 ? 0 : -1,
+                        p.biasStart(), p.biasCount(), p.maskOffset(), p.countsRow(), p.countOutput());
+            }
             params.add(p);
         }
         float[] logits = new float[rows * vocab];
@@ -143,7 +165,8 @@ class SamplingKernelTest extends GpuTest {
         kernel.sample(dLogits, vocab, processed, vocab, rows, vocab,
                 upload(SamplingKernel.Params.pack(params.toArray(new SamplingKernel.Params[0]))), upload(maskWords),
                 bIds.length > 0 ? upload(bIds) : null, bValues.length > 0 ? upload(bValues) : null, upload(prompt), dCounts,
-                rows, tokens, logprobs, topIds, topLogprobs);
+                rows, tokens, logprobs, topIds, topLogprobs, splits == 1 ? SamplingKernel.Splits.NONE
+                        : new SamplingKernel.Splits(splits, poisoned(8L * rows * splits), upload(new int[rows])));
 
         float[] gotProcessed = processed.toFloats();
         int[] gotTokens = tokens.toInts();
