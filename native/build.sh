@@ -25,7 +25,16 @@ if [[ -f "$fatbin" && -z "$(find native -name '*.cu' -newer "$fatbin" -o -name '
     rm -f "$marker"
     exit 0
 fi
-archs=(-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=[sm_80,compute_80])
+# DMS_KERNEL_TARGETS=sm_90a: the sm_90a code alone (the GPU test bundle's, tools/gpu/bundle.sh: the host is an H200);
+# the default, all, adds sm_80 and its PTX.
+case "${DMS_KERNEL_TARGETS:-all}" in
+    all) archs=(-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=[sm_80,compute_80])
+         targets=sm_90a,sm_80,compute_80 ;;
+    sm_90a) archs=(-gencode=arch=compute_90a,code=sm_90a)
+            targets=sm_90a ;;
+    *) echo "[cuda-kernels] DMS_KERNEL_TARGETS must be all or sm_90a, got '$DMS_KERNEL_TARGETS'" >&2
+       exit 1 ;;
+esac
 echo "[cuda-kernels] $nvcc -fatbin ${archs[*]} native/all.cu"
 if ! "$nvcc" -fatbin -O3 -std=c++17 "${archs[@]}" -Xptxas -v -o "$fatbin.tmp" native/all.cu \
         > "$build/ptxas.log" 2>&1; then
@@ -56,7 +65,7 @@ mv "$fatbin.tmp" "$fatbin"
 rm -f "$marker"
 {
     echo "nvcc=$("$nvcc" --version | tail -1)"
-    echo "targets=sm_90a,sm_80,compute_80"
+    echo "targets=$targets"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } > "$out/dms-kernels.properties"
 # Registers and spills per kernel and target, for the record (native/README.md).

@@ -90,15 +90,11 @@ done
 echo "bundle: classes"
 cp -r target/classes "$out/classes"
 cp -r target/test-classes "$out/test-classes"
-# The GPU host is an H200: the bundle's kernels are the sm_90a code alone (the same nvcc and options as
-# native/build.sh; its sm_80 cubin and PTX weigh 1.3 MB of the archive).
+# The GPU host is an H200: the bundle's kernels are the sm_90a code alone (native/build.sh with its checks; the sm_80
+# cubin and PTX weigh 1.3 MB of the archive).
 echo "bundle: sm_90a fatbin"
-if ! nvcc -fatbin -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$out/classes/native/dms-kernels.fatbin" \
-        native/all.cu > target/bundle-nvcc.log 2>&1; then
-    cat target/bundle-nvcc.log >&2
-    exit 1
-fi
-sed -i 's/^targets=.*/targets=sm_90a/' "$out/classes/native/dms-kernels.properties"
+rm "$out/classes/native/dms-kernels.fatbin"
+DMS_KERNEL_TARGETS=sm_90a native/build.sh "$out/classes/native" target/bundle-native-build > /dev/null
 # The Qwen3 tokenizer (11 MB, 1.4 MB of the archive) is in the working tree that every device call carries:
 # run-gpu-tests.sh links it from $REPO.
 rm "$out/test-classes/golden/qwen3-tokenizer/tokenizer.json"
