@@ -24,7 +24,7 @@
 //   partialO  fp32 [n][heads][splitStride][D]  (sum of e^(s - m) v over the split's visible slots)
 //   partialML float2 [n][heads][splitStride]   (m, l = sum of e^(s - m)); m = -inf, l = 0 when empty
 // indexed by the absolute token index i, and dms_attention_merge writes out.
-#include "dms.cuh"
+#include "qknorm_rope.cuh"
 
 #define DMS_ATT_WARPS 4
 // A warp's visible-key list in the tensor-core decode: fewer than 16 keys carried over plus a tile of 32.
@@ -412,12 +412,18 @@ DMS_ATTENTION_DECODE(8)
 // 2 q4 + 1; b1: + 8). The accumulator's column n of tile j is channel 64 (j / 8) + 8 n + j % 8.
 // One block's part of one page list: where() gives the part (a DecodeBlock), h is the kv head, `split` where the
 // partials go (out / outBf16 directly when splits == 1). Ends with a __syncthreads and the block's writes.
-template <int D, typename Where, typename Wait>
+// Fold (NoFold, or FoldedQk below for dms_attention_decode_tcq_d*): where the block's q rows, the step's own slot's
+// key and value, and the metadata of that slot and the previous one come from.
+struct NoFold {
+    static constexpr bool on = false;
+};
+
+template <int D, typename Where, typename Wait, typename Fold = NoFold>
 __device__ __forceinline__ void attention_decode_tc_list(
     const float* __restrict__ q, int qStride, AttentionCache cache, Where where, Wait wait, int h, int kvHeads,
     int pageSize, int heads, float scale, int split, int splits, int splitStride, float* __restrict__ out,
     int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,
-    float2* __restrict__ partialML) {
+    float2* __restrict__ partialML, const Fold& fold = Fold()) {
     constexpr int KS = D / 16;   // k steps of S
     constexpr int KL = D / 32;   // 16-byte loads of a key row per lane (D / 4 channels)
     constexpr int NT = D / 8;    // n tiles of O
@@ -451,8 +457,12 @@ __device__ __forceinline__ void attention_decode_tc_list(
     uint32_t qa[KS][4];
     {
         const bool real = g8 < G;
-        const float* qr = q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + (real ? g8 : 0)) * D +
-                          q4 * (D / 4);
+        const float* qr;
+        if constexpr (Fold::on) {
+            qr = fold.q + (real ? g8 : 0) * D + q4 * (D / 4);  // normalised and rotated by the block (shared)
+        } else {
+            qr = q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + (real ? g8 : 0)) * D + q4 * (D / 4);
+        }
 #pragma unroll
         for (int ks = 0; ks < KS; ks++) {
 #pragma unroll
@@ -486,6 +496,12 @@ __device__ __forceinline__ void attention_decode_tc_list(
             const bf16_t* kp = cache.keyCache + static_cast<size_t>(ks >= 0 ? ks : 0) * D + q4 * (D / 4);
 #pragma unroll
             for (int c = 0; c < KL; c++) {
+                if constexpr (Fold::on) {
+                    if (ks == fold.slot) {  // the step's own key: the block's, never the cache's (being written)
+                        kr[n][c] = *reinterpret_cast<const uint4*>(fold.key + q4 * (D / 4) + 8 * c);
+                        continue;
+                    }
+                }
                 kr[n][c] = ks >= 0 ? dms::load16_stream(kp + 8 * c) : make_uint4(0, 0, 0, 0);
             }
         }
@@ -497,6 +513,12 @@ __device__ __forceinline__ void attention_decode_tc_list(
             const bf16_t* vp = cache.valueCache + static_cast<size_t>(vs >= 0 ? vs : 0) * D + 8 * g8;
 #pragma unroll
             for (int c = 0; c < VL; c++) {
+                if constexpr (Fold::on) {
+                    if (vs == fold.slot) {
+                        vr[u][c] = *reinterpret_cast<const uint4*>(fold.value + 8 * g8 + 64 * c);
+                        continue;
+                    }
+                }
                 vr[u][c] = vs >= 0 ? dms::load16_stream(vp + 64 * c) : make_uint4(0, 0, 0, 0);
             }
         }
@@ -568,13 +590,33 @@ __device__ __forceinline__ void attention_decode_tc_list(
         }
     };
     int have = 0;  // visible keys carried in front of myList, fewer than 16
-    int pos = slot >= 0 ? cache.slotPos[slot] : -1;
-    int flag = slot >= 0 ? cache.slotFlag[slot] : 0;
+    // A slot's position and flag; folded, the step's own slot and the previous token's as this step leaves them.
+    const auto posOf = [&](int s) {
+        if constexpr (Fold::on) {
+            if (s == fold.slot) {
+                return qpos;
+            }
+        }
+        return s >= 0 ? cache.slotPos[s] : -1;
+    };
+    const auto flagOf = [&](int s) {
+        if constexpr (Fold::on) {
+            if (s == fold.slot) {
+                return 0;
+            }
+            if (s == fold.prevSlot) {
+                return fold.prevFlag();
+            }
+        }
+        return s >= 0 ? static_cast<int>(cache.slotFlag[s]) : 0;
+    };
+    int pos = posOf(slot);
+    int flag = flagOf(slot);
     for (; tile < listEnd; tile += STEP) {
         const int laterPage = pageOf(tile + 2 * STEP + lane);
         const int nextSlot = slotOf(nextPage, tile + STEP + lane);
-        const int nextPos = nextSlot >= 0 ? cache.slotPos[nextSlot] : -1;
-        const int nextFlag = nextSlot >= 0 ? cache.slotFlag[nextSlot] : 0;
+        const int nextPos = posOf(nextSlot);
+        const int nextFlag = flagOf(nextSlot);
         const bool visible = slot >= 0 && dms_visible(pos, flag, qpos, window);
         const unsigned mask = __ballot_sync(DMS_FULL_MASK, visible);
         const int count = have + __popc(mask);
@@ -662,6 +704,156 @@ __device__ __forceinline__ void attention_decode_tc(
     }
 DMS_ATTENTION_DECODE_TC(64)
 DMS_ATTENTION_DECODE_TC(128)
+
+// ===================================================================================================
+// Decode on tensor cores with the q/k norm, RoPE, the DMS decision and the KV write folded in:
+// dms_attention_decode_tcq_d{64,128}, for a decode step (every sequence feeds one token) on the split grid. The
+// launch before is the q|k|v product: q, k and v are its raw rows, and each block does dms_qknorm_rope_kv_f32's work
+// for its own kv head h and token i (qknorm_rope.cuh, the same arithmetic, so the same bits) after its wait: its G
+// query heads normalised and rotated into shared memory (q in global memory is left as the product wrote it), the
+// key and value of the step's slot slots[(layer kvHeads + h) n + i] as bf16 into shared memory, and the decision.
+// The list scan takes that slot's key, value, position (qpos) and flag (0), and the previous token's slot's flag
+// (prevSlots[(layer kvHeads + h) S + seqOfToken[i]], this step's decision), from the block itself: the cache holds
+// them only once the last split's block has written them, after its scan, so no block reads what another writes.
+// That block writes the slot's key, value, position and flag 0, the decision (decisions[(i layers + layer) kvHeads +
+// h]) and the previous slot's flag, as dms_qknorm_rope_kv_f32 does (a slot < 0 is skipped, as there). The outputs,
+// the cache and the decisions are those of dms_qknorm_rope_kv then dms_attention_decode_tc, bit for bit; one launch a
+// layer fewer. Grid, block, shared memory and the attention's arguments as dms_attention_decode_tc_d*; G <= 8.
+//   k, v        fp32, the product's key and value rows (strides kStride, vStride)   (n, kvHeads, D)
+//   qNorm ... S as dms_qknorm_rope_kv (n the step's tokens, S its sequences: n == S)
+#define DMS_ATT_MAX_G 8
+
+struct FoldedQk {
+    static constexpr bool on = true;
+    const float* q;               // shared (G, D): the block's query heads, normalised and rotated
+    const bf16_t* key;            // shared (D): the step's key, normalised, rotated, bf16; value likewise
+    const bf16_t* value;
+    int slot;                     // the step's slot, -2 when none
+    int prevSlot;                 // the previous token's slot whose flag this step writes, -2 when none
+    const int* decision;          // shared: this step's decision for kv head h
+    DMS_DEVICE int prevFlag() const {
+        return *decision;
+    }
+};
+
+#define DMS_FOLD_PARAMS                                                                                           \
+    const float* __restrict__ k, int kStride, const float* __restrict__ v, int vStride,                           \
+        const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm, const float2* __restrict__ rope,     \
+        int ropePositions, float eps, int dms, double alphaScale, double alphaOffset,                             \
+        const float* __restrict__ thresholds, unsigned char* __restrict__ decisions, const int* __restrict__ slots, \
+        const int* __restrict__ prevSlots, int n, int S
+
+template <int D>
+__device__ __forceinline__ void attention_decode_tcq(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
+    float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
+    bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML,
+    DMS_FOLD_PARAMS) {
+    DMS_SHARED(float, qs, DMS_ATT_MAX_G * D);
+    DMS_SHARED(uint4, rows, 2 * D / 8);  // the key, then the value (16-byte aligned for the scan's loads)
+    DMS_SHARED(int, decision, 1);
+    bf16_t* key = reinterpret_cast<bf16_t*>(rows);
+    bf16_t* value = key + D;
+    const int early = dms_attention_early;
+    if (early == 0) {
+        dms::pdl_begin_long();
+    }
+    const int h = blockIdx.y;
+    const int G = heads / kvHeads;
+    // The step's rows (uploaded before its first launch), so read before the wait as the lists are.
+    const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
+    const int seq = seqOfToken[i];
+    const int position = positions[i];
+    const int slot = slots[(static_cast<size_t>(layer) * kvHeads + h) * n + i];
+    const bool decides = dms != 0 && decisions != nullptr;
+    const int prev = decides && prevSlots != nullptr ? prevSlots[(static_cast<size_t>(layer) * kvHeads + h) * S + seq]
+                                                     : -1;
+    const FoldedQk fold{qs, key, value, slot >= 0 ? slot : -2, prev >= 0 ? prev : -2, decision};
+    const auto where = [&]() {
+        return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
+                            seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
+    };
+    const auto wait = [&]() {
+        if (early != 0) {
+            dms::pdl_begin_long();
+        }
+        // dms_qknorm_rope_kv_f32's warps for token i: query heads h G + r (r < G), then kv head h (r == G).
+        const int lane = threadIdx.x & 31;
+        const int half = D / 2;
+        for (int r = threadIdx.x >> 5; r <= G; r += DMS_ATT_WARPS) {
+            const bool isQ = r < G;
+            const float* x = isQ ? q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + r) * D
+                                 : k + static_cast<size_t>(i) * kStride + static_cast<size_t>(h) * D;
+            QkConstants constants;
+            qk_constants(constants, isQ ? qNorm : kNorm, rope, ropePositions, position, D, lane, true);
+            float y1[DMS_ROPE_PAIRS];
+            float y2[DMS_ROPE_PAIRS];
+            float lastChannel = 0.f;
+            const bool owner = qk_head(x, constants, D, eps, isQ && dms != 0 && r == 0, lane, y1, y2, &lastChannel);
+            if (owner && decides) {
+                decision[0] = qk_decide(lastChannel, alphaScale, alphaOffset,
+                                        thresholds[static_cast<size_t>(seq) * layers + layer]);
+            }
+#pragma unroll
+            for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+                const int j = lane + 32 * c;
+                if (j < half) {
+                    if (isQ) {
+                        qs[r * D + j] = y1[c];
+                        qs[r * D + j + half] = y2[c];
+                    } else {
+                        key[j] = dms::f32_to_bf16(y1[c]);
+                        key[j + half] = dms::f32_to_bf16(y2[c]);
+                    }
+                }
+            }
+        }
+        const float* vr = v + static_cast<size_t>(i) * vStride + static_cast<size_t>(h) * D;
+        for (int e = threadIdx.x; e < D; e += blockDim.x) {
+            value[e] = dms::f32_to_bf16(vr[e]);
+        }
+        __syncthreads();
+    };
+    attention_decode_tc_list<D>(q, qStride, cache, where, wait, h, kvHeads, pageSize, heads, scale, blockIdx.x, splits,
+                                splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML, fold);
+    // The last split's block, after its scan (attention_decode_tc_list ends past a __syncthreads): the cache and the
+    // decision, as dms_qknorm_rope_kv_f32 writes them.
+    if (blockIdx.x + 1 == gridDim.x) {
+        if (slot >= 0) {
+            uint4* kc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.keyCache) + static_cast<size_t>(slot) * D);
+            uint4* vc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.valueCache) + static_cast<size_t>(slot) * D);
+            for (int e = threadIdx.x; e < D / 8; e += blockDim.x) {
+                kc[e] = rows[e];
+                vc[e] = rows[D / 8 + e];
+            }
+            if (threadIdx.x == 0) {
+                const_cast<int*>(cache.slotPos)[slot] = position;
+                const_cast<unsigned char*>(cache.slotFlag)[slot] = 0;
+            }
+        }
+        if (decides && threadIdx.x == 0) {
+            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + h] = static_cast<unsigned char>(decision[0]);
+            if (prev >= 0) {
+                const_cast<unsigned char*>(cache.slotFlag)[prev] = static_cast<unsigned char>(decision[0]);
+            }
+        }
+    }
+}
+
+#define DMS_ATTENTION_DECODE_TCQ(DD)                                                                              \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32)                                               \
+        dms_attention_decode_tcq_d##DD(DMS_DECODE_PARAMS, DMS_FOLD_PARAMS) {                                       \
+        attention_decode_tcq<DD>(DMS_CACHE_ARGS, tokenList, heads, D, scale, pagesPerSplit, splits, splitStride,  \
+                                 out, outStride, outBf16, outBf16Stride, partialO, partialML, k, kStride, v,      \
+                                 vStride, qNorm, kNorm, rope, ropePositions, eps, dms, alphaScale, alphaOffset,   \
+                                 thresholds, decisions, slots, prevSlots, n, S);                                  \
+    }
+
+DMS_ATTENTION_DECODE_TCQ(64)
+DMS_ATTENTION_DECODE_TCQ(128)
 
 // ===================================================================================================
 // Decode on tensor cores with balanced blocks: dms_attention_decode_tcb_d{64,128}, G <= 8. grid (blocks), block
@@ -1412,6 +1604,61 @@ extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* to
     DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
               dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
     launch_attention_decode_tc(args, tokenList, tokenCount, stream);
+    return cudaGetLastError();
+}
+
+// What dms_attention_decode_tcq folds in (the kernel's DMS_FOLD_PARAMS).
+struct FoldArgs {
+    const float* k;
+    int kStride;
+    const float* v;
+    int vStride;
+    const bf16_t* qNorm;
+    const bf16_t* kNorm;
+    const float2* rope;
+    int ropePositions;
+    float eps;
+    int dms;
+    double alphaScale;
+    double alphaOffset;
+    const float* thresholds;
+    unsigned char* decisions;
+    const int* slots;
+    const int* prevSlots;
+    int n;
+    int S;
+};
+
+// Decode attention on tensor cores with the q/k norm, RoPE, decision and KV write folded in (dms_attention_decode_tcq_d*),
+// then the merge: args as dms_attention_decode_tc with q the product's raw rows; a decode step (n == S tokens, each of
+// its own sequence, tokenList null or a permutation of them); f as dms_qknorm_rope_kv.
+extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* tokenList, int tokenCount, FoldArgs f,
+                                                cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(a));
+    DMS_CHECK(a.heads / a.kvHeads <= DMS_ATT_MAX_G && (a.D == 64 || a.D == 128) && dms::aligned16(a.keyCache) &&
+              dms::aligned16(a.valueCache) && tokenCount > 0 && a.kvHeads <= 65535 && tokenCount <= 65535);
+    DMS_CHECK(f.k != nullptr && f.v != nullptr && f.qNorm != nullptr && f.kNorm != nullptr && f.rope != nullptr &&
+              f.ropePositions > 0 && f.slots != nullptr && f.n > 0 && f.n == f.S && tokenCount <= f.n);
+    DMS_CHECK(f.kStride >= a.kvHeads * a.D && f.vStride >= a.kvHeads * a.D);
+    DMS_CHECK(f.dms == 0 || f.decisions == nullptr || f.thresholds != nullptr);
+    dim3 grid(a.splits, a.kvHeads, tokenCount);
+    const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
+#define DMS_DECODE_TCQ_CASE(DD)                                                                                     \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_decode_tcq_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,          \
+                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
+                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
+                   tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML, f.k, f.kStride, f.v, f.vStride, f.qNorm,    \
+                   f.kNorm, f.rope, f.ropePositions, f.eps, f.dms, f.alphaScale, f.alphaOffset, f.thresholds,       \
+                   f.decisions, f.slots, f.prevSlots, f.n, f.S);                                                    \
+    }
+    DMS_DECODE_TCQ_CASE(64)
+    DMS_DECODE_TCQ_CASE(128)
+#undef DMS_DECODE_TCQ_CASE
+    if (a.splits > 1) {
+        launch_attention_merge(a, tokenList, tokenCount, stream);
+    }
     return cudaGetLastError();
 }
 

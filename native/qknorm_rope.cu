@@ -1,9 +1,6 @@
 // qknorm_rope.cu: per-head RMSNorm of q and k, the DMS decision, RoPE.
 // Java: QkNormRopeKernel; CPU: CpuBackend.step (q_norm/k_norm, decide, Rope.rotate, zeroDecisionChannel)
-#include "dms.cuh"
-
-// Pairs (j, j + D/2) per lane: D <= 2 * 32 * 8 = 512.
-#define DMS_ROPE_PAIRS 8
+#include "qknorm_rope.cuh"
 
 // dms_qknorm_rope_f32, one warp per (token i, head), q heads first then k heads, in place:
 //   1. x = x / rms(x) * norm weight (q_norm for q heads, k_norm for k heads), as Ops.rmsNorm
@@ -55,73 +52,29 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
                    : k + static_cast<size_t>(i) * kStride + static_cast<size_t>(head) * D;
     const bf16_t* weight = isQ ? qNorm : kNorm;
     const int half = D / 2;
-
     // Before the wait (dms.cuh): the norm weights, the token's position and its RoPE row, which no launch of the step
     // writes, so that under a programmatic launch their loads overlap the product before (which writes x).
-    float wa[DMS_ROPE_PAIRS];   // weight of channel j = lane + 32 c
-    float wb[DMS_ROPE_PAIRS];   // of channel j + D/2
-    float2 cs[DMS_ROPE_PAIRS];  // (cos, sin) of pair j; NaN for a position outside the table
+    QkConstants constants;
     const int position = active ? positions[i] : 0;
-    const bool inTable = position >= 0 && position < ropePositions;
-    const float2* ropeRow = rope + static_cast<size_t>(inTable ? position : 0) * half;
-#pragma unroll
-    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
-        const int j = lane + 32 * c;
-        const bool in = active && j < half;
-        wa[c] = in ? dms::bf16_to_f32(weight[j]) : 0.f;
-        wb[c] = in ? dms::bf16_to_f32(weight[j + half]) : 0.f;
-        cs[c] = in && inTable ? ropeRow[j] : make_float2(NAN, NAN);
-    }
+    qk_constants(constants, weight, rope, ropePositions, position, D, lane, active);
     dms::pdl_begin();
     if (!active) {
         return;
     }
-    float a[DMS_ROPE_PAIRS];  // channel j = lane + 32 c
-    float b[DMS_ROPE_PAIRS];  // channel j + D/2
-    float sumSquares = 0.f;
-#pragma unroll
-    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
-        const int j = lane + 32 * c;
-        a[c] = j < half ? x[j] : 0.f;
-        b[c] = j < half ? x[j + half] : 0.f;
-        sumSquares += a[c] * a[c] + b[c] * b[c];
-    }
-    sumSquares = dms::warp_sum(sumSquares);
-    const float meanSquare = __fadd_rn(__fdiv_rn(sumSquares, static_cast<float>(D)), eps);
-    const float scale = static_cast<float>(1.0 / sqrt(static_cast<double>(meanSquare)));
-#pragma unroll
-    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
-        const int j = lane + 32 * c;
-        if (j < half) {
-            a[c] = __fmul_rn(wa[c], __fmul_rn(a[c], scale));
-            b[c] = __fmul_rn(wb[c], __fmul_rn(b[c], scale));
-        }
-    }
-
-    // Channel D - 1 is b[c] with j = half - 1: lane (half - 1) % 32, c = (half - 1) / 32.
     const int group = heads / kvHeads;
     const bool decisionHead = isQ && dms != 0 && head % group == 0;
-    const bool owner = decisionHead && lane == (half - 1) % 32;
-    const int lastC = (half - 1) / 32;
-    if (owner) {
-        float lastChannel = 0.f;
-#pragma unroll
-        for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
-            if (c == lastC) {
-                lastChannel = b[c];
-                b[c] = 0.f;
-            }
-        }
-        if (decisions != nullptr) {
-            const float logit = static_cast<float>(static_cast<double>(lastChannel) * alphaScale - alphaOffset);
-            const float threshold = thresholds[static_cast<size_t>(seqOfToken[i]) * layers + layer];
-            const unsigned char decision = logit > threshold ? 1 : 0;
-            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + head / group] = decision;
-            if (KV && prevSlots != nullptr) {
-                const int prev = prevSlots[(static_cast<size_t>(layer) * kvHeads + head / group) * S + seqOfToken[i]];
-                if (prev >= 0) {
-                    slotFlag[prev] = decision;
-                }
+    float y1[DMS_ROPE_PAIRS];
+    float y2[DMS_ROPE_PAIRS];
+    float lastChannel = 0.f;
+    const bool owner = qk_head(x, constants, D, eps, decisionHead, lane, y1, y2, &lastChannel);
+    if (owner && decisions != nullptr) {
+        const unsigned char decision = qk_decide(lastChannel, alphaScale, alphaOffset,
+                                                 thresholds[static_cast<size_t>(seqOfToken[i]) * layers + layer]);
+        decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + head / group] = decision;
+        if (KV && prevSlots != nullptr) {
+            const int prev = prevSlots[(static_cast<size_t>(layer) * kvHeads + head / group) * S + seqOfToken[i]];
+            if (prev >= 0) {
+                slotFlag[prev] = decision;
             }
         }
     }
@@ -134,17 +87,11 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
         const int j = lane + 32 * c;
         if (j < half) {
-            const float2 t = cs[c];
-            float y1 = __fsub_rn(__fmul_rn(a[c], t.x), __fmul_rn(b[c], t.y));
-            float y2 = __fadd_rn(__fmul_rn(b[c], t.x), __fmul_rn(a[c], t.y));
-            if (owner && c == lastC) {
-                y2 = 0.f;
-            }
-            x[j] = y1;
-            x[j + half] = y2;
+            x[j] = y1[c];
+            x[j + half] = y2[c];
             if (KV && slot >= 0) {
-                kc[j] = dms::f32_to_bf16(y1);
-                kc[j + half] = dms::f32_to_bf16(y2);
+                kc[j] = dms::f32_to_bf16(y1[c]);
+                kc[j + half] = dms::f32_to_bf16(y2[c]);
                 vc[j] = dms::f32_to_bf16(vr[j]);
                 vc[j + half] = dms::f32_to_bf16(vr[j + half]);
             }

@@ -2057,6 +2057,162 @@ static void test_attention_decode_tc() {
     set_attention_early(1);
 }
 
+// The tensor-core decode with the q/k norm, RoPE, decision and KV write folded in (dms_attention_decode_tcq) against
+// dms_qknorm_rope_kv then dms_attention_decode_tc, bit for bit: outputs, keys, values, slot positions and flags,
+// decisions. Decode steps (one token a sequence, the token's slot inside its list, as the KV manager reserves it); the
+// step's slot holds a stale entry (empty or a later position, flag 1, other key and value bits) and the previous
+// token's slot a stale flag, so a block that read them from the cache instead of taking them from itself would differ
+// (on the emulator the last split, which writes the cache, runs after the others of its list); windows of 0 make the
+// previous token's new flag decide its visibility; one (token, kv head) has no slot (-1: nothing written); the whole
+// list, 2 and 1 pages a split; a token list in reverse; DMS off.
+static void test_attention_decode_tcq() {
+    Rng rng(61);
+    struct Case {
+        int heads, kvHeads, D, pageSize;
+        std::vector<int> contexts, windows;
+        bool dms;
+    };
+    const std::vector<Case> cases = {
+        {8, 2, 128, 16, {40, 75, 2}, {4, 1000000, 0}, true},
+        {16, 2, 64, 16, {130}, {0}, true},
+        {3, 3, 128, 5, {23, 9}, {0, 4}, true},
+        {4, 2, 64, 8, {100, 33}, {16, 0}, false},
+        {8, 2, 128, 16, {500}, {0}, true},
+    };
+    for (const Case& c : cases) {
+        const int S = static_cast<int>(c.contexts.size());
+        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, std::vector<int>(S, 1), c.windows);
+        const int n = sc.n, layers = sc.layers, layer = sc.layer, ropePositions = 2048;
+        const float eps = 1e-6f;
+        const int qh = c.heads * c.D, kvh = c.kvHeads * c.D;
+        const int stride = qh + 2 * kvh + 8;
+        const std::vector<float> qkv0 = random_f32(rng, static_cast<size_t>(n) * stride, 3.f);
+        Buf<uint16_t> qn(random_bf16(rng, c.D, 1.5f)), kn(random_bf16(rng, c.D, 1.5f));
+        Buf<float2> rope(rope_table(c.D, 1e6, ropePositions));
+        std::vector<float> thr(static_cast<size_t>(S) * layers);
+        for (auto& t : thr) {
+            t = (rng.below(5) - 2) * 0.05f;
+        }
+        // The step's slot of (token i, kv head h): the one at the token's position; the previous token's at position - 1.
+        std::vector<int> slotsH(static_cast<size_t>(layers) * c.kvHeads * n, -7), prevH(static_cast<size_t>(layers) * c.kvHeads * S, -7);
+        for (int i = 0; i < n; i++) {
+            const int s = sc.seqOfToken[i];
+            const int qpos = sc.positions[i];
+            for (int h = 0; h < c.kvHeads; h++) {
+                const size_t head = (static_cast<size_t>(sc.seqRow[s]) * layers + layer) * c.kvHeads + h;
+                int mine = -1, before = -1;
+                for (int e = 0; e < sc.tableLen[head]; e++) {
+                    const int page = sc.table[head * sc.maxPagesPerHead + e];
+                    for (int o = 0; page >= 0 && o < c.pageSize; o++) {
+                        const int slot = page * c.pageSize + o;
+                        mine = sc.slotPos[slot] == qpos ? slot : mine;
+                        before = sc.slotPos[slot] == qpos - 1 ? slot : before;
+                    }
+                }
+                const bool none = i == 0 && h == c.kvHeads - 1 && n > 1;  // no slot: nothing written, the cache's read
+                slotsH[(static_cast<size_t>(layer) * c.kvHeads + h) * n + i] = none ? -1 : mine;
+                prevH[(static_cast<size_t>(layer) * c.kvHeads + h) * S + s] = before;
+                if (!none) {
+                    sc.slotPos[mine] = (i + h) % 2 == 0 ? -1 : qpos + 9;  // stale: an empty slot's, another's
+                    sc.slotFlag[mine] = 1;
+                }
+                if (before >= 0) {
+                    sc.slotFlag[before] = rng.below(2);
+                }
+            }
+        }
+        Buf<int> slots(slotsH), prev(prevH);
+        Buf<float> thresholds(thr);
+        int maxLen = 0;
+        for (int x : sc.tableLen) {
+            maxLen = std::max(maxLen, x);
+        }
+        for (int pagesPerSplit : {1000, 2, 1}) {
+            for (bool reversed : {false, true}) {
+                if (reversed && pagesPerSplit != 2) {
+                    continue;
+                }
+                const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
+                const int splitStride = splits + 1;
+                std::vector<int> order(n);
+                for (int i = 0; i < n; i++) {
+                    order[i] = reversed ? n - 1 - i : i;
+                }
+                Buf<int> list(order);
+                struct Run {
+                    AttnDevice dv;
+                    Buf<float> qkv, out;
+                    Buf<uint16_t> outB;
+                    Buf<unsigned char> decisions;
+                    Partials part;
+                    Run(const AttnScene& sc, const std::vector<float>& qkv0, size_t decisionCount, int splitStride)
+                        : dv(sc), qkv(qkv0), out(static_cast<size_t>(sc.n) * sc.heads * sc.D),
+                          outB(static_cast<size_t>(sc.n) * sc.heads * sc.D), decisions(decisionCount),
+                          part(sc, splitStride) {
+                        out.poison();
+                        outB.poison();
+                        decisions.poison();
+                    }
+                };
+                const size_t decisionCount = static_cast<size_t>(n) * layers * c.kvHeads;
+                Run two(sc, qkv0, decisionCount, splitStride), one(sc, qkv0, decisionCount, splitStride);
+                const int dms = c.dms ? 1 : 0;
+                unsigned char* dec2 = c.dms ? two.decisions.dev : nullptr;
+                unsigned char* dec1 = c.dms ? one.decisions.dev : nullptr;
+                const int* tokens = reversed ? list.dev : nullptr;
+                expect_ok(dms_qknorm_rope_kv(two.qkv.dev, stride, two.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev,
+                                             ropePositions, two.dv.positions.dev, n, c.heads, c.kvHeads, c.D, eps, dms,
+                                             100.0, 5.0, two.dv.seqOfToken.dev, thresholds.dev, layers, layer, dec2,
+                                             two.qkv.dev + qh + kvh, stride, slots.dev, prev.dev, S, two.dv.keys.dev,
+                                             two.dv.values.dev, two.dv.slotPos.dev, two.dv.slotFlag.dev, nullptr),
+                          "qknorm_rope_kv");
+                AttentionArgs a2 = two.dv.args(sc, pagesPerSplit, splits, splitStride, two.out.dev, two.outB.dev,
+                                               two.part.o.dev, two.part.ml.dev);
+                a2.q = two.qkv.dev;
+                a2.qStride = stride;
+                expect_ok(dms_attention_decode_tc(a2, tokens, n, nullptr), "attention_decode_tc");
+                AttentionArgs a1 = one.dv.args(sc, pagesPerSplit, splits, splitStride, one.out.dev, one.outB.dev,
+                                               one.part.o.dev, one.part.ml.dev);
+                a1.q = one.qkv.dev;
+                a1.qStride = stride;
+                const FoldArgs f{one.qkv.dev + qh, stride, one.qkv.dev + qh + kvh, stride, qn.dev, kn.dev, rope.dev,
+                                 ropePositions, eps, dms, 100.0, 5.0, thresholds.dev, dec1, slots.dev, prev.dev, n, S};
+                expect_ok(dms_attention_decode_tcq(a1, tokens, n, f, nullptr), "attention_decode_tcq");
+                for (Run* r : {&two, &one}) {
+                    r->out.down();
+                    r->outB.down();
+                    r->decisions.down();
+                    r->dv.keys.down();
+                    r->dv.values.down();
+                    r->dv.slotPos.down();
+                    r->dv.slotFlag.down();
+                }
+                auto same = [&](const char* what, const void* x, const void* y, size_t bytes) {
+                    g_checks++;
+                    if (memcmp(x, y, bytes) != 0) {
+                        fprintf(stderr, "FAIL attention_decode_tcq G=%d D=%d splits=%d reversed=%d dms=%d: %s differ "
+                                "from qknorm_rope_kv + decode_tc's\n", c.heads / c.kvHeads, c.D, splits, reversed,
+                                c.dms, what);
+                        g_failures++;
+                    }
+                };
+                same("outputs", one.out.host.data(), two.out.host.data(), one.out.size() * 4);
+                same("bf16 outputs", one.outB.host.data(), two.outB.host.data(), one.outB.size() * 2);
+                same("decisions", one.decisions.host.data(), two.decisions.host.data(), one.decisions.size());
+                same("keys", one.dv.keys.host.data(), two.dv.keys.host.data(), one.dv.keys.size() * 2);
+                same("values", one.dv.values.host.data(), two.dv.values.host.data(), one.dv.values.size() * 2);
+                same("slot positions", one.dv.slotPos.host.data(), two.dv.slotPos.host.data(), one.dv.slotPos.size() * 4);
+                same("slot flags", one.dv.slotFlag.host.data(), two.dv.slotFlag.host.data(), one.dv.slotFlag.size());
+                g_checks++;
+                if (std::isnan(one.out[0])) {
+                    fprintf(stderr, "FAIL attention_decode_tcq: token 0 not written\n");
+                    g_failures++;
+                }
+            }
+        }
+    }
+}
+
 static void test_attention_chunk() {
     Rng rng(9);
     struct Case {
@@ -2440,6 +2596,7 @@ int main(int argc, char** argv) {
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},
         {"attention_decode_tcb", test_attention_decode_tc_balanced},
+        {"attention_decode_tcq", test_attention_decode_tcq},
         {"attention_chunk", test_attention_chunk},
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},

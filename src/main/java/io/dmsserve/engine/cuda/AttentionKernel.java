@@ -85,6 +85,7 @@ final class AttentionKernel {
     private final Kernel[] decode = new Kernel[DECODE_GROUPS.length];
     private final Kernel[] tensorDecode;
     private final Kernel[] balancedDecode;
+    private final Kernel[] foldedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
@@ -99,9 +100,11 @@ final class AttentionKernel {
         }
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         this.balancedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
+        this.foldedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
+            this.foldedDecode[i] = context.kernel("dms_attention_decode_tcq_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i],
@@ -225,6 +228,39 @@ final class AttentionKernel {
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
+    }
+
+    /**
+     * {@link #decode} on tensor cores for a decode step with the q/k norm, RoPE, DMS decision and KV write folded in
+     * (attention.cu, dms_attention_decode_tcq_d*): what {@link QkNormRopeKernel#applyAndWrite} then {@link #decode}
+     * give, bit for bit, in one launch fewer. queries.q() holds the q|k|v product's raw rows (left as they are);
+     * {@code folded} comes from {@link QkNormRopeKernel#fold} with the same positions and seqOfToken as the queries.
+     */
+    void decodeFolded(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
+            Output output, QkNormRopeKernel.Folded folded) {
+        int group = check(cache, queries, layer, split, output);
+        require(foldTakes(cache.headDim(), group), "the folded decode takes head_dim 64 or 128 on tensor cores and up to "
+                + MAX_DECODE_GROUP + " query heads per kv head, got head_dim " + cache.headDim() + ", group " + group);
+        positive(tokenCount, "tokenCount");
+        require(tokenCount <= Math.min(65535, folded.n()), "at most the step's " + folded.n() + " tokens (and 65535)");
+        require(folded.n() == queries.n() && folded.kv().sequences() == queries.sequences(),
+                "the fold's tokens and sequences are the queries'");
+        require(folded.kv().cache() == cache, "the fold writes the cache the attention reads");
+        checkTokens(queries, tokenList, tokenCount);
+        KernelArgs args = common(cache, queries, layer).ptr(tokenList).i32(queries.heads()).i32(cache.headDim())
+                .f32(scale(cache.headDim())).i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
+                .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
+                .ptr(split.partialO()).ptr(split.partialML());
+        foldedDecode[tensorDecodeIndex(cache.headDim())].launch(split.splits(), cache.kvHeads(), tokenCount, WARPS * 32,
+                decodeSharedBytes(group, cache.headDim()), folded.appendTo(args));
+        if (split.splits() > 1) {
+            merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
+        }
+    }
+
+    /** Whether {@link #decodeFolded} takes these: a tensor-core kernel for this head size, groups up to 8. */
+    boolean foldTakes(int headDim, int group) {
+        return foldedDecode != null && tensorDecodeIndex(headDim) >= 0 && group <= MAX_DECODE_GROUP;
     }
 
     /** Whether {@link #decodeBalanced} takes these: tensor-core kernels for this head size, and few enough lists. */

@@ -85,6 +85,14 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_KV_WRITE_PROPERTY = "dms.cuda.fused-kv-write";
     /**
+     * System property: {@code true} folds a decode step's q/k norm, RoPE, DMS decision and KV write into the
+     * tensor-core decode attention on the split grid (attention.cu, dms_attention_decode_tcq_d*: each block normalises
+     * its own query heads and key; the same bits), one launch a layer fewer; {@code false} (the default until measured
+     * on the GPU) launches {@link QkNormRopeKernel#applyAndWrite} before the attention. Steps on the balanced grid, with
+     * prompt chunks, with {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded.
+     */
+    public static final String FOLD_QKNORM_PROPERTY = "dms.cuda.fold-qknorm";
+    /**
      * System property: {@code false} runs the RMSNorm before q|k|v and before gate|up as its own launch, to compare;
      * the default folds it into the product where the product's kernel takes it (the GEMV of up to 8 tokens, the
      * warpgroup decode product of up to 32 on split activations: {@link MatMulKernel#normFolds}), two launches a layer
@@ -172,6 +180,8 @@ public final class CudaBackend implements Backend {
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
+    private final boolean foldQkNorm;
+    private long foldedSteps;  // steps whose decode attention folded the q/k norm in (tests ask)
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
@@ -260,6 +270,7 @@ public final class CudaBackend implements Backend {
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
+        this.foldQkNorm = foldQkNorm(System.getProperty(FOLD_QKNORM_PROPERTY, "false"));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
@@ -365,6 +376,16 @@ public final class CudaBackend implements Backend {
     /** The fewest slots an attention split takes: a whole number from 16. */
     static int minSplitSlots(String value) {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
+    }
+
+    /** {@code true} or {@code false}. */
+    static boolean foldQkNorm(String value) {
+        return switch (value.trim()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true or false, got '" + value
+                    + "'");
+        };
     }
 
     /** {@code split} (true), {@code bf16} (false), or {@code auto}: split for a DMS checkpoint. */
@@ -504,6 +525,11 @@ public final class CudaBackend implements Backend {
     @Override
     public ModelConfig config() {
         return config;
+    }
+
+    /** Steps so far whose decode attention folded the q/k norm in ({@link #FOLD_QKNORM_PROPERTY}). */
+    long foldedSteps() {
+        return foldedSteps;
     }
 
     /** Steps so far whose decode attention took the balanced grid ({@link #ATTENTION_BALANCE_PROPERTY}). */
@@ -855,7 +881,14 @@ public final class CudaBackend implements Backend {
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
             double alphaOffset = dms ? config.dms().initialAlphaOffset() : 0;
-            if (in.decodeOnly && fusedKvWrite) {
+            QkNormRopeKernel.Folded folded = null;
+            if (in.decodeFolded) {
+                // The decode attention normalises, rotates, decides and writes the keys and values itself.
+                folded = QkNormRopeKernel.fold(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions,
+                        parts.positions, in.n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset,
+                        parts.seqOfToken, parts.thresholds, layers, l, decisions,
+                        new QkNormRopeKernel.KvTarget(v, qkvDim, parts.slots, parts.prevSlots, in.sequences, cache));
+            } else if (in.decodeOnly && fusedKvWrite) {
                 // A decode step: the keys and values go to their slots from the RoPE kernel itself.
                 qkNormRope.applyAndWrite(s.qkv, qkvDim, k, qkvDim, w.qNorm(), w.kNorm(), rope, ropePositions,
                         parts.positions, in.n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset,
@@ -870,7 +903,7 @@ public final class CudaBackend implements Backend {
                         headDim, cache.keyCache(), cache.valueCache(), cache.slotPos(), cache.slotFlag(),
                         cache.slotCount());
             }
-            attend(in, parts, l, small);
+            attend(in, parts, l, small, folded);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
             MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm(), w.w13());
             if (ffnNorm == null) {
@@ -971,6 +1004,9 @@ public final class CudaBackend implements Backend {
                 && (!balanceAuto || balanceHelps(listWaves, in.fewestDecodePages, balancedBlocks,
                         Math.max(1, minSplitSlots / geometry.pageSize())));
         balancedSteps += in.decodeBalanced ? 1 : 0;
+        in.decodeFolded = foldQkNorm && in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0
+                && !in.decodeBalanced && attention.foldTakes(headDim, heads / kvHeads);
+        foldedSteps += in.decodeFolded ? 1 : 0;
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null
@@ -1052,8 +1088,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Decode tokens (their sequence feeds one token) and prefill tiles, each with its own split of the pages. */
-    private void attend(Layout in, Parts parts, int layer, boolean small) {
+    /**
+     * Decode tokens (their sequence feeds one token) and prefill tiles, each with its own split of the pages;
+     * {@code folded}: the decode attention's q/k norm, RoPE, decisions and KV write (a decode step on the split grid).
+     */
+    private void attend(Layout in, Parts parts, int layer, boolean small, QkNormRopeKernel.Folded folded) {
         Scratch s = scratch;
         AttentionKernel.Queries queries = new AttentionKernel.Queries(s.qkv, qkvDim, heads, parts.positions,
                 parts.seqOfToken, in.n, parts.seqRow, parts.seqWindow, in.sequences);
@@ -1063,6 +1102,9 @@ public final class CudaBackend implements Backend {
         if (in.decodeBalanced) {
             attention.decodeBalanced(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length, balancedBlocks,
                     split(maxPages, in.decodeSplit), output);
+        } else if (folded != null) {
+            attention.decodeFolded(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
+                    split(maxPages, in.decodeSplit), output, folded);
         } else if (in.decodeTokens.length > 0) {
             attention.decode(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
                     split(maxPages, in.decodeSplit), output);
@@ -1264,6 +1306,7 @@ public final class CudaBackend implements Backend {
         final boolean decodeOnly;   // every sequence feeds one token: the step a graph can replay
         final long fewestDecodePages; // the decode tokens' lists summed per layer, the fewest (balanced grid only)
         boolean decodeBalanced;     // decode attention over the balanced grid, decodeSplit its partial slots
+        boolean decodeFolded;       // the q/k norm, RoPE and KV write folded into the decode attention
         Integer decodeSplit;        // page-list splits of the decode and chunk attention (reserveWorkspaces)
         Integer chunkSplit;
         final int[] logitRows;      // token index of each logits row: the sampled rows first

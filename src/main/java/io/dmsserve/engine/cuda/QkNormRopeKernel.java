@@ -88,6 +88,50 @@ final class QkNormRopeKernel {
             DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads, int kvHeads, int headDim,
             float eps, boolean dms, double alphaScale, double alphaOffset, DeviceBuffer seqOfToken,
             DeviceBuffer thresholds, int layers, int layer, DeviceBuffer decisions, KvTarget kv) {
+        checkWrite(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim,
+                dms, seqOfToken, thresholds, layers, layer, decisions, kv);
+        AttentionKernel.Cache cache = kv.cache();
+        int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
+        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
+                layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
+                .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
+    }
+
+    /**
+     * What the tensor-core decode attention folds in instead of {@link #applyAndWrite} ({@link
+     * AttentionKernel#decodeFolded}, attention.cu dms_attention_decode_tcq_d*): its arguments, q raw (the product's
+     * rows, left as they are: the attention normalises and rotates its own copy), n tokens of as many sequences.
+     */
+    record Folded(DeviceBuffer k, int kStride, DeviceBuffer qNorm, DeviceBuffer kNorm, DeviceBuffer rope,
+            int ropePositions, int n, float eps, boolean dms, double alphaScale, double alphaOffset,
+            DeviceBuffer thresholds, DeviceBuffer decisions, KvTarget kv) {
+
+        /** The kernel's DMS_FOLD_PARAMS, after the attention's own. */
+        KernelArgs appendTo(KernelArgs args) {
+            return args.ptr(k).i32(kStride).ptr(kv.v()).i32(kv.vStride()).ptr(qNorm).ptr(kNorm).ptr(rope)
+                    .i32(ropePositions).f32(eps).i32(dms ? 1 : 0).f64(alphaScale).f64(alphaOffset)
+                    .ptr(dms ? thresholds : null).ptr(dms ? decisions : null).ptr(kv.slots()).ptr(kv.prevSlots())
+                    .i32(n).i32(kv.sequences());
+        }
+    }
+
+    /** {@link #applyAndWrite}'s arguments, checked as there, for the decode attention to fold in. */
+    static Folded fold(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm,
+            DeviceBuffer kNorm, DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads,
+            int kvHeads, int headDim, float eps, boolean dms, double alphaScale, double alphaOffset,
+            DeviceBuffer seqOfToken, DeviceBuffer thresholds, int layers, int layer, DeviceBuffer decisions,
+            KvTarget kv) {
+        checkWrite(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim,
+                dms, seqOfToken, thresholds, layers, layer, decisions, kv);
+        return new Folded(k, kStride, qNorm, kNorm, rope, ropePositions, n, eps, dms, alphaScale, alphaOffset,
+                thresholds, decisions, kv);
+    }
+
+    private static void checkWrite(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm,
+            DeviceBuffer kNorm, DeviceBuffer rope, int ropePositions, DeviceBuffer positions, int n, int heads,
+            int kvHeads, int headDim, boolean dms, DeviceBuffer seqOfToken, DeviceBuffer thresholds, int layers,
+            int layer, DeviceBuffer decisions, KvTarget kv) {
         require(kv.sequences() == n, "a decode step has one token a sequence: " + n + " tokens, " + kv.sequences()
                 + " sequences");
         require(kv.vStride() >= kvHeads * headDim, "v stride too small for the heads");
@@ -106,11 +150,6 @@ final class QkNormRopeKernel {
         holds(cache.slotFlag(), slots, 1, "slotFlag (slots) uint8");
         check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
                 seqOfToken, thresholds, n, layers, layer, decisions);
-        int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
-                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
-                layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
-                .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
     }
 
     private static void check(DeviceBuffer q, int qStride, DeviceBuffer k, int kStride, DeviceBuffer qNorm,

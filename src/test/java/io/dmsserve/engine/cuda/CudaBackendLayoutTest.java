@@ -98,6 +98,16 @@ class CudaBackendLayoutTest {
     }
 
     @Test
+    void theQkNormIsFoldedIntoTheAttentionOnlyWhenAsked() {
+        assertThat(CudaBackend.foldQkNorm("true")).isTrue();
+        assertThat(CudaBackend.foldQkNorm(" false ")).isFalse();
+        for (String bad : new String[] {"yes", "", "TRUE", "1"}) {
+            assertThatThrownBy(() -> CudaBackend.foldQkNorm(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.fold-qknorm must be true or false, got '" + bad + "'");
+        }
+    }
+
+    @Test
     void theProductsActivationsAreSplitOrBf16OrAutosChoice() {
         assertThat(CudaBackend.splitActivations("split", false)).isTrue();
         assertThat(CudaBackend.splitActivations(" bf16 ", true)).isFalse();

@@ -309,18 +309,42 @@ class CudaGoldenTest {
             long balanced = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
                     () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
                             () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY, plain ? "exit" : launch,
-                                    () -> longMixedRun(wide, "true", launch, KvCacheManager.REPACK_DEFAULT))));
+                                    () -> longMixedRun(wide, "true", launch, KvCacheManager.REPACK_DEFAULT))))
+                    .balancedSteps();
             assertThat(balanced).as("decode steps on the balanced grid").isGreaterThanOrEqualTo(300);
         }
     }
 
     /**
-     * Returns the steps whose decode attention took the balanced grid. {@code launch}: null for the defaults (launches
+     * The same run with a decode step's q/k norm, RoPE, decisions and KV write folded into the split-grid tensor-core
+     * decode attention ({@code dms.cuda.fold-qknorm}, attention.cu dms_attention_decode_tcq_d*), on the head_dim-64
+     * checkpoint with the balanced grid off, with plain launches and with programmatic ones (the attention then starts
+     * while the q|k|v product it reads still runs, its lists read before its wait).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"plain", "gemv"})
+    void aLongMixedRunWithTheQkNormFoldedIntoTheAttentionKeepsTheCpusLiveCounts(String launch, @TempDir Path dir) {
+        try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
+            boolean plain = launch.equals("plain");
+            long folded = SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                    () -> SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
+                                    () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY,
+                                            plain ? "exit" : launch, () -> longMixedRun(wide, "true", launch,
+                                                    KvCacheManager.REPACK_DEFAULT)))))
+                    .foldedSteps();
+            assertThat(folded).as("decode steps with the q/k norm folded into the attention")
+                    .isGreaterThanOrEqualTo(300);
+        }
+    }
+
+    /**
+     * Returns the backend, whose step counts (balanced grid, folded q/k norm) the caller may ask. {@code launch}: null for the defaults (launches
      * checked), {@code plain} (checked) or a trigger of programmatic launch, which the context must then be running
      * (launches unchecked: a check synchronises after each launch outside a graph). Both engines repack heads or not
      * ({@code repack}). Every decision that differs farther than the bound from the threshold is listed before failing.
      */
-    private long longMixedRun(Checkpoint dms, String wgmma, String launch, boolean repack) {
+    private CudaBackend longMixedRun(Checkpoint dms, String wgmma, String launch, boolean repack) {
         EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
         int layers = dms.config().numLayers();
         int kvHeads = dms.config().numKvHeads();
@@ -382,10 +406,10 @@ class CudaGoldenTest {
             }
             System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, programmatic"
                     + " launch %s, repack %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the"
-                    + " farthest %.4g from it); %d steps on the balanced grid%n", dms.directory().getFileName(),
+                    + " farthest %.4g from it); %d steps on the balanced grid, %d folded%n", dms.directory().getFileName(),
                     bf16Activations(dms) ? "bf16" : "split", wgmma,
                     System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), repack,
-                    compared, differ, near, farthest, backend.balancedSteps());
+                    compared, differ, near, farthest, backend.balancedSteps(), backend.foldedSteps());
             assertThat(beyond).as("decisions that differ " + longRunBound(dms) + " or more from the threshold")
                     .isEmpty();
             for (int s = 0; s < workload.sequences(); s++) {
@@ -403,6 +427,6 @@ class CudaGoldenTest {
             }
             assertEquals(0, gpu.statistics().pagesInUse());
         }
-        return backend.balancedSteps();
+        return backend;
     }
 }

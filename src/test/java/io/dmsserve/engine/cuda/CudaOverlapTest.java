@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.LongConsumer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -120,6 +121,11 @@ class CudaOverlapTest {
      *     the steps timed on the device: the memsets must show in the idle gaps the timing reports between them
      */
     static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag) {
+        return run(checkpoint, overlap, lag, folded -> { });
+    }
+
+    /** {@link #run(Checkpoint, boolean, boolean)}, telling {@code foldedSteps} the backend's {@code foldedSteps()}. */
+    static List<String> run(Checkpoint checkpoint, boolean overlap, boolean lag, LongConsumer foldedSteps) {
         CudaContext context = CudaContext.open(0, false);
         CudaBackend backend = SystemProperty.with(CudaBackend.STEP_TIMING_PROPERTY, String.valueOf(lag),
                 () -> new CudaBackend(checkpoint, context, true, 1));
@@ -188,6 +194,7 @@ class CudaOverlapTest {
                 assertThat(times.gaps()).as("untimed").isZero();
                 assertThat(times.deviceNanos()).isZero();
             }
+            foldedSteps.accept(backend.foldedSteps());
             return lines;
         }
     }

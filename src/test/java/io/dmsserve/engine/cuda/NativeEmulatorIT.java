@@ -28,6 +28,7 @@ class NativeEmulatorIT {
             "attention_merge", "gemv", "gemv_swiglu", "gemv_norm", "gemv_swiglu_norm", "matmul", "matmul_wg", "matmul_wgs",
             "matmul_wgs_norm", "matmul_wgs_swiglu", "matmul_k_limit", "skinny_cp", "swiglu",
             "page_table", "kv_write", "attention_decode", "attention_decode_tc", "attention_decode_tcb",
+            "attention_decode_tcq",
             "attention_chunk", "sampling_small",
             "sampling_large", "sampling_counts");
 

@@ -117,6 +117,41 @@ class PdlLaunchTest extends GpuTest {
         }
     }
 
+    /**
+     * The split-grid tensor-core decode attention with the q/k norm, RoPE, decisions and KV write folded in
+     * ({@code dms.cuda.fold-qknorm}), on the head_dim-64 checkpoint with the balanced grid off: plain and under
+     * programmatic launch (the attention starting while the q|k|v product still runs), the overlapped decode steps'
+     * outputs equal those of plain launches without the fold, bit for bit.
+     */
+    @Test
+    void theAttentionWithTheQkNormFoldedInGivesWhatTheTwoKernelsGive(@TempDir Path dir) {
+        try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
+            long[] folded = new long[3];
+            List<String> plain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
+                            () -> CudaOverlapTest.run(wide, true, false, n -> folded[0] = n)));
+            List<String> foldedPlain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
+                                    () -> CudaOverlapTest.run(wide, true, false, n -> folded[1] = n))));
+            List<String> foldedPdl = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                            () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> folded[2] = n))));
+            assertThat(folded[0]).as("steps folded without the property").isZero();
+            assertThat(folded[1]).as("steps folded, plain launches").isPositive();
+            assertThat(folded[2]).as("steps folded, programmatic launches").isEqualTo(folded[1]);
+            assertThat(foldedPlain).hasSameSizeAs(plain);
+            assertThat(foldedPdl).hasSameSizeAs(plain);
+            for (int i = 0; i < plain.size(); i++) {
+                assertEquals(plain.get(i), foldedPlain.get(i), "output " + i + ", folded, plain launches");
+                assertEquals(plain.get(i), foldedPdl.get(i), "output " + i + ", folded, programmatic launches");
+            }
+            System.out.printf("[gpu] the q/k norm folded into the split-grid decode attention (head_dim 64): %d outputs"
+                    + " of overlapped decode steps identical to the two kernels', plain and programmatic (%d steps"
+                    + " folded)%n", plain.size(), folded[1]);
+        }
+    }
+
     private static <T> T withPdl(String trigger, Supplier<T> body) {
         return SystemProperty.with(CudaContext.PDL_PROPERTY, "true",
                 () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY, trigger, body));
