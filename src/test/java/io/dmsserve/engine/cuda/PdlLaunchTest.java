@@ -128,8 +128,9 @@ class PdlLaunchTest extends GpuTest {
         try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
             long[] folded = new long[3];
             List<String> plain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
-                    () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
-                            () -> CudaOverlapTest.run(wide, true, false, n -> folded[0] = n)));
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "false",
+                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
+                                    () -> CudaOverlapTest.run(wide, true, false, n -> folded[0] = n))));
             List<String> foldedPlain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                     () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
                             () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
@@ -137,7 +138,7 @@ class PdlLaunchTest extends GpuTest {
             List<String> foldedPdl = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                     () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
                             () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> folded[2] = n))));
-            assertThat(folded[0]).as("steps folded without the property").isZero();
+            assertThat(folded[0]).as("steps folded with the property false").isZero();
             assertThat(folded[1]).as("steps folded, plain launches").isPositive();
             assertThat(folded[2]).as("steps folded, programmatic launches").isEqualTo(folded[1]);
             assertThat(foldedPlain).hasSameSizeAs(plain);
