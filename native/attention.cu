@@ -742,132 +742,6 @@ struct FoldedQk {
         int ropePositions, float eps, int dms, double alphaScale, double alphaOffset,                             \
         const float* __restrict__ thresholds, unsigned char* __restrict__ decisions, const int* __restrict__ slots, \
         const int* __restrict__ prevSlots, int n, int S
-#define DMS_FOLD_ARGS                                                                                             \
-    FoldParams{k, kStride, v, vStride, qNorm, kNorm, rope, ropePositions, eps, dms, alphaScale, alphaOffset,     \
-               thresholds, decisions, slots, prevSlots, n, S}
-
-// The kernels' DMS_FOLD_PARAMS, passed on as one.
-struct FoldParams {
-    const float* k;
-    int kStride;
-    const float* v;
-    int vStride;
-    const bf16_t* qNorm;
-    const bf16_t* kNorm;
-    const float2* rope;
-    int ropePositions;
-    float eps;
-    int dms;
-    double alphaScale;
-    double alphaOffset;
-    const float* thresholds;
-    unsigned char* decisions;
-    const int* slots;
-    const int* prevSlots;
-    int n;
-    int S;
-    DMS_DEVICE bool decides() const {
-        return dms != 0 && decisions != nullptr;
-    }
-};
-
-// A fold's shared memory: the G query heads (fp32), the step's key and value (bf16, 16-byte aligned), the decision.
-template <int D>
-struct FoldShared {
-    float* q;
-    bf16_t* key;
-    bf16_t* value;
-    int* decision;
-};
-
-// Token i's (of sequence seq) fold for kv head h: its slots (the step's rows, uploaded before the step's first launch,
-// so they may be read before the wait) and where the scan finds what the fold computes.
-template <int D>
-DMS_DEVICE FoldedQk folded_qk(const FoldParams& f, const FoldShared<D>& sh, int i, int h, int seq, int layer,
-                              int kvHeads) {
-    const int slot = f.slots[(static_cast<size_t>(layer) * kvHeads + h) * f.n + i];
-    const int prev = f.decides() && f.prevSlots != nullptr
-                         ? f.prevSlots[(static_cast<size_t>(layer) * kvHeads + h) * f.S + seq]
-                         : -1;
-    return FoldedQk{sh.q, sh.key, sh.value, slot >= 0 ? slot : -2, prev >= 0 ? prev : -2, sh.decision};
-}
-
-// After the wait, by the whole block: dms_qknorm_rope_kv_f32's warps for token i and kv head h, query heads h G + r
-// (r < G) then the kv head (r == G), into shared memory; then the value as bf16. No barrier: the caller's.
-template <int D>
-DMS_DEVICE void fold_qk(const FoldParams& f, const FoldShared<D>& sh, const float* __restrict__ q, int qStride, int i,
-                        int h, int G, int seq, int position, int layers, int layer) {
-    const int lane = threadIdx.x & 31;
-    const int half = D / 2;
-    for (int r = threadIdx.x >> 5; r <= G; r += DMS_ATT_WARPS) {
-        const bool isQ = r < G;
-        const float* x = isQ ? q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + r) * D
-                             : f.k + static_cast<size_t>(i) * f.kStride + static_cast<size_t>(h) * D;
-        QkConstants constants;
-        qk_constants(constants, isQ ? f.qNorm : f.kNorm, f.rope, f.ropePositions, position, D, lane, true);
-        float y1[DMS_ROPE_PAIRS];
-        float y2[DMS_ROPE_PAIRS];
-        float lastChannel = 0.f;
-        const bool owner = qk_head(x, constants, D, f.eps, isQ && f.dms != 0 && r == 0, lane, y1, y2, &lastChannel);
-        if (owner && f.decides()) {
-            sh.decision[0] = qk_decide(lastChannel, f.alphaScale, f.alphaOffset,
-                                       f.thresholds[static_cast<size_t>(seq) * layers + layer]);
-        }
-#pragma unroll
-        for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
-            const int j = lane + 32 * c;
-            if (j < half) {
-                if (isQ) {
-                    sh.q[r * D + j] = y1[c];
-                    sh.q[r * D + j + half] = y2[c];
-                } else {
-                    sh.key[j] = dms::f32_to_bf16(y1[c]);
-                    sh.key[j + half] = dms::f32_to_bf16(y2[c]);
-                }
-            }
-        }
-    }
-    const float* vr = f.v + static_cast<size_t>(i) * f.vStride + static_cast<size_t>(h) * D;
-    for (int e = threadIdx.x; e < D; e += blockDim.x) {
-        sh.value[e] = dms::f32_to_bf16(vr[e]);
-    }
-}
-
-// The block that writes token i's fold for kv head h, after its scan (past a barrier that follows fold_qk): the
-// slot's key, value, position and flag 0 (a slot < 0 is skipped), the decision and the previous slot's flag, as
-// dms_qknorm_rope_kv_f32 writes them.
-template <int D>
-DMS_DEVICE void fold_write(const FoldParams& f, const FoldShared<D>& sh, const FoldedQk& fold, AttentionCache cache,
-                           int i, int h, int position, int layers, int layer, int kvHeads) {
-    if (fold.slot >= 0) {
-        const uint4* rows = reinterpret_cast<const uint4*>(sh.key);  // the key, then the value
-        uint4* kc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.keyCache) + static_cast<size_t>(fold.slot) * D);
-        uint4* vc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.valueCache) + static_cast<size_t>(fold.slot) * D);
-        for (int e = threadIdx.x; e < D / 8; e += blockDim.x) {
-            kc[e] = rows[e];
-            vc[e] = rows[D / 8 + e];
-        }
-        if (threadIdx.x == 0) {
-            const_cast<int*>(cache.slotPos)[fold.slot] = position;
-            const_cast<unsigned char*>(cache.slotFlag)[fold.slot] = 0;
-        }
-    }
-    if (f.decides() && threadIdx.x == 0) {
-        const unsigned char decision = static_cast<unsigned char>(sh.decision[0]);
-        f.decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + h] = decision;
-        if (fold.prevSlot >= 0) {
-            const_cast<unsigned char*>(cache.slotFlag)[fold.prevSlot] = decision;
-        }
-    }
-}
-
-// The fold's shared memory, declared where it is used (DMS_SHARED) and named by `sh`.
-#define DMS_FOLD_SHARED(DD, sh)                                                                                   \
-    DMS_SHARED(float, foldQ, DMS_ATT_MAX_G * (DD));                                                               \
-    DMS_SHARED(uint4, foldRows, 2 * (DD) / 8); /* the key, then the value: 16-byte aligned for the scan's loads */ \
-    DMS_SHARED(int, foldDecision, 1);                                                                             \
-    const FoldShared<DD> sh{foldQ, reinterpret_cast<bf16_t*>(foldRows), reinterpret_cast<bf16_t*>(foldRows) + (DD), \
-                            foldDecision}
 
 template <int D>
 __device__ __forceinline__ void attention_decode_tcq(
@@ -877,8 +751,12 @@ __device__ __forceinline__ void attention_decode_tcq(
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int heads, int /* D: the template's */,
     float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out, int outStride,
     bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML,
-    const FoldParams& f) {
-    DMS_FOLD_SHARED(D, sh);
+    DMS_FOLD_PARAMS) {
+    DMS_SHARED(float, qs, DMS_ATT_MAX_G * D);
+    DMS_SHARED(uint4, rows, 2 * D / 8);  // the key, then the value (16-byte aligned for the scan's loads)
+    DMS_SHARED(int, decision, 1);
+    bf16_t* key = reinterpret_cast<bf16_t*>(rows);
+    bf16_t* value = key + D;
     const int early = dms_attention_early;
     if (early == 0) {
         dms::pdl_begin_long();
@@ -889,7 +767,11 @@ __device__ __forceinline__ void attention_decode_tcq(
     const int i = tokenList != nullptr ? tokenList[blockIdx.z] : static_cast<int>(blockIdx.z);
     const int seq = seqOfToken[i];
     const int position = positions[i];
-    const FoldedQk fold = folded_qk<D>(f, sh, i, h, seq, layer, kvHeads);
+    const int slot = slots[(static_cast<size_t>(layer) * kvHeads + h) * n + i];
+    const bool decides = dms != 0 && decisions != nullptr;
+    const int prev = decides && prevSlots != nullptr ? prevSlots[(static_cast<size_t>(layer) * kvHeads + h) * S + seq]
+                                                     : -1;
+    const FoldedQk fold{qs, key, value, slot >= 0 ? slot : -2, prev >= 0 ? prev : -2, decision};
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);
@@ -898,14 +780,66 @@ __device__ __forceinline__ void attention_decode_tcq(
         if (early != 0) {
             dms::pdl_begin_long();
         }
-        fold_qk<D>(f, sh, q, qStride, i, h, G, seq, position, layers, layer);
+        // dms_qknorm_rope_kv_f32's warps for token i: query heads h G + r (r < G), then kv head h (r == G).
+        const int lane = threadIdx.x & 31;
+        const int half = D / 2;
+        for (int r = threadIdx.x >> 5; r <= G; r += DMS_ATT_WARPS) {
+            const bool isQ = r < G;
+            const float* x = isQ ? q + static_cast<size_t>(i) * qStride + static_cast<size_t>(h * G + r) * D
+                                 : k + static_cast<size_t>(i) * kStride + static_cast<size_t>(h) * D;
+            QkConstants constants;
+            qk_constants(constants, isQ ? qNorm : kNorm, rope, ropePositions, position, D, lane, true);
+            float y1[DMS_ROPE_PAIRS];
+            float y2[DMS_ROPE_PAIRS];
+            float lastChannel = 0.f;
+            const bool owner = qk_head(x, constants, D, eps, isQ && dms != 0 && r == 0, lane, y1, y2, &lastChannel);
+            if (owner && decides) {
+                decision[0] = qk_decide(lastChannel, alphaScale, alphaOffset,
+                                        thresholds[static_cast<size_t>(seq) * layers + layer]);
+            }
+#pragma unroll
+            for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+                const int j = lane + 32 * c;
+                if (j < half) {
+                    if (isQ) {
+                        qs[r * D + j] = y1[c];
+                        qs[r * D + j + half] = y2[c];
+                    } else {
+                        key[j] = dms::f32_to_bf16(y1[c]);
+                        key[j + half] = dms::f32_to_bf16(y2[c]);
+                    }
+                }
+            }
+        }
+        const float* vr = v + static_cast<size_t>(i) * vStride + static_cast<size_t>(h) * D;
+        for (int e = threadIdx.x; e < D; e += blockDim.x) {
+            value[e] = dms::f32_to_bf16(vr[e]);
+        }
         __syncthreads();
     };
     attention_decode_tc_list<D>(q, qStride, cache, where, wait, h, kvHeads, pageSize, heads, scale, blockIdx.x, splits,
                                 splitStride, out, outStride, outBf16, outBf16Stride, partialO, partialML, fold);
-    // The last split's block, after its scan (attention_decode_tc_list ends past a __syncthreads).
+    // The last split's block, after its scan (attention_decode_tc_list ends past a __syncthreads): the cache and the
+    // decision, as dms_qknorm_rope_kv_f32 writes them.
     if (blockIdx.x + 1 == gridDim.x) {
-        fold_write<D>(f, sh, fold, cache, i, h, position, layers, layer, kvHeads);
+        if (slot >= 0) {
+            uint4* kc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.keyCache) + static_cast<size_t>(slot) * D);
+            uint4* vc = reinterpret_cast<uint4*>(const_cast<bf16_t*>(cache.valueCache) + static_cast<size_t>(slot) * D);
+            for (int e = threadIdx.x; e < D / 8; e += blockDim.x) {
+                kc[e] = rows[e];
+                vc[e] = rows[D / 8 + e];
+            }
+            if (threadIdx.x == 0) {
+                const_cast<int*>(cache.slotPos)[slot] = position;
+                const_cast<unsigned char*>(cache.slotFlag)[slot] = 0;
+            }
+        }
+        if (decides && threadIdx.x == 0) {
+            decisions[(static_cast<size_t>(i) * layers + layer) * kvHeads + h] = static_cast<unsigned char>(decision[0]);
+            if (prev >= 0) {
+                const_cast<unsigned char*>(cache.slotFlag)[prev] = static_cast<unsigned char>(decision[0]);
+            }
+        }
     }
 }
 
@@ -913,8 +847,11 @@ __device__ __forceinline__ void attention_decode_tcq(
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32)                                               \
         dms_attention_decode_tcq_d##DD(DMS_DECODE_PARAMS, DMS_FOLD_PARAMS) {                                       \
         attention_decode_tcq<DD>(DMS_CACHE_ARGS, tokenList, heads, D, scale, pagesPerSplit, splits, splitStride,  \
-                                 out, outStride, outBf16, outBf16Stride, partialO, partialML, DMS_FOLD_ARGS);     \
+                                 out, outStride, outBf16, outBf16Stride, partialO, partialML, k, kStride, v,      \
+                                 vStride, qNorm, kNorm, rope, ropePositions, eps, dms, alphaScale, alphaOffset,   \
+                                 thresholds, decisions, slots, prevSlots, n, S);                                  \
     }
+
 DMS_ATTENTION_DECODE_TCQ(64)
 DMS_ATTENTION_DECODE_TCQ(128)
 
@@ -979,17 +916,13 @@ DMS_DEVICE void attention_prefix_pages(int* start, int lists, int* warpSums) {
     __syncthreads();
 }
 
-// FOLD (dms_attention_decode_tcbq_d*): a decode step's q/k norm, RoPE, decisions and KV write folded in, as in
-// dms_attention_decode_tcq_d*: each part's block does its list's fold (fold_qk) before scanning it, and the block
-// holding the list's last page writes it after its scan.
-template <int D, bool FOLD = false>
+template <int D>
 __device__ __forceinline__ void attention_decode_tc_balanced(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int* __restrict__ tokenList, int tokenCount, int heads, float scale,
-    int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML,
-    const FoldParams& f = FoldParams{}) {
+    int splitStride, float* __restrict__ partialO, float2* __restrict__ partialML) {
     // Before the wait (dms.cuh, pdl_wait): the lists' lengths, their prefix and this block's first list, from the page
     // table's lengths and the step's sequence rows, which the step's first launches wrote, never the launch just before
     // (q/k norm and RoPE, the KV write). Under a programmatic launch this overlaps that launch.
@@ -1042,36 +975,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
         const long long p0 = max(b0, s0);
         const long long p1 = min(b1, s1);
         const int part = p0 < p1 ? static_cast<int>(b) - blockOf(s0) : 0;
-        if constexpr (FOLD) {
-            // Every part's block folds; the last page's block writes, even past a stride below the bound.
-            if (p0 < p1) {
-                DMS_FOLD_SHARED(D, sh);
-                const int seq = seqOfToken[i];
-                const int position = positions[i];
-                const FoldedQk fold = folded_qk<D>(f, sh, i, h, seq, layer, kvHeads);
-                fold_qk<D>(f, sh, q, qStride, i, h, G, seq, position, layers, layer);
-                __syncthreads();
-                if (part < splitStride) {
-                    const auto where = [&]() {
-                        DecodeBlock d;
-                        d.i = i;
-                        d.window = seqWindow[seq];
-                        d.qpos = position;
-                        d.table = pageTable + headOf(i, h) * maxPagesPerHead;
-                        d.listStart = static_cast<int>(p0 - s0) * pageSize;
-                        d.listEnd = static_cast<int>(p1 - s0) * pageSize;
-                        return d;
-                    };
-                    attention_decode_tc_list<D>(q, qStride, cache, where, [] {}, h, kvHeads, pageSize, heads, scale,
-                                                part, splitStride, splitStride, nullptr, 0, nullptr, 0, partialO,
-                                                partialML, fold);
-                }
-                if (static_cast<int>(b) == blockOf(s1 - 1)) {
-                    fold_write<D>(f, sh, fold, cache, i, h, position, layers, layer, kvHeads);
-                }
-                __syncthreads();  // the next part rewrites the merge rows and the fold's
-            }
-        } else if (p0 < p1 && part < splitStride) {  // (a stride below the bound loses parts, never writes past the partials)
+        if (p0 < p1 && part < splitStride) {  // (a stride below the bound loses parts, never writes past the partials)
             const auto where = [&]() {
                 DecodeBlock d;
                 d.i = i;
@@ -1112,10 +1016,6 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
     extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3)                                            \
         dms_attention_decode_tcb_d##DD(DMS_TCB_PARAMS) {                                                          \
         attention_decode_tc_balanced<DD>(DMS_TCB_ARGS);                                                           \
-    }                                                                                                             \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3)                                            \
-        dms_attention_decode_tcbq_d##DD(DMS_TCB_PARAMS, DMS_FOLD_PARAMS) {                                        \
-        attention_decode_tc_balanced<DD, true>(DMS_TCB_ARGS, DMS_FOLD_ARGS);                                      \
     }
 DMS_ATTENTION_DECODE_TCB(64)
 DMS_ATTENTION_DECODE_TCB(128)
@@ -1650,28 +1550,6 @@ static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, in
     }
 }
 
-// What dms_attention_decode_tcq and _tcbq fold in (the kernel's DMS_FOLD_PARAMS).
-struct FoldArgs {
-    const float* k;
-    int kStride;
-    const float* v;
-    int vStride;
-    const bf16_t* qNorm;
-    const bf16_t* kNorm;
-    const float2* rope;
-    int ropePositions;
-    float eps;
-    int dms;
-    double alphaScale;
-    double alphaOffset;
-    const float* thresholds;
-    unsigned char* decisions;
-    const int* slots;
-    const int* prevSlots;
-    int n;
-    int S;
-};
-
 // Decode attention for the tokens of tokenList (or tokens 0 .. tokenCount-1), then the merge when split.
 extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* tokenList, int tokenCount,
                                             cudaStream_t stream) {
@@ -1686,24 +1564,15 @@ extern "C" cudaError_t dms_attention_decode(AttentionArgs args, const int* token
 // The balanced grid's most lists a launch (its shared memory holds their page starts).
 #define DMS_ATT_TCB_MAX_LISTS 4096
 
-// fold != null: dms_attention_decode_tcbq_d* with it.
 static void launch_attention_decode_tcb(const AttentionArgs& a, const int* tokenList, int tokenCount, int blocks,
-                                        cudaStream_t stream, const FoldArgs* fold = nullptr) {
+                                        cudaStream_t stream) {
     const int smem = attention_decode_tcb_smem(a.heads / a.kvHeads, a.D, tokenCount * a.kvHeads);
 #define DMS_DECODE_TCB_CASE(DD)                                                                                    \
-    if (a.D == DD && fold == nullptr) {                                                                            \
+    if (a.D == DD) {                                                                                               \
         DMS_LAUNCH(dms_attention_decode_tcb_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,       \
                    a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
                    a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
                    tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML);               \
-    } else if (a.D == DD) {                                                                                        \
-        const FoldArgs& f = *fold;                                                                                 \
-        DMS_LAUNCH(dms_attention_decode_tcbq_d##DD, blocks, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,      \
-                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
-                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
-                   tokenList, tokenCount, a.heads, a.scale, a.splitStride, a.partialO, a.partialML, f.k, f.kStride, \
-                   f.v, f.vStride, f.qNorm, f.kNorm, f.rope, f.ropePositions, f.eps, f.dms, f.alphaScale,           \
-                   f.alphaOffset, f.thresholds, f.decisions, f.slots, f.prevSlots, f.n, f.S);                      \
     }
     DMS_DECODE_TCB_CASE(64)
     DMS_DECODE_TCB_CASE(128)
@@ -1729,23 +1598,6 @@ extern "C" cudaError_t dms_attention_decode_tc_balanced(AttentionArgs args, cons
     return cudaGetLastError();
 }
 
-// The fold's own arguments (dms_attention_decode_tcq, _tc_balanced_folded).
-static bool fold_args_ok(const AttentionArgs& a, int tokenCount, const FoldArgs& f) {
-    return f.k != nullptr && f.v != nullptr && f.qNorm != nullptr && f.kNorm != nullptr && f.rope != nullptr &&
-           f.ropePositions > 0 && f.slots != nullptr && f.n > 0 && f.n == f.S && tokenCount <= f.n &&
-           f.kStride >= a.kvHeads * a.D && f.vStride >= a.kvHeads * a.D &&
-           (f.dms == 0 || f.decisions == nullptr || f.thresholds != nullptr) && a.heads / a.kvHeads <= DMS_ATT_MAX_G;
-}
-
-// dms_attention_decode_tc_balanced with the q/k norm, RoPE, decisions and KV write folded in
-// (dms_attention_decode_tcbq_d*): args as there with q the product's raw rows, f as dms_attention_decode_tcq's.
-extern "C" cudaError_t dms_attention_decode_tc_balanced_folded(AttentionArgs args, const int* tokenList, int tokenCount,
-                                                               int blocks, FoldArgs f, cudaStream_t stream) {
-    DMS_CHECK(attention_tcb_ok(args, tokenCount, blocks) && fold_args_ok(args, tokenCount, f));
-    launch_attention_decode_tcb(args, tokenList, tokenCount, blocks, stream, &f);
-    return cudaGetLastError();
-}
-
 extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* tokenList, int tokenCount,
                                                cudaStream_t stream) {
     DMS_CHECK(attention_args_ok(args));
@@ -1755,6 +1607,27 @@ extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* to
     return cudaGetLastError();
 }
 
+// What dms_attention_decode_tcq folds in (the kernel's DMS_FOLD_PARAMS).
+struct FoldArgs {
+    const float* k;
+    int kStride;
+    const float* v;
+    int vStride;
+    const bf16_t* qNorm;
+    const bf16_t* kNorm;
+    const float2* rope;
+    int ropePositions;
+    float eps;
+    int dms;
+    double alphaScale;
+    double alphaOffset;
+    const float* thresholds;
+    unsigned char* decisions;
+    const int* slots;
+    const int* prevSlots;
+    int n;
+    int S;
+};
 
 // Decode attention on tensor cores with the q/k norm, RoPE, decision and KV write folded in (dms_attention_decode_tcq_d*),
 // then the merge: args as dms_attention_decode_tc with q the product's raw rows; a decode step (n == S tokens, each of
@@ -1764,7 +1637,10 @@ extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* toke
     DMS_CHECK(attention_args_ok(a));
     DMS_CHECK(a.heads / a.kvHeads <= DMS_ATT_MAX_G && (a.D == 64 || a.D == 128) && dms::aligned16(a.keyCache) &&
               dms::aligned16(a.valueCache) && tokenCount > 0 && a.kvHeads <= 65535 && tokenCount <= 65535);
-    DMS_CHECK(fold_args_ok(a, tokenCount, f));
+    DMS_CHECK(f.k != nullptr && f.v != nullptr && f.qNorm != nullptr && f.kNorm != nullptr && f.rope != nullptr &&
+              f.ropePositions > 0 && f.slots != nullptr && f.n > 0 && f.n == f.S && tokenCount <= f.n);
+    DMS_CHECK(f.kStride >= a.kvHeads * a.D && f.vStride >= a.kvHeads * a.D);
+    DMS_CHECK(f.dms == 0 || f.decisions == nullptr || f.thresholds != nullptr);
     dim3 grid(a.splits, a.kvHeads, tokenCount);
     const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
 #define DMS_DECODE_TCQ_CASE(DD)                                                                                     \

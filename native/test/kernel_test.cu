@@ -2127,34 +2127,13 @@ static void test_attention_decode_tcq() {
         for (int x : sc.tableLen) {
             maxLen = std::max(maxLen, x);
         }
-        long long total = 0;  // the step's lists' pages (balanced grid)
-        int longest = 0;
-        for (int t = 0; t < n; t++) {
-            for (int h = 0; h < c.kvHeads; h++) {
-                const int len = sc.tableLen[(static_cast<size_t>(sc.seqRow[sc.seqOfToken[t]]) * layers + layer) *
-                                                c.kvHeads + h];
-                total += len;
-                longest = std::max(longest, len);
-            }
-        }
-        // The split grid with the whole list, 2 and 1 pages a split (2 also for the reversed token list); the
-        // balanced grid with 1, 5, 13 and 100 blocks (13 also reversed).
-        struct Grid {
-            bool balanced;
-            int size;  // pages a split, or blocks
-            bool reversed;
-        };
-        for (Grid grid : {Grid{false, 1000, false}, Grid{false, 2, false}, Grid{false, 1, false}, Grid{false, 2, true},
-                          Grid{true, 1, false}, Grid{true, 5, false}, Grid{true, 13, false}, Grid{true, 100, false},
-                          Grid{true, 13, true}}) {
-            {
-                const bool reversed = grid.reversed;
-                const int pagesPerSplit = grid.balanced ? 1 : grid.size;
-                // AttentionKernel.balancedStride for the balanced grid: the parts of the longest list, at most + 1.
-                const long long byBlocks = (static_cast<long long>(longest) * grid.size + total - 1) / total + 1;
-                const int splits = grid.balanced ? std::max(2, static_cast<int>(std::min<long long>(longest + 1, byBlocks)))
-                                                 : (maxLen + pagesPerSplit - 1) / pagesPerSplit;
-                const int splitStride = grid.balanced ? splits : splits + 1;
+        for (int pagesPerSplit : {1000, 2, 1}) {
+            for (bool reversed : {false, true}) {
+                if (reversed && pagesPerSplit != 2) {
+                    continue;
+                }
+                const int splits = (maxLen + pagesPerSplit - 1) / pagesPerSplit;
+                const int splitStride = splits + 1;
                 std::vector<int> order(n);
                 for (int i = 0; i < n; i++) {
                     order[i] = reversed ? n - 1 - i : i;
@@ -2191,18 +2170,14 @@ static void test_attention_decode_tcq() {
                                                two.part.o.dev, two.part.ml.dev);
                 a2.q = two.qkv.dev;
                 a2.qStride = stride;
-                expect_ok(grid.balanced ? dms_attention_decode_tc_balanced(a2, tokens, n, grid.size, nullptr)
-                                        : dms_attention_decode_tc(a2, tokens, n, nullptr),
-                          "attention_decode_tc(b)");
+                expect_ok(dms_attention_decode_tc(a2, tokens, n, nullptr), "attention_decode_tc");
                 AttentionArgs a1 = one.dv.args(sc, pagesPerSplit, splits, splitStride, one.out.dev, one.outB.dev,
                                                one.part.o.dev, one.part.ml.dev);
                 a1.q = one.qkv.dev;
                 a1.qStride = stride;
                 const FoldArgs f{one.qkv.dev + qh, stride, one.qkv.dev + qh + kvh, stride, qn.dev, kn.dev, rope.dev,
                                  ropePositions, eps, dms, 100.0, 5.0, thresholds.dev, dec1, slots.dev, prev.dev, n, S};
-                expect_ok(grid.balanced ? dms_attention_decode_tc_balanced_folded(a1, tokens, n, grid.size, f, nullptr)
-                                        : dms_attention_decode_tcq(a1, tokens, n, f, nullptr),
-                          "attention_decode_tc(b)q");
+                expect_ok(dms_attention_decode_tcq(a1, tokens, n, f, nullptr), "attention_decode_tcq");
                 for (Run* r : {&two, &one}) {
                     r->out.down();
                     r->outB.down();
@@ -2215,10 +2190,9 @@ static void test_attention_decode_tcq() {
                 auto same = [&](const char* what, const void* x, const void* y, size_t bytes) {
                     g_checks++;
                     if (memcmp(x, y, bytes) != 0) {
-                        fprintf(stderr, "FAIL attention_decode_tc%sq G=%d D=%d splits=%d reversed=%d dms=%d: %s differ "
-                                "from qknorm_rope_kv + decode_tc%s's\n", grid.balanced ? "b" : "", c.heads / c.kvHeads,
-                                c.D, grid.balanced ? -grid.size : splits, reversed, c.dms, what,
-                                grid.balanced ? "b" : "");
+                        fprintf(stderr, "FAIL attention_decode_tcq G=%d D=%d splits=%d reversed=%d dms=%d: %s differ "
+                                "from qknorm_rope_kv + decode_tc's\n", c.heads / c.kvHeads, c.D, splits, reversed,
+                                c.dms, what);
                         g_failures++;
                     }
                 };

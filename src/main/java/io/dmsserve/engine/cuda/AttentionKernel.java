@@ -86,7 +86,6 @@ final class AttentionKernel {
     private final Kernel[] tensorDecode;
     private final Kernel[] balancedDecode;
     private final Kernel[] foldedDecode;
-    private final Kernel[] foldedBalancedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
@@ -102,12 +101,10 @@ final class AttentionKernel {
         this.tensorDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         this.balancedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         this.foldedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
-        this.foldedBalancedDecode = tensorDecode ? new Kernel[TENSOR_DECODE_HEAD_DIMS.length] : null;
         for (int i = 0; tensorDecode && i < TENSOR_DECODE_HEAD_DIMS.length; i++) {
             this.tensorDecode[i] = context.kernel("dms_attention_decode_tc_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.foldedDecode[i] = context.kernel("dms_attention_decode_tcq_d" + TENSOR_DECODE_HEAD_DIMS[i]);
-            this.foldedBalancedDecode[i] = context.kernel("dms_attention_decode_tcbq_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i],
@@ -245,9 +242,11 @@ final class AttentionKernel {
         require(foldTakes(cache.headDim(), group), "the folded decode takes head_dim 64 or 128 on tensor cores and up to "
                 + MAX_DECODE_GROUP + " query heads per kv head, got head_dim " + cache.headDim() + ", group " + group);
         positive(tokenCount, "tokenCount");
-        require(tokenCount <= 65535, "at most 65535 tokens per launch");
+        require(tokenCount <= Math.min(65535, folded.n()), "at most the step's " + folded.n() + " tokens (and 65535)");
+        require(folded.n() == queries.n() && folded.kv().sequences() == queries.sequences(),
+                "the fold's tokens and sequences are the queries'");
+        require(folded.kv().cache() == cache, "the fold writes the cache the attention reads");
         checkTokens(queries, tokenList, tokenCount);
-        checkFold(cache, queries, tokenCount, folded);
         KernelArgs args = common(cache, queries, layer).ptr(tokenList).i32(queries.heads()).i32(cache.headDim())
                 .f32(scale(cache.headDim())).i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                 .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())
@@ -257,14 +256,6 @@ final class AttentionKernel {
         if (split.splits() > 1) {
             merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
         }
-    }
-
-    /** What a folded launch needs of its fold: the step's tokens, one a sequence, and the cache it reads. */
-    private static void checkFold(Cache cache, Queries queries, int tokenCount, QkNormRopeKernel.Folded folded) {
-        require(tokenCount <= folded.n(), "at most the step's " + folded.n() + " tokens");
-        require(folded.n() == queries.n() && folded.kv().sequences() == queries.sequences(),
-                "the fold's tokens and sequences are the queries'");
-        require(folded.kv().cache() == cache, "the fold writes the cache the attention reads");
     }
 
     /** Whether {@link #decodeFolded} takes these: a tensor-core kernel for this head size, groups up to 8. */
@@ -304,16 +295,6 @@ final class AttentionKernel {
      */
     void decodeBalanced(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, int blocks,
             Split split, Output output) {
-        decodeBalanced(cache, queries, layer, tokenList, tokenCount, blocks, split, output, null);
-    }
-
-    /**
-     * {@link #decodeBalanced}, with {@code folded} (null: none) the q/k norm, RoPE, decisions and KV write folded in as
-     * in {@link #decodeFolded} (attention.cu, dms_attention_decode_tcbq_d*: each part's block folds its list, the
-     * block holding the list's last page writes the cache).
-     */
-    void decodeBalanced(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, int blocks,
-            Split split, Output output, QkNormRopeKernel.Folded folded) {
         int group = check(cache, queries, layer, split, output);
         positive(tokenCount, "tokenCount");
         require(balancedTakes(cache.headDim(), group, tokenCount, cache.kvHeads()),
@@ -326,16 +307,12 @@ final class AttentionKernel {
                 "the balanced grid merges every slot: splits == splitStride >= 2, got " + split.splits() + " and "
                         + split.splitStride());
         checkTokens(queries, tokenList, tokenCount);
-        if (folded != null) {
-            checkFold(cache, queries, tokenCount, folded);
-        }
-        int index = tensorDecodeIndex(cache.headDim());
-        Kernel kernel = folded != null ? foldedBalancedDecode[index] : balancedDecode[index];
+        Kernel kernel = balancedDecode[tensorDecodeIndex(cache.headDim())];
         int lists = tokenCount * cache.kvHeads();
-        KernelArgs args = common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
-                .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO()).ptr(split.partialML());
         kernel.launch(blocks, 1, 1, WARPS * 32, balancedSharedBytes(group, cache.headDim(), lists),
-                folded != null ? folded.appendTo(args) : args);
+                common(cache, queries, layer).ptr(tokenList).i32(tokenCount).i32(queries.heads())
+                        .f32(scale(cache.headDim())).i32(split.splitStride()).ptr(split.partialO())
+                        .ptr(split.partialML()));
         merge(queries.heads(), cache.headDim(), tokenList, tokenCount, split, output);
     }
 

@@ -87,10 +87,9 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code true} (the default) folds a decode step's q/k norm, RoPE, DMS decision and KV write into
      * the tensor-core decode attention on the split grid (attention.cu, dms_attention_decode_tcq_d*: each block
-     * normalises its own query heads and key; the same bits), one launch a layer fewer; {@code all} on the balanced
-     * grid too (dms_attention_decode_tcbq_d*, not yet measured); {@code false} launches
-     * {@link QkNormRopeKernel#applyAndWrite} before the attention, to compare. Steps with prompt chunks, with
-     * {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded. Measured on the
+     * normalises its own query heads and key; the same bits), one launch a layer fewer; {@code false} launches
+     * {@link QkNormRopeKernel#applyAndWrite} before the attention, to compare. Steps on the balanced grid, with prompt
+     * chunks, with {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded. Measured on the
      * H200 (2026-12-02, docs/benchmarks.md "twenty-second pass", same-run pairs, steady): batch 1 at 4K +0.45%, at 512
      * tokens +0.7%, batch 8 at 2K +0.25%.
      */
@@ -184,7 +183,6 @@ public final class CudaBackend implements Backend {
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final boolean foldQkNorm;
-    private final boolean foldBalanced;  // the fold on the balanced grid too (FOLD_QKNORM_PROPERTY "all")
     private long foldedSteps;  // steps whose decode attention folded the q/k norm in (tests ask)
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
@@ -274,9 +272,7 @@ public final class CudaBackend implements Backend {
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
-        String fold = System.getProperty(FOLD_QKNORM_PROPERTY, "true");
-        this.foldQkNorm = foldQkNorm(fold);
-        this.foldBalanced = "all".equals(fold.trim());
+        this.foldQkNorm = foldQkNorm(System.getProperty(FOLD_QKNORM_PROPERTY, "true"));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
@@ -384,13 +380,13 @@ public final class CudaBackend implements Backend {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
 
-    /** {@code true}, {@code all} (the balanced grid too) or {@code false}: whether decode steps fold. */
+    /** {@code true} or {@code false}. */
     static boolean foldQkNorm(String value) {
         return switch (value.trim()) {
-            case "true", "all" -> true;
+            case "true" -> true;
             case "false" -> false;
-            default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true, all or false, got '"
-                    + value + "'");
+            default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true or false, got '" + value
+                    + "'");
         };
     }
 
@@ -1011,7 +1007,7 @@ public final class CudaBackend implements Backend {
                         Math.max(1, minSplitSlots / geometry.pageSize())));
         balancedSteps += in.decodeBalanced ? 1 : 0;
         in.decodeFolded = foldQkNorm && in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0
-                && (!in.decodeBalanced || foldBalanced) && attention.foldTakes(headDim, heads / kvHeads);
+                && !in.decodeBalanced && attention.foldTakes(headDim, heads / kvHeads);
         foldedSteps += in.decodeFolded ? 1 : 0;
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
@@ -1107,7 +1103,7 @@ public final class CudaBackend implements Backend {
         int maxPages = Math.min(geometry.maxPagesPerHead(), in.maxPages);
         if (in.decodeBalanced) {
             attention.decodeBalanced(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length, balancedBlocks,
-                    split(maxPages, in.decodeSplit), output, folded);
+                    split(maxPages, in.decodeSplit), output);
         } else if (folded != null) {
             attention.decodeFolded(cache, queries, layer, parts.decodeTokens, in.decodeTokens.length,
                     split(maxPages, in.decodeSplit), output, folded);

@@ -101,10 +101,9 @@ class CudaBackendLayoutTest {
     void theQkNormIsFoldedIntoTheAttentionOnlyWhenAsked() {
         assertThat(CudaBackend.foldQkNorm("true")).isTrue();
         assertThat(CudaBackend.foldQkNorm(" false ")).isFalse();
-        assertThat(CudaBackend.foldQkNorm("all")).as("the balanced grid too").isTrue();
         for (String bad : new String[] {"yes", "", "TRUE", "1"}) {
             assertThatThrownBy(() -> CudaBackend.foldQkNorm(bad)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("dms.cuda.fold-qknorm must be true, all or false, got '" + bad + "'");
+                    .hasMessageContaining("dms.cuda.fold-qknorm must be true or false, got '" + bad + "'");
         }
     }
 

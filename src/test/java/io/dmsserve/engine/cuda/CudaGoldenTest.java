@@ -339,27 +339,6 @@ class CudaGoldenTest {
     }
 
     /**
-     * The fold on the balanced grid ({@code dms.cuda.fold-qknorm=all}, attention.cu dms_attention_decode_tcbq_d*), with
-     * plain launches and with programmatic ones whose short kernels trigger at their start.
-     */
-    @ParameterizedTest
-    @ValueSource(strings = {"plain", "short"})
-    void aLongMixedRunWithTheQkNormFoldedIntoTheBalancedAttentionKeepsTheCpusLiveCounts(String launch,
-            @TempDir Path dir) {
-        try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
-            boolean plain = launch.equals("plain");
-            CudaBackend backend = SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "all",
-                    () -> SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "true",
-                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
-                                    () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY,
-                                            plain ? "exit" : launch, () -> longMixedRun(wide, "true", launch,
-                                                    KvCacheManager.REPACK_DEFAULT)))));
-            assertThat(backend.balancedSteps()).as("decode steps on the balanced grid").isGreaterThanOrEqualTo(300);
-            assertThat(backend.foldedSteps()).as("decode steps folded").isGreaterThanOrEqualTo(300);
-        }
-    }
-
-    /**
      * Returns the backend, whose step counts (balanced grid, folded q/k norm) the caller may ask. {@code launch}: null for the defaults (launches
      * checked), {@code plain} (checked) or a trigger of programmatic launch, which the context must then be running
      * (launches unchecked: a check synchronises after each launch outside a graph). Both engines repack heads or not
