@@ -451,6 +451,14 @@ __device__ __forceinline__ void attention_decode_tc_list(
     int tile = listStart + warp * 32;
     int nextPage = pageOf(tile + STEP + lane);
     int slot = slotOf(pageOf(tile + lane), tile + lane);
+    int pos = -1;   // the first tile's slot position and flag: read after the wait, or before it when folded with
+    int flag = 0;   // dms_attention_early 2 (the fold's own slots then taken after the wait)
+    if constexpr (Fold::on) {
+        if (fold.metaEarly && slot >= 0) {
+            pos = cache.slotPos[slot];
+            flag = cache.slotFlag[slot];
+        }
+    }
     wait();  // (the split grid's pdl_wait: its pages are read before it, the slots' metadata and q after)
 
     // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
@@ -610,8 +618,18 @@ __device__ __forceinline__ void attention_decode_tc_list(
         }
         return s >= 0 ? static_cast<int>(cache.slotFlag[s]) : 0;
     };
-    int pos = posOf(slot);
-    int flag = flagOf(slot);
+    if constexpr (Fold::on) {
+        if (fold.metaEarly) {
+            pos = slot == fold.slot ? qpos : pos;
+            flag = slot == fold.slot ? 0 : slot == fold.prevSlot ? fold.prevFlag() : flag;
+        } else {
+            pos = posOf(slot);
+            flag = flagOf(slot);
+        }
+    } else {
+        pos = posOf(slot);
+        flag = flagOf(slot);
+    }
     for (; tile < listEnd; tile += STEP) {
         const int laterPage = pageOf(tile + 2 * STEP + lane);
         const int nextSlot = slotOf(nextPage, tile + STEP + lane);
@@ -731,6 +749,7 @@ struct FoldedQk {
     int slot;                     // the step's slot, -2 when none
     int prevSlot;                 // the previous token's slot whose flag this step writes, -2 when none
     const int* decision;          // shared: this step's decision for kv head h
+    bool metaEarly;               // the first tile's slot positions and flags read before the wait (dms_attention_early 2)
     DMS_DEVICE int prevFlag() const {
         return *decision;
     }
@@ -771,7 +790,9 @@ __device__ __forceinline__ void attention_decode_tcq(
     const bool decides = dms != 0 && decisions != nullptr;
     const int prev = decides && prevSlots != nullptr ? prevSlots[(static_cast<size_t>(layer) * kvHeads + h) * S + seq]
                                                      : -1;
-    const FoldedQk fold{qs, key, value, slot >= 0 ? slot : -2, prev >= 0 ? prev : -2, decision};
+    // dms_attention_early 2: the launch just before (the q|k|v product) writes no slot's position or flag (this kernel
+    // writes the step's own, and its scan takes those from itself), so the first tile's are read before the wait too.
+    const FoldedQk fold{qs, key, value, slot >= 0 ? slot : -2, prev >= 0 ? prev : -2, decision, early == 2};
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
                             seqOfToken, seqRow, seqWindow, tokenList, pagesPerSplit);

@@ -76,7 +76,8 @@ __device__ int dms_pdl_trigger_at = 0;
 }
 #endif
 // What the split-grid tensor-core decode attention does before its wait (attention.cu, attention_decode_tc): 1 (the
-// default) reads its page list, 0 nothing. CudaContext sets it from dms.cuda.attention-early, by this name.
+// default) reads its page list, 0 nothing, 2 its page list and, in the folded kernel (dms_attention_decode_tcq_d*),
+// its first tile's slot positions and flags. CudaContext sets it from dms.cuda.attention-early, by this name.
 #ifdef DMS_EMU
 static int dms_attention_early = 1;
 #else

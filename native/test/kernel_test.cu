@@ -2024,7 +2024,12 @@ static void test_attention_decode_tc_balanced() {
 }
 
 // dms_attention_early (dms.cuh) as CudaContext sets it: what the split-grid tensor-core decode does before its wait.
+static int g_attention_early = 1;  // what set_attention_early set last
+static int dms_attention_early_value() {
+    return g_attention_early;
+}
 static void set_attention_early(int early) {
+    g_attention_early = early;
 #ifdef DMS_EMU
     dms_attention_early = early;
 #else
@@ -2065,7 +2070,16 @@ static void test_attention_decode_tc() {
 // (on the emulator the last split, which writes the cache, runs after the others of its list); windows of 0 make the
 // previous token's new flag decide its visibility; one (token, kv head) has no slot (-1: nothing written); the whole
 // list, 2 and 1 pages a split; a token list in reverse; DMS off.
+static void check_attention_decode_tcq();
 static void test_attention_decode_tcq() {
+    for (int early : {1, 0, 2}) {  // the list (1), nothing (0), the list and the first slots' metadata (2) early
+        set_attention_early(early);
+        check_attention_decode_tcq();
+    }
+    set_attention_early(1);
+}
+
+static void check_attention_decode_tcq() {
     Rng rng(61);
     struct Case {
         int heads, kvHeads, D, pageSize;
@@ -2190,9 +2204,9 @@ static void test_attention_decode_tcq() {
                 auto same = [&](const char* what, const void* x, const void* y, size_t bytes) {
                     g_checks++;
                     if (memcmp(x, y, bytes) != 0) {
-                        fprintf(stderr, "FAIL attention_decode_tcq G=%d D=%d splits=%d reversed=%d dms=%d: %s differ "
-                                "from qknorm_rope_kv + decode_tc's\n", c.heads / c.kvHeads, c.D, splits, reversed,
-                                c.dms, what);
+                        fprintf(stderr, "FAIL attention_decode_tcq early=%d G=%d D=%d splits=%d reversed=%d dms=%d: %s "
+                                "differ from qknorm_rope_kv + decode_tc's\n", dms_attention_early_value(),
+                                c.heads / c.kvHeads, c.D, splits, reversed, c.dms, what);
                         g_failures++;
                     }
                 };

@@ -73,11 +73,13 @@ public final class CudaContext implements AutoCloseable {
      * it reads its page list, the step's rows and the page table, which the launch just before never writes) or
      * {@code off} (it waits first); native/dms.cuh, dms_attention_early. Batch 1 at 4K on the H200: lists 1.0-1.1%
      * more steady tokens/s in eight same-run pairs on three machines; an L2 prefetch of the first K/V rows there as
-     * well gained nothing (2026-12-01, docs/benchmarks.md, twentieth pass).
+     * well gained nothing (2026-12-01, docs/benchmarks.md, twentieth pass). {@code slots}: as {@code lists}, and where
+     * the q/k norm is folded into the attention ({@link CudaBackend#FOLD_QKNORM_PROPERTY}: the launch just before is
+     * then the q|k|v product, which writes no slot's metadata) the first tile's slot positions and flags too.
      */
     public static final String ATTENTION_EARLY_PROPERTY = "dms.cuda.attention-early";
-    // dms_attention_early 0, 1
-    private static final List<String> ATTENTION_EARLY = List.of("off", "lists");
+    // dms_attention_early 0, 1, 2
+    private static final List<String> ATTENTION_EARLY = List.of("off", "lists", "slots");
     /** Dynamic shared memory a block may use without opting in. */
     static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 

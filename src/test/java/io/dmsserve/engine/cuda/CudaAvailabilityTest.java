@@ -238,7 +238,7 @@ class CudaAvailabilityTest {
         // A bad value fails before any device work, also where CUDA cannot run (as here in CI).
         assertThatThrownBy(() -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "prefetch",
                 () -> CudaContext.open(0, false))).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("dms.cuda.attention-early must be one of [off, lists], got 'prefetch'");
+                .hasMessageContaining("dms.cuda.attention-early must be one of [off, lists, slots], got 'prefetch'");
     }
 
     @Test

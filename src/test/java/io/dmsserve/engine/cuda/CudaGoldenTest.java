@@ -322,16 +322,21 @@ class CudaGoldenTest {
      * while the q|k|v product it reads still runs, its lists read before its wait).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"plain", "gemv"})
-    void aLongMixedRunWithTheQkNormFoldedIntoTheAttentionKeepsTheCpusLiveCounts(String launch, @TempDir Path dir) {
+    @ValueSource(strings = {"plain", "gemv", "slots"})
+    void aLongMixedRunWithTheQkNormFoldedIntoTheAttentionKeepsTheCpusLiveCounts(String mode, @TempDir Path dir) {
+        // slots: programmatic launches (trigger gemv) with the first tile's slot metadata read before the wait too
+        // (dms.cuda.attention-early=slots)
         try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
-            boolean plain = launch.equals("plain");
+            boolean plain = mode.equals("plain");
+            String launch = plain ? "plain" : "gemv";
+            String early = mode.equals("slots") ? "slots" : "lists";
             long folded = SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
                     () -> SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
-                            () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
-                                    () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY,
-                                            plain ? "exit" : launch, () -> longMixedRun(wide, "true", launch,
-                                                    KvCacheManager.REPACK_DEFAULT)))))
+                            () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, early,
+                                    () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),
+                                            () -> SystemProperty.with(CudaContext.PDL_TRIGGER_PROPERTY,
+                                                    plain ? "exit" : launch, () -> longMixedRun(wide, "true", launch,
+                                                            KvCacheManager.REPACK_DEFAULT))))))
                     .foldedSteps();
             assertThat(folded).as("decode steps with the q/k norm folded into the attention")
                     .isGreaterThanOrEqualTo(300);
@@ -405,10 +410,11 @@ class CudaGoldenTest {
                 workload.advance(work);
             }
             System.out.printf("[gpu] long mixed run (%s, %s activations, wgmma=%s, attention-balance=%s, programmatic"
-                    + " launch %s, repack %s): %d decisions compared, %d differ (%d within 1e-3 of the threshold, the"
-                    + " farthest %.4g from it); %d steps on the balanced grid, %d folded%n", dms.directory().getFileName(),
-                    bf16Activations(dms) ? "bf16" : "split", wgmma,
-                    System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(), repack,
+                    + " launch %s, attention-early %s, repack %s): %d decisions compared, %d differ (%d within 1e-3 of"
+                    + " the threshold, the farthest %.4g from it); %d steps on the balanced grid, %d folded%n",
+                    dms.directory().getFileName(), bf16Activations(dms) ? "bf16" : "split", wgmma,
+                    System.getProperty(CudaBackend.ATTENTION_BALANCE_PROPERTY, "auto"), context.pdlState(),
+                    context.attentionEarly(), repack,
                     compared, differ, near, farthest, backend.balancedSteps(), backend.foldedSteps());
             assertThat(beyond).as("decisions that differ " + longRunBound(dms) + " or more from the threshold")
                     .isEmpty();

@@ -120,8 +120,9 @@ class PdlLaunchTest extends GpuTest {
     /**
      * The split-grid tensor-core decode attention with the q/k norm, RoPE, decisions and KV write folded in
      * ({@code dms.cuda.fold-qknorm}), on the head_dim-64 checkpoint with the balanced grid off: plain and under
-     * programmatic launch (the attention starting while the q|k|v product still runs), the overlapped decode steps'
-     * outputs equal those of plain launches without the fold, bit for bit.
+     * programmatic launch (the attention starting while the q|k|v product still runs), also with the first tile's slot
+     * metadata read before the wait ({@code dms.cuda.attention-early=slots}), the overlapped decode steps' outputs
+     * equal those of plain launches without the fold, bit for bit.
      */
     @Test
     void theAttentionWithTheQkNormFoldedInGivesWhatTheTwoKernelsGive(@TempDir Path dir) {
@@ -138,14 +139,21 @@ class PdlLaunchTest extends GpuTest {
             List<String> foldedPdl = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                     () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
                             () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> folded[2] = n))));
+            List<String> foldedSlots = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                            () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "slots",
+                                    () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> { })))));
             assertThat(folded[0]).as("steps folded with the property false").isZero();
             assertThat(folded[1]).as("steps folded, plain launches").isPositive();
             assertThat(folded[2]).as("steps folded, programmatic launches").isEqualTo(folded[1]);
             assertThat(foldedPlain).hasSameSizeAs(plain);
             assertThat(foldedPdl).hasSameSizeAs(plain);
+            assertThat(foldedSlots).hasSameSizeAs(plain);
             for (int i = 0; i < plain.size(); i++) {
                 assertEquals(plain.get(i), foldedPlain.get(i), "output " + i + ", folded, plain launches");
                 assertEquals(plain.get(i), foldedPdl.get(i), "output " + i + ", folded, programmatic launches");
+                assertEquals(plain.get(i), foldedSlots.get(i),
+                        "output " + i + ", folded, programmatic launches, the first slots' metadata before the wait");
             }
             System.out.printf("[gpu] the q/k norm folded into the split-grid decode attention (head_dim 64): %d outputs"
                     + " of overlapped decode steps identical to the two kernels', plain and programmatic (%d steps"
