@@ -258,6 +258,22 @@ final class AttentionKernel {
         }
     }
 
+    /**
+     * Blocks a multiprocessor of the folded decode kernel holds: its 206 registers a thread (head_dim 128, sm_90a)
+     * leave two, where the split grid is sized for three of the unfolded kernel's 168 ({@link #pagesPerSplit}).
+     */
+    static final int FOLDED_BLOCKS_PER_MULTIPROCESSOR = 2;
+
+    /**
+     * Whether a split grid of {@code blocks} blocks (tokens x kv heads x splits) runs folded: in one wave of the folded
+     * kernel only. Past it the grid sized for three unfolded blocks a multiprocessor takes two waves: 16 x 32K without
+     * eviction (384 blocks) ran 27% slower folded on the H200 (2026-12-02, docs/benchmarks.md twenty-second pass),
+     * where batch 1 at 4K (128 blocks) gained 0.45%.
+     */
+    static boolean foldFits(long blocks, int multiprocessors) {
+        return blocks <= (long) FOLDED_BLOCKS_PER_MULTIPROCESSOR * multiprocessors;
+    }
+
     /** Whether {@link #decodeFolded} takes these: a tensor-core kernel for this head size, groups up to 8. */
     boolean foldTakes(int headDim, int group) {
         return foldedDecode != null && tensorDecodeIndex(headDim) >= 0 && group <= MAX_DECODE_GROUP;

@@ -89,9 +89,11 @@ public final class CudaBackend implements Backend {
      * the tensor-core decode attention on the split grid (attention.cu, dms_attention_decode_tcq_d*: each block
      * normalises its own query heads and key; the same bits), one launch a layer fewer; {@code false} launches
      * {@link QkNormRopeKernel#applyAndWrite} before the attention, to compare. Steps on the balanced grid, with prompt
-     * chunks, with {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded. Measured on the
-     * H200 (2026-12-02, docs/benchmarks.md "twenty-second pass", same-run pairs, steady): batch 1 at 4K +0.45%, at 512
-     * tokens +0.7%, batch 8 at 2K +0.25%.
+     * chunks, with {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded, nor grids past
+     * one wave of the folded kernel ({@link AttentionKernel#foldFits}) unless {@code always} (the tests' setting). Measured on the H200 (2026-12-02,
+     * docs/benchmarks.md "twenty-second pass", same-run pairs, steady): batch 1 at 4K +0.45%, at 512 tokens +0.7%,
+     * batch 8 at 2K +0.25%; 16 x 32K without eviction (384 blocks, two waves of the folded kernel) 27% slower, hence
+     * the one-wave rule.
      */
     public static final String FOLD_QKNORM_PROPERTY = "dms.cuda.fold-qknorm";
     /**
@@ -183,6 +185,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final boolean foldQkNorm;
+    private final boolean foldAlways;  // FOLD_QKNORM_PROPERTY "always": past one wave too (tests, A/B)
     private long foldedSteps;  // steps whose decode attention folded the q/k norm in (tests ask)
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
@@ -272,7 +275,9 @@ public final class CudaBackend implements Backend {
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
-        this.foldQkNorm = foldQkNorm(System.getProperty(FOLD_QKNORM_PROPERTY, "true"));
+        String fold = System.getProperty(FOLD_QKNORM_PROPERTY, "true");
+        this.foldQkNorm = foldQkNorm(fold);
+        this.foldAlways = "always".equals(fold.trim());
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
@@ -380,13 +385,13 @@ public final class CudaBackend implements Backend {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
 
-    /** {@code true} or {@code false}. */
+    /** {@code true}, {@code always} or {@code false}: whether decode steps may fold. */
     static boolean foldQkNorm(String value) {
         return switch (value.trim()) {
-            case "true" -> true;
+            case "true", "always" -> true;
             case "false" -> false;
-            default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true or false, got '" + value
-                    + "'");
+            default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true, always or false, got '"
+                    + value + "'");
         };
     }
 
@@ -1006,9 +1011,6 @@ public final class CudaBackend implements Backend {
                 && (!balanceAuto || balanceHelps(listWaves, in.fewestDecodePages, balancedBlocks,
                         Math.max(1, minSplitSlots / geometry.pageSize())));
         balancedSteps += in.decodeBalanced ? 1 : 0;
-        in.decodeFolded = foldQkNorm && in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0
-                && !in.decodeBalanced && attention.foldTakes(headDim, heads / kvHeads);
-        foldedSteps += in.decodeFolded ? 1 : 0;
         // Balanced: the partial slots for the longest list (rounded up as maxPages is) in the layer with the fewest
         // pages (rounded down the same way), so that they too change rarely.
         in.decodeSplit = in.decodeTokens.length == 0 ? null
@@ -1016,6 +1018,12 @@ public final class CudaBackend implements Backend {
                         balancedBlocks)
                 : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
                         shortSplits.lowers(in.decodeTokens.length));
+        in.decodeFolded = foldQkNorm && in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0
+                && !in.decodeBalanced && attention.foldTakes(headDim, heads / kvHeads)
+                && (foldAlways
+                        || AttentionKernel.foldFits((long) in.decodeTokens.length * kvHeads * in.decodeSplit,
+                                multiprocessors));
+        foldedSteps += in.decodeFolded ? 1 : 0;
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);

@@ -101,9 +101,16 @@ class CudaBackendLayoutTest {
     void theQkNormIsFoldedIntoTheAttentionOnlyWhenAsked() {
         assertThat(CudaBackend.foldQkNorm("true")).isTrue();
         assertThat(CudaBackend.foldQkNorm(" false ")).isFalse();
+        assertThat(CudaBackend.foldQkNorm("always")).as("past one wave too").isTrue();
+        // The split grid folds within one wave of the folded kernel (two blocks a multiprocessor): batch 1 at 4K, 8 kv
+        // heads x 16 splits, on 132 multiprocessors; not 16 tokens x 8 kv heads x 3 splits (16 x 32K without eviction).
+        assertThat(AttentionKernel.foldFits(8 * 16, 132)).isTrue();
+        assertThat(AttentionKernel.foldFits(264, 132)).isTrue();
+        assertThat(AttentionKernel.foldFits(265, 132)).isFalse();
+        assertThat(AttentionKernel.foldFits(16 * 8 * 3, 132)).isFalse();
         for (String bad : new String[] {"yes", "", "TRUE", "1"}) {
             assertThatThrownBy(() -> CudaBackend.foldQkNorm(bad)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("dms.cuda.fold-qknorm must be true or false, got '" + bad + "'");
+                    .hasMessageContaining("dms.cuda.fold-qknorm must be true, always or false, got '" + bad + "'");
         }
     }
 

@@ -330,7 +330,7 @@ class CudaGoldenTest {
             boolean plain = mode.equals("plain");
             String launch = plain ? "plain" : "gemv";
             String early = mode.equals("slots") ? "slots" : "lists";
-            long folded = SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+            long folded = SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "always",
                     () -> SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                             () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, early,
                                     () -> SystemProperty.with(CudaContext.PDL_PROPERTY, String.valueOf(!plain),

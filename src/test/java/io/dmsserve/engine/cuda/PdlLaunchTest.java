@@ -133,14 +133,14 @@ class PdlLaunchTest extends GpuTest {
                             () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
                                     () -> CudaOverlapTest.run(wide, true, false, n -> folded[0] = n))));
             List<String> foldedPlain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
-                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "always",
                             () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
                                     () -> CudaOverlapTest.run(wide, true, false, n -> folded[1] = n))));
             List<String> foldedPdl = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
-                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "always",
                             () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> folded[2] = n))));
             List<String> foldedSlots = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
-                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "true",
+                    () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "always",
                             () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "slots",
                                     () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> { })))));
             assertThat(folded[0]).as("steps folded with the property false").isZero();
