@@ -239,8 +239,9 @@ final class AttentionKernel {
     void decodeFolded(Cache cache, Queries queries, int layer, DeviceBuffer tokenList, int tokenCount, Split split,
             Output output, QkNormRopeKernel.Folded folded) {
         int group = check(cache, queries, layer, split, output);
-        require(foldTakes(cache.headDim(), group), "the folded decode takes head_dim 64 or 128 on tensor cores and up to "
-                + MAX_DECODE_GROUP + " query heads per kv head, got head_dim " + cache.headDim() + ", group " + group);
+        require(foldTakes(cache.headDim(), group), "the folded decode takes head_dim 64 or 128 on tensor cores and up"
+                + " to " + MAX_DECODE_GROUP + " query heads per kv head, got head_dim " + cache.headDim() + ", group "
+                + group);
         positive(tokenCount, "tokenCount");
         require(tokenCount <= Math.min(65535, folded.n()), "at most the step's " + folded.n() + " tokens (and 65535)");
         require(folded.n() == queries.n() && folded.kv().sequences() == queries.sequences(),

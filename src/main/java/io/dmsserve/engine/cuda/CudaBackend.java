@@ -90,10 +90,10 @@ public final class CudaBackend implements Backend {
      * normalises its own query heads and key; the same bits), one launch a layer fewer; {@code false} launches
      * {@link QkNormRopeKernel#applyAndWrite} before the attention, to compare. Steps on the balanced grid, with prompt
      * chunks, with {@link #FUSED_KV_WRITE_PROPERTY} off or on the CUDA-core decode are never folded, nor grids past
-     * one wave of the folded kernel ({@link AttentionKernel#foldFits}) unless {@code always} (the tests' setting). Measured on the H200 (2026-12-02,
-     * docs/benchmarks.md "twenty-second pass", same-run pairs, steady): batch 1 at 4K +0.45%, at 512 tokens +0.7%,
-     * batch 8 at 2K +0.25%; 16 x 32K without eviction (384 blocks, two waves of the folded kernel) 27% slower, hence
-     * the one-wave rule.
+     * one wave of the folded kernel ({@link AttentionKernel#foldFits}) unless {@code always} (the tests' setting).
+     * Measured on the H200 (2026-12-02, docs/benchmarks.md "twenty-second pass", same-run pairs, steady): batch 1 at
+     * 4K +0.45%, at 512 tokens +0.7%, batch 8 at 2K +0.25%; 16 x 32K without eviction (384 blocks, two waves of the
+     * folded kernel) 27% slower, hence the one-wave rule.
      */
     public static final String FOLD_QKNORM_PROPERTY = "dms.cuda.fold-qknorm";
     /**

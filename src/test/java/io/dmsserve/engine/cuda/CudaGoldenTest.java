@@ -344,10 +344,11 @@ class CudaGoldenTest {
     }
 
     /**
-     * Returns the backend, whose step counts (balanced grid, folded q/k norm) the caller may ask. {@code launch}: null for the defaults (launches
-     * checked), {@code plain} (checked) or a trigger of programmatic launch, which the context must then be running
-     * (launches unchecked: a check synchronises after each launch outside a graph). Both engines repack heads or not
-     * ({@code repack}). Every decision that differs farther than the bound from the threshold is listed before failing.
+     * Returns the backend, whose step counts (balanced grid, folded q/k norm) the caller may ask. {@code launch}: null
+     * for the defaults (launches checked), {@code plain} (checked) or a trigger of programmatic launch, which the
+     * context must then be running (launches unchecked: a check synchronises after each launch outside a graph). Both
+     * engines repack heads or not ({@code repack}). Every decision that differs farther than the bound from the
+     * threshold is listed before failing.
      */
     private CudaBackend longMixedRun(Checkpoint dms, String wgmma, String launch, boolean repack) {
         EvictionPolicy policy = EvictionPolicies.create("dms", 0f, dms.config().dms());
