@@ -732,7 +732,9 @@ DMS_ATTENTION_DECODE_TC(128)
 // key and value of the step's slot slots[(layer kvHeads + h) n + i] as bf16 into shared memory, and the decision.
 // The list scan takes that slot's key, value, position (qpos) and flag (0), and the previous token's slot's flag
 // (prevSlots[(layer kvHeads + h) S + seqOfToken[i]], this step's decision), from the block itself: the cache holds
-// them only once the last split's block has written them, after its scan, so no block reads what another writes.
+// them only once the last split's block has written them, after its scan, so no block reads what another writes
+// (the cache's const __restrict__ pointers, read through the non-coherent path, are written through const_cast: safe
+// while no page is in two lists, as today, where a fork copies its pages; shared pages would need a launch boundary).
 // That block writes the slot's key, value, position and flag 0, the decision (decisions[(i layers + layer) kvHeads +
 // h]) and the previous slot's flag, as dms_qknorm_rope_kv_f32 does (a slot < 0 is skipped, as there). The outputs,
 // the cache and the decisions are those of dms_qknorm_rope_kv then dms_attention_decode_tc, bit for bit; one launch a
@@ -1652,14 +1654,15 @@ struct FoldArgs {
 
 // Decode attention on tensor cores with the q/k norm, RoPE, decision and KV write folded in (dms_attention_decode_tcq_d*),
 // then the merge: args as dms_attention_decode_tc with q the product's raw rows; a decode step (n == S tokens, each of
-// its own sequence, tokenList null or a permutation of them); f as dms_qknorm_rope_kv.
+// its own sequence, tokenList null or a permutation of all of them: the fold writes only the listed tokens' slots);
+// f as dms_qknorm_rope_kv.
 extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* tokenList, int tokenCount, FoldArgs f,
                                                 cudaStream_t stream) {
     DMS_CHECK(attention_args_ok(a));
     DMS_CHECK(a.heads / a.kvHeads <= DMS_ATT_MAX_G && (a.D == 64 || a.D == 128) && dms::aligned16(a.keyCache) &&
               dms::aligned16(a.valueCache) && tokenCount > 0 && a.kvHeads <= 65535 && tokenCount <= 65535);
     DMS_CHECK(f.k != nullptr && f.v != nullptr && f.qNorm != nullptr && f.kNorm != nullptr && f.rope != nullptr &&
-              f.ropePositions > 0 && f.slots != nullptr && f.n > 0 && f.n == f.S && tokenCount <= f.n);
+              f.ropePositions > 0 && f.slots != nullptr && f.n > 0 && f.n == f.S && tokenCount == f.n);
     DMS_CHECK(f.kStride >= a.kvHeads * a.D && f.vStride >= a.kvHeads * a.D);
     DMS_CHECK(f.dms == 0 || f.decisions == nullptr || f.thresholds != nullptr);
     dim3 grid(a.splits, a.kvHeads, tokenCount);

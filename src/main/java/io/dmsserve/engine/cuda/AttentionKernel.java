@@ -243,7 +243,10 @@ final class AttentionKernel {
                 + " to " + MAX_DECODE_GROUP + " query heads per kv head, got head_dim " + cache.headDim() + ", group "
                 + group);
         positive(tokenCount, "tokenCount");
-        require(tokenCount <= Math.min(65535, folded.n()), "at most the step's " + folded.n() + " tokens (and 65535)");
+        // Every token of the step: the fold writes the cache and the decisions only for the tokens it is given.
+        require(tokenCount == folded.n() && tokenCount <= 65535,
+                "the folded decode takes every one of the step's tokens (at most 65535): " + tokenCount + " of "
+                        + folded.n());
         require(folded.n() == queries.n() && folded.kv().sequences() == queries.sequences(),
                 "the fold's tokens and sequences are the queries'");
         require(folded.kv().cache() == cache, "the fold writes the cache the attention reads");

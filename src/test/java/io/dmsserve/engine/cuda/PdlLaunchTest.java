@@ -127,7 +127,7 @@ class PdlLaunchTest extends GpuTest {
     @Test
     void theAttentionWithTheQkNormFoldedInGivesWhatTheTwoKernelsGive(@TempDir Path dir) {
         try (Checkpoint wide = Checkpoint.open(WideDmsCheckpoint.write(dir.resolve("wide-dms")))) {
-            long[] folded = new long[3];
+            long[] folded = new long[4];
             List<String> plain = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                     () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "false",
                             () -> SystemProperty.with(CudaContext.PDL_PROPERTY, "false",
@@ -142,10 +142,16 @@ class PdlLaunchTest extends GpuTest {
             List<String> foldedSlots = SystemProperty.with(CudaBackend.ATTENTION_BALANCE_PROPERTY, "false",
                     () -> SystemProperty.with(CudaBackend.FOLD_QKNORM_PROPERTY, "always",
                             () -> SystemProperty.with(CudaContext.ATTENTION_EARLY_PROPERTY, "slots",
-                                    () -> withPdl("gemv", () -> CudaOverlapTest.run(wide, true, false, n -> { })))));
+                                    () -> withPdl("gemv", () -> {
+                                        try (CudaContext probe = CudaContext.open(0, false)) {
+                                            assertThat(probe.attentionEarly()).isEqualTo("slots");
+                                        }
+                                        return CudaOverlapTest.run(wide, true, false, n -> folded[3] = n);
+                                    }))));
             assertThat(folded[0]).as("steps folded with the property false").isZero();
             assertThat(folded[1]).as("steps folded, plain launches").isPositive();
             assertThat(folded[2]).as("steps folded, programmatic launches").isEqualTo(folded[1]);
+            assertThat(folded[3]).as("steps folded, programmatic launches, slots early").isEqualTo(folded[1]);
             assertThat(foldedPlain).hasSameSizeAs(plain);
             assertThat(foldedPdl).hasSameSizeAs(plain);
             assertThat(foldedSlots).hasSameSizeAs(plain);
