@@ -2024,10 +2024,7 @@ static void test_attention_decode_tc_balanced() {
 }
 
 // dms_attention_early (dms.cuh) as CudaContext sets it: what the split-grid tensor-core decode does before its wait.
-static int g_attention_early = 1;  // what set_attention_early set last
-static int dms_attention_early_value() {
-    return g_attention_early;
-}
+static int g_attention_early = 1;  // what set_attention_early set last (for failure messages)
 static void set_attention_early(int early) {
     g_attention_early = early;
 #ifdef DMS_EMU
@@ -2205,7 +2202,7 @@ static void check_attention_decode_tcq() {
                     g_checks++;
                     if (memcmp(x, y, bytes) != 0) {
                         fprintf(stderr, "FAIL attention_decode_tcq early=%d G=%d D=%d splits=%d reversed=%d dms=%d: %s "
-                                "differ from qknorm_rope_kv + decode_tc's\n", dms_attention_early_value(),
+                                "differ from qknorm_rope_kv + decode_tc's\n", g_attention_early,
                                 c.heads / c.kvHeads, c.D, splits, reversed, c.dms, what);
                         g_failures++;
                     }

@@ -184,8 +184,7 @@ public final class CudaBackend implements Backend {
     private final boolean fusedSwiGlu;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
-    private final boolean foldQkNorm;
-    private final boolean foldAlways;  // FOLD_QKNORM_PROPERTY "always": past one wave too (tests, A/B)
+    private final Fold fold;
     private long foldedSteps;  // steps whose decode attention folded the q/k norm in (tests ask)
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
@@ -275,9 +274,7 @@ public final class CudaBackend implements Backend {
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
-        String fold = System.getProperty(FOLD_QKNORM_PROPERTY, "true");
-        this.foldQkNorm = foldQkNorm(fold);
-        this.foldAlways = "always".equals(fold.trim());
+        this.fold = fold(System.getProperty(FOLD_QKNORM_PROPERTY, "true"));
         this.minSplitSlots = minSplitSlots(System.getProperty(MIN_SPLIT_SLOTS_PROPERTY,
                 String.valueOf(AttentionKernel.MIN_SPLIT_SLOTS)));
         this.shortSplits = shortSplits(System.getProperty(SHORT_SPLITS_PROPERTY, "true"));
@@ -385,11 +382,22 @@ public final class CudaBackend implements Backend {
         return wholeNumber(value, 16, Integer.MAX_VALUE, MIN_SPLIT_SLOTS_PROPERTY + " must be a whole number from 16");
     }
 
-    /** {@code true}, {@code always} or {@code false}: whether decode steps may fold. */
-    static boolean foldQkNorm(String value) {
+    /** {@link #FOLD_QKNORM_PROPERTY}: never, within one wave of the folded kernel, or always. */
+    enum Fold {
+        NONE, ONE_WAVE, ALWAYS;
+
+        /** Whether a split grid of {@code blocks} blocks folds ({@link AttentionKernel#foldFits}). */
+        boolean folds(long blocks, int multiprocessors) {
+            return this == ALWAYS || this == ONE_WAVE && AttentionKernel.foldFits(blocks, multiprocessors);
+        }
+    }
+
+    /** {@link #FOLD_QKNORM_PROPERTY}'s value: false, true or always (trimmed); anything else is refused. */
+    static Fold fold(String value) {
         return switch (value.trim()) {
-            case "true", "always" -> true;
-            case "false" -> false;
+            case "false" -> Fold.NONE;
+            case "true" -> Fold.ONE_WAVE;
+            case "always" -> Fold.ALWAYS;
             default -> throw new IllegalArgumentException(FOLD_QKNORM_PROPERTY + " must be true, always or false, got '"
                     + value + "'");
         };
@@ -1018,11 +1026,9 @@ public final class CudaBackend implements Backend {
                         balancedBlocks)
                 : split(maxPages, (long) in.decodeTokens.length * kvHeads, multiprocessors, waves,
                         shortSplits.lowers(in.decodeTokens.length));
-        in.decodeFolded = foldQkNorm && in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0
-                && !in.decodeBalanced && attention.foldTakes(headDim, heads / kvHeads)
-                && (foldAlways
-                        || AttentionKernel.foldFits((long) in.decodeTokens.length * kvHeads * in.decodeSplit,
-                                multiprocessors));
+        in.decodeFolded = in.decodeOnly && fusedKvWrite && in.decodeTokens.length > 0 && !in.decodeBalanced
+                && attention.foldTakes(headDim, heads / kvHeads)
+                && fold.folds((long) in.decodeTokens.length * kvHeads * in.decodeSplit, multiprocessors);
         foldedSteps += in.decodeFolded ? 1 : 0;
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);

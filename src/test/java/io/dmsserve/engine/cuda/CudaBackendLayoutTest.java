@@ -99,9 +99,13 @@ class CudaBackendLayoutTest {
 
     @Test
     void theQkNormIsFoldedIntoTheAttentionOnlyWhenAsked() {
-        assertThat(CudaBackend.foldQkNorm("true")).isTrue();
-        assertThat(CudaBackend.foldQkNorm(" false ")).isFalse();
-        assertThat(CudaBackend.foldQkNorm("always")).as("past one wave too").isTrue();
+        assertThat(CudaBackend.fold("true")).isEqualTo(CudaBackend.Fold.ONE_WAVE);
+        assertThat(CudaBackend.fold(" false ")).isEqualTo(CudaBackend.Fold.NONE);
+        assertThat(CudaBackend.fold("always")).as("past one wave too").isEqualTo(CudaBackend.Fold.ALWAYS);
+        assertThat(CudaBackend.Fold.NONE.folds(1, 132)).isFalse();
+        assertThat(CudaBackend.Fold.ONE_WAVE.folds(8 * 16, 132)).isTrue();
+        assertThat(CudaBackend.Fold.ONE_WAVE.folds(16 * 8 * 3, 132)).isFalse();
+        assertThat(CudaBackend.Fold.ALWAYS.folds(16 * 8 * 3, 132)).isTrue();
         // The split grid folds within one wave of the folded kernel (two blocks a multiprocessor): batch 1 at 4K, 8 kv
         // heads x 16 splits, on 132 multiprocessors; not 16 tokens x 8 kv heads x 3 splits (16 x 32K without eviction).
         assertThat(AttentionKernel.foldFits(8 * 16, 132)).isTrue();
@@ -109,7 +113,7 @@ class CudaBackendLayoutTest {
         assertThat(AttentionKernel.foldFits(265, 132)).isFalse();
         assertThat(AttentionKernel.foldFits(16 * 8 * 3, 132)).isFalse();
         for (String bad : new String[] {"yes", "", "TRUE", "1"}) {
-            assertThatThrownBy(() -> CudaBackend.foldQkNorm(bad)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> CudaBackend.fold(bad)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("dms.cuda.fold-qknorm must be true, always or false, got '" + bad + "'");
         }
     }
