@@ -1066,7 +1066,24 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
     return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + 16;
 }
 
-template <int D>
+// Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META, and
+// native/bench/chunk_bench.cu times the others: 1.29-1.48x faster than none of them on the H200, docs/benchmarks.md
+// twenty-third pass): FULL, a key tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
+// the softmax in base 2 (scores scaled by scale log2 e, exp2f where expf was: fewer instructions an element, the
+// outputs within about 1e-6 of expf's);
+// P_BF16 and Q_BF16 (bench only: what the split costs), P or Q to the tensor cores as one bf16; META, each key tile's
+// page and slot metadata loaded into registers one and two tiles before the barrier that publishes them, so that
+// barrier waits for no load.
+#define DMS_CHUNK_FULL 1
+#define DMS_CHUNK_EXP2 2
+#define DMS_CHUNK_P_BF16 4
+#define DMS_CHUNK_Q_BF16 8
+#define DMS_CHUNK_META 16
+#ifndef DMS_CHUNK_OPT
+#define DMS_CHUNK_OPT (DMS_CHUNK_FULL | DMS_CHUNK_EXP2 | DMS_CHUNK_META)
+#endif
+
+template <int D, int OPT = DMS_CHUNK_OPT>
 __device__ __forceinline__ void attention_chunk(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
@@ -1157,31 +1174,49 @@ __device__ __forceinline__ void attention_chunk(
             oacc[j][e] = 0.f;
         }
     }
-    float mrow[2] = {-INFINITY, -INFINITY};
+    float mrow[2] = {-INFINITY, -INFINITY};  // in base 2 under EXP2
     float lrow[2] = {0.f, 0.f};
+    const float softmaxScale = (OPT & DMS_CHUNK_EXP2) ? scale * 1.44269504088896341f : scale;
+    const auto softmaxExp = [](float x) { return (OPT & DMS_CHUNK_EXP2) ? exp2f(x) : expf(x); };
 
-    // Key tile kt's metadata into buffer b: how many of its keys some query of the tile can see (a barrier).
-    const auto readMeta = [&](int kt, int b) {
+    // Key tile kt's metadata, in three steps so that META can issue them tiles ahead: the page of this thread's key
+    // (threads 0-63, one key each; -1 past the list or on no page), its slot's position and flag, then into buffer
+    // b with how many of the tile's keys some query of the tile can see (a barrier).
+    const auto fetchPage = [&](int kt) {
+        const int index = kt + tid;
+        return tid < DMS_CHUNK_KEYS && index < listEnd ? table[index / pageSize] : -1;
+    };
+    const auto fetchSlot = [&](int kt, int page, int& slot, int& p, int& f) {
+        slot = -1;
+        p = -1;
+        f = 0;
+        if (page >= 0) {
+            slot = page * pageSize + (kt + tid) % pageSize;
+            p = cache.slotPos[slot];
+            f = cache.slotFlag[slot];
+        }
+    };
+    const auto commitMeta = [&](int b, int slot, int p, int f) {
         int useful = 0;
+        int full = 0;
         if (tid < DMS_CHUNK_KEYS) {
             int* kslot = metaBuf + b * 3 * DMS_CHUNK_KEYS;
-            const int index = kt + tid;
-            int slot = -1, p = -1, f = 0;
-            if (index < listEnd) {
-                const int page = table[index / pageSize];
-                if (page >= 0) {
-                    slot = page * pageSize + index % pageSize;
-                    p = cache.slotPos[slot];
-                    f = cache.slotFlag[slot];
-                }
-            }
             // Visible to some query of the tile: p <= qmax, and not evicted for the earliest query.
             useful = p >= 0 && p <= qmax && !(f != 0 && qmin - p > window);
+            // Visible to every query of the tile: p <= qmin, and not evicted for the latest query.
+            full = useful && p <= qmin && !(f != 0 && qmax - p > window);
             kslot[tid] = useful ? slot : -1;
             kslot[DMS_CHUNK_KEYS + tid] = useful ? p : -1;
             kslot[2 * DMS_CHUNK_KEYS + tid] = f;
         }
-        return __syncthreads_count(useful);
+        const int count = __syncthreads_count(useful);
+        // FULL: bit 16 when all 64 keys are visible to every query (a second barrier).
+        return (OPT & DMS_CHUNK_FULL) && __syncthreads_count(full) == DMS_CHUNK_KEYS ? count | 0x10000 : count;
+    };
+    const auto readMeta = [&](int kt, int b) {
+        int slot, p, f;
+        fetchSlot(kt, fetchPage(kt), slot, p, f);
+        return commitMeta(b, slot, p, f);
     };
     // Its visible keys' K and V rows into buffer b by cp.async (the others zero-filled).
     const auto loadKv = [&](int b) {
@@ -1203,16 +1238,32 @@ __device__ __forceinline__ void attention_chunk(
         loadKv(0);
     }
     dms::cp_async_commit();
+    // META: tile kt + 64's slot metadata and tile kt + 128's page held in registers, loaded an iteration early.
+    int aheadSlot = -1, aheadPos = -1, aheadFlag = 0, aheadPage = -1;
+    if constexpr ((OPT & DMS_CHUNK_META) != 0) {
+        fetchSlot(listStart + DMS_CHUNK_KEYS, fetchPage(listStart + DMS_CHUNK_KEYS), aheadSlot, aheadPos, aheadFlag);
+        aheadPage = fetchPage(listStart + 2 * DMS_CHUNK_KEYS);
+    }
     for (int kt = listStart; kt < listEnd; kt += DMS_CHUNK_KEYS) {
         // Tile kt + 64 into the other buffer, free since the barrier that ended tile kt - 64.
         int usefulNext = 0;
         if (kt + DMS_CHUNK_KEYS < listEnd) {
-            usefulNext = readMeta(kt + DMS_CHUNK_KEYS, b ^ 1);
+            if constexpr ((OPT & DMS_CHUNK_META) != 0) {
+                usefulNext = commitMeta(b ^ 1, aheadSlot, aheadPos, aheadFlag);
+            } else {
+                usefulNext = readMeta(kt + DMS_CHUNK_KEYS, b ^ 1);
+            }
             if (usefulNext != 0) {
                 loadKv(b ^ 1);
             }
         }
         dms::cp_async_commit();
+        if constexpr ((OPT & DMS_CHUNK_META) != 0) {
+            // Issued now, used an iteration later: tile kt + 128's slots (its page came last iteration) and the page
+            // of tile kt + 192.
+            fetchSlot(kt + 2 * DMS_CHUNK_KEYS, aheadPage, aheadSlot, aheadPos, aheadFlag);
+            aheadPage = fetchPage(kt + 3 * DMS_CHUNK_KEYS);
+        }
         if (usefulNow == 0) {
             b ^= 1;
             usefulNow = usefulNext;
@@ -1244,21 +1295,34 @@ __device__ __forceinline__ void attention_chunk(
                 const uint32_t b1[2] = {r[2], r[3]};
                 dms::mma_bf16_16816(sacc[2 * jp], qf[ks], b0);
                 dms::mma_bf16_16816(sacc[2 * jp + 1], qf[ks], b1);
-                dms::mma_bf16_16816(sacc[2 * jp], qlo[ks], b0);
-                dms::mma_bf16_16816(sacc[2 * jp + 1], qlo[ks], b1);
+                if constexpr (!(OPT & DMS_CHUNK_Q_BF16)) {
+                    dms::mma_bf16_16816(sacc[2 * jp], qlo[ks], b0);
+                    dms::mma_bf16_16816(sacc[2 * jp + 1], qlo[ks], b1);
+                }
             }
         }
         // Mask, scale, online softmax (rows g8 and g8 + 8; a quad of lanes shares a row).
         float tileMax[2] = {-INFINITY, -INFINITY};
+        if ((OPT & DMS_CHUNK_FULL) && (usefulNow & 0x10000) != 0) {
 #pragma unroll
-        for (int j = 0; j < ST; j++) {
+            for (int j = 0; j < ST; j++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int key = j * 8 + 2 * q4 + (e & 1);
-                const int r = e >> 1;
-                const bool visible = dms_visible(kpos[key], kflag[key], qp[r], window);
-                sacc[j][e] = visible ? sacc[j][e] * scale : -INFINITY;
-                tileMax[r] = fmaxf(tileMax[r], sacc[j][e]);
+                for (int e = 0; e < 4; e++) {
+                    sacc[j][e] *= softmaxScale;
+                    tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sacc[j][e]);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < ST; j++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int key = j * 8 + 2 * q4 + (e & 1);
+                    const int r = e >> 1;
+                    const bool visible = dms_visible(kpos[key], kflag[key], qp[r], window);
+                    sacc[j][e] = visible ? sacc[j][e] * softmaxScale : -INFINITY;
+                    tileMax[r] = fmaxf(tileMax[r], sacc[j][e]);
+                }
             }
         }
         float correction[2];
@@ -1267,7 +1331,7 @@ __device__ __forceinline__ void attention_chunk(
             tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 1));
             tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 2));
             const float mNew = fmaxf(mrow[r], tileMax[r]);
-            correction[r] = mNew == -INFINITY ? 1.f : (mrow[r] == -INFINITY ? 0.f : expf(mrow[r] - mNew));
+            correction[r] = mNew == -INFINITY ? 1.f : (mrow[r] == -INFINITY ? 0.f : softmaxExp(mrow[r] - mNew));
             mrow[r] = mNew;
             lrow[r] *= correction[r];
         }
@@ -1280,7 +1344,7 @@ __device__ __forceinline__ void attention_chunk(
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int r = e >> 1;
-                const float v = mrow[r] == -INFINITY ? 0.f : expf(sacc[j][e] - mrow[r]);
+                const float v = mrow[r] == -INFINITY ? 0.f : softmaxExp(sacc[j][e] - mrow[r]);
                 p[e] = dms::bf16_to_f32(dms::f32_to_bf16(v));
                 pl[e] = v - p[e];
                 lrow[r] += v;
@@ -1309,8 +1373,10 @@ __device__ __forceinline__ void attention_chunk(
                 const uint32_t b1[2] = {r[2], r[3]};
                 dms::mma_bf16_16816(oacc[2 * dp], pa[kk], b0);
                 dms::mma_bf16_16816(oacc[2 * dp + 1], pa[kk], b1);
-                dms::mma_bf16_16816(oacc[2 * dp], pal[kk], b0);
-                dms::mma_bf16_16816(oacc[2 * dp + 1], pal[kk], b1);
+                if constexpr (!(OPT & DMS_CHUNK_P_BF16)) {
+                    dms::mma_bf16_16816(oacc[2 * dp], pal[kk], b0);
+                    dms::mma_bf16_16816(oacc[2 * dp + 1], pal[kk], b1);
+                }
             }
         }
         __syncthreads();  // buffer b is free: the tile after next overwrites its K, V and metadata
@@ -1355,7 +1421,8 @@ __device__ __forceinline__ void attention_chunk(
             }
         }
         if (splits > 1 && q4 == 0) {
-            partialML[p] = make_float2(mrow[r], lrow[r]);
+            // The merge takes m in natural units.
+            partialML[p] = make_float2((OPT & DMS_CHUNK_EXP2) ? mrow[r] * 0.69314718055994531f : mrow[r], lrow[r]);
         }
     }
 }

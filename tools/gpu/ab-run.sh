@@ -5,11 +5,12 @@
 # code (docs/benchmarks.md, twentieth pass): compare arms within one call only.
 #   ARMS    "name=JVM options;name=JVM options;..." (an arm's options may be empty: "default=")
 #   RUN     b1 (batch 1 at 4K, no eviction; the default), dms32k (16 x 32K DMS; GB_ARGS="--distinct 4" prefills 4),
-#           or mid:B:PROMPT (batch B, PROMPT-token prompts, DMS, 64 decode steps)
+#           mid:B:PROMPT (batch B, PROMPT-token prompts, DMS, 64 decode steps), or prefill:PROMPT (one PROMPT-token
+#           prefill, PREFILL_POLICY none or dms, two decode steps)
 #   REPS    repetitions of the arm sequence (default 2)
 #   FATBINS "name=path;..." an arm's fatbin laid over classes/native for its runs (the bundle's own for the others)
 # Writes $OUT/ab.jsonl (gpubench's lines, each behind "arm repetition "), $OUT/ab.log (the runs' logs) and prints one
-# line a run: arm, repetition, batch, prompt, tokens/s as measured, steady, ms a step.
+# line a run: arm, repetition, batch, prompt, tokens/s as measured, steady, ms a step, prefill tokens/s.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${REPO:?REPO}" "${OUT:?OUT}" "${ARMS:?ARMS=\"name=options;...\"}"
@@ -26,7 +27,8 @@ run=${RUN:-b1}
 case $run in
     b1 | dms32k) extra=(EXTRA="$run") ;;
     mid:*:*) IFS=: read -r _ batch prompt <<< "$run"; extra=(EXTRA=mid MID_PROMPT="$prompt") ;;
-    *) echo "RUN must be b1, dms32k or mid:B:PROMPT, got '$run'" >&2; exit 2 ;;
+    prefill:*) extra=(EXTRA=prefill PREFILL_PROMPT="${run#prefill:}") ;;
+    *) echo "RUN must be b1, dms32k, mid:B:PROMPT or prefill:PROMPT, got '$run'" >&2; exit 2 ;;
 esac
 : > "$OUT/ab.jsonl"
 : > "$OUT/ab.log"
@@ -55,5 +57,6 @@ for line in open(sys.argv[1]):
     name, rep, js = line.split(' ', 2)
     d = json.loads(js)
     if d.get('what') == 'run':
-        print(name, rep, d['batch'], d['prompt'], d['decode_tokens_per_s'], d['steady_tokens_per_s'], d['ms_per_step'])
+        print(name, rep, d['batch'], d['prompt'], d['decode_tokens_per_s'], d['steady_tokens_per_s'], d['ms_per_step'],
+              d.get('prefill_tokens_per_s'))
 PY

@@ -16,7 +16,9 @@
 # EXTRA "mid": decode batches between 16 and 173 with DMS, one run for each entry "BATCH:OPTIONS" of MID (';'-separated,
 # default "32:;64:"): MID_PROMPT-token prompts (default 2048), 64 decode steps; its gpubench lines get "variant" m<j>,
 # j the entry's index. EVICT (default 0.875) is the share of decisions the DMS runs' threshold flags (gpubench
-# --evict-rate); the share evicted falls short of it by the window's tokens (0.8595 at 32K with 0.875).
+# --evict-rate); the share evicted falls short of it by the window's tokens (0.8595 at 32K with 0.875). EXTRA "prefill":
+# one sequence of PREFILL_PROMPT tokens (default 32768) under PREFILL_POLICY (none, the default, or dms), two decode
+# steps: its prefill figure.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/bench-env.sh"
@@ -62,6 +64,7 @@ for e in ${EXTRA:-}; do
     case $e in
         dms32k) fits 75 "extra $e" && run 0 16 32768 "${DECODE:-32}" dms "${o[@]}" ;;
         b1) fits 40 "extra $e" && run 0 1 4096 64 none "${o[@]}" ;;
+        prefill) fits 60 "extra $e" && run 0 1 "${PREFILL_PROMPT:-32768}" 2 "${PREFILL_POLICY:-none}" "${o[@]}" ;;
         none32k) fits 110 "extra $e" && run 0 16 32768 "${DECODE:-32}" none "${o[@]}" ;;
         largest)
             gb=(--distinct 16)

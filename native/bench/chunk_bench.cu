@@ -1,0 +1,268 @@
+// chunk_bench.cu: times the prefill chunk attention (attention.cu, attention_chunk) and its variants (the bits of OPT
+// there) on one sequence's contiguous prompt, without the JVM or a model: a 4K prefill's two chunks of 2048 queries,
+// the first over its own 2048 keys, the last over all 4096, as gpubench's batch-1 run makes them. Not part of the
+// fatbin.
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o chunk_bench native/bench/chunk_bench.cu
+//   ./chunk_bench [key=value ...]
+//     tokens=4096 chunk=2048 kvheads=8 heads=32 page=16   the shape (Qwen3-8B's, head_dim 128)
+//     evict=0 window=512                                  the share of tokens flagged, the DMS window
+//     opts=0,1,2,3,16,19,23,27,31                         the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
+//                                                         META 16; 100 + a variant: held to three blocks a
+//                                                         multiprocessor)
+//     launches=10                                         launches a timed graph holds
+// Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
+// (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers and spilled bytes, and
+// the largest difference from variant 0 (the fatbin's before these variants) relative to its largest |output|.
+#include "../all.cu"
+#include "bench_util.cuh"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#define CHUNK_BENCH_KERNEL(O)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) bench_chunk_o##O(                            \
+        DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit, int splits,  \
+        int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, \
+        float* __restrict__ partialO, float2* __restrict__ partialML) {                                           \
+        attention_chunk<128, O>(DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out,     \
+                                outStride, outBf16, outBf16Stride, partialO, partialML);                          \
+    }
+// The same held to three blocks a multiprocessor (at most 168 registers; the fatbin's take up to 255, so two).
+#define CHUNK_BENCH_KERNEL_B3(O)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) bench_chunk_o##O##_b3(                    \
+        DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit, int splits,  \
+        int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, \
+        float* __restrict__ partialO, float2* __restrict__ partialML) {                                           \
+        attention_chunk<128, O>(DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out,     \
+                                outStride, outBf16, outBf16Stride, partialO, partialML);                          \
+    }
+CHUNK_BENCH_KERNEL_B3(0)
+CHUNK_BENCH_KERNEL_B3(3)
+CHUNK_BENCH_KERNEL_B3(19)
+CHUNK_BENCH_KERNEL(0)
+CHUNK_BENCH_KERNEL(1)
+CHUNK_BENCH_KERNEL(2)
+CHUNK_BENCH_KERNEL(3)
+CHUNK_BENCH_KERNEL(16)
+CHUNK_BENCH_KERNEL(19)
+CHUNK_BENCH_KERNEL(23)
+CHUNK_BENCH_KERNEL(27)
+CHUNK_BENCH_KERNEL(31)
+
+using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
+                             float*, float2*);
+static ChunkKernel kernelOf(int opt) {
+    switch (opt) {
+        case 0: return bench_chunk_o0;
+        case 1: return bench_chunk_o1;
+        case 2: return bench_chunk_o2;
+        case 3: return bench_chunk_o3;
+        case 16: return bench_chunk_o16;
+        case 19: return bench_chunk_o19;
+        case 23: return bench_chunk_o23;
+        case 27: return bench_chunk_o27;
+        case 31: return bench_chunk_o31;
+        case 100: return bench_chunk_o0_b3;
+        case 103: return bench_chunk_o3_b3;
+        case 119: return bench_chunk_o19_b3;
+        default: return nullptr;
+    }
+}
+
+struct Options {
+    int tokens = 4096, chunk = 2048, kvHeads = 8, heads = 32, pageSize = 16, window = 512, launches = 10;
+    double evict = 0;
+    std::vector<int> opts = {0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119};
+};
+
+static Options parse(int argc, char** argv) {
+    Options o;
+    for (int a = 1; a < argc; a++) {
+        const char* eq = std::strchr(argv[a], '=');
+        if (eq == nullptr) {
+            std::fprintf(stderr, "arguments are key=value, got '%s'\n", argv[a]);
+            std::exit(2);
+        }
+        const std::string key(argv[a], eq - argv[a]);
+        const char* v = eq + 1;
+        if (key == "tokens") o.tokens = std::atoi(v);
+        else if (key == "chunk") o.chunk = std::atoi(v);
+        else if (key == "kvheads") o.kvHeads = std::atoi(v);
+        else if (key == "heads") o.heads = std::atoi(v);
+        else if (key == "page") o.pageSize = std::atoi(v);
+        else if (key == "window") o.window = std::atoi(v);
+        else if (key == "launches") o.launches = std::atoi(v);
+        else if (key == "evict") o.evict = std::atof(v);
+        else if (key == "opts") {
+            o.opts.clear();
+            for (const char* c = v; *c != 0;) {
+                char* end = nullptr;
+                const long n = std::strtol(c, &end, 10);
+                if (end == c || kernelOf(static_cast<int>(n)) == nullptr || (*end != ',' && *end != 0)) {
+                    std::fprintf(stderr, "opts is a list of 0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119, got '%s'\n", v);
+                    std::exit(2);
+                }
+                o.opts.push_back(static_cast<int>(n));
+                c = *end == ',' ? end + 1 : end;
+            }
+        } else {
+            std::fprintf(stderr, "unknown key '%s'\n", key.c_str());
+            std::exit(2);
+        }
+    }
+    if (o.tokens < 1 || o.chunk < 1 || o.chunk > o.tokens || o.kvHeads < 1 || o.heads % o.kvHeads != 0 ||
+        o.heads / o.kvHeads > DMS_CHUNK_ROWS || o.pageSize < 1 || o.window < 0 || o.evict < 0 || o.evict > 1 ||
+        o.launches < 1) {
+        std::fprintf(stderr, "bad options (chunk <= tokens, heads a multiple of kvheads, 0 <= evict <= 1)\n");
+        std::exit(2);
+    }
+    return o;
+}
+
+template <typename T>
+static T* upload(const std::vector<T>& host) {
+    T* p = nullptr;
+    CK(cudaMalloc(&p, std::max<size_t>(1, host.size() * sizeof(T))));
+    CK(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+    return p;
+}
+
+__global__ void fill_bf16(bf16_t* p, size_t count, unsigned seed) {
+    for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
+         e += static_cast<size_t>(gridDim.x) * blockDim.x) {
+        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
+        x ^= x >> 15;
+        x *= 2246822519u;
+        x ^= x >> 13;
+        p[e] = dms::f32_to_bf16((static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f);
+    }
+}
+
+int main(int argc, char** argv) {
+    const Options o = parse(argc, argv);
+    constexpr int D = 128;
+    cudaStream_t stream;
+    CK(cudaStreamCreate(&stream));
+    const int G = o.heads / o.kvHeads;
+    const int pages = (o.tokens + o.pageSize - 1) / o.pageSize;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> unit(0, 1);
+    // The prompt's slots: token t of kv head h in page table[h][t / page], the pages a random permutation (as a
+    // pool's), flagged with probability evict.
+    std::vector<int> perm(static_cast<size_t>(pages) * o.kvHeads);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const size_t slots = perm.size() * o.pageSize;
+    std::vector<int> table(perm.size()), slotPos(slots, -1);
+    std::vector<unsigned char> slotFlag(slots, 0);
+    for (int h = 0; h < o.kvHeads; h++) {
+        for (int e = 0; e < pages; e++) {
+            const int page = perm[static_cast<size_t>(h) * pages + e];
+            table[static_cast<size_t>(h) * pages + e] = page;
+            for (int x = 0; x < o.pageSize; x++) {
+                const int t = e * o.pageSize + x;
+                if (t < o.tokens) {
+                    slotPos[static_cast<size_t>(page) * o.pageSize + x] = t;
+                    slotFlag[static_cast<size_t>(page) * o.pageSize + x] = unit(rng) < o.evict ? 1 : 0;
+                }
+            }
+        }
+    }
+    bf16_t *keys = nullptr, *values = nullptr;
+    CK(cudaMalloc(&keys, slots * D * 2));
+    CK(cudaMalloc(&values, slots * D * 2));
+    fill_bf16<<<1024, 256>>>(keys, slots * D, 11);
+    fill_bf16<<<1024, 256>>>(values, slots * D, 12);
+    CK(cudaGetLastError());
+    int* dSlotPos = upload(slotPos);
+    unsigned char* dSlotFlag = upload(slotFlag);
+    int* dTable = upload(table);
+    const int n = o.chunk;
+    std::vector<float> q(static_cast<size_t>(n) * o.heads * D);
+    for (auto& x : q) {
+        x = static_cast<float>(unit(rng) * 2 - 1);
+    }
+    float* dq = upload(q);
+    float* out = nullptr;
+    CK(cudaMalloc(&out, q.size() * 4));
+    std::vector<int> seqOfToken(n, 0), seqRow(1, 0), seqWindow(1, o.window);
+    int* dSeqOfToken = upload(seqOfToken);
+    int* dSeqRow = upload(seqRow);
+    int* dSeqWindow = upload(seqWindow);
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+
+    for (const char* which : {"first", "last"}) {
+        // first: the prompt's first chunk, its own keys only; last: the last chunk over the whole prompt.
+        const int first = std::strcmp(which, "first") == 0 ? 0 : o.tokens - n;
+        const int keysListed = first + n;
+        std::vector<int> positions(n), tableLen(o.kvHeads, (keysListed + o.pageSize - 1) / o.pageSize);
+        std::iota(positions.begin(), positions.end(), first);
+        int* dPositions = upload(positions);
+        int* dTableLen = upload(tableLen);
+        const int perTile = DMS_CHUNK_ROWS / G;
+        std::vector<int2> tilesH;
+        for (int t = 0; t < n; t += perTile) {
+            tilesH.push_back(make_int2(t, std::min(perTile, n - t)));
+        }
+        int2* dTiles = upload(tilesH);
+        double flops = 0;
+        for (int i = 0; i < n; i++) {
+            long visible = 0;
+            for (int t = 0; t < keysListed; t++) {
+                const int h = 0;  // the flags differ per kv head; head 0's count stands for all
+                const int page = table[static_cast<size_t>(h) * pages + t / o.pageSize];
+                const size_t slot = static_cast<size_t>(page) * o.pageSize + t % o.pageSize;
+                visible += slotPos[slot] <= positions[i] &&
+                           !(slotFlag[slot] != 0 && positions[i] - slotPos[slot] > o.window);
+            }
+            flops += 4.0 * D * o.heads * visible;
+        }
+        std::vector<float> reference;
+        for (int opt : o.opts) {
+            const ChunkKernel kernel = kernelOf(opt);
+            const int smem = attention_chunk_smem(D);
+            CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+            cudaFuncAttributes attributes{};
+            CK(cudaFuncGetAttributes(&attributes, kernel));
+            const dim3 grid(static_cast<unsigned>(tilesH.size()), o.kvHeads, 1);
+            const auto launch = [&]() {
+                kernel<<<grid, DMS_ATT_WARPS * 32, smem, stream>>>(
+                    dq, o.heads * D, keys, values, dSlotPos, dSlotFlag, dTable, dTableLen, pages, 1, 0, o.kvHeads,
+                    o.pageSize, dPositions, dSeqOfToken, dSeqRow, dSeqWindow, dTiles, o.heads, scale, pages, 1, 1,
+                    out, o.heads * D, nullptr, 0, nullptr, nullptr);
+            };
+            CK(cudaMemsetAsync(out, 0xff, q.size() * 4, stream));  // NaN: an output not written shows
+            launch();
+            CK(cudaGetLastError());
+            CK(cudaStreamSynchronize(stream));
+            std::vector<float> result(q.size());
+            CK(cudaMemcpy(result.data(), out, q.size() * 4, cudaMemcpyDeviceToHost));
+            double diff = 0, ref = 0;
+            if (reference.empty() && opt == 0) {
+                reference = result;
+            }
+            if (!reference.empty()) {
+                for (size_t e = 0; e < result.size(); e++) {
+                    const double d = std::fabs(double(result[e]) - reference[e]);
+                    diff = d == d ? std::max(diff, d) : INFINITY;
+                    ref = std::max(ref, std::fabs(double(reference[e])));
+                }
+            }
+            const float us = timeGraph(stream, [&](int) { launch(); }, o.launches);
+            std::printf("{\"what\":\"chunk\",\"case\":\"%s\",\"queries\":%d,\"keys\":%d,\"evict\":%.3f,\"opt\":%d,"
+                        "\"registers\":%d,\"spill_bytes\":%zu,\"us\":%.1f,\"TFLOPs\":%.1f,\"vs_opt0\":%.2e}\n",
+                        which, n, keysListed, o.evict, opt, attributes.numRegs, attributes.localSizeBytes, us,
+                        flops / us / 1e6, reference.empty() ? -1.0 : (ref > 0 ? diff / ref : diff));
+            std::fflush(stdout);
+        }
+        CK(cudaFree(dPositions));
+        CK(cudaFree(dTableLen));
+        CK(cudaFree(dTiles));
+    }
+    return 0;
+}
