@@ -33,18 +33,6 @@
 #include <string>
 #include <vector>
 
-// count bf16 values in [-1, 1) from a hash of the index (the same every run).
-__global__ void fill_bf16(bf16_t* p, size_t count, unsigned seed) {
-    for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
-         e += static_cast<size_t>(gridDim.x) * blockDim.x) {
-        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
-        x ^= x >> 15;
-        x *= 2246822519u;
-        x ^= x >> 13;
-        p[e] = dms::f32_to_bf16((static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f);
-    }
-}
-
 // The tensor-core kernel held to at most 128 registers a thread (four blocks, 16 warps a multiprocessor, against
 // the fatbin's three at 168): more loads in flight, if the spills cost less. Launched as attention.cu does.
 extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 4) bench_attention_decode_tc4_d128(DMS_DECODE_PARAMS) {
@@ -63,14 +51,6 @@ static cudaError_t decode_tc4(const AttentionArgs& a, int tokenCount, cudaStream
         launch_attention_merge(a, nullptr, tokenCount, stream);
     }
     return cudaGetLastError();
-}
-
-template <typename T>
-static T* upload(const std::vector<T>& host) {
-    T* p = nullptr;
-    CK(cudaMalloc(&p, std::max<size_t>(1, host.size() * sizeof(T))));
-    CK(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
-    return p;
 }
 
 // CudaBackend's rule for the decode grid (autoWaves, roundPages, AttentionKernel.pagesPerSplit with 256 slots at
@@ -112,14 +92,7 @@ struct Options {
 
 static Options parse(int argc, char** argv) {
     Options o;
-    for (int a = 1; a < argc; a++) {
-        const char* eq = std::strchr(argv[a], '=');
-        if (eq == nullptr) {
-            std::fprintf(stderr, "arguments are key=value, got '%s'\n", argv[a]);
-            std::exit(2);
-        }
-        const std::string key(argv[a], eq - argv[a]);
-        const char* v = eq + 1;
+    forEachOption(argc, argv, [&](const std::string& key, const char* v) {
         if (key == "batch") o.batch = std::atoi(v);
         else if (key == "kvheads") o.kvHeads = std::atoi(v);
         else if (key == "heads") o.heads = std::atoi(v);
@@ -131,24 +104,11 @@ static Options parse(int argc, char** argv) {
         else if (key == "spread") o.spread = std::atof(v);
         else if (key == "live") o.live = std::atof(v);
         else if (key == "kernels") o.kernels = v;
-        else if (key == "tcb_per_sm") {
-            o.tcbPerSm.clear();
-            for (const char* c = v; *c != 0;) {
-                char* end = nullptr;
-                const long n = std::strtol(c, &end, 10);
-                if (end == c || n < 1 || n > 64 || (*end != ',' && *end != 0)) {
-                    std::fprintf(stderr, "tcb_per_sm is a list of whole numbers 1 to 64, got '%s'\n", v);
-                    std::exit(2);
-                }
-                o.tcbPerSm.push_back(static_cast<int>(n));
-                c = *end == ',' ? end + 1 : end;
-            }
-        }
-        else {
-            std::fprintf(stderr, "unknown key '%s'\n", key.c_str());
-            std::exit(2);
-        }
-    }
+        else if (key == "tcb_per_sm")
+            o.tcbPerSm = intList("tcb_per_sm", v, [](long n) { return n >= 1 && n <= 64; }, "whole numbers 1 to 64");
+        else return false;
+        return true;
+    });
     if (o.batch < 1 || o.kvHeads < 1 || o.heads % o.kvHeads != 0 || (o.D != 64 && o.D != 128) || o.pageSize < 1 ||
         o.pages < 1 || o.spread < 0 || o.spread >= 1 || o.live <= 0 || o.live > 1 || o.launches < 1) {
         std::fprintf(stderr,

@@ -6,13 +6,14 @@
 //   ./chunk_bench [key=value ...]
 //     tokens=4096 chunk=2048 kvheads=8 heads=32 page=16   the shape (Qwen3-8B's, head_dim 128)
 //     evict=0 window=512                                  the share of tokens flagged, the DMS window
-//     opts=0,1,2,3,16,19,23,27,31                         the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
+//     opts=0,1,2,3,16,19,23,27,31,100,103,119             the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
 //                                                         META 16; 100 + a variant: held to three blocks a
 //                                                         multiprocessor)
 //     launches=10                                         launches a timed graph holds
 // Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
 // (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers and spilled bytes, and
-// the largest difference from variant 0 (the fatbin's before these variants) relative to its largest |output|.
+// the largest difference from variant 0 (the fatbin's before these variants) relative to its largest |output| (-1 for
+// the variants listed before 0, or all of them when 0 is not listed).
 #include "../all.cu"
 #include "bench_util.cuh"
 
@@ -82,14 +83,7 @@ struct Options {
 
 static Options parse(int argc, char** argv) {
     Options o;
-    for (int a = 1; a < argc; a++) {
-        const char* eq = std::strchr(argv[a], '=');
-        if (eq == nullptr) {
-            std::fprintf(stderr, "arguments are key=value, got '%s'\n", argv[a]);
-            std::exit(2);
-        }
-        const std::string key(argv[a], eq - argv[a]);
-        const char* v = eq + 1;
+    forEachOption(argc, argv, [&](const std::string& key, const char* v) {
         if (key == "tokens") o.tokens = std::atoi(v);
         else if (key == "chunk") o.chunk = std::atoi(v);
         else if (key == "kvheads") o.kvHeads = std::atoi(v);
@@ -98,23 +92,12 @@ static Options parse(int argc, char** argv) {
         else if (key == "window") o.window = std::atoi(v);
         else if (key == "launches") o.launches = std::atoi(v);
         else if (key == "evict") o.evict = std::atof(v);
-        else if (key == "opts") {
-            o.opts.clear();
-            for (const char* c = v; *c != 0;) {
-                char* end = nullptr;
-                const long n = std::strtol(c, &end, 10);
-                if (end == c || kernelOf(static_cast<int>(n)) == nullptr || (*end != ',' && *end != 0)) {
-                    std::fprintf(stderr, "opts is a list of 0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119, got '%s'\n", v);
-                    std::exit(2);
-                }
-                o.opts.push_back(static_cast<int>(n));
-                c = *end == ',' ? end + 1 : end;
-            }
-        } else {
-            std::fprintf(stderr, "unknown key '%s'\n", key.c_str());
-            std::exit(2);
-        }
-    }
+        else if (key == "opts")
+            o.opts = intList("opts", v, [](long n) { return kernelOf(static_cast<int>(n)) != nullptr; },
+                             "0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119");
+        else return false;
+        return true;
+    });
     if (o.tokens < 1 || o.chunk < 1 || o.chunk > o.tokens || o.kvHeads < 1 || o.heads % o.kvHeads != 0 ||
         o.heads / o.kvHeads > DMS_CHUNK_ROWS || o.pageSize < 1 || o.window < 0 || o.evict < 0 || o.evict > 1 ||
         o.launches < 1) {
@@ -122,25 +105,6 @@ static Options parse(int argc, char** argv) {
         std::exit(2);
     }
     return o;
-}
-
-template <typename T>
-static T* upload(const std::vector<T>& host) {
-    T* p = nullptr;
-    CK(cudaMalloc(&p, std::max<size_t>(1, host.size() * sizeof(T))));
-    CK(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
-    return p;
-}
-
-__global__ void fill_bf16(bf16_t* p, size_t count, unsigned seed) {
-    for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
-         e += static_cast<size_t>(gridDim.x) * blockDim.x) {
-        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
-        x ^= x >> 15;
-        x *= 2246822519u;
-        x ^= x >> 13;
-        p[e] = dms::f32_to_bf16((static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f);
-    }
 }
 
 int main(int argc, char** argv) {
