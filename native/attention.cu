@@ -1070,10 +1070,9 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
 // native/bench/chunk_bench.cu times the others: 1.29-1.48x faster than none of them on the H200, docs/benchmarks.md
 // twenty-third pass): FULL, a key tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
 // the softmax in base 2 (scores scaled by scale log2 e, exp2f where expf was: fewer instructions an element, the
-// outputs within about 1e-6 of expf's);
-// P_BF16 and Q_BF16 (bench only: what the split costs), P or Q to the tensor cores as one bf16; META, each key tile's
-// page and slot metadata loaded into registers one and two tiles before the barrier that publishes them, so that
-// barrier waits for no load.
+// outputs within about 1e-6 of expf's); META, each key tile's page and slot metadata loaded into registers one and two
+// tiles before the barrier that publishes them, so that barrier waits for no load; P_BF16 and Q_BF16 (bench only: what
+// the split costs), P or q to the tensor cores as one bf16.
 #define DMS_CHUNK_FULL 1
 #define DMS_CHUNK_EXP2 2
 #define DMS_CHUNK_P_BF16 4
