@@ -1078,6 +1078,8 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
 #define DMS_CHUNK_P_BF16 4
 #define DMS_CHUNK_Q_BF16 8
 #define DMS_CHUNK_META 16
+// FULL: the bit of a key tile's metadata count (at most 64 keys) that says every query of the block sees all 64.
+#define DMS_CHUNK_ALL_SEE 0x10000
 #ifndef DMS_CHUNK_OPT
 #define DMS_CHUNK_OPT (DMS_CHUNK_FULL | DMS_CHUNK_EXP2 | DMS_CHUNK_META)
 #endif
@@ -1209,8 +1211,9 @@ __device__ __forceinline__ void attention_chunk(
             kslot[2 * DMS_CHUNK_KEYS + tid] = f;
         }
         const int count = __syncthreads_count(useful);
-        // FULL: bit 16 when all 64 keys are visible to every query (a second barrier).
-        return (OPT & DMS_CHUNK_FULL) && __syncthreads_count(full) == DMS_CHUNK_KEYS ? count | 0x10000 : count;
+        // FULL: DMS_CHUNK_ALL_SEE when all 64 keys are visible to every query (a second barrier).
+        return (OPT & DMS_CHUNK_FULL) && __syncthreads_count(full) == DMS_CHUNK_KEYS ? count | DMS_CHUNK_ALL_SEE
+                                                                                       : count;
     };
     const auto readMeta = [&](int kt, int b) {
         int slot, p, f;
@@ -1302,7 +1305,7 @@ __device__ __forceinline__ void attention_chunk(
         }
         // Mask, scale, online softmax (rows g8 and g8 + 8; a quad of lanes shares a row).
         float tileMax[2] = {-INFINITY, -INFINITY};
-        if ((OPT & DMS_CHUNK_FULL) && (usefulNow & 0x10000) != 0) {
+        if ((OPT & DMS_CHUNK_FULL) && (usefulNow & DMS_CHUNK_ALL_SEE) != 0) {
 #pragma unroll
             for (int j = 0; j < ST; j++) {
 #pragma unroll

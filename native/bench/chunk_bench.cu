@@ -25,60 +25,65 @@
 #include <string>
 #include <vector>
 
-#define CHUNK_BENCH_KERNEL(O)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) bench_chunk_o##O(                            \
+// Variant O held to at least MIN_BLOCKS blocks a multiprocessor (1: as the fatbin's kernels, which take up to 255
+// registers and so run two; 3: at most 168 registers).
+#define CHUNK_BENCH_KERNEL(NAME, O, MIN_BLOCKS)                                                                   \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, MIN_BLOCKS) NAME(                            \
         DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit, int splits,  \
         int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, \
         float* __restrict__ partialO, float2* __restrict__ partialML) {                                           \
         attention_chunk<128, O>(DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out,     \
                                 outStride, outBf16, outBf16Stride, partialO, partialML);                          \
     }
-// The same held to three blocks a multiprocessor (at most 168 registers; the fatbin's take up to 255, so two).
-#define CHUNK_BENCH_KERNEL_B3(O)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32, 3) bench_chunk_o##O##_b3(                    \
-        DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit, int splits,  \
-        int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, \
-        float* __restrict__ partialO, float2* __restrict__ partialML) {                                           \
-        attention_chunk<128, O>(DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out,     \
-                                outStride, outBf16, outBf16Stride, partialO, partialML);                          \
-    }
-CHUNK_BENCH_KERNEL_B3(0)
-CHUNK_BENCH_KERNEL_B3(3)
-CHUNK_BENCH_KERNEL_B3(19)
-CHUNK_BENCH_KERNEL(0)
-CHUNK_BENCH_KERNEL(1)
-CHUNK_BENCH_KERNEL(2)
-CHUNK_BENCH_KERNEL(3)
-CHUNK_BENCH_KERNEL(16)
-CHUNK_BENCH_KERNEL(19)
-CHUNK_BENCH_KERNEL(23)
-CHUNK_BENCH_KERNEL(27)
-CHUNK_BENCH_KERNEL(31)
+CHUNK_BENCH_KERNEL(bench_chunk_o0, 0, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o1, 1, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o2, 2, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o3, 3, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o16, 16, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o19, 19, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o23, 23, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o27, 27, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o31, 31, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o0_b3, 0, 3)
+CHUNK_BENCH_KERNEL(bench_chunk_o3_b3, 3, 3)
+CHUNK_BENCH_KERNEL(bench_chunk_o19_b3, 19, 3)
 
 using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
                              float*, float2*);
+// The variants by their opts number: the OPT bits, plus 100 for those held to three blocks a multiprocessor.
+static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
+    {0, bench_chunk_o0},       {1, bench_chunk_o1},       {2, bench_chunk_o2},         {3, bench_chunk_o3},
+    {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},
+    {31, bench_chunk_o31},     {100, bench_chunk_o0_b3},  {103, bench_chunk_o3_b3},    {119, bench_chunk_o19_b3},
+};
 static ChunkKernel kernelOf(int opt) {
-    switch (opt) {
-        case 0: return bench_chunk_o0;
-        case 1: return bench_chunk_o1;
-        case 2: return bench_chunk_o2;
-        case 3: return bench_chunk_o3;
-        case 16: return bench_chunk_o16;
-        case 19: return bench_chunk_o19;
-        case 23: return bench_chunk_o23;
-        case 27: return bench_chunk_o27;
-        case 31: return bench_chunk_o31;
-        case 100: return bench_chunk_o0_b3;
-        case 103: return bench_chunk_o3_b3;
-        case 119: return bench_chunk_o19_b3;
-        default: return nullptr;
+    for (const auto& [number, kernel] : kVariants) {
+        if (number == opt) {
+            return kernel;
+        }
     }
+    return nullptr;
+}
+// "0, 1, 2, ..." for the message that refuses another number.
+static std::string variantNames() {
+    std::string names;
+    for (const auto& variant : kVariants) {
+        names += (names.empty() ? "" : ", ") + std::to_string(variant.first);
+    }
+    return names;
+}
+static std::vector<int> allVariants() {
+    std::vector<int> numbers;
+    for (const auto& variant : kVariants) {
+        numbers.push_back(variant.first);
+    }
+    return numbers;
 }
 
 struct Options {
     int tokens = 4096, chunk = 2048, kvHeads = 8, heads = 32, pageSize = 16, window = 512, launches = 10;
     double evict = 0;
-    std::vector<int> opts = {0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119};
+    std::vector<int> opts = allVariants();
 };
 
 static Options parse(int argc, char** argv) {
@@ -94,7 +99,7 @@ static Options parse(int argc, char** argv) {
         else if (key == "evict") o.evict = std::atof(v);
         else if (key == "opts")
             o.opts = intList("opts", v, [](long n) { return kernelOf(static_cast<int>(n)) != nullptr; },
-                             "0, 1, 2, 3, 16, 19, 23, 27, 31, 100, 103, 119");
+                             variantNames().c_str());
         else return false;
         return true;
     });
