@@ -1103,6 +1103,167 @@ static void test_gemv_swiglu_norm() {
     }
 }
 
+// dms_decode_chain (decode_chain.cu): each phase launched alone against double sums of its inputs as the kernel found
+// them (the bounds of the GEMV tests: fp32 sums of k products), buffers poisoned past their ends; then the four phases
+// in one launch, whose grid barrier must give the phase-by-phase values bit for bit (every item is summed by one warp
+// in one order either way), twice (the barrier's words as a launch expects them after a launch), and phases 0 to 2
+// alone. Shapes: odd, fewer items than warps (warps with no work in a phase), k past one 2048-weight slice with a
+// partial last one; Qwen3-8B's on the device.
+struct ChainCase {
+    int hidden, qDim, inter, qkvDim, blocks;  // blocks 0: the multiprocessors
+};
+
+static void test_decode_chain() {
+    Rng rng(59);
+    std::vector<ChainCase> cases = {{136, 200, 344, 233, 3}, {8, 16, 8, 5, 2}, {2056, 1032, 4104, 3079, 0}};
+#ifndef DMS_EMU
+    cases.push_back({4096, 4096, 12288, 6144, 0});
+#endif
+    for (const ChainCase& c : cases) {
+        const int blocks = c.blocks > 0 ? c.blocks : multiprocessors();
+        const int pad = 5;  // values past each output's end that must stay as they were
+        const std::vector<float> x0 = random_f32(rng, c.hidden + pad, 7.f);
+        Buf<float> att(random_f32(rng, c.qDim, 1.f));
+        Buf<float> x(x0), h(c.inter + pad), qkv(c.qkvDim + pad);
+        Buf<uint16_t> wo(random_bf16(rng, static_cast<size_t>(c.hidden) * c.qDim, 1.f));
+        Buf<uint16_t> w13(random_bf16(rng, static_cast<size_t>(2) * c.inter * c.hidden, 1.f));
+        Buf<uint16_t> w2(random_bf16(rng, static_cast<size_t>(c.hidden) * c.inter, 1.f));
+        Buf<uint16_t> wqkv(random_bf16(rng, static_cast<size_t>(c.qkvDim) * c.hidden, 1.f));
+        Buf<uint16_t> ffnGamma(random_bf16(rng, c.hidden, 1.f)), attnGamma(random_bf16(rng, c.hidden, 1.f));
+        Buf<unsigned> barrier(std::vector<unsigned>{0u, 0u});
+        const float eps = 1e-6f;
+        ChainArgs a{att.dev, reinterpret_cast<const bf16_t*>(wo.dev), x.dev, reinterpret_cast<const bf16_t*>(ffnGamma.dev),
+                    reinterpret_cast<const bf16_t*>(w13.dev), h.dev, reinterpret_cast<const bf16_t*>(w2.dev),
+                    reinterpret_cast<const bf16_t*>(attnGamma.dev), reinterpret_cast<const bf16_t*>(wqkv.dev), qkv.dev,
+                    c.hidden, c.qDim, c.inter, c.qkvDim, eps, barrier.dev};
+        char what[96];
+        snprintf(what, sizeof what, "decode_chain hidden=%d qDim=%d inter=%d qkvDim=%d blocks=%d", c.hidden, c.qDim,
+                 c.inter, c.qkvDim, blocks);
+        int bad = 0;
+        const auto check = [&](const char* out, int e, double got, double want, double mag, int k) {
+            g_checks++;
+            const double tol = mag * 1e-6 * std::sqrt(static_cast<double>(k)) + 1e-5;
+            if (!(std::fabs(got - want) <= tol) && bad++ < 3) {
+                fprintf(stderr, "FAIL %s: %s[%d] got %.9g want %.9g\n", what, out, e, got, want);
+            }
+        };
+        const auto unchanged = [&](const char* out, const std::vector<float>& got, const std::vector<float>& before,
+                                   int from) {
+            for (size_t e = from; e < got.size(); e++) {
+                g_checks++;
+                if (memcmp(&got[e], &before[e], 4) != 0 && bad++ < 3) {
+                    fprintf(stderr, "FAIL %s: %s[%zu] written past the end\n", what, out, e);
+                }
+            }
+        };
+        // s of rmsnorm over the first hidden values of xs, in double.
+        const auto scaleOf = [&](const std::vector<float>& xs) {
+            double q = 0;
+            for (int j = 0; j < c.hidden; j++) {
+                q += static_cast<double>(xs[j]) * xs[j];
+            }
+            return 1.0 / std::sqrt(q / c.hidden + eps);
+        };
+        const auto dot = [&](const Buf<uint16_t>& w, int row, int k, const std::function<double(int)>& v, double& mag) {
+            double sum = 0;
+            for (int j = 0; j < k; j++) {
+                const double p = from_bf16(w[static_cast<size_t>(row) * k + j]) * v(j);
+                sum += p;
+                mag += std::fabs(p);
+            }
+            return sum;
+        };
+        // Phase by phase.
+        h.poison();
+        qkv.poison();
+        const std::vector<float> h0 = h.host, qkv0 = qkv.host;
+        expect_ok(dms_decode_chain(a, 0, 0, blocks, nullptr), "decode_chain phase 0");
+        x.down();
+        for (int r = 0; r < c.hidden; r++) {
+            double mag = std::fabs(x0[r]);
+            const double want = x0[r] + dot(wo, r, c.qDim, [&](int j) { return att[j]; }, mag);
+            check("x after o", r, x[r], want, mag, c.qDim);
+        }
+        unchanged("x", x.host, x0, c.hidden);
+        const std::vector<float> x1 = x.host;
+        expect_ok(dms_decode_chain(a, 1, 1, blocks, nullptr), "decode_chain phase 1");
+        h.down();
+        {
+            const double s1 = scaleOf(x1);
+            for (int j = 0; j < c.inter; j++) {
+                double mg = 0, mu = 0;
+                const auto normed = [&](int e) { return x1[e] * s1 * from_bf16(ffnGamma[e]); };
+                const double g = dot(w13, j, c.hidden, normed, mg), u = dot(w13, c.inter + j, c.hidden, normed, mu);
+                const double silu = g / (1 + std::exp(-g));
+                check("h", j, h[j], silu * u, mg * (std::fabs(u) + 1) + mu * std::fabs(silu), c.hidden);
+            }
+        }
+        unchanged("h", h.host, h0, c.inter);
+        const std::vector<float> hAfter = h.host;
+        expect_ok(dms_decode_chain(a, 2, 2, blocks, nullptr), "decode_chain phase 2");
+        x.down();
+        for (int r = 0; r < c.hidden; r++) {
+            double mag = std::fabs(x1[r]);
+            const double want = x1[r] + dot(w2, r, c.inter, [&](int j) { return hAfter[j]; }, mag);
+            check("x after down", r, x[r], want, mag, c.inter);
+        }
+        const std::vector<float> x2 = x.host;
+        expect_ok(dms_decode_chain(a, 3, 3, blocks, nullptr), "decode_chain phase 3");
+        qkv.down();
+        {
+            const double s3 = scaleOf(x2);
+            for (int r = 0; r < c.qkvDim; r++) {
+                double mag = 0;
+                const double want = dot(wqkv, r, c.hidden, [&](int e) { return x2[e] * s3 * from_bf16(attnGamma[e]); }, mag);
+                check("qkv", r, qkv[r], want, mag, c.hidden);
+            }
+        }
+        unchanged("qkv", qkv.host, qkv0, c.qkvDim);
+        const std::vector<float> qkvAfter = qkv.host;
+        // The whole chain in one launch (on the emulator: one a phase), twice, then phases 0 to 2: the same bits.
+        for (int run = 0; run < 3; run++) {
+            x.host = x0;
+            x.up();
+            h.poison();
+            qkv.poison();
+            const int last = run < 2 ? 3 : 2;
+            expect_ok(dms_decode_chain(a, 0, last, blocks, nullptr), "decode_chain");
+            device_sync("decode_chain");
+            x.down();
+            h.down();
+            qkv.down();
+            barrier.down();
+            expect_equal("decode_chain x bits", reinterpret_cast<const uint32_t*>(x.host.data()),
+                         reinterpret_cast<const uint32_t*>(x2.data()), x2.size());
+            expect_equal("decode_chain h bits", reinterpret_cast<const uint32_t*>(h.host.data()),
+                         reinterpret_cast<const uint32_t*>(hAfter.data()), hAfter.size());
+            expect_equal("decode_chain qkv bits", reinterpret_cast<const uint32_t*>(qkv.host.data()),
+                         reinterpret_cast<const uint32_t*>((last == 3 ? qkvAfter : qkv0).data()), qkv0.size());
+            expect_equal("decode_chain barrier arrivals", barrier.host.data(), std::vector<unsigned>{0u}.data(), 1);
+        }
+        if (bad > 0) {
+            g_failures++;
+        }
+    }
+    // The entry point's checks: k not a multiple of 8, phases out of order or past 3, phase 3 without its weights.
+    Buf<float> f(64);
+    Buf<uint16_t> w(64);
+    Buf<unsigned> barrier(2);
+    const bf16_t* b = reinterpret_cast<const bf16_t*>(w.dev);
+    const ChainArgs ok{f.dev, b, f.dev, b, b, f.dev, b, b, b, f.dev, 8, 8, 8, 8, 1e-6f, barrier.dev};
+    ChainArgs odd = ok, noQkv = ok;
+    odd.qDim = 12;
+    noQkv.wqkv = nullptr;
+    g_checks += 4;
+    if (dms_decode_chain(odd, 0, 2, 1, nullptr) != cudaErrorInvalidValue ||
+        dms_decode_chain(ok, 2, 1, 1, nullptr) != cudaErrorInvalidValue ||
+        dms_decode_chain(ok, 0, 4, 1, nullptr) != cudaErrorInvalidValue ||
+        dms_decode_chain(noQkv, 0, 3, 1, nullptr) != cudaErrorInvalidValue) {
+        fprintf(stderr, "FAIL decode_chain: a bad argument was taken\n");
+        g_failures++;
+    }
+}
+
 // dms_matmul_wgs_split_norm on the warpgroup decode product: 1 to 8 splits, every launch twice (the same bits; the
 // counters back at zero), partial poisoned.
 static void test_matmul_wgs_norm() {
@@ -2625,6 +2786,7 @@ int main(int argc, char** argv) {
         {"matmul_k_limit", test_matmul_k_limit},
         {"gemv_norm", test_gemv_norm},
         {"gemv_swiglu_norm", test_gemv_swiglu_norm},
+        {"decode_chain", test_decode_chain},
         {"skinny_cp", test_skinny_cp},
         {"swiglu", test_swiglu},
         {"page_table", test_page_table},
