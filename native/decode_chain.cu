@@ -199,7 +199,7 @@ DMS_DEVICE void grid_barrier(unsigned* barrier) {
 template <int C, int D, int S = 0>
 DMS_DEVICE void decode_chain(const ChainArgs& a, int firstPhase, int lastPhase, int partials = 0) {
     constexpr int SLICE = 256 * C;
-    DMS_SHARED(float, scratch, DMS_CHAIN_WARPS);
+    DMS_SHARED(float, scratch, 32);  // a value a warp
     DMS_DYNAMIC_SMEM(smem);
     const int maxK = max(a.qDim, max(a.hidden, a.inter));
     float* v = reinterpret_cast<float*>(smem);
@@ -214,20 +214,20 @@ DMS_DEVICE void decode_chain(const ChainArgs& a, int firstPhase, int lastPhase, 
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
 
-    // The loads side: phase lp, this warp's t-th slice of it (slice index warp + t warps of the share).
+    // The loads side: phase lp, slice index li of its share (warp, warp + warps, ...). Only the two stay live; the
+    // share's numbers are computed again from the arguments (constant memory) where a load needs them.
     int lp = firstPhase;
-    Share<SLICE> ls(a, lp);
-    int li = warp;  // slice index in ls
+    int li = warp;
     const auto settle = [&]() {  // past the share's end: the next phase's first
-        while (li >= ls.slices() && lp < lastPhase) {
+        while (lp < lastPhase && li >= Share<SLICE>(a, lp).slices()) {
             lp++;
-            ls = Share<SLICE>(a, lp);
             li = warp;
         }
     };
     settle();
     uint4 buf[S > 0 ? 1 : D][C];
     const auto load = [&](uint4 (&into)[C]) {
+        const Share<SLICE> ls(a, lp);
         if (li < ls.slices()) {
             const int lr = li / ls.per, sl = li - lr * ls.per;
             const bf16_t* row = ls.row(a, lr);
@@ -361,10 +361,19 @@ __host__ __device__ inline int chain_smem(int hidden, int qDim, int inter, int q
 
 }  // namespace chain
 
+// The kernel's parameters one by one (Java's KernelArgs passes scalars and pointers, not structs), in ChainArgs's order.
 extern "C" __global__ void __launch_bounds__(DMS_CHAIN_THREADS, 1)
-    dms_decode_chain_f32(ChainArgs a, int firstPhase, int lastPhase) {
+    dms_decode_chain_f32(const float* att, const bf16_t* wo, float* x, const bf16_t* ffnGamma, const bf16_t* w13,
+                         float* h, const bf16_t* w2, const bf16_t* attnGamma, const bf16_t* wqkv, float* qkv,
+                         int hidden, int qDim, int inter, int qkvDim, float eps, unsigned* barrier, int firstPhase,
+                         int lastPhase) {
+    const ChainArgs a{att, wo, x, ffnGamma, w13, h, w2, attnGamma, wqkv, qkv, hidden, qDim, inter, qkvDim, eps,
+                      barrier};
     chain::decode_chain<DMS_CHAIN_COPIES, DMS_CHAIN_DEPTH>(a, firstPhase, lastPhase);
 }
+#define DMS_CHAIN_FLAT(a) \
+    (a).att, (a).wo, (a).x, (a).ffnGamma, (a).w13, (a).h, (a).w2, (a).attnGamma, (a).wqkv, (a).qkv, (a).hidden, \
+        (a).qDim, (a).inter, (a).qkvDim, (a).eps, (a).barrier
 
 // Phases firstPhase to lastPhase (0 to 2 without the next layer's q|k|v, 0 to 3 with it; one phase alone for the
 // tests) of the chain above, on `blocks` blocks (at most the blocks resident at once: one a multiprocessor). The
@@ -383,14 +392,15 @@ extern "C" cudaError_t dms_decode_chain(ChainArgs a, int firstPhase, int lastPha
     const int smem = chain::chain_smem(a.hidden, a.qDim, a.inter, a.qkvDim, DMS_CHAIN_COPIES, blocks);
 #ifdef DMS_EMU
     for (int p = firstPhase; p <= lastPhase; p++) {
-        DMS_LAUNCH(dms_decode_chain_f32, blocks, DMS_CHAIN_THREADS, smem, stream, a, p, p);
+        DMS_LAUNCH(dms_decode_chain_f32, blocks, DMS_CHAIN_THREADS, smem, stream, DMS_CHAIN_FLAT(a), p, p);
     }
 #else
     cudaError_t e = cudaFuncSetAttribute(dms_decode_chain_f32, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (e != cudaSuccess) {
         return e;
     }
-    DMS_LAUNCH(dms_decode_chain_f32, blocks, DMS_CHAIN_THREADS, smem, stream, a, firstPhase, lastPhase);
+    DMS_LAUNCH(dms_decode_chain_f32, blocks, DMS_CHAIN_THREADS, smem, stream, DMS_CHAIN_FLAT(a), firstPhase,
+               lastPhase);
 #endif
     return cudaGetLastError();
 }

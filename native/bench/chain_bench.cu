@@ -10,6 +10,18 @@
 #include "../all.cu"
 #include "bench_util.cuh"
 
+#include <cmath>
+
+// count floats in [-1, 1) from a hash of the index.
+__global__ void fill_f32(float* p, int count, unsigned seed) {
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < count; e += gridDim.x * blockDim.x) {
+        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
+        x ^= x >> 15;
+        x *= 2246822519u;
+        p[e] = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;
+    }
+}
+
 // A launch with the programmatic-serialization attribute (what PdlLaunch does from Java) or plain.
 template <typename... Params, typename... Args>
 static void launch(bool pdl, void (*kernel)(Params...), int grid, int block, int smem, cudaStream_t stream,
@@ -28,10 +40,12 @@ static void launch(bool pdl, void (*kernel)(Params...), int grid, int block, int
 }
 
 // The chain's shapes measured here: (16-byte loads a lane a slice, slices a lane holds).
-#define CHAIN_VARIANTS(X) X(8, 2, 0) X(4, 2, 0) X(4, 3, 0) X(4, 4, 0) X(2, 4, 0) X(4, 1, 4) X(4, 1, 5) X(8, 1, 2) X(2, 1, 8)
-#define CHAIN_KERNEL(C, D, S)                                                                                     \
-    __global__ void __launch_bounds__(DMS_CHAIN_THREADS, 1) chain_c##C##_d##D##_s##S(ChainArgs a, int first, int last, \
-                                                                                     int partials) {              \
+// A fourth number: the block's threads (one block a multiprocessor).
+#define CHAIN_VARIANTS(X) X(8, 2, 0, 512) X(4, 2, 0, 512) X(4, 3, 0, 512) X(4, 4, 0, 512) X(2, 4, 0, 512) \
+    X(4, 1, 4, 512) X(4, 1, 5, 512) X(8, 1, 2, 512) X(2, 1, 8, 512) X(8, 1, 0, 1024) X(4, 2, 0, 1024) X(4, 1, 0, 1024)
+#define CHAIN_KERNEL(C, D, S, T)                                                                                   \
+    __global__ void __launch_bounds__(T, 1) chain_c##C##_d##D##_s##S##_t##T(ChainArgs a, int first, int last,      \
+                                                                            int partials) {                       \
         chain::decode_chain<C, D, S>(a, first, last, partials);                                                   \
     }
 CHAIN_VARIANTS(CHAIN_KERNEL)
@@ -118,7 +132,7 @@ int main(int argc, char** argv) {
         // launchOne(l, first, last, smem) launches one chain kernel.
         const auto timeChain = [&](const char* name, const void* kernel,
                                    const std::function<void(int, int, int, int)>& launchOne, int copies, int depth,
-                                   int slots, bool phased) {
+                                   int slots, int threads, bool phased) {
             const int smem = chain::chain_smem(hidden, qDim, inter, qkvDim, copies, multiprocessors, slots);
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             const float us = timeGraph(stream, [&](int l) {
@@ -130,25 +144,57 @@ int main(int argc, char** argv) {
                     launchOne(l, 0, 3, smem);
                 }
             }, layers);
-            std::printf("{\"what\":\"%s\",\"pdl\":%d,\"copies\":%d,\"depth\":%d,\"slots\":%d,\"phased\":%d,"
-                        "\"layers\":%d,\"us\":%.2f,\"TBps\":%.3f}\n", name, pdl, copies, depth, slots, phased, layers,
+            std::printf("{\"what\":\"%s\",\"pdl\":%d,\"copies\":%d,\"depth\":%d,\"slots\":%d,\"threads\":%d,\"phased\":%d,"
+                        "\"layers\":%d,\"us\":%.2f,\"TBps\":%.3f}\n", name, pdl, copies, depth, slots, threads, phased, layers,
                         us, layerBytes / us / 1e6);
         };
+        // Each chain's outputs of one layer from the same inputs against the fatbin chain's: the largest difference
+        // relative to the largest value of x, h and q|k|v (another slice size sums in another order: about 1e-6).
+        std::vector<float> reference;
+        const auto outputs = [&](const std::function<void()>& run) {
+            fill_f32<<<64, 256, 0, stream>>>(att, qDim, 11);
+            fill_f32<<<64, 256, 0, stream>>>(x, hidden, 12);
+            run();
+            std::vector<float> got(hidden + inter + qkvDim);
+            CK(cudaMemcpy(got.data(), x, 4 * hidden, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(got.data() + hidden, gu, 4 * inter, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(got.data() + hidden + inter, qkv, 4 * qkvDim, cudaMemcpyDeviceToHost));
+            return got;
+        };
+        const auto difference = [&](const std::vector<float>& got) {
+            double most = 0, top = 0;
+            for (size_t e = 0; e < got.size(); e++) {
+                most = std::max(most, std::fabs(static_cast<double>(got[e]) - reference[e]));
+                top = std::max(top, std::fabs(static_cast<double>(reference[e])));
+            }
+            return most / top;
+        };
         const auto fatbinChain = [&](int l, int first, int last, int smem) {
-            launch(pdl, dms_decode_chain_f32, multiprocessors, DMS_CHAIN_THREADS, smem, stream, chainArgs(l), first,
-                   last);
+            const ChainArgs a = chainArgs(l);
+            launch(pdl, dms_decode_chain_f32, multiprocessors, DMS_CHAIN_THREADS, smem, stream, DMS_CHAIN_FLAT(a),
+                   first, last);
         };
         timeChain("chain", reinterpret_cast<const void*>(dms_decode_chain_f32), fatbinChain, DMS_CHAIN_COPIES,
-                  DMS_CHAIN_DEPTH, 0, false);
+                  DMS_CHAIN_DEPTH, 0, DMS_CHAIN_THREADS, false);
+        reference = outputs([&] {
+            fatbinChain(0, 0, 3, chain::chain_smem(hidden, qDim, inter, qkvDim, DMS_CHAIN_COPIES, multiprocessors));
+        });
         timeChain("chain", reinterpret_cast<const void*>(dms_decode_chain_f32), fatbinChain, DMS_CHAIN_COPIES,
-                  DMS_CHAIN_DEPTH, 0, true);
-#define CHAIN_TIME(C, D, S)                                                                                       \
-        timeChain("chain_variant", reinterpret_cast<const void*>(chain_c##C##_d##D##_s##S),                       \
+                  DMS_CHAIN_DEPTH, 0, DMS_CHAIN_THREADS, true);
+#define CHAIN_TIME(C, D, S, T)                                                                                    \
+        timeChain("chain_variant", reinterpret_cast<const void*>(chain_c##C##_d##D##_s##S##_t##T),                \
                   [&](int l, int first, int last, int smem) {                                                     \
-                      launch(pdl, chain_c##C##_d##D##_s##S, multiprocessors, DMS_CHAIN_THREADS, smem, stream,     \
+                      launch(pdl, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T, smem, stream,              \
                              chainArgs(l), first, last,                                                           \
                              chain::chain_partials(hidden, qDim, inter, qkvDim, C, multiprocessors));             \
-                  }, C, D, S, false);
+                  }, C, D, S, T, false);                                                                    \
+        std::printf("{\"what\":\"chain_variant_check\",\"copies\":%d,\"depth\":%d,\"slots\":%d,\"threads\":%d,"   \
+                    "\"relative_difference\":%.3g}\n", C, D, S, T, difference(outputs([&] {                        \
+                        launch(false, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T,                         \
+                               chain::chain_smem(hidden, qDim, inter, qkvDim, C, multiprocessors, S), stream,      \
+                               chainArgs(0), 0, 3,                                                                 \
+                               chain::chain_partials(hidden, qDim, inter, qkvDim, C, multiprocessors));            \
+                    })));
         CHAIN_VARIANTS(CHAIN_TIME)
     }
     CK(cudaDeviceSynchronize());
