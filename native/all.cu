@@ -6,7 +6,6 @@
 #include "matmul.cu"
 #include "matmul_sm90.cu"
 #include "matmul_sm90_skinny.cu"
-#include "decode_chain.cu"
 #include "swiglu.cu"
 #include "kv_write.cu"
 #include "attention.cu"

@@ -1,14 +1,16 @@
 // chain_bench.cu: a one-token decode layer's products from o to the next layer's q|k|v (Qwen3-8B's shapes: 386 MB of
-// bf16 weights a layer), as the four GEMV launches a step makes today and as dms_decode_chain's one persistent launch
-// (decode_chain.cu), each captured in a CUDA graph of `layers` consecutive layers, with programmatic dependent launch
-// (the step's default, trigger `gemv`) and without. Every layer has its own weights (`sets` copies cycled, 8 by
-// default: 3.1 GB, far past the 50 MB L2), so that every launch streams from memory as in a step. Next to it, the
-// device-to-device copy of 1 GiB (the copy roofline's rate). Not part of the fatbin.
+// bf16 weights a layer), as the four GEMV launches a step makes today and as the experimental persistent launch of
+// decode_chain.cuh (with its variants below), each captured in a CUDA graph of `layers` consecutive layers, with
+// programmatic dependent launch (the step's default, trigger `gemv`) and without. Every layer has its own weights (`sets` copies cycled, 8 by
+// default: 3.1 GB, far past the 50 MB L2), so that every launch streams from memory as in a step. Each variant's outputs
+// of one layer are compared with the chain's (chain_variant_check: the largest difference relative to the largest
+// value). Not part of the fatbin.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o chain_bench native/bench/chain_bench.cu
-//   ./chain_bench [layers=36] [sets=8] [hidden=4096] [qdim=4096] [inter=12288] [kvdim=1024]
+//   ./chain_bench [layers=36] [sets=8] [hidden=4096] [qdim=4096] [inter=12288] [kvdim=1024]   (key=value)
 // Output, one JSON line each: the variant, µs a layer (the mean of 4 replays), the weights' TB/s.
 #include "../all.cu"
 #include "bench_util.cuh"
+#include "decode_chain.cuh"
 
 #include <cmath>
 
@@ -91,17 +93,6 @@ int main(int argc, char** argv) {
     const auto wqkv = [&](int l) { return w2(l) + w2N; };
     const double layerBytes = 2.0 * layerN;
 
-    // Copy roofline: 1 GiB device to device, 4 copies a graph.
-    {
-        const size_t bytes = size_t(1) << 30;
-        void *a, *b;
-        CK(cudaMalloc(&a, bytes));
-        CK(cudaMalloc(&b, bytes));
-        const float us = timeGraph(stream, [&](int) { CK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream)); }, 4);
-        std::printf("{\"what\":\"copy\",\"bytes\":%zu,\"us\":%.1f,\"TBps\":%.3f}\n", bytes, us, 2.0 * bytes / us / 1e6);
-        CK(cudaFree(a));
-        CK(cudaFree(b));
-    }
     const int block = gemv_block(hidden), downBlock = gemv_block(inter);
     const int gridO = (hidden + 3) / 4, gridGu = (inter + 1) / 2, gridDown = (hidden + 3) / 4, gridQkv = (qkvDim + 3) / 4;
     if (gemv_rows_per_block(hidden, multiprocessors) != 4 || gemv_rows_per_block(2 * inter, multiprocessors) != 4 ||

@@ -8,6 +8,7 @@
 // this driver exists so the kernels' logic can be checked where there is no GPU, and natively where there is.
 #include "../all.cu"
 #include "../bench/skinny_cp.cuh"  // skinny_bench's experimental product, checked here too
+#include "../bench/decode_chain.cuh"  // chain_bench's experimental persistent chain, likewise
 
 #include <algorithm>
 #include <cmath>
@@ -1103,7 +1104,7 @@ static void test_gemv_swiglu_norm() {
     }
 }
 
-// dms_decode_chain (decode_chain.cu): each phase launched alone against double sums of its inputs as the kernel found
+// dms_decode_chain (bench/decode_chain.cuh): each phase launched alone against double sums of its inputs as the kernel found
 // them (the bounds of the GEMV tests: fp32 sums of k products), buffers poisoned past their ends; then the four phases
 // in one launch, whose grid barrier must give the phase-by-phase values bit for bit (every item is summed by one warp
 // in one order either way), twice (the barrier's words as a launch expects them after a launch), and phases 0 to 2
@@ -1115,8 +1116,11 @@ struct ChainCase {
 
 static void test_decode_chain() {
     Rng rng(59);
-    std::vector<ChainCase> cases = {{136, 200, 344, 233, 3}, {8, 16, 8, 5, 2}, {2056, 1032, 4104, 3079, 0}};
+    // Slices of 2048 weights: k of 2056, 2064 and 2072 end in a partial second one (small elsewhere on the emulator).
+    std::vector<ChainCase> cases = {{136, 200, 344, 233, 3}, {8, 16, 8, 5, 2}, {2056, 16, 24, 9, 2},
+                                    {16, 2064, 2072, 7, 3}};
 #ifndef DMS_EMU
+    cases.push_back({2056, 1032, 4104, 3079, 0});
     cases.push_back({4096, 4096, 12288, 6144, 0});
 #endif
     for (const ChainCase& c : cases) {

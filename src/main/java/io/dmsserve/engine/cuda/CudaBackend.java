@@ -104,12 +104,6 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_NORM_PROPERTY = "dms.cuda.fused-norm";
     /**
-     * System property: {@code true} runs a one-token step's products from o to the next layer's q|k|v as one persistent
-     * launch a layer ({@link ChainKernel}: four phases and a grid barrier, the next phase's weights in flight across
-     * it) instead of four GEMVs; {@code false} (the default) keeps the GEMVs. Needs the folded norm and SwiGLU.
-     */
-    public static final String DECODE_CHAIN_PROPERTY = "dms.cuda.decode-chain";
-    /**
      * System property: {@code true} times every step's forward pass on the device with CUDA events, and the device's
      * idle gap before it ({@link StepEvents}), for gpubench's {@code device_ms_per_step} and
      * {@code device_gap_ms_per_step}. Off by default (two more events a step).
@@ -178,7 +172,6 @@ public final class CudaBackend implements Backend {
     private final MatMulKernel matMul;
     private final AttentionKernel attention;
     private final SwiGluKernel swiGlu;
-    private final ChainKernel chainKernel;  // null: one-token steps run the four GEMVs
     private final PageTableKernel pageTableKernel;
     private final PageCopyKernel pageCopyKernel;
     private final SamplingKernel sampling;
@@ -193,7 +186,6 @@ public final class CudaBackend implements Backend {
     private final boolean fusedKvWrite;
     private final Fold fold;
     private long foldedSteps;  // steps whose decode attention folded the q/k norm in (tests ask)
-    private long chainedSteps;  // steps whose products from o to q|k|v ran as ChainKernel (tests ask)
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
@@ -315,8 +307,6 @@ public final class CudaBackend implements Backend {
         this.matMul = new MatMulKernel(cuda);
         this.attention = new AttentionKernel(cuda);
         this.swiGlu = new SwiGluKernel(cuda);
-        this.chainKernel = Boolean.parseBoolean(System.getProperty(DECODE_CHAIN_PROPERTY, "false")) && fusedNorm
-                && fusedSwiGlu ? new ChainKernel(cuda, hidden, qDim, inter, qkvDim) : null;
         this.pageTableKernel = new PageTableKernel(cuda);
         this.pageCopyKernel = new PageCopyKernel(cuda);
         this.sampling = new SamplingKernel(cuda);
@@ -555,11 +545,6 @@ public final class CudaBackend implements Backend {
     /** Steps so far whose decode attention folded the q/k norm in ({@link #FOLD_QKNORM_PROPERTY}). */
     long foldedSteps() {
         return foldedSteps;
-    }
-
-    /** Steps whose one-token products ran as {@link ChainKernel} launches (graph replays too). */
-    long chainedSteps() {
-        return chainedSteps;
     }
 
     /** Steps so far whose decode attention took the balanced grid ({@link #ATTENTION_BALANCE_PROPERTY}). */
@@ -898,18 +883,15 @@ public final class CudaBackend implements Backend {
         embeddingKernel.gather(embedding, vocab, hidden, parts.tokens, in.n, s.x);
         DeviceBuffer decisions = dms ? s.result.slice(s.decisionsAt, (long) in.n * layers * kvHeads) : null;
         boolean f32 = small || splitActivations;  // the products' activations: fp32, else bf16
-        boolean chain = chainKernel != null && in.n == 1;  // o to the next q|k|v in one launch (ChainKernel)
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
-            if (!chain || l == 0) {  // chained, layer l's q|k|v came from layer l - 1's launch
-                MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm(), w.wqkv());
-                if (attnNorm == null) {
-                    rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                            f32 ? null : s.xbBf16);
-                }
-                project(small, attnNorm != null ? s.x : s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n,
-                        qkvDim, hidden, false, attnNorm);
+            MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm(), w.wqkv());
+            if (attnNorm == null) {
+                rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                        f32 ? null : s.xbBf16);
             }
+            project(small, attnNorm != null ? s.x : s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim,
+                    hidden, false, attnNorm);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
@@ -937,12 +919,6 @@ public final class CudaBackend implements Backend {
                         cache.slotCount());
             }
             attend(in, parts, l, small, folded);
-            if (chain) {
-                Layer next = l + 1 < layers ? weights[l + 1] : null;
-                chainKernel.apply(s.att, w.wo(), s.x, w.ffnNorm(), w.w13(), s.gu, w.w2(),
-                        next != null ? next.attnNorm() : null, next != null ? next.wqkv() : null, s.qkv, eps);
-                continue;
-            }
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
             MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm(), w.w13());
             if (ffnNorm == null) {
@@ -1054,7 +1030,6 @@ public final class CudaBackend implements Backend {
                 && attention.foldTakes(headDim, heads / kvHeads)
                 && fold.folds((long) in.decodeTokens.length * kvHeads * in.decodeSplit, multiprocessors);
         foldedSteps += in.decodeFolded ? 1 : 0;
-        chainedSteps += chainKernel != null && in.n == 1 ? 1 : 0;  // forward's condition
         in.chunkSplit = in.tiles.length == 0 ? null
                 : split(maxPages, (long) in.tiles.length / 2 * kvHeads, multiprocessors, 1, false);
         int most = Math.max(in.decodeSplit == null ? 1 : in.decodeSplit, in.chunkSplit == null ? 1 : in.chunkSplit);
@@ -1299,9 +1274,6 @@ public final class CudaBackend implements Backend {
         }
         cuda.makeCurrent();
         matMul.close();
-        if (chainKernel != null) {
-            chainKernel.close();
-        }
         long[] counts = graphs.counts();
         log.info("CUDA backend closed: {} steps ran as a graph ({} captured, {} found by shape without recording), {}"
                 + " decode steps launch by launch", counts[0], counts[1], counts[3], counts[2]);

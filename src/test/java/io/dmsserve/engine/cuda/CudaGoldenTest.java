@@ -175,34 +175,6 @@ class CudaGoldenTest {
         }
     }
 
-    /**
-     * As above with a one-token step's products from o to the next q|k|v as one persistent launch a layer
-     * ({@code dms.cuda.decode-chain}, {@link ChainKernel}), whole and in chunks of 7: every decode step of the trace is
-     * chained.
-     */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("cases")
-    void theDecodeChainMatchesTheCpu(GoldenCase golden) {
-        for (int chunk : new int[] {0, 7}) {
-            GreedyTrace want;
-            GreedyTrace got;
-            long chained;
-            try (StepExecutor cpu = cpu(checkpoint(golden))) {
-                want = GreedyTrace.run(cpu, policy(golden), golden.promptIds(), golden.maxNewTokens(), chunk, true);
-            }
-            CudaBackend backend = SystemProperty.with(CudaBackend.DECODE_CHAIN_PROPERTY, "true",
-                    () -> new CudaBackend(checkpoint(golden), CudaContext.open(0, true)));
-            try (StepExecutor gpu = StepExecutor.allocate(backend, 4, 64L << 20, 16)) {
-                got = GreedyTrace.run(gpu, policy(golden), golden.promptIds(), golden.maxNewTokens(), chunk, true);
-                assertEquals(0, gpu.statistics().pagesInUse(), "every page back after the trace");
-                chained = backend.chainedSteps();
-            }
-            assertThat(chained).as("forward passes chained").isGreaterThanOrEqualTo(golden.maxNewTokens() - 1);
-            compare(golden + " chained, chunk " + chunk, want, got, golden.threshold(),
-                    golden.policy().equals("dms"), decisionBound(checkpoint(golden)));
-        }
-    }
-
     /** @param decisionBound how far from the threshold a CPU decision logit may lie where the decisions differ */
     static void compare(String what, GreedyTrace want, GreedyTrace got, float threshold, boolean evicts,
             float decisionBound) {

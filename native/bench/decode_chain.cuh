@@ -1,12 +1,18 @@
-// decode_chain.cu: a one-token decode step's products from o to the next layer's q|k|v in one persistent launch.
-// Java: ChainKernel; CPU: the same products as cpu/MatMul and Ops (wo, then RMSNorm, w1|w3 and SwiGLU, w2, then the
-// next layer's RMSNorm and wq|wk|wv).
+// decode_chain.cuh: an experiment, not part of the fatbin (chain_bench times it, kernel_test checks it): a one-token
+// decode step's products from o to the next layer's q|k|v in one persistent launch. CPU: the same products as
+// cpu/MatMul and Ops (wo, then RMSNorm, w1|w3 and SwiGLU, w2, then the next layer's RMSNorm and wq|wk|wv).
 //
-// Why: at batch 1 a layer ran o, gate|up, down and the next layer's q|k|v as four GEMV launches, and every seam between
-// two dependent launches leaves the memory idle while the last blocks of one drain and the next ramp up (about 2 µs a
-// seam on the H200, docs/benchmarks.md, twentieth and twenty-second passes). Here one block a multiprocessor runs the
-// four products as phases separated by a grid-wide barrier, and each warp issues the loads of its first weight slice of
-// the next phase before it waits at the barrier: the weights stream through the seams.
+// Why it was tried: at batch 1 a layer runs o, gate|up, down and the next layer's q|k|v as four GEMV launches, and
+// every seam between two dependent launches leaves the memory idle while the last blocks of one drain and the next ramp
+// up. Here one block a multiprocessor runs the four products as phases separated by a grid-wide barrier, each warp's
+// first weight slices of the next phase in flight before it waits at the barrier.
+// What it gave (H200, 2026-12-02, docs/benchmarks.md "twenty-fourth pass"): slower. The four GEMVs with programmatic
+// launch take 104 µs a layer in chain_bench (3.71 TB/s of the 386 MB); this chain 127-128 µs, and 111 µs as four
+// single-phase launches (so the three barriers, each with its drain, L2 staging and restart, cost about 17 µs, and the
+// streaming itself about 7 µs more than the GEMVs'); slices of 1024 weights, deeper register pipelines, a cp.async
+// ring and 1,024 threads were all slower still; batch 1 at 4K in the backend 176 against 211 tokens/s. A persistent
+// chain would need the weights of the next phase deep in flight through the barrier (shared memory filled by bulk
+// copies from a producer warp), a cheaper barrier, and streaming as good as the GEMVs' many short blocks.
 //
 // Phases (p), each a GEMV y = W · v with fp32 v staged in shared memory:
 //   0  x[r] += wo[r] · att                             r < hidden, k = qDim     (the residual add of the o product)
@@ -14,19 +20,16 @@
 //            s = 1 / sqrt(mean(x²) + eps)              j < inter,  k = hidden   (RMSNorm folded in, as gemv NORM)
 //   2  x[r] += w2[r] · h                               r < hidden, k = inter
 //   3  qkv[r] = s' (wqkv[r] · (γ_attn ⊙ x))            r < qkvDim, k = hidden   (the next layer's; absent at the last)
-// A phase's items (rows, or SwiGLU's feature pairs) go to the grid's warps round robin; a warp reads an item's rows in
-// slices of 2048 weights (8 16-byte loads a lane), the next slice's loads issued before the current one's products, so
-// that about 64 KB a multiprocessor stay in flight. Sums: each lane's products in k order, then a warp sum; the norm's
-// squares over the block's threads, then its warps in order, so that every block computes the same s. Values differ
-// from the four GEMVs' in the last bits (another summation order; kernel_test decode_chain bounds them as the GEMVs').
+// Each block takes a contiguous share of a phase's rows (Share below); its warps read the share in slices, each
+// slice's sum into shared memory, the slices of a row added in order after the block's barrier, so that every value
+// has one summation order whatever the launch. Values differ from the four GEMVs' in the last bits.
 //
-// The grid barrier needs every block resident: grid = the multiprocessors times the blocks that fit on one (the
-// launcher and Java take it from the occupancy), and under programmatic launch the kernel triggers its dependents
-// only at the start of its last phase, after a barrier every block has passed (a dependent started earlier could take a
-// multiprocessor a block of this kernel still waits for). barrier: two words, zero before the first launch; every
-// launch leaves them as a launch expects them (the count back at 0, the generation moved on). The emulator runs blocks
-// one after another, so its launcher (dms_decode_chain) runs one launch a phase there: the phases' arithmetic is checked
-// on the emulator, the barrier on the device.
+// The grid barrier needs every block resident: grid = at most one block a multiprocessor, and under programmatic
+// launch the kernel triggers its dependents only at the start of its last phase, after a barrier every block has
+// passed (a dependent started earlier could take a multiprocessor a block of this kernel still waits for). barrier: two
+// words, zero before the first launch; every launch leaves them as a launch expects them (the count back at 0, the
+// generation moved on). The emulator runs blocks one after another, so its launcher (dms_decode_chain) runs one
+// launch a phase there: the phases' arithmetic is checked on the emulator, the barrier on the device.
 //
 //   att    fp32 (qDim)              the merged attention output
 //   x      fp32 (hidden)            the residual stream, updated in place
@@ -34,9 +37,9 @@
 //   qkv    fp32 (qkvDim)            the next layer's raw q|k|v rows (null with wqkv when lastPhase < 3)
 //   wo (hidden, qDim), w13 (2 inter, hidden), w2 (hidden, inter), wqkv (qkvDim, hidden): bf16, row-major
 //   ffnGamma, attnGamma (hidden) bf16; eps the norms'
-// Block DMS_CHAIN_THREADS, dynamic shared memory 4 max(qDim, hidden, inter) bytes. hidden, qDim, inter multiples of 8,
-// every pointer 16-byte aligned.
-#include "dms.cuh"
+// Block DMS_CHAIN_THREADS, dynamic shared memory chain::chain_smem. hidden, qDim, inter multiples of 8, every pointer
+// 16-byte aligned. Included after ../all.cu (dms.cuh).
+#pragma once
 
 #define DMS_CHAIN_THREADS 512
 #define DMS_CHAIN_WARPS (DMS_CHAIN_THREADS / 32)
@@ -361,7 +364,7 @@ __host__ __device__ inline int chain_smem(int hidden, int qDim, int inter, int q
 
 }  // namespace chain
 
-// The kernel's parameters one by one (Java's KernelArgs passes scalars and pointers, not structs), in ChainArgs's order.
+// The kernel's parameters one by one (as Java's KernelArgs would pass them: scalars and pointers, not structs).
 extern "C" __global__ void __launch_bounds__(DMS_CHAIN_THREADS, 1)
     dms_decode_chain_f32(const float* att, const bf16_t* wo, float* x, const bf16_t* ffnGamma, const bf16_t* w13,
                          float* h, const bf16_t* w2, const bf16_t* attnGamma, const bf16_t* wqkv, float* qkv,
