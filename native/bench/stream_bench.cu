@@ -8,7 +8,9 @@
 //   ./stream_bench [launches=36] [sets=8]   (key=value)
 // Output, one JSON line each: the variant, µs a launch (the mean of 4 replays of a graph), TB/s of its weights, and
 // for the streamed products the largest difference from the GEMV's outputs relative to their largest value.
-// Measured: docs/benchmarks.md, twenty-fourth pass.
+// Measured (H200, 2026-12-02, docs/benchmarks.md twenty-fourth pass): slower than the GEMVs, 51.1 against 47.0 µs for
+// gate|up's 201 MB (3.94 against 4.28 TB/s), 14.5 against 10.3 for o's 33.5 MB; o, barrier, gate|up in one launch 62.8
+// against 57.2 for the two GEMV launches.
 #include "../all.cu"
 #include "bench_util.cuh"
 
