@@ -262,6 +262,21 @@ int main(int argc, char** argv) {
         launch(true, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, mGu, K, 0);
     }, launches);
     report("gemv o then gate|up", gemvBoth, 2.0 * (mO + mGu) * K);
+    // The GEMV's rows a block (1, 2 or 4: the launcher takes 4 for these shapes) on the o-shaped and the q|k|v-shaped
+    // (6144 x 4096, inside the gate|up rows) products, in graphs of programmatic launches.
+    for (int m : {mO, 6144}) {
+        const float r1 = timeGraph(stream, [&](int l) {
+            launch(true, dms_gemv_bf16_t1_r1, m, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+        }, launches);
+        const float r2 = timeGraph(stream, [&](int l) {
+            launch(true, dms_gemv_bf16_t1_r2, m / 2, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+        }, launches);
+        const float r4 = timeGraph(stream, [&](int l) {
+            launch(true, dms_gemv_bf16_t1_r4, m / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+        }, launches);
+        std::printf("{\"what\":\"gemv rows a block\",\"m\":%d,\"r1_us\":%.2f,\"r2_us\":%.2f,\"r4_us\":%.2f}\n", m, r1,
+                    r2, r4);
+    }
     // The GEMVs' outputs of set 0, then the streamed kernel's against them.
     launch(false, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(0), ref, mO, 1, mO, K, 0);
     launch(false, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(0), ref + mO, mGu, 1, mGu, K, 0);
