@@ -10,7 +10,8 @@
 // for the streamed products the largest difference from the GEMV's outputs relative to their largest value.
 // Measured (H200, 2026-12-02, docs/benchmarks.md twenty-fourth pass): slower than the GEMVs, 51.1 against 47.0 µs for
 // gate|up's 201 MB (3.94 against 4.28 TB/s), 14.5 against 10.3 for o's 33.5 MB; o, barrier, gate|up in one launch 62.8
-// against 57.2 for the two GEMV launches.
+// against 57.2 for the two GEMV launches. The GEMV at 2 rows a block 1.6-1.8% faster than at the launcher's 4 on the
+// o- and q|k|v-shaped products (10.08 against 10.24 µs, 13.85 against 14.10).
 #include "../all.cu"
 #include "bench_util.cuh"
 
