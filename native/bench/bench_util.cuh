@@ -100,3 +100,30 @@ __global__ void fill_bf16(bf16_t* p, size_t count, unsigned seed) {
         p[e] = dms::f32_to_bf16((static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f);
     }
 }
+
+// count floats in [-1, 1) from a hash of the index (the same every run).
+__global__ void fill_floats(float* p, int count, unsigned seed) {
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < count; e += gridDim.x * blockDim.x) {
+        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
+        x ^= x >> 15;
+        x *= 2246822519u;
+        p[e] = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;
+    }
+}
+
+// A launch with the programmatic-serialization attribute (what PdlLaunch does from Java) when pdl, else plain.
+template <typename... Params, typename... Args>
+static void launchPdl(bool pdl, void (*kernel)(Params...), int grid, int block, int smem, cudaStream_t stream,
+                      Args... args) {
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(grid);
+    config.blockDim = dim3(block);
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    cudaLaunchAttribute attribute[1];
+    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[0].val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = attribute;
+    config.numAttrs = pdl ? 1 : 0;
+    CK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
+}

@@ -14,32 +14,7 @@
 
 #include <cmath>
 
-// count floats in [-1, 1) from a hash of the index.
-__global__ void fill_f32(float* p, int count, unsigned seed) {
-    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < count; e += gridDim.x * blockDim.x) {
-        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
-        x ^= x >> 15;
-        x *= 2246822519u;
-        p[e] = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;
-    }
-}
 
-// A launch with the programmatic-serialization attribute (what PdlLaunch does from Java) or plain.
-template <typename... Params, typename... Args>
-static void launch(bool pdl, void (*kernel)(Params...), int grid, int block, int smem, cudaStream_t stream,
-                   Args... args) {
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(grid);
-    config.blockDim = dim3(block);
-    config.dynamicSmemBytes = smem;
-    config.stream = stream;
-    cudaLaunchAttribute attribute[1];
-    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[0].val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = attribute;
-    config.numAttrs = pdl ? 1 : 0;
-    CK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
-}
 
 // The chain's shapes measured here: (16-byte loads a lane a slice, slices a lane holds).
 // A fourth number: the block's threads (one block a multiprocessor).
@@ -106,12 +81,12 @@ int main(int argc, char** argv) {
         const bool pdl = trigger != 0;
         // Today's four launches a layer: o (x +=), gate|up with the norm and SwiGLU, down (x +=), q|k|v with the norm.
         const float gemvs = timeGraph(stream, [&](int l) {
-            launch(pdl, dms_gemv_bf16_t1_r4, gridO, block, 0, stream, att, qDim, wo(l), x, hidden, 1, hidden, qDim, 1);
-            launch(pdl, dms_gemv_swiglu_norm_bf16_t1_r4, gridGu, block, 0, stream, x, hidden, w13(l), gu, 2 * inter, 1,
+            launchPdl(pdl, dms_gemv_bf16_t1_r4, gridO, block, 0, stream, att, qDim, wo(l), x, hidden, 1, hidden, qDim, 1);
+            launchPdl(pdl, dms_gemv_swiglu_norm_bf16_t1_r4, gridGu, block, 0, stream, x, hidden, w13(l), gu, 2 * inter, 1,
                    inter, hidden, gammas, eps);
-            launch(pdl, dms_gemv_bf16_t1_r4, gridDown, downBlock, 0, stream, gu, inter, w2(l), x, hidden, 1, hidden,
+            launchPdl(pdl, dms_gemv_bf16_t1_r4, gridDown, downBlock, 0, stream, gu, inter, w2(l), x, hidden, 1, hidden,
                    inter, 1);
-            launch(pdl, dms_gemv_norm_bf16_t1_r4, gridQkv, block, 0, stream, x, hidden, wqkv(l), qkv, qkvDim, 1,
+            launchPdl(pdl, dms_gemv_norm_bf16_t1_r4, gridQkv, block, 0, stream, x, hidden, wqkv(l), qkv, qkvDim, 1,
                    qkvDim, hidden, 0, gammas + hidden, eps);
         }, layers);
         std::printf("{\"what\":\"gemvs\",\"pdl\":%d,\"layers\":%d,\"us\":%.2f,\"TBps\":%.3f}\n", pdl, layers, gemvs,
@@ -143,8 +118,8 @@ int main(int argc, char** argv) {
         // relative to the largest value of x, h and q|k|v (another slice size sums in another order: about 1e-6).
         std::vector<float> reference;
         const auto outputs = [&](const std::function<void()>& run) {
-            fill_f32<<<64, 256, 0, stream>>>(att, qDim, 11);
-            fill_f32<<<64, 256, 0, stream>>>(x, hidden, 12);
+            fill_floats<<<64, 256, 0, stream>>>(att, qDim, 11);
+            fill_floats<<<64, 256, 0, stream>>>(x, hidden, 12);
             run();
             std::vector<float> got(hidden + inter + qkvDim);
             CK(cudaMemcpy(got.data(), x, 4 * hidden, cudaMemcpyDeviceToHost));
@@ -162,7 +137,7 @@ int main(int argc, char** argv) {
         };
         const auto fatbinChain = [&](int l, int first, int last, int smem) {
             const ChainArgs a = chainArgs(l);
-            launch(pdl, dms_decode_chain_f32, multiprocessors, DMS_CHAIN_THREADS, smem, stream, DMS_CHAIN_FLAT(a),
+            launchPdl(pdl, dms_decode_chain_f32, multiprocessors, DMS_CHAIN_THREADS, smem, stream, DMS_CHAIN_FLAT(a),
                    first, last);
         };
         timeChain("chain", reinterpret_cast<const void*>(dms_decode_chain_f32), fatbinChain, DMS_CHAIN_COPIES,
@@ -175,13 +150,13 @@ int main(int argc, char** argv) {
 #define CHAIN_TIME(C, D, S, T)                                                                                    \
         timeChain("chain_variant", reinterpret_cast<const void*>(chain_c##C##_d##D##_s##S##_t##T),                \
                   [&](int l, int first, int last, int smem) {                                                     \
-                      launch(pdl, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T, smem, stream,              \
+                      launchPdl(pdl, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T, smem, stream,              \
                              chainArgs(l), first, last,                                                           \
                              chain::chain_partials(hidden, qDim, inter, qkvDim, C, multiprocessors));             \
                   }, C, D, S, T, false);                                                                    \
         std::printf("{\"what\":\"chain_variant_check\",\"copies\":%d,\"depth\":%d,\"slots\":%d,\"threads\":%d,"   \
                     "\"relative_difference\":%.3g}\n", C, D, S, T, difference(outputs([&] {                        \
-                        launch(false, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T,                         \
+                        launchPdl(false, chain_c##C##_d##D##_s##S##_t##T, multiprocessors, T,                         \
                                chain::chain_smem(hidden, qDim, inter, qkvDim, C, multiprocessors, S), stream,      \
                                chainArgs(0), 0, 3,                                                                 \
                                chain::chain_partials(hidden, qDim, inter, qkvDim, C, multiprocessors));            \

@@ -166,26 +166,32 @@ struct Share {
     }
 };
 
-// Every block's arrival, then the wait for the last: the writes of every block before it are visible to every block
-// after it (fences around the counts; loads after it go through L2: load_cg).
+// One thread a block: its block's arrival, then the wait for the last block's (count and generation; the count back at
+// 0 for the next barrier). Fences around the count: the writes before it are visible to every block after it (loads
+// after it go through L2: load_cg). The block's own threads are synchronised around it by the caller.
+DMS_DEVICE void grid_arrive_wait(unsigned* barrier) {
+    volatile unsigned* generation = barrier + 1;
+    const unsigned g = *generation;
+    __threadfence();
+    if (atomicAdd(barrier, 1u) == gridDim.x - 1) {
+        atomicExch(barrier, 0u);
+        __threadfence();
+        atomicAdd(barrier + 1, 1u);
+    } else {
+        while (*generation == g) {
+#if defined(__CUDA_ARCH__) && !defined(DMS_EMU)
+            __nanosleep(32);
+#endif
+        }
+    }
+    __threadfence();
+}
+
+// Every block's arrival, then the wait for the last.
 DMS_DEVICE void grid_barrier(unsigned* barrier) {
     __syncthreads();
     if (threadIdx.x == 0) {
-        volatile unsigned* generation = barrier + 1;
-        const unsigned g = *generation;
-        __threadfence();
-        if (atomicAdd(barrier, 1u) == gridDim.x - 1) {
-            atomicExch(barrier, 0u);
-            __threadfence();
-            atomicAdd(barrier + 1, 1u);
-        } else {
-            while (*generation == g) {
-#if defined(__CUDA_ARCH__) && !defined(DMS_EMU)
-                __nanosleep(32);
-#endif
-            }
-        }
-        __threadfence();
+        grid_arrive_wait(barrier);
     }
     __syncthreads();
 }

@@ -14,6 +14,7 @@
 // o- and q|k|v-shaped products (10.08 against 10.24 µs, 13.85 against 14.10).
 #include "../all.cu"
 #include "bench_util.cuh"
+#include "decode_chain.cuh"  // chain::grid_arrive_wait
 
 #include <cmath>
 
@@ -122,19 +123,7 @@ __global__ void __launch_bounds__(ST_THREADS, 1)
         if (p > 0) {  // the grid barrier: consumers only (the producer is already copying phase p's rows)
             consumers_sync();
             if (tid == 0) {
-                volatile unsigned* generation = barrier + 1;
-                const unsigned g = *generation;
-                __threadfence();
-                if (atomicAdd(barrier, 1u) == gridDim.x - 1) {
-                    atomicExch(barrier, 0u);
-                    __threadfence();
-                    atomicAdd(barrier + 1, 1u);
-                } else {
-                    while (*generation == g) {
-                        __nanosleep(32);
-                    }
-                }
-                __threadfence();
+                chain::grid_arrive_wait(barrier);
             }
             consumers_sync();
         }
@@ -185,30 +174,7 @@ int smem_bytes(int largestShare) {
 
 }  // namespace st
 
-__global__ void fill_f32(float* p, int count, unsigned seed) {
-    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < count; e += gridDim.x * blockDim.x) {
-        unsigned x = static_cast<unsigned>(e) * 2654435761u ^ seed;
-        x ^= x >> 15;
-        x *= 2246822519u;
-        p[e] = (static_cast<int>(x >> 8) - (1 << 23)) * 0x1.0p-23f;
-    }
-}
 
-template <typename... Params, typename... Args>
-static void launch(bool pdl, void (*kernel)(Params...), int grid, int block, int smem, cudaStream_t stream,
-                   Args... args) {
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(grid);
-    config.blockDim = dim3(block);
-    config.dynamicSmemBytes = smem;
-    config.stream = stream;
-    cudaLaunchAttribute attribute[1];
-    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[0].val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = attribute;
-    config.numAttrs = pdl ? 1 : 0;
-    CK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
-}
 
 int main(int argc, char** argv) {
     int launches = 36, sets = 8;
@@ -233,7 +199,7 @@ int main(int argc, char** argv) {
     CK(cudaMalloc(&yO, 4 * mO));
     CK(cudaMalloc(&yGu, 4 * mGu));
     CK(cudaMalloc(&ref, 4 * (mO + mGu)));
-    fill_f32<<<16, 256, 0, stream>>>(x, K, 3);
+    fill_floats<<<16, 256, 0, stream>>>(x, K, 3);
     unsigned* barrier;
     CK(cudaMalloc(&barrier, 8));
     CK(cudaMemsetAsync(barrier, 0, 8, stream));
@@ -251,36 +217,36 @@ int main(int argc, char** argv) {
     };
     // The GEMVs as the step launches them: o-shaped (4096 x 4096) and gate|up-shaped (24576 x 4096), plain products.
     const float gemvO = timeGraph(stream, [&](int l) {
-        launch(true, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(l), yO, mO, 1, mO, K, 0);
+        launchPdl(true, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(l), yO, mO, 1, mO, K, 0);
     }, launches);
     report("gemv o", gemvO, 2.0 * mO * K);
     const float gemvGu = timeGraph(stream, [&](int l) {
-        launch(true, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, mGu, K, 0);
+        launchPdl(true, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, mGu, K, 0);
     }, launches);
     report("gemv gate|up", gemvGu, 2.0 * mGu * K);
     const float gemvBoth = timeGraph(stream, [&](int l) {
-        launch(true, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(l), yO, mO, 1, mO, K, 0);
-        launch(true, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, mGu, K, 0);
+        launchPdl(true, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(l), yO, mO, 1, mO, K, 0);
+        launchPdl(true, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, mGu, K, 0);
     }, launches);
     report("gemv o then gate|up", gemvBoth, 2.0 * (mO + mGu) * K);
     // The GEMV's rows a block (1, 2 or 4: the launcher takes 4 for these shapes) on the o-shaped and the q|k|v-shaped
     // (6144 x 4096, inside the gate|up rows) products, in graphs of programmatic launches.
     for (int m : {mO, 6144}) {
         const float r1 = timeGraph(stream, [&](int l) {
-            launch(true, dms_gemv_bf16_t1_r1, m, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+            launchPdl(true, dms_gemv_bf16_t1_r1, m, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
         }, launches);
         const float r2 = timeGraph(stream, [&](int l) {
-            launch(true, dms_gemv_bf16_t1_r2, m / 2, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+            launchPdl(true, dms_gemv_bf16_t1_r2, m / 2, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
         }, launches);
         const float r4 = timeGraph(stream, [&](int l) {
-            launch(true, dms_gemv_bf16_t1_r4, m / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
+            launchPdl(true, dms_gemv_bf16_t1_r4, m / 4, block, 0, stream, x, K, wGu(l), yGu, mGu, 1, m, K, 0);
         }, launches);
         std::printf("{\"what\":\"gemv rows a block\",\"m\":%d,\"r1_us\":%.2f,\"r2_us\":%.2f,\"r4_us\":%.2f}\n", m, r1,
                     r2, r4);
     }
     // The GEMVs' outputs of set 0, then the streamed kernel's against them.
-    launch(false, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(0), ref, mO, 1, mO, K, 0);
-    launch(false, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(0), ref + mO, mGu, 1, mGu, K, 0);
+    launchPdl(false, dms_gemv_bf16_t1_r4, mO / 4, block, 0, stream, x, K, wO(0), ref, mO, 1, mO, K, 0);
+    launchPdl(false, dms_gemv_bf16_t1_r4, mGu / 4, block, 0, stream, x, K, wGu(0), ref + mO, mGu, 1, mGu, K, 0);
     std::vector<float> want(mO + mGu), got(mO + mGu);
     CK(cudaMemcpy(want.data(), ref, 4 * (mO + mGu), cudaMemcpyDeviceToHost));
     const auto difference = [&]() {
@@ -295,21 +261,21 @@ int main(int argc, char** argv) {
     };
     const st::Product none{wO(0), x, yO, 0};
     const float streamO = timeGraph(stream, [&](int l) {
-        launch(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(l), x, yO, mO}, none, 1,
+        launchPdl(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(l), x, yO, mO}, none, 1,
                barrier);
     }, launches);
     report("streamed o", streamO, 2.0 * mO * K);
     const float streamGu = timeGraph(stream, [&](int l) {
-        launch(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wGu(l), x, yGu, mGu}, none, 1,
+        launchPdl(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wGu(l), x, yGu, mGu}, none, 1,
                barrier);
     }, launches);
     report("streamed gate|up", streamGu, 2.0 * mGu * K);
     const float streamBoth = timeGraph(stream, [&](int l) {
-        launch(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(l), x, yO, mO},
+        launchPdl(true, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(l), x, yO, mO},
                st::Product{wGu(l), x, yGu, mGu}, 2, barrier);
     }, launches);
     report("streamed o, barrier, gate|up (one launch)", streamBoth, 2.0 * (mO + mGu) * K);
-    launch(false, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(0), x, yO, mO},
+    launchPdl(false, st::streamed, multiprocessors, ST_THREADS, smem, stream, st::Product{wO(0), x, yO, mO},
            st::Product{wGu(0), x, yGu, mGu}, 2, barrier);
     CK(cudaStreamSynchronize(stream));
     std::printf("{\"what\":\"streamed check\",\"relative_difference\":%.3g}\n", difference());
