@@ -27,6 +27,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 /**
@@ -72,6 +73,7 @@ public final class GpuBenchCommand {
                 runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, 0, o, random, backend);
                 Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.profileSteps, o, random, backend);
                 CudaBackend.StepTimes t = r.decodeTimes();
+                CudaBackend.StepTimes pt = r.prefill().times();
                 double perStep = 1e6 * Math.max(1, t.steps());
                 long weights = weightBytesReadPerToken(checkpoint);
                 double perStepBytes = weights + r.kvBytesAtEnd;
@@ -115,7 +117,18 @@ public final class GpuBenchCommand {
                         // idle gap before the pass (waiting for the host to queue it); absent otherwise.
                         "device_ms_per_step", t.deviceNanos() > 0 ? t.deviceNanos() / perStep : null,
                         "device_gap_ms_per_step", t.gaps() > 0 ? t.gapNanos() / 1e6 / t.gaps() : null,
-                        "gc_ms_in_decode", r.decodeGcMillis()));
+                        "gc_ms_in_decode", r.decodeGcMillis(),
+                        // The prefill's wall time the same way, in ms over all its chunks: the engine's work
+                        // outside the backend (planning, applying the decisions), the backend's host work, its
+                        // wait for the device, and with step timing the device's own time on the passes.
+                        "prefill_ms", r.prefillSeconds * 1e3,
+                        "prefill_engine_ms", (r.prefillSeconds * 1e9 - pt.beforeSyncNanos() - pt.syncNanos()
+                                - pt.afterSyncNanos()) / 1e6,
+                        "prefill_backend_host_ms", (pt.beforeSyncNanos() + pt.afterSyncNanos()) / 1e6,
+                        "prefill_device_wait_ms", pt.syncNanos() / 1e6,
+                        "prefill_device_ms", pt.deviceNanos() > 0 ? pt.deviceNanos() / 1e6 : null,
+                        "prefill_gc_ms", r.prefill().gcMillis(),
+                        "prefill_first_sequence_chunk_ms", r.prefill().firstSequenceChunkMillis()));
                 // -Ddms.cuda.kernel-timing=true: each kernel's device time in the timed decode steps (launch by launch).
                 for (CudaBackend.KernelTime k : r.kernels()) {
                     out.println(json("kernel", "kernel", k.kernel(), "launches_per_step",
@@ -141,7 +154,15 @@ public final class GpuBenchCommand {
             double evictedFraction,
             double kvBytesPerToken, long liveTokens, long processedTokens, long kvBytesAtEnd,
             CudaBackend.StepTimes decodeTimes, long decodeGcMillis, Lists lists,
-            List<CudaBackend.KernelTime> kernels, long pagesHeld, double heldKvBytesPerToken) {
+            List<CudaBackend.KernelTime> kernels, long pagesHeld, double heldKvBytesPerToken, Prefill prefill) {
+    }
+
+    /**
+     * Where the timed prefill's wall time went: the backend's step times over its chunks (as a decode step's), the
+     * collectors' milliseconds in it, and the first sequence's chunks one by one (the first of a run can pay for
+     * scratch grown past the warm-up's shapes).
+     */
+    record Prefill(CudaBackend.StepTimes times, long gcMillis, double[] firstSequenceChunkMillis) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -173,19 +194,27 @@ public final class GpuBenchCommand {
         int chunk = o.chunk;
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
+        backend.takeStepTimes();
+        long prefillGcBefore = gcMillis();
         long start = System.nanoTime();
         int distinct = o.prefilled();
+        double[] firstChunks = new double[(prompt + chunk - 1) / chunk];  // the first sequence's, ms each
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
             for (int at = 0; at < prompt; at += chunk) {
                 int[] part = Arrays.copyOfRange(tokens, at, Math.min(prompt, at + chunk));
                 boolean last = at + chunk >= prompt;
+                long began = System.nanoTime();
                 next[s] = engine.run(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)))
                         .get(0).token();
+                if (s == 0) {
+                    firstChunks[at / chunk] = (System.nanoTime() - began) / 1e6;
+                }
             }
         }
         double prefill = (System.nanoTime() - start) / 1e9;
+        Prefill prefillParts = new Prefill(backend.takeStepTimes(), gcMillis() - prefillGcBefore, firstChunks);
         // --distinct: the other sequences are copies of the prefilled ones (KvCacheManager#fork), whose pages one
         // untimed decode step copies on the device; then every sequence is prompt + 1 tokens long.
         int untimed = distinct < batch ? 1 : 0;
@@ -248,7 +277,7 @@ public final class GpuBenchCommand {
         return new Result((long) distinct * prompt, prefill, decodeSeconds, steadySeconds,
                 1.0 - (double) live / processed, (double) live * perSlot / fedTokens, live, processed,
                 live * 4L * config.headDim(), decodeTimes, decodeGcMillis, lists, kernels, pagesHeld,
-                (double) pagesHeld * engine.cache().pageSize() * perSlot / fedTokens);
+                (double) pagesHeld * engine.cache().pageSize() * perSlot / fedTokens, prefillParts);
     }
 
     /**
@@ -370,6 +399,11 @@ public final class GpuBenchCommand {
                     line.put(key, new BigDecimal(d).round(SIGNIFICANT).stripTrailingZeros());
                 } else {
                     line.putNull(key);  // JSON has no NaN or infinity
+                }
+            } else if (v instanceof double[] values) {
+                ArrayNode array = line.putArray(key);
+                for (double d : values) {
+                    array.add(new BigDecimal(d).round(SIGNIFICANT).stripTrailingZeros());
                 }
             } else if (v instanceof Number n) {
                 line.put(key, n.longValue());

@@ -18,10 +18,15 @@ class GpuBenchCommandTest {
     void linesAreJsonWithTheFiguresRoundedAndTheStringsEscaped() {
         String line = GpuBenchCommand.json("run", "model", "/tmp/a \"quoted\" \\ path", "policy",
                 "dms(window=512, threshold=-119.565384)", "batch", 16, "pages", 14486753L, "tokens_per_s", 1240.30412,
-                "tiny", 0.0000123456789, "zero", 0.0, "threshold", -119.5653839111328f, "nan", Double.NaN, "unmeasured", null);
+                "tiny", 0.0000123456789, "zero", 0.0, "threshold", -119.5653839111328f, "nan", Double.NaN, "unmeasured", null,
+                "chunks_ms", new double[] {191.123456789, 0.5});
         JsonNode node = JSON.readTree(line);
         assertThat(node.propertyNames()).containsExactly("what", "model", "policy", "batch", "pages", "tokens_per_s",
-                "tiny", "zero", "threshold", "nan");  // the null-valued pair left out
+                "tiny", "zero", "threshold", "nan", "chunks_ms");  // the null-valued pair left out
+        assertThat(node.get("chunks_ms").isArray()).isTrue();
+        assertThat(node.get("chunks_ms").get(0).asDouble()).isEqualTo(191.123);
+        assertThat(node.get("chunks_ms").get(1).asDouble()).isEqualTo(0.5);
+        assertThat(node.get("chunks_ms").size()).isEqualTo(2);
         assertThat(node.get("what").asString()).isEqualTo("run");
         assertThat(node.get("model").asString()).isEqualTo("/tmp/a \"quoted\" \\ path");
         assertThat(node.get("policy").asString()).isEqualTo("dms(window=512, threshold=-119.565384)");
