@@ -125,6 +125,8 @@ public final class GpuBenchCommand {
                         "prefill_engine_ms", (r.prefillSeconds * 1e9 - pt.beforeSyncNanos() - pt.syncNanos()
                                 - pt.afterSyncNanos()) / 1e6,
                         "prefill_backend_host_ms", (pt.beforeSyncNanos() + pt.afterSyncNanos()) / 1e6,
+                        "prefill_backend_queue_ms", pt.queueNanos() / 1e6,
+                        "prefill_backend_after_sync_ms", pt.afterSyncNanos() / 1e6,
                         "prefill_device_wait_ms", pt.syncNanos() / 1e6,
                         "prefill_device_ms", pt.deviceNanos() > 0 ? pt.deviceNanos() / 1e6 : null,
                         "prefill_gc_ms", r.prefill().gcMillis(),

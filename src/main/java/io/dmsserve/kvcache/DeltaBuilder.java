@@ -32,6 +32,42 @@ final class DeltaBuilder {
     }
 
     /**
+     * A head's new pages, under one lock: entry {@code entries[i]} of its table holds {@code pages[i]}, fresh, for
+     * i below count; then its length, unless {@code length} is negative. The same journal as {@link #page}, {@link
+     * #fresh} and {@link #length} called page by page.
+     */
+    synchronized void pages(int head, int[] entries, int[] pages, int count, int length) {
+        for (int i = 0; i < count; i++) {
+            this.pages.put((long) head << 32 | entries[i], pages[i]);
+            fresh.put(pages[i], 0);
+        }
+        if (length >= 0) {
+            lengths.put(head, length);
+        }
+    }
+
+    /** Entries of a head's table that went back to the pool (holes), as {@link #page} with −1 for each. */
+    synchronized void freed(int head, int[] entries, int count) {
+        for (int i = 0; i < count; i++) {
+            this.pages.put((long) head << 32 | entries[i], -1);
+        }
+    }
+
+    /**
+     * A head's repack under one lock, as {@link #move} for each run of {@code runs} (triples, {@code runCount} ints),
+     * then {@link #page} and {@link #filled} for entries 0 to count − 1 of its new table, and its {@link #length},
+     * count.
+     */
+    synchronized void repacked(int head, int[] runs, int runCount, int[] pages, int count) {
+        moves.addAll(runs, runCount);
+        for (int p = 0; p < count; p++) {
+            this.pages.put((long) head << 32 | p, pages[p]);
+            filled(pages[p]);
+        }
+        lengths.put(head, count);
+    }
+
+    /**
      * A fork's copy of page source into page target. Copies run before fresh pages are emptied, so a target made
      * fresh earlier in this delta (handed out and given back since the last step) is no longer emptied.
      */

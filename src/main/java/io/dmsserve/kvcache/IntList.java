@@ -18,6 +18,15 @@ final class IntList {
         values[size++] = value;
     }
 
+    /** {@code values[0..count)}, in order, under one lock. */
+    synchronized void addAll(int[] values, int count) {
+        if (size + count > this.values.length) {
+            this.values = Arrays.copyOf(this.values, Math.max(2 * this.values.length, size + count));
+        }
+        System.arraycopy(values, 0, this.values, size, count);
+        size += count;
+    }
+
     synchronized int size() {
         return size;
     }

@@ -215,7 +215,7 @@ public final class KvCacheManager {
         for (int i = 0; i < step.length; i++) {
             reservations[i] = step[i].newReservation(lengths[i]);
         }
-        LayerParallel.run(layers, evictingHeads(step), (from, to) -> {
+        LayerParallel.run(layers, headSteps(step, lengths, false), (from, to) -> {
             for (int i = 0; i < step.length; i++) {
                 step[i].reserveLayers(reservations[i], from, to);
             }
@@ -253,12 +253,14 @@ public final class KvCacheManager {
         int[] first = new int[step.length];
         boolean quiet = repack && !delta.moving();
         IntList[] releases = new IntList[step.length];
+        int[] committed = new int[step.length];
         for (int i = 0; i < step.length; i++) {
+            committed[i] = decisions[i].length();
             first[i] = step[i].beginCommit(decisions[i]);
             releases[i] = quiet && step[i].idle() && (settled == null || settled[i]) ? repackReleases : null;
         }
         try {
-            LayerParallel.run(layers, evictingHeads(step), (from, to) -> {
+            LayerParallel.run(layers, headSteps(step, committed, true), (from, to) -> {
                 for (int i = 0; i < step.length; i++) {
                     step[i].commitLayers(decisions[i], first[i], from, to, releases[i]);
                 }
@@ -280,17 +282,26 @@ public final class KvCacheManager {
     }
 
     /**
-     * The heads of the step's evicting sequences: what {@link LayerParallel} weighs. A sequence that keeps everything
-     * has no commit work and one slot a head to reserve, too little to gain from threads (the H200 host, 16 x 4K
-     * without eviction: 0.88 ms of engine time a step serial, 0.93-0.97 ms on threads).
+     * What {@link LayerParallel} weighs, in head steps: each head of an evicting sequence counts one, and every
+     * {@value #TOKENS_PER_HEAD_STEP} tokens of a sequence's step one more (a prompt chunk). A decoding sequence that
+     * keeps everything has no commit work and one slot a head to reserve, too little to gain from threads (the H200
+     * host, 16 x 4K without eviction: 0.88 ms of engine time a step serial, 0.93-0.97 ms on threads); a prompt chunk of
+     * 2,048 tokens reserves 590,000 slots in Qwen3-8B's 288 heads whatever its policy, and with DMS commits as many
+     * decisions. {@code lengths} are the step's tokens a sequence; {@code commit}: only evicting sequences have work.
      */
-    private long evictingHeads(SequenceKv[] step) {
+    private long headSteps(SequenceKv[] step, int[] lengths, boolean commit) {
         long count = 0;
-        for (SequenceKv sequence : step) {
-            count += sequence.policy().evicts() ? 1 : 0;
+        for (int i = 0; i < step.length; i++) {
+            boolean evicts = step[i].policy().evicts();
+            if (evicts || !commit) {
+                count += (evicts ? 1 : 0) + lengths[i] / TOKENS_PER_HEAD_STEP;
+            }
         }
         return count * layers * kvHeads;
     }
+
+    /** Tokens of a sequence's step that weigh as much as one evicting head's bookkeeping ({@link #headSteps}). */
+    static final int TOKENS_PER_HEAD_STEP = 64;
 
     /** Returns every page of the sequence to the pool and frees its row. Releasing twice is harmless. */
     public void release(long sequenceId) {

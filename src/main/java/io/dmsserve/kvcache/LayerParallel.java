@@ -12,12 +12,14 @@ import java.util.concurrent.ForkJoinTask;
  * the step. Split by layer, every (layer, kv head) counter keeps one writer; the page pool and the page-table journal,
  * which all heads share, synchronise. Which pool page a head gets may then differ from run to run; what the step
  * computes does not (attention reads pages in page-table order, whatever their ids). Small steps (fewer than
- * {@value #MIN_HEAD_STEPS} heads of evicting sequences, a batch-1 decode, the tests' tiny models, any step without
- * eviction) stay on the calling thread, in the serial order.
+ * {@value #MIN_HEAD_STEPS} head steps: heads of evicting sequences, plus a head step for every 64 tokens of a prompt
+ * chunk, {@code KvCacheManager#headSteps}; a batch-1 decode, the tests' tiny models, a decode step without eviction)
+ * stay on the calling thread, in the serial order. A prompt chunk of 2,048 tokens reserves 590,000 slots in Qwen3-8B's
+ * heads with or without eviction: it takes the threads.
  */
 final class LayerParallel {
 
-    /** Heads (evicting sequences x layers x kv heads) below which a step runs on the calling thread. */
+    /** Head steps (KvCacheManager#headSteps) below which a step runs on the calling thread. */
     static final int MIN_HEAD_STEPS = 1024;
     private static final int THREADS = Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
     private static volatile ForkJoinPool pool;

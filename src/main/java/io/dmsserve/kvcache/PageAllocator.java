@@ -42,6 +42,28 @@ final class PageAllocator {
         return page;
     }
 
+    /**
+     * Up to {@code count} free page ids into {@code out[0..)}, in the order {@link #allocate()} would give them one by
+     * one; returns how many (fewer when the pool runs short). One lock for a head's pages of a prompt chunk.
+     */
+    synchronized int allocate(int[] out, int count) {
+        int got = Math.min(count, freeTop);
+        for (int i = 0; i < got; i++) {
+            int page = freePages[--freeTop];
+            inUse[page] = true;
+            out[i] = page;
+        }
+        usedCount.addAndGet(got);
+        return got;
+    }
+
+    /** Gives back {@code pages[from..to)}, as {@link #release(int)} one by one. */
+    synchronized void release(int[] pages, int from, int to) {
+        for (int i = from; i < to; i++) {
+            release(pages[i]);
+        }
+    }
+
     synchronized void release(int page) {
         if (page < 0 || page >= pageCount || !inUse[page]) {
             throw new IllegalStateException("release of page " + page + " that is not in use");

@@ -144,9 +144,7 @@ public final class SequenceKv {
                 previous[l * kvHeads + h] = head.lastPhysicalSlot();
                 head.evictBefore(first);
                 try {
-                    for (int c = 0; c < length; c++) {
-                        slots[base + c] = head.reserve(first + c);
-                    }
+                    head.reserve(first, length, slots, base);
                 } finally {
                     head.publishReserved(); // what it got, also when the pool ran out half-way
                 }
