@@ -71,6 +71,7 @@ public final class GpuBenchCommand {
                 // Warm-up: every kernel once, at the shapes of the run, and enough decode steps for the JIT to compile
                 // the host's step path (64 timed steps after only 4 warm ones measured up to 1 ms more host work a step).
                 runBatch(engine, config, policy, Math.min(o.prompt, 64), 48, 0, o, random, backend);
+                warmPrefills(engine, config, policy, o, new Random(o.seed + 1));  // the timed prompts as before
                 Result r = runBatch(engine, config, policy, o.prompt, o.decode, o.profileSteps, o, random, backend);
                 CudaBackend.StepTimes t = r.decodeTimes();
                 CudaBackend.StepTimes pt = r.prefill().times();
@@ -79,7 +80,7 @@ public final class GpuBenchCommand {
                 double perStepBytes = weights + r.kvBytesAtEnd;
                 out.println(json("run", "model", o.model, "policy", policy.toString(), "batch", o.batch,
                         "prompt", o.prompt, "decode", o.decode, "chunk", o.chunk, "overlap", o.overlap,
-                        "repack", o.repack,
+                        "repack", o.repack, "warm_prefills", o.warmPrefills,
                         "distinct", o.prefilled(),
                         "prefill_tokens_per_s", r.prefillTokens / r.prefillSeconds,
                         "prefill_TFLOPs", 2.0 * parameters(config) * r.prefillTokens / r.prefillSeconds / 1e12,
@@ -184,6 +185,26 @@ public final class GpuBenchCommand {
             total += Math.max(0, gc.getCollectionTime());
         }
         return total;
+    }
+
+    /** {@code o.warmPrefills} prompts of up to two chunks, prefilled and released (Options#warmPrefills). */
+    private static void warmPrefills(StepExecutor engine, ModelConfig config, EvictionPolicy policy, Options o,
+            Random random) {
+        int length = Math.min(o.prompt, 2 * o.chunk);
+        for (int p = 0; p < o.warmPrefills; p++) {
+            long id = -1 - p;
+            engine.open(id, policy);
+            try {
+                int[] tokens = random.ints(length, 0, config.vocabSize()).toArray();
+                for (int at = 0; at < length; at += o.chunk) {
+                    int[] part = Arrays.copyOfRange(tokens, at, Math.min(length, at + o.chunk));
+                    engine.run(List.of(StepExecutor.Work.greedy(id, part, at + o.chunk >= length,
+                            LogitsRequest.NONE)));
+                }
+            } finally {
+                engine.release(id);
+            }
+        }
     }
 
     /**
@@ -421,7 +442,8 @@ public final class GpuBenchCommand {
     private static final class Options {
         static final String USAGE = "usage: gpubench --model DIR [--batch N] [--prompt N] [--decode N] [--chunk N]"
                 + " [--policy dms|none|auto] [--threshold X | --evict-rate R] [--page-size N] [--fraction F] [--seed N]"
-                + " [--overlap true|false] [--profile-steps N] [--distinct N] [--repack true|false]";
+                + " [--overlap true|false] [--profile-steps N] [--distinct N] [--repack true|false]"
+                + " [--warm-prefills N]";
         String model;
         int batch = 1;
         int prompt = 512;
@@ -443,6 +465,13 @@ public final class GpuBenchCommand {
          * than one device call could prefill (174 x 32K with DMS), with the page lists of N real ones.
          */
         int distinct = 0;
+        /**
+         * Prompts of up to two chunks prefilled before the timed run, each released after, so that the JIT has
+         * compiled the host's prompt path (a server's is after its first prompts): the timed prefill of a fresh JVM
+         * otherwise runs its KV bookkeeping partly interpreted (0: none, the figures before 2026-12-02's twenty-fifth
+         * pass).
+         */
+        int warmPrefills = 3;
 
         /** The sequences prefilled: --distinct, at most --batch, or all of them. */
         int prefilled() {
@@ -480,8 +509,12 @@ public final class GpuBenchCommand {
                     case "--distinct" -> o.distinct = Integer.parseInt(v);
                     case "--overlap" -> o.overlap = bool("--overlap", v);
                     case "--repack" -> o.repack = bool("--repack", v);
+                    case "--warm-prefills" -> o.warmPrefills = Integer.parseInt(v);
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
                 }
+            }
+            if (o.warmPrefills < 0) {
+                throw new IllegalArgumentException("--warm-prefills must be >= 0, got " + o.warmPrefills);
             }
             if (o.distinct < 0) {
                 throw new IllegalArgumentException("--distinct must be >= 0 (0: every sequence prefilled), got "
