@@ -19,10 +19,18 @@ import java.util.SplittableRandom;
  * and every decision flags its token with probability F / 1000, prompt and decode alike (875: gpubench's
  * {@code --evict-rate 0.875}), so evictions free slots and pages as in a DMS run.
  *
+ *
+ * <p>With {@code --prefill-rounds N}, first N rounds of one prompt of {@code --prompt} tokens, opened, prefilled in
+ * chunks of {@code --chunk} (2,048) through the same batch calls (its last chunk's commit the one that may repack)
+ * and released: the bookkeeping a prompt costs the engine thread, round by round (the first ones run the JIT's
+ * early code, as a fresh server's first prompts do).
+ *
  * <pre>
  * ./mvnw -q test-compile
  * java -Xmx8g -cp target/classes:target/test-classes io.dmsserve.bench.KvBookkeepingBenchmark \
  *     --prompt 32768 --batch 16 --steps 32 --rounds 3 [--flag-permille 875]
+ * java -Xmx8g -cp target/classes:target/test-classes io.dmsserve.bench.KvBookkeepingBenchmark \
+ *     --prompt 4096 --prefill-rounds 20 --rounds 0 [--flag-permille 875]
  * </pre>
  */
 public final class KvBookkeepingBenchmark {
@@ -39,6 +47,8 @@ public final class KvBookkeepingBenchmark {
         int steps = 200;
         int rounds = 3;
         int flagPermille = -1;
+        int prefillRounds = 0;
+        int chunk = 2048;
         for (int i = 0; i + 1 < args.length; i += 2) {
             int value = Integer.parseInt(args[i + 1]);
             switch (args[i]) {
@@ -50,17 +60,37 @@ public final class KvBookkeepingBenchmark {
                 case "--steps" -> steps = value;
                 case "--rounds" -> rounds = value;
                 case "--flag-permille" -> flagPermille = value;
+                case "--prefill-rounds" -> prefillRounds = value;
+                case "--chunk" -> chunk = value;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
+        }
+        EvictionPolicy policy = flagPermille < 0 ? EvictionPolicies.create("none", 0f, null)
+                : EvictionPolicies.create("dms", 0f, new DmsSettings(512, 100, 5, 8));
+        Flags flags = new Flags(layers * kvHeads, Math.max(0, flagPermille));
+        if (prefillRounds > 0) {
+            int pagesPerHead = KvCacheManager.pagesPerHead(prompt, pageSize);
+            KvCacheManager cache = new KvCacheManager(layers, kvHeads, pageSize, layers * kvHeads * pagesPerHead, 1,
+                    pagesPerHead);
+            for (int round = 1; round <= prefillRounds; round++) {
+                cache.open(0, policy);
+                long[] nanos = prefill(cache, 0, prompt, chunk, layers, kvHeads, flags);
+                cache.release(0);
+                cache.takeDelta();
+                System.out.printf(Locale.ROOT, "prefill round %d (%s): %d tokens in chunks of %d x %d heads: %.2f ms"
+                        + " (reserve %.2f, delta %.2f, commit %.2f)%n", round, policy, prompt, chunk,
+                        layers * kvHeads, (nanos[0] + nanos[1] + nanos[2]) / 1e6, nanos[0] / 1e6, nanos[1] / 1e6,
+                        nanos[2] / 1e6);
+            }
+        }
+        if (rounds < 1) {
+            return;
         }
         warmUp(layers, kvHeads, pageSize, batch);
         int context = prompt + steps * rounds + 1;
         int pagesPerHead = KvCacheManager.pagesPerHead(context, pageSize);
         KvCacheManager cache = new KvCacheManager(layers, kvHeads, pageSize, batch * layers * kvHeads * pagesPerHead,
                 batch, pagesPerHead);
-        EvictionPolicy policy = flagPermille < 0 ? EvictionPolicies.create("none", 0f, null)
-                : EvictionPolicies.create("dms", 0f, new DmsSettings(512, 100, 5, 8));
-        Flags flags = new Flags(layers * kvHeads, Math.max(0, flagPermille));
         prefill(cache, policy, batch, prompt, layers, kvHeads, flags);
         System.gc();
         for (int round = 1; round <= rounds; round++) {
@@ -129,6 +159,30 @@ public final class KvBookkeepingBenchmark {
                 cache.commit(s, new Decisions(length, layers, kvHeads, flags.tokens(length), 0));
             }
         }
+    }
+
+    /**
+     * One open sequence's prompt in chunks, through the batch calls StepExecutor makes: nanoseconds in reserve,
+     * takeDelta and commit (the last chunk's settled: it may repack).
+     */
+    private static long[] prefill(KvCacheManager cache, long id, int prompt, int chunk, int layers, int kvHeads,
+            Flags flags) {
+        long[] nanos = new long[3];
+        for (int at = 0; at < prompt; at += chunk) {
+            int length = Math.min(chunk, prompt - at);
+            Decisions[] decisions = {new Decisions(length, layers, kvHeads, flags.tokens(length), 0)};
+            long t0 = System.nanoTime();
+            cache.reserve(new long[] {id}, new int[] {length});
+            long t1 = System.nanoTime();
+            cache.takeDelta();
+            long t2 = System.nanoTime();
+            cache.commit(new long[] {id}, decisions, new boolean[] {at + chunk >= prompt});
+            long t3 = System.nanoTime();
+            nanos[0] += t1 - t0;
+            nanos[1] += t2 - t1;
+            nanos[2] += t3 - t2;
+        }
+        return nanos;
     }
 
     /** Nanoseconds in reserve, takeDelta and commit over {@code steps} decode steps of every sequence. */
