@@ -532,6 +532,74 @@ class MatMulKernelTest extends GpuTest {
         }
     }
 
+    /**
+     * The prefill's gate|up product ending in SwiGLU (the warpgroup kernel, each tile 128 features' gate and up rows;
+     * compute 9.0, elsewhere that nothing takes it) gives the warpgroup product of the 2 inter rows, unsplit, with tiles
+     * of 256 and of 128, followed by the SwiGLU kernel, bit for bit: split activations into gu's first half (rows of 2
+     * inter, the up half untouched), bf16 activations into a bf16 h; odd n, inter and k, and Qwen3-8B's gate|up for a
+     * prompt chunk of 2,048 tokens (inter 12288, k 4096), which is what the forward pass routes to it: what the plain
+     * product would give the warpgroup kernel unsplit, and nothing the decode products take.
+     */
+    @Test
+    void prefillGateUpEndingInSwiGluIsProductThenSwiGlu() {
+        MatMulKernel kernel = new MatMulKernel(context, true, "true");  // whatever -Ddms.cuda.wgmma the run sets
+        SplittableRandom random = new SplittableRandom(67);
+        int chunk = 2048;
+        DeviceBuffer xChunk = upload(randomFloats(random, chunk * 4096, 1f));
+        DeviceBuffer w13 = upload(randomBf16(random, 2 * 12288 * 4096, 1f));
+        if (!MatMulKernel.hasWgmma(context.info())) {
+            assertThat(kernel.wgSwiGluTakes(true, xChunk, 4096, w13, chunk, 12288, 4096)).as("on "
+                    + context.info().name()).isFalse();
+            return;
+        }
+        assertThat(kernel.wgSwiGluTakes(true, xChunk, 4096, w13, chunk, 12288, 4096)).as("a chunk, split").isTrue();
+        assertThat(kernel.wgSwiGluTakes(false, xChunk, 4096, w13, chunk, 12288, 4096)).as("a chunk, bf16").isTrue();
+        assertThat(kernel.wgSwiGluTakes(true, xChunk, 4096, w13, 16, 12288, 4096)).as("16 tokens (decode)")
+                .isFalse();
+        assertThat(kernel.wgSwiGluTakes(true, xChunk, 4096, w13, 48, 64, 4096)).as("a product whose k splits")
+                .isFalse();
+        assertThat(kernel.wgSwiGluTakes(true, xChunk, 4100, w13, chunk, 12288, 4096)).as("lda % 8 != 0").isFalse();
+        SwiGluKernel swiGlu = new SwiGluKernel(context);
+        // Shape(n, inter, k)
+        for (Shape s : new Shape[] {new Shape(300, 333, 1000), new Shape(1, 7, 8), new Shape(129, 129, 200),
+            new Shape(chunk, 12288, 4096)}) {
+            int n = s.n();
+            int inter = s.m();
+            int k = s.k();
+            int m = 2 * inter;
+            int lda = n == chunk ? k : k + 8;
+            boolean real = n == chunk;
+            DeviceBuffer w = real ? w13 : upload(randomBf16(random, m * k, 1f));
+            DeviceBuffer x = real ? xChunk : upload(randomFloats(random, n * lda, 1f));
+            DeviceBuffer a16 = upload(randomBf16(random, n * lda, 1f));
+            if (real) {
+                assertThat(kernel.wgSwiGluTakes(true, x, lda, w, n, inter, k)).isTrue();
+            }
+            for (int bn : new int[] {256, 128}) {
+                String what = "prefill gate|up ending in SwiGLU " + s + ", tiles of " + bn;
+                DeviceBuffer gu = poisoned(4L * n * m);
+                kernel.warpgroup(true, x, lda, w, gu, m, n, m, k, false, bn);
+                swiGlu.apply(gu, m, gu.slice(4L * inter, gu.bytes() - 4L * inter), m, gu, m, null, 0, n, inter);
+                DeviceBuffer h = poisoned(4L * n * m);
+                float[] before = h.toFloats();
+                kernel.warpgroupSwiGlu(true, x, lda, w, h, m, null, 0, n, inter, k);
+                sameBits(what + ", split", h.toFloats(), gu.toFloats(), before, n, inter, m);
+
+                DeviceBuffer gu16 = poisoned(4L * n * m);
+                kernel.warpgroup(false, a16, lda, w, gu16, m, n, m, k, false, bn);
+                DeviceBuffer want = poisoned(2L * n * inter);
+                swiGlu.apply(gu16, m, gu16.slice(4L * inter, gu16.bytes() - 4L * inter), m, null, 0, want, inter, n,
+                        inter);
+                DeviceBuffer got = poisoned(2L * n * inter);
+                kernel.warpgroupSwiGlu(false, a16, lda, w, null, 0, got, inter, n, inter, k);
+                assertThat(got.toShorts()).as(what + ", bf16").isEqualTo(want.toShorts());
+                if (real) {
+                    break;  // tiles of 128 at the real shape: the odd shapes cover them
+                }
+            }
+        }
+    }
+
     /** got's rows (n of ld) hold want's first inter values bit for bit, and the rest of each row as before. */
     private static void sameBits(String what, float[] got, float[] want, float[] before, int n, int inter, int ld) {
         for (int t = 0; t < n; t++) {
