@@ -252,17 +252,10 @@ DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, c
     }
 }
 
-// SWIGLU (dms_matmul_wg*_swiglu_n256): w is w1|w3 (2 m rows: m gate rows, then m up rows) and a block's tile of BN
-// rows is BN / 2 gate rows and the same features' BN / 2 up rows, so that a thread holds both sums of each feature it
-// keeps (acc[4 j + ...] gate and acc[4 (j + BN / 16) + ...] up, the same column); the epilogue writes
-// dms::silu_mul(gate, up), dms_swiglu's formula, to c (fp32, ldc) and/or outBf16 (ldBf16) for the m features. Each sum
-// is the plain kernel's (the same k steps in the same order, whatever its column in the tile): the product then
-// dms_swiglu, bit for bit. Unsplit only (partial null), no accumulate.
-template <int BN, bool SPLIT, bool SWIGLU = false>
+template <int BN, bool SPLIT>
 __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
-                                          int kTilesPerSplit, float* __restrict__ partial,
-                                          bf16_t* __restrict__ outBf16 = nullptr, int ldBf16 = 0) {
+                                          int kTilesPerSplit, float* __restrict__ partial) {
     dms::pdl_begin_long();
 #if defined(DMS_WGMMA)
     constexpr int STAGES = matmul_wg_stages(BN, SPLIT);
@@ -274,14 +267,13 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     // stage s: [A tile (split: high tile, rest tile)][W tile], each 1024-byte aligned
     const int wg = threadIdx.x >> 7;
     const int tilesM = (n + DMS_WG_BM - 1) / DMS_WG_BM;
-    constexpr int FEATURES = SWIGLU ? BN / 2 : BN;  // output features a tile covers
-    const int tilesN = (m + FEATURES - 1) / FEATURES;
+    const int tilesN = (m + BN - 1) / BN;
     const int perGroup = DMS_WG_GROUP * tilesN;
     const int first = static_cast<int>(blockIdx.x) / perGroup * DMS_WG_GROUP;
     const int rows = min(tilesM - first, DMS_WG_GROUP);
     const int inGroup = static_cast<int>(blockIdx.x) % perGroup;
     const int row0 = (first + inGroup % rows) * DMS_WG_BM;
-    const int col0 = inGroup / rows * FEATURES;
+    const int col0 = inGroup / rows * BN;
     const int kTilesAll = (k + DMS_WG_BK - 1) / DMS_WG_BK;
     // This block's k tiles: k0 on, kTiles of them (every tile unless split); kt below counts from k0.
     const int k0 = partial != nullptr ? static_cast<int>(blockIdx.y) * kTilesPerSplit : 0;
@@ -300,14 +292,7 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
         if constexpr (!SPLIT) {
             wg_load_bf16(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, (k0 + kt) * DMS_WG_BK, k);
         }
-        unsigned char* wt = st + (SPLIT ? 2 : 1) * A_TILE;
-        if constexpr (SWIGLU) {  // rows [0, BN / 2): gate rows col0.., rows [BN / 2, BN): the up rows m + col0..
-            wg_load_bf16(wt, BN / 2, w, static_cast<size_t>(k), col0, m, (k0 + kt) * DMS_WG_BK, k);
-            wg_load_bf16(wt + (BN / 2) * 128, BN / 2, w + static_cast<size_t>(m) * k, static_cast<size_t>(k), col0, m,
-                         (k0 + kt) * DMS_WG_BK, k);
-        } else {
-            wg_load_bf16(wt, BN, w, static_cast<size_t>(k), col0, m, (k0 + kt) * DMS_WG_BK, k);
-        }
+        wg_load_bf16(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, (k0 + kt) * DMS_WG_BK, k);
     };
 
     float4 staged[SPLIT ? 8 : 1];
@@ -390,32 +375,6 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     const int v = (threadIdx.x >> 5) & 3;
     const int rowBase = row0 + wg * 64 + v * 16 + (lane >> 2);
     const int colBase = col0 + 2 * (lane & 3);
-    if constexpr (SWIGLU) {
-#pragma unroll
-        for (int j = 0; j < BN / 16; j++) {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int row = rowBase + 8 * h;
-                if (row >= n) {
-                    continue;
-                }
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int col = colBase + 8 * j + e;
-                    if (col < m) {
-                        const float s = dms::silu_mul(acc[4 * j + 2 * h + e], acc[4 * (j + BN / 16) + 2 * h + e]);
-                        if (c != nullptr) {
-                            c[static_cast<size_t>(row) * ldc + col] = s;
-                        }
-                        if (outBf16 != nullptr) {
-                            outBf16[static_cast<size_t>(row) * ldBf16 + col] = dms::f32_to_bf16(s);
-                        }
-                    }
-                }
-            }
-        }
-        return;
-    }
     // Split: this split's slice of partial, rows of m, stored (the reduce accumulates).
     float* const dst = partial != nullptr ? partial + static_cast<size_t>(blockIdx.y) * n * m : c;
     const size_t ld = partial != nullptr ? static_cast<size_t>(m) : static_cast<size_t>(ldc);
@@ -454,16 +413,6 @@ DMS_MATMUL_WG(dms_matmul_wg_bf16_n256, 256, false, bf16_t)
 DMS_MATMUL_WG(dms_matmul_wg_bf16_n128, 128, false, bf16_t)
 DMS_MATMUL_WG(dms_matmul_wg_split_n256, 256, true, float)
 DMS_MATMUL_WG(dms_matmul_wg_split_n128, 128, true, float)
-
-// h (n, inter) = silu(a · W1ᵀ) ⊙ (a · W3ᵀ) for w13 = w1|w3 (2 inter rows), into out (fp32, ldOut) and/or outBf16.
-#define DMS_MATMUL_WG_SWIGLU(NAME, SPLIT, AT)                                                                     \
-    extern "C" __global__ void __launch_bounds__(256, 1)                                                          \
-        NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w13, float* __restrict__ out,          \
-             int ldOut, bf16_t* __restrict__ outBf16, int ldBf16, int n, int inter, int k) {                       \
-        matmul_wg<256, SPLIT, true>(a, lda, w13, out, ldOut, n, inter, k, 0, 0, nullptr, outBf16, ldBf16);        \
-    }
-DMS_MATMUL_WG_SWIGLU(dms_matmul_wg_bf16_swiglu_n256, false, bf16_t)
-DMS_MATMUL_WG_SWIGLU(dms_matmul_wg_split_swiglu_n256, true, float)
 
 // Whether the current device is compute 9.0, the only one with these kernels' code (sm_90a; elsewhere they trap, which
 // would poison the context). The emulator runs them anywhere.
@@ -541,47 +490,6 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
 extern "C" cudaError_t dms_matmul_wg(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                      int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
     return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
-}
-
-template <typename AT>
-static cudaError_t launch_matmul_wg_swiglu(const AT* a, int lda, const bf16_t* w13, float* out, int ldOut,
-                                           bf16_t* outBf16, int ldBf16, int n, int inter, int k, cudaStream_t stream) {
-    constexpr bool split = sizeof(AT) == 4;
-    DMS_CHECK(a != nullptr && w13 != nullptr && (out != nullptr || outBf16 != nullptr));
-    DMS_CHECK(n >= 1 && inter >= 1 && inter <= 0x3fffffff && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && lda >= k &&
-              lda % 8 == 0);
-    DMS_CHECK((out == nullptr || ldOut >= inter) && (outBf16 == nullptr || ldBf16 >= inter));
-    DMS_CHECK(dms::aligned16(a) && dms::aligned16(w13));
-    DMS_CHECK(static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((inter + 127) / 128) <= 0x7fffffff);
-    if (!dms_compute90()) {
-        return cudaErrorNotSupported;
-    }
-    const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((inter + 127) / 128));
-    const int smem = matmul_wg_smem_bytes(256, split);
-    if constexpr (split) {
-        DMS_LAUNCH_SMEM(dms_matmul_wg_split_swiglu_n256, grid, 256, smem, stream, a, lda, w13, out, ldOut, outBf16,
-                        ldBf16, n, inter, k);
-    } else {
-        DMS_LAUNCH_SMEM(dms_matmul_wg_bf16_swiglu_n256, grid, 256, smem, stream, a, lda, w13, out, ldOut, outBf16,
-                        ldBf16, n, inter, k);
-    }
-    return cudaGetLastError();
-}
-
-// The gate|up product ending in SwiGLU on the warpgroup tensor cores (compute 9.0), unsplit k: dms_matmul_wg of the
-// 2 inter rows of w13 = w1|w3 then dms_swiglu (out fp32 and/or outBf16), bit for bit, in one launch; the up half of a
-// gate|up buffer is not written. cudaErrorNotSupported on a device other than compute 9.0.
-extern "C" cudaError_t dms_matmul_wg_swiglu(const bf16_t* a, int lda, const bf16_t* w13, float* out, int ldOut,
-                                            bf16_t* outBf16, int ldBf16, int n, int inter, int k,
-                                            cudaStream_t stream) {
-    return launch_matmul_wg_swiglu(a, lda, w13, out, ldOut, outBf16, ldBf16, n, inter, k, stream);
-}
-
-// As dms_matmul_wg_swiglu for fp32 activations split into bf16 high parts and rests (dms_matmul_wg_split's sums).
-extern "C" cudaError_t dms_matmul_wg_split_swiglu(const float* a, int lda, const bf16_t* w13, float* out, int ldOut,
-                                                  bf16_t* outBf16, int ldBf16, int n, int inter, int k,
-                                                  cudaStream_t stream) {
-    return launch_matmul_wg_swiglu(a, lda, w13, out, ldOut, outBf16, ldBf16, n, inter, k, stream);
 }
 
 // As dms_matmul_wg for fp32 activations, each split into a bf16 high part and its bf16 rest.

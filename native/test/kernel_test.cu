@@ -834,98 +834,6 @@ static void test_matmul_wg() {
     }
 }
 
-// dms_matmul_wg(_split)_swiglu: the gate|up product with SwiGLU in its epilogue equals dms_matmul_wg(_split) of the
-// 2 inter rows (tiles of 256 and of 128: a sum is the same whatever its column in the tile) then dms_swiglu, bit for
-// bit, fp32 and bf16 outputs, written alone or both (against tiles of 128: both); odd n, inter and k (partial tiles in
-// every direction, a k tail of 8), inter not a multiple of 128 (the last tile's gate and up rows partial), two token
-// groups; the fp32 output
-// at gate|up's stride leaves the up half untouched (poisoned).
-static void test_matmul_wg_swiglu() {
-    Rng rng(61);
-    struct Case {
-        int n, inter, k, lda;
-    };
-    for (Case c : {Case{130, 150, 264, 272}, Case{1, 7, 8, 8}, Case{129, 129, 200, 200}, Case{70, 40, 1032, 1040},
-                   Case{70, 136, 136, 136}, Case{1100, 40, 72, 80}}) {
-        const int m = 2 * c.inter;
-        for (int split : {0, 1})
-        for (int bn : {256, 128})
-        for (int outputs : {1, 2, 3}) {  // 1: fp32, 2: bf16, 3: both
-            if (bn == 128 && outputs != 3) {
-                continue;  // the reference's tile changes nothing the outputs do
-            }
-            ProductInputs p(rng, c.n, m, c.k, c.lda, m, 0);
-            Buf<float> gu(static_cast<size_t>(c.n) * m);
-            gu.poison();
-            cudaError_t e = split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, gu.dev, m, c.n, m, c.k, 0, bn, 1,
-                                                        nullptr, nullptr)
-                                  : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, gu.dev, m, c.n, m, c.k, 0, bn, 1, nullptr,
-                                                  nullptr);
-            if (e == cudaErrorNotSupported) {
-                fprintf(stderr, "matmul_wg_swiglu: not on this device (compute 9.0 only); nothing checked\n");
-                return;
-            }
-            expect_ok(e, "matmul_wg_swiglu: the product");
-            Buf<uint16_t> wantBf16(static_cast<size_t>(c.n) * c.inter);
-            expect_ok(dms_swiglu(gu.dev, m, gu.dev + c.inter, m, gu.dev, m, wantBf16.dev, c.inter, c.n, c.inter,
-                                 nullptr),
-                      "matmul_wg_swiglu: swiglu");
-            gu.down();
-            wantBf16.down();
-            Buf<float> h(static_cast<size_t>(c.n) * m);
-            h.poison();
-            Buf<uint16_t> hBf16(static_cast<size_t>(c.n) * c.inter + 3);
-            hBf16.poison();
-            float* out = (outputs & 1) ? h.dev : nullptr;
-            uint16_t* outBf16 = (outputs & 2) ? hBf16.dev : nullptr;
-            expect_ok(split ? dms_matmul_wg_split_swiglu(p.af.dev, c.lda, p.w.dev, out, m, outBf16, c.inter, c.n,
-                                                         c.inter, c.k, nullptr)
-                            : dms_matmul_wg_swiglu(p.a.dev, c.lda, p.w.dev, out, m, outBf16, c.inter, c.n, c.inter,
-                                                   c.k, nullptr),
-                      "matmul_wg_swiglu");
-            h.down();
-            hBf16.down();
-            const uint32_t poison = 0xffffffffu;
-            const uint16_t poison16 = 0xffffu;
-            int bad = 0;
-            for (int t = 0; t < c.n && bad < 3; t++) {
-                for (int j = 0; j < m && bad < 3; j++) {
-                    const size_t at = static_cast<size_t>(t) * m + j;
-                    g_checks++;
-                    const void* want = (outputs & 1) && j < c.inter ? static_cast<const void*>(&gu[at]) : &poison;
-                    if (memcmp(&h[at], want, 4) != 0) {
-                        fprintf(stderr, "FAIL matmul_wg_swiglu split=%d bn=%d outputs=%d n=%d inter=%d k=%d fp32 at "
-                                "(%d, %d): got %.9g want %.9g\n", split, bn, outputs, c.n, c.inter, c.k, t, j, h[at],
-                                (outputs & 1) && j < c.inter ? gu[at] : NAN);
-                        bad++;
-                    }
-                    if (j < c.inter) {
-                        const size_t b = static_cast<size_t>(t) * c.inter + j;
-                        g_checks++;
-                        const uint16_t wantB = (outputs & 2) ? wantBf16[b] : poison16;
-                        if (hBf16[b] != wantB) {
-                            fprintf(stderr, "FAIL matmul_wg_swiglu split=%d bn=%d outputs=%d n=%d inter=%d k=%d bf16 at "
-                                    "(%d, %d): got %04x want %04x\n", split, bn, outputs, c.n, c.inter, c.k, t, j,
-                                    hBf16[b], wantB);
-                            bad++;
-                        }
-                    }
-                }
-            }
-            for (int i = 0; i < 3; i++) {  // past the last row: untouched
-                g_checks++;
-                if (hBf16[static_cast<size_t>(c.n) * c.inter + i] != poison16) {
-                    fprintf(stderr, "FAIL matmul_wg_swiglu: wrote past the bf16 output\n");
-                    bad++;
-                }
-            }
-            if (bad) {
-                g_failures++;
-            }
-        }
-    }
-}
-
 // The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 32 tokens (both tiles of
 // tokens), odd m (a partial
 // feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
@@ -973,8 +881,6 @@ static void test_matmul_k_limit() {
         dms_matmul(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, nullptr),
         dms_matmul_skinny(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 2, 1, nullptr),
         dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, 1, nullptr, nullptr),
-        dms_matmul_wg_swiglu(h.dev, k, h.dev, f.dev, 1, nullptr, 0, 1, 1, k, nullptr),
-        dms_matmul_wg_split_swiglu(f.dev, k, h.dev, f.dev, 1, nullptr, 0, 1, 1, k, nullptr),
         dms_matmul_wgs(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_split_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
         dms_matmul_wgs_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, f.dev, counters.dev, nullptr),
@@ -2878,7 +2784,6 @@ int main(int argc, char** argv) {
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
         {"matmul_wg", test_matmul_wg},
-        {"matmul_wg_swiglu", test_matmul_wg_swiglu},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
         {"matmul_wgs_swiglu", test_matmul_wgs_swiglu},

@@ -75,8 +75,8 @@ public final class CudaBackend implements Backend {
     /**
      * System property: {@code false} runs the w1|w3 product and SwiGLU as two launches, to compare; the default fuses
      * them where the product's kernel takes SwiGLU in its epilogue (the GEMV of up to 8 tokens, the warpgroup decode
-     * product of up to 32 on split activations: {@link MatMulKernel#wgsSwiGluTakes}; prompt chunks on the warpgroup
-     * kernel unsplit: {@link MatMulKernel#wgSwiGluTakes}): the same bits, one launch a layer fewer.
+     * product of up to 32 on split activations: {@link MatMulKernel#wgsSwiGluTakes}): the same bits, one launch a layer
+     * fewer.
      */
     public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
     /**
@@ -933,11 +933,6 @@ public final class CudaBackend implements Backend {
                     && matMul.wgsSwiGluTakes(ffnIn, hidden, w.w13(), in.n, inter, hidden, ffnNorm)) {
                 // 9 to 32 tokens on compute 9.0: the same in the warpgroup decode product's launch (its epilogue).
                 projectSwiGlu(ffnIn, w.w13(), in.n, ffnNorm);
-            } else if (fusedSwiGlu && !small && ffnNorm == null
-                    && matMul.wgSwiGluTakes(f32, f32 ? ffnIn : s.xbBf16, hidden, w.w13(), in.n, inter, hidden)) {
-                // Prompt chunks on compute 9.0: h into gu's first half (split) or hBf16, in the warpgroup product's
-                // epilogue (each tile 128 features' gate and up rows): no SwiGLU launch, no up half written.
-                projectWgSwiGlu(f32 ? ffnIn : s.xbBf16, w.w13(), in.n, f32);
             } else {
                 project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,
                         ffnNorm);
@@ -1098,18 +1093,6 @@ public final class CudaBackend implements Backend {
      *
      * @param norm the RMSNorm folded in, or null: with one, {@code f32} is the residual stream
      */
-    private void projectWgSwiGlu(DeviceBuffer a, DeviceBuffer w13, int n, boolean split) {
-        if (kernelTimer != null) {
-            cuda.timingLabel(2 * inter + "x" + hidden);
-        }
-        try {
-            matMul.warpgroupSwiGlu(split, a, hidden, w13, split ? scratch.gu : null, 2 * inter,
-                    split ? null : scratch.hBf16, inter, n, inter, hidden);
-        } finally {
-            cuda.timingLabel(null);
-        }
-    }
-
     private void projectSwiGlu(DeviceBuffer f32, DeviceBuffer w13, int n, MatMulKernel.Norm norm) {
         if (kernelTimer != null) {
             cuda.timingLabel(2 * inter + "x" + hidden);

@@ -1,7 +1,6 @@
 package io.dmsserve.engine.cuda;
 
 import static io.dmsserve.engine.cuda.Checks.holds;
-import static io.dmsserve.engine.cuda.Checks.holdsIfPresent;
 import static io.dmsserve.engine.cuda.Checks.positive;
 import static io.dmsserve.engine.cuda.Checks.require;
 
@@ -117,7 +116,6 @@ final class MatMulKernel implements AutoCloseable {
     static final int WG_BK = 64;
     private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
     private final Kernel[] wgSplit;  // split activations
-    private final Kernel[] wgSwiGlu; // the gate|up product ending in SwiGLU, tiles of 256 rows: bf16, split
     private final boolean wgAlways;
     private final boolean wgSplitK;  // WG_SPLIT_K_PROPERTY
     /**
@@ -203,8 +201,6 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
-            wgSwiGlu = new Kernel[] {context.kernel("dms_matmul_wg_bf16_swiglu_n256", wgSharedBytes(256, false)),
-                context.kernel("dms_matmul_wg_split_swiglu_n256", wgSharedBytes(256, true))};
             wgs = new Kernel[2][];
             for (int b = 0; b < 2; b++) {
                 int bn = 16 << b;
@@ -219,7 +215,6 @@ final class MatMulKernel implements AutoCloseable {
         } else {
             wg = null;
             wgSplit = null;
-            wgSwiGlu = null;
             wgs = null;
             wgsCounters = null;
         }
@@ -631,70 +626,15 @@ final class MatMulKernel implements AutoCloseable {
 
     private void product(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate) {
-        switch (path(split, a, lda, w, n, m, k)) {
-            case WGS -> warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split, n));
-            case SKINNY -> skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
-            case WG -> warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m), wgSplitsFor(n, m, k));
-            case MMA -> matmul(split, a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
+        if (wgsTakes(split, n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
+            warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split, n));
+        } else if (skinnyTakes(n, k, lda) && !splitKBeforeSkinny(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
+            skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
+        } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
+            warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m), wgSplitsFor(n, m, k));
+        } else {
+            matmul(split, a, lda, w, c, ldc, n, m, k, accumulate, splits(n, m, k, multiprocessors));
         }
-    }
-
-    /** The kernel family {@link #product} takes. */
-    private enum Path { WGS, SKINNY, WG, MMA }
-
-    private Path path(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, int n, int m, int k) {
-        boolean aligned = a.aligned(16) && w.aligned(16);
-        if (wgsTakes(split, n, m, k, lda) && aligned) {
-            return Path.WGS;
-        }
-        if (skinnyTakes(n, k, lda) && !splitKBeforeSkinny(n, m, k, lda) && aligned) {
-            return Path.SKINNY;
-        }
-        return wgTakes(n, m, k, lda) && aligned ? Path.WG : Path.MMA;
-    }
-
-    /**
-     * Whether {@link #warpgroupSwiGlu} takes the gate|up product of these sizes: where the plain product of its 2
-     * inter rows ({@link #matmul} or {@link #matmulSplit}) takes the warpgroup kernel with k unsplit (prefill chunks on
-     * compute 9.0), so that the fused launch gives that product then {@link SwiGluKernel}'s bits.
-     */
-    boolean wgSwiGluTakes(boolean split, DeviceBuffer a, int lda, DeviceBuffer w13, int n, int inter, int k) {
-        return wgSwiGlu != null && inter >= 1 && inter <= MAX_WGS_INTER
-                && path(split, a, lda, w13, n, 2 * inter, k) == Path.WG && wgSplitsFor(n, 2 * inter, k) == 1;
-    }
-
-    /**
-     * h (n, inter) = silu(a · W1ᵀ) ⊙ (a · W3ᵀ) for the fused w1|w3 in one launch of the warpgroup kernel (compute 9.0):
-     * each block's tile is 128 gate rows and the same features' 128 up rows, and its epilogue applies {@link
-     * SwiGluKernel}'s formula, so the result is the unsplit warpgroup product of the 2 inter rows then SwiGLU, bit for
-     * bit. k % 8 == 0, lda % 8 == 0, a and w13 16-byte aligned.
-     *
-     * @param split a is fp32 (split into bf16 high parts and rests), else bf16
-     * @param out fp32 rows of stride ldOut (the gate|up buffer's first half, ldOut = 2 inter), or null
-     * @param outBf16 bf16 rows of stride ldBf16 (the down product's bf16 operand), or null; one of the two at least
-     */
-    void warpgroupSwiGlu(boolean split, DeviceBuffer a, int lda, DeviceBuffer w13, DeviceBuffer out, int ldOut,
-            DeviceBuffer outBf16, int ldBf16, int n, int inter, int k) {
-        require(wgSwiGlu != null, "the warpgroup products need a compute 9.0 device (and " + WGMMA_PROPERTY
-                + " not false)");
-        require(out != null || outBf16 != null, "the gate|up product ending in SwiGLU needs an output");
-        positive(n, "n");
-        require(inter >= 1 && inter <= MAX_WGS_INTER, "inter must be in [1, " + MAX_WGS_INTER + "], got " + inter);
-        require(k >= 8 && k % 8 == 0 && lda >= k && lda % 8 == 0,
-                "k and lda must be multiples of 8 with lda >= k, got k = " + k + ", lda = " + lda);
-        kRange(k);
-        require(a.aligned(16) && w13.aligned(16), "the warpgroup products need 16-byte aligned a and w");
-        require(out == null || ldOut >= inter, "out's row stride must cover its rows (ldOut >= inter), got " + ldOut);
-        require(outBf16 == null || ldBf16 >= inter,
-                "outBf16's row stride must cover its rows (ldBf16 >= inter), got " + ldBf16);
-        holds(a, Checks.rows(n, lda, k), split ? 4 : 2, split ? "a (n, k) fp32" : "a (n, k) bf16");
-        holds(w13, 2L * inter * k, 2, "w13 (2 inter, k) bf16");
-        holdsIfPresent(out, Checks.rows(n, ldOut, inter), 4, "out (n, inter) fp32");
-        holdsIfPresent(outBf16, Checks.rows(n, ldBf16, inter), 2, "outBf16 (n, inter) bf16");
-        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(inter, WG_BM);
-        require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
-        wgSwiGlu[split ? 1 : 0].launch((int) tiles, 1, 1, 256, wgSharedBytes(256, split), new KernelArgs().ptr(a)
-                .i32(lda).ptr(w13).ptr(out).i32(ldOut).ptr(outBf16).i32(ldBf16).i32(n).i32(inter).i32(k));
     }
 
     static final int MAX_SKINNY_TOKENS = 64;
