@@ -203,6 +203,43 @@ DMS_DEVICE void wgmma_m64n256k16(float (&d)[128], uint64_t descA, uint64_t descB
 
 #endif
 
+// mbarriers in shared memory (the warp-specialised kernels' stage hand-offs): init by one thread before a barrier;
+// arrive has release semantics, a completed wait acquire semantics (CTA scope), so what a thread wrote before its
+// arrive is visible to a thread whose wait that arrive completed.
+#ifndef DMS_EMU
+DMS_DEVICE void mbarrier_init(void* bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+DMS_DEVICE void mbarrier_init_fence() {
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+DMS_DEVICE void mbarrier_arrive(void* bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+// Returns once the phase of this parity has completed (a fresh barrier: parity 1 at once, parity 0 after the first).
+DMS_DEVICE void mbarrier_wait(void* bar, int parity) {
+    asm volatile(
+        "{\n.reg .pred done;\n"
+        "WAIT_%=:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT_%=;\n}\n" ::"r"(smem_addr(bar)),
+        "r"(parity)
+        : "memory");
+}
+#else
+DMS_DEVICE void mbarrier_init(void* bar, int count) {
+    emu::mbarrier_init(bar, count);
+}
+DMS_DEVICE void mbarrier_init_fence() {
+}
+DMS_DEVICE void mbarrier_arrive(void* bar) {
+    emu::mbarrier_arrive(bar);
+}
+DMS_DEVICE void mbarrier_wait(void* bar, int parity) {
+    emu::mbarrier_wait(bar, parity);
+}
+#endif
+
 }  // namespace dms
 
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a 128-byte-swizzled tile with a 1024-aligned base.
@@ -211,9 +248,11 @@ DMS_DEVICE int wg_swizzle(int row, int chunk) {
 }
 
 // rows x 64 bf16 of src (rows from row0, k from k0; zeros past `limit` rows and past k) into a swizzled tile.
+// THREADS threads share the copies, t this one's index among them.
+template <int THREADS = 256>
 DMS_DEVICE void wg_load_bf16(unsigned char* tile, int rows, const bf16_t* __restrict__ src, size_t ld, int row0,
-                             int limit, int k0, int k) {
-    for (int e = threadIdx.x; e < rows * 8; e += 256) {
+                             int limit, int k0, int k, int t = static_cast<int>(threadIdx.x)) {
+    for (int e = t; e < rows * 8; e += THREADS) {
         const int r = e >> 3;
         const int ch = e & 7;
         const int gr = row0 + r;
@@ -225,10 +264,13 @@ DMS_DEVICE void wg_load_bf16(unsigned char* tile, int rows, const bf16_t* __rest
 
 // The split kernels' fp32 A tile (128 x 64) in registers: float4 i of thread t is row (t + 256 i) / 16, k 4 ((t + 256
 // i) % 16); zeros past n and k.
-DMS_DEVICE void wg_fetch_f32(float4 (&v)[8], const float* __restrict__ a, int lda, int row0, int n, int k0, int k) {
+// With THREADS threads (t this one's index), 2048 / THREADS float4 a thread: float4 i is row (t + THREADS i) / 16.
+template <int THREADS = 256>
+DMS_DEVICE void wg_fetch_f32(float4 (&v)[2048 / THREADS], const float* __restrict__ a, int lda, int row0, int n,
+                             int k0, int k, int t = static_cast<int>(threadIdx.x)) {
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-        const int e = threadIdx.x + 256 * i;
+    for (int i = 0; i < 2048 / THREADS; i++) {
+        const int e = t + THREADS * i;
         const int gr = row0 + (e >> 4);
         const int gk = k0 + (e & 15) * 4;
         v[i] = gr < n && gk < k ? dms::load16f_ro(a + static_cast<size_t>(gr) * lda + gk)
@@ -237,10 +279,12 @@ DMS_DEVICE void wg_fetch_f32(float4 (&v)[8], const float* __restrict__ a, int ld
 }
 
 // Those registers as the high tile and the rest tile (each 128 x 64 bf16, swizzled) of a stage.
-DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, const float4 (&v)[8]) {
+template <int THREADS = 256>
+DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, const float4 (&v)[2048 / THREADS],
+                               int t = static_cast<int>(threadIdx.x)) {
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-        const int e = threadIdx.x + 256 * i;
+    for (int i = 0; i < 2048 / THREADS; i++) {
+        const int e = t + THREADS * i;
         const int r = e >> 4;
         const int c4 = e & 15;
         const int at = wg_swizzle(r, c4 >> 1) + (c4 & 1) * 8;
@@ -414,6 +458,164 @@ DMS_MATMUL_WG(dms_matmul_wg_bf16_n128, 128, false, bf16_t)
 DMS_MATMUL_WG(dms_matmul_wg_split_n256, 256, true, float)
 DMS_MATMUL_WG(dms_matmul_wg_split_n128, 128, true, float)
 
+// The warp-specialised form of the 256-feature kernels (dms_matmul_ws_{bf16,split}_n256): the same tiles, raster,
+// k order, split-K and epilogue, so the same sums in the same order (the same bits as dms_matmul_wg_*_n256), but
+// 384 threads: warpgroup 0 the producer, warpgroups 1 and 2 the consumers (tokens [0, 64) and [64, 128) of the tile).
+// The producer fills the stages (its cp.async for W, and A: bf16 by cp.async, split by its own fp32 reads, each value
+// stored as a high and a rest part), waits for its copies, fences them for the async proxy and arrives on the stage's
+// `full` mbarrier (128 arrivals); the consumers wait on it, issue the stage's wgmma and, once their next stage's
+// wgmma are issued and this one's are complete (wgmma.wait_group 1), arrive on its `empty` mbarrier (256 arrivals),
+// which the producer waits on before it refills the stage. So no barrier of the whole block in the loop, and the
+// producer runs up to STAGES - 1 tiles ahead of the tensor cores while the consumers only issue wgmma (the 256-thread
+// kernel's threads loaded and converted between their own wgmma: Nsight Compute saw them waiting on latency, ninth
+// pass). Stages as the 256-thread kernel's (3 split, 4 bf16); the mbarriers after them.
+__host__ __device__ constexpr int matmul_ws_smem_bytes(bool split) {
+    return matmul_wg_smem_bytes(256, split) + 2 * matmul_wg_stages(256, split) * 8;
+}
+static_assert(matmul_ws_smem_bytes(false) == 197696 && matmul_ws_smem_bytes(true) == 197680, "ws");
+
+template <bool SPLIT>
+__device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
+                                          float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
+                                          int kTilesPerSplit, float* __restrict__ partial) {
+    dms::pdl_begin_long();
+#if defined(DMS_WGMMA)
+    constexpr int BN = 256;
+    constexpr int STAGES = matmul_wg_stages(BN, SPLIT);
+    constexpr int A_TILE = DMS_WG_BM * DMS_WG_BK * 2;  // one bf16 A tile
+    constexpr int STAGE = matmul_wg_stage_bytes(BN, SPLIT);
+    constexpr int R = BN / 2;  // accumulators a consumer thread
+    DMS_DYNAMIC_SMEM(raw);
+    unsigned char* smem = raw + ((1024 - (dms::smem_addr(raw) & 1023)) & 1023);
+    // stage s: [A tile (split: high tile, rest tile)][W tile], each 1024-byte aligned; then full[STAGES], empty[STAGES]
+    uint64_t* full = reinterpret_cast<uint64_t*>(smem + STAGES * STAGE);
+    uint64_t* empty = full + STAGES;
+    const int wg = threadIdx.x >> 7;
+    const int tilesM = (n + DMS_WG_BM - 1) / DMS_WG_BM;
+    const int tilesN = (m + BN - 1) / BN;
+    const int perGroup = DMS_WG_GROUP * tilesN;
+    const int first = static_cast<int>(blockIdx.x) / perGroup * DMS_WG_GROUP;
+    const int rows = min(tilesM - first, DMS_WG_GROUP);
+    const int inGroup = static_cast<int>(blockIdx.x) % perGroup;
+    const int row0 = (first + inGroup % rows) * DMS_WG_BM;
+    const int col0 = inGroup / rows * BN;
+    const int kTilesAll = (k + DMS_WG_BK - 1) / DMS_WG_BK;
+    const int k0 = partial != nullptr ? static_cast<int>(blockIdx.y) * kTilesPerSplit : 0;
+    const int kTiles = partial != nullptr ? min(kTilesPerSplit, kTilesAll - k0) : kTilesAll;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            dms::mbarrier_init(&full[s], 128);
+            dms::mbarrier_init(&empty[s], 256);
+        }
+        dms::mbarrier_init_fence();
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        // Producer: tile kt into stage kt % STAGES once the consumers have released it (its previous tile kt - STAGES).
+        const int t = threadIdx.x;
+        const bf16_t* a16 = static_cast<const bf16_t*>(a);
+        const float* a32 = static_cast<const float*>(a);
+        for (int kt = 0; kt < kTiles; kt++) {
+            const int s = kt % STAGES;
+            if (kt >= STAGES) {
+                dms::mbarrier_wait(&empty[s], ((kt / STAGES) & 1) ^ 1);
+            }
+            unsigned char* st = smem + s * STAGE;
+            const int kc = (k0 + kt) * DMS_WG_BK;
+            wg_load_bf16<128>(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, kc, k, t);
+            if constexpr (!SPLIT) {
+                wg_load_bf16<128>(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, kc, k, t);
+            }
+            dms::cp_async_commit();
+            if constexpr (SPLIT) {
+                float4 v[16];
+                wg_fetch_f32<128>(v, a32, lda, row0, n, kc, k, t);
+                wg_store_split<128>(st, st + A_TILE, v, t);
+            }
+            dms::cp_async_wait<0>();   // this thread's copies of tile kt have landed
+            dms::fence_proxy_async();  // ... and its shared-memory writes are visible to the tensor cores
+            dms::mbarrier_arrive(&full[s]);
+        }
+        return;
+    }
+
+    // Consumers: warpgroup wg - 1 the tokens [64 (wg - 1), 64 wg) of the tile.
+    const int cg = wg - 1;
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+        acc[i] = 0.f;
+    }
+    for (int kt = 0; kt < kTiles; kt++) {
+        const int s = kt % STAGES;
+        dms::mbarrier_wait(&full[s], (kt / STAGES) & 1);
+        const unsigned char* st = smem + s * STAGE;
+        const uint32_t aAddr = dms::smem_addr(st) + cg * (64 * 128);
+        const uint32_t wAddr = dms::smem_addr(st + (SPLIT ? 2 : 1) * A_TILE);
+        dms::wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < DMS_WG_BK / 16; kk++) {
+            const uint64_t descW = dms::wgmma_desc(wAddr + 32 * kk);
+            dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + 32 * kk), descW);
+            if constexpr (SPLIT) {
+                dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + A_TILE + 32 * kk), descW);
+            }
+        }
+        dms::wgmma_commit();
+        dms::wgmma_wait<1>();  // this warpgroup's tile kt - 1 is done: its stage goes back to the producer
+        if (kt > 0) {
+            dms::mbarrier_arrive(&empty[(kt - 1) % STAGES]);
+        }
+    }
+    dms::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+        dms::wgmma_hold(acc[i]);
+    }
+
+    // The 256-thread kernel's epilogue, warpgroup cg in place of wg.
+    const int lane = threadIdx.x & 31;
+    const int v = (threadIdx.x >> 5) & 3;
+    const int rowBase = row0 + cg * 64 + v * 16 + (lane >> 2);
+    const int colBase = col0 + 2 * (lane & 3);
+    float* const dst = partial != nullptr ? partial + static_cast<size_t>(blockIdx.y) * n * m : c;
+    const size_t ld = partial != nullptr ? static_cast<size_t>(m) : static_cast<size_t>(ldc);
+    const bool add = partial == nullptr && accumulate != 0;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = rowBase + 8 * h;
+            if (row >= n) {
+                continue;
+            }
+            float* out = dst + static_cast<size_t>(row) * ld;
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int col = colBase + 8 * j + e;
+                if (col < m) {
+                    const float val = acc[4 * j + 2 * h + e];
+                    out[col] = add ? out[col] + val : val;
+                }
+            }
+        }
+    }
+#else
+    __trap();
+#endif
+}
+
+#define DMS_MATMUL_WS(NAME, SPLIT, AT)                                                                            \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                          \
+        NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
+             int n, int m, int k, int accumulate, int kTilesPerSplit, float* __restrict__ partial) {              \
+        matmul_ws<SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);                        \
+    }
+DMS_MATMUL_WS(dms_matmul_ws_bf16_n256, false, bf16_t)
+DMS_MATMUL_WS(dms_matmul_ws_split_n256, true, float)
+
 // Whether the current device is compute 9.0, the only one with these kernels' code (sm_90a; elsewhere they trap, which
 // would poison the context). The emulator runs them anywhere.
 static bool dms_compute90() {
@@ -439,10 +641,12 @@ static bool dms_compute90() {
     }                                                                                                             \
     DMS_LAUNCH(KERNEL, grid, block, smem, stream, __VA_ARGS__)
 
-template <typename AT>
+// ws: the warp-specialised kernels (bn 256 only).
+template <typename AT, bool WS = false>
 static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
                                     int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
     constexpr bool split = sizeof(AT) == 4;
+    DMS_CHECK(!WS || bn == 256);
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
@@ -457,8 +661,16 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     splits = (kTiles + perSplit - 1) / perSplit;  // no empty split
     float* partial = splits > 1 ? workspace : nullptr;
     const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn), splits);
-    const int smem = matmul_wg_smem_bytes(bn, split);
-    if constexpr (split) {
+    const int smem = WS ? matmul_ws_smem_bytes(split) : matmul_wg_smem_bytes(bn, split);
+    if constexpr (WS) {
+        if constexpr (split) {
+            DMS_LAUNCH_SMEM(dms_matmul_ws_split_n256, grid, 384, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
+        } else {
+            DMS_LAUNCH_SMEM(dms_matmul_ws_bf16_n256, grid, 384, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
+        }
+    } else if constexpr (split) {
         if (bn == 256) {
             DMS_LAUNCH_SMEM(dms_matmul_wg_split_n256, grid, 256, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
                             perSplit, partial);
@@ -497,4 +709,17 @@ extern "C" cudaError_t dms_matmul_wg_split(const float* a, int lda, const bf16_t
                                            int k, int accumulate, int bn, int splits, float* workspace,
                                            cudaStream_t stream) {
     return launch_matmul_wg(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
+}
+
+// As dms_matmul_wg (bn 256 only) on the warp-specialised kernels: the same bits.
+extern "C" cudaError_t dms_matmul_ws(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
+                                     int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
+    return launch_matmul_wg<bf16_t, true>(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
+}
+
+// As dms_matmul_wg_split (bn 256 only) on the warp-specialised kernels: the same bits.
+extern "C" cudaError_t dms_matmul_ws_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                           int k, int accumulate, int bn, int splits, float* workspace,
+                                           cudaStream_t stream) {
+    return launch_matmul_wg<float, true>(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
 }

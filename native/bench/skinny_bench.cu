@@ -413,7 +413,8 @@ int main(int argc, char** argv) {
     }
 
     // Prefill: the tiled products at 2048 tokens, mma.sync (dms_matmul_{bf16,split}_bm128) and wgmma
-    // (dms_matmul_wg_{bf16,split}_n{256,128}, matmul_sm90.cu); TFLOP/s of 2 n m k. 10 launches a graph, W rotating over
+    // (dms_matmul_wg_{bf16,split}_n{256,128} and the warp-specialised dms_matmul_ws_{bf16,split}_n256, matmul_sm90.cu);
+    // TFLOP/s of 2 n m k. 10 launches a graph, W rotating over
     // its copies. Each wgmma output is compared with the mma.sync kernel's of the same activations.
     {
         const int n = 2048;
@@ -442,9 +443,9 @@ int main(int argc, char** argv) {
             const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 8)));
             const dim3 grid((s.m + 127) / 128, (n + 127) / 128);
             static const char* names[] = {"bf16 bm128", "split bm128", "wg bf16 n256", "wg bf16 n128", "wg split n256",
-                                          "wg split n128"};
-            for (int v = 0; v < 6; v++) {
-                const bool split = v == 1 || v >= 4;
+                                          "wg split n128", "ws bf16 n256", "ws split n256"};
+            for (int v = 0; v < 8; v++) {
+                const bool split = v == 1 || v == 4 || v == 5 || v == 7;
                 float* dst = v == 0 ? refB : v == 1 ? refS : out;
                 const auto launch = [&](const bf16_t* wi) {
                     if (v == 0) {
@@ -453,6 +454,10 @@ int main(int argc, char** argv) {
                     } else if (v == 1) {
                         dms_matmul_split_bm128<<<grid, 256, smemS, stream>>>(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 0,
                                                                              nullptr);
+                    } else if (v == 6) {
+                        CK(dms_matmul_ws(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, stream));
+                    } else if (v == 7) {
+                        CK(dms_matmul_ws_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, stream));
                     } else if (split) {
                         CK(dms_matmul_wg_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, v == 4 ? 256 : 128, 1, nullptr,
                                                  stream));

@@ -229,7 +229,7 @@ inline T atomicCAS(T* p, T compare, T v) {
 
 namespace emu {
 
-enum class State { runnable, wait_block, wait_warp, done };
+enum class State { runnable, wait_block, wait_warp, wait_mbarrier, done };
 
 // One cp.async of 16 bytes issued and not yet waited for: the bytes it read, written to dst at cp_async_wait.
 struct CpAsyncCopy {
@@ -280,6 +280,7 @@ struct Fiber {
     AsyncGroups<WgmmaOp> wgmma;
     AsyncGroups<CpAsyncCopy> copies;
     std::vector<int> unfenced;  // 16-byte chunks of dynamic shared memory its cp.async wrote since its last proxy fence
+    const void* mbarrier;       // the mbarrier it waits on (State::wait_mbarrier)
 };
 
 struct WarpState {
@@ -580,13 +581,14 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     }
                     if (!progress && done < threads) {
                         g_cur = nullptr;
-                        int at_block = 0, at_warp = 0;
+                        int at_block = 0, at_warp = 0, at_mbarrier = 0;
                         for (int t = 0; t < threads; t++) {
                             at_block += r.fibers[t].state == State::wait_block;
                             at_warp += r.fibers[t].state == State::wait_warp;
+                            at_mbarrier += r.fibers[t].state == State::wait_mbarrier;
                         }
-                        fprintf(stderr, "emu: kernel %s, block (%u,%u,%u): deadlock, %d threads at __syncthreads, %d in a warp collective, %d done\n",
-                                name, bx, by, bz, at_block, at_warp, done);
+                        fprintf(stderr, "emu: kernel %s, block (%u,%u,%u): deadlock, %d threads at __syncthreads, %d in a warp collective, %d waiting on an mbarrier, %d done\n",
+                                name, bx, by, bz, at_block, at_warp, at_mbarrier, done);
                         abort();
                     }
                 }
@@ -682,7 +684,29 @@ inline uint32_t smem_addr(const void* p) {
 // cores may read the tiles, so a kernel that overwrites a stage before waiting reads the new data here and fails its
 // test. Each thread computes its own fragment: acc[4 j + e] is row 16 (warp % 4) + lane / 4 + 8 (e / 2), column
 // 8 j + 2 (lane % 4) + e % 2; sums of exact products in fp32, in k order.
+// With DMS_EMU_WGMMA=early the operation runs when issued instead, the earliest moment the tensor cores may read the
+// tiles: a kernel that issues a wgmma on a stage not yet complete (an mbarrier arrived on before the copies landed)
+// reads the poison or the stage's old tile there.
+inline bool early_wgmma() {
+    static const int early = [] {
+        const char* mode = getenv("DMS_EMU_WGMMA");
+        if (mode == nullptr || strcmp(mode, "late") == 0) {
+            return 0;
+        }
+        if (strcmp(mode, "early") != 0) {
+            fprintf(stderr, "emu: DMS_EMU_WGMMA must be late or early, not '%s'\n", mode);
+            abort();
+        }
+        return 1;
+    }();
+    return early != 0;
+}
+inline void wgmma_run(const WgmmaOp& op);
 inline void wgmma(float* d, int n, uint64_t descA, uint64_t descB) {
+    if (early_wgmma()) {
+        wgmma_run({d, n, descA, descB});
+        return;
+    }
     g_cur->wgmma.open.push_back({d, n, descA, descB});
 }
 inline void wgmma_commit() {
@@ -754,6 +778,68 @@ inline void fence_proxy_async() {
         }
     }
     g_cur->unfenced.clear();
+}
+
+// mbarrier (shared memory, 8 bytes): the emulator keeps {arrivals still expected in this phase, the count, the
+// phase} in its 8 bytes. init sets the count and phase 0; each arrive (release) takes one arrival, and the last one
+// of a phase completes it: the phase flips, the count is expected again and the threads waiting on it run; the
+// arriving thread then yields, so that what it does after its arrive may come after what they do.
+// try_wait.parity(p) succeeds once the phase of parity p has completed, i.e. while the current phase's parity is not
+// p (a fresh barrier: parity 1 passes at once, parity 0 waits for the first completion). A thread that waits blocks
+// (it is not run again until an arrive completes the phase), so a missing arrive shows as a deadlock.
+struct MbarrierWord {
+    uint32_t pending;
+    uint16_t count;
+    uint16_t phase;
+};
+static_assert(sizeof(MbarrierWord) == 8, "an mbarrier is 8 bytes");
+inline MbarrierWord* mbarrier_word(void* bar) {
+    Runtime& r = rt();
+    unsigned char* b = static_cast<unsigned char*>(bar);
+    if (b < r.dynamic || b + 8 > r.dynamic + r.dynamic_bytes || (reinterpret_cast<uintptr_t>(b) & 7) != 0) {
+        fail("mbarrier outside the dynamic shared memory or not 8-byte aligned");
+    }
+    return reinterpret_cast<MbarrierWord*>(b);
+}
+inline void mbarrier_init(void* bar, int count) {
+    if (count < 1 || count > 65535) {
+        fail("mbarrier.init with a count outside [1, 65535]");
+    }
+    MbarrierWord* w = mbarrier_word(bar);
+    w->pending = static_cast<uint32_t>(count);
+    w->count = static_cast<uint16_t>(count);
+    w->phase = 0;
+}
+inline void mbarrier_arrive(void* bar) {
+    Runtime& r = rt();
+    MbarrierWord* w = mbarrier_word(bar);
+    if (w->count == 0xffff && w->pending == 0xffffffffu) {
+        fail("mbarrier.arrive on a barrier never initialised (poisoned shared memory)");
+    }
+    if (w->pending == 0 || w->pending > w->count) {
+        fail("mbarrier.arrive on a corrupt barrier");
+    }
+    if (--w->pending == 0) {
+        w->pending = w->count;
+        w->phase ^= 1;
+        for (int i = 0; i < r.threads; i++) {
+            if (r.fibers[i].state == State::wait_mbarrier && r.fibers[i].mbarrier == bar) {
+                r.fibers[i].state = State::runnable;
+            }
+        }
+    }
+    yield();  // a scheduling point (the thread stays runnable): the threads it released may run before its next step
+}
+inline void mbarrier_wait(void* bar, int parity) {
+    MbarrierWord* w = mbarrier_word(bar);
+    if (w->count == 0xffff && w->pending == 0xffffffffu) {
+        fail("mbarrier wait on a barrier never initialised (poisoned shared memory)");
+    }
+    while ((w->phase & 1) == (parity & 1)) {
+        g_cur->state = State::wait_mbarrier;
+        g_cur->mbarrier = bar;
+        yield();
+    }
 }
 
 // Whether cp.async also writes its shared memory when issued (DMS_EMU_COPIES=eager), the earliest moment the device

@@ -834,6 +834,67 @@ static void test_matmul_wg() {
     }
 }
 
+// The warp-specialised 256-feature products (dms_matmul_ws{,_split}: a producer warpgroup filling the stages, two
+// consumer warpgroups, mbarriers between them) on test_matmul_wg's cases: against double sums, and bit for bit against
+// dms_matmul_wg{,_split} with bn 256 on the same inputs (the same sums in the same order). The emulator blocks a
+// thread that waits on an mbarrier until an arrive completes its phase, runs each wgmma when its thread waits for it,
+// and (DMS_EMU_COPIES=eager) lands a cp.async when issued: a stage refilled before its consumers released it, or read
+// before its producer arrived, shows here; a missing arrive deadlocks.
+static void test_matmul_ws() {
+    Rng rng(31);
+    struct Case {
+        int n, m, k, lda;
+    };
+    for (Case c : {Case{130, 300, 520, 528}, Case{1, 7, 8, 8}, Case{64, 256, 64, 64}, Case{129, 129, 200, 200},
+                   Case{200, 40, 1032, 1040}, Case{70, 136, 136, 136}, Case{1100, 300, 72, 80},
+                   Case{3, 520, 960, 968}}) {
+        // the last case: 15 k tiles, each stage refilled four or five times, and three feature tiles for 1 token tile
+        for (int split : {0, 1})
+        for (int accumulate : {0, 1})
+        for (int splits : {1, 2, 3}) {
+            if (splits > 1 && c.n > 200) {
+                continue;
+            }
+            Buf<float> workspace(static_cast<size_t>(splits) * c.n * c.m);
+            workspace.poison();
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
+            auto run = [&](bool ws) {
+                p.out.host = p.c0;
+                p.out.up();
+                if (split) {
+                    return (ws ? dms_matmul_ws_split : dms_matmul_wg_split)(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc,
+                                                                         c.n, c.m, c.k, accumulate, 256, splits,
+                                                                         workspace.dev, nullptr);
+                }
+                return (ws ? dms_matmul_ws : dms_matmul_wg)(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                             accumulate, 256, splits, workspace.dev, nullptr);
+            };
+            const cudaError_t e0 = run(false);
+            if (e0 == cudaErrorNotSupported) {
+                fprintf(stderr, "matmul_ws: not on this device (compute 9.0 only); nothing checked\n");
+                return;
+            }
+            expect_ok(e0, "matmul_wg");
+            p.out.down();
+            const std::vector<float> want = p.out.host;
+            expect_ok(run(true), "matmul_ws");
+            const std::string what = std::string(split ? "matmul_ws split" : "matmul_ws") + " splits=" +
+                                     std::to_string(splits);
+            check_product(what.c_str(), p, split);  // brings p.out down
+            g_checks++;
+            if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
+                size_t at = 0;
+                while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
+                    at++;
+                }
+                fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
+                        what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
+                g_failures++;
+            }
+        }
+    }
+}
+
 // The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 32 tokens (both tiles of
 // tokens), odd m (a partial
 // feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
@@ -881,6 +942,7 @@ static void test_matmul_k_limit() {
         dms_matmul(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, nullptr),
         dms_matmul_skinny(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 2, 1, nullptr),
         dms_matmul_wg(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, 1, nullptr, nullptr),
+        dms_matmul_ws_split(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 256, 1, nullptr, nullptr),
         dms_matmul_wgs(h.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, nullptr),
         dms_matmul_wgs_split_norm(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 0, 1, f.dev, counters.dev, h.dev, 1e-6f, nullptr),
         dms_matmul_wgs_swiglu(f.dev, k, h.dev, f.dev, 1, 1, 1, k, 1, f.dev, counters.dev, nullptr),
@@ -2784,6 +2846,7 @@ int main(int argc, char** argv) {
         {"gemv_swiglu", test_gemv_swiglu},
         {"matmul", test_matmul},
         {"matmul_wg", test_matmul_wg},
+        {"matmul_ws", test_matmul_ws},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
         {"matmul_wgs_swiglu", test_matmul_wgs_swiglu},

@@ -5,7 +5,7 @@
 #   native/test/run.sh --gpu      with nvcc on a CUDA host (the real kernels, sm_90a/sm_80)
 # Extra arguments name the tests to run (default: all). DMS_EMU_ORDER=forward|ahead|behind picks the emulator's thread
 # order (native/emu/emu.h, schedule); DMS_EMU_COPIES=late|eager when cp.async copies land (at the wait only, or at the
-# issue too).
+# issue too); DMS_EMU_WGMMA=late|early when a wgmma reads its tiles (at its wait, or at its issue).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${TMPDIR:-/tmp}/dms-kernel-test"

@@ -38,7 +38,9 @@ import java.util.regex.Pattern;
  *       256) take them too, on tiles of 128 features with k split ({@link #wgSplits}) and the splits added in order by
  *       the reduce kernel ({@link #WG_SPLIT_K_FROM_PROPERTY}).
  *       {@link #WGMMA_PROPERTY} {@code =false} keeps the mma.sync kernels, to compare; {@link #WG_SPLIT_K_PROPERTY}
- *       {@code =false} keeps them for the split-K cases only.</li>
+ *       {@code =false} keeps them for the split-K cases only. Tiles of 256 features run warp-specialised
+ *       ({@code dms_matmul_ws_*}: a producer warpgroup filling the stages, two consumer warpgroups issuing the
+ *       wgmma, mbarriers between them; the same bits) unless {@link #WG_WS_PROPERTY} {@code =false}.</li>
  *   <li>On compute 9.0, decode batches of up to 32 tokens take the warpgroup decode product of
  *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}, tiles of 16 tokens up
  *       to 16, of 32 past: {@link #WGS_WIDE_PROPERTY}): W streamed through
@@ -116,6 +118,15 @@ final class MatMulKernel implements AutoCloseable {
     static final int WG_BK = 64;
     private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
     private final Kernel[] wgSplit;  // split activations
+    /**
+     * System property: {@code false} gives the products on tiles of 256 features the 256-thread warpgroup kernels
+     * ({@code dms_matmul_wg_*_n256}, whose threads all load and multiply), to compare. The default runs them on the
+     * warp-specialised kernels ({@code dms_matmul_ws_{bf16,split}_n256}: a producer warpgroup filling the stages, two
+     * consumer warpgroups issuing only wgmma, mbarriers between them; the same tiles and sums, the same bits).
+     */
+    static final String WG_WS_PROPERTY = "dms.cuda.wg-ws";
+    static final int WS_THREADS = 384;
+    private final Kernel[] ws;       // {bf16, split} warp-specialised, tiles of 256 features; null when not taken
     private final boolean wgAlways;
     private final boolean wgSplitK;  // WG_SPLIT_K_PROPERTY
     /**
@@ -173,6 +184,15 @@ final class MatMulKernel implements AutoCloseable {
      * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
      */
     MatMulKernel(CudaContext context, boolean pipelined, String wgmma) {
+        this(context, pipelined, wgmma, !"false".equals(System.getProperty(WG_WS_PROPERTY)));
+    }
+
+    /**
+     * @param pipelined the double-buffered skinny kernels ({@code dms_matmul_skinny_p_*})
+     * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
+     * @param specialised the warp-specialised kernels for tiles of 256 features: {@link #WG_WS_PROPERTY}
+     */
+    MatMulKernel(CudaContext context, boolean pipelined, String wgmma, boolean specialised) {
         require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
@@ -201,6 +221,9 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
+            ws = !specialised ? null
+                    : new Kernel[] {context.kernel("dms_matmul_ws_bf16_n256", wsSharedBytes(false)),
+                        context.kernel("dms_matmul_ws_split_n256", wsSharedBytes(true))};
             wgs = new Kernel[2][];
             for (int b = 0; b < 2; b++) {
                 int bn = 16 << b;
@@ -215,6 +238,7 @@ final class MatMulKernel implements AutoCloseable {
         } else {
             wg = null;
             wgSplit = null;
+            ws = null;
             wgs = null;
             wgsCounters = null;
         }
@@ -257,8 +281,19 @@ final class MatMulKernel implements AutoCloseable {
      * matmul_wg_smem_bytes).
      */
     static int wgSharedBytes(int bn, boolean split) {
-        int stages = split && bn == 256 ? 3 : 4;
-        return stages * ((split ? 2 : 1) * WG_BM * 64 * 2 + bn * 64 * 2) + 1024;
+        return wgStages(bn, split) * ((split ? 2 : 1) * WG_BM * 64 * 2 + bn * 64 * 2) + 1024;
+    }
+
+    private static int wgStages(int bn, boolean split) {
+        return split && bn == 256 ? 3 : 4;
+    }
+
+    /**
+     * The warp-specialised kernel's shared memory: the 256-feature warpgroup kernel's stages and, after them, a full
+     * and an empty mbarrier of 8 bytes a stage (native/matmul_sm90.cu, matmul_ws_smem_bytes).
+     */
+    static int wsSharedBytes(boolean split) {
+        return wgSharedBytes(256, split) + 2 * wgStages(256, split) * 8;
     }
 
     /**
@@ -722,8 +757,10 @@ final class MatMulKernel implements AutoCloseable {
         int perSplit = Checks.ceilDiv(kTiles, splits);
         splits = splitsUsed(kTiles, splits);
         DeviceBuffer partial = splits > 1 ? workspace(splitBytes(splits, n, m)) : null;
-        Kernel kernel = (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
-        kernel.launch((int) tiles, splits, 1, 256, wgSharedBytes(bn, split),  // x 1-D: the kernel orders its tiles
+        boolean specialised = bn == 256 && ws != null;
+        Kernel kernel = specialised ? ws[split ? 1 : 0] : (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
+        kernel.launch((int) tiles, splits, 1, specialised ? WS_THREADS : 256,
+                specialised ? wsSharedBytes(split) : wgSharedBytes(bn, split),  // x 1-D: the kernel orders its tiles
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0)
                         .i32(perSplit).ptr(partial));
         reduceSplits(partial, splits, c, ldc, n, m, accumulate);
@@ -825,6 +862,11 @@ final class MatMulKernel implements AutoCloseable {
     /** Whether this device runs the warpgroup kernels (compute 9.0, and not switched off). */
     boolean warpgroupKernels() {
         return wg != null;
+    }
+
+    /** Whether the products on tiles of 256 features take the warp-specialised kernels ({@link #WG_WS_PROPERTY}). */
+    boolean warpSpecialised() {
+        return ws != null;
     }
 
     /**

@@ -99,6 +99,9 @@ class CudaAvailabilityTest {
         assertThat(MatMulKernel.wgSharedBytes(128, false)).isEqualTo(132096);
         assertThat(MatMulKernel.wgSharedBytes(256, true)).isEqualTo(197632);
         assertThat(MatMulKernel.wgSharedBytes(128, true)).isEqualTo(197632);
+        // the warp-specialised kernels: those stages and two mbarriers of 8 bytes a stage (matmul_ws_smem_bytes)
+        assertThat(MatMulKernel.wsSharedBytes(false)).isEqualTo(197696);
+        assertThat(MatMulKernel.wsSharedBytes(true)).isEqualTo(197680);
         // the warpgroup kernels' feature tile: 256 where those tiles give 132 multiprocessors one each, else 128, else
         // none (mma.sync with split-K)
         assertThat(MatMulKernel.wgTile(2048, 4096, 132)).isEqualTo(256);

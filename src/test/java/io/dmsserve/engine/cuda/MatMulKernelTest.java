@@ -281,6 +281,56 @@ class MatMulKernelTest extends GpuTest {
     }
 
     /**
+     * The warp-specialised kernels (tiles of 256 features: a producer warpgroup, two consumer warpgroups, mbarriers)
+     * against the 256-thread warpgroup kernels: the same tiles and sums in the same order, so the same bits, bf16 and
+     * split, c = and c +=, k unsplit and split 3 ways; odd sizes (a k tail of 8, partial tiles, 15 k tiles refilling
+     * each of the 3 or 4 stages) and Qwen3-8B's q|k|v product at a prompt chunk of 2048 tokens. Their agreement with
+     * sums in double is {@link #warpgroupMatchesDoubleAndRepeatsExactly}'s, which takes them by default.
+     */
+    @Test
+    void warpSpecialisedEqualsWarpgroupBitForBit() {
+        MatMulKernel specialised = new MatMulKernel(context, true, "true", true);
+        MatMulKernel plain = new MatMulKernel(context, true, "true", false);
+        assertThat(plain.warpSpecialised()).isFalse();
+        assertThat(specialised.warpSpecialised()).as("warp-specialised kernels on " + context.info().name())
+                .isEqualTo(MatMulKernel.hasWgmma(context.info()));
+        if (!MatMulKernel.hasWgmma(context.info())) {
+            return;  // another architecture: no product takes them (asserted above)
+        }
+        SplittableRandom random = new SplittableRandom(58);
+        for (Shape s : new Shape[] {new Shape(130, 300, 520), new Shape(3, 520, 960), new Shape(1100, 300, 72),
+            new Shape(2048, 6144, 4096)}) {
+            for (boolean split : new boolean[] {false, true}) {
+                for (int splits : s.n() > 1100 ? new int[] {1} : new int[] {1, 3}) {
+                    for (boolean accumulate : new boolean[] {false, true}) {
+                        int lda = s.k() + 8;
+                        int ldc = s.m() + 3;
+                        DeviceBuffer a = split ? upload(randomFloats(random, s.n() * lda, 1f))
+                                : upload(randomBf16(random, s.n() * lda, 1f));
+                        DeviceBuffer w = upload(randomBf16(random, s.m() * s.k(), 1f));
+                        float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                        DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                        DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                        plain.warpgroup(split, a, lda, w, one, ldc, s.n(), s.m(), s.k(), accumulate, 256, splits);
+                        specialised.warpgroup(split, a, lda, w, two, ldc, s.n(), s.m(), s.k(), accumulate, 256,
+                                splits);
+                        float[] want = one.toFloats();
+                        for (int t = 0; t < s.n(); t += 7) {  // written (the padding past m stays poisoned)
+                            for (int r = 0; r < s.m(); r += 5) {
+                                if (Float.isNaN(want[t * ldc + r])) {
+                                    fail("the 256-thread kernel left (" + t + ", " + r + ") of " + s + " unwritten");
+                                }
+                            }
+                        }
+                        assertThat(two.toFloats()).as("warp-specialised " + (split ? "split " : "") + s + " k split "
+                                + splits + (accumulate ? " +=" : "")).isEqualTo(want);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * The warpgroup decode product (compute 9.0; elsewhere, that no product takes it): bf16 against sums in double of
      * the rounded activations and the same bits twice (the second launch needs the tile counters the first one's last
      * blocks reset); split against sums of the fp32 activations within 2^-16 + 2e-6 sqrt(k), 16 times closer at worst

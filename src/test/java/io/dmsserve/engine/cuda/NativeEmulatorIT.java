@@ -25,7 +25,7 @@ class NativeEmulatorIT {
 
     /** Every test kernel_test.cu runs by default, each of which must report ok. */
     private static final List<String> TESTS = List.of("embedding", "rmsnorm", "qknorm_rope", "qknorm_rope_kv",
-            "attention_merge", "gemv", "gemv_swiglu", "gemv_norm", "gemv_swiglu_norm", "matmul", "matmul_wg", "matmul_wgs",
+            "attention_merge", "gemv", "gemv_swiglu", "gemv_norm", "gemv_swiglu_norm", "matmul", "matmul_wg", "matmul_ws", "matmul_wgs",
             "matmul_wgs_norm", "matmul_wgs_swiglu", "matmul_k_limit", "skinny_cp", "swiglu",
             "page_table", "kv_write", "attention_decode", "attention_decode_tc", "attention_decode_tcb",
             "attention_decode_tcq",
@@ -44,6 +44,13 @@ class NativeEmulatorIT {
      */
     private static final List<String> COPIES = List.of("late", "late", "eager");
 
+    /**
+     * When each run's wgmma read their tiles (DMS_EMU_WGMMA): at the issue, the earliest moment (with round robin and
+     * late copies: a stage handed to the tensor cores before its copies landed shows, e.g. an mbarrier arrived on
+     * before the producer's wait), or at the wait, the latest (a stage refilled while a wgmma still reads it shows).
+     */
+    private static final List<String> WGMMA = List.of("early", "late", "late");
+
     @Test
     void everyKernelTestPassesOnTheEmulator() throws Exception {
         HostTools.require("g++", ".ci/run installs Debian's g++ (the emulator builds native/test/kernel_test.cu with it)");
@@ -58,13 +65,14 @@ class NativeEmulatorIT {
             builder.environment().put("TMPDIR", tmp.toString());
             builder.environment().put("DMS_EMU_ORDER", order);
             builder.environment().put("DMS_EMU_COPIES", COPIES.get(i));
+            builder.environment().put("DMS_EMU_WGMMA", WGMMA.get(i));
             processes.add(builder.start());
             logs.add(log);
         }
         try {
             for (int i = 0; i < ORDERS.size(); i++) {
                 String what = "DMS_EMU_ORDER=" + ORDERS.get(i) + " DMS_EMU_COPIES=" + COPIES.get(i)
-                        + " native/test/run.sh";
+                        + " DMS_EMU_WGMMA=" + WGMMA.get(i) + " native/test/run.sh";
                 String out = HostTools.awaitSuccess(processes.get(i), logs.get(i), MINUTES, what);
                 for (String test : TESTS) {
                     assertThat(out).as(what + ", test " + test).containsPattern("(?m)^" + test + "\\s+ok$");
