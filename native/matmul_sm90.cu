@@ -474,7 +474,7 @@ __host__ __device__ constexpr int matmul_ws_smem_bytes(bool split) {
 }
 static_assert(matmul_ws_smem_bytes(false) == 197696 && matmul_ws_smem_bytes(true) == 197680, "ws");
 
-template <bool SPLIT>
+template <bool SPLIT, bool PERSIST>
 __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
                                           int kTilesPerSplit, float* __restrict__ partial) {
@@ -493,15 +493,21 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
     const int wg = threadIdx.x >> 7;
     const int tilesM = (n + DMS_WG_BM - 1) / DMS_WG_BM;
     const int tilesN = (m + BN - 1) / BN;
+    const int tiles = tilesM * tilesN;
     const int perGroup = DMS_WG_GROUP * tilesN;
-    const int first = static_cast<int>(blockIdx.x) / perGroup * DMS_WG_GROUP;
-    const int rows = min(tilesM - first, DMS_WG_GROUP);
-    const int inGroup = static_cast<int>(blockIdx.x) % perGroup;
-    const int row0 = (first + inGroup % rows) * DMS_WG_BM;
-    const int col0 = inGroup / rows * BN;
     const int kTilesAll = (k + DMS_WG_BK - 1) / DMS_WG_BK;
     const int k0 = partial != nullptr ? static_cast<int>(blockIdx.y) * kTilesPerSplit : 0;
     const int kTiles = partial != nullptr ? min(kTilesPerSplit, kTilesAll - k0) : kTilesAll;
+    // The tiles of this block: blockIdx.x alone, or (persistent: a grid of at most a block a multiprocessor) every
+    // gridDim.x-th from it, the stages and their mbarrier phases running on across them (g counts the k tiles).
+    const int tileStep = PERSIST ? static_cast<int>(gridDim.x) : tiles;
+    auto origin = [&](int tile, int& row0, int& col0) {
+        const int first = tile / perGroup * DMS_WG_GROUP;
+        const int rows = min(tilesM - first, DMS_WG_GROUP);
+        const int inGroup = tile % perGroup;
+        row0 = (first + inGroup % rows) * DMS_WG_BM;
+        col0 = inGroup / rows * BN;
+    };
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
@@ -513,91 +519,102 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
     __syncthreads();
 
     if (wg == 0) {
-        // Producer: tile kt into stage kt % STAGES once the consumers have released it (its previous tile kt - STAGES).
+        // Producer: k tile g into stage g % STAGES once the consumers have released it (its previous tile g - STAGES).
         const int t = threadIdx.x;
         const bf16_t* a16 = static_cast<const bf16_t*>(a);
         const float* a32 = static_cast<const float*>(a);
-        for (int kt = 0; kt < kTiles; kt++) {
-            const int s = kt % STAGES;
-            if (kt >= STAGES) {
-                dms::mbarrier_wait(&empty[s], ((kt / STAGES) & 1) ^ 1);
+        int g = 0;
+        for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += tileStep) {
+            int row0, col0;
+            origin(tile, row0, col0);
+            for (int kt = 0; kt < kTiles; kt++, g++) {
+                const int s = g % STAGES;
+                if (g >= STAGES) {
+                    dms::mbarrier_wait(&empty[s], ((g / STAGES) & 1) ^ 1);
+                }
+                unsigned char* st = smem + s * STAGE;
+                const int kc = (k0 + kt) * DMS_WG_BK;
+                wg_load_bf16<128>(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, kc, k, t);
+                if constexpr (!SPLIT) {
+                    wg_load_bf16<128>(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, kc, k, t);
+                }
+                dms::cp_async_commit();
+                if constexpr (SPLIT) {
+                    float4 v[16];
+                    wg_fetch_f32<128>(v, a32, lda, row0, n, kc, k, t);
+                    wg_store_split<128>(st, st + A_TILE, v, t);
+                }
+                dms::cp_async_wait<0>();   // this thread's copies of k tile g have landed
+                dms::fence_proxy_async();  // ... and its shared-memory writes are visible to the tensor cores
+                dms::mbarrier_arrive(&full[s]);
             }
-            unsigned char* st = smem + s * STAGE;
-            const int kc = (k0 + kt) * DMS_WG_BK;
-            wg_load_bf16<128>(st + (SPLIT ? 2 : 1) * A_TILE, BN, w, static_cast<size_t>(k), col0, m, kc, k, t);
-            if constexpr (!SPLIT) {
-                wg_load_bf16<128>(st, DMS_WG_BM, a16, static_cast<size_t>(lda), row0, n, kc, k, t);
-            }
-            dms::cp_async_commit();
-            if constexpr (SPLIT) {
-                float4 v[16];
-                wg_fetch_f32<128>(v, a32, lda, row0, n, kc, k, t);
-                wg_store_split<128>(st, st + A_TILE, v, t);
-            }
-            dms::cp_async_wait<0>();   // this thread's copies of tile kt have landed
-            dms::fence_proxy_async();  // ... and its shared-memory writes are visible to the tensor cores
-            dms::mbarrier_arrive(&full[s]);
         }
         return;
     }
 
-    // Consumers: warpgroup wg - 1 the tokens [64 (wg - 1), 64 wg) of the tile.
+    // Consumers: warpgroup wg - 1 the tokens [64 (wg - 1), 64 wg) of each tile.
     const int cg = wg - 1;
-    float acc[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-        acc[i] = 0.f;
-    }
-    for (int kt = 0; kt < kTiles; kt++) {
-        const int s = kt % STAGES;
-        dms::mbarrier_wait(&full[s], (kt / STAGES) & 1);
-        const unsigned char* st = smem + s * STAGE;
-        const uint32_t aAddr = dms::smem_addr(st) + cg * (64 * 128);
-        const uint32_t wAddr = dms::smem_addr(st + (SPLIT ? 2 : 1) * A_TILE);
-        dms::wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < DMS_WG_BK / 16; kk++) {
-            const uint64_t descW = dms::wgmma_desc(wAddr + 32 * kk);
-            dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + 32 * kk), descW);
-            if constexpr (SPLIT) {
-                dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + A_TILE + 32 * kk), descW);
-            }
-        }
-        dms::wgmma_commit();
-        dms::wgmma_wait<1>();  // this warpgroup's tile kt - 1 is done: its stage goes back to the producer
-        if (kt > 0) {
-            dms::mbarrier_arrive(&empty[(kt - 1) % STAGES]);
-        }
-    }
-    dms::wgmma_wait<0>();
-#pragma unroll
-    for (int i = 0; i < R; i++) {
-        dms::wgmma_hold(acc[i]);
-    }
-
-    // The 256-thread kernel's epilogue, warpgroup cg in place of wg.
     const int lane = threadIdx.x & 31;
     const int v = (threadIdx.x >> 5) & 3;
-    const int rowBase = row0 + cg * 64 + v * 16 + (lane >> 2);
-    const int colBase = col0 + 2 * (lane & 3);
     float* const dst = partial != nullptr ? partial + static_cast<size_t>(blockIdx.y) * n * m : c;
     const size_t ld = partial != nullptr ? static_cast<size_t>(m) : static_cast<size_t>(ldc);
     const bool add = partial == nullptr && accumulate != 0;
+    int g = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += tileStep) {
+        int row0, col0;
+        origin(tile, row0, col0);
+        float acc[R];
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
+        for (int i = 0; i < R; i++) {
+            acc[i] = 0.f;
+        }
+        for (int kt = 0; kt < kTiles; kt++, g++) {
+            const int s = g % STAGES;
+            dms::mbarrier_wait(&full[s], (g / STAGES) & 1);
+            const unsigned char* st = smem + s * STAGE;
+            const uint32_t aAddr = dms::smem_addr(st) + cg * (64 * 128);
+            const uint32_t wAddr = dms::smem_addr(st + (SPLIT ? 2 : 1) * A_TILE);
+            dms::wgmma_fence();
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = rowBase + 8 * h;
-            if (row >= n) {
-                continue;
+            for (int kk = 0; kk < DMS_WG_BK / 16; kk++) {
+                const uint64_t descW = dms::wgmma_desc(wAddr + 32 * kk);
+                dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + 32 * kk), descW);
+                if constexpr (SPLIT) {
+                    dms::wgmma_m64n256k16(acc, dms::wgmma_desc(aAddr + A_TILE + 32 * kk), descW);
+                }
             }
-            float* out = dst + static_cast<size_t>(row) * ld;
+            dms::wgmma_commit();
+            dms::wgmma_wait<1>();  // this warpgroup's k tile g - 1 is done: its stage goes back to the producer
+            if (kt > 0) {
+                dms::mbarrier_arrive(&empty[(g - 1) % STAGES]);
+            }
+        }
+        dms::wgmma_wait<0>();
+        dms::mbarrier_arrive(&empty[(g - 1) % STAGES]);  // the tile's last stage (kTiles >= 1)
 #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int col = colBase + 8 * j + e;
-                if (col < m) {
-                    const float val = acc[4 * j + 2 * h + e];
-                    out[col] = add ? out[col] + val : val;
+        for (int i = 0; i < R; i++) {
+            dms::wgmma_hold(acc[i]);
+        }
+
+        // The 256-thread kernel's epilogue, warpgroup cg in place of wg.
+        const int rowBase = row0 + cg * 64 + v * 16 + (lane >> 2);
+        const int colBase = col0 + 2 * (lane & 3);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = rowBase + 8 * h;
+                if (row >= n) {
+                    continue;
+                }
+                float* out = dst + static_cast<size_t>(row) * ld;
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int col = colBase + 8 * j + e;
+                    if (col < m) {
+                        const float val = acc[4 * j + 2 * h + e];
+                        out[col] = add ? out[col] + val : val;
+                    }
                 }
             }
         }
@@ -607,14 +624,16 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
 #endif
 }
 
-#define DMS_MATMUL_WS(NAME, SPLIT, AT)                                                                            \
+#define DMS_MATMUL_WS(NAME, SPLIT, PERSIST, AT)                                                                   \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                          \
         NAME(const AT* __restrict__ a, int lda, const bf16_t* __restrict__ w, float* __restrict__ c, int ldc,     \
              int n, int m, int k, int accumulate, int kTilesPerSplit, float* __restrict__ partial) {              \
-        matmul_ws<SPLIT>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);                        \
+        matmul_ws<SPLIT, PERSIST>(a, lda, w, c, ldc, n, m, k, accumulate, kTilesPerSplit, partial);               \
     }
-DMS_MATMUL_WS(dms_matmul_ws_bf16_n256, false, bf16_t)
-DMS_MATMUL_WS(dms_matmul_ws_split_n256, true, float)
+DMS_MATMUL_WS(dms_matmul_ws_bf16_n256, false, false, bf16_t)
+DMS_MATMUL_WS(dms_matmul_ws_split_n256, true, false, float)
+DMS_MATMUL_WS(dms_matmul_wsp_bf16_n256, false, true, bf16_t)
+DMS_MATMUL_WS(dms_matmul_wsp_split_n256, true, true, float)
 
 // Whether the current device is compute 9.0, the only one with these kernels' code (sm_90a; elsewhere they trap, which
 // would poison the context). The emulator runs them anywhere.
@@ -641,12 +660,14 @@ static bool dms_compute90() {
     }                                                                                                             \
     DMS_LAUNCH(KERNEL, grid, block, smem, stream, __VA_ARGS__)
 
-// ws: the warp-specialised kernels (bn 256 only).
-template <typename AT, bool WS = false>
+// WS: the warp-specialised kernels (bn 256 only); PERSIST: their persistent form, at most `blocks` blocks a split.
+template <typename AT, bool WS = false, bool PERSIST = false>
 static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m, int k,
-                                    int accumulate, int bn, int splits, float* workspace, cudaStream_t stream) {
+                                    int accumulate, int bn, int splits, float* workspace, cudaStream_t stream,
+                                    int blocks = 0) {
     constexpr bool split = sizeof(AT) == 4;
     DMS_CHECK(!WS || bn == 256);
+    DMS_CHECK(!PERSIST || blocks >= 1);
     DMS_CHECK(a != nullptr && w != nullptr && c != nullptr);
     DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && lda >= k && lda % 8 == 0 && ldc >= m);
     DMS_CHECK(dms::aligned16(a) && dms::aligned16(w));
@@ -660,9 +681,18 @@ static cudaError_t launch_matmul_wg(const AT* a, int lda, const bf16_t* w, float
     const int perSplit = (kTiles + splits - 1) / splits;
     splits = (kTiles + perSplit - 1) / perSplit;  // no empty split
     float* partial = splits > 1 ? workspace : nullptr;
-    const dim3 grid(static_cast<unsigned>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn), splits);
+    const long long tiles = static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + bn - 1) / bn);
+    const dim3 grid(static_cast<unsigned>(PERSIST && tiles > blocks ? blocks : tiles), splits);
     const int smem = WS ? matmul_ws_smem_bytes(split) : matmul_wg_smem_bytes(bn, split);
-    if constexpr (WS) {
+    if constexpr (PERSIST) {
+        if constexpr (split) {
+            DMS_LAUNCH_SMEM(dms_matmul_wsp_split_n256, grid, 384, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
+        } else {
+            DMS_LAUNCH_SMEM(dms_matmul_wsp_bf16_n256, grid, 384, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
+                            perSplit, partial);
+        }
+    } else if constexpr (WS) {
         if constexpr (split) {
             DMS_LAUNCH_SMEM(dms_matmul_ws_split_n256, grid, 384, smem, stream, a, lda, w, c, ldc, n, m, k, accumulate,
                             perSplit, partial);
@@ -722,4 +752,20 @@ extern "C" cudaError_t dms_matmul_ws_split(const float* a, int lda, const bf16_t
                                            int k, int accumulate, int bn, int splits, float* workspace,
                                            cudaStream_t stream) {
     return launch_matmul_wg<float, true>(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream);
+}
+
+// The persistent warp-specialised kernels: at most `blocks` blocks a split of k (a device's multiprocessors), each
+// taking every blocks-th tile, its stages running on from one tile to the next. The same bits as dms_matmul_ws.
+extern "C" cudaError_t dms_matmul_wsp(const bf16_t* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                      int k, int accumulate, int bn, int splits, float* workspace, int blocks,
+                                      cudaStream_t stream) {
+    return launch_matmul_wg<bf16_t, true, true>(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream,
+                                                blocks);
+}
+
+extern "C" cudaError_t dms_matmul_wsp_split(const float* a, int lda, const bf16_t* w, float* c, int ldc, int n, int m,
+                                            int k, int accumulate, int bn, int splits, float* workspace, int blocks,
+                                            cudaStream_t stream) {
+    return launch_matmul_wg<float, true, true>(a, lda, w, c, ldc, n, m, k, accumulate, bn, splits, workspace, stream,
+                                               blocks);
 }

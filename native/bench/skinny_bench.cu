@@ -413,7 +413,8 @@ int main(int argc, char** argv) {
     }
 
     // Prefill: the tiled products at 2048 tokens, mma.sync (dms_matmul_{bf16,split}_bm128) and wgmma
-    // (dms_matmul_wg_{bf16,split}_n{256,128} and the warp-specialised dms_matmul_ws_{bf16,split}_n256, matmul_sm90.cu);
+    // (dms_matmul_wg_{bf16,split}_n{256,128} and the warp-specialised dms_matmul_ws{,p}_{bf16,split}_n256,
+    // matmul_sm90.cu; wsp persistent, a block a multiprocessor);
     // TFLOP/s of 2 n m k. 10 launches a graph, W rotating over
     // its copies. Each wgmma output is compared with the mma.sync kernel's of the same activations.
     {
@@ -433,6 +434,8 @@ int main(int argc, char** argv) {
         CK(cudaMalloc(&refS, size_t(n) * 24576 * 4));
         CK(cudaMalloc(&out, size_t(n) * 24576 * 4));
         const int smemB = matmul_smem_bytes(128, false), smemS = matmul_smem_bytes(128, true);
+        int sms = 0;
+        CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
         CK(cudaFuncSetAttribute(dms_matmul_bf16_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemB));
         CK(cudaFuncSetAttribute(dms_matmul_split_bm128, cudaFuncAttributeMaxDynamicSharedMemorySize, smemS));
         for (const Shape& s : shapes) {
@@ -443,9 +446,10 @@ int main(int argc, char** argv) {
             const int copies = static_cast<int>(std::max<size_t>(1, std::min<size_t>(pool / wBytes, 8)));
             const dim3 grid((s.m + 127) / 128, (n + 127) / 128);
             static const char* names[] = {"bf16 bm128", "split bm128", "wg bf16 n256", "wg bf16 n128", "wg split n256",
-                                          "wg split n128", "ws bf16 n256", "ws split n256"};
-            for (int v = 0; v < 8; v++) {
-                const bool split = v == 1 || v == 4 || v == 5 || v == 7;
+                                          "wg split n128", "ws bf16 n256", "ws split n256", "wsp bf16 n256",
+                                          "wsp split n256"};
+            for (int v = 0; v < 10; v++) {
+                const bool split = v == 1 || v == 4 || v == 5 || v == 7 || v == 9;
                 float* dst = v == 0 ? refB : v == 1 ? refS : out;
                 const auto launch = [&](const bf16_t* wi) {
                     if (v == 0) {
@@ -456,6 +460,10 @@ int main(int argc, char** argv) {
                                                                              nullptr);
                     } else if (v == 6) {
                         CK(dms_matmul_ws(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, stream));
+                    } else if (v == 8) {
+                        CK(dms_matmul_wsp(ab, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, sms, stream));
+                    } else if (v == 9) {
+                        CK(dms_matmul_wsp_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, sms, stream));
                     } else if (v == 7) {
                         CK(dms_matmul_ws_split(a32, s.k, wi, dst, s.m, n, s.m, s.k, 0, 256, 1, nullptr, stream));
                     } else if (split) {

@@ -835,7 +835,8 @@ static void test_matmul_wg() {
 }
 
 // The warp-specialised 256-feature products (dms_matmul_ws{,_split}: a producer warpgroup filling the stages, two
-// consumer warpgroups, mbarriers between them) on test_matmul_wg's cases: against double sums, and bit for bit against
+// consumer warpgroups, mbarriers between them; dms_matmul_wsp{,_split}: persistent, 1 to 3 blocks a split each taking
+// several tiles, the stages' phases running on across them) on test_matmul_wg's cases: against double sums, and bit for bit against
 // dms_matmul_wg{,_split} with bn 256 on the same inputs (the same sums in the same order). The emulator blocks a
 // thread that waits on an mbarrier until an arrive completes its phase, runs each wgmma when its thread waits for it,
 // and (DMS_EMU_COPIES=eager) lands a cp.async when issued: a stage refilled before its consumers released it, or read
@@ -858,18 +859,27 @@ static void test_matmul_ws() {
             Buf<float> workspace(static_cast<size_t>(splits) * c.n * c.m);
             workspace.poison();
             ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
-            auto run = [&](bool ws) {
+            // kind 0: the 256-thread kernel, 1: warp-specialised, 2: persistent with `blocks` blocks a split
+            const int blocks = 1 + (c.n + c.m + splits) % 3;
+            auto run = [&](int kind) {
                 p.out.host = p.c0;
                 p.out.up();
-                if (split) {
-                    return (ws ? dms_matmul_ws_split : dms_matmul_wg_split)(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc,
-                                                                         c.n, c.m, c.k, accumulate, 256, splits,
-                                                                         workspace.dev, nullptr);
+                if (kind == 2) {
+                    return split ? dms_matmul_wsp_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                        accumulate, 256, splits, workspace.dev, blocks, nullptr)
+                                 : dms_matmul_wsp(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate,
+                                                  256, splits, workspace.dev, blocks, nullptr);
                 }
-                return (ws ? dms_matmul_ws : dms_matmul_wg)(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
-                                                             accumulate, 256, splits, workspace.dev, nullptr);
+                if (split) {
+                    return (kind == 1 ? dms_matmul_ws_split : dms_matmul_wg_split)(
+                        p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k, accumulate, 256, splits,
+                        workspace.dev, nullptr);
+                }
+                return (kind == 1 ? dms_matmul_ws : dms_matmul_wg)(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n,
+                                                                    c.m, c.k, accumulate, 256, splits, workspace.dev,
+                                                                    nullptr);
             };
-            const cudaError_t e0 = run(false);
+            const cudaError_t e0 = run(0);
             if (e0 == cudaErrorNotSupported) {
                 fprintf(stderr, "matmul_ws: not on this device (compute 9.0 only); nothing checked\n");
                 return;
@@ -877,19 +887,22 @@ static void test_matmul_ws() {
             expect_ok(e0, "matmul_wg");
             p.out.down();
             const std::vector<float> want = p.out.host;
-            expect_ok(run(true), "matmul_ws");
-            const std::string what = std::string(split ? "matmul_ws split" : "matmul_ws") + " splits=" +
-                                     std::to_string(splits);
-            check_product(what.c_str(), p, split);  // brings p.out down
-            g_checks++;
-            if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
-                size_t at = 0;
-                while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
-                    at++;
+            for (int kind : {1, 2}) {
+                expect_ok(run(kind), kind == 1 ? "matmul_ws" : "matmul_wsp");
+                const std::string what = std::string(kind == 1 ? "matmul_ws" : "matmul_wsp blocks=" +
+                                                     std::to_string(blocks)) + (split ? " split" : "") + " splits=" +
+                                         std::to_string(splits);
+                check_product(what.c_str(), p, split);  // brings p.out down
+                g_checks++;
+                if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
+                    size_t at = 0;
+                    while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
+                        at++;
+                    }
+                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
+                            what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
+                    g_failures++;
                 }
-                fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
-                        what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
-                g_failures++;
             }
         }
     }
