@@ -120,13 +120,16 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel[] wgSplit;  // split activations
     /**
      * System property: {@code false} gives the products on tiles of 256 features the 256-thread warpgroup kernels
-     * ({@code dms_matmul_wg_*_n256}, whose threads all load and multiply), to compare. The default runs them on the
-     * warp-specialised kernels ({@code dms_matmul_ws_{bf16,split}_n256}: a producer warpgroup filling the stages, two
-     * consumer warpgroups issuing only wgmma, mbarriers between them; the same tiles and sums, the same bits).
+     * ({@code dms_matmul_wg_*_n256}, whose threads all load and multiply), to compare. The default, {@code true}, runs
+     * them on the warp-specialised kernels ({@code dms_matmul_ws_{bf16,split}_n256}: a producer warpgroup filling the
+     * stages, two consumer warpgroups issuing only wgmma, mbarriers between them; the same tiles and sums, the same
+     * bits); {@code persistent} on their persistent form ({@code dms_matmul_wsp_*}: a block a multiprocessor and
+     * split, each taking every grid-th tile, the same bits).
      */
     static final String WG_WS_PROPERTY = "dms.cuda.wg-ws";
     static final int WS_THREADS = 384;
     private final Kernel[] ws;       // {bf16, split} warp-specialised, tiles of 256 features; null when not taken
+    private final boolean wsPersistent;
     private final boolean wgAlways;
     private final boolean wgSplitK;  // WG_SPLIT_K_PROPERTY
     /**
@@ -184,15 +187,18 @@ final class MatMulKernel implements AutoCloseable {
      * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
      */
     MatMulKernel(CudaContext context, boolean pipelined, String wgmma) {
-        this(context, pipelined, wgmma, !"false".equals(System.getProperty(WG_WS_PROPERTY)));
+        this(context, pipelined, wgmma, System.getProperty(WG_WS_PROPERTY, "true"));
     }
 
     /**
      * @param pipelined the double-buffered skinny kernels ({@code dms_matmul_skinny_p_*})
      * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
-     * @param specialised the warp-specialised kernels for tiles of 256 features: {@link #WG_WS_PROPERTY}
+     * @param specialised {@code true}, {@code false} or {@code persistent}: {@link #WG_WS_PROPERTY}
      */
-    MatMulKernel(CudaContext context, boolean pipelined, String wgmma, boolean specialised) {
+    MatMulKernel(CudaContext context, boolean pipelined, String wgmma, String specialised) {
+        require(specialised.equals("true") || specialised.equals("false") || specialised.equals("persistent"),
+                WG_WS_PROPERTY + " must be true, false or persistent, got '" + specialised + "'");
+        this.wsPersistent = specialised.equals("persistent");
         require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
@@ -221,9 +227,10 @@ final class MatMulKernel implements AutoCloseable {
                 context.kernel("dms_matmul_wg_bf16_n128", wgSharedBytes(128, false))};
             wgSplit = new Kernel[] {context.kernel("dms_matmul_wg_split_n256", wgSharedBytes(256, true)),
                 context.kernel("dms_matmul_wg_split_n128", wgSharedBytes(128, true))};
-            ws = !specialised ? null
-                    : new Kernel[] {context.kernel("dms_matmul_ws_bf16_n256", wsSharedBytes(false)),
-                        context.kernel("dms_matmul_ws_split_n256", wsSharedBytes(true))};
+            String prefix = wsPersistent ? "dms_matmul_wsp_" : "dms_matmul_ws_";
+            ws = specialised.equals("false") ? null
+                    : new Kernel[] {context.kernel(prefix + "bf16_n256", wsSharedBytes(false)),
+                        context.kernel(prefix + "split_n256", wsSharedBytes(true))};
             wgs = new Kernel[2][];
             for (int b = 0; b < 2; b++) {
                 int bn = 16 << b;
@@ -759,7 +766,8 @@ final class MatMulKernel implements AutoCloseable {
         DeviceBuffer partial = splits > 1 ? workspace(splitBytes(splits, n, m)) : null;
         boolean specialised = bn == 256 && ws != null;
         Kernel kernel = specialised ? ws[split ? 1 : 0] : (split ? wgSplit : wg)[bn == 256 ? 0 : 1];
-        kernel.launch((int) tiles, splits, 1, specialised ? WS_THREADS : 256,
+        int blocks = specialised && wsPersistent ? (int) Math.min(tiles, multiprocessors) : (int) tiles;
+        kernel.launch(blocks, splits, 1, specialised ? WS_THREADS : 256,
                 specialised ? wsSharedBytes(split) : wgSharedBytes(bn, split),  // x 1-D: the kernel orders its tiles
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0)
                         .i32(perSplit).ptr(partial));

@@ -281,19 +281,22 @@ class MatMulKernelTest extends GpuTest {
     }
 
     /**
-     * The warp-specialised kernels (tiles of 256 features: a producer warpgroup, two consumer warpgroups, mbarriers)
-     * against the 256-thread warpgroup kernels: the same tiles and sums in the same order, so the same bits, bf16 and
+     * The warp-specialised kernels (tiles of 256 features: a producer warpgroup, two consumer warpgroups, mbarriers),
+     * plain and persistent (a block a multiprocessor, each taking several tiles), against the 256-thread warpgroup
+     * kernels: the same tiles and sums in the same order, so the same bits, bf16 and
      * split, c = and c +=, k unsplit and split 3 ways; odd sizes (a k tail of 8, partial tiles, 15 k tiles refilling
      * each of the 3 or 4 stages) and Qwen3-8B's q|k|v product at a prompt chunk of 2048 tokens. Their agreement with
      * sums in double is {@link #warpgroupMatchesDoubleAndRepeatsExactly}'s, which takes them by default.
      */
     @Test
     void warpSpecialisedEqualsWarpgroupBitForBit() {
-        MatMulKernel specialised = new MatMulKernel(context, true, "true", true);
-        MatMulKernel plain = new MatMulKernel(context, true, "true", false);
+        MatMulKernel specialised = new MatMulKernel(context, true, "true", "true");
+        MatMulKernel persistent = new MatMulKernel(context, true, "true", "persistent");
+        MatMulKernel plain = new MatMulKernel(context, true, "true", "false");
         assertThat(plain.warpSpecialised()).isFalse();
         assertThat(specialised.warpSpecialised()).as("warp-specialised kernels on " + context.info().name())
                 .isEqualTo(MatMulKernel.hasWgmma(context.info()));
+        assertThat(persistent.warpSpecialised()).isEqualTo(MatMulKernel.hasWgmma(context.info()));
         if (!MatMulKernel.hasWgmma(context.info())) {
             return;  // another architecture: no product takes them (asserted above)
         }
@@ -311,8 +314,11 @@ class MatMulKernelTest extends GpuTest {
                         float[] c0 = randomFloats(random, s.n() * ldc, 1f);
                         DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
                         DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                        DeviceBuffer three = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
                         plain.warpgroup(split, a, lda, w, one, ldc, s.n(), s.m(), s.k(), accumulate, 256, splits);
                         specialised.warpgroup(split, a, lda, w, two, ldc, s.n(), s.m(), s.k(), accumulate, 256,
+                                splits);
+                        persistent.warpgroup(split, a, lda, w, three, ldc, s.n(), s.m(), s.k(), accumulate, 256,
                                 splits);
                         float[] want = one.toFloats();
                         for (int t = 0; t < s.n(); t += 7) {  // written (the padding past m stays poisoned)
@@ -322,8 +328,9 @@ class MatMulKernelTest extends GpuTest {
                                 }
                             }
                         }
-                        assertThat(two.toFloats()).as("warp-specialised " + (split ? "split " : "") + s + " k split "
-                                + splits + (accumulate ? " +=" : "")).isEqualTo(want);
+                        String what = (split ? "split " : "") + s + " k split " + splits + (accumulate ? " +=" : "");
+                        assertThat(two.toFloats()).as("warp-specialised " + what).isEqualTo(want);
+                        assertThat(three.toFloats()).as("persistent " + what).isEqualTo(want);
                     }
                 }
             }
