@@ -520,9 +520,24 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
 
     if (wg == 0) {
         // Producer: k tile g into stage g % STAGES once the consumers have released it (its previous tile g - STAGES).
+        // Its copies are waited for LAG tiles later (cp.async.wait_group LAG), so that LAG + 1 tiles' copies are in
+        // flight: the full barrier of tile g is arrived on in iteration g + LAG, after this thread's copies of tile g
+        // have landed and been fenced. LAG = STAGES - 2 at most: iteration g waits for the consumers to release tile
+        // g - STAGES, which they do once tile g - STAGES + 1 is full, arrived on in iteration g - STAGES + 1 + LAG.
+        // Split: the fp32 A of the next k tile is read into registers right after this one is stored, so that its
+        // latency passes while the producer waits for the next empty stage.
+        constexpr int LAG = STAGES - 2;
         const int t = threadIdx.x;
         const bf16_t* a16 = static_cast<const bf16_t*>(a);
         const float* a32 = static_cast<const float*>(a);
+        float4 v[SPLIT ? 16 : 1];
+        if constexpr (SPLIT) {
+            if (static_cast<int>(blockIdx.x) < tiles && kTiles > 0) {
+                int row0, col0;
+                origin(static_cast<int>(blockIdx.x), row0, col0);
+                wg_fetch_f32<128>(v, a32, lda, row0, n, k0 * DMS_WG_BK, k, t);
+            }
+        }
         int g = 0;
         for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += tileStep) {
             int row0, col0;
@@ -540,14 +555,27 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
                 }
                 dms::cp_async_commit();
                 if constexpr (SPLIT) {
-                    float4 v[16];
-                    wg_fetch_f32<128>(v, a32, lda, row0, n, kc, k, t);
                     wg_store_split<128>(st, st + A_TILE, v, t);
+                    // the next k tile's A: this tile's next, or the next tile's first
+                    if (kt + 1 < kTiles) {
+                        wg_fetch_f32<128>(v, a32, lda, row0, n, kc + DMS_WG_BK, k, t);
+                    } else if (tile + tileStep < tiles) {
+                        int nextRow0, nextCol0;
+                        origin(tile + tileStep, nextRow0, nextCol0);
+                        wg_fetch_f32<128>(v, a32, lda, nextRow0, n, k0 * DMS_WG_BK, k, t);
+                    }
                 }
-                dms::cp_async_wait<0>();   // this thread's copies of k tile g have landed
-                dms::fence_proxy_async();  // ... and its shared-memory writes are visible to the tensor cores
-                dms::mbarrier_arrive(&full[s]);
+                if (g >= LAG) {
+                    dms::cp_async_wait<LAG>();  // this thread's copies of k tile g - LAG have landed
+                    dms::fence_proxy_async();   // ... and its shared-memory writes are visible to the tensor cores
+                    dms::mbarrier_arrive(&full[(g - LAG) % STAGES]);
+                }
             }
+        }
+        dms::cp_async_wait<0>();
+        dms::fence_proxy_async();
+        for (int j = g - LAG > 0 ? g - LAG : 0; j < g; j++) {
+            dms::mbarrier_arrive(&full[j % STAGES]);
         }
         return;
     }
