@@ -38,9 +38,9 @@ import java.util.regex.Pattern;
  *       256) take them too, on tiles of 128 features with k split ({@link #wgSplits}) and the splits added in order by
  *       the reduce kernel ({@link #WG_SPLIT_K_FROM_PROPERTY}).
  *       {@link #WGMMA_PROPERTY} {@code =false} keeps the mma.sync kernels, to compare; {@link #WG_SPLIT_K_PROPERTY}
- *       {@code =false} keeps them for the split-K cases only. Tiles of 256 features run warp-specialised
- *       ({@code dms_matmul_ws_*}: a producer warpgroup filling the stages, two consumer warpgroups issuing the
- *       wgmma, mbarriers between them; the same bits) unless {@link #WG_WS_PROPERTY} {@code =false}.</li>
+ *       {@code =false} keeps them for the split-K cases only. {@link #WG_WS_PROPERTY} {@code =true} runs the tiles
+ *       of 256 features warp-specialised ({@code dms_matmul_ws_*}: a producer warpgroup filling the stages, two
+ *       consumer warpgroups issuing the wgmma, mbarriers between them; the same bits).</li>
  *   <li>On compute 9.0, decode batches of up to 32 tokens take the warpgroup decode product of
  *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}, tiles of 16 tokens up
  *       to 16, of 32 past: {@link #WGS_WIDE_PROPERTY}): W streamed through
@@ -119,12 +119,13 @@ final class MatMulKernel implements AutoCloseable {
     private final Kernel[] wg;       // bf16 activations: tiles of 256, 128 features; null off compute 9.0
     private final Kernel[] wgSplit;  // split activations
     /**
-     * System property: {@code false} gives the products on tiles of 256 features the 256-thread warpgroup kernels
-     * ({@code dms_matmul_wg_*_n256}, whose threads all load and multiply), to compare. The default, {@code true}, runs
-     * them on the warp-specialised kernels ({@code dms_matmul_ws_{bf16,split}_n256}: a producer warpgroup filling the
-     * stages, two consumer warpgroups issuing only wgmma, mbarriers between them; the same tiles and sums, the same
-     * bits); {@code persistent} on their persistent form ({@code dms_matmul_wsp_*}: a block a multiprocessor and
-     * split, each taking every grid-th tile, the same bits).
+     * System property: {@code true} runs the products on tiles of 256 features on the warp-specialised kernels
+     * ({@code dms_matmul_ws_{bf16,split}_n256}: a producer warpgroup filling the stages, two consumer warpgroups
+     * issuing only wgmma, mbarriers between them; the same tiles and sums as the 256-thread kernels, the same bits),
+     * {@code persistent} on their persistent form ({@code dms_matmul_wsp_*}: a block a multiprocessor and split, each
+     * taking every grid-th tile, the same bits). The default, {@code false}, keeps the 256-thread warpgroup kernels
+     * ({@code dms_matmul_wg_*_n256}, whose threads all load and multiply): on the H200 the first warp-specialised form
+     * was 40-45% slower (docs/benchmarks.md, twenty-sixth pass).
      */
     static final String WG_WS_PROPERTY = "dms.cuda.wg-ws";
     static final int WS_THREADS = 384;
@@ -187,7 +188,7 @@ final class MatMulKernel implements AutoCloseable {
      * @param wgmma {@code true}, {@code false} or {@code always}: {@link #WGMMA_PROPERTY}
      */
     MatMulKernel(CudaContext context, boolean pipelined, String wgmma) {
-        this(context, pipelined, wgmma, System.getProperty(WG_WS_PROPERTY, "true"));
+        this(context, pipelined, wgmma, System.getProperty(WG_WS_PROPERTY, "false"));
     }
 
     /**

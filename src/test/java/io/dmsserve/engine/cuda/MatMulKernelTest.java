@@ -286,7 +286,7 @@ class MatMulKernelTest extends GpuTest {
      * kernels: the same tiles and sums in the same order, so the same bits, bf16 and
      * split, c = and c +=, k unsplit and split 3 ways; odd sizes (a k tail of 8, partial tiles, 15 k tiles refilling
      * each of the 3 or 4 stages) and Qwen3-8B's q|k|v product at a prompt chunk of 2048 tokens. Their agreement with
-     * sums in double is {@link #warpgroupMatchesDoubleAndRepeatsExactly}'s, which takes them by default.
+     * sums in double follows from the 256-thread kernels' ({@link #warpgroupMatchesDoubleAndRepeatsExactly}).
      */
     @Test
     void warpSpecialisedEqualsWarpgroupBitForBit() {
