@@ -296,6 +296,33 @@ DMS_DEVICE void wg_store_split(unsigned char* hiTile, unsigned char* restTile, c
     }
 }
 
+// The epilogue: a warpgroup's fragments (acc[4 j + e] of the thread at rowBase, colBase: row rowBase + 8 (e / 2),
+// column colBase + 8 j + e % 2) into dst (rows of ld), added to what is there when add; rows past n and columns past m
+// left alone.
+template <int BN>
+DMS_DEVICE void wg_store_acc(const float (&acc)[BN / 2], float* __restrict__ dst, size_t ld, bool add, int n, int m,
+                             int rowBase, int colBase) {
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = rowBase + 8 * h;
+            if (row >= n) {
+                continue;
+            }
+            float* out = dst + static_cast<size_t>(row) * ld;
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int col = colBase + 8 * j + e;
+                if (col < m) {
+                    const float val = acc[4 * j + 2 * h + e];
+                    out[col] = add ? out[col] + val : val;
+                }
+            }
+        }
+    }
+}
+
 template <int BN, bool SPLIT>
 __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,
@@ -423,25 +450,7 @@ __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, c
     float* const dst = partial != nullptr ? partial + static_cast<size_t>(blockIdx.y) * n * m : c;
     const size_t ld = partial != nullptr ? static_cast<size_t>(m) : static_cast<size_t>(ldc);
     const bool add = partial == nullptr && accumulate != 0;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = rowBase + 8 * h;
-            if (row >= n) {
-                continue;
-            }
-            float* out = dst + static_cast<size_t>(row) * ld;
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int col = colBase + 8 * j + e;
-                if (col < m) {
-                    const float val = acc[4 * j + 2 * h + e];
-                    out[col] = add ? out[col] + val : val;
-                }
-            }
-        }
-    }
+    wg_store_acc<BN>(acc, dst, ld, add, n, m, rowBase, colBase);
 #else
     __trap();
 #endif
@@ -627,25 +636,7 @@ __device__ __forceinline__ void matmul_ws(const void* __restrict__ a, int lda, c
         // The 256-thread kernel's epilogue, warpgroup cg in place of wg.
         const int rowBase = row0 + cg * 64 + v * 16 + (lane >> 2);
         const int colBase = col0 + 2 * (lane & 3);
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int row = rowBase + 8 * h;
-                if (row >= n) {
-                    continue;
-                }
-                float* out = dst + static_cast<size_t>(row) * ld;
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int col = colBase + 8 * j + e;
-                    if (col < m) {
-                        const float val = acc[4 * j + 2 * h + e];
-                        out[col] = add ? out[col] + val : val;
-                    }
-                }
-            }
-        }
+        wg_store_acc<BN>(acc, dst, ld, add, n, m, rowBase, colBase);
     }
 #else
     __trap();

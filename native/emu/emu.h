@@ -231,6 +231,20 @@ namespace emu {
 
 enum class State { runnable, wait_block, wait_warp, wait_mbarrier, done };
 
+// An emulator switch from the environment: false when `name` is unset or `off`, true when it is `on`; anything else
+// stops the run with a message.
+inline bool env_switch(const char* name, const char* off, const char* on) {
+    const char* mode = getenv(name);
+    if (mode == nullptr || strcmp(mode, off) == 0) {
+        return false;
+    }
+    if (strcmp(mode, on) != 0) {
+        fprintf(stderr, "emu: %s must be %s or %s, not '%s'\n", name, off, on, mode);
+        abort();
+    }
+    return true;
+}
+
 // One cp.async of 16 bytes issued and not yet waited for: the bytes it read, written to dst at cp_async_wait.
 struct CpAsyncCopy {
     unsigned char* dst;
@@ -688,18 +702,8 @@ inline uint32_t smem_addr(const void* p) {
 // tiles: a kernel that issues a wgmma on a stage not yet complete (an mbarrier arrived on before the copies landed)
 // reads the poison or the stage's old tile there.
 inline bool early_wgmma() {
-    static const int early = [] {
-        const char* mode = getenv("DMS_EMU_WGMMA");
-        if (mode == nullptr || strcmp(mode, "late") == 0) {
-            return 0;
-        }
-        if (strcmp(mode, "early") != 0) {
-            fprintf(stderr, "emu: DMS_EMU_WGMMA must be late or early, not '%s'\n", mode);
-            abort();
-        }
-        return 1;
-    }();
-    return early != 0;
+    static const bool early = env_switch("DMS_EMU_WGMMA", "late", "early");
+    return early;
 }
 inline void wgmma_run(const WgmmaOp& op);
 inline void wgmma(float* d, int n, uint64_t descA, uint64_t descB) {
@@ -845,18 +849,8 @@ inline void mbarrier_wait(void* bar, int parity) {
 // Whether cp.async also writes its shared memory when issued (DMS_EMU_COPIES=eager), the earliest moment the device
 // may, as well as when its thread waits for it (unset or "late": only then).
 inline bool eager_copies() {
-    static const int eager = [] {
-        const char* mode = getenv("DMS_EMU_COPIES");
-        if (mode == nullptr || strcmp(mode, "late") == 0) {
-            return 0;
-        }
-        if (strcmp(mode, "eager") != 0) {
-            fprintf(stderr, "emu: DMS_EMU_COPIES must be late or eager, not '%s'\n", mode);
-            abort();
-        }
-        return 1;
-    }();
-    return eager != 0;
+    static const bool eager = env_switch("DMS_EMU_COPIES", "late", "eager");
+    return eager;
 }
 
 // cp.async.cg 16 bytes: the source is read now (nothing a kernel copies changes while it runs), the shared memory is
