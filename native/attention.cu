@@ -1059,11 +1059,20 @@ DMS_ATTENTION_DECODE_TCB(128)
 // leave a tail of long blocks after the short ones.
 #define DMS_CHUNK_ROWS 64
 #define DMS_CHUNK_KEYS 64
+// PACK: the longest part of a list a block packs (its keys' list indices are held in shared memory as 16 bits), and
+// the rounds of 128 slots whose metadata its scan loads at once.
+#ifndef DMS_CHUNK_SEG
+#define DMS_CHUNK_SEG 16384
+#endif
+static_assert(DMS_CHUNK_SEG <= 65536, "16-bit list indices");
+#ifndef DMS_CHUNK_SCAN
+#define DMS_CHUNK_SCAN 8
+#endif
 
 __host__ __device__ constexpr int attention_chunk_smem(int D) {
     // Two buffers of: K and V tiles [64][D + 8] bf16 (Q is staged in buffer 0's first), then slot, position, flag of
-    // 64 keys.
-    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + 16;
+    // 64 keys; then PACK's list indices of the keys.
+    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + DMS_CHUNK_SEG * 2 + 16;
 }
 
 // Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META, and
@@ -1072,27 +1081,32 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
 // the softmax in base 2 (scores scaled by scale log2 e, exp2f where expf was: fewer instructions an element, the
 // outputs within about 1e-6 of expf's); META, each key tile's page and slot metadata loaded into registers one and two
 // tiles before the barrier that publishes them, so that barrier waits for no load; P_BF16 and Q_BF16 (bench only: what
-// the split costs), P or q to the tensor cores as one bf16.
+// the split costs), P or q to the tensor cores as one bf16; PACK, key tiles of the useful slots only: where the
+// earliest query of the block is past the sequence's window (so keys may be evicted for every query of the block),
+// the block first scans a segment of its list (DMS_CHUNK_SEG slots), marking the slots some query of the block
+// sees in a bitmask, and its key tiles are then the 1st to 64th, 65th to 128th, ... marked slots: the keys evicted
+// for the whole block (seven in eight of a DMS-8x prompt's older keys) and the holes of freed slots are neither
+// loaded nor multiplied. The same sums as without PACK, in other groups of 64 keys (other rounding).
 #define DMS_CHUNK_FULL 1
 #define DMS_CHUNK_EXP2 2
 #define DMS_CHUNK_P_BF16 4
 #define DMS_CHUNK_Q_BF16 8
 #define DMS_CHUNK_META 16
+#define DMS_CHUNK_PACK 32
 // FULL: the bit of a key tile's metadata count (at most 64 keys) that says every query of the block sees all 64.
 #define DMS_CHUNK_ALL_SEE 0x10000
 #ifndef DMS_CHUNK_OPT
-#define DMS_CHUNK_OPT (DMS_CHUNK_FULL | DMS_CHUNK_EXP2 | DMS_CHUNK_META)
+#define DMS_CHUNK_OPT (DMS_CHUNK_FULL | DMS_CHUNK_EXP2 | DMS_CHUNK_META | DMS_CHUNK_PACK)
 #endif
 
-template <int D, int OPT = DMS_CHUNK_OPT>
-__device__ __forceinline__ void attention_chunk(
+template <int D, int OPT, bool PACKED>
+__device__ __forceinline__ void attention_chunk_body(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
     const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
     const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
     const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
     int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
     int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
-    dms::pdl_begin_long();
     constexpr int LD = D + 8;    // bf16 per smem row: rows (D + 8) * 2 bytes apart, no ldmatrix conflicts
     constexpr int KS = D / 16;   // k16 steps of Q Kᵀ
     constexpr int DT = D / 8;    // n8 tiles of O
@@ -1180,23 +1194,11 @@ __device__ __forceinline__ void attention_chunk(
     const float softmaxScale = (OPT & DMS_CHUNK_EXP2) ? scale * 1.44269504088896341f : scale;
     const auto softmaxExp = [](float x) { return (OPT & DMS_CHUNK_EXP2) ? exp2f(x) : expf(x); };
 
-    // Key tile kt's metadata, in three steps so that META can issue them tiles ahead: the page of this thread's key
-    // (threads 0-63, one key each; -1 past the list or on no page), its slot's position and flag, then into buffer
-    // b with how many of the tile's keys some query of the tile can see (a barrier).
-    const auto fetchPage = [&](int kt) {
-        const int index = kt + tid;
-        return tid < DMS_CHUNK_KEYS && index < listEnd ? table[index / pageSize] : -1;
-    };
-    const auto fetchSlot = [&](int kt, int page, int& slot, int& p, int& f) {
-        slot = -1;
-        p = -1;
-        f = 0;
-        if (page >= 0) {
-            slot = page * pageSize + (kt + tid) % pageSize;
-            p = cache.slotPos[slot];
-            f = cache.slotFlag[slot];
-        }
-    };
+    // PACK applies where a key may be evicted for every query of the block (a sequence that keeps every token has an
+    // unbounded window); otherwise key tiles are 64 consecutive list slots, as they always were.
+    // [SEG] PACK: the keys' list indices (from listStart), in list order.
+    unsigned short* packedIndex = reinterpret_cast<unsigned short*>(metaBuf + 2 * 3 * DMS_CHUNK_KEYS);
+    DMS_SHARED(int, marked, DMS_CHUNK_SCAN * DMS_ATT_WARPS);  // PACK: the keys of each word of a scan's rounds
     const auto commitMeta = [&](int b, int slot, int p, int f) {
         int useful = 0;
         int full = 0;
@@ -1215,11 +1217,6 @@ __device__ __forceinline__ void attention_chunk(
         return (OPT & DMS_CHUNK_FULL) && __syncthreads_count(full) == DMS_CHUNK_KEYS ? count | DMS_CHUNK_ALL_SEE
                                                                                        : count;
     };
-    const auto readMeta = [&](int kt, int b) {
-        int slot, p, f;
-        fetchSlot(kt, fetchPage(kt), slot, p, f);
-        return commitMeta(b, slot, p, f);
-    };
     // Its visible keys' K and V rows into buffer b by cp.async (the others zero-filled).
     const auto loadKv = [&](int b) {
         const int* kslot = metaBuf + b * 3 * DMS_CHUNK_KEYS;
@@ -1234,8 +1231,89 @@ __device__ __forceinline__ void attention_chunk(
             dms::cp_async16(Vb + key * LD + ch, cache.valueCache + offset, slot >= 0);
         }
     };
+    // The key tiles: 64 consecutive list slots each or, PACKED, 64 marked slots each (the list's useful slots, in
+    // order).
+    // PACKED: the list slots that some query of the block sees (commitMeta's useful), in list order, into
+    // packedIndex (from listStart); returns how many. DMS_CHUNK_SCAN rounds of 128 slots load at once; a warp's
+    // 32 slots of a round are one word of marks, and a slot's place is the marks of the words before its own and
+    // of the lanes below it in its word.
+    const auto scan = [&]() {
+        int total = 0;
+        for (int i0 = listStart; i0 < listEnd; i0 += DMS_CHUNK_SCAN * DMS_ATT_WARPS * 32) {
+            int slot[DMS_CHUNK_SCAN];
+            int pos[DMS_CHUNK_SCAN];
+            int flag[DMS_CHUNK_SCAN];
+#pragma unroll
+            for (int u = 0; u < DMS_CHUNK_SCAN; u++) {
+                const int index = i0 + u * DMS_ATT_WARPS * 32 + tid;
+                slot[u] = index < listEnd ? table[index / pageSize] : -1;  // the page, then the slot
+            }
+#pragma unroll
+            for (int u = 0; u < DMS_CHUNK_SCAN; u++) {
+                const int index = i0 + u * DMS_ATT_WARPS * 32 + tid;
+                pos[u] = -1;
+                flag[u] = 0;
+                if (slot[u] >= 0) {
+                    slot[u] = slot[u] * pageSize + index % pageSize;
+                    pos[u] = cache.slotPos[slot[u]];
+                    flag[u] = cache.slotFlag[slot[u]];
+                }
+            }
+            unsigned marks[DMS_CHUNK_SCAN];
+#pragma unroll
+            for (int u = 0; u < DMS_CHUNK_SCAN; u++) {
+                const bool useful = pos[u] >= 0 && pos[u] <= qmax && !(flag[u] != 0 && qmin - pos[u] > window);
+                marks[u] = __ballot_sync(DMS_FULL_MASK, useful);
+                if (lane == 0) {
+                    marked[u * DMS_ATT_WARPS + warp] = __popc(marks[u]);
+                }
+            }
+            __syncthreads();
+            const unsigned below = (1u << lane) - 1u;
+#pragma unroll
+            for (int u = 0; u < DMS_CHUNK_SCAN; u++) {
+                int before = total;
+#pragma unroll
+                for (int w = 0; w < DMS_ATT_WARPS; w++) {
+                    before += w < warp ? marked[u * DMS_ATT_WARPS + w] : 0;
+                    total += marked[u * DMS_ATT_WARPS + w];
+                }
+                if ((marks[u] >> lane) & 1u) {
+                    packedIndex[before + __popc(marks[u] & below)] =
+                        static_cast<unsigned short>(i0 + u * DMS_ATT_WARPS * 32 + tid - listStart);
+                }
+            }
+            __syncthreads();  // the counts are read (and, after the last rounds, packedIndex is written)
+        }
+        return total;
+    };
+    // Its keys: the marked slots (PACKED) or all of its slots; tile kt has keys kt .. kt + 63.
+    const int keys = PACKED ? scan() : listEnd - listStart;
+    // The list index of key r (< keys).
+    const auto indexOf = [&](int r) { return listStart + (PACKED ? static_cast<int>(packedIndex[r]) : r); };
+    // Key tile kt's metadata, in three steps so that META can issue them tiles ahead: the page of this thread's
+    // key (threads 0-63, one key each; -1 past the keys or on no page), its slot's position and flag, then into
+    // buffer b with how many of the tile's keys some query of the tile can see (a barrier).
+    const auto fetchPage = [&](int kt) {
+        return tid < DMS_CHUNK_KEYS && kt + tid < keys ? table[indexOf(kt + tid) / pageSize] : -1;
+    };
+    const auto fetchSlot = [&](int kt, int page, int& slot, int& p, int& f) {
+        slot = -1;
+        p = -1;
+        f = 0;
+        if (page >= 0) {
+            slot = page * pageSize + indexOf(kt + tid) % pageSize;
+            p = cache.slotPos[slot];
+            f = cache.slotFlag[slot];
+        }
+    };
+    const auto readMeta = [&](int kt, int b) {
+        int slot, p, f;
+        fetchSlot(kt, fetchPage(kt), slot, p, f);
+        return commitMeta(b, slot, p, f);
+    };
     int b = 0;
-    int usefulNow = listStart < listEnd ? readMeta(listStart, 0) : 0;
+    int usefulNow = keys > 0 ? readMeta(0, 0) : 0;
     if (usefulNow != 0) {
         loadKv(0);
     }
@@ -1243,13 +1321,13 @@ __device__ __forceinline__ void attention_chunk(
     // META: tile kt + 64's slot metadata and tile kt + 128's page held in registers, loaded an iteration early.
     int aheadSlot = -1, aheadPos = -1, aheadFlag = 0, aheadPage = -1;
     if constexpr ((OPT & DMS_CHUNK_META) != 0) {
-        fetchSlot(listStart + DMS_CHUNK_KEYS, fetchPage(listStart + DMS_CHUNK_KEYS), aheadSlot, aheadPos, aheadFlag);
-        aheadPage = fetchPage(listStart + 2 * DMS_CHUNK_KEYS);
+        fetchSlot(DMS_CHUNK_KEYS, fetchPage(DMS_CHUNK_KEYS), aheadSlot, aheadPos, aheadFlag);
+        aheadPage = fetchPage(2 * DMS_CHUNK_KEYS);
     }
-    for (int kt = listStart; kt < listEnd; kt += DMS_CHUNK_KEYS) {
+    for (int kt = 0; kt < keys; kt += DMS_CHUNK_KEYS) {
         // Tile kt + 64 into the other buffer, free since the barrier that ended tile kt - 64.
         int usefulNext = 0;
-        if (kt + DMS_CHUNK_KEYS < listEnd) {
+        if (kt + DMS_CHUNK_KEYS < keys) {
             if constexpr ((OPT & DMS_CHUNK_META) != 0) {
                 usefulNext = commitMeta(b ^ 1, aheadSlot, aheadPos, aheadFlag);
             } else {
@@ -1427,6 +1505,40 @@ __device__ __forceinline__ void attention_chunk(
             partialML[p] = make_float2((OPT & DMS_CHUNK_EXP2) ? mrow[r] * 0.69314718055994531f : mrow[r], lrow[r]);
         }
     }
+}
+
+// The chunk kernel's body in two instances, so that the tiles of consecutive slots keep the registers they had
+// without PACK (one body with both, or with the choice inside, spilled): PACK where the block's first query is past
+// its sequence's window, so that keys may be evicted for it (a sequence that keeps every token has an unbounded
+// window), and the block's part of the list fits the shared indices. Either instance gives the same sums.
+template <int D, int OPT = DMS_CHUNK_OPT>
+__device__ __forceinline__ void attention_chunk(
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
+    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
+    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
+    const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
+    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
+    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+    dms::pdl_begin_long();
+    bool pack = false;
+    if constexpr ((OPT & DMS_CHUNK_PACK) != 0) {
+        const int first = tiles[gridDim.x - 1 - blockIdx.x].x;
+        const int s = seqOfToken[first];
+        const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + blockIdx.y;
+        const int e0 = blockIdx.z * pagesPerSplit;
+        const int e1 = min(pageTableLen[head], e0 + pagesPerSplit);
+        pack = positions[first] > seqWindow[s] && (e1 - e0) * pageSize <= DMS_CHUNK_SEG;
+    }
+#define DMS_CHUNK_BODY_ARGS                                                                                        \
+    q, qStride, cache, pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,      \
+        seqOfToken, seqRow, seqWindow, tiles, heads, scale, pagesPerSplit, splits, splitStride, out, outStride,     \
+        outBf16, outBf16Stride, partialO, partialML
+    if (pack) {
+        attention_chunk_body<D, OPT, true>(DMS_CHUNK_BODY_ARGS);
+    } else {
+        attention_chunk_body<D, OPT, false>(DMS_CHUNK_BODY_ARGS);
+    }
+#undef DMS_CHUNK_BODY_ARGS
 }
 
 #define DMS_ATTENTION_CHUNK(DD)                                                                                   \

@@ -6,8 +6,11 @@
 //   ./chunk_bench [key=value ...]
 //     tokens=4096 chunk=2048 kvheads=8 heads=32 page=16   the shape (Qwen3-8B's, head_dim 128)
 //     evict=0 window=512                                  the share of tokens flagged, the DMS window
-//     opts=0,1,2,3,16,19,23,27,31,100,103,119             the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
-//                                                         META 16; 100 + a variant: held to three blocks a
+//     freed=0                                             1: the last chunk's list without the keys evicted before it
+//                                                         (flagged, window positions before its first query), as the
+//                                                         engine frees them
+//     opts=0,1,2,3,16,19,23,27,31,51,100,103,119          the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
+//                                                         META 16, PACK 32; 100 + a variant: held to three blocks a
 //                                                         multiprocessor)
 //     launches=10                                         launches a timed graph holds
 // Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
@@ -44,6 +47,7 @@ CHUNK_BENCH_KERNEL(bench_chunk_o19, 19, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o23, 23, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o27, 27, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o31, 31, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o51, 51, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o0_b3, 0, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o3_b3, 3, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o19_b3, 19, 3)
@@ -54,7 +58,8 @@ using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int
 static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
     {0, bench_chunk_o0},       {1, bench_chunk_o1},       {2, bench_chunk_o2},         {3, bench_chunk_o3},
     {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},
-    {31, bench_chunk_o31},     {100, bench_chunk_o0_b3},  {103, bench_chunk_o3_b3},    {119, bench_chunk_o19_b3},
+    {31, bench_chunk_o31},     {51, bench_chunk_o51},     {100, bench_chunk_o0_b3},    {103, bench_chunk_o3_b3},
+    {119, bench_chunk_o19_b3},
 };
 static ChunkKernel kernelOf(int opt) {
     for (const auto& [number, kernel] : kVariants) {
@@ -81,7 +86,7 @@ static std::vector<int> allVariants() {
 }
 
 struct Options {
-    int tokens = 4096, chunk = 2048, kvHeads = 8, heads = 32, pageSize = 16, window = 512, launches = 10;
+    int tokens = 4096, chunk = 2048, kvHeads = 8, heads = 32, pageSize = 16, window = 512, launches = 10, freed = 0;
     double evict = 0;
     std::vector<int> opts = allVariants();
 };
@@ -96,6 +101,7 @@ static Options parse(int argc, char** argv) {
         else if (key == "page") o.pageSize = std::atoi(v);
         else if (key == "window") o.window = std::atoi(v);
         else if (key == "launches") o.launches = std::atoi(v);
+        else if (key == "freed") o.freed = std::atoi(v);
         else if (key == "evict") o.evict = std::atof(v);
         else if (key == "opts")
             o.opts = intList("opts", v, [](long n) { return kernelOf(static_cast<int>(n)) != nullptr; },
@@ -168,9 +174,37 @@ int main(int argc, char** argv) {
     for (const char* which : {"first", "last"}) {
         // first: the prompt's first chunk, its own keys only; last: the last chunk over the whole prompt.
         const int first = std::strcmp(which, "first") == 0 ? 0 : o.tokens - n;
-        const int keysListed = first + n;
+        int keysListed = first + n;
         std::vector<int> positions(n), tableLen(o.kvHeads, (keysListed + o.pageSize - 1) / o.pageSize);
         std::iota(positions.begin(), positions.end(), first);
+        if (o.freed != 0 && first > 0) {
+            // The engine's list before the last chunk: the keys evicted for its first query's predecessor gone, the
+            // rest moved up in order (as repacking leaves it), then the chunk's own keys.
+            std::vector<int> keptPos, keptFlag;
+            for (int h = 0; h < o.kvHeads; h++) {
+                keptPos.clear();
+                keptFlag.clear();
+                for (int t = 0; t < keysListed; t++) {
+                    const size_t slot = static_cast<size_t>(table[static_cast<size_t>(h) * pages + t / o.pageSize]) *
+                                            o.pageSize + t % o.pageSize;
+                    if (!(slotFlag[slot] != 0 && first - 1 - slotPos[slot] > o.window)) {
+                        keptPos.push_back(slotPos[slot]);
+                        keptFlag.push_back(slotFlag[slot]);
+                    }
+                }
+                for (int t = 0; t < pages * o.pageSize; t++) {
+                    const size_t slot = static_cast<size_t>(table[static_cast<size_t>(h) * pages + t / o.pageSize]) *
+                                            o.pageSize + t % o.pageSize;
+                    const bool kept = t < static_cast<int>(keptPos.size());
+                    slotPos[slot] = kept ? keptPos[t] : -1;
+                    slotFlag[slot] = kept ? static_cast<unsigned char>(keptFlag[t]) : 0;
+                }
+                tableLen[h] = (static_cast<int>(keptPos.size()) + o.pageSize - 1) / o.pageSize;
+            }
+            CK(cudaMemcpy(dSlotPos, slotPos.data(), slotPos.size() * 4, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(dSlotFlag, slotFlag.data(), slotFlag.size(), cudaMemcpyHostToDevice));
+            keysListed = tableLen[0] * o.pageSize;  // head 0's, as the flops below count head 0's keys
+        }
         int* dPositions = upload(positions);
         int* dTableLen = upload(tableLen);
         const int perTile = DMS_CHUNK_ROWS / G;
@@ -186,7 +220,7 @@ int main(int argc, char** argv) {
                 const int h = 0;  // the flags differ per kv head; head 0's count stands for all
                 const int page = table[static_cast<size_t>(h) * pages + t / o.pageSize];
                 const size_t slot = static_cast<size_t>(page) * o.pageSize + t % o.pageSize;
-                visible += slotPos[slot] <= positions[i] &&
+                visible += slotPos[slot] >= 0 && slotPos[slot] <= positions[i] &&
                            !(slotFlag[slot] != 0 && positions[i] - slotPos[slot] > o.window);
             }
             flops += 4.0 * D * o.heads * visible;

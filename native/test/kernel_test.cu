@@ -2492,6 +2492,10 @@ static void test_attention_chunk() {
         {8, 2, 128, 16, {128}, {128}, {1000}, true},
         {8, 2, 64, 8, {160}, {70}, {40}, true},
         {8, 2, 128, 8, {328}, {24}, {1000}, true, 24},
+        // DMS_CHUNK_PACK over lists longer than one scan's rounds (1,024 slots): an ordered prompt's last queries
+        // past a window of 64, whole and split 40 pages a split; then pages with holes in a random slot order.
+        {8, 2, 64, 16, {1400}, {24}, {64}, true, 40},
+        {8, 2, 128, 8, {1100}, {16}, {50}},
     };
     for (const Case& c : cases) {
         AttnScene sc =
