@@ -1059,20 +1059,19 @@ DMS_ATTENTION_DECODE_TCB(128)
 // leave a tail of long blocks after the short ones.
 #define DMS_CHUNK_ROWS 64
 #define DMS_CHUNK_KEYS 64
-// PACK: the longest part of a list a block packs (its keys' list indices are held in shared memory as 16 bits), and
-// the rounds of 128 slots whose metadata its scan loads at once.
+// PACK: the longest part of a list a block packs (its keys' slots are held in shared memory), and the rounds of 128
+// slots whose metadata its scan loads at once.
 #ifndef DMS_CHUNK_SEG
-#define DMS_CHUNK_SEG 16384
+#define DMS_CHUNK_SEG 8192
 #endif
-static_assert(DMS_CHUNK_SEG <= 65536, "16-bit list indices");
 #ifndef DMS_CHUNK_SCAN
 #define DMS_CHUNK_SCAN 8
 #endif
 
 __host__ __device__ constexpr int attention_chunk_smem(int D) {
     // Two buffers of: K and V tiles [64][D + 8] bf16 (Q is staged in buffer 0's first), then slot, position, flag of
-    // 64 keys; then PACK's list indices of the keys.
-    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + DMS_CHUNK_SEG * 2 + 16;
+    // 64 keys; then PACK's slots of the keys.
+    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + DMS_CHUNK_SEG * 4 + 16;
 }
 
 // Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META, and
@@ -1082,11 +1081,12 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
 // outputs within about 1e-6 of expf's); META, each key tile's page and slot metadata loaded into registers one and two
 // tiles before the barrier that publishes them, so that barrier waits for no load; P_BF16 and Q_BF16 (bench only: what
 // the split costs), P or q to the tensor cores as one bf16; PACK, key tiles of the useful slots only: where the
-// earliest query of the block is past the sequence's window (so keys may be evicted for every query of the block),
-// the block first scans a segment of its list (DMS_CHUNK_SEG slots), marking the slots some query of the block
-// sees in a bitmask, and its key tiles are then the 1st to 64th, 65th to 128th, ... marked slots: the keys evicted
-// for the whole block (seven in eight of a DMS-8x prompt's older keys) and the holes of freed slots are neither
-// loaded nor multiplied. The same sums as without PACK, in other groups of 64 keys (other rounding).
+// earliest query of the block is past the sequence's window (so keys may be evicted for every query of the block)
+// and its part of the list is at most DMS_CHUNK_SEG slots, the block first scans that part for the slots some query
+// of it sees and keeps them, in list order, in shared memory; its key tiles are then the 1st to 64th, 65th to 128th,
+// ... of those: the keys evicted for the whole block (seven in eight of a DMS-8x prompt's older keys) and the holes
+// of freed slots are neither loaded nor multiplied. The same sums as without PACK, in other groups of 64 keys (other
+// rounding).
 #define DMS_CHUNK_FULL 1
 #define DMS_CHUNK_EXP2 2
 #define DMS_CHUNK_P_BF16 4
@@ -1194,10 +1194,8 @@ __device__ __forceinline__ void attention_chunk_body(
     const float softmaxScale = (OPT & DMS_CHUNK_EXP2) ? scale * 1.44269504088896341f : scale;
     const auto softmaxExp = [](float x) { return (OPT & DMS_CHUNK_EXP2) ? exp2f(x) : expf(x); };
 
-    // PACK applies where a key may be evicted for every query of the block (a sequence that keeps every token has an
-    // unbounded window); otherwise key tiles are 64 consecutive list slots, as they always were.
-    // [SEG] PACK: the keys' list indices (from listStart), in list order.
-    unsigned short* packedIndex = reinterpret_cast<unsigned short*>(metaBuf + 2 * 3 * DMS_CHUNK_KEYS);
+    // [SEG] PACKED: the keys' slots, in list order.
+    int* packedSlot = metaBuf + 2 * 3 * DMS_CHUNK_KEYS;
     DMS_SHARED(int, marked, DMS_CHUNK_SCAN * DMS_ATT_WARPS);  // PACK: the keys of each word of a scan's rounds
     const auto commitMeta = [&](int b, int slot, int p, int f) {
         int useful = 0;
@@ -1233,8 +1231,8 @@ __device__ __forceinline__ void attention_chunk_body(
     };
     // The key tiles: 64 consecutive list slots each or, PACKED, 64 marked slots each (the list's useful slots, in
     // order).
-    // PACKED: the list slots that some query of the block sees (commitMeta's useful), in list order, into
-    // packedIndex (from listStart); returns how many. DMS_CHUNK_SCAN rounds of 128 slots load at once; a warp's
+    // PACKED: the slots of the list that some query of the block sees (commitMeta's useful), in list order, into
+    // packedSlot; returns how many. DMS_CHUNK_SCAN rounds of 128 slots load at once; a warp's
     // 32 slots of a round are one word of marks, and a slot's place is the marks of the words before its own and
     // of the lanes below it in its word.
     const auto scan = [&]() {
@@ -1279,30 +1277,32 @@ __device__ __forceinline__ void attention_chunk_body(
                     total += marked[u * DMS_ATT_WARPS + w];
                 }
                 if ((marks[u] >> lane) & 1u) {
-                    packedIndex[before + __popc(marks[u] & below)] =
-                        static_cast<unsigned short>(i0 + u * DMS_ATT_WARPS * 32 + tid - listStart);
+                    packedSlot[before + __popc(marks[u] & below)] = slot[u];
                 }
             }
-            __syncthreads();  // the counts are read (and, after the last rounds, packedIndex is written)
+            __syncthreads();  // the counts are read (and, after the last rounds, packedSlot is written)
         }
         return total;
     };
     // Its keys: the marked slots (PACKED) or all of its slots; tile kt has keys kt .. kt + 63.
     const int keys = PACKED ? scan() : listEnd - listStart;
-    // The list index of key r (< keys).
-    const auto indexOf = [&](int r) { return listStart + (PACKED ? static_cast<int>(packedIndex[r]) : r); };
     // Key tile kt's metadata, in three steps so that META can issue them tiles ahead: the page of this thread's
-    // key (threads 0-63, one key each; -1 past the keys or on no page), its slot's position and flag, then into
-    // buffer b with how many of the tile's keys some query of the tile can see (a barrier).
+    // key (threads 0-63, one key each; -1 past the keys or on no page) or, PACKED, its slot (no load: an index
+    // through shared memory before the page table's load and its division cost the packed tiles 6% on the H200), its
+    // slot's position and flag, then into buffer b with how many of the tile's keys some query of the tile can see (a
+    // barrier).
     const auto fetchPage = [&](int kt) {
-        return tid < DMS_CHUNK_KEYS && kt + tid < keys ? table[indexOf(kt + tid) / pageSize] : -1;
+        if (tid >= DMS_CHUNK_KEYS || kt + tid >= keys) {
+            return -1;
+        }
+        return PACKED ? packedSlot[kt + tid] : table[(listStart + kt + tid) / pageSize];
     };
     const auto fetchSlot = [&](int kt, int page, int& slot, int& p, int& f) {
         slot = -1;
         p = -1;
         f = 0;
         if (page >= 0) {
-            slot = page * pageSize + indexOf(kt + tid) % pageSize;
+            slot = PACKED ? page : page * pageSize + (listStart + kt + tid) % pageSize;
             p = cache.slotPos[slot];
             f = cache.slotFlag[slot];
         }
@@ -1510,7 +1510,7 @@ __device__ __forceinline__ void attention_chunk_body(
 // The chunk kernel's body in two instances, so that the tiles of consecutive slots keep the registers they had
 // without PACK (one body with both, or with the choice inside, spilled): PACK where the block's first query is past
 // its sequence's window, so that keys may be evicted for it (a sequence that keeps every token has an unbounded
-// window), and the block's part of the list fits the shared indices. Either instance gives the same sums.
+// window), and the block's part of the list fits the shared slots. Either instance gives the same sums.
 template <int D, int OPT = DMS_CHUNK_OPT>
 __device__ __forceinline__ void attention_chunk(
     const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,

@@ -10,8 +10,8 @@
 //                                                         (flagged, window positions before its first query), as the
 //                                                         engine frees them
 //     opts=0,1,2,3,16,19,23,27,31,51,100,103,119          the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
-//                                                         META 16, PACK 32; 100 + a variant: held to three blocks a
-//                                                         multiprocessor)
+//                                                         META 16, PACK 32; 100, 103, 119: 0, 3, 19 held to three
+//                                                         blocks a multiprocessor)
 //     launches=10                                         launches a timed graph holds
 // Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
 // (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers and spilled bytes, and
@@ -54,7 +54,8 @@ CHUNK_BENCH_KERNEL(bench_chunk_o19_b3, 19, 3)
 
 using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
                              float*, float2*);
-// The variants by their opts number: the OPT bits, plus 100 for those held to three blocks a multiprocessor.
+// The variants by their opts number: the OPT bits, or (100, 103, 119) 100 plus those of a variant held to three blocks
+// a multiprocessor.
 static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
     {0, bench_chunk_o0},       {1, bench_chunk_o1},       {2, bench_chunk_o2},         {3, bench_chunk_o3},
     {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},

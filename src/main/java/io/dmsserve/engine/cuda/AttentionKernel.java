@@ -119,14 +119,14 @@ final class AttentionKernel {
 
     /**
      * Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys'
-     * metadata, then the 16-bit list indices of the keys of a packed list part (DMS_CHUNK_SEG, 16,384).
+     * metadata, then the slots of the keys of a packed list part (DMS_CHUNK_SEG, 8,192).
      */
     static int chunkSharedBytes(int headDim) {
-        return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + CHUNK_PACKED_SLOTS * 2 + 16;
+        return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + CHUNK_PACKED_SLOTS * 4 + 16;
     }
 
     /** The longest part of a page list whose keys a chunk block packs (attention.cu, DMS_CHUNK_SEG). */
-    static final int CHUNK_PACKED_SLOTS = 16_384;
+    static final int CHUNK_PACKED_SLOTS = 8_192;
 
     static boolean chunkSupports(int headDim, int group) {
         return (headDim == 32 || headDim == 64 || headDim == 128) && group <= CHUNK_ROWS;
