@@ -1099,14 +1099,22 @@ __host__ __device__ constexpr int attention_chunk_smem(int D) {
 #define DMS_CHUNK_OPT (DMS_CHUNK_FULL | DMS_CHUNK_EXP2 | DMS_CHUNK_META | DMS_CHUNK_PACK)
 #endif
 
+// attention_chunk's parameters, and its body's arguments.
+#define DMS_CHUNK_BODY_PARAMS                                                                                     \
+    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,             \
+        const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads,             \
+        int pageSize, const int* __restrict__ positions, const int* __restrict__ seqOfToken,                       \
+        const int* __restrict__ seqRow, const int* __restrict__ seqWindow, const int2* __restrict__ tiles,          \
+        int heads, float scale, int pagesPerSplit, int splits, int splitStride, float* __restrict__ out,            \
+        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride, float* __restrict__ partialO,              \
+        float2* __restrict__ partialML
+#define DMS_CHUNK_BODY_ARGS                                                                                        \
+    q, qStride, cache, pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,      \
+        seqOfToken, seqRow, seqWindow, tiles, heads, scale, pagesPerSplit, splits, splitStride, out, outStride,     \
+        outBf16, outBf16Stride, partialO, partialML
+
 template <int D, int OPT, bool PACKED>
-__device__ __forceinline__ void attention_chunk_body(
-    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
-    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
-    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
-    const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
-    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
-    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+__device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
     constexpr int LD = D + 8;    // bf16 per smem row: rows (D + 8) * 2 bytes apart, no ldmatrix conflicts
     constexpr int KS = D / 16;   // k16 steps of Q Kᵀ
     constexpr int DT = D / 8;    // n8 tiles of O
@@ -1512,13 +1520,7 @@ __device__ __forceinline__ void attention_chunk_body(
 // its sequence's window, so that keys may be evicted for it (a sequence that keeps every token has an unbounded
 // window), and the block's part of the list fits the shared slots. Either instance gives the same sums.
 template <int D, int OPT = DMS_CHUNK_OPT>
-__device__ __forceinline__ void attention_chunk(
-    const float* __restrict__ q, int qStride, AttentionCache cache, const int* __restrict__ pageTable,
-    const int* __restrict__ pageTableLen, int maxPagesPerHead, int layers, int layer, int kvHeads, int pageSize,
-    const int* __restrict__ positions, const int* __restrict__ seqOfToken, const int* __restrict__ seqRow,
-    const int* __restrict__ seqWindow, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,
-    int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,
-    int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {
+__device__ __forceinline__ void attention_chunk(DMS_CHUNK_BODY_PARAMS) {
     dms::pdl_begin_long();
     bool pack = false;
     if constexpr ((OPT & DMS_CHUNK_PACK) != 0) {
@@ -1529,16 +1531,11 @@ __device__ __forceinline__ void attention_chunk(
         const int e1 = min(pageTableLen[head], e0 + pagesPerSplit);
         pack = positions[first] > seqWindow[s] && (e1 - e0) * pageSize <= DMS_CHUNK_SEG;
     }
-#define DMS_CHUNK_BODY_ARGS                                                                                        \
-    q, qStride, cache, pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,      \
-        seqOfToken, seqRow, seqWindow, tiles, heads, scale, pagesPerSplit, splits, splitStride, out, outStride,     \
-        outBf16, outBf16Stride, partialO, partialML
     if (pack) {
         attention_chunk_body<D, OPT, true>(DMS_CHUNK_BODY_ARGS);
     } else {
         attention_chunk_body<D, OPT, false>(DMS_CHUNK_BODY_ARGS);
     }
-#undef DMS_CHUNK_BODY_ARGS
 }
 
 #define DMS_ATTENTION_CHUNK(DD)                                                                                   \
