@@ -1047,7 +1047,8 @@ DMS_ATTENTION_DECODE_TCB(128)
 // Chunk (prefill). grid (tileCount, kvHeads, splits), block 128 (4 warps), dynamic shared memory
 // attention_chunk_smem(D) bytes. tiles[b] = (first token index, token count) of query tile b: tokens
 // of ONE sequence, count <= 64 / G. The block's 64 query rows are (token t, group head g) = row / G,
-// row % G; each warp owns 16 rows. Key tiles of 64 list slots: metadata first (a tile that no query of
+// row % G; each warp owns 16 rows. Key tiles of 64 list slots, or of 64 of the slots some query of the block sees
+// where keys may be evicted for all of it (PACK, below): metadata first (a tile that no query of
 // the block can see is skipped before any K/V byte is read), then K and V by cp.async (invisible slots
 // zero-filled), S = Q Kᵀ and O += P V by mma.sync m16n8k16 bf16 with fp32 accumulators, online softmax
 // in fp32 registers (flash-attention 2). Q and P each go to the tensor cores as two bf16 parts (high, and
