@@ -1045,7 +1045,7 @@ DMS_ATTENTION_DECODE_TCB(128)
 
 // ===================================================================================================
 // Chunk (prefill). grid (tileCount, kvHeads, splits), block 128 (4 warps), dynamic shared memory
-// attention_chunk_smem(D) bytes. tiles[b] = (first token index, token count) of query tile b: tokens
+// attention_chunk_smem(D, packs) bytes. tiles[b] = (first token index, token count) of query tile b: tokens
 // of ONE sequence, count <= 64 / G. The block's 64 query rows are (token t, group head g) = row / G,
 // row % G; each warp owns 16 rows. Key tiles of 64 list slots, or of 64 of the slots some query of the block sees
 // where keys may be evicted for all of it (PACK, below): metadata first (a tile that no query of
@@ -1068,11 +1068,20 @@ DMS_ATTENTION_DECODE_TCB(128)
 #ifndef DMS_CHUNK_SCAN
 #define DMS_CHUNK_SCAN 8
 #endif
+// Whether the code compiled here packs: the sm_90a code does; the compute_80 code, which every device but compute 9.0
+// runs, does not, so that its blocks keep the shared memory they had (two an SM on an A100; 8.6 and 8.9 devices would
+// not launch 103 KB a block at all).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define DMS_CHUNK_PACKS 0
+#else
+#define DMS_CHUNK_PACKS 1
+#endif
 
-__host__ __device__ constexpr int attention_chunk_smem(int D) {
+// packs: the device runs the sm_90a code (dms_compute90; AttentionKernel.chunkSharedBytes likewise).
+__host__ __device__ constexpr int attention_chunk_smem(int D, bool packs) {
     // Two buffers of: K and V tiles [64][D + 8] bf16 (Q is staged in buffer 0's first), then slot, position, flag of
     // 64 keys; then PACK's slots of the keys.
-    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + DMS_CHUNK_SEG * 4 + 16;
+    return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + (packs ? DMS_CHUNK_SEG * 4 : 0) + 16;
 }
 
 // Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META, and
@@ -1524,7 +1533,7 @@ template <int D, int OPT = DMS_CHUNK_OPT>
 __device__ __forceinline__ void attention_chunk(DMS_CHUNK_BODY_PARAMS) {
     dms::pdl_begin_long();
     bool pack = false;
-    if constexpr ((OPT & DMS_CHUNK_PACK) != 0) {
+    if constexpr ((OPT & DMS_CHUNK_PACK) != 0 && DMS_CHUNK_PACKS) {
         const int first = tiles[gridDim.x - 1 - blockIdx.x].x;
         const int s = seqOfToken[first];
         const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + blockIdx.y;
@@ -1532,11 +1541,13 @@ __device__ __forceinline__ void attention_chunk(DMS_CHUNK_BODY_PARAMS) {
         const int e1 = min(pageTableLen[head], e0 + pagesPerSplit);
         pack = positions[first] > seqWindow[s] && (e1 - e0) * pageSize <= DMS_CHUNK_SEG;
     }
-    if (pack) {
-        attention_chunk_body<D, OPT, true>(DMS_CHUNK_BODY_ARGS);
-    } else {
-        attention_chunk_body<D, OPT, false>(DMS_CHUNK_BODY_ARGS);
+    if constexpr ((OPT & DMS_CHUNK_PACK) != 0 && DMS_CHUNK_PACKS) {
+        if (pack) {
+            attention_chunk_body<D, OPT, true>(DMS_CHUNK_BODY_ARGS);
+            return;
+        }
     }
+    attention_chunk_body<D, OPT, false>(DMS_CHUNK_BODY_ARGS);
 }
 
 #define DMS_ATTENTION_CHUNK(DD)                                                                                   \
@@ -1732,7 +1743,7 @@ static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenL
 static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
                                    int tokenCount, cudaStream_t stream) {
     dim3 grid(tileCount, a.kvHeads, a.splits);
-    const int smem = attention_chunk_smem(a.D);
+    const int smem = attention_chunk_smem(a.D, dms_compute90());
 #define DMS_CHUNK_CASE(DD)                                                                                          \
     if (a.D == DD) {                                                                                                \
         /* two buffers of K/V tiles: past the 48 KB default for D = 128 */                                          \

@@ -57,6 +57,21 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
 // (MatMulKernel.MAX_K mirrors it).
 #define DMS_MAX_K (1 << 30)
 
+// Whether the current device is compute 9.0, the only one that runs the fatbin's sm_90a code (every other device
+// compiles its compute_80 PTX: the sm_90a-only kernels trap there, which would poison the context, and code under
+// __CUDA_ARCH__ >= 900 is not there). The emulator runs everything.
+static inline bool dms_compute90() {
+#ifdef DMS_EMU
+    return true;
+#else
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
+           minor == 0;
+#endif
+}
+
 // Host entry points return this when their own argument checks fail (the launch was not made).
 #define DMS_CHECK(condition)                  \
     do {                                      \

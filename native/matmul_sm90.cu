@@ -673,20 +673,6 @@ DMS_MATMUL_WS(dms_matmul_ws_split_n256, true, false, float)
 DMS_MATMUL_WS(dms_matmul_wsp_bf16_n256, false, true, bf16_t)
 DMS_MATMUL_WS(dms_matmul_wsp_split_n256, true, true, float)
 
-// Whether the current device is compute 9.0, the only one with these kernels' code (sm_90a; elsewhere they trap, which
-// would poison the context). The emulator runs them anywhere.
-static bool dms_compute90() {
-#ifdef DMS_EMU
-    return true;
-#else
-    int device = 0, major = 0, minor = 0;
-    return cudaGetDevice(&device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
-           minor == 0;
-#endif
-}
-
 // Opts KERNEL in to `smem` bytes of dynamic shared memory (the warpgroup kernels take more than the default 48 KB),
 // returning the error if that fails, then launches it: the launchers here and in matmul_sm90_skinny.cu.
 #define DMS_LAUNCH_SMEM(KERNEL, grid, block, smem, stream, ...)                                                   \

@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
         std::vector<float> reference;
         for (int opt : o.opts) {
             const ChunkKernel kernel = kernelOf(opt);
-            const int smem = attention_chunk_smem(D);
+            const int smem = attention_chunk_smem(D, true);
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             cudaFuncAttributes attributes{};
             CK(cudaFuncGetAttributes(&attributes, kernel));

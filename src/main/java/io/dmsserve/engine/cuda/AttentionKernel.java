@@ -87,6 +87,8 @@ final class AttentionKernel {
     private final Kernel[] balancedDecode;
     private final Kernel[] foldedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
+    /** The chunk kernels pack their key tiles here (compute 9.0: the sm_90a code), and take the shared bytes for it. */
+    private final boolean chunkPacks;
     private final Kernel merge;
 
     AttentionKernel(CudaContext context) {
@@ -106,9 +108,10 @@ final class AttentionKernel {
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.foldedDecode[i] = context.kernel("dms_attention_decode_tcq_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
+        this.chunkPacks = context.info().computeMajor() == 9 && context.info().computeMinor() == 0;
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i],
-                    chunkSharedBytes(CHUNK_HEAD_DIMS[i]));
+                    chunkSharedBytes(CHUNK_HEAD_DIMS[i], chunkPacks));
         }
         this.merge = context.kernel("dms_attention_merge");
     }
@@ -119,10 +122,15 @@ final class AttentionKernel {
 
     /**
      * Two buffers (attention.cu, attention_chunk_smem) of a K and a V tile (64, headDim + 8) bf16 and 64 keys'
-     * metadata, then the slots of the keys of a packed list part (DMS_CHUNK_SEG, 8,192).
+     * metadata, then, where the kernel packs its key tiles, the slots of the keys of a packed list part
+     * (DMS_CHUNK_SEG, 8,192).
+     *
+     * @param packs the device runs the fatbin's sm_90a code (compute 9.0), the only code that packs: every other
+     *     device runs the compute_80 code, whose blocks keep the 71 KB they had (8.6 and 8.9 devices would not
+     *     launch 103 KB a block)
      */
-    static int chunkSharedBytes(int headDim) {
-        return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + CHUNK_PACKED_SLOTS * 4 + 16;
+    static int chunkSharedBytes(int headDim, boolean packs) {
+        return 2 * (2 * 64 * (headDim + 8) * 2 + 3 * 64 * 4) + (packs ? CHUNK_PACKED_SLOTS * 4 : 0) + 16;
     }
 
     /** The longest part of a page list whose keys a chunk block packs (attention.cu, DMS_CHUNK_SEG). */
@@ -378,7 +386,7 @@ final class AttentionKernel {
         while (CHUNK_HEAD_DIMS[variant] != cache.headDim()) {
             variant++;
         }
-        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkSharedBytes(cache.headDim()),
+        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkSharedBytes(cache.headDim(), chunkPacks),
                 common(cache, queries, layer).ptr(tiles).i32(queries.heads()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())

@@ -102,6 +102,12 @@ class CudaAvailabilityTest {
         // the warp-specialised kernels: those stages and two mbarriers of 8 bytes a stage (matmul_ws_smem_bytes)
         assertThat(MatMulKernel.wsSharedBytes(false)).isEqualTo(197696);
         assertThat(MatMulKernel.wsSharedBytes(true)).isEqualTo(197680);
+        // attention.cu's attention_chunk_smem: two K/V buffers and metadata, then, in the sm_90a code that packs key
+        // tiles, 8,192 slots (two blocks a multiprocessor on an H100 / H200); the compute_80 code keeps 71,184 bytes,
+        // which 8.6 / 8.9 devices (99 KB a block at most) launch and an A100 runs two to a multiprocessor
+        assertThat(AttentionKernel.chunkSharedBytes(128, true)).isEqualTo(103_952);
+        assertThat(AttentionKernel.chunkSharedBytes(128, false)).isEqualTo(71_184);
+        assertThat(AttentionKernel.chunkSharedBytes(64, false)).isEqualTo(38_416);
         // the warpgroup kernels' feature tile: 256 where those tiles give 132 multiprocessors one each, else 128, else
         // none (mma.sync with split-K)
         assertThat(MatMulKernel.wgTile(2048, 4096, 132)).isEqualTo(256);
