@@ -1084,9 +1084,9 @@ __host__ __device__ constexpr int attention_chunk_smem(int D, bool packs) {
     return 2 * (2 * DMS_CHUNK_KEYS * (D + 8) * 2 + 3 * DMS_CHUNK_KEYS * 4) + (packs ? DMS_CHUNK_SEG * 4 : 0) + 16;
 }
 
-// Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META, and
-// native/bench/chunk_bench.cu times the others: 1.29-1.48x faster than none of them on the H200, docs/benchmarks.md
-// twenty-third pass): FULL, a key tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
+// Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META | PACK, and
+// native/bench/chunk_bench.cu times the others: the first three 1.29-1.48x faster than none of them on the H200,
+// docs/benchmarks.md twenty-third pass; PACK 1.46-1.62x more at 87.5% flagged, twenty-seventh pass): FULL, a key tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
 // the softmax in base 2 (scores scaled by scale log2 e, exp2f where expf was: fewer instructions an element, the
 // outputs within about 1e-6 of expf's); META, each key tile's page and slot metadata loaded into registers one and two
 // tiles before the barrier that publishes them, so that barrier waits for no load; P_BF16 and Q_BF16 (bench only: what
