@@ -1086,7 +1086,8 @@ __host__ __device__ constexpr int attention_chunk_smem(int D, bool packs) {
 
 // Variants of attention_chunk (bits of OPT; the fatbin's kernels take DMS_CHUNK_OPT, FULL | EXP2 | META | PACK, and
 // native/bench/chunk_bench.cu times the others: the first three 1.29-1.48x faster than none of them on the H200,
-// docs/benchmarks.md twenty-third pass; PACK 1.46-1.62x more at 87.5% flagged, twenty-seventh pass): FULL, a key tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
+// docs/benchmarks.md twenty-third pass; PACK 1.46-1.62x more at 87.5% flagged, twenty-seventh pass): FULL, a key
+// tile whose 64 keys every query of the block sees skips the per-element mask; EXP2,
 // the softmax in base 2 (scores scaled by scale log2 e, exp2f where expf was: fewer instructions an element, the
 // outputs within about 1e-6 of expf's); META, each key tile's page and slot metadata loaded into registers one and two
 // tiles before the barrier that publishes them, so that barrier waits for no load; P_BF16 and Q_BF16 (bench only: what
@@ -1532,17 +1533,13 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
 template <int D, int OPT = DMS_CHUNK_OPT>
 __device__ __forceinline__ void attention_chunk(DMS_CHUNK_BODY_PARAMS) {
     dms::pdl_begin_long();
-    bool pack = false;
     if constexpr ((OPT & DMS_CHUNK_PACK) != 0 && DMS_CHUNK_PACKS) {
         const int first = tiles[gridDim.x - 1 - blockIdx.x].x;
         const int s = seqOfToken[first];
         const size_t head = (static_cast<size_t>(seqRow[s]) * layers + layer) * kvHeads + blockIdx.y;
         const int e0 = blockIdx.z * pagesPerSplit;
         const int e1 = min(pageTableLen[head], e0 + pagesPerSplit);
-        pack = positions[first] > seqWindow[s] && (e1 - e0) * pageSize <= DMS_CHUNK_SEG;
-    }
-    if constexpr ((OPT & DMS_CHUNK_PACK) != 0 && DMS_CHUNK_PACKS) {
-        if (pack) {
+        if (positions[first] > seqWindow[s] && (e1 - e0) * pageSize <= DMS_CHUNK_SEG) {
             attention_chunk_body<D, OPT, true>(DMS_CHUNK_BODY_ARGS);
             return;
         }
