@@ -27,8 +27,6 @@
 #include "qknorm_rope.cuh"
 
 #define DMS_ATT_WARPS 4
-// The most query heads a kv head the tensor-core decode kernels take.
-#define DMS_ATT_MAX_G 8
 // A warp's visible-key list in the tensor-core decode: fewer than 16 keys carried over plus a tile of 32.
 #define DMS_ATT_CARRY 48
 
@@ -127,116 +125,6 @@ __device__ __forceinline__ void attention_decode_finish(const float* merge, int 
             }
         }
     }
-}
-
-// The finish of a split tensor-core decode launched in clusters of its splits (cluster x == splits <= 16: the
-// launcher's DMS_ATT_CLUSTER_MAX), instead of partials and dms_attention_merge: each block merges its warps as
-// attention_decode_finish does into its own shared memory, rows [m, l, o[D]] of its G heads over the warps' rows
-// (all threads have read those first); then, past a cluster barrier, block `rank` takes its share of the G D outputs
-// and merges the cluster's blocks' rows for them in split order with dms_attention_merge's arithmetic (the same
-// bits), read from their shared memory; a second barrier keeps every block's rows until the last read. One launch a
-// layer fewer, and no partials through L2.
-#define DMS_ATT_CLUSTER_MAX 16
-template <int D>
-__device__ __forceinline__ void attention_decode_finish_cluster(float* merge, int G, int h, int i, int heads,
-                                                                int splits, float* __restrict__ out, int outStride,
-                                                                bf16_t* __restrict__ outBf16, int outBf16Stride) {
-    constexpr int PER = DMS_ATT_MAX_G * D / (DMS_ATT_WARPS * 32);  // outputs of the block a thread merges, at most
-    constexpr int rowFloats = D + 2;
-    float om[PER];
-    float ol[PER];
-    float oo[PER];
-#pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int e = threadIdx.x + k * DMS_ATT_WARPS * 32;
-        om[k] = -INFINITY;
-        ol[k] = 0.f;
-        oo[k] = 0.f;
-        if (e < G * D) {
-            const int g = e / D;
-            const int d = e % D;
-            float m = -INFINITY;
-            for (int w = 0; w < DMS_ATT_WARPS; w++) {
-                m = fmaxf(m, merge[(w * G + g) * rowFloats]);
-            }
-            float l = 0.f;
-            float o = 0.f;
-            if (m != -INFINITY) {
-                for (int w = 0; w < DMS_ATT_WARPS; w++) {
-                    const float* mr = merge + (w * G + g) * rowFloats;
-                    if (mr[0] != -INFINITY) {
-                        const float c = expf(mr[0] - m);
-                        l += mr[1] * c;
-                        o += mr[2 + d] * c;
-                    }
-                }
-            }
-            om[k] = m;
-            ol[k] = l;
-            oo[k] = o;
-        }
-    }
-    __syncthreads();  // every warp row read: the block's rows [m, l, o[D]] of head g go where warp 0's were
-#pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int e = threadIdx.x + k * DMS_ATT_WARPS * 32;
-        if (e < G * D) {
-            float* row = merge + (e / D) * rowFloats;
-            row[2 + e % D] = oo[k];
-            if (e % D == 0) {
-                row[0] = om[k];
-                row[1] = ol[k];
-            }
-        }
-    }
-    dms::cluster_sync();
-    const int share = (G * D + splits - 1) / splits;
-    const int first = static_cast<int>(dms::cluster_rank()) * share;
-    const int last = min(G * D, first + share);
-    for (int e = first + static_cast<int>(threadIdx.x); e < last; e += DMS_ATT_WARPS * 32) {
-        const int g = e / D;
-        const int d = e % D;
-        const float* row = merge + g * rowFloats;
-        float ms[DMS_ATT_CLUSTER_MAX];
-        float ls[DMS_ATT_CLUSTER_MAX];
-        float os[DMS_ATT_CLUSTER_MAX];
-#pragma unroll
-        for (int s = 0; s < DMS_ATT_CLUSTER_MAX; s++) {
-            if (s < splits) {
-                ms[s] = dms::cluster_load(row, s);
-                ls[s] = dms::cluster_load(row + 1, s);
-                os[s] = dms::cluster_load(row + 2 + d, s);
-            }
-        }
-        float m = -INFINITY;
-#pragma unroll
-        for (int s = 0; s < DMS_ATT_CLUSTER_MAX; s++) {
-            if (s < splits) {
-                m = fmaxf(m, ms[s]);
-            }
-        }
-        float l = 0.f;
-        float o = 0.f;
-        if (m != -INFINITY) {
-#pragma unroll
-            for (int s = 0; s < DMS_ATT_CLUSTER_MAX; s++) {
-                if (s < splits && ms[s] != -INFINITY) {
-                    const float weight = expf(ms[s] - m);
-                    l += ls[s] * weight;
-                    o += os[s] * weight;
-                }
-            }
-        }
-        const float value = l > 0.f ? o / l : 0.f;
-        const int qh = h * G + g;
-        if (out != nullptr) {
-            out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-        }
-        if (outBf16 != nullptr) {
-            outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] = dms::f32_to_bf16(value);
-        }
-    }
-    dms::cluster_sync();  // no block leaves while another may still read its rows
 }
 
 template <int GM>
@@ -795,12 +683,8 @@ __device__ __forceinline__ void attention_decode_tc_list(
         }
     }
     __syncthreads();
-    if (splits > 1 && dms::cluster_blocks() > 1) {
-        attention_decode_finish_cluster<D>(merge, G, h, i, heads, splits, out, outStride, outBf16, outBf16Stride);
-    } else {
-        attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16,
-                                outBf16Stride, partialO, partialML);
-    }
+    attention_decode_finish(merge, G, D, h, i, heads, split, splits, splitStride, out, outStride, outBf16, outBf16Stride,
+                            partialO, partialML);
 }
 
 template <int D>
@@ -857,6 +741,7 @@ DMS_ATTENTION_DECODE_TC(128)
 // layer fewer. Grid, block, shared memory and the attention's arguments as dms_attention_decode_tc_d*; G <= 8.
 //   k, v        fp32, the product's key and value rows (strides kStride, vStride)   (n, kvHeads, D)
 //   qNorm ... S as dms_qknorm_rope_kv (n the step's tokens, S its sequences: n == S)
+#define DMS_ATT_MAX_G 8
 
 struct FoldedQk {
     static constexpr bool on = true;
@@ -1791,8 +1676,7 @@ struct AttentionArgs {
     float2* partialML;
 };
 
-// partials: a split launch needs partialO / partialML (not when its clusters merge: dms_attention_decode_*_cluster).
-static bool attention_args_ok(const AttentionArgs& a, bool partials = true) {
+static bool attention_args_ok(const AttentionArgs& a) {
     return a.q != nullptr && a.keyCache != nullptr && a.valueCache != nullptr && a.slotPos != nullptr &&
            a.slotFlag != nullptr && a.pageTable != nullptr && a.pageTableLen != nullptr && a.positions != nullptr &&
            a.seqOfToken != nullptr && a.seqRow != nullptr && a.seqWindow != nullptr && a.heads > 0 &&
@@ -1801,8 +1685,7 @@ static bool attention_args_ok(const AttentionArgs& a, bool partials = true) {
            a.splits <= 65535 && a.qStride >= a.heads * a.D && (a.out != nullptr || a.outBf16 != nullptr) &&
            (a.out == nullptr || a.outStride >= a.heads * a.D) &&
            (a.outBf16 == nullptr || a.outBf16Stride >= a.heads * a.D) &&
-           (a.splits == 1 || !partials ||
-            (a.partialO != nullptr && a.partialML != nullptr && a.splitStride >= a.splits));
+           (a.splits == 1 || (a.partialO != nullptr && a.partialML != nullptr && a.splitStride >= a.splits));
 }
 
 static void launch_attention_merge(const AttentionArgs& a, const int* tokenList, int tokenCount, cudaStream_t stream) {
@@ -1834,37 +1717,24 @@ static void launch_attention_decode(const AttentionArgs& a, const int* tokenList
     }
 }
 
-// cluster: in clusters of the splits, which merge in distributed shared memory (attention_decode_finish_cluster), no
-// merge launch; 2 <= splits <= DMS_ATT_CLUSTER_MAX on a compute 9.0 device (attention_cluster_ok).
-static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount, bool cluster,
-                                       cudaStream_t stream) {
+static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenList, int tokenCount,
+                                      cudaStream_t stream) {
     dim3 grid(a.splits, a.kvHeads, tokenCount);
     const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
-#define DMS_DECODE_TC_ARGS                                                                                         \
-    a.q, a.qStride, a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
-        a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tokenList,      \
-        a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16,             \
-        a.outBf16Stride, a.partialO, a.partialML
 #define DMS_DECODE_TC_CASE(DD)                                                                                      \
-    if (a.D == DD && cluster) {                                                                                     \
-        DMS_LAUNCH_CLUSTER(dms_attention_decode_tc_d##DD, grid, a.splits, DMS_ATT_WARPS * 32, smem, stream,        \
-                           DMS_DECODE_TC_ARGS);                                                                     \
-    } else if (a.D == DD) {                                                                                         \
-        DMS_LAUNCH(dms_attention_decode_tc_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, DMS_DECODE_TC_ARGS);      \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_decode_tc_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,           \
+                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
+                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
+                   tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML);                                            \
     }
     DMS_DECODE_TC_CASE(64)
     DMS_DECODE_TC_CASE(128)
 #undef DMS_DECODE_TC_CASE
-#undef DMS_DECODE_TC_ARGS
-    if (a.splits > 1 && !cluster) {
+    if (a.splits > 1) {
         launch_attention_merge(a, tokenList, tokenCount, stream);
     }
-}
-
-// Whether the split grid may run in clusters of its splits: a compute 9.0 device (the sm_90a code; clusters need
-// sm_90), 2 to DMS_ATT_CLUSTER_MAX splits.
-static bool attention_cluster_ok(const AttentionArgs& a) {
-    return a.splits >= 2 && a.splits <= DMS_ATT_CLUSTER_MAX && dms_compute90();
 }
 
 static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
@@ -1943,18 +1813,7 @@ extern "C" cudaError_t dms_attention_decode_tc(AttentionArgs args, const int* to
     DMS_CHECK(attention_args_ok(args));
     DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
               dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
-    launch_attention_decode_tc(args, tokenList, tokenCount, false, stream);
-    return cudaGetLastError();
-}
-
-// The same in clusters of its splits, merged in distributed shared memory (no partials, no merge launch):
-// 2 <= splits <= DMS_ATT_CLUSTER_MAX (16), a compute 9.0 device; partialO / partialML are not used.
-extern "C" cudaError_t dms_attention_decode_tc_cluster(AttentionArgs args, const int* tokenList, int tokenCount,
-                                                       cudaStream_t stream) {
-    DMS_CHECK(attention_args_ok(args, false) && attention_cluster_ok(args));
-    DMS_CHECK(args.heads / args.kvHeads <= 8 && (args.D == 64 || args.D == 128) && dms::aligned16(args.keyCache) &&
-              dms::aligned16(args.valueCache) && tokenCount > 0 && args.kvHeads <= 65535 && tokenCount <= 65535);
-    launch_attention_decode_tc(args, tokenList, tokenCount, true, stream);
+    launch_attention_decode_tc(args, tokenList, tokenCount, stream);
     return cudaGetLastError();
 }
 
@@ -1984,9 +1843,9 @@ struct FoldArgs {
 // then the merge: args as dms_attention_decode_tc with q the product's raw rows; a decode step (n == S tokens, each of
 // its own sequence, tokenList null or a permutation of all of them: the fold writes only the listed tokens' slots);
 // f as dms_qknorm_rope_kv.
-static cudaError_t attention_decode_tcq(const AttentionArgs& a, const int* tokenList, int tokenCount, const FoldArgs& f,
-                                        bool cluster, cudaStream_t stream) {
-    DMS_CHECK(attention_args_ok(a, !cluster) && (!cluster || attention_cluster_ok(a)));
+extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* tokenList, int tokenCount, FoldArgs f,
+                                                cudaStream_t stream) {
+    DMS_CHECK(attention_args_ok(a));
     DMS_CHECK(a.heads / a.kvHeads <= DMS_ATT_MAX_G && (a.D == 64 || a.D == 128) && dms::aligned16(a.keyCache) &&
               dms::aligned16(a.valueCache) && tokenCount > 0 && a.kvHeads <= 65535 && tokenCount <= 65535);
     DMS_CHECK(f.k != nullptr && f.v != nullptr && f.qNorm != nullptr && f.kNorm != nullptr && f.rope != nullptr &&
@@ -1995,39 +1854,23 @@ static cudaError_t attention_decode_tcq(const AttentionArgs& a, const int* token
     DMS_CHECK(f.dms == 0 || f.decisions == nullptr || f.thresholds != nullptr);
     dim3 grid(a.splits, a.kvHeads, tokenCount);
     const int smem = attention_decode_smem(a.heads / a.kvHeads, a.D);
-#define DMS_DECODE_TCQ_ARGS                                                                                        \
-    a.q, a.qStride, a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
-        a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tokenList,      \
-        a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16,             \
-        a.outBf16Stride, a.partialO, a.partialML, f.k, f.kStride, f.v, f.vStride, f.qNorm, f.kNorm, f.rope,         \
-        f.ropePositions, f.eps, f.dms, f.alphaScale, f.alphaOffset, f.thresholds, f.decisions, f.slots,             \
-        f.prevSlots, f.n, f.S
 #define DMS_DECODE_TCQ_CASE(DD)                                                                                     \
-    if (a.D == DD && cluster) {                                                                                     \
-        DMS_LAUNCH_CLUSTER(dms_attention_decode_tcq_d##DD, grid, a.splits, DMS_ATT_WARPS * 32, smem, stream,       \
-                           DMS_DECODE_TCQ_ARGS);                                                                    \
-    } else if (a.D == DD) {                                                                                         \
-        DMS_LAUNCH(dms_attention_decode_tcq_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, DMS_DECODE_TCQ_ARGS);    \
+    if (a.D == DD) {                                                                                                \
+        DMS_LAUNCH(dms_attention_decode_tcq_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride,          \
+                   a.keyCache, a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, \
+                   a.layers, a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow,      \
+                   tokenList, a.heads, a.D, a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride,  \
+                   a.outBf16, a.outBf16Stride, a.partialO, a.partialML, f.k, f.kStride, f.v, f.vStride, f.qNorm,    \
+                   f.kNorm, f.rope, f.ropePositions, f.eps, f.dms, f.alphaScale, f.alphaOffset, f.thresholds,       \
+                   f.decisions, f.slots, f.prevSlots, f.n, f.S);                                                    \
     }
     DMS_DECODE_TCQ_CASE(64)
     DMS_DECODE_TCQ_CASE(128)
 #undef DMS_DECODE_TCQ_CASE
-#undef DMS_DECODE_TCQ_ARGS
-    if (a.splits > 1 && !cluster) {
+    if (a.splits > 1) {
         launch_attention_merge(a, tokenList, tokenCount, stream);
     }
     return cudaGetLastError();
-}
-
-extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* tokenList, int tokenCount, FoldArgs f,
-                                                cudaStream_t stream) {
-    return attention_decode_tcq(a, tokenList, tokenCount, f, false, stream);
-}
-
-// The same in clusters of its splits, merged in distributed shared memory (as dms_attention_decode_tc_cluster).
-extern "C" cudaError_t dms_attention_decode_tcq_cluster(AttentionArgs a, const int* tokenList, int tokenCount,
-                                                        FoldArgs f, cudaStream_t stream) {
-    return attention_decode_tcq(a, tokenList, tokenCount, f, true, stream);
 }
 
 // Chunk attention for query tiles (first token, count <= 64 / G) of one sequence each; tokenList lists

@@ -46,34 +46,11 @@ extern __shared__ __align__(16) unsigned char dms_dynamic_smem[];
 #define DMS_DYNAMIC_SMEM(name) unsigned char* name = emu::dynamic_smem()
 #define DMS_LAUNCH(kernel, grid, block, smem, stream, ...) \
     emu::launch(#kernel, (grid), (block), (smem), [&]() { kernel(__VA_ARGS__); })
-#define DMS_LAUNCH_CLUSTER(kernel, grid, clusterX, block, smem, stream, ...) \
-    emu::launch_cluster(#kernel, (grid), (clusterX), (block), (smem), [&]() { kernel(__VA_ARGS__); })
 #else
 #define DMS_SHARED(type, name, count) __shared__ type name[(count)]
 #define DMS_DYNAMIC_SMEM(name) unsigned char* name = dms_dynamic_smem
 #define DMS_LAUNCH(kernel, grid, block, smem, stream, ...) \
     kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
-// A launch in clusters of clusterX consecutive blocks along x (grid.x a multiple of it; sm_90; past 8, the
-// non-portable sizes up to 16 an H100 / H200 allows).
-#define DMS_LAUNCH_CLUSTER(kernel, grid, clusterX, block, smem, stream, ...)                          \
-    do {                                                                                             \
-        if ((clusterX) > 8) {                                                                        \
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);         \
-        }                                                                                            \
-        cudaLaunchConfig_t config = {};                                                              \
-        config.gridDim = (grid);                                                                     \
-        config.blockDim = dim3(block);                                                               \
-        config.dynamicSmemBytes = (smem);                                                            \
-        config.stream = (stream);                                                                    \
-        cudaLaunchAttribute attribute[1];                                                            \
-        attribute[0].id = cudaLaunchAttributeClusterDimension;                                       \
-        attribute[0].val.clusterDim.x = (clusterX);                                                  \
-        attribute[0].val.clusterDim.y = 1;                                                           \
-        attribute[0].val.clusterDim.z = 1;                                                           \
-        config.attrs = attribute;                                                                    \
-        config.numAttrs = 1;                                                                         \
-        cudaLaunchKernelEx(&config, kernel, __VA_ARGS__);                                            \
-    } while (0)
 #endif
 
 // The largest k (inner dimension) a product takes: k tile starts plus a tile's columns stay inside int
@@ -496,61 +473,6 @@ DMS_DEVICE void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b
 }
 
 #endif
-
-// ---------------------------------------------------------------------------------------------------
-// Thread block clusters (sm_90): a launch may group consecutive blocks along x into clusters (the launcher's
-// cluster dimension; without one every block is a cluster of 1), whose blocks run at the same time on one GPC and
-// may read each other's shared memory. On sm_80 code and plain launches: 1 block, rank 0, cluster_sync a block
-// barrier. The emulator runs a cluster's blocks together (emu::launch_cluster).
-
-// The blocks of this block's cluster, and this block's rank among them (blockIdx.x % the cluster's x).
-DMS_DEVICE unsigned cluster_blocks() {
-#if defined(DMS_EMU)
-    return emu::cluster_blocks();
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    unsigned n;
-    asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(n));
-    return n;
-#else
-    return 1;
-#endif
-}
-DMS_DEVICE unsigned cluster_rank() {
-#if defined(DMS_EMU)
-    return emu::cluster_rank();
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    unsigned r;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-    return r;
-#else
-    return 0;
-#endif
-}
-// Every thread of every block of the cluster: shared-memory writes before it are visible to the cluster's reads after
-// it (release / acquire), and no block leaves while another may still read its shared memory.
-DMS_DEVICE void cluster_sync() {
-#if defined(DMS_EMU)
-    emu::cluster_sync();
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#else
-    __syncthreads();
-#endif
-}
-// The float at the same place as *local in the shared memory of the cluster's block `rank`.
-DMS_DEVICE float cluster_load(const float* local, unsigned rank) {
-#if defined(DMS_EMU)
-    return *emu::cluster_map(local, rank);
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    uint32_t remote;
-    float v;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)), "r"(rank));
-    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(remote) : "memory");
-    return v;
-#else
-    return *local;
-#endif
-}
 
 __host__ __device__ __forceinline__ int ceil_div(long long a, long long b) {
     return static_cast<int>((a + b - 1) / b);

@@ -8,9 +8,7 @@
 //     pages=288 spread=0.5                         DMS lists: pages uniform in pages x [1 - spread, 1 + spread]
 //     live=0.97                                    the share of listed slots that hold a visible token
 //     dense=2048                                   dense lists (32K tokens), all slots visible; 0 skips the case
-//     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tcc: the same in clusters of its
-//                                                  splits (dms_attention_decode_tc_cluster: 2 to 16 splits, merged in
-//                                                  distributed shared memory), tc4: the same held to 128 registers
+//     kernels=tc,tc4,g,tcb                         tc: dms_attention_decode_tc, tc4: the same held to 128 registers
 //                                                  (4 blocks a multiprocessor; d=128), g: dms_attention_decode,
 //                                                  tcb: dms_attention_decode_tc_balanced at 2, 3, 4, 6 blocks a
 //                                                  multiprocessor (tcb_per_sm)
@@ -322,8 +320,7 @@ int main(int argc, char** argv) {
             splitCounts.push_back(rule);
             std::sort(splitCounts.begin(), splitCounts.end());
         }
-        std::map<int, std::vector<float>> tcOut;  // tc's outputs by split count, for tcc's bits
-        for (const char* kernel : {"tc", "tcc", "tc4", "g"}) {
+        for (const char* kernel : {"tc", "tc4", "g"}) {
             if (("," + o.kernels + ",").find("," + std::string(kernel) + ",") == std::string::npos ||
                 (std::strcmp(kernel, "tc4") == 0 && o.D != 128)) {
                 continue;
@@ -331,7 +328,7 @@ int main(int argc, char** argv) {
             const std::string which = kernel;
             std::vector<float> unsplit;
             for (int splits : splitCounts) {
-                if (splits > sc.maxPages || (which == "tcc" && splits > DMS_ATT_CLUSTER_MAX)) {
+                if (splits > sc.maxPages) {
                     continue;
                 }
                 AttentionArgs a = sc.args;
@@ -342,24 +339,11 @@ int main(int argc, char** argv) {
                 a.partialML = splits > 1 ? partialML : nullptr;
                 const Measured m = measure(a, [&]() {
                     return which == "tc"    ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
-                           : which == "tcc" ? (splits == 1 ? dms_attention_decode_tc(a, nullptr, o.batch, stream)
-                                                           : dms_attention_decode_tc_cluster(a, nullptr, o.batch, stream))
                            : which == "tc4" ? decode_tc4(a, o.batch, stream)
                                             : dms_attention_decode(a, nullptr, o.batch, stream);
                 });
                 if (splits == 1) {
                     unsplit = m.result;
-                }
-                if (which == "tc") {
-                    tcOut[splits] = m.result;
-                } else if (which == "tcc" && tcOut.count(splits) != 0) {
-                    const std::vector<float>& t = tcOut[splits];
-                    long differ = t.size() == m.result.size() ? 0 : -1;
-                    for (size_t e = 0; differ >= 0 && e < t.size(); e++) {
-                        differ += std::memcmp(&t[e], &m.result[e], 4) != 0;
-                    }
-                    std::printf("{\"what\":\"tcc_bits\",\"case\":\"%s\",\"splits\":%d,\"outputs_differing_from_tc\":%ld}\n",
-                                name.c_str(), splits, differ);
                 }
                 report(name, kernel, 0, splits, splits == rule, m, kvBytes, unsplit);
             }

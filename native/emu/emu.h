@@ -229,7 +229,7 @@ inline T atomicCAS(T* p, T compare, T v) {
 
 namespace emu {
 
-enum class State { runnable, wait_block, wait_warp, wait_mbarrier, wait_cluster, done };
+enum class State { runnable, wait_block, wait_warp, wait_mbarrier, done };
 
 // An emulator switch from the environment: false when `name` is unset or `off`, true when it is `on`; anything else
 // stops the run with a message.
@@ -331,16 +331,10 @@ struct Runtime {
     // next fence.proxy.async (0: none pending). wgmma reads through the async proxy, so it must not read such a chunk.
     std::vector<int> unfenced;
     long long switches = 0;
-    uint3 block_idx = {0, 0, 0};
-    unsigned cluster_rank = 0;  // in its cluster (launch_cluster), 0 otherwise
 };
 
-// One Runtime a block: the first for plain launches, k for the block of rank k of a cluster (launch_cluster, which
-// runs a cluster's blocks together).
-constexpr int kMaxCluster = 16;
-inline Runtime* block_runtime(int k) {
-    static Runtime* pool[kMaxCluster] = {};
-    if (pool[k] == nullptr) {
+inline Runtime& rt() {
+    static Runtime* r = [] {
         Runtime* x = new Runtime();
         x->stacks = static_cast<char*>(mmap(nullptr, kStackBytes * kMaxThreads, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
@@ -350,26 +344,13 @@ inline Runtime* block_runtime(int k) {
         }
         x->arena = static_cast<unsigned char*>(aligned_alloc(64, kArenaBytes));
         x->dynamic = static_cast<unsigned char*>(aligned_alloc(64, kArenaBytes));
-        pool[k] = x;
-    }
-    return pool[k];
-}
-
-// The running thread's block (the scheduler sets it before it switches to a thread).
-inline Runtime* g_rt = nullptr;
-inline Runtime& rt() {
-    if (g_rt == nullptr) {
-        g_rt = block_runtime(0);
-    }
-    return *g_rt;
+        return x;
+    }();
+    return *r;
 }
 
 inline Fiber* g_cur = nullptr;
 inline uint3 g_block_idx = {0, 0, 0};
-// The cluster being run: its blocks' runtimes (g_cluster_size 1 outside launch_cluster) and its barrier.
-inline int g_cluster_size = 1;
-inline Runtime* g_cluster[kMaxCluster] = {};
-inline int g_cluster_arrived = 0;
 inline dim3 g_block_dim;
 inline dim3 g_grid_dim;
 
@@ -534,7 +515,9 @@ inline bool schedule(std::vector<int>& order) {
     return true;
 }
 
-inline void check_launch(const char* name, dim3 grid, dim3 block, size_t smem) {
+template <class F>
+inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& kernel) {
+    Runtime& r = rt();
     int threads = static_cast<int>(block.x * block.y * block.z);
     if (threads <= 0 || threads > kMaxThreads) {
         fprintf(stderr, "emu: kernel %s launched with %d threads per block\n", name, threads);
@@ -548,224 +531,85 @@ inline void check_launch(const char* name, dim3 grid, dim3 block, size_t smem) {
         fprintf(stderr, "emu: kernel %s asks for %zu bytes of dynamic shared memory\n", name, smem);
         abort();
     }
-}
-
-// A block's start: its shared memory poisoned, its threads' fibers made at the kernel's entry.
-inline void init_block(Runtime& r, const char* name, std::function<void()>* body, uint3 idx, unsigned rank,
-                       dim3 block, size_t smem) {
-    const int threads = static_cast<int>(block.x * block.y * block.z);
-    r.body = body;
+    std::function<void()> body = kernel;
+    r.body = &body;
     r.kernel = name;
     r.threads = threads;
     r.dynamic_bytes = smem;
-    r.block_idx = idx;
-    r.cluster_rank = rank;
-    memset(r.arena, 0xff, std::max<size_t>(r.arena_used, 4096));
-    r.arena_used = 0;
-    r.sites.clear();
-    memset(r.dynamic, 0xff, smem > 0 ? smem : 16);
-    r.unfenced.assign((smem + 15) / 16, 0);
-    r.live = threads;
-    r.arrived_block = 0;
-    r.barrier_generation = 0;
-    r.barrier_count[0] = r.barrier_count[1] = 0;
-    for (int w = 0; w < (threads + 31) / 32; w++) {
-        r.warps[w].live = std::min(32, threads - w * 32);
-        r.warps[w].arrived = 0;
-    }
-    for (int t = 0; t < threads; t++) {
-        Fiber& f = r.fibers[t];
-        f.linear = t;
-        f.tid = {static_cast<unsigned>(t % block.x), static_cast<unsigned>((t / block.x) % block.y),
-                 static_cast<unsigned>(t / (block.x * block.y))};
-        f.state = State::runnable;
-        f.wgmma.clear();
-        f.copies.clear();
-        f.unfenced.clear();
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
-        f.ctx.uc_stack.ss_size = kStackBytes;
-        f.ctx.uc_link = &r.scheduler;
-        makecontext(&f.ctx, fiber_entry, 0);
-    }
-}
-
-// Runs blocks blocks[0 .. count) (one, or a cluster's) until every thread returns: each round gives every runnable
-// thread of block 0, then of block 1, ... a turn in the schedule's order. When a cluster's block is done, its shared
-// memory is poisoned (as if released), so that a block of the cluster reading it after shows.
-inline void run_blocks(Runtime* const* blocks, int count, const char* name) {
-    const int threads = blocks[0]->threads;
-    std::vector<int> order(threads);
-    for (int t = 0; t < threads; t++) {
-        order[t] = t;
-    }
-    std::vector<bool> finished(count, false);
-    int blocksDone = 0;
-    while (blocksDone < count) {
-        bool progress = false;
-        const bool greedy = schedule(order);
-        for (int k = 0; k < count; k++) {
-            Runtime& r = *blocks[k];
-            for (int i = 0; i < threads; i++) {
-                Fiber& f = r.fibers[order[i]];
-                if (f.state == State::runnable) {
-                    g_rt = &r;
-                    g_block_idx = r.block_idx;
-                    g_cur = &f;
-                    swapcontext(&r.scheduler, &f.ctx);
-                    progress = true;
-                    if (greedy) {
-                        break;  // the first runnable thread in the order again: it runs ahead
-                    }
-                }
-            }
-        }
-        blocksDone = 0;
-        for (int k = 0; k < count; k++) {
-            Runtime& r = *blocks[k];
-            int done = 0;
-            for (int t = 0; t < threads; t++) {
-                done += r.fibers[t].state == State::done;
-            }
-            if (done == threads && !finished[k]) {
-                finished[k] = true;
-                if (count > 1) {
-                    memset(r.dynamic, 0xff, r.dynamic_bytes > 0 ? r.dynamic_bytes : 16);
-                    memset(r.arena, 0xff, std::max<size_t>(r.arena_used, 4096));
-                }
-            }
-            blocksDone += finished[k] ? 1 : 0;
-        }
-        if (!progress && blocksDone < count) {
-            g_cur = nullptr;
-            for (int k = 0; k < count; k++) {
-                Runtime& r = *blocks[k];
-                int at_block = 0, at_warp = 0, at_mbarrier = 0, at_cluster = 0, done = 0;
-                for (int t = 0; t < threads; t++) {
-                    at_block += r.fibers[t].state == State::wait_block;
-                    at_warp += r.fibers[t].state == State::wait_warp;
-                    at_mbarrier += r.fibers[t].state == State::wait_mbarrier;
-                    at_cluster += r.fibers[t].state == State::wait_cluster;
-                    done += r.fibers[t].state == State::done;
-                }
-                fprintf(stderr, "emu: kernel %s, block (%u,%u,%u): deadlock, %d threads at __syncthreads, %d in a warp collective, %d waiting on an mbarrier, %d at a cluster barrier, %d done\n",
-                        name, r.block_idx.x, r.block_idx.y, r.block_idx.z, at_block, at_warp, at_mbarrier, at_cluster,
-                        done);
-            }
-            abort();
-        }
-    }
-    g_cur = nullptr;
-    g_rt = block_runtime(0);
-}
-
-template <class F>
-inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& kernel) {
-    check_launch(name, grid, block, smem);
-    std::function<void()> body = kernel;
     g_block_dim = block;
     g_grid_dim = grid;
-    g_cluster_size = 1;
-    Runtime* r = block_runtime(0);
     for (unsigned bz = 0; bz < grid.z; bz++) {
         for (unsigned by = 0; by < grid.y; by++) {
             for (unsigned bx = 0; bx < grid.x; bx++) {
-                init_block(*r, name, &body, {bx, by, bz}, 0, block, smem);
-                run_blocks(&r, 1, name);
-            }
-        }
-    }
-}
-
-// A launch in clusters of clusterX consecutive blocks along x (cudaLaunchAttributeClusterDimension (clusterX, 1, 1)):
-// the blocks of a cluster run together, every thread of each a fiber, so that they may meet at cluster_sync and read
-// each other's shared memory (cluster_map); clusters one after another.
-template <class F>
-inline void launch_cluster(const char* name, dim3 grid, unsigned clusterX, dim3 block, size_t smem, F&& kernel) {
-    check_launch(name, grid, block, smem);
-    if (clusterX < 1 || clusterX > kMaxCluster || grid.x % clusterX != 0) {
-        fprintf(stderr, "emu: kernel %s launched in clusters of %u along a grid x of %u\n", name, clusterX, grid.x);
-        abort();
-    }
-    std::function<void()> body = kernel;
-    g_block_dim = block;
-    g_grid_dim = grid;
-    g_cluster_size = static_cast<int>(clusterX);
-    for (unsigned k = 0; k < clusterX; k++) {
-        g_cluster[k] = block_runtime(static_cast<int>(k));
-    }
-    for (unsigned bz = 0; bz < grid.z; bz++) {
-        for (unsigned by = 0; by < grid.y; by++) {
-            for (unsigned bx = 0; bx < grid.x; bx += clusterX) {
-                g_cluster_arrived = 0;
-                for (unsigned k = 0; k < clusterX; k++) {
-                    init_block(*g_cluster[k], name, &body, {bx + k, by, bz}, k, block, smem);
+                g_block_idx = {bx, by, bz};
+                memset(r.arena, 0xff, std::max<size_t>(r.arena_used, 4096));
+                r.arena_used = 0;
+                r.sites.clear();
+                memset(r.dynamic, 0xff, smem > 0 ? smem : 16);
+                r.unfenced.assign((smem + 15) / 16, 0);
+                r.live = threads;
+                r.arrived_block = 0;
+                r.barrier_generation = 0;
+                r.barrier_count[0] = r.barrier_count[1] = 0;
+                for (int w = 0; w < (threads + 31) / 32; w++) {
+                    r.warps[w].live = std::min(32, threads - w * 32);
+                    r.warps[w].arrived = 0;
                 }
-                run_blocks(g_cluster, static_cast<int>(clusterX), name);
-            }
-        }
-    }
-    g_cluster_size = 1;
-}
-
-inline unsigned cluster_blocks() {
-    return static_cast<unsigned>(g_cluster_size);
-}
-inline unsigned cluster_rank() {
-    return rt().cluster_rank;
-}
-// barrier.cluster.arrive + wait: every thread of every block of the cluster (none may have returned).
-inline void cluster_sync() {
-    if (g_cluster_size == 1) {
-        syncthreads();
-        return;
-    }
-    int total = 0;
-    for (int k = 0; k < g_cluster_size; k++) {
-        if (g_cluster[k]->live != g_cluster[k]->threads) {
-            fail("cluster barrier after a thread of the cluster returned");
-        }
-        total += g_cluster[k]->threads;
-    }
-    g_cur->state = State::wait_cluster;
-    if (++g_cluster_arrived == total) {
-        g_cluster_arrived = 0;
-        for (int k = 0; k < g_cluster_size; k++) {
-            for (int t = 0; t < g_cluster[k]->threads; t++) {
-                if (g_cluster[k]->fibers[t].state == State::wait_cluster) {
-                    g_cluster[k]->fibers[t].state = State::runnable;
+                for (int t = 0; t < threads; t++) {
+                    Fiber& f = r.fibers[t];
+                    f.linear = t;
+                    f.tid = {static_cast<unsigned>(t % block.x), static_cast<unsigned>((t / block.x) % block.y),
+                             static_cast<unsigned>(t / (block.x * block.y))};
+                    f.state = State::runnable;
+                    f.wgmma.clear();
+                    f.copies.clear();
+                    f.unfenced.clear();
+                    getcontext(&f.ctx);
+                    f.ctx.uc_stack.ss_sp = r.stacks + static_cast<size_t>(t) * kStackBytes;
+                    f.ctx.uc_stack.ss_size = kStackBytes;
+                    f.ctx.uc_link = &r.scheduler;
+                    makecontext(&f.ctx, fiber_entry, 0);
                 }
+                int done = 0;
+                std::vector<int> order(threads);
+                for (int t = 0; t < threads; t++) {
+                    order[t] = t;
+                }
+                while (done < threads) {
+                    bool progress = false;
+                    const bool greedy = schedule(order);
+                    for (int i = 0; i < threads; i++) {
+                        Fiber& f = r.fibers[order[i]];
+                        if (f.state == State::runnable) {
+                            g_cur = &f;
+                            swapcontext(&r.scheduler, &f.ctx);
+                            progress = true;
+                            if (greedy) {
+                                break;  // the first runnable thread in the order again: it runs ahead
+                            }
+                        }
+                    }
+                    done = 0;
+                    for (int t = 0; t < threads; t++) {
+                        done += r.fibers[t].state == State::done;
+                    }
+                    if (!progress && done < threads) {
+                        g_cur = nullptr;
+                        int at_block = 0, at_warp = 0, at_mbarrier = 0;
+                        for (int t = 0; t < threads; t++) {
+                            at_block += r.fibers[t].state == State::wait_block;
+                            at_warp += r.fibers[t].state == State::wait_warp;
+                            at_mbarrier += r.fibers[t].state == State::wait_mbarrier;
+                        }
+                        fprintf(stderr, "emu: kernel %s, block (%u,%u,%u): deadlock, %d threads at __syncthreads, %d in a warp collective, %d waiting on an mbarrier, %d done\n",
+                                name, bx, by, bz, at_block, at_warp, at_mbarrier, done);
+                        abort();
+                    }
+                }
+                g_cur = nullptr;
             }
         }
     }
-    if (g_cur->state == State::wait_cluster) {
-        yield();
-    }
-}
-// mapa: the address at the same place in the shared memory of the cluster's block `rank`.
-template <class T>
-inline const T* cluster_map(const T* local, unsigned rank) {
-    Runtime& me = rt();
-    if (rank >= static_cast<unsigned>(g_cluster_size)) {
-        fail("a shared-memory address mapped to a rank outside the cluster");
-    }
-    Runtime& other = *(g_cluster_size == 1 ? &me : g_cluster[rank]);
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(local);
-    if (p >= me.dynamic && p + sizeof(T) <= me.dynamic + me.dynamic_bytes) {
-        return reinterpret_cast<const T*>(other.dynamic + (p - me.dynamic));
-    }
-    const std::pair<const void*, size_t>* mine = nullptr;  // the static array holding p: the last one starting at or before it
-    for (auto& site : me.sites) {
-        if (p >= me.arena + site.second && p < me.arena + me.arena_used) {
-            mine = &site;
-        }
-    }
-    for (auto& there : other.sites) {
-        if (mine != nullptr && there.first == mine->first) {
-            return reinterpret_cast<const T*>(other.arena + there.second + (p - me.arena - mine->second));
-        }
-    }
-    fail("a cluster read of an address outside shared memory, or of a static array the other block has not declared");
 }
 
 // ldmatrix.m8n8.x4(.trans).b16: lane l gives the address of row (l % 8) of matrix (l / 8).

@@ -2314,88 +2314,6 @@ static void test_attention_decode_tc() {
 // previous token's new flag decide its visibility; one (token, kv head) has no slot (-1: nothing written); the whole
 // list, 2 and 1 pages a split; a token list in reverse; DMS off.
 static void check_attention_decode_tcq();
-// dms_attention_decode_tc_cluster against dms_attention_decode_tc with its merge, bit for bit (the same arithmetic in
-// the same order: attention_decode_finish_cluster), over 2 to 16 splits (16: a non-portable cluster size), one and
-// several tokens a sequence, G 1 to 8, a token list (the rows between not written); and refused outside 2 to 16.
-static void test_attention_decode_cluster() {
-    Rng rng(31);
-    const std::vector<DecodeCase> cases = {
-        {8, 2, 128, 16, {40, 75, 1}, {1, 3, 1}, {4, 1000000, 0}},
-        {16, 2, 64, 16, {130}, {1}, {20}},
-        {3, 3, 128, 5, {23, 9}, {1, 2}, {2, 4}},
-        {4, 2, 64, 8, {100, 33}, {2, 1}, {16, 3}},
-        {8, 2, 128, 4, {250}, {1}, {1000000}},
-        {7, 1, 64, 4, {37}, {3}, {5}},
-    };
-    for (const DecodeCase& c : cases) {
-        AttnScene sc = make_scene(rng, c.heads, c.kvHeads, c.D, c.pageSize, c.contexts, c.lengths, c.windows);
-        AttnDevice dv(sc);
-        int maxLen = 0;
-        for (int x : sc.tableLen) {
-            maxLen = std::max(maxLen, x);
-        }
-        const size_t outCount = static_cast<size_t>(sc.n) * sc.heads * sc.D;
-        for (int splits : {2, 3, 5, 8, 11, 16}) {
-            const int pagesPerSplit = (maxLen + splits - 1) / splits;
-            if ((maxLen + pagesPerSplit - 1) / pagesPerSplit != splits) {
-                continue;  // no page count a split gives this many splits
-            }
-            for (bool listed : {false, true}) {
-                if (listed && sc.n < 3) {
-                    continue;
-                }
-                Buf<int> list(std::vector<int>{sc.n - 1, 0});
-                const int* tokens = listed ? list.dev : nullptr;
-                const int count = listed ? 2 : sc.n;
-                Buf<float> outT(outCount), outC(outCount);
-                Buf<uint16_t> bT(outCount), bC(outCount);
-                Partials part(sc, splits);
-                for (auto* b : {&outT, &outC}) {
-                    b->poison();
-                }
-                bT.poison();
-                bC.poison();
-                expect_ok(dms_attention_decode_tc(dv.args(sc, pagesPerSplit, splits, splits, outT.dev, bT.dev,
-                                                          part.o.dev, part.ml.dev), tokens, count, nullptr),
-                          "attention_decode_tc");
-                expect_ok(dms_attention_decode_tc_cluster(dv.args(sc, pagesPerSplit, splits, splits, outC.dev, bC.dev,
-                                                                  nullptr, nullptr), tokens, count, nullptr),
-                          "attention_decode_tc_cluster");
-                outT.down();
-                outC.down();
-                bT.down();
-                bC.down();
-                g_checks += 2;
-                if (memcmp(outT.host.data(), outC.host.data(), outCount * 4) != 0 ||
-                    memcmp(bT.host.data(), bC.host.data(), outCount * 2) != 0) {
-                    size_t differ = 0;
-                    for (size_t e = 0; e < outCount; e++) {
-                        differ += memcmp(&outT[e], &outC[e], 4) != 0;
-                    }
-                    fprintf(stderr, "FAIL attention_decode_tc_cluster G=%d D=%d splits=%d listed=%d: %zu of %zu outputs "
-                            "differ from attention_decode_tc's\n", c.heads / c.kvHeads, c.D, splits, listed, differ,
-                            outCount);
-                    g_failures++;
-                }
-                g_checks++;
-                if (listed && sc.n > 2 && !std::isnan(outC[static_cast<size_t>(sc.heads) * sc.D])) {
-                    fprintf(stderr, "FAIL attention_decode_tc_cluster wrote a token not in the list\n");
-                    g_failures++;
-                }
-            }
-        }
-    }
-    AttnScene sc = make_scene(rng, 8, 2, 128, 16, {300}, {1}, {1000000});
-    AttnDevice dv(sc);
-    Buf<float> out(static_cast<size_t>(sc.n) * sc.heads * sc.D);
-    expect_refused(dms_attention_decode_tc_cluster(dv.args(sc, 1000, 1, 1, out.dev, nullptr, nullptr, nullptr), nullptr,
-                                                   sc.n, nullptr),
-                   "attention_decode_tc_cluster of one split");
-    expect_refused(dms_attention_decode_tc_cluster(dv.args(sc, 1, 17, 17, out.dev, nullptr, nullptr, nullptr), nullptr,
-                                                   sc.n, nullptr),
-                   "attention_decode_tc_cluster of 17 splits");
-}
-
 static void test_attention_decode_tcq() {
     for (int early : {1, 0, 2}) {  // the list (1), nothing (0), the list and the first slots' metadata (2) early
         set_attention_early(early);
@@ -2517,27 +2435,6 @@ static void check_attention_decode_tcq() {
                 const FoldArgs f{one.qkv.dev + qh, stride, one.qkv.dev + qh + kvh, stride, qn.dev, kn.dev, rope.dev,
                                  ropePositions, eps, dms, 100.0, 5.0, thresholds.dev, dec1, slots.dev, prev.dev, n, S};
                 expect_ok(dms_attention_decode_tcq(a1, tokens, n, f, nullptr), "attention_decode_tcq");
-                // The same in clusters of its splits (merged in distributed shared memory): the same bits as one's.
-                const bool clustered = splits >= 2 && splits <= DMS_ATT_CLUSTER_MAX;
-                Run clu(sc, qkv0, decisionCount, splitStride);
-                if (clustered) {
-                    AttentionArgs a3 = clu.dv.args(sc, pagesPerSplit, splits, splitStride, clu.out.dev, clu.outB.dev,
-                                                   nullptr, nullptr);
-                    a3.q = clu.qkv.dev;
-                    a3.qStride = stride;
-                    FoldArgs f3 = f;
-                    f3.k = clu.qkv.dev + qh;
-                    f3.v = clu.qkv.dev + qh + kvh;
-                    f3.decisions = c.dms ? clu.decisions.dev : nullptr;
-                    expect_ok(dms_attention_decode_tcq_cluster(a3, tokens, n, f3, nullptr), "attention_decode_tcq_cluster");
-                    clu.out.down();
-                    clu.outB.down();
-                    clu.decisions.down();
-                    clu.dv.keys.down();
-                    clu.dv.values.down();
-                    clu.dv.slotPos.down();
-                    clu.dv.slotFlag.down();
-                }
                 for (Run* r : {&two, &one}) {
                     r->out.down();
                     r->outB.down();
@@ -2563,26 +2460,6 @@ static void check_attention_decode_tcq() {
                 same("values", one.dv.values.host.data(), two.dv.values.host.data(), one.dv.values.size() * 2);
                 same("slot positions", one.dv.slotPos.host.data(), two.dv.slotPos.host.data(), one.dv.slotPos.size() * 4);
                 same("slot flags", one.dv.slotFlag.host.data(), two.dv.slotFlag.host.data(), one.dv.slotFlag.size());
-                const auto sameClustered = [&](const char* what, const void* x, const void* y, size_t bytes) {
-                    g_checks++;
-                    if (memcmp(x, y, bytes) != 0) {
-                        fprintf(stderr, "FAIL attention_decode_tcq_cluster early=%d G=%d D=%d splits=%d reversed=%d "
-                                "dms=%d: %s differ from the unclustered launch's\n", g_attention_early,
-                                c.heads / c.kvHeads, c.D, splits, reversed, c.dms, what);
-                        g_failures++;
-                    }
-                };
-                if (clustered) {
-                    sameClustered("outputs", clu.out.host.data(), one.out.host.data(), one.out.size() * 4);
-                    sameClustered("bf16 outputs", clu.outB.host.data(), one.outB.host.data(), one.outB.size() * 2);
-                    sameClustered("decisions", clu.decisions.host.data(), one.decisions.host.data(), one.decisions.size());
-                    sameClustered("keys", clu.dv.keys.host.data(), one.dv.keys.host.data(), one.dv.keys.size() * 2);
-                    sameClustered("values", clu.dv.values.host.data(), one.dv.values.host.data(), one.dv.values.size() * 2);
-                    sameClustered("slot positions", clu.dv.slotPos.host.data(), one.dv.slotPos.host.data(),
-                                  one.dv.slotPos.size() * 4);
-                    sameClustered("slot flags", clu.dv.slotFlag.host.data(), one.dv.slotFlag.host.data(),
-                                  one.dv.slotFlag.size());
-                }
                 g_checks++;
                 if (std::isnan(one.out[0])) {
                     fprintf(stderr, "FAIL attention_decode_tcq: token 0 not written\n");
@@ -3002,7 +2879,6 @@ int main(int argc, char** argv) {
         {"kv_write", test_kv_write},
         {"attention_decode", test_attention_decode},
         {"attention_decode_tc", test_attention_decode_tc},
-        {"attention_decode_cluster", test_attention_decode_cluster},
         {"attention_decode_tcb", test_attention_decode_tc_balanced},
         {"attention_decode_tcq", test_attention_decode_tcq},
         {"attention_chunk", test_attention_chunk},
