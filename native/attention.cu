@@ -27,9 +27,6 @@
 #include "qknorm_rope.cuh"
 
 #define DMS_ATT_WARPS 4
-#ifndef DMS_ATT_PAGE_PREFETCH
-#define DMS_ATT_PAGE_PREFETCH 0
-#endif
 // A warp's visible-key list in the tensor-core decode: fewer than 16 keys carried over plus a tile of 32.
 #define DMS_ATT_CARRY 48
 
@@ -52,29 +49,6 @@ DMS_DEVICE bool dms_visible(int p, int f, int q, int window) {
 // Each warp takes tiles of 32 list slots; within a tile only visible slots are read.
 __host__ __device__ constexpr int attention_decode_smem(int G, int D) {
     return DMS_ATT_WARPS * G * (D + 2) * 4;
-}
-
-// The tensor-core decode and chunk kernels' wait (dms.cuh): with DMS_ATT_TRIGGER_EARLY / DMS_CHUNK_TRIGGER_EARLY 1 the
-// next launch (the merge, when split) may start right after it, as after a short kernel's; 0 (long kernels) at exit.
-#ifndef DMS_ATT_TRIGGER_EARLY
-#define DMS_ATT_TRIGGER_EARLY 0
-#endif
-#ifndef DMS_CHUNK_TRIGGER_EARLY
-#define DMS_CHUNK_TRIGGER_EARLY 0
-#endif
-DMS_DEVICE void decode_begin() {
-    if (DMS_ATT_TRIGGER_EARLY) {
-        dms::pdl_begin();
-    } else {
-        dms::pdl_begin_long();
-    }
-}
-DMS_DEVICE void chunk_begin() {
-    if (DMS_CHUNK_TRIGGER_EARLY) {
-        dms::pdl_begin();
-    } else {
-        dms::pdl_begin_long();
-    }
 }
 
 // What a decode block (split, kv head h, token entry z) scans: page-table entries [e0, e1) of its (sequence, layer,
@@ -485,19 +459,6 @@ __device__ __forceinline__ void attention_decode_tc_list(
             flag = cache.slotFlag[slot];
         }
     }
-#if DMS_ATT_PAGE_PREFETCH
-    // The block's K and V pages asked of L2 before the wait, a page an instruction: at batch 1 a block reads its 256
-    // slots in a chain of rounds, each waiting for DRAM; under a programmatic launch the prefetch overlaps the launch
-    // before, and the rounds then read L2.
-    for (int e = listStart / pageSize + static_cast<int>(threadIdx.x); e * pageSize < listEnd; e += DMS_ATT_WARPS * 32) {
-        const int page = table[e];
-        if (page >= 0) {
-            const size_t first = static_cast<size_t>(page) * pageSize * D;
-            dms::prefetch_l2(cache.keyCache + first, static_cast<unsigned>(pageSize * D * 2));
-            dms::prefetch_l2(cache.valueCache + first, static_cast<unsigned>(pageSize * D * 2));
-        }
-    }
-#endif
     wait();  // (the split grid's pdl_wait: its pages are read before it, the slots' metadata and q after)
 
     // Q as A fragments: a0/a2 the high parts (row g8), a1/a3 the rest (row g8 + 8).
@@ -739,7 +700,7 @@ __device__ __forceinline__ void attention_decode_tc(
     // chain of dependent loads overlaps the launch before (the q/k norm and RoPE with the KV write); 0 waits first.
     const int early = dms_attention_early;
     if (early == 0) {
-        decode_begin();
+        dms::pdl_begin_long();
     }
     const auto where = [&]() {
         return decode_block(pageTable, pageTableLen, maxPagesPerHead, layers, layer, kvHeads, pageSize, positions,
@@ -747,7 +708,7 @@ __device__ __forceinline__ void attention_decode_tc(
     };
     const auto wait = [&]() {
         if (early != 0) {
-            decode_begin();
+            dms::pdl_begin_long();
         }
     };
     attention_decode_tc_list<D>(q, qStride, cache, where, wait, blockIdx.y, kvHeads, pageSize, heads, scale,
@@ -819,7 +780,7 @@ __device__ __forceinline__ void attention_decode_tcq(
     bf16_t* value = key + D;
     const int early = dms_attention_early;
     if (early == 0) {
-        decode_begin();
+        dms::pdl_begin_long();
     }
     const int h = blockIdx.y;
     const int G = heads / kvHeads;
@@ -840,7 +801,7 @@ __device__ __forceinline__ void attention_decode_tcq(
     };
     const auto wait = [&]() {
         if (early != 0) {
-            decode_begin();
+            dms::pdl_begin_long();
         }
         // dms_qknorm_rope_kv_f32's warps for token i: query heads h G + r (r < G), then kv head h (r == G).
         const int lane = threadIdx.x & 31;
@@ -1025,7 +986,7 @@ __device__ __forceinline__ void attention_decode_tc_balanced(
             lo = mid + 1;
         }
     }
-    decode_begin();
+    dms::pdl_begin_long();
     for (int j = lo; j < lists; j++) {
         const long long s0 = start[j];
         const long long s1 = start[j + 1];
@@ -1571,7 +1532,7 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
 // window), and the block's part of the list fits the shared slots. Either instance gives the same sums.
 template <int D, int OPT = DMS_CHUNK_OPT>
 __device__ __forceinline__ void attention_chunk(DMS_CHUNK_BODY_PARAMS) {
-    chunk_begin();
+    dms::pdl_begin_long();
     if constexpr ((OPT & DMS_CHUNK_PACK) != 0 && DMS_CHUNK_PACKS) {
         const int first = tiles[gridDim.x - 1 - blockIdx.x].x;
         const int s = seqOfToken[first];
@@ -1608,16 +1569,10 @@ DMS_ATTENTION_CHUNK(128)
 // D <= 256 (two channels a thread).
 #define DMS_MERGE_CHUNK 128
 #define DMS_MERGE_AHEAD 8
-#ifndef DMS_MERGE_FAST
-#define DMS_MERGE_FAST 0
-#endif
-#define DMS_MERGE_FEW 16
-#define DMS_MERGE_PARAMS                                                                                          \
-    const float* __restrict__ partialO, const float2* __restrict__ partialML, int splits, int splitStride,        \
-        const int* __restrict__ tokenList, int heads, int D, float* __restrict__ out, int outStride,              \
-        bf16_t* __restrict__ outBf16, int outBf16Stride
-template <bool FAST>
-__device__ __forceinline__ void attention_merge(DMS_MERGE_PARAMS) {
+extern "C" __global__ void __launch_bounds__(DMS_MERGE_CHUNK)
+    dms_attention_merge(const float* __restrict__ partialO, const float2* __restrict__ partialML, int splits,
+                        int splitStride, const int* __restrict__ tokenList, int heads, int D, float* __restrict__ out,
+                        int outStride, bf16_t* __restrict__ outBf16, int outBf16Stride) {
     dms::pdl_begin();
     DMS_SHARED(float, weight, DMS_MERGE_CHUNK);   // e^(m_s − m), for the chunk's splits
     DMS_SHARED(float, rowSum, DMS_MERGE_CHUNK);   // l_s
@@ -1626,61 +1581,6 @@ __device__ __forceinline__ void attention_merge(DMS_MERGE_PARAMS) {
     const int qh = blockIdx.x;
     const int i = tokenList != nullptr ? tokenList[blockIdx.y] : static_cast<int>(blockIdx.y);
     const size_t base = (static_cast<size_t>(i) * heads + qh) * splitStride;
-    if (FAST && splits <= DMS_MERGE_FEW) {
-        // Few splits (a one-token step's 16 at 4K): every thread loads every split's (m, l) (the same addresses in
-        // the whole block) and its channels' O at once, one round of loads where the path below makes four (the
-        // maximum, the weights, two batches of O) with barriers between; the same sums in the same order.
-        float2 ml[DMS_MERGE_FEW];
-        float v[DMS_MERGE_FEW][2];
-#pragma unroll
-        for (int s = 0; s < DMS_MERGE_FEW; s++) {
-            if (s < splits) {
-                ml[s] = partialML[base + s];
-#pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    const int d = threadIdx.x + c * blockDim.x;
-                    v[s][c] = d < D ? partialO[(base + s) * D + d] : 0.f;
-                }
-            }
-        }
-        float mf = -INFINITY;
-#pragma unroll
-        for (int s = 0; s < DMS_MERGE_FEW; s++) {
-            if (s < splits) {
-                mf = fmaxf(mf, ml[s].x);
-            }
-        }
-        float lf = 0.f;
-        float of[2] = {0.f, 0.f};
-        if (mf != -INFINITY) {
-#pragma unroll
-            for (int s = 0; s < DMS_MERGE_FEW; s++) {
-                if (s < splits && ml[s].x != -INFINITY) {
-                    const float w = expf(ml[s].x - mf);
-                    lf += ml[s].y * w;
-#pragma unroll
-                    for (int c = 0; c < 2; c++) {
-                        of[c] += v[s][c] * w;
-                    }
-                }
-            }
-        }
-#pragma unroll
-        for (int c = 0; c < 2; c++) {
-            const int d = threadIdx.x + c * blockDim.x;
-            if (d < D) {
-                const float value = lf > 0.f ? of[c] / lf : 0.f;
-                if (out != nullptr) {
-                    out[static_cast<size_t>(i) * outStride + static_cast<size_t>(qh) * D + d] = value;
-                }
-                if (outBf16 != nullptr) {
-                    outBf16[static_cast<size_t>(i) * outBf16Stride + static_cast<size_t>(qh) * D + d] =
-                        dms::f32_to_bf16(value);
-                }
-            }
-        }
-        return;
-    }
     float m = -INFINITY;
     for (int s = threadIdx.x; s < splits; s += blockDim.x) {
         m = fmaxf(m, partialML[base + s].x);
@@ -1739,11 +1639,6 @@ __device__ __forceinline__ void attention_merge(DMS_MERGE_PARAMS) {
             }
         }
     }
-}
-
-extern "C" __global__ void __launch_bounds__(DMS_MERGE_CHUNK) dms_attention_merge(DMS_MERGE_PARAMS) {
-    attention_merge<DMS_MERGE_FAST != 0>(partialO, partialML, splits, splitStride, tokenList, heads, D, out, outStride,
-                                         outBf16, outBf16Stride);
 }
 
 // ===================================================================================================

@@ -213,17 +213,6 @@ DMS_DEVICE uint4 load16_stream(const void* p) {
 #endif
 }
 
-// Asks L2 for `bytes` (a multiple of 16, p 16-byte aligned) from p on, without waiting or taking registers
-// (cp.async.bulk.prefetch.L2, sm_90: one instruction for a whole page); a hint only, elsewhere nothing.
-DMS_DEVICE void prefetch_l2(const void* p, unsigned bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(DMS_EMU)
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 // Programmatic dependent launch (sm_90; Java launches with it when dms.cuda.pdl is on: CudaContext, PdlLaunch). A
 // kernel launched so may start while the kernel before it in the stream still runs, once every block of that one has
 // called pdl_trigger (or exited). So every kernel of this fatbin calls pdl_wait before it writes anything and before it

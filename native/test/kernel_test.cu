@@ -2117,15 +2117,9 @@ static void check_attention_decode(const char* name, DecodeEntry entry, const st
 // The merge of split attention against the sequential sum it replaced (flash-decoding: out = Σ O_s e^(m_s − m) /
 // Σ l_s e^(m_s − m) in split order, empty splits skipped): bit for bit on the emulator, 1e-6 relative on a GPU;
 // up to 300 splits (more than one staged chunk), empty splits (m = −∞, garbage O) and an all-empty head.
-// The merge's general path alone (attention.cu, attention_merge<false>), for the few-splits path's bits.
-extern "C" __global__ void __launch_bounds__(DMS_MERGE_CHUNK) test_attention_merge_general(DMS_MERGE_PARAMS) {
-    attention_merge<false>(partialO, partialML, splits, splitStride, tokenList, heads, D, out, outStride, outBf16,
-                           outBf16Stride);
-}
-
 static void test_attention_merge() {
     Rng rng(51);
-    for (int splits : {1, 7, 16, 17, 129, 300}) {
+    for (int splits : {1, 7, 129, 300}) {
         for (int D : {128, 36, 256}) {
             const int heads = 3, n = 2, splitStride = splits + 2;
             std::vector<float> o = random_f32(rng, static_cast<size_t>(n) * heads * splitStride * D, 2.f);
@@ -2149,28 +2143,6 @@ static void test_attention_merge() {
             DMS_LAUNCH(dms_attention_merge, grid, 128, 0, nullptr, partialO.dev, partialML.dev, splits, splitStride,
                        nullptr, heads, D, out.dev, outStride, nullptr, 0);
             out.down();
-            // The kernel's path (few splits, DMS_MERGE_FAST) gives the general path's bits, bf16 outputs too.
-            {
-                Buf<float> general(static_cast<size_t>(n) * outStride);
-                Buf<uint16_t> bf(static_cast<size_t>(n) * outStride), bfGeneral(static_cast<size_t>(n) * outStride);
-                general.poison();
-                bf.poison();
-                bfGeneral.poison();
-                DMS_LAUNCH(test_attention_merge_general, grid, 128, 0, nullptr, partialO.dev, partialML.dev, splits,
-                           splitStride, nullptr, heads, D, general.dev, outStride, bfGeneral.dev, outStride);
-                DMS_LAUNCH(dms_attention_merge, grid, 128, 0, nullptr, partialO.dev, partialML.dev, splits, splitStride,
-                           nullptr, heads, D, nullptr, 0, bf.dev, outStride);
-                general.down();
-                bf.down();
-                bfGeneral.down();
-                g_checks += 2;
-                if (memcmp(general.host.data(), out.host.data(), general.size() * 4) != 0 ||
-                    memcmp(bf.host.data(), bfGeneral.host.data(), bf.size() * 2) != 0) {
-                    fprintf(stderr, "FAIL attention_merge splits=%d D=%d: the kernel's outputs differ from the general "
-                            "path's\n", splits, D);
-                    g_failures++;
-                }
-            }
             for (int i = 0; i < n; i++) {
                 for (int h = 0; h < heads; h++) {
                     const size_t base = (static_cast<size_t>(i) * heads + h) * splitStride;
