@@ -131,7 +131,8 @@ public final class GpuBenchCommand {
                         "prefill_device_wait_ms", pt.syncNanos() / 1e6,
                         "prefill_device_ms", pt.deviceNanos() > 0 ? pt.deviceNanos() / 1e6 : null,
                         "prefill_gc_ms", r.prefill().gcMillis(),
-                        "prefill_first_sequence_chunk_ms", r.prefill().firstSequenceChunkMillis()));
+                        "prefill_first_sequence_chunk_ms", r.prefill().firstSequenceChunkMillis(),
+                        "prefill_first_sequence_chunk_uptime_ms", r.prefill().firstSequenceChunkUptimeMillis()));
                 // -Ddms.cuda.kernel-timing=true: each kernel's device time in the timed decode steps (launch by launch).
                 for (CudaBackend.KernelTime k : r.kernels()) {
                     out.println(json("kernel", "kernel", k.kernel(), "launches_per_step",
@@ -163,9 +164,13 @@ public final class GpuBenchCommand {
     /**
      * Where the timed prefill's wall time went: the backend's step times over its chunks (as a decode step's), the
      * collectors' milliseconds in it, and the first sequence's chunks one by one (the first of a run can pay for
-     * scratch grown past the warm-up's shapes).
+     * scratch grown past the warm-up's shapes), each with the JVM's uptime (ms) at its start, so that a JVM log
+     * ({@code -Xlog:...} decorates with the uptime) or a flight recording can be laid beside a slow chunk: about one
+     * fresh JVM in five on the H200 host spends 70-100 ms more in the engine in the timed prompt's first chunk
+     * (docs/benchmarks.md, twenty-seventh and twenty-eighth passes).
      */
-    record Prefill(CudaBackend.StepTimes times, long gcMillis, double[] firstSequenceChunkMillis) {
+    record Prefill(CudaBackend.StepTimes times, long gcMillis, double[] firstSequenceChunkMillis,
+            long[] firstSequenceChunkUptimeMillis) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -222,12 +227,16 @@ public final class GpuBenchCommand {
         long start = System.nanoTime();
         int distinct = o.prefilled();
         double[] firstChunks = new double[(prompt + chunk - 1) / chunk];  // the first sequence's, ms each
+        long[] firstChunkUptimes = new long[firstChunks.length];  // the JVM's uptime (ms) at each one's start
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
             for (int at = 0; at < prompt; at += chunk) {
                 int[] part = Arrays.copyOfRange(tokens, at, Math.min(prompt, at + chunk));
                 boolean last = at + chunk >= prompt;
+                if (s == 0) {
+                    firstChunkUptimes[at / chunk] = ManagementFactory.getRuntimeMXBean().getUptime();
+                }
                 long began = System.nanoTime();
                 next[s] = engine.run(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)))
                         .get(0).token();
@@ -237,7 +246,8 @@ public final class GpuBenchCommand {
             }
         }
         double prefill = (System.nanoTime() - start) / 1e9;
-        Prefill prefillParts = new Prefill(backend.takeStepTimes(), gcMillis() - prefillGcBefore, firstChunks);
+        Prefill prefillParts = new Prefill(backend.takeStepTimes(), gcMillis() - prefillGcBefore, firstChunks,
+                firstChunkUptimes);
         // --distinct: the other sequences are copies of the prefilled ones (KvCacheManager#fork), whose pages one
         // untimed decode step copies on the device; then every sequence is prompt + 1 tokens long.
         int untimed = distinct < batch ? 1 : 0;
@@ -405,8 +415,8 @@ public final class GpuBenchCommand {
 
     /**
      * One JSON line: {@code what} then the pairs in order, written by Jackson (strings escaped as JSON needs);
-     * floating-point values rounded to 6 significant digits, as the figures are read; pairs whose value is null left
-     * out.
+     * floating-point values rounded to 6 significant digits, as the figures are read (double[] values each so),
+     * whole numbers and long[] values as they are; pairs whose value is null left out.
      */
     static String json(String what, Object... pairs) {
         ObjectNode line = JSON.createObjectNode().put("what", what);
@@ -427,6 +437,11 @@ public final class GpuBenchCommand {
                 ArrayNode array = line.putArray(key);
                 for (double d : values) {
                     array.add(new BigDecimal(d).round(SIGNIFICANT).stripTrailingZeros());
+                }
+            } else if (v instanceof long[] values) {
+                ArrayNode array = line.putArray(key);
+                for (long l : values) {
+                    array.add(l);
                 }
             } else if (v instanceof Number n) {
                 line.put(key, n.longValue());

@@ -19,10 +19,13 @@ class GpuBenchCommandTest {
         String line = GpuBenchCommand.json("run", "model", "/tmp/a \"quoted\" \\ path", "policy",
                 "dms(window=512, threshold=-119.565384)", "batch", 16, "pages", 14486753L, "tokens_per_s", 1240.30412,
                 "tiny", 0.0000123456789, "zero", 0.0, "threshold", -119.5653839111328f, "nan", Double.NaN, "unmeasured", null,
-                "chunks_ms", new double[] {191.123456789, 0.5});
+                "chunks_ms", new double[] {191.123456789, 0.5}, "uptimes_ms", new long[] {123456789012L, 7L});
         JsonNode node = JSON.readTree(line);
         assertThat(node.propertyNames()).containsExactly("what", "model", "policy", "batch", "pages", "tokens_per_s",
-                "tiny", "zero", "threshold", "nan", "chunks_ms");  // the null-valued pair left out
+                "tiny", "zero", "threshold", "nan", "chunks_ms", "uptimes_ms");  // the null-valued pair left out
+        assertThat(node.get("uptimes_ms").size()).isEqualTo(2);
+        assertThat(node.get("uptimes_ms").get(0).asLong()).as("whole, not rounded").isEqualTo(123456789012L);
+        assertThat(node.get("uptimes_ms").get(1).asLong()).isEqualTo(7L);
         assertThat(node.get("chunks_ms").isArray()).isTrue();
         assertThat(node.get("chunks_ms").get(0).asDouble()).isEqualTo(191.123);
         assertThat(node.get("chunks_ms").get(1).asDouble()).isEqualTo(0.5);
