@@ -87,8 +87,11 @@ final class AttentionKernel {
     private final Kernel[] balancedDecode;
     private final Kernel[] foldedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
-    /** The chunk kernels pack their key tiles here (compute 9.0: the sm_90a code), and take the shared bytes for it. */
-    private final boolean chunkPacks;
+    /**
+     * Each chunk kernel's dynamic shared memory: with the packed key tiles' slots where the device runs the sm_90a code
+     * (the only code that packs), {@link #chunkSharedBytes}.
+     */
+    private final int[] chunkBytes = new int[CHUNK_HEAD_DIMS.length];
     private final Kernel merge;
 
     AttentionKernel(CudaContext context) {
@@ -108,10 +111,9 @@ final class AttentionKernel {
             this.balancedDecode[i] = context.kernel("dms_attention_decode_tcb_d" + TENSOR_DECODE_HEAD_DIMS[i]);
             this.foldedDecode[i] = context.kernel("dms_attention_decode_tcq_d" + TENSOR_DECODE_HEAD_DIMS[i]);
         }
-        this.chunkPacks = context.info().computeMajor() == 9 && context.info().computeMinor() == 0;
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
-            chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i],
-                    chunkSharedBytes(CHUNK_HEAD_DIMS[i], chunkPacks));
+            chunkBytes[i] = chunkSharedBytes(CHUNK_HEAD_DIMS[i], context.info().runsSm90a());
+            chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkBytes[i]);
         }
         this.merge = context.kernel("dms_attention_merge");
     }
@@ -386,7 +388,7 @@ final class AttentionKernel {
         while (CHUNK_HEAD_DIMS[variant] != cache.headDim()) {
             variant++;
         }
-        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkSharedBytes(cache.headDim(), chunkPacks),
+        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkBytes[variant],
                 common(cache, queries, layer).ptr(tiles).i32(queries.heads()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())

@@ -181,7 +181,7 @@ public final class CudaContext implements AutoCloseable {
         if (!pdlWanted()) {
             return PDL_PROPERTY + " is false";
         }
-        if (info.computeMajor() != 9 || info.computeMinor() != 0) {
+        if (!info.runsSm90a()) {
             // The fatbin's sm_90a code has the kernels' griddepcontrol.wait; elsewhere the driver compiles the
             // compute_80 PTX, where it is compiled out, and a programmatic launch would race.
             return "compute " + info.computeMajor() + "." + info.computeMinor() + " runs kernels built without its"

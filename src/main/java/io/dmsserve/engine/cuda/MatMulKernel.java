@@ -279,8 +279,7 @@ final class MatMulKernel implements AutoCloseable {
      * them trap) with room for their shared memory.
      */
     static boolean hasWgmma(DeviceInfo info) {
-        return info.computeMajor() == 9 && info.computeMinor() == 0
-                && info.sharedMemoryPerBlockOptin() >= wgSharedBytes(256, false);
+        return info.runsSm90a() && info.sharedMemoryPerBlockOptin() >= wgSharedBytes(256, false);
     }
 
     /**
