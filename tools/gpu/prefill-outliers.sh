@@ -19,7 +19,12 @@ for ((r = 1; r <= ${RUNS:-10}; r++)); do
     jfr="$OUT/run-$r.jfr"
     timeout "${LIMIT:-150}" "${java[@]}" -XX:StartFlightRecording=filename="$jfr",settings=profile \
         io.dmsserve.DmsServeApplication gpubench --model "$model" --batch 1 --prompt 4096 --decode 2 --policy dms \
-        --evict-rate 0.875 "${bench_args[@]}" 2>>"$OUT/bench.log" | sed "s/^{/{\"run\":$r,/" > "$OUT/run-$r.jsonl"
+        --evict-rate 0.875 "${bench_args[@]}" > "$OUT/run-$r.out" 2>>"$OUT/bench.log"
+    # The application's log shares stdout with gpubench's lines: the lines, tagged with the run, to bench.jsonl; the
+    # log to bench.log.
+    grep '^{' "$OUT/run-$r.out" | sed "s/^{/{\"run\":$r,/" > "$OUT/run-$r.jsonl"
+    grep -v '^{' "$OUT/run-$r.out" >> "$OUT/bench.log"
+    rm -f "$OUT/run-$r.out"
     cat "$OUT/run-$r.jsonl" >> "$OUT/bench.jsonl"
     engine=$(python3 -c '
 import json, sys
