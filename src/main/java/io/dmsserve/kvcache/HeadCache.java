@@ -289,9 +289,6 @@ public final class HeadCache {
                         pushRing(localBase + o);
                     }
                 }
-                for (int o = n; o < pageSize; o++) {
-                    block[row + o] = FREE;
-                }
                 block[row + pageSize] = n;
                 block[row + pageSize + 1] = pages[i];
                 heldPages++;
@@ -299,9 +296,8 @@ public final class HeadCache {
                 seen += n;
                 unpublished += n;
                 lastSlot = localBase + n - 1;
-                // The unused slots of the last page, highest first, so that the next token takes the lowest.
-                for (int o = pageSize - 1; o >= n; o--) {
-                    pushFree(localBase + o);
+                if (n < pageSize) {  // only the last page of the call
+                    freeTail(block, row, localBase, n);
                 }
                 c += n;
             }
@@ -733,6 +729,25 @@ public final class HeadCache {
         runs[size + 1] = target;
         runs[size + 2] = count;
         return runs;
+    }
+
+    /**
+     * The slots {@code n..pageSize−1} of a page {@link #reserve(int, int, int[], int)} filled only up to {@code n}:
+     * marked free in its row and pushed on the free list highest first, so that the next token takes the lowest.
+     * Apart from the page loop, and counting up from 0 behind the caller's {@code n < pageSize}: on the GPU host the
+     * page loop's own count-down tail (taken only by a call's last page, and by none of a 2,048-token chunk's) made
+     * C2 trap and recompile {@code reserve} ({@code loop_limit_check}) two to four times in a fresh JVM, each
+     * recompilation 100–190 ms, and a chunk that came before the recompiled code ran about 80 ms slower
+     * (docs/benchmarks.md, twenty-ninth pass).
+     */
+    private void freeTail(int[] block, int row, int localBase, int n) {
+        int spare = pageSize - n;
+        for (int k = 0; k < spare; k++) {
+            block[row + n + k] = FREE;
+        }
+        for (int k = 0; k < spare; k++) {
+            pushFree(localBase + pageSize - 1 - k);
+        }
     }
 
     private void pushFree(int slot) {
