@@ -64,28 +64,6 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
     }
 
     const bool vec = (k & 7) == 0 && (ldx & 3) == 0 && dms::aligned16(x) && dms::aligned16(w) && dms::aligned16(gamma);
-#if DMS_GEMV_STAGE
-    // Experiment (twenty-ninth pass): a one-token GEMV's first round of W (chunks threadIdx.x and + blockDim.x of
-    // each row: all of a 4096-wide row) copied into shared memory by cp.async before the wait, so that a block launched
-    // while the kernel before drains has its weights on the way without holding registers across the wait. Each thread
-    // reads back only the 16-byte pieces it copied (cp.async.wait_group makes them visible to it; no barrier).
-    DMS_SHARED(uint4, staged, T == 1 ? 2 * R * 256 : 1);  // (2 rounds' halves u, R rows, 256 threads)
-    const bool stage = T == 1 && vec && blockDim.x <= 256;
-    if (stage) {
-        const int chunks = k >> 3;
-#pragma unroll
-        for (int u = 0; u < 2; u++) {
-            const int cc = threadIdx.x + u * blockDim.x;
-            if (cc < chunks) {
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    dms::cp_async16(&staged[(u * R + r) * 256 + threadIdx.x], rows[r] + 8 * cc, true);
-                }
-            }
-        }
-        dms::cp_async_commit();
-    }
-#endif
     dms::pdl_begin_long();
     // Norm: the squares of x's 8 values at chunk c into squares[t], then the values times gamma's.
     auto normed = [&](int t, int c, float4& x0, float4& x1) {
@@ -116,42 +94,6 @@ __device__ __forceinline__ void gemv_bf16(const float* __restrict__ x, int ldx, 
         const int chunks = k >> 3;
         const int stride = blockDim.x;
         int c = threadIdx.x;
-#if DMS_GEMV_STAGE
-        if (stage) {
-            // The staged round: the loop's first iteration (or its tail, when only chunk threadIdx.x exists), the same
-            // sums in the same order.
-            dms::cp_async_wait<0>();
-#pragma unroll
-            for (int u = 0; u < 2; u++) {
-                const int cc = c + u * stride;
-                if (cc < chunks) {
-                    float wf[R][8];
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        dms::unpack_bf16x8(staged[(u * R + r) * 256 + threadIdx.x], wf[r]);
-                    }
-                    const float* xr = x + 8 * cc;
-                    float4 x0 = dms::load16f_ro(xr);
-                    float4 x1 = dms::load16f_ro(xr + 4);
-                    normed(0, cc, x0, x1);
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        float s = acc[r][0];
-                        s = fmaf(wf[r][0], x0.x, s);
-                        s = fmaf(wf[r][1], x0.y, s);
-                        s = fmaf(wf[r][2], x0.z, s);
-                        s = fmaf(wf[r][3], x0.w, s);
-                        s = fmaf(wf[r][4], x1.x, s);
-                        s = fmaf(wf[r][5], x1.y, s);
-                        s = fmaf(wf[r][6], x1.z, s);
-                        s = fmaf(wf[r][7], x1.w, s);
-                        acc[r][0] = s;
-                    }
-                }
-            }
-            c += 2 * stride;
-        }
-#endif
         for (; c + stride < chunks; c += 2 * stride) {
             uint4 wv[2][R];
 #pragma unroll
