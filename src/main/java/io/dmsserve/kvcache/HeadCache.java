@@ -735,7 +735,8 @@ public final class HeadCache {
      * The slots {@code n..pageSize−1} of a page {@link #reserve(int, int, int[], int)} filled only up to {@code n}:
      * marked free in its row and pushed on the free list highest first, so that the next token takes the lowest.
      * Apart from the page loop, and counting up from 0 behind the caller's {@code n < pageSize}: on the GPU host the
-     * page loop's own count-down tail (taken only by a call's last page, and by none of a 2,048-token chunk's) made
+     * page loop's own count-down tail (taken only by a call's last page when it is partial: never while a chunk of
+     * 2,048 tokens fills whole pages, then whenever evictions have freed slots for the chunk's first tokens) made
      * C2 trap and recompile {@code reserve} ({@code loop_limit_check}) two to four times in a fresh JVM, each
      * recompilation 100–190 ms, and a chunk that came before the recompiled code ran about 80 ms slower
      * (docs/benchmarks.md, twenty-ninth pass).
