@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The 4K DMS prefill's host-side outliers (docs/benchmarks.md, twenty-seventh and twenty-eighth passes: about one fresh
-# JVM in five spends 70-100 ms more in the engine, always in the timed prompt's first chunk): RUNS fresh gpubench JVMs
+# The 4K DMS prefill's host-side outliers (docs/benchmarks.md, twenty-seventh to twenty-ninth passes: about one fresh
+# JVM in five spent 70-100 ms more in the engine in the timed prompt's first chunk, until ea9597b removed the C2 traps
+# in HeadCache.reserve this script's recordings showed; 0 in 30 since): RUNS fresh gpubench JVMs
 # (default 10), each one 4K prompt in chunks of 2,048 with DMS at --evict-rate 0.875 under Java Flight Recorder
 # (profile settings: the engine thread's method samples, compilations, deoptimizations, safepoints, collections), from
 # the unpacked bundle with REPO and OUT set. Keeps $OUT/outlier-N.jfr for every run whose prefill_engine_ms exceeds

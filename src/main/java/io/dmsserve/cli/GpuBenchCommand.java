@@ -165,9 +165,9 @@ public final class GpuBenchCommand {
      * Where the timed prefill's wall time went: the backend's step times over its chunks (as a decode step's), the
      * collectors' milliseconds in it, and the first sequence's chunks one by one (the first of a run can pay for
      * scratch grown past the warm-up's shapes), each with the JVM's uptime (ms) at its start, so that a JVM log
-     * ({@code -Xlog:...} decorates with the uptime) or a flight recording can be laid beside a slow chunk: about one
-     * fresh JVM in five on the H200 host spends 70-100 ms more in the engine in the timed prompt's first chunk
-     * (docs/benchmarks.md, twenty-seventh and twenty-eighth passes).
+     * ({@code -Xlog:...} decorates with the uptime) or a flight recording can be laid beside a slow chunk: that is how
+     * the H200 host's one-in-five slow first chunks (70-100 ms more in the engine) were traced to C2 recompiling
+     * {@code HeadCache.reserve}, and removed (docs/benchmarks.md, twenty-seventh to twenty-ninth passes).
      */
     record Prefill(CudaBackend.StepTimes times, long gcMillis, double[] firstSequenceChunkMillis,
             long[] firstSequenceChunkUptimeMillis) {

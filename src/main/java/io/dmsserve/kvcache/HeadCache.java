@@ -659,8 +659,7 @@ public final class HeadCache {
     private void dropFreeSlotsOfReturnedPages() {
         int kept = 0;
         for (int i = 0; i < freeCount; i++) {
-            int pageIndex = pageOf(freeSlots[i]);
-            if (block(pageIndex)[rowAt(pageIndex) + pageSize + 1] != FREE) {
+            if (page(pageOf(freeSlots[i])) != FREE) {
                 freeSlots[kept++] = freeSlots[i];
             }
         }
