@@ -1531,44 +1531,85 @@ static void test_gemv_swiglu() {
     }
 }
 
+// dms_swiglu against the double formula, bit for bit (fp32, and the bf16 copy as f32_to_bf16 rounds it), on both paths
+// of the kernel and their mix: four features a thread where every row of gate, up, out and outBf16 is aligned (with
+// an element-by-element last group when inter % 4 != 0, two blocks along x, a gap between rows), element by element
+// where one of them is not (the up half of an odd fused row, an odd ldOut or ldOutBf16, a base one element off); out
+// apart and in place; more rows than the grid's y (65,537). Every element past a row's features stays poisoned.
 static void test_swiglu() {
+    struct Case {
+        int n, inter, half, ldOut, ldB, offOut, offB;  // gate|up rows of 2 half (up at + half); ldOut 0: in place
+                                                        // (out = gate); ldB 0: no bf16 output; off*: base offsets
+    };
+    const Case cases[] = {{3, 100, 100, 100, 100, 0, 0},    {3, 100, 100, 0, 0, 0, 0},       {2, 101, 101, 103, 101, 0, 0},
+                          {5, 37, 37, 0, 38, 0, 0},         {4, 1030, 1030, 1030, 1030, 0, 0}, {1, 6, 6, 6, 7, 0, 0},
+                          {7, 1027, 1027, 1029, 1027, 0, 0}, {2, 64, 64, 64, 66, 0, 0},       {3, 1029, 1032, 1032, 1032, 0, 0},
+                          {2, 64, 64, 66, 64, 0, 0},        {2, 64, 64, 64, 64, 1, 0},       {2, 64, 64, 64, 64, 0, 2},
+                          {65537, 4, 4, 4, 4, 0, 0}};
     Rng rng(6);
-    const int n = 3, inter = 100;
-    Buf<float> gu(random_f32(rng, static_cast<size_t>(n) * 2 * inter, 6.f));  // fused gate|up rows
-    Buf<float> out(static_cast<size_t>(n) * inter);
-    Buf<uint16_t> outB(static_cast<size_t>(n) * inter);
-    out.poison();
-    outB.poison();
-    expect_ok(dms_swiglu(gu.dev, 2 * inter, gu.dev + inter, 2 * inter, out.dev, inter, outB.dev, inter, n, inter, nullptr),
-              "swiglu");
-    out.down();
-    outB.down();
-    std::vector<float> want(out.size()), gotB(out.size()), wantB(out.size());
-    for (int t = 0; t < n; t++) {
-        for (int j = 0; j < inter; j++) {
-            const float g = gu[static_cast<size_t>(t) * 2 * inter + j];
-            const float u = gu[static_cast<size_t>(t) * 2 * inter + inter + j];
-            want[static_cast<size_t>(t) * inter + j] = static_cast<float>(g / (1.0 + std::exp(-static_cast<double>(g)))) * u;
+    for (const Case& c : cases) {
+        const int n = c.n, inter = c.inter, m = 2 * c.half;
+        Buf<float> gu(random_f32(rng, static_cast<size_t>(n) * m, 6.f));  // gate|up rows
+        const std::vector<float> g0 = gu.host;
+        const bool inPlace = c.ldOut == 0;
+        const int ldOut = inPlace ? m : c.ldOut;
+        const bool bf16 = c.ldB > 0;
+        Buf<float> out(static_cast<size_t>(n) * ldOut + 8 + c.offOut);
+        Buf<uint16_t> outB(static_cast<size_t>(n) * c.ldB + 8 + c.offB);
+        out.poison();
+        outB.poison();
+        char what[128];
+        snprintf(what, sizeof what, "swiglu n=%d inter=%d half=%d ldOut=%d ldB=%d offOut=%d offB=%d", n, inter, c.half,
+                 c.ldOut, c.ldB, c.offOut, c.offB);
+        expect_ok(dms_swiglu(gu.dev, m, gu.dev + c.half, m, inPlace ? gu.dev : out.dev + c.offOut, ldOut,
+                             bf16 ? outB.dev + c.offB : nullptr, c.ldB, n, inter, nullptr),
+                  what);
+        gu.down();
+        out.down();
+        outB.down();
+        int wrong = 0;
+        for (int t = 0; t < n; t++) {
+            for (int j = 0; j < inter; j++) {
+                const float g = g0[static_cast<size_t>(t) * m + j];
+                const float u = g0[static_cast<size_t>(t) * m + c.half + j];
+                const float w = static_cast<float>(g / (1.0 + std::exp(-static_cast<double>(g)))) * u;
+                const float got = inPlace ? gu[static_cast<size_t>(t) * m + j]
+                                          : out[static_cast<size_t>(t) * ldOut + c.offOut + j];
+                const bool ok = memcmp(&got, &w, 4) == 0 &&
+                                (!bf16 || outB[static_cast<size_t>(t) * c.ldB + c.offB + j] == dms::f32_to_bf16(w)) &&
+                                memcmp(&gu[static_cast<size_t>(t) * m + c.half + j], &u, 4) == 0;  // up untouched
+                if (!ok && wrong++ == 0) {
+                    fprintf(stderr, "FAIL %s at (%d, %d): got %.9g (bf16 %04x) want %.9g\n", what, t, j, got,
+                            bf16 ? outB[static_cast<size_t>(t) * c.ldB + c.offB + j] : 0, w);
+                }
+            }
+        }
+        // Every element outside the rows' inter features (before an offset base, the stride's gap, 8 past the end).
+        int written = 0;
+        for (size_t e = 0; e < out.size() && !inPlace; e++) {
+            const size_t r = e - c.offOut;
+            const bool inRow = e >= static_cast<size_t>(c.offOut) && r < static_cast<size_t>(n) * ldOut &&
+                               static_cast<int>(r % ldOut) < inter;
+            uint32_t bits;
+            memcpy(&bits, &out[e], 4);
+            written += !inRow && bits != 0xffffffffu;
+        }
+        for (size_t e = 0; e < outB.size(); e++) {
+            const size_t r = e - c.offB;
+            const bool inRow = bf16 && e >= static_cast<size_t>(c.offB) && r < static_cast<size_t>(n) * c.ldB &&
+                               static_cast<int>(r % c.ldB) < inter;
+            written += !inRow && outB[e] != 0xffff;
+        }
+        g_checks += 2;
+        if (wrong != 0) {
+            fprintf(stderr, "FAIL %s: %d of %lld outputs off\n", what, wrong, static_cast<long long>(n) * inter);
+            g_failures++;
+        }
+        if (written != 0) {
+            fprintf(stderr, "FAIL %s: %d elements written outside the rows' inter features\n", what, written);
+            g_failures++;
         }
     }
-    for (size_t e = 0; e < want.size(); e++) {
-        gotB[e] = from_bf16(outB[e]);
-        wantB[e] = round_bf16(want[e]);
-    }
-    expect_close("swiglu", out.host.data(), want.data(), want.size(), 0, 1e-7);
-    expect_close("swiglu bf16", gotB.data(), wantB.data(), want.size(), 0, 1.0 / 128);
-    // In place.
-    std::vector<float> g0 = gu.host;
-    expect_ok(dms_swiglu(gu.dev, 2 * inter, gu.dev + inter, 2 * inter, gu.dev, 2 * inter, nullptr, 0, n, inter, nullptr),
-              "swiglu in place");
-    gu.down();
-    std::vector<float> gotIn(want.size());
-    for (int t = 0; t < n; t++) {
-        for (int j = 0; j < inter; j++) {
-            gotIn[static_cast<size_t>(t) * inter + j] = gu[static_cast<size_t>(t) * 2 * inter + j];
-        }
-    }
-    expect_close("swiglu in place", gotIn.data(), want.data(), want.size(), 0, 1e-7);
 }
 
 // ---------------------------------------------------------------------------------------------------

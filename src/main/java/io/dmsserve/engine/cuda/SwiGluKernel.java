@@ -9,6 +9,7 @@ final class SwiGluKernel {
 
     static final String NAME = "dms_swiglu_f32";
     private static final int BLOCK = 256;
+    private static final int MAX_GRID_Y = 65535;
 
     private final Kernel kernel;
 
@@ -39,7 +40,9 @@ final class SwiGluKernel {
             require(ldOutBf16 >= inter, "ldOutBf16 must be >= inter");
             holds(outBf16, Checks.rows(n, ldOutBf16, inter), 2, "outBf16 (n, inter) bf16");
         }
-        kernel.launch(Checks.ceilDiv((long) n * inter, BLOCK), 1, 1, BLOCK, 0, new KernelArgs().ptr(gate).i32(ldGate)
-                .ptr(up).i32(ldUp).ptr(out).i32(ldOut).ptr(outBf16).i32(ldOutBf16).i32(n).i32(inter));
+        // Four features a thread along x, the tokens along y (the kernel loops over rows past 65,535).
+        kernel.launch(Checks.ceilDiv(inter, 4 * BLOCK), Math.min(n, MAX_GRID_Y), 1, BLOCK, 0, new KernelArgs()
+                .ptr(gate).i32(ldGate).ptr(up).i32(ldUp).ptr(out).i32(ldOut).ptr(outBf16).i32(ldOutBf16).i32(n)
+                .i32(inter));
     }
 }

@@ -14,7 +14,7 @@ class SwiGluKernelTest extends GpuTest {
     void matchesTheCpuOnFusedGateUpRowsAndInPlace() {
         SplittableRandom random = new SplittableRandom(6);
         SwiGluKernel kernel = new SwiGluKernel(context);
-        for (int inter : new int[] {100, 12288}) {
+        for (int inter : new int[] {100, 101, 12288}) {  // 101: the kernel's element-by-element path
             for (int n : new int[] {1, 3, 17}) {
                 float[] gateUp = randomFloats(random, n * 2 * inter, 6f); // (n, 2 inter): gate | up
                 float[] want = new float[n * inter];
