@@ -5,6 +5,7 @@
 #include "qknorm_rope.cu"
 #include "matmul.cu"
 #include "matmul_sm90.cu"
+#include "matmul_sm90_bulk.cu"
 #include "matmul_sm90_skinny.cu"
 #include "swiglu.cu"
 #include "kv_write.cu"

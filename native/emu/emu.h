@@ -330,6 +330,15 @@ struct Runtime {
     // Per 16-byte chunk of the dynamic shared memory: 1 + the thread whose cp.async wrote it last, until that thread's
     // next fence.proxy.async (0: none pending). wgmma reads through the async proxy, so it must not read such a chunk.
     std::vector<int> unfenced;
+    // cp.async.bulk copies issued and not yet landed (each lands when the phase of its mbarrier completes), and the
+    // bytes each mbarrier's current phase still expects (expect_tx adds, an issued copy takes its bytes).
+    struct BulkCopy {
+        const void* bar;
+        unsigned char* dst;
+        std::vector<unsigned char> bytes;
+    };
+    std::vector<BulkCopy> bulk;
+    std::vector<std::pair<const void*, long long>> tx;
     long long switches = 0;
 };
 
@@ -547,6 +556,8 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                 r.sites.clear();
                 memset(r.dynamic, 0xff, smem > 0 ? smem : 16);
                 r.unfenced.assign((smem + 15) / 16, 0);
+                r.bulk.clear();
+                r.tx.clear();
                 r.live = threads;
                 r.arrived_block = 0;
                 r.barrier_generation = 0;
@@ -814,25 +825,77 @@ inline void mbarrier_init(void* bar, int count) {
     w->count = static_cast<uint16_t>(count);
     w->phase = 0;
 }
-inline void mbarrier_arrive(void* bar) {
+// The transaction bytes the current phase of bar still expects (expect_tx adds, each bulk copy issued takes its own).
+inline long long& mbarrier_tx(const void* bar) {
     Runtime& r = rt();
+    for (auto& e : r.tx) {
+        if (e.first == bar) {
+            return e.second;
+        }
+    }
+    r.tx.push_back({bar, 0});
+    return r.tx.back().second;
+}
+// The phase completes once every arrival is in and no transaction bytes are outstanding: the bulk copies counted on
+// it land (the latest moment the device may write them), the phase flips and the threads waiting on it run.
+inline void mbarrier_try_complete(void* bar, MbarrierWord* w) {
+    Runtime& r = rt();
+    if (w->pending != 0 || mbarrier_tx(bar) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < r.bulk.size();) {
+        if (r.bulk[i].bar == bar) {
+            memcpy(r.bulk[i].dst, r.bulk[i].bytes.data(), r.bulk[i].bytes.size());
+            r.bulk.erase(r.bulk.begin() + static_cast<long>(i));
+        } else {
+            i++;
+        }
+    }
+    w->pending = w->count;
+    w->phase ^= 1;
+    for (int i = 0; i < r.threads; i++) {
+        if (r.fibers[i].state == State::wait_mbarrier && r.fibers[i].mbarrier == bar) {
+            r.fibers[i].state = State::runnable;
+        }
+    }
+}
+inline void mbarrier_arrive(void* bar) {
     MbarrierWord* w = mbarrier_word(bar);
     if (w->count == 0xffff && w->pending == 0xffffffffu) {
         fail("mbarrier.arrive on a barrier never initialised (poisoned shared memory)");
     }
     if (w->pending == 0 || w->pending > w->count) {
-        fail("mbarrier.arrive on a corrupt barrier");
+        fail("mbarrier.arrive on a corrupt barrier (more arrivals in a phase than its count)");
     }
-    if (--w->pending == 0) {
-        w->pending = w->count;
-        w->phase ^= 1;
-        for (int i = 0; i < r.threads; i++) {
-            if (r.fibers[i].state == State::wait_mbarrier && r.fibers[i].mbarrier == bar) {
-                r.fibers[i].state = State::runnable;
-            }
-        }
-    }
+    --w->pending;
+    mbarrier_try_complete(bar, w);
     yield();  // a scheduling point (the thread stays runnable): the threads it released may run before its next step
+}
+// mbarrier.arrive.expect_tx: the phase expects `bytes` more transaction bytes, then this thread arrives.
+inline void mbarrier_expect_tx(void* bar, unsigned bytes) {
+    mbarrier_tx(bar) += bytes;
+    mbarrier_arrive(bar);
+}
+// cp.async.bulk global -> shared with complete_tx on bar: the source is read now, the shared memory written when the
+// barrier's phase completes (with DMS_EMU_COPIES=eager also now, the earliest moment: a stage refilled before its
+// readers released it shows). Both ends 16-byte aligned, a multiple of 16 bytes, inside the dynamic shared memory.
+// Written through the async proxy: no fence.proxy.async is needed before wgmma reads it.
+inline bool eager_copies();
+inline void bulk_copy(void* dst, const void* src, unsigned bytes, void* bar) {
+    Runtime& r = rt();
+    unsigned char* d = static_cast<unsigned char*>(dst);
+    if (d < r.dynamic || d + bytes > r.dynamic + r.dynamic_bytes || bytes == 0 || bytes % 16 != 0 ||
+        (reinterpret_cast<uintptr_t>(d) & 15) != 0 || (reinterpret_cast<uintptr_t>(src) & 15) != 0) {
+        fail("cp.async.bulk: the destination outside the dynamic shared memory, or an end or size not 16-byte aligned");
+    }
+    MbarrierWord* w = mbarrier_word(bar);
+    const unsigned char* s = static_cast<const unsigned char*>(src);
+    r.bulk.push_back({bar, d, std::vector<unsigned char>(s, s + bytes)});
+    if (eager_copies()) {
+        memcpy(d, s, bytes);
+    }
+    mbarrier_tx(bar) -= bytes;
+    mbarrier_try_complete(bar, w);
 }
 inline void mbarrier_wait(void* bar, int parity) {
     MbarrierWord* w = mbarrier_word(bar);

@@ -908,6 +908,87 @@ static void test_matmul_ws() {
     }
 }
 
+// The bulk-copy products (matmul_sm90_bulk.cu: W's image made once by dms_tile_weights, A's by the launcher, one
+// producer thread's cp.async.bulk per stage, two consumer warpgroups, mbarriers with transaction bytes) on
+// test_matmul_ws's cases and a few more: against double sums, and bit for bit against dms_matmul_wg{,_split} with bn
+// 256 on the same inputs (the same sums in the same order), persistent over 1 to 3 blocks and over every tile; images
+// poisoned first, so that a tile the launcher leaves unwritten shows. The emulator lands a bulk copy when its
+// mbarrier's phase completes (with DMS_EMU_COPIES=eager also when issued), runs each wgmma when its thread waits for
+// it (DMS_EMU_WGMMA=early: when issued): a stage read before its copies completed, or refilled before its consumers
+// released it, shows here; a missing arrive deadlocks.
+static void test_matmul_bk() {
+    Rng rng(37);
+    struct Case {
+        int n, m, k, lda;
+    };
+    for (Case c : {Case{130, 300, 520, 528}, Case{1, 7, 8, 8}, Case{64, 256, 64, 64}, Case{129, 129, 200, 200},
+                   Case{200, 40, 1032, 1040}, Case{70, 136, 136, 136}, Case{1100, 300, 72, 80},
+                   Case{3, 520, 960, 968}, Case{257, 513, 264, 264}}) {
+        for (int split : {0, 1})
+        for (int accumulate : {0, 1}) {
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
+            Buf<unsigned char> wImage(static_cast<size_t>(matmul_bk_image_bytes(c.m, c.k, 256, false)));
+            Buf<unsigned char> aImage(static_cast<size_t>(matmul_bk_image_bytes(c.n, c.k, 128, split != 0)));
+            wImage.poison();
+            const cudaError_t e0 = split ? dms_matmul_wg_split(p.af.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m,
+                                                               c.k, accumulate, 256, 1, nullptr, nullptr)
+                                         : dms_matmul_wg(p.a.dev, c.lda, p.w.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                         accumulate, 256, 1, nullptr, nullptr);
+            if (e0 == cudaErrorNotSupported) {
+                fprintf(stderr, "matmul_bk: not on this device (compute 9.0 only); nothing checked\n");
+                return;
+            }
+            expect_ok(e0, "matmul_wg");
+            p.out.down();
+            const std::vector<float> want = p.out.host;
+            expect_ok(dms_tile_weights(p.w.dev, c.m, c.k, wImage.dev, nullptr), "tile_weights");
+            const int tiles = (c.n + 127) / 128 * ((c.m + 255) / 256);
+            for (int blocks : {1 + (c.n + c.m) % 3, tiles}) {
+                p.out.host = p.c0;
+                p.out.up();
+                aImage.poison();
+                expect_ok(split ? dms_matmul_bk_split(p.af.dev, c.lda, wImage.dev, aImage.dev, p.out.dev, p.ldc, c.n,
+                                                      c.m, c.k, accumulate, blocks, nullptr)
+                                : dms_matmul_bk(p.a.dev, c.lda, wImage.dev, aImage.dev, p.out.dev, p.ldc, c.n, c.m, c.k,
+                                                accumulate, blocks, nullptr),
+                          "matmul_bk");
+                const std::string what = std::string("matmul_bk") + (split ? " split" : "") + " blocks=" +
+                                         std::to_string(blocks);
+                check_product(what.c_str(), p, split);  // brings p.out down
+                g_checks++;
+                if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
+                    size_t at = 0;
+                    while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
+                        at++;
+                    }
+                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
+                            what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
+                    g_failures++;
+                }
+            }
+        }
+    }
+    // The entries refuse what the kernels cannot take, before any launch.
+    Buf<float> f(64);
+    Buf<uint16_t> h(64);
+    Buf<unsigned char> img(64);
+    const cudaError_t refused[] = {
+        dms_tile_weights(h.dev, 1, 12, img.dev, nullptr),                                       // k % 8
+        dms_tile_weights(h.dev, 0, 8, img.dev, nullptr),                                        // m
+        dms_matmul_bk(h.dev, 8, img.dev, img.dev, f.dev, 1, 1, 1, 8, 0, 0, nullptr),            // blocks
+        dms_matmul_bk_split(f.dev, 4, img.dev, img.dev, f.dev, 1, 1, 1, 8, 0, 1, nullptr),      // lda < k
+        dms_matmul_bk_split(f.dev, 8, img.dev + 8, img.dev, f.dev, 1, 1, 1, 8, 0, 1, nullptr),  // image alignment
+        dms_matmul_bk(h.dev, DMS_MAX_K + 64, img.dev, img.dev, f.dev, 1, 1, 1, DMS_MAX_K + 64, 0, 1, nullptr),
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        g_checks++;
+        if (refused[i] != cudaErrorInvalidValue) {
+            fprintf(stderr, "FAIL matmul_bk: entry case %zu not refused (%d)\n", i, static_cast<int>(refused[i]));
+            g_failures++;
+        }
+    }
+}
+
 // The warpgroup decode-batch products (matmul_sm90_skinny.cu) against double sums: 1 to 32 tokens (both tiles of
 // tokens), odd m (a partial
 // feature tile) and k (a k tail of 8), enough k tiles to reuse every stage and rotate the split's high/rest pairs,
@@ -2905,6 +2986,7 @@ int main(int argc, char** argv) {
         {"matmul", test_matmul},
         {"matmul_wg", test_matmul_wg},
         {"matmul_ws", test_matmul_ws},
+        {"matmul_bk", test_matmul_bk},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
         {"matmul_wgs_swiglu", test_matmul_wgs_swiglu},

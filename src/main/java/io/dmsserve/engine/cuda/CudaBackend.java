@@ -337,13 +337,30 @@ public final class CudaBackend implements Backend {
                         uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
             }
         }
+        long imageBytes = 0;
+        if (matMul.bulkEnabled()) {
+            // The bulk-copy products' tile images of the layers' weights: their bytes once more, for prompt chunks
+            // 1.4x faster (MatMulKernel.BULK_PROPERTY=false saves the memory).
+            for (Layer w : weights) {
+                imageBytes += tile(w.wqkv(), qkvDim, hidden) + tile(w.wo(), hidden, qDim)
+                        + tile(w.w13(), 2 * inter, hidden) + tile(w.w2(), hidden, inter);
+            }
+            cuda.synchronize();
+        }
         this.sampleSplitBest = own(cuda.allocate(SamplingKernel.Splits.bestBytes()));
         this.sampleSplitArrivals = own(cuda.allocate(4L * SamplingKernel.MAX_SPLIT_ROWS));
         sampleSplitArrivals.fill(0);
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
-        log.info("CUDA backend on {}: {} of bf16 weights on the device, {} free; programmatic dependent launch {}",
-                cuda.info(), gb(totalBytes(checkpoint, tied)), gb(freeMemory()), cuda.pdlState());
+        log.info("CUDA backend on {}: {} of bf16 weights on the device and {} of their tile images ({}), {} free;"
+                + " programmatic dependent launch {}", cuda.info(), gb(totalBytes(checkpoint, tied)), gb(imageBytes),
+                MatMulKernel.BULK_PROPERTY + "=" + System.getProperty(MatMulKernel.BULK_PROPERTY, "true"),
+                gb(freeMemory()), cuda.pdlState());
+    }
+
+    /** A weight's tile image for the bulk-copy products where its inner size allows one; its bytes (0: none). */
+    private long tile(DeviceBuffer w, int m, int k) {
+        return MatMulKernel.tileable(k) && w.aligned(16) ? matMul.tileWeights(w, m, k) : 0;
     }
 
     /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */

@@ -5,7 +5,10 @@ import static io.dmsserve.engine.cuda.Checks.positive;
 import static io.dmsserve.engine.cuda.Checks.require;
 
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -41,6 +44,13 @@ import java.util.regex.Pattern;
  *       {@code =false} keeps them for the split-K cases only. {@link #WG_WS_PROPERTY} {@code =true} runs the tiles
  *       of 256 features warp-specialised ({@code dms_matmul_ws_*}: a producer warpgroup filling the stages, two
  *       consumer warpgroups issuing the wgmma, mbarriers between them; the same bits).</li>
+ *   <li>Where the warpgroup kernel would run on tiles of 256 features with k unsplit (the 8B model's prompt chunks)
+ *       and the weight has a tile image ({@link #tileWeights}, made at load: a second copy of the weight, each
+ *       128-byte-swizzled 256 x 64 tile contiguous), the bulk-copy kernels of native/matmul_sm90_bulk.cu take it
+ *       instead ({@code dms_matmul_bk_*}): the activations laid out as images the same way first
+ *       ({@code dms_tile_split_f32} or {@code dms_tile_rows_bf16}), then one producer thread fills each stage with two
+ *       cp.async.bulk copies while two consumer warpgroups only issue wgmma; the same sums in the same order, so the
+ *       same bits, 1.4x the 256-thread kernel's rate on the H200 ({@link #BULK_PROPERTY}).</li>
  *   <li>On compute 9.0, decode batches of up to 32 tokens take the warpgroup decode product of
  *       native/matmul_sm90_skinny.cu instead of the skinny kernel ({@code dms_matmul_wgs_*}, tiles of 16 tokens up
  *       to 16, of 32 past: {@link #WGS_WIDE_PROPERTY}): W streamed through
@@ -131,6 +141,26 @@ final class MatMulKernel implements AutoCloseable {
     static final int WS_THREADS = 384;
     private final Kernel[] ws;       // {bf16, split} warp-specialised, tiles of 256 features; null when not taken
     private final boolean wsPersistent;
+    /**
+     * System property: {@code true} (the default) gives the products whose weights have tile images
+     * ({@link #tileWeights}) to the bulk-copy kernels where the warpgroup kernel would run on tiles of 256 features
+     * with k unsplit; {@code always} wherever the warpgroup kernels take them (the tests' small models); {@code false}
+     * keeps the 256-thread kernels and makes no images (the weights' memory once, not twice). On the H200 the bulk
+     * kernels ran Qwen3-8B's prompt-chunk products at 350-405 TFLOP/s split (252-274 on the 256-thread kernels) and
+     * 612-759 bf16 (429-497), the same bits (docs/benchmarks.md, thirtieth pass).
+     */
+    static final String BULK_PROPERTY = "dms.cuda.bulk";
+    static final int BULK_THREADS = 384;
+    static final int BULK_BN = 256;
+    private final Kernel[] bulk;       // {bf16, split}: dms_matmul_bk_*_n256; null when not taken
+    private final Kernel tileRows;     // dms_tile_rows_bf16 (null with bulk)
+    private final Kernel tileSplit;    // dms_tile_split_f32
+    private final boolean bulkAlways;
+    /** A weight's tile image ({@link #tileWeights}): the buffer and the (m, k) it was made for. */
+    private record Image(DeviceBuffer buffer, int m, int k) {
+    }
+    private final Map<DeviceBuffer, Image> images = new IdentityHashMap<>();
+    private final Set<Long> imageShapes = new HashSet<>();  // (m << 32 | k) of the images
     private final boolean wgAlways;
     private final boolean wgSplitK;  // WG_SPLIT_K_PROPERTY
     /**
@@ -203,6 +233,10 @@ final class MatMulKernel implements AutoCloseable {
         require(wgmma.equals("true") || wgmma.equals("false") || wgmma.equals("always"),
                 WGMMA_PROPERTY + " must be true, false or always, got '" + wgmma + "'");
         this.wgAlways = wgmma.equals("always");
+        String bulkMode = System.getProperty(BULK_PROPERTY, "true");
+        require(bulkMode.equals("true") || bulkMode.equals("false") || bulkMode.equals("always"),
+                BULK_PROPERTY + " must be true, false or always, got '" + bulkMode + "'");
+        this.bulkAlways = bulkMode.equals("always");
         this.wgSplitK = !"false".equals(System.getProperty(WG_SPLIT_K_PROPERTY));
         this.wgsWide = !"false".equals(System.getProperty(WGS_WIDE_PROPERTY));
         this.wgSplitKFrom = wgSplitKFrom(System.getProperty(WG_SPLIT_K_FROM_PROPERTY, ""));
@@ -249,6 +283,17 @@ final class MatMulKernel implements AutoCloseable {
             ws = null;
             wgs = null;
             wgsCounters = null;
+        }
+        if (wg != null && !bulkMode.equals("false")
+                && context.info().sharedMemoryPerBlockOptin() >= bulkSharedBytes(false)) {
+            bulk = new Kernel[] {context.kernel("dms_matmul_bk_bf16_n256", bulkSharedBytes(false)),
+                context.kernel("dms_matmul_bk_split_n256", bulkSharedBytes(true))};
+            tileRows = context.kernel("dms_tile_rows_bf16");
+            tileSplit = context.kernel("dms_tile_split_f32");
+        } else {
+            bulk = null;
+            tileRows = null;
+            tileSplit = null;
         }
         for (int i = 0; i < skinny.length; i++) {
             for (int j = 0; j < 2; j++) {
@@ -301,6 +346,80 @@ final class MatMulKernel implements AutoCloseable {
      */
     static int wsSharedBytes(boolean split) {
         return wgSharedBytes(256, split) + 2 * wgStages(256, split) * 8;
+    }
+
+    /**
+     * The bulk-copy kernel's shared memory: its stages (3 of a split A k tile and a W k tile, 64 KB; 4 of 48 KB bf16),
+     * 1024 bytes to align them, then a full and an empty mbarrier of 8 bytes a stage (native/matmul_sm90_bulk.cu,
+     * matmul_bk_smem_bytes).
+     */
+    static int bulkSharedBytes(boolean split) {
+        int stages = split ? 3 : 4;
+        return stages * ((split ? 2 : 1) * WG_BM * WG_BK * 2 + BULK_BN * WG_BK * 2) + 1024 + 2 * stages * 8;
+    }
+
+    /**
+     * Bytes of the tile image of {@code rows} rows of k columns in tiles of {@code tileRows} rows by 64, bf16 (twice
+     * that split: the high image and the rest image), partial tiles padded (matmul_bk_image_bytes).
+     */
+    static long imageBytes(long rows, long k, int tileRows, boolean split) {
+        return (long) Checks.ceilDiv(rows, tileRows) * Checks.ceilDiv(k, WG_BK) * tileRows * WG_BK * 2 * (split ? 2 : 1);
+    }
+
+    /** Whether a weight of inner size k can have a tile image: k a multiple of 8, at most 65535 k tiles of 64. */
+    static boolean tileable(int k) {
+        return k >= 8 && k % 8 == 0 && Checks.ceilDiv(k, WG_BK) <= 65535;
+    }
+
+    /** Whether products may take the bulk-copy kernels here (compute 9.0, {@link #BULK_PROPERTY} not false). */
+    boolean bulkEnabled() {
+        return bulk != null;
+    }
+
+    /**
+     * Makes the tile image of the weight w (m, k) bf16 that the bulk-copy kernels read in its place, on the device
+     * (its bytes once more: {@link #imageBytes} with tiles of 256 rows); the image lives as long as this object. A
+     * weight given twice keeps its first image.
+     *
+     * @return the image's bytes
+     */
+    long tileWeights(DeviceBuffer w, int m, int k) {
+        require(bulk != null, "tile images are for the bulk-copy products (compute 9.0, " + BULK_PROPERTY
+                + " not false)");
+        positive(m, "m");
+        kRange(k);
+        require(tileable(k), "a tile image needs k a multiple of 8 and at most 65535 tiles of 64, got k = " + k);
+        require(w.aligned(16), "a tile image needs a 16-byte aligned weight");
+        holds(w, (long) m * k, 2, "w (m, k) bf16");
+        Image known = images.get(w);
+        if (known != null) {
+            require(known.m() == m && known.k() == k, "the weight already has an image of " + known.m() + " x "
+                    + known.k() + ", not " + m + " x " + k);
+            return 0;
+        }
+        long bytes = imageBytes(m, k, BULK_BN, false);
+        DeviceBuffer image = context.allocate(bytes);
+        tileRows.launch(Checks.ceilDiv(m, BULK_BN), Checks.ceilDiv(k, WG_BK), 1, 256, 0,
+                new KernelArgs().ptr(w).i32(k).i32(m).i32(k).i32(BULK_BN).ptr(image));
+        images.put(w, new Image(image, m, k));
+        imageShapes.add((long) m << 32 | k);
+        return bytes;
+    }
+
+    /**
+     * Whether the bulk-copy kernels take a product of this shape once its weight has an image (aligned operands
+     * assumed): where the warpgroup kernel would run on tiles of 256 features with k unsplit, or wherever it runs
+     * under {@code always}.
+     */
+    private boolean bulkRule(int n, int m, int k, int lda) {
+        return bulk != null && wgTakes(n, m, k, lda) && tileable(k)
+                && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1);
+    }
+
+    /** Whether {@link #matmul} and {@link #matmulSplit} give this product to the bulk-copy kernels. */
+    boolean bulkTakes(int n, int m, int k, int lda, DeviceBuffer w) {
+        Image image = images.get(w);
+        return image != null && image.m() == m && image.k() == k && bulkRule(n, m, k, lda);
     }
 
     /**
@@ -672,6 +791,8 @@ final class MatMulKernel implements AutoCloseable {
             warpgroupSkinny(split, a, lda, w, c, ldc, n, m, k, accumulate, wgsSplitsFor(m, k, split, n));
         } else if (skinnyTakes(n, k, lda) && !splitKBeforeSkinny(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             skinny(split, a, lda, w, c, ldc, n, m, k, accumulate);
+        } else if (bulkTakes(n, m, k, lda, w) && a.aligned(16) && w.aligned(16)) {
+            bulk(split, a, lda, w, c, ldc, n, m, k, accumulate);
         } else if (wgTakes(n, m, k, lda) && a.aligned(16) && w.aligned(16)) {
             warpgroup(split, a, lda, w, c, ldc, n, m, k, accumulate, wgTileFor(n, m), wgSplitsFor(n, m, k));
         } else {
@@ -772,6 +893,40 @@ final class MatMulKernel implements AutoCloseable {
                 new KernelArgs().ptr(a).i32(lda).ptr(w).ptr(c).i32(ldc).i32(n).i32(m).i32(k).i32(accumulate ? 1 : 0)
                         .i32(perSplit).ptr(partial));
         reduceSplits(partial, splits, c, ldc, n, m, accumulate);
+    }
+
+    /**
+     * The bulk-copy kernel alone (compute 9.0, w with its image from {@link #tileWeights}): the activations' image made
+     * in the workspace, then the product on at most a block a multiprocessor. k % 8 == 0, lda % 8 == 0, a 16-byte
+     * aligned; the same bits as {@link #warpgroup} with tiles of 256 features and k unsplit.
+     *
+     * @param split a is fp32 (each value a bf16 high part and its rest), else bf16
+     */
+    void bulk(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
+            boolean accumulate) {
+        require(bulk != null, "the bulk-copy products need a compute 9.0 device (and " + WGMMA_PROPERTY + " and "
+                + BULK_PROPERTY + " not false)");
+        Image image = images.get(w);
+        require(image != null, "the weight has no tile image (tileWeights)");
+        require(image.m() == m && image.k() == k, "the weight's image is " + image.m() + " x " + image.k()
+                + ", not " + m + " x " + k);
+        positive(n, "n");
+        requireWarpgroupLayout(a, lda, w, ldc, m, k);
+        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, BULK_BN);
+        require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
+        holdsOperands(split, a, lda, w, c, ldc, n, m, k);
+        DeviceBuffer aImage = workspace(imageBytes(n, k, WG_BM, split));
+        int kTiles = Checks.ceilDiv(k, WG_BK);
+        if (split) {
+            tileSplit.launch(Checks.ceilDiv(n, WG_BM), kTiles, 1, 256, 0,
+                    new KernelArgs().ptr(a).i32(lda).i32(n).i32(k).ptr(aImage));
+        } else {
+            tileRows.launch(Checks.ceilDiv(n, WG_BM), kTiles, 1, 256, 0,
+                    new KernelArgs().ptr(a).i32(lda).i32(n).i32(k).i32(WG_BM).ptr(aImage));
+        }
+        bulk[split ? 1 : 0].launch((int) Math.min(tiles, multiprocessors), 1, 1, BULK_THREADS, bulkSharedBytes(split),
+                new KernelArgs().ptr(aImage).ptr(image.buffer()).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
+                        .i32(accumulate ? 1 : 0));
     }
 
     /** The splits of k a split-K product runs when asked for {@code splits} over {@code kTiles} tiles: none empty. */
@@ -933,9 +1088,12 @@ final class MatMulKernel implements AutoCloseable {
         }
         if (wgTakes(n, m, k, lda)) {
             // Operands that are not 16-byte aligned fall back to the tiled kernel (product): room for its split too,
-            // so that a step recorded as a graph never grows the workspace.
+            // so that a step recorded as a graph never grows the workspace. A weight of this shape with a tile image:
+            // room for the activations' image.
             int splits = splitsUsed(Checks.ceilDiv(k, WG_BK), wgSplitsFor(n, m, k));
-            return Math.max(splitBytes(splits, n, m), tiledWorkspaceBytes(n, m, k, multiprocessors));
+            long bytes = Math.max(splitBytes(splits, n, m), tiledWorkspaceBytes(n, m, k, multiprocessors));
+            return imageShapes.contains((long) m << 32 | k) && bulkRule(n, m, k, lda)
+                    ? Math.max(bytes, imageBytes(n, k, WG_BM, split)) : bytes;
         }
         return tiledWorkspaceBytes(n, m, k, multiprocessors);
     }
@@ -988,6 +1146,11 @@ final class MatMulKernel implements AutoCloseable {
         if (wgsCounters != null) {
             wgsCounters.close();
         }
+        for (Image image : images.values()) {
+            image.buffer().close();
+        }
+        images.clear();
+        imageShapes.clear();
     }
 
     /** Most rows per block (4, 2, 1) that still give at least 4 blocks per multiprocessor. */

@@ -102,6 +102,12 @@ class CudaAvailabilityTest {
         // the warp-specialised kernels: those stages and two mbarriers of 8 bytes a stage (matmul_ws_smem_bytes)
         assertThat(MatMulKernel.wsSharedBytes(false)).isEqualTo(197696);
         assertThat(MatMulKernel.wsSharedBytes(true)).isEqualTo(197680);
+        // matmul_sm90_bulk.cu's matmul_bk_smem_bytes: the same stages, the alignment and two mbarriers a stage
+        assertThat(MatMulKernel.bulkSharedBytes(true)).isEqualTo(197680);
+        assertThat(MatMulKernel.bulkSharedBytes(false)).isEqualTo(197696);
+        // matmul_bk_image_bytes: whole tiles of 64 k, partial ones padded (300 rows: two tiles of 256, k 72: two of 64)
+        assertThat(MatMulKernel.imageBytes(300, 72, 256, false)).isEqualTo(2L * 2 * 256 * 64 * 2);
+        assertThat(MatMulKernel.imageBytes(2048, 12288, 128, true)).isEqualTo(2048L * 12288 * 4);
         // attention.cu's attention_chunk_smem: two K/V buffers and metadata, then, in the sm_90a code that packs key
         // tiles, 8,192 slots (two blocks a multiprocessor on an H100 / H200); the compute_80 code keeps 71,184 bytes,
         // which 8.6 / 8.9 devices (99 KB a block at most) launch and an A100 runs two to a multiprocessor

@@ -295,6 +295,17 @@ class CudaGoldenTest {
     }
 
     /**
+     * The same run with those products on the bulk-copy kernels ({@code dms.cuda.bulk=always}: the weights' tile
+     * images made at load, each product's activations laid out as images first), which the automatic choice gives only
+     * the 8B model's prompt chunks.
+     */
+    @Test
+    void aLongMixedRunOnTheBulkKernelsKeepsTheCpusLiveCounts() {
+        SystemProperty.with(MatMulKernel.BULK_PROPERTY, "always",
+                () -> longMixedRun(dms, "always", null, KvCacheManager.REPACK_DEFAULT));
+    }
+
+    /**
      * The same run with the decode attention over the balanced grid ({@code dms.cuda.attention-balance}), on a
      * checkpoint with head_dim 64 ({@link WideDmsCheckpoint}: the golden checkpoints' 32 has no balanced grid), with
      * plain launches and with programmatic ones whose short kernels trigger at their start, so that the attention's

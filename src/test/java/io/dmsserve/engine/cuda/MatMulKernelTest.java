@@ -1,6 +1,7 @@
 package io.dmsserve.engine.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.dmsserve.engine.HalfAccess;
@@ -334,6 +335,82 @@ class MatMulKernelTest extends GpuTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The bulk-copy kernels (compute 9.0; elsewhere, that none is made) give the 256-thread warpgroup kernels' bits on
+     * tiles of 256 features with k unsplit: bf16 and split, c = and c +=, odd sizes (partial tiles in every direction,
+     * a k tail of 8, 1 to 3 token tiles, 15 k tiles refilling each stage) and Qwen3-8B's q|k|v and down products at a
+     * prompt chunk of 2048 tokens, which {@link MatMulKernel#matmulSplit} and {@link MatMulKernel#matmul} give them by
+     * themselves. A weight's image is made once; a product on a weight without one, or of another shape, is refused;
+     * under {@code dms.cuda.bulk=false} no kernel is made.
+     */
+    @Test
+    void bulkEqualsWarpgroupBitForBit() {
+        MatMulKernel off = SystemProperty.with(MatMulKernel.BULK_PROPERTY, "false",
+                () -> new MatMulKernel(context, true, "true", "false"));
+        assertThat(off.bulkEnabled()).isFalse();
+        try (MatMulKernel kernel = SystemProperty.with(MatMulKernel.BULK_PROPERTY, "true",
+                () -> new MatMulKernel(context, true, "true", "false"))) {
+            assertThat(kernel.bulkEnabled()).as("bulk-copy kernels on " + context.info().name())
+                    .isEqualTo(MatMulKernel.hasWgmma(context.info()));
+            if (!kernel.bulkEnabled()) {
+                return;  // another architecture: no product takes them (asserted above)
+            }
+            SplittableRandom random = new SplittableRandom(61);
+            for (Shape s : new Shape[] {new Shape(130, 300, 520), new Shape(3, 520, 960), new Shape(1100, 300, 72),
+                new Shape(257, 513, 264), new Shape(2048, 6144, 4096), new Shape(2048, 4096, 12288)}) {
+                int lda = s.k() + 8;
+                int ldc = s.m() + 3;
+                DeviceBuffer w = upload(randomBf16(random, s.m() * s.k(), 1f));
+                assertThat(kernel.tileWeights(w, s.m(), s.k())).isEqualTo(MatMulKernel.imageBytes(s.m(), s.k(), 256,
+                        false));
+                assertThat(kernel.tileWeights(w, s.m(), s.k())).as("a second time: the same image").isZero();
+                boolean chunk = s.n() == 2048;
+                assertThat(kernel.bulkTakes(s.n(), s.m(), s.k(), lda, w)).as("the automatic choice for " + s)
+                        .isEqualTo(chunk);
+                for (boolean split : new boolean[] {false, true}) {
+                    for (boolean accumulate : new boolean[] {false, true}) {
+                        DeviceBuffer a = split ? upload(randomFloats(random, s.n() * lda, 1f))
+                                : upload(randomBf16(random, s.n() * lda, 1f));
+                        float[] c0 = randomFloats(random, s.n() * ldc, 1f);
+                        DeviceBuffer one = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                        DeviceBuffer two = accumulate ? upload(c0) : poisoned(4L * s.n() * ldc);
+                        kernel.warpgroup(split, a, lda, w, one, ldc, s.n(), s.m(), s.k(), accumulate, 256, 1);
+                        if (chunk) {  // through the automatic choice
+                            if (split) {
+                                kernel.matmulSplit(a, lda, w, two, ldc, s.n(), s.m(), s.k(), accumulate);
+                            } else {
+                                kernel.matmul(a, lda, w, two, ldc, s.n(), s.m(), s.k(), accumulate);
+                            }
+                        } else {
+                            kernel.bulk(split, a, lda, w, two, ldc, s.n(), s.m(), s.k(), accumulate);
+                        }
+                        float[] want = one.toFloats();
+                        for (int t = 0; t < s.n(); t += 7) {  // written (the padding past m stays poisoned)
+                            for (int r = 0; r < s.m(); r += 5) {
+                                if (Float.isNaN(want[t * ldc + r])) {
+                                    fail("the 256-thread kernel left (" + t + ", " + r + ") of " + s + " unwritten");
+                                }
+                            }
+                        }
+                        assertThat(two.toFloats()).as("bulk " + (split ? "split " : "") + s + (accumulate ? " +=" : ""))
+                                .isEqualTo(want);
+                    }
+                }
+            }
+            DeviceBuffer bare = upload(randomBf16(random, 300 * 72, 1f));
+            DeviceBuffer a = upload(randomFloats(random, 130 * 72, 1f));
+            DeviceBuffer c = poisoned(4L * 130 * 300);
+            assertThat(kernel.bulkTakes(2048, 300, 72, 72, bare)).isFalse();
+            assertThatThrownBy(() -> kernel.bulk(true, a, 72, bare, c, 300, 130, 300, 72, false))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no tile image");
+            kernel.tileWeights(bare, 300, 72);
+            assertThatThrownBy(() -> kernel.tileWeights(bare, 150, 144))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("already has an image");
+            assertThatThrownBy(() -> kernel.bulk(true, a, 72, bare, c, 300, 130, 300, 64, false))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("300 x 72");
         }
     }
 
