@@ -1657,7 +1657,7 @@ static void test_swiglu() {
                 const float got = inPlace ? gu[static_cast<size_t>(t) * m + j]
                                           : out[static_cast<size_t>(t) * ldOut + c.offOut + j];
                 const bool ok = memcmp(&got, &w, 4) == 0 &&
-                                (!bf16 || outB[static_cast<size_t>(t) * c.ldB + c.offB + j] == dms::f32_to_bf16(w)) &&
+                                (!bf16 || outB[static_cast<size_t>(t) * c.ldB + c.offB + j] == to_bf16(w)) &&
                                 memcmp(&gu[static_cast<size_t>(t) * m + c.half + j], &u, 4) == 0;  // up untouched
                 if (!ok && wrong++ == 0) {
                     fprintf(stderr, "FAIL %s at (%d, %d): got %.9g (bf16 %04x) want %.9g\n", what, t, j, got,
