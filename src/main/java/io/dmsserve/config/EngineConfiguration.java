@@ -66,7 +66,8 @@ class EngineConfiguration {
     }
 
     @Bean(destroyMethod = "")
-    Backend backend(BackendProperties engine, CpuProperties cpu, Checkpoint checkpoint) {
+    Backend backend(BackendProperties engine, CpuProperties cpu, SchedulerProperties scheduler,
+            Checkpoint checkpoint) {
         BackendKind kind = engine.backend();
         List<String> problems = Backends.problems(kind, checkpoint.config());
         if (!problems.isEmpty()) {
@@ -75,7 +76,9 @@ class EngineConfiguration {
                     "Choose another dms.backend (auto picks one that can).");
         }
         if (Backends.resolve(kind, checkpoint.config()) == BackendKind.CUDA) {
-            return new CudaBackend(checkpoint, CudaContext.open());
+            // The weights' tile images only for the products a step of the scheduler's budget gives the bulk-copy
+            // kernels (none at its default 256 tokens: the KV pool keeps that memory).
+            return new CudaBackend(checkpoint, CudaContext.open(), scheduler.stepTokens());
         }
         Kernels.configure(cpu.kernels().label());
         return new CpuBackend(checkpoint, cpu.effectiveThreads());

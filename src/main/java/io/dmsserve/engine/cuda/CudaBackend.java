@@ -254,7 +254,18 @@ public final class CudaBackend implements Backend {
     }
 
     public CudaBackend(Checkpoint checkpoint, CudaContext cuda) {
-        this(checkpoint, cuda, !"false".equals(System.getProperty(GRAPHS_PROPERTY)));
+        this(checkpoint, cuda, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As above for an engine whose steps take at most {@code largestStep} tokens (the scheduler's step budget): the
+     * bulk-copy products' tile images of the weights (their bytes once more, made before the KV pool is sized) are made
+     * only for the products that a step of that many tokens gives them ({@link MatMulKernel#bulkWanted}); the
+     * two-argument form assumes steps of any size.
+     */
+    public CudaBackend(Checkpoint checkpoint, CudaContext cuda, int largestStep) {
+        this(checkpoint, cuda, !"false".equals(System.getProperty(GRAPHS_PROPERTY)),
+                graphCheckEvery(System.getProperty(GRAPH_CHECK_PROPERTY, "256")), largestStep);
     }
 
     /** As above; {@code graphs} false runs every step launch by launch. */
@@ -264,6 +275,12 @@ public final class CudaBackend implements Backend {
 
     /** As above; every {@code graphCheckEvery}-th step replayed by shape is checked against its graph (0: never). */
     CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs, int graphCheckEvery) {
+        this(checkpoint, cuda, graphs, graphCheckEvery, Integer.MAX_VALUE);
+    }
+
+    /** As above for steps of at most {@code largestStep} tokens (the weights' tile images: see above). */
+    CudaBackend(Checkpoint checkpoint, CudaContext cuda, boolean graphs, int graphCheckEvery, int largestStep) {
+        Checks.require(largestStep >= 1, "largestStep must be at least 1, got " + largestStep);
         this.cuda = cuda;
         this.kernelTimer = Boolean.parseBoolean(System.getProperty(KERNEL_TIMING_PROPERTY)) ? new KernelTimer() : null;
         this.graphsEnabled = graphs && kernelTimer == null;
@@ -342,8 +359,8 @@ public final class CudaBackend implements Backend {
             // The bulk-copy products' tile images of the layers' weights: their bytes once more, for prompt chunks
             // 1.4x faster (MatMulKernel.BULK_PROPERTY=false saves the memory).
             for (Layer w : weights) {
-                imageBytes += tile(w.wqkv(), qkvDim, hidden) + tile(w.wo(), hidden, qDim)
-                        + tile(w.w13(), 2 * inter, hidden) + tile(w.w2(), hidden, inter);
+                imageBytes += tile(w.wqkv(), qkvDim, hidden, largestStep) + tile(w.wo(), hidden, qDim, largestStep)
+                        + tile(w.w13(), 2 * inter, hidden, largestStep) + tile(w.w2(), hidden, inter, largestStep);
             }
             cuda.synchronize();
         }
@@ -352,15 +369,19 @@ public final class CudaBackend implements Backend {
         sampleSplitArrivals.fill(0);
         this.ropePositions = config.maxPositionEmbeddings();
         this.rope = own(cuda.upload(QkNormRopeKernel.ropeTable(headDim, config.ropeTheta(), ropePositions)));
-        log.info("CUDA backend on {}: {} of bf16 weights on the device and {} of their tile images ({}), {} free;"
-                + " programmatic dependent launch {}", cuda.info(), gb(totalBytes(checkpoint, tied)), gb(imageBytes),
+        log.info("CUDA backend on {}: {} of bf16 weights on the device and {} of their tile images ({}, steps of up"
+                + " to {} tokens), {} free; programmatic dependent launch {}", cuda.info(),
+                gb(totalBytes(checkpoint, tied)), gb(imageBytes),
                 MatMulKernel.BULK_PROPERTY + "=" + System.getProperty(MatMulKernel.BULK_PROPERTY, "true"),
-                gb(freeMemory()), cuda.pdlState());
+                largestStep == Integer.MAX_VALUE ? "any number of" : largestStep, gb(freeMemory()), cuda.pdlState());
     }
 
-    /** A weight's tile image for the bulk-copy products where its inner size allows one; its bytes (0: none). */
-    private long tile(DeviceBuffer w, int m, int k) {
-        return MatMulKernel.tileable(k) && w.aligned(16) ? matMul.tileWeights(w, m, k) : 0;
+    /**
+     * A weight's tile image for the bulk-copy products where a step of up to {@code largestStep} tokens gives them
+     * its product; its bytes (0: none).
+     */
+    private long tile(DeviceBuffer w, int m, int k, int largestStep) {
+        return matMul.bulkWanted(largestStep, m, k) && w.aligned(16) ? matMul.tileWeights(w, m, k) : 0;
     }
 
     /** The check interval of {@link #GRAPH_CHECK_PROPERTY}: a whole number from 0. */

@@ -143,8 +143,9 @@ final class MatMulKernel implements AutoCloseable {
     private final boolean wsPersistent;
     /**
      * System property: {@code true} (the default) gives the products whose weights have tile images
-     * ({@link #tileWeights}) to the bulk-copy kernels where the warpgroup kernel would run on tiles of 256 features
-     * with k unsplit; {@code always} wherever the warpgroup kernels take them (the tests' small models); {@code false}
+     * ({@link #tileWeights}; CudaBackend makes them at load for the products its largest step would give these
+     * kernels, {@link #bulkWanted}) to the bulk-copy kernels where the warpgroup kernel would run on tiles of 256
+     * features with k unsplit; {@code always} wherever the warpgroup kernels take them (the tests' small models); {@code false}
      * keeps the 256-thread kernels and makes no images (the weights' memory once, not twice). On the H200 the bulk
      * kernels ran Qwen3-8B's prompt-chunk products at 350-405 TFLOP/s split (252-274 on the 256-thread kernels) and
      * 612-759 bf16 (429-497), the same bits (docs/benchmarks.md, thirtieth pass).
@@ -414,6 +415,16 @@ final class MatMulKernel implements AutoCloseable {
     private boolean bulkRule(int n, int m, int k, int lda) {
         return bulk != null && wgTakes(n, m, k, lda) && tileable(k)
                 && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1);
+    }
+
+    /**
+     * Whether a step of up to {@code tokens} tokens would give a product of this shape to the bulk-copy kernels once its
+     * weight had a tile image, so that one is worth making ({@link #tileWeights}): the 8B model's four layer products
+     * from about 1,100 tokens a step on an H200 (o and down: 9 token tiles x 16 feature tiles), none at the server's
+     * default 256.
+     */
+    boolean bulkWanted(int tokens, int m, int k) {
+        return tokens >= 1 && tileable(k) && bulkRule(tokens, m, k, k);
     }
 
     /** Whether {@link #matmul} and {@link #matmulSplit} give this product to the bulk-copy kernels. */
