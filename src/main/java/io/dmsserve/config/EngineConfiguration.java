@@ -76,9 +76,12 @@ class EngineConfiguration {
                     "Choose another dms.backend (auto picks one that can).");
         }
         if (Backends.resolve(kind, checkpoint.config()) == BackendKind.CUDA) {
-            // The weights' tile images only for the products a step of the scheduler's budget gives the bulk-copy
-            // kernels (none at its default 256 tokens: the KV pool keeps that memory).
-            return new CudaBackend(checkpoint, CudaContext.open(), scheduler.stepTokens());
+            // The weights' tile images only for the products the scheduler's largest step gives the bulk-copy kernels
+            // (none at its default 256 tokens: the KV pool keeps that memory). A step takes up to step-tokens, or every
+            // running sequence's decode token and a quarter of step-tokens of prefill (StepPlanner).
+            int largestStep = Math.max(scheduler.stepTokens(), scheduler.maxRunning() + Math.max(1,
+                    scheduler.stepTokens() / 4));
+            return new CudaBackend(checkpoint, CudaContext.open(), largestStep);
         }
         Kernels.configure(cpu.kernels().label());
         return new CpuBackend(checkpoint, cpu.effectiveThreads());

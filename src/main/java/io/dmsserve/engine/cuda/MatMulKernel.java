@@ -418,13 +418,21 @@ final class MatMulKernel implements AutoCloseable {
     }
 
     /**
+     * The fewest tokens a step must be able to take for {@link #bulkWanted} to make an image: eight token tiles. An
+     * image is the weight's bytes again, taken from the KV pool, so short steps do not get one even where their tiles
+     * would fill the device (gate|up of the 8B model from 129 tokens: 2 x 96 tiles; 7.25 GB at the server's default
+     * 256-token steps).
+     */
+    static final int MIN_IMAGE_STEP = 8 * WG_BM;
+
+    /**
      * Whether a step of up to {@code tokens} tokens would give a product of this shape to the bulk-copy kernels once its
-     * weight had a tile image, so that one is worth making ({@link #tileWeights}): the 8B model's four layer products
-     * from about 1,100 tokens a step on an H200 (o and down: 9 token tiles x 16 feature tiles), none at the server's
-     * default 256.
+     * weight had a tile image, and is long enough ({@link #MIN_IMAGE_STEP}) that one is worth making
+     * ({@link #tileWeights}): on an H200 the 8B model's q|k|v and gate|up products from 1,024 tokens a step, all four
+     * from 1,025 (o and down: 9 token tiles x 16 feature tiles), none at the server's default 256.
      */
     boolean bulkWanted(int tokens, int m, int k) {
-        return tokens >= 1 && tileable(k) && bulkRule(tokens, m, k, k);
+        return tokens >= MIN_IMAGE_STEP && tileable(k) && bulkRule(tokens, m, k, k);
     }
 
     /** Whether {@link #matmul} and {@link #matmulSplit} give this product to the bulk-copy kernels. */

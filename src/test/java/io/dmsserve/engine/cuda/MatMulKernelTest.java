@@ -358,16 +358,18 @@ class MatMulKernelTest extends GpuTest {
             if (!kernel.bulkEnabled()) {
                 return;  // another architecture: no product takes them (asserted above)
             }
-            // Images are worth making where a step's tiles of 128 tokens x 256 features fill the device: none for the
-            // server's default steps of 256 tokens on the 8B model, all four products at gpubench's 2048.
+            // Images are worth making for steps of at least 1,024 tokens whose tiles of 128 tokens x 256 features
+            // fill the device: none for the server's default steps of 256 tokens on the 8B model (though gate|up's
+            // 2 x 96 tiles would fill it), all four products at gpubench's 2048.
             int sms = kernel.multiprocessors();
-            for (Shape s : new Shape[] {new Shape(256, 6144, 4096), new Shape(1024, 6144, 4096),
-                new Shape(1024, 4096, 4096), new Shape(2048, 24576, 4096), new Shape(2048, 4096, 12288),
-                new Shape(2048, 4096, 12)}) {
+            for (Shape s : new Shape[] {new Shape(256, 6144, 4096), new Shape(256, 24576, 4096),
+                new Shape(1023, 24576, 4096), new Shape(1024, 6144, 4096), new Shape(1024, 4096, 4096),
+                new Shape(2048, 24576, 4096), new Shape(2048, 4096, 12288), new Shape(2048, 4096, 12)}) {
                 boolean fills = (long) ((s.n() + 127) / 128) * ((s.m() + 255) / 256) >= sms;
                 assertThat(kernel.bulkWanted(s.n(), s.m(), s.k())).as("an image for steps of " + s)
-                        .isEqualTo(fills && s.k() % 8 == 0);
+                        .isEqualTo(fills && s.k() % 8 == 0 && s.n() >= MatMulKernel.MIN_IMAGE_STEP);
             }
+            assertThat(kernel.bulkWanted(256, 24576, 4096)).as("gate|up at the server's default step").isFalse();
             SplittableRandom random = new SplittableRandom(61);
             for (Shape s : new Shape[] {new Shape(130, 300, 520), new Shape(3, 520, 960), new Shape(1100, 300, 72),
                 new Shape(257, 513, 264), new Shape(2048, 6144, 4096), new Shape(2048, 4096, 12288)}) {
