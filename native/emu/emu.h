@@ -618,6 +618,16 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t smem, F&& ker
                     }
                 }
                 g_cur = nullptr;
+                // A block that ends with bulk copies not landed, or transaction bytes expected and never copied, left
+                // an mbarrier phase incomplete: on the device its copies would write a stage nobody reads.
+                if (!r.bulk.empty()) {
+                    fail("the block ended with cp.async.bulk copies whose mbarrier phase never completed");
+                }
+                for (const auto& e : r.tx) {
+                    if (e.second != 0) {
+                        fail("the block ended with an mbarrier expecting transaction bytes never copied (or more copied)");
+                    }
+                }
             }
         }
     }
