@@ -36,34 +36,7 @@ __host__ __device__ constexpr int smem_bytes(bool split) {
     return stages(split) * stage_bytes(split) + 1024;
 }
 
-DMS_DEVICE void mbar_init(uint64_t* bar, unsigned count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(dms::smem_addr(bar)), "r"(count));
-}
-DMS_DEVICE void mbar_expect(uint64_t* bar, unsigned bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(dms::smem_addr(bar)), "r"(bytes)
-                 : "memory");
-}
-DMS_DEVICE void mbar_arrive(uint64_t* bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(dms::smem_addr(bar)) : "memory");
-}
-DMS_DEVICE void mbar_wait(uint64_t* bar, unsigned parity) {
-    asm volatile(
-        "{\n"
-        ".reg .pred done;\n"
-        "wait_%=:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra wait_%=;\n"
-        "}\n" ::"r"(dms::smem_addr(bar)),
-        "r"(parity)
-        : "memory");
-}
-DMS_DEVICE void bulk_copy(void* dst, const void* src, unsigned bytes, uint64_t* bar) {
-    asm volatile(
-        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-            dms::smem_addr(dst)),
-        "l"(src), "r"(bytes), "r"(dms::smem_addr(bar))
-        : "memory");
-}
+// The mbarrier and bulk-copy primitives are the backend's (dms::, matmul_sm90.cu and matmul_sm90_bulk.cu).
 
 // W (m, k) bf16 into tile images: image (f, t) at ((f kTiles + t) W_TILE), rows f 256 .. +256, k t 64 .. +64.
 // m % 256 == 0, k % 64 == 0 here (Qwen3-8B's products). grid (m / 256, k / 64), block 256.
@@ -102,10 +75,10 @@ __global__ void __launch_bounds__(384, 1)
     __shared__ __align__(8) uint64_t full[S], empty[S];
     if (threadIdx.x == 0) {
         for (int s = 0; s < S; s++) {
-            mbar_init(&full[s], 1);
-            mbar_init(&empty[s], 256);
+            dms::mbarrier_init(&full[s], 1);
+            dms::mbarrier_init(&empty[s], 256);
         }
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        dms::mbarrier_init_fence();
     }
     __syncthreads();
     const int tilesM = n / BM, tilesN = m / BN, kTiles = k / BK;
@@ -124,11 +97,11 @@ __global__ void __launch_bounds__(384, 1)
                 const unsigned char* wSrc = wImg + static_cast<size_t>(tn) * kTiles * W_TILE;
                 for (int kt = 0; kt < kTiles; kt++, g++) {
                     const int s = g % S;
-                    mbar_wait(&empty[s], ((g / S) & 1) ^ 1);  // round 0: at once
+                    dms::mbarrier_wait(&empty[s], ((g / S) & 1) ^ 1);  // round 0: at once
                     unsigned char* st = smem + s * STAGE;
-                    mbar_expect(&full[s], STAGE);
-                    bulk_copy(st, aSrc + static_cast<size_t>(kt) * AB, AB, &full[s]);
-                    bulk_copy(st + AB, wSrc + static_cast<size_t>(kt) * W_TILE, W_TILE, &full[s]);
+                    dms::mbarrier_expect_tx(&full[s], STAGE);
+                    dms::bulk_copy(st, aSrc + static_cast<size_t>(kt) * AB, AB, &full[s]);
+                    dms::bulk_copy(st + AB, wSrc + static_cast<size_t>(kt) * W_TILE, W_TILE, &full[s]);
                 }
             }
             continue;
@@ -141,7 +114,7 @@ __global__ void __launch_bounds__(384, 1)
         int prev = -1;
         for (int kt = 0; kt < kTiles; kt++, g++) {
             const int s = g % S;
-            mbar_wait(&full[s], (g / S) & 1);
+            dms::mbarrier_wait(&full[s], (g / S) & 1);
             const uint32_t base = dms::smem_addr(smem + s * STAGE);
             const uint32_t aAddr = base + (wg - 1) * (64 * 128);
             const uint32_t wAddr = base + AB;
@@ -157,13 +130,13 @@ __global__ void __launch_bounds__(384, 1)
             dms::wgmma_commit();
             dms::wgmma_wait<1>();  // this warpgroup's previous k tile is done: its stage goes back
             if (prev >= 0) {
-                mbar_arrive(&empty[prev]);
+                dms::mbarrier_arrive(&empty[prev]);
             }
             prev = s;
         }
         dms::wgmma_wait<0>();
         if (prev >= 0) {
-            mbar_arrive(&empty[prev]);
+            dms::mbarrier_arrive(&empty[prev]);
         }
 #pragma unroll
         for (int i = 0; i < 128; i++) {

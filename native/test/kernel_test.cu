@@ -834,6 +834,20 @@ static void test_matmul_wg() {
     }
 }
 
+// The product in p.out (already brought down) bit for bit the 256-feature warpgroup kernel's (want) on the same inputs.
+static void expect_wg_bits(const std::string& what, const std::vector<float>& want, const ProductInputs& p) {
+    g_checks++;
+    if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
+        size_t at = 0;
+        while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
+            at++;
+        }
+        fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
+                what.c_str(), p.n, p.m, p.k, p.accumulate, at, p.out.host[at], want[at]);
+        g_failures++;
+    }
+}
+
 // The warp-specialised 256-feature products (dms_matmul_ws{,_split}: a producer warpgroup filling the stages, two
 // consumer warpgroups, mbarriers between them; dms_matmul_wsp{,_split}: persistent, 1 to 3 blocks a split each taking
 // several tiles, the stages' phases running on across them) on test_matmul_wg's cases: against double sums, and bit for bit against
@@ -893,16 +907,7 @@ static void test_matmul_ws() {
                                                      std::to_string(blocks)) + (split ? " split" : "") + " splits=" +
                                          std::to_string(splits);
                 check_product(what.c_str(), p, split);  // brings p.out down
-                g_checks++;
-                if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
-                    size_t at = 0;
-                    while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
-                        at++;
-                    }
-                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
-                            what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
-                    g_failures++;
-                }
+                expect_wg_bits(what, want, p);
             }
         }
     }
@@ -955,16 +960,7 @@ static void test_matmul_bk() {
                 const std::string what = std::string("matmul_bk") + (split ? " split" : "") + " blocks=" +
                                          std::to_string(blocks);
                 check_product(what.c_str(), p, split);  // brings p.out down
-                g_checks++;
-                if (memcmp(want.data(), p.out.host.data(), want.size() * 4) != 0) {
-                    size_t at = 0;
-                    while (at < want.size() && memcmp(&want[at], &p.out.host[at], 4) == 0) {
-                        at++;
-                    }
-                    fprintf(stderr, "FAIL %s n=%d m=%d k=%d acc=%d: differs from matmul_wg bn=256 at %zu (%g, want %g)\n",
-                            what.c_str(), c.n, c.m, c.k, accumulate, at, p.out.host[at], want[at]);
-                    g_failures++;
-                }
+                expect_wg_bits(what, want, p);
             }
         }
     }
