@@ -150,6 +150,36 @@ DMS_DEVICE void split_bf16x2(float x0, float x1, uint32_t& hi, uint32_t& lo) {
     lo = pack_bf16x2_rn(x0 - bf16_lo(hi), x1 - bf16_hi(hi));
 }
 
+// Activation tile images, what the bulk-copy products read as A (n, k) (matmul_sm90_bulk.cu): tiles of 128 rows by 64
+// columns, each the 128-byte-swizzled shared-memory image of its tile, tile (row / 128, col / 64) at
+// (row / 128 * kTiles + col / 64) * 16 KB, bf16 (or 32 KB split: the high parts' 16 KB, then the rests' 16 KB).
+// dms_tile_rows_bf16 / dms_tile_split_f32 make them from rows; the producers of a product's input (rmsnorm.cu,
+// swiglu.cu) can write them directly instead, the same bytes. Byte offset of element (row, col) in the bf16 (or high)
+// image; zeros go in the rows past n up to a multiple of 128 and the columns past k up to a multiple of 64.
+constexpr int ACT_IMAGE_ROWS = 128;
+constexpr int ACT_IMAGE_COLS = 64;
+constexpr int ACT_IMAGE_REST = ACT_IMAGE_ROWS * ACT_IMAGE_COLS * 2;  // a split tile's rests, after its high parts
+DMS_DEVICE size_t act_image_at(int row, int col, int kTiles, bool split) {
+    const size_t tile = static_cast<size_t>(row / ACT_IMAGE_ROWS) * kTiles + col / ACT_IMAGE_COLS;
+    const int r = row % ACT_IMAGE_ROWS, chunk = (col % ACT_IMAGE_COLS) >> 3;
+    return tile * (split ? 2 * ACT_IMAGE_REST : ACT_IMAGE_REST) + r * 128 + ((chunk ^ (r & 7)) << 4) + (col & 7) * 2;
+}
+// Columns col .. col + 3 of a row (col % 4 == 0) into the image: bf16 as pack_bf16x2 rounds them (the rows that
+// dms_tile_rows_bf16 would copy), or split as dms_tile_split_f32 splits them.
+DMS_DEVICE void act_image_put4(unsigned char* image, int row, int col, int kTiles, bool split, float a, float b,
+                               float c, float d) {
+    unsigned char* at = image + act_image_at(row, col, kTiles, split);
+    if (split) {
+        uint2 hi, lo;
+        split_bf16x2(a, b, hi.x, lo.x);
+        split_bf16x2(c, d, hi.y, lo.y);
+        *reinterpret_cast<uint2*>(at) = hi;
+        *reinterpret_cast<uint2*>(at + ACT_IMAGE_REST) = lo;
+    } else {
+        *reinterpret_cast<uint2*>(at) = make_uint2(pack_bf16x2(a, b), pack_bf16x2(c, d));
+    }
+}
+
 // Two bf16 from two words interleaved: (low half of a, low half of b) and (high half of a, high half of b).
 DMS_DEVICE uint32_t interleave_lo(uint32_t a, uint32_t b) {
     return (a & 0xffffu) | (b << 16);

@@ -241,6 +241,23 @@ extern "C" cudaError_t dms_tile_weights(const bf16_t* w, int m, int k, unsigned 
     return cudaGetLastError();
 }
 
+// The bulk kernel on both images (arguments checked by the caller).
+static cudaError_t launch_matmul_bk_images(bool split, const unsigned char* aImage, const unsigned char* wImage,
+                                           float* c, int ldc, int n, int m, int k, int accumulate, int blocks,
+                                           cudaStream_t stream) {
+    const long long tiles = static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + DMS_BK_BN - 1) / DMS_BK_BN);
+    const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks));
+    const int smem = matmul_bk_smem_bytes(split);
+    if (split) {
+        DMS_LAUNCH_SMEM(dms_matmul_bk_split_n256, grid, 384, smem, stream, aImage, wImage, c, ldc, n, m, k,
+                        accumulate);
+    } else {
+        DMS_LAUNCH_SMEM(dms_matmul_bk_bf16_n256, grid, 384, smem, stream, aImage, wImage, c, ldc, n, m, k,
+                        accumulate);
+    }
+    return cudaGetLastError();
+}
+
 // c (n, m) = a (n, k) · Wᵀ (or c +=) from W's image: a's image made into aImage (matmul_bk_image_bytes(n, k, 128,
 // split) bytes), then the bulk kernel on at most `blocks` blocks (a device's multiprocessors).
 // cudaErrorNotSupported on a device other than compute 9.0.
@@ -266,17 +283,7 @@ static cudaError_t launch_matmul_bk(const AT* a, int lda, const unsigned char* w
     if (e != cudaSuccess) {
         return e;
     }
-    const long long tiles = static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + DMS_BK_BN - 1) / DMS_BK_BN);
-    const dim3 grid(static_cast<unsigned>(tiles < blocks ? tiles : blocks));
-    const int smem = matmul_bk_smem_bytes(split);
-    if constexpr (split) {
-        DMS_LAUNCH_SMEM(dms_matmul_bk_split_n256, grid, 384, smem, stream, aImage, wImage, c, ldc, n, m, k,
-                        accumulate);
-    } else {
-        DMS_LAUNCH_SMEM(dms_matmul_bk_bf16_n256, grid, 384, smem, stream, aImage, wImage, c, ldc, n, m, k,
-                        accumulate);
-    }
-    return cudaGetLastError();
+    return launch_matmul_bk_images(split, aImage, wImage, c, ldc, n, m, k, accumulate, blocks, stream);
 }
 
 extern "C" cudaError_t dms_matmul_bk(const bf16_t* a, int lda, const unsigned char* wImage, unsigned char* aImage,
@@ -290,4 +297,20 @@ extern "C" cudaError_t dms_matmul_bk_split(const float* a, int lda, const unsign
                                            float* c, int ldc, int n, int m, int k, int accumulate, int blocks,
                                            cudaStream_t stream) {
     return launch_matmul_bk(a, lda, wImage, aImage, c, ldc, n, m, k, accumulate, blocks, stream);
+}
+
+// As dms_matmul_bk (split: dms_matmul_bk_split) with a's image already made (matmul_bk_image_bytes(n, k, 128, split)
+// bytes at aImage), by its producer (dms_rmsnorm_image, dms_swiglu_image) or a tile launch: the bulk kernel alone.
+extern "C" cudaError_t dms_matmul_bk_image(const unsigned char* aImage, int split, const unsigned char* wImage, float* c,
+                                           int ldc, int n, int m, int k, int accumulate, int blocks,
+                                           cudaStream_t stream) {
+    DMS_CHECK(aImage != nullptr && wImage != nullptr && c != nullptr && blocks >= 1);
+    DMS_CHECK(n >= 1 && m >= 1 && k >= 8 && k <= DMS_MAX_K && k % 8 == 0 && ldc >= m);
+    DMS_CHECK(dms::aligned16(wImage) && dms::aligned16(aImage));
+    const long long kTiles = (k + DMS_WG_BK - 1) / DMS_WG_BK;
+    DMS_CHECK(kTiles <= 65535 && static_cast<long long>((n + DMS_WG_BM - 1) / DMS_WG_BM) * ((m + DMS_BK_BN - 1) / DMS_BK_BN) <= 0x7fffffff);
+    if (!dms_compute90()) {
+        return cudaErrorNotSupported;
+    }
+    return launch_matmul_bk_images(split != 0, aImage, wImage, c, ldc, n, m, k, accumulate, blocks, stream);
 }

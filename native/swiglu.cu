@@ -13,7 +13,8 @@
 // of gate and of up and one 16-byte store when every row of the operands starts 16-byte aligned (8-byte for
 // outBf16), element by element otherwise. The row from the grid, not from a 64-bit division of a flat index (a
 // 4K prompt's 72 launches took 10.7 ms, about twice their bytes' time: twenty-third and twenty-ninth passes).
-DMS_DEVICE void swiglu4(const float* gate, const float* up, float* out, bf16_t* outBf16, int count, bool vec) {
+// silu(gate[e]) * up[e] for e < count into s (zeros past count); vec: 16-byte loads.
+DMS_DEVICE void swiglu4_values(const float* gate, const float* up, int count, bool vec, float (&s)[4]) {
     float g[4];
     float u[4];
     if (vec) {
@@ -27,11 +28,15 @@ DMS_DEVICE void swiglu4(const float* gate, const float* up, float* out, bf16_t* 
             u[e] = up[e];
         }
     }
-    float s[4];
 #pragma unroll
     for (int e = 0; e < 4; e++) {
         s[e] = e < count ? dms::silu_mul(g[e], u[e]) : 0.f;
     }
+}
+
+DMS_DEVICE void swiglu4(const float* gate, const float* up, float* out, bf16_t* outBf16, int count, bool vec) {
+    float s[4];
+    swiglu4_values(gate, up, count, vec, s);
     if (out != nullptr) {
         if (vec) {
             *reinterpret_cast<float4*>(out) = make_float4(s[0], s[1], s[2], s[3]);
@@ -87,5 +92,44 @@ extern "C" cudaError_t dms_swiglu(const float* gate, int ldGate, const float* up
     DMS_CHECK(outBf16 == nullptr || ldOutBf16 >= inter);
     DMS_CHECK(static_cast<long long>(n) * inter < (1ll << 31) * 256);
     launch_swiglu(gate, ldGate, up, ldUp, out, ldOut, outBf16, ldOutBf16, n, inter, stream);
+    return cudaGetLastError();
+}
+
+// dms_swiglu_image_f32: the same values written not as rows but into the activation tile image the bulk-copy down
+// product reads (dms.cuh, act_image_at), split (as dms_tile_split_f32 splits rows) or bf16 (as outBf16): the same bytes
+// as those launches make, zeros past n (to a multiple of 128 rows) and past inter (to a multiple of 64) included: one
+// launch and a pass over h fewer a prompt chunk's layer. grid (ceil(inter rounded up to 64 / (4 blockDim.x)),
+// min(n rounded up to 128, 65535)), block as dms_swiglu_f32; inter % 8 == 0, image 16-byte aligned.
+extern "C" __global__ void dms_swiglu_image_f32(const float* gate, int ldGate, const float* up, int ldUp, int n,
+                                                int inter, unsigned char* __restrict__ image, int split) {
+    dms::pdl_begin();
+    const int kTiles = (inter + dms::ACT_IMAGE_COLS - 1) / dms::ACT_IMAGE_COLS;
+    const int j = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
+    if (j >= kTiles * dms::ACT_IMAGE_COLS) {
+        return;
+    }
+    const int count = j < inter ? 4 : 0;  // inter % 8 == 0: a group of four is all in or all out
+    const bool vec = dms::aligned16(gate) && dms::aligned16(up) && (ldGate & 3) == 0 && (ldUp & 3) == 0;
+    const int rows = (n + dms::ACT_IMAGE_ROWS - 1) / dms::ACT_IMAGE_ROWS * dms::ACT_IMAGE_ROWS;
+    for (int t = blockIdx.y; t < rows; t += gridDim.y) {
+        float s[4] = {0.f, 0.f, 0.f, 0.f};
+        if (t < n && count > 0) {
+            swiglu4_values(gate + static_cast<size_t>(t) * ldGate + j, up + static_cast<size_t>(t) * ldUp + j, count,
+                           vec, s);
+        }
+        dms::act_image_put4(image, t, j, kTiles, split != 0, s[0], s[1], s[2], s[3]);
+    }
+}
+
+extern "C" cudaError_t dms_swiglu_image(const float* gate, int ldGate, const float* up, int ldUp, int n, int inter,
+                                        unsigned char* image, int split, cudaStream_t stream) {
+    DMS_CHECK(gate != nullptr && up != nullptr && image != nullptr && dms::aligned16(image));
+    DMS_CHECK(n > 0 && n <= 0x7fffffff - 127 && inter >= 8 && inter % 8 == 0 && (inter + 63) / 64 <= 65535);
+    DMS_CHECK(ldGate >= inter && ldUp >= inter);
+    const int block = 256;
+    const int rows = (n + dms::ACT_IMAGE_ROWS - 1) / dms::ACT_IMAGE_ROWS * dms::ACT_IMAGE_ROWS;
+    const int padded = (inter + dms::ACT_IMAGE_COLS - 1) / dms::ACT_IMAGE_COLS * dms::ACT_IMAGE_COLS;
+    const dim3 grid(dms::ceil_div(padded, 4 * block), min(rows, 65535));
+    DMS_LAUNCH(dms_swiglu_image_f32, grid, block, 0, stream, gate, ldGate, up, ldUp, n, inter, image, split);
     return cudaGetLastError();
 }

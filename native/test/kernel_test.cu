@@ -1018,6 +1018,123 @@ static void expect_counters_zero(const char* what, Buf<int>& counters) {
     }
 }
 
+// The producers of a bulk product's input writing its activation image (dms_rmsnorm_image, dms_swiglu_image) against
+// the rows they write otherwise made into the image by dms_matmul_bk's own tile launch: the same image, byte for byte
+// over all of it (rows past n to a multiple of 128 and columns past k to a multiple of 64 zero; the image poisoned
+// first), the same residual stream, and the same product from it through dms_matmul_bk_image, bit for bit. Split and
+// bf16; odd n (one row, partial token tiles); k a multiple of 8 but not of 64; with and without the residual add.
+static void test_producer_images() {
+    Rng rng(41);
+    struct Case {
+        int n, k;
+    };
+    const int m = 40;
+    std::vector<Case> cases = {Case{1, 8}, Case{127, 72}, Case{129, 200}, Case{130, 64}, Case{300, 136}};
+#ifndef DMS_EMU
+    cases.push_back(Case{2047, 4096});  // a prompt chunk's shape (too slow for the emulator's wgmma)
+#endif
+    for (Case c : cases) {
+        Buf<uint16_t> w(random_bf16(rng, static_cast<size_t>(m) * c.k, 1.f));
+        Buf<unsigned char> wImage(static_cast<size_t>(matmul_bk_image_bytes(m, c.k, 256, false)));
+        expect_ok(dms_tile_weights(w.dev, m, c.k, wImage.dev, nullptr), "tile_weights");
+        for (int split : {0, 1}) {
+            const size_t imageBytes = static_cast<size_t>(matmul_bk_image_bytes(c.n, c.k, 128, split != 0));
+            Buf<unsigned char> want(imageBytes), got(imageBytes);
+            Buf<float> cWant(static_cast<size_t>(c.n) * m), cGot(static_cast<size_t>(c.n) * m);
+            const std::string tag = std::string(split ? " split" : " bf16") + " n=" + std::to_string(c.n) + " k=" +
+                                    std::to_string(c.k);
+            // The reference product from rows (its tile launch writes `want`); then the producer's image and product.
+            auto compare = [&](const char* what, const float* rowsF32, const uint16_t* rowsBf16, int ld) {
+                want.poison();
+                got.down();
+                cWant.poison();
+                cGot.poison();
+                const cudaError_t e = split ? dms_matmul_bk_split(rowsF32, ld, wImage.dev, want.dev, cWant.dev, m, c.n,
+                                                                  m, c.k, 0, 3, nullptr)
+                                            : dms_matmul_bk(rowsBf16, ld, wImage.dev, want.dev, cWant.dev, m, c.n, m,
+                                                            c.k, 0, 3, nullptr);
+                if (e == cudaErrorNotSupported) {
+                    return false;
+                }
+                expect_ok(e, "matmul_bk");
+                expect_ok(dms_matmul_bk_image(got.dev, split, wImage.dev, cGot.dev, m, c.n, m, c.k, 0, 3, nullptr),
+                          "matmul_bk_image");
+                want.down();
+                cWant.down();
+                cGot.down();
+                g_checks += 2;
+                if (memcmp(want.host.data(), got.host.data(), imageBytes) != 0) {
+                    size_t at = 0;
+                    while (want.host[at] == got.host[at]) {
+                        at++;
+                    }
+                    fprintf(stderr, "FAIL %s%s: image byte %zu of %zu is %d, the tile launch's %d\n", what,
+                            tag.c_str(), at, imageBytes, got.host[at], want.host[at]);
+                    g_failures++;
+                }
+                if (memcmp(cWant.host.data(), cGot.host.data(), cWant.size() * 4) != 0) {
+                    fprintf(stderr, "FAIL %s%s: the product from the producer's image differs\n", what, tag.c_str());
+                    g_failures++;
+                }
+                return true;
+            };
+            for (int withDelta : {0, 1}) {
+                // RMSNorm: rows (out or outBf16) then the tile launch, against the image written by the norm.
+                const std::vector<float> x0 = random_f32(rng, static_cast<size_t>(c.n) * c.k, 2.f);
+                Buf<float> xA(x0), xB(x0);
+                Buf<float> delta(random_f32(rng, static_cast<size_t>(c.n) * c.k, 1.f));
+                Buf<uint16_t> gamma(random_bf16(rng, c.k, 1.5f));
+                Buf<float> rows(static_cast<size_t>(c.n) * c.k);
+                Buf<uint16_t> rowsB(static_cast<size_t>(c.n) * c.k);
+                const float* d = withDelta ? delta.dev : nullptr;
+                expect_ok(dms_rmsnorm(xA.dev, d, gamma.dev, nullptr, c.n, c.k, 1e-6f, split ? rows.dev : nullptr,
+                                      split ? nullptr : rowsB.dev, nullptr),
+                          "rmsnorm");
+                got.poison();
+                expect_ok(dms_rmsnorm_image(xB.dev, d, gamma.dev, c.n, c.k, 1e-6f, got.dev, split, nullptr),
+                          "rmsnorm_image");
+                if (!compare("rmsnorm_image", rows.dev, rowsB.dev, c.k)) {
+                    fprintf(stderr, "producer_images: not on this device (compute 9.0 only); nothing checked\n");
+                    return;
+                }
+                xA.down();
+                xB.down();
+                g_checks++;
+                if (memcmp(xA.host.data(), xB.host.data(), x0.size() * 4) != 0) {
+                    fprintf(stderr, "FAIL rmsnorm_image%s: the residual stream differs\n", tag.c_str());
+                    g_failures++;
+                }
+            }
+            // SwiGLU on the halves of a fused gate|up product (rows of 2 k), rows then the tile launch, against the
+            // image written by SwiGLU.
+            Buf<float> gu(random_f32(rng, static_cast<size_t>(c.n) * 2 * c.k, 3.f));
+            Buf<float> h(static_cast<size_t>(c.n) * c.k);
+            Buf<uint16_t> hB(static_cast<size_t>(c.n) * c.k);
+            expect_ok(dms_swiglu(gu.dev, 2 * c.k, gu.dev + c.k, 2 * c.k, split ? h.dev : nullptr, c.k,
+                                 split ? nullptr : hB.dev, c.k, c.n, c.k, nullptr),
+                      "swiglu");
+            got.poison();
+            expect_ok(dms_swiglu_image(gu.dev, 2 * c.k, gu.dev + c.k, 2 * c.k, c.n, c.k, got.dev, split, nullptr),
+                      "swiglu_image");
+            compare("swiglu_image", h.dev, hB.dev, c.k);
+        }
+    }
+    // The entries refuse what the image cannot take, before any launch.
+    Buf<float> f(64);
+    Buf<uint16_t> g(64);
+    Buf<unsigned char> img(64 * 1024);
+    expect_refused(dms_rmsnorm_image(f.dev, nullptr, g.dev, 1, 12, 1e-6f, img.dev, 1, nullptr), "rmsnorm_image k % 8");
+    expect_refused(dms_rmsnorm_image(f.dev, nullptr, g.dev, 1, 8, 1e-6f, img.dev + 8, 1, nullptr),
+                   "rmsnorm_image alignment");
+    expect_refused(dms_rmsnorm_image(f.dev, nullptr, g.dev, 0, 8, 1e-6f, img.dev, 0, nullptr), "rmsnorm_image n");
+    expect_refused(dms_swiglu_image(f.dev, 24, f.dev + 12, 24, 1, 12, img.dev, 1, nullptr), "swiglu_image k % 8");
+    expect_refused(dms_swiglu_image(f.dev, 4, f.dev + 8, 16, 1, 8, img.dev, 1, nullptr), "swiglu_image ldGate");
+    expect_refused(dms_swiglu_image(f.dev, 16, f.dev + 8, 16, 1, 8, nullptr, 0, nullptr), "swiglu_image image");
+    expect_refused(dms_matmul_bk_image(img.dev + 8, 1, img.dev, f.dev, 1, 1, 1, 8, 0, 1, nullptr),
+                   "matmul_bk_image alignment");
+    expect_refused(dms_matmul_bk_image(img.dev, 1, img.dev, f.dev, 1, 1, 1, 8, 0, 0, nullptr), "matmul_bk_image blocks");
+}
+
 // Every product's entry refuses k past DMS_MAX_K before it launches (its k tile starts would leave int): no memory is
 // read, so one small buffer stands for every operand.
 static void test_matmul_k_limit() {
@@ -2983,6 +3100,7 @@ int main(int argc, char** argv) {
         {"matmul_wg", test_matmul_wg},
         {"matmul_ws", test_matmul_ws},
         {"matmul_bk", test_matmul_bk},
+        {"producer_images", test_producer_images},
         {"matmul_wgs", test_matmul_wgs},
         {"matmul_wgs_norm", test_matmul_wgs_norm},
         {"matmul_wgs_swiglu", test_matmul_wgs_swiglu},

@@ -80,6 +80,13 @@ public final class CudaBackend implements Backend {
      */
     public static final String FUSED_SWIGLU_PROPERTY = "dms.cuda.fused-swiglu";
     /**
+     * System property: {@code false} has the bulk-copy products make their activations' tile image with a launch of
+     * its own from the rows, to compare; the default has the RMSNorm before q|k|v and gate|up and the SwiGLU before
+     * down write the image themselves where the product takes the bulk kernels ({@link MatMulKernel#imageTakes}): the
+     * same bytes, a launch and a pass over the activations fewer each.
+     */
+    public static final String PRODUCER_IMAGES_PROPERTY = "dms.cuda.producer-images";
+    /**
      * System property: {@code false} writes a decode step's keys and values with their own kernel after RoPE, to
      * compare; the default writes them from the RoPE kernel (the same bits, one launch a layer fewer).
      */
@@ -182,6 +189,7 @@ public final class CudaBackend implements Backend {
     private final boolean balanceAuto;  // the balanced grid only where the lists are uneven (balanceHelps)
     private long balancedSteps;  // steps whose decode attention took the balanced grid (tests ask)
     private final boolean fusedSwiGlu;
+    private final boolean producerImages;
     private final boolean fusedNorm;
     private final boolean fusedKvWrite;
     private final Fold fold;
@@ -289,6 +297,7 @@ public final class CudaBackend implements Backend {
         this.balanceAuto = "auto".equals(balance);
         this.balancedBlocks = balancedBlocks(balance, cuda.info().multiprocessors());
         this.fusedSwiGlu = !"false".equals(System.getProperty(FUSED_SWIGLU_PROPERTY));
+        this.producerImages = !"false".equals(System.getProperty(PRODUCER_IMAGES_PROPERTY));
         this.fusedNorm = !"false".equals(System.getProperty(FUSED_NORM_PROPERTY));
         this.fusedKvWrite = !"false".equals(System.getProperty(FUSED_KV_WRITE_PROPERTY));
         this.fold = fold(System.getProperty(FOLD_QKNORM_PROPERTY, "true"));
@@ -924,12 +933,18 @@ public final class CudaBackend implements Backend {
         for (int l = 0; l < layers; l++) {
             Layer w = weights[l];
             MatMulKernel.Norm attnNorm = foldedNorm(small, in.n, qkvDim, w.attnNorm(), w.wqkv());
-            if (attnNorm == null) {
-                rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
-                        f32 ? null : s.xbBf16);
+            DeviceBuffer qkvImage = producerImage(small, in.n, qkvDim, hidden, w.wqkv());
+            if (qkvImage != null) {
+                rmsNorm.applyToImage(s.x, null, w.attnNorm(), in.n, hidden, eps, qkvImage, f32);
+                projectImage(f32, qkvImage, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim, hidden, false);
+            } else {
+                if (attnNorm == null) {
+                    rmsNorm.apply(s.x, null, w.attnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
+                            f32 ? null : s.xbBf16);
+                }
+                project(small, attnNorm != null ? s.x : s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim,
+                        hidden, false, attnNorm);
             }
-            project(small, attnNorm != null ? s.x : s.xb, s.xbBf16, hidden, w.wqkv(), s.qkv, qkvDim, in.n, qkvDim,
-                    hidden, false, attnNorm);
             DeviceBuffer k = s.qkv.slice((long) qDim * 4, s.qkv.bytes() - (long) qDim * 4);
             DeviceBuffer v = s.qkv.slice((long) (qDim + kvDim) * 4, s.qkv.bytes() - (long) (qDim + kvDim) * 4);
             double alphaScale = dms ? config.dms().alphaScale() : 0;
@@ -959,26 +974,41 @@ public final class CudaBackend implements Backend {
             attend(in, parts, l, small, folded);
             project(small, s.att, s.attBf16, qDim, w.wo(), s.x, hidden, in.n, hidden, qDim, true, null);
             MatMulKernel.Norm ffnNorm = foldedNorm(small, in.n, 2 * inter, w.ffnNorm(), w.w13());
-            if (ffnNorm == null) {
+            DeviceBuffer guImage = producerImage(small, in.n, 2 * inter, hidden, w.w13());
+            if (guImage != null) {
+                rmsNorm.applyToImage(s.x, null, w.ffnNorm(), in.n, hidden, eps, guImage, f32);
+            } else if (ffnNorm == null) {
                 rmsNorm.apply(s.x, null, w.ffnNorm(), null, in.n, in.n, hidden, eps, f32 ? s.xb : null,
                         f32 ? null : s.xbBf16);
             }
             DeviceBuffer ffnIn = ffnNorm != null ? s.x : s.xb;
+            DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
+            DeviceBuffer hImage = null;  // down's activations as their tile image, written by SwiGLU
             if (small && fusedSwiGlu) {
                 // h = silu(gate) · up into gu's first half, in the w1|w3 GEMV's own launch.
                 matMul.gemvSwiGlu(ffnIn, hidden, w.w13(), s.gu, 2 * inter, in.n, inter, hidden, ffnNorm);
-            } else if (fusedSwiGlu && splitActivations
+            } else if (guImage == null && fusedSwiGlu && splitActivations
                     && matMul.wgsSwiGluTakes(ffnIn, hidden, w.w13(), in.n, inter, hidden, ffnNorm)) {
                 // 9 to 32 tokens on compute 9.0: the same in the warpgroup decode product's launch (its epilogue).
                 projectSwiGlu(ffnIn, w.w13(), in.n, ffnNorm);
             } else {
-                project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,
-                        ffnNorm);
-                DeviceBuffer up = s.gu.slice((long) inter * 4, s.gu.bytes() - (long) inter * 4);
-                swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter, f32 ? null : s.hBf16,
-                        inter, in.n, inter);
+                if (guImage != null) {
+                    projectImage(f32, guImage, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false);
+                } else {
+                    project(small, ffnIn, s.xbBf16, hidden, w.w13(), s.gu, 2 * inter, in.n, 2 * inter, hidden, false,
+                            ffnNorm);
+                }
+                hImage = producerImage(small, in.n, hidden, inter, w.w2());
+                if (hImage != null) {
+                    swiGlu.applyToImage(s.gu, 2 * inter, up, 2 * inter, in.n, inter, hImage, f32);
+                } else {
+                    swiGlu.apply(s.gu, 2 * inter, up, 2 * inter, f32 ? s.gu : null, 2 * inter,
+                            f32 ? null : s.hBf16, inter, in.n, inter);
+                }
             }
-            if (f32) {
+            if (hImage != null) {
+                projectImage(f32, hImage, w.w2(), s.x, hidden, in.n, hidden, inter, true);
+            } else if (f32) {
                 project(small, s.gu, null, 2 * inter, w.w2(), s.x, hidden, in.n, hidden, inter, true, null);
             } else {
                 project(false, null, s.hBf16, inter, w.w2(), s.x, hidden, in.n, hidden, inter, true, null);
@@ -1119,6 +1149,30 @@ public final class CudaBackend implements Backend {
             } else {
                 matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
             }
+        } finally {
+            cuda.timingLabel(null);
+        }
+    }
+
+    /**
+     * The workspace as the activations' tile image of a product on n tokens of (m, k) weights w, for their producer
+     * to write ({@link #PRODUCER_IMAGES_PROPERTY}), where the product takes the bulk-copy kernels
+     * ({@link MatMulKernel#imageTakes}); else null (the producer writes rows, as before).
+     */
+    private DeviceBuffer producerImage(boolean small, int n, int m, int k, DeviceBuffer w) {
+        boolean f32 = small || splitActivations;
+        return producerImages && !small && matMul.imageTakes(f32, n, m, k, w) ? matMul.activationImage(n, k, f32)
+                : null;
+    }
+
+    /** out (n, m) = a · Wᵀ from the activations' image ({@link #producerImage}), timed as {@link #project}'s. */
+    private void projectImage(boolean split, DeviceBuffer image, DeviceBuffer w, DeviceBuffer out, int ldOut, int n,
+            int m, int k, boolean accumulate) {
+        if (kernelTimer != null) {
+            cuda.timingLabel(m + "x" + k);
+        }
+        try {
+            matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate);
         } finally {
             cuda.timingLabel(null);
         }

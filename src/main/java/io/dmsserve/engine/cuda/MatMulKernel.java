@@ -943,6 +943,58 @@ final class MatMulKernel implements AutoCloseable {
             tileRows.launch(Checks.ceilDiv(n, WG_BM), kTiles, 1, 256, 0,
                     new KernelArgs().ptr(a).i32(lda).i32(n).i32(k).i32(WG_BM).ptr(aImage));
         }
+        launchBulk(split, aImage, image, c, ldc, n, m, k, accumulate);
+    }
+
+    /**
+     * Whether {@link #matmul} ({@code split} false) or {@link #matmulSplit} of these sizes, on activations in rows of
+     * k, would run on the bulk-copy kernels: then the activations' producer may write their tile image itself
+     * ({@link #activationImage}, {@link RmsNormKernel#applyToImage}, {@link SwiGluKernel#applyToImage}) and
+     * {@link #bulkFromImage} multiply it, a launch and a pass over the activations fewer than the tile launch of
+     * {@link #bulk}.
+     */
+    boolean imageTakes(boolean split, int n, int m, int k, DeviceBuffer w) {
+        return !wgsTakes(split, n, m, k, k) && !(skinnyTakes(n, k, k) && !splitKBeforeSkinny(n, m, k, k))
+                && bulkTakes(n, m, k, k, w) && w.aligned(16);
+    }
+
+    /**
+     * The workspace as the tile image of n rows of k activations (bf16, or split: {@link #imageBytes} with tiles of
+     * 128 rows) for its producer to write and {@link #bulkFromImage} to read next; valid until the next product that
+     * takes workspace.
+     */
+    DeviceBuffer activationImage(int n, int k, boolean split) {
+        positive(n, "n");
+        require(tileable(k), "an activation image needs k a multiple of 8 and at most 65535 tiles of 64, got k = " + k);
+        return workspace(imageBytes(n, k, WG_BM, split));
+    }
+
+    /**
+     * {@link #bulk} with the activations' image already made by their producer (where {@link #imageTakes} holds):
+     * the bulk-copy kernel alone, the same bits as the tile launch's image would give.
+     *
+     * @param aImage the image of a (n, k), bf16 or split: {@link #activationImage}
+     */
+    void bulkFromImage(boolean split, DeviceBuffer aImage, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
+            int k, boolean accumulate) {
+        require(bulk != null, "the bulk-copy products need a compute 9.0 device (and " + WGMMA_PROPERTY + " and "
+                + BULK_PROPERTY + " not false)");
+        Image image = images.get(w);
+        require(image != null && image.m() == m && image.k() == k, "the weight has no " + m + " x " + k
+                + " tile image (tileWeights)");
+        positive(n, "n");
+        require(ldc >= m, "ldc must be >= m");
+        require(aImage.aligned(16), "an activation image must be 16-byte aligned");
+        holds(aImage, imageBytes(n, k, WG_BM, split), 1, "the activations' image");
+        holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
+        launchBulk(split, aImage, image, c, ldc, n, m, k, accumulate);
+    }
+
+    /** The persistent bulk-copy kernel, a block a multiprocessor at most, on both images. */
+    private void launchBulk(boolean split, DeviceBuffer aImage, Image image, DeviceBuffer c, int ldc, int n, int m,
+            int k, boolean accumulate) {
+        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, BULK_BN);
+        require(tiles <= Integer.MAX_VALUE, "too many tiles for one launch: " + tiles);
         bulk[split ? 1 : 0].launch((int) Math.min(tiles, multiprocessors), 1, 1, BULK_THREADS, bulkSharedBytes(split),
                 new KernelArgs().ptr(aImage).ptr(image.buffer()).ptr(c).i32(ldc).i32(n).i32(m).i32(k)
                         .i32(accumulate ? 1 : 0));

@@ -9,11 +9,14 @@ import static io.dmsserve.engine.cuda.Checks.require;
 final class RmsNormKernel {
 
     static final String NAME = "dms_rmsnorm_f32";
+    static final String IMAGE_NAME = "dms_rmsnorm_image_f32";
 
     private final Kernel kernel;
+    private final Kernel imageKernel;
 
     RmsNormKernel(CudaContext context) {
         this.kernel = context.kernel(NAME);
+        this.imageKernel = context.kernel(IMAGE_NAME);
     }
 
     /**
@@ -42,6 +45,29 @@ final class RmsNormKernel {
         holdsIfPresent(outBf16, (long) n * hidden, 2, "outBf16 (n, hidden) bf16");
         kernel.launch(n, 1, 1, block(n, hidden), 0, new KernelArgs().ptr(x).ptr(delta).ptr(weight).ptr(rowIndex)
                 .i32(n).i32(hidden).f32(eps).ptr(out).ptr(outBf16));
+    }
+
+    /**
+     * As {@link #apply} without rowIndex, out written as the tile image of a bulk-copy product's activations
+     * (native/dms.cuh, act_image_at): split, or bf16 as outBf16 would hold them; the same bytes as the rows made into
+     * an image by {@link MatMulKernel}'s tile launch, zeros past n and hidden included.
+     *
+     * @param image {@link MatMulKernel#activationImage}(n, hidden, split); hidden a multiple of 8
+     */
+    void applyToImage(DeviceBuffer x, DeviceBuffer delta, DeviceBuffer weight, int n, int hidden, float eps,
+            DeviceBuffer image, boolean split) {
+        positive(n, "n");
+        require(MatMulKernel.tileable(hidden), "an activation image needs hidden a multiple of 8, got " + hidden);
+        require(eps >= 0, "eps must be >= 0");
+        holds(x, (long) n * hidden, 4, "x (n, hidden) fp32");
+        holdsIfPresent(delta, (long) n * hidden, 4, "delta (n, hidden) fp32");
+        holds(weight, hidden, 2, "weight (hidden) bf16");
+        require(image != null && image.aligned(16), "the image must be given, 16-byte aligned");
+        holds(image, MatMulKernel.imageBytes(n, hidden, MatMulKernel.WG_BM, split), 1, "the activations' image");
+        // A block a row, the rows past n to the image's 128-row tile writing its zeros.
+        imageKernel.launch(Checks.ceilDiv(n, MatMulKernel.WG_BM) * MatMulKernel.WG_BM, 1, 1, block(n, hidden), 0,
+                new KernelArgs().ptr(x).ptr(delta).ptr(weight).i32(n).i32(hidden).f32(eps).ptr(image)
+                        .i32(split ? 1 : 0));
     }
 
     /**

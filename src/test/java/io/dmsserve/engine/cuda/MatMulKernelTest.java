@@ -427,6 +427,96 @@ class MatMulKernelTest extends GpuTest {
     }
 
     /**
+     * Where a prompt chunk's product takes the bulk-copy kernels, the producer of its input writes the activations'
+     * tile image itself (CudaBackend: the RMSNorm before q|k|v and gate|up, the SwiGLU before down): the product from
+     * that image equals, bit for bit, the product of the rows the producer writes otherwise (made into an image by the
+     * product's own tile launch), and the norm's residual add is the same. Split and bf16; q|k|v and down at a
+     * 2,047-token chunk through the automatic choice, and odd sizes (a partial token tile, k not a multiple of 64)
+     * under {@code always}.
+     */
+    @Test
+    void producersWriteTheBulkProductsImagesBitForBit() {
+        RmsNormKernel norm = new RmsNormKernel(context);
+        SwiGluKernel swiGlu = new SwiGluKernel(context);
+        SplittableRandom random = new SplittableRandom(67);
+        for (String mode : new String[] {"true", "always"}) {
+            try (MatMulKernel kernel = SystemProperty.with(MatMulKernel.BULK_PROPERTY, mode,
+                    () -> new MatMulKernel(context, true, "true", "false"))) {
+                if (!kernel.bulkEnabled()) {
+                    return;  // another architecture: bulkEqualsWarpgroupBitForBit asserts that none is there
+                }
+                Shape[] shapes = mode.equals("true")
+                        ? new Shape[] {new Shape(2047, 6144, 4096), new Shape(2047, 4096, 12288)}
+                        : new Shape[] {new Shape(300, 520, 136), new Shape(129, 260, 72)};
+                for (Shape s : shapes) {
+                    int n = s.n();
+                    int m = s.m();
+                    int k = s.k();
+                    DeviceBuffer w = upload(randomBf16(random, m * k, 1f));
+                    kernel.tileWeights(w, m, k);
+                    assertThat(kernel.bulkTakes(n, m, k, k, w)).as(mode + ": bulk for " + s).isTrue();
+                    for (boolean split : new boolean[] {false, true}) {
+                        assertThat(kernel.imageTakes(split, n, m, k, w)).as(mode + ": producer image for " + s)
+                                .isTrue();
+                        String what = (split ? "split " : "bf16 ") + s;
+                        // RMSNorm with the residual add.
+                        float[] x0 = randomFloats(random, n * k, 2f);
+                        DeviceBuffer xA = upload(x0);
+                        DeviceBuffer xB = upload(x0);
+                        DeviceBuffer delta = upload(randomFloats(random, n * k, 1f));
+                        DeviceBuffer gamma = upload(randomBf16(random, k, 1.5f));
+                        DeviceBuffer rows = poisoned((long) n * k * (split ? 4 : 2));
+                        DeviceBuffer want = poisoned(4L * n * m);
+                        DeviceBuffer got = poisoned(4L * n * m);
+                        norm.apply(xA, delta, gamma, null, n, n, k, 1e-6f, split ? rows : null, split ? null : rows);
+                        product(kernel, split, rows, k, w, want, n, m, k);
+                        DeviceBuffer image = kernel.activationImage(n, k, split);
+                        image.fill(0xff);
+                        norm.applyToImage(xB, delta, gamma, n, k, 1e-6f, image, split);
+                        kernel.bulkFromImage(split, image, w, got, m, n, m, k, false);
+                        assertThat(xB.toBytes()).as("the residual stream, " + what).isEqualTo(xA.toBytes());
+                        float[] wanted = want.toFloats();
+                        assertThat(Float.isNaN(wanted[n * m - 1])).as("the rows' product written").isFalse();
+                        assertThat(got.toFloats()).as("the product from the norm's image, " + what)
+                                .isEqualTo(wanted);
+                        // SwiGLU on the halves of a fused gate|up product's rows (stride 2 k).
+                        DeviceBuffer gu = upload(randomFloats(random, n * 2 * k, 3f));
+                        DeviceBuffer up = gu.slice(4L * k, gu.bytes() - 4L * k);
+                        DeviceBuffer h = poisoned((long) n * k * (split ? 4 : 2));
+                        swiGlu.apply(gu, 2 * k, up, 2 * k, split ? h : null, k, split ? null : h, k, n, k);
+                        product(kernel, split, h, k, w, want, n, m, k);
+                        image = kernel.activationImage(n, k, split);
+                        image.fill(0xff);
+                        swiGlu.applyToImage(gu, 2 * k, up, 2 * k, n, k, image, split);
+                        kernel.bulkFromImage(split, image, w, got, m, n, m, k, false);
+                        assertThat(got.toFloats()).as("the product from SwiGLU's image, " + what)
+                                .isEqualTo(want.toFloats());
+                    }
+                }
+                DeviceBuffer x = upload(randomFloats(random, 4 * 12, 1f));
+                DeviceBuffer gamma = upload(randomBf16(random, 12, 1f));
+                DeviceBuffer image = poisoned(1 << 16);
+                assertThatThrownBy(() -> norm.applyToImage(x, null, gamma, 4, 12, 1e-6f, image, true))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 8");
+                DeviceBuffer bare = upload(randomBf16(random, 64 * 64, 1f));
+                DeviceBuffer c = poisoned(4L * 4 * 64);
+                assertThatThrownBy(() -> kernel.bulkFromImage(true, image, bare, c, 64, 4, 64, 64, false))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tile image");
+            }
+        }
+    }
+
+    /** {@link MatMulKernel#matmul} or {@link MatMulKernel#matmulSplit} of rows of k (on the bulk kernels here). */
+    private static void product(MatMulKernel kernel, boolean split, DeviceBuffer a, int lda, DeviceBuffer w,
+            DeviceBuffer c, int n, int m, int k) {
+        if (split) {
+            kernel.matmulSplit(a, lda, w, c, m, n, m, k, false);
+        } else {
+            kernel.matmul(a, lda, w, c, m, n, m, k, false);
+        }
+    }
+
+    /**
      * The warpgroup decode product (compute 9.0; elsewhere, that no product takes it): bf16 against sums in double of
      * the rounded activations and the same bits twice (the second launch needs the tile counters the first one's last
      * blocks reset); split against sums of the fp32 activations within 2^-16 + 2e-6 sqrt(k), 16 times closer at worst
