@@ -414,7 +414,19 @@ final class MatMulKernel implements AutoCloseable {
      */
     private boolean bulkRule(int n, int m, int k, int lda) {
         return bulk != null && wgTakes(n, m, k, lda) && tileable(k)
-                && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1);
+                && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1 || bulkFills(n, m));
+    }
+
+    /**
+     * Whether the bulk kernel's tiles of 128 tokens by 256 features fill at least 7/8 of the multiprocessors, though
+     * fewer than all of them (where the warpgroup kernel takes tiles of 128 features): o and down of the 8B model at
+     * 1,024 tokens a step (8 x 16 = 128 tiles on 132). On the H200 a 4K DMS prompt in chunks of 1,024 ran 13,260-13,688
+     * tokens/s with them on the bulk kernels against 11,265-11,665 on the warpgroup kernel (docs/benchmarks.md,
+     * thirty-first pass).
+     */
+    private boolean bulkFills(int n, int m) {
+        long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, BULK_BN);
+        return 8 * tiles >= 7L * multiprocessors;
     }
 
     /**
@@ -428,8 +440,8 @@ final class MatMulKernel implements AutoCloseable {
     /**
      * Whether a step of up to {@code tokens} tokens would give a product of this shape to the bulk-copy kernels once its
      * weight had a tile image, and is long enough ({@link #MIN_IMAGE_STEP}) that one is worth making
-     * ({@link #tileWeights}): on an H200 the 8B model's q|k|v and gate|up products from 1,024 tokens a step, all four
-     * from 1,025 (o and down: 9 token tiles x 16 feature tiles), none at the server's default 256.
+     * ({@link #tileWeights}): on an H200 all four of the 8B model's products from 1,024 tokens a step (o and down: 8
+     * token tiles x 16 feature tiles, {@link #bulkFills}), none at the server's default 256.
      */
     boolean bulkWanted(int tokens, int m, int k) {
         return tokens >= MIN_IMAGE_STEP && tileable(k) && bulkRule(tokens, m, k, k);
