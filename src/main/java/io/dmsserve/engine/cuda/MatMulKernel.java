@@ -44,8 +44,9 @@ import java.util.regex.Pattern;
  *       {@code =false} keeps them for the split-K cases only. {@link #WG_WS_PROPERTY} {@code =true} runs the tiles
  *       of 256 features warp-specialised ({@code dms_matmul_ws_*}: a producer warpgroup filling the stages, two
  *       consumer warpgroups issuing the wgmma, mbarriers between them; the same bits).</li>
- *   <li>Where the warpgroup kernel would run on tiles of 256 features with k unsplit (the 8B model's prompt chunks)
- *       and the weight has a tile image ({@link #tileWeights}, made at load: a second copy of the weight, each
+ *   <li>Where the warpgroup kernel would run on tiles of 256 features with k unsplit (the 8B model's prompt chunks),
+ *       or where the tiles of 256 fill at least 7/8 of the device with k unsplit ({@link #bulkFills}), and the weight
+ *       has a tile image ({@link #tileWeights}, made at load: a second copy of the weight, each
  *       128-byte-swizzled 256 x 64 tile contiguous), the bulk-copy kernels of native/matmul_sm90_bulk.cu take it
  *       instead ({@code dms_matmul_bk_*}): the activations laid out as images the same way first
  *       ({@code dms_tile_split_f32} or {@code dms_tile_rows_bf16}), then one producer thread fills each stage with two
@@ -145,8 +146,8 @@ final class MatMulKernel implements AutoCloseable {
      * System property: {@code true} (the default) gives the products whose weights have tile images
      * ({@link #tileWeights}; CudaBackend makes them at load for the products its largest step would give these
      * kernels, {@link #bulkWanted}) to the bulk-copy kernels where the warpgroup kernel would run on tiles of 256
-     * features with k unsplit; {@code always} wherever the warpgroup kernels take them (the tests' small models); {@code false}
-     * keeps the 256-thread kernels and makes no images (the weights' memory once, not twice). On the H200 the bulk
+     * features with k unsplit, or their tiles fill 7/8 of the device ({@link #bulkFills}); {@code always} wherever
+     * the warpgroup kernels take them (the tests' small models); {@code false} keeps the 256-thread kernels and makes no images (the weights' memory once, not twice). On the H200 the bulk
      * kernels ran Qwen3-8B's prompt-chunk products at 350-405 TFLOP/s split (252-274 on the 256-thread kernels) and
      * 612-759 bf16 (429-497), the same bits (docs/benchmarks.md, thirtieth pass).
      */
@@ -409,12 +410,12 @@ final class MatMulKernel implements AutoCloseable {
 
     /**
      * Whether the bulk-copy kernels take a product of this shape once its weight has an image (aligned operands
-     * assumed): where the warpgroup kernel would run on tiles of 256 features with k unsplit, or wherever it runs
-     * under {@code always}.
+     * assumed): where the warpgroup kernel would run on tiles of 256 features with k unsplit, where those tiles fill
+     * 7/8 of the device ({@link #bulkFills}), or wherever it runs under {@code always}.
      */
     private boolean bulkRule(int n, int m, int k, int lda) {
         return bulk != null && wgTakes(n, m, k, lda) && tileable(k)
-                && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1 || bulkFills(n, m));
+                && (bulkAlways || wgTileFor(n, m) == BULK_BN && wgSplitsFor(n, m, k) == 1 || bulkFills(n, m, k));
     }
 
     /**
@@ -422,11 +423,12 @@ final class MatMulKernel implements AutoCloseable {
      * fewer than all of them (where the warpgroup kernel takes tiles of 128 features): o and down of the 8B model at
      * 1,024 tokens a step (8 x 16 = 128 tiles on 132). On the H200 a 4K DMS prompt in chunks of 1,024 ran 13,260-13,688
      * tokens/s with them on the bulk kernels against 11,265-11,665 on the warpgroup kernel (docs/benchmarks.md,
-     * thirty-first pass).
+     * thirty-first pass). Only where the warpgroup kernel would not split k (a decode batch's product that it splits
+     * stays there: not measured on the bulk kernels).
      */
-    private boolean bulkFills(int n, int m) {
+    private boolean bulkFills(int n, int m, int k) {
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, BULK_BN);
-        return 8 * tiles >= 7L * multiprocessors;
+        return tiles < multiprocessors && 8 * tiles >= 7L * multiprocessors && wgSplitsFor(n, m, k) == 1;
     }
 
     /**
