@@ -147,9 +147,10 @@ final class MatMulKernel implements AutoCloseable {
      * ({@link #tileWeights}; CudaBackend makes them at load for the products its largest step would give these
      * kernels, {@link #bulkWanted}) to the bulk-copy kernels where the warpgroup kernel would run on tiles of 256
      * features with k unsplit, or their tiles fill 7/8 of the device ({@link #bulkFills}); {@code always} wherever
-     * the warpgroup kernels take them (the tests' small models); {@code false} keeps the 256-thread kernels and makes no images (the weights' memory once, not twice). On the H200 the bulk
-     * kernels ran Qwen3-8B's prompt-chunk products at 350-405 TFLOP/s split (252-274 on the 256-thread kernels) and
-     * 612-759 bf16 (429-497), the same bits (docs/benchmarks.md, thirtieth pass).
+     * the warpgroup kernels take them (the tests' small models); {@code false} keeps the 256-thread kernels and makes
+     * no images (the weights' memory once, not twice). On the H200 the bulk kernels ran Qwen3-8B's prompt-chunk
+     * products at 350-405 TFLOP/s split (252-274 on the 256-thread kernels) and 612-759 bf16 (429-497), the same bits
+     * (docs/benchmarks.md, thirtieth pass).
      */
     static final String BULK_PROPERTY = "dms.cuda.bulk";
     static final int BULK_THREADS = 384;
