@@ -1168,11 +1168,16 @@ public final class CudaBackend implements Backend {
     /** out (n, m) = a · Wᵀ from the activations' image ({@link #producerImage}), timed as {@link #project}'s. */
     private void projectImage(boolean split, DeviceBuffer image, DeviceBuffer w, DeviceBuffer out, int ldOut, int n,
             int m, int k, boolean accumulate) {
+        timedAs(m, k, () -> matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate));
+    }
+
+    /** Runs a product's launches under the timing label of its shape, m x k (the products share their kernels). */
+    private void timedAs(int m, int k, Runnable launches) {
         if (kernelTimer != null) {
             cuda.timingLabel(m + "x" + k);
         }
         try {
-            matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate);
+            launches.run();
         } finally {
             cuda.timingLabel(null);
         }
