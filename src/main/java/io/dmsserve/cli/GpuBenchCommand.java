@@ -133,7 +133,13 @@ public final class GpuBenchCommand {
                         "prefill_gc_ms", r.prefill().gcMillis(),
                         "prefill_first_sequence_chunk_ms", r.prefill().firstSequenceChunkMillis(),
                         "prefill_first_sequence_chunk_uptime_ms", r.prefill().firstSequenceChunkUptimeMillis()));
-                // -Ddms.cuda.kernel-timing=true: each kernel's device time in the timed decode steps (launch by launch).
+                // -Ddms.cuda.kernel-timing=true: each kernel's device time in the timed prefill (ms over its
+                // launches, all chunks of all sequences), then in the timed decode steps (launch by launch).
+                for (CudaBackend.KernelTime k : r.prefill().kernels()) {
+                    out.println(json("prefill_kernel", "kernel", k.kernel(), "launches", k.launches(), "ms",
+                            k.nanos() / 1e6, "us_per_launch", k.nanos() / 1e3 / Math.max(1, k.launches()),
+                            "us_shortest_launch", k.shortestNanos() / 1e3));
+                }
                 for (CudaBackend.KernelTime k : r.kernels()) {
                     out.println(json("kernel", "kernel", k.kernel(), "launches_per_step",
                             (double) k.launches() / Math.max(1, o.decode), "us_per_step",
@@ -167,10 +173,11 @@ public final class GpuBenchCommand {
      * scratch grown past the warm-up's shapes), each with the JVM's uptime (ms) at its start, so that a JVM log
      * ({@code -Xlog:...} decorates with the uptime) or a flight recording can be laid beside a slow chunk: that is how
      * the H200 host's one-in-five slow first chunks (70-100 ms more in the engine) were traced to C2 recompiling
-     * {@code HeadCache.reserve}, and removed (docs/benchmarks.md, twenty-seventh to twenty-ninth passes).
+     * {@code HeadCache.reserve}, and removed (docs/benchmarks.md, twenty-seventh to twenty-ninth passes). With
+     * {@code -Ddms.cuda.kernel-timing=true} also each kernel's device time over the timed prefill's launches.
      */
     record Prefill(CudaBackend.StepTimes times, long gcMillis, double[] firstSequenceChunkMillis,
-            long[] firstSequenceChunkUptimeMillis) {
+            long[] firstSequenceChunkUptimeMillis, List<CudaBackend.KernelTime> kernels) {
     }
 
     /** One decode token for each sequence: {@code next}, or the token it samples in the step in flight. */
@@ -223,6 +230,7 @@ public final class GpuBenchCommand {
         long base = 1_000_000L * (1 + random.nextInt(1000));
         int[] next = new int[batch];
         backend.takeStepTimes();
+        backend.takeKernelTimes();  // (the calibration's and warm-up's launches)
         long prefillGcBefore = gcMillis();
         long start = System.nanoTime();
         int distinct = o.prefilled();
@@ -247,7 +255,7 @@ public final class GpuBenchCommand {
         }
         double prefill = (System.nanoTime() - start) / 1e9;
         Prefill prefillParts = new Prefill(backend.takeStepTimes(), gcMillis() - prefillGcBefore, firstChunks,
-                firstChunkUptimes);
+                firstChunkUptimes, backend.takeKernelTimes());
         // --distinct: the other sequences are copies of the prefilled ones (KvCacheManager#fork), whose pages one
         // untimed decode step copies on the device; then every sequence is prompt + 1 tokens long.
         int untimed = distinct < batch ? 1 : 0;

@@ -1136,10 +1136,7 @@ public final class CudaBackend implements Backend {
      */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate, MatMulKernel.Norm norm) {
-        if (kernelTimer != null) {
-            cuda.timingLabel(m + "x" + k);  // the products share their kernels: timed apart by shape
-        }
-        try {
+        timedAs(m, k, () -> {
             if (small) {
                 matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate, norm);
             } else if (norm != null) {
@@ -1149,9 +1146,7 @@ public final class CudaBackend implements Backend {
             } else {
                 matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
             }
-        } finally {
-            cuda.timingLabel(null);
-        }
+        });
     }
 
     /**
@@ -1171,7 +1166,10 @@ public final class CudaBackend implements Backend {
         timedAs(m, k, () -> matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate));
     }
 
-    /** Runs a product's launches under the timing label of its shape, m x k (the products share their kernels). */
+    /**
+     * Runs a product's launches under the timing label of its shape, m x k ({@link #KERNEL_TIMING_PROPERTY}): the
+     * products share their kernels, so they are timed apart by shape.
+     */
     private void timedAs(int m, int k, Runnable launches) {
         if (kernelTimer != null) {
             cuda.timingLabel(m + "x" + k);
@@ -1191,14 +1189,8 @@ public final class CudaBackend implements Backend {
      * @param norm the RMSNorm folded in, or null: with one, {@code f32} is the residual stream
      */
     private void projectSwiGlu(DeviceBuffer f32, DeviceBuffer w13, int n, MatMulKernel.Norm norm) {
-        if (kernelTimer != null) {
-            cuda.timingLabel(2 * inter + "x" + hidden);
-        }
-        try {
-            matMul.matmulSplitSwiGlu(f32, hidden, w13, scratch.gu, 2 * inter, n, inter, hidden, norm);
-        } finally {
-            cuda.timingLabel(null);
-        }
+        timedAs(2 * inter, hidden, () -> matMul.matmulSplitSwiGlu(f32, hidden, w13, scratch.gu, 2 * inter, n, inter,
+                hidden, norm));
     }
 
     /**

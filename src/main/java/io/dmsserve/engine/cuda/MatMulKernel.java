@@ -938,12 +938,7 @@ final class MatMulKernel implements AutoCloseable {
      */
     void bulk(boolean split, DeviceBuffer a, int lda, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m, int k,
             boolean accumulate) {
-        require(bulk != null, "the bulk-copy products need a compute 9.0 device (and " + WGMMA_PROPERTY + " and "
-                + BULK_PROPERTY + " not false)");
-        Image image = images.get(w);
-        require(image != null, "the weight has no tile image (tileWeights)");
-        require(image.m() == m && image.k() == k, "the weight's image is " + image.m() + " x " + image.k()
-                + ", not " + m + " x " + k);
+        Image image = bulkImage(w, m, k);
         positive(n, "n");
         requireWarpgroupLayout(a, lda, w, ldc, m, k);
         long tiles = (long) Checks.ceilDiv(n, WG_BM) * Checks.ceilDiv(m, BULK_BN);
@@ -992,17 +987,27 @@ final class MatMulKernel implements AutoCloseable {
      */
     void bulkFromImage(boolean split, DeviceBuffer aImage, DeviceBuffer w, DeviceBuffer c, int ldc, int n, int m,
             int k, boolean accumulate) {
-        require(bulk != null, "the bulk-copy products need a compute 9.0 device (and " + WGMMA_PROPERTY + " and "
-                + BULK_PROPERTY + " not false)");
-        Image image = images.get(w);
-        require(image != null && image.m() == m && image.k() == k, "the weight has no " + m + " x " + k
-                + " tile image (tileWeights)");
+        Image image = bulkImage(w, m, k);
         positive(n, "n");
         require(ldc >= m, "ldc must be >= m");
         require(aImage.aligned(16), "an activation image must be 16-byte aligned");
         holds(aImage, imageBytes(n, k, WG_BM, split), 1, "the activations' image");
         holds(c, Checks.rows(n, ldc, m), 4, "c (n, m) fp32");
         launchBulk(split, aImage, image, c, ldc, n, m, k, accumulate);
+    }
+
+    /**
+     * w's tile image, of (m, k), where the bulk-copy kernels are there: refused otherwise, with the reason
+     * ({@link #bulk}, {@link #bulkFromImage}).
+     */
+    private Image bulkImage(DeviceBuffer w, int m, int k) {
+        require(bulk != null, "the bulk-copy products need a compute 9.0 device (and " + WGMMA_PROPERTY + " and "
+                + BULK_PROPERTY + " not false)");
+        Image image = images.get(w);
+        require(image != null, "the weight has no tile image (tileWeights)");
+        require(image.m() == m && image.k() == k, "the weight's image is " + image.m() + " x " + image.k()
+                + ", not " + m + " x " + k);
+        return image;
     }
 
     /** The persistent bulk-copy kernel, a block a multiprocessor at most, on both images. */
