@@ -323,6 +323,80 @@ DMS_DEVICE void wg_store_acc(const float (&acc)[BN / 2], float* __restrict__ dst
     }
 }
 
+// wg_store_acc's values and sums (old + val where add), the stores in pairs of columns where c's rows allow 8-byte
+// accesses (pairs: ld even, dst 8-byte aligned), and for c += the old values of J n tiles (4 J a thread) loaded
+// before any of them is stored. The compiler keeps every load after the stores before it (the rows may alias as far
+// as it knows), so wg_store_acc's c += waits for memory once an element, 128 times a thread and tile; here BN / 8 / J
+// times. The bulk-copy products take it (DMS_BK_EPI_J, default 4; 0 builds wg_store_acc there instead). On the H200
+// (2026-12-04, docs/benchmarks.md thirty-second pass) Qwen3-8B's 2,048-token o and down products (c +=) went from
+// 242 / 576 to 207 / 545 us a launch, q|k|v and gate|up (c =, paired stores) from 305 / 1,168 to 282 / 1,100, with J
+// 2 and 4 alike; the next J tiles' old values loaded before this J's stores as well (two groups in flight, 164
+// registers) made o and down slower (381 / 719 us).
+#ifndef DMS_BK_EPI_J
+#define DMS_BK_EPI_J 4
+#endif
+template <int BN, int J>
+DMS_DEVICE void wg_store_acc_pairs(const float (&acc)[BN / 2], float* __restrict__ dst, size_t ld, bool add, int n,
+                                   int m, int rowBase, int colBase, bool pairs) {
+    static_assert((BN / 8) % J == 0, "J divides the n tiles");
+#pragma unroll
+    for (int j0 = 0; j0 < BN / 8; j0 += J) {
+        float2 old[J][2];
+        if (add) {
+#pragma unroll
+            for (int j = 0; j < J; j++) {
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int row = rowBase + 8 * h;
+                    const int col = colBase + 8 * (j0 + j);
+                    float2 o = make_float2(0.f, 0.f);
+                    if (row < n) {
+                        const float* p = dst + static_cast<size_t>(row) * ld + col;
+                        if (pairs && col + 1 < m) {
+                            o = *reinterpret_cast<const float2*>(p);
+                        } else {
+                            if (col < m) {
+                                o.x = p[0];
+                            }
+                            if (col + 1 < m) {
+                                o.y = p[1];
+                            }
+                        }
+                    }
+                    old[j][h] = o;
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < J; j++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = rowBase + 8 * h;
+                const int col = colBase + 8 * (j0 + j);
+                if (row >= n) {
+                    continue;
+                }
+                float* p = dst + static_cast<size_t>(row) * ld + col;
+                float2 val = make_float2(acc[4 * (j0 + j) + 2 * h], acc[4 * (j0 + j) + 2 * h + 1]);
+                if (add) {
+                    val.x = old[j][h].x + val.x;
+                    val.y = old[j][h].y + val.y;
+                }
+                if (pairs && col + 1 < m) {
+                    *reinterpret_cast<float2*>(p) = val;
+                } else {
+                    if (col < m) {
+                        p[0] = val.x;
+                    }
+                    if (col + 1 < m) {
+                        p[1] = val.y;
+                    }
+                }
+            }
+        }
+    }
+}
+
 template <int BN, bool SPLIT>
 __device__ __forceinline__ void matmul_wg(const void* __restrict__ a, int lda, const bf16_t* __restrict__ w,
                                           float* __restrict__ c, int ldc, int n, int m, int k, int accumulate,

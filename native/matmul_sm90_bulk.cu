@@ -175,6 +175,7 @@ __device__ __forceinline__ void matmul_bk(const unsigned char* __restrict__ aIma
     const int lane = threadIdx.x & 31;
     const int v = (threadIdx.x >> 5) & 3;
     const bool add = accumulate != 0;
+    const bool pairs = ldc % 2 == 0 && (reinterpret_cast<uintptr_t>(c) & 7) == 0;  // c's rows in 8-byte pairs
     int g = 0;
     for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
         int tm, tn;
@@ -212,9 +213,16 @@ __device__ __forceinline__ void matmul_bk(const unsigned char* __restrict__ aIma
         for (int i = 0; i < R; i++) {
             dms::wgmma_hold(acc[i]);
         }
-        // The 256-thread kernel's epilogue, warpgroup cg in place of wg.
+        // The 256-thread kernel's epilogue (its values and sums; wg_store_acc_pairs: paired stores, c +='s old values
+        // loaded ahead), warpgroup cg in place of wg.
+#if DMS_BK_EPI_J == 0
         wg_store_acc<BN>(acc, c, static_cast<size_t>(ldc), add, n, m, tm * DMS_WG_BM + cg * 64 + v * 16 + (lane >> 2),
                          tn * BN + 2 * (lane & 3));
+#else
+        wg_store_acc_pairs<BN, DMS_BK_EPI_J>(
+            acc, c, static_cast<size_t>(ldc), add, n, m, tm * DMS_WG_BM + cg * 64 + v * 16 + (lane >> 2),
+            tn * BN + 2 * (lane & 3), pairs);
+#endif
     }
 #else
     __trap();

@@ -28,7 +28,7 @@
 // prevSlots[(layer kvHeads + h) S + seqOfToken[i]] (when decisions and prevSlots are given and that slot >= 0).
 // The values are those of qknorm_rope then kv_write, bit for bit, in one launch.
 //   v (fp32, rows of vStride), slots, prevSlots, keyCache, valueCache, slotPos, slotFlag: as dms_kv_write_bf16.
-template <bool KV>
+template <bool KV, int P>
 __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
                                             const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
                                             const float2* __restrict__ rope, int ropePositions,
@@ -54,7 +54,7 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     const int half = D / 2;
     // Before the wait (dms.cuh): the norm weights, the token's position and its RoPE row, which no launch of the step
     // writes, so that under a programmatic launch their loads overlap the product before (which writes x).
-    QkConstants constants;
+    QkConstantsP<P> constants;
     const int position = active ? positions[i] : 0;
     qk_constants(constants, weight, rope, ropePositions, position, D, lane, active);
     dms::pdl_begin();
@@ -63,8 +63,8 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     }
     const int group = heads / kvHeads;
     const bool decisionHead = isQ && dms != 0 && head % group == 0;
-    float y1[DMS_ROPE_PAIRS];
-    float y2[DMS_ROPE_PAIRS];
+    float y1[P];
+    float y2[P];
     float lastChannel = 0.f;
     const bool owner = qk_head(x, constants, D, eps, decisionHead, lane, y1, y2, &lastChannel);
     if (owner && decisions != nullptr) {
@@ -84,7 +84,7 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     const float* vr = KV ? v + static_cast<size_t>(i) * vStride + static_cast<size_t>(head) * D : nullptr;
 
 #pragma unroll
-    for (int c = 0; c < DMS_ROPE_PAIRS; c++) {
+    for (int c = 0; c < P; c++) {
         const int j = lane + 32 * c;
         if (j < half) {
             x[j] = y1[c];
@@ -103,30 +103,42 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
     }
 }
 
-extern "C" __global__ void dms_qknorm_rope_f32(float* __restrict__ q, int qStride, float* __restrict__ k, int kStride,
-                                               const bf16_t* __restrict__ qNorm, const bf16_t* __restrict__ kNorm,
-                                               const float2* __restrict__ rope, int ropePositions,
-                                               const int* __restrict__ positions, int n, int heads, int kvHeads, int D,
-                                               float eps, int dms, double alphaScale, double alphaOffset,
-                                               const int* __restrict__ seqOfToken, const float* __restrict__ thresholds,
-                                               int layers, int layer, unsigned char* __restrict__ decisions) {
-    qknorm_rope<false>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
-                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, nullptr, 0,
-                       nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr);
-}
+// The kernels: _d128 for D = 128 alone (Qwen3's head size; two pairs a lane: 40 and 43 registers where the general
+// kernel's 8 pairs take 76 and 82, so more warps a multiprocessor hide the loads; 44 us a 2,048-token chunk of
+// Qwen3-8B against 75 on the H200), the general one for any even D up to 512; the same bits (qk_head; kernel_test
+// qknorm_rope_dims). A _d64 form with one pair a lane gave other bits than the general kernel on the H200 (the
+// compiler evaluates its one-term sum of squares otherwise; 2026-12-04), so D = 64 keeps the general kernel. The
+// host entries pick by D (dms_qknorm_rope_by_dim).
+#define DMS_QKNORM_ROPE(SUFFIX, P)                                                                                \
+    extern "C" __global__ void dms_qknorm_rope_f32##SUFFIX(                                                       \
+        float* __restrict__ q, int qStride, float* __restrict__ k, int kStride, const bf16_t* __restrict__ qNorm, \
+        const bf16_t* __restrict__ kNorm, const float2* __restrict__ rope, int ropePositions,                      \
+        const int* __restrict__ positions, int n, int heads, int kvHeads, int D, float eps, int dms,               \
+        double alphaScale, double alphaOffset, const int* __restrict__ seqOfToken,                                \
+        const float* __restrict__ thresholds, int layers, int layer, unsigned char* __restrict__ decisions) {     \
+        qknorm_rope<false, P>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads,    \
+                              kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, \
+                              decisions, nullptr, 0, nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr);     \
+    }                                                                                                             \
+    extern "C" __global__ void dms_qknorm_rope_kv_f32##SUFFIX(                                                    \
+        float* __restrict__ q, int qStride, float* __restrict__ k, int kStride, const bf16_t* __restrict__ qNorm, \
+        const bf16_t* __restrict__ kNorm, const float2* __restrict__ rope, int ropePositions,                     \
+        const int* __restrict__ positions, int n, int heads, int kvHeads, int D, float eps, int dms,               \
+        double alphaScale, double alphaOffset, const int* __restrict__ seqOfToken,                                \
+        const float* __restrict__ thresholds, int layers, int layer, unsigned char* __restrict__ decisions,       \
+        const float* __restrict__ v, int vStride, const int* __restrict__ slots, const int* __restrict__ prevSlots, \
+        int S, bf16_t* __restrict__ keyCache, bf16_t* __restrict__ valueCache, int* __restrict__ slotPos,         \
+        unsigned char* __restrict__ slotFlag) {                                                                   \
+        qknorm_rope<true, P>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads,     \
+                             kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,  \
+                             decisions, v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);  \
+    }
+DMS_QKNORM_ROPE(, DMS_ROPE_PAIRS)
+DMS_QKNORM_ROPE(_d128, 2)
 
-extern "C" __global__ void dms_qknorm_rope_kv_f32(
-    float* __restrict__ q, int qStride, float* __restrict__ k, int kStride, const bf16_t* __restrict__ qNorm,
-    const bf16_t* __restrict__ kNorm, const float2* __restrict__ rope, int ropePositions,
-    const int* __restrict__ positions, int n, int heads, int kvHeads, int D, float eps, int dms, double alphaScale,
-    double alphaOffset, const int* __restrict__ seqOfToken, const float* __restrict__ thresholds, int layers, int layer,
-    unsigned char* __restrict__ decisions, const float* __restrict__ v, int vStride, const int* __restrict__ slots,
-    const int* __restrict__ prevSlots, int S, bf16_t* __restrict__ keyCache, bf16_t* __restrict__ valueCache,
-    int* __restrict__ slotPos, unsigned char* __restrict__ slotFlag) {
-    qknorm_rope<true>(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
-                      dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v, vStride, slots,
-                      prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
-}
+// Whether the host entries launch the kernel made for D (128) where there is one (1, the default; Java's
+// QkNormRopeKernel picks the same way) or always the general one (0: kernel_test compares the two bit for bit).
+int dms_qknorm_rope_by_dim = 1;
 
 static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm, const bf16_t* kNorm,
                                const float2* rope, int ropePositions, const int* positions, int n, int heads,
@@ -135,7 +147,9 @@ static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, con
                                unsigned char* decisions, cudaStream_t stream) {
     const int block = 128;
     const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
-    DMS_LAUNCH(dms_qknorm_rope_f32, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+    const bool byDim = dms_qknorm_rope_by_dim != 0;
+    const auto kernel = byDim && D == 128 ? dms_qknorm_rope_f32_d128 : dms_qknorm_rope_f32;
+    DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
                positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
                decisions);
 }
@@ -160,7 +174,9 @@ extern "C" cudaError_t dms_qknorm_rope_kv(float* q, int qStride, float* k, int k
               slotFlag != nullptr);
     const int block = 128;
     const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
-    DMS_LAUNCH(dms_qknorm_rope_kv_f32, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope,
+    const bool byDim = dms_qknorm_rope_by_dim != 0;
+    const auto kernel = byDim && D == 128 ? dms_qknorm_rope_kv_f32_d128 : dms_qknorm_rope_kv_f32;
+    DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope,
                ropePositions, positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
                layers, layer, decisions, v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
     return cudaGetLastError();

@@ -379,7 +379,7 @@ static void test_qknorm_rope() {
         bool dms;
     };
     for (Case c : {Case{4, 2, 32, 17, true}, Case{8, 2, 128, 3, true}, Case{6, 3, 36, 5, false}, Case{4, 4, 4, 1, true},
-                   Case{2, 1, 200, 2, true}}) {
+                   Case{2, 1, 200, 2, true}, Case{6, 2, 64, 9, true}, Case{32, 8, 128, 37, true}}) {
         const int layers = 3, layer = 1, ropePositions = 300;
         const float eps = 1e-6f;
         const int qStride = (c.heads + 2 * c.kvHeads) * c.D;  // fused q|k|v rows
@@ -459,7 +459,7 @@ static void test_qknorm_rope_kv() {
         bool dms;
     };
     for (Case c : {Case{4, 2, 32, 7, true}, Case{8, 2, 128, 3, true}, Case{6, 3, 36, 5, false}, Case{4, 4, 4, 1, true},
-                   Case{2, 1, 200, 2, true}}) {
+                   Case{2, 1, 200, 2, true}, Case{6, 2, 64, 5, true}, Case{32, 8, 128, 9, false}}) {
         const int layers = 3, layer = 2, ropePositions = 300, pageSize = 4, pageCount = 40, S = c.n;
         const float eps = 1e-6f;
         const int stride = (c.heads + 2 * c.kvHeads) * c.D;
@@ -513,10 +513,13 @@ static void test_qknorm_rope_kv() {
         unsigned char* dec2 = c.dms ? two.decisions.dev : nullptr;
         unsigned char* dec1 = c.dms ? one.decisions.dev : nullptr;
         const int qh = c.heads * c.D, kvh = c.kvHeads * c.D;
+        // the two kernels with qknorm_rope's general kernel, the one launch with the kernel made for D (128)
+        dms_qknorm_rope_by_dim = 0;
         expect_ok(dms_qknorm_rope(two.qkv.dev, stride, two.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
                                   positions.dev, c.n, c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, 100.0, 5.0, seqOf.dev,
                                   thresholds.dev, layers, layer, dec2, nullptr),
                   "qknorm_rope");
+        dms_qknorm_rope_by_dim = 1;
         expect_ok(dms_kv_write(two.qkv.dev + qh, stride, two.qkv.dev + qh + kvh, stride, slots.dev, prev.dev, dec2,
                                positions.dev, seqOf.dev, first.dev, length.dev, c.n, S, layers, layer, c.kvHeads, c.D,
                                two.kc.dev, two.vc.dev, two.slotPos.dev, two.slotFlag.dev, nullptr),
@@ -557,6 +560,74 @@ static void test_qknorm_rope_kv() {
         if (c.dms && flagged == 0) {
             fprintf(stderr, "FAIL qknorm_rope_kv heads=%d D=%d: no previous slot was flagged (the test checks nothing)\n",
                     c.heads, c.D);
+            g_failures++;
+        }
+    }
+}
+
+// The kernel made for D = 128 (dms_qknorm_rope_f32_d128, Qwen3's head size) against the general one, bit for bit: q|k
+// and the decisions, values near the threshold on both sides, odd token counts, G 1 to 4; and D = 64, which has no
+// kernel of its own (by_dim then takes the general one: the case checks the host entry's choice).
+static void test_qknorm_rope_dims() {
+    Rng rng(47);
+    struct Case {
+        int heads, kvHeads, D, n;
+        bool dms;
+    };
+    for (Case c : {Case{32, 8, 128, 37, true}, Case{8, 8, 128, 5, true}, Case{6, 2, 64, 23, true},
+                   Case{4, 4, 64, 3, false}, Case{16, 4, 128, 1, false}}) {
+        const int layers = 2, layer = 1, ropePositions = 500;
+        const int stride = (c.heads + 2 * c.kvHeads) * c.D + 3;  // fused q|k|v rows, padded
+        std::vector<float> qkv0 = random_f32(rng, static_cast<size_t>(c.n) * stride, 3.f);
+        Buf<uint16_t> qn(random_bf16(rng, c.D, 1.5f)), kn(random_bf16(rng, c.D, 1.5f));
+        Buf<float2> rope(rope_table(c.D, 1e6, ropePositions));
+        std::vector<int> pos(c.n), seq(c.n);
+        for (int i = 0; i < c.n; i++) {
+            seq[i] = i % 3;
+            pos[i] = rng.below(ropePositions);
+        }
+        Buf<int> positions(pos), seqOf(seq);
+        std::vector<float> thr = {0.f, 0.05f, 0.2f, -0.1f, -0.3f, 0.f};  // (S, layers)
+        Buf<float> thresholds(thr);
+        const size_t decisionCount = static_cast<size_t>(c.n) * layers * c.kvHeads;
+        Buf<float> general(qkv0), byDim(qkv0);
+        Buf<unsigned char> generalDecisions(decisionCount), byDimDecisions(decisionCount);
+        generalDecisions.poison();
+        byDimDecisions.poison();
+        const int qh = c.heads * c.D;
+        for (int by : {0, 1}) {
+            dms_qknorm_rope_by_dim = by;
+            Buf<float>& x = by ? byDim : general;
+            expect_ok(dms_qknorm_rope(x.dev, stride, x.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                                      positions.dev, c.n, c.heads, c.kvHeads, c.D, 1e-6f, c.dms ? 1 : 0, 10.0, 0.5,
+                                      seqOf.dev, thresholds.dev, layers, layer,
+                                      by ? byDimDecisions.dev : generalDecisions.dev, nullptr),
+                      "qknorm_rope");
+        }
+        dms_qknorm_rope_by_dim = 1;
+        general.down();
+        byDim.down();
+        generalDecisions.down();
+        byDimDecisions.down();
+        g_checks += 2;
+        if (memcmp(general.host.data(), byDim.host.data(), qkv0.size() * 4) != 0) {
+            fprintf(stderr, "FAIL qknorm_rope_dims heads=%d D=%d n=%d: q|k differ from the general kernel's\n", c.heads,
+                    c.D, c.n);
+            g_failures++;
+        }
+        if (memcmp(generalDecisions.host.data(), byDimDecisions.host.data(), decisionCount) != 0) {
+            fprintf(stderr, "FAIL qknorm_rope_dims heads=%d D=%d n=%d: decisions differ from the general kernel's\n",
+                    c.heads, c.D, c.n);
+            g_failures++;
+        }
+        int flagged = 0;
+        for (size_t e = 0; e < decisionCount; e++) {
+            flagged += generalDecisions[e] == 1;
+        }
+        g_checks++;
+        if (c.dms && (flagged == 0 || flagged == c.n * c.kvHeads)) {
+            fprintf(stderr, "FAIL qknorm_rope_dims heads=%d D=%d: %d of %d decisions flag (the test checks nothing)\n",
+                    c.heads, c.D, flagged, c.n * c.kvHeads);
             g_failures++;
         }
     }
@@ -931,7 +1002,10 @@ static void test_matmul_bk() {
                    Case{3, 520, 960, 968}, Case{257, 513, 264, 264}}) {
         for (int split : {0, 1})
         for (int accumulate : {0, 1}) {
-            ProductInputs p(rng, c.n, c.m, c.k, c.lda, c.m + 5, accumulate);
+            // ldc odd or even by case and accumulate: the epilogue's paired stores (and c +='s paired loads of the
+            // old values) where c's rows are 8-byte aligned, one float at a time where they are not
+            const int ldc = c.m + ((c.n + accumulate) % 2 == 0 ? 6 : 5);
+            ProductInputs p(rng, c.n, c.m, c.k, c.lda, ldc, accumulate);
             Buf<unsigned char> wImage(static_cast<size_t>(matmul_bk_image_bytes(c.m, c.k, 256, false)));
             Buf<unsigned char> aImage(static_cast<size_t>(matmul_bk_image_bytes(c.n, c.k, 128, split != 0)));
             wImage.poison();
@@ -3093,6 +3167,7 @@ int main(int argc, char** argv) {
         {"rmsnorm", test_rmsnorm},
         {"qknorm_rope", test_qknorm_rope},
         {"qknorm_rope_kv", test_qknorm_rope_kv},
+        {"qknorm_rope_dims", test_qknorm_rope_dims},
         {"attention_merge", test_attention_merge},
         {"gemv", test_gemv},
         {"gemv_swiglu", test_gemv_swiglu},

@@ -15,12 +15,36 @@ final class QkNormRopeKernel {
     static final int MAX_HEAD_DIM = 512;
     private static final int BLOCK = 128;
 
+    /**
+     * The head sizes with kernels of their own (NAME + "_d" + D): fewer registers, the general kernel's bits
+     * (native/qknorm_rope.cu; a D = 64 form gave other bits on the H200 and was dropped).
+     */
+    static final int[] OWN_KERNEL_HEAD_DIMS = {128};
+
     private final Kernel kernel;
     private final Kernel withKv;
+    private final Kernel[] byDim;    // OWN_KERNEL_HEAD_DIMS' kernels
+    private final Kernel[] withKvByDim;
 
     QkNormRopeKernel(CudaContext context) {
         this.kernel = context.kernel(NAME);
         this.withKv = context.kernel(KV_NAME);
+        this.byDim = new Kernel[OWN_KERNEL_HEAD_DIMS.length];
+        this.withKvByDim = new Kernel[OWN_KERNEL_HEAD_DIMS.length];
+        for (int i = 0; i < OWN_KERNEL_HEAD_DIMS.length; i++) {
+            byDim[i] = context.kernel(NAME + "_d" + OWN_KERNEL_HEAD_DIMS[i]);
+            withKvByDim[i] = context.kernel(KV_NAME + "_d" + OWN_KERNEL_HEAD_DIMS[i]);
+        }
+    }
+
+    /** The kernel for headDim: its own where it has one (native/qknorm_rope.cu), else the general one. */
+    private static Kernel pick(Kernel general, Kernel[] own, int headDim) {
+        for (int i = 0; i < OWN_KERNEL_HEAD_DIMS.length; i++) {
+            if (OWN_KERNEL_HEAD_DIMS[i] == headDim) {
+                return own[i];
+            }
+        }
+        return general;
     }
 
     /**
@@ -74,9 +98,9 @@ final class QkNormRopeKernel {
         check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
                 seqOfToken, thresholds, sequences, layers, layer, decisions);
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        kernel.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions,
-                n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
-                decisions));
+        pick(kernel, byDim, headDim).launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope,
+                ropePositions, positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken,
+                thresholds, layers, layer, decisions));
     }
 
     /**
@@ -92,9 +116,9 @@ final class QkNormRopeKernel {
                 dms, seqOfToken, thresholds, layers, layer, decisions, kv);
         AttentionKernel.Cache cache = kv.cache();
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        withKv.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
-                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
-                layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
+        pick(withKv, withKvByDim, headDim).launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm,
+                rope, ropePositions, positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset,
+                seqOfToken, thresholds, layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
                 .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
     }
 

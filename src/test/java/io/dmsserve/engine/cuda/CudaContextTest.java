@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 class CudaContextTest extends GpuTest {
 
     static final List<String> KERNELS = List.of("dms_embedding_bf16", "dms_rmsnorm_f32", "dms_qknorm_rope_f32",
+            "dms_qknorm_rope_f32_d128", "dms_qknorm_rope_kv_f32_d128",
             "dms_gemv_bf16_t1_r1", "dms_gemv_bf16_t1_r2", "dms_gemv_bf16_t1_r4", "dms_gemv_bf16_t2_r1",
             "dms_gemv_bf16_t2_r2", "dms_gemv_bf16_t2_r4", "dms_gemv_bf16_t4_r1", "dms_gemv_bf16_t4_r2",
             "dms_gemv_bf16_t4_r4", "dms_gemv_bf16_t8_r1", "dms_gemv_bf16_t8_r2", "dms_gemv_bf16_t8_r4",

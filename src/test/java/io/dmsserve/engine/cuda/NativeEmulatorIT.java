@@ -25,7 +25,7 @@ class NativeEmulatorIT {
 
     /** Every test kernel_test.cu runs by default, each of which must report ok. */
     private static final List<String> TESTS = List.of("embedding", "rmsnorm", "qknorm_rope", "qknorm_rope_kv",
-            "attention_merge", "gemv", "gemv_swiglu", "gemv_norm", "gemv_swiglu_norm", "matmul", "matmul_wg", "matmul_ws",
+            "qknorm_rope_dims", "attention_merge", "gemv", "gemv_swiglu", "gemv_norm", "gemv_swiglu_norm", "matmul", "matmul_wg", "matmul_ws",
             "matmul_bk", "producer_images", "matmul_wgs", "matmul_wgs_norm", "matmul_wgs_swiglu", "matmul_k_limit", "skinny_cp", "swiglu",
             "page_table", "kv_write", "attention_decode", "attention_decode_tc", "attention_decode_tcb",
             "attention_decode_tcq",
