@@ -1559,6 +1559,24 @@ DMS_ATTENTION_CHUNK(32)
 DMS_ATTENTION_CHUNK(64)
 DMS_ATTENTION_CHUNK(128)
 
+// dms_attention_chunk_bf16_d{32,64,128}: the same with q and the probabilities to the tensor cores as one bf16 each
+// (rounded to nearest: the split's high parts) instead of two, half the mma work; for the products on bf16
+// activations (a dense checkpoint, CudaBackend), whose error the rounding matches (2^-9): outputs within about 2e-3
+// of the largest (kernel_test attention_chunk_bf16). A DMS checkpoint keeps the split kernels: its decisions follow
+// the CPU's only at about 16 bits (docs/benchmarks.md, sixth and twenty-third passes).
+#define DMS_ATTENTION_CHUNK_BF16(DD)                                                                              \
+    extern "C" __global__ void __launch_bounds__(DMS_ATT_WARPS * 32) dms_attention_chunk_bf16_d##DD(              \
+        DMS_CACHE_PARAMS, const int2* __restrict__ tiles, int heads, float scale, int pagesPerSplit,              \
+        int splits, int splitStride, float* __restrict__ out, int outStride, bf16_t* __restrict__ outBf16,        \
+        int outBf16Stride, float* __restrict__ partialO, float2* __restrict__ partialML) {                        \
+        attention_chunk<DD, DMS_CHUNK_OPT | DMS_CHUNK_P_BF16 | DMS_CHUNK_Q_BF16>(                                 \
+            DMS_CACHE_ARGS, tiles, heads, scale, pagesPerSplit, splits, splitStride, out, outStride, outBf16,     \
+            outBf16Stride, partialO, partialML);                                                                  \
+    }
+DMS_ATTENTION_CHUNK_BF16(32)
+DMS_ATTENTION_CHUNK_BF16(64)
+DMS_ATTENTION_CHUNK_BF16(128)
+
 // ===================================================================================================
 // Merge. grid (heads, tokenCount), block a multiple of 32 (128). Entry e of tokenList (or e) is the token.
 //   out[i][qh][d] = sum_s e^(m_s - M) o_s[d] / sum_s e^(m_s - M) l_s, M = max_s m_s; 0 when nothing visible.
@@ -1737,15 +1755,20 @@ static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenL
     }
 }
 
+// Whether dms_attention_chunk launches the bf16 kernels (dms_attention_chunk_bf16_d*) instead of the split ones (0, the
+// default; kernel_test sets it: Java picks the kernels by name).
+int dms_attention_chunk_bf16_qp = 0;
+
 static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
                                    int tokenCount, cudaStream_t stream) {
     dim3 grid(tileCount, a.kvHeads, a.splits);
     const int smem = attention_chunk_smem(a.D, dms_compute90());
 #define DMS_CHUNK_CASE(DD)                                                                                          \
     if (a.D == DD) {                                                                                                \
+        const auto kernel = dms_attention_chunk_bf16_qp ? dms_attention_chunk_bf16_d##DD : dms_attention_chunk_d##DD; \
         /* two buffers of K/V tiles: past the 48 KB default for D = 128 */                                          \
-        cudaFuncSetAttribute(dms_attention_chunk_d##DD, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);         \
-        DMS_LAUNCH(dms_attention_chunk_d##DD, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache,  \
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);                            \
+        DMS_LAUNCH(kernel, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache,                     \
                    a.valueCache, a.slotPos, a.slotFlag, a.pageTable, a.pageTableLen, a.maxPagesPerHead, a.layers,   \
                    a.layer, a.kvHeads, a.pageSize, a.positions, a.seqOfToken, a.seqRow, a.seqWindow, tiles, a.heads, \
                    a.scale, a.pagesPerSplit, a.splits, a.splitStride, a.out, a.outStride, a.outBf16,                \

@@ -2779,7 +2779,12 @@ static void check_attention_decode_tcq() {
     }
 }
 
-static void test_attention_chunk() {
+// The bf16 kernels against the double sums: 2^-9 of rounding in q and in the probabilities; 1.5e-3 the worst on the
+// emulator over these cases (outputs up to 1).
+#define DMS_CHUNK_BF16_TOLERANCE 4e-3
+// bf16: the kernels with q and the probabilities as one bf16 each (dms_attention_chunk_bf16_d*), whose rounding of
+// both (2^-9 relative) bounds how close they come: checked against the double sums with a tolerance of that order.
+static void test_attention_chunk_with(bool bf16) {
     Rng rng(9);
     struct Case {
         int heads, kvHeads, D, pageSize;
@@ -2842,11 +2847,25 @@ static void test_attention_chunk() {
             outB.poison();
             AttentionArgs a =
                 dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, part.o.dev, part.ml.dev);
+            dms_attention_chunk_bf16_qp = bf16 ? 1 : 0;
             expect_ok(dms_attention_chunk(a, tiles.dev, static_cast<int>(tilesH.size()), list.dev, sc.n, nullptr),
                       "attention_chunk");
+            dms_attention_chunk_bf16_qp = 0;
             out.down();
             char what[96];
-            snprintf(what, sizeof what, "attention_chunk G=%d D=%d splits=%d", G, c.D, splits);
+            snprintf(what, sizeof what, "attention_chunk%s G=%d D=%d splits=%d", bf16 ? "_bf16" : "", G, c.D, splits);
+            if (bf16) {
+                double worst = 0, largest = 0;
+                for (size_t e = 0; e < want.size(); e++) {
+                    worst = std::max(worst, std::fabs(static_cast<double>(out.host[e]) - want[e]));
+                    largest = std::max(largest, std::fabs(static_cast<double>(want[e])));
+                }
+                if (getenv("DMS_KT_VERBOSE")) {
+                    fprintf(stderr, "%s: worst %.3g of largest %.3g\n", what, worst, largest);
+                }
+                expect_close(what, out.host.data(), want.data(), want.size(), DMS_CHUNK_BF16_TOLERANCE, 0.0);
+                continue;
+            }
             // q and the probabilities reach the tensor cores as bf16 high + low parts: about fp32 accuracy. The rest of
             // a probability p in [2^e, 2^(e+1)) is within half of hi's ulp, 2^(e-8), and rounding it to bf16 loses up to
             // 2^(e-17) <= 2^-17 p; the largest weight (exactly 1) loses nothing, so over weights summing to l and values
@@ -2857,6 +2876,14 @@ static void test_attention_chunk() {
             expect_close(what, out.host.data(), want.data(), want.size(), c.ordered ? 8e-6 : 2e-6, 2e-5);
         }
     }
+}
+
+static void test_attention_chunk() {
+    test_attention_chunk_with(false);
+}
+
+static void test_attention_chunk_bf16() {
+    test_attention_chunk_with(true);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -3194,6 +3221,7 @@ int main(int argc, char** argv) {
         {"attention_decode_tcb", test_attention_decode_tc_balanced},
         {"attention_decode_tcq", test_attention_decode_tcq},
         {"attention_chunk", test_attention_chunk},
+        {"attention_chunk_bf16", test_attention_chunk_bf16},
         {"sampling_small", [] { test_sampling(77, 20, 10); }},
         {"sampling_large", [] { test_sampling(5000, 10, 11); }},
         {"sampling_counts", test_sampling_counts},

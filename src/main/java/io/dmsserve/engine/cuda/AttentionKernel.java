@@ -87,6 +87,8 @@ final class AttentionKernel {
     private final Kernel[] balancedDecode;
     private final Kernel[] foldedDecode;
     private final Kernel[] chunk = new Kernel[CHUNK_HEAD_DIMS.length];
+    /** The chunk kernels with q and the probabilities as one bf16 each (attention.cu, dms_attention_chunk_bf16_d*). */
+    private final Kernel[] chunkBf16 = new Kernel[CHUNK_HEAD_DIMS.length];
     /**
      * Each chunk kernel's dynamic shared memory: with the packed key tiles' slots where the device runs the sm_90a code
      * (the only code that packs), {@link #chunkSharedBytes}.
@@ -114,6 +116,7 @@ final class AttentionKernel {
         for (int i = 0; i < CHUNK_HEAD_DIMS.length; i++) {
             chunkBytes[i] = chunkSharedBytes(CHUNK_HEAD_DIMS[i], context.info().runsSm90a());
             chunk[i] = context.kernel("dms_attention_chunk_d" + CHUNK_HEAD_DIMS[i], chunkBytes[i]);
+            chunkBf16[i] = context.kernel("dms_attention_chunk_bf16_d" + CHUNK_HEAD_DIMS[i], chunkBytes[i]);
         }
         this.merge = context.kernel("dms_attention_merge");
     }
@@ -374,6 +377,16 @@ final class AttentionKernel {
      */
     void chunk(Cache cache, Queries queries, int layer, DeviceBuffer tiles, int tileCount, DeviceBuffer tokenList,
             int tokenCount, Split split, Output output) {
+        chunk(cache, queries, layer, tiles, tileCount, tokenList, tokenCount, split, output, false);
+    }
+
+    /**
+     * {@link #chunk}; {@code bf16}: q and the probabilities go to the tensor cores as one bf16 each instead of a high
+     * part and its rest, half the mma work, outputs within about 2^-9 of the largest (for products on bf16
+     * activations, whose error is of that order: {@link CudaBackend#CHUNK_ATTENTION_PROPERTY}).
+     */
+    void chunk(Cache cache, Queries queries, int layer, DeviceBuffer tiles, int tileCount, DeviceBuffer tokenList,
+            int tokenCount, Split split, Output output, boolean bf16) {
         int group = check(cache, queries, layer, split, output);
         require(chunkSupports(cache.headDim(), group), "chunk attention takes head_dim 32, 64 or 128 and up to "
                 + CHUNK_ROWS + " query heads per kv head");
@@ -388,7 +401,8 @@ final class AttentionKernel {
         while (CHUNK_HEAD_DIMS[variant] != cache.headDim()) {
             variant++;
         }
-        chunk[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32, chunkBytes[variant],
+        (bf16 ? chunkBf16 : chunk)[variant].launch(tileCount, cache.kvHeads(), split.splits(), WARPS * 32,
+                chunkBytes[variant],
                 common(cache, queries, layer).ptr(tiles).i32(queries.heads()).f32(scale(cache.headDim()))
                         .i32(split.pagesPerSplit()).i32(split.splits()).i32(split.splitStride())
                         .ptr(output.out()).i32(output.outStride()).ptr(output.outBf16()).i32(output.outBf16Stride())

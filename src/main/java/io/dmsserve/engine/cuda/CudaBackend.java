@@ -147,6 +147,14 @@ public final class CudaBackend implements Backend {
      */
     public static final String ACTIVATIONS_PROPERTY = "dms.cuda.activations";
     /**
+     * System property: how the prefill chunk attention gives q and the probabilities to the tensor cores.
+     * {@code split}: a bf16 high part and its rest each, about fp32's accuracy (2^-16), what the DMS decisions need;
+     * {@code bf16}: one bf16 each (2^-9), half the mma work (docs/benchmarks.md, thirty-second pass). {@code auto}
+     * (the default): as the products' activations ({@link #ACTIVATIONS_PROPERTY}), bf16 where they are bf16 (a dense
+     * checkpoint), split where they are split.
+     */
+    public static final String CHUNK_ATTENTION_PROPERTY = "dms.cuda.chunk-attention";
+    /**
      * System property: blocks a plain greedy row of a step of up to {@value SamplingKernel#MAX_SPLIT_ROWS} rows takes
      * in sampling, each a slice of the vocabulary ({@link SamplingKernel.Splits}): {@code auto} (the default, about a
      * block a multiprocessor for the launch, at most 32 a row) or 1 to {@value SamplingKernel#MAX_SPLITS} (1: one
@@ -197,6 +205,7 @@ public final class CudaBackend implements Backend {
     private final int minSplitSlots;
     private final ShortSplits shortSplits;
     private final boolean splitActivations;
+    private final boolean bf16ChunkAttention;  // CHUNK_ATTENTION_PROPERTY
     private final int sampleSplits;  // per row; 0: auto (SamplingKernel.splitsFor)
     private final DeviceBuffer sampleSplitBest;  // SamplingKernel.Splits' scratch, MAX_SPLIT_ROWS rows
     private final DeviceBuffer sampleSplitArrivals;
@@ -307,6 +316,8 @@ public final class CudaBackend implements Backend {
         this.sampleSplits = sampleSplits(System.getProperty(SAMPLE_SPLITS_PROPERTY, "auto"));
         this.splitActivations = splitActivations(System.getProperty(ACTIVATIONS_PROPERTY, "auto"),
                 checkpoint.config().isDms());
+        this.bf16ChunkAttention = !chunkAttentionSplit(System.getProperty(CHUNK_ATTENTION_PROPERTY, "auto"),
+                splitActivations);
         this.config = checkpoint.config();
         this.hidden = config.hiddenSize();
         this.heads = config.numHeads();
@@ -458,6 +469,17 @@ public final class CudaBackend implements Backend {
             case "auto" -> dmsCheckpoint;
             default -> throw new IllegalArgumentException(ACTIVATIONS_PROPERTY + " must be auto, split or bf16, got '"
                     + value + "'");
+        };
+    }
+
+    /** {@link #CHUNK_ATTENTION_PROPERTY}: {@code split} (true), {@code bf16} (false), or {@code auto} (as the products). */
+    static boolean chunkAttentionSplit(String value, boolean splitActivations) {
+        return switch (value.trim()) {
+            case "split" -> true;
+            case "bf16" -> false;
+            case "auto" -> splitActivations;
+            default -> throw new IllegalArgumentException(CHUNK_ATTENTION_PROPERTY
+                    + " must be auto, split or bf16, got '" + value + "'");
         };
     }
 
@@ -1216,7 +1238,7 @@ public final class CudaBackend implements Backend {
         }
         if (in.tiles.length > 0) {
             attention.chunk(cache, queries, layer, parts.tiles, in.tiles.length / 2, parts.chunkTokens,
-                    in.chunkTokens.length, split(maxPages, in.chunkSplit), output);
+                    in.chunkTokens.length, split(maxPages, in.chunkSplit), output, bf16ChunkAttention);
         }
     }
 

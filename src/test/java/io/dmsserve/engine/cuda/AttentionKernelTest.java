@@ -182,6 +182,12 @@ class AttentionKernelTest extends GpuTest {
                 String what = "chunk G=" + c.heads() / c.kvHeads() + " D=" + c.headDim() + " splits=" + split.splits();
                 float[] got = out.toFloats();
                 assertClose(what, got, want, 1e-5, 1e-4);
+                // q and the probabilities as one bf16 each (CudaBackend.CHUNK_ATTENTION_PROPERTY bf16): 2^-9 of
+                // rounding in both, outputs within 4e-3 of the reference's (values within 1)
+                DeviceBuffer outOne = poisoned(4L * sc.n * width);
+                kernel.chunk(cache, queries, sc.layer, tileBuffer, tiles.length / 2, tokenList, sc.n, split,
+                        new AttentionKernel.Output(outOne, width, null, 0), true);
+                assertClose(what + " bf16", outOne.toFloats(), want, 4e-3, 0);
                 if (decoded == null) {
                     DeviceBuffer reference = poisoned(4L * sc.n * width);
                     kernel.decode(cache, queries, sc.layer, null, sc.n, AttentionKernel.Split.none(sc.maxLength()),

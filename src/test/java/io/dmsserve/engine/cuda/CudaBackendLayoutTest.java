@@ -131,6 +131,19 @@ class CudaBackendLayoutTest {
     }
 
     @Test
+    void theChunkAttentionIsSplitOrBf16OrAsTheProducts() {
+        assertThat(CudaBackend.chunkAttentionSplit("split", false)).isTrue();
+        assertThat(CudaBackend.chunkAttentionSplit(" bf16 ", true)).isFalse();
+        assertThat(CudaBackend.chunkAttentionSplit("auto", true)).as("split products").isTrue();
+        assertThat(CudaBackend.chunkAttentionSplit("auto", false)).as("bf16 products").isFalse();
+        for (String bad : new String[] {"fp32", "", "Split"}) {
+            assertThatThrownBy(() -> CudaBackend.chunkAttentionSplit(bad, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dms.cuda.chunk-attention must be auto, split or bf16, got '" + bad + "'");
+        }
+    }
+
+    @Test
     void theGraphCheckIntervalIsAWholeNumber() {
         assertThat(CudaBackend.graphCheckEvery("256")).isEqualTo(256);
         assertThat(CudaBackend.graphCheckEvery("0")).as("never").isZero();
