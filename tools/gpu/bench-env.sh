@@ -9,8 +9,25 @@ read -ra bench_args <<< "${BENCH_ARGS:-}"
 java=(./jre/bin/java --add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED -Xmx8g "${java_opts[@]}" -cp "$cp")
 
 # ensure_model: makes the checkpoint unless it is there (about 30 s on the H200 host), output to $OUT/bench.log.
+# DENSE=1: then the same weights as a dense Qwen3 checkpoint (its config without the dms_* fields, the shards
+# linked), which the runs then take: what a dense checkpoint runs (bf16 activations and chunk attention by default).
 ensure_model() {
     [[ -d $model ]] || timeout 240 python3 "$REPO/tools/gpu/make_random_qwen3.py" --out "$model" >> "$OUT/bench.log" 2>&1
+    if [[ ${DENSE:-0} == 1 ]]; then
+        local dense=$model-dense
+        if [[ ! -d $dense ]]; then
+            mkdir -p "$dense"
+            for f in "$model"/*; do
+                [[ $(basename "$f") == config.json ]] || ln -s "$f" "$dense/"
+            done
+            python3 - "$model/config.json" "$dense/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+json.dump({k: v for k, v in config.items() if not k.startswith('dms_')}, open(sys.argv[2], 'w'), indent=1)
+PY
+        fi
+        model=$dense
+    fi
 }
 
 # stamp: a timed line in $OUT/bench.log (the A/B scripts' sections).
