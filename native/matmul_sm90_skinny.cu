@@ -359,7 +359,22 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
             }
         }
     } else {
+        // c +=: every old value loaded before any store (the compiler keeps a load after the stores before it, so
+        // loaded in the stores' loop each would wait for memory in turn: BN / 2 round trips a thread at the end of
+        // the launch); the same sums.
         const int feature0 = row0 + (tid >> 5) * 16 + (lane >> 2);
+        float old[BN / 2];
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int token = 8 * j + 2 * (lane & 3) + (e & 1);
+                const int feature = feature0 + 8 * (e >> 1);
+                old[4 * j + e] = accumulate != 0 && token < n && feature < m
+                                     ? c[static_cast<size_t>(token) * ldc + feature]
+                                     : 0.f;
+            }
+        }
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) {
 #pragma unroll
@@ -369,7 +384,7 @@ __device__ __forceinline__ void matmul_wgs(const void* __restrict__ a, int lda, 
                 if (token < n && feature < m) {
                     float* out = c + static_cast<size_t>(token) * ldc + feature;
                     const float v = NORM ? __fmul_rn(acc[4 * j + e], scaleOf[token]) : acc[4 * j + e];
-                    *out = accumulate != 0 ? *out + v : v;
+                    *out = accumulate != 0 ? old[4 * j + e] + v : v;
                 }
             }
         }
