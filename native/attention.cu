@@ -1104,6 +1104,11 @@ __host__ __device__ constexpr int attention_chunk_smem(int D, bool packs) {
 #define DMS_CHUNK_Q_BF16 8
 #define DMS_CHUNK_META 16
 #define DMS_CHUNK_PACK 32
+// Bench only (chunk_bench), other rounding: FOLD, the scale applied in the exponent's fma (exp(s scale - m)) rather
+// than to each score first (the row maxima are the same bits: rounding is monotonic); FTZ, exp2 as ex2.approx.ftz
+// (probabilities below 2^-126 flushed to zero).
+#define DMS_CHUNK_FOLD 64
+#define DMS_CHUNK_FTZ 128
 // FULL: the bit of a key tile's metadata count (at most 64 keys) that says every query of the block sees all 64.
 #define DMS_CHUNK_ALL_SEE 0x10000
 #ifndef DMS_CHUNK_OPT
@@ -1158,27 +1163,53 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
     const int listStart = e0 * pageSize;
     const int listEnd = e1 > e0 ? e1 * pageSize : listStart;
 
-    if (tid == 0) {
+    if (warp == 0) {
+        // The tile's positions by warp 0's lanes at once (a thread's serial loop waited for each load in turn).
         int lo = 0x7fffffff, hi = -1;
-        for (int t = 0; t < tile.y; t++) {
+        for (int t = lane; t < tile.y; t += 32) {
             lo = min(lo, positions[tile.x + t]);
             hi = max(hi, positions[tile.x + t]);
         }
-        range[0] = lo;
-        range[1] = hi;
-    }
-    // Q rows -> bf16 pairs: the high part in the K tile, the rest (q - high, rounded) in the V tile.
-    for (int e = tid; e < DMS_CHUNK_ROWS * D; e += blockDim.x) {
-        const int r = e / D;
-        const int d = e % D;
-        const int t = r / G;
-        float v = 0.f;
-        if (t < tile.y && r < (DMS_CHUNK_ROWS / G) * G) {
-            v = q[static_cast<size_t>(tile.x + t) * qStride + static_cast<size_t>(h * G + r % G) * D + d];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            lo = min(lo, __shfl_xor_sync(DMS_FULL_MASK, lo, o));
+            hi = max(hi, __shfl_xor_sync(DMS_FULL_MASK, hi, o));
         }
-        const bf16_t hi = dms::f32_to_bf16(v);
-        Ks[r * LD + d] = hi;
-        Vs[r * LD + d] = dms::f32_to_bf16(v - dms::bf16_to_f32(hi));
+        if (lane == 0) {
+            range[0] = lo;
+            range[1] = hi;
+        }
+    }
+    // Q rows -> bf16 pairs: the high part in the K tile, the rest (q - high, rounded) in the V tile. Each thread
+    // takes channel pairs, Q_BATCH of them with their loads issued before any is used (one element at a time, each
+    // load waited for in turn, showed as long-scoreboard stalls in ncu: docs/benchmarks.md, thirty-third pass).
+    constexpr int Q_PAIRS = DMS_CHUNK_ROWS * D / 2 / (DMS_ATT_WARPS * 32);  // a thread's: 32, 16, 8 for D 128, 64, 32
+    constexpr int Q_BATCH = Q_PAIRS < 16 ? Q_PAIRS : 16;
+    static_assert(Q_PAIRS % Q_BATCH == 0, "a thread's channel pairs of Q in whole batches");
+#pragma unroll 1
+    for (int b0 = 0; b0 < Q_PAIRS; b0 += Q_BATCH) {
+        float2 v[Q_BATCH];
+#pragma unroll
+        for (int u = 0; u < Q_BATCH; u++) {
+            const int e = 2 * ((b0 + u) * DMS_ATT_WARPS * 32 + tid);  // element (row e / D, channel e % D)
+            const int r = e / D;
+            const int t = r / G;
+            v[u] = make_float2(0.f, 0.f);
+            if (t < tile.y && r < (DMS_CHUNK_ROWS / G) * G) {
+                const float* row =
+                    q + static_cast<size_t>(tile.x + t) * qStride + static_cast<size_t>(h * G + r % G) * D;
+                v[u] = make_float2(row[e % D], row[e % D + 1]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < Q_BATCH; u++) {
+            const int e = 2 * ((b0 + u) * DMS_ATT_WARPS * 32 + tid);
+            const int at = (e / D) * LD + e % D;  // even: LD and the channel are
+            uint32_t hi, lo;
+            dms::split_bf16x2(v[u].x, v[u].y, hi, lo);
+            *reinterpret_cast<uint32_t*>(Ks + at) = hi;
+            *reinterpret_cast<uint32_t*>(Vs + at) = lo;
+        }
     }
     __syncthreads();
     uint32_t qf[KS][4];
@@ -1211,7 +1242,17 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
     float mrow[2] = {-INFINITY, -INFINITY};  // in base 2 under EXP2
     float lrow[2] = {0.f, 0.f};
     const float softmaxScale = (OPT & DMS_CHUNK_EXP2) ? scale * 1.44269504088896341f : scale;
-    const auto softmaxExp = [](float x) { return (OPT & DMS_CHUNK_EXP2) ? exp2f(x) : expf(x); };
+    const auto softmaxExp = [](float x) {
+#ifndef DMS_EMU
+        if constexpr ((OPT & DMS_CHUNK_FTZ) != 0 && (OPT & DMS_CHUNK_EXP2) != 0) {
+            float y;
+            asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+            return y;
+        }
+#endif
+        return (OPT & DMS_CHUNK_EXP2) ? exp2f(x) : expf(x);
+    };
+    constexpr bool FOLD = (OPT & DMS_CHUNK_FOLD) != 0;
 
     // [SEG] PACKED: the keys' slots, in list order.
     int* packedSlot = metaBuf + 2 * 3 * DMS_CHUNK_KEYS;
@@ -1407,7 +1448,7 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
             for (int j = 0; j < ST; j++) {
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
-                    sacc[j][e] *= softmaxScale;
+                    sacc[j][e] = FOLD ? sacc[j][e] : sacc[j][e] * softmaxScale;
                     tileMax[e >> 1] = fmaxf(tileMax[e >> 1], sacc[j][e]);
                 }
             }
@@ -1419,7 +1460,7 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
                     const int key = j * 8 + 2 * q4 + (e & 1);
                     const int r = e >> 1;
                     const bool visible = dms_visible(kpos[key], kflag[key], qp[r], window);
-                    sacc[j][e] = visible ? sacc[j][e] * softmaxScale : -INFINITY;
+                    sacc[j][e] = visible ? (FOLD ? sacc[j][e] : sacc[j][e] * softmaxScale) : -INFINITY;
                     tileMax[r] = fmaxf(tileMax[r], sacc[j][e]);
                 }
             }
@@ -1429,29 +1470,35 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
         for (int r = 0; r < 2; r++) {
             tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 1));
             tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(DMS_FULL_MASK, tileMax[r], 2));
+            if constexpr (FOLD) {
+                tileMax[r] *= softmaxScale;
+            }
             const float mNew = fmaxf(mrow[r], tileMax[r]);
             correction[r] = mNew == -INFINITY ? 1.f : (mrow[r] == -INFINITY ? 0.f : softmaxExp(mrow[r] - mNew));
             mrow[r] = mNew;
             lrow[r] *= correction[r];
         }
+        // A row's max is -inf only while every key it has met is invisible (its scores -inf): subtracting 0 instead
+        // keeps exp(-inf) = 0 for them, where -inf - -inf would be NaN.
+        float mSub[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mSub[r] = mrow[r] == -INFINITY ? 0.f : mrow[r];
+        }
         uint32_t pa[ST / 2][4];   // P as A fragments, 16 keys per k-step: the bf16 high part
         uint32_t pal[ST / 2][4];  // and the rest, so that V gets P to about 16 bits
 #pragma unroll
         for (int j = 0; j < ST; j++) {
-            float p[4];
-            float pl[4];
+            float v[4];
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const int r = e >> 1;
-                const float v = mrow[r] == -INFINITY ? 0.f : softmaxExp(sacc[j][e] - mrow[r]);
-                p[e] = dms::bf16_to_f32(dms::f32_to_bf16(v));
-                pl[e] = v - p[e];
-                lrow[r] += v;
+                v[e] = softmaxExp(FOLD ? fmaf(sacc[j][e], softmaxScale, -mSub[e >> 1]) : sacc[j][e] - mSub[e >> 1]);
+                lrow[e >> 1] += v[e];
             }
-            pa[j / 2][(j & 1) * 2 + 0] = dms::pack_bf16x2(p[0], p[1]);
-            pa[j / 2][(j & 1) * 2 + 1] = dms::pack_bf16x2(p[2], p[3]);
-            pal[j / 2][(j & 1) * 2 + 0] = dms::pack_bf16x2(pl[0], pl[1]);
-            pal[j / 2][(j & 1) * 2 + 1] = dms::pack_bf16x2(pl[2], pl[3]);
+            // One cvt a pair (split_bf16x2: the high part rounded to nearest even, then the rest), the bits of the
+            // software rounding these finite values had, at a tenth of its instructions (ALU was the busiest pipe).
+            dms::split_bf16x2(v[0], v[1], pa[j / 2][(j & 1) * 2 + 0], pal[j / 2][(j & 1) * 2 + 0]);
+            dms::split_bf16x2(v[2], v[3], pa[j / 2][(j & 1) * 2 + 1], pal[j / 2][(j & 1) * 2 + 1]);
         }
 #pragma unroll
         for (int j = 0; j < DT; j++) {

@@ -9,14 +9,14 @@
 //     freed=0                                             1: the last chunk's list without the keys evicted before it
 //                                                         (flagged, window positions before its first query), as the
 //                                                         engine frees them
-//     opts=0,1,2,3,16,19,23,27,31,51,100,103,119          the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
-//                                                         META 16, PACK 32; 100, 103, 119: 0, 3, 19 held to three
-//                                                         blocks a multiprocessor)
+//     opts=0,1,2,3,16,19,23,27,31,51,95,159,223,211,      the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
+//          1000,1003,1019                                 META 16, PACK 32, FOLD 64, FTZ 128; 1000, 1003, 1019: 0, 3,
+//                                                         19 held to three blocks a multiprocessor)
 //     launches=10                                         launches a timed graph holds
 // Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
 // (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers and spilled bytes, and
 // the largest difference from variant 0 (the fatbin's before these variants) relative to its largest |output| (-1 for
-// the variants listed before 0, or all of them when 0 is not listed).
+// the variants listed before 0, or all of them when 0 is not listed), and a hash of the output's bits.
 #include "../all.cu"
 #include "bench_util.cuh"
 
@@ -48,19 +48,24 @@ CHUNK_BENCH_KERNEL(bench_chunk_o23, 23, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o27, 27, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o31, 31, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o51, 51, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o95, 95, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o159, 159, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o223, 223, 1)
+CHUNK_BENCH_KERNEL(bench_chunk_o211, 211, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o0_b3, 0, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o3_b3, 3, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o19_b3, 19, 3)
 
 using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
                              float*, float2*);
-// The variants by their opts number: the OPT bits, or (100, 103, 119) 100 plus those of a variant held to three blocks
-// a multiprocessor.
+// The variants by their opts number: the OPT bits, or (1000, 1003, 1019) 1000 plus those of a variant held to three
+// blocks a multiprocessor (1000 and up: the OPT bits reach 255).
 static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
     {0, bench_chunk_o0},       {1, bench_chunk_o1},       {2, bench_chunk_o2},         {3, bench_chunk_o3},
     {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},
-    {31, bench_chunk_o31},     {51, bench_chunk_o51},     {100, bench_chunk_o0_b3},    {103, bench_chunk_o3_b3},
-    {119, bench_chunk_o19_b3},
+    {31, bench_chunk_o31},     {51, bench_chunk_o51},     {95, bench_chunk_o95},       {159, bench_chunk_o159},
+    {223, bench_chunk_o223},   {211, bench_chunk_o211},   {1000, bench_chunk_o0_b3},   {1003, bench_chunk_o3_b3},
+    {1019, bench_chunk_o19_b3},
 };
 static ChunkKernel kernelOf(int opt) {
     for (const auto& [number, kernel] : kVariants) {
@@ -257,11 +262,23 @@ int main(int argc, char** argv) {
                     ref = std::max(ref, std::fabs(double(reference[e])));
                 }
             }
+            // FNV-1a of the output's bits: two builds of a variant (before and after a change that should keep its
+            // bits) compare by this field, run against the same inputs (a fixed seed).
+            uint64_t bits = 0xcbf29ce484222325ull;
+            for (float v : result) {
+                uint32_t w;
+                std::memcpy(&w, &v, 4);
+                for (int b = 0; b < 4; b++) {
+                    bits = (bits ^ ((w >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+                }
+            }
             const float us = timeGraph(stream, [&](int) { launch(); }, o.launches);
             std::printf("{\"what\":\"chunk\",\"case\":\"%s\",\"queries\":%d,\"keys\":%d,\"evict\":%.3f,\"opt\":%d,"
-                        "\"registers\":%d,\"spill_bytes\":%zu,\"us\":%.1f,\"TFLOPs\":%.1f,\"vs_opt0\":%.2e}\n",
+                        "\"registers\":%d,\"spill_bytes\":%zu,\"us\":%.1f,\"TFLOPs\":%.1f,\"vs_opt0\":%.2e,"
+                        "\"bits\":\"%016llx\"}\n",
                         which, n, keysListed, o.evict, opt, attributes.numRegs, attributes.localSizeBytes, us,
-                        flops / us / 1e6, reference.empty() ? -1.0 : (ref > 0 ? diff / ref : diff));
+                        flops / us / 1e6, reference.empty() ? -1.0 : (ref > 0 ? diff / ref : diff),
+                        static_cast<unsigned long long>(bits));
             std::fflush(stdout);
         }
         CK(cudaFree(dPositions));
