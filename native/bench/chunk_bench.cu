@@ -10,13 +10,15 @@
 //                                                         (flagged, window positions before its first query), as the
 //                                                         engine frees them
 //     opts=0,1,2,3,16,19,23,27,31,51,95,159,223,211,      the variants (DMS_CHUNK_FULL 1, EXP2 2, P_BF16 4, Q_BF16 8,
-//          1000,1003,1019                                 META 16, PACK 32, FOLD 64, FTZ 128; 1000, 1003, 1019: 0, 3,
-//                                                         19 held to three blocks a multiprocessor)
+//          1000,1003,1019,1031,1095                       META 16, PACK 32, FOLD 64, FTZ 128; 1000 and up: 1000 plus
+//                                                         a variant held to three blocks a multiprocessor; the
+//                                                         variants without PACK launch without its shared memory)
 //     launches=10                                         launches a timed graph holds
 // Output, one JSON line each: per (case, variant) the µs a launch, the useful TFLOP/s (4 head_dim flops a visible
-// (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers and spilled bytes, and
-// the largest difference from variant 0 (the fatbin's before these variants) relative to its largest |output| (-1 for
-// the variants listed before 0, or all of them when 0 is not listed), and a hash of the output's bits.
+// (query head, key) pair: S = Q Kᵀ and P V, without the split's second mma), the registers, spilled bytes and blocks
+// a multiprocessor, the largest difference from variant 0 (the fatbin's before these variants) relative to its
+// largest |output| (-1 for the variants listed before 0, or all of them when 0 is not listed), and a hash of the
+// output's bits.
 #include "../all.cu"
 #include "bench_util.cuh"
 
@@ -55,6 +57,8 @@ CHUNK_BENCH_KERNEL(bench_chunk_o211, 211, 1)
 CHUNK_BENCH_KERNEL(bench_chunk_o0_b3, 0, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o3_b3, 3, 3)
 CHUNK_BENCH_KERNEL(bench_chunk_o19_b3, 19, 3)
+CHUNK_BENCH_KERNEL(bench_chunk_o31_b3, 31, 3)
+CHUNK_BENCH_KERNEL(bench_chunk_o95_b3, 95, 3)
 
 using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
                              float*, float2*);
@@ -65,7 +69,7 @@ static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
     {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},
     {31, bench_chunk_o31},     {51, bench_chunk_o51},     {95, bench_chunk_o95},       {159, bench_chunk_o159},
     {223, bench_chunk_o223},   {211, bench_chunk_o211},   {1000, bench_chunk_o0_b3},   {1003, bench_chunk_o3_b3},
-    {1019, bench_chunk_o19_b3},
+    {1019, bench_chunk_o19_b3},   {1031, bench_chunk_o31_b3},   {1095, bench_chunk_o95_b3},
 };
 static ChunkKernel kernelOf(int opt) {
     for (const auto& [number, kernel] : kVariants) {
@@ -234,10 +238,14 @@ int main(int argc, char** argv) {
         std::vector<float> reference;
         for (int opt : o.opts) {
             const ChunkKernel kernel = kernelOf(opt);
-            const int smem = attention_chunk_smem(D, true);
+            // Without PACK a variant never touches the packed slots' 32 KB: 71 KB a block, so that three fit a
+            // multiprocessor where the registers allow (the 1000s).
+            const int smem = attention_chunk_smem(D, (opt % 1000 & DMS_CHUNK_PACK) != 0);
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             cudaFuncAttributes attributes{};
             CK(cudaFuncGetAttributes(&attributes, kernel));
+            int perSm = 0;
+            CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, DMS_ATT_WARPS * 32, smem));
             const dim3 grid(static_cast<unsigned>(tilesH.size()), o.kvHeads, 1);
             const auto launch = [&]() {
                 kernel<<<grid, DMS_ATT_WARPS * 32, smem, stream>>>(
@@ -274,9 +282,9 @@ int main(int argc, char** argv) {
             }
             const float us = timeGraph(stream, [&](int) { launch(); }, o.launches);
             std::printf("{\"what\":\"chunk\",\"case\":\"%s\",\"queries\":%d,\"keys\":%d,\"evict\":%.3f,\"opt\":%d,"
-                        "\"registers\":%d,\"spill_bytes\":%zu,\"us\":%.1f,\"TFLOPs\":%.1f,\"vs_opt0\":%.2e,"
+                        "\"registers\":%d,\"spill_bytes\":%zu,\"blocks_per_sm\":%d,\"us\":%.1f,\"TFLOPs\":%.1f,\"vs_opt0\":%.2e,"
                         "\"bits\":\"%016llx\"}\n",
-                        which, n, keysListed, o.evict, opt, attributes.numRegs, attributes.localSizeBytes, us,
+                        which, n, keysListed, o.evict, opt, attributes.numRegs, attributes.localSizeBytes, perSm, us,
                         flops / us / 1e6, reference.empty() ? -1.0 : (ref > 0 ? diff / ref : diff),
                         static_cast<unsigned long long>(bits));
             std::fflush(stdout);
