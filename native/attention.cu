@@ -1802,17 +1802,14 @@ static void launch_attention_decode_tc(const AttentionArgs& a, const int* tokenL
     }
 }
 
-// Whether dms_attention_chunk launches the bf16 kernels (dms_attention_chunk_bf16_d*) instead of the split ones (0, the
-// default; kernel_test sets it: Java picks the kernels by name).
-int dms_attention_chunk_bf16_qp = 0;
-
+// bf16: the kernels with q and P as one bf16 each (dms_attention_chunk_bf16_d*), else the split ones.
 static void launch_attention_chunk(const AttentionArgs& a, const int2* tiles, int tileCount, const int* tokenList,
-                                   int tokenCount, cudaStream_t stream) {
+                                   int tokenCount, bool bf16, cudaStream_t stream) {
     dim3 grid(tileCount, a.kvHeads, a.splits);
     const int smem = attention_chunk_smem(a.D, dms_compute90());
 #define DMS_CHUNK_CASE(DD)                                                                                          \
     if (a.D == DD) {                                                                                                \
-        const auto kernel = dms_attention_chunk_bf16_qp ? dms_attention_chunk_bf16_d##DD : dms_attention_chunk_d##DD; \
+        const auto kernel = bf16 ? dms_attention_chunk_bf16_d##DD : dms_attention_chunk_d##DD;                     \
         /* two buffers of K/V tiles: past the 48 KB default for D = 128 */                                          \
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);                            \
         DMS_LAUNCH(kernel, grid, DMS_ATT_WARPS * 32, smem, stream, a.q, a.qStride, a.keyCache,                     \
@@ -1945,12 +1942,25 @@ extern "C" cudaError_t dms_attention_decode_tcq(AttentionArgs a, const int* toke
 
 // Chunk attention for query tiles (first token, count <= 64 / G) of one sequence each; tokenList lists
 // every token the tiles cover (for the merge when split).
+static bool attention_chunk_ok(const AttentionArgs& args, const int2* tiles, int tileCount, const int* tokenList,
+                               int tokenCount) {
+    return attention_args_ok(args) && tiles != nullptr && tileCount > 0 &&
+           (args.D == 32 || args.D == 64 || args.D == 128) && args.heads / args.kvHeads <= DMS_CHUNK_ROWS &&
+           args.kvHeads <= 65535 &&
+           (args.splits == 1 || (tokenList != nullptr && tokenCount > 0 && tokenCount <= 65535));
+}
+
 extern "C" cudaError_t dms_attention_chunk(AttentionArgs args, const int2* tiles, int tileCount, const int* tokenList,
                                            int tokenCount, cudaStream_t stream) {
-    DMS_CHECK(attention_args_ok(args) && tiles != nullptr && tileCount > 0);
-    DMS_CHECK(args.D == 32 || args.D == 64 || args.D == 128);
-    DMS_CHECK(args.heads / args.kvHeads <= DMS_CHUNK_ROWS && args.kvHeads <= 65535);
-    DMS_CHECK(args.splits == 1 || (tokenList != nullptr && tokenCount > 0 && tokenCount <= 65535));
-    launch_attention_chunk(args, tiles, tileCount, tokenList, tokenCount, stream);
+    DMS_CHECK(attention_chunk_ok(args, tiles, tileCount, tokenList, tokenCount));
+    launch_attention_chunk(args, tiles, tileCount, tokenList, tokenCount, false, stream);
+    return cudaGetLastError();
+}
+
+// dms_attention_chunk on the bf16 kernels (q and P as one bf16 each: for bf16 activations).
+extern "C" cudaError_t dms_attention_chunk_bf16(AttentionArgs args, const int2* tiles, int tileCount,
+                                                const int* tokenList, int tokenCount, cudaStream_t stream) {
+    DMS_CHECK(attention_chunk_ok(args, tiles, tileCount, tokenList, tokenCount));
+    launch_attention_chunk(args, tiles, tileCount, tokenList, tokenCount, true, stream);
     return cudaGetLastError();
 }

@@ -108,7 +108,8 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
 // Qwen3-8B against 75 on the H200), the general one for any even D up to 512; the same bits (qk_head; kernel_test
 // qknorm_rope_dims). A _d64 form with one pair a lane gave other bits than the general kernel on the H200 (the
 // compiler evaluates its one-term sum of squares otherwise; 2026-12-04), so D = 64 keeps the general kernel. The
-// host entries pick by D (dms_qknorm_rope_by_dim).
+// host entries pick by D, as Java's QkNormRopeKernel does; their launchers take byDim false for the general kernel
+// alone (kernel_test compares the two bit for bit).
 #define DMS_QKNORM_ROPE(SUFFIX, P)                                                                                \
     extern "C" __global__ void dms_qknorm_rope_f32##SUFFIX(                                                       \
         float* __restrict__ q, int qStride, float* __restrict__ k, int kStride, const bf16_t* __restrict__ qNorm, \
@@ -136,22 +137,34 @@ __device__ __forceinline__ void qknorm_rope(float* __restrict__ q, int qStride, 
 DMS_QKNORM_ROPE(, DMS_ROPE_PAIRS)
 DMS_QKNORM_ROPE(_d128, 2)
 
-// Whether the host entries launch the kernel made for D (128) where there is one (1, the default; Java's
-// QkNormRopeKernel picks the same way) or always the general one (0: kernel_test compares the two bit for bit).
-int dms_qknorm_rope_by_dim = 1;
-
+// byDim: the kernel made for D (128) where there is one, else always the general one.
 static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm, const bf16_t* kNorm,
                                const float2* rope, int ropePositions, const int* positions, int n, int heads,
                                int kvHeads, int D, float eps, int dms, double alphaScale, double alphaOffset,
                                const int* seqOfToken, const float* thresholds, int layers, int layer,
-                               unsigned char* decisions, cudaStream_t stream) {
+                               unsigned char* decisions, bool byDim, cudaStream_t stream) {
     const int block = 128;
     const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
-    const bool byDim = dms_qknorm_rope_by_dim != 0;
     const auto kernel = byDim && D == 128 ? dms_qknorm_rope_f32_d128 : dms_qknorm_rope_f32;
     DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
                positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer,
                decisions);
+}
+
+// byDim as launch_qknorm_rope's.
+static void launch_qknorm_rope_kv(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm,
+                                  const bf16_t* kNorm, const float2* rope, int ropePositions, const int* positions,
+                                  int n, int heads, int kvHeads, int D, float eps, int dms, double alphaScale,
+                                  double alphaOffset, const int* seqOfToken, const float* thresholds, int layers,
+                                  int layer, unsigned char* decisions, const float* v, int vStride, const int* slots,
+                                  const int* prevSlots, int S, bf16_t* keyCache, bf16_t* valueCache, int* slotPos,
+                                  unsigned char* slotFlag, bool byDim, cudaStream_t stream) {
+    const int block = 128;
+    const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
+    const auto kernel = byDim && D == 128 ? dms_qknorm_rope_kv_f32_d128 : dms_qknorm_rope_kv_f32;
+    DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
+               heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions,
+               v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
 }
 
 // A decode step's qknorm_rope and kv_write in one launch: every token is the only one of its sequence in the step
@@ -172,13 +185,9 @@ extern "C" cudaError_t dms_qknorm_rope_kv(float* q, int qStride, float* k, int k
     DMS_CHECK(layers > 0 && layer >= 0 && layer < layers && S > 0 && seqOfToken != nullptr);
     DMS_CHECK(v != nullptr && slots != nullptr && keyCache != nullptr && valueCache != nullptr && slotPos != nullptr &&
               slotFlag != nullptr);
-    const int block = 128;
-    const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
-    const bool byDim = dms_qknorm_rope_by_dim != 0;
-    const auto kernel = byDim && D == 128 ? dms_qknorm_rope_kv_f32_d128 : dms_qknorm_rope_kv_f32;
-    DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope,
-               ropePositions, positions, n, heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
-               layers, layer, decisions, v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
+    launch_qknorm_rope_kv(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D,
+                          eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v,
+                          vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag, true, stream);
     return cudaGetLastError();
 }
 
@@ -194,6 +203,6 @@ extern "C" cudaError_t dms_qknorm_rope(float* q, int qStride, float* k, int kStr
     DMS_CHECK(dms == 0 || decisions == nullptr || (seqOfToken != nullptr && thresholds != nullptr));
     DMS_CHECK(layers > 0 && layer >= 0 && layer < layers);
     launch_qknorm_rope(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D, eps,
-                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, stream);
+                       dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, true, stream);
     return cudaGetLastError();
 }

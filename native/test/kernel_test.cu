@@ -514,12 +514,10 @@ static void test_qknorm_rope_kv() {
         unsigned char* dec1 = c.dms ? one.decisions.dev : nullptr;
         const int qh = c.heads * c.D, kvh = c.kvHeads * c.D;
         // the two kernels with qknorm_rope's general kernel, the one launch with the kernel made for D (128)
-        dms_qknorm_rope_by_dim = 0;
-        expect_ok(dms_qknorm_rope(two.qkv.dev, stride, two.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
-                                  positions.dev, c.n, c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, 100.0, 5.0, seqOf.dev,
-                                  thresholds.dev, layers, layer, dec2, nullptr),
-                  "qknorm_rope");
-        dms_qknorm_rope_by_dim = 1;
+        launch_qknorm_rope(two.qkv.dev, stride, two.qkv.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                           positions.dev, c.n, c.heads, c.kvHeads, c.D, eps, c.dms ? 1 : 0, 100.0, 5.0, seqOf.dev,
+                           thresholds.dev, layers, layer, dec2, false, nullptr);
+        expect_ok(cudaGetLastError(), "qknorm_rope (general kernel)");
         expect_ok(dms_kv_write(two.qkv.dev + qh, stride, two.qkv.dev + qh + kvh, stride, slots.dev, prev.dev, dec2,
                                positions.dev, seqOf.dev, first.dev, length.dev, c.n, S, layers, layer, c.kvHeads, c.D,
                                two.kc.dev, two.vc.dev, two.slotPos.dev, two.slotFlag.dev, nullptr),
@@ -567,7 +565,7 @@ static void test_qknorm_rope_kv() {
 
 // The kernel made for D = 128 (dms_qknorm_rope_f32_d128, Qwen3's head size) against the general one, bit for bit: q|k
 // and the decisions, values near the threshold on both sides, odd token counts, G 1 to 4; and D = 64, which has no
-// kernel of its own (by_dim then takes the general one: the case checks the host entry's choice).
+// kernel of its own (the host entry then takes the general one: the case checks the host entry's choice).
 static void test_qknorm_rope_dims() {
     Rng rng(47);
     struct Case {
@@ -595,16 +593,15 @@ static void test_qknorm_rope_dims() {
         generalDecisions.poison();
         byDimDecisions.poison();
         const int qh = c.heads * c.D;
-        for (int by : {0, 1}) {
-            dms_qknorm_rope_by_dim = by;
-            Buf<float>& x = by ? byDim : general;
-            expect_ok(dms_qknorm_rope(x.dev, stride, x.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
-                                      positions.dev, c.n, c.heads, c.kvHeads, c.D, 1e-6f, c.dms ? 1 : 0, 10.0, 0.5,
-                                      seqOf.dev, thresholds.dev, layers, layer,
-                                      by ? byDimDecisions.dev : generalDecisions.dev, nullptr),
-                      "qknorm_rope");
-        }
-        dms_qknorm_rope_by_dim = 1;
+        // the general kernel through its launcher; the host entry's choice by D
+        launch_qknorm_rope(general.dev, stride, general.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                           positions.dev, c.n, c.heads, c.kvHeads, c.D, 1e-6f, c.dms ? 1 : 0, 10.0, 0.5, seqOf.dev,
+                           thresholds.dev, layers, layer, generalDecisions.dev, false, nullptr);
+        expect_ok(cudaGetLastError(), "qknorm_rope (general kernel)");
+        expect_ok(dms_qknorm_rope(byDim.dev, stride, byDim.dev + qh, stride, qn.dev, kn.dev, rope.dev, ropePositions,
+                                  positions.dev, c.n, c.heads, c.kvHeads, c.D, 1e-6f, c.dms ? 1 : 0, 10.0, 0.5,
+                                  seqOf.dev, thresholds.dev, layers, layer, byDimDecisions.dev, nullptr),
+                  "qknorm_rope");
         general.down();
         byDim.down();
         generalDecisions.down();
@@ -2847,10 +2844,9 @@ static void test_attention_chunk_with(bool bf16) {
             outB.poison();
             AttentionArgs a =
                 dv.args(sc, pagesPerSplit, splits, splitStride, out.dev, outB.dev, part.o.dev, part.ml.dev);
-            dms_attention_chunk_bf16_qp = bf16 ? 1 : 0;
-            expect_ok(dms_attention_chunk(a, tiles.dev, static_cast<int>(tilesH.size()), list.dev, sc.n, nullptr),
-                      "attention_chunk");
-            dms_attention_chunk_bf16_qp = 0;
+            const auto entry = bf16 ? dms_attention_chunk_bf16 : dms_attention_chunk;
+            expect_ok(entry(a, tiles.dev, static_cast<int>(tilesH.size()), list.dev, sc.n, nullptr),
+                      bf16 ? "attention_chunk_bf16" : "attention_chunk");
             out.down();
             char what[96];
             snprintf(what, sizeof what, "attention_chunk%s G=%d D=%d splits=%d", bf16 ? "_bf16" : "", G, c.D, splits);

@@ -1158,7 +1158,8 @@ public final class CudaBackend implements Backend {
      */
     private void project(boolean small, DeviceBuffer f32, DeviceBuffer bf16, int ld, DeviceBuffer w, DeviceBuffer out,
             int ldOut, int n, int m, int k, boolean accumulate, MatMulKernel.Norm norm) {
-        timedAs(m, k, () -> {
+        label(m, k);
+        try {
             if (small) {
                 matMul.gemv(f32, ld, w, out, ldOut, n, m, k, accumulate, norm);
             } else if (norm != null) {
@@ -1168,7 +1169,9 @@ public final class CudaBackend implements Backend {
             } else {
                 matMul.matmul(bf16, ld, w, out, ldOut, n, m, k, accumulate);
             }
-        });
+        } finally {
+            unlabel();
+        }
     }
 
     /**
@@ -1185,20 +1188,28 @@ public final class CudaBackend implements Backend {
     /** out (n, m) = a · Wᵀ from the activations' image ({@link #producerImage}), timed as {@link #project}'s. */
     private void projectImage(boolean split, DeviceBuffer image, DeviceBuffer w, DeviceBuffer out, int ldOut, int n,
             int m, int k, boolean accumulate) {
-        timedAs(m, k, () -> matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate));
+        label(m, k);
+        try {
+            matMul.bulkFromImage(split, image, w, out, ldOut, n, m, k, accumulate);
+        } finally {
+            unlabel();
+        }
     }
 
     /**
-     * Runs a product's launches under the timing label of its shape, m x k ({@link #KERNEL_TIMING_PROPERTY}): the
-     * products share their kernels, so they are timed apart by shape.
+     * The launches up to {@link #unlabel} are a product's, timed under the label of its shape, m x k
+     * ({@link #KERNEL_TIMING_PROPERTY}): the products share their kernels, so they are timed apart by shape. A pair
+     * around each product (try/finally) rather than a method taking its launches as a lambda, which would allocate
+     * one on every launch outside graph replays.
      */
-    private void timedAs(int m, int k, Runnable launches) {
+    private void label(int m, int k) {
         if (kernelTimer != null) {
             cuda.timingLabel(m + "x" + k);
         }
-        try {
-            launches.run();
-        } finally {
+    }
+
+    private void unlabel() {
+        if (kernelTimer != null) {
             cuda.timingLabel(null);
         }
     }
@@ -1211,8 +1222,12 @@ public final class CudaBackend implements Backend {
      * @param norm the RMSNorm folded in, or null: with one, {@code f32} is the residual stream
      */
     private void projectSwiGlu(DeviceBuffer f32, DeviceBuffer w13, int n, MatMulKernel.Norm norm) {
-        timedAs(2 * inter, hidden, () -> matMul.matmulSplitSwiGlu(f32, hidden, w13, scratch.gu, 2 * inter, n, inter,
-                hidden, norm));
+        label(2 * inter, hidden);
+        try {
+            matMul.matmulSplitSwiGlu(f32, hidden, w13, scratch.gu, 2 * inter, n, inter, hidden, norm);
+        } finally {
+            unlabel();
+        }
     }
 
     /**

@@ -16,35 +16,22 @@ final class QkNormRopeKernel {
     private static final int BLOCK = 128;
 
     /**
-     * The head sizes with kernels of their own (NAME + "_d" + D): fewer registers, the general kernel's bits
-     * (native/qknorm_rope.cu; a D = 64 form gave other bits on the H200 and was dropped).
+     * The head size with kernels of its own (NAME + "_d128", KV_NAME + "_d128"): two channel pairs a lane instead of
+     * eight, fewer registers, the general kernel's bits (native/qknorm_rope.cu; a D = 64 form gave other bits on the
+     * H200 and was dropped).
      */
-    static final int[] OWN_KERNEL_HEAD_DIMS = {128};
+    static final int OWN_KERNEL_HEAD_DIM = 128;
 
     private final Kernel kernel;
     private final Kernel withKv;
-    private final Kernel[] byDim;    // OWN_KERNEL_HEAD_DIMS' kernels
-    private final Kernel[] withKvByDim;
+    private final Kernel kernelOwn;    // for OWN_KERNEL_HEAD_DIM
+    private final Kernel withKvOwn;
 
     QkNormRopeKernel(CudaContext context) {
         this.kernel = context.kernel(NAME);
         this.withKv = context.kernel(KV_NAME);
-        this.byDim = new Kernel[OWN_KERNEL_HEAD_DIMS.length];
-        this.withKvByDim = new Kernel[OWN_KERNEL_HEAD_DIMS.length];
-        for (int i = 0; i < OWN_KERNEL_HEAD_DIMS.length; i++) {
-            byDim[i] = context.kernel(NAME + "_d" + OWN_KERNEL_HEAD_DIMS[i]);
-            withKvByDim[i] = context.kernel(KV_NAME + "_d" + OWN_KERNEL_HEAD_DIMS[i]);
-        }
-    }
-
-    /** The kernel for headDim: its own where it has one (native/qknorm_rope.cu), else the general one. */
-    private static Kernel pick(Kernel general, Kernel[] own, int headDim) {
-        for (int i = 0; i < OWN_KERNEL_HEAD_DIMS.length; i++) {
-            if (OWN_KERNEL_HEAD_DIMS[i] == headDim) {
-                return own[i];
-            }
-        }
-        return general;
+        this.kernelOwn = context.kernel(NAME + "_d" + OWN_KERNEL_HEAD_DIM);
+        this.withKvOwn = context.kernel(KV_NAME + "_d" + OWN_KERNEL_HEAD_DIM);
     }
 
     /**
@@ -98,9 +85,10 @@ final class QkNormRopeKernel {
         check(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, headDim, dms,
                 seqOfToken, thresholds, sequences, layers, layer, decisions);
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        pick(kernel, byDim, headDim).launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope,
-                ropePositions, positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken,
-                thresholds, layers, layer, decisions));
+        Kernel launched = headDim == OWN_KERNEL_HEAD_DIM ? kernelOwn : kernel;
+        launched.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
+                layers, layer, decisions));
     }
 
     /**
@@ -116,9 +104,11 @@ final class QkNormRopeKernel {
                 dms, seqOfToken, thresholds, layers, layer, decisions, kv);
         AttentionKernel.Cache cache = kv.cache();
         int grid = Checks.ceilDiv((long) n * (heads + kvHeads), BLOCK / 32);
-        pick(withKv, withKvByDim, headDim).launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm,
-                rope, ropePositions, positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset,
-                seqOfToken, thresholds, layers, layer, decisions).ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
+        Kernel launched = headDim == OWN_KERNEL_HEAD_DIM ? withKvOwn : withKv;
+        launched.launch(grid, 1, 1, BLOCK, 0, args(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions,
+                positions, n, heads, kvHeads, headDim, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds,
+                layers, layer, decisions)
+                .ptr(kv.v()).i32(kv.vStride()).ptr(kv.slots()).ptr(kv.prevSlots()).i32(n)
                 .ptr(cache.keyCache()).ptr(cache.valueCache()).ptr(cache.slotPos()).ptr(cache.slotFlag()));
     }
 
