@@ -1182,7 +1182,8 @@ __device__ __forceinline__ void attention_chunk_body(DMS_CHUNK_BODY_PARAMS) {
     }
     // Q rows -> bf16 pairs: the high part in the K tile, the rest (q - high, rounded) in the V tile. Each thread
     // takes channel pairs, Q_BATCH of them with their loads issued before any is used (one element at a time, each
-    // load waited for in turn, showed as long-scoreboard stalls in ncu: docs/benchmarks.md, thirty-third pass).
+    // load waited for in turn, showed as long-scoreboard stalls in ncu: docs/benchmarks.md, thirty-third pass). Every
+    // launch has DMS_ATT_WARPS * 32 threads, which this split of the rows assumes.
     constexpr int Q_PAIRS = DMS_CHUNK_ROWS * D / 2 / (DMS_ATT_WARPS * 32);  // a thread's: 32, 16, 8 for D 128, 64, 32
     constexpr int Q_BATCH = Q_PAIRS < 16 ? Q_PAIRS : 16;
     static_assert(Q_PAIRS % Q_BATCH == 0, "a thread's channel pairs of Q in whole batches");

@@ -151,17 +151,17 @@ static void launch_qknorm_rope(float* q, int qStride, float* k, int kStride, con
                decisions);
 }
 
-// byDim as launch_qknorm_rope's.
+// The kernel made for D (128) where there is one, as launch_qknorm_rope with byDim.
 static void launch_qknorm_rope_kv(float* q, int qStride, float* k, int kStride, const bf16_t* qNorm,
                                   const bf16_t* kNorm, const float2* rope, int ropePositions, const int* positions,
                                   int n, int heads, int kvHeads, int D, float eps, int dms, double alphaScale,
                                   double alphaOffset, const int* seqOfToken, const float* thresholds, int layers,
                                   int layer, unsigned char* decisions, const float* v, int vStride, const int* slots,
                                   const int* prevSlots, int S, bf16_t* keyCache, bf16_t* valueCache, int* slotPos,
-                                  unsigned char* slotFlag, bool byDim, cudaStream_t stream) {
+                                  unsigned char* slotFlag, cudaStream_t stream) {
     const int block = 128;
     const int grid = dms::ceil_div(static_cast<long long>(n) * (heads + kvHeads), block / 32);
-    const auto kernel = byDim && D == 128 ? dms_qknorm_rope_kv_f32_d128 : dms_qknorm_rope_kv_f32;
+    const auto kernel = D == 128 ? dms_qknorm_rope_kv_f32_d128 : dms_qknorm_rope_kv_f32;
     DMS_LAUNCH(kernel, grid, block, 0, stream, q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n,
                heads, kvHeads, D, eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions,
                v, vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag);
@@ -187,7 +187,7 @@ extern "C" cudaError_t dms_qknorm_rope_kv(float* q, int qStride, float* k, int k
               slotFlag != nullptr);
     launch_qknorm_rope_kv(q, qStride, k, kStride, qNorm, kNorm, rope, ropePositions, positions, n, heads, kvHeads, D,
                           eps, dms, alphaScale, alphaOffset, seqOfToken, thresholds, layers, layer, decisions, v,
-                          vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag, true, stream);
+                          vStride, slots, prevSlots, S, keyCache, valueCache, slotPos, slotFlag, stream);
     return cudaGetLastError();
 }
 

@@ -62,8 +62,8 @@ CHUNK_BENCH_KERNEL(bench_chunk_o95_b3, 95, 3)
 
 using ChunkKernel = void (*)(DMS_CACHE_PARAMS, const int2*, int, float, int, int, int, float*, int, bf16_t*, int,
                              float*, float2*);
-// The variants by their opts number: the OPT bits, or (1000, 1003, 1019) 1000 plus those of a variant held to three
-// blocks a multiprocessor (1000 and up: the OPT bits reach 255).
+// The variants by their opts number: the OPT bits, or (1000 and up: the OPT bits reach 255) 1000 plus those of a
+// variant held to three blocks a multiprocessor.
 static const std::vector<std::pair<int, ChunkKernel>> kVariants = {
     {0, bench_chunk_o0},       {1, bench_chunk_o1},       {2, bench_chunk_o2},         {3, bench_chunk_o3},
     {16, bench_chunk_o16},     {19, bench_chunk_o19},     {23, bench_chunk_o23},       {27, bench_chunk_o27},
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
             const ChunkKernel kernel = kernelOf(opt);
             // Without PACK a variant never touches the packed slots' 32 KB: 71 KB a block, so that three fit a
             // multiprocessor where the registers allow (the 1000s).
-            const int smem = attention_chunk_smem(D, (opt % 1000 & DMS_CHUNK_PACK) != 0);
+            const int smem = attention_chunk_smem(D, ((opt % 1000) & DMS_CHUNK_PACK) != 0);
             CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
             cudaFuncAttributes attributes{};
             CK(cudaFuncGetAttributes(&attributes, kernel));

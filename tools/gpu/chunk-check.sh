@@ -10,43 +10,60 @@
 # and 19 and 31), each output's bits hashed; a "bits" line in $OUT/chunk-check.txt per (case, evict, opt), "same" or
 # "DIFFER" (old and new hash), and the µs of each; then $CB alone on MORE (other variants, e.g. 95,159,1031). All
 # JSON lines go to $OUT/chunk.jsonl with "build" (new or old). PEER=1 runs tools/gpu/attention_peer.py after
-# ($OUT/peer.jsonl). Exits 1 when some bits differ.
+# ($OUT/peer.jsonl). Exits 1 when some bits differ, a run failed, or a (case, evict, opt) asked for is missing.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${CB:?CB: the chunk_bench binary of the change}" "${OUT:?OUT: the folder for the results}"
 opts=${OPTS:-19,31,51}
+evicts=${EVICTS:-0 0.875}
+mkdir -p "$OUT"
+: > "$OUT/chunk.jsonl"
+: > "$OUT/chunk-check.txt"
 status=0
-for evict in ${EVICTS:-0 0.875}; do
-    for build in new old; do
-        bin=$CB
-        [[ $build == old ]] && bin=${CB_OLD:-}
-        [[ -z $bin ]] && continue
-        timeout 120 "$bin" opts="$opts" evict="$evict" 2>>"$OUT/chunk-check.log" \
-            | sed "s/^{/{\"build\":\"$build\",/" >> "$OUT/chunk.jsonl"
-    done
-    if [[ -n ${MORE:-} ]]; then
-        timeout 180 "$CB" opts="$MORE" evict="$evict" 2>>"$OUT/chunk-check.log" \
-            | sed 's/^{/{"build":"new",/' >> "$OUT/chunk.jsonl"
+# bench BUILD BINARY OPTS EVICT: its JSON lines into chunk.jsonl, a FAILED line when it did not end well.
+bench() {
+    timeout 180 "$2" opts="$3" evict="$4" 2>>"$OUT/chunk-check.log" | sed "s/^{/{\"build\":\"$1\",/" \
+        >> "$OUT/chunk.jsonl"
+    local rc=${PIPESTATUS[0]}
+    if (( rc != 0 )); then
+        echo "FAILED $1 opts=$3 evict=$4: rc $rc (chunk-check.log)" >> "$OUT/chunk-check.txt"
+        status=1
     fi
+}
+for evict in $evicts; do
+    bench new "$CB" "$opts" "$evict"
+    [[ -n ${CB_OLD:-} ]] && bench old "$CB_OLD" "$opts" "$evict"
+    [[ -n ${MORE:-} ]] && bench new "$CB" "$MORE" "$evict"
 done
-python3 - "$OUT/chunk.jsonl" >> "$OUT/chunk-check.txt" <<'PY' || status=1
+# Every (case, evict, opt) asked for must be there, in both builds where CB_OLD is set.
+python3 - "$OUT/chunk.jsonl" "$opts" "${MORE:-}" "$evicts" "${CB_OLD:+old}" >> "$OUT/chunk-check.txt" <<'PY' || status=1
 import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith('{')]
+path, opts, more, evicts, old = sys.argv[1:6]
+rows = [json.loads(line) for line in open(path) if line.startswith('{')]
 by = {}
 for r in rows:
-    by.setdefault((r['case'], r['evict'], r['opt']), {})[r['build']] = r
-differ = False
-for (case, evict, opt), builds in sorted(by.items()):
-    new, old = builds.get('new'), builds.get('old')
-    if new and old:
-        same = new['bits'] == old['bits']
-        differ |= not same
-        print(f"bits {case} evict={evict} opt={opt}: {'same' if same else 'DIFFER'} "
-              f"(new {new['us']} us, old {old['us']} us, {old['us'] / new['us']:.3f}x)")
-    elif new:
-        print(f"new {case} evict={evict} opt={opt}: {new['us']} us, {new['TFLOPs']} TFLOP/s, "
-              f"{new['registers']} registers, {new['spill_bytes']} B spilled, {new['blocks_per_sm']} blocks an SM")
-sys.exit(1 if differ else 0)
+    by.setdefault((r['case'], float(r['evict']), r['opt']), {})[r['build']] = r
+ints = lambda text: [int(x) for x in text.split(',') if x]
+bad = False
+for evict in (float(e) for e in evicts.split()):
+    for case in ('first', 'last'):
+        for opt in ints(opts) + ints(more):
+            builds = by.get((case, evict, opt), {})
+            new, before = builds.get('new'), builds.get('old')
+            want_old = old and opt in ints(opts)
+            if new is None or (want_old and before is None):
+                print(f"MISSING {case} evict={evict} opt={opt}: new {new is not None}, old {before is not None}")
+                bad = True
+            elif want_old:
+                same = new['bits'] == before['bits']
+                bad |= not same
+                print(f"bits {case} evict={evict} opt={opt}: {'same' if same else 'DIFFER'} "
+                      f"(new {new['us']} us, old {before['us']} us, {before['us'] / new['us']:.3f}x)")
+            else:
+                print(f"new {case} evict={evict} opt={opt}: {new['us']} us, {new['TFLOPs']} TFLOP/s, "
+                      f"{new['registers']} registers, {new['spill_bytes']} B spilled, "
+                      f"{new['blocks_per_sm']} blocks an SM")
+sys.exit(1 if bad else 0)
 PY
 if [[ ${PEER:-1} == 1 ]]; then
     timeout 120 python3 "$here/attention_peer.py" > "$OUT/peer.jsonl" 2>>"$OUT/chunk-check.log"
