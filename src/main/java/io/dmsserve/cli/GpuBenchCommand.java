@@ -221,7 +221,8 @@ public final class GpuBenchCommand {
 
     /**
      * With {@code o.overlap}, each decode step is submitted before the one before it is read, its tokens fed back on
-     * the device, as the scheduler runs an unchanged batch ({@code dms.scheduler.overlap}).
+     * the device, as the scheduler runs an unchanged batch ({@code dms.scheduler.overlap}); so is each prompt chunk
+     * after the first of a policy that never evicts (the first sequence's chunk times then overlap).
      */
     private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
             int decode, int profileSteps, Options o, Random random, CudaBackend backend) {
@@ -236,20 +237,41 @@ public final class GpuBenchCommand {
         int distinct = o.prefilled();
         double[] firstChunks = new double[(prompt + chunk - 1) / chunk];  // the first sequence's, ms each
         long[] firstChunkUptimes = new long[firstChunks.length];  // the JVM's uptime (ms) at each one's start
+        // With overlap, a prompt that never evicts has its next chunk submitted before the one in flight is read,
+        // as the scheduler goes on with it (EngineLoop#continuation); a DMS prompt's chunks go one at a time.
+        boolean chunksAhead = o.overlap && !policy.evicts();
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
-            for (int at = 0; at < prompt; at += chunk) {
+            StepExecutor.Submitted pending = null;  // the chunk in flight behind which the next was submitted
+            int pendingIndex = -1;
+            long pendingBegan = 0;
+            for (int c = 0; c * chunk < prompt; c++) {
+                int at = c * chunk;
                 int[] part = Arrays.copyOfRange(tokens, at, Math.min(prompt, at + chunk));
                 boolean last = at + chunk >= prompt;
                 if (s == 0) {
-                    firstChunkUptimes[at / chunk] = ManagementFactory.getRuntimeMXBean().getUptime();
+                    firstChunkUptimes[c] = ManagementFactory.getRuntimeMXBean().getUptime();
                 }
                 long began = System.nanoTime();
-                next[s] = engine.run(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)))
-                        .get(0).token();
+                StepExecutor.Submitted submitted =
+                        engine.submit(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)));
+                if (pending != null) {
+                    engine.await(pending);
+                    if (s == 0) {
+                        firstChunks[pendingIndex] = (System.nanoTime() - pendingBegan) / 1e6;
+                    }
+                    pending = null;
+                }
+                if (chunksAhead && !last) {
+                    pending = submitted;
+                    pendingIndex = c;
+                    pendingBegan = began;
+                    continue;
+                }
+                next[s] = engine.await(submitted).get(0).token();
                 if (s == 0) {
-                    firstChunks[at / chunk] = (System.nanoTime() - began) / 1e6;
+                    firstChunks[c] = (System.nanoTime() - began) / 1e6;
                 }
             }
         }

@@ -15,8 +15,9 @@ import org.springframework.validation.annotation.Validated;
  * @param stepTokens tokens per engine step: decode tokens first, prefill chunks in what is left (at least a
  *     quarter of it)
  * @param deadline longest time a request may take
- * @param overlap submit each decode step of an unchanged batch before reading the one before, the sampled tokens
- *     fed back on the device: the host's work for a step overlaps the device's for the one before
+ * @param overlap submit each step of an unchanged batch before reading the one before (decode, the sampled tokens
+ *     fed back on the device; the next prompt chunk of sequences that never evict): the host's work for a step
+ *     overlaps the device's for the one before
  */
 @Validated
 @ConfigurationProperties("dms.scheduler")

@@ -240,16 +240,17 @@ final class EngineLoop {
     }
 
     /**
-     * Runs the planned step. While the batch can do nothing but decode again, the next step is submitted before
-     * this one is read, its tokens fed back by the backend ({@link SequenceStep#FED_BACK}), so that the host's work
-     * for step n + 1 (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends,
-     * work or a task arrives, a limit is near) the step in flight is read too, and the next step is planned.
+     * Runs the planned step. While the batch can do nothing but go on (decode again, or feed the next chunk of a
+     * prompt that never evicts), the next step is submitted before this one is read ({@link #continuation}), a
+     * decode token fed back by the backend ({@link SequenceStep#FED_BACK}), so that the host's work for step n + 1
+     * (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends, work or a task
+     * arrives, a limit is near) the step in flight is read too, and the next step is planned.
      */
     private void runSteps(List<Sequence> batch, List<StepExecutor.Work> work, SchedulerObserver observer) {
         long started = System.nanoTime();
         StepExecutor.Submitted current = executor.submit(work);
         while (true) {
-            List<StepExecutor.Work> nextWork = overlap && canGoOn(batch, work) ? fedBack(batch) : null;
+            List<StepExecutor.Work> nextWork = overlap ? continuation(batch, work) : null;
             StepExecutor.Submitted next = nextWork == null ? null : executor.submit(nextWork);
             StepOutput output = executor.await(current);
             long ended = System.nanoTime();
@@ -271,52 +272,87 @@ final class EngineLoop {
     }
 
     /**
-     * Whether the step after {@code work} (just submitted) may be submitted before it is read:
+     * The step after {@code work} (just submitted), to submit before that one is read, or null when it may not be:
      * <ul>
      *   <li>nothing waits to be planned: no task, no request that could join the batch or was cancelled, and every
      *       running sequence is in the step (one admitted but still waiting for its prefill would otherwise wait
      *       until a sequence of the step ends);</li>
-     *   <li>every sequence samples a token the next step can feed back (no penalties or grammar, which need it on
-     *       the host), is far from its limits and may reserve ahead (DMS window);</li>
-     *   <li>no sequence fed prompt tokens in the step (its {@code fed} still counts the tokens before it), however
-     *       few: its commit then finds the sequence with no step in flight and may repack the slots the chunk's
-     *       evictions freed (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only when the
-     *       batch changes). One step a request runs without overlap;</li>
-     *   <li>the pool holds the worst case, a new page in every head. That bound costs nothing to compute; the exact
-     *       one scans each head's window (288 heads of up to 513 entries a sequence on Qwen3-8B), which slowed 64
-     *       streams by milliseconds a step.</li>
+     *   <li>every sequence may reserve ahead (DMS window, {@code SequenceKv#canReserveAhead}), asks for no penalties
+     *       or grammar (which need its tokens on the host) and is not over its deadline;</li>
+     *   <li>a sequence with tokens still unfed after the step (a prompt, or a recompute) never evicts, and feeds its
+     *       next chunk, as long as the planner would make it (a token for each decode, the rest of the step's
+     *       budget to the prompts in order; where one would get none, the planner plans). A sequence that evicts is not overlapped after a step that fed it prompt tokens, however few: its commit
+     *       then finds it with no step in flight and may repack the slots the chunk's evictions freed
+     *       (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only when the batch
+     *       changes). So a DMS request's prompt runs step by step, and decode overlaps from its second token;</li>
+     *   <li>a sequence whose step samples decodes the token it samples next (fed back), far from its limits;</li>
+     *   <li>the pool holds the worst case: for a prompt chunk its pages as the planner counts them, for a decode
+     *       token a new page in every head. That bound costs nothing to compute; the exact one scans each head's
+     *       window (288 heads of up to 513 entries a sequence on Qwen3-8B), which slowed 64 streams by milliseconds
+     *       a step.</li>
      * </ul>
+     * Both kinds keep what a step at a time gives: the planner would give each sequence the same chunk (nothing
+     * waits, every running sequence is in the step, the pool holds them all), and a token fed back is the one
+     * sampled.
      */
-    private boolean canGoOn(List<Sequence> batch, List<StepExecutor.Work> work) {
+    private List<StepExecutor.Work> continuation(List<Sequence> batch, List<StepExecutor.Work> work) {
         long now = System.nanoTime();
         if (stopping || batch.size() != running.size() || !queue.quiet(planner.full(running.size()), now)) {
-            return false;
+            return null;
         }
         KvCacheManager cache = executor.cache();
-        if ((long) batch.size() * cache.layers() * cache.kvHeads() > cache.freePages()) {
-            return false;
+        int decodes = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            Sequence sequence = batch.get(i);
+            StepExecutor.Work step = work.get(i);
+            GenerationRequest request = sequence.request;
+            if (sequence.over(now) || request.sampling().penalized() || request.constraint() != null
+                    || !cache.sequence(sequence.id).canReserveAhead()) {
+                return null;
+            }
+            boolean evicts = sequence.policy.evicts();
+            int unfedAfter = sequence.size() - sequence.fed - step.tokens().length;  // fed counts the step once read
+            if (unfedAfter > 0) {
+                if (evicts) {
+                    return null;
+                }
+                decodes += unfedAfter == 1 ? 1 : 0;  // the planner's decode pass takes a last single token
+            } else if (step.drawIndex() < 0 || (evicts && sequence.fed < sequence.promptLength())
+                    || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength) {
+                return null;
+            } else {
+                decodes++;
+            }
         }
+        // The planner's budget: a token for each decode (and each prompt with one token left), then the prompts'
+        // chunks in batch order (its order).
+        int budget = Math.max(planner.stepTokens() - decodes, Math.max(1, planner.stepTokens() / 4));
+        long pagesNeeded = 0;
+        List<StepExecutor.Work> next = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             Sequence sequence = batch.get(i);
             GenerationRequest request = sequence.request;
-            if (work.get(i).drawIndex() < 0 || sequence.fed < sequence.promptLength() || sequence.over(now)
-                    || request.sampling().penalized() || request.constraint() != null
-                    || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength
-                    || !cache.sequence(sequence.id).canReserveAhead()) {
-                return false;
+            int fedAfter = sequence.fed + work.get(i).tokens().length;
+            if (fedAfter < sequence.size()) {
+                int unfed = sequence.size() - fedAfter;
+                int length = unfed == 1 ? 1 : Math.min(unfed, budget);
+                if (length == 0) {
+                    return null;  // the planner would leave it out of the step
+                }
+                budget -= unfed == 1 ? 0 : length;
+                boolean samples = fedAfter + length == sequence.size();
+                pagesNeeded += cache.pagesToStore(sequence.id, length);
+                next.add(new StepExecutor.Work(sequence.id, sequence.chunkAt(fedAfter, length),
+                        sequence.promptLength(), request.sampling(), sequence.seed, samples ? sequence.generated : -1,
+                        null, LogitsRequest.NONE));
+            } else {
+                pagesNeeded += (long) cache.layers() * cache.kvHeads();
+                next.add(new StepExecutor.Work(sequence.id, new int[] {SequenceStep.FED_BACK},
+                        sequence.promptLength(), request.sampling(), sequence.seed, sequence.generated + 1, null,
+                        LogitsRequest.NONE));
             }
         }
-        return true;
-    }
-
-    /** The next decode step of the batch, each token the one its sequence samples in the step in flight. */
-    private static List<StepExecutor.Work> fedBack(List<Sequence> batch) {
-        List<StepExecutor.Work> work = new ArrayList<>(batch.size());
-        for (Sequence sequence : batch) {
-            work.add(new StepExecutor.Work(sequence.id, new int[] {SequenceStep.FED_BACK}, sequence.promptLength(),
-                    sequence.request.sampling(), sequence.seed, sequence.generated + 1, null, LogitsRequest.NONE));
-        }
-        return work;
+        return pagesNeeded > cache.freePages() ? null : next;
     }
 
     /**

@@ -8,8 +8,9 @@ import java.time.Duration;
  * @param stepTokens tokens in one engine step; long prompts are prefilled in chunks of what is left after
  *     the decode tokens, so they never stall the others for long
  * @param deadline default time a request may take from submission to its last token
- * @param overlap submit each decode step of an unchanged batch before the one before it is read, the sampled
- *     tokens fed back on the backend, so that the host prepares a step while the device runs the one before
+ * @param overlap submit each step of an unchanged batch before the one before it is read (decode, the sampled
+ *     tokens fed back on the backend; the next prompt chunk of sequences that never evict), so that the host
+ *     prepares a step while the device runs the one before
  */
 public record SchedulerSettings(int maxWaiting, int maxRunning, int stepTokens, Duration deadline, boolean overlap) {
 

@@ -102,7 +102,12 @@ final class Sequence implements GenerationHandle, StepPlanner.Candidate {
     }
 
     int[] nextChunk(int length) {
-        return Arrays.copyOfRange(tokens, fed, fed + length);
+        return chunkAt(fed, length);
+    }
+
+    /** Tokens [from, from + length): a chunk after the one in flight (EngineLoop#continuation). */
+    int[] chunkAt(int from, int length) {
+        return Arrays.copyOfRange(tokens, from, from + length);
     }
 
     void append(int token) {

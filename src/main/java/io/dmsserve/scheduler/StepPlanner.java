@@ -82,6 +82,11 @@ final class StepPlanner {
         return running >= maxRunning;
     }
 
+    /** Tokens a step feeds at most (decode tokens and prompt chunks together). */
+    int stepTokens() {
+        return stepTokens;
+    }
+
     void maxRunning(int maxRunning) {
         this.maxRunning = maxRunning;
     }

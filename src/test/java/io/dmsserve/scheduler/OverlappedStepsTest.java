@@ -234,6 +234,84 @@ class OverlappedStepsTest {
     }
 
     /**
+     * Prompts longer than a step's token budget (16) are fed chunk after chunk; where the sequences never evict and
+     * every running sequence is in the step, the next chunk is submitted before the one in flight is read (and
+     * decode follows a last chunk the same way), with the same tokens, ends and pages as one step at a time, also
+     * with the device a step behind (deferred) and a request cancelled while a chunk of its prompt is in flight.
+     * DMS requests feed their prompts step by step (a chunk's commit may repack): none is submitted ahead.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "dms"})
+    void promptChunksGoAheadOnlyWhereNothingIsEvicted(String policy) throws Exception {
+        List<Object> serial = chunkedRun(policy, false, false);
+        assertEquals(0, serial.get(2), "without overlap no prompt chunk goes ahead");
+        for (boolean deferred : new boolean[] {false, true}) {
+            List<Object> overlapped = chunkedRun(policy, true, deferred);
+            assertEquals(serial.get(0), overlapped.get(0), "tokens and ends, deferred " + deferred);
+            // The steps the continuation made are those the planner made: each sequence's chunk the same length.
+            assertEquals(serial.get(3), overlapped.get(3), "each step's sequences and tokens, deferred " + deferred);
+            if (policy.equals("none")) {
+                assertTrue((int) overlapped.get(2) >= 8, "prompt chunks went ahead: " + overlapped.get(2));
+            } else {
+                assertEquals(0, overlapped.get(2), "a DMS prompt's chunks go step by step");
+            }
+            assertEquals(0, overlapped.get(1), "pages in use after the run");
+        }
+        assertEquals(0, serial.get(1), "pages in use after the run");
+    }
+
+    /**
+     * Three rounds, 16 tokens a step: requests of 4 and 6 prompt tokens (30 greedy tokens, 25 seeded) and one of 90
+     * (8 greedy), which shares the steps with their decode (6 prompt tokens, then chunks of 14); one of 70 prompt
+     * tokens cancelled at its third step; one of 50 (6 seeded tokens). Its outcomes (end and tokens of each), the
+     * pages in use after, the steps with prompt tokens submitted while another was in flight, and each step's
+     * sequences and token counts.
+     */
+    private List<Object> chunkedRun(String policyName, boolean overlap, boolean deferred) throws Exception {
+        CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
+        backend.deferred = deferred;
+        try (StepExecutor executor = executor(backend, 8);
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 16, Duration.ofMinutes(1),
+                        overlap), EvictionPolicies.create(policyName, 0f, checkpoint.config().dms())).start()) {
+            Random random = new Random(23);
+            List<String> outcome = new ArrayList<>();
+            List<RecordingListener> round = new ArrayList<>();
+            List<GenerationRequest> requests = new ArrayList<>();
+            int[][] shapes = {{4, 30}, {6, 25}, {90, 8}};
+            for (int i = 0; i < shapes.length; i++) {
+                RecordingListener listener = new RecordingListener();
+                round.add(listener);
+                requests.add(new GenerationRequest(random.ints(shapes[i][0], 0, 450).toArray(), shapes[i][1],
+                        i == 1 ? new SamplingParams(0.9, 0.95, 0, 501L) : SamplingParams.GREEDY, Set.of(), null,
+                        null, listener));
+            }
+            scheduler.submitAll(requests);
+            for (RecordingListener listener : round) {
+                outcome.add(listener.await() + " " + java.util.Arrays.toString(listener.ids()));
+            }
+            // The engine thread waits at the request's third step for its handle, then cancels it.
+            java.util.concurrent.CompletableFuture<GenerationHandle> handle =
+                    new java.util.concurrent.CompletableFuture<>();
+            backend.onCancel = () -> handle.join().cancel();
+            backend.cancelAtSubmit = backend.submits.get() + 3;
+            RecordingListener cancelled = new RecordingListener();
+            handle.complete(scheduler.submit(new GenerationRequest(random.ints(70, 0, 450).toArray(), 5,
+                    SamplingParams.GREEDY, Set.of(), null, null, cancelled)));
+            outcome.add(cancelled.await() + " " + java.util.Arrays.toString(cancelled.ids()));
+            RecordingListener last = new RecordingListener();
+            scheduler.submit(new GenerationRequest(random.ints(50, 0, 450).toArray(), 6,
+                    new SamplingParams(0.9, 0.95, 0, 502L), Set.of(), null, null, last));
+            outcome.add(last.await() + " " + java.util.Arrays.toString(last.ids()));
+            assertEquals("CANCELLED []", outcome.get(3));
+            for (int i : new int[] {0, 1, 2, 4}) {
+                assertTrue(outcome.get(i).startsWith("LENGTH"), i + ": " + outcome.get(i));
+            }
+            return List.of(outcome, executor.statistics().pagesInUse(), backend.promptAhead.get(),
+                    List.copyOf(backend.plans));
+        }
+    }
+
+    /**
      * Twelve requests at once: greedy and seeded sampling, 3 to 40 tokens, one with a stop token that it reaches,
      * two cancelled by their listener after a few tokens (while a step of theirs is in flight).
      */
@@ -312,8 +390,14 @@ class OverlappedStepsTest {
     private static final class CountingBackend extends DelegatingBackend {
         final AtomicInteger fedBack = new AtomicInteger();
         final AtomicInteger awaits = new AtomicInteger();
+        final AtomicInteger submits = new AtomicInteger();
+        final AtomicInteger pendingNow = new AtomicInteger();
+        final AtomicInteger promptAhead = new AtomicInteger();  // steps with prompt tokens submitted behind another
+        final List<String> plans = java.util.Collections.synchronizedList(new ArrayList<>());  // "id:tokens ..." a step
         volatile boolean deferred;
         volatile int failAtAwait = -1;
+        volatile int cancelAtSubmit = -1;
+        volatile Runnable onCancel;
 
         CountingBackend(Backend inner) {
             super(inner);
@@ -329,8 +413,17 @@ class OverlappedStepsTest {
             if (plan.sequences().stream().anyMatch(SequenceStep::fedBack)) {
                 fedBack.incrementAndGet();
             }
+            plans.add(plan.sequences().stream().map(s -> s.sequenceId() + ":" + s.tokens().length)
+                    .collect(java.util.stream.Collectors.joining(" ")));
+            if (pendingNow.getAndIncrement() > 0 && plan.sequences().stream().anyMatch(s -> !s.fedBack())) {
+                promptAhead.incrementAndGet();
+            }
+            if (submits.incrementAndGet() == cancelAtSubmit && onCancel != null) {
+                onCancel.run();
+            }
             PendingStep pending = deferred ? () -> inner.step(plan) : inner.submit(plan);
             return () -> {
+                pendingNow.decrementAndGet();
                 if (awaits.incrementAndGet() == failAtAwait) {
                     throw new IllegalStateException("a device fault, injected at read " + failAtAwait);
                 }
