@@ -500,7 +500,12 @@ public final class GpuBenchCommand {
         int pageSize = 16;
         double fraction = 0.9;
         long seed = 1;
-        boolean overlap = true;
+        /**
+         * Steps submitted before the one before is read (decode, and the prompt chunks of a policy that never
+         * evicts); {@code -Ddms.gpubench.overlap=false} sets the default, so that an A/B's arms (JVM options) can
+         * differ in it.
+         */
+        boolean overlap = Boolean.parseBoolean(System.getProperty("dms.gpubench.overlap", "true"));
         /** Whether commits repack sparse heads (KvCacheManager#commit); the engine's default. */
         boolean repack = KvCacheManager.REPACK_DEFAULT;
         /** The last N timed decode steps' launches between cuProfilerStart and cuProfilerStop (0: none). */

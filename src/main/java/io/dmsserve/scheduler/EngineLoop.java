@@ -281,19 +281,24 @@ final class EngineLoop {
      *       or grammar (which need its tokens on the host) and is not over its deadline;</li>
      *   <li>a sequence with tokens still unfed after the step (a prompt, or a recompute) never evicts, and feeds its
      *       next chunk, as long as the planner would make it (a token for each decode, the rest of the step's
-     *       budget to the prompts in order; where one would get none, the planner plans). A sequence that evicts is not overlapped after a step that fed it prompt tokens, however few: its commit
-     *       then finds it with no step in flight and may repack the slots the chunk's evictions freed
+     *       budget to the prompts in order; where one would get none, the planner plans). A sequence that evicts
+     *       is not overlapped after a step that fed it prompt tokens, however few: its commit then finds it with
+     *       no step in flight and may repack the slots the chunk's evictions freed
      *       (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only when the batch
      *       changes). So a DMS request's prompt runs step by step, and decode overlaps from its second token;</li>
      *   <li>a sequence whose step samples decodes the token it samples next (fed back), far from its limits;</li>
+     *   <li>the step has no more tokens than the one in flight (which it may when that one's chunk was halved for
+     *       the pool): a backend then needs no larger buffers while a step is pending (the CUDA backend refuses to
+     *       grow its scratch under one; its sampled rows are kept at least as many as a step's sequences);</li>
      *   <li>the pool holds the worst case: for a prompt chunk its pages as the planner counts them, for a decode
      *       token a new page in every head. That bound costs nothing to compute; the exact one scans each head's
      *       window (288 heads of up to 513 entries a sequence on Qwen3-8B), which slowed 64 streams by milliseconds
      *       a step.</li>
      * </ul>
      * Both kinds keep what a step at a time gives: the planner would give each sequence the same chunk (nothing
-     * waits, every running sequence is in the step, the pool holds them all), and a token fed back is the one
-     * sampled.
+     * waits, every running sequence is in the step, the pool holds them all; the step keeps the batch's order,
+     * where the planner would put a sequence that just finished its prompt among the decodes), and a token fed
+     * back is the one sampled.
      */
     private List<StepExecutor.Work> continuation(List<Sequence> batch, List<StepExecutor.Work> work) {
         long now = System.nanoTime();
@@ -341,6 +346,8 @@ final class EngineLoop {
                 }
                 budget -= unfed == 1 ? 0 : length;
                 boolean samples = fedAfter + length == sequence.size();
+                // (counted from the committed tokens: right for a sequence that never evicts, whose reservation in
+                // flight has taken its pages already and which frees none)
                 pagesNeeded += cache.pagesToStore(sequence.id, length);
                 next.add(new StepExecutor.Work(sequence.id, sequence.chunkAt(fedAfter, length),
                         sequence.promptLength(), request.sampling(), sequence.seed, samples ? sequence.generated : -1,
@@ -352,7 +359,13 @@ final class EngineLoop {
                         LogitsRequest.NONE));
             }
         }
-        return pagesNeeded > cache.freePages() ? null : next;
+        int tokens = 0;
+        int tokensBefore = 0;
+        for (int i = 0; i < next.size(); i++) {
+            tokens += next.get(i).tokens().length;
+            tokensBefore += work.get(i).tokens().length;
+        }
+        return pagesNeeded > cache.freePages() || tokens > tokensBefore ? null : next;
     }
 
     /**

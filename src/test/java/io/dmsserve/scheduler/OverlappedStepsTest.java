@@ -292,7 +292,13 @@ class OverlappedStepsTest {
             // The engine thread waits at the request's third step for its handle, then cancels it.
             java.util.concurrent.CompletableFuture<GenerationHandle> handle =
                     new java.util.concurrent.CompletableFuture<>();
-            backend.onCancel = () -> handle.join().cancel();
+            backend.onCancel = () -> {
+                try {
+                    handle.get(1, java.util.concurrent.TimeUnit.MINUTES).cancel();
+                } catch (Exception e) {
+                    throw new IllegalStateException("no handle to cancel", e);
+                }
+            };
             backend.cancelAtSubmit = backend.submits.get() + 3;
             RecordingListener cancelled = new RecordingListener();
             handle.complete(scheduler.submit(new GenerationRequest(random.ints(70, 0, 450).toArray(), 5,

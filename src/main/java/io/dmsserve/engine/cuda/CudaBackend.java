@@ -1801,7 +1801,10 @@ public final class CudaBackend implements Backend {
         // Each size grows only when outgrown (doubling, so a growing batch costs few reallocations): growing the
         // tokens because the sequences outgrew theirs once asked 48 GiB for 64 streams of 512-token prompts.
         int tokens = grow(n, scratch == null ? 0 : scratch.tokens, 16);
-        int logitRows = Math.max(Math.max(rows, 1), scratch == null ? 4 : scratch.rows);
+        // At least a row for every sequence of the step, which each samples once at most: a step submitted behind this
+        // one (EngineLoop#continuation) has the same sequences and may sample more of them (a prompt's last chunk),
+        // and the scratch cannot grow while a step is pending.
+        int logitRows = Math.max(Math.max(Math.max(rows, sequences), 1), scratch == null ? 4 : scratch.rows);
         int seqs = grow(sequences, scratch == null ? 0 : scratch.sequences, 16);
         if (scratch != null) {
             graphs.clear();
@@ -1895,7 +1898,7 @@ public final class CudaBackend implements Backend {
         }
 
         boolean fits(int n, int r, int s) {
-            return n <= tokens && r <= rows && s <= sequences;
+            return n <= tokens && Math.max(r, s) <= rows && s <= sequences;  // rows: ensureScratch
         }
 
         long resultBytes(int n) {

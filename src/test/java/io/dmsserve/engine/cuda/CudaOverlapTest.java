@@ -61,9 +61,10 @@ class CudaOverlapTest {
 
     /**
      * A prompt's chunks submitted each before the one before it is read (a dense checkpoint, a policy that never
-     * evicts: EngineLoop#continuation), beside a sequence that decodes with its tokens fed back, and decode fed back
-     * after the prompt's last chunk, give bit for bit what the same steps give one at a time with every token sent
-     * from the host: tokens and logprobs of both sequences.
+     * evicts: EngineLoop#continuation), beside four sequences that decode with their tokens fed back, and decode fed
+     * back after the prompt's last chunk, give bit for bit what the same steps give one at a time with every token
+     * sent from the host: tokens and logprobs of every sequence. The last chunk queued ahead samples five rows where
+     * the step before it sampled four (the scratch must hold them without growing under a pending step).
      */
     @Test
     void promptChunksSubmittedAheadGiveWhatChunksOneAtATimeGive() {
@@ -71,17 +72,19 @@ class CudaOverlapTest {
         try (Checkpoint dense = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3"))) {
             List<String> inTurn = chunked(dense, false);
             List<String> ahead = chunked(dense, true);
-            assertThat(inTurn).hasSize(1 + 2 * 13);
+            assertThat(inTurn).hasSize(DECODING + 13 * DECODING + 13 - 4);
             assertThat(ahead).isEqualTo(inTurn);
             System.out.printf("[gpu] prompt chunks submitted ahead: %d outputs identical to chunks one at a time%n",
                     ahead.size());
         }
     }
 
+    private static final int DECODING = 4;
+
     /**
-     * Sequence 0 (5 prompt tokens) decodes through 13 steps; sequence 1's 70-token prompt goes in the first five of
-     * them as chunks of 16, 16, 16, 16 and 6, the last sampling, then it decodes. {@code ahead}: step t + 1 is
-     * submitted before step t is read, sequence 0's token (and sequence 1's after its prompt) fed back.
+     * Sequences 0 .. 3 (5 prompt tokens each, in one step) decode through 13 steps; sequence 4's 70-token prompt goes
+     * in the first five of them as chunks of 16, 16, 16, 16 and 6, the last sampling, then it decodes. {@code ahead}:
+     * step t + 1 is submitted before step t is read, the decoding sequences' tokens fed back.
      */
     private static List<String> chunked(Checkpoint checkpoint, boolean ahead) {
         CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, false), true, 1);
@@ -89,16 +92,23 @@ class CudaOverlapTest {
         int kvHeads = checkpoint.config().numKvHeads();
         SamplingParams seeded = new SamplingParams(0.8, 0.9, 0, 0.02, 0, 0, 1, io.dmsserve.sampling.LogitBias.NONE,
                 11L, 2);
-        int[] prompt = new SplittableRandom(31).ints(70, 0, checkpoint.config().vocabSize()).toArray();
+        SplittableRandom random = new SplittableRandom(31);
+        int[] prompt = random.ints(70, 0, checkpoint.config().vocabSize()).toArray();
         List<String> lines = new ArrayList<>();
         try (StepExecutor engine = StepExecutor.allocate(backend, 4, 16L << 20, 8)) {
-            engine.open(0, EvictionPolicies.create("none", 0f, checkpoint.config().dms()));
-            engine.open(1, EvictionPolicies.create("none", 0f, checkpoint.config().dms()));
-            int[] next = new int[2];
-            SequenceOutput first = engine.run(List.of(new StepExecutor.Work(0, new int[] {5, 9, 13, 17, 21}, 5,
-                    SamplingParams.GREEDY, 3, 0, null, LogitsRequest.NONE))).sequences().get(0);
-            next[0] = first.token();
-            CudaStepGraphTest.record(first, layers, kvHeads, lines, new ArrayList<>());
+            int[] next = new int[DECODING + 1];
+            List<StepExecutor.Work> starts = new ArrayList<>();
+            for (int s = 0; s <= DECODING; s++) {
+                engine.open(s, EvictionPolicies.create("none", 0f, checkpoint.config().dms()));
+            }
+            for (int s = 0; s < DECODING; s++) {
+                starts.add(new StepExecutor.Work(s, random.ints(5, 0, checkpoint.config().vocabSize()).toArray(), 5,
+                        SamplingParams.GREEDY, 3 + s, 0, null, LogitsRequest.NONE));
+            }
+            for (SequenceOutput out : engine.run(starts).sequences()) {
+                next[(int) out.sequenceId()] = out.token();
+                CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
+            }
             StepExecutor.Submitted pending = null;
             for (int t = 1; t <= 13; t++) {
                 StepExecutor.Submitted current = pending != null ? pending
@@ -106,34 +116,40 @@ class CudaOverlapTest {
                 pending = ahead && t < 13 ? engine.submit(chunkedStep(t + 1, next, prompt, seeded, true)) : null;
                 StepOutput output = engine.await(current);
                 for (SequenceOutput out : output.sequences()) {
-                    next[(int) out.sequenceId()] = out.token();
-                    CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
+                    if (out.token() >= 0) {
+                        next[(int) out.sequenceId()] = out.token();
+                        CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
+                    }
                 }
             }
             assertThat(engine.inFlight()).isZero();
-            engine.release(0);
-            engine.release(1);
+            for (int s = 0; s <= DECODING; s++) {
+                engine.release(s);
+            }
             assertThat(engine.statistics().pagesInUse()).isZero();
         }
         return lines;
     }
 
-    /** Step t of {@link #chunked}: sequence 0's token; sequence 1's chunk t (t <= 5) or token. */
+    /** Step t of {@link #chunked}: the decoding sequences' tokens; sequence 4's chunk t (t <= 5) or token. */
     private static List<StepExecutor.Work> chunkedStep(int t, int[] next, int[] prompt, SamplingParams seeded,
             boolean fedBack) {
-        int[] own = {fedBack ? SequenceStep.FED_BACK : next[0]};
-        StepExecutor.Work zero = new StepExecutor.Work(0, own, 5, SamplingParams.GREEDY, 3, t, null,
-                LogitsRequest.NONE);
-        StepExecutor.Work one;
+        List<StepExecutor.Work> work = new ArrayList<>();
+        for (int s = 0; s < DECODING; s++) {
+            work.add(new StepExecutor.Work(s, new int[] {fedBack ? SequenceStep.FED_BACK : next[s]}, 5,
+                    SamplingParams.GREEDY, 3 + s, t, null, LogitsRequest.NONE));
+        }
         if (t <= 5) {
             int from = 16 * (t - 1);
             int[] chunk = Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + 16));
-            one = new StepExecutor.Work(1, chunk, prompt.length, seeded, 4, t == 5 ? 0 : -1, null, LogitsRequest.NONE);
+            work.add(new StepExecutor.Work(DECODING, chunk, prompt.length, seeded, 9, t == 5 ? 0 : -1, null,
+                    LogitsRequest.NONE));
         } else {
-            int[] token = {fedBack ? SequenceStep.FED_BACK : next[1]};
-            one = new StepExecutor.Work(1, token, prompt.length, seeded, 4, t - 5, null, LogitsRequest.NONE);
+            // after its last chunk (step 5) samples, a token: fed back where the step goes ahead
+            work.add(new StepExecutor.Work(DECODING, new int[] {fedBack ? SequenceStep.FED_BACK : next[DECODING]},
+                    prompt.length, seeded, 9, t - 5, null, LogitsRequest.NONE));
         }
-        return List.of(zero, one);
+        return work;
     }
 
     /**
