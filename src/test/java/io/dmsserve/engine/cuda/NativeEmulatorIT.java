@@ -17,12 +17,14 @@ import org.junit.jupiter.api.Test;
  * same tests with nvcc: tools/gpu/run-native-tests.sh). Three runs in parallel, one per thread order of the emulator.
  * They are CPU-bound: on CI's 2 cores, three at once, a run took a little over 10 minutes on 2026-11-30 (it reached
  * the last two sampling tests at 10); with the kernels added since, the forward run on a 2-core machine reached the
- * last sampling tests only at 25 minutes on 2026-12-04, hence {@link #MINUTES}.
+ * last sampling tests only at 25 minutes on 2026-12-04, and the three runs took 1,805 s together on 2026-12-05 (a
+ * clean clone's .ci/run, 40 minutes in all), two minutes inside a 32-minute limit: hence {@link #MINUTES}, which is
+ * there to end a hung run, not to time one.
  */
 class NativeEmulatorIT {
 
-    /** How long each run may take (CI has 90 minutes in all; the whole suite took about 38 on 2026-12-04). */
-    private static final int MINUTES = 32;
+    /** How long each run may take (CI has 90 minutes in all; the whole suite took about 40 on 2026-12-05). */
+    private static final int MINUTES = 40;
 
     /** Every test kernel_test.cu runs by default, each of which must report ok. */
     private static final List<String> TESTS = List.of("embedding", "rmsnorm", "qknorm_rope", "qknorm_rope_kv",
