@@ -207,16 +207,58 @@ public final class GpuBenchCommand {
             long id = -1 - p;
             engine.open(id, policy);
             try {
-                int[] tokens = random.ints(length, 0, config.vocabSize()).toArray();
-                for (int at = 0; at < length; at += o.chunk) {
-                    int[] part = Arrays.copyOfRange(tokens, at, Math.min(length, at + o.chunk));
-                    engine.run(List.of(StepExecutor.Work.greedy(id, part, at + o.chunk >= length,
-                            LogitsRequest.NONE)));
-                }
+                // the timed prefill's own path, chunks ahead included, so that the JIT has compiled it
+                prefill(engine, id, random.ints(length, 0, config.vocabSize()).toArray(), o.chunk,
+                        o.overlap && !policy.evicts(), null, null);
             } finally {
                 engine.release(id);
             }
         }
+    }
+
+    /**
+     * Feeds a prompt in chunks of {@code chunk} tokens and returns the token sampled after it. With {@code ahead},
+     * each chunk after the first is submitted before the one before it is read, as the scheduler goes on with a
+     * prompt that never evicts (EngineLoop#continuation). {@code chunkMillis} and {@code uptimes}, when not null,
+     * get each chunk's ms from its submission to its read (overlapping, ahead) and the JVM's uptime at its start.
+     */
+    static int prefill(StepExecutor engine, long id, int[] tokens, int chunk, boolean ahead,
+            double[] chunkMillis, long[] uptimes) {
+        StepExecutor.Submitted pending = null;  // the chunk in flight behind which the next was submitted
+        int pendingIndex = -1;
+        long pendingBegan = 0;
+        for (int c = 0; c * chunk < tokens.length; c++) {
+            int at = c * chunk;
+            int[] part = Arrays.copyOfRange(tokens, at, Math.min(tokens.length, at + chunk));
+            boolean last = at + chunk >= tokens.length;
+            if (uptimes != null) {
+                uptimes[c] = ManagementFactory.getRuntimeMXBean().getUptime();
+            }
+            long began = System.nanoTime();
+            StepExecutor.Submitted submitted =
+                    engine.submit(List.of(StepExecutor.Work.greedy(id, part, last, LogitsRequest.NONE)));
+            if (pending != null) {
+                engine.await(pending);
+                if (chunkMillis != null) {
+                    chunkMillis[pendingIndex] = (System.nanoTime() - pendingBegan) / 1e6;
+                }
+                pending = null;
+            }
+            if (ahead && !last) {
+                pending = submitted;
+                pendingIndex = c;
+                pendingBegan = began;
+                continue;
+            }
+            int token = engine.await(submitted).get(0).token();
+            if (chunkMillis != null) {
+                chunkMillis[c] = (System.nanoTime() - began) / 1e6;
+            }
+            if (last) {
+                return token;
+            }
+        }
+        throw new IllegalArgumentException("an empty prompt");
     }
 
     /**
@@ -243,37 +285,8 @@ public final class GpuBenchCommand {
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();
-            StepExecutor.Submitted pending = null;  // the chunk in flight behind which the next was submitted
-            int pendingIndex = -1;
-            long pendingBegan = 0;
-            for (int c = 0; c * chunk < prompt; c++) {
-                int at = c * chunk;
-                int[] part = Arrays.copyOfRange(tokens, at, Math.min(prompt, at + chunk));
-                boolean last = at + chunk >= prompt;
-                if (s == 0) {
-                    firstChunkUptimes[c] = ManagementFactory.getRuntimeMXBean().getUptime();
-                }
-                long began = System.nanoTime();
-                StepExecutor.Submitted submitted =
-                        engine.submit(List.of(StepExecutor.Work.greedy(base + s, part, last, LogitsRequest.NONE)));
-                if (pending != null) {
-                    engine.await(pending);
-                    if (s == 0) {
-                        firstChunks[pendingIndex] = (System.nanoTime() - pendingBegan) / 1e6;
-                    }
-                    pending = null;
-                }
-                if (chunksAhead && !last) {
-                    pending = submitted;
-                    pendingIndex = c;
-                    pendingBegan = began;
-                    continue;
-                }
-                next[s] = engine.await(submitted).get(0).token();
-                if (s == 0) {
-                    firstChunks[c] = (System.nanoTime() - began) / 1e6;
-                }
-            }
+            next[s] = prefill(engine, base + s, tokens, chunk, chunksAhead, s == 0 ? firstChunks : null,
+                    s == 0 ? firstChunkUptimes : null);
         }
         double prefill = (System.nanoTime() - start) / 1e9;
         Prefill prefillParts = new Prefill(backend.takeStepTimes(), gcMillis() - prefillGcBefore, firstChunks,

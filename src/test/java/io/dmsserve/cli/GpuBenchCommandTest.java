@@ -79,6 +79,34 @@ class GpuBenchCommandTest {
         assertThat(lists.liveShare()).isEqualTo(14.0 / 16);
     }
 
+    /**
+     * gpubench's prefill (also its warm-up's) on the CPU backend and the tiny dense model: a 70-token prompt in chunks
+     * of 16, each submitted behind the one in flight, samples the token that chunks one at a time sample, and every
+     * chunk gets its time and uptime; the sequence holds its 70 tokens after either.
+     */
+    @Test
+    void prefillWithChunksAheadSamplesWhatChunksOneAtATimeSample() {
+        try (io.dmsserve.engine.Checkpoint dense = io.dmsserve.engine.Checkpoint.open(
+                java.nio.file.Path.of("src/test/resources/golden/tiny-qwen3"));
+                io.dmsserve.scheduler.StepExecutor engine = io.dmsserve.scheduler.StepExecutor.allocate(
+                        new io.dmsserve.engine.cpu.CpuBackend(dense, 2), 4, 4L << 20, 4)) {
+            int[] prompt = new java.util.Random(5).ints(70, 0, dense.config().vocabSize()).toArray();
+            int[] sampled = new int[2];
+            for (int ahead = 0; ahead < 2; ahead++) {
+                double[] millis = new double[5];
+                long[] uptimes = new long[5];
+                engine.open(ahead, EvictionPolicies.create("none", 0f, null));
+                sampled[ahead] = GpuBenchCommand.prefill(engine, ahead, prompt, 16, ahead == 1, millis, uptimes);
+                assertThat(engine.inFlight()).isZero();
+                assertThat(java.util.Arrays.stream(millis).min().orElseThrow()).isPositive();
+                assertThat(java.util.Arrays.stream(uptimes).min().orElseThrow()).isPositive();
+                assertThat(engine.cache().sequence(ahead).liveCounts()[0][0]).isEqualTo(70);
+                engine.release(ahead);
+            }
+            assertThat(sampled[1]).isEqualTo(sampled[0]).isNotNegative();
+        }
+    }
+
     @Test
     void distinctMustNotBeNegative() {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
