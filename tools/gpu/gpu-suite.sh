@@ -13,6 +13,9 @@ mapfile -t classes < <(grep -rlE '@Tag\("gpu"\)|extends GpuTest' "$REPO/src/test
 if [[ -n ${CLASSES:-} ]]; then
     mapfile -t classes < <(printf '%s\n' "${classes[@]}" | grep -E "\.($(echo "$CLASSES" | tr ' ' '|'))$")
 fi
+if [[ -n ${SKIP:-} ]]; then
+    mapfile -t classes < <(printf '%s\n' "${classes[@]}" | grep -vE "\.($(echo "$SKIP" | tr ' ' '|'))$")
+fi
 echo "gpu classes: ${classes[*]}" >> "$OUT/bench.log"
 "$here/run-per-class.sh" "$OUT/t" "${LIMIT:-170}" "${classes[@]}"
 grep -h '^\[gpu\]' "$OUT/t/all.log" > "$OUT/gpu-lines.txt"
