@@ -241,9 +241,9 @@ final class EngineLoop {
 
     /**
      * Runs the planned step. While the batch can do nothing but go on (decode again, or feed the next chunk of a
-     * prompt that never evicts), the next step is submitted before this one is read ({@link #continuation}), a
-     * decode token fed back by the backend ({@link SequenceStep#FED_BACK}), so that the host's work for step n + 1
-     * (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends, work or a task
+     * prompt whose chunk in flight cannot change what the next one frees), the next step is submitted before this one
+     * is read ({@link #continuation}), a decode token fed back by the backend ({@link SequenceStep#FED_BACK}), so that
+     * the host's work for step n + 1 (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends, work or a task
      * arrives, a limit is near) the step in flight is read too, and the next step is planned.
      */
     private void runSteps(List<Sequence> batch, List<StepExecutor.Work> work, SchedulerObserver observer) {
@@ -279,13 +279,18 @@ final class EngineLoop {
      *       until a sequence of the step ends);</li>
      *   <li>every sequence may reserve ahead (DMS window, {@code SequenceKv#canReserveAhead}), asks for no penalties
      *       or grammar (which need its tokens on the host) and is not over its deadline;</li>
-     *   <li>a sequence with tokens still unfed after the step (a prompt, or a recompute) never evicts, and feeds its
-     *       next chunk, as long as the planner would make it (a token for each decode, the rest of the step's
-     *       budget to the prompts in order; where one would get none, the planner plans). A sequence that evicts
-     *       is not overlapped after a step that fed it prompt tokens, however few: its commit then finds it with
-     *       no step in flight and may repack the slots the chunk's evictions freed
-     *       (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only when the batch
-     *       changes). So a DMS request's prompt runs step by step, and decode overlaps from its second token;</li>
+     *   <li>a sequence with tokens still unfed after the step (a prompt, or a recompute) feeds its next chunk, as
+     *       long as the planner would make it (a token for each decode, the rest of the step's budget to the prompts
+     *       in order; where one would get none, the planner plans). For a sequence that evicts, the check above
+     *       ({@code canReserveAhead}: a window of at least the chunk in flight + 1 tokens, as a DMS window of 512
+     *       has for the default 256 tokens a step) means the chunk reserved ahead frees exactly the slots it would
+     *       free after the chunk in flight's commit: every token it may evict is judged by a decision already
+     *       committed, and that commit then evicts nothing new (DESIGN.md §3: it evicts through T − w − 2, the
+     *       reservation ahead already through T − w − 1). So its slots, and the sums over them, are those of one
+     *       chunk at a time. A sequence that evicts is not overlapped after a step that sampled its prompt's last
+     *       token, however short: its commit then finds it with no step in flight and may repack the slots the
+     *       chunks' evictions freed (KvCacheManager#commit; once overlapped decode runs, a sequence is repacked only
+     *       when the batch changes). So decode overlaps from a DMS request's second token;</li>
      *   <li>a sequence whose step samples decodes the token it samples next (fed back), far from its limits;</li>
      *   <li>the step has no more tokens than the one in flight (which it may when that one's chunk was halved for
      *       the pool): a backend then needs no larger buffers while a step is pending (the CUDA backend refuses to
@@ -318,9 +323,6 @@ final class EngineLoop {
             boolean evicts = sequence.policy.evicts();
             int unfedAfter = sequence.size() - sequence.fed - step.tokens().length;  // fed counts the step once read
             if (unfedAfter > 0) {
-                if (evicts) {
-                    return null;
-                }
                 decodes += unfedAfter == 1 ? 1 : 0;  // the planner's decode pass takes a last single token
             } else if (step.drawIndex() < 0 || (evicts && sequence.fed < sequence.promptLength())
                     || sequence.generated + 1 >= request.maxTokens() || sequence.size() + 1 >= contextLength) {
@@ -347,7 +349,8 @@ final class EngineLoop {
                 budget -= unfed == 1 ? 0 : length;
                 boolean samples = fedAfter + length == sequence.size();
                 // (counted from the committed tokens: right for a sequence that never evicts, whose reservation in
-                // flight has taken its pages already and which frees none)
+                // flight has taken its pages already and which frees none; for one that evicts, an upper bound: the
+                // reservation in flight evicted what could go before it, and the one ahead will evict more)
                 pagesNeeded += cache.pagesToStore(sequence.id, length);
                 next.add(new StepExecutor.Work(sequence.id, sequence.chunkAt(fedAfter, length),
                         sequence.promptLength(), request.sampling(), sequence.seed, samples ? sequence.generated : -1,

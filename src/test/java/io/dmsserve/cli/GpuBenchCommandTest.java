@@ -107,6 +107,24 @@ class GpuBenchCommandTest {
         }
     }
 
+    /**
+     * The prefill's model work for Qwen3-8B's shape (ModelConfigTest's config), computed here term by term: 36 layers
+     * of 41,943,040 attention and 150,994,944 MLP parameters, a 151,936 x 4,096 lm_head, qDim 4,096.
+     */
+    @Test
+    void prefillModelFlopsCountTheProductsAsRunAndTheCausalAttention() {
+        io.dmsserve.engine.ModelConfig qwen3 = new io.dmsserve.engine.ModelConfig("Qwen3ForCausalLM", 4096, 12288, 36,
+                32, 8, 128, 151936, 1e6, 1e-6, false, 40960, null);
+        assertThat(GpuBenchCommand.parameters(qwen3)).isEqualTo(36L * (41_943_040L + 150_994_944L) + 622_329_856L);
+        double products = 2.0 * 36 * (41_943_040L + 150_994_944L) * 4096;   // 56.90 TFLOP
+        double lmHead = 2.0 * 622_329_856L;                                // the last token's logits
+        double attention = 4.0 * 36 * 4096 * (4096.0 * 4097 / 2);          // 4.949 TFLOP
+        assertThat(GpuBenchCommand.prefillModelFlops(qwen3, 1, 4096)).isEqualTo(products + lmHead + attention);
+        assertThat(GpuBenchCommand.prefillModelFlops(qwen3, 16, 4096)).isEqualTo(16 * (products + lmHead + attention));
+        double counted = 2.0 * GpuBenchCommand.parameters(qwen3) * 4096;  // prefill_TFLOPs' count: 62.00 TFLOP
+        assertThat(GpuBenchCommand.prefillModelFlops(qwen3, 1, 4096) / counted).isBetween(0.9976, 0.9977);
+    }
+
     @Test
     void distinctMustNotBeNegative() {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();

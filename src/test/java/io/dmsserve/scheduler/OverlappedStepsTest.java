@@ -157,7 +157,8 @@ class OverlappedStepsTest {
      * slots the chunks' evictions freed are repacked before decode goes on overlapped: three tokens into the decode
      * (steps that fed tokens back), the pool holds fewer pages with repacking on than off. Were the step after the
      * last chunk overlapped, the sequence would have a step in flight at every commit until its last tokens. Chunks
-     * of 64: a last chunk of 8 tokens, and of one.
+     * of 64: a last chunk of 8 tokens, and of one. (Chunks shorter than the window, which go ahead, free little to
+     * repack: their evictions' slots are refilled chunk by chunk.)
      */
     @ParameterizedTest
     @ValueSource(ints = {200, 193})
@@ -234,26 +235,29 @@ class OverlappedStepsTest {
     }
 
     /**
-     * Prompts longer than a step's token budget (16) are fed chunk after chunk; where the sequences never evict and
-     * every running sequence is in the step, the next chunk is submitted before the one in flight is read (and
-     * decode follows a last chunk the same way), with the same tokens, ends and pages as one step at a time, also
-     * with the device a step behind (deferred) and a request cancelled while a chunk of its prompt is in flight.
-     * DMS requests feed their prompts step by step (a chunk's commit may repack): none is submitted ahead.
+     * Prompts longer than a step's token budget are fed chunk after chunk; where every running sequence is in the
+     * step and the chunk in flight cannot change what the next one frees (a policy that never evicts, or a DMS window,
+     * 16 tokens in the tiny model, of at least the chunk in flight + 1: SequenceKv#canReserveAhead), the next chunk is
+     * submitted before the one in flight is read (and decode follows a last chunk the same way for a sequence that
+     * never evicts), with the same tokens, ends and pages as one step at a time, also with the device a step behind
+     * (deferred) and a request cancelled while a chunk of its prompt is in flight. At 24 tokens a step a DMS prompt's
+     * chunks (22 to 24 tokens) go step by step.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"none", "dms"})
-    void promptChunksGoAheadOnlyWhereNothingIsEvicted(String policy) throws Exception {
-        List<Object> serial = chunkedRun(policy, false, false);
+    @org.junit.jupiter.params.provider.CsvSource({"none, 16, 8", "dms, 12, 12", "dms, 24, 0"})
+    void promptChunksGoAheadWhereTheChunkInFlightFreesNothingTheNextNeeds(String policy, int stepTokens,
+            int leastAhead) throws Exception {
+        List<Object> serial = chunkedRun(policy, stepTokens, false, false);
         assertEquals(0, serial.get(2), "without overlap no prompt chunk goes ahead");
         for (boolean deferred : new boolean[] {false, true}) {
-            List<Object> overlapped = chunkedRun(policy, true, deferred);
+            List<Object> overlapped = chunkedRun(policy, stepTokens, true, deferred);
             assertEquals(serial.get(0), overlapped.get(0), "tokens and ends, deferred " + deferred);
             // The steps the continuation made are those the planner made: each sequence's chunk the same length.
             assertEquals(serial.get(3), overlapped.get(3), "each step's sequences and tokens, deferred " + deferred);
-            if (policy.equals("none")) {
-                assertTrue((int) overlapped.get(2) >= 8, "prompt chunks went ahead: " + overlapped.get(2));
+            if (leastAhead > 0) {
+                assertTrue((int) overlapped.get(2) >= leastAhead, "prompt chunks went ahead: " + overlapped.get(2));
             } else {
-                assertEquals(0, overlapped.get(2), "a DMS prompt's chunks go step by step");
+                assertEquals(0, overlapped.get(2), "a DMS prompt's chunks longer than its window go step by step");
             }
             assertEquals(0, overlapped.get(1), "pages in use after the run");
         }
@@ -261,18 +265,20 @@ class OverlappedStepsTest {
     }
 
     /**
-     * Three rounds, 16 tokens a step: requests of 4 and 6 prompt tokens (30 greedy tokens, 25 seeded) and one of 90
-     * (8 greedy), which shares the steps with their decode (6 prompt tokens, then chunks of 14); one of 70 prompt
-     * tokens cancelled at its third step; one of 50 (6 seeded tokens). Its outcomes (end and tokens of each), the
-     * pages in use after, the steps with prompt tokens submitted while another was in flight, and each step's
-     * sequences and token counts.
+     * Three rounds, {@code stepTokens} a step: requests of 4 and 6 prompt tokens (30 greedy tokens, 25 seeded) and one
+     * of 90 (8 greedy), which shares the steps with their decode (at 16 a step: 6 prompt tokens, then chunks of 14); one
+     * of 70 prompt tokens cancelled at its third step; one of 50 (6 seeded tokens). Its outcomes (end and tokens of
+     * each), the pages in use after, the steps with prompt tokens submitted while another was in flight, and each
+     * step's sequences and token counts.
      */
-    private List<Object> chunkedRun(String policyName, boolean overlap, boolean deferred) throws Exception {
+    private List<Object> chunkedRun(String policyName, int stepTokens, boolean overlap, boolean deferred)
+            throws Exception {
         CountingBackend backend = new CountingBackend(new CpuBackend(checkpoint, 2));
         backend.deferred = deferred;
         try (StepExecutor executor = executor(backend, 8);
-                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, 16, Duration.ofMinutes(1),
-                        overlap), EvictionPolicies.create(policyName, 0f, checkpoint.config().dms())).start()) {
+                Scheduler scheduler = new Scheduler(executor, new SchedulerSettings(8, 8, stepTokens,
+                        Duration.ofMinutes(1), overlap), EvictionPolicies.create(policyName, 0f,
+                                checkpoint.config().dms())).start()) {
             Random random = new Random(23);
             List<String> outcome = new ArrayList<>();
             List<RecordingListener> round = new ArrayList<>();

@@ -79,6 +79,27 @@ class CudaOverlapTest {
         }
     }
 
+    /**
+     * A DMS prompt's chunks of 12 submitted each before the one before it is read (the tiny DMS model's window is 16:
+     * SequenceKv#canReserveAhead; EngineLoop#continuation), beside four DMS sequences decoding with their tokens fed
+     * back, give bit for bit what the same steps give one at a time: every output's token, logprobs and decisions,
+     * the chunks' rows included (DmsPromptChunksAheadTest's workload, which the CPU backend passes the same way).
+     */
+    @Test
+    void dmsPromptChunksSubmittedAheadGiveWhatChunksOneAtATimeGive() {
+        GpuTest.requireCuda();
+        try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
+            List<String> inTurn = io.dmsserve.scheduler.DmsPromptChunksAheadTest.run(
+                    new CudaBackend(dms, CudaContext.open(0, false), true, 1), dms, 12, false);
+            List<String> ahead = io.dmsserve.scheduler.DmsPromptChunksAheadTest.run(
+                    new CudaBackend(dms, CudaContext.open(0, false), true, 1), dms, 12, true);
+            assertThat(inTurn).hasSize(DECODING + 14 * (DECODING + 1));
+            assertThat(ahead).isEqualTo(inTurn);
+            System.out.printf("[gpu] DMS prompt chunks submitted ahead: %d outputs identical to chunks one at a time%n",
+                    ahead.size());
+        }
+    }
+
     private static final int DECODING = 4;
 
     /**
