@@ -214,7 +214,7 @@ public final class GpuBenchCommand {
             try {
                 // the timed prefill's own path, chunks ahead included, so that the JIT has compiled it
                 prefill(engine, id, random.ints(length, 0, config.vocabSize()).toArray(), o.chunk,
-                        chunksAhead(o, policy), null, null);
+                        o.overlap, null, null);
             } finally {
                 engine.release(id);
             }
@@ -223,8 +223,9 @@ public final class GpuBenchCommand {
 
     /**
      * Feeds a prompt in chunks of {@code chunk} tokens and returns the token sampled after it. With {@code ahead},
-     * each chunk after the first is submitted before the one before it is read, as the scheduler goes on with a
-     * prompt that never evicts (EngineLoop#continuation). {@code chunkMillis} and {@code uptimes}, when not null,
+     * each chunk after the first is submitted before the one before it is read where the chunk in flight frees
+     * nothing it needs (SequenceKv#canReserveAhead: a policy that never evicts, or a DMS window of at least the chunk
+     * + 1 tokens), as the scheduler goes on with a prompt (EngineLoop#continuation). {@code chunkMillis} and {@code uptimes}, when not null,
      * get each chunk's ms from its submission to its read (overlapping, ahead) and the JVM's uptime at its start.
      */
     static int prefill(StepExecutor engine, long id, int[] tokens, int chunk, boolean ahead,
@@ -249,7 +250,7 @@ public final class GpuBenchCommand {
                 }
                 pending = null;
             }
-            if (ahead && !last) {
+            if (ahead && !last && engine.cache().sequence(id).canReserveAhead()) {
                 pending = submitted;
                 pendingIndex = c;
                 pendingBegan = began;
@@ -266,15 +267,10 @@ public final class GpuBenchCommand {
         throw new IllegalArgumentException("an empty prompt");
     }
 
-    /** Whether a prompt's chunks go ahead (runBatch): with overlap, where a chunk frees nothing the next needs. */
-    private static boolean chunksAhead(Options o, EvictionPolicy policy) {
-        return o.overlap && (!policy.evicts() || policy.window() >= o.chunk + 1);
-    }
-
     /**
      * With {@code o.overlap}, each decode step is submitted before the one before it is read, its tokens fed back on
      * the device, as the scheduler runs an unchanged batch ({@code dms.scheduler.overlap}); so is each prompt chunk
-     * after the first where {@link #chunksAhead} (the first sequence's chunk times then overlap).
+     * after the first where {@link #prefill} may (the first sequence's chunk times then overlap).
      */
     private static Result runBatch(StepExecutor engine, ModelConfig config, EvictionPolicy policy, int prompt,
             int decode, int profileSteps, Options o, Random random, CudaBackend backend) {
@@ -290,10 +286,10 @@ public final class GpuBenchCommand {
         double[] firstChunks = new double[(prompt + chunk - 1) / chunk];  // the first sequence's, ms each
         long[] firstChunkUptimes = new long[firstChunks.length];  // the JVM's uptime (ms) at each one's start
         // With overlap, a prompt's next chunk is submitted before the one in flight is read, as the scheduler goes
-        // on with it (EngineLoop#continuation), where that chunk cannot change what the next one frees: a policy that
-        // never evicts, or a DMS window longer than a chunk (SequenceKv#canReserveAhead: 512 against the server's
-        // 256 tokens a step; not gpubench's default chunks of 2,048, which go one at a time).
-        boolean chunksAhead = chunksAhead(o, policy);
+        // on with it (EngineLoop#continuation), where that chunk cannot change what the next one frees (prefill: a
+        // policy that never evicts, or a DMS window longer than a chunk, 512 against the server's 256 tokens a step;
+        // not gpubench's default chunks of 2,048, which go one at a time).
+        boolean chunksAhead = o.overlap;
         for (int s = 0; s < distinct; s++) {
             engine.open(base + s, policy);
             int[] tokens = random.ints(prompt, 0, config.vocabSize()).toArray();

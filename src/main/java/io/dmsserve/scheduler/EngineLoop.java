@@ -243,8 +243,9 @@ final class EngineLoop {
      * Runs the planned step. While the batch can do nothing but go on (decode again, or feed the next chunk of a
      * prompt whose chunk in flight cannot change what the next one frees), the next step is submitted before this one
      * is read ({@link #continuation}), a decode token fed back by the backend ({@link SequenceStep#FED_BACK}), so that
-     * the host's work for step n + 1 (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a sequence ends, work or a task
-     * arrives, a limit is near) the step in flight is read too, and the next step is planned.
+     * the host's work for step n + 1 (bookkeeping, inputs, launch) overlaps the device's step n. When that stops (a
+     * sequence ends, work or a task arrives, a limit is near) the step in flight is read too, and the next step is
+     * planned.
      */
     private void runSteps(List<Sequence> batch, List<StepExecutor.Work> work, SchedulerObserver observer) {
         long started = System.nanoTime();

@@ -125,6 +125,30 @@ class GpuBenchCommandTest {
         assertThat(GpuBenchCommand.prefillModelFlops(qwen3, 1, 4096) / counted).isBetween(0.9976, 0.9977);
     }
 
+    /**
+     * A DMS prompt (tiny model, window 16) with {@code ahead}: chunks of 12 go ahead, chunks of 16 (as long as the
+     * window) one at a time instead of failing the reservation; either way the token chunks one at a time sample.
+     */
+    @Test
+    void dmsPrefillGoesAheadOnlyWhereTheWindowAllows() {
+        try (io.dmsserve.engine.Checkpoint dms = io.dmsserve.engine.Checkpoint.open(
+                java.nio.file.Path.of("src/test/resources/golden/tiny-qwen3-dms"));
+                io.dmsserve.scheduler.StepExecutor engine = io.dmsserve.scheduler.StepExecutor.allocate(
+                        new io.dmsserve.engine.cpu.CpuBackend(dms, 2), 4, 4L << 20, 4)) {
+            int[] prompt = new java.util.Random(6).ints(70, 0, dms.config().vocabSize()).toArray();
+            for (int chunk : new int[] {12, 16}) {
+                int[] sampled = new int[2];
+                for (int ahead = 0; ahead < 2; ahead++) {
+                    engine.open(ahead, EvictionPolicies.create("dms", 0f, dms.config().dms()));
+                    sampled[ahead] = GpuBenchCommand.prefill(engine, ahead, prompt, chunk, ahead == 1, null, null);
+                    assertThat(engine.inFlight()).isZero();
+                    engine.release(ahead);
+                }
+                assertThat(sampled[1]).as("chunks of %d", chunk).isEqualTo(sampled[0]).isNotNegative();
+            }
+        }
+    }
+
     @Test
     void distinctMustNotBeNegative() {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
