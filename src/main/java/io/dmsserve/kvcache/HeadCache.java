@@ -251,6 +251,9 @@ public final class HeadCache {
         if (c == count) {
             return;
         }
+        if (tracksWindow) {
+            growRing(ringSize + count - c);
+        }
         int wanted = (count - c + pageSize - 1) / pageSize;
         int[] pages = new int[wanted];
         int got = allocator.allocate(pages, wanted);
@@ -608,15 +611,26 @@ public final class HeadCache {
 
     private void pushRing(int slot) {
         if (ringSize == ring.length) {
-            int[] grown = new int[ring.length * 2];
-            for (int i = 0; i < ringSize; i++) {
-                grown[i] = ring[(ringHead + i) & (ring.length - 1)];
-            }
-            ring = grown;
-            ringHead = 0;
+            growRing(ringSize + 1);
         }
         ring[(ringHead + ringSize) & (ring.length - 1)] = slot;
         ringSize++;
+    }
+
+    /**
+     * Makes the ring hold at least {@code capacity} positions, in one allocation: a prompt chunk's run of tokens
+     * sizes it once instead of doubling it token by token (a 2,048-token chunk doubled it eight times a head).
+     */
+    private void growRing(int capacity) {
+        if (capacity <= ring.length) {
+            return;
+        }
+        int[] grown = new int[Integer.highestOneBit(capacity - 1) << 1];
+        for (int i = 0; i < ringSize; i++) {
+            grown[i] = ring[(ringHead + i) & (ring.length - 1)];
+        }
+        ring = grown;
+        ringHead = 0;
     }
 
     private void freeSlot(int slot) {
