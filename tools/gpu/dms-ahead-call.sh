@@ -7,18 +7,8 @@
 # http-serial/ (bench-http.sh on the DMS checkpoint, 2,045-token prompts in the server's chunks of 256, 1 and 8
 # streams, with the chunks ahead and with the scheduler's steps one at a time).
 set -u
-export REPO=$PWD
-SECONDS=0
-log() { echo "=== $(date -u +%H:%M:%S) +${SECONDS}s $*" | tee -a "$OUT/run.log"; }
-log start; nvidia-smi --query-gpu=name,clocks.max.sm,driver_version --format=csv >> "$OUT/run.log"
-mkdir -p /tmp/b && tar -xJf .bundle/dms-gpu-tests.tar.xz -C /tmp/b
-cd /tmp/b/dms-gpu-tests && cp "$REPO"/tools/gpu/*.sh "$REPO"/tools/gpu/*.py .
-suite() {  # suite DIR SECONDS CLASSES [SKIP]
-    log "suite $1"; mkdir -p "$OUT/$1"
-    CLASSES="$3" SKIP="${4:-}" OUT="$OUT/$1" LIMIT=170 timeout "$2" ./gpu-suite.sh > /dev/null 2>&1; echo "suite $1 rc=$?" >> "$OUT/run.log"
-    cat "$OUT/$1/t/summary.txt" >> "$OUT/run.log" 2>/dev/null
-    gzip -f "$OUT/$1/t/all.log" 2>/dev/null
-}
+. "$(dirname "$0")/call-lib.sh"  # REPO, log, start_call, suite
+start_call
 first="CudaOverlapTest CudaServiceIT CudaGoldenTest"
 suite s1 200 "$first"
 for arm in ahead serial; do

@@ -13,24 +13,15 @@
 # summary), kt.log, cc/ (chunk-check.sh), s1/ and s2/ (gpu-suite.sh: the classes a chunk or scheduler change touches
 # first, the rest in the time left), dense/ (ab-run.sh: the 4K dense prefill, old fatbin / chunks one at a time / HEAD).
 set -u
-export REPO=$PWD
-SECONDS=0
-log() { echo "=== $(date -u +%H:%M:%S) +${SECONDS}s $*" | tee -a "$OUT/run.log"; }
-log start; nvidia-smi --query-gpu=name,clocks.max.sm,driver_version --format=csv >> "$OUT/run.log"
-mkdir -p /tmp/b /tmp/bin && tar -xJf .bundle/dms-gpu-tests.tar.xz -C /tmp/b && tar -xJf .bundle/bins1.tar.xz -C /tmp/bin && tar -xJf .bundle/bins2.tar.xz -C /tmp/bin
-cd /tmp/b/dms-gpu-tests && cp "$REPO"/tools/gpu/*.sh "$REPO"/tools/gpu/*.py .
+. "$(dirname "$0")/call-lib.sh"  # REPO, log, start_call, suite
+mkdir -p /tmp/bin && tar -xJf .bundle/bins1.tar.xz -C /tmp/bin && tar -xJf .bundle/bins2.tar.xz -C /tmp/bin
+start_call
 log kernel_test
 timeout 150 /tmp/bin/kt attention_chunk attention_chunk_bf16 qknorm_rope qknorm_rope_kv qknorm_rope_dims > "$OUT/kt.log" 2>&1
 echo "kt rc=$?" >> "$OUT/kt.log"; tail -5 "$OUT/kt.log" | tee -a "$OUT/run.log"
 log chunk-check
 PEER=0 CB=/tmp/bin/cb CB_OLD=/tmp/bin/cb_old OPTS=19,31,51 MORE=95,159,223,211,1031,1095 OUT="$OUT/cc" \
     timeout 150 ./chunk-check.sh >> "$OUT/run.log" 2>&1; echo "chunk-check rc=$?" >> "$OUT/run.log"
-suite() {  # suite DIR SECONDS CLASSES [SKIP]
-    log "suite $1"; mkdir -p "$OUT/$1"
-    CLASSES="$3" SKIP="${4:-}" OUT="$OUT/$1" LIMIT=170 timeout "$2" ./gpu-suite.sh > /dev/null 2>&1; echo "suite $1 rc=$?" >> "$OUT/run.log"
-    cat "$OUT/$1/t/summary.txt" >> "$OUT/run.log" 2>/dev/null
-    gzip -f "$OUT/$1/t/all.log" 2>/dev/null
-}
 first="CudaOverlapTest AttentionKernelTest QkNormRopeKernelTest CudaServiceIT CudaGoldenTest"
 suite s1 240 "$first"
 log dense
