@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Test;
 public class DmsPromptChunksAheadTest {
 
     private static final Path MODEL = Path.of("src/test/resources/golden/tiny-qwen3-dms");
-    static final int DECODING = 4;
+    private static final Path DENSE = Path.of("src/test/resources/golden/tiny-qwen3");
+    public static final int DECODING = 4;
     static final int PROMPT = 70;
     private static Checkpoint checkpoint;
 
@@ -64,6 +65,21 @@ public class DmsPromptChunksAheadTest {
         assertThat(String.join("\n", inTurn)).contains("flags ").containsPattern("flags [01]*1");
         assertThat(ahead).isEqualTo(inTurn);
         assertThat(deferred).isEqualTo(inTurn);
+    }
+
+    /**
+     * The same workload on the dense checkpoint with a policy that never evicts: chunks of 16 (the last of 6 tokens,
+     * sampling five rows where the step before it sampled four), and the decode after the last chunk goes ahead too,
+     * since no commit can repack. CudaOverlapTest runs it on the GPU.
+     */
+    @Test
+    void denseChunksAndTheDecodeAfterThemGoAheadAsWell() {
+        try (Checkpoint dense = Checkpoint.open(DENSE)) {
+            List<String> inTurn = run(new CpuBackend(dense, 2), dense, "none", 16, false);
+            List<String> ahead = run(new CpuBackend(dense, 2), dense, "none", 16, true);
+            assertThat(inTurn).hasSize(DECODING + 5 * (DECODING + 1) + 8 * (DECODING + 1));
+            assertThat(ahead).isEqualTo(inTurn);
+        }
     }
 
     /** A chunk as long as the window: the next may not be reserved before its decisions are committed. */
@@ -93,11 +109,14 @@ public class DmsPromptChunksAheadTest {
                 return submit(plan).await();
             }
         };
-        return run(backend, checkpoint, chunk, ahead);
+        return run(backend, checkpoint, "dms", chunk, ahead);
     }
 
-    /** {@link #run(int, boolean, boolean)} on any backend of the tiny DMS checkpoint (CudaOverlapTest's GPU run). */
-    public static List<String> run(Backend backend, Checkpoint checkpoint, int chunk, boolean ahead) {
+    /**
+     * {@link #run(int, boolean, boolean)} on any backend and checkpoint (CudaOverlapTest's GPU runs), every sequence
+     * under {@code policy}. Under a policy that never evicts, the step after the last chunk goes ahead as well.
+     */
+    public static List<String> run(Backend backend, Checkpoint checkpoint, String policy, int chunk, boolean ahead) {
         SamplingParams seeded = new SamplingParams(0.8, 0.9, 0, 0.02, 0, 0, 1, io.dmsserve.sampling.LogitBias.NONE,
                 11L, 2);
         SplittableRandom random = new SplittableRandom(31);
@@ -109,7 +128,7 @@ public class DmsPromptChunksAheadTest {
             int[] next = new int[DECODING + 1];
             List<StepExecutor.Work> starts = new ArrayList<>();
             for (int s = 0; s <= DECODING; s++) {
-                engine.open(s, EvictionPolicies.create("dms", 0f, checkpoint.config().dms()));
+                engine.open(s, EvictionPolicies.create(policy, 0f, checkpoint.config().dms()));
             }
             for (int s = 0; s < DECODING; s++) {
                 starts.add(new StepExecutor.Work(s, random.ints(5, 0, vocab).toArray(), 5, SamplingParams.GREEDY,
@@ -124,10 +143,11 @@ public class DmsPromptChunksAheadTest {
             for (int t = 1; t <= steps; t++) {
                 StepExecutor.Submitted current = pending != null ? pending
                         : engine.submit(step(t, chunk, chunks, next, prompt, seeded, false));
-                // Not behind the last chunk, as EngineLoop#continuation: its commit, with no step in flight, may
-                // repack the sequence (which moves the slots decode then sums over: last bits).
-                pending = ahead && t < steps && t != chunks ? engine.submit(step(t + 1, chunk, chunks, next, prompt, seeded, true))
-                        : null;
+                // Under DMS not behind the last chunk, as EngineLoop#continuation: its commit, with no step in
+                // flight, may repack the sequence (which moves the slots decode then sums over: last bits).
+                boolean behindLast = t == chunks && !policy.equals("none");
+                pending = ahead && t < steps && !behindLast
+                        ? engine.submit(step(t + 1, chunk, chunks, next, prompt, seeded, true)) : null;
                 StepOutput output = engine.await(current);
                 for (SequenceOutput out : output.sequences()) {
                     if (out.token() >= 0) {

@@ -16,6 +16,7 @@ import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.kvcache.PageTableDelta;
 import io.dmsserve.sampling.SamplingParams;
+import io.dmsserve.scheduler.DmsPromptChunksAheadTest;
 import io.dmsserve.scheduler.StepExecutor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -60,19 +61,22 @@ class CudaOverlapTest {
     }
 
     /**
-     * A prompt's chunks submitted each before the one before it is read (a dense checkpoint, a policy that never
+     * A prompt's chunks of 16 submitted each before the one before it is read (a dense checkpoint, a policy that never
      * evicts: EngineLoop#continuation), beside four sequences that decode with their tokens fed back, and decode fed
      * back after the prompt's last chunk, give bit for bit what the same steps give one at a time with every token
-     * sent from the host: tokens and logprobs of every sequence. The last chunk queued ahead samples five rows where
-     * the step before it sampled four (the scratch must hold them without growing under a pending step).
+     * sent from the host: every output's token and logprobs. The last chunk queued ahead samples five rows where the
+     * step before it sampled four (the scratch must hold them without growing under a pending step).
+     * DmsPromptChunksAheadTest's workload, which the CPU backend passes the same way.
      */
     @Test
     void promptChunksSubmittedAheadGiveWhatChunksOneAtATimeGive() {
         GpuTest.requireCuda();
         try (Checkpoint dense = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3"))) {
-            List<String> inTurn = chunked(dense, false);
-            List<String> ahead = chunked(dense, true);
-            assertThat(inTurn).hasSize(DECODING + 13 * DECODING + 13 - 4);
+            List<String> inTurn = DmsPromptChunksAheadTest.run(new CudaBackend(dense, CudaContext.open(0, false), true,
+                    1), dense, "none", 16, false);
+            List<String> ahead = DmsPromptChunksAheadTest.run(new CudaBackend(dense, CudaContext.open(0, false), true,
+                    1), dense, "none", 16, true);
+            assertThat(inTurn).hasSize(DECODING + 13 * (DECODING + 1));
             assertThat(ahead).isEqualTo(inTurn);
             System.out.printf("[gpu] prompt chunks submitted ahead: %d outputs identical to chunks one at a time%n",
                     ahead.size());
@@ -89,10 +93,10 @@ class CudaOverlapTest {
     void dmsPromptChunksSubmittedAheadGiveWhatChunksOneAtATimeGive() {
         GpuTest.requireCuda();
         try (Checkpoint dms = Checkpoint.open(GoldenCase.GOLDEN.resolve("tiny-qwen3-dms"))) {
-            List<String> inTurn = io.dmsserve.scheduler.DmsPromptChunksAheadTest.run(
-                    new CudaBackend(dms, CudaContext.open(0, false), true, 1), dms, 12, false);
-            List<String> ahead = io.dmsserve.scheduler.DmsPromptChunksAheadTest.run(
-                    new CudaBackend(dms, CudaContext.open(0, false), true, 1), dms, 12, true);
+            List<String> inTurn = DmsPromptChunksAheadTest.run(new CudaBackend(dms, CudaContext.open(0, false), true,
+                    1), dms, "dms", 12, false);
+            List<String> ahead = DmsPromptChunksAheadTest.run(new CudaBackend(dms, CudaContext.open(0, false), true,
+                    1), dms, "dms", 12, true);
             assertThat(inTurn).hasSize(DECODING + 14 * (DECODING + 1));
             assertThat(ahead).isEqualTo(inTurn);
             System.out.printf("[gpu] DMS prompt chunks submitted ahead: %d outputs identical to chunks one at a time%n",
@@ -100,78 +104,7 @@ class CudaOverlapTest {
         }
     }
 
-    private static final int DECODING = 4;
-
-    /**
-     * Sequences 0 .. 3 (5 prompt tokens each, in one step) decode through 13 steps; sequence 4's 70-token prompt goes
-     * in the first five of them as chunks of 16, 16, 16, 16 and 6, the last sampling, then it decodes. {@code ahead}:
-     * step t + 1 is submitted before step t is read, the decoding sequences' tokens fed back.
-     */
-    private static List<String> chunked(Checkpoint checkpoint, boolean ahead) {
-        CudaBackend backend = new CudaBackend(checkpoint, CudaContext.open(0, false), true, 1);
-        int layers = checkpoint.config().numLayers();
-        int kvHeads = checkpoint.config().numKvHeads();
-        SamplingParams seeded = new SamplingParams(0.8, 0.9, 0, 0.02, 0, 0, 1, io.dmsserve.sampling.LogitBias.NONE,
-                11L, 2);
-        SplittableRandom random = new SplittableRandom(31);
-        int[] prompt = random.ints(70, 0, checkpoint.config().vocabSize()).toArray();
-        List<String> lines = new ArrayList<>();
-        try (StepExecutor engine = StepExecutor.allocate(backend, 4, 16L << 20, 8)) {
-            int[] next = new int[DECODING + 1];
-            List<StepExecutor.Work> starts = new ArrayList<>();
-            for (int s = 0; s <= DECODING; s++) {
-                engine.open(s, EvictionPolicies.create("none", 0f, checkpoint.config().dms()));
-            }
-            for (int s = 0; s < DECODING; s++) {
-                starts.add(new StepExecutor.Work(s, random.ints(5, 0, checkpoint.config().vocabSize()).toArray(), 5,
-                        SamplingParams.GREEDY, 3 + s, 0, null, LogitsRequest.NONE));
-            }
-            for (SequenceOutput out : engine.run(starts).sequences()) {
-                next[(int) out.sequenceId()] = out.token();
-                CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
-            }
-            StepExecutor.Submitted pending = null;
-            for (int t = 1; t <= 13; t++) {
-                StepExecutor.Submitted current = pending != null ? pending
-                        : engine.submit(chunkedStep(t, next, prompt, seeded, false));
-                pending = ahead && t < 13 ? engine.submit(chunkedStep(t + 1, next, prompt, seeded, true)) : null;
-                StepOutput output = engine.await(current);
-                for (SequenceOutput out : output.sequences()) {
-                    if (out.token() >= 0) {
-                        next[(int) out.sequenceId()] = out.token();
-                        CudaStepGraphTest.record(out, layers, kvHeads, lines, new ArrayList<>());
-                    }
-                }
-            }
-            assertThat(engine.inFlight()).isZero();
-            for (int s = 0; s <= DECODING; s++) {
-                engine.release(s);
-            }
-            assertThat(engine.statistics().pagesInUse()).isZero();
-        }
-        return lines;
-    }
-
-    /** Step t of {@link #chunked}: the decoding sequences' tokens; sequence 4's chunk t (t <= 5) or token. */
-    private static List<StepExecutor.Work> chunkedStep(int t, int[] next, int[] prompt, SamplingParams seeded,
-            boolean fedBack) {
-        List<StepExecutor.Work> work = new ArrayList<>();
-        for (int s = 0; s < DECODING; s++) {
-            work.add(new StepExecutor.Work(s, new int[] {fedBack ? SequenceStep.FED_BACK : next[s]}, 5,
-                    SamplingParams.GREEDY, 3 + s, t, null, LogitsRequest.NONE));
-        }
-        if (t <= 5) {
-            int from = 16 * (t - 1);
-            int[] chunk = Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + 16));
-            work.add(new StepExecutor.Work(DECODING, chunk, prompt.length, seeded, 9, t == 5 ? 0 : -1, null,
-                    LogitsRequest.NONE));
-        } else {
-            // after its last chunk (step 5) samples, a token: fed back where the step goes ahead
-            work.add(new StepExecutor.Work(DECODING, new int[] {fedBack ? SequenceStep.FED_BACK : next[DECODING]},
-                    prompt.length, seeded, 9, t - 5, null, LogitsRequest.NONE));
-        }
-        return work;
-    }
+    private static final int DECODING = DmsPromptChunksAheadTest.DECODING;
 
     /**
      * A page-table delta the device refuses fails its own step, not the step in flight before it: the second step's
