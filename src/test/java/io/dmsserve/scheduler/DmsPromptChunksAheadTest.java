@@ -90,8 +90,9 @@ public class DmsPromptChunksAheadTest {
     }
 
     /**
-     * Sequences 0 .. 3 (5 prompt tokens each, one step) decode through 14 steps; sequence 4's 70-token prompt goes in
-     * the first ones as chunks of {@code chunk} tokens, the last sampling (seeded, with logprobs), then it decodes.
+     * Sequences 0 .. 3 (5 prompt tokens each, one step) decode through the prompt's chunks + 8 steps (14 at chunks of
+     * 12); sequence 4's 70-token prompt goes in the first ones as chunks of {@code chunk} tokens, the last sampling
+     * (seeded, with logprobs), then it decodes.
      * {@code ahead}: step t + 1 is submitted before step t is read, the decoding sequences' tokens fed back, except
      * behind the last chunk. Every output as a line: sequence, token, logprobs, decisions.
      */
@@ -139,13 +140,14 @@ public class DmsPromptChunksAheadTest {
                 lines.add(line(out, checkpoint));
             }
             int steps = chunks + 8;
+            boolean evicts = EvictionPolicies.create(policy, 0f, checkpoint.config().dms()).evicts();
             StepExecutor.Submitted pending = null;
             for (int t = 1; t <= steps; t++) {
                 StepExecutor.Submitted current = pending != null ? pending
                         : engine.submit(step(t, chunk, chunks, next, prompt, seeded, false));
                 // Under DMS not behind the last chunk, as EngineLoop#continuation: its commit, with no step in
                 // flight, may repack the sequence (which moves the slots decode then sums over: last bits).
-                boolean behindLast = t == chunks && !policy.equals("none");
+                boolean behindLast = t == chunks && evicts;
                 pending = ahead && t < steps && !behindLast
                         ? engine.submit(step(t + 1, chunk, chunks, next, prompt, seeded, true)) : null;
                 StepOutput output = engine.await(current);
