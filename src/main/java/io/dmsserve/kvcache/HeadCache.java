@@ -619,7 +619,8 @@ public final class HeadCache {
 
     /**
      * Makes the ring hold at least {@code capacity} positions, in one allocation: a prompt chunk's run of tokens
-     * sizes it once instead of doubling it token by token (a 2,048-token chunk doubled it eight times a head).
+     * sizes it once instead of doubling it token by token (from 16 slots, a sequence's first 2,048-token chunk
+     * doubled it seven times a head).
      */
     private void growRing(int capacity) {
         if (capacity <= ring.length) {
