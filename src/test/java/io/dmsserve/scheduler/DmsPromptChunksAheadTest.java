@@ -14,6 +14,7 @@ import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.cpu.CpuBackend;
+import io.dmsserve.engine.cpu.GoldenCase;
 import io.dmsserve.sampling.SamplingParams;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,8 +37,8 @@ import org.junit.jupiter.api.Test;
  */
 public class DmsPromptChunksAheadTest {
 
-    private static final Path MODEL = Path.of("src/test/resources/golden/tiny-qwen3-dms");
-    private static final Path DENSE = Path.of("src/test/resources/golden/tiny-qwen3");
+    private static final Path MODEL = GoldenCase.GOLDEN.resolve("tiny-qwen3-dms");
+    private static final Path DENSE = GoldenCase.GOLDEN.resolve("tiny-qwen3");
     public static final int DECODING = 4;
     static final int PROMPT = 70;
     private static Checkpoint checkpoint;
