@@ -55,6 +55,11 @@ public interface Backend extends AutoCloseable {
         return Optional.empty();
     }
 
+    /** The weights this backend copied to its device at load; empty where it reads them in place (the CPU's map). */
+    default Optional<WeightUpload> weightUpload() {
+        return Optional.empty();
+    }
+
     @Override
     void close();
 }

@@ -153,8 +153,11 @@ class AdminSecurityIT {
         assertThat(open.get("status").asString()).isEqualTo("UP");
         assertThat(open.has("components")).as("no details for anonymous callers").isFalse();
         JsonNode details = AdminClient.parse(loggedIn("viewer", "viewer-pass").get("/actuator/health"));
-        assertThat(details.path("components").path("model").path("details").path("model").asString())
-                .isEqualTo("tiny-qwen3-dms");
+        JsonNode model = details.path("components").path("model").path("details");
+        assertThat(model.path("model").asString()).isEqualTo("tiny-qwen3-dms");
+        assertThat(model.path("loaded").asBoolean()).as("the port opens after loading").isTrue();
+        assertThat(model.path("loadSeconds").asDouble()).as("how long loading took").isPositive();
+        assertThat(model.has("weightsToDeviceBytes")).as("the CPU backend reads its weights in place").isFalse();
     }
 
     @Test

@@ -14,6 +14,7 @@ import io.dmsserve.engine.SequenceStep;
 import io.dmsserve.engine.StepOutput;
 import io.dmsserve.engine.StepPlan;
 import io.dmsserve.engine.Tensor;
+import io.dmsserve.engine.WeightUpload;
 import io.dmsserve.kvcache.PageTableDelta;
 import io.dmsserve.sampling.LogitBias;
 import io.dmsserve.sampling.Logprobs;
@@ -165,6 +166,7 @@ public final class CudaBackend implements Backend {
     private static final int TOP = SamplingKernel.TOP;
 
     private final CudaContext cuda;
+    private final WeightUpload weightUpload;
     private final ModelConfig config;
     private final int hidden;
     private final int heads;
@@ -353,8 +355,10 @@ public final class CudaBackend implements Backend {
             cuda.kernelTimer(kernelTimer);  // (a backend without one leaves the context's as it is)
         }
         boolean tied = config.tieWordEmbeddings() && !checkpoint.has("lm_head.weight");
+        long uploadStart = System.nanoTime();
+        long uploadBytes = totalBytes(checkpoint, tied);
         try (PinnedBuffer staging = cuda.allocatePinned(STAGING_BYTES)) {
-            Uploader uploader = new Uploader(staging, totalBytes(checkpoint, tied));
+            Uploader uploader = new Uploader(staging, uploadBytes);
             this.embedding = uploader.put(checkpoint.tensor("model.embed_tokens.weight"));
             this.lmHead = tied ? embedding : uploader.put(checkpoint.tensor("lm_head.weight"));
             this.finalNorm = uploader.put(checkpoint.tensor("model.norm.weight"));
@@ -374,6 +378,7 @@ public final class CudaBackend implements Backend {
                         uploader.put(checkpoint.tensor(p + "mlp.down_proj.weight")));
             }
         }
+        this.weightUpload = new WeightUpload(uploadBytes, (System.nanoTime() - uploadStart) / 1e9);
         long imageBytes = 0;
         if (matMul.bulkEnabled()) {
             // The bulk-copy products' tile images of the layers' weights: their bytes once more, for prompt chunks
@@ -1944,6 +1949,11 @@ public final class CudaBackend implements Backend {
 
     private static String gb(long bytes) {
         return String.format("%.2f GB", bytes / 1e9);
+    }
+
+    @Override
+    public Optional<WeightUpload> weightUpload() {
+        return Optional.of(weightUpload);
     }
 
     /** Used and total memory of the device (cuMemGetInfo, any thread: it makes the context current there). */

@@ -14,6 +14,8 @@ import tools.jackson.databind.json.JsonMapper;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 
@@ -21,7 +23,7 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * The service on the CUDA backend streams chat over HTTP, and its KV pool is empty again afterwards; a schema-
  * constrained answer sampled with penalties, a logit bias and logprobs (the allowed-token mask and every sampling
  * parameter go through the device's sampling kernel) parses and has the asked shape; the metrics scrape shows
- * the device's memory and the per-layer cache.
+ * the device's memory and the per-layer cache; health gives the weights copied to the device at load.
  */
 @Tag("gpu")
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
@@ -34,6 +36,9 @@ class CudaServiceIT {
     ServingModel model;
     @Autowired
     Scheduler scheduler;
+    @Autowired
+    @Qualifier("model")
+    HealthIndicator health;
 
     @Test
     void streamsChatOnTheGpuAndFreesEveryPage() throws Exception {
@@ -55,6 +60,10 @@ class CudaServiceIT {
         }
         assertThat(scheduler.cacheStatistics().pagesInUse()).isZero();
         assertThat(scheduler.statistics().failed()).isZero();
+        var details = health.health().getDetails();
+        assertThat(details).containsEntry("backend", "cuda").containsEntry("loaded", true);
+        assertThat((Long) details.get("weightsToDeviceBytes")).as("the tiny checkpoint's bf16 weights").isPositive();
+        assertThat((Double) details.get("weightsToDeviceSeconds")).isGreaterThanOrEqualTo(0.0);
     }
 
     @Test
