@@ -9,6 +9,8 @@
 #   native/        the kernel sources and their native test driver (run-native-tests.sh builds it with nvcc)
 #   run-gpu-tests.sh OUT [console launcher selection...]    the gpu-tagged tests; reports in OUT
 #   run-native-tests.sh OUT [test names...]                 native/test/kernel_test.cu on the GPU
+#   the other scripts of tools/gpu (run-per-class.sh, bench-run.sh, ab-run.sh, ...); they take the tokenizer and the
+#   checkpoint maker from the checkout named by REPO
 # Left out (about 70 MB): the OpenAI client libraries of the serving integration tests and those tests
 # (src/test/java/io/dmsserve/clients: they need a running server and Node), ArchUnit, the JSON Schema validator,
 # Selenium, Testcontainers and the chart libraries with the tests that use them, Mockito and byte-buddy (no test uses
@@ -136,7 +138,9 @@ jlink --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --
 # jlink strips the debug sections; the symbol tables stay (0.8 MB of the archive): a crash report names fewer frames.
 find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} +
 
-cp tools/gpu/run-gpu-tests.sh tools/gpu/run-native-tests.sh "$out/"
+# Every script of tools/gpu (the runners above, run-per-class.sh, the benchmarks and profiles its README lists, their
+# Python peers): a few hundred KB, so that the commands of the README and of tools/gpu/README.md run from the bundle.
+cp tools/gpu/*.sh tools/gpu/*.py "$out/"
 chmod +x "$out"/*.sh
 {
     echo "commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- native src pom.xml || echo '+uncommitted')"

@@ -200,6 +200,8 @@ class CudaGoldenTest {
                 break;
             }
         }
+        // Up to and including a divergence the steps' inputs are the CPU's, so their logits obey the prompt's bound.
+        assertThat(worstStep).as(what + ": step logits, relative to the row's scale").isLessThan(LOGIT_TOLERANCE);
         // Positions processed identically: the prompt and the greedy tokens fed before the divergence.
         int sameUntil = want.promptLogits().length + diverged;
         int decisionExceptions = 0;
