@@ -143,7 +143,7 @@ find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} +
 cp tools/gpu/*.sh tools/gpu/*.py "$out/"
 chmod +x "$out"/*.sh
 {
-    echo "commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- native src pom.xml || echo '+uncommitted')"
+    echo "commit=$(git rev-parse HEAD)$(git diff --quiet HEAD -- native src pom.xml tools/gpu || echo '+uncommitted')"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n)"
     echo "java=$("$out/jre/bin/java" -version 2>&1 | head -1)"
     echo "junit=$junit"
